@@ -6,6 +6,6 @@ module.exports = {
   testPathIgnorePatterns: ["/node_modules/"],
   // Type checking is `npm run typecheck` (whole program, strict); tests transpile only, which keeps
   // the suite fast without hiding type errors from CI.
-  transform: { "^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }] },
+  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
   testTimeout: 30000,
 };

@@ -1,0 +1,178 @@
+import * as compute from "@pulumi/azure-native/compute";
+import * as network from "@pulumi/azure-native/network";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { gatewayClusterName, gatewayComputerName, resourceName, type NamingContext } from "../naming";
+import type { StoredSecret } from "./keyVault";
+import { grantRole } from "./roles";
+
+export interface DataGatewayArgs {
+  resourceGroupName: pulumi.Input<string>;
+  location: string;
+  naming: NamingContext;
+  tags: Record<string, string>;
+  subnetId: pulumi.Input<string>;
+  subscriptionId: pulumi.Input<string>;
+  vmSize: string;
+  vmCount: number;
+  zones: string[];
+  osDiskType: string;
+  adminUsername: string;
+  adminPassword: pulumi.Input<string>;
+  powerShellVersion: string;
+  vaultName: pulumi.Input<string>;
+  /** Kept in the vault; read by the VMs at registration time, never passed to them. */
+  recoveryKeySecret: StoredSecret;
+  /** Unattended registration with a service principal whose secret is in the vault. */
+  registration?: {
+    clientId: string;
+    tenantId: string;
+    clientSecretSecret: StoredSecret;
+    regionKey?: string;
+    adminObjectIds: string[];
+  };
+}
+
+export type GatewayRegistrationMode = "servicePrincipal" | "manual";
+
+/** The setup script, shipped with the program and run by Run Command v2 (no size limit of a command line). */
+export const GATEWAY_SETUP_SCRIPT = fs.readFileSync(path.join(__dirname, "gateway-setup.ps1"), "utf8");
+
+/**
+ * On-premises data gateway nodes: Windows Server 2022 (Desktop Experience) with Trusted Launch, no
+ * public IP, automatic guest patching and boot diagnostics. A system-assigned identity may read
+ * only the recovery key and the registration secret. With a service principal the nodes install
+ * and register the gateway as one cluster; without one they are prepared and `manualStep` says
+ * what an admin does once.
+ */
+export class DataGateway extends pulumi.ComponentResource {
+  readonly clusterName: string;
+  readonly registrationMode: GatewayRegistrationMode;
+  readonly vms: { name: pulumi.Output<string>; id: pulumi.Output<string>; principalId: pulumi.Output<string> }[] = [];
+  readonly manualStep?: string;
+
+  constructor(name: string, args: DataGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("iom:gateway:DataGateway", name, {}, opts);
+    const child = { parent: this };
+    const { resourceGroupName, tags, naming } = args;
+    this.clusterName = gatewayClusterName(naming);
+    this.registrationMode = args.registration ? "servicePrincipal" : "manual";
+    const readableSecrets = [args.recoveryKeySecret, ...(args.registration ? [args.registration.clientSecretSecret] : [])];
+
+    let clusterCreator: pulumi.Resource | undefined;
+    for (let index = 0; index < args.vmCount; index++) {
+      const node = String(index + 1).padStart(2, "0");
+      const computerName = gatewayComputerName(naming, index);
+      const nic = new network.NetworkInterface(`${name}-nic-${node}`, {
+        resourceGroupName,
+        location: args.location,
+        networkInterfaceName: resourceName(naming, "nic", `gw${node}`),
+        ipConfigurations: [{ name: "ipconfig1", primary: true, subnet: { id: args.subnetId }, privateIPAllocationMethod: "Dynamic" }],
+        tags,
+      }, child);
+
+      const vm = new compute.VirtualMachine(`${name}-vm-${node}`, {
+        resourceGroupName,
+        location: args.location,
+        vmName: resourceName(naming, "vm", `gw${node}`),
+        zones: args.zones.length > 0 ? [args.zones[index % args.zones.length]] : undefined,
+        hardwareProfile: { vmSize: args.vmSize },
+        identity: { type: "SystemAssigned" },
+        storageProfile: {
+          imageReference: { publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2022-datacenter-azure-edition", version: "latest" },
+          osDisk: {
+            name: resourceName(naming, "osdisk", `gw${node}`),
+            createOption: "FromImage",
+            caching: "ReadWrite",
+            deleteOption: "Delete",
+            managedDisk: { storageAccountType: args.osDiskType },
+          },
+        },
+        osProfile: {
+          computerName,
+          adminUsername: args.adminUsername,
+          adminPassword: pulumi.secret(args.adminPassword),
+          allowExtensionOperations: true,
+          windowsConfiguration: {
+            provisionVMAgent: true,
+            enableAutomaticUpdates: true,
+            patchSettings: {
+              patchMode: "AutomaticByPlatform",
+              assessmentMode: "AutomaticByPlatform",
+              enableHotpatching: false,
+              automaticByPlatformSettings: { rebootSetting: "IfRequired" },
+            },
+          },
+        },
+        networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Delete" }] },
+        securityProfile: {
+          securityType: "TrustedLaunch",
+          uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
+        },
+        diagnosticsProfile: { bootDiagnostics: { enabled: true } }, // managed storage: no account to expose
+        tags,
+      }, child);
+
+      // Trusted Launch's boot integrity monitoring reports through this extension.
+      new compute.VirtualMachineExtension(`${name}-vm-${node}-attestation`, {
+        resourceGroupName,
+        location: args.location,
+        vmName: vm.name,
+        vmExtensionName: "GuestAttestation",
+        publisher: "Microsoft.Azure.Security.WindowsAttestation",
+        type: "GuestAttestation",
+        typeHandlerVersion: "1.0",
+        autoUpgradeMinorVersion: true,
+        enableAutomaticUpgrade: true,
+        tags,
+      }, child);
+
+      const principalId = vm.identity.apply((identity) => identity?.principalId ?? "");
+      const readers = readableSecrets.flatMap((secret) =>
+        grantRole(this, `${name}-vm-${node}-reads-${secret.secretName}`, "keyVaultSecretsUser", secret.id, args.subscriptionId,
+          [{ key: "identity", principalId, principalType: "ServicePrincipal" }]),
+      );
+
+      const mode = !args.registration ? "prepare" : index === 0 ? "create" : "join";
+      const parameters: Record<string, string> = { Mode: mode, PowerShellVersion: args.powerShellVersion };
+      if (args.registration) {
+        Object.assign(parameters, {
+          RecoveryKeySecretName: args.recoveryKeySecret.secretName,
+          ClientSecretSecretName: args.registration.clientSecretSecret.secretName,
+          ClientId: args.registration.clientId,
+          TenantId: args.registration.tenantId,
+          ClusterName: this.clusterName,
+          RegionKey: args.registration.regionKey ?? "",
+          AdminObjectIds: args.registration.adminObjectIds.join(","),
+        });
+      }
+      const setup = new compute.VirtualMachineRunCommandByVirtualMachine(`${name}-vm-${node}-setup`, {
+        resourceGroupName,
+        location: args.location,
+        vmName: vm.name,
+        runCommandName: "iom-gateway-setup",
+        source: { script: GATEWAY_SETUP_SCRIPT },
+        parameters: [
+          ...Object.entries(parameters).map(([pname, value]) => ({ name: pname, value })),
+          ...(args.registration ? [{ name: "VaultName", value: args.vaultName }] : []),
+        ],
+        asyncExecution: false,
+        timeoutInSeconds: 3600,
+        treatFailureAsDeploymentFailure: true,
+        tags,
+      }, { ...child, dependsOn: [...readers, ...(clusterCreator ? [clusterCreator] : [])] });
+      if (index === 0) clusterCreator = setup; // members join only after the cluster exists
+
+      this.vms.push({ name: vm.name, id: vm.id, principalId });
+    }
+
+    if (!args.registration) {
+      this.manualStep =
+        `Sign in to each gateway VM (e.g. through Azure Bastion), run the On-premises data gateway installer ` +
+        `(PowerShell 7 and the DataGateway module are installed) and register it as cluster '${this.clusterName}' ` +
+        `with the recovery key from Key Vault secret '${args.recoveryKeySecret.secretName}'; add further nodes to that cluster.`;
+    }
+    this.registerOutputs({ clusterName: this.clusterName, registrationMode: this.registrationMode, manualStep: this.manualStep });
+  }
+}

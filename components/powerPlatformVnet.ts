@@ -1,0 +1,38 @@
+import * as powerplatform from "@pulumi/azure-native/powerplatform";
+import * as pulumi from "@pulumi/pulumi";
+import { resourceName, type NamingContext } from "../naming";
+
+export interface PowerPlatformVnetArgs {
+  resourceGroupName: pulumi.Input<string>;
+  naming: NamingContext;
+  tags: Record<string, string>;
+  /** Power Platform geography (unitedstates, europe, ...), the policy's location. */
+  geo: string;
+  /** Delegated subnets, primary region first; geographies with two regions need both. */
+  subnets: { vnetId: pulumi.Input<string>; subnetName: string }[];
+}
+
+/**
+ * Power Platform virtual network support: a `NetworkInjection` enterprise policy over the delegated
+ * subnets. Linking it to the (Managed) environment is a Power Platform admin step that takes the
+ * exported policy id.
+ */
+export class PowerPlatformVnet extends pulumi.ComponentResource {
+  readonly enterprisePolicyId: pulumi.Output<string>;
+
+  constructor(name: string, args: PowerPlatformVnetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("iom:powerplatform:PowerPlatformVnet", name, {}, opts);
+    const policy = new powerplatform.EnterprisePolicy(`${name}-policy`, {
+      resourceGroupName: args.resourceGroupName,
+      enterprisePolicyName: resourceName(args.naming, "epol"),
+      location: args.geo,
+      kind: "NetworkInjection",
+      networkInjection: {
+        virtualNetworks: args.subnets.map((s) => ({ id: s.vnetId, subnet: { name: s.subnetName } })),
+      },
+      tags: args.tags,
+    }, { parent: this });
+    this.enterprisePolicyId = policy.id;
+    this.registerOutputs({ enterprisePolicyId: this.enterprisePolicyId });
+  }
+}

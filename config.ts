@@ -1,0 +1,446 @@
+/**
+ * The one typed, validated view of a stack's configuration.
+ *
+ * `Pulumi.yaml` declares every key (type, description, default) and the Pulumi CLI applies the
+ * defaults; this module checks values, the rules between them and every name derived from them,
+ * and reports all problems at once, naming key and stack, before any resource is declared.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
+import {
+  NAME_RULES,
+  REGION_CODES,
+  UNIQUE_SUFFIX_LENGTH,
+  defaultContainerNames,
+  gatewayComputerName,
+  keyVaultName,
+  storageAccountName,
+  type NamingContext,
+} from "./naming";
+
+export const PROJECT = "iom-bigcommerce";
+
+/** Config value types as the Pulumi project file declares them. */
+export type ConfigValueType = "string" | "integer" | "boolean" | "array";
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const guid = z.string().regex(GUID, "must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, "must be an IPv4 CIDR block such as 10.20.0.0/24, without host bits");
+const optionalCidr = z.string().refine((v) => v === "" || parseCidr(v) !== undefined, "must be an IPv4 CIDR block such as 10.20.1.0/27, or empty");
+const days = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+const uniqueList = <T extends z.ZodType<string>>(item: T) =>
+  z.array(item).refine((list) => new Set(list.map((v) => v.toLowerCase())).size === list.length, "lists the same value twice");
+
+export const CONNECTIVITY_MODES = ["dataGateway", "powerPlatformVnet", "both"] as const;
+export const STORAGE_SKUS = ["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS", "Standard_RAGRS", "Standard_RAGZRS"] as const;
+export const OS_DISK_TYPES = ["Premium_LRS", "Premium_ZRS", "StandardSSD_LRS", "StandardSSD_ZRS"] as const;
+/** Tags the program sets itself; `extraTags` may not override them. */
+const RESERVED_TAGS = ["workload", "environment", "businessUnit", "managedBy", "pulumiStack"];
+
+/**
+ * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table,
+ * `Pulumi.yaml` and the README in step.
+ */
+export const CONFIG_SCHEMA = {
+  environment: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]{1,4}$/, "must be 2-5 lowercase letters or digits, starting with a letter (dev, test, prod, ...)") },
+  location: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]+$/, "must be an Azure region name such as westeurope") },
+  businessUnit: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]{1,9}$/, "must be 2-10 lowercase letters or digits, starting with a letter") },
+  organizationId: { type: "string", schema: guid },
+  regionCode: { type: "string", schema: z.string().regex(/^([a-z0-9]{2,4})?$/, "must be 2-4 lowercase letters or digits, or empty to derive it from location") },
+  connectivity: { type: "string", schema: z.enum(CONNECTIVITY_MODES, { message: `must be one of ${CONNECTIVITY_MODES.join(", ")}` }) },
+  vnetAddressSpace: { type: "string", schema: cidr },
+  privateEndpointSubnetPrefix: { type: "string", schema: cidr },
+  gatewaySubnetPrefix: { type: "string", schema: cidr },
+  powerPlatformSubnetPrefix: { type: "string", schema: optionalCidr },
+  powerPlatformGeo: { type: "string", schema: z.string().regex(/^([a-z]+)?$/, "must be a Power Platform geography such as unitedstates or europe, or empty") },
+  powerPlatformFailoverLocation: { type: "string", schema: z.string().regex(/^([a-z][a-z0-9]+)?$/, "must be an Azure region name or empty") },
+  powerPlatformFailoverAddressSpace: { type: "string", schema: optionalCidr },
+  storageSku: { type: "string", schema: z.enum(STORAGE_SKUS, { message: `must be one of ${STORAGE_SKUS.join(", ")}` }) },
+  blobVersioning: { type: "boolean", schema: z.boolean() },
+  blobSoftDeleteDays: { type: "integer", schema: days(1, 365) },
+  containerSoftDeleteDays: { type: "integer", schema: days(1, 365) },
+  fileDropContainerName: { type: "string", schema: z.string() },
+  errorFileDropContainerName: { type: "string", schema: z.string() },
+  blobDataContributorPrincipalIds: { type: "array", schema: uniqueList(guid) },
+  keyVaultSku: { type: "string", schema: z.enum(["standard", "premium"], { message: "must be standard or premium" }) },
+  keyVaultPurgeProtection: { type: "boolean", schema: z.boolean() },
+  keyVaultSoftDeleteDays: { type: "integer", schema: days(7, 90) },
+  keyVaultSecretsUserPrincipalIds: { type: "array", schema: uniqueList(guid) },
+  keyVaultAllowedIpRanges: {
+    type: "array",
+    schema: uniqueList(z.string().refine((v) => isIpv4Address(v) || parseCidr(v) !== undefined, "must hold public IPv4 addresses or CIDR blocks")),
+  },
+  gatewayVmSize: { type: "string", schema: z.string().regex(/^Standard_[A-Za-z0-9_]+$/, "must be an Azure VM size such as Standard_D4s_v5") },
+  gatewayVmCount: { type: "integer", schema: z.number().int().min(1, "must be at least 1").max(10, "must be at most 10 (a gateway cluster's limit)") },
+  gatewayZones: { type: "array", schema: uniqueList(z.enum(["1", "2", "3"], { message: "must hold availability zones \"1\", \"2\" or \"3\"" })) },
+  gatewayOsDiskType: { type: "string", schema: z.enum(OS_DISK_TYPES, { message: `must be one of ${OS_DISK_TYPES.join(", ")}` }) },
+  gatewayAdminUsername: {
+    type: "string",
+    schema: z.string().regex(/^[a-z][a-z0-9_-]{2,19}$/i, "must be 3-20 letters, digits, _ or -, starting with a letter")
+      .refine((v) => !["admin", "administrator", "root", "user", "guest", "test"].includes(v.toLowerCase()), "is a name Azure does not allow for a VM administrator"),
+  },
+  gatewayOutboundInternetHttps: { type: "boolean", schema: z.boolean() },
+  gatewayPowerShellVersion: { type: "string", schema: z.string().regex(/^7\.\d+\.\d+$/, "must be a PowerShell 7 version such as 7.4.6") },
+  gatewayRegistrationClientId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the service principal's application (client) id, a GUID, or empty") },
+  gatewayRegistrationTenantId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the Entra tenant id, a GUID, or empty") },
+  gatewayRegistrationClientSecret: { type: "string", secret: true, schema: z.string() },
+  gatewayRegionKey: { type: "string", schema: z.string().regex(/^([a-z0-9]+)?$/, "must be a gateway region key such as westeurope, or empty for the tenant's default") },
+  gatewayAdminObjectIds: { type: "array", schema: uniqueList(guid) },
+  resourceLocks: { type: "boolean", schema: z.boolean() },
+  extraTags: { type: "array", schema: z.array(z.string().regex(/^[^=<>%&\\?/]{1,512}=.{0,256}$/, "must hold key=value tags")) },
+  bigcommerceStoreHash: { type: "string", schema: z.string().regex(/^([a-z0-9]{3,20})?$/, "must be the store hash from the API path (lowercase letters and digits, e.g. abc123), or empty") },
+  bigcommerceAccessToken: { type: "string", secret: true, schema: z.string() },
+} as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
+
+export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+
+export type ConnectivityMode = (typeof CONNECTIVITY_MODES)[number];
+
+export interface GatewayRegistration {
+  clientId: string;
+  tenantId: string;
+  clientSecret: pulumi.Output<string>;
+  regionKey?: string;
+  adminObjectIds: string[];
+}
+
+export interface StackConfig {
+  stack: string;
+  environment: string;
+  location: string;
+  businessUnit: string;
+  organizationId: string;
+  naming: NamingContext;
+  tags: Record<string, string>;
+  connectivity: { mode: ConnectivityMode; dataGateway: boolean; powerPlatformVnet: boolean };
+  network: {
+    addressSpace: string;
+    privateEndpointSubnetPrefix: string;
+    gatewaySubnetPrefix: string;
+    gatewayOutboundInternetHttps: boolean;
+  };
+  /** Present when connectivity includes `powerPlatformVnet`. */
+  powerPlatform?: {
+    geo: string;
+    subnetPrefix: string;
+    failover?: { location: string; regionCode: string; addressSpace: string };
+  };
+  storage: {
+    sku: (typeof STORAGE_SKUS)[number];
+    versioning: boolean;
+    blobSoftDeleteDays: number;
+    containerSoftDeleteDays: number;
+    fileDropContainerName: string;
+    errorFileDropContainerName: string;
+    blobDataContributorPrincipalIds: string[];
+  };
+  keyVault: {
+    sku: "standard" | "premium";
+    purgeProtection: boolean;
+    softDeleteDays: number;
+    secretsUserPrincipalIds: string[];
+    allowedIpRanges: string[];
+  };
+  /** Present when connectivity includes `dataGateway`. */
+  gateway?: {
+    vmSize: string;
+    vmCount: number;
+    zones: string[];
+    osDiskType: (typeof OS_DISK_TYPES)[number];
+    adminUsername: string;
+    powerShellVersion: string;
+    /** Unattended registration; absent means the VM is prepared and an admin registers it once. */
+    registration?: GatewayRegistration;
+  };
+  resourceLocks: boolean;
+  /** Present when the stack names a store hash and holds the secret access token. */
+  bigcommerce?: { storeHash: string; accessToken: pulumi.Output<string> };
+}
+
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly stackName: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    const stack = stackName;
+    super(
+      `Stack '${stack}' has ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}:\n` +
+        problems.map((p) => `  - ${PROJECT}:${p.key}: ${p.message}`).join("\n") +
+        `\nFix them with 'pulumi config set <key> <value> --stack ${stack}' (add --secret for secrets) or in Pulumi.${stack}.yaml.`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+type Values = { [K in ConfigKey]: z.infer<(typeof CONFIG_SCHEMA)[K]["schema"]> };
+
+/** Turns the CLI's string form of a value (arrays and numbers arrive as JSON text) into its declared type. */
+function decode(key: string, type: ConfigValueType, text: string, problems: ConfigProblem[]): unknown {
+  switch (type) {
+    case "string":
+      return text;
+    case "integer":
+      if (/^-?\d+$/.test(text.trim())) return Number(text);
+      problems.push({ key, message: `must be an integer, got '${text}'` });
+      return undefined;
+    case "boolean":
+      if (text === "true" || text === "false") return text === "true";
+      problems.push({ key, message: `must be true or false, got '${text}'` });
+      return undefined;
+    case "array":
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (Array.isArray(parsed)) return parsed;
+      } catch {
+        // reported below
+      }
+      problems.push({ key, message: `must be a list (in Pulumi.<stack>.yaml a YAML sequence; on the command line use --path '${key}[0]')` });
+      return undefined;
+  }
+}
+
+/**
+ * Validates a stack's raw configuration: keys without the project prefix, values as the Pulumi CLI
+ * hands them to the program (after applying the project file's defaults). Pure; throws ConfigError
+ * listing every problem.
+ */
+export function parseStackConfig(stack: string, raw: Readonly<Record<string, string | undefined>>): StackConfig {
+  const problems: ConfigProblem[] = [];
+  const known = new Set<string>(Object.keys(CONFIG_SCHEMA));
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key) && raw[key] !== undefined) {
+      const hint = [...known].find((k) => k.toLowerCase() === key.toLowerCase());
+      problems.push({ key, message: `is not a setting of this program${hint ? ` (did you mean '${hint}'?)` : ""}` });
+    }
+  }
+
+  const values: Partial<Record<ConfigKey, unknown>> = {};
+  for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [ConfigKey, (typeof CONFIG_SCHEMA)[ConfigKey]][]) {
+    const text = raw[key];
+    if (text === undefined) {
+      problems.push({ key, message: "is required but not set (Pulumi.yaml declares it; set it in the stack's config)" });
+      continue;
+    }
+    const decoded = decode(key, spec.type, text, problems);
+    if (decoded === undefined) continue;
+    const result = (spec.schema as z.ZodType).safeParse(decoded);
+    if (result.success) {
+      values[key] = result.data;
+    } else {
+      for (const issue of result.error.issues) {
+        const where = issue.path.length ? `[${issue.path.join(".")}] ` : "";
+        problems.push({ key, message: `${where}${issue.message}${spec.type !== "array" && !("secret" in spec) ? ` (got '${text}')` : ""}` });
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(stack, problems);
+
+  const v = values as Values;
+  checkRules(v, problems);
+  if (problems.length > 0) throw new ConfigError(stack, problems);
+  return build(stack, v);
+}
+
+function regionCodeOf(v: Values): string {
+  return v.regionCode || REGION_CODES[v.location] || "";
+}
+
+/** Rules between keys, and every derived name checked against Azure's rules. */
+function checkRules(v: Values, problems: ConfigProblem[]): void {
+  const add = (key: ConfigKey, message: string) => problems.push({ key, message });
+  const wantsGateway = v.connectivity !== "powerPlatformVnet";
+  const wantsVnetSupport = v.connectivity !== "dataGateway";
+
+  if (!regionCodeOf(v)) {
+    add("regionCode", `must be set: '${v.location}' has no built-in short code (known: ${Object.keys(REGION_CODES).join(", ")})`);
+  }
+
+  // Address plan: every subnet inside the VNet, none overlapping, big enough for what it hosts.
+  const vnet = parseCidr(v.vnetAddressSpace) as Cidr;
+  const subnets: [ConfigKey, string, number][] = [
+    ["privateEndpointSubnetPrefix", v.privateEndpointSubnetPrefix, 28],
+    ["gatewaySubnetPrefix", v.gatewaySubnetPrefix, 29],
+  ];
+  if (wantsVnetSupport) {
+    if (!v.powerPlatformSubnetPrefix) add("powerPlatformSubnetPrefix", `is required when connectivity is '${v.connectivity}'`);
+    else subnets.push(["powerPlatformSubnetPrefix", v.powerPlatformSubnetPrefix, 27]);
+    if (!v.powerPlatformGeo) add("powerPlatformGeo", `is required when connectivity is '${v.connectivity}' (the Power Platform geography of the environment, e.g. unitedstates)`);
+  } else {
+    for (const key of ["powerPlatformSubnetPrefix", "powerPlatformGeo", "powerPlatformFailoverLocation", "powerPlatformFailoverAddressSpace"] as const) {
+      if (v[key]) add(key, "is only used when connectivity is 'powerPlatformVnet' or 'both'");
+    }
+  }
+  const parsed: [ConfigKey, Cidr][] = [];
+  for (const [key, text, maxPrefix] of subnets) {
+    const block = parseCidr(text) as Cidr;
+    if (!contains(vnet, block)) add(key, `${text} is not inside vnetAddressSpace ${v.vnetAddressSpace}`);
+    if (block.prefixLength > maxPrefix) add(key, `${text} is too small: use /${maxPrefix} or larger`);
+    for (const [otherKey, other] of parsed) {
+      if (overlaps(block, other)) add(key, `${text} overlaps ${otherKey} ${other.text}`);
+    }
+    parsed.push([key, block]);
+  }
+  if (wantsVnetSupport && (v.powerPlatformFailoverLocation !== "") !== (v.powerPlatformFailoverAddressSpace !== "")) {
+    add(v.powerPlatformFailoverLocation ? "powerPlatformFailoverAddressSpace" : "powerPlatformFailoverLocation",
+      "powerPlatformFailoverLocation and powerPlatformFailoverAddressSpace are set together or not at all");
+  }
+  if (v.powerPlatformFailoverLocation && !REGION_CODES[v.powerPlatformFailoverLocation]) {
+    add("powerPlatformFailoverLocation", `'${v.powerPlatformFailoverLocation}' is not a region this program knows (known: ${Object.keys(REGION_CODES).join(", ")})`);
+  }
+  if (v.powerPlatformFailoverLocation && v.powerPlatformFailoverLocation === v.location) {
+    add("powerPlatformFailoverLocation", "must be a different region from location (the geography's paired region)");
+  }
+  if (v.powerPlatformFailoverAddressSpace) {
+    const failover = parseCidr(v.powerPlatformFailoverAddressSpace) as Cidr;
+    if (overlaps(failover, vnet)) add("powerPlatformFailoverAddressSpace", `overlaps vnetAddressSpace ${v.vnetAddressSpace}; peered networks need distinct ranges`);
+    if (failover.prefixLength > 27) add("powerPlatformFailoverAddressSpace", "is too small: use /27 or larger");
+  }
+
+  // Gateway settings only mean something when the stack deploys a gateway.
+  const registration = [v.gatewayRegistrationClientId, v.gatewayRegistrationTenantId, v.gatewayRegistrationClientSecret];
+  if (registration.some((x) => x !== "") && registration.some((x) => x === "")) {
+    for (const key of ["gatewayRegistrationClientId", "gatewayRegistrationTenantId", "gatewayRegistrationClientSecret"] as const) {
+      if (v[key] === "") add(key, "is required for unattended gateway registration (client id, tenant id and secret go together)");
+    }
+  }
+  if (!wantsGateway && registration.some((x) => x !== "")) {
+    add("gatewayRegistrationClientId", "is only used when connectivity is 'dataGateway' or 'both'");
+  }
+  if (v.gatewayZones.length > 0 && v.gatewayVmCount > 1 && v.gatewayZones.length < 2) {
+    add("gatewayZones", "lists one zone for several gateway VMs; list at least two so the cluster survives a zone outage");
+  }
+
+  for (const tag of v.extraTags) {
+    const key = tag.slice(0, tag.indexOf("="));
+    if (RESERVED_TAGS.includes(key)) add("extraTags", `'${key}' is set by the program and cannot be overridden`);
+  }
+
+  if ((v.bigcommerceStoreHash === "") !== (v.bigcommerceAccessToken === "")) {
+    add(v.bigcommerceStoreHash ? "bigcommerceAccessToken" : "bigcommerceStoreHash",
+      "bigcommerceStoreHash and the secret bigcommerceAccessToken are set together or not at all");
+  }
+
+  // Derived names, checked with the longest random suffix so a deployment never fails on a name.
+  const naming = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
+  if (naming.regionCode) {
+    const placeholder = "x".repeat(UNIQUE_SUFFIX_LENGTH);
+    const names: [ConfigKey, string, (n: string) => string | undefined][] = [
+      ["businessUnit", storageAccountName(naming, placeholder), NAME_RULES.storageAccount],
+      ["businessUnit", keyVaultName(naming, placeholder), NAME_RULES.keyVault],
+    ];
+    if (wantsGateway) names.push(["environment", gatewayComputerName(naming, v.gatewayVmCount - 1), NAME_RULES.computerName]);
+    for (const [key, name, rule] of names) {
+      const reason = rule(name);
+      if (reason) add(key, `makes the name '${name.replace(placeholder, "<random>")}' too long or invalid: it ${reason}; shorten businessUnit, environment or regionCode`);
+    }
+    const defaults = defaultContainerNames(naming);
+    const containers: [ConfigKey, string][] = [
+      ["fileDropContainerName", v.fileDropContainerName || defaults.fileDrop],
+      ["errorFileDropContainerName", v.errorFileDropContainerName || defaults.errorFileDrop],
+    ];
+    for (const [key, name] of containers) {
+      const reason = NAME_RULES.container(name);
+      if (reason) add(key, `'${name}' ${reason}`);
+    }
+    if (containers[0][1] === containers[1][1]) add("errorFileDropContainerName", "must differ from fileDropContainerName");
+  }
+}
+
+function build(stack: string, v: Values): StackConfig {
+  const naming: NamingContext = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
+  const containers = defaultContainerNames(naming);
+  const extraTags = Object.fromEntries(v.extraTags.map((t) => [t.slice(0, t.indexOf("=")), t.slice(t.indexOf("=") + 1)]));
+  const dataGateway = v.connectivity !== "powerPlatformVnet";
+  const powerPlatformVnet = v.connectivity !== "dataGateway";
+  return {
+    stack,
+    environment: v.environment,
+    location: v.location,
+    businessUnit: v.businessUnit,
+    organizationId: v.organizationId.toLowerCase(),
+    naming,
+    tags: {
+      ...extraTags,
+      workload: "d365-iom",
+      environment: v.environment,
+      businessUnit: v.businessUnit,
+      managedBy: "pulumi",
+      pulumiStack: `${PROJECT}/${stack}`,
+    },
+    connectivity: { mode: v.connectivity, dataGateway, powerPlatformVnet },
+    network: {
+      addressSpace: v.vnetAddressSpace,
+      privateEndpointSubnetPrefix: v.privateEndpointSubnetPrefix,
+      gatewaySubnetPrefix: v.gatewaySubnetPrefix,
+      gatewayOutboundInternetHttps: v.gatewayOutboundInternetHttps,
+    },
+    powerPlatform: powerPlatformVnet
+      ? {
+          geo: v.powerPlatformGeo,
+          subnetPrefix: v.powerPlatformSubnetPrefix,
+          failover: v.powerPlatformFailoverLocation
+            ? {
+                location: v.powerPlatformFailoverLocation,
+                regionCode: REGION_CODES[v.powerPlatformFailoverLocation],
+                addressSpace: v.powerPlatformFailoverAddressSpace,
+              }
+            : undefined,
+        }
+      : undefined,
+    storage: {
+      sku: v.storageSku,
+      versioning: v.blobVersioning,
+      blobSoftDeleteDays: v.blobSoftDeleteDays,
+      containerSoftDeleteDays: v.containerSoftDeleteDays,
+      fileDropContainerName: v.fileDropContainerName || containers.fileDrop,
+      errorFileDropContainerName: v.errorFileDropContainerName || containers.errorFileDrop,
+      blobDataContributorPrincipalIds: v.blobDataContributorPrincipalIds.map((id) => id.toLowerCase()),
+    },
+    keyVault: {
+      sku: v.keyVaultSku,
+      purgeProtection: v.keyVaultPurgeProtection,
+      softDeleteDays: v.keyVaultSoftDeleteDays,
+      secretsUserPrincipalIds: v.keyVaultSecretsUserPrincipalIds.map((id) => id.toLowerCase()),
+      allowedIpRanges: v.keyVaultAllowedIpRanges,
+    },
+    gateway: dataGateway
+      ? {
+          vmSize: v.gatewayVmSize,
+          vmCount: v.gatewayVmCount,
+          zones: v.gatewayZones,
+          osDiskType: v.gatewayOsDiskType,
+          adminUsername: v.gatewayAdminUsername,
+          powerShellVersion: v.gatewayPowerShellVersion,
+          registration: v.gatewayRegistrationClientId
+            ? {
+                clientId: v.gatewayRegistrationClientId.toLowerCase(),
+                tenantId: v.gatewayRegistrationTenantId.toLowerCase(),
+                clientSecret: pulumi.secret(v.gatewayRegistrationClientSecret),
+                regionKey: v.gatewayRegionKey || undefined,
+                adminObjectIds: v.gatewayAdminObjectIds.map((id) => id.toLowerCase()),
+              }
+            : undefined,
+        }
+      : undefined,
+    resourceLocks: v.resourceLocks,
+    bigcommerce: v.bigcommerceStoreHash
+      ? { storeHash: v.bigcommerceStoreHash, accessToken: pulumi.secret(v.bigcommerceAccessToken) }
+      : undefined,
+  };
+}
+
+/** Reads the running stack's configuration from the Pulumi engine and validates it. */
+export function loadStackConfig(): StackConfig {
+  const prefix = `${PROJECT}:`;
+  const raw: Record<string, string> = {};
+  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (fullKey.startsWith(prefix)) raw[fullKey.slice(prefix.length)] = value;
+  }
+  return parseStackConfig(pulumi.getStack(), raw);
+}

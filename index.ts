@@ -1,0 +1,201 @@
+/**
+ * Composition root: stack config -> Azure components -> stack outputs that fill IOM's provider setup.
+ */
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as resources from "@pulumi/azure-native/resources";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { hostAddress, parseCidr, type Cidr } from "./cidr";
+import { DataGateway } from "./components/dataGateway";
+import { DropStorage } from "./components/dropStorage";
+import { KeyVault, type VaultSecretArgs } from "./components/keyVault";
+import { Network } from "./components/network";
+import { PowerPlatformVnet } from "./components/powerPlatformVnet";
+import { loadStackConfig } from "./config";
+import { UNIQUE_SUFFIX_LENGTH, resourceName } from "./naming";
+
+const config = loadStackConfig();
+const { naming, tags, location } = config;
+const client = authorization.getClientConfigOutput();
+
+const landingGroup = new resources.ResourceGroup("landing", {
+  resourceGroupName: resourceName(naming, "rg"),
+  location,
+  tags,
+});
+export const resourceGroupName = landingGroup.name;
+
+// Globally unique names (storage account, key vault) get a short random suffix, stable in state.
+const uniqueSuffix = new random.RandomString("unique-suffix", {
+  length: UNIQUE_SUFFIX_LENGTH,
+  lower: true,
+  upper: false,
+  numeric: true,
+  special: false,
+}).result;
+
+const net = new Network("network", {
+  resourceGroupName,
+  location,
+  naming,
+  tags,
+  addressSpace: config.network.addressSpace,
+  privateEndpointSubnetPrefix: config.network.privateEndpointSubnetPrefix,
+  gateway: config.gateway
+    ? { subnetPrefix: config.network.gatewaySubnetPrefix, outboundInternetHttps: config.network.gatewayOutboundInternetHttps }
+    : undefined,
+  powerPlatform: config.powerPlatform
+    ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover }
+    : undefined,
+});
+
+// Private endpoints get fixed addresses (the first usable ones), so their IPs are known at preview.
+const endpointSubnet = parseCidr(config.network.privateEndpointSubnetPrefix) as Cidr;
+const privateEndpointPlacement = (offset: number) => ({
+  subnetId: net.privateEndpointSubnetId,
+  privateIpAddress: hostAddress(endpointSubnet, offset),
+  vnets: net.dnsLinkedVnets,
+});
+
+const drop = new DropStorage("drop", {
+  resourceGroupName,
+  location,
+  naming,
+  tags,
+  uniqueSuffix,
+  sku: config.storage.sku,
+  versioning: config.storage.versioning,
+  blobSoftDeleteDays: config.storage.blobSoftDeleteDays,
+  containerSoftDeleteDays: config.storage.containerSoftDeleteDays,
+  fileDropContainerName: config.storage.fileDropContainerName,
+  errorFileDropContainerName: config.storage.errorFileDropContainerName,
+  blobDataContributorPrincipalIds: config.storage.blobDataContributorPrincipalIds,
+  subscriptionId: client.subscriptionId,
+  privateEndpoint: privateEndpointPlacement(4),
+  lock: config.resourceLocks,
+});
+
+// Credentials the landing generates or is given, all kept in the vault.
+const vaultSecrets: Record<string, VaultSecretArgs> = {};
+if (config.gateway) {
+  vaultSecrets.gatewayAdminPassword = {
+    secretName: "gateway-vm-admin-password",
+    contentType: `Local administrator '${config.gateway.adminUsername}' of the data gateway VMs`,
+    value: new random.RandomPassword("gateway-admin-password", {
+      length: 32, minUpper: 2, minLower: 2, minNumeric: 2, minSpecial: 2, overrideSpecial: "!#%*()-_=+[]{}:?",
+    }).result,
+  };
+  vaultSecrets.gatewayRecoveryKey = {
+    secretName: "gateway-recovery-key",
+    contentType: "On-premises data gateway cluster recovery key",
+    value: new random.RandomPassword("gateway-recovery-key", { length: 40, special: false }).result,
+  };
+  if (config.gateway.registration) {
+    vaultSecrets.gatewayRegistrationSecret = {
+      secretName: "gateway-registration-client-secret",
+      contentType: `Client secret of service principal ${config.gateway.registration.clientId}`,
+      value: config.gateway.registration.clientSecret,
+    };
+  }
+}
+if (config.bigcommerce) {
+  vaultSecrets.bigcommerceAccessToken = {
+    secretName: "bigcommerce-access-token",
+    contentType: `BigCommerce API access token for store ${config.bigcommerce.storeHash}`,
+    value: config.bigcommerce.accessToken,
+  };
+}
+
+const vault = new KeyVault("vault", {
+  resourceGroupName,
+  location,
+  naming,
+  tags,
+  uniqueSuffix,
+  tenantId: client.tenantId,
+  subscriptionId: client.subscriptionId,
+  sku: config.keyVault.sku,
+  purgeProtection: config.keyVault.purgeProtection,
+  softDeleteDays: config.keyVault.softDeleteDays,
+  secretsUserPrincipalIds: config.keyVault.secretsUserPrincipalIds,
+  allowedIpRanges: config.keyVault.allowedIpRanges,
+  privateEndpoint: privateEndpointPlacement(5),
+  lock: config.resourceLocks,
+  secrets: vaultSecrets,
+});
+
+const gateway = config.gateway
+  ? new DataGateway("gateway", {
+      resourceGroupName,
+      location,
+      naming,
+      tags,
+      subnetId: net.gatewaySubnetId as pulumi.Output<string>,
+      subscriptionId: client.subscriptionId,
+      vmSize: config.gateway.vmSize,
+      vmCount: config.gateway.vmCount,
+      zones: config.gateway.zones,
+      osDiskType: config.gateway.osDiskType,
+      adminUsername: config.gateway.adminUsername,
+      adminPassword: vaultSecrets.gatewayAdminPassword.value,
+      powerShellVersion: config.gateway.powerShellVersion,
+      vaultName: vault.vaultName,
+      recoveryKeySecret: vault.secrets.gatewayRecoveryKey,
+      registration: config.gateway.registration
+        ? {
+            clientId: config.gateway.registration.clientId,
+            tenantId: config.gateway.registration.tenantId,
+            clientSecretSecret: vault.secrets.gatewayRegistrationSecret,
+            regionKey: config.gateway.registration.regionKey,
+            adminObjectIds: config.gateway.registration.adminObjectIds,
+          }
+        : undefined,
+    })
+  : undefined;
+
+const vnetSupport = config.powerPlatform
+  ? new PowerPlatformVnet("powerplatform", {
+      resourceGroupName,
+      naming,
+      tags,
+      geo: config.powerPlatform.geo,
+      subnets: net.powerPlatformSubnets,
+    })
+  : undefined;
+
+// ---- Stack outputs -------------------------------------------------------------------------------
+
+/** The Inventory Visibility provider's three parameters, exactly as its parameter form wants them. */
+export const inventoryVisibility = {
+  fileDropLocation: drop.fileDropLocation,
+  errorFileDropLocation: drop.errorFileDropLocation,
+  organizationId: config.organizationId,
+};
+export const storageAccountName = drop.accountName;
+export const storageAccountId = drop.accountId;
+export const blobPrivateEndpointIp = drop.privateEndpointIp;
+export const keyVaultName = vault.vaultName;
+export const keyVaultUri = vault.vaultUri;
+/** Names (never values) of the secrets in the vault. */
+export const keyVaultSecretNames = Object.fromEntries(Object.entries(vault.secrets).map(([key, s]) => [key, s.secretName]));
+export const connectivity = config.connectivity.mode;
+export const gatewayRegistrationMode = gateway?.registrationMode ?? "none";
+export const gatewayClusterName = gateway?.clusterName;
+export const gatewayVms = gateway?.vms.map((vm) => ({ name: vm.name, id: vm.id, identityPrincipalId: vm.principalId }));
+export const powerPlatformEnterprisePolicyId = vnetSupport?.enterprisePolicyId;
+
+/** What an operator does next, in order. */
+export const nextSteps = pulumi
+  .all([drop.accountName, vault.vaultName])
+  .apply(([account, vaultName]) => [
+    ...(gateway?.manualStep ? [gateway.manualStep] : []),
+    ...(vnetSupport
+      ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment (Power Platform admin center or the Enable-SubnetInjection script)."]
+      : []),
+    `In Power Automate create an Azure Blob Storage connection with 'Azure AD Integrated' authentication to account '${account}'` +
+      (gateway ? ` through gateway cluster '${gateway.clusterName}'.` : " (VNet support routes it privately)."),
+    "In IOM, Providers > Inventory Visibility > Parameters: paste inventoryVisibility.fileDropLocation, errorFileDropLocation and organizationId, then Save and Activate.",
+    ...(config.bigcommerce
+      ? [`The BigCommerce access token is in Key Vault '${vaultName}' as secret 'bigcommerce-access-token'; paste it into the BigCommerce provider's connection.`]
+      : []),
+  ]);

@@ -1,0 +1,171 @@
+/**
+ * Runs the real index.ts under Pulumi's mocks with a stack's real configuration and records every
+ * resource the program declares and every stack output it exports.
+ */
+import type * as PulumiModule from "@pulumi/pulumi";
+import { resolveStackConfig, type ConfigChanges } from "./stack";
+
+export const SUBSCRIPTION_ID = "11111111-2222-3333-4444-555555555555";
+export const TENANT_ID = "99999999-8888-7777-6666-555555555555";
+/** The mocked random suffix every globally unique name gets. */
+export const MOCK_SUFFIX = "x7k2q";
+
+/** Marker the Pulumi SDK puts on a secret value (rpc.specialSigKey / specialSecretSig). */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface MockedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  id: string;
+}
+
+export interface ProgramRun {
+  resources: MockedResource[];
+  outputs: Record<string, unknown>;
+  secretOutputs: string[];
+  /** Plain-text values of every generated secret (random passwords) seen during the run. */
+  generatedSecrets: string[];
+  ofType(type: string): MockedResource[];
+  /** The single resource of `type` whose logical name ends with `suffix`; throws otherwise. */
+  one(type: string, suffix?: string): MockedResource;
+}
+
+export function isSecretValue(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Unwraps secret markers, for asserting on a secret input's content. */
+export function reveal(value: unknown): unknown {
+  if (isSecretValue(value)) return reveal(value.value);
+  if (Array.isArray(value)) return value.map(reveal);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+  }
+  return value;
+}
+
+/** Paths of plain (unmarked) strings in `value` that contain any of `needles`. */
+export function plainOccurrences(value: unknown, needles: string[], at = "$"): string[] {
+  if (isSecretValue(value)) return [];
+  if (typeof value === "string") return needles.some((n) => n && value.includes(n)) ? [at] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => plainOccurrences(v, needles, `${at}[${i}]`));
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => plainOccurrences(v, needles, `${at}.${k}`));
+  }
+  return [];
+}
+
+/** The input that carries each Azure resource type's own name, so mocked state has a realistic `name`. */
+const NAME_INPUTS: Record<string, string> = {
+  "azure-native:resources:ResourceGroup": "resourceGroupName",
+  "azure-native:network:VirtualNetwork": "virtualNetworkName",
+  "azure-native:network:Subnet": "subnetName",
+  "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
+  "azure-native:network:PublicIPAddress": "publicIpAddressName",
+  "azure-native:network:NatGateway": "natGatewayName",
+  "azure-native:network:PrivateEndpoint": "privateEndpointName",
+  "azure-native:network:PrivateDnsZoneGroup": "privateDnsZoneGroupName",
+  "azure-native:network:NetworkInterface": "networkInterfaceName",
+  "azure-native:network:VirtualNetworkPeering": "virtualNetworkPeeringName",
+  "azure-native:privatedns:PrivateZone": "privateZoneName",
+  "azure-native:privatedns:VirtualNetworkLink": "virtualNetworkLinkName",
+  "azure-native:storage:StorageAccount": "accountName",
+  "azure-native:storage:BlobContainer": "containerName",
+  "azure-native:storage:BlobServiceProperties": "blobServicesName",
+  "azure-native:keyvault:Vault": "vaultName",
+  "azure-native:keyvault:Secret": "secretName",
+  "azure-native:compute:VirtualMachine": "vmName",
+  "azure-native:compute:VirtualMachineExtension": "vmExtensionName",
+  "azure-native:compute:VirtualMachineRunCommandByVirtualMachine": "runCommandName",
+  "azure-native:powerplatform:EnterprisePolicy": "enterprisePolicyName",
+  "azure-native:authorization:ManagementLockByScope": "lockName",
+};
+
+function principalIdFor(name: string): string {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return `aaaaaaaa-0000-4000-8000-${h.toString(16).padStart(12, "0").slice(-12)}`;
+}
+
+export async function runProgram(stack: string, changes: ConfigChanges = {}): Promise<ProgramRun> {
+  const { config, secretKeys } = resolveStackConfig(stack, changes);
+  const resources: MockedResource[] = [];
+  const generatedSecrets: string[] = [];
+  let outputs: Record<string, unknown> = {};
+  const secretOutputs: string[] = [];
+
+  await jest.isolateModulesAsync(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pulumi = require("@pulumi/pulumi") as typeof PulumiModule;
+    await pulumi.runtime.setMocks(
+      {
+        newResource(args) {
+          const inputs = args.inputs as Record<string, unknown>;
+          const nameKey = NAME_INPUTS[args.type];
+          const azureName = (nameKey && typeof inputs[nameKey] === "string" ? inputs[nameKey] : args.name) as string;
+          const id = args.type.startsWith("azure-native:")
+            ? `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/mock/providers/${args.type.split(":")[1]}/${args.type.split(":")[2]}/${azureName}`
+            : `${args.name}-id`;
+          const state: Record<string, unknown> = { ...inputs, name: azureName };
+          if (args.type === "random:index/randomString:RandomString") state.result = MOCK_SUFFIX;
+          if (args.type === "random:index/randomPassword:RandomPassword") {
+            const value = `Gen3rated!${args.name}#${"z".repeat(8)}`;
+            generatedSecrets.push(value);
+            state.result = value;
+          }
+          if (args.type === "azure-native:compute:VirtualMachine") {
+            state.identity = { type: "SystemAssigned", principalId: principalIdFor(args.name), tenantId: TENANT_ID };
+          }
+          resources.push({ type: args.type, name: args.name, inputs, id });
+          return { id, state };
+        },
+        call(args) {
+          if (args.token === "azure-native:authorization:getClientConfig") {
+            return { subscriptionId: SUBSCRIPTION_ID, tenantId: TENANT_ID, clientId: "cccccccc-0000-0000-0000-000000000000", objectId: "dddddddd-0000-0000-0000-000000000000" };
+          }
+          throw new Error(`unexpected invoke ${args.token}: the mocks know only what the program is expected to call`);
+        },
+      },
+      "iom-bigcommerce",
+      stack,
+      false, // a mocked preview leaves outputs unknown; the engine-side preview is not what these tests check
+    );
+    pulumi.runtime.setAllConfig(config, secretKeys);
+    let program: Record<string, unknown>;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      program = require("../../index") as Record<string, unknown>;
+    } catch (err) {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // anything declared would have reached the mocks
+      throw Object.assign(err as Error, { declaredResources: resources.length });
+    }
+    const entries = await Promise.all(
+      Object.entries(program).map(async ([key, value]) => {
+        const output: PulumiModule.Output<unknown> = pulumi.output(value as PulumiModule.Input<unknown>);
+        const resolved = await new Promise<unknown>((resolve) => output.apply((v) => { resolve(v); return v; }));
+        if (await pulumi.isSecret(output)) secretOutputs.push(key);
+        return [key, resolved] as const;
+      }),
+    );
+    outputs = Object.fromEntries(entries);
+    // Let resources registered from apply callbacks reach the mock monitor.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+
+  return {
+    resources,
+    outputs,
+    secretOutputs,
+    generatedSecrets,
+    ofType: (type) => resources.filter((r) => r.type === type),
+    one(type, suffix) {
+      const matches = resources.filter((r) => r.type === type && (suffix === undefined || r.name.endsWith(suffix)));
+      if (matches.length !== 1) {
+        throw new Error(`expected one ${type}${suffix ? ` named *${suffix}` : ""}, found ${matches.map((m) => m.name).join(", ") || "none"}`);
+      }
+      return matches[0];
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * config.ts against each committed stack and against bad configurations: every bad value is
+ * rejected with a message naming the key and the stack, and all problems come at once.
+ */
+import { ConfigError, parseStackConfig } from "../../config";
+import { rawStackConfig, STACKS, type ConfigChanges } from "../support/stack";
+
+/** `text` overrides values after the CLI's own checks, as a value the CLI passes through would arrive. */
+function problemsFor(stack: string, changes: ConfigChanges, text: Record<string, string> = {}): ConfigError {
+  const raw = { ...rawStackConfig(stack, changes), ...text };
+  try {
+    parseStackConfig(stack, raw);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected the configuration to be rejected");
+}
+
+describe("committed stacks", () => {
+  test.each(STACKS)("%s is valid and derives names from environment, region and business unit", (stack) => {
+    const config = parseStackConfig(stack, rawStackConfig(stack));
+    expect(config.naming).toEqual({ environment: stack, regionCode: "weu", businessUnit: "retail" });
+    expect(config.storage.fileDropContainerName).toBe(`d365iomfiledrop${stack}weu`);
+    expect(config.tags).toMatchObject({ environment: stack, pulumiStack: `iom-bigcommerce/${stack}` });
+    expect(config.bigcommerce).toBeUndefined();
+    expect(config.gateway?.registration).toBeUndefined();
+  });
+});
+
+// Each case: a change to the dev stack, the key the error must name, and what it must say.
+const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>?][] = [
+  ["environment with capitals and punctuation", { set: { environment: "Dev!" } }, "environment", /2-5 lowercase/],
+  ["location written as a display name", { set: { location: "West Europe" } }, "location", /Azure region name/],
+  ["a region without a built-in short code", { set: { location: "marsnorth" } }, "regionCode", /has no built-in short code/],
+  ["business unit too long", { set: { businessUnit: "retailgroup1" } }, "businessUnit", /2-10 lowercase/],
+  ["names that outgrow Azure's limits", { set: { businessUnit: "retailgrp", environment: "stage" } }, "businessUnit", /'stiomretailgrpstageweu<random>' too long/],
+  ["organization id that is not a GUID", { set: { organizationId: "contoso" } }, "organizationId", /must be a GUID/],
+  ["unknown connectivity mode", { set: { connectivity: "vpn" } }, "connectivity", /one of dataGateway, powerPlatformVnet, both/],
+  ["address space with host bits", { set: { vnetAddressSpace: "10.20.0.1/24" } }, "vnetAddressSpace", /without host bits/],
+  ["subnet outside the VNet", { set: { privateEndpointSubnetPrefix: "10.99.0.0/27" } }, "privateEndpointSubnetPrefix", /not inside vnetAddressSpace/],
+  ["overlapping subnets", { set: { gatewaySubnetPrefix: "10.20.0.16/28" } }, "gatewaySubnetPrefix", /overlaps privateEndpointSubnetPrefix/],
+  ["private endpoint subnet too small", { set: { privateEndpointSubnetPrefix: "10.20.0.0/29" } }, "privateEndpointSubnetPrefix", /too small: use \/28/],
+  ["VNet support without its subnet", { set: { connectivity: "both", powerPlatformGeo: "europe" } }, "powerPlatformSubnetPrefix", /required when connectivity is 'both'/],
+  ["failover region without its address space", { set: { connectivity: "powerPlatformVnet", powerPlatformSubnetPrefix: "10.20.0.64/26", powerPlatformGeo: "europe", powerPlatformFailoverLocation: "northeurope" } }, "powerPlatformFailoverAddressSpace", /set together/],
+  ["Power Platform settings on a gateway-only stack", { set: { powerPlatformGeo: "europe" } }, "powerPlatformGeo", /only used when connectivity/],
+  ["premium storage SKU", { set: { storageSku: "Premium_LRS" } }, "storageSku", /one of Standard_LRS/],
+  ["blob soft delete of zero days", { set: { blobSoftDeleteDays: 0 } }, "blobSoftDeleteDays", /at least 1/],
+  ["blob versioning as yes/no", {}, "blobVersioning", /true or false, got 'yes'/, { blobVersioning: "yes" }],
+  ["vault soft delete beyond 90 days", { set: { keyVaultSoftDeleteDays: 120 } }, "keyVaultSoftDeleteDays", /at most 90/],
+  ["a principal id that is not a GUID", { set: { blobDataContributorPrincipalIds: ["flow-connection-user"] } }, "blobDataContributorPrincipalIds", /\[0\] must be a GUID/],
+  ["the same principal twice", { set: { keyVaultSecretsUserPrincipalIds: ["aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"] } }, "keyVaultSecretsUserPrincipalIds", /same value twice/],
+  ["a vault firewall entry that is not an address", { set: { keyVaultAllowedIpRanges: ["office"] } }, "keyVaultAllowedIpRanges", /IPv4 addresses or CIDR/],
+  ["no gateway VM", { set: { gatewayVmCount: 0 } }, "gatewayVmCount", /at least 1/],
+  ["a gateway VM count in words", {}, "gatewayVmCount", /must be an integer, got 'two'/, { gatewayVmCount: "two" }],
+  ["a list given as a plain string", {}, "gatewayZones", /must be a list/, { gatewayZones: "1,2" }],
+  ["an availability zone that does not exist", { set: { gatewayZones: ["4"] } }, "gatewayZones", /zones "1", "2" or "3"/],
+  ["a reserved administrator name", { set: { gatewayAdminUsername: "administrator" } }, "gatewayAdminUsername", /does not allow/],
+  ["registration client id without its secret", { set: { gatewayRegistrationClientId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" } }, "gatewayRegistrationClientSecret", /client id, tenant id and secret go together/],
+  ["a store hash without its token", { set: { bigcommerceStoreHash: "abc123" } }, "bigcommerceAccessToken", /set together/],
+  ["a store hash that is a URL", { set: { bigcommerceStoreHash: "https://store-abc123.mybigcommerce.com" } }, "bigcommerceStoreHash", /store hash from the API path/],
+  ["a tag overriding a program tag", { set: { extraTags: ["environment=prod"] } }, "extraTags", /set by the program/],
+  ["a tag without a value separator", { set: { extraTags: ["costCenter"] } }, "extraTags", /key=value/],
+  ["the same container twice", { set: { fileDropContainerName: "drop", errorFileDropContainerName: "drop" } }, "errorFileDropContainerName", /must differ/],
+  ["a container name with capitals", { set: { fileDropContainerName: "FileDrop" } }, "fileDropContainerName", /lowercase/],
+  ["a mistyped key", { set: { storagesku: "Standard_LRS" } }, "storagesku", /not a setting of this program \(did you mean 'storageSku'\?\)/],
+];
+
+describe("bad configuration is rejected, naming key and stack", () => {
+  test(`covers at least 15 distinct cases (has ${badConfigs.length})`, () => {
+    expect(badConfigs.length).toBeGreaterThanOrEqual(15);
+  });
+
+  // A rest parameter: jest would take a fifth named parameter for a `done` callback.
+  test.each(badConfigs)("%s", (_label, changes, key, message, ...text) => {
+    const error = problemsFor("dev", changes, text[0]);
+    expect(error.stackName).toBe("dev");
+    const problem = error.problems.find((p) => p.key === key);
+    expect(problem).toBeDefined();
+    expect(problem?.message).toMatch(message);
+    expect(error.message).toContain(`Stack 'dev'`);
+    expect(error.message).toContain(`iom-bigcommerce:${key}: `);
+  });
+
+  test("reports every problem at once", () => {
+    const error = problemsFor("prod", { set: { environment: "PROD", storageSku: "Hot", gatewayVmCount: 0, organizationId: "x" } });
+    expect(error.problems.map((p) => p.key).sort()).toEqual(["environment", "gatewayVmCount", "organizationId", "storageSku"]);
+    expect(error.message).toMatch(/^Stack 'prod' has 4 configuration problems:/);
+  });
+
+  test("values of the wrong declared type are already refused by the Pulumi CLI, naming key and stack", () => {
+    expect(() => rawStackConfig("dev", { set: { gatewayVmCount: "two" } })).toThrow("Stack 'dev' with configuration key 'gatewayVmCount' must be of type 'integer'");
+    expect(() => rawStackConfig("dev", { remove: ["organizationId"] })).toThrow("Stack 'dev' is missing configuration value 'organizationId'");
+  });
+
+  test("reports a missing required key", () => {
+    const raw = rawStackConfig("test");
+    delete raw.organizationId;
+    expect(() => parseStackConfig("test", raw)).toThrow(/iom-bigcommerce:organizationId: is required but not set/);
+  });
+
+  test("keeps the value of a secret out of the message", () => {
+    const error = problemsFor("dev", { secrets: { bigcommerceAccessToken: "tok-very-secret-value" } });
+    expect(error.message).toContain("bigcommerceStoreHash");
+    expect(error.message).not.toContain("tok-very-secret-value");
+  });
+});
+
+describe("valid options", () => {
+  test("an unknown region works with an explicit region code", () => {
+    const config = parseStackConfig("dev", rawStackConfig("dev", { set: { location: "italynorth", regionCode: "itn" } }));
+    expect(config.naming.regionCode).toBe("itn");
+  });
+
+  test("a service principal turns on unattended registration; its secret stays an Output", () => {
+    const config = parseStackConfig("dev", rawStackConfig("dev", {
+      set: { gatewayRegistrationClientId: "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", gatewayRegistrationTenantId: "f0e1d2c3-b4a5-4968-8776-655443322110" },
+      secrets: { gatewayRegistrationClientSecret: "s3cret" },
+    }));
+    expect(config.gateway?.registration).toMatchObject({ clientId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", adminObjectIds: [] });
+    expect(JSON.stringify(config.gateway?.registration?.clientSecret)).not.toContain("s3cret");
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * Pulumi.yaml is what the Pulumi CLI reads first; nothing here runs the CLI, so its rules are checked
+ * here, together with the promise that Pulumi.yaml, config.ts, the stack files and the README agree.
+ */
+import Ajv2020 from "ajv/dist/2020";
+import * as fs from "fs";
+import * as path from "path";
+import { CONFIG_SCHEMA, PROJECT } from "../../config";
+import { loadProject, loadStackFile, ROOT, STACKS } from "../support/stack";
+import schema from "../fixtures/pulumi-project.schema.json";
+
+const project = loadProject();
+const declared = Object.entries(project.config);
+
+test("Pulumi.yaml follows the project-file schema (config types: string, integer, boolean, array)", () => {
+  const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+  const valid = validate(project);
+  expect(validate.errors ?? []).toEqual([]);
+  expect(valid).toBe(true);
+});
+
+test("the schema check would catch an object-typed key", () => {
+  const validate = new Ajv2020({ allErrors: true, strict: false }).compile(schema);
+  expect(validate({ ...project, config: { ...project.config, tags: { type: "object", description: "x" } } })).toBe(false);
+  expect(validate({ ...project, config: { ...project.config, zones: { type: "array", description: "x" } } })).toBe(false);
+});
+
+test("the project is a TypeScript nodejs program named as config.ts expects", () => {
+  expect(project.name).toBe(PROJECT);
+  expect(project).toMatchObject({ runtime: { name: "nodejs", options: { typescript: true } } });
+});
+
+test("every key config.ts reads is declared with its type, a description and its secrecy, and nothing else is declared", () => {
+  expect(declared.map(([k]) => k).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
+  for (const [key, decl] of declared) {
+    const spec = CONFIG_SCHEMA[key as keyof typeof CONFIG_SCHEMA];
+    expect({ key, type: decl.type }).toEqual({ key, type: spec.type });
+    expect({ key, secret: decl.secret ?? false }).toEqual({ key, secret: "secret" in spec ? spec.secret : false });
+    expect(decl.description?.length ?? 0).toBeGreaterThan(20);
+    if (decl.type === "array") expect(decl.items).toEqual({ type: "string" });
+  }
+});
+
+test("declared defaults pass config.ts's own validation", () => {
+  for (const [key, decl] of declared) {
+    if (decl.default === undefined) continue;
+    const spec = CONFIG_SCHEMA[key as keyof typeof CONFIG_SCHEMA];
+    expect({ key, ok: spec.schema.safeParse(decl.default).success }).toEqual({ key, ok: true });
+  }
+});
+
+test.each(STACKS)("Pulumi.%s.yaml sets only declared keys and holds no secret", (stack) => {
+  for (const [fullKey, value] of Object.entries(loadStackFile(stack))) {
+    expect(fullKey.startsWith(`${PROJECT}:`)).toBe(true);
+    const key = fullKey.slice(PROJECT.length + 1);
+    expect(project.config[key]).toBeDefined();
+    expect({ key, secret: project.config[key].secret ?? false }).toEqual({ key, secret: false });
+    expect(typeof value === "object" && value !== null && "secure" in value).toBe(false);
+  }
+});
+
+test("the README documents every key with its type and default", () => {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  for (const [key, decl] of declared) {
+    const row = readme.split("\n").find((line) => line.startsWith(`| \`${key}\` |`));
+    expect({ key, documented: row !== undefined }).toEqual({ key, documented: true });
+    const cells = (row as string).split("|").map((c) => c.trim());
+    expect({ key, type: cells[2] }).toEqual({ key, type: decl.secret ? `${decl.type} (secret)` : decl.type });
+    const shownDefault = decl.default === undefined ? "required" : `\`${JSON.stringify(decl.default)}\``;
+    expect({ key, default: cells[3] }).toEqual({ key, default: shownDefault });
+  }
+});

@@ -1,0 +1,358 @@
+/**
+ * Runs the real program with each stack's real Pulumi.<stack>.yaml under Pulumi's mocks and checks
+ * the security baseline, the per-stack differences and the outputs IOM's provider setup needs.
+ */
+import { parseCidr, hostAddress, type Cidr } from "../../cidr";
+import { GATEWAY_SETUP_SCRIPT } from "../../components/dataGateway";
+import { BUILT_IN_ROLES } from "../../components/roles";
+import { plainOccurrences, reveal, runProgram, isSecretValue, MOCK_SUFFIX, type ProgramRun } from "../support/program";
+import { loadStackFile, STACKS, type StackName } from "../support/stack";
+
+const T = {
+  rg: "azure-native:resources:ResourceGroup",
+  vnet: "azure-native:network:VirtualNetwork",
+  subnet: "azure-native:network:Subnet",
+  nsg: "azure-native:network:NetworkSecurityGroup",
+  pip: "azure-native:network:PublicIPAddress",
+  nat: "azure-native:network:NatGateway",
+  nic: "azure-native:network:NetworkInterface",
+  pep: "azure-native:network:PrivateEndpoint",
+  zoneGroup: "azure-native:network:PrivateDnsZoneGroup",
+  peering: "azure-native:network:VirtualNetworkPeering",
+  zone: "azure-native:privatedns:PrivateZone",
+  zoneLink: "azure-native:privatedns:VirtualNetworkLink",
+  account: "azure-native:storage:StorageAccount",
+  blobService: "azure-native:storage:BlobServiceProperties",
+  container: "azure-native:storage:BlobContainer",
+  vault: "azure-native:keyvault:Vault",
+  secret: "azure-native:keyvault:Secret",
+  vm: "azure-native:compute:VirtualMachine",
+  extension: "azure-native:compute:VirtualMachineExtension",
+  runCommand: "azure-native:compute:VirtualMachineRunCommandByVirtualMachine",
+  role: "azure-native:authorization:RoleAssignment",
+  lock: "azure-native:authorization:ManagementLockByScope",
+  policy: "azure-native:powerplatform:EnterprisePolicy",
+} as const;
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown) => v as Obj;
+const list = (v: unknown) => (v ?? []) as Obj[];
+
+/** The differences a reviewer expects between the environments, read from the committed stack files. */
+const expected: Record<StackName, {
+  sku: string; blobDays: number; containerDays: number; versioning: boolean; kvDays: number; purge: boolean;
+  vmSize: string; vmCount: number; zones: string[]; locks: boolean; vnetSupport: boolean; failover: boolean;
+}> = {
+  dev: { sku: "Standard_LRS", blobDays: 7, containerDays: 7, versioning: false, kvDays: 7, purge: false, vmSize: "Standard_D2s_v5", vmCount: 1, zones: [], locks: false, vnetSupport: false, failover: false },
+  test: { sku: "Standard_ZRS", blobDays: 14, containerDays: 14, versioning: true, kvDays: 30, purge: true, vmSize: "Standard_D4s_v5", vmCount: 1, zones: [], locks: false, vnetSupport: true, failover: true },
+  prod: { sku: "Standard_GZRS", blobDays: 30, containerDays: 30, versioning: true, kvDays: 90, purge: true, vmSize: "Standard_D4s_v5", vmCount: 2, zones: ["1", "2"], locks: true, vnetSupport: true, failover: true },
+};
+
+const runs = new Map<StackName, ProgramRun>();
+beforeAll(async () => {
+  for (const stack of STACKS) runs.set(stack, await runProgram(stack));
+});
+
+function stackValue(stack: StackName, key: string): unknown {
+  return loadStackFile(stack)[`iom-bigcommerce:${key}`];
+}
+
+describe.each(STACKS)("stack %s", (stack) => {
+  const exp = expected[stack];
+  const run = () => runs.get(stack) as ProgramRun;
+
+  describe("drop storage", () => {
+    test("is StorageV2, private, Entra-only, TLS 1.2, infrastructure-encrypted", () => {
+      const a = run().one(T.account).inputs;
+      expect(a).toMatchObject({
+        kind: "StorageV2",
+        publicNetworkAccess: "Disabled",
+        allowSharedKeyAccess: false,
+        defaultToOAuthAuthentication: true,
+        allowBlobPublicAccess: false,
+        allowCrossTenantReplication: false,
+        isLocalUserEnabled: false,
+        minimumTlsVersion: "TLS1_2",
+        enableHttpsTrafficOnly: true,
+        networkRuleSet: { defaultAction: "Deny", ipRules: [], virtualNetworkRules: [] },
+        encryption: { requireInfrastructureEncryption: true },
+        sku: { name: exp.sku },
+      });
+    });
+
+    test("name follows the naming function and Azure's 3-24 lowercase rule", () => {
+      const name = run().one(T.account).inputs.accountName as string;
+      expect(name).toMatch(/^[a-z0-9]{3,24}$/);
+      expect(name).toBe(`stiomretail${stack}weu${MOCK_SUFFIX}`);
+    });
+
+    test("soft delete and versioning follow the stack", () => {
+      expect(run().one(T.blobService).inputs).toMatchObject({
+        deleteRetentionPolicy: { enabled: true, days: exp.blobDays },
+        containerDeleteRetentionPolicy: { enabled: true, days: exp.containerDays },
+        isVersioningEnabled: exp.versioning,
+      });
+    });
+
+    test("the File Drop and Error File Drop containers are private", () => {
+      const containers = run().ofType(T.container);
+      expect(containers.map((c) => c.inputs.containerName).sort()).toEqual([`d365iomerrorfile${stack}weu`, `d365iomfiledrop${stack}weu`]);
+      for (const c of containers) expect(c.inputs.publicAccess).toBe("None");
+    });
+
+    test("is reachable through a blob private endpoint registered in privatelink.blob.core.windows.net", () => {
+      const r = run();
+      const account = r.one(T.account);
+      const pep = r.one(T.pep, "drop-blob-pep").inputs;
+      expect(list(pep.privateLinkServiceConnections)).toEqual([expect.objectContaining({ groupIds: ["blob"], privateLinkServiceId: account.id })]);
+      expect(obj(pep.subnet).id).toBe(r.one(T.subnet, "snet-pep").id);
+      const zone = r.one(T.zone, "drop-blob-zone");
+      expect(zone.inputs).toMatchObject({ privateZoneName: "privatelink.blob.core.windows.net", location: "global" });
+      const links = r.ofType(T.zoneLink).filter((l) => l.inputs.privateZoneName === "privatelink.blob.core.windows.net");
+      expect(links.map((l) => obj(l.inputs.virtualNetwork).id)).toContain(r.one(T.vnet, "network-vnet").id);
+      for (const link of links) expect(link.inputs.registrationEnabled).toBe(false);
+      const group = r.one(T.zoneGroup, "drop-blob-pep-dns").inputs;
+      expect(group.privateEndpointName).toBe(pep.privateEndpointName);
+      expect(list(group.privateDnsZoneConfigs)).toEqual([expect.objectContaining({ privateDnsZoneId: zone.id })]);
+    });
+  });
+
+  describe("network", () => {
+    test("subnets sit inside the VNet and have no default outbound access", () => {
+      const r = run();
+      expect(obj(r.one(T.vnet, "network-vnet").inputs.addressSpace).addressPrefixes).toEqual([stackValue(stack, "vnetAddressSpace")]);
+      const subnets = r.ofType(T.subnet);
+      expect(subnets.length).toBe(exp.vnetSupport ? 3 : 2);
+      for (const s of subnets) expect(s.inputs.defaultOutboundAccess).toBe(false);
+      expect(r.one(T.subnet, "snet-pep").inputs).toMatchObject({
+        addressPrefix: stackValue(stack, "privateEndpointSubnetPrefix"),
+        privateEndpointNetworkPolicies: "Enabled",
+      });
+    });
+
+    test("no security rule allows inbound traffic from the internet, and every NSG ends in an explicit deny", () => {
+      const nsgs = run().ofType(T.nsg);
+      expect(nsgs.length).toBeGreaterThanOrEqual(2);
+      for (const nsg of nsgs) {
+        const rules = list(nsg.inputs.securityRules);
+        const inboundAllows = rules.filter((rule) => rule.direction === "Inbound" && rule.access === "Allow");
+        for (const rule of inboundAllows) {
+          const sources = [rule.sourceAddressPrefix, ...list(rule.sourceAddressPrefixes)].filter(Boolean) as unknown as string[];
+          expect(sources.length).toBeGreaterThan(0);
+          for (const source of sources) {
+            expect(["*", "Internet", "0.0.0.0/0", "Any"]).not.toContain(source);
+            expect(parseCidr(source)).toBeDefined(); // a private range of this landing, never a tag covering the internet
+          }
+        }
+        expect(rules).toContainEqual(expect.objectContaining({ direction: "Inbound", access: "Deny", priority: 4096, sourceAddressPrefix: "*" }));
+      }
+    });
+
+    test("the gateway may only reach what the data gateway documents, then everything else is denied", () => {
+      const nsg = run().one(T.nsg, "nsg-gw");
+      const rules = list(nsg.inputs.securityRules);
+      expect(rules.filter((r) => r.direction === "Inbound" && r.access === "Allow")).toEqual([]);
+      const outbound = rules.filter((r) => r.direction === "Outbound" && r.access === "Allow");
+      const byDestination = Object.fromEntries(outbound.map((r) => [String(r.destinationAddressPrefix ?? "addresses"), r]));
+      expect(byDestination.ServiceBus).toMatchObject({ protocol: "Tcp", destinationPortRanges: ["443", "5671-5672", "9350-9354"] });
+      for (const tag of ["AzureActiveDirectory", "PowerBI", "AzureCloud", "Internet"]) {
+        expect(byDestination[tag]).toMatchObject({ protocol: "Tcp", destinationPortRange: "443" });
+      }
+      expect(byDestination[String(stackValue(stack, "privateEndpointSubnetPrefix"))]).toMatchObject({ destinationPortRange: "443" });
+      for (const rule of outbound) expect(rule.destinationPortRange ?? "").not.toBe("*");
+      expect(rules).toContainEqual(expect.objectContaining({ direction: "Outbound", access: "Deny", priority: 4096, destinationAddressPrefix: "*" }));
+    });
+
+    test("no network interface has a public IP; egress goes through the NAT gateway", () => {
+      const r = run();
+      for (const nic of r.ofType(T.nic)) {
+        for (const ipConfig of list(nic.inputs.ipConfigurations)) expect(ipConfig.publicIPAddress).toBeUndefined();
+      }
+      const pip = r.one(T.pip);
+      expect(list(r.one(T.nat).inputs.publicIpAddresses)).toEqual([{ id: pip.id }]);
+      expect(obj(r.one(T.subnet, "snet-gw").inputs.natGateway).id).toBe(r.one(T.nat).id);
+    });
+
+    test(`Power Platform VNet support is ${exp.vnetSupport ? "present" : "absent"}`, () => {
+      const r = run();
+      const delegated = r.ofType(T.subnet).filter((s) => list(s.inputs.delegations).length > 0);
+      const policies = r.ofType(T.policy);
+      if (!exp.vnetSupport) {
+        expect(delegated).toEqual([]);
+        expect(policies).toEqual([]);
+        expect(r.outputs.powerPlatformEnterprisePolicyId).toBeUndefined();
+        return;
+      }
+      expect(list(delegated[0].inputs.delegations)).toEqual([expect.objectContaining({ serviceName: "Microsoft.PowerPlatform/enterprisePolicies" })]);
+      const policy = policies[0];
+      expect(policies).toHaveLength(1);
+      expect(policy.inputs).toMatchObject({ kind: "NetworkInjection", location: stackValue(stack, "powerPlatformGeo") });
+      const vnets = list(obj(policy.inputs.networkInjection).virtualNetworks);
+      expect(vnets.map((v) => v.id)).toEqual([r.one(T.vnet, "network-vnet").id, ...(exp.failover ? [r.one(T.vnet, "vnet-failover").id] : [])]);
+      expect(r.outputs.powerPlatformEnterprisePolicyId).toBe(policy.id);
+      if (exp.failover) {
+        const failover = r.one(T.vnet, "vnet-failover").inputs;
+        expect(failover.location).toBe(stackValue(stack, "powerPlatformFailoverLocation"));
+        expect(list(failover.subnets)[0]).toMatchObject({ delegations: [expect.objectContaining({ serviceName: "Microsoft.PowerPlatform/enterprisePolicies" })] });
+        expect(r.ofType(T.peering)).toHaveLength(2);
+        // the failover region resolves the private endpoints too
+        const linked = r.ofType(T.zoneLink).map((l) => obj(l.inputs.virtualNetwork).id);
+        expect(linked.filter((id) => id === r.one(T.vnet, "vnet-failover").id)).toHaveLength(2);
+      }
+    });
+  });
+
+  describe("key vault", () => {
+    test("uses RBAC, soft delete per stack, purge protection per stack, and no public network path", () => {
+      const props = obj(run().one(T.vault).inputs.properties);
+      expect(props).toMatchObject({
+        enableRbacAuthorization: true,
+        enableSoftDelete: true,
+        softDeleteRetentionInDays: exp.kvDays,
+        publicNetworkAccess: "Disabled",
+        networkAcls: { defaultAction: "Deny", ipRules: [] },
+        enabledForTemplateDeployment: false,
+      });
+      expect(props.accessPolicies).toBeUndefined();
+      expect(props.enablePurgeProtection).toBe(exp.purge ? true : undefined);
+      expect(run().one(T.vault).inputs.vaultName).toMatch(/^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/);
+    });
+
+    test("holds the generated VM admin password and gateway recovery key, as secrets", () => {
+      const r = run();
+      const secrets = r.ofType(T.secret);
+      expect(secrets.map((s) => s.inputs.secretName).sort()).toEqual(["gateway-recovery-key", "gateway-vm-admin-password"]);
+      for (const s of secrets) {
+        // the engine marks the whole top-level property secret when any part of it is
+        expect(isSecretValue(s.inputs.properties)).toBe(true);
+        expect(r.generatedSecrets).toContain(obj(reveal(s.inputs.properties)).value);
+        expect(plainOccurrences(s.inputs, r.generatedSecrets)).toEqual([]);
+      }
+      expect(r.one(T.pep, "vault-vault-pep").inputs).toMatchObject({ privateLinkServiceConnections: [expect.objectContaining({ groupIds: ["vault"] })] });
+      expect(r.one(T.zone, "vault-vault-zone").inputs.privateZoneName).toBe("privatelink.vaultcore.azure.net");
+    });
+  });
+
+  describe("data gateway VMs", () => {
+    test(`${exp.vmCount} Windows Server 2022 VM(s) of ${exp.vmSize} with Trusted Launch, patching, boot diagnostics and a managed identity`, () => {
+      const vms = run().ofType(T.vm);
+      expect(vms).toHaveLength(exp.vmCount);
+      vms.forEach((vm, index) => {
+        expect(isSecretValue(vm.inputs.osProfile)).toBe(true); // it carries the admin password
+        const i = reveal(vm.inputs) as Obj;
+        expect(obj(i.hardwareProfile).vmSize).toBe(exp.vmSize);
+        const image = obj(obj(i.storageProfile).imageReference);
+        expect(image).toMatchObject({ publisher: "MicrosoftWindowsServer", offer: "WindowsServer" });
+        expect(String(image.sku)).toMatch(/^2022-datacenter/);
+        expect(String(image.sku)).not.toMatch(/core/i);
+        expect(i.securityProfile).toEqual({ securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } });
+        expect(i.identity).toEqual({ type: "SystemAssigned" });
+        expect(obj(obj(i.osProfile).windowsConfiguration).patchSettings).toMatchObject({ patchMode: "AutomaticByPlatform", assessmentMode: "AutomaticByPlatform" });
+        expect(obj(i.diagnosticsProfile).bootDiagnostics).toEqual({ enabled: true });
+        expect(run().generatedSecrets).toContain(obj(i.osProfile).adminPassword);
+        expect(String(obj(i.osProfile).computerName).length).toBeLessThanOrEqual(15);
+        expect(i.zones).toEqual(exp.zones.length ? [exp.zones[index % exp.zones.length]] : undefined);
+      });
+      expect(run().ofType(T.extension).map((e) => e.inputs.type)).toEqual(Array(exp.vmCount).fill("GuestAttestation"));
+    });
+
+    test("each VM identity may read only the recovery key, not the admin password", () => {
+      const r = run();
+      const recoveryKey = r.ofType(T.secret).find((s) => s.inputs.secretName === "gateway-recovery-key");
+      const grants = r.ofType(T.role).filter((g) => String(g.inputs.roleDefinitionId).endsWith(BUILT_IN_ROLES.keyVaultSecretsUser));
+      expect(grants).toHaveLength(exp.vmCount);
+      for (const grant of grants) {
+        expect(grant.inputs).toMatchObject({ scope: recoveryKey?.id, principalType: "ServicePrincipal" });
+      }
+      expect(new Set(grants.map((g) => g.inputs.principalId)).size).toBe(exp.vmCount);
+    });
+
+    test("without a registration service principal the VMs are prepared and the manual step is an output", () => {
+      const r = run();
+      const commands = r.ofType(T.runCommand);
+      expect(commands).toHaveLength(exp.vmCount);
+      for (const c of commands) {
+        expect(obj(c.inputs.source).script).toBe(GATEWAY_SETUP_SCRIPT);
+        expect(list(c.inputs.parameters)).toContainEqual({ name: "Mode", value: "prepare" });
+        expect(c.inputs.protectedParameters).toBeUndefined();
+        expect(c.inputs.treatFailureAsDeploymentFailure).toBe(true);
+      }
+      expect(r.outputs.gatewayRegistrationMode).toBe("manual");
+      expect((r.outputs.nextSteps as string[])[0]).toMatch(/register it as cluster 'gw-iom-retail-.*' with the recovery key from Key Vault secret 'gateway-recovery-key'/);
+    });
+  });
+
+  describe("governance", () => {
+    test(`delete locks on storage and vault: ${exp.locks}`, () => {
+      const r = run();
+      const locked = r.ofType(T.lock).map((l) => l.inputs.scope).sort();
+      expect(locked).toEqual(exp.locks ? [r.one(T.account).id, r.one(T.vault).id].sort() : []);
+      for (const lock of r.ofType(T.lock)) expect(lock.inputs.level).toBe("CanNotDelete");
+    });
+
+    test("every taggable Azure resource carries the landing's tags", () => {
+      const r = run();
+      const taggable = r.resources.filter((x) => x.type.startsWith("azure-native:") && "tags" in x.inputs);
+      expect(taggable.length).toBeGreaterThan(15);
+      for (const res of taggable) {
+        expect(res.inputs.tags).toMatchObject({ environment: stack, businessUnit: "retail", workload: "d365-iom", managedBy: "pulumi", pulumiStack: `iom-bigcommerce/${stack}` });
+      }
+      for (const type of [T.rg, T.vnet, T.account, T.vault, T.vm, T.nsg]) {
+        for (const res of r.ofType(type)) expect(res.inputs.tags).toBeDefined();
+      }
+      expect(r.one(T.rg).inputs.tags).toMatchObject({ costCenter: `iom-${stack}` });
+    });
+  });
+
+  describe("outputs", () => {
+    test("fill the Inventory Visibility parameters exactly as the form wants them", () => {
+      const r = run();
+      const account = r.one(T.account).inputs.accountName;
+      expect(r.outputs.inventoryVisibility).toEqual({
+        fileDropLocation: `https://${account}.blob.core.windows.net/d365iomfiledrop${stack}weu`,
+        errorFileDropLocation: `https://${account}.blob.core.windows.net/d365iomerrorfile${stack}weu`,
+        organizationId: stackValue(stack, "organizationId"),
+      });
+    });
+
+    test("name the storage account, endpoint IP, vault, gateway VMs and registration mode", () => {
+      const r = run();
+      const peSubnet = parseCidr(String(stackValue(stack, "privateEndpointSubnetPrefix"))) as Cidr;
+      expect(r.outputs).toMatchObject({
+        storageAccountName: r.one(T.account).inputs.accountName,
+        storageAccountId: r.one(T.account).id,
+        blobPrivateEndpointIp: hostAddress(peSubnet, 4),
+        keyVaultUri: `https://${r.one(T.vault).inputs.vaultName}.vault.azure.net/`,
+        gatewayRegistrationMode: "manual",
+        connectivity: stackValue(stack, "connectivity"),
+        resourceGroupName: `rg-iom-retail-${stack}-weu`,
+      });
+      expect(list(r.one(T.pep, "drop-blob-pep").inputs.ipConfigurations)[0].privateIPAddress).toBe(r.outputs.blobPrivateEndpointIp);
+      const vms = r.outputs.gatewayVms as { name: string; identityPrincipalId: string }[];
+      expect(vms.map((v) => v.name)).toEqual(r.ofType(T.vm).map((v) => v.inputs.vmName));
+      for (const vm of vms) expect(vm.identityPrincipalId).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    test("contain no secret, marked or not", () => {
+      const r = run();
+      expect(r.secretOutputs).toEqual([]);
+      expect(plainOccurrences(r.outputs, r.generatedSecrets)).toEqual([]);
+      expect(r.generatedSecrets.length).toBe(2);
+    });
+  });
+});
+
+describe("stacks differ the way environments do", () => {
+  test("prod is the most resilient: geo-zone-redundant storage, two zonal gateway nodes, locks, longest retention", () => {
+    const dev = runs.get("dev") as ProgramRun;
+    const prod = runs.get("prod") as ProgramRun;
+    expect(dev.one(T.account).inputs.sku).toEqual({ name: "Standard_LRS" });
+    expect(prod.one(T.account).inputs.sku).toEqual({ name: "Standard_GZRS" });
+    expect(prod.ofType(T.vm).map((v) => v.inputs.zones)).toEqual([["1"], ["2"]]);
+    expect(prod.ofType(T.lock)).toHaveLength(2);
+    expect(dev.ofType(T.lock)).toHaveLength(0);
+    const addressSpaces = STACKS.map((s) => parseCidr(String(stackValue(s, "vnetAddressSpace"))) as Cidr);
+    // distinct ranges so the environments can later be peered or routed without renumbering
+    expect(new Set(addressSpaces.map((c) => c.first)).size).toBe(3);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The options a stack can switch on, each run through the real program under mocks: unattended
+ * gateway registration, a BigCommerce token, VNet support only, vault firewall exceptions and
+ * data-plane role grants. Secrets given in config must reach Azure only as secrets.
+ */
+import { BUILT_IN_ROLES } from "../../components/roles";
+import { isSecretValue, plainOccurrences, reveal, runProgram } from "../support/program";
+import { resolveStackConfig } from "../support/stack";
+
+type Obj = Record<string, unknown>;
+const list = (v: unknown) => (v ?? []) as Obj[];
+
+const SP_SECRET = "sp-Secret~value.that.must.never.leak";
+const BC_TOKEN = "bc-token-abcdefghijklmnopqrstuvwxyz0123";
+const CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const TENANT = "f0e1d2c3-b4a5-4968-8776-655443322110";
+const ADMIN = "12345678-90ab-4cde-8f01-234567890abc";
+
+describe("unattended gateway registration with a service principal", () => {
+  let run: Awaited<ReturnType<typeof runProgram>>;
+  beforeAll(async () => {
+    run = await runProgram("prod", {
+      set: { gatewayRegistrationClientId: CLIENT_ID, gatewayRegistrationTenantId: TENANT, gatewayAdminObjectIds: [ADMIN], gatewayRegionKey: "westeurope" },
+      secrets: { gatewayRegistrationClientSecret: SP_SECRET },
+    });
+  });
+
+  test("the first node creates the cluster, the others join it, all with the same cluster name", () => {
+    const commands = run.ofType("azure-native:compute:VirtualMachineRunCommandByVirtualMachine");
+    const params = commands.map((c) => Object.fromEntries(list(c.inputs.parameters).map((p) => [p.name, p.value])));
+    expect(params.map((p) => p.Mode)).toEqual(["create", "join"]);
+    for (const p of params) {
+      expect(p).toMatchObject({
+        ClusterName: "gw-iom-retail-prod-weu",
+        ClientId: CLIENT_ID,
+        TenantId: TENANT,
+        RegionKey: "westeurope",
+        AdminObjectIds: ADMIN,
+        RecoveryKeySecretName: "gateway-recovery-key",
+        ClientSecretSecretName: "gateway-registration-client-secret",
+      });
+      expect(String(p.VaultName)).toMatch(/^kv-iomretailprodweu/);
+    }
+    expect(run.outputs.gatewayRegistrationMode).toBe("servicePrincipal");
+    expect((run.outputs.nextSteps as string[]).join("\n")).not.toMatch(/Sign in to each gateway VM/);
+  });
+
+  test("the client secret goes to Key Vault as a secret and nowhere else in plain text", () => {
+    const stored = run.ofType("azure-native:keyvault:Secret").find((s) => s.inputs.secretName === "gateway-registration-client-secret");
+    expect(stored).toBeDefined();
+    expect(isSecretValue(stored?.inputs.properties)).toBe(true);
+    expect((reveal(stored?.inputs.properties) as Obj).value).toBe(SP_SECRET);
+    for (const resource of run.resources) expect(plainOccurrences(resource.inputs, [SP_SECRET])).toEqual([]);
+    // the run command never carries it, not even as a protected parameter
+    for (const c of run.ofType("azure-native:compute:VirtualMachineRunCommandByVirtualMachine")) {
+      expect(JSON.stringify(reveal(c.inputs))).not.toContain(SP_SECRET);
+    }
+    expect(JSON.stringify(run.outputs)).not.toContain(SP_SECRET);
+  });
+
+  test("each VM identity may read exactly the recovery key and the client secret", () => {
+    const secretIds = Object.fromEntries(run.ofType("azure-native:keyvault:Secret").map((s) => [s.inputs.secretName, s.id]));
+    const grants = run.ofType("azure-native:authorization:RoleAssignment");
+    const scopes = grants.map((g) => g.inputs.scope).sort();
+    expect(scopes).toEqual([
+      secretIds["gateway-recovery-key"], secretIds["gateway-recovery-key"],
+      secretIds["gateway-registration-client-secret"], secretIds["gateway-registration-client-secret"],
+    ].sort());
+    expect(scopes).not.toContain(secretIds["gateway-vm-admin-password"]);
+  });
+});
+
+describe("a BigCommerce access token in the stack's secrets", () => {
+  test("is stored in Key Vault as a secret and never appears in plain inputs or outputs", async () => {
+    const run = await runProgram("dev", { set: { bigcommerceStoreHash: "abc123" }, secrets: { bigcommerceAccessToken: BC_TOKEN } });
+    const stored = run.ofType("azure-native:keyvault:Secret").find((s) => s.inputs.secretName === "bigcommerce-access-token");
+    expect(isSecretValue(stored?.inputs.properties)).toBe(true);
+    expect((reveal(stored?.inputs.properties) as Obj).value).toBe(BC_TOKEN);
+    expect((reveal(stored?.inputs.properties) as Obj).contentType).toContain("abc123");
+    for (const resource of run.resources) expect(plainOccurrences(resource.inputs, [BC_TOKEN])).toEqual([]);
+    expect(JSON.stringify(run.outputs)).not.toContain(BC_TOKEN);
+    expect(run.secretOutputs).toEqual([]);
+    expect(run.outputs.keyVaultSecretNames).toMatchObject({ bigcommerceAccessToken: "bigcommerce-access-token" });
+  });
+
+  test("must be set as a secret: the Pulumi CLI refuses a plain value for it", () => {
+    expect(() => resolveStackConfig("dev", { set: { bigcommerceStoreHash: "abc123", bigcommerceAccessToken: BC_TOKEN } }))
+      .toThrow("Stack 'dev' with configuration key 'bigcommerceAccessToken' must be encrypted as it's secret");
+  });
+});
+
+describe("connectivity powerPlatformVnet only", () => {
+  test("deploys no gateway VM, gateway subnet or NAT, and exports the enterprise policy", async () => {
+    const run = await runProgram("test", { set: { connectivity: "powerPlatformVnet" } });
+    for (const type of ["azure-native:compute:VirtualMachine", "azure-native:network:NatGateway", "azure-native:network:PublicIPAddress", "azure-native:network:NetworkInterface"]) {
+      expect(run.ofType(type)).toEqual([]);
+    }
+    expect(run.ofType("azure-native:network:Subnet").map((s) => s.name).sort()).toEqual(["network-snet-pep", "network-snet-pp"]);
+    expect(run.ofType("azure-native:keyvault:Secret")).toEqual([]);
+    expect(run.outputs.gatewayRegistrationMode).toBe("none");
+    expect(run.outputs.gatewayVms).toBeUndefined();
+    expect(run.outputs.powerPlatformEnterprisePolicyId).toBe(run.one("azure-native:powerplatform:EnterprisePolicy").id);
+    // only the Power Platform subnets may reach the endpoints
+    const rules = list(run.one("azure-native:network:NetworkSecurityGroup", "nsg-pep").inputs.securityRules);
+    expect(rules.find((r) => r.access === "Allow")?.sourceAddressPrefixes).toEqual(["10.21.0.64/26", "10.121.0.0/26"]);
+  });
+});
+
+describe("operator access", () => {
+  test("keyVaultAllowedIpRanges opens the vault firewall to exactly those ranges, still deny by default", async () => {
+    const run = await runProgram("dev", { set: { keyVaultAllowedIpRanges: ["203.0.113.10", "198.51.100.0/24"] } });
+    expect((run.one("azure-native:keyvault:Vault").inputs.properties as Obj)).toMatchObject({
+      publicNetworkAccess: "Enabled",
+      networkAcls: { defaultAction: "Deny", ipRules: [{ value: "203.0.113.10" }, { value: "198.51.100.0/24" }] },
+    });
+  });
+
+  test("listed principals get Storage Blob Data Contributor on the account and Key Vault Secrets User on the vault", async () => {
+    const blobUser = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+    const operator = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff";
+    const run = await runProgram("dev", { set: { blobDataContributorPrincipalIds: [blobUser], keyVaultSecretsUserPrincipalIds: [operator] } });
+    const grants = run.ofType("azure-native:authorization:RoleAssignment").map((g) => g.inputs);
+    expect(grants).toContainEqual(expect.objectContaining({
+      principalId: blobUser,
+      scope: run.one("azure-native:storage:StorageAccount").id,
+      roleDefinitionId: `/subscriptions/11111111-2222-3333-4444-555555555555/providers/Microsoft.Authorization/roleDefinitions/${BUILT_IN_ROLES.storageBlobDataContributor}`,
+    }));
+    expect(grants).toContainEqual(expect.objectContaining({
+      principalId: operator,
+      scope: run.one("azure-native:keyvault:Vault").id,
+      roleDefinitionId: expect.stringMatching(new RegExp(`${BUILT_IN_ROLES.keyVaultSecretsUser}$`)),
+    }));
+  });
+});
+
+describe("bad configuration", () => {
+  test("stops the program before any resource is declared, naming the key and the stack", async () => {
+    const error = await runProgram("prod", { set: { storageSku: "Premium_LRS" } }).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/Stack 'prod'.*\n.*iom-bigcommerce:storageSku: must be one of/);
+    expect((error as Error & { declaredResources: number }).declaredResources).toBe(0);
+  });
+});
