@@ -35,6 +35,7 @@ const uniqueList = <T extends z.ZodType<string>>(item: T) =>
 export const CONNECTIVITY_MODES = ["dataGateway", "powerPlatformVnet", "both"] as const;
 export const STORAGE_SKUS = ["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS", "Standard_RAGRS", "Standard_RAGZRS"] as const;
 export const OS_DISK_TYPES = ["Premium_LRS", "Premium_ZRS", "StandardSSD_LRS", "StandardSSD_ZRS"] as const;
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8"].map((c) => parseCidr(c) as Cidr);
 /** Tags the program sets itself; `extraTags` may not override them. */
 const RESERVED_TAGS = ["workload", "environment", "businessUnit", "managedBy", "pulumiStack"];
 
@@ -307,6 +308,15 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
   if (registration.some((x) => x !== "") && registration.some((x) => x === "")) {
     for (const key of ["gatewayRegistrationClientId", "gatewayRegistrationTenantId", "gatewayRegistrationClientSecret"] as const) {
       if (v[key] === "") add(key, "is required for unattended gateway registration (client id, tenant id and secret go together)");
+    }
+  }
+  if (v.gatewayAdminObjectIds.length > 0 && v.gatewayRegistrationClientId === "") {
+    add("gatewayAdminObjectIds", "only takes effect with unattended registration (gatewayRegistrationClientId); add admins by hand when registering manually");
+  }
+  for (const range of v.keyVaultAllowedIpRanges) {
+    const block = parseCidr(range.includes("/") ? range : `${range}/32`) as Cidr;
+    if (PRIVATE_RANGES.some((p) => overlaps(p, block))) {
+      add("keyVaultAllowedIpRanges", `${range} is a private range; the vault firewall takes public addresses (private traffic uses the private endpoint)`);
     }
   }
   if (!wantsGateway && registration.some((x) => x !== "")) {

@@ -51,6 +51,8 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a principal id that is not a GUID", { set: { blobDataContributorPrincipalIds: ["flow-connection-user"] } }, "blobDataContributorPrincipalIds", /\[0\] must be a GUID/],
   ["the same principal twice", { set: { keyVaultSecretsUserPrincipalIds: ["aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"] } }, "keyVaultSecretsUserPrincipalIds", /same value twice/],
   ["a vault firewall entry that is not an address", { set: { keyVaultAllowedIpRanges: ["office"] } }, "keyVaultAllowedIpRanges", /IPv4 addresses or CIDR/],
+  ["a private range in the vault firewall", { set: { keyVaultAllowedIpRanges: ["10.1.0.0/16"] } }, "keyVaultAllowedIpRanges", /private range/],
+  ["gateway admins without unattended registration", { set: { gatewayAdminObjectIds: ["aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"] } }, "gatewayAdminObjectIds", /only takes effect with unattended registration/],
   ["no gateway VM", { set: { gatewayVmCount: 0 } }, "gatewayVmCount", /at least 1/],
   ["a gateway VM count in words", {}, "gatewayVmCount", /must be an integer, got 'two'/, { gatewayVmCount: "two" }],
   ["a list given as a plain string", {}, "gatewayZones", /must be a list/, { gatewayZones: "1,2" }],
