@@ -93,7 +93,7 @@ export class DropStorage extends pulumi.ComponentResource {
       }, { ...child, dependsOn: [blobService] }),
     );
 
-    const link = new PrivateLink(`${name}-blob`, {
+    const link = new PrivateLink(`${name}-private-link`, {
       resourceGroupName,
       location: args.location,
       naming: args.naming,

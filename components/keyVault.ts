@@ -82,7 +82,7 @@ export class KeyVault extends pulumi.ComponentResource {
       tags: args.tags,
     }, child);
 
-    new PrivateLink(`${name}-vault`, {
+    new PrivateLink(`${name}-private-link`, {
       resourceGroupName: args.resourceGroupName,
       location: args.location,
       naming: args.naming,

@@ -78,10 +78,10 @@ export class PrivateLink extends pulumi.ComponentResource {
 
     new network.PrivateDnsZoneGroup(`${name}-pep-dns`, {
       resourceGroupName,
-      privateEndpointName: endpoint.name,
+      privateEndpointName: endpointName, // known at preview, so reviewers and policies see the pairing
       privateDnsZoneGroupName: "default",
       privateDnsZoneConfigs: [{ name: args.zoneName.replace(/\./g, "-"), privateDnsZoneId: zone.id }],
-    }, child);
+    }, { ...child, dependsOn: [endpoint] });
 
     this.privateEndpointId = endpoint.id;
     this.privateIpAddress = pulumi.output(args.privateIpAddress);

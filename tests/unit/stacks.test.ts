@@ -103,15 +103,15 @@ describe.each(STACKS)("stack %s", (stack) => {
     test("is reachable through a blob private endpoint registered in privatelink.blob.core.windows.net", () => {
       const r = run();
       const account = r.one(T.account);
-      const pep = r.one(T.pep, "drop-blob-pep").inputs;
+      const pep = r.one(T.pep, "drop-private-link-pep").inputs;
       expect(list(pep.privateLinkServiceConnections)).toEqual([expect.objectContaining({ groupIds: ["blob"], privateLinkServiceId: account.id })]);
       expect(obj(pep.subnet).id).toBe(r.one(T.subnet, "snet-pep").id);
-      const zone = r.one(T.zone, "drop-blob-zone");
+      const zone = r.one(T.zone, "drop-private-link-zone");
       expect(zone.inputs).toMatchObject({ privateZoneName: "privatelink.blob.core.windows.net", location: "global" });
       const links = r.ofType(T.zoneLink).filter((l) => l.inputs.privateZoneName === "privatelink.blob.core.windows.net");
       expect(links.map((l) => obj(l.inputs.virtualNetwork).id)).toContain(r.one(T.vnet, "network-vnet").id);
       for (const link of links) expect(link.inputs.registrationEnabled).toBe(false);
-      const group = r.one(T.zoneGroup, "drop-blob-pep-dns").inputs;
+      const group = r.one(T.zoneGroup, "drop-private-link-pep-dns").inputs;
       expect(group.privateEndpointName).toBe(pep.privateEndpointName);
       expect(list(group.privateDnsZoneConfigs)).toEqual([expect.objectContaining({ privateDnsZoneId: zone.id })]);
     });
@@ -228,8 +228,8 @@ describe.each(STACKS)("stack %s", (stack) => {
         expect(r.generatedSecrets).toContain(obj(reveal(s.inputs.properties)).value);
         expect(plainOccurrences(s.inputs, r.generatedSecrets)).toEqual([]);
       }
-      expect(r.one(T.pep, "vault-vault-pep").inputs).toMatchObject({ privateLinkServiceConnections: [expect.objectContaining({ groupIds: ["vault"] })] });
-      expect(r.one(T.zone, "vault-vault-zone").inputs.privateZoneName).toBe("privatelink.vaultcore.azure.net");
+      expect(r.one(T.pep, "vault-private-link-pep").inputs).toMatchObject({ privateLinkServiceConnections: [expect.objectContaining({ groupIds: ["vault"] })] });
+      expect(r.one(T.zone, "vault-private-link-zone").inputs.privateZoneName).toBe("privatelink.vaultcore.azure.net");
     });
   });
 
@@ -290,6 +290,11 @@ describe.each(STACKS)("stack %s", (stack) => {
       for (const lock of r.ofType(T.lock)) expect(lock.inputs.level).toBe("CanNotDelete");
     });
 
+    test("logical names are unique, so plans and state read unambiguously", () => {
+      const names = run().resources.map((x) => x.name);
+      expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+    });
+
     test("every taggable Azure resource carries the landing's tags", () => {
       const r = run();
       const taggable = r.resources.filter((x) => x.type.startsWith("azure-native:") && "tags" in x.inputs);
@@ -327,7 +332,7 @@ describe.each(STACKS)("stack %s", (stack) => {
         connectivity: stackValue(stack, "connectivity"),
         resourceGroupName: `rg-iom-retail-${stack}-weu`,
       });
-      expect(list(r.one(T.pep, "drop-blob-pep").inputs.ipConfigurations)[0].privateIPAddress).toBe(r.outputs.blobPrivateEndpointIp);
+      expect(list(r.one(T.pep, "drop-private-link-pep").inputs.ipConfigurations)[0].privateIPAddress).toBe(r.outputs.blobPrivateEndpointIp);
       const vms = r.outputs.gatewayVms as { name: string; identityPrincipalId: string }[];
       expect(vms.map((v) => v.name)).toEqual(r.ofType(T.vm).map((v) => v.inputs.vmName));
       for (const vm of vms) expect(vm.identityPrincipalId).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,0 +1,128 @@
+/**
+ * Captures what `pulumi preview` of a stack would declare, with no CLI, cloud or network: the real
+ * index.ts runs inside a Pulumi stack under the SDK's mocks in preview mode, fed the stack's config
+ * as the CLI resolves it. Values only a deployment knows stay `[unknown]`; secrets are `[secret]`.
+ *
+ * The Pulumi runtime is process-global, so a process captures one stack (see plan/cli.ts).
+ */
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
+import { PROJECT, parseStackConfig } from "../config";
+import { loadProject, resolveStackConfig, type ConfigChanges } from "./stack-config";
+
+export const UNKNOWN = "[unknown]";
+export const SECRET = "[secret]";
+
+export interface PlannedResource {
+  type: string;
+  name: string;
+  /** Logical name of the parent component, absent for top-level resources. */
+  parent?: string;
+  inputs: Record<string, unknown>;
+}
+
+export interface StackPlan {
+  project: string;
+  stack: string;
+  resources: PlannedResource[];
+  outputs: Record<string, unknown>;
+}
+
+/** What the SDK's gRPC layer uses for secrets and unknowns (runtime/rpc: specialSigKey, specialSecretSig, unknownValue). */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Replaces secrets and unknowns by markers and sorts object keys, so the document is deterministic. */
+export function normalize(value: unknown): unknown {
+  if (value === UNKNOWN_VALUE || pulumi.isUnknown(value)) return UNKNOWN;
+  if (typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG) return SECRET;
+  if (Array.isArray(value)) return value.map(normalize);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+        .map((k) => [k, normalize((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/** `Output.promise(withUnknowns)` is the SDK's own way to read a value that may hold unknowns. */
+interface OutputInternals {
+  promise(withUnknowns?: boolean): Promise<unknown>;
+}
+
+async function readOutput(value: unknown): Promise<unknown> {
+  const output = pulumi.output(value as pulumi.Input<unknown>);
+  if (await pulumi.isSecret(output)) return SECRET;
+  return normalize(await (output as unknown as OutputInternals).promise(true));
+}
+
+export async function captureStackPlan(stack: string, changes: ConfigChanges = {}): Promise<StackPlan> {
+  const project = loadProject().name;
+  const { config, secretKeys } = resolveStackConfig(stack, changes);
+  // The program's own validation, first: a bad config fails here with its errors, before any mock runs.
+  const prefix = `${PROJECT}:`;
+  parseStackConfig(stack, Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v])));
+  const declared = new Map<string, { type: string; name: string; inputs?: Record<string, unknown> }>();
+  const parents = new Map<pulumi.Resource, string>();
+  const parentOf = new Map<string, string>();
+  const key = (type: string, name: string) => `${type}::${name}`;
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const entry = declared.get(key(args.type, args.name));
+        if (entry) entry.inputs = args.inputs as Record<string, unknown>;
+        else declared.set(key(args.type, args.name), { type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        // Echo the inputs, as a preview does for a resource it would create; ids and computed
+        // properties stay unknown. A VM's identity principal exists only once Azure creates it.
+        const state = { ...(args.inputs as Record<string, unknown>) };
+        if (args.type === "azure-native:compute:VirtualMachine") state.identity = { ...(state.identity as object), principalId: UNKNOWN_VALUE };
+        return { id: undefined, state };
+      },
+      call(args) {
+        if (args.token === "azure-native:authorization:getClientConfig") {
+          return { subscriptionId: UNKNOWN, tenantId: UNKNOWN, clientId: UNKNOWN, objectId: UNKNOWN };
+        }
+        throw new Error(`the offline plan does not know the invoke ${args.token}`);
+      },
+    },
+    project,
+    stack,
+    true,
+  );
+  pulumi.runtime.setAllConfig(config, secretKeys);
+
+  let exported: Record<string, unknown> = {};
+  await runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      parents.set(args.resource, args.name);
+      if (!declared.has(key(args.type, args.name))) declared.set(key(args.type, args.name), { type: args.type, name: args.name });
+      const parent = args.opts.parent ? parents.get(args.opts.parent) : undefined;
+      if (parent) parentOf.set(key(args.type, args.name), parent);
+      return undefined;
+    });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    exported = require(path.join(__dirname, "..", "index")) as Record<string, unknown>;
+    return {};
+  });
+
+  const outputs: Record<string, unknown> = {};
+  for (const name of Object.keys(exported).sort()) outputs[name] = await readOutput(exported[name]);
+  // Resources declared inside apply callbacks reach the mocks a moment later.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+
+  const stackResource = [...declared.values()].find((r) => r.type === "pulumi:pulumi:Stack")?.name;
+  const resources = [...declared.entries()]
+    .filter(([, r]) => r.type !== "pulumi:pulumi:Stack")
+    .map(([k, r]) => ({
+      type: r.type,
+      name: r.name,
+      ...(parentOf.has(k) && parentOf.get(k) !== stackResource ? { parent: parentOf.get(k) } : {}),
+      inputs: normalize(r.inputs ?? {}) as Record<string, unknown>,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
+  return { project, stack, resources, outputs: normalize(outputs) as Record<string, unknown> };
+}

@@ -1,0 +1,184 @@
+/**
+ * `npm run plan -- <stack> | --all [--json <file>] [--check] [--write]`
+ *
+ * The offline plan: what `pulumi preview` would declare for a stack, with no Pulumi CLI, cloud
+ * account or network. Prints a tree, runs the policy pack's rules over it, and compares it with the
+ * committed plans/<stack>.json so every infrastructure change shows up as a reviewable diff.
+ *
+ * Exit codes: 0 clean; 1 policy violations or a plan that differs from the committed one;
+ * 2 usage or configuration error.
+ */
+import { spawn } from "child_process";
+import { createTwoFilesPatch } from "diff";
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { evaluate, type Violation } from "../policy/rules";
+import type { PlannedResource, StackPlan } from "./capture";
+import { ROOT } from "./stack-config";
+
+const PLANS_DIR = path.join(ROOT, "plans");
+const USAGE = "usage: npm run plan -- <stack> | --all [--json <file>] [--check] [--write]";
+
+class UsageError extends Error {}
+
+export function listStacks(): string[] {
+  return fs.readdirSync(ROOT)
+    .map((f) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+}
+
+/** Stable text of a plan: sorted keys, two-space indent, trailing newline. */
+export function serializePlan(plan: StackPlan): string {
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}
+
+/** Captures a stack's plan in a fresh Node process (the Pulumi runtime is global to a process). */
+export function capturePlanInChild(stack: string): Promise<StackPlan> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), __filename, "--capture", stack], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+    child.on("close", (code) => {
+      if (code === 0) resolve(JSON.parse(out) as StackPlan);
+      else reject(new Error(err.trim() || `plan of stack '${stack}' failed with exit code ${code}`));
+    });
+  });
+}
+
+function summarize(value: unknown, prefix = "", depth = 0): string[] {
+  if (value === null || typeof value !== "object") {
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    return [`${prefix}=${text.length > 60 ? `${text.slice(0, 57)}...` : text}`];
+  }
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== "object")) return [`${prefix}=[${value.join(",")}]`];
+    return [`${prefix}=[${value.length} item${value.length === 1 ? "" : "s"}]`];
+  }
+  if (depth >= 2) return [`${prefix}={...}`];
+  return Object.entries(value).flatMap(([k, v]) => summarize(v, prefix ? `${prefix}.${k}` : k, depth + 1));
+}
+
+/** Settings a security review looks at first; the rest follow in name order. */
+const FIRST = [
+  "kind", "sku.name", "publicNetworkAccess", "allowSharedKeyAccess", "allowBlobPublicAccess", "minimumTlsVersion",
+  "properties.publicNetworkAccess", "properties.enableRbacAuthorization", "properties.enablePurgeProtection",
+  "properties.softDeleteRetentionInDays", "hardwareProfile.vmSize", "zones", "securityProfile.securityType",
+];
+
+/** Settings worth a reviewer's eye: everything but the resource group, location and tags. */
+function keySettings(resource: PlannedResource): string {
+  const skip = new Set(["resourceGroupName", "location", "tags", "source"]);
+  const rank = (s: string) => { const i = FIRST.indexOf(s.slice(0, s.indexOf("="))); return i < 0 ? FIRST.length : i; };
+  const settings = Object.entries(resource.inputs).filter(([k]) => !skip.has(k)).flatMap(([k, v]) => summarize(v, k))
+    .map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).map((x) => x.s);
+  const shown = settings.slice(0, 10);
+  return shown.join("  ") + (settings.length > shown.length ? `  (+${settings.length - shown.length} more)` : "");
+}
+
+export function renderTree(plan: StackPlan, violations: Violation[]): string {
+  const lines = [`Stack ${plan.stack} (${plan.project}): ${plan.resources.length} resources`];
+  const children = new Map<string | undefined, PlannedResource[]>();
+  for (const r of plan.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
+  const walk = (parent: string | undefined, indent: string) => {
+    const list = children.get(parent) ?? [];
+    list.forEach((r, i) => {
+      const last = i === list.length - 1;
+      const settings = r.type.startsWith("iom:") ? "" : `  ${keySettings(r)}`;
+      lines.push(`${indent}${last ? "└─" : "├─"} ${r.type} ${r.name}${settings}`);
+      walk(r.name, `${indent}${last ? "   " : "│  "}`);
+    });
+  };
+  walk(undefined, "");
+  lines.push("Outputs:");
+  for (const setting of Object.entries(plan.outputs).flatMap(([k, v]) => summarize(v, k))) lines.push(`  ${setting}`);
+  lines.push(violations.length === 0 ? "Policies: no violations" : `Policies: ${violations.length} violation(s)`);
+  for (const v of violations) lines.push(`  ✗ [${v.policy}] ${v.type} ${v.resource}: ${v.message}`);
+  return lines.join("\n");
+}
+
+export function planViolations(plan: StackPlan): Violation[] {
+  return evaluate(plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })));
+}
+
+/** A unified diff of the committed plan against the current one, or undefined when they match. */
+export function diffAgainstCommitted(plan: StackPlan): string | undefined {
+  const file = path.join(PLANS_DIR, `${plan.stack}.json`);
+  const committed = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  const current = serializePlan(plan);
+  if (committed === current) return undefined;
+  return createTwoFilesPatch(`plans/${plan.stack}.json (committed)`, `plans/${plan.stack}.json (from code and config)`, committed, current, "", "", { context: 3 });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      all: { type: "boolean", default: false },
+      json: { type: "string" },
+      check: { type: "boolean", default: false },
+      write: { type: "boolean", default: false },
+      capture: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.capture) {
+    // Child mode: one stack, JSON on stdout.
+    const { captureStackPlan } = await import("./capture");
+    process.stdout.write(serializePlan(await captureStackPlan(values.capture)));
+    return 0;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const known = listStacks();
+  const stacks = values.all ? known : positionals;
+  if (stacks.length === 0 || (values.all && positionals.length > 0)) throw new UsageError(USAGE);
+  for (const s of stacks) if (!known.includes(s)) throw new UsageError(`unknown stack '${s}': no Pulumi.${s}.yaml (stacks: ${known.join(", ")})`);
+  if (values.json && stacks.length > 1) throw new UsageError("--json takes one stack; with --all use --write to update plans/<stack>.json");
+
+  const plans = await Promise.all(stacks.map(capturePlanInChild));
+  let status = 0;
+  for (const plan of plans) {
+    const violations = planViolations(plan);
+    console.log(renderTree(plan, violations));
+    console.log("");
+    if (violations.length > 0) status = 1;
+    if (values.json) fs.writeFileSync(path.resolve(values.json), serializePlan(plan));
+    if (values.write) {
+      fs.mkdirSync(PLANS_DIR, { recursive: true });
+      fs.writeFileSync(path.join(PLANS_DIR, `${plan.stack}.json`), serializePlan(plan));
+      console.log(`wrote plans/${plan.stack}.json`);
+    }
+    if (values.check) {
+      const diff = diffAgainstCommitted(plan);
+      if (diff) {
+        status = 1;
+        console.log(`plans/${plan.stack}.json is out of date: the code or config now plans this instead (run 'npm run plan -- --all --write' and commit the result if the change is intended):`);
+        console.log(diff);
+      } else {
+        console.log(`plans/${plan.stack}.json matches the code and config.`);
+      }
+    }
+  }
+  return status;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err: Error) => {
+      console.error(err instanceof UsageError ? err.message : err.message);
+      process.exitCode = 2;
+    },
+  );
+}

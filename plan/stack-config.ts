@@ -1,0 +1,108 @@
+/**
+ * Reads Pulumi.yaml and a stack's Pulumi.<stack>.yaml the way the Pulumi CLI does before it starts
+ * the program (ValidateStackConfigAndApplyProjectConfig): declared types are enforced, keys declared
+ * `secret: true` must be encrypted, declared keys without a default must be set, defaults are
+ * applied, and values reach the program as strings (lists and numbers as JSON text).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const STACKS = ["dev", "test", "prod"] as const;
+export type StackName = (typeof STACKS)[number];
+
+export interface DeclaredKey {
+  type: "string" | "integer" | "boolean" | "array";
+  description?: string;
+  secret?: boolean;
+  default?: unknown;
+  items?: { type: string };
+}
+
+export interface ProjectFile {
+  name: string;
+  config: Record<string, DeclaredKey>;
+}
+
+export function loadProject(): ProjectFile {
+  return parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as ProjectFile;
+}
+
+export function loadStackFile(stack: string): Record<string, unknown> {
+  const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
+  return doc?.config ?? {};
+}
+
+/** Changes a test makes to a stack's config, as `pulumi config set [--secret]` / `rm` would. */
+export interface ConfigChanges {
+  set?: Record<string, unknown>;
+  /** Set as secrets (in a real stack these are `secure:` values the CLI decrypts). */
+  secrets?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface ResolvedConfig {
+  /** Fully qualified keys (`project:key`) to string values, as `pulumi.runtime.setAllConfig` takes them. */
+  config: Record<string, string>;
+  secretKeys: string[];
+}
+
+function typeOf(value: unknown): string {
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number" && Number.isInteger(value)) return "integer";
+  return typeof value;
+}
+
+function toConfigString(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** Resolves a stack's configuration; throws the CLI's own kind of error when the CLI would refuse to run. */
+export function resolveStackConfig(stack: string, changes: ConfigChanges = {}): ResolvedConfig {
+  const project = loadProject();
+  const prefix = `${project.name}:`;
+  const entries = new Map<string, { value: unknown; secure: boolean }>();
+  for (const [rawKey, value] of Object.entries(loadStackFile(stack))) {
+    const key = rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
+    const secure = typeof value === "object" && value !== null && !Array.isArray(value) && "secure" in value;
+    if (secure) throw new Error(`Pulumi.${stack}.yaml holds an encrypted value for '${key}'; tests cannot decrypt it`);
+    entries.set(key, { value, secure: false });
+  }
+  for (const key of changes.remove ?? []) entries.delete(key);
+  for (const [key, value] of Object.entries(changes.set ?? {})) entries.set(key, { value, secure: false });
+  for (const [key, value] of Object.entries(changes.secrets ?? {})) entries.set(key, { value, secure: true });
+
+  const errors: string[] = [];
+  const missing: string[] = [];
+  for (const [key, decl] of Object.entries(project.config)) {
+    const entry = entries.get(key);
+    if (!entry) {
+      if (decl.default === undefined) missing.push(key);
+      else entries.set(key, { value: decl.default, secure: false });
+      continue;
+    }
+    if (decl.secret && !entry.secure) errors.push(`Stack '${stack}' with configuration key '${key}' must be encrypted as it's secret`);
+    const actual = typeOf(entry.value);
+    // The CLI reads YAML scalars loosely: a string that parses as the declared type is accepted.
+    const looselyOk = typeof entry.value === "string" && (decl.type === "integer" ? /^-?\d+$/.test(entry.value) : decl.type === "boolean" ? /^(true|false)$/.test(entry.value) : false);
+    if (actual !== decl.type && !looselyOk) errors.push(`Stack '${stack}' with configuration key '${key}' must be of type '${decl.type}'`);
+  }
+  if (missing.length > 0) errors.push(`Stack '${stack}' is missing configuration value${missing.length > 1 ? "s" : ""} ${missing.map((k) => `'${k}'`).join(", ")}`);
+  if (errors.length > 0) throw new Error(errors.join("\n"));
+
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [key, entry] of entries) {
+    config[`${prefix}${key}`] = toConfigString(entry.value);
+    if (entry.secure) secretKeys.push(`${prefix}${key}`);
+  }
+  return { config, secretKeys };
+}
+
+/** The same configuration as the raw map `parseStackConfig` takes (keys without the project prefix). */
+export function rawStackConfig(stack: string, changes: ConfigChanges = {}): Record<string, string> {
+  const { config } = resolveStackConfig(stack, changes);
+  const prefix = `${loadProject().name}:`;
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(prefix.length), v]));
+}

@@ -1,0 +1,255 @@
+/**
+ * The security baseline as pure functions over a resource's type and properties. The policy pack
+ * (policy/index.ts) runs them inside `pulumi preview --policy-pack policy`; the offline plan runs the
+ * same functions over its captured resources, so both report the same violations.
+ *
+ * Values a preview does not know yet (`undefined`, or the plan's `[unknown]`) never count as a
+ * violation: the deployment that knows them is checked again.
+ */
+
+export interface PolicyResource {
+  type: string;
+  /** Logical name (Pulumi), for messages. */
+  name: string;
+  props: Record<string, unknown>;
+}
+
+export interface ResourceRule {
+  name: string;
+  description: string;
+  /** Resource types the rule applies to. */
+  types: string[];
+  check(resource: PolicyResource): string[];
+}
+
+export interface StackRule {
+  name: string;
+  description: string;
+  check(resources: PolicyResource[]): { resource: PolicyResource; message: string }[];
+}
+
+export interface Violation {
+  policy: string;
+  resource: string;
+  type: string;
+  message: string;
+}
+
+type Obj = Record<string, unknown>;
+const UNKNOWN = "[unknown]";
+const known = (v: unknown) => v !== undefined && v !== UNKNOWN;
+const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** Fails when a known value differs from what the baseline requires. */
+function expectValue(problems: string[], label: string, actual: unknown, required: unknown): void {
+  if (known(actual) && actual !== required) problems.push(`${label} must be ${JSON.stringify(required)} (is ${JSON.stringify(actual)})`);
+}
+
+/** Fails when the value is missing as well: settings whose Azure default is insecure. */
+function requireValue(problems: string[], label: string, actual: unknown, required: unknown): void {
+  if (actual === UNKNOWN) return;
+  if (actual !== required) problems.push(`${label} must be ${JSON.stringify(required)} (is ${actual === undefined ? "not set" : JSON.stringify(actual)})`);
+}
+
+export const T = {
+  storageAccount: "azure-native:storage:StorageAccount",
+  nic: "azure-native:network:NetworkInterface",
+  nsg: "azure-native:network:NetworkSecurityGroup",
+  securityRule: "azure-native:network:SecurityRule",
+  privateEndpoint: "azure-native:network:PrivateEndpoint",
+  zoneGroup: "azure-native:network:PrivateDnsZoneGroup",
+  vm: "azure-native:compute:VirtualMachine",
+  vmExtension: "azure-native:compute:VirtualMachineExtension",
+  runCommand: "azure-native:compute:VirtualMachineRunCommandByVirtualMachine",
+  vault: "azure-native:keyvault:Vault",
+} as const;
+
+const INTERNET_SOURCES = new Set(["*", "internet", "any", "0.0.0.0/0", "::/0"]);
+/** A setting's name that says it holds a secret, as opposed to naming one (…SecretName, …KeyId). */
+const SECRET_NAME = /(password|passwd|secret|token|recoverykey|clientkey|accesskey|apikey|sas|connectionstring)$/i;
+
+function secretLookingKeys(value: unknown, at: string): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => secretLookingKeys(v, `${at}[${i}]`));
+  if (typeof value === "object" && value !== null) {
+    return Object.entries(value).flatMap(([k, v]) => [
+      ...(SECRET_NAME.test(k) && v !== "" && v !== null ? [`${at}.${k}`] : []),
+      ...secretLookingKeys(v, `${at}.${k}`),
+    ]);
+  }
+  return [];
+}
+
+function inboundFromInternet(rule: Obj): boolean {
+  if (rule.direction !== "Inbound" || rule.access !== "Allow") return false;
+  const sources = [rule.sourceAddressPrefix, ...arr(rule.sourceAddressPrefixes)].filter((s): s is string => typeof s === "string");
+  return sources.some((s) => INTERNET_SOURCES.has(s.toLowerCase()));
+}
+
+/** Azure names the naming function produces, per type and name property. */
+const NAMING: { type: string; property: string; pattern: RegExp; example: string }[] = [
+  { type: "azure-native:resources:ResourceGroup", property: "resourceGroupName", pattern: /^rg-iom-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+$/, example: "rg-iom-<bu>-<env>-<region>" },
+  { type: "azure-native:network:VirtualNetwork", property: "virtualNetworkName", pattern: /^vnet-iom-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+$/, example: "vnet-iom-<bu>-<env>-<region>" },
+  { type: "azure-native:network:NetworkSecurityGroup", property: "networkSecurityGroupName", pattern: /^nsg-iom-[a-z0-9-]+$/, example: "nsg-iom-<bu>-<env>-<region>-<purpose>" },
+  { type: "azure-native:network:PrivateEndpoint", property: "privateEndpointName", pattern: /^pep-iom-[a-z0-9-]+$/, example: "pep-iom-<bu>-<env>-<region>-<service>" },
+  { type: "azure-native:storage:StorageAccount", property: "accountName", pattern: /^stiom[a-z0-9]{3,19}$/, example: "stiom<bu><env><region><random>" },
+  { type: "azure-native:keyvault:Vault", property: "vaultName", pattern: /^kv-iom[a-z0-9]{3,18}$/, example: "kv-iom<bu><env><region><random>" },
+  { type: "azure-native:compute:VirtualMachine", property: "vmName", pattern: /^vm-iom-[a-z0-9-]+$/, example: "vm-iom-<bu>-<env>-<region>-gw<nn>" },
+];
+
+/** Resource types that take tags, and the tags every one of them carries. */
+export const TAGGABLE = [
+  "azure-native:resources:ResourceGroup", "azure-native:network:VirtualNetwork", "azure-native:network:NetworkSecurityGroup",
+  "azure-native:network:PublicIPAddress", "azure-native:network:NatGateway", "azure-native:network:PrivateEndpoint",
+  "azure-native:network:NetworkInterface", "azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink",
+  "azure-native:storage:StorageAccount", "azure-native:keyvault:Vault", "azure-native:keyvault:Secret",
+  "azure-native:compute:VirtualMachine", "azure-native:compute:VirtualMachineExtension",
+  "azure-native:compute:VirtualMachineRunCommandByVirtualMachine", "azure-native:powerplatform:EnterprisePolicy",
+];
+export const REQUIRED_TAGS = ["workload", "environment", "businessUnit", "managedBy"];
+
+export const RESOURCE_RULES: ResourceRule[] = [
+  {
+    name: "storage-private-network-only",
+    description: "Storage accounts take no traffic from public networks.",
+    types: [T.storageAccount],
+    check: ({ props }) => {
+      const p: string[] = [];
+      requireValue(p, "publicNetworkAccess", props.publicNetworkAccess, "Disabled");
+      expectValue(p, "networkRuleSet.defaultAction", obj(props.networkRuleSet).defaultAction, "Deny");
+      return p;
+    },
+  },
+  {
+    name: "storage-no-shared-key-or-public-blobs",
+    description: "Storage accounts accept Entra ID only and never serve anonymous blobs.",
+    types: [T.storageAccount],
+    check: ({ props }) => {
+      const p: string[] = [];
+      requireValue(p, "allowSharedKeyAccess", props.allowSharedKeyAccess, false);
+      requireValue(p, "allowBlobPublicAccess", props.allowBlobPublicAccess, false);
+      return p;
+    },
+  },
+  {
+    name: "storage-tls-1-2",
+    description: "Storage accounts require TLS 1.2 and HTTPS.",
+    types: [T.storageAccount],
+    check: ({ props }) => {
+      const p: string[] = [];
+      requireValue(p, "minimumTlsVersion", props.minimumTlsVersion, "TLS1_2");
+      expectValue(p, "enableHttpsTrafficOnly", props.enableHttpsTrafficOnly, true);
+      return p;
+    },
+  },
+  {
+    name: "nic-no-public-ip",
+    description: "No network interface has a public IP address.",
+    types: [T.nic],
+    check: ({ props }) =>
+      arr(props.ipConfigurations).flatMap((c, i) => (obj(c).publicIPAddress !== undefined ? [`ipConfigurations[${i}] has a public IP address`] : [])),
+  },
+  {
+    name: "nsg-no-inbound-from-internet",
+    description: "No security rule allows inbound traffic from the internet.",
+    types: [T.nsg, T.securityRule],
+    check: ({ type, props }) => {
+      const rules = type === T.securityRule ? [props] : arr(props.securityRules).map(obj);
+      return rules.filter(inboundFromInternet).map((r) => `rule '${String(r.name ?? "?")}' allows inbound traffic from ${String(r.sourceAddressPrefix ?? arr(r.sourceAddressPrefixes).join(","))}`);
+    },
+  },
+  {
+    name: "vm-trusted-launch",
+    description: "Virtual machines use Trusted Launch with secure boot and vTPM.",
+    types: [T.vm],
+    check: ({ props }) => {
+      const p: string[] = [];
+      const security = obj(props.securityProfile);
+      if (props.securityProfile === UNKNOWN) return p;
+      requireValue(p, "securityProfile.securityType", security.securityType, "TrustedLaunch");
+      requireValue(p, "securityProfile.uefiSettings.secureBootEnabled", obj(security.uefiSettings).secureBootEnabled, true);
+      requireValue(p, "securityProfile.uefiSettings.vTpmEnabled", obj(security.uefiSettings).vTpmEnabled, true);
+      return p;
+    },
+  },
+  {
+    name: "key-vault-rbac-and-recoverable",
+    description: "Key Vaults use RBAC, keep soft delete, and have purge protection in production (tag environment=prod).",
+    types: [T.vault],
+    check: ({ props }) => {
+      const p: string[] = [];
+      const v = obj(props.properties);
+      if (props.properties === UNKNOWN) return p;
+      requireValue(p, "properties.enableRbacAuthorization", v.enableRbacAuthorization, true);
+      expectValue(p, "properties.enableSoftDelete", v.enableSoftDelete, true);
+      if (obj(props.tags).environment === "prod") requireValue(p, "properties.enablePurgeProtection (production)", v.enablePurgeProtection, true);
+      return p;
+    },
+  },
+  {
+    name: "no-secret-in-vm-extension-settings",
+    description: "VM extensions and run commands carry no secret in their public settings or parameters.",
+    types: [T.vmExtension, T.runCommand],
+    check: ({ type, props }) => {
+      if (type === T.vmExtension) return secretLookingKeys(props.settings, "settings").map((at) => `${at} looks like a secret; use protectedSettings`);
+      return arr(props.parameters).map(obj)
+        .filter((param) => typeof param.name === "string" && SECRET_NAME.test(param.name))
+        .map((param) => `parameter '${String(param.name)}' looks like a secret; use protectedParameters or read it from Key Vault`);
+    },
+  },
+  {
+    name: "names-follow-naming-function",
+    description: "Azure names follow the naming function (workload, business unit, environment, region).",
+    types: NAMING.map((n) => n.type),
+    check: ({ type, props }) => {
+      const rule = NAMING.find((n) => n.type === type);
+      const name = rule ? props[rule.property] : undefined;
+      if (!rule || typeof name !== "string" || name === UNKNOWN) return [];
+      return rule.pattern.test(name) ? [] : [`${rule.property} '${name}' does not follow ${rule.example}`];
+    },
+  },
+  {
+    name: "tags-present",
+    description: `Taggable resources carry the tags ${REQUIRED_TAGS.join(", ")}.`,
+    types: TAGGABLE,
+    check: ({ props }) => {
+      if (props.tags === UNKNOWN) return [];
+      const tags = obj(props.tags);
+      const missing = REQUIRED_TAGS.filter((t) => typeof tags[t] !== "string" || tags[t] === "");
+      return missing.length ? [`missing tags: ${missing.join(", ")}`] : [];
+    },
+  },
+];
+
+export const STACK_RULES: StackRule[] = [
+  {
+    name: "private-endpoint-dns-zone-group",
+    description: "Every private endpoint has a DNS zone group, so its service resolves to the private address.",
+    check: (resources) => {
+      const groups = resources.filter((r) => r.type === T.zoneGroup);
+      return resources
+        .filter((r) => r.type === T.privateEndpoint)
+        .filter((pe) => {
+          const peName = pe.props.privateEndpointName;
+          if (!known(peName)) return false;
+          return !groups.some((g) => g.props.privateEndpointName === peName || (typeof g.props.id === "string" && g.props.id.includes(`/privateEndpoints/${String(peName)}/`)));
+        })
+        .map((pe) => ({ resource: pe, message: `private endpoint '${String(pe.props.privateEndpointName)}' has no private DNS zone group` }));
+    },
+  },
+];
+
+/** Runs every rule over a set of resources, as the offline plan does. */
+export function evaluate(resources: PolicyResource[]): Violation[] {
+  const violations: Violation[] = [];
+  for (const resource of resources) {
+    for (const rule of RESOURCE_RULES) {
+      if (!rule.types.includes(resource.type)) continue;
+      for (const message of rule.check(resource)) violations.push({ policy: rule.name, resource: resource.name, type: resource.type, message });
+    }
+  }
+  for (const rule of STACK_RULES) {
+    for (const { resource, message } of rule.check(resources)) violations.push({ policy: rule.name, resource: resource.name, type: resource.type, message });
+  }
+  return violations;
+}

@@ -1,0 +1,93 @@
+/**
+ * The offline plan: captured from the real program with no CLI or cloud, deterministic, secrets and
+ * unknowns marked, bad config refused with the program's own errors, and the committed plans kept
+ * in step with the code.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type * as Capture from "../../plan/capture";
+import { diffAgainstCommitted, serializePlan } from "../../plan/cli";
+import type { ConfigChanges } from "../../plan/stack-config";
+import { ROOT } from "../support/stack";
+
+async function capture(stack: string, changes: ConfigChanges = {}): Promise<Capture.StackPlan> {
+  let plan: Capture.StackPlan | undefined;
+  await jest.isolateModulesAsync(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { captureStackPlan } = require("../../plan/capture") as typeof Capture;
+    plan = await captureStackPlan(stack, changes);
+  });
+  return plan as Capture.StackPlan;
+}
+
+const TOKEN = "bc-plan-token-0123456789abcdefghij";
+
+test("the plan marks secrets and unknown values instead of showing or inventing them", async () => {
+  const plan = await capture("dev", { set: { bigcommerceStoreHash: "abc123" }, secrets: { bigcommerceAccessToken: TOKEN } });
+  const text = serializePlan(plan);
+  expect(text).not.toContain(TOKEN);
+  const tokenSecret = plan.resources.find((r) => r.name === "vault-secret-bigcommerceAccessToken");
+  expect(tokenSecret?.inputs.properties).toBe("[secret]");
+  const account = plan.resources.find((r) => r.type === "azure-native:storage:StorageAccount");
+  expect(account?.inputs.accountName).toBe("[unknown]"); // its random suffix exists only after deployment
+  expect(plan.outputs.storageAccountName).toBe("[unknown]");
+  expect(text).not.toMatch(/\/subscriptions\/[0-9a-f-]{36}/); // no made-up ids
+  expect(plan.outputs.blobPrivateEndpointIp).toBe("10.20.0.4"); // what is known is shown
+});
+
+test("components parent their resources, and the plan is the same on every run", async () => {
+  const first = await capture("test");
+  const second = await capture("test");
+  expect(serializePlan(first)).toBe(serializePlan(second));
+  const byName = new Map(first.resources.map((r) => [r.name, r]));
+  expect(byName.get("drop-account")?.parent).toBe("drop");
+  expect(byName.get("drop-private-link-pep")?.parent).toBe("drop-private-link");
+  expect(byName.get("drop-private-link")?.parent).toBe("drop");
+  expect(byName.get("landing")?.parent).toBeUndefined();
+  expect(first.resources.map((r) => r.name)).toEqual([...first.resources.map((r) => r.name)].sort((a, b) => a.localeCompare(b)));
+});
+
+test("a bad config gives the program's own error", async () => {
+  await expect(capture("prod", { set: { gatewaySubnetPrefix: "10.22.0.16/28" } }))
+    .rejects.toThrow(/Stack 'prod'.*\n.*iom-bigcommerce:gatewaySubnetPrefix: 10\.22\.0\.16\/28 overlaps privateEndpointSubnetPrefix/);
+});
+
+test("a plan that differs from the committed one yields a readable diff", async () => {
+  const plan = await capture("dev");
+  expect(diffAgainstCommitted(plan)).toBeUndefined();
+  const account = plan.resources.find((r) => r.type === "azure-native:storage:StorageAccount");
+  if (!account) throw new Error("no storage account");
+  account.inputs.minimumTlsVersion = "TLS1_0";
+  const diff = diffAgainstCommitted(plan) as string;
+  expect(diff).toContain("plans/dev.json (committed)");
+  expect(diff).toMatch(/^-\s+"minimumTlsVersion": "TLS1_2",$/m);
+  expect(diff).toMatch(/^\+\s+"minimumTlsVersion": "TLS1_0",$/m);
+});
+
+describe("npm run plan", () => {
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), path.join(ROOT, "plan", "cli.ts"), ...args], {
+      cwd: ROOT, encoding: "utf8", env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" }, timeout: 60_000,
+    });
+
+  test("prints the tree, runs the policies, matches the committed plan and writes the JSON document", () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "plan-")), "dev.json");
+    const result = cli("dev", "--check", "--json", out);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Stack dev \(iom-bigcommerce\): \d+ resources$/m);
+    expect(result.stdout).toMatch(/├─ iom:storage:DropStorage drop\n│ {2}├─ azure-native:storage:StorageAccount drop-account .*publicNetworkAccess=Disabled/);
+    expect(result.stdout).toContain("inventoryVisibility.organizationId=6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10");
+    expect(result.stdout).toContain("Policies: no violations");
+    expect(result.stdout).toContain("plans/dev.json matches the code and config.");
+    expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(path.join(ROOT, "plans", "dev.json"), "utf8"));
+  });
+
+  test("refuses an unknown stack with a usage error", () => {
+    const result = cli("staging");
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("unknown stack 'staging': no Pulumi.staging.yaml (stacks: dev, prod, test)");
+  });
+});

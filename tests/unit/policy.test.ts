@@ -1,0 +1,119 @@
+/**
+ * Each policy of the pack with a passing and a failing resource, called the way the policy
+ * analyzer calls it, and the same rules run over the offline plan.
+ */
+import type { ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
+import * as fs from "fs";
+import * as path from "path";
+import { planViolations } from "../../plan/cli";
+import type { StackPlan } from "../../plan/capture";
+import { resourcePolicies, stackPolicies } from "../../policy/policies";
+import { RESOURCE_RULES, STACK_RULES } from "../../policy/rules";
+import { ROOT, STACKS } from "../support/stack";
+
+type Props = Record<string, unknown>;
+
+function violationsOf(policyName: string, type: string, props: Props): string[] {
+  const policy = resourcePolicies.find((p) => p.name === policyName);
+  if (!policy || typeof policy.validateResource !== "function") throw new Error(`no resource policy ${policyName}`);
+  const messages: string[] = [];
+  const args = { type, name: "subject", urn: `urn:pulumi:dev::iom-bigcommerce::${type}::subject`, props, opts: {} } as unknown as ResourceValidationArgs;
+  policy.validateResource(args, (message) => { messages.push(message); });
+  return messages;
+}
+
+const TAGS = { workload: "d365-iom", environment: "dev", businessUnit: "retail", managedBy: "pulumi" };
+const secureStorage: Props = {
+  accountName: "stiomretaildevweuab12c", publicNetworkAccess: "Disabled", networkRuleSet: { defaultAction: "Deny" },
+  allowSharedKeyAccess: false, allowBlobPublicAccess: false, minimumTlsVersion: "TLS1_2", enableHttpsTrafficOnly: true, tags: TAGS,
+};
+const trustedVm: Props = {
+  vmName: "vm-iom-retail-dev-weu-gw01", tags: TAGS,
+  securityProfile: { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } },
+};
+const rbacVault: Props = { vaultName: "kv-iomretaildevweuab12c", tags: TAGS, properties: { enableRbacAuthorization: true, enableSoftDelete: true } };
+
+// [policy, type, passing props, failing props, expected message]
+const cases: [string, string, Props, Props, RegExp][] = [
+  ["storage-private-network-only", "azure-native:storage:StorageAccount", secureStorage, { ...secureStorage, publicNetworkAccess: "Enabled" }, /publicNetworkAccess must be "Disabled"/],
+  ["storage-no-shared-key-or-public-blobs", "azure-native:storage:StorageAccount", secureStorage, { ...secureStorage, allowSharedKeyAccess: undefined }, /allowSharedKeyAccess must be false \(is not set\)/],
+  ["storage-tls-1-2", "azure-native:storage:StorageAccount", secureStorage, { ...secureStorage, minimumTlsVersion: "TLS1_0" }, /minimumTlsVersion must be "TLS1_2"/],
+  ["nic-no-public-ip", "azure-native:network:NetworkInterface", { ipConfigurations: [{ name: "ipconfig1", subnet: { id: "s" } }] }, { ipConfigurations: [{ name: "ipconfig1", publicIPAddress: { id: "pip" } }] }, /ipConfigurations\[0\] has a public IP/],
+  ["nsg-no-inbound-from-internet", "azure-native:network:NetworkSecurityGroup",
+    { securityRules: [{ name: "Allow-Https-In", direction: "Inbound", access: "Allow", sourceAddressPrefixes: ["10.0.0.0/27"] }] },
+    { securityRules: [{ name: "Rdp", direction: "Inbound", access: "Allow", sourceAddressPrefix: "Internet", destinationPortRange: "3389" }] }, /rule 'Rdp' allows inbound traffic from Internet/],
+  ["nsg-no-inbound-from-internet", "azure-native:network:SecurityRule",
+    { name: "Deny", direction: "Inbound", access: "Deny", sourceAddressPrefix: "*" },
+    { name: "Any", direction: "Inbound", access: "Allow", sourceAddressPrefix: "*" }, /allows inbound traffic from \*/],
+  ["vm-trusted-launch", "azure-native:compute:VirtualMachine", trustedVm, { ...trustedVm, securityProfile: { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: false } } }, /vTpmEnabled must be true/],
+  ["key-vault-rbac-and-recoverable", "azure-native:keyvault:Vault", rbacVault, { ...rbacVault, properties: { enableSoftDelete: true } }, /enableRbacAuthorization must be true/],
+  ["key-vault-rbac-and-recoverable", "azure-native:keyvault:Vault", { ...rbacVault, tags: { ...TAGS, environment: "prod" }, properties: { enableRbacAuthorization: true, enablePurgeProtection: true } },
+    { ...rbacVault, tags: { ...TAGS, environment: "prod" } }, /enablePurgeProtection \(production\) must be true/],
+  ["no-secret-in-vm-extension-settings", "azure-native:compute:VirtualMachineExtension", { settings: { fileUris: ["https://x/setup.ps1"] }, protectedSettings: { adminPassword: "p" } },
+    { settings: { commandToExecute: "setup.ps1", adminPassword: "hunter2" } }, /settings.adminPassword looks like a secret/],
+  ["no-secret-in-vm-extension-settings", "azure-native:compute:VirtualMachineRunCommandByVirtualMachine", { parameters: [{ name: "ClientSecretSecretName", value: "gateway-registration-client-secret" }] },
+    { parameters: [{ name: "ClientSecret", value: "s3cret" }] }, /parameter 'ClientSecret' looks like a secret/],
+  ["names-follow-naming-function", "azure-native:storage:StorageAccount", secureStorage, { ...secureStorage, accountName: "mystorage01" }, /'mystorage01' does not follow stiom/],
+  ["names-follow-naming-function", "azure-native:network:VirtualNetwork", { virtualNetworkName: "vnet-iom-retail-dev-weu", tags: TAGS }, { virtualNetworkName: "my-vnet", tags: TAGS }, /does not follow vnet-iom-/],
+  ["tags-present", "azure-native:compute:VirtualMachine", trustedVm, { ...trustedVm, tags: { environment: "dev" } }, /missing tags: workload, businessUnit, managedBy/],
+];
+
+describe("policy pack", () => {
+  test("every rule is in the pack, mandatory", () => {
+    expect(resourcePolicies.map((p) => p.name)).toEqual(RESOURCE_RULES.map((r) => r.name));
+    expect(stackPolicies.map((p) => p.name)).toEqual(STACK_RULES.map((r) => r.name));
+    for (const p of [...resourcePolicies, ...stackPolicies]) expect(p.enforcementLevel).toBe("mandatory");
+  });
+
+  test("every resource rule has a passing and a failing case here", () => {
+    expect(new Set(cases.map((c) => c[0]))).toEqual(new Set(RESOURCE_RULES.map((r) => r.name)));
+  });
+
+  test.each(cases)("%s on %s", (policy, type, passing, failing, message) => {
+    expect(violationsOf(policy, type, passing)).toEqual([]);
+    const violations = violationsOf(policy, type, failing);
+    expect(violations.length).toBeGreaterThan(0);
+    expect(violations.join("\n")).toMatch(message);
+  });
+
+  test("values a preview does not know yet are not violations", () => {
+    expect(violationsOf("storage-private-network-only", "azure-native:storage:StorageAccount", { ...secureStorage, publicNetworkAccess: "[unknown]" })).toEqual([]);
+    expect(violationsOf("names-follow-naming-function", "azure-native:storage:StorageAccount", { ...secureStorage, accountName: "[unknown]" })).toEqual([]);
+  });
+
+  test("private-endpoint-dns-zone-group: an endpoint without its zone group is reported", () => {
+    const policy = stackPolicies[0];
+    const run = (resources: { type: string; name: string; props: Props }[]) => {
+      const messages: string[] = [];
+      const args = { resources: resources.map((r) => ({ ...r, urn: `urn:${r.name}`, opts: {}, dependencies: [], propertyDependencies: {} })) } as unknown as StackValidationArgs;
+      policy.validateStack(args, (message) => { messages.push(message); });
+      return messages;
+    };
+    const pe = { type: "azure-native:network:PrivateEndpoint", name: "pe", props: { privateEndpointName: "pep-iom-retail-dev-weu-blob" } };
+    const group = { type: "azure-native:network:PrivateDnsZoneGroup", name: "g", props: { privateEndpointName: "pep-iom-retail-dev-weu-blob" } };
+    expect(run([pe, group])).toEqual([]);
+    expect(run([pe])).toEqual(["private endpoint 'pep-iom-retail-dev-weu-blob' has no private DNS zone group"]);
+  });
+});
+
+describe("the offline plan runs the same rules", () => {
+  const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
+
+  test.each(STACKS)("the committed %s plan is clean", (stack) => {
+    expect(planViolations(committed(stack))).toEqual([]);
+  });
+
+  test("a deliberately insecure change in a plan fixture is caught", () => {
+    const plan = committed("dev");
+    const account = plan.resources.find((r) => r.type === "azure-native:storage:StorageAccount");
+    if (!account) throw new Error("dev plan has no storage account");
+    account.inputs.publicNetworkAccess = "Enabled";
+    const nsg = plan.resources.find((r) => r.name === "network-nsg-gw");
+    (nsg?.inputs.securityRules as Props[]).push({ name: "Rdp", direction: "Inbound", access: "Allow", sourceAddressPrefix: "Internet", destinationPortRange: "3389", priority: 300 });
+    const violations = planViolations(plan);
+    expect(violations.map((v) => `${v.policy} ${v.resource}`).sort()).toEqual([
+      "nsg-no-inbound-from-internet network-nsg-gw",
+      "storage-private-network-only drop-account",
+    ]);
+  });
+});
