@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
+import { normalizeScopes, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -90,8 +91,21 @@ export const CONFIG_SCHEMA = {
   gatewayAdminObjectIds: { type: "array", schema: uniqueList(guid) },
   resourceLocks: { type: "boolean", schema: z.boolean() },
   extraTags: { type: "array", schema: z.array(z.string().regex(/^[^=<>%&\\?/]{1,512}=.{0,256}$/, "must hold key=value tags")) },
-  bigcommerceStoreHash: { type: "string", schema: z.string().regex(/^([a-z0-9]{3,20})?$/, "must be the store hash from the API path (lowercase letters and digits, e.g. abc123), or empty") },
+  bigcommerceStoreHash: {
+    type: "string",
+    schema: z.string().superRefine((v, ctx) => {
+      const problem = v === "" ? undefined : storeHashProblem(v);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  },
   bigcommerceAccessToken: { type: "string", secret: true, schema: z.string() },
+  bigcommerceRequiredScopes: {
+    type: "array",
+    schema: z.array(z.string()).superRefine((scopes, ctx) => {
+      for (const problem of normalizeScopes(scopes).problems) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  },
+  bigcommerceExpectedStoreName: { type: "string", schema: z.string() },
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -156,7 +170,13 @@ export interface StackConfig {
   };
   resourceLocks: boolean;
   /** Present when the stack names a store hash and holds the secret access token. */
-  bigcommerce?: { storeHash: string; accessToken: pulumi.Output<string> };
+  bigcommerce?: {
+    storeHash: string;
+    accessToken: pulumi.Output<string>;
+    /** Absent: the check's default read-only scopes for order intake. */
+    requiredScopes?: string[];
+    expectedStoreName?: string;
+  };
 }
 
 export interface ConfigProblem {
@@ -331,6 +351,9 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
     if (RESERVED_TAGS.includes(key)) add("extraTags", `'${key}' is set by the program and cannot be overridden`);
   }
 
+  if (v.bigcommerceStoreHash === "" && (v.bigcommerceRequiredScopes.length > 0 || v.bigcommerceExpectedStoreName !== "")) {
+    add(v.bigcommerceRequiredScopes.length > 0 ? "bigcommerceRequiredScopes" : "bigcommerceExpectedStoreName", "only used with bigcommerceStoreHash and bigcommerceAccessToken");
+  }
   if ((v.bigcommerceStoreHash === "") !== (v.bigcommerceAccessToken === "")) {
     add(v.bigcommerceStoreHash ? "bigcommerceAccessToken" : "bigcommerceStoreHash",
       "bigcommerceStoreHash and the secret bigcommerceAccessToken are set together or not at all");
@@ -440,7 +463,12 @@ function build(stack: string, v: Values): StackConfig {
       : undefined,
     resourceLocks: v.resourceLocks,
     bigcommerce: v.bigcommerceStoreHash
-      ? { storeHash: v.bigcommerceStoreHash, accessToken: pulumi.secret(v.bigcommerceAccessToken) }
+      ? {
+          storeHash: v.bigcommerceStoreHash,
+          accessToken: pulumi.secret(v.bigcommerceAccessToken),
+          requiredScopes: v.bigcommerceRequiredScopes.length > 0 ? v.bigcommerceRequiredScopes : undefined,
+          expectedStoreName: v.bigcommerceExpectedStoreName || undefined,
+        }
       : undefined,
   };
 }

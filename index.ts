@@ -12,6 +12,7 @@ import { KeyVault, type VaultSecretArgs } from "./components/keyVault";
 import { Network } from "./components/network";
 import { PowerPlatformVnet } from "./components/powerPlatformVnet";
 import { loadStackConfig } from "./config";
+import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
 import { UNIQUE_SUFFIX_LENGTH, resourceName } from "./naming";
 
 const config = loadStackConfig();
@@ -163,6 +164,19 @@ const vnetSupport = config.powerPlatform
     })
   : undefined;
 
+// ---- Dynamic resources: checks and records outside Azure ------------------------------------------
+
+// Proves the store hash, token and scopes before IOM is pointed at them: Power Automate shows a
+// BigCommerce connection as "Connected" even with a wrong key.
+const bigcommerceCheck = config.bigcommerce
+  ? new BigCommerceApiCheck("bigcommerce-api-check", {
+      storeHash: config.bigcommerce.storeHash,
+      accessToken: config.bigcommerce.accessToken,
+      requiredScopes: config.bigcommerce.requiredScopes,
+      expectedStoreName: config.bigcommerce.expectedStoreName,
+    })
+  : undefined;
+
 // ---- Stack outputs -------------------------------------------------------------------------------
 
 /** The Inventory Visibility provider's three parameters, exactly as its parameter form wants them. */
@@ -183,6 +197,19 @@ export const gatewayRegistrationMode = gateway?.registrationMode ?? "none";
 export const gatewayClusterName = gateway?.clusterName;
 export const gatewayVms = gateway?.vms.map((vm) => ({ name: vm.name, id: vm.id, identityPrincipalId: vm.principalId }));
 export const powerPlatformEnterprisePolicyId = vnetSupport?.enterprisePolicyId;
+/** What the BigCommerce API check proved (the token only as a fingerprint). */
+export const bigcommerce = bigcommerceCheck
+  ? {
+      storeId: bigcommerceCheck.storeId,
+      storeName: bigcommerceCheck.storeName,
+      domain: bigcommerceCheck.domain,
+      planName: bigcommerceCheck.planName,
+      status: bigcommerceCheck.status,
+      scopesVerified: bigcommerceCheck.scopesVerified,
+      tokenFingerprint: bigcommerceCheck.tokenFingerprint,
+      checkedAt: bigcommerceCheck.checkedAt,
+    }
+  : undefined;
 
 /** What an operator does next, in order. */
 export const nextSteps = pulumi

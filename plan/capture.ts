@@ -59,6 +59,15 @@ async function readOutput(value: unknown): Promise<unknown> {
   return normalize(await (output as unknown as OutputInternals).promise(true));
 }
 
+/**
+ * A dynamic resource carries its provider's serialized code (`__provider`): tens of kilobytes that
+ * hold machine-specific paths. The plan shows that it is there, not the text.
+ */
+function withoutProviderText<T extends { inputs?: Record<string, unknown> }>(resource: T): T {
+  if (!resource.inputs || !("__provider" in resource.inputs)) return resource;
+  return { ...resource, inputs: { ...resource.inputs, __provider: "[serialized dynamic provider]" } };
+}
+
 export async function captureStackPlan(stack: string, changes: ConfigChanges = {}): Promise<StackPlan> {
   const project = loadProject().name;
   const { config, secretKeys } = resolveStackConfig(stack, changes);
@@ -117,6 +126,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
   const stackResource = [...declared.values()].find((r) => r.type === "pulumi:pulumi:Stack")?.name;
   const resources = [...declared.entries()]
     .filter(([, r]) => r.type !== "pulumi:pulumi:Stack")
+    .map(([k, r]) => [k, withoutProviderText(r)] as const)
     .map(([k, r]) => ({
       type: r.type,
       name: r.name,

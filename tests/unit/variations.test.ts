@@ -83,6 +83,27 @@ describe("a BigCommerce access token in the stack's secrets", () => {
     expect(run.outputs.keyVaultSecretNames).toMatchObject({ bigcommerceAccessToken: "bigcommerce-access-token" });
   });
 
+  test("is checked against BigCommerce by the API check resource, which gets it only as a secret", async () => {
+    const run = await runProgram("dev", {
+      set: { bigcommerceStoreHash: "abc123", bigcommerceRequiredScopes: ["orders", "products"], bigcommerceExpectedStoreName: "Contoso" },
+      secrets: { bigcommerceAccessToken: BC_TOKEN },
+    });
+    const check = run.one("pulumi-nodejs:dynamic/bigcommerce:ApiCheck");
+    expect(check.name).toBe("bigcommerce-api-check");
+    expect(check.inputs).toMatchObject({ storeHash: "abc123", requiredScopes: ["orders", "products"], expectedStoreName: "Contoso", accessTokenConfigKey: "iom-bigcommerce:bigcommerceAccessToken" });
+    expect(isSecretValue(check.inputs.accessToken)).toBe(true);
+    expect(reveal(check.inputs.accessToken)).toBe(BC_TOKEN);
+    expect(typeof check.inputs.__provider).toBe("string"); // the provider serialized, as `pulumi up` stores it
+    expect(plainOccurrences(check.inputs, [BC_TOKEN])).toEqual([]);
+    expect(Object.keys(run.outputs.bigcommerce as object).sort()).toEqual(["checkedAt", "domain", "planName", "scopesVerified", "status", "storeId", "storeName", "tokenFingerprint"]);
+  });
+
+  test("stacks without a store declare no check", async () => {
+    const run = await runProgram("dev");
+    expect(run.ofType("pulumi-nodejs:dynamic/bigcommerce:ApiCheck")).toEqual([]);
+    expect(run.outputs.bigcommerce).toBeUndefined();
+  });
+
   test("must be set as a secret: the Pulumi CLI refuses a plain value for it", () => {
     expect(() => resolveStackConfig("dev", { set: { bigcommerceStoreHash: "abc123", bigcommerceAccessToken: BC_TOKEN } }))
       .toThrow("Stack 'dev' with configuration key 'bigcommerceAccessToken' must be encrypted as it's secret");

@@ -1,0 +1,399 @@
+// BigCommerce REST client for the API check: knows the few endpoints the check uses, their v2/v3
+// response shapes, and how to behave towards the per-store rate limit.
+//
+// This module is part of the dynamic provider's serialized closure (see provider.ts). Keep it to
+// plain functions and plain data: no classes, no module-level state, and load packages lazily
+// with `await import(...)` inside functions so Pulumi's closure serializer emits a `require` that
+// resolves in the dynamic-provider host process.
+
+import type { AxiosInstance } from "axios";
+
+/** The endpoints the check may call; each is a read-only GET. */
+export type EndpointName = "time" | "store" | "orders" | "products" | "customers" | "channels";
+
+/** Which response shape an endpoint answers with. */
+export type ResponseShape = "v2-time" | "v2-store" | "v2-list" | "v3-envelope";
+
+export interface EndpointSpec {
+  readonly path: string;
+  readonly shape: ResponseShape;
+}
+
+/** Paths below `/stores/{store_hash}` (see shared/reference/bigcommerce-api.md). */
+export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
+  time: { path: "/v2/time", shape: "v2-time" },
+  store: { path: "/v2/store", shape: "v2-store" },
+  // 204 with an empty body when the store has no orders.
+  orders: { path: "/v2/orders?limit=1", shape: "v2-list" },
+  products: { path: "/v3/catalog/products?limit=1", shape: "v3-envelope" },
+  customers: { path: "/v3/customers?limit=1", shape: "v3-envelope" },
+  channels: { path: "/v3/channels", shape: "v3-envelope" },
+};
+
+/** The fields of `GET /v2/store` the check reports. */
+export interface StoreInfo {
+  readonly id: string;
+  readonly storeId?: number;
+  readonly name: string;
+  readonly domain: string;
+  readonly secureUrl?: string;
+  readonly status: string;
+  readonly planName: string;
+  readonly planIsTrial?: boolean;
+}
+
+export type OutcomeKind = "ok" | "http-error" | "timeout" | "network" | "bad-shape";
+
+export interface ProbeOutcome {
+  readonly endpoint: EndpointName;
+  /** e.g. `GET /v2/orders?limit=1` (never contains the token). */
+  readonly request: string;
+  /** Final HTTP status, when an answer arrived. */
+  readonly status?: number;
+  readonly kind: OutcomeKind;
+  /** HTTP attempts made for this probe (1 = no retry). */
+  readonly attempts: number;
+  readonly durationMs: number;
+  /** Short explanation: the API's error title/message, a network error code, a shape problem. */
+  readonly detail?: string;
+  /** Set for a successful `store` probe. */
+  readonly store?: StoreInfo;
+}
+
+export interface RateLimitSnapshot {
+  readonly quota?: number;
+  /** Lowest `X-Rate-Limit-Requests-Left` seen during the check. */
+  readonly minLeft?: number;
+  /** Last `X-Rate-Limit-Requests-Left` seen. */
+  readonly lastLeft?: number;
+  readonly windowMs?: number;
+  /** 429 answers received (each was waited out and retried). */
+  readonly throttled429: number;
+  /** Time spent waiting because of the rate limit (429s and pacing near zero), summed over requests, in ms. */
+  readonly waitedMs: number;
+}
+
+export interface ClientStats {
+  /** HTTP requests sent, including retries. */
+  readonly requests: number;
+  /** Most requests in flight at the same time. */
+  readonly maxConcurrent: number;
+  readonly rateLimit: RateLimitSnapshot;
+}
+
+export interface ClientTuning {
+  /** Per-request timeout. */
+  readonly timeoutMs?: number;
+  /** Retries after a 5xx, a timeout or a network error (bounded; 429 is counted separately). */
+  readonly maxRetries?: number;
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Retries after a 429. */
+  readonly maxRateLimitRetries?: number;
+  /** Upper bound for one rate-limit wait, whatever the headers say. */
+  readonly maxRateLimitWaitMs?: number;
+  /** Below this many requests left (after counting those in flight), pace the remaining ones. */
+  readonly slowDownBelow?: number;
+  /** Keep this many requests of the shared quota for the store's other apps: wait for the reset instead. */
+  readonly reserve?: number;
+}
+
+export interface ClientOptions extends ClientTuning {
+  readonly storeHash: string;
+  readonly accessToken: string;
+  readonly apiBaseUrl: string;
+  /** Injectable for tests. */
+  readonly random?: () => number;
+}
+
+export interface BigCommerceClient {
+  call(endpoint: EndpointName): Promise<ProbeOutcome>;
+  stats(): ClientStats;
+}
+
+export const DEFAULT_TUNING: Required<ClientTuning> = {
+  timeoutMs: 10_000,
+  maxRetries: 3,
+  backoffBaseMs: 300,
+  backoffMaxMs: 5_000,
+  maxRateLimitRetries: 4,
+  maxRateLimitWaitMs: 35_000,
+  slowDownBelow: 5,
+  reserve: 1,
+};
+
+// An array, not a Set: the closure serializer does not carry Set contents.
+const NETWORK_CODES_TIMEOUT: readonly string[] = ["ECONNABORTED", "ETIMEDOUT", "ERR_CANCELED"];
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+function headerNumber(headers: Record<string, unknown>, name: string): number | undefined {
+  const raw = headers[name.toLowerCase()];
+  const text = Array.isArray(raw) ? raw[0] : raw;
+  if (typeof text !== "string" && typeof text !== "number") return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Error detail from a v3 `{status,title,...}` body or a v2 `[{status,message}]` body. */
+export function errorDetail(body: string): string | undefined {
+  const parsed = parseJson(body);
+  if (!parsed.ok) return body.trim() ? body.trim().slice(0, 160) : undefined;
+  const v = parsed.value;
+  if (isRecord(v) && typeof v.title === "string") return v.title;
+  if (Array.isArray(v) && isRecord(v[0]) && typeof v[0].message === "string") return v[0].message;
+  return undefined;
+}
+
+/**
+ * Checks a 2xx answer against the endpoint's documented shape; returns the problem, or the store
+ * information for `/v2/store`.
+ */
+export function parseSuccess(
+  shape: ResponseShape,
+  status: number,
+  body: string,
+): { ok: true; store?: StoreInfo } | { ok: false; problem: string } {
+  if (status === 204) {
+    // Only the v2 list endpoints answer an empty collection with 204.
+    return shape === "v2-list" && body.trim() === "" ? { ok: true } : { ok: false, problem: "unexpected 204 (no content)" };
+  }
+  const parsed = parseJson(body);
+  if (!parsed.ok) return { ok: false, problem: "the answer is not JSON (a proxy or a wrong apiBaseUrl?)" };
+  const v = parsed.value;
+  switch (shape) {
+    case "v2-time":
+      return isRecord(v) && typeof v.time === "number" ? { ok: true } : { ok: false, problem: "expected {time: number}" };
+    case "v2-list":
+      return Array.isArray(v) ? { ok: true } : { ok: false, problem: "expected a JSON array" };
+    case "v3-envelope":
+      return isRecord(v) && "data" in v && isRecord(v.meta)
+        ? { ok: true }
+        : { ok: false, problem: "expected a v3 envelope {data, meta}" };
+    case "v2-store": {
+      if (!isRecord(v) || typeof v.id !== "string" || typeof v.name !== "string") {
+        return { ok: false, problem: "expected a v2 store object with id and name" };
+      }
+      const str = (x: unknown): string => (typeof x === "string" ? x : "");
+      return {
+        ok: true,
+        store: {
+          id: v.id,
+          storeId: typeof v.store_id === "number" ? v.store_id : undefined,
+          name: v.name,
+          domain: str(v.domain),
+          secureUrl: typeof v.secure_url === "string" ? v.secure_url : undefined,
+          status: str(v.status),
+          planName: str(v.plan_name),
+          planIsTrial: typeof v.plan_is_trial === "boolean" ? v.plan_is_trial : undefined,
+        },
+      };
+    }
+  }
+}
+
+/** Replaces every occurrence of `secret` in `text` (defence in depth for messages built from answers). */
+export function redact(text: string, secret: string): string {
+  return secret ? text.split(secret).join("[redacted]") : text;
+}
+
+export async function createBigCommerceClient(options: ClientOptions): Promise<BigCommerceClient> {
+  const axiosModule = await import("axios");
+  const axios = axiosModule.default;
+  const tuning: { -readonly [K in keyof ClientTuning]-?: number } = { ...DEFAULT_TUNING };
+  for (const key of Object.keys(DEFAULT_TUNING) as (keyof ClientTuning)[]) {
+    const value = options[key];
+    if (typeof value === "number" && Number.isFinite(value) && value >= 0) tuning[key] = value;
+  }
+  const random = options.random ?? Math.random;
+  const base = `${options.apiBaseUrl.replace(/\/+$/, "")}/stores/${encodeURIComponent(options.storeHash)}`;
+
+  const http: AxiosInstance = axios.create({
+    baseURL: base,
+    timeout: tuning.timeoutMs,
+    headers: { "X-Auth-Token": options.accessToken, Accept: "application/json" },
+    // Never follow a redirect: it could carry the token to another host.
+    maxRedirects: 0,
+    // Status handling, body parsing and shape checks are ours.
+    validateStatus: () => true,
+    responseType: "text",
+    transformResponse: [(data: unknown) => data],
+  });
+
+  let requests = 0;
+  let inFlight = 0;
+  let maxConcurrent = 0;
+  // Rate-limit view shared by every call of this client (one check = one client).
+  let quota: number | undefined;
+  let windowMs: number | undefined;
+  let lastLeft: number | undefined;
+  let minLeft: number | undefined;
+  let resetAt: number | undefined;
+  let pausedUntil = 0;
+  let nextPacedAt = 0;
+  let throttled429 = 0;
+  let waitedMs = 0;
+
+  const backoff = (attempt: number): number => {
+    const cap = Math.min(tuning.backoffMaxMs, tuning.backoffBaseMs * 2 ** attempt);
+    return cap / 2 + (random() * cap) / 2; // "equal jitter"
+  };
+
+  const wait = async (ms: number): Promise<void> => {
+    const capped = Math.min(ms, tuning.maxRateLimitWaitMs);
+    waitedMs += capped;
+    await sleep(capped);
+  };
+
+  /** Waits while the store is paused after a 429, or paces requests when few are left. */
+  const acquire = async (): Promise<void> => {
+    for (;;) {
+      const now = Date.now();
+      if (pausedUntil > now) {
+        await wait(pausedUntil - now);
+        continue;
+      }
+      if (lastLeft !== undefined && resetAt !== undefined && now < resetAt) {
+        const available = lastLeft - inFlight;
+        if (available <= tuning.reserve) {
+          // Out of quota (keeping the reserve for the store's other apps): wait for the refill.
+          await wait(resetAt - now + 5);
+          lastLeft = undefined;
+          resetAt = undefined;
+          continue;
+        }
+        if (available < tuning.slowDownBelow) {
+          // Few left: spread them over the rest of the window instead of spending them at once.
+          // Counted as in flight at once, so concurrent callers see it and take later slots.
+          const pace = (resetAt - now) / (available - tuning.reserve);
+          const slot = Math.max(now, nextPacedAt);
+          nextPacedAt = slot + pace;
+          inFlight += 1;
+          if (slot > now) await wait(slot - now);
+          return;
+        }
+      }
+      inFlight += 1;
+      return;
+    }
+  };
+
+  const observe = (headers: Record<string, unknown>): void => {
+    const left = headerNumber(headers, "x-rate-limit-requests-left");
+    const q = headerNumber(headers, "x-rate-limit-requests-quota");
+    const w = headerNumber(headers, "x-rate-limit-time-window-ms");
+    const reset = headerNumber(headers, "x-rate-limit-time-reset-ms");
+    if (q !== undefined) quota = q;
+    if (w !== undefined) windowMs = w;
+    if (left !== undefined) {
+      lastLeft = left;
+      minLeft = minLeft === undefined ? left : Math.min(minLeft, left);
+      if (reset !== undefined) resetAt = Date.now() + reset;
+    }
+  };
+
+  const call = async (endpoint: EndpointName): Promise<ProbeOutcome> => {
+    const spec = ENDPOINTS[endpoint];
+    const request = `GET ${spec.path}`;
+    const started = Date.now();
+    let attempts = 0;
+    let failures = 0; // 5xx, timeouts, network errors
+    let limited = 0; // 429s
+    for (;;) {
+      await acquire();
+      attempts += 1;
+      requests += 1;
+      maxConcurrent = Math.max(maxConcurrent, inFlight);
+      let status: number;
+      let body: string;
+      let headers: Record<string, unknown>;
+      try {
+        // `timeout` is an idle timeout on the socket; the signal makes it a hard deadline too.
+        const res = await http.get<string>(spec.path, { signal: AbortSignal.timeout(tuning.timeoutMs) });
+        status = res.status;
+        body = typeof res.data === "string" ? res.data : "";
+        headers = { ...(res.headers as Record<string, unknown>) };
+      } catch (err: unknown) {
+        // Do not keep the axios error: its config holds the request headers, token included.
+        const code = axios.isAxiosError(err) ? err.code ?? "ERR_NETWORK" : "ERR_UNKNOWN";
+        const timedOut = NETWORK_CODES_TIMEOUT.includes(code);
+        inFlight -= 1;
+        if (failures < tuning.maxRetries) {
+          await sleep(backoff(failures));
+          failures += 1;
+          continue;
+        }
+        return {
+          endpoint,
+          request,
+          kind: timedOut ? "timeout" : "network",
+          attempts,
+          durationMs: Date.now() - started,
+          detail: timedOut ? `no answer within ${tuning.timeoutMs} ms` : `network error ${code}`,
+        };
+      }
+      inFlight -= 1;
+      observe(headers);
+      if (status === 429) {
+        throttled429 += 1;
+        if (limited < tuning.maxRateLimitRetries) {
+          const resetMs = headerNumber(headers, "x-rate-limit-time-reset-ms");
+          const retryAfterS = headerNumber(headers, "x-retry-after");
+          const delay =
+            resetMs !== undefined ? resetMs : retryAfterS !== undefined ? retryAfterS * 1000 : backoff(limited);
+          // A little jitter so concurrent callers do not return in lockstep.
+          const until = Date.now() + Math.min(delay, tuning.maxRateLimitWaitMs) + random() * Math.min(50, delay * 0.1);
+          pausedUntil = Math.max(pausedUntil, until);
+          lastLeft = undefined;
+          resetAt = undefined;
+          limited += 1;
+          continue;
+        }
+      } else if (status >= 500 && failures < tuning.maxRetries) {
+        await sleep(backoff(failures));
+        failures += 1;
+        continue;
+      }
+      const durationMs = Date.now() - started;
+      if (status >= 200 && status < 300) {
+        const parsed = parseSuccess(spec.shape, status, body);
+        if (!parsed.ok) {
+          return { endpoint, request, status, kind: "bad-shape", attempts, durationMs, detail: parsed.problem };
+        }
+        return { endpoint, request, status, kind: "ok", attempts, durationMs, store: parsed.store };
+      }
+      const detail = errorDetail(body);
+      return {
+        endpoint,
+        request,
+        status,
+        kind: "http-error",
+        attempts,
+        durationMs,
+        detail: detail === undefined ? undefined : redact(detail, options.accessToken),
+      };
+    }
+  };
+
+  const stats = (): ClientStats => ({
+    requests,
+    maxConcurrent,
+    rateLimit: { quota, minLeft, lastLeft, windowMs, throttled429, waitedMs },
+  });
+
+  return { call, stats };
+}

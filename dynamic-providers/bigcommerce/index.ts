@@ -1,0 +1,23 @@
+// BigCommerce API check: a dynamic resource that proves a store hash, token and OAuth scopes.
+export {
+  BigCommerceApiCheck,
+  bigCommerceApiCheckProvider,
+  createBigCommerceApiCheckProvider,
+  runApiCheck,
+  type BigCommerceApiCheckArgs,
+  type BigCommerceApiCheckInputs,
+  type BigCommerceApiCheckOutputs,
+  type BigCommerceApiCheckProvider,
+  type ProviderOptions,
+} from "./provider";
+export {
+  DEFAULT_API_BASE_URL,
+  DEFAULT_REQUIRED_SCOPES,
+  DEFAULT_TOKEN_CONFIG_KEY,
+  SCOPE_ALIASES,
+  SCOPE_PROBES,
+  tokenFingerprint,
+  validateInputs,
+  type CheckReport,
+  type CheckSettings,
+} from "./logic";

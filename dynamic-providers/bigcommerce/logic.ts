@@ -1,0 +1,536 @@
+// Pure logic of the BigCommerce API check: input validation, which request proves which scope,
+// and turning probe outcomes into one report and one error message. No I/O here besides hashing.
+//
+// Like client.ts this module is serialized into the dynamic provider's closure: plain functions
+// and plain data only.
+
+import type { ClientStats, EndpointName, ProbeOutcome, StoreInfo } from "./client";
+
+export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
+
+/** Pulumi's wire value for "unknown during preview" (`runtime/rpc` `unknownValue`). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The stack config key (in the program's namespace) that holds the token; `read` uses it. */
+export const DEFAULT_TOKEN_CONFIG_KEY = "bigcommerceAccessToken";
+
+/**
+ * Read-only scopes this check can prove, and the request that proves each one. A read-only GET
+ * is answered for the read-only scope and for its modify form alike, so only read access is
+ * proven; that is the least privilege an order-intake integration needs.
+ */
+export const SCOPE_PROBES: Readonly<Record<string, EndpointName>> = {
+  store_v2_information_read_only: "store",
+  store_v2_orders_read_only: "orders",
+  store_v2_products_read_only: "products",
+  store_v2_customers_read_only: "customers",
+  store_channel_settings_read_only: "channels",
+};
+
+/** Short names accepted on input (CLI `--scopes orders,products`, or the resource). */
+export const SCOPE_ALIASES: Readonly<Record<string, string>> = {
+  information: "store_v2_information_read_only",
+  orders: "store_v2_orders_read_only",
+  products: "store_v2_products_read_only",
+  customers: "store_v2_customers_read_only",
+  channel_settings: "store_channel_settings_read_only",
+};
+
+/** Scope families BigCommerce documents (each with a modify and a `_read_only` form). */
+export const KNOWN_SCOPE_FAMILIES: readonly string[] = [
+  "store_v2_content",
+  "store_v2_customers",
+  "store_v2_information",
+  "store_v2_marketing",
+  "store_v2_orders",
+  "store_v2_products",
+  "store_v2_transactions",
+  "store_channel_settings",
+  "store_channel_listings",
+  "store_sites",
+  "store_cart",
+  "store_checkout",
+  "store_inventory",
+  "store_locations",
+];
+
+/** What an order-intake integration that only reads needs. */
+export const DEFAULT_REQUIRED_SCOPES: readonly string[] = [
+  "store_v2_information_read_only",
+  "store_v2_orders_read_only",
+  "store_v2_products_read_only",
+  "store_v2_customers_read_only",
+];
+
+export interface CheckFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+/** Validated, normalized inputs. */
+export interface CheckSettings {
+  readonly storeHash: string;
+  readonly accessToken: string;
+  readonly requiredScopes: readonly string[];
+  readonly apiBaseUrl: string;
+  readonly expectedStoreName?: string;
+  readonly accessTokenConfigKey?: string;
+}
+
+export interface ValidationResult {
+  /** Set when there are no failures and no unknown values. */
+  readonly settings?: CheckSettings;
+  readonly failures: readonly CheckFailure[];
+  /** Some input is not known yet (preview): nothing can be probed. */
+  readonly hasUnknowns: boolean;
+  /** The inputs with defaults applied and scopes normalized; unknown values are passed through. */
+  readonly normalized: Record<string, unknown>;
+}
+
+const STORE_HASH = /^[a-z0-9]{3,32}$/;
+
+function isUnknown(v: unknown): boolean {
+  return v === UNKNOWN;
+}
+
+/** Explains a malformed store hash, with the likely fix when the value is a URL or a host. */
+export function storeHashProblem(value: string): string | undefined {
+  if (STORE_HASH.test(value)) return undefined;
+  const fromPath = /\/stores\/([a-z0-9]+)/i.exec(value);
+  const fromHost = /store-([a-z0-9]+)\.mybigcommerce\.com/i.exec(value);
+  const hint = fromPath ?? fromHost;
+  if (hint) return `must be the store hash alone, not a URL or host name: use '${hint[1].toLowerCase()}'`;
+  if (value.trim() !== value) return "must not contain leading or trailing spaces";
+  if (/[A-Z]/.test(value) && STORE_HASH.test(value.toLowerCase())) return "store hashes are lowercase";
+  return "must be 3-32 lowercase letters and digits, as in the API path https://api.bigcommerce.com/stores/<hash>/v3";
+}
+
+/** Normalizes scope names (aliases, duplicates) and explains the ones this check cannot prove. */
+export function normalizeScopes(names: readonly string[]): { scopes: string[]; problems: string[] } {
+  const scopes: string[] = [];
+  const problems: string[] = [];
+  const supported = Object.keys(SCOPE_PROBES).join(", ");
+  for (const raw of names) {
+    const name = raw.trim();
+    const full = SCOPE_ALIASES[name] ?? name;
+    if (SCOPE_PROBES[full] !== undefined) {
+      if (!scopes.includes(full)) scopes.push(full);
+      continue;
+    }
+    const family = full.replace(/_read_only$/, "");
+    if (!KNOWN_SCOPE_FAMILIES.includes(family)) {
+      problems.push(`unknown scope '${raw}' (this check can verify: ${supported}; short forms: ${Object.keys(SCOPE_ALIASES).join(", ")})`);
+    } else if (family === full && SCOPE_PROBES[`${full}_read_only`] !== undefined) {
+      problems.push(
+        `'${full}' is a modify scope; a read-only probe cannot tell it from '${full}_read_only', so require '${full}_read_only' ` +
+          `(a token with the modify scope passes that check too)`,
+      );
+    } else {
+      problems.push(`scope '${full}' is a valid BigCommerce scope but this check has no probe for it (it can verify: ${supported})`);
+    }
+  }
+  return { scopes, problems };
+}
+
+function validateBaseUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute URL such as https://api.bigcommerce.com";
+  }
+  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && local)) {
+    return "must use https (plain http is allowed only for localhost, e.g. an emulator): the token travels in a header";
+  }
+  if (url.search || url.hash || url.username || url.password) return "must not carry a query, fragment or credentials";
+  if (/\/stores\//.test(url.pathname)) return "must be the API host only (without /stores/<hash>/...)";
+  return undefined;
+}
+
+/**
+ * Offline validation of the resource's (or the CLI's) inputs. Each failure names its property.
+ * Values unknown during preview are not judged.
+ */
+export function validateInputs(raw: Readonly<Record<string, unknown>>): ValidationResult {
+  const failures: CheckFailure[] = [];
+  let hasUnknowns = false;
+  const normalized: Record<string, unknown> = { ...raw };
+
+  const storeHash = raw.storeHash;
+  if (isUnknown(storeHash)) hasUnknowns = true;
+  else if (typeof storeHash !== "string" || storeHash === "") {
+    failures.push({ property: "storeHash", reason: "is required (the <hash> in https://api.bigcommerce.com/stores/<hash>/v3)" });
+  } else {
+    const problem = storeHashProblem(storeHash);
+    if (problem) failures.push({ property: "storeHash", reason: problem });
+  }
+
+  const token = raw.accessToken;
+  if (isUnknown(token)) hasUnknowns = true;
+  else if (typeof token !== "string" || token.trim() === "") {
+    failures.push({ property: "accessToken", reason: "is required (the access token of a store-level API account)" });
+  } else if (/\s/.test(token)) {
+    failures.push({ property: "accessToken", reason: "contains whitespace (a copied line break or space?)" });
+  }
+
+  let scopes: string[] = [...DEFAULT_REQUIRED_SCOPES];
+  const rawScopes = raw.requiredScopes;
+  if (isUnknown(rawScopes) || (Array.isArray(rawScopes) && rawScopes.some(isUnknown))) {
+    hasUnknowns = true;
+    scopes = [];
+  } else if (rawScopes !== undefined && rawScopes !== null) {
+    if (!Array.isArray(rawScopes) || rawScopes.some((s) => typeof s !== "string")) {
+      failures.push({ property: "requiredScopes", reason: "must be a list of scope names" });
+    } else if (rawScopes.length === 0) {
+      failures.push({ property: "requiredScopes", reason: "must not be empty (omit it for the default read-only set)" });
+    } else {
+      const result = normalizeScopes(rawScopes as string[]);
+      for (const p of result.problems) failures.push({ property: "requiredScopes", reason: p });
+      scopes = result.scopes;
+    }
+  }
+  if (!hasUnknowns) normalized.requiredScopes = scopes;
+
+  let apiBaseUrl = DEFAULT_API_BASE_URL;
+  const rawBase = raw.apiBaseUrl;
+  if (isUnknown(rawBase)) hasUnknowns = true;
+  else if (rawBase !== undefined && rawBase !== null && rawBase !== "") {
+    if (typeof rawBase !== "string") failures.push({ property: "apiBaseUrl", reason: "must be a string" });
+    else {
+      const problem = validateBaseUrl(rawBase);
+      if (problem) failures.push({ property: "apiBaseUrl", reason: problem });
+      apiBaseUrl = rawBase.replace(/\/+$/, "");
+    }
+  }
+  if (!isUnknown(rawBase)) normalized.apiBaseUrl = apiBaseUrl;
+
+  const expected = raw.expectedStoreName;
+  if (isUnknown(expected)) hasUnknowns = true;
+  else if (expected !== undefined && expected !== null) {
+    if (typeof expected !== "string" || expected.trim() === "") {
+      failures.push({ property: "expectedStoreName", reason: "must be a non-empty string when set" });
+    } else {
+      normalized.expectedStoreName = expected.trim();
+    }
+    if (typeof expected === "string" && expected.trim() !== "" && !isUnknown(rawScopes) && !scopes.includes("store_v2_information_read_only")) {
+      failures.push({
+        property: "expectedStoreName",
+        reason: "can only be checked with store_v2_information_read_only in requiredScopes (GET /v2/store returns the name)",
+      });
+    }
+  }
+
+  const configKey = raw.accessTokenConfigKey;
+  if (isUnknown(configKey)) hasUnknowns = true;
+  else if (configKey !== undefined && configKey !== null && (typeof configKey !== "string" || configKey.trim() === "")) {
+    failures.push({ property: "accessTokenConfigKey", reason: "must be a non-empty config key when set" });
+  }
+
+  const settings: CheckSettings | undefined =
+    failures.length === 0 && !hasUnknowns
+      ? {
+          storeHash: storeHash as string,
+          accessToken: token as string,
+          requiredScopes: scopes,
+          apiBaseUrl,
+          expectedStoreName: typeof expected === "string" ? expected.trim() : undefined,
+          accessTokenConfigKey: typeof configKey === "string" ? configKey : undefined,
+        }
+      : undefined;
+  return { settings, failures, hasUnknowns, normalized };
+}
+
+/** A short, stable, non-reversible identifier of a token: `sha256:` and 12 hex digits. */
+export function tokenFingerprint(token: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash } = require("crypto") as typeof import("crypto");
+  return `sha256:${createHash("sha256").update(token, "utf8").digest("hex").slice(0, 12)}`;
+}
+
+/** The probes for a check: the credential baseline, then one request per required scope. */
+export function planProbes(scopes: readonly string[]): { baseline: EndpointName; scopes: { scope: string; endpoint: EndpointName }[] } {
+  return {
+    baseline: "time",
+    scopes: scopes.map((scope) => {
+      const endpoint = SCOPE_PROBES[scope];
+      if (endpoint === undefined) throw new Error(`no probe for scope '${scope}' (validate the inputs first)`);
+      return { scope, endpoint };
+    }),
+  };
+}
+
+export type Verdict = "ok" | "missing scope" | "rejected" | "not verified" | "unexpected";
+
+export interface ProbeLine {
+  /** The scope proven, or `(credentials)` for the baseline. */
+  readonly scope: string;
+  readonly request: string;
+  readonly status: string;
+  readonly verdict: Verdict;
+  readonly detail?: string;
+  readonly attempts: number;
+}
+
+export type ProblemKind = "credentials" | "missing-scope" | "not-live" | "name-mismatch" | "unverified" | "unexpected";
+
+export interface Problem {
+  readonly kind: ProblemKind;
+  /** The input the problem is about (a check failure names it). */
+  readonly property: string;
+  readonly message: string;
+  /**
+   * True when BigCommerce gave a definite answer (401, 403, a store that is not live, a wrong
+   * name); false for timeouts, network errors, 5xx and 429 after the retries.
+   */
+  readonly definitive: boolean;
+}
+
+export interface CheckReport {
+  readonly ok: boolean;
+  readonly storeHash: string;
+  readonly apiBaseUrl: string;
+  readonly tokenFingerprint: string;
+  readonly checkedAt: string;
+  readonly durationMs: number;
+  readonly lines: readonly ProbeLine[];
+  readonly scopesVerified: readonly string[];
+  readonly missingScopes: readonly string[];
+  readonly store?: StoreInfo;
+  readonly problems: readonly Problem[];
+  readonly stats: ClientStats;
+}
+
+function statusText(o: ProbeOutcome): string {
+  if (o.status !== undefined) return String(o.status);
+  return o.kind === "timeout" ? "timeout" : "network error";
+}
+
+function describeOutcome(o: ProbeOutcome): string {
+  const tries = o.attempts > 1 ? ` after ${o.attempts} attempts` : "";
+  if (o.kind === "timeout") return `${o.request}: ${o.detail ?? "timed out"}${tries}`;
+  if (o.kind === "network") return `${o.request}: ${o.detail ?? "network error"}${tries}`;
+  if (o.kind === "bad-shape") return `${o.request} answered ${o.status} but ${o.detail ?? "with an unexpected shape"}`;
+  const detail = o.detail ? ` "${o.detail}"` : "";
+  return `${o.request} answered ${o.status}${detail}${tries}`;
+}
+
+export const SCOPE_ADVICE =
+  "Scopes of a store-level API account cannot be edited after it is created: create a new API account " +
+  "(Settings > Store-level API accounts) with every required scope and use its token.";
+
+/** Turns the probe outcomes of one check into the report the provider and the CLI show. */
+export function buildReport(args: {
+  settings: CheckSettings;
+  baseline: ProbeOutcome;
+  scopes: readonly { scope: string; outcome: ProbeOutcome }[];
+  stats: ClientStats;
+  checkedAt: string;
+  durationMs: number;
+}): CheckReport {
+  const { settings, baseline } = args;
+  const problems: Problem[] = [];
+  const lines: ProbeLine[] = [];
+  const hash = settings.storeHash;
+
+  let credentialsOk = false;
+  let baselineVerdict: Verdict;
+  if (baseline.kind === "ok") {
+    credentialsOk = true;
+    baselineVerdict = "ok";
+  } else if (baseline.status === 401) {
+    baselineVerdict = "rejected";
+    problems.push({
+      kind: "credentials",
+      property: "accessToken",
+      definitive: true,
+      message:
+        `token rejected (401): ${describeOutcome(baseline)}. A wrong store hash can look the same: check that '${hash}' is the hash ` +
+        `in the API path shown when the API account was created (.../stores/${hash}/v3/) and that the token was copied whole.`,
+    });
+  } else if (baseline.status === 403 || baseline.status === 404) {
+    baselineVerdict = "rejected";
+    problems.push({
+      kind: "credentials",
+      property: "storeHash",
+      definitive: true,
+      message:
+        `store hash or token wrong: ${describeOutcome(baseline)}, and that request needs no scope, so either no store has the hash ` +
+        `'${hash}' or the token belongs to another store. Compare the hash with the API path shown for the API account.`,
+    });
+  } else if (baseline.status === 503) {
+    baselineVerdict = "not verified";
+    problems.push({
+      kind: "unverified",
+      property: "storeHash",
+      definitive: false,
+      message: `store unavailable: ${describeOutcome(baseline)} (BigCommerce answers 503 for a store down for maintenance or suspended).`,
+    });
+  } else if (baseline.status === 429) {
+    baselineVerdict = "not verified";
+    problems.push({
+      kind: "unverified",
+      property: "storeHash",
+      definitive: false,
+      message: `rate limited: ${describeOutcome(baseline)} (the store's quota is shared by all its apps; try again when it refills).`,
+    });
+  } else if (baseline.kind === "http-error" && baseline.status !== undefined && baseline.status < 500) {
+    baselineVerdict = "unexpected";
+    problems.push({ kind: "unexpected", property: "apiBaseUrl", definitive: false, message: `unexpected answer: ${describeOutcome(baseline)}.` });
+  } else {
+    baselineVerdict = baseline.kind === "bad-shape" ? "unexpected" : "not verified";
+    problems.push({
+      kind: baseline.kind === "bad-shape" ? "unexpected" : "unverified",
+      property: baseline.kind === "bad-shape" ? "apiBaseUrl" : "storeHash",
+      definitive: false,
+      message: `could not reach BigCommerce: ${describeOutcome(baseline)}.`,
+    });
+  }
+  lines.push({
+    scope: "(credentials)",
+    request: baseline.request,
+    status: statusText(baseline),
+    verdict: baselineVerdict,
+    detail: baseline.detail,
+    attempts: baseline.attempts,
+  });
+
+  const scopesVerified: string[] = [];
+  const missingScopes: string[] = [];
+  let store: StoreInfo | undefined;
+  for (const { scope, outcome } of args.scopes) {
+    let verdict: Verdict;
+    if (outcome.kind === "ok") {
+      verdict = "ok";
+      scopesVerified.push(scope);
+      if (outcome.store) store = outcome.store;
+    } else if (outcome.status === 403 && credentialsOk) {
+      verdict = "missing scope";
+      missingScopes.push(scope);
+      problems.push({
+        kind: "missing-scope",
+        property: "requiredScopes",
+        definitive: true,
+        message: `missing scope ${scope}: ${describeOutcome(outcome)}.`,
+      });
+    } else if (outcome.status === 401 || outcome.status === 403 || (outcome.status === 404 && !credentialsOk)) {
+      verdict = "rejected";
+      if (credentialsOk) {
+        problems.push({
+          kind: "credentials",
+          property: "accessToken",
+          definitive: true,
+          message: `token rejected for ${scope}: ${describeOutcome(outcome)}.`,
+        });
+      }
+      // Otherwise the baseline already explains it (wrong token or store hash).
+    } else if (outcome.kind === "bad-shape" || (outcome.kind === "http-error" && outcome.status !== undefined && outcome.status < 500 && outcome.status !== 429)) {
+      verdict = "unexpected";
+      if (credentialsOk) {
+        problems.push({ kind: "unexpected", property: "requiredScopes", definitive: false, message: `${scope} not verified: unexpected answer: ${describeOutcome(outcome)}.` });
+      }
+    } else {
+      verdict = "not verified";
+      if (credentialsOk || baselineVerdict === "ok") {
+        problems.push({ kind: "unverified", property: "requiredScopes", definitive: false, message: `${scope} not verified: ${describeOutcome(outcome)}.` });
+      }
+    }
+    lines.push({ scope, request: outcome.request, status: statusText(outcome), verdict, detail: outcome.detail, attempts: outcome.attempts });
+  }
+
+  if (store) {
+    if (store.status !== "live") {
+      problems.push({
+        kind: "not-live",
+        property: "storeHash",
+        definitive: true,
+        message: `store '${store.name}' (${hash}) is not live: GET /v2/store reports status '${store.status || "(empty)"}'.`,
+      });
+    }
+    if (settings.expectedStoreName !== undefined && store.name.trim() !== settings.expectedStoreName) {
+      problems.push({
+        kind: "name-mismatch",
+        property: "expectedStoreName",
+        definitive: true,
+        message: `store name mismatch: store hash '${hash}' belongs to '${store.name}', expected '${settings.expectedStoreName}' (a token for another store?).`,
+      });
+    }
+  }
+
+  return {
+    ok: problems.length === 0,
+    storeHash: hash,
+    apiBaseUrl: settings.apiBaseUrl,
+    tokenFingerprint: tokenFingerprint(settings.accessToken),
+    checkedAt: args.checkedAt,
+    durationMs: args.durationMs,
+    lines,
+    scopesVerified,
+    missingScopes,
+    store,
+    problems,
+    stats: args.stats,
+  };
+}
+
+/** One error message that lists every problem of a failed check. */
+export function formatFailure(report: CheckReport): string {
+  const head =
+    `BigCommerce API check failed for store hash '${report.storeHash}' at ${report.apiBaseUrl} ` +
+    `(token ${report.tokenFingerprint}): ${report.problems.length} problem${report.problems.length === 1 ? "" : "s"}`;
+  const items = report.problems.map((p, i) => `  ${i + 1}. ${p.message}`);
+  const tail: string[] = [];
+  if (report.missingScopes.length > 0) {
+    const required = report.lines.filter((l) => l.scope !== "(credentials)").map((l) => l.scope);
+    tail.push(`${SCOPE_ADVICE} Required: ${required.join(", ")}.`);
+  }
+  if (report.problems.some((p) => !p.definitive)) {
+    tail.push("Some requests got no definite answer (timeout, network, 5xx or rate limit); run the check again, or `npm run check:bigcommerce` to diagnose.");
+  }
+  return [head, ...items, ...tail].join("\n");
+}
+
+/** Output properties of the resource (everything the provider returns; never the token). */
+export interface CheckOutputs {
+  readonly storeHash: string;
+  readonly apiBaseUrl: string;
+  readonly requiredScopes: string[];
+  readonly expectedStoreName?: string;
+  readonly accessTokenConfigKey?: string;
+  readonly storeId?: number;
+  readonly storeName?: string;
+  readonly domain?: string;
+  readonly planName?: string;
+  readonly status?: string;
+  readonly scopesVerified: string[];
+  readonly tokenFingerprint: string;
+  readonly checkedAt: string;
+}
+
+/** The outputs of a successful check; keys with no value are left out (the engine stores no undefined). */
+export function toOutputs(settings: CheckSettings, report: CheckReport): CheckOutputs {
+  const outs: Record<string, unknown> = {
+    storeHash: settings.storeHash,
+    apiBaseUrl: settings.apiBaseUrl,
+    requiredScopes: [...settings.requiredScopes],
+    expectedStoreName: settings.expectedStoreName,
+    accessTokenConfigKey: settings.accessTokenConfigKey,
+    storeId: report.store?.storeId,
+    storeName: report.store?.name,
+    domain: report.store?.domain,
+    planName: report.store?.planName,
+    status: report.store?.status,
+    scopesVerified: [...report.scopesVerified],
+    tokenFingerprint: report.tokenFingerprint,
+    checkedAt: report.checkedAt,
+  };
+  for (const key of Object.keys(outs)) if (outs[key] === undefined) delete outs[key];
+  return outs as unknown as CheckOutputs;
+}
+
+/** Same scopes, order ignored. */
+export function sameScopes(a: readonly string[], b: readonly string[]): boolean {
+  const x = [...new Set(a)].sort();
+  const y = [...new Set(b)].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}

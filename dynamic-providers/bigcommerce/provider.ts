@@ -1,0 +1,252 @@
+// The BigCommerce API check as a Pulumi dynamic resource.
+//
+// Pulumi serializes the provider object with everything it captures (`__provider` in the state)
+// and rebuilds it in the dynamic-provider host, a separate Node process. So: methods load packages
+// lazily (`await import`), capture only plain functions and small plain values, and never touch
+// `pulumi.Config` (the host hands the stack config to `configure`).
+
+import * as pulumi from "@pulumi/pulumi";
+import { createBigCommerceClient, redact, type ClientTuning } from "./client";
+import {
+  buildReport,
+  formatFailure,
+  planProbes,
+  sameScopes,
+  toOutputs,
+  tokenFingerprint,
+  validateInputs,
+  DEFAULT_API_BASE_URL,
+  DEFAULT_REQUIRED_SCOPES,
+  DEFAULT_TOKEN_CONFIG_KEY,
+  UNKNOWN,
+  type CheckOutputs,
+  type CheckReport,
+  type CheckSettings,
+} from "./logic";
+
+/** Runs one check: the credential baseline and one probe per scope, all at once. */
+export async function runApiCheck(settings: CheckSettings, tuning: ClientTuning = {}): Promise<CheckReport> {
+  const started = Date.now();
+  const client = await createBigCommerceClient({ ...tuning, ...settingsForClient(settings) });
+  const plan = planProbes(settings.requiredScopes);
+  const [baseline, ...scoped] = await Promise.all([
+    client.call(plan.baseline),
+    ...plan.scopes.map((p) => client.call(p.endpoint)),
+  ]);
+  return buildReport({
+    settings,
+    baseline,
+    scopes: plan.scopes.map((p, i) => ({ scope: p.scope, outcome: scoped[i] })),
+    stats: client.stats(),
+    checkedAt: new Date().toISOString(),
+    durationMs: Date.now() - started,
+  });
+}
+
+function settingsForClient(s: CheckSettings): { storeHash: string; accessToken: string; apiBaseUrl: string } {
+  return { storeHash: s.storeHash, accessToken: s.accessToken, apiBaseUrl: s.apiBaseUrl };
+}
+
+/** Inputs as the provider receives them (secrets arrive as plain values). */
+export interface BigCommerceApiCheckInputs {
+  storeHash: string;
+  accessToken: string;
+  requiredScopes?: string[];
+  apiBaseUrl?: string;
+  expectedStoreName?: string;
+  accessTokenConfigKey?: string;
+}
+
+export type BigCommerceApiCheckOutputs = CheckOutputs;
+
+/** A `pulumi.dynamic.ResourceProvider` with every method present. */
+export type BigCommerceApiCheckProvider = Required<pulumi.dynamic.ResourceProvider<BigCommerceApiCheckInputs, BigCommerceApiCheckOutputs>>;
+
+export interface ProviderOptions {
+  /** Client tuning for create/update/read. */
+  readonly tuning?: ClientTuning;
+  /**
+   * Whether `check` (which also runs during `pulumi preview`) probes BigCommerce, and the
+   * shorter client tuning it uses so a preview stays quick. Default: probe, 5 s timeout, 1 retry.
+   */
+  readonly probeInCheck?: boolean;
+  readonly checkTuning?: ClientTuning;
+}
+
+const DEFAULT_CHECK_TUNING: ClientTuning = { timeoutMs: 5_000, maxRetries: 1, maxRateLimitRetries: 1, maxRateLimitWaitMs: 5_000 };
+
+interface StackConfig {
+  get(key: string): string | undefined;
+}
+
+/**
+ * Builds a provider. `bigCommerceApiCheckProvider` is the default one; tests build providers with
+ * short timeouts. Options are plain data, so they serialize with the provider.
+ */
+export function createBigCommerceApiCheckProvider(options: ProviderOptions = {}): BigCommerceApiCheckProvider {
+  const tuning: ClientTuning = { ...(options.tuning ?? {}) };
+  // The preview budget stays short whatever `tuning` says, unless `checkTuning` overrides it.
+  const checkTuning: ClientTuning = { ...(options.tuning ?? {}), ...DEFAULT_CHECK_TUNING, ...(options.checkTuning ?? {}) };
+  const probeInCheck = options.probeInCheck !== false;
+  // Set by `configure` in the host process: the stack config, for `read` (which gets no inputs).
+  const runtime: { config?: StackConfig } = {};
+
+  const checkOrThrow = async (settings: CheckSettings): Promise<CheckOutputs> => {
+    const report = await runApiCheck(settings, tuning);
+    if (!report.ok) throw new Error(redact(formatFailure(report), settings.accessToken));
+    return toOutputs(settings, report);
+  };
+
+  const settingsOrThrow = (inputs: BigCommerceApiCheckInputs): CheckSettings => {
+    const v = validateInputs({ ...inputs });
+    if (!v.settings) {
+      const reasons = v.failures.map((f) => `${f.property} ${f.reason}`);
+      throw new Error(`BigCommerce API check: invalid inputs: ${reasons.join("; ") || "some inputs are unknown"}`);
+    }
+    return v.settings;
+  };
+
+  return {
+    async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+      runtime.config = req.config;
+    },
+
+    async check(_olds: BigCommerceApiCheckInputs, news: BigCommerceApiCheckInputs): Promise<pulumi.dynamic.CheckResult<BigCommerceApiCheckInputs>> {
+      const v = validateInputs({ ...news });
+      const inputs = v.normalized as unknown as BigCommerceApiCheckInputs;
+      if (!v.settings || !probeInCheck) return { inputs, failures: [...v.failures] };
+      // Runs in every preview too, so a pull request's preview already shows a wrong or revoked
+      // key. Only definite answers fail here; timeouts, 5xx and rate limits are left to
+      // create/update, so a flaky network does not block a preview.
+      const report = await runApiCheck(v.settings, checkTuning);
+      const failures = report.problems
+        .filter((p) => p.definitive)
+        .map((p) => ({ property: p.property, reason: redact(p.message, v.settings?.accessToken ?? "") }));
+      if (report.missingScopes.length > 0) {
+        failures.push({ property: "requiredScopes", reason: "scopes cannot be added to an existing API account: create a new one with all required scopes and use its token" });
+      }
+      return { inputs, failures };
+    },
+
+    async diff(_id: string, olds: BigCommerceApiCheckOutputs, news: BigCommerceApiCheckInputs): Promise<pulumi.dynamic.DiffResult> {
+      // `olds` are the previous outputs (which hold no token, only its fingerprint).
+      const replaces: string[] = [];
+      const changed: string[] = [];
+      if (news.storeHash !== olds.storeHash) replaces.push("storeHash");
+      if (news.accessToken === UNKNOWN || typeof news.accessToken !== "string" || tokenFingerprint(news.accessToken) !== olds.tokenFingerprint) {
+        changed.push("accessToken");
+      }
+      const newScopes = news.requiredScopes ?? [...DEFAULT_REQUIRED_SCOPES];
+      if (!Array.isArray(newScopes) || !Array.isArray(olds.requiredScopes) || !sameScopes(newScopes, olds.requiredScopes)) {
+        changed.push("requiredScopes");
+      }
+      if ((news.apiBaseUrl ?? DEFAULT_API_BASE_URL) !== olds.apiBaseUrl) changed.push("apiBaseUrl");
+      if (news.expectedStoreName !== olds.expectedStoreName) changed.push("expectedStoreName");
+      if (news.accessTokenConfigKey !== olds.accessTokenConfigKey) changed.push("accessTokenConfigKey");
+      return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
+    },
+
+    async create(inputs: BigCommerceApiCheckInputs): Promise<pulumi.dynamic.CreateResult<BigCommerceApiCheckOutputs>> {
+      const settings = settingsOrThrow(inputs);
+      const outs = await checkOrThrow(settings);
+      return { id: settings.storeHash, outs };
+    },
+
+    async update(_id: string, _olds: BigCommerceApiCheckOutputs, news: BigCommerceApiCheckInputs): Promise<pulumi.dynamic.UpdateResult<BigCommerceApiCheckOutputs>> {
+      const outs = await checkOrThrow(settingsOrThrow(news));
+      return { outs };
+    },
+
+    async read(id: string, props?: BigCommerceApiCheckOutputs): Promise<pulumi.dynamic.ReadResult<BigCommerceApiCheckOutputs>> {
+      // `pulumi refresh` passes the stored outputs only: the token comes from the stack config
+      // (handed to `configure`) or the BIGCOMMERCE_ACCESS_TOKEN environment variable, and is used
+      // only if it is the token the state describes (same fingerprint).
+      if (!props || typeof props.storeHash !== "string") return { id, props };
+      const key = props.accessTokenConfigKey ?? DEFAULT_TOKEN_CONFIG_KEY;
+      const candidates = [runtime.config?.get(key), process.env.BIGCOMMERCE_ACCESS_TOKEN];
+      const token = candidates.find((t): t is string => typeof t === "string" && t !== "" && tokenFingerprint(t) === props.tokenFingerprint);
+      if (token === undefined) return { id, props };
+      const settings = settingsOrThrow({
+        storeHash: props.storeHash,
+        accessToken: token,
+        requiredScopes: props.requiredScopes,
+        apiBaseUrl: props.apiBaseUrl,
+        expectedStoreName: props.expectedStoreName,
+        accessTokenConfigKey: props.accessTokenConfigKey,
+      });
+      const outs = await checkOrThrow(settings);
+      return { id, props: outs };
+    },
+
+    async delete(): Promise<void> {
+      // Nothing to delete: the check creates nothing in BigCommerce.
+    },
+  };
+}
+
+/** The provider `BigCommerceApiCheck` uses. */
+export const bigCommerceApiCheckProvider = createBigCommerceApiCheckProvider();
+
+export interface BigCommerceApiCheckArgs {
+  /** The store hash from the API path `https://api.bigcommerce.com/stores/<hash>/v3`. */
+  storeHash: pulumi.Input<string>;
+  /** Access token of a store-level API account. Always treated as a secret. */
+  accessToken: pulumi.Input<string>;
+  /** Scopes to prove; default: information, orders, products, customers (read-only). */
+  requiredScopes?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Default `https://api.bigcommerce.com`; tests point it at the emulator. */
+  apiBaseUrl?: pulumi.Input<string>;
+  /** When set, the store's name must equal it (guards against a token for another store). */
+  expectedStoreName?: pulumi.Input<string>;
+  /**
+   * Stack config key holding the token, which `read` (`pulumi refresh`) uses to probe again, as
+   * it gets no inputs. Default `<project>:bigcommerceAccessToken`.
+   */
+  accessTokenConfigKey?: pulumi.Input<string>;
+}
+
+/**
+ * Proves that a BigCommerce store hash, access token and OAuth scopes work before IOM is pointed
+ * at them. Creates nothing in BigCommerce; fails the deployment with one message listing every
+ * problem.
+ */
+export class BigCommerceApiCheck extends pulumi.dynamic.Resource {
+  /** Numeric store id (`store_id` of GET /v2/store); absent when the information scope is not required. */
+  declare readonly storeId: pulumi.Output<number | undefined>;
+  declare readonly storeName: pulumi.Output<string | undefined>;
+  declare readonly domain: pulumi.Output<string | undefined>;
+  declare readonly planName: pulumi.Output<string | undefined>;
+  /** Store status, `live` after a successful check. */
+  declare readonly status: pulumi.Output<string | undefined>;
+  declare readonly scopesVerified: pulumi.Output<string[]>;
+  /** `sha256:` and 12 hex digits of the token: tells tokens apart without revealing them. */
+  declare readonly tokenFingerprint: pulumi.Output<string>;
+  declare readonly checkedAt: pulumi.Output<string>;
+
+  constructor(name: string, args: BigCommerceApiCheckArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      bigCommerceApiCheckProvider,
+      name,
+      {
+        storeHash: args.storeHash,
+        accessToken: pulumi.secret(args.accessToken),
+        requiredScopes: args.requiredScopes,
+        apiBaseUrl: args.apiBaseUrl,
+        expectedStoreName: args.expectedStoreName,
+        // Fully qualified here, in the program, where the project name is known.
+        accessTokenConfigKey: args.accessTokenConfigKey ?? `${pulumi.getProject()}:${DEFAULT_TOKEN_CONFIG_KEY}`,
+        storeId: undefined,
+        storeName: undefined,
+        domain: undefined,
+        planName: undefined,
+        status: undefined,
+        scopesVerified: undefined,
+        tokenFingerprint: undefined,
+        checkedAt: undefined,
+      },
+      opts,
+      "bigcommerce",
+      "ApiCheck",
+    );
+  }
+}

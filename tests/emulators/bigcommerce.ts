@@ -1,0 +1,388 @@
+// An HTTP emulator of the parts of the BigCommerce REST API the API check uses, following
+// shared/reference/bigcommerce-api.md: X-Auth-Token auth (401), 403 with the real missing-scope
+// body, a token used against another store hash, v2 and v3 answer shapes, 204 on an empty order
+// list, per-store rate-limit headers with a quota that runs out (429) and refills, and injectable
+// faults (503/500, slow answers, dropped connections) plus a global latency.
+//
+// It rejects what the real API rejects: no or unknown token, paths outside /stores/<hash>/v2|v3,
+// a trailing slash on a v3 path (403, as BigCommerce does), methods other than GET here.
+
+import * as http from "http";
+import type { AddressInfo } from "net";
+
+export interface EmulatorStore {
+  hash: string;
+  storeId: number;
+  name: string;
+  domain: string;
+  status: string;
+  planName: string;
+  /** 0: `GET /v2/orders` answers 204 with an empty body. */
+  orders: number;
+}
+
+export interface EmulatorToken {
+  token: string;
+  storeHash: string;
+  /** Scope names as BigCommerce grants them; a modify scope also allows its read-only requests. */
+  scopes: string[];
+}
+
+export interface RateLimitOptions {
+  quota: number;
+  windowMs: number;
+  /** Send the quota headers with a 429 (BigCommerce may not). Default true. */
+  headersOn429?: boolean;
+  /** Send `X-Retry-After: <seconds>` with a 429. */
+  retryAfterSeconds?: number;
+}
+
+export interface Fault {
+  /** Path prefix below /stores/<hash> (e.g. `/v2/time`); every path when absent. */
+  path?: string;
+  /** Answer with this status (e.g. 503, 500, or 429 without headers). */
+  status?: number;
+  /** Delay the answer by this much (a slow answer; longer than the client timeout = a timeout). */
+  delayMs?: number;
+  /** Destroy the connection without answering. */
+  drop?: boolean;
+  /** Extra response headers (e.g. `X-Retry-After` on a 429). */
+  headers?: Record<string, string>;
+  /** How many matching requests it affects. */
+  times: number;
+}
+
+export interface LoggedRequest {
+  method: string;
+  url: string;
+  /** 0 while unanswered, or when the connection was dropped or abandoned. */
+  status: number;
+  at: number;
+  hadToken: boolean;
+  accept?: string;
+}
+
+export interface EmulatorOptions {
+  stores?: EmulatorStore[];
+  tokens?: EmulatorToken[];
+  latencyMs?: number;
+  rateLimit?: RateLimitOptions;
+  /** What a valid token gets when used against another store's hash (undocumented; default 404). */
+  wrongStoreStatus?: 401 | 403 | 404;
+}
+
+export interface BigCommerceEmulator {
+  readonly url: string;
+  readonly requests: LoggedRequest[];
+  /** Most requests being handled at the same time. */
+  readonly maxInFlight: () => number;
+  store(hash: string): EmulatorStore;
+  addToken(token: EmulatorToken): void;
+  revokeToken(token: string): void;
+  addFault(fault: Fault): void;
+  clearFaults(): void;
+  setLatency(ms: number): void;
+  setRateLimit(options: RateLimitOptions): void;
+  /** Forgets the request log and concurrency figure. */
+  resetLog(): void;
+  close(): Promise<void>;
+}
+
+export const MISSING_SCOPE_BODY = {
+  status: 403,
+  title: "You don't have a required scope to access the endpoint",
+  type: "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes",
+  errors: {},
+};
+
+export const DEMO_STORE: EmulatorStore = {
+  hash: "abc123",
+  storeId: 1001234,
+  name: "Contoso Outdoor",
+  domain: "contoso-outdoor.example",
+  status: "live",
+  planName: "Plus",
+  orders: 3,
+};
+
+export const ALL_READ_SCOPES = [
+  "store_v2_information_read_only",
+  "store_v2_orders_read_only",
+  "store_v2_products_read_only",
+  "store_v2_customers_read_only",
+  "store_channel_settings_read_only",
+];
+
+/** Scope family each endpoint needs (null: a valid token is enough). */
+const ROUTES: Record<string, { version: "v2" | "v3"; scope: string | null }> = {
+  "/v2/time": { version: "v2", scope: null },
+  "/v2/store": { version: "v2", scope: "store_v2_information" },
+  "/v2/orders": { version: "v2", scope: "store_v2_orders" },
+  "/v2/orders/count": { version: "v2", scope: "store_v2_orders" },
+  "/v3/catalog/products": { version: "v3", scope: "store_v2_products" },
+  "/v3/pricelists": { version: "v3", scope: "store_v2_products" },
+  "/v3/customers": { version: "v3", scope: "store_v2_customers" },
+  "/v3/channels": { version: "v3", scope: "store_channel_settings" },
+};
+
+function v3Error(status: number, title: string): Record<string, unknown> {
+  return { status, title, type: "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes", errors: {} };
+}
+
+function v2Error(status: number, message: string): unknown[] {
+  return [{ status, message }];
+}
+
+function envelope(data: unknown[], limit: number): Record<string, unknown> {
+  return {
+    data: data.slice(0, limit),
+    meta: {
+      pagination: {
+        total: data.length,
+        count: Math.min(limit, data.length),
+        per_page: limit,
+        current_page: 1,
+        total_pages: Math.max(1, Math.ceil(data.length / limit)),
+        links: { previous: null, current: `?page=1&limit=${limit}`, next: data.length > limit ? `?page=2&limit=${limit}` : null },
+      },
+    },
+  };
+}
+
+export async function startBigCommerceEmulator(options: EmulatorOptions = {}): Promise<BigCommerceEmulator> {
+  const stores = new Map<string, EmulatorStore>();
+  for (const s of options.stores ?? [{ ...DEMO_STORE }]) stores.set(s.hash, { ...s });
+  const tokens = new Map<string, EmulatorToken>();
+  for (const t of options.tokens ?? []) tokens.set(t.token, { ...t, scopes: [...t.scopes] });
+  let latencyMs = options.latencyMs ?? 0;
+  let rateLimit: RateLimitOptions = options.rateLimit ?? { quota: 150, windowMs: 30_000 };
+  const wrongStoreStatus = options.wrongStoreStatus ?? 404;
+  const faults: Fault[] = [];
+  const windows = new Map<string, { start: number; used: number }>();
+  const requests: LoggedRequest[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+
+  const hasScope = (granted: string[], family: string): boolean =>
+    granted.includes(family) || granted.includes(`${family}_read_only`);
+
+  const takeFault = (path: string): Fault | undefined => {
+    const f = faults.find((x) => x.times > 0 && (x.path === undefined || path.startsWith(x.path)));
+    if (f) f.times -= 1;
+    return f;
+  };
+
+  const server = http.createServer((req, res) => {
+    inFlight += 1;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const method = req.method ?? "GET";
+    const rawUrl = req.url ?? "/";
+    const tokenHeader = req.headers["x-auth-token"];
+    const token = typeof tokenHeader === "string" ? tokenHeader : undefined;
+    const headers: Record<string, string> = {};
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    // Logged on arrival (status 0 until answered), so a test's resetLog() is not polluted later
+    // by answers to an earlier test's requests.
+    const entry: LoggedRequest = { method, url: rawUrl, status: 0, at: Date.now(), hadToken: token !== undefined, accept: req.headers.accept };
+    requests.push(entry);
+    const finish = (): boolean => {
+      if (finished) return false;
+      finished = true;
+      inFlight -= 1;
+      return true;
+    };
+    // The client gave up (timeout) or went away: stop the pending answer.
+    res.on("close", () => {
+      if (timer) clearTimeout(timer);
+      finish();
+    });
+
+    const send = (status: number, body?: unknown, delayMs = 0): void => {
+      const out = body === undefined ? "" : JSON.stringify(body);
+      timer = setTimeout(() => {
+        if (!finish()) return;
+        entry.status = status;
+        res.writeHead(status, { ...headers, ...(out ? { "Content-Type": "application/json" } : {}) });
+        res.end(out);
+      }, latencyMs + delayMs);
+    };
+
+    const url = new URL(rawUrl, "http://emulator");
+    const match = /^\/stores\/([^/]+)(\/v[23]\/.*)$/.exec(url.pathname);
+    if (!match) {
+      send(404, v3Error(404, "Not Found"));
+      return;
+    }
+    const [, hash, path] = match;
+    const version = path.startsWith("/v3/") ? "v3" : "v2";
+    const err = (status: number, text: string): unknown => (version === "v3" ? v3Error(status, text) : v2Error(status, text));
+
+    const fault = takeFault(path);
+    if (fault?.drop) {
+      timer = setTimeout(() => {
+        finish();
+        req.socket.destroy();
+      }, latencyMs);
+      return;
+    }
+    if (fault?.status !== undefined) {
+      Object.assign(headers, fault.headers ?? {});
+      send(fault.status, err(fault.status, fault.status === 503 ? "Service Unavailable" : "Server Error"), fault.delayMs ?? 0);
+      return;
+    }
+    const slow = fault?.delayMs ?? 0;
+
+    if (token === undefined || token === "") {
+      send(401, err(401, "No credentials were supplied in the request."), slow);
+      return;
+    }
+    const grant = tokens.get(token);
+    if (!grant) {
+      send(401, err(401, "Invalid credentials."), slow);
+      return;
+    }
+    if (grant.storeHash !== hash || !stores.has(hash)) {
+      send(wrongStoreStatus, wrongStoreStatus === 403 ? MISSING_SCOPE_BODY : err(wrongStoreStatus, "Store not found"), slow);
+      return;
+    }
+    const store = stores.get(hash) as EmulatorStore;
+
+    // Per-store quota, shared by every token of the store.
+    const now = Date.now();
+    let win = windows.get(hash);
+    if (!win || now - win.start >= rateLimit.windowMs) {
+      win = { start: now, used: 0 };
+      windows.set(hash, win);
+    }
+    const resetMs = Math.max(0, win.start + rateLimit.windowMs - now);
+    const quotaHeaders = (left: number): void => {
+      headers["X-Rate-Limit-Time-Window-Ms"] = String(rateLimit.windowMs);
+      headers["X-Rate-Limit-Time-Reset-Ms"] = String(resetMs);
+      headers["X-Rate-Limit-Requests-Quota"] = String(rateLimit.quota);
+      headers["X-Rate-Limit-Requests-Left"] = String(left);
+    };
+    if (win.used >= rateLimit.quota) {
+      if (rateLimit.headersOn429 !== false) quotaHeaders(0);
+      if (rateLimit.retryAfterSeconds !== undefined) headers["X-Retry-After"] = String(rateLimit.retryAfterSeconds);
+      send(429, err(429, "Too many requests"), slow);
+      return;
+    }
+    win.used += 1;
+    quotaHeaders(rateLimit.quota - win.used);
+
+    if (method !== "GET") {
+      send(405, err(405, "Method Not Allowed"), slow);
+      return;
+    }
+    const route = ROUTES[path];
+    if (!route) {
+      // A wrong v3 path (a trailing slash, say) gets the missing-scope 403, as on the real API.
+      if (version === "v3") send(403, MISSING_SCOPE_BODY, slow);
+      else send(404, v2Error(404, "The requested resource was not found."), slow);
+      return;
+    }
+    if (route.scope !== null && !hasScope(grant.scopes, route.scope)) {
+      send(403, MISSING_SCOPE_BODY, slow);
+      return;
+    }
+    const limitParam = url.searchParams.get("limit");
+    const limit = limitParam === null ? 50 : Number(limitParam);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 250) {
+      send(422, err(422, "The limit must be between 1 and 250."), slow);
+      return;
+    }
+
+    switch (path) {
+      case "/v2/time":
+        send(200, { time: Math.floor(Date.now() / 1000) }, slow);
+        return;
+      case "/v2/store":
+        send(
+          200,
+          {
+            id: store.hash,
+            domain: store.domain,
+            secure_url: `https://${store.domain}`,
+            control_panel_base_url: `https://store-${store.hash}.mybigcommerce.com`,
+            status: store.status,
+            name: store.name,
+            first_name: "Ada",
+            last_name: "Lovelace",
+            plan_name: store.planName,
+            plan_level: store.planName,
+            plan_is_trial: false,
+            store_id: store.storeId,
+            default_channel_id: 1,
+            currency: "USD",
+            timezone: { name: "Etc/UTC", raw_offset: 0, dst_offset: 0, dst_correction: false },
+            features: { stencil_enabled: true },
+          },
+          slow,
+        );
+        return;
+      case "/v2/orders":
+        if (store.orders === 0) send(204, undefined, slow);
+        else send(200, Array.from({ length: Math.min(limit, store.orders) }, (_, i) => ({ id: 100 + i, status: "Pending", status_id: 1 })), slow);
+        return;
+      case "/v2/orders/count":
+        send(200, { count: store.orders, statuses: [] }, slow);
+        return;
+      case "/v3/catalog/products":
+        send(200, envelope([{ id: 77, name: "Tent", sku: "TENT-1" }], limit), slow);
+        return;
+      case "/v3/pricelists":
+        send(200, envelope([], limit), slow);
+        return;
+      case "/v3/customers":
+        send(200, envelope([{ id: 5, email: "buyer@example.com" }], limit), slow);
+        return;
+      case "/v3/channels":
+        send(200, envelope([{ id: 1, name: "Contoso Outdoor", type: "storefront", platform: "bigcommerce" }], limit), slow);
+        return;
+      default:
+        send(404, err(404, "Not Found"), slow);
+    }
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    maxInFlight: () => maxInFlight,
+    store(hash: string): EmulatorStore {
+      const s = stores.get(hash);
+      if (!s) throw new Error(`emulator has no store ${hash}`);
+      return s;
+    },
+    addToken(t: EmulatorToken): void {
+      tokens.set(t.token, { ...t, scopes: [...t.scopes] });
+    },
+    revokeToken(t: string): void {
+      tokens.delete(t);
+    },
+    addFault(f: Fault): void {
+      faults.push({ ...f });
+    },
+    clearFaults(): void {
+      faults.length = 0;
+    },
+    setLatency(ms: number): void {
+      latencyMs = ms;
+    },
+    setRateLimit(r: RateLimitOptions): void {
+      rateLimit = r;
+      windows.clear();
+    },
+    resetLog(): void {
+      requests.length = 0;
+      maxInFlight = inFlight;
+    },
+    close(): Promise<void> {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
