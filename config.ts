@@ -231,7 +231,11 @@ function decode(key: string, type: ConfigValueType, text: string, problems: Conf
  * hands them to the program (after applying the project file's defaults). Pure; throws ConfigError
  * listing every problem.
  */
-export function parseStackConfig(stack: string, raw: Readonly<Record<string, string | undefined>>): StackConfig {
+export function parseStackConfig(
+  stack: string,
+  raw: Readonly<Record<string, string | undefined>>,
+  secretKeys: ReadonlySet<string> = new Set(),
+): StackConfig {
   const problems: ConfigProblem[] = [];
   const known = new Set<string>(Object.keys(CONFIG_SCHEMA));
   for (const key of Object.keys(raw)) {
@@ -247,6 +251,11 @@ export function parseStackConfig(stack: string, raw: Readonly<Record<string, str
     if (text === undefined) {
       problems.push({ key, message: "is required but not set (Pulumi.yaml declares it; set it in the stack's config)" });
       continue;
+    }
+    // Pulumi.yaml cannot mark these `secret` (the CLI refuses a plain-text default for a secret key),
+    // so the program refuses a plain value itself.
+    if ("secret" in spec && text !== "" && !secretKeys.has(key)) {
+      problems.push({ key, message: `holds a secret but was set in plain text: set it with 'pulumi config set --secret ${key} <value>'` });
     }
     const decoded = decode(key, spec.type, text, problems);
     if (decoded === undefined) continue;
@@ -473,12 +482,25 @@ function build(stack: string, v: Values): StackConfig {
   };
 }
 
+/**
+ * Which config keys the CLI decrypted: the SDK reads the list the CLI passes
+ * (PULUMI_CONFIG_SECRET_KEYS) but exposes it only internally, so it is looked up defensively.
+ */
+function isConfigSecret(fullKey: string): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const internals = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
+  return typeof internals.isConfigSecret === "function" ? internals.isConfigSecret(fullKey) : true;
+}
+
 /** Reads the running stack's configuration from the Pulumi engine and validates it. */
 export function loadStackConfig(): StackConfig {
   const prefix = `${PROJECT}:`;
   const raw: Record<string, string> = {};
+  const secretKeys = new Set<string>();
   for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
-    if (fullKey.startsWith(prefix)) raw[fullKey.slice(prefix.length)] = value;
+    if (!fullKey.startsWith(prefix)) continue;
+    raw[fullKey.slice(prefix.length)] = value;
+    if (isConfigSecret(fullKey)) secretKeys.add(fullKey.slice(prefix.length));
   }
-  return parseStackConfig(pulumi.getStack(), raw);
+  return parseStackConfig(pulumi.getStack(), raw, secretKeys);
 }

@@ -8,8 +8,8 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
-import { PROJECT, parseStackConfig } from "../config";
-import { loadProject, resolveStackConfig, type ConfigChanges } from "./stack-config";
+import { parseStackConfig } from "../config";
+import { loadProject, rawStackConfig, resolveStackConfig, type ConfigChanges } from "./stack-config";
 
 export const UNKNOWN = "[unknown]";
 export const SECRET = "[secret]";
@@ -72,8 +72,8 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
   const project = loadProject().name;
   const { config, secretKeys } = resolveStackConfig(stack, changes);
   // The program's own validation, first: a bad config fails here with its errors, before any mock runs.
-  const prefix = `${PROJECT}:`;
-  parseStackConfig(stack, Object.fromEntries(Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v])));
+  const { raw, secretKeys: secretNames } = rawStackConfig(stack, changes);
+  parseStackConfig(stack, raw, secretNames);
   const declared = new Map<string, { type: string; name: string; inputs?: Record<string, unknown> }>();
   const parents = new Map<pulumi.Resource, string>();
   const parentOf = new Map<string, string>();

@@ -79,6 +79,7 @@ export function resolveStackConfig(stack: string, changes: ConfigChanges = {}): 
     const entry = entries.get(key);
     if (!entry) {
       if (decl.default === undefined) missing.push(key);
+      else if (decl.secret) errors.push(`Stack '${stack}' with configuration key '${key}' must be encrypted as it's secret`); // its default is plain text
       else entries.set(key, { value: decl.default, secure: false });
       continue;
     }
@@ -100,9 +101,13 @@ export function resolveStackConfig(stack: string, changes: ConfigChanges = {}): 
   return { config, secretKeys };
 }
 
-/** The same configuration as the raw map `parseStackConfig` takes (keys without the project prefix). */
-export function rawStackConfig(stack: string, changes: ConfigChanges = {}): Record<string, string> {
-  const { config } = resolveStackConfig(stack, changes);
+/** The same configuration as `parseStackConfig` takes: keys without the project prefix, and which are secret. */
+export function rawStackConfig(stack: string, changes: ConfigChanges = {}): { raw: Record<string, string>; secretKeys: Set<string> } {
+  const { config, secretKeys } = resolveStackConfig(stack, changes);
   const prefix = `${loadProject().name}:`;
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(prefix.length), v]));
+  const unprefixed = (k: string) => (k.startsWith(prefix) ? k.slice(prefix.length) : k);
+  return {
+    raw: Object.fromEntries(Object.entries(config).map(([k, v]) => [unprefixed(k), v])),
+    secretKeys: new Set(secretKeys.map(unprefixed)),
+  };
 }

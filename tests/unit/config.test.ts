@@ -7,9 +7,9 @@ import { rawStackConfig, STACKS, type ConfigChanges } from "../support/stack";
 
 /** `text` overrides values after the CLI's own checks, as a value the CLI passes through would arrive. */
 function problemsFor(stack: string, changes: ConfigChanges, text: Record<string, string> = {}): ConfigError {
-  const raw = { ...rawStackConfig(stack, changes), ...text };
+  const { raw, secretKeys } = rawStackConfig(stack, changes);
   try {
-    parseStackConfig(stack, raw);
+    parseStackConfig(stack, { ...raw, ...text }, secretKeys);
   } catch (err) {
     if (err instanceof ConfigError) return err;
     throw err;
@@ -19,7 +19,7 @@ function problemsFor(stack: string, changes: ConfigChanges, text: Record<string,
 
 describe("committed stacks", () => {
   test.each(STACKS)("%s is valid and derives names from environment, region and business unit", (stack) => {
-    const config = parseStackConfig(stack, rawStackConfig(stack));
+    const config = parseStackConfig(stack, rawStackConfig(stack).raw);
     expect(config.naming).toEqual({ environment: stack, regionCode: "weu", businessUnit: "retail" });
     expect(config.storage.fileDropContainerName).toBe(`d365iomfiledrop${stack}weu`);
     expect(config.tags).toMatchObject({ environment: stack, pulumiStack: `iom-bigcommerce/${stack}` });
@@ -67,6 +67,8 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a tag without a value separator", { set: { extraTags: ["costCenter"] } }, "extraTags", /key=value/],
   ["the same container twice", { set: { fileDropContainerName: "drop", errorFileDropContainerName: "drop" } }, "errorFileDropContainerName", /must differ/],
   ["a container name with capitals", { set: { fileDropContainerName: "FileDrop" } }, "fileDropContainerName", /lowercase/],
+  ["a token set in plain text", { set: { bigcommerceStoreHash: "abc123", bigcommerceAccessToken: "tok-plain" } }, "bigcommerceAccessToken", /set in plain text: set it with 'pulumi config set --secret bigcommerceAccessToken <value>'/],
+  ["a registration secret set in plain text", { set: { gatewayRegistrationClientId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", gatewayRegistrationTenantId: "f0e1d2c3-b4a5-4968-8776-655443322110", gatewayRegistrationClientSecret: "plain" } }, "gatewayRegistrationClientSecret", /set in plain text/],
   ["a mistyped key", { set: { storagesku: "Standard_LRS" } }, "storagesku", /not a setting of this program \(did you mean 'storageSku'\?\)/],
 ];
 
@@ -98,7 +100,7 @@ describe("bad configuration is rejected, naming key and stack", () => {
   });
 
   test("reports a missing required key", () => {
-    const raw = rawStackConfig("test");
+    const { raw } = rawStackConfig("test");
     delete raw.organizationId;
     expect(() => parseStackConfig("test", raw)).toThrow(/iom-bigcommerce:organizationId: is required but not set/);
   });
@@ -112,15 +114,16 @@ describe("bad configuration is rejected, naming key and stack", () => {
 
 describe("valid options", () => {
   test("an unknown region works with an explicit region code", () => {
-    const config = parseStackConfig("dev", rawStackConfig("dev", { set: { location: "italynorth", regionCode: "itn" } }));
+    const config = parseStackConfig("dev", rawStackConfig("dev", { set: { location: "italynorth", regionCode: "itn" } }).raw);
     expect(config.naming.regionCode).toBe("itn");
   });
 
   test("a service principal turns on unattended registration; its secret stays an Output", () => {
-    const config = parseStackConfig("dev", rawStackConfig("dev", {
+    const { raw, secretKeys } = rawStackConfig("dev", {
       set: { gatewayRegistrationClientId: "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D", gatewayRegistrationTenantId: "f0e1d2c3-b4a5-4968-8776-655443322110" },
       secrets: { gatewayRegistrationClientSecret: "s3cret" },
-    }));
+    });
+    const config = parseStackConfig("dev", raw, secretKeys);
     expect(config.gateway?.registration).toMatchObject({ clientId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", adminObjectIds: [] });
     expect(JSON.stringify(config.gateway?.registration?.clientSecret)).not.toContain("s3cret");
   });

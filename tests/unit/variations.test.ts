@@ -5,7 +5,6 @@
  */
 import { BUILT_IN_ROLES } from "../../components/roles";
 import { isSecretValue, plainOccurrences, reveal, runProgram } from "../support/program";
-import { resolveStackConfig } from "../support/stack";
 
 type Obj = Record<string, unknown>;
 const list = (v: unknown) => (v ?? []) as Obj[];
@@ -104,9 +103,11 @@ describe("a BigCommerce access token in the stack's secrets", () => {
     expect(run.outputs.bigcommerce).toBeUndefined();
   });
 
-  test("must be set as a secret: the Pulumi CLI refuses a plain value for it", () => {
-    expect(() => resolveStackConfig("dev", { set: { bigcommerceStoreHash: "abc123", bigcommerceAccessToken: BC_TOKEN } }))
-      .toThrow("Stack 'dev' with configuration key 'bigcommerceAccessToken' must be encrypted as it's secret");
+  test("must be set as a secret: the program refuses a plain value before declaring anything", async () => {
+    const error = await runProgram("dev", { set: { bigcommerceStoreHash: "abc123", bigcommerceAccessToken: BC_TOKEN } }).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toContain("iom-bigcommerce:bigcommerceAccessToken: holds a secret but was set in plain text");
+    expect(error?.message).not.toContain(BC_TOKEN);
+    expect((error as Error & { declaredResources: number }).declaredResources).toBe(0);
   });
 });
 
