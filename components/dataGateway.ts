@@ -3,15 +3,12 @@ import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { gatewayClusterName, gatewayComputerName, resourceName, type NamingContext } from "../naming";
+import { gatewayClusterName, gatewayComputerName, resourceName } from "../naming";
 import type { StoredSecret } from "./keyVault";
+import { type LandingArgs } from "./landing";
 import { grantRole } from "./roles";
 
-export interface DataGatewayArgs {
-  resourceGroupName: pulumi.Input<string>;
-  location: string;
-  naming: NamingContext;
-  tags: Record<string, string>;
+export interface DataGatewayArgs extends LandingArgs {
   subnetId: pulumi.Input<string>;
   subscriptionId: pulumi.Input<string>;
   vmSize: string;

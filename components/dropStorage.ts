@@ -1,14 +1,11 @@
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
-import { storageAccountName, type NamingContext } from "../naming";
+import { storageAccountName } from "../naming";
 import { PrivateLink } from "./privateLink";
+import { type LandingArgs } from "./landing";
 import { grantRole, protectFromDeletion } from "./roles";
 
-export interface DropStorageArgs {
-  resourceGroupName: pulumi.Input<string>;
-  location: string;
-  naming: NamingContext;
-  tags: Record<string, string>;
+export interface DropStorageArgs extends LandingArgs {
   /** Random suffix that makes the globally unique account name unique. */
   uniqueSuffix: pulumi.Input<string>;
   sku: string;

@@ -1,14 +1,11 @@
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as pulumi from "@pulumi/pulumi";
-import { keyVaultName, type NamingContext } from "../naming";
+import { keyVaultName } from "../naming";
 import { PrivateLink } from "./privateLink";
+import { type LandingArgs } from "./landing";
 import { grantRole, protectFromDeletion } from "./roles";
 
-export interface KeyVaultArgs {
-  resourceGroupName: pulumi.Input<string>;
-  location: string;
-  naming: NamingContext;
-  tags: Record<string, string>;
+export interface KeyVaultArgs extends LandingArgs {
   uniqueSuffix: pulumi.Input<string>;
   tenantId: pulumi.Input<string>;
   subscriptionId: pulumi.Input<string>;

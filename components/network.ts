@@ -1,13 +1,10 @@
 import * as network from "@pulumi/azure-native/network";
 import type * as azureTypes from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName, type NamingContext } from "../naming";
+import { resourceName } from "../naming";
+import type { LandingArgs } from "./landing";
 
-export interface NetworkArgs {
-  resourceGroupName: pulumi.Input<string>;
-  location: string;
-  naming: NamingContext;
-  tags: Record<string, string>;
+export interface NetworkArgs extends LandingArgs {
   addressSpace: string;
   privateEndpointSubnetPrefix: string;
   /** Gateway subnet, NSG and NAT egress; omitted when the stack runs no data gateway. */

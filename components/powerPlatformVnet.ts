@@ -1,6 +1,6 @@
 import * as powerplatform from "@pulumi/azure-native/powerplatform";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName, type NamingContext } from "../naming";
+import { resourceName } from "../naming";
 
 export interface PowerPlatformVnetArgs {
   resourceGroupName: pulumi.Input<string>;

@@ -1,13 +1,10 @@
 import * as network from "@pulumi/azure-native/network";
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName, type NamingContext } from "../naming";
+import { resourceName } from "../naming";
+import type { LandingArgs } from "./landing";
 
-export interface PrivateLinkArgs {
-  resourceGroupName: pulumi.Input<string>;
-  location: string;
-  naming: NamingContext;
-  tags: Record<string, string>;
+export interface PrivateLinkArgs extends LandingArgs {
   /** The resource the endpoint connects to (storage account, key vault). */
   targetResourceId: pulumi.Input<string>;
   /** Private link sub-resource, e.g. `blob` or `vault`, and its member name. */
