@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { gatewayClusterName, gatewayComputerName, resourceName } from "../naming";
 import type { StoredSecret } from "./keyVault";
-import { type LandingArgs } from "./landing";
+import type { LandingArgs } from "./landing";
 import { grantRole } from "./roles";
 
 export interface DataGatewayArgs extends LandingArgs {

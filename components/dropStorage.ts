@@ -2,7 +2,7 @@ import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { storageAccountName } from "../naming";
 import { PrivateLink } from "./privateLink";
-import { type LandingArgs } from "./landing";
+import type { LandingArgs } from "./landing";
 import { grantRole, protectFromDeletion } from "./roles";
 
 export interface DropStorageArgs extends LandingArgs {

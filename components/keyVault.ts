@@ -2,7 +2,7 @@ import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as pulumi from "@pulumi/pulumi";
 import { keyVaultName } from "../naming";
 import { PrivateLink } from "./privateLink";
-import { type LandingArgs } from "./landing";
+import type { LandingArgs } from "./landing";
 import { grantRole, protectFromDeletion } from "./roles";
 
 export interface KeyVaultArgs extends LandingArgs {

@@ -1,11 +1,10 @@
 import * as powerplatform from "@pulumi/azure-native/powerplatform";
 import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../naming";
+import type { LandingArgs } from "./landing";
 
-export interface PowerPlatformVnetArgs {
-  resourceGroupName: pulumi.Input<string>;
-  naming: NamingContext;
-  tags: Record<string, string>;
+/** Its location is a Power Platform geography, not an Azure region. */
+export interface PowerPlatformVnetArgs extends Omit<LandingArgs, "location"> {
   /** Power Platform geography (unitedstates, europe, ...), the policy's location. */
   geo: string;
   /** Delegated subnets, primary region first; geographies with two regions need both. */
