@@ -217,7 +217,7 @@ export const nextSteps = pulumi
   .apply(([account, vaultName]) => [
     ...(gateway?.manualStep ? [gateway.manualStep] : []),
     ...(vnetSupport
-      ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment (Power Platform admin center or the Enable-SubnetInjection script)."]
+      ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment (Power Platform admin center, or Microsoft's enterprise-policy PowerShell scripts)."]
       : []),
     `In Power Automate create an Azure Blob Storage connection with 'Azure AD Integrated' authentication to account '${account}'` +
       (gateway ? ` through gateway cluster '${gateway.clusterName}'.` : " (VNet support routes it privately)."),
