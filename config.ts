@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
 import { normalizeScopes, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
+import { MAPPING_KINDS, type MappingKind } from "./dynamic-providers/dataverse/kinds";
+import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -32,6 +34,19 @@ const optionalCidr = z.string().refine((v) => v === "" || parseCidr(v) !== undef
 const days = (min: number, max: number) => z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
 const uniqueList = <T extends z.ZodType<string>>(item: T) =>
   z.array(item).refine((list) => new Set(list.map((v) => v.toLowerCase())).size === list.length, "lists the same value twice");
+
+/** A flat `key=logicalname;...` override of a mapping table's discovered schema. */
+const schemaOverride = z.string().superRefine((v, ctx) => {
+  try {
+    parseSchemaOverride(v);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
+});
+type SchemaOverrideKey = `dataverse${Capitalize<MappingKind>}Schema`;
+function schemaOverrideKey(kind: MappingKind): SchemaOverrideKey {
+  return `dataverse${kind.charAt(0).toUpperCase()}${kind.slice(1)}Schema` as SchemaOverrideKey;
+}
 
 export const CONNECTIVITY_MODES = ["dataGateway", "powerPlatformVnet", "both"] as const;
 export const STORAGE_SKUS = ["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS", "Standard_RAGRS", "Standard_RAGZRS"] as const;
@@ -106,6 +121,16 @@ export const CONFIG_SCHEMA = {
     }),
   },
   bigcommerceExpectedStoreName: { type: "string", schema: z.string() },
+  dataverseEnvironmentUrl: {
+    type: "string",
+    schema: z.string().regex(/^(https:\/\/[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.(dynamics\.com|microsoftdynamics\.us|appsplatform\.us|dynamics\.cn)\/?)?$/,
+      "must be the environment URL such as https://contoso.crm4.dynamics.com, or empty"),
+  },
+  dataverseProviderName: { type: "string", schema: z.string().min(1, "must name the IOM provider the mappings belong to") },
+  dataverseMappingGroup: { type: "string", schema: z.string().min(1, "must name the default mapping group") },
+  dataverseMappingsDir: { type: "string", schema: z.string().refine((v) => !v.startsWith("/") && !v.split(/[\\/]/).includes(".."), "must be a folder inside the project, or empty for mappings/<stack>") },
+  dataverseAdoptExisting: { type: "boolean", schema: z.boolean() },
+  ...Object.fromEntries(MAPPING_KINDS.map((kind) => [schemaOverrideKey(kind), { type: "string", schema: schemaOverride }])) as Record<SchemaOverrideKey, { type: "string"; schema: typeof schemaOverride }>,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -176,6 +201,16 @@ export interface StackConfig {
     /** Absent: the check's default read-only scopes for order intake. */
     requiredScopes?: string[];
     expectedStoreName?: string;
+  };
+  /** Present when the stack names a Dataverse environment: IOM's ID mappings are kept in sync. */
+  dataverse?: {
+    environmentUrl: string;
+    providerName: string;
+    mappingGroup: string;
+    /** Folder of the mapping CSVs, relative to the project. */
+    mappingsDir: string;
+    adoptExisting: boolean;
+    schemaOverrides: Partial<Record<MappingKind, string>>;
   };
 }
 
@@ -360,6 +395,12 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
     if (RESERVED_TAGS.includes(key)) add("extraTags", `'${key}' is set by the program and cannot be overridden`);
   }
 
+  if (v.dataverseEnvironmentUrl === "") {
+    const dataverseKeys = ["dataverseMappingsDir", "dataverseAdoptExisting", ...MAPPING_KINDS.map(schemaOverrideKey)] as const;
+    for (const key of dataverseKeys) {
+      if (v[key] !== "" && v[key] !== false) add(key, "is only used with dataverseEnvironmentUrl");
+    }
+  }
   if (v.bigcommerceStoreHash === "" && (v.bigcommerceRequiredScopes.length > 0 || v.bigcommerceExpectedStoreName !== "")) {
     add(v.bigcommerceRequiredScopes.length > 0 ? "bigcommerceRequiredScopes" : "bigcommerceExpectedStoreName", "only used with bigcommerceStoreHash and bigcommerceAccessToken");
   }
@@ -471,6 +512,16 @@ function build(stack: string, v: Values): StackConfig {
         }
       : undefined,
     resourceLocks: v.resourceLocks,
+    dataverse: v.dataverseEnvironmentUrl
+      ? {
+          environmentUrl: v.dataverseEnvironmentUrl.replace(/\/$/, ""),
+          providerName: v.dataverseProviderName,
+          mappingGroup: v.dataverseMappingGroup,
+          mappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
+          adoptExisting: v.dataverseAdoptExisting,
+          schemaOverrides: Object.fromEntries(MAPPING_KINDS.filter((k) => v[schemaOverrideKey(k)] !== "").map((k) => [k, v[schemaOverrideKey(k)]])),
+        }
+      : undefined,
     bigcommerce: v.bigcommerceStoreHash
       ? {
           storeHash: v.bigcommerceStoreHash,

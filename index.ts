@@ -13,10 +13,14 @@ import { Network } from "./components/network";
 import { PowerPlatformVnet } from "./components/powerPlatformVnet";
 import { loadStackConfig } from "./config";
 import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
+import { IomMappingSet, MAPPING_KINDS, loadMappingDir } from "./dynamic-providers/dataverse";
 import { UNIQUE_SUFFIX_LENGTH, resourceName } from "./naming";
 
 const config = loadStackConfig();
 const { naming, tags, location } = config;
+// Every mapping file is validated here, all problems at once with file and line, before anything
+// is declared or any call is made.
+const mappingFiles = config.dataverse ? loadMappingDir(config.dataverse.mappingsDir, config.dataverse.mappingGroup) : undefined;
 const client = authorization.getClientConfigOutput();
 
 const landingGroup = new resources.ResourceGroup("landing", {
@@ -177,6 +181,29 @@ const bigcommerceCheck = config.bigcommerce
     })
   : undefined;
 
+// IOM's internal-external ID mappings, one set per kind, synced from mappings/<stack>/*.csv. The
+// preview lists every mapping added, changed or removed; rows the stack did not create are never
+// deleted.
+const mappingSets = config.dataverse && mappingFiles
+  ? MAPPING_KINDS.flatMap((kind) => {
+      const parsed = mappingFiles[kind];
+      const dataverse = config.dataverse;
+      if (!parsed || !dataverse) return [];
+      return [{
+        kind,
+        set: new IomMappingSet(`iom-mappings-${kind}`, {
+          environmentUrl: dataverse.environmentUrl,
+          kind,
+          file: parsed.file,
+          providerName: dataverse.providerName,
+          mappingGroup: dataverse.mappingGroup,
+          adoptExisting: dataverse.adoptExisting,
+          schemaOverride: dataverse.schemaOverrides[kind],
+        }),
+      }];
+    })
+  : [];
+
 // ---- Stack outputs -------------------------------------------------------------------------------
 
 /** The Inventory Visibility provider's three parameters, exactly as its parameter form wants them. */
@@ -209,6 +236,16 @@ export const bigcommerce = bigcommerceCheck
       tokenFingerprint: bigcommerceCheck.tokenFingerprint,
       checkedAt: bigcommerceCheck.checkedAt,
     }
+  : undefined;
+
+/** Per kind: how many mappings the stack keeps, how many rows it created or adopted, and drift seen by refresh. */
+export const mappings = config.dataverse
+  ? Object.fromEntries(mappingSets.map(({ kind, set }) => [kind, {
+      rows: set.rowCount,
+      owned: set.ownedCount,
+      adopted: set.adoptedCount,
+      drift: set.drift,
+    }]))
   : undefined;
 
 /** What an operator does next, in order. */

@@ -75,7 +75,7 @@ const FIRST = [
 
 /** Settings worth a reviewer's eye: everything but the resource group, location and tags. */
 function keySettings(resource: PlannedResource): string {
-  const skip = new Set(["resourceGroupName", "location", "tags", "source"]);
+  const skip = new Set(["resourceGroupName", "location", "tags", "source", "__provider"]);
   const rank = (s: string) => { const i = FIRST.indexOf(s.slice(0, s.indexOf("="))); return i < 0 ? FIRST.length : i; };
   const settings = Object.entries(resource.inputs).filter(([k]) => !skip.has(k)).flatMap(([k, v]) => summarize(v, k))
     .map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).map((x) => x.s);

@@ -69,6 +69,11 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a container name with capitals", { set: { fileDropContainerName: "FileDrop" } }, "fileDropContainerName", /lowercase/],
   ["a token set in plain text", { set: { bigcommerceStoreHash: "abc123", bigcommerceAccessToken: "tok-plain" } }, "bigcommerceAccessToken", /set in plain text: set it with 'pulumi config set --secret bigcommerceAccessToken <value>'/],
   ["a registration secret set in plain text", { set: { gatewayRegistrationClientId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", gatewayRegistrationTenantId: "f0e1d2c3-b4a5-4968-8776-655443322110", gatewayRegistrationClientSecret: "plain" } }, "gatewayRegistrationClientSecret", /set in plain text/],
+  ["a Dataverse URL that is not an environment", { set: { dataverseEnvironmentUrl: "https://make.powerapps.com/environments/x" } }, "dataverseEnvironmentUrl", /https:\/\/contoso\.crm4\.dynamics\.com/],
+  ["a malformed schema override", { set: { dataverseUnitsSchema: "table" } }, "dataverseUnitsSchema", /is not key=value/],
+  ["a schema override with an unknown key", { set: { dataverseProductsSchema: "tabel=abc_x" } }, "dataverseProductsSchema", /unknown key "tabel"/],
+  ["a mappings folder outside the project", { set: { dataverseMappingsDir: "../elsewhere" } }, "dataverseMappingsDir", /inside the project/],
+  ["mapping settings without an environment", { set: { dataverseEnvironmentUrl: "", dataverseAdoptExisting: true } }, "dataverseAdoptExisting", /only used with dataverseEnvironmentUrl/],
   ["a mistyped key", { set: { storagesku: "Standard_LRS" } }, "storagesku", /not a setting of this program \(did you mean 'storageSku'\?\)/],
 ];
 

@@ -162,3 +162,41 @@ describe("bad configuration", () => {
     expect((error as Error & { declaredResources: number }).declaredResources).toBe(0);
   });
 });
+
+describe("IOM mapping sets", () => {
+  test("each stack keeps one set per mapping file, in the Dataverse environment it names", async () => {
+    const run = await runProgram("dev");
+    const sets = run.ofType("pulumi-nodejs:dynamic/dataverse:IomMappingSet");
+    expect(sets.map((s) => s.name).sort()).toEqual(["iom-mappings-accounts", "iom-mappings-pricelists", "iom-mappings-products", "iom-mappings-units"]);
+    const products = run.one("pulumi-nodejs:dynamic/dataverse:IomMappingSet", "products").inputs;
+    expect(products).toMatchObject({
+      environmentUrl: "https://iom-retail-dev.crm4.dynamics.com",
+      kind: "products",
+      providerName: "BigCommerce",
+      mappingGroup: "Default Mapping Group",
+      adoptExisting: false,
+    });
+    // the guide's sample: sku ABS -> Accu Scale, keyed so a preview shows each mapping
+    expect(Object.entries(products.rows as Record<string, unknown>)).toEqual([["sku=ABS", "Accu Scale"]]);
+    expect(Object.keys(run.outputs.mappings as object).sort()).toEqual(["accounts", "pricelists", "products", "units"]);
+  });
+
+  test("schema overrides and adoption reach the sets; without an environment there are none", async () => {
+    const run = await runProgram("dev", { set: { dataverseProductsSchema: "table=abc_productmapping;target=abc_product", dataverseAdoptExisting: true } });
+    expect(run.one("pulumi-nodejs:dynamic/dataverse:IomMappingSet", "products").inputs).toMatchObject({ schemaOverride: "table=abc_productmapping;target=abc_product", adoptExisting: true });
+    expect(run.one("pulumi-nodejs:dynamic/dataverse:IomMappingSet", "units").inputs.schemaOverride).toBe("");
+    const none = await runProgram("dev", { set: { dataverseEnvironmentUrl: "" } });
+    expect(none.ofType("pulumi-nodejs:dynamic/dataverse:IomMappingSet")).toEqual([]);
+    expect(none.outputs.mappings).toBeUndefined();
+  });
+
+  test("malformed mapping files stop the program before any resource, every problem with file and line", async () => {
+    const error = await runProgram("dev", { set: { dataverseMappingsDir: "tests/fixtures/mappings-bad" } }).then(() => undefined, (e: Error) => e);
+    expect((error as Error & { declaredResources: number }).declaredResources).toBe(0);
+    const message = String(error?.message);
+    expect(message).toMatch(/tests\/fixtures\/mappings-bad\/products\.csv:3: .*/);
+    expect(message).toMatch(/tests\/fixtures\/mappings-bad\/products\.csv:4: .*/);
+    expect(message).toMatch(/tests\/fixtures\/mappings-bad\/units\.csv:2: .*/);
+    expect(message).toMatch(/tests\/fixtures\/mappings-bad\/warehouses\.csv.*/);
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * The row-level change plan. Pure: desired rows + remote rows (+ the owner seed) → what to add,
+ * change, remove, adopt, and what conflicts.
+ *
+ * Ownership: a remote row is this resource's iff its id is `ownedId(seed, its key)` (rows.ts), or
+ * its id is the owned id of a key this resource applied before (covers a row whose key someone
+ * edited). Only owned rows are ever removed. A desired key whose only remote rows are someone
+ * else's is *adopted* when identical (no write; never deleted later), a *conflict* when different
+ * (an error, unless `adoptExisting`, in which case the foreign row is updated and still never
+ * deleted).
+ */
+import { MappingRow, RowMap, decodeKey, encodeKey, matchKey, ownedId } from "./rows";
+
+export interface RemoteRow {
+  id: string;
+  group: string | null;
+  field: string | null;
+  value: string | null;
+  /** Business key of the target row (via $expand), null when unset or dangling. */
+  target: string | null;
+}
+
+export interface Change {
+  row: MappingRow;
+  id: string;
+  owned: boolean;
+  before: RemoteRow;
+}
+
+export interface Plan {
+  add: { row: MappingRow; id: string }[];
+  change: Change[];
+  remove: RemoteRow[];
+  adopt: { row: MappingRow; id: string }[];
+  conflict: { row: MappingRow; remote: RemoteRow }[];
+  unchanged: number;
+}
+
+export function identical(r: RemoteRow, d: MappingRow): boolean {
+  return (
+    r.field === d.field &&
+    r.value === d.value &&
+    (r.group ?? "").toLowerCase() === d.group.toLowerCase() &&
+    (r.target ?? "").toLowerCase() === d.target.toLowerCase()
+  );
+}
+
+export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: string, adoptExisting: boolean, previousKeys: MappingRow[] = []): Plan {
+  const plan: Plan = { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
+  const byId = new Map<string, RemoteRow>();
+  const byKey = new Map<string, RemoteRow[]>();
+  for (const r of remote) {
+    byId.set(r.id.toLowerCase(), r);
+    if (r.group === null || r.field === null || r.value === null) continue;
+    const k = matchKey(r.group, r.field, r.value);
+    const list = byKey.get(k);
+    if (list) list.push(r);
+    else byKey.set(k, [r]);
+  }
+  const consumed = new Set<string>();
+  const desiredIds = new Set<string>();
+  for (const d of desired) {
+    const oid = ownedId(seed, d.group, d.field, d.value);
+    desiredIds.add(oid);
+    const mine = byId.get(oid);
+    if (mine) {
+      consumed.add(oid);
+      if (identical(mine, d)) plan.unchanged++;
+      else plan.change.push({ row: d, id: oid, owned: true, before: mine });
+      continue;
+    }
+    const others = (byKey.get(matchKey(d.group, d.field, d.value)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()));
+    if (others.length > 0) {
+      const same = others.find((r) => identical(r, d));
+      const r = same ?? others[0];
+      consumed.add(r.id.toLowerCase());
+      if (same) plan.adopt.push({ row: d, id: r.id });
+      else if (adoptExisting) plan.change.push({ row: d, id: r.id, owned: false, before: r });
+      else plan.conflict.push({ row: d, remote: r });
+      continue;
+    }
+    plan.add.push({ row: d, id: oid });
+  }
+  // Ids of keys applied before but no longer desired (hash only those, not all 50,000).
+  const desiredKeys = new Set(desired.map((d) => matchKey(d.group, d.field, d.value)));
+  const previouslyOwned = new Set(previousKeys.filter((k) => !desiredKeys.has(matchKey(k.group, k.field, k.value))).map((k) => ownedId(seed, k.group, k.field, k.value)));
+  for (const r of remote) {
+    const id = r.id.toLowerCase();
+    if (consumed.has(id) || desiredIds.has(id)) continue;
+    const ownByKey = r.group !== null && r.field !== null && r.value !== null && ownedId(seed, r.group, r.field, r.value) === id;
+    if (ownByKey || previouslyOwned.has(id)) plan.remove.push(r);
+  }
+  return plan;
+}
+
+/**
+ * Pure comparison of two row maps (what `diff` shows without calling the service): keys added,
+ * changed (different target) and removed, by the encoded key of the *new* side where possible.
+ */
+export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap, newDefaultGroup: string): { added: string[]; changed: string[]; removed: string[] } {
+  const oldByMatch = new Map<string, { key: string; target: string; exact: string }>();
+  for (const k of Object.keys(olds)) {
+    const d = decodeKey(k, oldDefaultGroup);
+    oldByMatch.set(matchKey(d.group, d.field, d.value), { key: k, target: olds[k], exact: `${d.group}\u0000${d.field}\u0000${d.value}` });
+  }
+  const added: string[] = [];
+  const changed: string[] = [];
+  for (const k of Object.keys(news)) {
+    const d = decodeKey(k, newDefaultGroup);
+    const m = matchKey(d.group, d.field, d.value);
+    const o = oldByMatch.get(m);
+    if (!o) added.push(k);
+    else {
+      oldByMatch.delete(m);
+      if (o.target !== news[k] || o.exact !== `${d.group}\u0000${d.field}\u0000${d.value}`) changed.push(k);
+    }
+  }
+  const removed = [...oldByMatch.values()].map((o) => (oldDefaultGroup === newDefaultGroup ? o.key : encodeKey(decodeKey(o.key, oldDefaultGroup).group, decodeKey(o.key, oldDefaultGroup).field, decodeKey(o.key, oldDefaultGroup).value, newDefaultGroup)));
+  return { added, changed, removed };
+}

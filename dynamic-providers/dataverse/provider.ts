@@ -1,0 +1,321 @@
+/**
+ * `IomMappingSet`: one Pulumi resource per mapping kind per stack, holding every mapping row of
+ * that kind, and its dynamic provider.
+ *
+ * Inputs carry the rows as a map `key -> target business key` (see rows.ts), so Pulumi's own
+ * property diff of `rows` lists, in a preview, each mapping added, changed or removed by its key
+ * (the dynamic-provider host does not forward a provider's detailedDiff, so the provider's
+ * `diff` decides *whether* and *how* (update/replace) and the engine's input diff shows *which*).
+ *
+ * State size: at 50,000 rows the inputs hold the row map once (≈ 1.2 MB in the benchmark); the
+ * outputs do not repeat it: they keep the applied rows gzip+base64 (≈ 0.33 MB; `read` needs them
+ * because the host passes it outputs only), a content hash, counts and the small resolved schema.
+ * Row ids are not stored at all: rows this resource creates get deterministic ids (rows.ts
+ * ownedId), so ownership is recomputed from the rows themselves.
+ *
+ * No token or secret is an input or output: the provider gets its token at run time from
+ * DATAVERSE_ACCESS_TOKEN or DefaultAzureCredential.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { createHash } from "crypto";
+import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
+import { RowMap, rowsToMap } from "./rows";
+import { MappingValidationError, Problem, RowEntry, checkRows, loadMappingFile } from "./validation";
+import type { ClientOptions, LogFn } from "./client";
+import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
+import * as sync from "./sync";
+import * as plan from "./plan";
+import * as rows from "./rows";
+import * as schemaMod from "./schema";
+
+/** Inputs as the provider receives them. */
+export type MappingSetInputs = SyncInputs;
+export type MappingSetOutputs = SyncOutputs;
+
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * Client tuning from the environment of the process running the provider (tests, benchmark, or an
+ * operator slowing a sync down). Not inputs: they do not belong in the state.
+ */
+function clientOptionsFromEnv(): Partial<ClientOptions> {
+  const num = (k: string) => {
+    const v = process.env[`DATAVERSE_SYNC_${k}`];
+    return v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
+  };
+  const o: Partial<ClientOptions> = {
+    maxConcurrency: num("MAX_CONCURRENCY"),
+    maxRetries: num("MAX_RETRIES"),
+    max429Retries: num("MAX_429_RETRIES"),
+    retryBaseMs: num("RETRY_BASE_MS"),
+    retryMaxMs: num("RETRY_MAX_MS"),
+    maxRetryAfterMs: num("MAX_RETRY_AFTER_MS"),
+    pageSize: num("PAGE_SIZE"),
+    maxBatchSize: num("MAX_BATCH_SIZE"),
+    requestBudgetMs: num("REQUEST_BUDGET_MS"),
+    timeoutMs: num("TIMEOUT_MS"),
+  };
+  for (const k of Object.keys(o) as (keyof ClientOptions)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+function pulumiLog(): LogFn {
+  return (level, message) => {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+      void p.log[level](message);
+    } catch {
+      console.error(message);
+    }
+  };
+}
+
+function clean(inputs: Record<string, unknown>): SyncInputs {
+  const { __provider: _p, ...rest } = inputs;
+  const i = rest as unknown as SyncInputs;
+  // Defaults for anything the engine dropped (an undefined input is simply absent).
+  return { ...i, mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
+}
+
+/**
+ * What the dynamic-provider host stores goes through protobuf's Struct.fromJavaScript, which
+ * throws on `undefined`: return plain JSON only.
+ */
+function plain<T>(v: T): T {
+  if (Array.isArray(v)) return v.map((x) => plain(x)) as T;
+  if (v === null || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (x === undefined) continue;
+    // The row map (up to 100,000s of entries) holds strings only, by construction: no copy.
+    out[k] = k === "rows" ? x : plain(x);
+  }
+  return out as T;
+}
+
+const isLoopback = (u: URL) => u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+
+function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const known = (v: unknown) => v !== UNKNOWN;
+  if (typeof i.environmentUrl !== "string" || !i.environmentUrl) failures.push({ property: "environmentUrl", reason: "required" });
+  else if (known(i.environmentUrl)) {
+    try {
+      const u = new URL(i.environmentUrl);
+      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u))) failures.push({ property: "environmentUrl", reason: "must be https://<org>.<region>.dynamics.com" });
+    } catch {
+      failures.push({ property: "environmentUrl", reason: `not a URL: ${i.environmentUrl}` });
+    }
+  }
+  if (typeof i.kind !== "string" || !isMappingKind(i.kind)) failures.push({ property: "kind", reason: `one of ${Object.keys(KINDS).join(", ")}` });
+  else if (!Object.values(KINDS[i.kind].keyColumns).includes(String(i.targetKeyColumn))) {
+    failures.push({ property: "targetKeyColumn", reason: `one of ${Object.values(KINDS[i.kind].keyColumns).join(", ")}` });
+  }
+  if (typeof i.providerName !== "string" || (known(i.providerName) && !i.providerName.trim())) failures.push({ property: "providerName", reason: "required (the IOM provider the mappings belong to, e.g. BigCommerce)" });
+  if (typeof i.mappingGroup !== "string" || !i.mappingGroup.trim()) failures.push({ property: "mappingGroup", reason: "required" });
+  if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "a map of mapping key to target" });
+  else {
+    let bad = 0;
+    for (const [k, v] of Object.entries(i.rows)) {
+      try {
+        rows.decodeKey(k, i.mappingGroup ?? DEFAULT_MAPPING_GROUP);
+        if (typeof v !== "string" || !v) throw new Error("empty target");
+      } catch (e) {
+        if (bad++ < 10) failures.push({ property: "rows", reason: `${JSON.stringify(k)}: ${(e as Error).message}` });
+      }
+    }
+  }
+  if (typeof i.schemaOverride === "string" && known(i.schemaOverride)) {
+    try {
+      schemaMod.parseSchemaOverride(i.schemaOverride);
+    } catch (e) {
+      failures.push({ property: "schemaOverride", reason: (e as Error).message });
+    }
+  }
+  return failures;
+}
+
+function resourceId(i: SyncInputs, seed: string): string {
+  return `iom-${i.kind}-mappings-${seed.slice(0, 12)}`;
+}
+
+/** Turn a SyncError carrying partial state into the shape the dynamic host records as a partial failure. */
+function partialFailure(e: unknown, id: string): Error {
+  const err = e as Error & { partial?: SyncOutputs };
+  if (err && err.partial) {
+    return Object.assign(new Error(err.message), { id, properties: plain(err.partial), reasons: [err.message] });
+  }
+  // Duck-typed: `instanceof Error` is unreliable for the serializer's rebuilt Error subclasses.
+  return new Error(err && typeof err.message === "string" ? err.message : String(err));
+}
+
+/** Extra `diff` result: the row-level plan in Pulumi's detailed-diff shape (kept for hosts that forward it). */
+export interface MappingDiffResult extends pulumi.dynamic.DiffResult {
+  detailedDiff?: Record<string, { kind: "ADD" | "UPDATE" | "DELETE"; inputDiff: boolean }>;
+}
+
+/**
+ * Build the provider. `overrides` (tests only) are captured into the serialized closure, so keep
+ * them plain data.
+ */
+export function makeIomMappingProvider(overrides: { client?: Partial<ClientOptions> } = {}): pulumi.dynamic.ResourceProvider<MappingSetInputs, MappingSetOutputs> {
+  const deps = (): sync.Deps => ({ client: { ...clientOptionsFromEnv(), ...overrides.client }, log: pulumiLog() });
+  return {
+    async check(_olds: MappingSetInputs, news: MappingSetInputs): Promise<pulumi.dynamic.CheckResult<MappingSetInputs>> {
+      const failures = checkInputs(clean(news as unknown as Record<string, unknown>));
+      return failures.length ? { inputs: news, failures } : { inputs: news };
+    },
+
+    async diff(_id: string, olds: MappingSetOutputs, news: MappingSetInputs): Promise<MappingDiffResult> {
+      const n = clean(news as unknown as Record<string, unknown>);
+      const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => n[k] === UNKNOWN || n[k] !== olds[k]);
+      if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
+      if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
+      const d = plan.diffRowMaps(sync.decodeApplied(olds.applied), olds.mappingGroup, n.rows, n.mappingGroup);
+      const detailedDiff: MappingDiffResult["detailedDiff"] = {};
+      for (const k of d.added) detailedDiff[`rows["${k}"]`] = { kind: "ADD", inputDiff: true };
+      for (const k of d.changed) detailedDiff[`rows["${k}"]`] = { kind: "UPDATE", inputDiff: true };
+      for (const k of d.removed) detailedDiff[`rows["${k}"]`] = { kind: "DELETE", inputDiff: true };
+      const scalarChange = (["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const).some((k) => n[k] !== olds[k]);
+      for (const k of ["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const) {
+        if (n[k] !== olds[k]) detailedDiff[k] = { kind: "UPDATE", inputDiff: true };
+      }
+      const changes = scalarChange || d.added.length + d.changed.length + d.removed.length > 0;
+      return { changes, replaces: [], stables: ["environmentUrl", "kind", "providerName"], detailedDiff };
+    },
+
+    async create(inputs: MappingSetInputs): Promise<pulumi.dynamic.CreateResult<MappingSetOutputs>> {
+      const i = clean(inputs as unknown as Record<string, unknown>);
+      const id = resourceId(i, sync.effectiveSeed(i));
+      try {
+        const outs = await sync.syncMappings(i, undefined, deps());
+        return { id, outs: plain(outs) };
+      } catch (e) {
+        throw partialFailure(e, id);
+      }
+    },
+
+    async read(id: string, props?: MappingSetOutputs): Promise<pulumi.dynamic.ReadResult<MappingSetOutputs>> {
+      if (!props || !props.applied) return { id, props };
+      const o = clean(props as unknown as Record<string, unknown>) as unknown as MappingSetOutputs;
+      const { outputs, rows: actual } = await sync.readMappings(o, deps());
+      const inputs: SyncInputs = {
+        environmentUrl: o.environmentUrl,
+        kind: o.kind,
+        rows: actual,
+        targetKeyColumn: o.targetKeyColumn,
+        mappingGroup: o.mappingGroup ?? DEFAULT_MAPPING_GROUP,
+        providerName: o.providerName,
+        adoptExisting: o.adoptExisting ?? false,
+        schemaOverride: o.schemaOverride ?? "",
+        ownerSeed: o.ownerSeed,
+      };
+      // ReadResult types `inputs` as Outputs; the host stores them as the new inputs.
+      return { id, props: plain(outputs), inputs: plain(inputs) as unknown as MappingSetOutputs };
+    },
+
+    async update(id: string, olds: MappingSetOutputs, news: MappingSetInputs): Promise<pulumi.dynamic.UpdateResult<MappingSetOutputs>> {
+      const o = clean(olds as unknown as Record<string, unknown>) as unknown as MappingSetOutputs;
+      try {
+        const outs = await sync.syncMappings(clean(news as unknown as Record<string, unknown>), o, deps());
+        return { outs: plain(outs) };
+      } catch (e) {
+        throw partialFailure(e, id);
+      }
+    },
+
+    async delete(_id: string, props: MappingSetOutputs): Promise<void> {
+      await sync.deleteMappings(clean(props as unknown as Record<string, unknown>) as unknown as MappingSetOutputs, deps());
+    },
+  };
+}
+
+/** The provider object `IomMappingSet` uses. */
+export const iomMappingProvider = makeIomMappingProvider();
+
+// ---- the resource --------------------------------------------------------------------------------
+
+export interface MappingRowInput {
+  externalFieldName: string;
+  externalFieldValue: string;
+  /** Business key of the target (account number or name, price list name, unit name, product number). */
+  target: string;
+  /** Defaults to the set's mappingGroup. */
+  mappingGroup?: string;
+}
+
+export interface IomMappingSetArgs {
+  /** `https://<org>.<region>.dynamics.com` */
+  environmentUrl: pulumi.Input<string>;
+  kind: MappingKind;
+  /** A mapping CSV (validated at construction, before any call). Exactly one of file / rows. */
+  file?: string;
+  rows?: MappingRowInput[];
+  /** With `rows`: the target column the keys refer to; default the kind's first key column. */
+  targetKeyColumn?: string;
+  /** Default mapping group. Default "Default Mapping Group". */
+  mappingGroup?: string;
+  /** The IOM provider the mappings belong to (by name), e.g. "BigCommerce". */
+  providerName: pulumi.Input<string>;
+  /** Take over rows someone else created with the same key but a different target. Default false. */
+  adoptExisting?: pulumi.Input<boolean>;
+  /** Flat schema override, e.g. "table=abc_productmapping;target=abc_product" (see docs/dataverse.md). */
+  schemaOverride?: pulumi.Input<string>;
+}
+
+export class IomMappingSet extends pulumi.dynamic.Resource {
+  declare public readonly rowCount: pulumi.Output<number>;
+  declare public readonly ownedCount: pulumi.Output<number>;
+  declare public readonly adoptedCount: pulumi.Output<number>;
+  declare public readonly appliedHash: pulumi.Output<string>;
+  declare public readonly lastSync: pulumi.Output<SyncSummary>;
+  declare public readonly drift: pulumi.Output<DriftReport | undefined>;
+
+  constructor(name: string, args: IomMappingSetArgs, opts?: pulumi.CustomResourceOptions) {
+    const group = args.mappingGroup ?? DEFAULT_MAPPING_GROUP;
+    const { rows: map, targetKeyColumn } = IomMappingSet.rowsOf(args, group);
+    const ownerSeed = createHash("sha256").update(`${pulumi.getProject()}/${pulumi.getStack()}/${name}`).digest("hex").slice(0, 32);
+    const props: Record<string, unknown> = {
+      environmentUrl: args.environmentUrl,
+      kind: args.kind,
+      rows: map,
+      targetKeyColumn,
+      mappingGroup: group,
+      providerName: args.providerName,
+      adoptExisting: args.adoptExisting ?? false,
+      schemaOverride: args.schemaOverride ?? "",
+      ownerSeed,
+      rowCount: undefined,
+      ownedCount: undefined,
+      adoptedCount: undefined,
+      appliedHash: undefined,
+      lastSync: undefined,
+      drift: undefined,
+    };
+    super(iomMappingProvider, name, props, opts, "dataverse", "IomMappingSet");
+  }
+
+  /** Validate file or rows (all problems at once) and build the row map. */
+  static rowsOf(args: Pick<IomMappingSetArgs, "kind" | "file" | "rows" | "targetKeyColumn">, group: string): { rows: RowMap; targetKeyColumn: string } {
+    if (!isMappingKind(args.kind)) throw new MappingValidationError([{ file: args.file ?? "<rows>", line: 0, message: `unknown mapping kind "${String(args.kind)}"` }]);
+    if ((args.file === undefined) === (args.rows === undefined)) throw new Error("IomMappingSet: give exactly one of `file` or `rows`");
+    if (args.file !== undefined) {
+      const base = path.basename(args.file).replace(/\.csv$/i, "");
+      if (isMappingKind(base) && base !== args.kind) {
+        throw new MappingValidationError([{ file: args.file, line: 0, message: `file is for kind "${base}" but the set is "${args.kind}"` }]);
+      }
+      const parsed = loadMappingFile(args.file, group, args.kind);
+      return { rows: rowsToMap(parsed.rows, group), targetKeyColumn: parsed.targetKeyColumn };
+    }
+    const keyColumns = Object.values(KINDS[args.kind].keyColumns);
+    const targetKeyColumn = args.targetKeyColumn ?? keyColumns[0];
+    const problems: Problem[] = [];
+    if (!keyColumns.includes(targetKeyColumn)) problems.push({ file: "<rows>", line: 0, message: `targetKeyColumn must be one of ${keyColumns.join(", ")}` });
+    const entries: RowEntry[] = args.rows!.map((r, i) => ({ line: i + 1, field: (r.externalFieldName ?? "").trim(), value: (r.externalFieldValue ?? "").trim(), target: (r.target ?? "").trim(), group: (r.mappingGroup ?? "").trim() }));
+    const checked = checkRows("<rows>", entries, group, "target", problems);
+    if (problems.length) throw new MappingValidationError(problems);
+    return { rows: rowsToMap(checked, group), targetKeyColumn };
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Row identity and the compact form rows take in inputs and state. Pure.
+ *
+ * A mapping row is identified by (mapping group, external field name, external field value) within
+ * one IOM provider; it points at one target business key. In the resource's inputs the rows are a
+ * map `key -> target business key`, where the key is `field=value` (rows in the default mapping
+ * group) or `[group] field=value`. A map (not an array) makes Pulumi's own property diff show each
+ * added, changed and removed mapping by its key in a preview.
+ */
+import { createHash } from "crypto";
+
+export interface MappingRow {
+  group: string;
+  field: string;
+  value: string;
+  target: string;
+}
+
+export type RowMap = Record<string, string>;
+
+export function encodeKey(group: string, field: string, value: string, defaultGroup: string): string {
+  return group === defaultGroup ? `${field}=${value}` : `[${group}] ${field}=${value}`;
+}
+
+export function decodeKey(key: string, defaultGroup: string): { group: string; field: string; value: string } {
+  let group = defaultGroup;
+  let rest = key;
+  if (key.startsWith("[")) {
+    const end = key.indexOf("] ");
+    if (end < 0) throw new Error(`malformed mapping key ${JSON.stringify(key)}`);
+    group = key.slice(1, end);
+    rest = key.slice(end + 2);
+  }
+  const eq = rest.indexOf("=");
+  if (eq <= 0) throw new Error(`malformed mapping key ${JSON.stringify(key)}`);
+  return { group, field: rest.slice(0, eq), value: rest.slice(eq + 1) };
+}
+
+/** Dataverse compares strings case-insensitively (default collation), so identity does too. */
+export function matchKey(group: string, field: string, value: string): string {
+  return `${group.toLowerCase()}\u0000${field.toLowerCase()}\u0000${value.toLowerCase()}`;
+}
+
+export function rowsToMap(rows: MappingRow[], defaultGroup: string): RowMap {
+  const out: RowMap = {};
+  for (const r of rows) out[encodeKey(r.group, r.field, r.value, defaultGroup)] = r.target;
+  return out;
+}
+
+export function mapToRows(map: RowMap, defaultGroup: string): MappingRow[] {
+  const out: MappingRow[] = [];
+  for (const k of Object.keys(map)) {
+    const d = decodeKey(k, defaultGroup);
+    out.push({ group: d.group, field: d.field, value: d.value, target: map[k] });
+  }
+  return out;
+}
+
+/** Stable content hash of a row map (order independent). */
+export function hashRows(map: RowMap): string {
+  const h = createHash("sha256");
+  const keys = Object.keys(map).sort();
+  for (let i = 0; i < keys.length; i += 1000) {
+    let chunk = "";
+    for (const k of keys.slice(i, i + 1000)) chunk += `${k}\u0000${map[k]}\u0001`;
+    h.update(chunk);
+  }
+  return h.digest("hex");
+}
+
+/**
+ * The id this resource gives the row it creates for a key. Deterministic (a UUID built from a
+ * SHA-256 of the resource's owner seed and the row's identity), so ownership is a property of the
+ * row itself: a row is "ours" iff its id equals ownedId(seed, its key). That survives a sync killed
+ * half-way (no id is lost with the process), makes create retries idempotent (a retried create of
+ * an already-committed row is a duplicate-key error on *our* id, i.e. success), and keeps the state
+ * free of 50,000 GUIDs.
+ */
+export function ownedId(seed: string, group: string, field: string, value: string): string {
+  const b = createHash("sha256").update(`${seed}\u0000${matchKey(group, field, value)}`).digest();
+  b[6] = (b[6] & 0x0f) | 0x50; // version 5-style (name based)
+  b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+  const h = b.subarray(0, 16).toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,0 +1,99 @@
+/**
+ * Run the *serialized* provider text in a plain Node child process, the way the dynamic-provider
+ * host does (`require-from-string(text).handler()`), against the emulator.
+ */
+import { ChildProcess, execFile, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+/** Serialize once per test file (a ts-node child: ~2 s). */
+export function serializeProvider(): Promise<{ file: string; bytes: number; containsSecrets: boolean }> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dv-prov-")), "provider.js");
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "dataverse-serialize.ts"), file], { cwd: ROOT }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`serialize failed: ${stderr || err.message}`));
+      else resolve({ file, ...(JSON.parse(stdout) as { bytes: number; containsSecrets: boolean }) });
+    });
+  });
+}
+
+export interface Step {
+  op: "check" | "diff" | "create" | "read" | "update" | "delete";
+  /** Arguments; the strings "$id" and "$outs" are replaced by the last create's id / last outputs. */
+  args: unknown[];
+}
+
+/** Plain JavaScript run by `node -e`: no ts-node, no jest. */
+const RUNNER = `
+const fs = require("fs");
+const requireFromString = require("require-from-string");
+const { Struct } = require("google-protobuf/google/protobuf/struct_pb");
+// What the host does with results: Struct.fromJavaScript (throws on undefined, functions, ...).
+const storable = (...vs) => {
+  try {
+    for (const v of vs) if (v) Struct.fromJavaScript(v);
+    return null;
+  } catch (e) {
+    return e.message;
+  }
+};
+require("@pulumi/pulumi"); // the dynamic-provider host has the SDK loaded before any provider call
+const [providerFile, programFile] = process.argv.slice(1);
+const provider = requireFromString(fs.readFileSync(providerFile, "utf8")).handler();
+const steps = JSON.parse(fs.readFileSync(programFile, "utf8"));
+(async () => {
+  let id, outs;
+  for (const s of steps) {
+    const args = s.args.map((a) => (a === "$id" ? id : a === "$outs" ? outs : a));
+    const t0 = process.hrtime.bigint();
+    try {
+      const r = await provider[s.op](...args);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (s.op === "create") { id = r.id; outs = r.outs; }
+      if (s.op === "update") outs = r.outs;
+      if (s.op === "read") outs = r.props;
+      process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: true, result: r === undefined ? null : r, ms, maxRssKB: process.resourceUsage().maxRSS, structError: storable(r && r.outs, r && r.props, r && r.inputs) }) + "\\n");
+    } catch (e) {
+      process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: false, error: e.message, id: e.id, properties: e.properties, structError: storable(e.properties) }) + "\\n");
+    }
+  }
+})();
+`;
+
+export interface StepResult {
+  op: string;
+  ok: boolean;
+  result?: Record<string, unknown> | null;
+  error?: string;
+  id?: string;
+  properties?: Record<string, unknown>;
+  /** Error of protobuf Struct.fromJavaScript on what the host would store (null = storable). */
+  structError?: string | null;
+  /** Duration of the provider call in the child (ms). */
+  ms?: number;
+  /** Peak resident set of the child so far (KB). */
+  maxRssKB?: number;
+}
+
+export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
+  const programFile = path.join(path.dirname(providerFile), `program-${process.hrtime.bigint()}.json`);
+  fs.writeFileSync(programFile, JSON.stringify(steps));
+  const child = spawn(process.execPath, ["-e", RUNNER, providerFile, programFile], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }>((resolve) => {
+    child.on("close", (code) => {
+      const results = stdout
+        .split("\n")
+        .filter((l) => l.startsWith("@@RESULT "))
+        .map((l) => JSON.parse(l.slice("@@RESULT ".length)) as StepResult);
+      resolve({ results, stdout, stderr, code });
+    });
+  });
+  return { child, done };
+}

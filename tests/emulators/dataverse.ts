@@ -1,0 +1,883 @@
+/**
+ * In-memory emulator of the parts of the Dataverse Web API the mapping sync uses, on 127.0.0.1 and
+ * a random port. It follows the documented behaviour (see shared/reference/dataverse-web-api.md):
+ *
+ * - metadata: `EntityDefinitions` (collection and by `LogicalName='x'`, `$select`, `$expand` of
+ *   `Attributes` and `ManyToOneRelationships`) for the tables in dataverse-schema.ts;
+ * - data: GET with `$select`, `$filter` (eq/ne, and/or, parentheses, null), `$expand` of lookups,
+ *   `Prefer: odata.maxpagesize` and an opaque `@odata.nextLink`; POST (client-supplied primary key
+ *   allowed; duplicate → 412), PATCH (`If-Match: *`), DELETE; lookups written only through
+ *   `<nav>@odata.bind` and read as `_<attr>_value`;
+ * - `CreateMultiple` / `UpdateMultiple` (atomic; tables without bulk support answer 404);
+ * - `$batch` (multipart/mixed, change sets atomic, no GET in change sets, ≤ 1000 operations,
+ *   `Prefer: odata.continue-on-error`);
+ * - service protection: more than `maxConcurrent` requests in flight → 429 at once; more than
+ *   `quota` requests (batch operations count one each) in a sliding `windowMs` → 429 with
+ *   `Retry-After` (seconds; fractional when the window is sub-second, so tests stay fast);
+ *   `x-ms-dop-hint` on every response;
+ * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` before each response;
+ * - faults: `fault({ kind, times, match })` with kinds `5xx`, `drop` (socket closed before the
+ *   request is processed), `dropAfterCommit` (processed, then the socket is closed), `batchPart`
+ *   (a $batch operation fails with 500), `429`.
+ *
+ * It rejects malformed requests (bad JSON, unknown properties, lookups written without
+ * @odata.bind, wrong @odata.type, missing bearer token, unknown segments) with the service's
+ * error shape `{"error":{"code","message"}}`.
+ */
+import * as http from "http";
+import { randomUUID } from "crypto";
+import { AddressInfo, Socket } from "net";
+import { AttrDef, EMULATOR_TABLES, TableDef } from "./dataverse-schema";
+
+export type Row = Record<string, string | null>;
+
+export interface EmulatorOptions {
+  token?: string;
+  latencyPerRequestMs?: number;
+  /** Per row written. */
+  latencyPerRowMs?: number;
+  /** Per row returned by a query (reads are cheaper than writes). Default: latencyPerRowMs / 10. */
+  latencyPerReadRowMs?: number;
+  maxConcurrent?: number;
+  quota?: number;
+  windowMs?: number;
+  dopHint?: number;
+  maxPageSize?: number;
+  tables?: TableDef[];
+}
+
+export type FaultKind = "5xx" | "drop" | "dropAfterCommit" | "batchPart" | "429";
+
+export interface RequestInfo {
+  method: string;
+  path: string;
+  /** For $batch parts: the inner operation's method and path. */
+  inner?: boolean;
+}
+
+interface Fault {
+  kind: FaultKind;
+  times: number;
+  match?: (r: RequestInfo) => boolean;
+}
+
+export interface EmulatorStats {
+  requests: number;
+  throttled: number;
+  byMethod: Record<string, number>;
+  bulkCalls: number;
+  batchCalls: number;
+  rowsWritten: number;
+  maxInFlight: number;
+}
+
+class HttpError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const API = "/api/data/v9.2/";
+const BIND_RE = /^\/?([A-Za-z_][A-Za-z0-9_]*)\(([0-9a-fA-F-]{36})\)$/;
+const GUID_RE = /^[0-9a-f-]{36}$/i;
+
+interface Table {
+  def: TableDef;
+  rows: Map<string, Row & { __seq?: string }>;
+  /** Precomputed lookups for request validation. */
+  byName: Map<string, AttrDef>;
+  byNav: Map<string, AttrDef>;
+}
+
+interface InnerResult {
+  status: number;
+  headers: Record<string, string>;
+  body?: unknown;
+  /** Rows written (latencyPerRowMs each). */
+  rows: number;
+  /** Rows read (latencyPerReadRowMs each). */
+  readRows?: number;
+}
+
+export class DataverseEmulator {
+  readonly opts: Required<Omit<EmulatorOptions, "tables">>;
+  readonly tables = new Map<string, Table>();
+  private bySet = new Map<string, Table>();
+  private server?: http.Server;
+  private sockets = new Set<Socket>();
+  private inFlight = 0;
+  private window: number[] = [];
+  private faults: Fault[] = [];
+  private seq = 0;
+  private undo?: (() => void)[];
+  url = "";
+  stats: EmulatorStats = EmulatorDefaults.stats();
+
+  constructor(options: EmulatorOptions = {}) {
+    this.opts = {
+      token: options.token ?? "emulator-token",
+      latencyPerRequestMs: options.latencyPerRequestMs ?? 0,
+      latencyPerRowMs: options.latencyPerRowMs ?? 0,
+      latencyPerReadRowMs: options.latencyPerReadRowMs ?? (options.latencyPerRowMs ?? 0) / 10,
+      maxConcurrent: options.maxConcurrent ?? 52,
+      quota: options.quota ?? 6000,
+      windowMs: options.windowMs ?? 300_000,
+      dopHint: options.dopHint ?? 0,
+      maxPageSize: options.maxPageSize ?? 5000,
+    };
+    for (const def of options.tables ?? EMULATOR_TABLES) {
+      const t: Table = {
+        def,
+        rows: new Map(),
+        byName: new Map(def.attributes.map((a) => [a.logicalName, a])),
+        byNav: new Map(def.attributes.filter((a) => a.nav).map((a) => [a.nav!, a])),
+      };
+      this.tables.set(def.logicalName, t);
+      this.bySet.set(def.entitySetName, t);
+    }
+  }
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on("connection", (s: Socket) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Inject a fault for the next `times` matching requests. */
+  fault(kind: FaultKind, times: number, match?: (r: RequestInfo) => boolean): void {
+    this.faults.push({ kind, times, match });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** Zero the counters and the service-protection window. */
+  resetStats(): void {
+    this.stats = EmulatorDefaults.stats();
+    this.window = [];
+  }
+
+  setOptions(o: Partial<EmulatorOptions>): void {
+    Object.assign(this.opts, o);
+  }
+
+  /**
+   * Control endpoints for an emulator running in another process (the benchmark): `stats`,
+   * `reset-stats`, `options` (JSON body), `count/<table>`, `seed-products` ({ count }). Not part of
+   * the Web API; authenticated like it.
+   */
+  private admin(op: string, body: string): unknown {
+    const arg = body ? (JSON.parse(body) as Record<string, unknown>) : {};
+    if (op === "stats") return this.stats;
+    if (op === "reset-stats") return this.resetStats(), {};
+    if (op === "options") return this.setOptions(arg as Partial<EmulatorOptions>), this.opts;
+    if (op.startsWith("count/")) return { count: this.table(op.slice(6)).rows.size };
+    throw new HttpError(404, "0x80060888", `unknown emulator control '${op}'`);
+  }
+
+  // ---- data helpers for tests -------------------------------------------------------------------
+
+  insert(tableName: string, row: Row): string {
+    const t = this.table(tableName);
+    const id = row[t.def.primaryId] ?? randomUUID();
+    this.tables.get(tableName)!.rows.set(id, { ...row, [t.def.primaryId]: id, __seq: String(++this.seq) });
+    return id;
+  }
+
+  rows(tableName: string): Row[] {
+    return [...this.table(tableName).rows.values()].map((r) => {
+      const { __seq: _s, ...rest } = r;
+      return rest;
+    });
+  }
+
+  table(name: string): Table {
+    const t = this.tables.get(name);
+    if (!t) throw new Error(`no table ${name}`);
+    return t;
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------------
+
+  private takeFault(kinds: FaultKind[], info: RequestInfo): FaultKind | undefined {
+    for (const f of this.faults) {
+      if (f.times > 0 && kinds.includes(f.kind) && (!f.match || f.match(info))) {
+        f.times--;
+        return f.kind;
+      }
+    }
+    return undefined;
+  }
+
+  private count(n: number, now: number): void {
+    for (let i = 0; i < n; i++) this.window.push(now);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.inFlight++;
+    this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        this.inFlight--;
+      }
+    };
+    res.on("close", release);
+    res.on("finish", release);
+    this.stats.requests++;
+    const method = req.method ?? "GET";
+    this.stats.byMethod[method] = (this.stats.byMethod[method] ?? 0) + 1;
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    const url = new URL(req.url ?? "/", "http://x");
+    const info: RequestInfo = { method, path: decodeURIComponent(url.pathname) };
+    const headers: Record<string, string> = { "OData-Version": "4.0" };
+    if (this.opts.dopHint > 0) headers["x-ms-dop-hint"] = String(this.opts.dopHint);
+    try {
+      if (req.headers.authorization !== `Bearer ${this.opts.token}`) {
+        throw new HttpError(401, "0x80072560", "The user is not authenticated: missing or invalid bearer token.");
+      }
+      if (url.pathname.startsWith("/_emulator/")) {
+        this.inFlight--;
+        released = true;
+        this.stats.requests--;
+        this.stats.byMethod[method]--;
+        this.send(res, 200, headers, this.admin(url.pathname.slice("/_emulator/".length), body));
+        return;
+      }
+      if (this.inFlight > this.opts.maxConcurrent) {
+        this.stats.throttled++;
+        throw new HttpError(429, "0x80072326", "Number of concurrent requests exceeded the limit of 52.", { "Retry-After": "0.05" });
+      }
+      const now = Date.now();
+      this.window = this.window.filter((t) => t > now - this.opts.windowMs);
+      const forced = this.takeFault(["429", "5xx", "drop"], info);
+      if (forced === "429") {
+        this.stats.throttled++;
+        throw new HttpError(429, "0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", {
+          "Retry-After": (this.opts.windowMs / 1000 / 10).toString(),
+        });
+      }
+      if (this.window.length >= this.opts.quota) {
+        this.stats.throttled++;
+        const wait = Math.max(0.001, (this.window[0] + this.opts.windowMs - now) / 1000);
+        throw new HttpError(429, "0x80072322", `Number of requests exceeded the limit of ${this.opts.quota} over the time window.`, {
+          "Retry-After": this.opts.windowMs >= 1000 ? String(Math.ceil(wait)) : wait.toFixed(3),
+        });
+      }
+      if (forced === "5xx") throw new HttpError(503, "0x80040216", "Service temporarily unavailable (injected).");
+      if (forced === "drop") {
+        req.socket.destroy();
+        return;
+      }
+      if (!url.pathname.startsWith(API)) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${url.pathname}'.`);
+      const result = this.dispatch(method, url, req.headers, body, now);
+      const dropAfter = this.takeFault(["dropAfterCommit"], info);
+      await this.delay(result.rows, result.readRows ?? 0);
+      if (dropAfter) {
+        req.socket.destroy();
+        return;
+      }
+      this.send(res, result.status, { ...headers, ...result.headers }, result.body);
+    } catch (e) {
+      const err = e instanceof HttpError ? e : new HttpError(500, "0x80040216", `Internal error: ${(e as Error).message}`);
+      if (err.status !== 429 && err.status !== 401) await this.delay(0, 0);
+      this.send(res, err.status, { ...headers, ...err.headers }, { error: { code: err.code, message: err.message } });
+    }
+  }
+
+  private delay(rows: number, readRows: number): Promise<void> {
+    const ms = this.opts.latencyPerRequestMs + rows * this.opts.latencyPerRowMs + readRows * this.opts.latencyPerReadRowMs;
+    return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+  }
+
+  private send(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
+    if (res.destroyed) return;
+    if (typeof body === "string") {
+      res.writeHead(status, headers);
+      res.end(body);
+    } else if (body === undefined) {
+      res.writeHead(status, headers);
+      res.end();
+    } else {
+      res.writeHead(status, { ...headers, "Content-Type": "application/json; odata.metadata=minimal" });
+      res.end(JSON.stringify(body));
+    }
+  }
+
+  private dispatch(method: string, url: URL, headers: http.IncomingHttpHeaders, body: string, now: number): InnerResult {
+    const rel = decodeURIComponent(url.pathname.slice(API.length));
+    if (rel === "$batch") {
+      if (method !== "POST") throw new HttpError(405, "0x80060888", "$batch requires POST.");
+      this.stats.batchCalls++;
+      return this.batch(String(headers["content-type"] ?? ""), String(headers["prefer"] ?? ""), body, url, now);
+    }
+    this.count(1, now);
+    return this.operation(method, url, headers, body);
+  }
+
+  // ---- single operation -------------------------------------------------------------------------
+
+  private operation(method: string, url: URL, headers: Record<string, string | string[] | undefined>, body: string): InnerResult {
+    const rel = decodeURIComponent(url.pathname.slice(API.length));
+    if (rel.startsWith("EntityDefinitions")) {
+      if (method !== "GET") throw new HttpError(405, "0x80060888", "Metadata is read-only here.");
+      return this.metadata(rel, url.searchParams);
+    }
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\(([0-9a-fA-F-]{36})\))?(?:\/Microsoft\.Dynamics\.CRM\.([A-Za-z]+))?$/.exec(rel);
+    if (!m) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${rel}'.`);
+    const [, set, id, action] = m;
+    const t = this.bySet.get(set);
+    if (!t) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${set}'.`);
+    const prefer = String(headers["prefer"] ?? "");
+    if (action) {
+      if (id || method !== "POST") throw new HttpError(405, "0x80060888", `${action} requires POST on the collection.`);
+      if (!t.def.bulk || (action !== "CreateMultiple" && action !== "UpdateMultiple")) {
+        throw new HttpError(404, "0x80060888", `Resource not found for the segment 'Microsoft.Dynamics.CRM.${action}'.`);
+      }
+      return this.bulk(t, action, this.json(headers, body));
+    }
+    if (method === "GET") {
+      if (id) {
+        const row = t.rows.get(id.toLowerCase());
+        if (!row) throw new HttpError(404, "0x80040217", `${t.def.logicalName} With Id = ${id} Does Not Exist`);
+        return { status: 200, headers: {}, body: this.project(t, row, url.searchParams), rows: 0, readRows: 1 };
+      }
+      return this.query(t, url, prefer);
+    }
+    if (method === "POST" && !id) {
+      const row = this.toRow(t, this.json(headers, body), true);
+      const rid = this.create(t, row);
+      return { status: 204, headers: { "OData-EntityId": `${this.url}${API}${set}(${rid})` }, rows: 1 };
+    }
+    if (method === "PATCH" && id) {
+      const data = this.toRow(t, this.json(headers, body), false);
+      const existing = t.rows.get(id.toLowerCase());
+      if (headers["if-match"] === "*" && !existing) throw new HttpError(404, "0x80040217", `${t.def.logicalName} With Id = ${id} Does Not Exist`);
+      if (headers["if-none-match"] === "*" && existing) throw new HttpError(412, "0x80040237", "A record with matching key values already exists.");
+      if (existing) {
+        const before = { ...existing };
+        this.undo?.push(() => t.rows.set(id.toLowerCase(), before));
+        Object.assign(existing, data);
+      }
+      else this.create(t, { ...data, [t.def.primaryId]: id.toLowerCase() });
+      this.stats.rowsWritten++;
+      return { status: 204, headers: { "OData-EntityId": `${this.url}${API}${set}(${id})` }, rows: 1 };
+    }
+    if (method === "DELETE" && id) {
+      const gone = t.rows.get(id.toLowerCase());
+      if (gone) this.undo?.push(() => t.rows.set(id.toLowerCase(), gone));
+      if (!t.rows.delete(id.toLowerCase())) throw new HttpError(404, "0x80040217", `${t.def.logicalName} With Id = ${id} Does Not Exist`);
+      this.stats.rowsWritten++;
+      return { status: 204, headers: {}, rows: 1 };
+    }
+    throw new HttpError(405, "0x80060888", `Method ${method} is not allowed on '${rel}'.`);
+  }
+
+  private json(headers: Record<string, string | string[] | undefined>, body: string): Record<string, unknown> {
+    const ct = String(headers["content-type"] ?? "");
+    if (!/^application\/json/i.test(ct)) throw new HttpError(415, "0x80060888", `Unsupported content type '${ct}'.`);
+    let v: unknown;
+    try {
+      v = JSON.parse(body);
+    } catch {
+      throw new HttpError(400, "0x80048d19", "Error identified in Payload provided by the user for Entity: invalid JSON.");
+    }
+    if (!v || typeof v !== "object" || Array.isArray(v)) throw new HttpError(400, "0x80048d19", "Payload must be a JSON object.");
+    return v as Record<string, unknown>;
+  }
+
+  private create(t: Table, row: Row): string {
+    const id = (row[t.def.primaryId] ?? randomUUID()).toLowerCase();
+    if (t.rows.has(id)) throw new HttpError(412, "0x80040237", "A record with matching key values already exists.");
+    const stored: Row & { __seq?: string } = row;
+    stored[t.def.primaryId] = id;
+    stored.__seq = String(++this.seq);
+    t.rows.set(id, stored);
+    this.undo?.push(() => t.rows.delete(id));
+    this.stats.rowsWritten++;
+    return id;
+  }
+
+  /** Body → stored row: plain columns by logical name, lookups only via `<nav>@odata.bind`. */
+  private toRow(t: Table, data: Record<string, unknown>, _creating: boolean): Row {
+    const row: Row = {};
+    for (const k in data) {
+      const v = data[k];
+      if (k === "@odata.type") continue;
+      if (k.endsWith("@odata.bind")) {
+        const nav = k.slice(0, -11);
+        const attr = t.byNav.get(nav);
+        if (!attr || attr.type !== "Lookup") {
+          throw new HttpError(400, "0x80060888", `An undeclared property '${nav}' which only has property annotations in the payload but no property value was found in the payload.`);
+        }
+        if (v === null) {
+          row[attr.logicalName] = null;
+          continue;
+        }
+        const target = this.table(attr.target!);
+        let ref = typeof v === "string" ? v : "";
+        const api = ref.indexOf("/api/data/v9.2");
+        if (api >= 0) ref = ref.slice(api + 14);
+        const m = BIND_RE.exec(ref);
+        if (!m || m[1] !== target.def.entitySetName) throw new HttpError(400, "0x80060888", `Invalid @odata.bind value for '${nav}': ${JSON.stringify(v)}.`);
+        const refId = m[2].toLowerCase();
+        if (!target.rows.has(refId)) throw new HttpError(404, "0x80040217", `${target.def.logicalName} With Id = ${m[2]} Does Not Exist`);
+        row[attr.logicalName] = refId;
+        continue;
+      }
+      const attr = t.byName.get(k);
+      if (!attr) throw new HttpError(400, "0x80060888", `The property '${k}' does not exist on type 'Microsoft.Dynamics.CRM.${t.def.logicalName}'.`);
+      if (attr.type === "Lookup") {
+        throw new HttpError(400, "0x80060888", `The property '${k}' is a lookup; set it with '${attr.nav}@odata.bind'.`);
+      }
+      if (v !== null && typeof v !== "string") throw new HttpError(400, "0x80048d19", `Cannot convert the literal '${String(v)}' to the expected type 'Edm.String' for '${k}'.`);
+      if (attr.type === "Uniqueidentifier" && (typeof v !== "string" || !GUID_RE.test(v))) {
+        throw new HttpError(400, "0x80048d19", `Invalid Guid for '${k}'.`);
+      }
+      row[k] = v === null ? null : attr.type === "Uniqueidentifier" ? v.toLowerCase() : v;
+    }
+    return row;
+  }
+
+  private bulk(t: Table, action: string, body: Record<string, unknown>): InnerResult {
+    const targets = body.Targets;
+    if (!Array.isArray(targets) || targets.length === 0) throw new HttpError(400, "0x80048d19", "Targets must be a non-empty array.");
+    this.stats.bulkCalls++;
+    const type = `Microsoft.Dynamics.CRM.${t.def.logicalName}`;
+    const rows = targets.map((x, i) => {
+      if (!x || typeof x !== "object" || (x as Record<string, unknown>)["@odata.type"] !== type) {
+        throw new HttpError(400, "0x80048d19", `Targets[${i}] must have "@odata.type": "${type}".`);
+      }
+      return this.toRow(t, x as Record<string, unknown>, action === "CreateMultiple");
+    });
+    // Atomic: validate everything first.
+    const ids = new Set<string>();
+    for (const r of rows) {
+      const id = r[t.def.primaryId];
+      if (action === "UpdateMultiple") {
+        if (!id) throw new HttpError(400, "0x80048d19", "UpdateMultiple targets need the primary key.");
+        if (!t.rows.has(id)) throw new HttpError(404, "0x80040217", `${t.def.logicalName} With Id = ${id} Does Not Exist`);
+      } else if (id && (t.rows.has(id) || ids.has(id))) {
+        throw new HttpError(412, "0x80040237", "A record with matching key values already exists.");
+      }
+      if (id) ids.add(id);
+    }
+    if (action === "UpdateMultiple") {
+      for (const r of rows) Object.assign(t.rows.get(r[t.def.primaryId]!)!, r);
+      this.stats.rowsWritten += rows.length;
+      return { status: 204, headers: {}, rows: rows.length };
+    }
+    const out: string[] = [];
+    for (const r of rows) out.push(this.create(t, r));
+    return {
+      status: 200,
+      headers: {},
+      body: { "@odata.context": `${this.url}${API}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`, Ids: out },
+      rows: rows.length,
+    };
+  }
+
+  // ---- queries ----------------------------------------------------------------------------------
+
+  private query(t: Table, url: URL, prefer: string): InnerResult {
+    const params = url.searchParams;
+    for (const k of params.keys()) {
+      if (!["$select", "$filter", "$expand", "$skiptoken", "$top", "$orderby"].includes(k)) {
+        throw new HttpError(400, "0x80060888", `The query parameter '${k}' is not supported.`);
+      }
+      if (k === "$skip") throw new HttpError(400, "0x80060888", "The query parameter $skip is not supported.");
+    }
+    const project = this.projector(t, params); // validates $select / $expand even when nothing matches
+    const filter = params.get("$filter");
+    const pred = filter ? compileFilter(filter, t.def) : () => true;
+    const m = /odata\.maxpagesize=(\d+)/.exec(prefer);
+    const pageSize = Math.min(this.opts.maxPageSize, m ? Number(m[1]) : this.opts.maxPageSize);
+    const top = params.get("$top") ? Number(params.get("$top")) : undefined;
+    const after = Number(params.get("$skiptoken") ?? "0");
+    const out: unknown[] = [];
+    let last = 0;
+    let more = false;
+    for (const row of t.rows.values()) {
+      const seq = Number(row.__seq);
+      if (seq <= after || !pred(row)) continue;
+      if (out.length >= (top ?? Infinity)) break;
+      if (out.length >= pageSize) {
+        more = true;
+        break;
+      }
+      out.push(project(row));
+      last = seq;
+    }
+    const body: Record<string, unknown> = { "@odata.context": `${this.url}${API}$metadata#${t.def.entitySetName}`, value: out };
+    if (more) {
+      const rest = url.search.replace(/^\?/, "").split("&").filter((p) => p && !p.startsWith("$skiptoken=") && !p.startsWith("%24skiptoken="));
+      body["@odata.nextLink"] = `${this.url}${url.pathname}?${[...rest, `$skiptoken=${last}`].join("&")}`;
+    }
+    return { status: 200, headers: m ? { "Preference-Applied": `odata.maxpagesize=${pageSize}` } : {}, body, rows: 0, readRows: out.length };
+  }
+
+  private project(t: Table, row: Row, params: URLSearchParams): Record<string, unknown> {
+    return this.projector(t, params)(row);
+  }
+
+  /** Compile $select / $expand once per request (validating them), then project rows cheaply. */
+  private projector(t: Table, params: URLSearchParams): (row: Row & { __seq?: string }) => Record<string, unknown> {
+    const select = params.get("$select");
+    const cols = select ? select.split(",").map((s) => s.trim()) : t.def.attributes.map((a) => (a.type === "Lookup" ? `_${a.logicalName}_value` : a.logicalName));
+    const picks = cols.map((c) => {
+      const lm = /^_(.+)_value$/.exec(c);
+      const attr = t.def.attributes.find((a) => (lm ? a.type === "Lookup" && a.logicalName === lm[1] : a.type !== "Lookup" && a.logicalName === c));
+      if (!attr) throw new HttpError(400, "0x80060888", `Could not find a property named '${c}' on type 'Microsoft.Dynamics.CRM.${t.def.logicalName}'.`);
+      return [c, attr.logicalName] as const;
+    });
+    const expand = params.get("$expand");
+    const expands = (expand ? splitTop(expand) : []).map((part) => {
+      const em = /^([A-Za-z0-9_]+)(?:\(\$select=([A-Za-z0-9_,]+)\))?$/.exec(part.trim());
+      const attr = em && t.def.attributes.find((a) => a.type === "Lookup" && a.nav === em[1]);
+      if (!em || !attr) throw new HttpError(400, "0x80060888", `Could not find a navigation property named '${part}' on '${t.def.logicalName}'.`);
+      const target = this.table(attr.target!);
+      const subCols = (em[2] ?? target.def.primaryName).split(",");
+      for (const c of subCols) {
+        if (!target.def.attributes.some((a) => a.logicalName === c && a.type !== "Lookup")) {
+          throw new HttpError(400, "0x80060888", `Could not find a property named '${c}' on type 'Microsoft.Dynamics.CRM.${target.def.logicalName}'.`);
+        }
+      }
+      return { nav: em[1], attr: attr.logicalName, target, subCols };
+    });
+    return (row) => {
+      const out: Record<string, unknown> = { "@odata.etag": `W/"${row.__seq}"` };
+      for (const [c, col] of picks) out[c] = row[col] ?? null;
+      out[t.def.primaryId] = row[t.def.primaryId];
+      for (const e of expands) {
+        const ref = row[e.attr];
+        const trow = ref ? e.target.rows.get(ref) : undefined;
+        if (!trow) {
+          out[e.nav] = null;
+          continue;
+        }
+        const sub: Record<string, unknown> = {};
+        for (const c of e.subCols) sub[c] = trow[c] ?? null;
+        sub[e.target.def.primaryId] = trow[e.target.def.primaryId];
+        out[e.nav] = sub;
+      }
+      return out;
+    };
+  }
+
+  // ---- metadata ---------------------------------------------------------------------------------
+
+  private metadata(rel: string, params: URLSearchParams): InnerResult {
+    const label = (s: string) => ({ UserLocalizedLabel: { Label: s, LanguageCode: 1033 }, LocalizedLabels: [{ Label: s, LanguageCode: 1033 }] });
+    const entity = (d: TableDef) => {
+      const e: Record<string, unknown> = {
+        MetadataId: d.logicalName,
+        LogicalName: d.logicalName,
+        EntitySetName: d.entitySetName,
+        PrimaryIdAttribute: d.primaryId,
+        PrimaryNameAttribute: d.primaryName,
+        DisplayName: label(d.displayName),
+      };
+      const select = params.get("$select");
+      const keep = select ? new Set(select.split(",")) : undefined;
+      for (const k of Object.keys(e)) if (keep && !keep.has(k) && k !== "MetadataId") delete e[k];
+      const expand = params.get("$expand");
+      if (expand) {
+        for (const part of splitTop(expand)) {
+          const name = part.replace(/\(.*$/, "").trim();
+          if (name === "Attributes") {
+            e.Attributes = d.attributes.map((a) => ({ LogicalName: a.logicalName, AttributeType: a.type, DisplayName: label(a.displayName), ...(a.type === "Lookup" ? { Targets: [a.target] } : {}) }));
+          } else if (name === "ManyToOneRelationships") {
+            e.ManyToOneRelationships = d.attributes
+              .filter((a) => a.type === "Lookup")
+              .map((a) => ({ SchemaName: `${d.logicalName}_${a.logicalName}`, ReferencingAttribute: a.logicalName, ReferencedEntity: a.target, ReferencedAttribute: `${a.target}id`, ReferencingEntityNavigationPropertyName: a.nav }));
+          } else {
+            throw new HttpError(400, "0x80060888", `Could not find a navigation property named '${name}' on EntityMetadata.`);
+          }
+        }
+      }
+      return e;
+    };
+    const one = /^EntityDefinitions\(LogicalName='([a-z0-9_]+)'\)$/.exec(rel);
+    if (one) {
+      const t = this.tables.get(one[1]);
+      if (!t) throw new HttpError(404, "0x80060888", `Could not find entity with LogicalName '${one[1]}'.`);
+      return { status: 200, headers: {}, body: entity(t.def), rows: 0, readRows: 1 };
+    }
+    if (rel === "EntityDefinitions") {
+      if (params.get("$expand")) throw new HttpError(400, "0x80060888", "Expanding Attributes on the EntityDefinitions collection is not supported here; query one entity.");
+      return { status: 200, headers: {}, body: { value: [...this.tables.values()].map((t) => entity(t.def)) }, rows: 0, readRows: 1 };
+    }
+    throw new HttpError(404, "0x80060888", `Resource not found for the segment '${rel}'.`);
+  }
+
+  // ---- $batch -----------------------------------------------------------------------------------
+
+  private batch(contentType: string, prefer: string, body: string, url: URL, now: number): InnerResult {
+    const bm = /^multipart\/mixed;\s*boundary=("?)([^";]+)\1/i.exec(contentType);
+    if (!bm) throw new HttpError(400, "0x80060888", "The $batch request must have Content-Type multipart/mixed with a boundary.");
+    const parts = splitMultipart(body, bm[2]);
+    if (!parts) throw new HttpError(400, "0x80060888", "The $batch body is not valid multipart content (missing closing boundary).");
+    const continueOnError = /odata\.continue-on-error/.test(prefer);
+    type Op = { contentId?: string; method: string; url: URL; headers: Record<string, string>; body: string };
+    type Unit = { changeset: boolean; ops: Op[] };
+    const units: Unit[] = [];
+    let total = 0;
+    const parseOp = (p: MimePart): Op => {
+      if (!/^application\/http/i.test(p.headers["content-type"] ?? "") || !/^binary$/i.test(p.headers["content-transfer-encoding"] ?? "")) {
+        throw new HttpError(400, "0x80060888", "Each batch part needs Content-Type: application/http and Content-Transfer-Encoding: binary.");
+      }
+      const req = parseHttpMessage(p.body);
+      const rm = /^(GET|POST|PATCH|PUT|DELETE) (\S+) HTTP\/1\.1$/.exec(req.start);
+      if (!rm) throw new HttpError(400, "0x80060888", `Malformed request line in batch part: '${req.start}'.`);
+      const u = new URL(rm[2].startsWith("http") ? rm[2] : `${this.url}${rm[2].startsWith("/") ? "" : API}${rm[2]}`);
+      total++;
+      return { contentId: p.headers["content-id"], method: rm[1], url: u, headers: req.headers, body: req.body };
+    };
+    for (const p of parts) {
+      const ct = p.headers["content-type"] ?? "";
+      const cs = /^multipart\/mixed;\s*boundary=("?)([^";]+)\1/i.exec(ct);
+      if (cs) {
+        const inner = splitMultipart(p.body, cs[2]);
+        if (!inner) throw new HttpError(400, "0x80060888", "Malformed change set.");
+        const ops = inner.map((ip) => {
+          if (/^multipart\//i.test(ip.headers["content-type"] ?? "")) throw new HttpError(400, "0x80060888", "Change sets cannot be nested.");
+          const op = parseOp(ip);
+          if (op.method === "GET") throw new HttpError(400, "0x80060888", "A change set cannot contain GET requests.");
+          return op;
+        });
+        units.push({ changeset: true, ops });
+      } else {
+        units.push({ changeset: false, ops: [parseOp(p)] });
+      }
+    }
+    if (total > 1000) throw new HttpError(400, "0x8006088a", `The number of requests in a batch (${total}) exceeds the limit of 1000.`);
+    this.count(total, now);
+    const boundary = `batchresponse_${randomUUID()}`;
+    const out: string[] = [];
+    let rows = 0;
+    const render = (r: InnerResult, contentId?: string) => {
+      const lines = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"];
+      if (contentId) lines.push(`Content-ID: ${contentId}`);
+      lines.push("", `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? "Status"}`);
+      for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
+      if (r.body !== undefined) {
+        lines.push("Content-Type: application/json; odata.metadata=minimal; odata.streaming=true", "", JSON.stringify(r.body));
+      } else {
+        lines.push("", "");
+      }
+      return lines.join("\r\n");
+    };
+    const run = (op: Op): InnerResult => {
+      const info: RequestInfo = { method: op.method, path: decodeURIComponent(op.url.pathname), inner: true };
+      try {
+        if (this.takeFault(["batchPart"], info)) throw new HttpError(500, "0x80040216", "Injected failure of a batch operation.");
+        return this.operation(op.method, op.url, op.headers, op.body);
+      } catch (e) {
+        const err = e instanceof HttpError ? e : new HttpError(500, "0x80040216", (e as Error).message);
+        return { status: err.status, headers: {}, body: { error: { code: err.code, message: err.message } }, rows: 0 };
+      }
+    };
+    for (const unit of units) {
+      if (!unit.changeset) {
+        const r = run(unit.ops[0]);
+        rows += r.rows;
+        out.push(`--${boundary}\r\n${render(r)}`);
+        if (r.status >= 400 && !continueOnError) break;
+        continue;
+      }
+      // Atomic: keep an undo log, roll back on the first failure.
+      this.undo = [];
+      const results: { r: InnerResult; id?: string }[] = [];
+      let failed: InnerResult | undefined;
+      for (const op of unit.ops) {
+        const r = run(op);
+        if (r.status >= 400) {
+          failed = r;
+          break;
+        }
+        results.push({ r, id: op.contentId });
+      }
+      const undo = this.undo;
+      this.undo = undefined;
+      if (failed) {
+        for (const u of undo.reverse()) u();
+        out.push(`--${boundary}\r\n${render(failed)}`);
+        if (!continueOnError) break;
+        continue;
+      }
+      rows += results.reduce((n, x) => n + x.r.rows, 0);
+      const cb = `changesetresponse_${randomUUID()}`;
+      const inner = results.map((x) => `--${cb}\r\n${render(x.r, x.id)}`).join("\r\n");
+      out.push(`--${boundary}\r\nContent-Type: multipart/mixed; boundary=${cb}\r\n\r\n${inner}\r\n--${cb}--`);
+    }
+    void url;
+    return {
+      status: 200,
+      headers: { "Content-Type": `multipart/mixed; boundary=${boundary}` },
+      body: `${out.join("\r\n")}\r\n--${boundary}--\r\n`,
+      rows,
+    };
+  }
+}
+
+const EmulatorDefaults = {
+  stats: (): EmulatorStats => ({ requests: 0, throttled: 0, byMethod: {}, bulkCalls: 0, batchCalls: 0, rowsWritten: 0, maxInFlight: 0 }),
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  204: "No Content",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  412: "Precondition Failed",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+interface MimePart {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Split a multipart body; returns undefined when the closing delimiter is missing. */
+function splitMultipart(body: string, boundary: string): MimePart[] | undefined {
+  const text = body.replace(/\r\n/g, "\n");
+  const delim = `--${boundary}`;
+  if (!text.includes(`${delim}--`)) return undefined;
+  const segments = text.split(new RegExp(`^${escapeRe(delim)}(?:--)?[ \\t]*$`, "m"));
+  const parts: MimePart[] = [];
+  for (const seg of segments.slice(1, -1)) {
+    const s = seg.replace(/^\n/, "");
+    const sep = s.indexOf("\n\n");
+    const head = sep < 0 ? s : s.slice(0, sep);
+    const rest = sep < 0 ? "" : s.slice(sep + 2);
+    const headers: Record<string, string> = {};
+    for (const l of head.split("\n")) {
+      const i = l.indexOf(":");
+      if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+    }
+    parts.push({ headers, body: rest.replace(/\n$/, "") });
+  }
+  return parts;
+}
+
+function parseHttpMessage(text: string): { start: string; headers: Record<string, string>; body: string } {
+  const lines = text.split("\n");
+  const start = (lines.shift() ?? "").trim();
+  const headers: Record<string, string> = {};
+  while (lines.length > 0 && lines[0].trim() !== "") {
+    const l = lines.shift()!;
+    const i = l.indexOf(":");
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  lines.shift();
+  return { start, headers, body: lines.join("\n").trim() };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Split on commas that are not inside parentheses. */
+function splitTop(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const ch of s) {
+    if (ch === "(") depth++;
+    if (ch === ")") depth--;
+    if (ch === "," && depth === 0) {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+// ---- $filter ------------------------------------------------------------------------------------
+
+type Pred = (r: Row) => boolean;
+
+function compileFilter(src: string, def: TableDef): Pred {
+  const tokens = src.match(/'(?:[^']|'')*'|\(|\)|[A-Za-z0-9_.-]+/g) ?? [];
+  let i = 0;
+  const fail = (m: string): never => {
+    throw new HttpError(400, "0x80060888", `Invalid $filter '${src}': ${m}`);
+  };
+  const peek = () => tokens[i];
+  const orExpr = (): Pred => {
+    const terms = [andExpr()];
+    while (peek() === "or") {
+      i++;
+      terms.push(andExpr());
+    }
+    return terms.length === 1 ? terms[0] : (r) => terms.some((t) => t(r));
+  };
+  const andExpr = (): Pred => {
+    const terms = [primary()];
+    while (peek() === "and") {
+      i++;
+      terms.push(primary());
+    }
+    return terms.length === 1 ? terms[0] : (r) => terms.every((t) => t(r));
+  };
+  const primary = (): Pred => {
+    if (peek() === "(") {
+      i++;
+      const e = orExpr();
+      if (tokens[i++] !== ")") fail("missing )");
+      return e;
+    }
+    const name = tokens[i++] ?? fail("unexpected end");
+    const op = tokens[i++];
+    const lit = tokens[i++] ?? fail("missing value");
+    if (op !== "eq" && op !== "ne") fail(`unsupported operator '${op}'`);
+    const lm = /^_(.+)_value$/.exec(name);
+    const attr = def.attributes.find((a) => (lm ? a.type === "Lookup" && a.logicalName === lm[1] : a.type !== "Lookup" && a.logicalName === name));
+    if (!attr) fail(`could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${def.logicalName}'`);
+    let value: string | null;
+    if (lit === "null") value = null;
+    else if (lit.startsWith("'")) {
+      if (attr!.type === "Lookup" || attr!.type === "Uniqueidentifier") fail(`a Guid is expected for '${name}', not a string literal`);
+      value = lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
+    } else if (/^[0-9a-f-]{36}$/i.test(lit)) value = lit.toLowerCase();
+    else value = fail(`bad literal '${lit}'`);
+    const col = attr!.logicalName;
+    const isString = attr!.type === "String";
+    const eq = (r: Row) => {
+      const v = r[col] ?? null;
+      if (value === null || v === null) return v === value;
+      return (isString ? v.toLowerCase() : v) === value;
+    };
+    return op === "eq" ? eq : (r) => !eq(r);
+  };
+  const p = orExpr();
+  if (i !== tokens.length) fail(`unexpected '${tokens[i]}'`);
+  return p;
+}

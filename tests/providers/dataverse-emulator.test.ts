@@ -1,0 +1,129 @@
+/**
+ * The emulator is only useful if it is as strict as the service: these pin the malformed requests
+ * it rejects and the protocol details the client relies on.
+ */
+import axios from "axios";
+import { DataverseEmulator } from "../emulators/dataverse";
+import { seedEmulator } from "../emulators/dataverse-fixtures";
+
+let emu: DataverseEmulator;
+let api: string;
+const H = { Authorization: "Bearer emulator-token", Accept: "application/json", "OData-Version": "4.0", "OData-MaxVersion": "4.0" };
+
+beforeEach(async () => {
+  emu = new DataverseEmulator({ maxPageSize: 5000 });
+  api = `${await emu.start()}/api/data/v9.2/`;
+  seedEmulator(emu, 12);
+});
+afterEach(() => emu.stop());
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const r = await axios.request({
+    method,
+    url: api + path,
+    data: typeof body === "string" ? body : body === undefined ? undefined : JSON.stringify(body),
+    headers: { ...H, ...(body !== undefined && typeof body !== "string" ? { "Content-Type": "application/json" } : {}), ...headers },
+    validateStatus: () => true,
+    transformRequest: [(d: unknown) => d],
+    transformResponse: [(d: unknown) => d],
+  });
+  let json: { error?: { code: string; message: string } } & Record<string, unknown> = {};
+  try {
+    json = JSON.parse(String(r.data));
+  } catch {
+    /* multipart */
+  }
+  return { status: r.status, json, text: String(r.data), headers: r.headers };
+}
+
+const batch = (parts: string[], boundary = "batch_x") => [...parts.map((p) => `--${boundary}\r\n${p}`), `--${boundary}--`, ""].join("\r\n");
+const op = (line: string, body?: unknown, id = 1) =>
+  `Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: ${id}\r\n\r\n${line} HTTP/1.1\r\n${body === undefined ? "\r\n" : `Content-Type: application/json\r\n\r\n${JSON.stringify(body)}`}`;
+const changeset = (ops: string[], b = "changeset_y") => `Content-Type: multipart/mixed; boundary=${b}\r\n\r\n${ops.map((o) => `--${b}\r\n${o}`).join("\r\n")}\r\n--${b}--`;
+
+describe("Dataverse emulator rejects malformed requests like the service", () => {
+  const product = () => emu.rows("product")[0].productid!;
+  const mapping = (extra: Record<string, unknown> = {}) => ({ zq1_extfld: "sku", zq1_extval: "X", "zq1_Prod@odata.bind": `/products(${product()})`, ...extra });
+
+  it.each([
+    ["no bearer token", () => call("GET", "accounts", undefined, { Authorization: "" }), 401, /not authenticated/],
+    ["unknown entity set", () => call("GET", "prodmaps"), 404, /Resource not found for the segment 'prodmaps'/],
+    ["$skip", () => call("GET", "accounts?$skip=10"), 400, /not supported/],
+    ["unknown $select column", () => call("GET", "zq1_prodmaps?$select=zq1_prod"), 400, /Could not find a property named 'zq1_prod'/],
+    ["bad $filter", () => call("GET", "accounts?$filter=name gt 'a'"), 400, /unsupported operator 'gt'/],
+    ["string literal for a lookup", () => call("GET", "zq1_prodmaps?$filter=_zq1_prov_value eq 'x'"), 400, /Guid is expected/],
+    ["invalid JSON", () => call("POST", "zq1_prodmaps", "{nope", { "Content-Type": "application/json" }), 400, /invalid JSON/],
+    ["wrong content type", () => call("POST", "zq1_prodmaps", "a=b", { "Content-Type": "text/plain" }), 415, /Unsupported content type/],
+    ["unknown property", () => call("POST", "zq1_prodmaps", mapping({ colour: "red" })), 400, /property 'colour' does not exist/],
+    ["lookup set as a plain value", () => call("POST", "zq1_prodmaps", { zq1_prod: product() }), 400, /is a lookup; set it with 'zq1_Prod@odata.bind'/],
+    ["@odata.bind with the logical name instead of the navigation property", () => call("POST", "zq1_prodmaps", { "zq1_prod@odata.bind": `/products(${product()})` }), 400, /undeclared property 'zq1_prod'/],
+    ["@odata.bind to the wrong set", () => call("POST", "zq1_prodmaps", { "zq1_Prod@odata.bind": `/accounts(${product()})` }), 400, /Invalid @odata.bind/],
+    ["CreateMultiple without @odata.type", () => call("POST", "zq1_prodmaps/Microsoft.Dynamics.CRM.CreateMultiple", { Targets: [mapping()] }), 400, /must have "@odata.type"/],
+    ["CreateMultiple on a table without bulk support", () => call("POST", "zq1_uommaps/Microsoft.Dynamics.CRM.CreateMultiple", { Targets: [] }), 404, /Resource not found for the segment 'Microsoft.Dynamics.CRM.CreateMultiple'/],
+    ["PATCH If-Match * on a missing row", () => call("PATCH", "zq1_prodmaps(00000000-0000-0000-0000-000000000001)", { zq1_extval: "y" }, { "If-Match": "*" }), 404, /Does Not Exist/],
+    ["$batch without boundary", () => call("POST", "$batch", "x", { "Content-Type": "multipart/mixed" }), 400, /boundary/],
+    ["$batch without closing delimiter", () => call("POST", "$batch", "--batch_x\r\n", { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /closing boundary/],
+    ["GET inside a change set", () => call("POST", "$batch", batch([changeset([op("GET accounts")])]), { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /cannot contain GET/],
+    ["more than 1000 operations", () => call("POST", "$batch", batch(Array.from({ length: 1001 }, (_, i) => op("DELETE accounts(00000000-0000-0000-0000-000000000001)", undefined, i))), { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /exceeds the limit of 1000/],
+    ["part without binary transfer encoding", () => call("POST", "$batch", batch(["Content-Type: application/http\r\n\r\nGET accounts HTTP/1.1\r\n"]), { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /Content-Transfer-Encoding: binary/],
+  ] as const)("%s", async (_t, send, status, re) => {
+    const r = await send();
+    expect(r.status).toBe(status);
+    expect(r.json.error?.code).toMatch(/^0x[0-9a-f]+$/);
+    expect(r.json.error?.message).toMatch(re);
+  });
+
+  it("pages with odata.maxpagesize and an opaque nextLink, never more than asked", async () => {
+    const first = await call("GET", "products?$select=productnumber", undefined, { Prefer: "odata.maxpagesize=5" });
+    expect((first.json.value as unknown[]).length).toBe(5);
+    const next = String(first.json["@odata.nextLink"]);
+    expect(next).toMatch(/\$skiptoken=/);
+    const all: unknown[] = [...(first.json.value as unknown[])];
+    for (let url: string | undefined = next; url; ) {
+      const r = await call("GET", url.slice(api.length), undefined, { Prefer: "odata.maxpagesize=5" });
+      all.push(...(r.json.value as unknown[]));
+      url = r.json["@odata.nextLink"] as string | undefined;
+    }
+    expect(all).toHaveLength(13);
+  });
+
+  it("$batch: a failing change set is rolled back, others commit with continue-on-error; without it the batch stops", async () => {
+    const good = op("POST zq1_prodmaps", mapping({ zq1_extval: "A" }), 1);
+    const bad = op("POST zq1_prodmaps", { nope: 1 }, 2);
+    const third = op("POST zq1_prodmaps", mapping({ zq1_extval: "C" }), 3);
+    const body = batch([changeset([good, bad], "cs1"), changeset([third], "cs2")]);
+    const r = await call("POST", "$batch", body, { "Content-Type": "multipart/mixed; boundary=batch_x", Prefer: "odata.continue-on-error" });
+    expect(r.status).toBe(200);
+    expect(r.text).toMatch(/HTTP\/1\.1 400 Bad Request[\s\S]*HTTP\/1\.1 204 No Content/);
+    expect(emu.rows("zq1_prodmap").map((x) => x.zq1_extval)).toEqual(["C"]); // A rolled back with its change set
+    const r2 = await call("POST", "$batch", batch([changeset([bad], "cs1"), changeset([op("POST zq1_prodmaps", mapping({ zq1_extval: "D" }))], "cs2")]), { "Content-Type": "multipart/mixed; boundary=batch_x" });
+    expect(r2.text).not.toMatch(/204 No Content/);
+    expect(emu.rows("zq1_prodmap").map((x) => x.zq1_extval)).toEqual(["C"]);
+  });
+
+  it("CreateMultiple is atomic and a duplicate client-chosen id is 412", async () => {
+    const id = "11111111-1111-4111-8111-111111111111";
+    const t = (extra: Record<string, unknown>) => ({ "@odata.type": "Microsoft.Dynamics.CRM.zq1_prodmap", ...mapping(extra) });
+    const ok = await call("POST", "zq1_prodmaps/Microsoft.Dynamics.CRM.CreateMultiple", { Targets: [t({ zq1_prodmapid: id })] });
+    expect(ok.status).toBe(200);
+    expect(ok.json.Ids).toEqual([id]);
+    const dup = await call("POST", "zq1_prodmaps/Microsoft.Dynamics.CRM.CreateMultiple", { Targets: [t({ zq1_extval: "new" }), t({ zq1_prodmapid: id })] });
+    expect(dup.status).toBe(412);
+    expect(emu.rows("zq1_prodmap")).toHaveLength(1);
+  });
+
+  it("service protection: concurrency beyond the limit and quota beyond the window answer 429 with Retry-After", async () => {
+    emu.setOptions({ maxConcurrent: 2, latencyPerRequestMs: 50 });
+    const rs = await Promise.all(Array.from({ length: 5 }, () => call("GET", "accounts")));
+    const throttled = rs.filter((r) => r.status === 429);
+    expect(throttled.length).toBe(3);
+    expect(throttled[0].json.error?.code).toBe("0x80072326");
+    expect(throttled[0].headers["retry-after"]).toBeDefined();
+    emu.setOptions({ maxConcurrent: 52, latencyPerRequestMs: 0, quota: 3, windowMs: 60_000 });
+    emu.resetStats();
+    const seq = [];
+    for (let i = 0; i < 5; i++) seq.push(await call("GET", "accounts"));
+    expect(seq.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
+    expect(Number(seq[3].headers["retry-after"])).toBeGreaterThanOrEqual(59);
+  });
+});

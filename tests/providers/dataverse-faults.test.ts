@@ -1,0 +1,185 @@
+import { Harness, Outs, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import { DataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";
+import { buildBatch, parseBatchResponse } from "../../dynamic-providers/dataverse/batch";
+
+let h: Harness | undefined;
+let logs: string[];
+
+beforeEach(() => {
+  logs = [];
+  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
+});
+
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+  jest.restoreAllMocks();
+});
+
+const ROWS = 2000;
+
+async function sync(harness: Harness, rows = productRows(ROWS), extra = {}) {
+  return harness.provider.create(harness.inputs(rows, extra));
+}
+
+describe("faults and service protection", () => {
+  it("a 429 storm: waits as Retry-After says, pauses everyone, logs it, and converges", async () => {
+    h = await startHarness({ windowMs: 500 }, { maxBatchSize: 200 }, ROWS);
+    h.emu.fault("429", 25);
+    const t0 = Date.now();
+    const { outs } = await sync(h);
+    expect(h.emu.stats.throttled).toBeGreaterThanOrEqual(25);
+    expect(remoteState(h)).toEqual(productRows(ROWS));
+    expect((outs as Outs).ownedCount).toBe(ROWS);
+    expect(logs.join("\n")).toMatch(/throttled by Dataverse \(0x80072322\); waiting 0\.1 s as Retry-After says/);
+    // Retry-After is 0.05 s here; 25 throttles, serialized by the shared pause, take at least ~1 s.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("a request quota per window: 429s with Retry-After until the window frees up, no row lost", async () => {
+    h = await startHarness({ quota: 8, windowMs: 300 }, { maxBatchSize: 100 }, ROWS);
+    await sync(h);
+    expect(h.emu.stats.throttled).toBeGreaterThan(0);
+    expect(remoteState(h)).toEqual(productRows(ROWS));
+  });
+
+  it("never more than the concurrency limit in flight, and fewer when x-ms-dop-hint says so", async () => {
+    h = await startHarness({ latencyPerRequestMs: 5, dopHint: 2 }, { maxBatchSize: 50, maxConcurrency: 52 }, ROWS);
+    await sync(h);
+    expect(h.emu.stats.maxInFlight).toBeLessThanOrEqual(2);
+    expect(h.emu.stats.throttled).toBe(0);
+    await h.stop();
+    // A service that allows only 3 at once: the 429s (0x80072326) are retried, nothing is lost.
+    h = await startHarness({ latencyPerRequestMs: 5, maxConcurrent: 3 }, { maxBatchSize: 50, maxConcurrency: 8 }, ROWS);
+    await sync(h);
+    expect(h.emu.stats.throttled).toBeGreaterThan(0);
+    expect(remoteState(h)).toEqual(productRows(ROWS));
+  });
+
+  it("5xx responses are retried with backoff", async () => {
+    h = await startHarness({}, { maxBatchSize: 500 }, ROWS);
+    h.emu.fault("5xx", 4);
+    await sync(h);
+    expect(remoteState(h)).toEqual(productRows(ROWS));
+    expect(logs.join("\n")).toMatch(/HTTP 503; retry 1\/5/);
+  });
+
+  it("dropped connections before and after commit: no duplicate, no lost row, all rows owned", async () => {
+    h = await startHarness({}, { maxBatchSize: 250 }, ROWS);
+    h.emu.fault("drop", 2, (r) => r.method === "POST");
+    h.emu.fault("dropAfterCommit", 2, (r) => r.method === "POST");
+    const { outs } = await sync(h);
+    expect(remoteState(h)).toEqual(productRows(ROWS)); // throws on a duplicate
+    expect(h.mappingRows()).toHaveLength(ROWS);
+    expect((outs as Outs).ownedCount).toBe(ROWS);
+  });
+
+  it("failing $batch parts are retried (units have no bulk messages)", async () => {
+    h = await startHarness({}, {}, 5);
+    h.emu.fault("batchPart", 3);
+    const rows: Record<string, string> = { "unit=each": "ea", "unit=box": "box", "unit=pc": "ea", "unit=piece": "ea" };
+    await sync(h, rows, { kind: "units", targetKeyColumn: "name" });
+    expect(h.mappingRows("units").map((r) => r.zq1_extval).sort()).toEqual(["box", "each", "pc", "piece"]);
+  });
+
+  it("a persistent outage fails with partial state the engine can record, and a re-run converges", async () => {
+    h = await startHarness({}, { maxBatchSize: 500, maxRetries: 2 }, ROWS);
+    let writes = 0;
+    h.emu.fault("5xx", 1000, (r) => r.method === "POST" && ++writes > 2);
+    let err: (Error & { id?: string; properties?: Outs }) | undefined;
+    try {
+      await sync(h);
+    } catch (e) {
+      err = e as Error & { id?: string; properties?: Outs };
+    }
+    expect(err?.message).toMatch(/sync stopped: POST .*CreateMultiple: HTTP 503/);
+    expect(err?.id).toMatch(/^iom-products-mappings-/);
+    expect(err?.properties?.rowCount).toBe(1000); // what really got written
+    expect(JSON.stringify(err?.properties)).not.toMatch(/emulator-token/);
+    h.emu.clearFaults();
+    const u = await h.provider.update!(err!.id!, err!.properties!, h.inputs(productRows(ROWS)));
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: 1000, unchanged: 1000 });
+    expect(remoteState(h)).toEqual(productRows(ROWS));
+  });
+
+  it("bad rows inside an atomic CreateMultiple are isolated and reported by key", async () => {
+    h = await startHarness({}, {}, 10);
+    // A product deleted between name resolution and the write: its @odata.bind points at nothing.
+    const rows = productRows(5);
+    const victim = h.seeded.products.get("P-000003")!;
+    const realBulk = h.emu.table("product");
+    let removed = false;
+    const server = h.emu as unknown as { dispatch: (...a: unknown[]) => unknown };
+    const dispatch = server.dispatch.bind(h.emu);
+    server.dispatch = (...a: unknown[]) => {
+      if (!removed && String((a[1] as URL).pathname).includes("CreateMultiple")) {
+        removed = true;
+        realBulk.rows.delete(victim);
+      }
+      return dispatch(...a);
+    };
+    await expect(sync(h, rows)).rejects.toThrow(/1 products mappings could not be written: create sku=S3: HTTP 404 0x80040217 product With Id = [0-9a-f-]+ Does Not Exist/);
+    expect(h.mappingRows().map((r) => r.zq1_extval).sort()).toEqual(["S1", "S2", "S4", "S5"]);
+  });
+});
+
+describe("client pieces", () => {
+  it("parses Retry-After as seconds (fractions too) or an HTTP date", () => {
+    expect(parseRetryAfter("5")).toBe(5000);
+    expect(parseRetryAfter("0.25")).toBe(250);
+    expect(parseRetryAfter(new Date(Date.now() + 3000).toUTCString())).toBeGreaterThan(1000);
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+    expect(parseRetryAfter("soon")).toBeUndefined();
+  });
+
+  it("$batch: change sets of the given size, responses mapped back by Content-ID, rolled-back sets flagged", () => {
+    const ops = [0, 1, 2].map((i) => ({ method: "POST" as const, path: "things", body: { n: i } }));
+    const { contentType, body, units } = buildBatch("https://x/api/data/v9.2/", ops, 2);
+    expect(units).toEqual([[0, 1], [2]]);
+    expect(body).toMatch(/\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\nPOST https:\/\/x\/api\/data\/v9\.2\/things HTTP\/1\.1\r\n/);
+    expect(contentType).toMatch(/^multipart\/mixed; boundary=batch_/);
+    const resp = [
+      "--b1",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding: binary",
+      "",
+      "HTTP/1.1 400 Bad Request",
+      "Content-Type: application/json",
+      "",
+      '{"error":{"code":"0x1","message":"bad"}}',
+      "--b1",
+      "Content-Type: multipart/mixed; boundary=c1",
+      "",
+      "--c1",
+      "Content-Type: application/http",
+      "Content-Transfer-Encoding: binary",
+      "Content-ID: 3",
+      "",
+      "HTTP/1.1 204 No Content",
+      "OData-EntityId: https://x/api/data/v9.2/things(1)",
+      "",
+      "",
+      "--c1--",
+      "--b1--",
+    ].join("\r\n");
+    const r = parseBatchResponse("multipart/mixed; boundary=b1", resp, units, 3);
+    expect(r.map((x) => [x.status, !!x.rolledBack])).toEqual([
+      [400, true],
+      [400, true],
+      [204, false],
+    ]);
+  });
+
+  it("a request that times out is split and retried with smaller chunks", async () => {
+    h = await startHarness({ latencyPerRowMs: 0.5 }, {}, 600);
+    const client = new DataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 200, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
+    const created = await client.createMany(
+      { logicalName: "zq1_prodmap", entitySet: "zq1_prodmaps", primaryId: "zq1_prodmapid" },
+      Array.from({ length: 600 }, (_, i) => ({ zq1_extfld: "sku", zq1_extval: `T${i}`, zq1_prodmapid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` })),
+    );
+    // The first 600-row request (300 ms) times out; halves go through; the timed-out one may have committed.
+    expect(created.failures).toEqual([]);
+    expect(h.mappingRows().length).toBe(600);
+    expect(client.stats.writeRequests).toBeGreaterThan(1);
+  });
+});

@@ -1,0 +1,227 @@
+import { Harness, Outs, foreignProductMapping, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import { EMULATOR_TABLES } from "../emulators/dataverse-schema";
+import { ownedId } from "../../dynamic-providers/dataverse/rows";
+import { effectiveSeed } from "../../dynamic-providers/dataverse/sync";
+import type { MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
+
+let h: Harness;
+let logs: string[];
+
+beforeEach(async () => {
+  logs = [];
+  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
+  h = await startHarness();
+});
+
+afterEach(async () => {
+  await h.stop();
+  jest.restoreAllMocks();
+});
+
+async function create(rows = productRows(5), extra = {}) {
+  const inputs = h.inputs(rows, extra);
+  const res = await h.provider.create(inputs);
+  return { id: res.id, outs: res.outs as Outs, inputs };
+}
+
+describe("IomMappingSet provider against the emulator", () => {
+  it("creates every row with deterministic ids and the right lookups, and keeps state small and token-free", async () => {
+    const { id, outs, inputs } = await create(productRows(5));
+    expect(id).toMatch(/^iom-products-mappings-/);
+    expect(remoteState(h)).toEqual(productRows(5));
+    const seed = effectiveSeed(inputs);
+    for (const r of h.mappingRows()) {
+      expect(r.zq1_prodmapid).toBe(ownedId(seed, "Default Mapping Group", r.zq1_extfld!, r.zq1_extval!));
+      expect(r.zq1_grp).toBe(h.seeded.groupId);
+    }
+    expect(outs.schema.table).toBe("zq1_prodmap");
+    expect(outs.schema.target).toMatchObject({ attribute: "zq1_prod", nav: "zq1_Prod", keyColumn: "productnumber" });
+    expect(outs).toMatchObject({ rowCount: 5, ownedCount: 5, adoptedCount: 0 });
+    expect(outs.lastSync).toMatchObject({ added: 5, changed: 0, removed: 0 });
+    expect(JSON.stringify(outs)).not.toMatch(/emulator-token|Bearer/);
+    expect(logs.join("\n")).not.toMatch(/emulator-token/);
+    expect(logs.join("\n")).toMatch(/products mappings: 5 to add/);
+    expect(logs.join("\n")).toMatch(/products mappings: created: 5\/5 rows/);
+  });
+
+  it("no-op: diff reports no changes and an update writes nothing", async () => {
+    const { id, outs, inputs } = await create(productRows(5));
+    h.emu.resetStats();
+    const d = await h.provider.diff!(id, outs, inputs);
+    expect(d.changes).toBe(false);
+    expect(h.emu.stats.requests).toBe(0); // diff runs in previews: no calls
+    h.emu.resetStats();
+    const u = await h.provider.update!(id, outs, inputs);
+    expect(h.emu.stats.rowsWritten).toBe(0);
+    expect(h.emu.stats.byMethod.POST ?? 0).toBe(0);
+    expect(h.emu.stats.requests).toBe(1); // saved schema reused: one page of mapping rows, nothing else
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: 0, changed: 0, removed: 0, unchanged: 5 });
+  });
+
+  it("update: the diff lists added, changed and removed keys and the update writes only that delta", async () => {
+    const { id, outs } = await create(productRows(5));
+    const rows = productRows(5);
+    delete rows["sku=S5"];
+    rows["sku=S2"] = "P-000010";
+    rows["sku=S6"] = "P-000006";
+    const news = h.inputs(rows);
+    const d = (await h.provider.diff!(id, outs, news)) as MappingDiffResult;
+    expect(d.changes).toBe(true);
+    expect(d.replaces).toEqual([]);
+    expect(d.detailedDiff).toEqual({
+      'rows["sku=S6"]': { kind: "ADD", inputDiff: true },
+      'rows["sku=S2"]': { kind: "UPDATE", inputDiff: true },
+      'rows["sku=S5"]': { kind: "DELETE", inputDiff: true },
+    });
+    h.emu.resetStats();
+    const u = await h.provider.update!(id, outs, news);
+    expect(h.emu.stats.rowsWritten).toBe(3);
+    expect(remoteState(h)).toEqual(rows);
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: 1, changed: 1, removed: 1, unchanged: 3 });
+  });
+
+  it("a saved schema that no longer matches the environment is discovered again", async () => {
+    const { id, outs } = await create(productRows(3));
+    const stale = { ...outs, schema: { ...outs.schema, fieldName: "zq1_renamed" } };
+    await h.provider.update!(id, stale, h.inputs(productRows(4)));
+    expect(remoteState(h)).toEqual(productRows(4));
+    expect(logs.join("\n")).toMatch(/saved schema no longer matches .*Could not find a property named 'zq1_renamed'/);
+  });
+
+  it("changing the environment, kind or provider is a replacement", async () => {
+    const { id, outs } = await create(productRows(2));
+    const d = await h.provider.diff!(id, outs, h.inputs(productRows(2), { providerName: "Shopify" }));
+    expect(d.replaces).toEqual(["providerName"]);
+  });
+
+  it("adopts an identical row someone else created, and never deletes it", async () => {
+    const theirs = foreignProductMapping(h, "S1", "P-000001");
+    const { id, outs } = await create(productRows(3));
+    expect(outs).toMatchObject({ ownedCount: 2, adoptedCount: 1 });
+    expect(h.mappingRows()).toHaveLength(3);
+    // Removing it from the file releases it; destroying the set leaves it too.
+    const rows = productRows(3);
+    delete rows["sku=S1"];
+    const u = await h.provider.update!(id, outs, h.inputs(rows));
+    expect(h.mappingRows().map((r) => r.zq1_prodmapid)).toContain(theirs);
+    await h.provider.delete!(id, u.outs as Outs);
+    expect(h.mappingRows().map((r) => r.zq1_prodmapid)).toEqual([theirs]);
+  });
+
+  it("a different existing row is a conflict (nothing written) unless adoptExisting", async () => {
+    const theirs = foreignProductMapping(h, "S2", "P-000009");
+    h.emu.resetStats();
+    await expect(create(productRows(3))).rejects.toThrow(/1 products mappings already exist with a different target.*adoptExisting.*sku=S2.*"P-000009".*"P-000002"/);
+    expect(h.emu.stats.rowsWritten).toBe(0);
+    const { id, outs } = await create(productRows(3), { adoptExisting: true });
+    expect(remoteState(h)).toEqual(productRows(3));
+    expect(outs).toMatchObject({ ownedCount: 2, adoptedCount: 1 });
+    await h.provider.delete!(id, outs);
+    expect(h.mappingRows().map((r) => r.zq1_prodmapid)).toEqual([theirs]);
+  });
+
+  it("refresh reports drift after an out-of-band edit and delete; the next update repairs it", async () => {
+    const { id, outs, inputs } = await create(productRows(4));
+    const rows = h.mappingRows();
+    const s1 = rows.find((r) => r.zq1_extval === "S1")!;
+    const s2 = rows.find((r) => r.zq1_extval === "S2")!;
+    h.emu.table("zq1_prodmap").rows.get(s1.zq1_prodmapid!)!.zq1_prod = h.seeded.products.get("P-000020")!;
+    h.emu.table("zq1_prodmap").rows.delete(s2.zq1_prodmapid!);
+    const r = await h.provider.read!(id, outs);
+    const props = r.props as Outs;
+    expect(props.drift).toMatchObject({ missing: 1, changed: 1 });
+    expect(props.drift!.sample.join("\n")).toMatch(/sku=S2: missing/);
+    expect((r.inputs as unknown as { rows: Record<string, string> }).rows).toEqual({ "sku=S1": "P-000020", "sku=S3": "P-000003", "sku=S4": "P-000004" });
+    expect(logs.join("\n")).toMatch(/drifted: 1 missing, 1 changed/);
+    const d = await h.provider.diff!(id, props, inputs);
+    expect(d.changes).toBe(true);
+    await h.provider.update!(id, props, inputs);
+    expect(remoteState(h)).toEqual(productRows(4));
+  });
+
+  it("destroy removes only the rows this resource created", async () => {
+    const otherProvider = foreignProductMapping(h, "S1", "P-000001", h.seeded.otherProviderId);
+    const notInFile = foreignProductMapping(h, "S99", "P-000009");
+    const otherGroup = foreignProductMapping(h, "S1", "P-000001", h.seeded.providerId, h.seeded.otherGroupId);
+    const { id, outs } = await create(productRows(3));
+    // Another stack with its own rows in the same environment and provider.
+    const other = await h.provider.create(h.inputs({ "sku=T1": "P-000011" }, { ownerSeed: "other-stack" }));
+    await h.provider.delete!(id, outs);
+    expect(h.mappingRows().map((r) => r.zq1_prodmapid).sort()).toEqual([otherProvider, notInFile, otherGroup, ...h.mappingRows().filter((r) => r.zq1_extval === "T1").map((r) => r.zq1_prodmapid)].sort());
+    expect(h.mappingRows()).toHaveLength(4);
+    await h.provider.delete!(other.id, other.outs as Outs);
+    expect(h.mappingRows()).toHaveLength(3);
+  });
+
+  it("rows in a non-default mapping group, and moving a row between groups", async () => {
+    const { id, outs } = await create({ "sku=S1": "P-000001", "[Wholesale] sku=S1": "P-000002" });
+    expect(h.mappingRows().map((r) => r.zq1_grp).sort()).toEqual([h.seeded.groupId, h.seeded.otherGroupId].sort());
+    const u = await h.provider.update!(id, outs, h.inputs({ "[Wholesale] sku=S1": "P-000002" }));
+    expect(h.mappingRows()).toHaveLength(1);
+    expect((u.outs as Outs).lastSync).toMatchObject({ removed: 1 });
+  });
+
+  it("units: a table without CreateMultiple falls back to $batch with change sets", async () => {
+    const { outs } = await create({ "unit=each": "ea", "unit=box": "box" }, { kind: "units", targetKeyColumn: "name" });
+    expect(outs.schema.table).toBe("zq1_uommap");
+    expect(h.emu.stats.bulkCalls).toBe(0);
+    expect(h.emu.stats.batchCalls).toBeGreaterThan(0);
+    expect(h.mappingRows("units").map((r) => r.zq1_extval).sort()).toEqual(["box", "each"]);
+  });
+
+  it("accounts and price lists resolve by name or number", async () => {
+    await create({ "ProviderName=BigCommerce": "BigCommerce Test Account" }, { kind: "accounts", targetKeyColumn: "name" });
+    await create({ "ProviderName=BigCommerce": "Master Price List" }, { kind: "pricelists", targetKeyColumn: "name" });
+    await create({ "customer=42": "C-1001" }, { kind: "accounts", targetKeyColumn: "accountnumber", ownerSeed: "x" });
+    expect(h.mappingRows("accounts")).toHaveLength(2);
+    expect(h.mappingRows("pricelists")).toHaveLength(1);
+  });
+
+  it("reports every unresolved target and group at once, before writing anything", async () => {
+    h.emu.resetStats();
+    await expect(create({ "sku=A": "NOPE-1", "sku=B": "NOPE-2", "[Retail] sku=C": "P-000001", "sku=D": "P-000001" })).rejects.toThrow(
+      /3 name\(s\) could not be resolved.*"NOPE-1".*"NOPE-2".*mapping group "Retail" not found/,
+    );
+    expect(h.emu.stats.rowsWritten).toBe(0);
+    await expect(create(productRows(1), { providerName: "Magento" })).rejects.toThrow(/IOM provider "Magento" not found/);
+  });
+
+  it("large sets (targets resolved by a table scan, ahead of planning) also report unresolved targets before writing", async () => {
+    h.emu.resetStats();
+    // 50 products exist; rows 51..2500 point at products that do not.
+    await expect(create(productRows(2500))).rejects.toThrow(/2450 name\(s\) could not be resolved for products mappings: product "P-000051" \(by productnumber\) not found.*and 2425 more/);
+    expect(h.emu.stats.rowsWritten).toBe(0);
+  });
+
+  it("check rejects bad inputs with the property named", async () => {
+    const r = await h.provider.check!(h.inputs({}), { ...h.inputs({ "=x": "y" }), environmentUrl: "http://example.com", kind: "warehouses" as never, providerName: "" });
+    const props = (r.failures ?? []).map((f) => f.property);
+    expect(props).toEqual(expect.arrayContaining(["environmentUrl", "kind", "providerName", "rows"]));
+    expect((await h.provider.check!(h.inputs({}), h.inputs(productRows(2)))).failures).toBeUndefined();
+  });
+});
+
+describe("schema discovery", () => {
+  it("ignores decoys, and lists the candidates when the table is ambiguous; an override resolves it", async () => {
+    await h.stop();
+    const prod = EMULATOR_TABLES.find((t) => t.logicalName === "zq1_prodmap")!;
+    const twin = { ...prod, logicalName: "zq2_prodmapping", entitySetName: "zq2_prodmappings", displayName: "Product Mapping (legacy)", primaryId: "zq2_prodmappingid", attributes: [{ ...prod.attributes[0], logicalName: "zq2_prodmappingid" }, ...prod.attributes.slice(1)] };
+    h = await startHarness({ tables: [...EMULATOR_TABLES, twin] });
+    await expect(create(productRows(1))).rejects.toThrow(/more than one table looks like the IOM products mapping: zq1_prodmap .*zq2_prodmapping .*table=<logical name>/);
+    const { outs } = await create(productRows(1), { schemaOverride: "table=zq2_prodmapping" });
+    expect(outs.schema.table).toBe("zq2_prodmapping");
+    expect(h.emu.rows("zq2_prodmapping")).toHaveLength(1);
+  });
+
+  it("missing: says which tables mention mapping and what to set", async () => {
+    await h.stop();
+    h = await startHarness({ tables: EMULATOR_TABLES.filter((t) => t.logicalName !== "zq1_prodmap") });
+    await expect(create(productRows(1))).rejects.toThrow(/no table has the columns of an IOM products mapping. Candidates: zq1_prodmaplog \("IOM Product Mapping Import Log"\): fieldName: no matching column/);
+  });
+
+  it("an override naming a column that does not exist is an error, not a guess", async () => {
+    await expect(create(productRows(1), { schemaOverride: "fieldName=zq1_nope" })).rejects.toThrow(/override fieldName=zq1_nope is not a column of zq1_prodmap/);
+    const r = await h.provider.check!(h.inputs({}), h.inputs({}, { schemaOverride: "colour=red" }));
+    expect(r.failures?.[0]).toMatchObject({ property: "schemaOverride" });
+  });
+});

@@ -1,0 +1,124 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { loadMappingDir, MappingValidationError, validateMappingCsv } from "../../dynamic-providers/dataverse/validation";
+import { IomMappingSet } from "../../dynamic-providers/dataverse/provider";
+import { decodeKey, encodeKey } from "../../dynamic-providers/dataverse/rows";
+
+const HEADER = "externalFieldName,externalFieldValue,productNumber,mappingGroup\n";
+
+function problemsOf(name: string, content: string | Buffer): { line: number; message: string }[] {
+  return validateMappingCsv(`mappings/dev/${name}`, content).problems.map((p) => ({ line: p.line, message: p.message }));
+}
+
+describe("mapping CSV validation", () => {
+  const malformed: [string, string, string | Buffer, number, RegExp][] = [
+    ["unknown kind", "warehouse.csv", HEADER + "sku,A,P-1,\n", 0, /unknown mapping kind "warehouse"/],
+    ["missing column", "products.csv", "externalFieldName,productNumber\nsku,P-1\n", 1, /missing column "externalFieldValue"/],
+    ["extra column", "products.csv", "externalFieldName,externalFieldValue,productNumber,colour\nsku,A,P-1,red\n", 1, /unexpected column "colour"/],
+    ["missing key column", "products.csv", "externalFieldName,externalFieldValue\nsku,A\n", 1, /missing key column: one of productNumber, productName/],
+    ["two key columns", "products.csv", "externalFieldName,externalFieldValue,productNumber,productName\nsku,A,P-1,X\n", 1, /only one key column/],
+    ["empty value", "products.csv", HEADER + "sku,A,P-1,\nsku,,P-2,\n", 3, /empty externalFieldValue/],
+    ["whitespace-only target", "products.csv", HEADER + "sku,A,   ,\n", 2, /empty productNumber/],
+    ["duplicate key", "products.csv", HEADER + "sku,A,P-1,\nsku,B,P-2,\nsku,A,P-1,\n", 4, /duplicate mapping sku=A .*first on line 2/],
+    ["duplicate key differing only in case", "products.csv", HEADER + "sku,abc,P-1,\nsku,ABC,P-1,\n", 3, /duplicate mapping/],
+    ["one key mapped to two targets", "products.csv", HEADER + "sku,A,P-1,\nsku,A,P-2,\n", 3, /mapped to two targets: "P-1" \(line 2\) and "P-2"/],
+    ["wrong column count", "products.csv", HEADER + "sku,A,P-1,,extra\n", 2, /expected 4 columns, found 5/],
+    ["bad encoding (Latin-1 byte)", "products.csv", Buffer.concat([Buffer.from(HEADER + "sku,A,P-1,\nsku,"), Buffer.from([0xe9]), Buffer.from(",P-2,\n")]), 3, /invalid UTF-8/],
+    ["UTF-16 file", "products.csv", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEADER, "utf16le")]), 1, /UTF-16/],
+    ["unclosed quote", "products.csv", HEADER + 'sku,"A,P-1,\n', 2, /CSV syntax: .*Quote Not Closed/i],
+    ["empty file", "products.csv", "", 1, /empty file/],
+    ["field name with =", "products.csv", HEADER + "s=ku,A,P-1,\n", 2, /must not contain "="/],
+    ["control character", "products.csv", HEADER + "sku,A\u0007,P-1,\n", 2, /control character/],
+    ["NUL byte", "products.csv", HEADER + "sku,A\u0000,P-1,\n", 2, /NUL/],
+    ["duplicate header", "products.csv", "externalFieldName,externalFieldValue,productNumber,productNumber\nsku,A,P-1,P-1\n", 1, /appears twice/],
+  ];
+
+  it.each(malformed)("rejects %s with file and line", (_title, name, content, line, re) => {
+    const problems = problemsOf(name, content);
+    expect(problems.length).toBeGreaterThan(0);
+    const hit = problems.find((p) => re.test(p.message));
+    expect(hit).toBeDefined();
+    expect(hit!.line).toBe(line);
+  });
+
+  it("reports every problem of a file at once", () => {
+    const problems = problemsOf("products.csv", HEADER + "sku,,P-1,\nsku,B,,\nsku,C,P-3,\nsku,C,P-4,\nsku,D,P-5,\nsku,D,P-5,\n");
+    expect(problems.map((p) => p.line)).toEqual([2, 3, 5, 7]);
+  });
+
+  it("accepts a BOM, quoted commas, the default and explicit groups", () => {
+    const { result, problems } = validateMappingCsv("products.csv", "\ufeff" + HEADER + 'sku,"A,1",P-1,\nsku,A,P-1,Wholesale\n', "Default Mapping Group");
+    expect(problems).toEqual([]);
+    expect(result!.targetKeyColumn).toBe("productnumber");
+    expect(result!.rows).toEqual([
+      { group: "Default Mapping Group", field: "sku", value: "A,1", target: "P-1" },
+      { group: "Wholesale", field: "sku", value: "A", target: "P-1" },
+    ]);
+  });
+
+  it("validates a whole directory at once, across files, with file names", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dv-map-"));
+    fs.writeFileSync(path.join(dir, "products.csv"), HEADER + "sku,A,P-1,\nsku,A,P-2,\n");
+    fs.writeFileSync(path.join(dir, "units.csv"), "externalFieldName,externalFieldValue\nunit,each\n");
+    fs.writeFileSync(path.join(dir, "warehouses.csv"), "x\n");
+    fs.writeFileSync(path.join(dir, "notes.txt"), "hello");
+    try {
+      loadMappingDir(dir);
+      throw new Error("expected a validation error");
+    } catch (e) {
+      expect(e).toBeInstanceOf(MappingValidationError);
+      const msg = (e as Error).message;
+      expect(msg).toMatch(/products\.csv:3: .*two targets/);
+      expect(msg).toMatch(/units\.csv:1: missing key column/);
+      expect(msg).toMatch(/warehouses\.csv: unknown mapping kind/);
+      expect(msg).toMatch(/notes\.txt: not a \.csv file/);
+      expect((e as MappingValidationError).problems).toHaveLength(4);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(["dev", "test", "prod"])("the committed %s mappings are valid", (stack) => {
+    const parsed = loadMappingDir(path.join(__dirname, "..", "..", "mappings", stack));
+    expect(Object.keys(parsed).sort()).toEqual(["accounts", "pricelists", "products", "units"]);
+  });
+
+  it("dev carries the guide's BigCommerce sample", () => {
+    const parsed = loadMappingDir(path.join(__dirname, "..", "..", "mappings", "dev"));
+    expect(parsed.accounts!.rows).toContainEqual(expect.objectContaining({ field: "ProviderName", value: "BigCommerce" }));
+    expect(parsed.pricelists!.rows).toContainEqual(expect.objectContaining({ field: "ProviderName", value: "BigCommerce" }));
+    expect(parsed.units!.rows).toContainEqual(expect.objectContaining({ field: "unit", value: "each", target: "ea" }));
+    expect(parsed.products!.rows).toContainEqual(expect.objectContaining({ field: "sku", value: "ABS", target: "Accu Scale" }));
+  });
+
+  it("rows given in code follow the same rules and are reported together", () => {
+    expect(() =>
+      IomMappingSet.rowsOf(
+        {
+          kind: "products",
+          rows: [
+            { externalFieldName: "sku", externalFieldValue: "A", target: "P-1" },
+            { externalFieldName: "sku", externalFieldValue: "A", target: "P-2" },
+            { externalFieldName: "sku", externalFieldValue: "", target: "P-3" },
+          ],
+        },
+        "Default Mapping Group",
+      ),
+    ).toThrow(/<rows>:2: .*two targets[\s\S]*<rows>:3: empty externalFieldValue/);
+  });
+
+  it("refuses a file whose name is another kind", () => {
+    expect(() => IomMappingSet.rowsOf({ kind: "units", file: path.join(__dirname, "..", "..", "mappings", "dev", "products.csv") }, "G")).toThrow(/kind "products" but the set is "units"/);
+  });
+
+  it("row keys round-trip, including groups and values with = and ]", () => {
+    for (const [g, f, v] of [
+      ["Default Mapping Group", "sku", "A=B"],
+      ["Wholesale", "sku", "x] y"],
+      ["Default Mapping Group", "ProviderName", "BigCommerce"],
+    ]) {
+      expect(decodeKey(encodeKey(g, f, v, "Default Mapping Group"), "Default Mapping Group")).toEqual({ group: g, field: f, value: v });
+    }
+  });
+});
