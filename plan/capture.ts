@@ -9,7 +9,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parseStackConfig } from "../config";
-import { loadProject, rawStackConfig, resolveStackConfig, type ConfigChanges } from "./stack-config";
+import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { loadProject, resolveStackConfig, withoutProjectPrefix, type ConfigChanges } from "./stack-config";
 
 export const UNKNOWN = "[unknown]";
 export const SECRET = "[secret]";
@@ -29,15 +30,11 @@ export interface StackPlan {
   outputs: Record<string, unknown>;
 }
 
-/** What the SDK's gRPC layer uses for secrets and unknowns (runtime/rpc: specialSigKey, specialSecretSig, unknownValue). */
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Replaces secrets and unknowns by markers and sorts object keys, so the document is deterministic. */
 export function normalize(value: unknown): unknown {
-  if (value === UNKNOWN_VALUE || pulumi.isUnknown(value)) return UNKNOWN;
-  if (typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG) return SECRET;
+  if (value === unknownValue || pulumi.isUnknown(value)) return UNKNOWN;
+  if (typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig) return SECRET;
   if (Array.isArray(value)) return value.map(normalize);
   if (typeof value === "object" && value !== null) {
     return Object.fromEntries(
@@ -70,9 +67,10 @@ function withoutProviderText<T extends { inputs?: Record<string, unknown> }>(res
 
 export async function captureStackPlan(stack: string, changes: ConfigChanges = {}): Promise<StackPlan> {
   const project = loadProject().name;
-  const { config, secretKeys } = resolveStackConfig(stack, changes);
+  const resolved = resolveStackConfig(stack, changes);
+  const { config, secretKeys } = resolved;
   // The program's own validation, first: a bad config fails here with its errors, before any mock runs.
-  const { raw, secretKeys: secretNames } = rawStackConfig(stack, changes);
+  const { raw, secretKeys: secretNames } = withoutProjectPrefix(resolved);
   parseStackConfig(stack, raw, secretNames);
   const declared = new Map<string, { type: string; name: string; inputs?: Record<string, unknown> }>();
   const parents = new Map<pulumi.Resource, string>();
@@ -88,7 +86,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
         // Echo the inputs, as a preview does for a resource it would create; ids and computed
         // properties stay unknown. A VM's identity principal exists only once Azure creates it.
         const state = { ...(args.inputs as Record<string, unknown>) };
-        if (args.type === "azure-native:compute:VirtualMachine") state.identity = { ...(state.identity as object), principalId: UNKNOWN_VALUE };
+        if (args.type === "azure-native:compute:VirtualMachine") state.identity = { ...(state.identity as object), principalId: unknownValue };
         return { id: undefined, state };
       },
       call(args) {

@@ -177,7 +177,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err: Error) => {
-      console.error(err instanceof UsageError ? err.message : err.message);
+      console.error(err.message); // usage and config errors already say what to fix
       process.exitCode = 2;
     },
   );

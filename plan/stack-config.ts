@@ -103,7 +103,11 @@ export function resolveStackConfig(stack: string, changes: ConfigChanges = {}): 
 
 /** The same configuration as `parseStackConfig` takes: keys without the project prefix, and which are secret. */
 export function rawStackConfig(stack: string, changes: ConfigChanges = {}): { raw: Record<string, string>; secretKeys: Set<string> } {
-  const { config, secretKeys } = resolveStackConfig(stack, changes);
+  return withoutProjectPrefix(resolveStackConfig(stack, changes));
+}
+
+/** A resolved configuration in `parseStackConfig`'s form. */
+export function withoutProjectPrefix({ config, secretKeys }: ResolvedConfig): { raw: Record<string, string>; secretKeys: Set<string> } {
   const prefix = `${loadProject().name}:`;
   const unprefixed = (k: string) => (k.startsWith(prefix) ? k.slice(prefix.length) : k);
   return {

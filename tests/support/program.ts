@@ -3,6 +3,7 @@
  * resource the program declares and every stack output it exports.
  */
 import type * as PulumiModule from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { resolveStackConfig, type ConfigChanges } from "./stack";
 
 export const SUBSCRIPTION_ID = "11111111-2222-3333-4444-555555555555";
@@ -10,9 +11,6 @@ export const TENANT_ID = "99999999-8888-7777-6666-555555555555";
 /** The mocked random suffix every globally unique name gets. */
 export const MOCK_SUFFIX = "x7k2q";
 
-/** Marker the Pulumi SDK puts on a secret value (rpc.specialSigKey / specialSecretSig). */
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 export interface MockedResource {
   type: string;
@@ -33,7 +31,7 @@ export interface ProgramRun {
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
 }
 
 /** Unwraps secret markers, for asserting on a secret input's content. */
