@@ -177,8 +177,10 @@ export function iomTablesLater(): TableDef[] {
     displayName: L("Customer", "Kunde"),
     type: "Customer",
     targets: [
-      { table: "account", nav: "cr7f3_customer_account" },
+      // Metadata lists relationships in no documented order; contact first, so that a client which
+      // takes the first relationship of a Customer lookup binds the wrong table.
       { table: "contact", nav: "cr7f3_customer_contact" },
+      { table: "account", nav: "cr7f3_customer_account" },
     ],
   };
   return [

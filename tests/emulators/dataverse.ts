@@ -468,7 +468,8 @@ export class DataverseEmulator {
       if (attr.type === "Uniqueidentifier" && (typeof v !== "string" || !GUID_RE.test(v))) {
         throw new HttpError(400, "0x80048d19", `Invalid Guid for '${k}'.`);
       }
-      row[k] = v === null ? null : attr.type === "Uniqueidentifier" ? v.toLowerCase() : v;
+      // Dataverse stores an empty string as null (reference: "an empty string is stored as null").
+      row[k] = v === null || v === "" ? null : attr.type === "Uniqueidentifier" ? v.toLowerCase() : v;
     }
     return row;
   }
