@@ -91,6 +91,12 @@ describe("labels a real org returns (item 1)", () => {
     expect(row.cr7f3_externalfieldvaluenorm ?? null).toBeNull();
   });
 
+  it("an English org: the look-alike \"External Field Value (Normalized)\" does not make the table ambiguous", async () => {
+    await start(iomTablesLater());
+    const { outs } = await create({ "sku=ABS": "ABS-0001" });
+    expect(outs.schema.fieldValue).toBe("cr7f3_externalfieldvalue");
+  });
+
   it("an ambiguity error lists the candidates with logical names and the override key that settles it", async () => {
     const tables = iomTablesLater();
     const prod = tables.find((t) => t.logicalName === "cr7f3_iomproductmapping")!;
@@ -176,7 +182,7 @@ describe("account-scoped mappings (item 4)", () => {
     expect(got).toEqual([`${ids.account} P1 ${ids.p1}`, `${ids.contoso} ABS ${ids.p1}`, `- ABS ${ids.abs}`].sort());
     const r = await provider.read!(id, outs);
     expect((r.props as MappingSetOutputs).drift).toMatchObject({ missing: 0, changed: 0 });
-    expect(r.inputs?.rows).toEqual(rows);
+    expect((r.inputs as unknown as MappingSetInputs).rows).toEqual(rows);
     emu.resetStats();
     await provider.update!(id, outs, i);
     expect(emu.stats.rowsWritten).toBe(0);
