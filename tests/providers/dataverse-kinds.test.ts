@@ -6,6 +6,7 @@ import { Harness, startHarness } from "../emulators/dataverse-harness";
 import { EMULATOR_TABLES, TableDef } from "../emulators/dataverse-schema";
 import { KINDS, MAPPING_KINDS } from "../../dynamic-providers/dataverse/kinds";
 import { validateMappingCsv } from "../../dynamic-providers/dataverse/validation";
+import { decodeKey, encodeKey, mapToRows, ownedId, rowsToMap } from "../../dynamic-providers/dataverse/rows";
 import type { MappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 
@@ -94,6 +95,19 @@ describe("the account column (item 4)", () => {
       { file: "products.csv", line: 3, message: 'sku=abs in "Default Mapping Group" for account "c-1001" is mapped to two targets: "P-000001" (line 2) and "P-000002"' },
       { file: "products.csv", line: 4, message: 'account must not contain "}"' },
     ]);
+  });
+
+  it("row keys carry the account and round-trip; a generic row keeps the id it had before accounts existed", () => {
+    const G = "Default Mapping Group";
+    expect(encodeKey("Wholesale", "sku", "A=B", G, "Contoso (EU)")).toBe("{Contoso (EU)} [Wholesale] sku=A=B");
+    expect(decodeKey("{Contoso (EU)} [Wholesale] sku=A=B", G)).toEqual({ account: "Contoso (EU)", group: "Wholesale", field: "sku", value: "A=B" });
+    const rows = [
+      { group: G, field: "sku", value: "A", target: "P-1" },
+      { group: G, field: "sku", value: "A", target: "P-2", account: "C-1001" },
+    ];
+    expect(mapToRows(rowsToMap(rows, G), G)).toEqual(rows);
+    expect(ownedId("seed", G, "sku", "A", "")).toBe(ownedId("seed", G, "sku", "A"));
+    expect(ownedId("seed", G, "sku", "A", "C-1001")).not.toBe(ownedId("seed", G, "sku", "A"));
   });
 
   it("only the kinds whose IOM form has an Account take the column", () => {

@@ -97,6 +97,19 @@ describe("labels a real org returns (item 1)", () => {
     expect(outs.schema.fieldValue).toBe("cr7f3_externalfieldvalue");
   });
 
+  it("the emulator answers labels as Dataverse does: every language in LocalizedLabels, the caller's in UserLocalizedLabel", async () => {
+    await start(iomTablesLater(), 1031);
+    const meta = await axios.get(`${url}/api/data/v9.2/EntityDefinitions(LogicalName='cr7f3_iomproductmapping')?$select=LogicalName,DisplayName&$expand=Attributes($select=LogicalName,DisplayName)`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    expect(meta.data.DisplayName.UserLocalizedLabel).toMatchObject({ Label: "IOM-Produktzuordnung", LanguageCode: 1031 });
+    expect(meta.data.DisplayName.LocalizedLabels).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Label: "IOM Product Mapping", LanguageCode: 1033 }), expect.objectContaining({ Label: "IOM-Produktzuordnung", LanguageCode: 1031 })]),
+    );
+    const value = (meta.data.Attributes as { LogicalName: string; DisplayName: { UserLocalizedLabel: { Label: string } } }[]).find((a) => a.LogicalName === "cr7f3_externalfieldvalue");
+    expect(value?.DisplayName.UserLocalizedLabel.Label).toBe("Externer Feldwert");
+  });
+
   it("an ambiguity error lists the candidates with logical names and the override key that settles it", async () => {
     const tables = iomTablesLater();
     const prod = tables.find((t) => t.logicalName === "cr7f3_iomproductmapping")!;
