@@ -352,15 +352,21 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     const bind = (l: MappingSchema["target"], id: string) => ({ [`${l.nav}@odata.bind`]: `/${l.entitySet}(${id})` });
     // Optional columns (IOM versions differ) are written only when the table has them; a
     // polymorphic target binds through the navigation property of the target table (schema.ts).
+    const { provider: providerTable, account: accountTable, target: targetTable } = schema;
+    const groupBind = groupTable && `${groupTable.nav}@odata.bind`;
+    const providerBind = providerTable && `${providerTable.nav}@odata.bind`;
+    const providerRef = providerTable && `/${providerTable.entitySet}(${providerId})`;
+    const accountBind = accountTable && `${accountTable.nav}@odata.bind`;
+    const targetBind = `${targetTable.nav}@odata.bind`;
     const record = (r: MappingRow, id: string): Record<string, unknown> => {
       const rec: Record<string, unknown> = {};
       rec[schema.primaryId] = id;
       rec[schema.fieldName] = r.field;
       rec[schema.fieldValue] = r.value;
-      if (groupTable) Object.assign(rec, bind(groupTable, groupIds.get(r.group.toLowerCase())!));
-      if (schema.provider) Object.assign(rec, bind(schema.provider, providerId));
-      if (schema.account && r.account) Object.assign(rec, bind(schema.account, accountIds.get(r.account.toLowerCase())!));
-      Object.assign(rec, bind(schema.target, targetIds.get(r.target.toLowerCase())!));
+      if (groupTable && groupBind) rec[groupBind] = `/${groupTable.entitySet}(${groupIds.get(r.group.toLowerCase())!})`;
+      if (providerBind) rec[providerBind] = providerRef;
+      if (accountTable && accountBind && r.account) rec[accountBind] = `/${accountTable.entitySet}(${accountIds.get(r.account.toLowerCase())!})`;
+      rec[targetBind] = `/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`;
       return rec;
     };
     const update = (c: Plan["change"][number]): Record<string, unknown> => {
