@@ -252,10 +252,11 @@ function evaluate(def: EntityDef, kind: MappingKind, o: SchemaOverride): Evaluat
   // The target: a lookup whose relationships include the kind's target table. Several (a mapping
   // table with two product lookups): the best label match for the target table's own words wins.
   const toTarget = lookups.filter((a) => refs(a.LogicalName).includes(targetTable));
-  pick("target", toTarget, (a) => 1 + matchScore(a, [...KINDS[kind].displayWords, "customer", targetTable]), false);
-  if (!ev.picks.target && !o.target && toTarget.length === 0) {
+  if (toTarget.length === 0 && !o.target) {
     const seen = lookups.map((a) => `${a.LogicalName} -> ${refs(a.LogicalName).join("/")}`).join(", ");
-    ev.problems[ev.problems.length - 1] = `target: no lookup to ${targetTable} (lookups: ${seen || "none"}); set targetTable=<table> (and targetKey=<column>) or target=<column> in ${configKey}`;
+    ev.problems.push(`target: no lookup to ${targetTable} (lookups: ${seen || "none"}); set targetTable=<table> (and targetKey=<column>) or target=<column> in ${configKey}`);
+  } else {
+    pick("target", toTarget, (a) => 1 + matchScore(a, [...KINDS[kind].displayWords, "customer", targetTable]), false);
   }
   const others = lookups.filter((a) => a.LogicalName !== ev.picks.target);
   pick("group", others, (a) => matchScore(a, PHRASES.group), true);
