@@ -48,8 +48,8 @@ export interface EmulatorOptions {
   maxPageSize?: number;
   tables?: TableDef[];
   /**
-   * LCID of the caller's language, which `UserLocalizedLabel` is in. An application user gets the
-   * org's base language (Dataverse docs: "UserLocalizedLabel ... the language of the user").
+   * LCID of the caller's language, which `UserLocalizedLabel` is in; an application user gets the
+   * org's base language (Dataverse Label metadata; shared/reference/dataverse-web-api.md).
    */
   language?: number;
 }
@@ -446,8 +446,9 @@ export class DataverseEmulator {
           row[attr.logicalName] = null;
           continue;
         }
-        // Each navigation property belongs to one referenced table; a Customer lookup bound to a
-        // contact through its account navigation property is refused (Web API: associate on create).
+        // Each navigation property belongs to one referenced table; a Customer lookup is bound through
+        // the navigation property of the referenced table, e.g. parentcustomerid_account (Web API,
+        // "associate table rows on create"), so a contact through the account one is refused.
         const target = this.table(ref0.table);
         let ref = typeof v === "string" ? v : "";
         const api = ref.indexOf("/api/data/v9.2");
