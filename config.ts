@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
 import { normalizeScopes, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
-import { MAPPING_KINDS, type MappingKind } from "./dynamic-providers/dataverse/kinds";
+import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dynamic-providers/dataverse/kinds";
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
 import {
   NAME_RULES,
@@ -44,9 +44,7 @@ const schemaOverride = z.string().superRefine((v, ctx) => {
   }
 });
 type SchemaOverrideKey = `dataverse${Capitalize<MappingKind>}Schema`;
-function schemaOverrideKey(kind: MappingKind): SchemaOverrideKey {
-  return `dataverse${kind.charAt(0).toUpperCase()}${kind.slice(1)}Schema` as SchemaOverrideKey;
-}
+const schemaOverrideKey = (kind: MappingKind): SchemaOverrideKey => schemaOverrideConfigKey(kind);
 
 export const CONNECTIVITY_MODES = ["dataGateway", "powerPlatformVnet", "both"] as const;
 export const STORAGE_SKUS = ["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS", "Standard_RAGRS", "Standard_RAGZRS"] as const;

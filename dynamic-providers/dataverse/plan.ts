@@ -9,7 +9,7 @@
  * (an error, unless `adoptExisting`, in which case the foreign row is updated and still never
  * deleted).
  */
-import { MappingRow, RowMap, decodeKey, encodeKey, matchKey, ownedId } from "./rows";
+import { MappingRow, RowMap, decodeKey, encodeKey, matchKey, ownedId, rowKey } from "./rows";
 
 export interface RemoteRow {
   id: string;
@@ -18,7 +18,12 @@ export interface RemoteRow {
   value: string | null;
   /** Business key of the target row (via $expand), null when unset or dangling. */
   target: string | null;
+  /** The account scoping the row, in the form the desired rows name it (schema.ts); "" or absent: none. */
+  account?: string | null;
 }
+
+export const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : matchKey(r.group, r.field, r.value, r.account ?? ""));
+export const ownedIdOf = (seed: string, r: Pick<MappingRow, "group" | "field" | "value" | "account">) => ownedId(seed, r.group, r.field, r.value, r.account ?? "");
 
 export interface Change {
   row: MappingRow;
@@ -41,6 +46,7 @@ export function identical(r: RemoteRow, d: MappingRow): boolean {
     r.field === d.field &&
     r.value === d.value &&
     (r.group ?? "").toLowerCase() === d.group.toLowerCase() &&
+    (r.account ?? "").toLowerCase() === (d.account ?? "").toLowerCase() &&
     (r.target ?? "").toLowerCase() === d.target.toLowerCase()
   );
 }
@@ -51,8 +57,8 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
   const byKey = new Map<string, RemoteRow[]>();
   for (const r of remote) {
     byId.set(r.id.toLowerCase(), r);
-    if (r.group === null || r.field === null || r.value === null) continue;
-    const k = matchKey(r.group, r.field, r.value);
+    const k = remoteKey(r);
+    if (k === undefined) continue;
     const list = byKey.get(k);
     if (list) list.push(r);
     else byKey.set(k, [r]);
@@ -60,7 +66,7 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
   const consumed = new Set<string>();
   const desiredIds = new Set<string>();
   for (const d of desired) {
-    const oid = ownedId(seed, d.group, d.field, d.value);
+    const oid = ownedIdOf(seed, d);
     desiredIds.add(oid);
     const mine = byId.get(oid);
     if (mine) {
@@ -69,7 +75,7 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
       else plan.change.push({ row: d, id: oid, owned: true, before: mine });
       continue;
     }
-    const others = (byKey.get(matchKey(d.group, d.field, d.value)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()));
+    const others = (byKey.get(rowKey(d)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()));
     if (others.length > 0) {
       const same = others.find((r) => identical(r, d));
       const r = same ?? others[0];
@@ -82,12 +88,12 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
     plan.add.push({ row: d, id: oid });
   }
   // Ids of keys applied before but no longer desired (hash only those, not all 50,000).
-  const desiredKeys = new Set(desired.map((d) => matchKey(d.group, d.field, d.value)));
-  const previouslyOwned = new Set(previousKeys.filter((k) => !desiredKeys.has(matchKey(k.group, k.field, k.value))).map((k) => ownedId(seed, k.group, k.field, k.value)));
+  const desiredKeys = new Set(desired.map(rowKey));
+  const previouslyOwned = new Set(previousKeys.filter((k) => !desiredKeys.has(rowKey(k))).map((k) => ownedIdOf(seed, k)));
   for (const r of remote) {
     const id = r.id.toLowerCase();
     if (consumed.has(id) || desiredIds.has(id)) continue;
-    const ownByKey = r.group !== null && r.field !== null && r.value !== null && ownedId(seed, r.group, r.field, r.value) === id;
+    const ownByKey = r.group !== null && r.field !== null && r.value !== null && ownedIdOf(seed, { group: r.group, field: r.field, value: r.value, account: r.account ?? "" }) === id;
     if (ownByKey || previouslyOwned.has(id)) plan.remove.push(r);
   }
   return plan;
@@ -101,20 +107,24 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
   const oldByMatch = new Map<string, { key: string; target: string; exact: string }>();
   for (const k of Object.keys(olds)) {
     const d = decodeKey(k, oldDefaultGroup);
-    oldByMatch.set(matchKey(d.group, d.field, d.value), { key: k, target: olds[k], exact: `${d.group}\u0000${d.field}\u0000${d.value}` });
+    oldByMatch.set(rowKey(d), { key: k, target: olds[k], exact: `${d.account}\u0000${d.group}\u0000${d.field}\u0000${d.value}` });
   }
   const added: string[] = [];
   const changed: string[] = [];
   for (const k of Object.keys(news)) {
     const d = decodeKey(k, newDefaultGroup);
-    const m = matchKey(d.group, d.field, d.value);
+    const m = rowKey(d);
     const o = oldByMatch.get(m);
     if (!o) added.push(k);
     else {
       oldByMatch.delete(m);
-      if (o.target !== news[k] || o.exact !== `${d.group}\u0000${d.field}\u0000${d.value}`) changed.push(k);
+      if (o.target !== news[k] || o.exact !== `${d.account}\u0000${d.group}\u0000${d.field}\u0000${d.value}`) changed.push(k);
     }
   }
-  const removed = [...oldByMatch.values()].map((o) => (oldDefaultGroup === newDefaultGroup ? o.key : encodeKey(decodeKey(o.key, oldDefaultGroup).group, decodeKey(o.key, oldDefaultGroup).field, decodeKey(o.key, oldDefaultGroup).value, newDefaultGroup)));
+  const removed = [...oldByMatch.values()].map((o) => {
+    if (oldDefaultGroup === newDefaultGroup) return o.key;
+    const d = decodeKey(o.key, oldDefaultGroup);
+    return encodeKey(d.group, d.field, d.value, newDefaultGroup, d.account);
+  });
   return { added, changed, removed };
 }

@@ -116,17 +116,7 @@ function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
   if (typeof i.providerName !== "string" || (known(i.providerName) && !i.providerName.trim())) failures.push({ property: "providerName", reason: "required (the IOM provider the mappings belong to, e.g. BigCommerce)" });
   if (typeof i.mappingGroup !== "string" || !i.mappingGroup.trim()) failures.push({ property: "mappingGroup", reason: "required" });
   if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "a map of mapping key to target" });
-  else {
-    let bad = 0;
-    for (const [k, v] of Object.entries(i.rows)) {
-      try {
-        rows.decodeKey(k, i.mappingGroup ?? DEFAULT_MAPPING_GROUP);
-        if (typeof v !== "string" || !v) throw new Error("empty target");
-      } catch (e) {
-        if (bad++ < 10) failures.push({ property: "rows", reason: `${JSON.stringify(k)}: ${(e as Error).message}` });
-      }
-    }
-  }
+  else failures.push(...checkRowMap(i.rows, i.mappingGroup ?? DEFAULT_MAPPING_GROUP, typeof i.kind === "string" && isMappingKind(i.kind) ? i.kind : undefined));
   if (typeof i.schemaOverride === "string" && known(i.schemaOverride)) {
     try {
       schemaMod.parseSchemaOverride(i.schemaOverride);
@@ -135,6 +125,42 @@ function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
     }
   }
   return failures;
+}
+
+/**
+ * The row map as Dataverse would store it: refuse what it would mangle. An empty or blank part is
+ * stored as null (and rewritten on every `up`), and two keys equal ignoring case are one row to
+ * Dataverse, which compares text case-insensitively. Inputs may come from any program, not only from
+ * our CSV loader, so this runs in `check`. Reports at most 10 keys, then a count.
+ */
+function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined): pulumi.dynamic.CheckFailure[] {
+  const reasons: string[] = [];
+  const seen = new Map<string, string>();
+  for (const [k, v] of Object.entries(rowMap)) {
+    const problems: string[] = [];
+    if (k === "") problems.push("empty key");
+    else {
+      try {
+        const d = rows.decodeKey(k, defaultGroup);
+        const parts: [string, string][] = [["external field name", d.field], ["external field value", d.value], ["mapping group", d.group]];
+        const blank = parts.filter(([, x]) => !x.trim()).map(([n]) => n);
+        if (k.startsWith("{") && !d.account.trim()) blank.push("account");
+        if (blank.length) problems.push(`empty ${blank.join(", ")} (Dataverse stores an empty string as null)`);
+        if (d.account && kind && !KINDS[kind].accountScoped) problems.push(`scoped to account "${d.account}" but IOM's ${kind} mapping has no Account`);
+        const m = rows.matchKey(d.group, d.field, d.value, d.account);
+        const other = seen.get(m);
+        if (other !== undefined) problems.push(`same mapping as ${JSON.stringify(other)} to Dataverse, which compares text ignoring case`);
+        else seen.set(m, k);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    if (typeof v !== "string" || !v.trim()) problems.push("empty target (Dataverse stores an empty string as null)");
+    for (const p of problems) reasons.push(`${JSON.stringify(k)}: ${p}`);
+  }
+  const shown = reasons.slice(0, 10).map((reason) => ({ property: "rows", reason }));
+  if (reasons.length > 10) shown.push({ property: "rows", reason: `... and ${reasons.length - 10} more problem(s)` });
+  return shown;
 }
 
 function resourceId(i: SyncInputs, seed: string): string {
@@ -244,6 +270,8 @@ export interface MappingRowInput {
   target: string;
   /** Defaults to the set's mappingGroup. */
   mappingGroup?: string;
+  /** Account number or name scoping the mapping (products, price lists, units); absent: generic. */
+  account?: string;
 }
 
 export interface IomMappingSetArgs {
@@ -313,7 +341,10 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
     const targetKeyColumn = args.targetKeyColumn ?? keyColumns[0];
     const problems: Problem[] = [];
     if (!keyColumns.includes(targetKeyColumn)) problems.push({ file: "<rows>", line: 0, message: `targetKeyColumn must be one of ${keyColumns.join(", ")}` });
-    const entries: RowEntry[] = args.rows!.map((r, i) => ({ line: i + 1, field: (r.externalFieldName ?? "").trim(), value: (r.externalFieldValue ?? "").trim(), target: (r.target ?? "").trim(), group: (r.mappingGroup ?? "").trim() }));
+    const entries: RowEntry[] = args.rows!.map((r, i) => ({ line: i + 1, field: (r.externalFieldName ?? "").trim(), value: (r.externalFieldValue ?? "").trim(), target: (r.target ?? "").trim(), group: (r.mappingGroup ?? "").trim(), account: (r.account ?? "").trim() }));
+    if (!KINDS[args.kind].accountScoped) {
+      entries.forEach((e) => e.account && problems.push({ file: "<rows>", line: e.line, message: `account is only for the kinds whose IOM form has one, not ${args.kind}` }));
+    }
     const checked = checkRows("<rows>", entries, group, "target", problems);
     if (problems.length) throw new MappingValidationError(problems);
     return { rows: rowsToMap(checked, group), targetKeyColumn };

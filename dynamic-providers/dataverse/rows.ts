@@ -1,11 +1,13 @@
 /**
  * Row identity and the compact form rows take in inputs and state. Pure.
  *
- * A mapping row is identified by (mapping group, external field name, external field value) within
- * one IOM provider; it points at one target business key. In the resource's inputs the rows are a
- * map `key -> target business key`, where the key is `field=value` (rows in the default mapping
- * group) or `[group] field=value`. A map (not an array) makes Pulumi's own property diff show each
- * added, changed and removed mapping by its key in a preview.
+ * A mapping row is identified by (account, mapping group, external field name, external field value)
+ * within one IOM provider; it points at one target business key. The account is optional (empty: a
+ * generic mapping) and only used by the kinds whose IOM form has an Account; a table without a
+ * mapping-group column keeps every row in the default group. In the resource's inputs the rows are a
+ * map `key -> target business key`, where the key is `field=value` (default group, no account),
+ * `[group] field=value`, `{account} field=value` or `{account} [group] field=value`. A map (not an
+ * array) makes Pulumi's own property diff show each added, changed and removed mapping by its key.
  */
 import { createHash } from "crypto";
 
@@ -14,36 +16,52 @@ export interface MappingRow {
   field: string;
   value: string;
   target: string;
+  /** Account number or name scoping the row; absent or empty: a generic mapping. */
+  account?: string;
 }
 
 export type RowMap = Record<string, string>;
 
-export function encodeKey(group: string, field: string, value: string, defaultGroup: string): string {
-  return group === defaultGroup ? `${field}=${value}` : `[${group}] ${field}=${value}`;
+export function encodeKey(group: string, field: string, value: string, defaultGroup: string, account = ""): string {
+  return `${account ? `{${account}} ` : ""}${group === defaultGroup ? "" : `[${group}] `}${field}=${value}`;
 }
 
-export function decodeKey(key: string, defaultGroup: string): { group: string; field: string; value: string } {
+export function decodeKey(key: string, defaultGroup: string): { group: string; field: string; value: string; account: string } {
   let group = defaultGroup;
+  let account = "";
   let rest = key;
-  if (key.startsWith("[")) {
-    const end = key.indexOf("] ");
+  if (rest.startsWith("{")) {
+    const end = rest.indexOf("} ");
     if (end < 0) throw new Error(`malformed mapping key ${JSON.stringify(key)}`);
-    group = key.slice(1, end);
-    rest = key.slice(end + 2);
+    account = rest.slice(1, end);
+    rest = rest.slice(end + 2);
+  }
+  if (rest.startsWith("[")) {
+    const end = rest.indexOf("] ");
+    if (end < 0) throw new Error(`malformed mapping key ${JSON.stringify(key)}`);
+    group = rest.slice(1, end);
+    rest = rest.slice(end + 2);
   }
   const eq = rest.indexOf("=");
   if (eq <= 0) throw new Error(`malformed mapping key ${JSON.stringify(key)}`);
-  return { group, field: rest.slice(0, eq), value: rest.slice(eq + 1) };
+  return { group, field: rest.slice(0, eq), value: rest.slice(eq + 1), account };
 }
 
-/** Dataverse compares strings case-insensitively (default collation), so identity does too. */
-export function matchKey(group: string, field: string, value: string): string {
-  return `${group.toLowerCase()}\u0000${field.toLowerCase()}\u0000${value.toLowerCase()}`;
+/**
+ * Dataverse compares strings case-insensitively (default collation), so identity does too. A
+ * generic row's identity is the same as before accounts existed, so its owned id does not change.
+ */
+export function matchKey(group: string, field: string, value: string, account = ""): string {
+  const base = `${group.toLowerCase()}\u0000${field.toLowerCase()}\u0000${value.toLowerCase()}`;
+  return account ? `${base}\u0000${account.toLowerCase()}` : base;
 }
+
+/** matchKey of a row. */
+export const rowKey = (r: Pick<MappingRow, "group" | "field" | "value" | "account">): string => matchKey(r.group, r.field, r.value, r.account ?? "");
 
 export function rowsToMap(rows: MappingRow[], defaultGroup: string): RowMap {
   const out: RowMap = {};
-  for (const r of rows) out[encodeKey(r.group, r.field, r.value, defaultGroup)] = r.target;
+  for (const r of rows) out[encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "")] = r.target;
   return out;
 }
 
@@ -51,7 +69,9 @@ export function mapToRows(map: RowMap, defaultGroup: string): MappingRow[] {
   const out: MappingRow[] = [];
   for (const k of Object.keys(map)) {
     const d = decodeKey(k, defaultGroup);
-    out.push({ group: d.group, field: d.field, value: d.value, target: map[k] });
+    const row: MappingRow = { group: d.group, field: d.field, value: d.value, target: map[k] };
+    if (d.account) row.account = d.account;
+    out.push(row);
   }
   return out;
 }
@@ -76,8 +96,8 @@ export function hashRows(map: RowMap): string {
  * an already-committed row is a duplicate-key error on *our* id, i.e. success), and keeps the state
  * free of 50,000 GUIDs.
  */
-export function ownedId(seed: string, group: string, field: string, value: string): string {
-  const b = createHash("sha256").update(`${seed}\u0000${matchKey(group, field, value)}`).digest();
+export function ownedId(seed: string, group: string, field: string, value: string, account = ""): string {
+  const b = createHash("sha256").update(`${seed}\u0000${matchKey(group, field, value, account)}`).digest();
   b[6] = (b[6] & 0x0f) | 0x50; // version 5-style (name based)
   b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
   const h = b.subarray(0, 16).toString("hex");

@@ -6,10 +6,10 @@
 import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, LogFn, WriteFailure, isDataverseError } from "./client";
-import { MappingKind } from "./kinds";
-import { Plan, RemoteRow, computePlan } from "./plan";
-import { MappingRow, RowMap, encodeKey, hashRows, mapToRows, matchKey, ownedId } from "./rows";
-import { MappingSchema, discoverSchema, parseSchemaOverride, resolveKeys } from "./schema";
+import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
+import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
+import { MappingRow, RowMap, encodeKey, hashRows, mapToRows, rowKey } from "./rows";
+import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 
 export interface SyncInputs {
   environmentUrl: string;
@@ -102,7 +102,9 @@ function makeClient(environmentUrl: string, deps: Deps): DataverseClient {
 const LIST_LIMIT = 25;
 const listSome = (xs: string[]) => xs.slice(0, LIST_LIMIT).join("; ") + (xs.length > LIST_LIMIT ? `; ... and ${xs.length - LIST_LIMIT} more` : "");
 
+/** The provider's id; "" when the mapping table has no provider column (rows are then not scoped by provider). */
 async function resolveProvider(client: DataverseClient, schema: MappingSchema, name: string): Promise<string> {
+  if (!schema.provider) return "";
   const found = await resolveKeys(client, schema.provider, [name]);
   const id = found.get(name.toLowerCase());
   if (id === undefined) throw new SyncError(`IOM provider "${name}" not found in ${schema.provider.table}.${schema.provider.keyColumn}`);
@@ -110,26 +112,12 @@ async function resolveProvider(client: DataverseClient, schema: MappingSchema, n
   return id;
 }
 
-/** All mapping rows of this provider (and this kind's target lookup set), with group and target names. */
-export async function listRemote(client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn): Promise<RemoteRow[]> {
-  const q =
-    `${s.entitySet}?$select=${s.primaryId},${s.fieldName},${s.fieldValue}` +
-    `&$filter=${encodeURIComponent(`_${s.provider.attribute}_value eq ${providerId} and _${s.target.attribute}_value ne null`)}` +
-    `&$expand=${s.group.nav}($select=${s.group.keyColumn}),${s.target.nav}($select=${s.target.keyColumn})`;
-  const str = (v: unknown) => (typeof v === "string" ? v : null);
-  const sub = (v: unknown, col: string) => (v && typeof v === "object" ? str((v as Record<string, unknown>)[col]) : null);
+/** All mapping rows of this provider (and this kind's target lookup set), with group, account and target names. */
+export async function listRemote(client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn, scope: RemoteScope = { defaultGroup: DEFAULT_MAPPING_GROUP }): Promise<RemoteRow[]> {
   const out: RemoteRow[] = [];
   let lastLog = Date.now();
-  await client.forEachPage<Record<string, unknown>>(q, (page, total) => {
-    for (const r of page) {
-      out.push({
-        id: String(r[s.primaryId]).toLowerCase(),
-        field: str(r[s.fieldName]),
-        value: str(r[s.fieldValue]),
-        group: sub(r[s.group.nav], s.group.keyColumn),
-        target: sub(r[s.target.nav], s.target.keyColumn),
-      });
-    }
+  await client.forEachPage<Record<string, unknown>>(remoteRowsQuery(s, providerId), (page, total) => {
+    for (const r of page) out.push(toRemoteRow(s, r, scope));
     if (Date.now() - lastLog > 2000) {
       lastLog = Date.now();
       log?.("info", `reading ${s.table}: ${total} rows so far`);
@@ -138,23 +126,33 @@ export async function listRemote(client: DataverseClient, s: MappingSchema, prov
   return out;
 }
 
+/** How listRemote names remote rows for these rows (see schema.ts toRemoteRow). */
+function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope {
+  const accountLabels = new Set<string>();
+  for (const rows of rowSets) for (const r of rows) if (r.account) accountLabels.add(r.account.toLowerCase());
+  return { defaultGroup, accountLabels };
+}
+
 /** What the remote actually holds for the given keys (for drift and partial state). */
 export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string): { map: RowMap; drift: DriftReport } {
   const byId = new Map(remote.map((r) => [r.id, r]));
   const byKey = new Map<string, RemoteRow>();
-  for (const r of remote) if (r.group !== null && r.field !== null && r.value !== null) byKey.set(matchKey(r.group, r.field, r.value), r);
+  for (const r of remote) {
+    const k = remoteKey(r);
+    if (k !== undefined) byKey.set(k, r);
+  }
   const map: RowMap = {};
   const drift: DriftReport = { missing: 0, changed: 0, sample: [] };
   for (const d of rows) {
-    const key = encodeKey(d.group, d.field, d.value, defaultGroup);
+    const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
     // By key first (the common case, no hashing); by our deterministic id when someone edited the key.
-    const r = byKey.get(matchKey(d.group, d.field, d.value)) ?? byId.get(ownedId(seed, d.group, d.field, d.value));
+    const r = byKey.get(rowKey(d)) ?? byId.get(ownedIdOf(seed, d));
     if (!r || r.group === null || r.field === null || r.value === null) {
       drift.missing++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: missing`);
       continue;
     }
-    const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup);
+    const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "");
     map[actualKey] = r.target ?? "";
     if (actualKey !== key || (r.target ?? "") !== d.target) {
       drift.changed++;
@@ -175,6 +173,28 @@ function summaryOf(plan: Plan, requests: number): SyncSummary {
   };
 }
 
+/** Discover the schema and log the optional columns the table lacks (IOM versions differ). */
+async function discover(client: DataverseClient, i: Pick<SyncInputs, "kind" | "targetKeyColumn" | "schemaOverride">, log?: LogFn): Promise<MappingSchema> {
+  const notes = { skipped: [] as string[] };
+  const schema = await discoverSchema(client, i.kind, i.targetKeyColumn, parseSchemaOverride(i.schemaOverride), notes);
+  for (const n of notes.skipped) log?.("info", `${i.kind} mappings: ${n}`);
+  return schema;
+}
+
+/** Rows that need a column the table does not have: an error before anything is written. */
+function checkRowsFitSchema(schema: MappingSchema, rows: MappingRow[], defaultGroup: string, kind: MappingKind): void {
+  const problems: string[] = [];
+  if (!schema.group) {
+    const grouped = rows.filter((r) => r.group.toLowerCase() !== defaultGroup.toLowerCase());
+    if (grouped.length) problems.push(`${grouped.length} row(s) name a mapping group but ${schema.table} has no Mapping Group column (e.g. ${grouped[0].field}=${grouped[0].value} in "${grouped[0].group}")`);
+  }
+  if (!schema.account) {
+    const scoped = rows.filter((r) => r.account);
+    if (scoped.length) problems.push(`${scoped.length} row(s) are scoped to an account but ${schema.table} has no Account column (e.g. ${scoped[0].field}=${scoped[0].value} for "${scoped[0].account}")`);
+  }
+  if (problems.length) throw new SyncError(`${kind} mappings: ${problems.join("; ")}`);
+}
+
 /**
  * Create or update: bring the remote rows in scope to `inputs.rows`, writing only the delta.
  * Up to three passes: a pass whose creates had an unknown outcome (a connection lost mid-request)
@@ -188,30 +208,33 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   // (saves ~7 metadata requests per run); if the environment's schema changed under us, the first
   // read fails with 400/404 and we discover again.
   const reusable =
-    olds?.schema && olds.providerId && olds.environmentUrl === inputs.environmentUrl && olds.kind === inputs.kind && olds.schemaOverride === inputs.schemaOverride && olds.targetKeyColumn === inputs.targetKeyColumn && olds.providerName === inputs.providerName;
+    olds?.schema && olds.providerId !== undefined && olds.environmentUrl === inputs.environmentUrl && olds.kind === inputs.kind && olds.schemaOverride === inputs.schemaOverride && olds.targetKeyColumn === inputs.targetKeyColumn && olds.providerName === inputs.providerName;
   let schema: MappingSchema;
   let providerId: string;
   let firstRemote: RemoteRow[] | undefined;
+  const desired = mapToRows(inputs.rows, inputs.mappingGroup);
+  const previous = olds ? mapToRows(decodeApplied(olds.applied), olds.mappingGroup) : [];
+  const scope = scopeOf(inputs.mappingGroup, desired, previous);
   if (reusable) {
     schema = olds.schema;
     providerId = olds.providerId;
     try {
-      firstRemote = await listRemote(client, schema, providerId, log);
+      firstRemote = await listRemote(client, schema, providerId, log, scope);
     } catch (e) {
       if (!isDataverseError(e) || (e.status !== 400 && e.status !== 404)) throw e;
       log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
-      schema = await discoverSchema(client, inputs.kind, inputs.targetKeyColumn, parseSchemaOverride(inputs.schemaOverride));
+      schema = await discover(client, inputs, log);
       providerId = await resolveProvider(client, schema, inputs.providerName);
     }
   } else {
-    schema = await discoverSchema(client, inputs.kind, inputs.targetKeyColumn, parseSchemaOverride(inputs.schemaOverride));
+    schema = await discover(client, inputs, log);
     providerId = await resolveProvider(client, schema, inputs.providerName);
   }
-  const desired = mapToRows(inputs.rows, inputs.mappingGroup);
-  const previous = olds ? mapToRows(decodeApplied(olds.applied), olds.mappingGroup) : [];
+  checkRowsFitSchema(schema, desired, inputs.mappingGroup, inputs.kind);
   const label = `${inputs.kind} mappings`;
   const targetIds = new Map<string, string | null>();
   const groupIds = new Map<string, string | null>();
+  const accountIds = new Map<string, string | null>();
   let first: Plan | undefined;
   let lastRemote: RemoteRow[] = [];
   const total: SyncSummary = { added: 0, changed: 0, removed: 0, adopted: 0, unchanged: 0, requests: 0 };
@@ -231,7 +254,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const partial = async (message: string): Promise<never> => {
     let map: RowMap = olds ? decodeApplied(olds.applied) : {};
     try {
-      const remote = await listRemote(client, schema, providerId);
+      const remote = await listRemote(client, schema, providerId, undefined, scope);
       map = actualState([...desired, ...previous], remote, seed, inputs.mappingGroup).map;
     } catch {
       // keep the previous view; the next refresh will correct it
@@ -248,7 +271,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   }
 
   for (let pass = 1; pass <= 3; pass++) {
-    lastRemote = firstRemote ?? (await listRemote(client, schema, providerId, log));
+    lastRemote = firstRemote ?? (await listRemote(client, schema, providerId, log, scope));
     firstRemote = undefined;
     const plan = computePlan(desired, lastRemote, seed, inputs.adoptExisting, previous);
     if (!first) first = plan;
@@ -285,12 +308,22 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
       }
     }
     const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
-    const wantedGroups = [...new Set([...plan.add.map((a) => a.row.group), ...plan.change.map((c) => c.row.group)])];
+    const writes = [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)];
+    const groupTable = schema.group;
+    const wantedGroups = groupTable ? [...new Set(writes.map((r) => r.group))] : [];
     const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
-    const [t, g] = await Promise.all([
-      needTargets.length ? resolveKeys(client, schema.target, needTargets.map((k) => original.get(k)!)) : Promise.resolve(new Map<string, string | null>()),
-      needGroups.length ? resolveKeys(client, schema.group, needGroups) : Promise.resolve(new Map<string, string | null>()),
+    const wantedAccounts = [...new Set(writes.filter((r) => r.account).map((r) => r.account!))];
+    const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
+    const none = Promise.resolve(new Map<string, string | null>());
+    const [t, g, a] = await Promise.all([
+      needTargets.length ? resolveKeys(client, schema.target, needTargets.map((k) => original.get(k)!)) : none,
+      groupTable && needGroups.length ? resolveKeys(client, groupTable, needGroups) : none,
+      schema.account && needAccounts.length ? resolveAccounts(client, schema.account, needAccounts) : none,
     ]);
+    for (const an of needAccounts) {
+      const k = an.toLowerCase();
+      if (a.has(k)) accountIds.set(k, a.get(k)!);
+    }
     for (const k of needTargets) targetIds.set(k, t.get(k) ?? (t.has(k) ? null : ""));
     for (const gn of needGroups) {
       const k = gn.toLowerCase();
@@ -304,33 +337,43 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     }
     for (const gn of wantedGroups) {
       const id = groupIds.get(gn.toLowerCase());
-      if (id === undefined) unresolved.push(`mapping group "${gn}" not found in ${schema.group.table}`);
+      if (id === undefined) unresolved.push(`mapping group "${gn}" not found in ${groupTable?.table}`);
       if (id === null) unresolved.push(`mapping group "${gn}" matches several rows`);
+    }
+    for (const an of wantedAccounts) {
+      const id = accountIds.get(an.toLowerCase());
+      if (id === undefined) unresolved.push(`account "${an}" not found (by account number or name)`);
+      if (id === null) unresolved.push(`account "${an}" matches several accounts`);
     }
     if (unresolved.length > 0) {
       if (pass === 1) throw new SyncError(`${unresolved.length} name(s) could not be resolved for ${label}: ${listSome(unresolved)}`);
       return partial(`unresolved names on pass ${pass}: ${listSome(unresolved)}`);
     }
     const bind = (l: MappingSchema["target"], id: string) => ({ [`${l.nav}@odata.bind`]: `/${l.entitySet}(${id})` });
-    const groupBind = `${schema.group.nav}@odata.bind`;
-    const providerBind = `${schema.provider.nav}@odata.bind`;
-    const targetBind = `${schema.target.nav}@odata.bind`;
-    const providerRef = `/${schema.provider.entitySet}(${providerId})`;
+    // Optional columns (IOM versions differ) are written only when the table has them; a
+    // polymorphic target binds through the navigation property of the target table (schema.ts).
+    const { provider: providerTable, account: accountTable, target: targetTable } = schema;
+    const groupBind = groupTable && `${groupTable.nav}@odata.bind`;
+    const providerBind = providerTable && `${providerTable.nav}@odata.bind`;
+    const providerRef = providerTable && `/${providerTable.entitySet}(${providerId})`;
+    const accountBind = accountTable && `${accountTable.nav}@odata.bind`;
+    const targetBind = `${targetTable.nav}@odata.bind`;
     const record = (r: MappingRow, id: string): Record<string, unknown> => {
       const rec: Record<string, unknown> = {};
       rec[schema.primaryId] = id;
       rec[schema.fieldName] = r.field;
       rec[schema.fieldValue] = r.value;
-      rec[groupBind] = `/${schema.group.entitySet}(${groupIds.get(r.group.toLowerCase())!})`;
-      rec[providerBind] = providerRef;
-      rec[targetBind] = `/${schema.target.entitySet}(${targetIds.get(r.target.toLowerCase())!})`;
+      if (groupTable && groupBind) rec[groupBind] = `/${groupTable.entitySet}(${groupIds.get(r.group.toLowerCase())!})`;
+      if (providerBind) rec[providerBind] = providerRef;
+      if (accountTable && accountBind && r.account) rec[accountBind] = `/${accountTable.entitySet}(${accountIds.get(r.account.toLowerCase())!})`;
+      rec[targetBind] = `/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`;
       return rec;
     };
     const update = (c: Plan["change"][number]): Record<string, unknown> => {
       const rec: Record<string, unknown> = { [schema.primaryId]: c.id };
       if (c.before.field !== c.row.field) rec[schema.fieldName] = c.row.field;
       if (c.before.value !== c.row.value) rec[schema.fieldValue] = c.row.value;
-      if ((c.before.group ?? "").toLowerCase() !== c.row.group.toLowerCase()) Object.assign(rec, bind(schema.group, groupIds.get(c.row.group.toLowerCase())!));
+      if (groupTable && (c.before.group ?? "").toLowerCase() !== c.row.group.toLowerCase()) Object.assign(rec, bind(groupTable, groupIds.get(c.row.group.toLowerCase())!));
       if ((c.before.target ?? "").toLowerCase() !== c.row.target.toLowerCase() || c.before.target !== c.row.target) {
         Object.assign(rec, bind(schema.target, targetIds.get(c.row.target.toLowerCase())!));
       }
@@ -380,11 +423,11 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
 /** Refresh: what the environment holds for the applied keys (drift), as outputs and as inputs. */
 export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<{ outputs: SyncOutputs; rows: RowMap }> {
   const client = makeClient(olds.environmentUrl, deps);
-  const schema = olds.schema ?? (await discoverSchema(client, olds.kind, olds.targetKeyColumn, parseSchemaOverride(olds.schemaOverride)));
+  const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const applied = decodeApplied(olds.applied);
-  const remote = await listRemote(client, schema, providerId, deps.log);
-  const { map, drift } = actualState(mapToRows(applied, olds.mappingGroup), remote, olds.seed, olds.mappingGroup);
+  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows));
+  const { map, drift } = actualState(appliedRows, remote, olds.seed, olds.mappingGroup);
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
@@ -408,10 +451,11 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
 /** Destroy: delete the rows this resource created; leave every other row alone. */
 export async function deleteMappings(olds: SyncOutputs, deps: Deps = {}): Promise<{ removed: number; requests: number }> {
   const client = makeClient(olds.environmentUrl, deps);
-  const schema = olds.schema ?? (await discoverSchema(client, olds.kind, olds.targetKeyColumn, parseSchemaOverride(olds.schemaOverride)));
+  const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const remote = await listRemote(client, schema, providerId, deps.log);
-  const plan = computePlan([], remote, olds.seed, false, mapToRows(decodeApplied(olds.applied), olds.mappingGroup));
+  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows));
+  const plan = computePlan([], remote, olds.seed, false, appliedRows);
   if (plan.remove.length > 0) {
     const res = await client.deleteMany({ logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId }, plan.remove.map((r) => r.id), `${olds.kind} mappings: deleted`);
     if (res.failures.length > 0) {

@@ -4,11 +4,14 @@
  *
  * File: `<dir>/<kind>.csv`, UTF-8 (a BOM is accepted), header row then one mapping per line:
  *
- *   externalFieldName,externalFieldValue,<key column>[,mappingGroup]
+ *   externalFieldName,externalFieldValue,<key column>[,mappingGroup][,account]
  *
- * where <key column> is `accountNumber` or `accountName` (accounts), `priceListName` (pricelists),
- * `unitName` (units), `productNumber` (products). `mappingGroup` is optional, per row; empty means
- * the stack's default group.
+ * where <key column> is one of the kind's key columns (kinds.ts: `accountNumber` or `accountName`,
+ * `priceListName`, `unitName`, `productNumber` or `productName`, `warehouseName`, `isoCurrencyCode` or
+ * `currencyName`, `unitGroupName`). `mappingGroup` is optional, per row; empty means the stack's
+ * default group. `account` (products, price lists and units only, whose IOM forms have an optional
+ * Account) scopes a row to one customer account, by account number or else name; empty means a
+ * generic mapping. An account-specific and a generic mapping of the same external value coexist.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -43,6 +46,7 @@ export class MappingValidationError extends Error {
 const FIELD = "externalFieldName";
 const VALUE = "externalFieldValue";
 const GROUP = "mappingGroup";
+const ACCOUNT = "account";
 
 /** Check bytes are UTF-8; report each offending line. */
 function checkEncoding(file: string, buf: Buffer, problems: Problem[]): string | undefined {
@@ -118,10 +122,13 @@ export function validateMappingCsv(
   const headerLine = records[0].info.lines;
   const spec = KINDS[kind];
   const keyHeaders = Object.keys(spec.keyColumns);
-  const allowed = new Set([FIELD, VALUE, GROUP, ...keyHeaders]);
+  const allowed = new Set([FIELD, VALUE, GROUP, ...(spec.accountScoped ? [ACCOUNT] : []), ...keyHeaders]);
   const seenHeader = new Map<string, number>();
   header.forEach((h, i) => {
-    if (!allowed.has(h)) problems.push({ file, line: headerLine, message: `unexpected column "${h}" (allowed: ${[...allowed].join(", ")})` });
+    if (h === ACCOUNT && !spec.accountScoped) {
+      const scoped = MAPPING_KINDS.filter((k) => KINDS[k].accountScoped);
+      problems.push({ file, line: headerLine, message: `column "${ACCOUNT}" is only for ${scoped.join(", ")} (IOM's ${kind} mapping has no Account)` });
+    } else if (!allowed.has(h)) problems.push({ file, line: headerLine, message: `unexpected column "${h}" (allowed: ${[...allowed].join(", ")})` });
     if (seenHeader.has(h)) problems.push({ file, line: headerLine, message: `column "${h}" appears twice` });
     seenHeader.set(h, i);
   });
@@ -149,7 +156,7 @@ export function validateMappingCsv(
       const i = col(name);
       return i === undefined ? "" : record[i];
     };
-    entries.push({ line, field: get(FIELD), value: get(VALUE), target: get(keyHeader), group: get(GROUP) });
+    entries.push({ line, field: get(FIELD), value: get(VALUE), target: get(keyHeader), group: get(GROUP), account: get(ACCOUNT) });
   }
   const rows = checkRows(file, entries, defaultGroup, keyHeader, problems);
   if (problems.length > 0) return { problems };
@@ -163,6 +170,8 @@ export interface RowEntry {
   target: string;
   /** Empty: the default group. */
   group: string;
+  /** Empty or absent: a generic (not account-specific) mapping. */
+  account?: string;
 }
 
 /** The per-row rules shared by CSV files and rows given in code. */
@@ -172,6 +181,7 @@ export function checkRows(file: string, entries: RowEntry[], defaultGroup: strin
   for (const e of entries) {
     const { line, field, value, target } = e;
     const group = e.group || defaultGroup;
+    const account = e.account ?? "";
     let bad = false;
     for (const [name, v] of [[FIELD, field], [VALUE, value], [keyName, target]] as const) {
       if (v === "") {
@@ -183,15 +193,19 @@ export function checkRows(file: string, entries: RowEntry[], defaultGroup: strin
       problems.push({ file, line, message: `${FIELD} must not contain "=" (${JSON.stringify(field)})` });
       bad = true;
     }
-    if (field.startsWith("[")) {
-      problems.push({ file, line, message: `${FIELD} must not start with "["` });
+    if (field.startsWith("[") || field.startsWith("{")) {
+      problems.push({ file, line, message: `${FIELD} must not start with "${field[0]}"` });
+      bad = true;
+    }
+    if (account.includes("}")) {
+      problems.push({ file, line, message: `${ACCOUNT} must not contain "}"` });
       bad = true;
     }
     if (group.includes("]")) {
       problems.push({ file, line, message: `${GROUP} must not contain "]"` });
       bad = true;
     }
-    for (const v of [field, value, target, group]) {
+    for (const v of [field, value, target, group, account]) {
       // eslint-disable-next-line no-control-regex
       if (/[\u0000-\u001f\u007f]/.test(v)) {
         problems.push({ file, line, message: `control character in ${JSON.stringify(v)}` });
@@ -200,22 +214,26 @@ export function checkRows(file: string, entries: RowEntry[], defaultGroup: strin
       }
     }
     if (bad) continue;
-    const key = matchKey(group, field, value);
+    // Identity ignores case, as Dataverse compares text (rows.ts matchKey).
+    const key = matchKey(group, field, value, account);
     const prev = seen.get(key);
+    const where = `in "${group}"${account ? ` for account "${account}"` : ""}`;
     if (prev) {
       if (prev.target.toLowerCase() === target.toLowerCase()) {
-        problems.push({ file, line, message: `duplicate mapping ${field}=${value} in "${group}" (first on line ${prev.line})` });
+        problems.push({ file, line, message: `duplicate mapping ${field}=${value} ${where} (first on line ${prev.line})` });
       } else {
         problems.push({
           file,
           line,
-          message: `${field}=${value} in "${group}" is mapped to two targets: "${prev.target}" (line ${prev.line}) and "${target}"`,
+          message: `${field}=${value} ${where} is mapped to two targets: "${prev.target}" (line ${prev.line}) and "${target}"`,
         });
       }
       continue;
     }
     seen.set(key, { line, target });
-    rows.push({ group, field, value, target });
+    const row: MappingRow = { group, field, value, target };
+    if (account) row.account = account;
+    rows.push(row);
   }
   return rows;
 }

@@ -22,6 +22,10 @@ export function seedEmulator(emu: DataverseEmulator, products = 20): Seeded {
   emu.insert("uom", { name: "ea" });
   emu.insert("uom", { name: "box" });
   emu.insert("uomschedule", { name: "Default Unit" });
+  emu.insert("transactioncurrency", { currencyname: "US Dollar", isocurrencycode: "USD" });
+  emu.insert("transactioncurrency", { currencyname: "Euro", isocurrencycode: "EUR" });
+  emu.insert("msdyn_warehouse", { msdyn_name: "Seattle" });
+  emu.insert("msdyn_warehouse", { msdyn_name: "Chicago" });
   const map = new Map<string, string>();
   map.set("Accu Scale", emu.insert("product", { name: "Accu Scale", productnumber: "ABS-0001" }));
   for (let i = 1; i <= products; i++) {

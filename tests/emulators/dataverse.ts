@@ -3,7 +3,10 @@
  * a random port. It follows the documented behaviour (see shared/reference/dataverse-web-api.md):
  *
  * - metadata: `EntityDefinitions` (collection and by `LogicalName='x'`, `$select`, `$expand` of
- *   `Attributes` and `ManyToOneRelationships`) for the tables in dataverse-schema.ts;
+ *   `Attributes` and `ManyToOneRelationships`) for the tables in dataverse-schema.ts, labels as
+ *   `LocalizedLabels` (every language) and `UserLocalizedLabel` (the caller's language, option
+ *   `language`); Customer lookups with one relationship (and navigation property) per target table,
+ *   and a bind through the navigation property of another table rejected;
  * - data: GET with `$select`, `$filter` (eq/ne, and/or, parentheses, null), `$expand` of lookups,
  *   `Prefer: odata.maxpagesize` and an opaque `@odata.nextLink`; POST (client-supplied primary key
  *   allowed; duplicate → 412), PATCH (`If-Match: *`), DELETE; lookups written only through
@@ -27,7 +30,7 @@
 import * as http from "http";
 import { randomUUID } from "crypto";
 import { AddressInfo, Socket } from "net";
-import { AttrDef, EMULATOR_TABLES, TableDef } from "./dataverse-schema";
+import { AttrDef, EMULATOR_TABLES, Labels, TableDef, isLookup, refsOf } from "./dataverse-schema";
 
 export type Row = Record<string, string | null>;
 
@@ -44,6 +47,11 @@ export interface EmulatorOptions {
   dopHint?: number;
   maxPageSize?: number;
   tables?: TableDef[];
+  /**
+   * LCID of the caller's language, which `UserLocalizedLabel` is in; an application user gets the
+   * org's base language (Dataverse Label metadata; shared/reference/dataverse-web-api.md).
+   */
+  language?: number;
 }
 
 export type FaultKind = "5xx" | "drop" | "dropAfterCommit" | "batchPart" | "429";
@@ -91,7 +99,8 @@ interface Table {
   rows: Map<string, Row & { __seq?: string }>;
   /** Precomputed lookups for request validation. */
   byName: Map<string, AttrDef>;
-  byNav: Map<string, AttrDef>;
+  /** Navigation property → its lookup and the table it references (a Customer lookup has one per table). */
+  byNav: Map<string, { attr: AttrDef; table: string }>;
 }
 
 interface InnerResult {
@@ -129,13 +138,14 @@ export class DataverseEmulator {
       windowMs: options.windowMs ?? 300_000,
       dopHint: options.dopHint ?? 0,
       maxPageSize: options.maxPageSize ?? 5000,
+      language: options.language ?? 1033,
     };
     for (const def of options.tables ?? EMULATOR_TABLES) {
       const t: Table = {
         def,
         rows: new Map(),
         byName: new Map(def.attributes.map((a) => [a.logicalName, a])),
-        byNav: new Map(def.attributes.filter((a) => a.nav).map((a) => [a.nav!, a])),
+        byNav: new Map(def.attributes.flatMap((a) => refsOf(a).map((r) => [r.nav, { attr: a, table: r.table }] as const))),
       };
       this.tables.set(def.logicalName, t);
       this.bySet.set(def.entitySetName, t);
@@ -427,15 +437,19 @@ export class DataverseEmulator {
       if (k === "@odata.type") continue;
       if (k.endsWith("@odata.bind")) {
         const nav = k.slice(0, -11);
-        const attr = t.byNav.get(nav);
-        if (!attr || attr.type !== "Lookup") {
+        const ref0 = t.byNav.get(nav);
+        if (!ref0) {
           throw new HttpError(400, "0x80060888", `An undeclared property '${nav}' which only has property annotations in the payload but no property value was found in the payload.`);
         }
+        const attr = ref0.attr;
         if (v === null) {
           row[attr.logicalName] = null;
           continue;
         }
-        const target = this.table(attr.target!);
+        // Each navigation property belongs to one referenced table; a Customer lookup is bound through
+        // the navigation property of the referenced table, e.g. parentcustomerid_account (Web API,
+        // "associate table rows on create"), so a contact through the account one is refused.
+        const target = this.table(ref0.table);
         let ref = typeof v === "string" ? v : "";
         const api = ref.indexOf("/api/data/v9.2");
         if (api >= 0) ref = ref.slice(api + 14);
@@ -448,14 +462,15 @@ export class DataverseEmulator {
       }
       const attr = t.byName.get(k);
       if (!attr) throw new HttpError(400, "0x80060888", `The property '${k}' does not exist on type 'Microsoft.Dynamics.CRM.${t.def.logicalName}'.`);
-      if (attr.type === "Lookup") {
-        throw new HttpError(400, "0x80060888", `The property '${k}' is a lookup; set it with '${attr.nav}@odata.bind'.`);
+      if (isLookup(attr)) {
+        throw new HttpError(400, "0x80060888", `The property '${k}' is a lookup; set it with '${refsOf(attr).map((r) => r.nav).join("' or '")}@odata.bind'.`);
       }
       if (v !== null && typeof v !== "string") throw new HttpError(400, "0x80048d19", `Cannot convert the literal '${String(v)}' to the expected type 'Edm.String' for '${k}'.`);
       if (attr.type === "Uniqueidentifier" && (typeof v !== "string" || !GUID_RE.test(v))) {
         throw new HttpError(400, "0x80048d19", `Invalid Guid for '${k}'.`);
       }
-      row[k] = v === null ? null : attr.type === "Uniqueidentifier" ? v.toLowerCase() : v;
+      // Dataverse stores an empty string as null (reference: "an empty string is stored as null").
+      row[k] = v === null || v === "" ? null : attr.type === "Uniqueidentifier" ? v.toLowerCase() : v;
     }
     return row;
   }
@@ -544,22 +559,23 @@ export class DataverseEmulator {
   /** Compile $select / $expand once per request (validating them), then project rows cheaply. */
   private projector(t: Table, params: URLSearchParams): (row: Row & { __seq?: string }) => Record<string, unknown> {
     const select = params.get("$select");
-    const cols = select ? select.split(",").map((s) => s.trim()) : t.def.attributes.map((a) => (a.type === "Lookup" ? `_${a.logicalName}_value` : a.logicalName));
+    const cols = select ? select.split(",").map((s) => s.trim()) : t.def.attributes.map((a) => (isLookup(a) ? `_${a.logicalName}_value` : a.logicalName));
     const picks = cols.map((c) => {
       const lm = /^_(.+)_value$/.exec(c);
-      const attr = t.def.attributes.find((a) => (lm ? a.type === "Lookup" && a.logicalName === lm[1] : a.type !== "Lookup" && a.logicalName === c));
+      const attr = t.def.attributes.find((a) => (lm ? isLookup(a) && a.logicalName === lm[1] : !isLookup(a) && a.logicalName === c));
       if (!attr) throw new HttpError(400, "0x80060888", `Could not find a property named '${c}' on type 'Microsoft.Dynamics.CRM.${t.def.logicalName}'.`);
       return [c, attr.logicalName] as const;
     });
     const expand = params.get("$expand");
     const expands = (expand ? splitTop(expand) : []).map((part) => {
       const em = /^([A-Za-z0-9_]+)(?:\(\$select=([A-Za-z0-9_,]+)\))?$/.exec(part.trim());
-      const attr = em && t.def.attributes.find((a) => a.type === "Lookup" && a.nav === em[1]);
-      if (!em || !attr) throw new HttpError(400, "0x80060888", `Could not find a navigation property named '${part}' on '${t.def.logicalName}'.`);
-      const target = this.table(attr.target!);
+      const nav = em ? t.byNav.get(em[1]) : undefined;
+      if (!em || !nav) throw new HttpError(400, "0x80060888", `Could not find a navigation property named '${part}' on '${t.def.logicalName}'.`);
+      const attr = nav.attr;
+      const target = this.table(nav.table);
       const subCols = (em[2] ?? target.def.primaryName).split(",");
       for (const c of subCols) {
-        if (!target.def.attributes.some((a) => a.logicalName === c && a.type !== "Lookup")) {
+        if (!target.def.attributes.some((a) => a.logicalName === c && !isLookup(a))) {
           throw new HttpError(400, "0x80060888", `Could not find a property named '${c}' on type 'Microsoft.Dynamics.CRM.${target.def.logicalName}'.`);
         }
       }
@@ -588,11 +604,18 @@ export class DataverseEmulator {
   // ---- metadata ---------------------------------------------------------------------------------
 
   private metadata(rel: string, params: URLSearchParams): InnerResult {
-    const label = (s: string) => ({ UserLocalizedLabel: { Label: s, LanguageCode: 1033 }, LocalizedLabels: [{ Label: s, LanguageCode: 1033 }] });
+    // Label shape from the Web API's EntityMetadata: every installed language in LocalizedLabels,
+    // UserLocalizedLabel in the caller's language (falling back to the first label).
+    const label = (l: Labels) => {
+      const all = typeof l === "string" ? { 1033: l } : l;
+      const labels = Object.entries(all).map(([code, text]) => ({ Label: text, LanguageCode: Number(code), IsManaged: true }));
+      return { LocalizedLabels: labels, UserLocalizedLabel: labels.find((x) => x.LanguageCode === this.opts.language) ?? labels[0] ?? null };
+    };
     const entity = (d: TableDef) => {
       const e: Record<string, unknown> = {
         MetadataId: d.logicalName,
         LogicalName: d.logicalName,
+        SchemaName: d.schemaName ?? d.logicalName,
         EntitySetName: d.entitySetName,
         PrimaryIdAttribute: d.primaryId,
         PrimaryNameAttribute: d.primaryName,
@@ -606,11 +629,19 @@ export class DataverseEmulator {
         for (const part of splitTop(expand)) {
           const name = part.replace(/\(.*$/, "").trim();
           if (name === "Attributes") {
-            e.Attributes = d.attributes.map((a) => ({ LogicalName: a.logicalName, AttributeType: a.type, DisplayName: label(a.displayName), ...(a.type === "Lookup" ? { Targets: [a.target] } : {}) }));
+            e.Attributes = d.attributes.map((a) => ({
+              LogicalName: a.logicalName,
+              SchemaName: a.schemaName ?? a.logicalName,
+              AttributeType: a.type,
+              DisplayName: label(a.displayName),
+              ...(isLookup(a) ? { Targets: refsOf(a).map((r) => r.table) } : {}),
+            }));
           } else if (name === "ManyToOneRelationships") {
-            e.ManyToOneRelationships = d.attributes
-              .filter((a) => a.type === "Lookup")
-              .map((a) => ({ SchemaName: `${d.logicalName}_${a.logicalName}`, ReferencingAttribute: a.logicalName, ReferencedEntity: a.target, ReferencedAttribute: `${a.target}id`, ReferencingEntityNavigationPropertyName: a.nav }));
+            // A Customer lookup has one relationship per referenced table, all with the same
+            // ReferencingAttribute and each with its own navigation property.
+            e.ManyToOneRelationships = d.attributes.flatMap((a) =>
+              refsOf(a).map((r) => ({ SchemaName: `${r.table}_${d.logicalName}_${a.logicalName}`, ReferencingAttribute: a.logicalName, ReferencedEntity: r.table, ReferencedAttribute: `${r.table}id`, ReferencingEntityNavigationPropertyName: r.nav })),
+            );
           } else {
             throw new HttpError(400, "0x80060888", `Could not find a navigation property named '${name}' on EntityMetadata.`);
           }
@@ -859,12 +890,12 @@ function compileFilter(src: string, def: TableDef): Pred {
     const lit = tokens[i++] ?? fail("missing value");
     if (op !== "eq" && op !== "ne") fail(`unsupported operator '${op}'`);
     const lm = /^_(.+)_value$/.exec(name);
-    const attr = def.attributes.find((a) => (lm ? a.type === "Lookup" && a.logicalName === lm[1] : a.type !== "Lookup" && a.logicalName === name));
+    const attr = def.attributes.find((a) => (lm ? isLookup(a) && a.logicalName === lm[1] : !isLookup(a) && a.logicalName === name));
     if (!attr) fail(`could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${def.logicalName}'`);
     let value: string | null;
     if (lit === "null") value = null;
     else if (lit.startsWith("'")) {
-      if (attr!.type === "Lookup" || attr!.type === "Uniqueidentifier") fail(`a Guid is expected for '${name}', not a string literal`);
+      if (isLookup(attr!) || attr!.type === "Uniqueidentifier") fail(`a Guid is expected for '${name}', not a string literal`);
       value = lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
     } else if (/^[0-9a-f-]{36}$/i.test(lit)) value = lit.toLowerCase();
     else value = fail(`bad literal '${lit}'`);

@@ -194,7 +194,7 @@ describe("IomMappingSet provider against the emulator", () => {
   });
 
   it("check rejects bad inputs with the property named", async () => {
-    const r = await h.provider.check!(h.inputs({}), { ...h.inputs({ "=x": "y" }), environmentUrl: "http://example.com", kind: "warehouses" as never, providerName: "" });
+    const r = await h.provider.check!(h.inputs({}), { ...h.inputs({ "=x": "y" }), environmentUrl: "http://example.com", kind: "pallets" as never, providerName: "" });
     const props = (r.failures ?? []).map((f) => f.property);
     expect(props).toEqual(expect.arrayContaining(["environmentUrl", "kind", "providerName", "rows"]));
     expect((await h.provider.check!(h.inputs({}), h.inputs(productRows(2)))).failures).toBeUndefined();

@@ -61,7 +61,7 @@ describe("mapping CSV validation", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dv-map-"));
     fs.writeFileSync(path.join(dir, "products.csv"), HEADER + "sku,A,P-1,\nsku,A,P-2,\n");
     fs.writeFileSync(path.join(dir, "units.csv"), "externalFieldName,externalFieldValue\nunit,each\n");
-    fs.writeFileSync(path.join(dir, "warehouses.csv"), "x\n");
+    fs.writeFileSync(path.join(dir, "pallets.csv"), "x\n");
     fs.writeFileSync(path.join(dir, "notes.txt"), "hello");
     try {
       loadMappingDir(dir);
@@ -71,7 +71,7 @@ describe("mapping CSV validation", () => {
       const msg = (e as Error).message;
       expect(msg).toMatch(/products\.csv:3: .*two targets/);
       expect(msg).toMatch(/units\.csv:1: missing key column/);
-      expect(msg).toMatch(/warehouses\.csv: unknown mapping kind/);
+      expect(msg).toMatch(/pallets\.csv: unknown mapping kind/);
       expect(msg).toMatch(/notes\.txt: not a \.csv file/);
       expect((e as MappingValidationError).problems).toHaveLength(4);
     } finally {
@@ -118,7 +118,7 @@ describe("mapping CSV validation", () => {
       ["Wholesale", "sku", "x] y"],
       ["Default Mapping Group", "ProviderName", "BigCommerce"],
     ]) {
-      expect(decodeKey(encodeKey(g, f, v, "Default Mapping Group"), "Default Mapping Group")).toEqual({ group: g, field: f, value: v });
+      expect(decodeKey(encodeKey(g, f, v, "Default Mapping Group"), "Default Mapping Group")).toEqual({ group: g, field: f, value: v, account: "" });
     }
   });
 });
