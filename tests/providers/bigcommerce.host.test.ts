@@ -12,7 +12,7 @@ import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { bigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
-import { ALL_READ_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
 
 const ROOT = path.resolve(__dirname, "../..");
 const HOST = path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js");
@@ -38,7 +38,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
   beforeAll(async () => {
     emu = await startBigCommerceEmulator({
       tokens: [
-        { token: GOOD, storeHash: "abc123", scopes: ALL_READ_SCOPES },
+        { token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES },
         { token: INFO_ONLY, storeHash: "abc123", scopes: ["store_v2_information_read_only"] },
       ],
     });
@@ -155,8 +155,8 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
   it("a wrong key fails check (so the preview shows it) and create, with the reason and no token", async () => {
     const checked = await check(inputs({ accessToken: INFO_ONLY }));
     expect(checked.failures.map((f) => f.property)).toEqual(["requiredScopes", "requiredScopes", "requiredScopes", "requiredScopes"]);
-    expect(checked.failures[0].reason).toMatch(/missing scope store_v2_orders_read_only/);
-    await expect(create(inputs({ accessToken: INFO_ONLY }))).rejects.toThrow(/missing scope store_v2_orders_read_only[^]*create a new API account/);
+    expect(checked.failures[0].reason).toMatch(/missing scope store_v2_orders \(Orders: modify\)/);
+    await expect(create(inputs({ accessToken: INFO_ONLY }))).rejects.toThrow(/missing scope store_v2_orders \(Orders: modify\)[^]*create a new API account/);
     try {
       await create(inputs({ accessToken: INFO_ONLY }));
     } catch (e) {
@@ -170,7 +170,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     try {
       await expect(read(created.properties as Props)).rejects.toThrow(/token rejected \(401\)/);
     } finally {
-      emu.addToken({ token: GOOD, storeHash: "abc123", scopes: ALL_READ_SCOPES });
+      emu.addToken({ token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES });
     }
   });
 });
