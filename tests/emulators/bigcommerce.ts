@@ -26,6 +26,8 @@ export interface EmulatorStore {
   planName: string;
   /** 0: `GET /v2/orders` answers 204 with an empty body. */
   orders: number;
+  /** `plan_is_trial` (a free-trial store, as IOM's guide uses). Default false. */
+  planIsTrial?: boolean;
 }
 
 export interface EmulatorToken {
@@ -400,7 +402,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
             last_name: "Lovelace",
             plan_name: store.planName,
             plan_level: store.planName,
-            plan_is_trial: false,
+            plan_is_trial: store.planIsTrial ?? false,
             store_id: store.storeId,
             default_channel_id: 1,
             currency: "USD",
