@@ -82,6 +82,7 @@ describe("store status", () => {
     } finally {
       emu.store("abc123").planIsTrial = false;
     }
+    forgetReports(); // a later `pulumi up`
     expect((await provider.create(inputs())).outs?.planIsTrial).toBe(false);
   });
 
