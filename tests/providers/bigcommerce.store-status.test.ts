@@ -92,7 +92,6 @@ describe("store status", () => {
     const checked = await provider.check({} as BigCommerceApiCheckInputs, inputs());
     expect((await provider.diff("abc123", outs, checked.inputs as BigCommerceApiCheckInputs)).changes).toBe(false);
     expect((await provider.diff("abc123", outs, { ...(checked.inputs as BigCommerceApiCheckInputs), acceptedStoreStatuses: ["live"] })).changes).toBe(true);
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
     const { acceptedStoreStatuses: _absent, ...older } = outs;
     const unchanged = await provider.diff("abc123", older as BigCommerceApiCheckOutputs, checked.inputs as BigCommerceApiCheckInputs);
     expect(unchanged.changes).toBe(false);
