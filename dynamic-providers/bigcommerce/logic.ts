@@ -616,8 +616,8 @@ export function toOutputs(settings: CheckSettings, report: CheckReport): CheckOu
   return outs as unknown as CheckOutputs;
 }
 
-/** Same scopes, order ignored. */
-export function sameScopes(a: readonly string[], b: readonly string[]): boolean {
+/** Same members, order and duplicates ignored (scopes, store statuses). */
+export function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   const x = [...new Set(a)].sort();
   const y = [...new Set(b)].sort();
   return x.length === y.length && x.every((v, i) => v === y[i]);

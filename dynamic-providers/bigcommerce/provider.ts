@@ -3,7 +3,8 @@
 // Pulumi serializes the provider object with everything it captures (`__provider` in the state)
 // and rebuilds it in the dynamic-provider host, a separate Node process. So: methods load packages
 // lazily (`await import`), capture only plain functions and small plain values, and never touch
-// `pulumi.Config` (the host hands the stack config to `configure`).
+// `pulumi.Config` (the host hands the stack config to `configure`). A successful check is reused
+// by the create/update that follows it in the same process (reuse.ts), so an `up` probes once.
 
 import * as pulumi from "@pulumi/pulumi";
 import { createBigCommerceClient, redact, type ClientTuning } from "./client";
@@ -11,7 +12,7 @@ import {
   buildReport,
   formatFailure,
   planProbes,
-  sameScopes,
+  sameMembers,
   toOutputs,
   tokenFingerprint,
   validateInputs,
@@ -158,7 +159,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
         changed.push("accessToken");
       }
       const newScopes = news.requiredScopes ?? [...DEFAULT_REQUIRED_SCOPES];
-      if (!Array.isArray(newScopes) || !Array.isArray(olds.requiredScopes) || !sameScopes(newScopes, olds.requiredScopes)) {
+      if (!Array.isArray(newScopes) || !Array.isArray(olds.requiredScopes) || !sameMembers(newScopes, olds.requiredScopes)) {
         changed.push("requiredScopes");
       }
       if ((news.apiBaseUrl ?? DEFAULT_API_BASE_URL) !== olds.apiBaseUrl) changed.push("apiBaseUrl");
@@ -167,7 +168,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       // States written before the setting existed were checked against the default list.
       const newStatuses = news.acceptedStoreStatuses ?? [...DEFAULT_ACCEPTED_STORE_STATUSES];
       const oldStatuses = olds.acceptedStoreStatuses ?? [...DEFAULT_ACCEPTED_STORE_STATUSES];
-      if (!Array.isArray(newStatuses) || !sameScopes(newStatuses, oldStatuses)) changed.push("acceptedStoreStatuses");
+      if (!Array.isArray(newStatuses) || !sameMembers(newStatuses, oldStatuses)) changed.push("acceptedStoreStatuses");
       return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
     },
 
