@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
-import { normalizeScopes, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
+import { normalizeScopes, normalizeStoreStatuses, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dynamic-providers/dataverse/kinds";
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
 import {
@@ -119,6 +119,12 @@ export const CONFIG_SCHEMA = {
     }),
   },
   bigcommerceExpectedStoreName: { type: "string", schema: z.string() },
+  bigcommerceAcceptedStoreStatuses: {
+    type: "array",
+    schema: z.array(z.string()).superRefine((statuses, ctx) => {
+      for (const problem of normalizeStoreStatuses(statuses).problems) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  },
   dataverseEnvironmentUrl: {
     type: "string",
     schema: z.string().regex(/^(https:\/\/[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.(dynamics\.com|microsoftdynamics\.us|appsplatform\.us|dynamics\.cn)\/?)?$/,
@@ -196,9 +202,11 @@ export interface StackConfig {
   bigcommerce?: {
     storeHash: string;
     accessToken: pulumi.Output<string>;
-    /** Absent: the check's default read-only scopes for order intake. */
+    /** Absent: the check's default, what IOM's BigCommerce provider needs (orders modify, the rest read-only). */
     requiredScopes?: string[];
     expectedStoreName?: string;
+    /** Absent: the check's default (live, prelaunch, pre-launch, trial). */
+    acceptedStoreStatuses?: string[];
   };
   /** Present when the stack names a Dataverse environment: IOM's ID mappings are kept in sync. */
   dataverse?: {
@@ -399,8 +407,14 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
       if (v[key] !== "" && v[key] !== false) add(key, "is only used with dataverseEnvironmentUrl");
     }
   }
-  if (v.bigcommerceStoreHash === "" && (v.bigcommerceRequiredScopes.length > 0 || v.bigcommerceExpectedStoreName !== "")) {
-    add(v.bigcommerceRequiredScopes.length > 0 ? "bigcommerceRequiredScopes" : "bigcommerceExpectedStoreName", "only used with bigcommerceStoreHash and bigcommerceAccessToken");
+  if (v.bigcommerceStoreHash === "") {
+    const bigcommerceKeys = ["bigcommerceRequiredScopes", "bigcommerceExpectedStoreName", "bigcommerceAcceptedStoreStatuses"] as const;
+    const used = bigcommerceKeys.find((key) => v[key].length > 0);
+    if (used) add(used, "only used with bigcommerceStoreHash and bigcommerceAccessToken");
+  }
+  const requiredScopes = normalizeScopes(v.bigcommerceRequiredScopes).scopes;
+  if (v.bigcommerceAcceptedStoreStatuses.length > 0 && requiredScopes.length > 0 && !requiredScopes.includes("store_v2_information_read_only")) {
+    add("bigcommerceAcceptedStoreStatuses", "needs store_v2_information_read_only (information) in bigcommerceRequiredScopes: GET /v2/store returns the status");
   }
   if ((v.bigcommerceStoreHash === "") !== (v.bigcommerceAccessToken === "")) {
     add(v.bigcommerceStoreHash ? "bigcommerceAccessToken" : "bigcommerceStoreHash",
@@ -526,6 +540,7 @@ function build(stack: string, v: Values): StackConfig {
           accessToken: pulumi.secret(v.bigcommerceAccessToken),
           requiredScopes: v.bigcommerceRequiredScopes.length > 0 ? v.bigcommerceRequiredScopes : undefined,
           expectedStoreName: v.bigcommerceExpectedStoreName || undefined,
+          acceptedStoreStatuses: v.bigcommerceAcceptedStoreStatuses.length > 0 ? v.bigcommerceAcceptedStoreStatuses : undefined,
         }
       : undefined,
   };

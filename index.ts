@@ -178,6 +178,7 @@ const bigcommerceCheck = config.bigcommerce
       accessToken: config.bigcommerce.accessToken,
       requiredScopes: config.bigcommerce.requiredScopes,
       expectedStoreName: config.bigcommerce.expectedStoreName,
+      acceptedStoreStatuses: config.bigcommerce.acceptedStoreStatuses,
     })
   : undefined;
 

@@ -1,13 +1,18 @@
-// Requests per check and wall time of the BigCommerce API check against the emulator with a
-// 100 ms latency per request.   npm run bench:bigcommerce [-- --runs 10 --latency-ms 100]
+// Requests and wall time of the BigCommerce API check per `pulumi preview` and per `pulumi up`,
+// against the emulator with a latency per request.
+//   npm run bench:bigcommerce [-- --runs 10 --latency-ms 100]
 //
-// Goal (issue 3): one request per required scope plus at most one, all concurrent, so a check
-// takes about one round trip, not one per scope.
+// It drives the provider as the engine does in one dynamic-provider process: a preview calls
+// `check`; an `up` calls `check` and then `create` (first deployment) or `update` (a changed
+// setting). Each run starts as a new process would, with no kept report. Goal (issue 8): an `up`
+// costs at most one request per required scope plus one, in about one round trip; the row
+// "without reuse" shows what it cost before (a probe in check and another in create/update).
 
 import { parseArgs } from "util";
-import { runApiCheck } from "../dynamic-providers/bigcommerce/provider";
-import { validateInputs } from "../dynamic-providers/bigcommerce/logic";
-import { ALL_READ_SCOPES, startBigCommerceEmulator } from "../tests/emulators/bigcommerce";
+import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../dynamic-providers/bigcommerce";
+import { DEFAULT_REQUIRED_SCOPES } from "../dynamic-providers/bigcommerce/logic";
+import { forgetReports } from "../dynamic-providers/bigcommerce/reuse";
+import { IOM_SCOPES, startBigCommerceEmulator } from "../tests/emulators/bigcommerce";
 
 const TOKEN = "benchtoken0123456789abcdefghijk";
 
@@ -16,43 +21,65 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+type Provider = ReturnType<typeof createBigCommerceApiCheckProvider>;
+
 async function bench(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: "string", default: "10" }, "latency-ms": { type: "string", default: "100" } } });
   const runs = Number(values.runs);
   const latencyMs = Number(values["latency-ms"]);
   const emu = await startBigCommerceEmulator({
-    tokens: [{ token: TOKEN, storeHash: "abc123", scopes: ALL_READ_SCOPES }],
+    tokens: [{ token: TOKEN, storeHash: "abc123", scopes: IOM_SCOPES }],
     latencyMs,
     // Enough quota for the whole benchmark: this measures the check, not the rate limiter.
-    rateLimit: { quota: 10_000, windowMs: 30_000 },
+    rateLimit: { quota: 100_000, windowMs: 30_000 },
   });
-  const scenarios: [string, string[] | undefined][] = [
-    ["default (4 scopes)", undefined],
-    ["5 scopes (+ channel_settings)", [...ALL_READ_SCOPES]],
-    ["1 scope (orders)", ["orders"]],
+  const news: BigCommerceApiCheckInputs = { storeHash: "abc123", accessToken: TOKEN, apiBaseUrl: emu.url };
+  const withReuse = createBigCommerceApiCheckProvider();
+  const withoutReuse = createBigCommerceApiCheckProvider({ reuseTtlMs: 0 });
+
+  const preview = async (p: Provider): Promise<void> => {
+    const checked = await p.check({} as BigCommerceApiCheckInputs, news);
+    if (checked.failures?.length) throw new Error(JSON.stringify(checked.failures));
+  };
+  const upCreate = async (p: Provider): Promise<void> => {
+    const checked = await p.check({} as BigCommerceApiCheckInputs, news);
+    await p.create(checked.inputs as BigCommerceApiCheckInputs);
+  };
+  const upUpdate = async (p: Provider): Promise<void> => {
+    const checked = await p.check({} as BigCommerceApiCheckInputs, { ...news, expectedStoreName: "Contoso Outdoor" });
+    await p.update("abc123", {} as BigCommerceApiCheckOutputs, checked.inputs as BigCommerceApiCheckInputs);
+  };
+  const scenarios: [string, () => Promise<void>][] = [
+    ["preview (check)", () => preview(withReuse)],
+    ["up, first (check + create)", () => upCreate(withReuse)],
+    ["up, changed (check + update)", () => upUpdate(withReuse)],
+    ["up without reuse (before)", () => upCreate(withoutReuse)],
   ];
-  console.log(`BigCommerce API check against the emulator, ${latencyMs} ms latency per request, ${runs} runs each\n`);
-  console.log("scenario                        scopes  requests/check  max concurrent  wall ms (min / median / max)  sequential would be");
+
+  const scopes = DEFAULT_REQUIRED_SCOPES.length;
+  console.log(
+    `BigCommerce API check against the emulator: ${latencyMs} ms latency per request, ${runs} runs each, ` +
+      `default scopes (${scopes}: ${DEFAULT_REQUIRED_SCOPES.join(", ")}); goal per up: <= ${scopes + 1} requests, ~1 round trip\n`,
+  );
+  console.log("scenario                        requests  round trips  wall ms (min / median / max)  store data changed");
   try {
-    for (const [label, scopes] of scenarios) {
-      const v = validateInputs({ storeHash: "abc123", accessToken: TOKEN, apiBaseUrl: emu.url, requiredScopes: scopes });
-      if (!v.settings) throw new Error(JSON.stringify(v.failures));
+    for (const [label, run] of scenarios) {
       const times: number[] = [];
       const requests: number[] = [];
-      const concurrency: number[] = [];
+      const changesBefore = emu.dataChanges();
       for (let i = 0; i < runs; i += 1) {
+        forgetReports(); // each run is a new provider process
+        emu.resetLog();
         const started = process.hrtime.bigint();
-        const report = await runApiCheck(v.settings);
+        await run();
         times.push(Number(process.hrtime.bigint() - started) / 1e6);
-        if (!report.ok) throw new Error(`check failed: ${report.problems.map((p) => p.message).join("; ")}`);
-        requests.push(report.stats.requests);
-        concurrency.push(report.stats.maxConcurrent);
+        requests.push(emu.requests.length);
       }
-      const n = v.settings.requiredScopes.length;
+      const m = median(times);
       console.log(
-        `${label.padEnd(32)}${String(n).padEnd(8)}${String(median(requests)).padEnd(16)}${String(Math.max(...concurrency)).padEnd(16)}` +
-          `${Math.min(...times).toFixed(0)} / ${median(times).toFixed(0)} / ${Math.max(...times).toFixed(0)}`.padEnd(30) +
-          `~${(n + 1) * latencyMs} ms`,
+        `${label.padEnd(32)}${String(median(requests)).padEnd(10)}${`~${(m / latencyMs).toFixed(1)}`.padEnd(13)}` +
+          `${`${Math.min(...times).toFixed(0)} / ${m.toFixed(0)} / ${Math.max(...times).toFixed(0)}`.padEnd(30)}` +
+          `${emu.dataChanges() - changesBefore}`,
       );
     }
   } finally {

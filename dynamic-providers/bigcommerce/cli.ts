@@ -19,8 +19,9 @@ export interface CliIo {
 
 const USAGE = `Usage: ${TOKEN_ENV}=<token> npm run check:bigcommerce -- --store-hash <hash> [options]
 
-Proves that a BigCommerce store hash, access token and OAuth scopes work: one GET per required
-scope plus GET /v2/time, all at once, read-only.
+Proves that a BigCommerce store hash, access token and OAuth scopes work: one request per required
+scope plus GET /v2/time, all at once. A read-only scope is proven by a GET; a modify scope (orders)
+by PUT /v2/orders/0 with an empty body, which cannot change anything. Never changes store data.
 
 Options:
   --store-hash <hash>    store hash from the API path https://api.bigcommerce.com/stores/<hash>/v3 (required)

@@ -8,26 +8,36 @@
 
 import type { AxiosInstance } from "axios";
 
-/** The endpoints the check may call; each is a read-only GET. */
-export type EndpointName = "time" | "store" | "orders" | "products" | "customers" | "channels";
+/** The endpoints the check may call: GETs, and one write that cannot change anything. */
+export type EndpointName = "time" | "store" | "orders" | "order-write" | "products" | "customers" | "channels";
 
-/** Which response shape an endpoint answers with. */
-export type ResponseShape = "v2-time" | "v2-store" | "v2-list" | "v3-envelope";
+/**
+ * Which response shape an endpoint answers with. `write-probe`: a write to an id that cannot
+ * exist, where 404 proves the scope (the request got past the scope check) and 403 its absence.
+ */
+export type ResponseShape = "v2-time" | "v2-store" | "v2-list" | "v3-envelope" | "write-probe";
 
 export interface EndpointSpec {
+  readonly method: "GET" | "PUT";
   readonly path: string;
   readonly shape: ResponseShape;
+  /** JSON body of a write. */
+  readonly body?: Readonly<Record<string, unknown>>;
 }
 
 /** Paths below `/stores/{store_hash}` (see shared/reference/bigcommerce-api.md). */
 export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
-  time: { path: "/v2/time", shape: "v2-time" },
-  store: { path: "/v2/store", shape: "v2-store" },
+  time: { method: "GET", path: "/v2/time", shape: "v2-time" },
+  store: { method: "GET", path: "/v2/store", shape: "v2-store" },
   // 204 with an empty body when the store has no orders.
-  orders: { path: "/v2/orders?limit=1", shape: "v2-list" },
-  products: { path: "/v3/catalog/products?limit=1", shape: "v3-envelope" },
-  customers: { path: "/v3/customers?limit=1", shape: "v3-envelope" },
-  channels: { path: "/v3/channels", shape: "v3-envelope" },
+  orders: { method: "GET", path: "/v2/orders?limit=1", shape: "v2-list" },
+  // The request IOM's provider makes to write an order status back (orders.v2.oas2.yml, updateOrder),
+  // aimed at order 0, which cannot exist (order ids are positive), with an empty body ("fields that
+  // are omitted will not be changed"): even if the order existed nothing would change.
+  "order-write": { method: "PUT", path: "/v2/orders/0", shape: "write-probe", body: {} },
+  products: { method: "GET", path: "/v3/catalog/products?limit=1", shape: "v3-envelope" },
+  customers: { method: "GET", path: "/v3/customers?limit=1", shape: "v3-envelope" },
+  channels: { method: "GET", path: "/v3/channels", shape: "v3-envelope" },
 };
 
 /** The fields of `GET /v2/store` the check reports. */
@@ -168,6 +178,10 @@ export function parseSuccess(
   status: number,
   body: string,
 ): { ok: true; store?: StoreInfo } | { ok: false; problem: string } {
+  if (shape === "write-probe") {
+    // A 2xx means the id existed after all; the scope is proven, and the empty body changed nothing.
+    return { ok: true };
+  }
   if (status === 204) {
     // Only the v2 list endpoints answer an empty collection with 204.
     return shape === "v2-list" && body.trim() === "" ? { ok: true } : { ok: false, problem: "unexpected 204 (no content)" };
@@ -308,7 +322,7 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
 
   const call = async (endpoint: EndpointName): Promise<ProbeOutcome> => {
     const spec = ENDPOINTS[endpoint];
-    const request = `GET ${spec.path}`;
+    const request = `${spec.method} ${spec.path}`;
     const started = Date.now();
     let attempts = 0;
     let failures = 0; // 5xx, timeouts, network errors
@@ -323,7 +337,12 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
       let headers: Record<string, unknown>;
       try {
         // `timeout` is an idle timeout on the socket; the signal makes it a hard deadline too.
-        const res = await http.get<string>(spec.path, { signal: AbortSignal.timeout(tuning.timeoutMs) });
+        const res = await http.request<string>({
+          method: spec.method,
+          url: spec.path,
+          signal: AbortSignal.timeout(tuning.timeoutMs),
+          ...(spec.body === undefined ? {} : { data: JSON.stringify(spec.body), headers: { "Content-Type": "application/json" } }),
+        });
         status = res.status;
         body = typeof res.data === "string" ? res.data : "";
         headers = { ...(res.headers as Record<string, unknown>) };
@@ -369,12 +388,17 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
         continue;
       }
       const durationMs = Date.now() - started;
+      if (spec.shape === "write-probe" && status === 404) {
+        // Past the scope check, and nothing to write to: the scope is granted, no data changed.
+        return { endpoint, request, status, kind: "ok", attempts, durationMs, detail: "no such order: the write was authorized and changed nothing" };
+      }
       if (status >= 200 && status < 300) {
         const parsed = parseSuccess(spec.shape, status, body);
         if (!parsed.ok) {
           return { endpoint, request, status, kind: "bad-shape", attempts, durationMs, detail: parsed.problem };
         }
-        return { endpoint, request, status, kind: "ok", attempts, durationMs, store: parsed.store };
+        const detail = spec.shape === "write-probe" ? "the order exists after all; the empty body changed nothing" : undefined;
+        return { endpoint, request, status, kind: "ok", attempts, durationMs, store: parsed.store, detail };
       }
       const detail = errorDetail(body);
       return {

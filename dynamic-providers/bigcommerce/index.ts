@@ -1,4 +1,6 @@
-// BigCommerce API check: a dynamic resource that proves a store hash, token and OAuth scopes.
+// BigCommerce API check: a dynamic resource that proves a store hash, token and OAuth scopes
+// (the Orders modify scope IOM needs with a write that cannot change data) and the store's status.
+// See docs/bigcommerce.md.
 export {
   BigCommerceApiCheck,
   bigCommerceApiCheckProvider,
@@ -11,6 +13,7 @@ export {
   type ProviderOptions,
 } from "./provider";
 export {
+  DEFAULT_ACCEPTED_STORE_STATUSES,
   DEFAULT_API_BASE_URL,
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TOKEN_CONFIG_KEY,

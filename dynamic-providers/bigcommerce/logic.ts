@@ -15,13 +15,18 @@ export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 export const DEFAULT_TOKEN_CONFIG_KEY = "bigcommerceAccessToken";
 
 /**
- * Read-only scopes this check can prove, and the request that proves each one. A read-only GET
- * is answered for the read-only scope and for its modify form alike, so only read access is
- * proven; that is the least privilege an order-intake integration needs.
+ * The scopes this check can prove, and the request that proves each one.
+ *
+ * BigCommerce grants a `_read_only` scope `GET`/`HEAD` only, and its modify form every method
+ * (bigcommerce/docs `docs/start/authentication/api-accounts.mdx`, "OAuth scopes"). So a read-only
+ * scope is proven by a `GET`, which a token with the modify form passes too, and a modify scope by a
+ * write that cannot change anything: a `PUT` with an empty body to an order id that cannot exist
+ * (`0`; see docs/bigcommerce.md, "Proving a modify scope"). 403 = scope missing, 404 = granted.
  */
 export const SCOPE_PROBES: Readonly<Record<string, EndpointName>> = {
   store_v2_information_read_only: "store",
   store_v2_orders_read_only: "orders",
+  store_v2_orders: "order-write",
   store_v2_products_read_only: "products",
   store_v2_customers_read_only: "customers",
   store_channel_settings_read_only: "channels",
@@ -31,36 +36,65 @@ export const SCOPE_PROBES: Readonly<Record<string, EndpointName>> = {
 export const SCOPE_ALIASES: Readonly<Record<string, string>> = {
   information: "store_v2_information_read_only",
   orders: "store_v2_orders_read_only",
+  orders_modify: "store_v2_orders",
   products: "store_v2_products_read_only",
   customers: "store_v2_customers_read_only",
   channel_settings: "store_channel_settings_read_only",
 };
 
-/** Scope families BigCommerce documents (each with a modify and a `_read_only` form). */
-export const KNOWN_SCOPE_FAMILIES: readonly string[] = [
-  "store_v2_content",
-  "store_v2_customers",
-  "store_v2_information",
-  "store_v2_marketing",
-  "store_v2_orders",
-  "store_v2_products",
-  "store_v2_transactions",
-  "store_channel_settings",
-  "store_channel_listings",
-  "store_sites",
-  "store_cart",
-  "store_checkout",
-  "store_inventory",
-  "store_locations",
-];
+/**
+ * Scope families BigCommerce documents (each with a modify and a `_read_only` form), with the
+ * name its control panel shows (api-accounts.mdx, "Store resource scopes").
+ */
+export const KNOWN_SCOPE_FAMILIES: Readonly<Record<string, string>> = {
+  store_v2_content: "Content",
+  store_v2_customers: "Customers",
+  store_v2_information: "Information & Settings",
+  store_v2_marketing: "Marketing",
+  store_v2_orders: "Orders",
+  store_v2_products: "Products",
+  store_v2_transactions: "Order Transactions",
+  store_channel_settings: "Channel Settings",
+  store_channel_listings: "Channel Listings",
+  store_sites: "Sites & Routes",
+  store_cart: "Carts",
+  store_checkout: "Checkouts",
+  store_inventory: "Store Inventory",
+  store_locations: "Store Locations",
+};
 
-/** What an order-intake integration that only reads needs. */
+/**
+ * What IOM's BigCommerce provider needs. It pulls orders and the products and customers they name
+ * ("retrieve orders, products, and related information", IOM docs set-up-bigcommerce-provider.md)
+ * and writes the order status back ("The provider action updates the order status in
+ * BigCommerce", IOM docs finops-integration-scenarios.md): Orders must be modify. Information &
+ * Settings (read-only) lets the check read the store's name and status.
+ */
 export const DEFAULT_REQUIRED_SCOPES: readonly string[] = [
   "store_v2_information_read_only",
-  "store_v2_orders_read_only",
+  "store_v2_orders",
   "store_v2_products_read_only",
   "store_v2_customers_read_only",
 ];
+
+/**
+ * Store statuses (`status` of GET /v2/store) that pass. BigCommerce documents the field without an
+ * enum (store_information.v2.yml: "The status of the store", example `live`); its other documents
+ * name the states a store can be in: pre-launch for a store not yet launched, which is where a new
+ * (free-trial) store is; maintenance; deactivated ("hibernation"); suspended. A trial store passes:
+ * IOM's own guide builds on one (`plan_is_trial` says so, and is reported). Anything else fails,
+ * naming the status and the setting that accepts it.
+ */
+export const DEFAULT_ACCEPTED_STORE_STATUSES: readonly string[] = ["live", "prelaunch", "pre-launch", "trial"];
+
+/** `store_v2_orders (Orders: modify)`, `store_v2_products_read_only (Products: read-only)`. */
+export function describeScope(scope: string): string {
+  const readOnly = scope.endsWith("_read_only");
+  const family = scope.replace(/_read_only$/, "");
+  const ui = KNOWN_SCOPE_FAMILIES[family];
+  if (ui === undefined) return scope;
+  return `${scope} (${ui}: ${readOnly ? "read-only" : "modify"})`;
+}
 
 export interface CheckFailure {
   readonly property: string;
@@ -75,6 +109,8 @@ export interface CheckSettings {
   readonly apiBaseUrl: string;
   readonly expectedStoreName?: string;
   readonly accessTokenConfigKey?: string;
+  /** Lowercase; the store's status must be one of them (needs the information scope). */
+  readonly acceptedStoreStatuses: readonly string[];
 }
 
 export interface ValidationResult {
@@ -105,7 +141,10 @@ export function storeHashProblem(value: string): string | undefined {
   return "must be 3-32 lowercase letters and digits, as in the API path https://api.bigcommerce.com/stores/<hash>/v3";
 }
 
-/** Normalizes scope names (aliases, duplicates) and explains the ones this check cannot prove. */
+/**
+ * Normalizes scope names (aliases, duplicates; a modify scope makes its read-only form redundant,
+ * as it proves read access too) and explains the ones this check cannot prove.
+ */
 export function normalizeScopes(names: readonly string[]): { scopes: string[]; problems: string[] } {
   const scopes: string[] = [];
   const problems: string[] = [];
@@ -118,18 +157,34 @@ export function normalizeScopes(names: readonly string[]): { scopes: string[]; p
       continue;
     }
     const family = full.replace(/_read_only$/, "");
-    if (!KNOWN_SCOPE_FAMILIES.includes(family)) {
+    if (KNOWN_SCOPE_FAMILIES[family] === undefined) {
       problems.push(`unknown scope '${raw}' (this check can verify: ${supported}; short forms: ${Object.keys(SCOPE_ALIASES).join(", ")})`);
     } else if (family === full && SCOPE_PROBES[`${full}_read_only`] !== undefined) {
       problems.push(
-        `'${full}' is a modify scope; a read-only probe cannot tell it from '${full}_read_only', so require '${full}_read_only' ` +
-          `(a token with the modify scope passes that check too)`,
+        `'${full}' is a modify scope this check has no harmless write for, so it cannot tell it from '${full}_read_only': ` +
+          `require '${full}_read_only' (a token with the modify scope passes that check too)`,
       );
     } else {
       problems.push(`scope '${full}' is a valid BigCommerce scope but this check has no probe for it (it can verify: ${supported})`);
     }
   }
-  return { scopes, problems };
+  const redundant = scopes.filter((s) => s.endsWith("_read_only") && scopes.includes(s.replace(/_read_only$/, "")));
+  return { scopes: scopes.filter((s) => !redundant.includes(s)), problems };
+}
+
+/** Normalizes accepted store statuses (trimmed, lowercase, no duplicates) and explains bad entries. */
+export function normalizeStoreStatuses(values: readonly unknown[]): { statuses: string[]; problems: string[] } {
+  const statuses: string[] = [];
+  const problems: string[] = [];
+  for (const v of values) {
+    if (typeof v !== "string" || !/^[a-z][a-z_-]{0,31}$/i.test(v.trim())) {
+      problems.push(`'${String(v)}' is not a store status (a word such as live, prelaunch, trial)`);
+      continue;
+    }
+    const status = v.trim().toLowerCase();
+    if (!statuses.includes(status)) statuses.push(status);
+  }
+  return { statuses, problems };
 }
 
 function validateBaseUrl(value: string): string | undefined {
@@ -221,6 +276,26 @@ export function validateInputs(raw: Readonly<Record<string, unknown>>): Validati
     }
   }
 
+  let statuses: string[] = [...DEFAULT_ACCEPTED_STORE_STATUSES];
+  const rawStatuses = raw.acceptedStoreStatuses;
+  if (isUnknown(rawStatuses) || (Array.isArray(rawStatuses) && rawStatuses.some(isUnknown))) hasUnknowns = true;
+  else if (rawStatuses !== undefined && rawStatuses !== null) {
+    if (!Array.isArray(rawStatuses) || rawStatuses.length === 0) {
+      failures.push({ property: "acceptedStoreStatuses", reason: "must be a non-empty list of store statuses (omit it for the default: live, prelaunch, pre-launch, trial)" });
+    } else {
+      const result = normalizeStoreStatuses(rawStatuses);
+      for (const p of result.problems) failures.push({ property: "acceptedStoreStatuses", reason: p });
+      statuses = result.statuses;
+      if (!isUnknown(rawScopes) && !scopes.includes("store_v2_information_read_only")) {
+        failures.push({
+          property: "acceptedStoreStatuses",
+          reason: "can only be checked with store_v2_information_read_only in requiredScopes (GET /v2/store returns the status)",
+        });
+      }
+    }
+  }
+  if (!hasUnknowns) normalized.acceptedStoreStatuses = statuses;
+
   const configKey = raw.accessTokenConfigKey;
   if (isUnknown(configKey)) hasUnknowns = true;
   else if (configKey !== undefined && configKey !== null && (typeof configKey !== "string" || configKey.trim() === "")) {
@@ -236,6 +311,7 @@ export function validateInputs(raw: Readonly<Record<string, unknown>>): Validati
           apiBaseUrl,
           expectedStoreName: typeof expected === "string" ? expected.trim() : undefined,
           accessTokenConfigKey: typeof configKey === "string" ? configKey : undefined,
+          acceptedStoreStatuses: statuses,
         }
       : undefined;
   return { settings, failures, hasUnknowns, normalized };
@@ -272,7 +348,7 @@ export interface ProbeLine {
   readonly attempts: number;
 }
 
-export type ProblemKind = "credentials" | "missing-scope" | "not-live" | "name-mismatch" | "unverified" | "unexpected";
+export type ProblemKind = "credentials" | "missing-scope" | "store-status" | "name-mismatch" | "unverified" | "unexpected";
 
 export interface Problem {
   readonly kind: ProblemKind;
@@ -407,11 +483,15 @@ export function buildReport(args: {
     } else if (outcome.status === 403 && credentialsOk) {
       verdict = "missing scope";
       missingScopes.push(scope);
+      const readOnlyForm = `${scope}_read_only`;
+      const hint = scope.endsWith("_read_only")
+        ? ""
+        : ` A token with only ${readOnlyForm} fails here too: IOM's provider writes to this resource.`;
       problems.push({
         kind: "missing-scope",
         property: "requiredScopes",
         definitive: true,
-        message: `missing scope ${scope}: ${describeOutcome(outcome)}.`,
+        message: `missing scope ${describeScope(scope)}: ${describeOutcome(outcome)}.${hint}`,
       });
     } else if (outcome.status === 401 || outcome.status === 403 || (outcome.status === 404 && !credentialsOk)) {
       verdict = "rejected";
@@ -439,12 +519,15 @@ export function buildReport(args: {
   }
 
   if (store) {
-    if (store.status !== "live") {
+    const accepted = settings.acceptedStoreStatuses;
+    if (!accepted.includes(store.status.trim().toLowerCase())) {
       problems.push({
-        kind: "not-live",
-        property: "storeHash",
+        kind: "store-status",
+        property: "acceptedStoreStatuses",
         definitive: true,
-        message: `store '${store.name}' (${hash}) is not live: GET /v2/store reports status '${store.status || "(empty)"}'.`,
+        message:
+          `store '${store.name}' (${hash}) is not open for orders: GET /v2/store reports status '${store.status || "(empty)"}', ` +
+          `accepted: ${accepted.join(", ")}. If that status is fine for IOM, add it to acceptedStoreStatuses (stack config bigcommerceAcceptedStoreStatuses).`,
       });
     }
     if (settings.expectedStoreName !== undefined && store.name.trim() !== settings.expectedStoreName) {
@@ -481,7 +564,7 @@ export function formatFailure(report: CheckReport): string {
   const items = report.problems.map((p, i) => `  ${i + 1}. ${p.message}`);
   const tail: string[] = [];
   if (report.missingScopes.length > 0) {
-    const required = report.lines.filter((l) => l.scope !== "(credentials)").map((l) => l.scope);
+    const required = report.lines.filter((l) => l.scope !== "(credentials)").map((l) => describeScope(l.scope));
     tail.push(`${SCOPE_ADVICE} Required: ${required.join(", ")}.`);
   }
   if (report.problems.some((p) => !p.definitive)) {
@@ -502,6 +585,9 @@ export interface CheckOutputs {
   readonly domain?: string;
   readonly planName?: string;
   readonly status?: string;
+  /** `plan_is_trial` of GET /v2/store. */
+  readonly planIsTrial?: boolean;
+  readonly acceptedStoreStatuses: string[];
   readonly scopesVerified: string[];
   readonly tokenFingerprint: string;
   readonly checkedAt: string;
@@ -520,6 +606,8 @@ export function toOutputs(settings: CheckSettings, report: CheckReport): CheckOu
     domain: report.store?.domain,
     planName: report.store?.planName,
     status: report.store?.status,
+    planIsTrial: report.store?.planIsTrial,
+    acceptedStoreStatuses: [...settings.acceptedStoreStatuses],
     scopesVerified: [...report.scopesVerified],
     tokenFingerprint: report.tokenFingerprint,
     checkedAt: report.checkedAt,
@@ -528,8 +616,8 @@ export function toOutputs(settings: CheckSettings, report: CheckReport): CheckOu
   return outs as unknown as CheckOutputs;
 }
 
-/** Same scopes, order ignored. */
-export function sameScopes(a: readonly string[], b: readonly string[]): boolean {
+/** Same members, order and duplicates ignored (scopes, store statuses). */
+export function sameMembers(a: readonly string[], b: readonly string[]): boolean {
   const x = [...new Set(a)].sort();
   const y = [...new Set(b)].sort();
   return x.length === y.length && x.every((v, i) => v === y[i]);

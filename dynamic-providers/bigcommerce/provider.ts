@@ -3,7 +3,8 @@
 // Pulumi serializes the provider object with everything it captures (`__provider` in the state)
 // and rebuilds it in the dynamic-provider host, a separate Node process. So: methods load packages
 // lazily (`await import`), capture only plain functions and small plain values, and never touch
-// `pulumi.Config` (the host hands the stack config to `configure`).
+// `pulumi.Config` (the host hands the stack config to `configure`). A successful check is reused
+// by the create/update that follows it in the same process (reuse.ts), so an `up` probes once.
 
 import * as pulumi from "@pulumi/pulumi";
 import { createBigCommerceClient, redact, type ClientTuning } from "./client";
@@ -11,10 +12,11 @@ import {
   buildReport,
   formatFailure,
   planProbes,
-  sameScopes,
+  sameMembers,
   toOutputs,
   tokenFingerprint,
   validateInputs,
+  DEFAULT_ACCEPTED_STORE_STATUSES,
   DEFAULT_API_BASE_URL,
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TOKEN_CONFIG_KEY,
@@ -23,6 +25,7 @@ import {
   type CheckReport,
   type CheckSettings,
 } from "./logic";
+import { keepReport, reusableReport } from "./reuse";
 
 /** Runs one check: the credential baseline and one probe per scope, all at once. */
 export async function runApiCheck(settings: CheckSettings, tuning: ClientTuning = {}): Promise<CheckReport> {
@@ -55,6 +58,7 @@ export interface BigCommerceApiCheckInputs {
   apiBaseUrl?: string;
   expectedStoreName?: string;
   accessTokenConfigKey?: string;
+  acceptedStoreStatuses?: string[];
 }
 
 export type BigCommerceApiCheckOutputs = CheckOutputs;
@@ -71,7 +75,15 @@ export interface ProviderOptions {
    */
   readonly probeInCheck?: boolean;
   readonly checkTuning?: ClientTuning;
+  /**
+   * How long a successful check is reused, within the same provider process, by a later
+   * check/create/update with identical inputs and token (so a `pulumi up` probes once). 0 turns
+   * reuse off. Default 120 s: the engine calls create right after check.
+   */
+  readonly reuseTtlMs?: number;
 }
+
+const DEFAULT_REUSE_TTL_MS = 120_000;
 
 const DEFAULT_CHECK_TUNING: ClientTuning = { timeoutMs: 5_000, maxRetries: 1, maxRateLimitRetries: 1, maxRateLimitWaitMs: 5_000 };
 
@@ -88,11 +100,21 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
   // The preview budget stays short whatever `tuning` says, unless `checkTuning` overrides it.
   const checkTuning: ClientTuning = { ...(options.tuning ?? {}), ...DEFAULT_CHECK_TUNING, ...(options.checkTuning ?? {}) };
   const probeInCheck = options.probeInCheck !== false;
+  const reuseTtlMs = options.reuseTtlMs ?? DEFAULT_REUSE_TTL_MS;
   // Set by `configure` in the host process: the stack config, for `read` (which gets no inputs).
   const runtime: { config?: StackConfig } = {};
 
-  const checkOrThrow = async (settings: CheckSettings): Promise<CheckOutputs> => {
-    const report = await runApiCheck(settings, tuning);
+  /** A successful report of the same inputs from earlier in this process, or a new probe. */
+  const probe = async (settings: CheckSettings, clientTuning: ClientTuning, reuse: boolean): Promise<CheckReport> => {
+    const kept = reuse && reuseTtlMs > 0 ? reusableReport(settings) : undefined;
+    if (kept) return kept;
+    const report = await runApiCheck(settings, clientTuning);
+    keepReport(settings, report, reuseTtlMs);
+    return report;
+  };
+
+  const checkOrThrow = async (settings: CheckSettings, reuse: boolean): Promise<CheckOutputs> => {
+    const report = await probe(settings, tuning, reuse);
     if (!report.ok) throw new Error(redact(formatFailure(report), settings.accessToken));
     return toOutputs(settings, report);
   };
@@ -118,7 +140,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       // Runs in every preview too, so a pull request's preview already shows a wrong or revoked
       // key. Only definite answers fail here; timeouts, 5xx and rate limits are left to
       // create/update, so a flaky network does not block a preview.
-      const report = await runApiCheck(v.settings, checkTuning);
+      const report = await probe(v.settings, checkTuning, true);
       const failures = report.problems
         .filter((p) => p.definitive)
         .map((p) => ({ property: p.property, reason: redact(p.message, v.settings?.accessToken ?? "") }));
@@ -137,23 +159,27 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
         changed.push("accessToken");
       }
       const newScopes = news.requiredScopes ?? [...DEFAULT_REQUIRED_SCOPES];
-      if (!Array.isArray(newScopes) || !Array.isArray(olds.requiredScopes) || !sameScopes(newScopes, olds.requiredScopes)) {
+      if (!Array.isArray(newScopes) || !Array.isArray(olds.requiredScopes) || !sameMembers(newScopes, olds.requiredScopes)) {
         changed.push("requiredScopes");
       }
       if ((news.apiBaseUrl ?? DEFAULT_API_BASE_URL) !== olds.apiBaseUrl) changed.push("apiBaseUrl");
       if (news.expectedStoreName !== olds.expectedStoreName) changed.push("expectedStoreName");
       if (news.accessTokenConfigKey !== olds.accessTokenConfigKey) changed.push("accessTokenConfigKey");
+      // States written before the setting existed were checked against the default list.
+      const newStatuses = news.acceptedStoreStatuses ?? [...DEFAULT_ACCEPTED_STORE_STATUSES];
+      const oldStatuses = olds.acceptedStoreStatuses ?? [...DEFAULT_ACCEPTED_STORE_STATUSES];
+      if (!Array.isArray(newStatuses) || !sameMembers(newStatuses, oldStatuses)) changed.push("acceptedStoreStatuses");
       return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
     },
 
     async create(inputs: BigCommerceApiCheckInputs): Promise<pulumi.dynamic.CreateResult<BigCommerceApiCheckOutputs>> {
       const settings = settingsOrThrow(inputs);
-      const outs = await checkOrThrow(settings);
+      const outs = await checkOrThrow(settings, true);
       return { id: settings.storeHash, outs };
     },
 
     async update(_id: string, _olds: BigCommerceApiCheckOutputs, news: BigCommerceApiCheckInputs): Promise<pulumi.dynamic.UpdateResult<BigCommerceApiCheckOutputs>> {
-      const outs = await checkOrThrow(settingsOrThrow(news));
+      const outs = await checkOrThrow(settingsOrThrow(news), true);
       return { outs };
     },
 
@@ -173,8 +199,10 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
         apiBaseUrl: props.apiBaseUrl,
         expectedStoreName: props.expectedStoreName,
         accessTokenConfigKey: props.accessTokenConfigKey,
+        acceptedStoreStatuses: props.acceptedStoreStatuses,
       });
-      const outs = await checkOrThrow(settings);
+      // A refresh looks for drift: always a new probe.
+      const outs = await checkOrThrow(settings, false);
       return { id, props: outs };
     },
 
@@ -192,7 +220,10 @@ export interface BigCommerceApiCheckArgs {
   storeHash: pulumi.Input<string>;
   /** Access token of a store-level API account. Always treated as a secret. */
   accessToken: pulumi.Input<string>;
-  /** Scopes to prove; default: information, orders, products, customers (read-only). */
+  /**
+   * Scopes to prove; default: what IOM's provider needs: orders (modify), information, products,
+   * customers (read-only).
+   */
   requiredScopes?: pulumi.Input<pulumi.Input<string>[]>;
   /** Default `https://api.bigcommerce.com`; tests point it at the emulator. */
   apiBaseUrl?: pulumi.Input<string>;
@@ -203,6 +234,8 @@ export interface BigCommerceApiCheckArgs {
    * it gets no inputs. Default `<project>:bigcommerceAccessToken`.
    */
   accessTokenConfigKey?: pulumi.Input<string>;
+  /** Store statuses that pass; default live, prelaunch, pre-launch, trial. Needs the information scope. */
+  acceptedStoreStatuses?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /**
@@ -216,8 +249,11 @@ export class BigCommerceApiCheck extends pulumi.dynamic.Resource {
   declare readonly storeName: pulumi.Output<string | undefined>;
   declare readonly domain: pulumi.Output<string | undefined>;
   declare readonly planName: pulumi.Output<string | undefined>;
-  /** Store status, `live` after a successful check. */
+  /** Store status, one of `acceptedStoreStatuses` after a successful check. */
   declare readonly status: pulumi.Output<string | undefined>;
+  /** Whether the store's plan is still a trial (`plan_is_trial`). */
+  declare readonly planIsTrial: pulumi.Output<boolean | undefined>;
+  declare readonly acceptedStoreStatuses: pulumi.Output<string[]>;
   declare readonly scopesVerified: pulumi.Output<string[]>;
   /** `sha256:` and 12 hex digits of the token: tells tokens apart without revealing them. */
   declare readonly tokenFingerprint: pulumi.Output<string>;
@@ -235,11 +271,13 @@ export class BigCommerceApiCheck extends pulumi.dynamic.Resource {
         expectedStoreName: args.expectedStoreName,
         // Fully qualified here, in the program, where the project name is known.
         accessTokenConfigKey: args.accessTokenConfigKey ?? `${pulumi.getProject()}:${DEFAULT_TOKEN_CONFIG_KEY}`,
+        acceptedStoreStatuses: args.acceptedStoreStatuses,
         storeId: undefined,
         storeName: undefined,
         domain: undefined,
         planName: undefined,
         status: undefined,
+        planIsTrial: undefined,
         scopesVerified: undefined,
         tokenFingerprint: undefined,
         checkedAt: undefined,

@@ -5,7 +5,14 @@
 // faults (503/500, slow answers, dropped connections) plus a global latency.
 //
 // It rejects what the real API rejects: no or unknown token, paths outside /stores/<hash>/v2|v3,
-// a trailing slash on a v3 path (403, as BigCommerce does), methods other than GET here.
+// a trailing slash on a v3 path (403, as BigCommerce does), methods a route does not support (405).
+//
+// Scopes: a `_read_only` scope allows GET (and HEAD) only; its modify form allows every method
+// (bigcommerce/docs api-accounts.mdx, "OAuth scopes"). The scope is checked before the entity is
+// looked up, so a write to a missing order is 403 without the modify scope and 404 with it (see
+// docs/bigcommerce.md, "Proving a modify scope", for why this order is assumed). Orders are
+// entities (ids from 100, as BigCommerce numbers them) whose status a PUT can change, and every
+// write that changed data is counted, so a test can prove a check changed nothing.
 
 import * as http from "http";
 import type { AddressInfo } from "net";
@@ -19,6 +26,8 @@ export interface EmulatorStore {
   planName: string;
   /** 0: `GET /v2/orders` answers 204 with an empty body. */
   orders: number;
+  /** `plan_is_trial` (a free-trial store, as IOM's guide uses). Default false. */
+  planIsTrial?: boolean;
 }
 
 export interface EmulatorToken {
@@ -74,6 +83,10 @@ export interface EmulatorOptions {
 export interface BigCommerceEmulator {
   readonly url: string;
   readonly requests: LoggedRequest[];
+  /** Writes that changed store data, since the start (resetLog does not clear it). */
+  readonly dataChanges: () => number;
+  /** Current status id of an order, or undefined if the store has no such order. */
+  orderStatus(hash: string, id: number): number | undefined;
   /** Most requests being handled at the same time. */
   readonly maxInFlight: () => number;
   store(hash: string): EmulatorStore;
@@ -113,17 +126,44 @@ export const ALL_READ_SCOPES = [
   "store_channel_settings_read_only",
 ];
 
-/** Scope family each endpoint needs (null: a valid token is enough). */
-const ROUTES: Record<string, { version: "v2" | "v3"; scope: string | null }> = {
-  "/v2/time": { version: "v2", scope: null },
-  "/v2/store": { version: "v2", scope: "store_v2_information" },
-  "/v2/orders": { version: "v2", scope: "store_v2_orders" },
-  "/v2/orders/count": { version: "v2", scope: "store_v2_orders" },
-  "/v3/catalog/products": { version: "v3", scope: "store_v2_products" },
-  "/v3/pricelists": { version: "v3", scope: "store_v2_products" },
-  "/v3/customers": { version: "v3", scope: "store_v2_customers" },
-  "/v3/channels": { version: "v3", scope: "store_channel_settings" },
-};
+/** What IOM's BigCommerce provider needs (orders modify), plus channel settings: a token that passes the default check. */
+export const IOM_SCOPES = [
+  "store_v2_information_read_only",
+  "store_v2_orders",
+  "store_v2_products_read_only",
+  "store_v2_customers_read_only",
+  "store_channel_settings_read_only",
+];
+
+interface Route {
+  /** Path below /stores/<hash>; `{id}` matches a whole number. */
+  pattern: string;
+  /** Scope family (null: a valid token is enough). */
+  scope: string | null;
+  methods: string[];
+}
+
+// `PUT /v2/orders` is 405 while `PUT /v2/orders/{id}` is valid (status-codes.mdx, 405).
+const ROUTES: Route[] = [
+  { pattern: "/v2/time", scope: null, methods: ["GET"] },
+  { pattern: "/v2/store", scope: "store_v2_information", methods: ["GET"] },
+  { pattern: "/v2/orders", scope: "store_v2_orders", methods: ["GET", "POST"] },
+  { pattern: "/v2/orders/count", scope: "store_v2_orders", methods: ["GET"] },
+  { pattern: "/v2/orders/{id}", scope: "store_v2_orders", methods: ["GET", "PUT", "DELETE"] },
+  { pattern: "/v3/catalog/products", scope: "store_v2_products", methods: ["GET", "POST", "PUT", "DELETE"] },
+  { pattern: "/v3/pricelists", scope: "store_v2_products", methods: ["GET", "POST"] },
+  { pattern: "/v3/customers", scope: "store_v2_customers", methods: ["GET", "POST", "PUT", "DELETE"] },
+  { pattern: "/v3/channels", scope: "store_channel_settings", methods: ["GET", "POST"] },
+];
+
+function matchRoute(path: string): { route: Route; id?: number } | undefined {
+  for (const route of ROUTES) {
+    const re = new RegExp(`^${route.pattern.replace("{id}", "(\\d+)")}$`);
+    const m = re.exec(path);
+    if (m) return { route, id: m[1] === undefined ? undefined : Number(m[1]) };
+  }
+  return undefined;
+}
 
 function v3Error(status: number, title: string): Record<string, unknown> {
   return { status, title, type: "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes", errors: {} };
@@ -162,9 +202,14 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
   const requests: LoggedRequest[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
+  let dataChanges = 0;
+  // Order id -> status_id, per store (status 1 = Pending).
+  const orders = new Map<string, Map<number, number>>();
+  for (const s of stores.values()) orders.set(s.hash, new Map(Array.from({ length: s.orders }, (_, i) => [100 + i, 1] as [number, number])));
 
-  const hasScope = (granted: string[], family: string): boolean =>
-    granted.includes(family) || granted.includes(`${family}_read_only`);
+  /** A read-only scope grants GET/HEAD only; the modify form grants every method. */
+  const hasScope = (granted: string[], family: string, method: string): boolean =>
+    granted.includes(family) || ((method === "GET" || method === "HEAD") && granted.includes(`${family}_read_only`));
 
   const takeFault = (path: string): Fault | undefined => {
     const f = faults.find((x) => x.times > 0 && (x.path === undefined || path.startsWith(x.path)));
@@ -173,6 +218,12 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
   };
 
   const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")));
+  });
+
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse, bodyText: string): void => {
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
     const method = req.method ?? "GET";
@@ -271,19 +322,59 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
     win.used += 1;
     quotaHeaders(rateLimit.quota - win.used);
 
-    if (method !== "GET") {
-      send(405, err(405, "Method Not Allowed"), slow);
-      return;
-    }
-    const route = ROUTES[path];
-    if (!route) {
+    const matched = matchRoute(path);
+    if (!matched) {
       // A wrong v3 path (a trailing slash, say) gets the missing-scope 403, as on the real API.
       if (version === "v3") send(403, MISSING_SCOPE_BODY, slow);
       else send(404, v2Error(404, "The requested resource was not found."), slow);
       return;
     }
-    if (route.scope !== null && !hasScope(grant.scopes, route.scope)) {
+    const { route, id } = matched;
+    if (!route.methods.includes(method)) {
+      send(405, err(405, "Method Not Allowed"), slow);
+      return;
+    }
+    // The scope first, then the entity (see the header).
+    if (route.scope !== null && !hasScope(grant.scopes, route.scope, method)) {
       send(403, MISSING_SCOPE_BODY, slow);
+      return;
+    }
+    if (route.pattern === "/v2/orders/{id}") {
+      const storeOrders = orders.get(hash) as Map<number, number>;
+      const current = id === undefined ? undefined : storeOrders.get(id);
+      if (current === undefined) {
+        send(404, v2Error(404, "The requested resource was not found."), slow);
+        return;
+      }
+      if (method === "PUT") {
+        let body: unknown;
+        try {
+          body = bodyText.trim() === "" ? {} : JSON.parse(bodyText);
+        } catch {
+          send(400, v2Error(400, "The request body is not valid JSON."), slow);
+          return;
+        }
+        // "Those fields that are omitted will not be changed" (orders.v2.oas2.yml, updateOrder).
+        const next = typeof body === "object" && body !== null && "status_id" in body ? Number((body as { status_id: unknown }).status_id) : current;
+        if (next !== current) {
+          storeOrders.set(id as number, next);
+          dataChanges += 1;
+        }
+        send(200, { id, status_id: next }, slow);
+        return;
+      }
+      if (method === "DELETE") {
+        storeOrders.delete(id as number);
+        dataChanges += 1;
+        send(204, undefined, slow);
+        return;
+      }
+      send(200, { id, status_id: current }, slow);
+      return;
+    }
+    if (method !== "GET") {
+      // Writes to collections are not modelled beyond their scope check.
+      send(501, err(501, "Not modelled by the emulator"), slow);
       return;
     }
     const limitParam = url.searchParams.get("limit");
@@ -311,7 +402,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
             last_name: "Lovelace",
             plan_name: store.planName,
             plan_level: store.planName,
-            plan_is_trial: false,
+            plan_is_trial: store.planIsTrial ?? false,
             store_id: store.storeId,
             default_channel_id: 1,
             currency: "USD",
@@ -343,7 +434,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
       default:
         send(404, err(404, "Not Found"), slow);
     }
-  });
+  };
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
@@ -352,6 +443,10 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
     url: `http://127.0.0.1:${port}`,
     requests,
     maxInFlight: () => maxInFlight,
+    dataChanges: () => dataChanges,
+    orderStatus(hash: string, id: number): number | undefined {
+      return orders.get(hash)?.get(id);
+    },
     store(hash: string): EmulatorStore {
       const s = stores.get(hash);
       if (!s) throw new Error(`emulator has no store ${hash}`);

@@ -3,7 +3,7 @@
 import { execFile } from "child_process";
 import * as path from "path";
 import { main } from "../../dynamic-providers/bigcommerce/cli";
-import { ALL_READ_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
 
 const ROOT = path.resolve(__dirname, "../..");
 const TOKEN = "clitoken0123456789abcdefghijklm";
@@ -21,7 +21,7 @@ describe("check:bigcommerce CLI", () => {
   beforeAll(async () => {
     emu = await startBigCommerceEmulator({
       tokens: [
-        { token: TOKEN, storeHash: "abc123", scopes: ALL_READ_SCOPES },
+        { token: TOKEN, storeHash: "abc123", scopes: IOM_SCOPES },
         { token: ORDERS_ONLY, storeHash: "abc123", scopes: ["store_v2_orders_read_only"] },
       ],
     });
@@ -33,7 +33,7 @@ describe("check:bigcommerce CLI", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/SCOPE\s+REQUEST\s+STATUS\s+VERDICT/);
     expect(r.out).toMatch(/\(credentials\)\s+GET \/v2\/time\s+200\s+ok/);
-    expect(r.out).toMatch(/store_v2_orders_read_only\s+GET \/v2\/orders\?limit=1\s+200\s+ok/);
+    expect(r.out).toMatch(/store_v2_orders\s+PUT \/v2\/orders\/0\s+404\s+ok/);
     expect(r.out).toMatch(/Store: Contoso Outdoor \(id 1001234, hash abc123\), domain contoso-outdoor.example, plan Plus, status live/);
     expect(r.out).toMatch(/Rate limit: \d+ of 150 requests left in a 30000 ms window/);
     expect(r.out).toMatch(/Result: OK/);

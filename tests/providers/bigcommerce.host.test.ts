@@ -12,13 +12,14 @@ import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { bigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
-import { ALL_READ_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
 
 const ROOT = path.resolve(__dirname, "../..");
 const HOST = path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js");
 const URN = "urn:pulumi:dev::iom-bigcommerce::pulumi-nodejs:dynamic/bigcommerce:ApiCheck::bigcommerce-check";
 const GOOD = "hosttoken0123456789abcdefghijkl";
 const INFO_ONLY = "hostinfoonly0123456789abcdefghi";
+const ONE_PROBE = "hostoneprobe0123456789abcdefghi";
 const CONFIG_KEY = "iom-bigcommerce:bigcommerceAccessToken";
 
 type Props = Record<string, unknown>;
@@ -38,8 +39,9 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
   beforeAll(async () => {
     emu = await startBigCommerceEmulator({
       tokens: [
-        { token: GOOD, storeHash: "abc123", scopes: ALL_READ_SCOPES },
+        { token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES },
         { token: INFO_ONLY, storeHash: "abc123", scopes: ["store_v2_information_read_only"] },
+        { token: ONE_PROBE, storeHash: "abc123", scopes: IOM_SCOPES },
       ],
     });
     const provider = bigCommerceApiCheckProvider;
@@ -155,13 +157,35 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
   it("a wrong key fails check (so the preview shows it) and create, with the reason and no token", async () => {
     const checked = await check(inputs({ accessToken: INFO_ONLY }));
     expect(checked.failures.map((f) => f.property)).toEqual(["requiredScopes", "requiredScopes", "requiredScopes", "requiredScopes"]);
-    expect(checked.failures[0].reason).toMatch(/missing scope store_v2_orders_read_only/);
-    await expect(create(inputs({ accessToken: INFO_ONLY }))).rejects.toThrow(/missing scope store_v2_orders_read_only[^]*create a new API account/);
+    expect(checked.failures[0].reason).toMatch(/missing scope store_v2_orders \(Orders: modify\)/);
+    await expect(create(inputs({ accessToken: INFO_ONLY }))).rejects.toThrow(/missing scope store_v2_orders \(Orders: modify\)[^]*create a new API account/);
     try {
       await create(inputs({ accessToken: INFO_ONLY }));
     } catch (e) {
       expect(String((e as Error).message)).not.toContain(INFO_ONLY);
     }
+  });
+
+  it("an `up` probes once: Check then Create with the same inputs reuse the check, across separate RPCs of the host", async () => {
+    emu.resetLog();
+    const checked = await check(inputs({ accessToken: ONE_PROBE }));
+    expect(checked.failures).toEqual([]);
+    const created = await create(checked.inputs as Props);
+    expect(created.properties).toMatchObject({ storeName: "Contoso Outdoor", scopesVerified: expect.arrayContaining(["store_v2_orders"]) });
+    // GET /v2/time + one request per default scope, once.
+    expect(emu.requests.map((r) => `${r.method} ${r.url.replace(/^\/stores\/abc123/, "")}`).sort()).toEqual([
+      "GET /v2/store",
+      "GET /v2/time",
+      "GET /v3/catalog/products?limit=1",
+      "GET /v3/customers?limit=1",
+      "PUT /v2/orders/0",
+    ]);
+    // A later `up` that changes a setting: Check then Update, again one probe.
+    emu.resetLog();
+    const rechecked = await check(inputs({ accessToken: ONE_PROBE, expectedStoreName: "Contoso Outdoor" }));
+    await update(created.properties as Props, rechecked.inputs as Props);
+    expect(emu.requests).toHaveLength(5);
+    expect(emu.dataChanges()).toBe(0);
   });
 
   it("refresh (read) reveals a revoked token", async () => {
@@ -170,7 +194,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     try {
       await expect(read(created.properties as Props)).rejects.toThrow(/token rejected \(401\)/);
     } finally {
-      emu.addToken({ token: GOOD, storeHash: "abc123", scopes: ALL_READ_SCOPES });
+      emu.addToken({ token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES });
     }
   });
 });

@@ -30,6 +30,7 @@ describe("validateInputs", () => {
       apiBaseUrl: "https://api.bigcommerce.com",
       expectedStoreName: undefined,
       accessTokenConfigKey: undefined,
+      acceptedStoreStatuses: ["live", "prelaunch", "pre-launch", "trial"],
     });
   });
 
@@ -60,10 +61,10 @@ describe("validateInputs", () => {
       scopes: ["store_v2_orders_read_only", "store_v2_products_read_only"],
       problems: [],
     });
-    const { problems } = normalizeScopes(["store_v2_ordres_read_only", "store_v2_orders", "store_cart_read_only"]);
+    const { problems } = normalizeScopes(["store_v2_ordres_read_only", "store_v2_products", "store_cart_read_only"]);
     expect(problems).toEqual([
       expect.stringMatching(/unknown scope 'store_v2_ordres_read_only'/),
-      expect.stringMatching(/'store_v2_orders' is a modify scope.*require 'store_v2_orders_read_only'/),
+      expect.stringMatching(/'store_v2_products' is a modify scope.*require 'store_v2_products_read_only'/),
       expect.stringMatching(/'store_cart_read_only' is a valid BigCommerce scope but this check has no probe/),
     ]);
   });
@@ -105,7 +106,7 @@ describe("scopes to requests", () => {
   it("maps each scope to the request that proves it, plus the credential baseline", () => {
     const plan = planProbes([...DEFAULT_REQUIRED_SCOPES, "store_channel_settings_read_only"]);
     expect(plan.baseline).toBe("time");
-    expect(plan.scopes.map((p) => p.endpoint)).toEqual(["store", "orders", "products", "customers", "channels"]);
+    expect(plan.scopes.map((p) => p.endpoint)).toEqual(["store", "order-write", "products", "customers", "channels"]);
   });
 });
 
@@ -130,7 +131,7 @@ describe("response shapes", () => {
 });
 
 describe("report and message", () => {
-  const settings: CheckSettings = { storeHash: "abc123", accessToken: TOKEN, requiredScopes: ["store_v2_orders_read_only"], apiBaseUrl: "https://api.bigcommerce.com" };
+  const settings: CheckSettings = { storeHash: "abc123", accessToken: TOKEN, requiredScopes: ["store_v2_orders_read_only"], apiBaseUrl: "https://api.bigcommerce.com", acceptedStoreStatuses: ["live"] };
   const stats = { requests: 2, maxConcurrent: 2, rateLimit: { throttled429: 0, waitedMs: 0 } };
   const outcome = (o: Partial<ProbeOutcome>): ProbeOutcome => ({ endpoint: "time", request: "GET /v2/time", kind: "ok", status: 200, attempts: 1, durationMs: 1, ...o });
 

@@ -2,19 +2,26 @@
 
 import { createBigCommerceApiCheckProvider, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
 import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
-import { ALL_READ_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
+import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
 
 const GOOD = "goodtoken0123456789abcdefghijkl";
 const OTHER_STORE = "otherstore0123456789abcdefghijk";
 const DEFAULT_SCOPES = [
   "store_v2_information_read_only",
-  "store_v2_orders_read_only",
+  "store_v2_orders",
   "store_v2_products_read_only",
   "store_v2_customers_read_only",
 ];
+const LABELS: Record<string, string> = {
+  store_v2_information_read_only: "store_v2_information_read_only (Information & Settings: read-only)",
+  store_v2_orders: "store_v2_orders (Orders: modify)",
+  store_v2_products_read_only: "store_v2_products_read_only (Products: read-only)",
+  store_v2_customers_read_only: "store_v2_customers_read_only (Customers: read-only)",
+};
 const REQUESTS: Record<string, string> = {
   store_v2_information_read_only: "GET /v2/store",
-  store_v2_orders_read_only: "GET /v2/orders?limit=1",
+  store_v2_orders: "PUT /v2/orders/0",
   store_v2_products_read_only: "GET /v3/catalog/products?limit=1",
   store_v2_customers_read_only: "GET /v3/customers?limit=1",
 };
@@ -61,13 +68,17 @@ describe("BigCommerceApiCheck provider", () => {
     emu = await startBigCommerceEmulator({
       stores: [{ ...DEMO_STORE }, { ...DEMO_STORE, hash: "xyz789", name: "Other Store", storeId: 2002 }],
       tokens: [
-        { token: GOOD, storeHash: "abc123", scopes: ALL_READ_SCOPES },
-        { token: OTHER_STORE, storeHash: "xyz789", scopes: ALL_READ_SCOPES },
+        { token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES },
+        { token: OTHER_STORE, storeHash: "xyz789", scopes: IOM_SCOPES },
       ],
     });
   });
   afterAll(() => emu.close());
-  beforeEach(() => emu.resetLog());
+  beforeEach(() => {
+    emu.resetLog();
+    // Each test is a new `pulumi up`: a new provider process, which has kept no report.
+    forgetReports();
+  });
   afterEach(() => emu.clearFaults());
 
   describe("create with a valid token", () => {
@@ -94,7 +105,7 @@ describe("BigCommerceApiCheck provider", () => {
     it("accepts an empty order list (204) as proof of the orders scope", async () => {
       emu.store("abc123").orders = 0;
       try {
-        const result = await provider.create(inputs());
+        const result = await provider.create(inputs({ requiredScopes: ["orders"] }));
         expect(result.outs?.scopesVerified).toContain("store_v2_orders_read_only");
         expect(emu.requests.find((r) => r.url.includes("/v2/orders"))?.status).toBe(204);
       } finally {
@@ -119,7 +130,7 @@ describe("BigCommerceApiCheck provider", () => {
     });
 
     it.each([401, 403, 404] as const)("wrong store hash answered with %d: says store hash or token, never 'missing scope'", async (status) => {
-      const wrong = await startBigCommerceEmulator({ tokens: [{ token: GOOD, storeHash: "abc123", scopes: ALL_READ_SCOPES }], wrongStoreStatus: status });
+      const wrong = await startBigCommerceEmulator({ tokens: [{ token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES }], wrongStoreStatus: status });
       try {
         const message = await createError(inputs({ storeHash: "abc124", apiBaseUrl: wrong.url }));
         expect(message).toMatch(status === 401 ? /token rejected \(401\).*wrong store hash/s : /store hash or token wrong/);
@@ -138,7 +149,7 @@ describe("BigCommerceApiCheck provider", () => {
     it.each(DEFAULT_SCOPES)("missing %s: names the scope, the request that proved it, and that a new API account is needed", async (missing) => {
       const token = tokenWith(DEFAULT_SCOPES.filter((s) => s !== missing));
       const message = await createError(inputs({ accessToken: token }));
-      expect(message).toContain(`missing scope ${missing}: ${REQUESTS[missing]} answered 403 "You don't have a required scope to access the endpoint"`);
+      expect(message).toContain(`missing scope ${LABELS[missing]}: ${REQUESTS[missing]} answered 403 "You don't have a required scope to access the endpoint"`);
       expect(message).toMatch(/1 problem\b/);
       expect(message).toMatch(/cannot be edited after it is created: create a new API account/);
       for (const other of DEFAULT_SCOPES.filter((s) => s !== missing)) expect(message).not.toContain(`missing scope ${other}`);
@@ -148,9 +159,9 @@ describe("BigCommerceApiCheck provider", () => {
       const token = tokenWith(["store_v2_information_read_only"]);
       const message = await createError(inputs({ accessToken: token }));
       expect(message).toMatch(/3 problems/);
-      expect(message).toContain("1. missing scope store_v2_orders_read_only: GET /v2/orders?limit=1 answered 403");
-      expect(message).toContain("2. missing scope store_v2_products_read_only: GET /v3/catalog/products?limit=1 answered 403");
-      expect(message).toContain("3. missing scope store_v2_customers_read_only: GET /v3/customers?limit=1 answered 403");
+      expect(message).toContain("1. missing scope store_v2_orders (Orders: modify): PUT /v2/orders/0 answered 403");
+      expect(message).toContain("2. missing scope store_v2_products_read_only (Products: read-only): GET /v3/catalog/products?limit=1 answered 403");
+      expect(message).toContain("3. missing scope store_v2_customers_read_only (Customers: read-only): GET /v3/customers?limit=1 answered 403");
       expect(message.match(/create a new API account/g)).toHaveLength(1);
     });
 
@@ -164,7 +175,7 @@ describe("BigCommerceApiCheck provider", () => {
       emu.store("abc123").status = "maintenance";
       try {
         const message = await createError(inputs());
-        expect(message).toMatch(/store 'Contoso Outdoor' \(abc123\) is not live: GET \/v2\/store reports status 'maintenance'/);
+        expect(message).toMatch(/store 'Contoso Outdoor' \(abc123\) is not open for orders: GET \/v2\/store reports status 'maintenance'/);
       } finally {
         emu.store("abc123").status = "live";
       }
@@ -173,11 +184,11 @@ describe("BigCommerceApiCheck provider", () => {
     it("every problem at once: wrong name, not live and a missing scope in one message", async () => {
       emu.store("abc123").status = "suspended";
       try {
-        const token = tokenWith(["store_v2_information_read_only", "store_v2_orders_read_only", "store_v2_products_read_only"]);
+        const token = tokenWith(["store_v2_information_read_only", "store_v2_orders", "store_v2_products_read_only"]);
         const message = await createError(inputs({ accessToken: token, expectedStoreName: "Fabrikam" }));
         expect(message).toMatch(/3 problems/);
         expect(message).toMatch(/missing scope store_v2_customers_read_only/);
-        expect(message).toMatch(/is not live/);
+        expect(message).toMatch(/is not open for orders/);
         expect(message).toMatch(/store name mismatch/);
       } finally {
         emu.store("abc123").status = "live";
@@ -195,7 +206,8 @@ describe("BigCommerceApiCheck provider", () => {
         const throttled = emu.requests.filter((r) => r.status === 429);
         expect(throttled.length).toBeGreaterThanOrEqual(1);
         expect(Date.now() - started).toBeGreaterThanOrEqual(200); // waited for the window to refill
-        expect(emu.requests.filter((r) => r.status === 200 || r.status === 204)).toHaveLength(5);
+        // 4 answered 200, the write probe 404 (no order 0: scope granted).
+        expect(emu.requests.filter((r) => r.status === 200 || r.status === 204 || r.status === 404)).toHaveLength(5);
       } finally {
         emu.setRateLimit({ quota: 150, windowMs: 30_000 });
       }
@@ -221,7 +233,7 @@ describe("BigCommerceApiCheck provider", () => {
       const started = Date.now();
       const message = await createError(inputs());
       expect(Date.now() - started).toBeLessThan(2_500);
-      expect(message).toMatch(/store_v2_orders_read_only not verified: GET \/v2\/orders\?limit=1: no answer within 300 ms after 3 attempts/);
+      expect(message).toMatch(/store_v2_orders not verified: PUT \/v2\/orders\/0: no answer within 300 ms after 3 attempts/);
       expect(message).toMatch(/run the check again/);
       expect(emu.requests.filter((r) => r.url.includes("/v2/orders")).length).toBeLessThanOrEqual(3);
     });
@@ -340,7 +352,7 @@ describe("BigCommerceApiCheck provider", () => {
     });
 
     it("read (pulumi refresh) reveals a revoked token, using the token from the stack config", async () => {
-      const token = tokenWith(ALL_READ_SCOPES);
+      const token = tokenWith(IOM_SCOPES);
       const p = createBigCommerceApiCheckProvider({ tuning: FAST });
       const key = "iom-bigcommerce:bigcommerceAccessToken";
       await p.configure({ config: { get: (k: string) => (k === key ? token : undefined), require: () => token } });

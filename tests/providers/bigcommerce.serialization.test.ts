@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { bigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
-import { ALL_READ_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
 
 const ROOT = path.resolve(__dirname, "../..");
 const GOOD = "goodtoken0123456789abcdefghijkl";
@@ -70,7 +70,7 @@ describe("BigCommerce provider serialized as Pulumi does it", () => {
   beforeAll(async () => {
     emulator = await startBigCommerceEmulator({
       tokens: [
-        { token: GOOD, storeHash: "abc123", scopes: ALL_READ_SCOPES },
+        { token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES },
         { token: ORDERS_ONLY, storeHash: "abc123", scopes: ["store_v2_orders_read_only"] },
       ],
     });
@@ -108,7 +108,7 @@ describe("BigCommerce provider serialized as Pulumi does it", () => {
       storeId: 1001234,
       scopesVerified: [
         "store_v2_information_read_only",
-        "store_v2_orders_read_only",
+        "store_v2_orders",
         "store_v2_products_read_only",
         "store_v2_customers_read_only",
       ],

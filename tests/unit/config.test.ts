@@ -61,7 +61,7 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["registration client id without its secret", { set: { gatewayRegistrationClientId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" } }, "gatewayRegistrationClientSecret", /client id, tenant id and secret go together/],
   ["a store hash without its token", { set: { bigcommerceStoreHash: "abc123" } }, "bigcommerceAccessToken", /set together/],
   ["a store hash that is a URL", { set: { bigcommerceStoreHash: "https://store-abc123.mybigcommerce.com" } }, "bigcommerceStoreHash", /not a URL or host name: use 'abc123'/],
-  ["a scope the check cannot prove", { set: { bigcommerceStoreHash: "abc123", bigcommerceRequiredScopes: ["orders", "store_v2_orders"] }, secrets: { bigcommerceAccessToken: "t" } }, "bigcommerceRequiredScopes", /modify scope/],
+  ["a scope the check cannot prove", { set: { bigcommerceStoreHash: "abc123", bigcommerceRequiredScopes: ["orders", "store_v2_products"] }, secrets: { bigcommerceAccessToken: "t" } }, "bigcommerceRequiredScopes", /modify scope/],
   ["BigCommerce settings without a store", { set: { bigcommerceExpectedStoreName: "Contoso" } }, "bigcommerceExpectedStoreName", /only used with bigcommerceStoreHash/],
   ["a tag overriding a program tag", { set: { extraTags: ["environment=prod"] } }, "extraTags", /set by the program/],
   ["a tag without a value separator", { set: { extraTags: ["costCenter"] } }, "extraTags", /key=value/],
