@@ -17,6 +17,10 @@ export interface DataGatewayArgs extends LandingArgs {
   osDiskType: string;
   adminUsername: string;
   adminPassword: pulumi.Input<string>;
+  /** Rotation window of `adminPassword`; a new window sets the new password on the running VMs. */
+  adminPasswordRotation: string;
+  /** securityProfile.encryptionAtHost (needs the subscription feature Microsoft.Compute/EncryptionAtHost). */
+  encryptionAtHost: boolean;
   powerShellVersion: string;
   vaultName: pulumi.Input<string>;
   /** Kept in the vault; read by the VMs at registration time, never passed to them. */
@@ -106,8 +110,32 @@ export class DataGateway extends pulumi.ComponentResource {
         securityProfile: {
           securityType: "TrustedLaunch",
           uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
+          encryptionAtHost: args.encryptionAtHost, // the policy flags false
         },
         diagnosticsProfile: { bootDiagnostics: { enabled: true } }, // managed storage: no account to expose
+        tags,
+      }, {
+        ...child,
+        // An existing VM's admin password cannot be changed through the VM resource; a rotated
+        // password reaches the running VM through the VM access extension below instead.
+        ignoreChanges: ["osProfile.adminPassword"],
+      });
+
+      // Sets the current admin password on the running VM (Microsoft's VMAccess extension for
+      // Windows: settings.username, protectedSettings.password). A new rotation window changes the
+      // protected settings and the update tag, so Azure runs it again; the VM is never replaced.
+      new compute.VirtualMachineExtension(`${name}-vm-${node}-admin-password`, {
+        resourceGroupName,
+        location: args.location,
+        vmName: vm.name,
+        vmExtensionName: "VMAccessAgent",
+        publisher: "Microsoft.Compute",
+        type: "VMAccessAgent",
+        typeHandlerVersion: "2.4",
+        autoUpgradeMinorVersion: true,
+        forceUpdateTag: args.adminPasswordRotation,
+        settings: { username: args.adminUsername },
+        protectedSettings: pulumi.secret(pulumi.output(args.adminPassword).apply((password) => ({ password }))),
         tags,
       }, child);
 
@@ -140,9 +168,10 @@ export class DataGateway extends pulumi.ComponentResource {
           ClientId: args.registration.clientId,
           TenantId: args.registration.tenantId,
           ClusterName: this.clusterName,
-          RegionKey: args.registration.regionKey ?? "",
-          AdminObjectIds: args.registration.adminObjectIds.join(","),
         });
+        // Only values that exist: an empty one could be dropped on the way to the script.
+        if (args.registration.regionKey) parameters.RegionKey = args.registration.regionKey;
+        if (args.registration.adminObjectIds.length > 0) parameters.AdminObjectIds = args.registration.adminObjectIds.join(",");
       }
       const setup = new compute.VirtualMachineRunCommandByVirtualMachine(`${name}-vm-${node}-setup`, {
         resourceGroupName,
