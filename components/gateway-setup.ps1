@@ -117,6 +117,7 @@ $localState = if ($listed -and $installed) { "registered" } elseif ($listed) { "
 $clusterState = if ($cluster) { "exists" } else { "missing" }
 $planKey = "$($settings.Mode)/$localState/$clusterState"
 $plan = $SetupPlans[$planKey]
+if (-not $plan) { throw "No setup plan for state $planKey" }
 Write-Step "State $planKey -> $plan"
 if ($plan -eq "fail:stale-member") {
   throw "Cluster $($settings.ClusterName) lists this machine ($env:COMPUTERNAME) but no gateway is installed here. Remove the stale member (Remove-DataGatewayClusterMember) and run the setup again."
