@@ -46,6 +46,8 @@ export interface PlannedResource {
   /** Logical name of the parent component, absent for top-level resources. */
   parent?: string;
   inputs: Record<string, unknown>;
+  /** Input paths `pulumi up` leaves as they are in state (the resource option `ignoreChanges`). */
+  ignoreChanges?: string[];
 }
 
 export interface StackPlan {
@@ -101,6 +103,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
   const declared = new Map<string, { type: string; name: string; inputs?: Record<string, unknown> }>();
   const parents = new Map<pulumi.Resource, string>();
   const parentOf = new Map<string, string>();
+  const ignored = new Map<string, string[]>();
   const key = (type: string, name: string) => `${type}::${name}`;
 
   await pulumi.runtime.setMocks(
@@ -135,6 +138,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       if (!declared.has(key(args.type, args.name))) declared.set(key(args.type, args.name), { type: args.type, name: args.name });
       const parent = args.opts.parent ? parents.get(args.opts.parent) : undefined;
       if (parent) parentOf.set(key(args.type, args.name), parent);
+      if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
       return undefined;
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -156,6 +160,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       name: r.name,
       ...(parentOf.has(k) && parentOf.get(k) !== stackResource ? { parent: parentOf.get(k) } : {}),
       inputs: normalize(unmaskKnownParts(r.type, r.inputs ?? {})) as Record<string, unknown>,
+      ...(ignored.has(k) ? { ignoreChanges: ignored.get(k) } : {}),
     }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   return { project, stack, resources, outputs: normalize(outputs) as Record<string, unknown> };
