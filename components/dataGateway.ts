@@ -121,10 +121,24 @@ export class DataGateway extends pulumi.ComponentResource {
         ignoreChanges: ["osProfile.adminPassword"],
       });
 
+      // Trusted Launch's boot integrity monitoring reports through this extension.
+      const attestation = new compute.VirtualMachineExtension(`${name}-vm-${node}-attestation`, {
+        resourceGroupName,
+        location: args.location,
+        vmName: vm.name,
+        vmExtensionName: "GuestAttestation",
+        publisher: "Microsoft.Azure.Security.WindowsAttestation",
+        type: "GuestAttestation",
+        typeHandlerVersion: "1.0",
+        autoUpgradeMinorVersion: true,
+        enableAutomaticUpgrade: true,
+        tags,
+      }, child);
+
       // Sets the current admin password on the running VM (Microsoft's VMAccess extension for
       // Windows: settings.username, protectedSettings.password). A new rotation window changes the
       // protected settings and the update tag, so Azure runs it again; the VM is never replaced.
-      new compute.VirtualMachineExtension(`${name}-vm-${node}-admin-password`, {
+      const passwordReset = new compute.VirtualMachineExtension(`${name}-vm-${node}-admin-password`, {
         resourceGroupName,
         location: args.location,
         vmName: vm.name,
@@ -137,21 +151,7 @@ export class DataGateway extends pulumi.ComponentResource {
         settings: { username: args.adminUsername },
         protectedSettings: pulumi.secret(pulumi.output(args.adminPassword).apply((password) => ({ password }))),
         tags,
-      }, child);
-
-      // Trusted Launch's boot integrity monitoring reports through this extension.
-      new compute.VirtualMachineExtension(`${name}-vm-${node}-attestation`, {
-        resourceGroupName,
-        location: args.location,
-        vmName: vm.name,
-        vmExtensionName: "GuestAttestation",
-        publisher: "Microsoft.Azure.Security.WindowsAttestation",
-        type: "GuestAttestation",
-        typeHandlerVersion: "1.0",
-        autoUpgradeMinorVersion: true,
-        enableAutomaticUpgrade: true,
-        tags,
-      }, child);
+      }, { ...child, dependsOn: [attestation] }); // one extension operation at a time on a VM
 
       const principalId = vm.identity.apply((identity) => identity?.principalId ?? "");
       const readers = readableSecrets.flatMap((secret) =>
@@ -187,7 +187,7 @@ export class DataGateway extends pulumi.ComponentResource {
         timeoutInSeconds: 3600,
         treatFailureAsDeploymentFailure: true,
         tags,
-      }, { ...child, dependsOn: [...readers, ...(clusterCreator ? [clusterCreator] : [])] });
+      }, { ...child, dependsOn: [...readers, passwordReset, ...(clusterCreator ? [clusterCreator] : [])] });
       if (index === 0) clusterCreator = setup; // members join only after the cluster exists
 
       this.vms.push({ name: vm.name, id: vm.id, principalId });
