@@ -111,7 +111,7 @@ if ($settings.Mode -eq "create") { $memberNames += $settings.ClusterName } # the
 $listed = $false
 if ($cluster) {
   $detail = Get-DataGatewayCluster -GatewayClusterId $cluster.Id @regionArgs
-  $listed = [bool](@($detail.MemberGateways) | Where-Object { Test-IsThisMachine $_ $memberNames })
+  $listed = [bool](@($detail.MemberGateways) | Where-Object { $_ -and (Test-IsThisMachine $_ $memberNames) })
 }
 $localState = if ($listed -and $installed) { "registered" } elseif ($listed) { "staleMember" } elseif ($installed) { "installedOnly" } else { "notInstalled" }
 $clusterState = if ($cluster) { "exists" } else { "missing" }
