@@ -6,11 +6,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import type * as Capture from "../../plan/capture";
+import { ConfigError, parseStackConfig } from "../../config";
 import { planViolations } from "../../plan/cli";
 import type { ConfigChanges } from "../../plan/stack-config";
 import { ROTATION_CLOCK_ENV, rotationClock, rotationWindow } from "../../rotation";
 import { isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
-import { ROOT, STACKS } from "../support/stack";
+import { rawStackConfig, ROOT, STACKS } from "../support/stack";
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown) => (v ?? {}) as Obj;
@@ -41,6 +42,22 @@ describe("rotation windows", () => {
     expect(Math.abs(rotationClock({}).getTime() - Date.now())).toBeLessThan(5000);
     expect(rotationClock({ [ROTATION_CLOCK_ENV]: "2026-03-01T00:00:00Z" }).toISOString()).toBe("2026-03-01T00:00:00.000Z");
     expect(() => rotationClock({ [ROTATION_CLOCK_ENV]: "next tuesday" })).toThrow(/not an ISO 8601 date/);
+  });
+});
+
+describe("the hardening keys", () => {
+  test("default to the hardened setting in every committed stack", () => {
+    for (const stack of STACKS) {
+      const config = parseStackConfig(stack, rawStackConfig(stack).raw);
+      expect({ stack, encryptionAtHost: config.gateway?.encryptionAtHost, sharedKeyAccess: config.storage.sharedKeyAccess, days: config.keyVault.secretRotationDays })
+        .toEqual({ stack, encryptionAtHost: true, sharedKeyAccess: false, days: 90 });
+    }
+  });
+
+  test("a rotation period out of range is refused, naming the key", () => {
+    const { raw, secretKeys } = rawStackConfig("dev", { set: { keyVaultSecretRotationDays: 3 } });
+    expect(() => parseStackConfig("dev", raw, secretKeys)).toThrow(ConfigError);
+    expect(() => parseStackConfig("dev", raw, secretKeys)).toThrow(/iom-bigcommerce:keyVaultSecretRotationDays: must be at least 7/);
   });
 });
 
