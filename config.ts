@@ -102,6 +102,11 @@ export const CONFIG_SCHEMA = {
   gatewayRegistrationClientSecret: { type: "string", secret: true, schema: z.string() },
   gatewayRegionKey: { type: "string", schema: z.string().regex(/^([a-z0-9]+)?$/, "must be a gateway region key such as westeurope, or empty for the tenant's default") },
   gatewayAdminObjectIds: { type: "array", schema: uniqueList(guid) },
+  // Hardening (issue 8): gateway egress on port 80, encryption at host, secret rotation, storage keys.
+  gatewayOutboundInternetHttp: { type: "boolean", schema: z.boolean() },
+  gatewayEncryptionAtHost: { type: "boolean", schema: z.boolean() },
+  keyVaultSecretRotationDays: { type: "integer", schema: days(7, 365) },
+  storageSharedKeyAccess: { type: "boolean", schema: z.boolean() },
   resourceLocks: { type: "boolean", schema: z.boolean() },
   extraTags: { type: "array", schema: z.array(z.string().regex(/^[^=<>%&\\?/]{1,512}=.{0,256}$/, "must hold key=value tags")) },
   bigcommerceStoreHash: {
@@ -163,6 +168,7 @@ export interface StackConfig {
     privateEndpointSubnetPrefix: string;
     gatewaySubnetPrefix: string;
     gatewayOutboundInternetHttps: boolean;
+    gatewayOutboundInternetHttp: boolean;
   };
   /** Present when connectivity includes `powerPlatformVnet`. */
   powerPlatform?: {
@@ -178,6 +184,8 @@ export interface StackConfig {
     fileDropContainerName: string;
     errorFileDropContainerName: string;
     blobDataContributorPrincipalIds: string[];
+    /** Shared key (account key, SAS) authorization; off means Entra ID only. */
+    sharedKeyAccess: boolean;
   };
   keyVault: {
     sku: "standard" | "premium";
@@ -185,6 +193,8 @@ export interface StackConfig {
     softDeleteDays: number;
     secretsUserPrincipalIds: string[];
     allowedIpRanges: string[];
+    /** Length of a secret rotation window: secrets expire at its end, generated ones are then renewed. */
+    secretRotationDays: number;
   };
   /** Present when connectivity includes `dataGateway`. */
   gateway?: {
@@ -194,6 +204,7 @@ export interface StackConfig {
     osDiskType: (typeof OS_DISK_TYPES)[number];
     adminUsername: string;
     powerShellVersion: string;
+    encryptionAtHost: boolean;
     /** Unattended registration; absent means the VM is prepared and an admin registers it once. */
     registration?: GatewayRegistration;
   };
@@ -474,6 +485,7 @@ function build(stack: string, v: Values): StackConfig {
       privateEndpointSubnetPrefix: v.privateEndpointSubnetPrefix,
       gatewaySubnetPrefix: v.gatewaySubnetPrefix,
       gatewayOutboundInternetHttps: v.gatewayOutboundInternetHttps,
+      gatewayOutboundInternetHttp: v.gatewayOutboundInternetHttp,
     },
     powerPlatform: powerPlatformVnet
       ? {
@@ -496,6 +508,7 @@ function build(stack: string, v: Values): StackConfig {
       fileDropContainerName: v.fileDropContainerName || containers.fileDrop,
       errorFileDropContainerName: v.errorFileDropContainerName || containers.errorFileDrop,
       blobDataContributorPrincipalIds: v.blobDataContributorPrincipalIds.map((id) => id.toLowerCase()),
+      sharedKeyAccess: v.storageSharedKeyAccess,
     },
     keyVault: {
       sku: v.keyVaultSku,
@@ -503,6 +516,7 @@ function build(stack: string, v: Values): StackConfig {
       softDeleteDays: v.keyVaultSoftDeleteDays,
       secretsUserPrincipalIds: v.keyVaultSecretsUserPrincipalIds.map((id) => id.toLowerCase()),
       allowedIpRanges: v.keyVaultAllowedIpRanges,
+      secretRotationDays: v.keyVaultSecretRotationDays,
     },
     gateway: dataGateway
       ? {
@@ -512,6 +526,7 @@ function build(stack: string, v: Values): StackConfig {
           osDiskType: v.gatewayOsDiskType,
           adminUsername: v.gatewayAdminUsername,
           powerShellVersion: v.gatewayPowerShellVersion,
+          encryptionAtHost: v.gatewayEncryptionAtHost,
           registration: v.gatewayRegistrationClientId
             ? {
                 clientId: v.gatewayRegistrationClientId.toLowerCase(),

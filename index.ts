@@ -15,6 +15,7 @@ import { loadStackConfig } from "./config";
 import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
 import { IomMappingSet, MAPPING_KINDS, loadMappingDir } from "./dynamic-providers/dataverse";
 import { UNIQUE_SUFFIX_LENGTH, resourceName } from "./naming";
+import { rotationClock, rotationWindow } from "./rotation";
 
 const config = loadStackConfig();
 const { naming, tags, location } = config;
@@ -47,7 +48,11 @@ const net = new Network("network", {
   addressSpace: config.network.addressSpace,
   privateEndpointSubnetPrefix: config.network.privateEndpointSubnetPrefix,
   gateway: config.gateway
-    ? { subnetPrefix: config.network.gatewaySubnetPrefix, outboundInternetHttps: config.network.gatewayOutboundInternetHttps }
+    ? {
+        subnetPrefix: config.network.gatewaySubnetPrefix,
+        outboundInternetHttps: config.network.gatewayOutboundInternetHttps,
+        outboundInternetHttp: config.network.gatewayOutboundInternetHttp,
+      }
     : undefined,
   powerPlatform: config.powerPlatform
     ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover }
@@ -78,22 +83,26 @@ const drop = new DropStorage("drop", {
   subscriptionId: client.subscriptionId,
   privateEndpoint: privateEndpointPlacement(4),
   lock: config.resourceLocks,
+  sharedKeyAccess: config.storage.sharedKeyAccess,
 });
 
-// Credentials the landing generates or is given, all kept in the vault.
+// Credentials the landing generates or is given, all kept in the vault. Every secret expires when
+// the current rotation window ends; the generated ones are renewed in the first run after that.
+const rotation = rotationWindow(config.keyVault.secretRotationDays, rotationClock());
+const rotationKeepers = { rotationWindow: rotation.id };
 const vaultSecrets: Record<string, VaultSecretArgs> = {};
 if (config.gateway) {
   vaultSecrets.gatewayAdminPassword = {
     secretName: "gateway-vm-admin-password",
     contentType: `Local administrator '${config.gateway.adminUsername}' of the data gateway VMs`,
     value: new random.RandomPassword("gateway-admin-password", {
-      length: 32, minUpper: 2, minLower: 2, minNumeric: 2, minSpecial: 2, overrideSpecial: "!#%*()-_=+[]{}:?",
+      length: 32, minUpper: 2, minLower: 2, minNumeric: 2, minSpecial: 2, overrideSpecial: "!#%*()-_=+[]{}:?", keepers: rotationKeepers,
     }).result,
   };
   vaultSecrets.gatewayRecoveryKey = {
     secretName: "gateway-recovery-key",
     contentType: "On-premises data gateway cluster recovery key",
-    value: new random.RandomPassword("gateway-recovery-key", { length: 40, special: false }).result,
+    value: new random.RandomPassword("gateway-recovery-key", { length: 40, special: false, keepers: rotationKeepers }).result,
   };
   if (config.gateway.registration) {
     vaultSecrets.gatewayRegistrationSecret = {
@@ -127,6 +136,7 @@ const vault = new KeyVault("vault", {
   privateEndpoint: privateEndpointPlacement(5),
   lock: config.resourceLocks,
   secrets: vaultSecrets,
+  secretExpiresOn: rotation.endsAtEpochSeconds,
 });
 
 const gateway = config.gateway
@@ -143,6 +153,8 @@ const gateway = config.gateway
       osDiskType: config.gateway.osDiskType,
       adminUsername: config.gateway.adminUsername,
       adminPassword: vaultSecrets.gatewayAdminPassword.value,
+      adminPasswordRotation: rotation.id,
+      encryptionAtHost: config.gateway.encryptionAtHost,
       powerShellVersion: config.gateway.powerShellVersion,
       vaultName: vault.vaultName,
       recoveryKeySecret: vault.secrets.gatewayRecoveryKey,
@@ -257,7 +269,7 @@ export const nextSteps = pulumi
     ...(vnetSupport
       ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment (Power Platform admin center, or Microsoft's enterprise-policy PowerShell scripts)."]
       : []),
-    `In Power Automate create an Azure Blob Storage connection with 'Azure AD Integrated' authentication to account '${account}'` +
+    `In Power Automate create an Azure Blob Storage connection with Microsoft Entra ID ('Azure AD Integrated') authentication to account '${account}'` +
       (gateway ? ` through gateway cluster '${gateway.clusterName}'.` : " (VNet support routes it privately)."),
     "In IOM, Providers > Inventory Visibility > Parameters: paste inventoryVisibility.fileDropLocation, errorFileDropLocation and organizationId, then Save and Activate.",
     ...(config.bigcommerce

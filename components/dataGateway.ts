@@ -17,6 +17,10 @@ export interface DataGatewayArgs extends LandingArgs {
   osDiskType: string;
   adminUsername: string;
   adminPassword: pulumi.Input<string>;
+  /** Rotation window of `adminPassword`; a new window sets the new password on the running VMs. */
+  adminPasswordRotation: string;
+  /** securityProfile.encryptionAtHost (needs the subscription feature Microsoft.Compute/EncryptionAtHost). */
+  encryptionAtHost: boolean;
   powerShellVersion: string;
   vaultName: pulumi.Input<string>;
   /** Kept in the vault; read by the VMs at registration time, never passed to them. */
@@ -106,13 +110,19 @@ export class DataGateway extends pulumi.ComponentResource {
         securityProfile: {
           securityType: "TrustedLaunch",
           uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
+          encryptionAtHost: args.encryptionAtHost, // the policy flags false
         },
         diagnosticsProfile: { bootDiagnostics: { enabled: true } }, // managed storage: no account to expose
         tags,
-      }, child);
+      }, {
+        ...child,
+        // An existing VM's admin password cannot be changed through the VM resource; a rotated
+        // password reaches the running VM through the VM access extension below instead.
+        ignoreChanges: ["osProfile.adminPassword"],
+      });
 
       // Trusted Launch's boot integrity monitoring reports through this extension.
-      new compute.VirtualMachineExtension(`${name}-vm-${node}-attestation`, {
+      const attestation = new compute.VirtualMachineExtension(`${name}-vm-${node}-attestation`, {
         resourceGroupName,
         location: args.location,
         vmName: vm.name,
@@ -124,6 +134,24 @@ export class DataGateway extends pulumi.ComponentResource {
         enableAutomaticUpgrade: true,
         tags,
       }, child);
+
+      // Sets the current admin password on the running VM (Microsoft's VMAccess extension for
+      // Windows: settings.username, protectedSettings.password). A new rotation window changes the
+      // protected settings and the update tag, so Azure runs it again; the VM is never replaced.
+      const passwordReset = new compute.VirtualMachineExtension(`${name}-vm-${node}-admin-password`, {
+        resourceGroupName,
+        location: args.location,
+        vmName: vm.name,
+        vmExtensionName: "VMAccessAgent",
+        publisher: "Microsoft.Compute",
+        type: "VMAccessAgent",
+        typeHandlerVersion: "2.4",
+        autoUpgradeMinorVersion: true,
+        forceUpdateTag: args.adminPasswordRotation,
+        settings: { username: args.adminUsername },
+        protectedSettings: pulumi.secret(pulumi.output(args.adminPassword).apply((password) => ({ password }))),
+        tags,
+      }, { ...child, dependsOn: [attestation] }); // one extension operation at a time on a VM
 
       const principalId = vm.identity.apply((identity) => identity?.principalId ?? "");
       const readers = readableSecrets.flatMap((secret) =>
@@ -140,9 +168,10 @@ export class DataGateway extends pulumi.ComponentResource {
           ClientId: args.registration.clientId,
           TenantId: args.registration.tenantId,
           ClusterName: this.clusterName,
-          RegionKey: args.registration.regionKey ?? "",
-          AdminObjectIds: args.registration.adminObjectIds.join(","),
         });
+        // Only values that exist: an empty one could be dropped on the way to the script.
+        if (args.registration.regionKey) parameters.RegionKey = args.registration.regionKey;
+        if (args.registration.adminObjectIds.length > 0) parameters.AdminObjectIds = args.registration.adminObjectIds.join(",");
       }
       const setup = new compute.VirtualMachineRunCommandByVirtualMachine(`${name}-vm-${node}-setup`, {
         resourceGroupName,
@@ -158,7 +187,7 @@ export class DataGateway extends pulumi.ComponentResource {
         timeoutInSeconds: 3600,
         treatFailureAsDeploymentFailure: true,
         tags,
-      }, { ...child, dependsOn: [...readers, ...(clusterCreator ? [clusterCreator] : [])] });
+      }, { ...child, dependsOn: [...readers, passwordReset, ...(clusterCreator ? [clusterCreator] : [])] });
       if (index === 0) clusterCreator = setup; // members join only after the cluster exists
 
       this.vms.push({ name: vm.name, id: vm.id, principalId });

@@ -23,6 +23,8 @@ export interface DropStorageArgs extends LandingArgs {
     vnets: { key: string; id: pulumi.Input<string> }[];
   };
   lock: boolean;
+  /** Shared key (account key, SAS) authorization; false keeps the account on Entra ID only. */
+  sharedKeyAccess: boolean;
 }
 
 /**
@@ -52,7 +54,7 @@ export class DropStorage extends pulumi.ComponentResource {
       publicNetworkAccess: "Disabled",
       networkRuleSet: { defaultAction: "Deny", bypass: "AzureServices", ipRules: [], virtualNetworkRules: [] },
       allowBlobPublicAccess: false,
-      allowSharedKeyAccess: false,
+      allowSharedKeyAccess: args.sharedKeyAccess, // the policy flags true
       defaultToOAuthAuthentication: true,
       allowCrossTenantReplication: false,
       allowedCopyScope: "PrivateLink",

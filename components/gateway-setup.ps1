@@ -1,9 +1,11 @@
 # Prepares an Azure VM as an On-premises data gateway node and, when a service principal is
-# configured, installs and registers the gateway unattended. Runs as SYSTEM through Run Command v2.
+# configured, installs and registers the gateway unattended. Runs as SYSTEM through Run Command v2,
+# which executes it in Windows PowerShell 5.1; safe to run again (every change of the Run Command
+# re-runs it): it detects what this machine already has and does only what is missing.
 # It receives no secret: the service principal's secret and the recovery key are read from Key Vault
 # with the VM's managed identity, which may read only those two secrets.
 param(
-  [Parameter(Mandatory = $true)][string]$Mode,              # prepare | create | join
+  [Parameter(Mandatory = $true)][ValidateSet("prepare", "create", "join")][string]$Mode,
   [Parameter(Mandatory = $true)][string]$PowerShellVersion,
   [string]$VaultName = "",
   [string]$RecoveryKeySecretName = "",
@@ -33,16 +35,18 @@ if (-not (Test-Path $pwsh)) {
 # 2. The DataGateway module, the gateway software and, with a service principal, the registration,
 #    run inside PowerShell 7. Secrets stay in memory as SecureString and never reach the log.
 $stage2 = @'
-param($Mode, $VaultName, $RecoveryKeySecretName, $ClientSecretSecretName, $ClientId, $TenantId, $ClusterName, $RegionKey, $AdminObjectIds, $Log)
+param([Parameter(Mandatory = $true)][string]$EncodedSettings)
 $ErrorActionPreference = "Stop"
 $ProgressPreference = "SilentlyContinue"
+$settings = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($EncodedSettings)) | ConvertFrom-Json
+$Log = $settings.Log
 function Write-Step([string]$Message) { "$(Get-Date -Format o) $Message" | Out-File -FilePath $Log -Append }
 function Get-VaultSecret([string]$Name) {
   # The role assignment on the secret can take minutes to reach Key Vault: retry for up to 15 minutes.
   for ($attempt = 1; $attempt -le 30; $attempt++) {
     try {
       $token = (Invoke-RestMethod -Headers @{ Metadata = "true" } -Uri "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fvault.azure.net").access_token
-      $secret = Invoke-RestMethod -Headers @{ Authorization = "Bearer $token" } -Uri "https://$VaultName.vault.azure.net/secrets/$($Name)?api-version=7.4"
+      $secret = Invoke-RestMethod -Headers @{ Authorization = "Bearer $token" } -Uri "https://$($settings.VaultName).vault.azure.net/secrets/$($Name)?api-version=7.4"
       return ConvertTo-SecureString -String $secret.value -AsPlainText -Force
     } catch {
       Write-Step "Key Vault secret '$Name' not readable yet (attempt $attempt): $($_.Exception.Message)"
@@ -51,45 +55,122 @@ function Get-VaultSecret([string]$Name) {
   }
   throw "Key Vault secret '$Name' stayed unreadable; check the VM identity's Key Vault Secrets User assignment and the private endpoint DNS."
 }
+
+# What to do, by <mode>/<this machine's gateway>/<cluster in the service>. The whole decision is this
+# table; components/gatewaySetupPlan.ts holds the same table and the tests compare the two.
+#   notInstalled  no gateway service on this machine and the cluster lists no member for it
+#   installedOnly gateway service present, not a member of the cluster (Add-DataGatewayClusterMember needs exactly this)
+#   registered    gateway service present and the cluster lists this machine
+#   staleMember   the cluster lists this machine but no gateway is installed here (e.g. the VM was rebuilt)
+$SetupPlans = @{
+  "create/notInstalled/missing"  = "install+create"
+  "create/notInstalled/exists"   = "install+join"
+  "create/installedOnly/missing" = "create"
+  "create/installedOnly/exists"  = "join"
+  "create/registered/exists"     = "none"
+  "create/staleMember/exists"    = "fail:stale-member"
+  "join/notInstalled/missing"    = "fail:no-cluster"
+  "join/notInstalled/exists"     = "install+join"
+  "join/installedOnly/missing"   = "fail:no-cluster"
+  "join/installedOnly/exists"    = "join"
+  "join/registered/exists"       = "none"
+  "join/staleMember/exists"      = "fail:stale-member"
+}
+
+# A member is this machine when it carries the name this node registers under, or when its
+# annotation (gateway metadata in JSON) names this computer.
+function Test-IsThisMachine($Member, [string[]]$Names) {
+  if ($Names -contains $Member.Name) { return $true }
+  $annotation = $Member.PSObject.Properties["Annotation"]
+  if ($annotation -and $annotation.Value) {
+    try { return (($annotation.Value | ConvertFrom-Json).gatewayMachine -eq $env:COMPUTERNAME) } catch { return $false }
+  }
+  return $false
+}
+
 if (-not (Get-Module -ListAvailable -Name DataGateway)) {
   Write-Step "Installing the DataGateway module"
   Set-PSRepository -Name PSGallery -InstallationPolicy Trusted
   Install-Module -Name DataGateway -Scope AllUsers -Force
 }
 Import-Module DataGateway
-if ($Mode -eq "prepare") {
+if ($settings.Mode -eq "prepare") {
   Write-Step "Prepared: PowerShell 7 and the DataGateway module are installed; registration is manual."
   return
 }
-Write-Step "Signing in as service principal $ClientId"
-Connect-DataGatewayServiceAccount -ApplicationId $ClientId -ClientSecret (Get-VaultSecret $ClientSecretSecretName) -Tenant $TenantId | Out-Null
-Write-Step "Installing the gateway software"
-Install-DataGateway -AcceptConditions
-$recoveryKey = Get-VaultSecret $RecoveryKeySecretName
+Write-Step "Signing in as service principal $($settings.ClientId)"
+Connect-DataGatewayServiceAccount -ApplicationId $settings.ClientId -ClientSecret (Get-VaultSecret $settings.ClientSecretSecretName) -Tenant $settings.TenantId | Out-Null
 $regionArgs = @{}
-if ($RegionKey) { $regionArgs.RegionKey = $RegionKey }
-$existing = Get-DataGatewayCluster | Where-Object { $_.Name -eq $ClusterName } | Select-Object -First 1
-if ($Mode -eq "create" -and -not $existing) {
-  Write-Step "Creating gateway cluster $ClusterName"
-  $created = Add-DataGatewayCluster -GatewayName $ClusterName -RecoveryKey $recoveryKey @regionArgs
+if ($settings.RegionKey) { $regionArgs.RegionKey = $settings.RegionKey }
+
+# The gateway Windows service is PBIEgwService; it exists once the gateway software is installed.
+$installed = [bool](Get-Service -Name PBIEgwService -ErrorAction SilentlyContinue)
+$cluster = Get-DataGatewayCluster @regionArgs | Where-Object { $_.Name -eq $settings.ClusterName } | Select-Object -First 1
+$memberNames = @($env:COMPUTERNAME)
+if ($settings.Mode -eq "create") { $memberNames += $settings.ClusterName } # the creator registers under the cluster's name
+$listed = $false
+if ($cluster) {
+  $detail = Get-DataGatewayCluster -GatewayClusterId $cluster.Id @regionArgs
+  $listed = [bool](@($detail.MemberGateways) | Where-Object { $_ -and (Test-IsThisMachine $_ $memberNames) })
+}
+$localState = if ($listed -and $installed) { "registered" } elseif ($listed) { "staleMember" } elseif ($installed) { "installedOnly" } else { "notInstalled" }
+$clusterState = if ($cluster) { "exists" } else { "missing" }
+$planKey = "$($settings.Mode)/$localState/$clusterState"
+$plan = $SetupPlans[$planKey]
+if (-not $plan) { throw "No setup plan for state $planKey" }
+Write-Step "State $planKey -> $plan"
+if ($plan -eq "fail:stale-member") {
+  throw "Cluster $($settings.ClusterName) lists this machine ($env:COMPUTERNAME) but no gateway is installed here. Remove the stale member (Remove-DataGatewayClusterMember) and run the setup again."
+}
+if ($plan -eq "fail:no-cluster") {
+  throw "Gateway cluster $($settings.ClusterName) does not exist yet; the first node creates it."
+}
+$steps = $plan -split "\+"
+if ($steps -contains "install") {
+  Write-Step "Installing the gateway software"
+  Install-DataGateway -AcceptConditions
+}
+if ($steps -contains "create") {
+  Write-Step "Creating gateway cluster $($settings.ClusterName)"
+  $created = Add-DataGatewayCluster -GatewayName $settings.ClusterName -RecoveryKey (Get-VaultSecret $settings.RecoveryKeySecretName) @regionArgs
   $clusterId = $created.GatewayObjectId
-} elseif ($existing) {
-  $clusterId = $existing.Id
-  Write-Step "Joining gateway cluster $ClusterName ($clusterId) as $env:COMPUTERNAME"
-  Add-DataGatewayClusterMember -GatewayName $env:COMPUTERNAME -RecoveryKey $recoveryKey -GatewayClusterId $clusterId @regionArgs | Out-Null
 } else {
-  throw "Gateway cluster $ClusterName does not exist yet; the first node creates it."
+  $clusterId = $cluster.Id
 }
-foreach ($admin in ($AdminObjectIds -split "," | Where-Object { $_ })) {
-  Write-Step "Adding gateway admin $admin"
-  Add-DataGatewayClusterUser -GatewayClusterId $clusterId -PrincipalObjectId $admin -AllowedDataSourceTypes $null -Role Admin @regionArgs
+if ($steps -contains "join") {
+  Write-Step "Joining gateway cluster $($settings.ClusterName) ($clusterId) as $env:COMPUTERNAME"
+  Add-DataGatewayClusterMember -GatewayName $env:COMPUTERNAME -RecoveryKey (Get-VaultSecret $settings.RecoveryKeySecretName) -GatewayClusterId $clusterId @regionArgs | Out-Null
 }
-Write-Step "Gateway registered in cluster $ClusterName"
+# Re-applied on every run, so an admin added to the stack's config is added on the next `pulumi up`.
+foreach ($admin in ($settings.AdminObjectIds -split "," | Where-Object { $_ })) {
+  try {
+    Add-DataGatewayClusterUser -GatewayClusterId $clusterId -PrincipalObjectId $admin -AllowedDataSourceTypes $null -Role Admin @regionArgs | Out-Null
+    Write-Step "Gateway admin $admin added"
+  } catch {
+    Write-Step "Gateway admin $admin not added (already an admin?): $($_.Exception.Message)"
+  }
+}
+Write-Step "Gateway node $env:COMPUTERNAME is registered in cluster $($settings.ClusterName)"
 '@
 $stage2Path = Join-Path $env:ProgramData "iom-gateway-stage2.ps1"
 Set-Content -Path $stage2Path -Value $stage2 -Encoding UTF8
-& $pwsh -NoProfile -NonInteractive -ExecutionPolicy Bypass -File $stage2Path `
-  -Mode $Mode -VaultName $VaultName -RecoveryKeySecretName $RecoveryKeySecretName -ClientSecretSecretName $ClientSecretSecretName `
-  -ClientId $ClientId -TenantId $TenantId -ClusterName $ClusterName -RegionKey $RegionKey -AdminObjectIds $AdminObjectIds -Log $log
+
+# Windows PowerShell 5.1 drops an empty-string argument when it starts a native program, so a value
+# passed as its own argument can vanish and shift every parameter after it. All values travel as one
+# base64 text of a JSON document instead: never empty, and free of quotes that 5.1 would also mangle.
+$settings = [ordered]@{
+  Mode                   = $Mode
+  VaultName              = $VaultName
+  RecoveryKeySecretName  = $RecoveryKeySecretName
+  ClientSecretSecretName = $ClientSecretSecretName
+  ClientId               = $ClientId
+  TenantId               = $TenantId
+  ClusterName            = $ClusterName
+  RegionKey              = $RegionKey
+  AdminObjectIds         = $AdminObjectIds
+  Log                    = $log
+}
+$encodedSettings = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $settings -Compress)))
+& $pwsh -NoProfile -NonInteractive -ExecutionPolicy Bypass -File $stage2Path -EncodedSettings $encodedSettings
 if ($LASTEXITCODE -ne 0) { throw "Gateway setup failed (exit code $LASTEXITCODE); see $log" }
 Write-Step "Done ($Mode)"

@@ -24,6 +24,8 @@ export interface KeyVaultArgs extends LandingArgs {
   lock: boolean;
   /** Secrets to store, keyed by a stable name used for the Pulumi resource. */
   secrets: Record<string, VaultSecretArgs>;
+  /** Expiry of every secret (`attributes.exp`), seconds since the epoch: the end of its rotation window. */
+  secretExpiresOn: number;
 }
 
 export interface VaultSecretArgs {
@@ -104,7 +106,7 @@ export class KeyVault extends pulumi.ComponentResource {
         resourceGroupName: args.resourceGroupName,
         vaultName: vault.name,
         secretName: secret.secretName,
-        properties: { value: pulumi.secret(secret.value), contentType: secret.contentType, attributes: { enabled: true } },
+        properties: { value: pulumi.secret(secret.value), contentType: secret.contentType, attributes: { enabled: true, expires: args.secretExpiresOn } },
         tags: args.tags,
       }, child);
       this.secrets[key] = { secretName: secret.secretName, id: resource.id };

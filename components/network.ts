@@ -8,7 +8,7 @@ export interface NetworkArgs extends LandingArgs {
   addressSpace: string;
   privateEndpointSubnetPrefix: string;
   /** Gateway subnet, NSG and NAT egress; omitted when the stack runs no data gateway. */
-  gateway?: { subnetPrefix: string; outboundInternetHttps: boolean };
+  gateway?: { subnetPrefix: string; outboundInternetHttps: boolean; outboundInternetHttp: boolean };
   /** Subnet(s) delegated to Power Platform; omitted when the stack uses no VNet support. */
   powerPlatform?: { subnetPrefix: string; failover?: { location: string; regionCode: string; addressSpace: string } };
 }
@@ -59,22 +59,38 @@ const allowTcp = (
 });
 
 /**
- * Outbound rules for the On-premises data gateway: only what Microsoft documents it needs
- * (Azure Relay over 443 and 5671-5672/9350-9354, Entra ID, Power BI, Azure), the private endpoints,
- * Windows activation, and optionally HTTPS to the internet for its installers.
+ * TCP ports the gateway uses towards Azure Relay (`*.servicebus.windows.net`): 443 (HTTPS mode and
+ * its access tokens), 5671-5672 (AMQP) and 9350-9354 (Relay over TCP). Source: Microsoft's "Adjust
+ * communication settings for the on-premises data gateway", Ports.
  */
-export function gatewayOutboundRules(privateEndpointSubnetPrefix: string, outboundInternetHttps: boolean): Rule[] {
+export const AZURE_RELAY_PORTS = ["443", "5671-5672", "9350-9354"];
+
+/**
+ * Outbound rules for the On-premises data gateway: only what Microsoft documents it needs, the
+ * private endpoints, Windows activation, and optionally the internet on 443 (installers) and 80
+ * (installer download, version and region check, connectivity test).
+ *
+ * Azure Relay has no service tag; its addresses are part of `AzureCloud`, and the `ServiceBus` tag
+ * covers queues and topics only (same page, "Service tags"). The relay ports therefore go to
+ * `AzureCloud`, all regions: the relay lives in the gateway's own region, which is the Power BI
+ * tenant's region unless a region key is chosen at registration, not necessarily this VM's.
+ */
+export function gatewayOutboundRules(privateEndpointSubnetPrefix: string, outboundInternetHttps: boolean, outboundInternetHttp: boolean): Rule[] {
   const rules: Rule[] = [
-    allowTcp("Allow-ServiceBus-Out", 100, "Outbound", "VirtualNetwork", "ServiceBus", ["443", "5671-5672", "9350-9354"], "Gateway to Azure Relay (HTTPS and AMQP/TCP modes)."),
+    allowTcp("Allow-AzureRelay-Out", 100, "Outbound", "VirtualNetwork", "AzureCloud", AZURE_RELAY_PORTS,
+      "Gateway to Azure Relay (no service tag of its own; its addresses are in AzureCloud) and Azure services such as *.analysis.windows.net."),
     allowTcp("Allow-EntraId-Out", 110, "Outbound", "VirtualNetwork", "AzureActiveDirectory", ["443"], "Gateway sign-in to Entra ID."),
     allowTcp("Allow-PowerBI-Out", 120, "Outbound", "VirtualNetwork", "PowerBI", ["443"], "Gateway to the Power BI / Power Platform gateway service."),
-    allowTcp("Allow-AzureCloud-Out", 130, "Outbound", "VirtualNetwork", "AzureCloud", ["443"], "Gateway to Azure services (*.analysis.windows.net and friends)."),
     allowTcp("Allow-PrivateEndpoints-Out", 140, "Outbound", "VirtualNetwork", privateEndpointSubnetPrefix, ["443"], "Gateway to the Blob and Key Vault private endpoints."),
     allowTcp("Allow-WindowsActivation-Out", 150, "Outbound", "VirtualNetwork", AZURE_KMS_ADDRESSES, ["1688"], "Windows activation against Azure KMS."),
   ];
   if (outboundInternetHttps) {
     rules.push(allowTcp("Allow-InternetHttps-Out", 200, "Outbound", "VirtualNetwork", "Internet", ["443"],
       "Installers and updates (download.microsoft.com, PowerShell Gallery, GitHub); disable when a firewall provides egress."));
+  }
+  if (outboundInternetHttp) {
+    rules.push(allowTcp("Allow-InternetHttp-Out", 210, "Outbound", "VirtualNetwork", "Internet", ["80"],
+      "Port 80 the gateway documents: *.download.microsoft.com (installer, version and region check) and *.msftncsi.com (connectivity test)."));
   }
   rules.push(denyAll("Outbound"));
   return rules;
@@ -148,7 +164,7 @@ export class Network extends pulumi.ComponentResource {
         resourceGroupName,
         location,
         networkSecurityGroupName: resourceName(naming, "nsg", "gw"),
-        securityRules: [denyAll("Inbound"), ...gatewayOutboundRules(args.privateEndpointSubnetPrefix, args.gateway.outboundInternetHttps)],
+        securityRules: [denyAll("Inbound"), ...gatewayOutboundRules(args.privateEndpointSubnetPrefix, args.gateway.outboundInternetHttps, args.gateway.outboundInternetHttp)],
         tags,
       }, child);
       const natIp = new network.PublicIPAddress(`${name}-pip-ng`, {

@@ -11,9 +11,34 @@ import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parseStackConfig } from "../config";
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { loadProject, resolveStackConfig, withoutProjectPrefix, type ConfigChanges } from "./stack-config";
+import { ROTATION_CLOCK_ENV } from "../rotation";
 
 export const UNKNOWN = "[unknown]";
 export const SECRET = "[secret]";
+/**
+ * The clock the offline plan runs the program at (rotation.ts): secret expiry and rotation windows
+ * depend on the date, and a committed plan must not change with it.
+ */
+export const PLAN_CLOCK = "2026-01-01T00:00:00.000Z";
+
+/**
+ * Secret inputs whose secret part is known, shown with only that part masked: a Key Vault secret's
+ * `properties` is secret as a whole because its `value` is, yet its expiry and content type are
+ * what the policy checks.
+ */
+const SECRET_PARTS: Record<string, { input: string; secretKeys: string[] }> = {
+  "azure-native:keyvault:Secret": { input: "properties", secretKeys: ["value"] },
+};
+
+function unmaskKnownParts(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const part = SECRET_PARTS[type];
+  const wrapped = part ? (inputs[part.input] as Record<string, unknown> | undefined) : undefined;
+  if (!part || !wrapped || wrapped[specialSigKey] !== specialSecretSig) return inputs;
+  const inner = wrapped.value;
+  if (typeof inner !== "object" || inner === null || Array.isArray(inner)) return inputs;
+  const shown = Object.fromEntries(Object.entries(inner).map(([k, v]) => [k, part.secretKeys.includes(k) ? SECRET : v]));
+  return { ...inputs, [part.input]: shown };
+}
 
 export interface PlannedResource {
   type: string;
@@ -21,6 +46,8 @@ export interface PlannedResource {
   /** Logical name of the parent component, absent for top-level resources. */
   parent?: string;
   inputs: Record<string, unknown>;
+  /** Input paths `pulumi up` leaves as they are in state (the resource option `ignoreChanges`). */
+  ignoreChanges?: string[];
 }
 
 export interface StackPlan {
@@ -67,6 +94,7 @@ function withoutProviderText<T extends { inputs?: Record<string, unknown> }>(res
 
 export async function captureStackPlan(stack: string, changes: ConfigChanges = {}): Promise<StackPlan> {
   const project = loadProject().name;
+  process.env[ROTATION_CLOCK_ENV] ??= PLAN_CLOCK;
   const resolved = resolveStackConfig(stack, changes);
   const { config, secretKeys } = resolved;
   // The program's own validation, first: a bad config fails here with its errors, before any mock runs.
@@ -75,6 +103,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
   const declared = new Map<string, { type: string; name: string; inputs?: Record<string, unknown> }>();
   const parents = new Map<pulumi.Resource, string>();
   const parentOf = new Map<string, string>();
+  const ignored = new Map<string, string[]>();
   const key = (type: string, name: string) => `${type}::${name}`;
 
   await pulumi.runtime.setMocks(
@@ -109,6 +138,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       if (!declared.has(key(args.type, args.name))) declared.set(key(args.type, args.name), { type: args.type, name: args.name });
       const parent = args.opts.parent ? parents.get(args.opts.parent) : undefined;
       if (parent) parentOf.set(key(args.type, args.name), parent);
+      if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
       return undefined;
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -129,7 +159,8 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       type: r.type,
       name: r.name,
       ...(parentOf.has(k) && parentOf.get(k) !== stackResource ? { parent: parentOf.get(k) } : {}),
-      inputs: normalize(r.inputs ?? {}) as Record<string, unknown>,
+      inputs: normalize(unmaskKnownParts(r.type, r.inputs ?? {})) as Record<string, unknown>,
+      ...(ignored.has(k) ? { ignoreChanges: ignored.get(k) } : {}),
     }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   return { project, stack, resources, outputs: normalize(outputs) as Record<string, unknown> };

@@ -63,6 +63,7 @@ export const T = {
   vmExtension: "azure-native:compute:VirtualMachineExtension",
   runCommand: "azure-native:compute:VirtualMachineRunCommandByVirtualMachine",
   vault: "azure-native:keyvault:Vault",
+  secret: "azure-native:keyvault:Secret",
 } as const;
 
 const INTERNET_SOURCES = new Set(["*", "internet", "any", "0.0.0.0/0", "::/0"]);
@@ -84,6 +85,33 @@ function inboundFromInternet(rule: Obj): boolean {
   if (rule.direction !== "Inbound" || rule.access !== "Allow") return false;
   const sources = [rule.sourceAddressPrefix, ...arr(rule.sourceAddressPrefixes)].filter((s): s is string => typeof s === "string");
   return sources.some((s) => INTERNET_SOURCES.has(s.toLowerCase()));
+}
+
+/** Port ranges ("443", "5671-5672", "*") as [from, to] pairs. */
+function portRanges(rule: Obj): [number, number][] {
+  const ranges = [rule.destinationPortRange, ...arr(rule.destinationPortRanges)].filter((r): r is string => typeof r === "string");
+  return ranges.map((r) => {
+    if (r === "*") return [0, 65535];
+    const [from, to] = r.split("-").map(Number);
+    return [from, to ?? from];
+  });
+}
+
+/** TCP ports the on-premises data gateway uses towards Azure Relay (Microsoft: gateway communication settings). */
+export const AZURE_RELAY_PORT_RANGES: [number, number][] = [[443, 443], [5671, 5672], [9350, 9354]];
+const RELAY_DESTINATION = /^azurecloud(\.[a-z0-9]+)?$/i;
+
+/** Relay port ranges that no outbound allow rule opens towards AzureCloud ahead of an outbound deny-all. */
+function relayPortsNotAllowed(rules: Obj[]): string[] {
+  const denyAll = Math.min(...rules
+    .filter((r) => r.direction === "Outbound" && r.access === "Deny" && r.destinationAddressPrefix === "*")
+    .map((r) => (typeof r.priority === "number" ? r.priority : 4096)), 4097);
+  const allows = rules.filter((r) => r.direction === "Outbound" && r.access === "Allow" && (r.protocol === "Tcp" || r.protocol === "*")
+    && (typeof r.priority !== "number" || r.priority < denyAll)
+    && [r.destinationAddressPrefix, ...arr(r.destinationAddressPrefixes)].some((d) => typeof d === "string" && RELAY_DESTINATION.test(d)));
+  return AZURE_RELAY_PORT_RANGES
+    .filter(([from, to]) => !allows.some((rule) => portRanges(rule).some(([a, b]) => a <= from && to <= b)))
+    .map(([from, to]) => (from === to ? String(from) : `${from}-${to}`));
 }
 
 /** Azure names the naming function produces, per type and name property. */
@@ -195,6 +223,42 @@ export const RESOURCE_RULES: ResourceRule[] = [
       return arr(props.parameters).map(obj)
         .filter((param) => typeof param.name === "string" && SECRET_NAME.test(param.name))
         .map((param) => `parameter '${String(param.name)}' looks like a secret; use protectedParameters or read it from Key Vault`);
+    },
+  },
+  {
+    name: "gateway-nsg-allows-azure-relay",
+    description: "An NSG that lets a data gateway reach Power BI also opens TCP 443, 5671-5672 and 9350-9354 towards AzureCloud: Azure Relay has no service tag and ServiceBus does not cover it.",
+    types: [T.nsg],
+    check: ({ props }) => {
+      if (props.securityRules === UNKNOWN) return [];
+      const rules = arr(props.securityRules).map(obj);
+      const isGateway = rules.some((r) => r.direction === "Outbound" && r.access === "Allow" && r.destinationAddressPrefix === "PowerBI");
+      if (!isGateway) return [];
+      const missing = relayPortsNotAllowed(rules);
+      return missing.length ? [`outbound TCP ${missing.join(", ")} towards AzureCloud is not allowed; the gateway cannot reach Azure Relay (no service tag of its own; ServiceBus does not cover it)`] : [];
+    },
+  },
+  {
+    name: "vm-encryption-at-host",
+    description: "Virtual machines encrypt their temp disk and disk caches on the host (securityProfile.encryptionAtHost).",
+    types: [T.vm],
+    check: ({ props }) => {
+      const p: string[] = [];
+      if (props.securityProfile === UNKNOWN) return p;
+      requireValue(p, "securityProfile.encryptionAtHost", obj(props.securityProfile).encryptionAtHost, true);
+      return p;
+    },
+  },
+  {
+    name: "key-vault-secret-expiry",
+    description: "Key Vault secrets carry an expiry date (properties.attributes.expires, ARM's attributes.exp).",
+    types: [T.secret],
+    check: ({ props }) => {
+      // A value a preview does not know yet, or a properties object masked whole, cannot be judged.
+      if (typeof props.properties === "string" || obj(props.properties).attributes === UNKNOWN) return [];
+      const expires = obj(obj(props.properties).attributes).expires;
+      if (expires === UNKNOWN || typeof expires === "number") return [];
+      return [`properties.attributes.expires must be set (is ${expires === undefined ? "not set" : JSON.stringify(expires)})`];
     },
   },
   {

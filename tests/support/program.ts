@@ -109,7 +109,9 @@ export async function runProgram(stack: string, changes: ConfigChanges = {}): Pr
           const state: Record<string, unknown> = { ...inputs, name: azureName };
           if (args.type === "random:index/randomString:RandomString") state.result = MOCK_SUFFIX;
           if (args.type === "random:index/randomPassword:RandomPassword") {
-            const value = `Gen3rated!${args.name}#${"z".repeat(8)}`;
+            // Like the random provider: new keepers, new value.
+            const keepers = inputs.keepers ? `@${Object.values(inputs.keepers as Record<string, string>).join("/")}` : "";
+            const value = `Gen3rated!${args.name}#${"z".repeat(8)}${keepers}`;
             generatedSecrets.push(value);
             state.result = value;
           }

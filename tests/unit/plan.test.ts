@@ -29,7 +29,8 @@ test("the plan marks secrets and unknown values instead of showing or inventing 
   const text = serializePlan(plan);
   expect(text).not.toContain(TOKEN);
   const tokenSecret = plan.resources.find((r) => r.name === "vault-secret-bigcommerceAccessToken");
-  expect(tokenSecret?.inputs.properties).toBe("[secret]");
+  // a Key Vault secret shows its expiry and content type; only its value is masked
+  expect(tokenSecret?.inputs.properties).toMatchObject({ value: "[secret]", attributes: { enabled: true } });
   const account = plan.resources.find((r) => r.type === "azure-native:storage:StorageAccount");
   expect(account?.inputs.accountName).toBe("[unknown]"); // its random suffix exists only after deployment
   expect(plan.outputs.storageAccountName).toBe("[unknown]");

@@ -29,9 +29,20 @@ const secureStorage: Props = {
 };
 const trustedVm: Props = {
   vmName: "vm-iom-retail-dev-weu-gw01", tags: TAGS,
-  securityProfile: { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } },
+  securityProfile: { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true }, encryptionAtHost: true },
 };
 const rbacVault: Props = { vaultName: "kv-iomretaildevweuab12c", tags: TAGS, properties: { enableRbacAuthorization: true, enableSoftDelete: true } };
+
+/** A gateway NSG: Power BI allowed, the given outbound allows, then deny-all. */
+function gatewayNsg(...allows: [string, string[]][]): Props {
+  return {
+    securityRules: [
+      { name: "Allow-PowerBI-Out", direction: "Outbound", access: "Allow", protocol: "Tcp", priority: 120, destinationAddressPrefix: "PowerBI", destinationPortRange: "443" },
+      ...allows.map(([destination, ports], i) => ({ name: `Allow-${i}`, direction: "Outbound", access: "Allow", protocol: "Tcp", priority: 100 + i, destinationAddressPrefix: destination, destinationPortRanges: ports })),
+      { name: "Deny-All-Outbound", direction: "Outbound", access: "Deny", protocol: "*", priority: 4096, destinationAddressPrefix: "*" },
+    ],
+  };
+}
 
 // [policy, type, passing props, failing props, expected message]
 const cases: [string, string, Props, Props, RegExp][] = [
@@ -53,6 +64,12 @@ const cases: [string, string, Props, Props, RegExp][] = [
     { settings: { commandToExecute: "setup.ps1", adminPassword: "hunter2" } }, /settings.adminPassword looks like a secret/],
   ["no-secret-in-vm-extension-settings", "azure-native:compute:VirtualMachineRunCommandByVirtualMachine", { parameters: [{ name: "ClientSecretSecretName", value: "gateway-registration-client-secret" }] },
     { parameters: [{ name: "ClientSecret", value: "s3cret" }] }, /parameter 'ClientSecret' looks like a secret/],
+  ["vm-encryption-at-host", "azure-native:compute:VirtualMachine", trustedVm,
+    { ...trustedVm, securityProfile: { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } } }, /securityProfile.encryptionAtHost must be true \(is not set\)/],
+  ["key-vault-secret-expiry", "azure-native:keyvault:Secret", { secretName: "s", properties: { value: "v", attributes: { enabled: true, expires: 1772928000 } } },
+    { secretName: "s", properties: { value: "v", attributes: { enabled: true } } }, /properties.attributes.expires must be set/],
+  ["gateway-nsg-allows-azure-relay", "azure-native:network:NetworkSecurityGroup", gatewayNsg(["AzureCloud", ["443", "5671-5672", "9350-9354"]]),
+    gatewayNsg(["ServiceBus", ["443", "5671-5672", "9350-9354"]], ["AzureCloud", ["443"]]), /outbound TCP 5671-5672, 9350-9354 towards AzureCloud is not allowed/],
   ["names-follow-naming-function", "azure-native:storage:StorageAccount", secureStorage, { ...secureStorage, accountName: "mystorage01" }, /'mystorage01' does not follow stiom/],
   ["names-follow-naming-function", "azure-native:network:VirtualNetwork", { virtualNetworkName: "vnet-iom-retail-dev-weu", tags: TAGS }, { virtualNetworkName: "my-vnet", tags: TAGS }, /does not follow vnet-iom-/],
   ["tags-present", "azure-native:compute:VirtualMachine", trustedVm, { ...trustedVm, tags: { environment: "dev" } }, /missing tags: workload, businessUnit, managedBy/],

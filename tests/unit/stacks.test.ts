@@ -153,11 +153,15 @@ describe.each(STACKS)("stack %s", (stack) => {
       const rules = list(nsg.inputs.securityRules);
       expect(rules.filter((r) => r.direction === "Inbound" && r.access === "Allow")).toEqual([]);
       const outbound = rules.filter((r) => r.direction === "Outbound" && r.access === "Allow");
-      const byDestination = Object.fromEntries(outbound.map((r) => [String(r.destinationAddressPrefix ?? "addresses"), r]));
-      expect(byDestination.ServiceBus).toMatchObject({ protocol: "Tcp", destinationPortRanges: ["443", "5671-5672", "9350-9354"] });
-      for (const tag of ["AzureActiveDirectory", "PowerBI", "AzureCloud", "Internet"]) {
-        expect(byDestination[tag]).toMatchObject({ protocol: "Tcp", destinationPortRange: "443" });
+      const byName = Object.fromEntries(outbound.map((r) => [String(r.name), r]));
+      // Azure Relay has no service tag; its addresses are in AzureCloud (ServiceBus does not cover it).
+      expect(byName["Allow-AzureRelay-Out"]).toMatchObject({ protocol: "Tcp", destinationAddressPrefix: "AzureCloud", destinationPortRanges: ["443", "5671-5672", "9350-9354"] });
+      expect(outbound.filter((r) => r.destinationAddressPrefix === "ServiceBus")).toEqual([]);
+      for (const [name, tag] of [["Allow-EntraId-Out", "AzureActiveDirectory"], ["Allow-PowerBI-Out", "PowerBI"], ["Allow-InternetHttps-Out", "Internet"]]) {
+        expect(byName[name]).toMatchObject({ protocol: "Tcp", destinationAddressPrefix: tag, destinationPortRange: "443" });
       }
+      expect(byName["Allow-InternetHttp-Out"]).toMatchObject({ protocol: "Tcp", destinationAddressPrefix: "Internet", destinationPortRange: "80" });
+      const byDestination = Object.fromEntries(outbound.map((r) => [String(r.destinationAddressPrefix ?? "addresses"), r]));
       expect(byDestination[String(stackValue(stack, "privateEndpointSubnetPrefix"))]).toMatchObject({ destinationPortRange: "443" });
       for (const rule of outbound) expect(rule.destinationPortRange ?? "").not.toBe("*");
       expect(rules).toContainEqual(expect.objectContaining({ direction: "Outbound", access: "Deny", priority: 4096, destinationAddressPrefix: "*" }));
@@ -245,7 +249,7 @@ describe.each(STACKS)("stack %s", (stack) => {
         expect(image).toMatchObject({ publisher: "MicrosoftWindowsServer", offer: "WindowsServer" });
         expect(String(image.sku)).toMatch(/^2022-datacenter/);
         expect(String(image.sku)).not.toMatch(/core/i);
-        expect(i.securityProfile).toEqual({ securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } });
+        expect(i.securityProfile).toEqual({ securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true }, encryptionAtHost: true });
         expect(i.identity).toEqual({ type: "SystemAssigned" });
         expect(obj(obj(i.osProfile).windowsConfiguration).patchSettings).toMatchObject({ patchMode: "AutomaticByPlatform", assessmentMode: "AutomaticByPlatform" });
         expect(obj(i.diagnosticsProfile).bootDiagnostics).toEqual({ enabled: true });
@@ -253,7 +257,7 @@ describe.each(STACKS)("stack %s", (stack) => {
         expect(String(obj(i.osProfile).computerName).length).toBeLessThanOrEqual(15);
         expect(i.zones).toEqual(exp.zones.length ? [exp.zones[index % exp.zones.length]] : undefined);
       });
-      expect(run().ofType(T.extension).map((e) => e.inputs.type)).toEqual(Array(exp.vmCount).fill("GuestAttestation"));
+      expect(run().ofType(T.extension).map((e) => e.inputs.type).sort()).toEqual([...Array(exp.vmCount).fill("GuestAttestation"), ...Array(exp.vmCount).fill("VMAccessAgent")].sort());
     });
 
     test("each VM identity may read only the recovery key, not the admin password", () => {

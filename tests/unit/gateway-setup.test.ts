@@ -1,0 +1,181 @@
+/**
+ * The gateway setup script, read with a PowerShell grammar (it cannot run here): every script
+ * parses, nothing handed to a native program can be empty (Windows PowerShell 5.1, which Run
+ * Command v2 uses, drops empty arguments), stage 1 and stage 2 agree on what they exchange, and the
+ * re-run decision is the table components/gatewaySetupPlan.ts models.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import type { Tree } from "web-tree-sitter";
+import { GATEWAY_SETUP_SCRIPT } from "../../components/dataGateway";
+import { GATEWAY_SETUP_PLANS, localGatewayState, planGatewaySetup, type SetupMode } from "../../components/gatewaySetupPlan";
+import { runProgram } from "../support/program";
+import {
+  commandsNamed, embeddedScripts, enclosingConditions, hashtableLiteral, membersRead, nativeCalls, parsePowerShell,
+  scriptParameters, syntaxProblems,
+} from "../support/powershell";
+import { ROOT } from "../support/stack";
+
+let main: Tree;
+let stage2: Tree;
+beforeAll(async () => {
+  main = await parsePowerShell(GATEWAY_SETUP_SCRIPT);
+  const embedded = embeddedScripts(main);
+  expect(embedded).toHaveLength(1);
+  stage2 = await parsePowerShell(embedded[0].body);
+});
+
+describe("every PowerShell script in the repository parses", () => {
+  test("the grammar reports broken PowerShell, so a clean parse means something", async () => {
+    expect(syntaxProblems(await parsePowerShell("if ($x { Write-Host 'a' }\n"), "broken").length).toBeGreaterThan(0);
+    expect(syntaxProblems(await parsePowerShell("$a = \"unterminated\n"), "broken").length).toBeGreaterThan(0);
+    expect(syntaxProblems(await parsePowerShell("$a = @{ k = 1 }\nif ($a.k -eq 1) { Write-Host 'ok' }\n"), "fine")).toEqual([]);
+  });
+
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "*.ps1"], { cwd: ROOT, encoding: "utf8" })
+    .split("\n").filter(Boolean);
+
+  test("there are scripts to check", () => {
+    expect(files).toContain("components/gateway-setup.ps1");
+  });
+
+  test.each(files)("%s and the scripts it embeds", async (file) => {
+    const source = fs.readFileSync(path.join(ROOT, file), "utf8");
+    const tree = await parsePowerShell(source);
+    const problems = syntaxProblems(tree, file);
+    for (const script of embeddedScripts(tree)) {
+      problems.push(...syntaxProblems(await parsePowerShell(script.body), `${file} (here-string from line ${script.line})`));
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("no native program receives an argument that can be empty", () => {
+  test("the checker finds the bug the setup had: optional parameters handed to pwsh one by one", async () => {
+    const before = await parsePowerShell([
+      "param([Parameter(Mandatory = $true)][string]$Mode, [string]$VaultName = \"\", [string]$RegionKey = \"\")",
+      "$pwsh = \"C:\\Program Files\\PowerShell\\7\\pwsh.exe\"",
+      "& $pwsh -NoProfile -File C:\\stage2.ps1 -Mode $Mode -VaultName $VaultName -RegionKey $RegionKey",
+    ].join("\n"));
+    const [call] = nativeCalls(before);
+    expect(call.args.filter((a) => a.mayBeEmpty).map((a) => a.text)).toEqual(["$VaultName", "$RegionKey"]);
+    expect(call.args.find((a) => a.text === "$Mode")?.mayBeEmpty).toBeUndefined(); // mandatory: PowerShell refuses empty
+  });
+
+  test("the setup's native calls (pwsh, msiexec) carry only values that cannot be empty", () => {
+    const calls = [...nativeCalls(main), ...nativeCalls(stage2)];
+    expect(calls.map((c) => c.program.split(" ")[0]).sort()).toEqual(["$pwsh", "Start-Process"]);
+    for (const call of calls) {
+      expect({ program: call.program, line: call.line, empty: call.args.filter((a) => a.mayBeEmpty) }).toEqual({ program: call.program, line: call.line, empty: [] });
+    }
+  });
+
+  test("stage 2 takes exactly what stage 1 passes, as one mandatory parameter", () => {
+    const pwsh = nativeCalls(main).find((c) => c.program.startsWith("$pwsh"));
+    const passed = pwsh?.parameters.slice(pwsh.parameters.indexOf("-File") + 1).map((p) => p.slice(1).toLowerCase());
+    const declared = scriptParameters(stage2);
+    expect(passed).toEqual(declared.map((p) => p.name));
+    for (const p of declared) expect(p).toMatchObject({ mandatory: true, allowsEmpty: false });
+  });
+
+  test("every setting stage 2 reads is one stage 1 writes", () => {
+    const written = Object.keys(hashtableLiteral(main, "settings")).map((k) => k.toLowerCase());
+    const read = membersRead(stage2, "settings").map((k) => k.toLowerCase());
+    expect(read.length).toBeGreaterThan(5);
+    expect(read.filter((k) => !written.includes(k))).toEqual([]);
+  });
+});
+
+describe("re-running the setup does only what is missing", () => {
+  test("the script's decision table is the modelled one", () => {
+    expect(hashtableLiteral(stage2, "SetupPlans")).toEqual(GATEWAY_SETUP_PLANS);
+  });
+
+  test.each([
+    ["Install-DataGateway", '$steps -contains "install"'],
+    ["Add-DataGatewayCluster", '$steps -contains "create"'],
+    ["Add-DataGatewayClusterMember", '$steps -contains "join"'],
+  ])("%s runs once, only when the plan says %s", (cmdlet, condition) => {
+    const calls = commandsNamed(stage2, cmdlet);
+    expect(calls).toHaveLength(1);
+    expect(enclosingConditions(calls[0])[0]).toBe(condition);
+  });
+
+  /** A tenant and its machines, with the preconditions Microsoft documents for each cmdlet. */
+  interface World { clusterMembers?: string[]; installed: Record<string, boolean> }
+  const CLUSTER = "gw-iom-retail-prod-weu";
+
+  function runSetup(world: World, computer: string, mode: SetupMode): string[] {
+    const names = mode === "create" ? [computer, CLUSTER] : [computer];
+    const listed = (world.clusterMembers ?? []).some((m) => names.includes(m));
+    const plan = planGatewaySetup(mode, localGatewayState(world.installed[computer] ?? false, listed), world.clusterMembers ? "exists" : "missing");
+    if ("failure" in plan) throw new Error(plan.failure);
+    for (const step of plan.steps) {
+      if (step === "install") world.installed[computer] = true;
+      // Add-DataGatewayCluster / Add-DataGatewayClusterMember: "once the gateway has been installed on a
+      // machine", and a member must be a gateway that is not registered yet.
+      if (!world.installed[computer]) throw new Error(`${step} on ${computer} before the gateway is installed`);
+      if (listed) throw new Error(`${step} on ${computer}, which is already registered`);
+      if (step === "create") world.clusterMembers = [CLUSTER];
+      if (step === "join") world.clusterMembers = [...(world.clusterMembers ?? []), computer];
+    }
+    return plan.steps;
+  }
+
+  test("create, re-run, join, re-run: each run does only the missing steps", () => {
+    const world: World = { installed: {} };
+    expect(runSetup(world, "GW01", "create")).toEqual(["install", "create"]);
+    expect(runSetup(world, "GW01", "create")).toEqual([]); // any later change of the Run Command
+    expect(runSetup(world, "GW02", "join")).toEqual(["install", "join"]);
+    expect(runSetup(world, "GW02", "join")).toEqual([]);
+    expect(runSetup(world, "GW01", "create")).toEqual([]);
+    expect(world.clusterMembers).toEqual([CLUSTER, "GW02"]);
+  });
+
+  test("an interrupted run resumes: installed but not registered only registers", () => {
+    const world: World = { installed: { GW01: true } };
+    expect(runSetup(world, "GW01", "create")).toEqual(["create"]);
+    const joining: World = { installed: { GW02: true }, clusterMembers: [CLUSTER] };
+    expect(runSetup(joining, "GW02", "join")).toEqual(["join"]);
+  });
+
+  test("a rebuilt first node joins the surviving cluster; a stale member stops with a clear reason", () => {
+    const world: World = { installed: { GW02: true }, clusterMembers: ["GW02"] };
+    expect(runSetup(world, "GW01", "create")).toEqual(["install", "join"]);
+    expect(() => runSetup({ installed: {}, clusterMembers: ["GW02"] }, "GW02", "join")).toThrow("stale-member");
+    expect(() => runSetup({ installed: {} }, "GW02", "join")).toThrow("no-cluster");
+  });
+
+  test("the model rejects what the previous script did on a re-run (install again, then join itself)", () => {
+    const world: World = { installed: { GW01: true }, clusterMembers: [CLUSTER] };
+    const previous = () => {
+      world.installed.GW01 = true; // Install-DataGateway on every run
+      if (world.clusterMembers?.includes(CLUSTER)) throw new Error("Add-DataGatewayClusterMember on GW01, which is already registered");
+    };
+    expect(previous).toThrow(/already registered/);
+    expect(runSetup(world, "GW01", "create")).toEqual([]);
+  });
+});
+
+describe("the Run Command hands the script no empty parameter", () => {
+  const CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+  const TENANT = "f0e1d2c3-b4a5-4968-8776-655443322110";
+
+  // Prepare mode passes only Mode and PowerShellVersion (tests/unit/stacks.test.ts); registration
+  // without a region key or admins is where empty values used to go out.
+  test("registration without a region key or admins", async () => {
+    const run = await runProgram("prod", {
+      set: { gatewayRegistrationClientId: CLIENT_ID, gatewayRegistrationTenantId: TENANT },
+      secrets: { gatewayRegistrationClientSecret: "sp-secret-value" },
+    });
+    const commands = run.ofType("azure-native:compute:VirtualMachineRunCommandByVirtualMachine");
+    expect(commands).toHaveLength(2);
+    for (const command of commands) {
+      const parameters = command.inputs.parameters as { name: string; value: unknown }[];
+      expect(parameters.filter((p) => typeof p.value !== "string" || p.value === "")).toEqual([]);
+      const declared = scriptParameters(main).map((p) => p.name);
+      for (const p of parameters) expect(declared).toContain(p.name.toLowerCase());
+    }
+  });
+});
