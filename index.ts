@@ -294,9 +294,6 @@ export const mappings = config.dataverse
 export const nextSteps = pulumi
   .all([drop.accountName, vault.vaultName])
   .apply(([account, vaultName]) => [
-    ...(monitoring.receiverCount === 0
-      ? ["Alerts reach nobody: the action group has no receiver. Set monitoringAlertEmails and/or the secret monitoringAlertWebhookUrl, then run pulumi up again."]
-      : []),
     ...(gateway?.manualStep ? [gateway.manualStep] : []),
     ...(vnetSupport
       ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment (Power Platform admin center, or Microsoft's enterprise-policy PowerShell scripts)."]
@@ -306,5 +303,8 @@ export const nextSteps = pulumi
     "In IOM, Providers > Inventory Visibility > Parameters: paste inventoryVisibility.fileDropLocation, errorFileDropLocation and organizationId, then Save and Activate.",
     ...(config.bigcommerce
       ? [`The BigCommerce access token is in Key Vault '${vaultName}' as secret 'bigcommerce-access-token'; paste it into the BigCommerce provider's connection.`]
+      : []),
+    ...(monitoring.receiverCount === 0
+      ? ["Alerts reach nobody: the action group has no receiver. Set monitoringAlertEmails and/or the secret monitoringAlertWebhookUrl, then run pulumi up again."]
       : []),
   ]);

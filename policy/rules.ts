@@ -256,7 +256,9 @@ function pointsAt(resource: PolicyResource, property: string, target: PolicyReso
 }
 
 function sendsToWorkspace(setting: PolicyResource, workspaces: PolicyResource[]): boolean {
-  if (workspaces.some((w) => setting.references?.workspaceId?.includes(w.name))) return true;
+  // A value that came from resources of the stack must have come from a workspace among them.
+  const from = setting.references?.workspaceId;
+  if (from && from.length > 0) return workspaces.some((w) => from.includes(w.name));
   const id = setting.props.workspaceId;
   return typeof id === "string" && (id === UNKNOWN || /\/providers\/microsoft\.operationalinsights\/workspaces\//i.test(id));
 }
