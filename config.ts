@@ -72,7 +72,7 @@ const MONITORING_SCHEMA = {
   monitoringFileDropSilenceHours: { type: "integer", schema: z.number().int().min(0, "must be 0 (off) or 1-48").max(48, "must be at most 48 (a log alert's longest window)") },
   monitoringMalwareScanning: { type: "boolean", schema: z.boolean() },
   monitoringMalwareScanningCapGbPerMonth: { type: "integer", schema: z.number().int().refine((v) => v === -1 || v >= 1, "must be -1 (no cap) or at least 1") },
-  monitoringGatewayEventLog: { type: "string", schema: z.string().min(1, "must name the gateway's event log").regex(/^[^!*\[\]]+$/, "must be an event log name without XPath characters (!, *, [ ])") },
+  monitoringGatewayEventLog: { type: "string", schema: z.string().min(1, "must name the gateway's event log").regex(/^[^!*[\]]+$/, "must be an event log name without XPath characters (!, *, [ ])") },
   monitoringFlowLogStorageAccountId: {
     type: "string",
     schema: z.string().regex(/^(\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24})?$/i,
