@@ -46,16 +46,17 @@ export const GATEWAY_COUNTERS = [
 ] as const;
 
 /**
- * Event log queries for the agent: Application errors and warnings, every System event at
- * information level or above (service start and stop events 7036 are informational), and the
- * gateway's own log.
+ * Event log queries for the agent: Application errors and warnings, and every System event at
+ * information level or above (the service start and stop events, 7036, are informational).
  */
-export function gatewayEventQueries(gatewayEventLog: string): string[] {
-  return [
-    "Application!*[System[(Level=1 or Level=2 or Level=3)]]",
-    "System!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]",
-    `${gatewayEventLog}!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]`,
-  ];
+export const WINDOWS_EVENT_QUERIES = [
+  "Application!*[System[(Level=1 or Level=2 or Level=3)]]",
+  "System!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]",
+] as const;
+
+/** The gateway's own event log, a data source of its own so a wrong log name cannot affect the others. */
+export function gatewayEventQuery(gatewayEventLog: string): string {
+  return `${gatewayEventLog}!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]`;
 }
 
 export interface MonitoringArgs extends LandingArgs {
@@ -151,7 +152,10 @@ export class Monitoring extends pulumi.ComponentResource {
         description: "Windows events (Application, System, the data gateway's own log) and CPU, memory, disk and network counters of the gateway nodes.",
         kind: "Windows",
         dataSources: {
-          windowsEventLogs: [{ name: "gateway-events", streams: ["Microsoft-Event"], xPathQueries: gatewayEventQueries(args.gatewayEventLog) }],
+          windowsEventLogs: [
+            { name: "windows-events", streams: ["Microsoft-Event"], xPathQueries: [...WINDOWS_EVENT_QUERIES] },
+            { name: "gateway-events", streams: ["Microsoft-Event"], xPathQueries: [gatewayEventQuery(args.gatewayEventLog)] },
+          ],
           performanceCounters: [{ name: "gateway-counters", streams: ["Microsoft-Perf"], samplingFrequencyInSeconds: 60, counterSpecifiers: [...GATEWAY_COUNTERS] }],
         },
         destinations: { logAnalytics: [{ name: "workspace", workspaceResourceId: workspace.id }] },

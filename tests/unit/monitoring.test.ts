@@ -75,13 +75,17 @@ describe.each(STACKS)("stack %s", (stack) => {
 
   test("the rule collects Application and System events, the gateway's own log, and CPU, memory, disk and network counters", () => {
     const dcr = run().one(MT.dcr).inputs;
-    const events = list(obj(dcr.dataSources).windowsEventLogs)[0];
-    expect(events.streams).toEqual(["Microsoft-Event"]);
-    expect(events.xPathQueries).toEqual([
-      "Application!*[System[(Level=1 or Level=2 or Level=3)]]",
-      // Service Control Manager's 7036 "stopped" is informational (level 4): without it the service alert sees nothing.
-      "System!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]",
-      "On-premises data gateway service!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]",
+    expect(list(obj(dcr.dataSources).windowsEventLogs)).toEqual([
+      {
+        name: "windows-events",
+        streams: ["Microsoft-Event"],
+        xPathQueries: [
+          "Application!*[System[(Level=1 or Level=2 or Level=3)]]",
+          // Service Control Manager's 7036 "stopped" is informational (level 4): without it the service alert sees nothing.
+          "System!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]",
+        ],
+      },
+      { name: "gateway-events", streams: ["Microsoft-Event"], xPathQueries: ["On-premises data gateway service!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]"] },
     ]);
     const counters = list(obj(dcr.dataSources).performanceCounters)[0];
     expect(counters.counterSpecifiers).toEqual([...GATEWAY_COUNTERS]);
