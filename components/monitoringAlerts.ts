@@ -256,8 +256,6 @@ export class MonitoringAlerts extends pulumi.ComponentResource {
         enabled: true,
         severity: rule.severity,
         scopes: [args.blobServiceId],
-        targetResourceType: blobNamespace,
-        targetResourceRegion: location,
         evaluationFrequency: "PT5M",
         windowSize: "PT15M",
         autoMitigate: true,
