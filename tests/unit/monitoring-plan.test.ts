@@ -3,10 +3,12 @@
  * is caught by the policy pack's rules (which the offline plan runs) or by the monitoring check the
  * stack tests use. Also the three monitoring policies with passing and failing resources.
  */
+import type { StackValidationArgs } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
 import { planViolations } from "../../plan/cli";
 import type { PlannedResource, StackPlan } from "../../plan/capture";
+import { stackPolicies } from "../../policy/policies";
 import { STACK_RULES, evaluate, type PolicyResource } from "../../policy/rules";
 import { EXPECTED_MONITORING, MT, monitoringGaps } from "../support/monitoring";
 import { ROOT, STACKS } from "../support/stack";
@@ -132,6 +134,27 @@ describe("monitoring policies, as the policy pack runs them", () => {
     const metricAlert: PolicyResource = { type: MT.metricAlert, name: "m1", props: { actions: [{ actionGroupId: "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/actionGroups/ag-iom" }] } };
     expect(check([group, logAlert, metricAlert])).toEqual([]);
     expect(check([logAlert, { ...metricAlert, props: { actions: [] } }])).toEqual(["alert rule 'l1' notifies no action group", "alert rule 'm1' notifies no action group"]);
+  });
+
+  test("in the policy pack, the engine's property dependencies are what links a setting, agent or association to its resource", () => {
+    // During `pulumi preview` of a new stack every id is unknown (undefined here); only the
+    // dependencies say which VM the extension and the association belong to.
+    type Engine = { type: string; name: string; urn: string; props: Record<string, unknown>; propertyDependencies: Record<string, Engine[]> };
+    const resource = (type: string, name: string, props: Record<string, unknown>, deps: Record<string, Engine[]> = {}): Engine =>
+      ({ type, name, urn: `urn:pulumi:prod::iom-bigcommerce::${type}::${name}`, props, propertyDependencies: deps });
+    const vm = resource("azure-native:compute:VirtualMachine", "gateway-vm-01", { vmName: "vm-iom-retail-prod-weu-gw01" });
+    const dcr = resource("azure-native:monitor:DataCollectionRule", "monitoring-dcr-gateway", {});
+    const agent = resource(MT.extension, "monitoring-ama-01", { publisher: "Microsoft.Azure.Monitor", type: "AzureMonitorWindowsAgent" }, { vmName: [vm] });
+    const association = resource(MT.dcrAssociation, "monitoring-dcr-gateway-01", {}, { resourceUri: [vm], dataCollectionRuleId: [dcr] });
+    const policy = stackPolicies.find((p) => p.name === "vm-monitoring-agent");
+    const run = (resources: Engine[]) => {
+      const reported: { message: string; urn?: string }[] = [];
+      const args = { resources: resources.map((r) => ({ ...r, opts: {}, dependencies: [] })) } as unknown as StackValidationArgs;
+      policy?.validateStack(args, (message, urn) => { reported.push({ message, urn }); });
+      return reported;
+    };
+    expect(run([vm, dcr, agent, association])).toEqual([]);
+    expect(run([vm, dcr, agent])).toEqual([{ message: "VM 'gateway-vm-01' is associated with no data collection rule", urn: vm.urn }]);
   });
 
   test("the whole rule set runs in evaluate(), as the offline plan does", () => {
