@@ -53,6 +53,33 @@ const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64
 /** Tags the program sets itself; `extraTags` may not override them. */
 const RESERVED_TAGS = ["workload", "environment", "businessUnit", "managedBy", "pulumiStack"];
 
+/** Monitoring keys (docs/operations.md), kept in a block of their own. */
+const percent = z.number().int().min(50, "must be at least 50").max(100, "must be at most 100");
+const MONITORING_SCHEMA = {
+  monitoringRetentionDays: { type: "integer", schema: days(30, 730) },
+  monitoringAlertEmails: { type: "array", schema: uniqueList(z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, "must hold email addresses")) },
+  monitoringAlertWebhookUrl: {
+    type: "string",
+    secret: true,
+    schema: z.string().refine((v) => v === "" || /^https:\/\/[^\s/]+(\/\S*)?$/.test(v), "must be an https:// URL, or empty"),
+  },
+  monitoringCpuAlertPercent: { type: "integer", schema: percent },
+  monitoringMemoryAlertPercent: { type: "integer", schema: percent },
+  monitoringBlobAvailabilityPercent: { type: "integer", schema: percent },
+  // Log search alerts look back at most two days (Azure Monitor's limit for a rule's window).
+  monitoringFileDropSilenceHours: { type: "integer", schema: z.number().int().min(0, "must be 0 (off) or 1-48").max(48, "must be at most 48 (a log alert's longest window)") },
+  monitoringMalwareScanning: { type: "boolean", schema: z.boolean() },
+  monitoringMalwareScanningCapGbPerMonth: { type: "integer", schema: z.number().int().refine((v) => v === -1 || v >= 1, "must be -1 (no cap) or at least 1") },
+  monitoringGatewayEventLog: { type: "string", schema: z.string().min(1, "must name the gateway's event log").regex(/^[^!*[\]]+$/, "must be an event log name without XPath characters (!, *, [ ])") },
+  monitoringFlowLogStorageAccountId: {
+    type: "string",
+    schema: z.string().regex(/^(\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[a-z0-9]{3,24})?$/i,
+      "must be a storage account resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>), or empty"),
+  },
+  monitoringNetworkWatcherResourceGroup: { type: "string", schema: z.string().regex(/^[-\w._()]{1,90}$/, "must be a resource group name") },
+  monitoringNetworkWatcherName: { type: "string", schema: z.string().regex(/^([-\w._]{1,80})?$/, "must be a Network Watcher name, or empty for NetworkWatcher_<location>") },
+} as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
+
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table,
  * `Pulumi.yaml` and the README in step.
@@ -140,6 +167,7 @@ export const CONFIG_SCHEMA = {
   dataverseMappingsDir: { type: "string", schema: z.string().refine((v) => !v.startsWith("/") && !v.split(/[\\/]/).includes(".."), "must be a folder inside the project, or empty for mappings/<stack>") },
   dataverseAdoptExisting: { type: "boolean", schema: z.boolean() },
   ...Object.fromEntries(MAPPING_KINDS.map((kind) => [schemaOverrideKey(kind), { type: "string", schema: schemaOverride }])) as Record<SchemaOverrideKey, { type: "string"; schema: typeof schemaOverride }>,
+  ...MONITORING_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -209,6 +237,8 @@ export interface StackConfig {
     registration?: GatewayRegistration;
   };
   resourceLocks: boolean;
+  /** Workspace, agent, alerts, Defender and workbook. */
+  monitoring: MonitoringConfig;
   /** Present when the stack names a store hash and holds the secret access token. */
   bigcommerce?: {
     storeHash: string;
@@ -325,6 +355,7 @@ export function parseStackConfig(
 
   const v = values as Values;
   checkRules(v, problems);
+  checkMonitoring(v, problems);
   if (problems.length > 0) throw new ConfigError(stack, problems);
   return build(stack, v);
 }
@@ -539,6 +570,7 @@ function build(stack: string, v: Values): StackConfig {
         }
       : undefined,
     resourceLocks: v.resourceLocks,
+    monitoring: buildMonitoring(v),
     dataverse: v.dataverseEnvironmentUrl
       ? {
           environmentUrl: v.dataverseEnvironmentUrl.replace(/\/$/, ""),
@@ -556,6 +588,52 @@ function build(stack: string, v: Values): StackConfig {
           requiredScopes: v.bigcommerceRequiredScopes.length > 0 ? v.bigcommerceRequiredScopes : undefined,
           expectedStoreName: v.bigcommerceExpectedStoreName || undefined,
           acceptedStoreStatuses: v.bigcommerceAcceptedStoreStatuses.length > 0 ? v.bigcommerceAcceptedStoreStatuses : undefined,
+        }
+      : undefined,
+  };
+}
+
+export interface MonitoringConfig {
+  retentionDays: number;
+  emails: string[];
+  /** Secret; absent when no webhook is configured. */
+  webhookUrl?: pulumi.Output<string>;
+  cpuAlertPercent: number;
+  memoryAlertPercent: number;
+  blobAvailabilityPercent: number;
+  /** Absent: the File Drop silence alert is off. */
+  fileDropSilenceHours?: number;
+  /** Present when Defender for Storage with on-upload malware scanning is on. */
+  malwareScanning?: { capGbPerMonth: number };
+  gatewayEventLog: string;
+  /** Present when VNet flow logs are on. */
+  flowLogs?: { storageAccountId: string; networkWatcherResourceGroup: string; networkWatcherName: string };
+}
+
+/** Rules between the monitoring keys. */
+function checkMonitoring(v: Values, problems: ConfigProblem[]): void {
+  const add = (key: ConfigKey, message: string) => problems.push({ key, message });
+  if (v.monitoringFlowLogStorageAccountId === "" && v.monitoringNetworkWatcherName !== "") {
+    add("monitoringNetworkWatcherName", "is only used with monitoringFlowLogStorageAccountId (VNet flow logs)");
+  }
+}
+
+function buildMonitoring(v: Values): MonitoringConfig {
+  return {
+    retentionDays: v.monitoringRetentionDays,
+    emails: v.monitoringAlertEmails,
+    webhookUrl: v.monitoringAlertWebhookUrl ? pulumi.secret(v.monitoringAlertWebhookUrl) : undefined,
+    cpuAlertPercent: v.monitoringCpuAlertPercent,
+    memoryAlertPercent: v.monitoringMemoryAlertPercent,
+    blobAvailabilityPercent: v.monitoringBlobAvailabilityPercent,
+    fileDropSilenceHours: v.monitoringFileDropSilenceHours > 0 ? v.monitoringFileDropSilenceHours : undefined,
+    malwareScanning: v.monitoringMalwareScanning ? { capGbPerMonth: v.monitoringMalwareScanningCapGbPerMonth } : undefined,
+    gatewayEventLog: v.monitoringGatewayEventLog,
+    flowLogs: v.monitoringFlowLogStorageAccountId
+      ? {
+          storageAccountId: v.monitoringFlowLogStorageAccountId,
+          networkWatcherResourceGroup: v.monitoringNetworkWatcherResourceGroup,
+          networkWatcherName: v.monitoringNetworkWatcherName || `NetworkWatcher_${v.location}`,
         }
       : undefined,
   };

@@ -9,6 +9,7 @@ import { hostAddress, parseCidr, type Cidr } from "./cidr";
 import { DataGateway } from "./components/dataGateway";
 import { DropStorage } from "./components/dropStorage";
 import { KeyVault, type VaultSecretArgs } from "./components/keyVault";
+import { Monitoring, loadLandingWorkbook } from "./components/monitoring";
 import { Network } from "./components/network";
 import { PowerPlatformVnet } from "./components/powerPlatformVnet";
 import { loadStackConfig } from "./config";
@@ -22,6 +23,8 @@ const { naming, tags, location } = config;
 // Every mapping file is validated here, all problems at once with file and line, before anything
 // is declared or any call is made.
 const mappingFiles = config.dataverse ? loadMappingDir(config.dataverse.mappingsDir, config.dataverse.mappingGroup) : undefined;
+// The workbook definition is a reviewed file: a broken one stops the run before anything is declared.
+const landingWorkbook = loadLandingWorkbook({ fileDrop: config.storage.fileDropContainerName, errorFileDrop: config.storage.errorFileDropContainerName });
 const client = authorization.getClientConfigOutput();
 
 const landingGroup = new resources.ResourceGroup("landing", {
@@ -180,6 +183,36 @@ const vnetSupport = config.powerPlatform
     })
   : undefined;
 
+// ---- Monitoring: workspace, diagnostics, agent, alerts, Defender, workbook (docs/operations.md) ---
+
+const monitoring = new Monitoring("monitoring", {
+  resourceGroupName,
+  location,
+  naming,
+  tags,
+  retentionDays: config.monitoring.retentionDays,
+  dropStorage: {
+    accountId: drop.accountId,
+    accountName: drop.accountName,
+    fileDropContainerName: config.storage.fileDropContainerName,
+    errorFileDropContainerName: config.storage.errorFileDropContainerName,
+  },
+  vaultId: vault.vaultId,
+  gatewayVms: gateway?.vms.map((vm) => ({ name: vm.name, id: vm.id, after: vm.setup })) ?? [],
+  gatewayEventLog: config.monitoring.gatewayEventLog,
+  alerts: {
+    emails: config.monitoring.emails,
+    webhookUrl: config.monitoring.webhookUrl,
+    cpuAlertPercent: config.monitoring.cpuAlertPercent,
+    memoryAlertPercent: config.monitoring.memoryAlertPercent,
+    blobAvailabilityPercent: config.monitoring.blobAvailabilityPercent,
+    fileDropSilenceHours: config.monitoring.fileDropSilenceHours,
+  },
+  malwareScanning: config.monitoring.malwareScanning,
+  flowLogs: config.monitoring.flowLogs ? { ...config.monitoring.flowLogs, vnetId: net.vnetId } : undefined,
+  workbook: { definition: landingWorkbook, key: `${pulumi.getProject()}/${pulumi.getStack()}` },
+});
+
 // ---- Dynamic resources: checks and records outside Azure ------------------------------------------
 
 // Proves the store hash, token and scopes before IOM is pointed at them: Power Automate shows a
@@ -237,6 +270,15 @@ export const gatewayRegistrationMode = gateway?.registrationMode ?? "none";
 export const gatewayClusterName = gateway?.clusterName;
 export const gatewayVms = gateway?.vms.map((vm) => ({ name: vm.name, id: vm.id, identityPrincipalId: vm.principalId }));
 export const powerPlatformEnterprisePolicyId = vnetSupport?.enterprisePolicyId;
+/** Where the landing's logs, alerts and workbook are (receivers never appear here: the webhook is a secret). */
+export const monitoringSummary = {
+  workspaceName: monitoring.workspaceName,
+  workspaceId: monitoring.workspaceId,
+  alertRules: monitoring.alertRuleNames,
+  alertReceivers: monitoring.receiverCount,
+  workbookName: monitoring.workbookName,
+  malwareScanning: monitoring.malwareScanning,
+};
 /** What the BigCommerce API check proved (the token only as a fingerprint). */
 export const bigcommerce = bigcommerceCheck
   ? {
@@ -274,5 +316,8 @@ export const nextSteps = pulumi
     "In IOM, Providers > Inventory Visibility > Parameters: paste inventoryVisibility.fileDropLocation, errorFileDropLocation and organizationId, then Save and Activate.",
     ...(config.bigcommerce
       ? [`The BigCommerce access token is in Key Vault '${vaultName}' as secret 'bigcommerce-access-token'; paste it into the BigCommerce provider's connection.`]
+      : []),
+    ...(monitoring.receiverCount === 0
+      ? ["Alerts reach nobody: the action group has no receiver. Set monitoringAlertEmails and/or the secret monitoringAlertWebhookUrl, then run pulumi up again."]
       : []),
   ]);

@@ -50,7 +50,8 @@ export const GATEWAY_SETUP_SCRIPT = fs.readFileSync(path.join(__dirname, "gatewa
 export class DataGateway extends pulumi.ComponentResource {
   readonly clusterName: string;
   readonly registrationMode: GatewayRegistrationMode;
-  readonly vms: { name: pulumi.Output<string>; id: pulumi.Output<string>; principalId: pulumi.Output<string> }[] = [];
+  /** Each node, with its setup run command: the last operation on the VM, so later extensions wait for it. */
+  readonly vms: { name: pulumi.Output<string>; id: pulumi.Output<string>; principalId: pulumi.Output<string>; setup: pulumi.Resource }[] = [];
   readonly manualStep?: string;
 
   constructor(name: string, args: DataGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -190,7 +191,7 @@ export class DataGateway extends pulumi.ComponentResource {
       }, { ...child, dependsOn: [...readers, passwordReset, ...(clusterCreator ? [clusterCreator] : [])] });
       if (index === 0) clusterCreator = setup; // members join only after the cluster exists
 
-      this.vms.push({ name: vm.name, id: vm.id, principalId });
+      this.vms.push({ name: vm.name, id: vm.id, principalId, setup });
     }
 
     if (!args.registration) {

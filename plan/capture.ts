@@ -9,6 +9,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parseStackConfig } from "../config";
+import { REFERENCE_TYPES } from "../policy/rules";
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { loadProject, resolveStackConfig, withoutProjectPrefix, type ConfigChanges } from "./stack-config";
 import { ROTATION_CLOCK_ENV } from "../rotation";
@@ -48,6 +49,8 @@ export interface PlannedResource {
   inputs: Record<string, unknown>;
   /** Input paths `pulumi up` leaves as they are in state (the resource option `ignoreChanges`). */
   ignoreChanges?: string[];
+  /** For REFERENCE_TYPES: per input, the logical names of the resources its value came from. */
+  references?: Record<string, string[]>;
 }
 
 export interface StackPlan {
@@ -92,6 +95,32 @@ function withoutProviderText<T extends { inputs?: Record<string, unknown> }>(res
   return { ...resource, inputs: { ...resource.inputs, __provider: "[serialized dynamic provider]" } };
 }
 
+/** The SDK keeps the resources an Output came from; `resources()` is how the engine learns property dependencies. */
+interface OutputResources {
+  resources(): Set<pulumi.Resource>;
+}
+
+/** Every Output inside an input value (plain objects and lists are walked). */
+function outputsIn(value: unknown): pulumi.Output<unknown>[] {
+  if (pulumi.Output.isInstance(value)) return [value];
+  if (Array.isArray(value)) return value.flatMap(outputsIn);
+  if (typeof value === "object" && value !== null && !pulumi.Resource.isInstance(value)) return Object.values(value).flatMap(outputsIn);
+  return [];
+}
+
+/** Per top-level input, the logical names of the (already registered) resources its values came from. */
+function inputReferences(props: Record<string, unknown>, names: Map<pulumi.Resource, string>): Record<string, string[]> {
+  const references: Record<string, string[]> = {};
+  for (const [property, value] of Object.entries(props).sort(([a], [b]) => a.localeCompare(b))) {
+    const from = outputsIn(value)
+      .flatMap((output) => [...(output as unknown as OutputResources).resources()])
+      .map((r) => names.get(r))
+      .filter((n): n is string => n !== undefined);
+    if (from.length > 0) references[property] = [...new Set(from)].sort();
+  }
+  return references;
+}
+
 export async function captureStackPlan(stack: string, changes: ConfigChanges = {}): Promise<StackPlan> {
   const project = loadProject().name;
   process.env[ROTATION_CLOCK_ENV] ??= PLAN_CLOCK;
@@ -104,6 +133,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
   const parents = new Map<pulumi.Resource, string>();
   const parentOf = new Map<string, string>();
   const ignored = new Map<string, string[]>();
+  const referencesOf = new Map<string, Record<string, string[]>>();
   const key = (type: string, name: string) => `${type}::${name}`;
 
   await pulumi.runtime.setMocks(
@@ -139,6 +169,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       const parent = args.opts.parent ? parents.get(args.opts.parent) : undefined;
       if (parent) parentOf.set(key(args.type, args.name), parent);
       if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
+      if (REFERENCE_TYPES.includes(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, parents));
       return undefined;
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -161,6 +192,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       ...(parentOf.has(k) && parentOf.get(k) !== stackResource ? { parent: parentOf.get(k) } : {}),
       inputs: normalize(unmaskKnownParts(r.type, r.inputs ?? {})) as Record<string, unknown>,
       ...(ignored.has(k) ? { ignoreChanges: ignored.get(k) } : {}),
+      ...(referencesOf.has(k) ? { references: referencesOf.get(k) } : {}),
     }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   return { project, stack, resources, outputs: normalize(outputs) as Record<string, unknown> };

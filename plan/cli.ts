@@ -105,7 +105,7 @@ export function renderTree(plan: StackPlan, violations: Violation[]): string {
 }
 
 export function planViolations(plan: StackPlan): Violation[] {
-  return evaluate(plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })));
+  return evaluate(plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs, references: r.references })));
 }
 
 /** A unified diff of the committed plan against the current one, or undefined when they match. */

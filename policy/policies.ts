@@ -20,7 +20,12 @@ export const stackPolicies: StackValidationPolicy[] = STACK_RULES.map((rule) => 
   description: rule.description,
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
-    const resources = args.resources.map((r) => ({ type: r.type, name: r.name, props: r.props }));
+    const resources = args.resources.map((r) => ({
+      type: r.type,
+      name: r.name,
+      props: r.props,
+      references: Object.fromEntries(Object.entries(r.propertyDependencies ?? {}).map(([prop, deps]) => [prop, deps.map((d) => d.name)])),
+    }));
     for (const { resource, message } of rule.check(resources)) {
       reportViolation(message, args.resources.find((r) => r.name === resource.name && r.type === resource.type)?.urn);
     }

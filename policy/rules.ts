@@ -12,6 +12,12 @@ export interface PolicyResource {
   /** Logical name (Pulumi), for messages. */
   name: string;
   props: Record<string, unknown>;
+  /**
+   * Per input property, the logical names of the resources its value came from (the engine's
+   * property dependencies). Recorded for REFERENCE_TYPES: the way to tell, during a preview when ids
+   * are still unknown, which resource a diagnostic setting, extension or association belongs to.
+   */
+  references?: Record<string, string[]>;
 }
 
 export interface ResourceRule {
@@ -64,7 +70,23 @@ export const T = {
   runCommand: "azure-native:compute:VirtualMachineRunCommandByVirtualMachine",
   vault: "azure-native:keyvault:Vault",
   secret: "azure-native:keyvault:Secret",
+  workspace: "azure-native:operationalinsights:Workspace",
+  diagnosticSetting: "azure-native:monitor:DiagnosticSetting",
+  dcrAssociation: "azure-native:monitor:DataCollectionRuleAssociation",
+  actionGroup: "azure-native:monitor:ActionGroup",
+  logAlert: "azure-native:monitor:ScheduledQueryRule",
+  metricAlert: "azure-native:monitor:MetricAlert",
 } as const;
+
+/** Types whose property references the offline plan records (see PolicyResource.references). */
+export const REFERENCE_TYPES: string[] = [T.diagnosticSetting, T.dcrAssociation, T.vmExtension, T.logAlert, T.metricAlert];
+
+/** Log categories a diagnostic setting must send for each kind of resource (or a category group covering them). */
+const REQUIRED_LOGS: Record<string, { logs: string[]; groups: string[] }> = {
+  [T.storageAccount]: { logs: ["StorageRead", "StorageWrite", "StorageDelete"], groups: ["allLogs", "audit"] },
+  [T.vault]: { logs: ["AuditEvent"], groups: ["allLogs", "audit"] },
+};
+const AZURE_MONITOR_AGENT_WINDOWS = { publisher: "Microsoft.Azure.Monitor", type: "AzureMonitorWindowsAgent" };
 
 const INTERNET_SOURCES = new Set(["*", "internet", "any", "0.0.0.0/0", "::/0"]);
 /** A setting's name that says it holds a secret, as opposed to naming one (…SecretName, …KeyId). */
@@ -133,6 +155,9 @@ export const TAGGABLE = [
   "azure-native:storage:StorageAccount", "azure-native:keyvault:Vault", "azure-native:keyvault:Secret",
   "azure-native:compute:VirtualMachine", "azure-native:compute:VirtualMachineExtension",
   "azure-native:compute:VirtualMachineRunCommandByVirtualMachine", "azure-native:powerplatform:EnterprisePolicy",
+  "azure-native:operationalinsights:Workspace", "azure-native:monitor:DataCollectionRule", "azure-native:monitor:ActionGroup",
+  "azure-native:monitor:ScheduledQueryRule", "azure-native:monitor:MetricAlert", "azure-native:applicationinsights:Workbook",
+  "azure-native:network:FlowLog",
 ];
 export const REQUIRED_TAGS = ["workload", "environment", "businessUnit", "managedBy"];
 
@@ -285,6 +310,31 @@ export const RESOURCE_RULES: ResourceRule[] = [
   },
 ];
 
+/** Does `resource`'s `property` point at `target`: by recorded reference, or by a known ARM id naming it? */
+function pointsAt(resource: PolicyResource, property: string, target: PolicyResource, idSegment: string, nameProperty: string): boolean {
+  if (resource.references?.[property]?.includes(target.name)) return true;
+  const value = resource.props[property];
+  const targetName = target.props[nameProperty];
+  return typeof value === "string" && typeof targetName === "string" && known(targetName) &&
+    value.toLowerCase().includes(`/${idSegment}/${targetName.toLowerCase()}`);
+}
+
+function sendsToWorkspace(setting: PolicyResource, workspaces: PolicyResource[]): boolean {
+  // A value that came from resources of the stack must have come from a workspace among them.
+  const from = setting.references?.workspaceId;
+  if (from && from.length > 0) return workspaces.some((w) => from.includes(w.name));
+  const id = setting.props.workspaceId;
+  return typeof id === "string" && (id === UNKNOWN || /\/providers\/microsoft\.operationalinsights\/workspaces\//i.test(id));
+}
+
+function enabledLogs(setting: PolicyResource): { categories: Set<string>; groups: Set<string> } {
+  const logs = arr(setting.props.logs).map(obj).filter((l) => l.enabled === true);
+  return {
+    categories: new Set(logs.map((l) => l.category).filter((c): c is string => typeof c === "string")),
+    groups: new Set(logs.map((l) => l.categoryGroup).filter((c): c is string => typeof c === "string")),
+  };
+}
+
 export const STACK_RULES: StackRule[] = [
   {
     name: "private-endpoint-dns-zone-group",
@@ -299,6 +349,61 @@ export const STACK_RULES: StackRule[] = [
           return !groups.some((g) => g.props.privateEndpointName === peName || (typeof g.props.id === "string" && g.props.id.includes(`/privateEndpoints/${String(peName)}/`)));
         })
         .map((pe) => ({ resource: pe, message: `private endpoint '${String(pe.props.privateEndpointName)}' has no private DNS zone group` }));
+    },
+  },
+  {
+    name: "diagnostics-to-workspace",
+    description: "Every storage account sends its blob read, write and delete logs, and every Key Vault its audit events, to a Log Analytics workspace through diagnostic settings.",
+    check: (resources) => {
+      const workspaces = resources.filter((r) => r.type === T.workspace);
+      const settings = resources.filter((r) => r.type === T.diagnosticSetting && sendsToWorkspace(r, workspaces));
+      return resources
+        .filter((r) => r.type === T.storageAccount || r.type === T.vault)
+        .flatMap((target) => {
+          const [segment, nameProperty] = target.type === T.vault ? ["vaults", "vaultName"] : ["storageaccounts", "accountName"];
+          const mine = settings.filter((d) => pointsAt(d, "resourceUri", target, segment, nameProperty));
+          const required = REQUIRED_LOGS[target.type];
+          const sent = mine.map(enabledLogs);
+          const covered = sent.some((s) => [...s.groups].some((g) => required.groups.includes(g)));
+          const missing = covered ? [] : required.logs.filter((c) => !sent.some((s) => s.categories.has(c)));
+          if (mine.length === 0) return [{ resource: target, message: `'${target.name}' has no diagnostic setting sending to a Log Analytics workspace` }];
+          return missing.length > 0 ? [{ resource: target, message: `'${target.name}' sends no ${missing.join(", ")} logs to a Log Analytics workspace` }] : [];
+        });
+    },
+  },
+  {
+    name: "alerts-notify-action-group",
+    description: "Every alert rule notifies an action group of the stack (or a known action group id).",
+    check: (resources) => {
+      const groups = resources.filter((r) => r.type === T.actionGroup).map((g) => g.name);
+      return resources.filter((r) => r.type === T.logAlert || r.type === T.metricAlert).flatMap((rule) => {
+        const ids = rule.type === T.logAlert
+          ? arr(obj(rule.props.actions).actionGroups)
+          : arr(rule.props.actions).map((a) => obj(a).actionGroupId);
+        const byReference = (rule.references?.actions ?? []).some((n) => groups.includes(n));
+        const byId = ids.some((id) => typeof id === "string" && /\/providers\/microsoft\.insights\/actiongroups\//i.test(id));
+        return byReference || byId ? [] : [{ resource: rule, message: `alert rule '${rule.name}' notifies no action group` }];
+      });
+    },
+  },
+  {
+    name: "vm-monitoring-agent",
+    description: "Every virtual machine (the gateway nodes) runs the Azure Monitor Agent and is associated with a data collection rule.",
+    check: (resources) => {
+      const agents = resources.filter((r) => r.type === T.vmExtension &&
+        r.props.publisher === AZURE_MONITOR_AGENT_WINDOWS.publisher && r.props.type === AZURE_MONITOR_AGENT_WINDOWS.type);
+      const associations = resources.filter((r) => r.type === T.dcrAssociation &&
+        (r.props.dataCollectionRuleId !== undefined || (r.references?.dataCollectionRuleId?.length ?? 0) > 0));
+      return resources.filter((r) => r.type === T.vm).flatMap((vm) => {
+        const problems: { resource: PolicyResource; message: string }[] = [];
+        if (!agents.some((a) => pointsAt(a, "vmName", vm, "virtualmachines", "vmName") || (known(vm.props.vmName) && a.props.vmName === vm.props.vmName))) {
+          problems.push({ resource: vm, message: `VM '${vm.name}' has no Azure Monitor Agent extension (${AZURE_MONITOR_AGENT_WINDOWS.publisher}/${AZURE_MONITOR_AGENT_WINDOWS.type})` });
+        }
+        if (!associations.some((a) => pointsAt(a, "resourceUri", vm, "virtualmachines", "vmName"))) {
+          problems.push({ resource: vm, message: `VM '${vm.name}' is associated with no data collection rule` });
+        }
+        return problems;
+      });
     },
   },
 ];

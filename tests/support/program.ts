@@ -79,6 +79,16 @@ const NAME_INPUTS: Record<string, string> = {
   "azure-native:compute:VirtualMachineRunCommandByVirtualMachine": "runCommandName",
   "azure-native:powerplatform:EnterprisePolicy": "enterprisePolicyName",
   "azure-native:authorization:ManagementLockByScope": "lockName",
+  "azure-native:operationalinsights:Workspace": "workspaceName",
+  "azure-native:monitor:DiagnosticSetting": "name",
+  "azure-native:monitor:DataCollectionRule": "dataCollectionRuleName",
+  "azure-native:monitor:DataCollectionRuleAssociation": "associationName",
+  "azure-native:monitor:ActionGroup": "actionGroupName",
+  "azure-native:monitor:ScheduledQueryRule": "ruleName",
+  "azure-native:monitor:MetricAlert": "ruleName",
+  "azure-native:security:DefenderForStorage": "settingName",
+  "azure-native:applicationinsights:Workbook": "resourceName",
+  "azure-native:network:FlowLog": "flowLogName",
 };
 
 function principalIdFor(name: string): string {
