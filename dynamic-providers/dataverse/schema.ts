@@ -245,3 +245,16 @@ export async function resolveKeys(client: DataverseClient, l: Pick<LookupSchema,
   );
   return found;
 }
+
+// ---- shared with other discoverers (IOM provider tables) -------------------------------------------
+
+/** A table's metadata as `EntityDefinitions(LogicalName='x')` returns it, with attributes and lookups. */
+export type TableMetadata = EntityDef;
+
+/** Read one table's metadata (attributes and many-to-one relationships) through the shared client. */
+export function readTableMetadata(client: DataverseClient, logicalName: string): Promise<TableMetadata> {
+  return entity(client, logicalName, true);
+}
+
+/** A metadata label in the caller's language, falling back to the first localized label. */
+export const displayLabel = labelOf;
