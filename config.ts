@@ -11,6 +11,7 @@ import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr"
 import { normalizeScopes, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS, type MappingKind } from "./dynamic-providers/dataverse/kinds";
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
+import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries, parseProviderSchemaOverride } from "./dynamic-providers/iom-provider";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -54,6 +55,30 @@ export const OS_DISK_TYPES = ["Premium_LRS", "Premium_ZRS", "StandardSSD_LRS", "
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8"].map((c) => parseCidr(c) as Cidr);
 /** Tags the program sets itself; `extraTags` may not override them. */
 const RESERVED_TAGS = ["workload", "environment", "businessUnit", "managedBy", "pulumiStack"];
+
+// ---- IOM provider setup (IomProviderParameters, PowerPlatformPolicyLink) ---------------------------
+const providerParameterEntries = z.array(z.string()).superRefine((entries, ctx) => {
+  const problems: string[] = [];
+  parseProviderParameterEntries(entries, problems, (i) => `entry ${i}`);
+  for (const message of problems) ctx.addIssue({ code: "custom", message });
+});
+const PROVIDER_SETUP_SCHEMA = {
+  iomInventoryVisibilityProvider: { type: "string", schema: z.string().min(1, "must name the Inventory Visibility provider as IOM lists it") },
+  iomProviderParameters: { type: "array", schema: providerParameterEntries },
+  iomProviderSecretParameters: { type: "array", secret: true, schema: providerParameterEntries },
+  iomProviderSchema: {
+    type: "string",
+    schema: z.string().superRefine((v, ctx) => {
+      try {
+        parseProviderSchemaOverride(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+  },
+  powerPlatformEnvironmentId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the Power Platform environment id (a GUID), or empty") },
+} as const;
+// ---- end IOM provider setup ------------------------------------------------------------------------
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table,
@@ -131,6 +156,7 @@ export const CONFIG_SCHEMA = {
   dataverseMappingsDir: { type: "string", schema: z.string().refine((v) => !v.startsWith("/") && !v.split(/[\\/]/).includes(".."), "must be a folder inside the project, or empty for mappings/<stack>") },
   dataverseAdoptExisting: { type: "boolean", schema: z.boolean() },
   ...Object.fromEntries(MAPPING_KINDS.map((kind) => [schemaOverrideKey(kind), { type: "string", schema: schemaOverride }])) as Record<SchemaOverrideKey, { type: "string"; schema: typeof schemaOverride }>,
+  ...PROVIDER_SETUP_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -211,7 +237,11 @@ export interface StackConfig {
     mappingsDir: string;
     adoptExisting: boolean;
     schemaOverrides: Partial<Record<MappingKind, string>>;
-  };
+  };  /** IOM provider setup: present when the stack names a Dataverse environment (see providerSetupOf). */
+  providerSetup?: ProviderSetupConfig;
+  /** Power Platform environment the NetworkInjection policy is linked to; with VNet support only. */
+  powerPlatformEnvironmentId?: string;
+
 }
 
 export interface ConfigProblem {
@@ -289,7 +319,7 @@ export function parseStackConfig(
     }
     // Pulumi.yaml cannot mark these `secret` (the CLI refuses a plain-text default for a secret key),
     // so the program refuses a plain value itself.
-    if ("secret" in spec && text !== "" && !secretKeys.has(key)) {
+    if ("secret" in spec && text !== "" && text !== "[]" && !secretKeys.has(key)) {
       problems.push({ key, message: `holds a secret but was set in plain text: set it with 'pulumi config set --secret ${key} <value>'` });
     }
     const decoded = decode(key, spec.type, text, problems);
@@ -409,6 +439,8 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
       "bigcommerceStoreHash and the secret bigcommerceAccessToken are set together or not at all");
   }
 
+  checkProviderSetup(v, add);
+
   // Derived names, checked with the longest random suffix so a deployment never fails on a name.
   const naming = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
   if (naming.regionCode) {
@@ -434,6 +466,60 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
     if (containers[0][1] === containers[1][1]) add("errorFileDropContainerName", "must differ from fileDropContainerName");
   }
 }
+
+// ---- IOM provider setup (IomProviderParameters, PowerPlatformPolicyLink) ---------------------------
+
+export interface ProviderSetupConfig {
+  /** The Inventory Visibility provider as IOM lists it; its three parameters come from the stack outputs. */
+  inventoryVisibilityProvider: string;
+  /** Flat override of the discovered provider-table columns. */
+  schemaOverride: string;
+  /** Parameters from iomProviderParameters / iomProviderSecretParameters, grouped by provider. */
+  providers: { name: string; parameters: Record<string, string>; secretParameters: Record<string, pulumi.Output<string>> }[];
+}
+
+const sameProvider = (a: string, b: string) => normalizeName(a) === normalizeName(b);
+
+function checkProviderSetup(v: Values, add: (key: ConfigKey, message: string) => void): void {
+  if (v.dataverseEnvironmentUrl === "") {
+    for (const key of ["iomProviderParameters", "iomProviderSecretParameters"] as const) if (v[key].length > 0) add(key, "is only used with dataverseEnvironmentUrl");
+    if (v.iomProviderSchema !== "") add("iomProviderSchema", "is only used with dataverseEnvironmentUrl");
+  }
+  if (v.powerPlatformEnvironmentId !== "" && v.connectivity === "dataGateway") {
+    add("powerPlatformEnvironmentId", "is only used when connectivity is 'powerPlatformVnet' or 'both' (it is where the NetworkInjection policy is linked)");
+  }
+  const ignore: string[] = [];
+  const plain = parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "");
+  const secret = parseProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "");
+  const fromOutputs = Object.values(INVENTORY_VISIBILITY_PARAMETERS).map(normalizeName);
+  for (const [key, entries] of [["iomProviderParameters", plain], ["iomProviderSecretParameters", secret]] as const) {
+    entries.forEach((e, i) => {
+      if (sameProvider(e.provider, v.iomInventoryVisibilityProvider) && fromOutputs.includes(normalizeName(e.parameter))) {
+        add(key, `entry ${i} sets '${e.parameter}', which the program sets from the stack outputs; remove it`);
+      }
+    });
+  }
+  secret.forEach((e, i) => {
+    if (plain.some((p) => sameProvider(p.provider, e.provider) && normalizeName(p.parameter) === normalizeName(e.parameter))) {
+      add("iomProviderSecretParameters", `entry ${i} sets ${e.provider}/${e.parameter}, which iomProviderParameters sets too`);
+    }
+  });
+}
+
+function providerSetupOf(v: Values): ProviderSetupConfig {
+  const ignore: string[] = [];
+  const providers: ProviderSetupConfig["providers"] = [];
+  const add = (e: { provider: string; parameter: string; value: string }, secret: boolean) => {
+    let p = providers.find((x) => sameProvider(x.name, e.provider));
+    if (!p) providers.push((p = { name: e.provider, parameters: {}, secretParameters: {} }));
+    if (secret) p.secretParameters[e.parameter] = pulumi.secret(e.value);
+    else p.parameters[e.parameter] = e.value;
+  };
+  for (const e of parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "")) add(e, false);
+  for (const e of parseProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "")) add(e, true);
+  return { inventoryVisibilityProvider: v.iomInventoryVisibilityProvider, schemaOverride: v.iomProviderSchema, providers };
+}
+// ---- end IOM provider setup ------------------------------------------------------------------------
 
 function build(stack: string, v: Values): StackConfig {
   const naming: NamingContext = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
@@ -522,6 +608,8 @@ function build(stack: string, v: Values): StackConfig {
           schemaOverrides: Object.fromEntries(MAPPING_KINDS.filter((k) => v[schemaOverrideKey(k)] !== "").map((k) => [k, v[schemaOverrideKey(k)]])),
         }
       : undefined,
+    providerSetup: v.dataverseEnvironmentUrl ? providerSetupOf(v) : undefined,
+    powerPlatformEnvironmentId: powerPlatformVnet && v.powerPlatformEnvironmentId ? v.powerPlatformEnvironmentId.toLowerCase() : undefined,
     bigcommerce: v.bigcommerceStoreHash
       ? {
           storeHash: v.bigcommerceStoreHash,

@@ -4,10 +4,11 @@
  * dynamic provider.
  *
  * - Inputs carry `parameters` as a map name -> value, so Pulumi's own input diff shows each
- *   parameter's old -> new value in a preview; values the stack marks secret are Pulumi secrets in
- *   the inputs (the engine keeps them encrypted and shows `[secret]`). The provider is told which
- *   names are secret (`secretParameterNames`) and keeps only a salted scrypt fingerprint of them in
- *   its outputs: no secret value is ever in the state it returns.
+ *   parameter's old -> new value in a preview. Secret values travel in a separate map,
+ *   `secretParameters`, which is a Pulumi secret as a whole (the SDK makes a map secret as soon as
+ *   one value in it is, so one mixed map would hide every value): the engine keeps it encrypted and
+ *   the preview shows `[secret]`. The provider keeps only a salted scrypt fingerprint of each secret
+ *   value in its outputs: no secret value is ever in the state it returns.
  * - create/update write only the values that differ from Dataverse; read (refresh) reports drift
  *   (a value edited in the portal) in `drift` and returns the actual values as the new inputs, so
  *   the next preview shows actual -> desired; delete leaves every value as it is (no call at all).
@@ -34,8 +35,8 @@ export interface ProviderParametersInputs {
   providerName: string;
   /** Parameter label -> value. */
   parameters: Record<string, string>;
-  /** Names in `parameters` whose values are secret: kept in outputs as fingerprints only. */
-  secretParameterNames: string[];
+  /** Parameter label -> secret value: kept in outputs as fingerprints only. */
+  secretParameters: Record<string, string>;
   /** Flat override of discovered columns (discovery.ts PROVIDER_OVERRIDE_KEYS). */
   schemaOverride: string;
 }
@@ -51,6 +52,7 @@ export interface ParameterDrift {
 export interface ProviderParametersOutputs {
   environmentUrl: string;
   providerName: string;
+  /** Names whose values are secret (their values are fingerprints in `applied`). */
   secretParameterNames: string[];
   schemaOverride: string;
   /** Name -> value as applied; secrets as `scrypt:` fingerprints. */
@@ -96,7 +98,7 @@ function clean(raw: Record<string, unknown>): ProviderParametersInputs {
     environmentUrl: String(i.environmentUrl ?? ""),
     providerName: String(i.providerName ?? ""),
     parameters: (i.parameters ?? {}) as Record<string, string>,
-    secretParameterNames: Array.isArray(i.secretParameterNames) ? i.secretParameterNames : [],
+    secretParameters: (i.secretParameters ?? {}) as Record<string, string>,
     schemaOverride: typeof i.schemaOverride === "string" ? i.schemaOverride : "",
   };
 }
@@ -115,20 +117,22 @@ export function checkProviderParameters(i: ProviderParametersInputs): pulumi.dyn
     }
   }
   if (!i.providerName.trim()) failures.push({ property: "providerName", reason: "required (the IOM provider, e.g. Inventory Visibility)" });
-  if (!i.parameters || typeof i.parameters !== "object" || Array.isArray(i.parameters)) failures.push({ property: "parameters", reason: "a map of parameter name to value" });
-  else {
-    const names = Object.keys(i.parameters);
-    if (names.length === 0) failures.push({ property: "parameters", reason: "names no parameter" });
-    const seen = new Map<string, string>();
-    for (const [name, value] of Object.entries(i.parameters)) {
-      if (!name.trim()) failures.push({ property: "parameters", reason: "a parameter name is empty" });
-      if (typeof value !== "string") failures.push({ property: `parameters["${name}"]`, reason: "must be a string" });
+  const maps = [["parameters", i.parameters], ["secretParameters", i.secretParameters]] as const;
+  const seen = new Map<string, string>();
+  for (const [property, map] of maps) {
+    if (!map || typeof map !== "object" || Array.isArray(map)) {
+      failures.push({ property, reason: "a map of parameter name to value" });
+      continue;
+    }
+    for (const [name, value] of Object.entries(map)) {
+      if (!name.trim()) failures.push({ property, reason: "a parameter name is empty" });
+      if (typeof value !== "string") failures.push({ property: `${property}["${name}"]`, reason: "must be a string" });
       const n = discovery.normalizeName(name);
-      if (seen.has(n)) failures.push({ property: "parameters", reason: `"${name}" and "${seen.get(n)}" name the same parameter` });
+      if (seen.has(n)) failures.push({ property, reason: `"${name}" and "${seen.get(n)}" name the same parameter` });
       seen.set(n, name);
     }
-    for (const s of i.secretParameterNames) if (!(s in i.parameters)) failures.push({ property: "secretParameterNames", reason: `"${s}" is not in parameters` });
   }
+  if (seen.size === 0 && !failures.length) failures.push({ property: "parameters", reason: "names no parameter" });
   if (i.schemaOverride && i.schemaOverride !== UNKNOWN) {
     try {
       discovery.parseProviderSchemaOverride(i.schemaOverride);
@@ -139,9 +143,14 @@ export function checkProviderParameters(i: ProviderParametersInputs): pulumi.dyn
   return failures;
 }
 
+/** Every parameter the inputs name, secret or not. */
+function allParameters(i: ProviderParametersInputs): Record<string, string> {
+  return { ...i.parameters, ...i.secretParameters };
+}
+
 /** What the state holds for a value: the value itself, or a fingerprint for a secret. */
 function stored(i: ProviderParametersInputs, name: string, value: string, salt: string): string {
-  return i.secretParameterNames.includes(name) ? params.fingerprint(value, salt) : value;
+  return name in i.secretParameters ? params.fingerprint(value, salt) : value;
 }
 
 /** Parameter-level comparison of the last applied state with new inputs. */
@@ -149,11 +158,12 @@ export function diffParameters(olds: ProviderParametersOutputs, news: ProviderPa
   const added: string[] = [];
   const changed: string[] = [];
   const applied = olds.applied ?? {};
-  for (const [name, value] of Object.entries(news.parameters)) {
+  const wanted = allParameters(news);
+  for (const [name, value] of Object.entries(wanted)) {
     if (!(name in applied)) added.push(name);
     else if (value === UNKNOWN || stored(news, name, value, olds.fingerprintSalt) !== applied[name]) changed.push(name);
   }
-  const removed = Object.keys(applied).filter((n) => !(n in news.parameters));
+  const removed = Object.keys(applied).filter((n) => !(n in wanted));
   return { added, changed, removed };
 }
 
@@ -171,15 +181,16 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
     const client = connect(i.environmentUrl);
     const schema = await discovery.discoverProviderSchema(client, discovery.parseProviderSchemaOverride(i.schemaOverride));
     const provider = await params.findProvider(client, schema, i.providerName);
-    const current = await params.readParameters(client, schema, provider, Object.keys(i.parameters));
-    const written = await params.writeParameters(client, schema, provider, current, i.parameters);
-    if (written.length) pulumiLog()("info", `IOM provider "${provider.name}": set ${written.map((n) => (i.secretParameterNames.includes(n) ? `${n} (secret)` : n)).join(", ")}`);
+    const wanted = allParameters(i);
+    const current = await params.readParameters(client, schema, provider, Object.keys(wanted));
+    const written = await params.writeParameters(client, schema, provider, current, wanted);
+    if (written.length) pulumiLog()("info", `IOM provider "${provider.name}": set ${written.map((n) => (n in i.secretParameters ? `${n} (secret)` : n)).join(", ")}`);
     return {
       environmentUrl: i.environmentUrl,
       providerName: i.providerName,
-      secretParameterNames: i.secretParameterNames,
+      secretParameterNames: Object.keys(i.secretParameters).sort(),
       schemaOverride: i.schemaOverride,
-      applied: Object.fromEntries(Object.entries(i.parameters).map(([n, v]) => [n, stored(i, n, v, salt)])),
+      applied: Object.fromEntries(Object.entries(wanted).map(([n, v]) => [n, stored(i, n, v, salt)])),
       fingerprintSalt: salt,
       providerId: provider.id,
       providerLabel: provider.name,
@@ -204,8 +215,9 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
       for (const n of d.added) detailedDiff[`parameters["${n}"]`] = { kind: "ADD", inputDiff: true };
       for (const n of d.changed) detailedDiff[`parameters["${n}"]`] = { kind: "UPDATE", inputDiff: true };
       for (const n of d.removed) detailedDiff[`parameters["${n}"]`] = { kind: "DELETE", inputDiff: true };
-      const sameSecrets = [...news.secretParameterNames].sort().join("\n") === [...(olds.secretParameterNames ?? [])].sort().join("\n");
-      if (!sameSecrets) detailedDiff.secretParameterNames = { kind: "UPDATE", inputDiff: true };
+      // A parameter that moved between the plain and the secret map changes how the state keeps it.
+      const sameSecrets = Object.keys(news.secretParameters).sort().join("\n") === [...(olds.secretParameterNames ?? [])].sort().join("\n");
+      if (!sameSecrets) detailedDiff.secretParameters = { kind: "UPDATE", inputDiff: true };
       if (news.schemaOverride !== (olds.schemaOverride ?? "")) detailedDiff.schemaOverride = { kind: "UPDATE", inputDiff: true };
       return { changes: Object.keys(detailedDiff).length > 0, replaces: [], stables: ["environmentUrl", "providerName"], detailedDiff };
     },
@@ -246,9 +258,9 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
       const inputs: ProviderParametersInputs = {
         environmentUrl: o.environmentUrl,
         providerName: o.providerName,
-        secretParameterNames: o.secretParameterNames,
         schemaOverride: o.schemaOverride,
-        parameters: Object.fromEntries(names.map((n) => [n, secret(n) ? (drift.some((d) => d.name === n) ? "(secret changed outside Pulumi)" : "(secret unchanged)") : current.get(n)!.value])),
+        parameters: Object.fromEntries(names.filter((n) => !secret(n)).map((n) => [n, current.get(n)!.value])),
+        secretParameters: Object.fromEntries(names.filter(secret).map((n) => [n, drift.some((d) => d.name === n) ? "(secret changed outside Pulumi)" : "(secret unchanged)"])),
       };
       return { id, props: outputs, inputs: inputs as unknown as ProviderParametersOutputs };
     },
@@ -276,8 +288,8 @@ export interface IomProviderParametersArgs {
   providerName: pulumi.Input<string>;
   /** Parameter name (as IOM's parameter form labels it) -> value. */
   parameters: Record<string, pulumi.Input<string>>;
-  /** Names in `parameters` whose values are secret; they are made Pulumi secrets and never stored in plain text. */
-  secretParameterNames?: string[];
+  /** Parameter name -> secret value: made a Pulumi secret, and only fingerprinted in the state. */
+  secretParameters?: Record<string, pulumi.Input<string>>;
   /** Override of discovered columns, e.g. "parameterValue=abc_value" (docs/iom-provider-setup.md). */
   schemaOverride?: pulumi.Input<string>;
 }
@@ -291,18 +303,16 @@ export class IomProviderParameters extends pulumi.dynamic.Resource {
   declare public readonly drift: pulumi.Output<ParameterDrift[]>;
 
   constructor(name: string, args: IomProviderParametersArgs, opts?: pulumi.CustomResourceOptions) {
-    const secretNames = [...new Set(args.secretParameterNames ?? [])].sort();
-    const missing = secretNames.filter((n) => !(n in args.parameters));
-    if (missing.length) throw new Error(`IomProviderParameters ${name}: secretParameterNames not in parameters: ${missing.join(", ")}`);
-    const parameters = Object.fromEntries(Object.entries(args.parameters).map(([n, v]) => [n, secretNames.includes(n) ? pulumi.secret(v) : v]));
+    const both = Object.keys(args.secretParameters ?? {}).filter((n) => n in args.parameters);
+    if (both.length) throw new Error(`IomProviderParameters ${name}: ${both.join(", ")} given both as plain and as secret parameters`);
     super(
       iomProviderParametersProvider,
       name,
       {
         environmentUrl: args.environmentUrl,
         providerName: args.providerName,
-        parameters,
-        secretParameterNames: secretNames,
+        parameters: args.parameters,
+        secretParameters: pulumi.secret(pulumi.output(args.secretParameters ?? {})),
         schemaOverride: args.schemaOverride ?? "",
         providerId: undefined,
         providerLabel: undefined,

@@ -20,7 +20,7 @@ const IV = {
 };
 
 function inputs(extra: Partial<ProviderParametersInputs> = {}): ProviderParametersInputs {
-  return { environmentUrl: env.url, providerName: "Inventory Visibility", parameters: { ...IV }, secretParameterNames: [], schemaOverride: "", ...extra };
+  return { environmentUrl: env.url, providerName: "Inventory Visibility", parameters: { ...IV }, secretParameters: {}, schemaOverride: "", ...extra };
 }
 
 beforeEach(async () => {
@@ -109,7 +109,7 @@ describe("create -> diff -> update -> refresh -> delete", () => {
 describe("secrets", () => {
   it("a secret parameter is written, but only a salted fingerprint is in the state", async () => {
     const secret = "bc-api-key-0123456789";
-    const bc = (value: string): ProviderParametersInputs => ({ environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123", "API Key": value }, secretParameterNames: ["API Key"], schemaOverride: "" });
+    const bc = (value: string): ProviderParametersInputs => ({ environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123" }, secretParameters: { "API Key": value }, schemaOverride: "" });
     const created = await provider.create(bc(secret));
     const outs = created.outs as ProviderParametersOutputs;
     expect(env.value(env.bcProviderId, "API Key")).toBe(secret);
@@ -146,8 +146,8 @@ describe("what an operator is told", () => {
   });
 
   it("check refuses bad inputs before any call", async () => {
-    const r = await provider.check!(inputs(), inputs({ environmentUrl: "http://contoso.crm4.dynamics.com", providerName: " ", secretParameterNames: ["Nope"] }));
-    expect(r.failures!.map((f) => f.property).sort()).toEqual(["environmentUrl", "providerName", "secretParameterNames"]);
+    const r = await provider.check!(inputs(), inputs({ environmentUrl: "http://contoso.crm4.dynamics.com", providerName: " ", secretParameters: { "Inventory Visibility OrganizationId": "x" } }));
+    expect(r.failures!.map((f) => f.property).sort()).toEqual(["environmentUrl", "providerName", "secretParameters"]);
     const dup = await provider.check!(inputs(), inputs({ parameters: { "Store Hash": "a", "store-hash": "b" } }));
     expect(dup.failures![0].reason).toMatch(/name the same parameter/);
   });

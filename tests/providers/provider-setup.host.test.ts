@@ -72,7 +72,7 @@ describe("IomProviderParameters through the dynamic-provider host", () => {
 
   it("check, create, diff (none), diff + update (one value), read (drift), delete (values stay)", async () => {
     const params = { [IV_PARAMS[0]]: "https://st1.blob.core.windows.net/drop", [IV_PARAMS[1]]: "https://st1.blob.core.windows.net/errors", [IV_PARAMS[2]]: "6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10" };
-    const news = (p: Obj) => ({ environmentUrl: env.url, providerName: "Inventory Visibility", parameters: p, secretParameterNames: [], schemaOverride: "", __provider: providerText.params });
+    const news = (p: Obj) => ({ environmentUrl: env.url, providerName: "Inventory Visibility", parameters: p, secretParameters: {}, schemaOverride: "", __provider: providerText.params });
 
     const check = await call<InstanceType<typeof provproto.CheckResponse>>("check", new provproto.CheckRequest().setUrn(URN).setOlds(struct({})).setNews(struct(news(params))));
     expect(check.res!.getFailuresList()).toHaveLength(0);
@@ -115,7 +115,7 @@ describe("IomProviderParameters through the dynamic-provider host", () => {
 
   it("a secret parameter: the state the host returns never holds it", async () => {
     const secret = "s3cr3t-api-key-value";
-    const news = { environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123", "API Key": secret }, secretParameterNames: ["API Key"], schemaOverride: "", __provider: providerText.params };
+    const news = { environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123" }, secretParameters: { "API Key": secret }, schemaOverride: "", __provider: providerText.params };
     const created = await call<InstanceType<typeof provproto.CreateResponse>>("create", new provproto.CreateRequest().setUrn(URN).setProperties(struct(news)));
     expect(created.err).toBeUndefined();
     expect(env.value(env.bcProviderId, "API Key")).toBe(secret);
