@@ -97,15 +97,17 @@ function clean(raw: Record<string, unknown>): ProviderParametersInputs {
   return {
     environmentUrl: String(i.environmentUrl ?? ""),
     providerName: String(i.providerName ?? ""),
-    parameters: (i.parameters ?? {}) as Record<string, string>,
-    secretParameters: (i.secretParameters ?? {}) as Record<string, string>,
+    // A map not known yet (preview) arrives as the engine's unknown marker: checked in diff, empty here.
+    parameters: (typeof i.parameters === "object" && i.parameters !== null ? i.parameters : {}) as Record<string, string>,
+    secretParameters: (typeof i.secretParameters === "object" && i.secretParameters !== null ? i.secretParameters : {}) as Record<string, string>,
     schemaOverride: typeof i.schemaOverride === "string" ? i.schemaOverride : "",
   };
 }
 
 const isLoopback = (u: URL) => u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
 
-export function checkProviderParameters(i: ProviderParametersInputs): pulumi.dynamic.CheckFailure[] {
+/** `mapsUnknown`: a parameter map is not known yet (preview), so "no parameter" cannot be judged. */
+export function checkProviderParameters(i: ProviderParametersInputs, mapsUnknown = false): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
   if (!i.environmentUrl) failures.push({ property: "environmentUrl", reason: "required" });
   else if (i.environmentUrl !== UNKNOWN) {
@@ -132,7 +134,7 @@ export function checkProviderParameters(i: ProviderParametersInputs): pulumi.dyn
       seen.set(n, name);
     }
   }
-  if (seen.size === 0 && !failures.length) failures.push({ property: "parameters", reason: "names no parameter" });
+  if (seen.size === 0 && !failures.length && !mapsUnknown) failures.push({ property: "parameters", reason: "names no parameter" });
   if (i.schemaOverride && i.schemaOverride !== UNKNOWN) {
     try {
       discovery.parseProviderSchemaOverride(i.schemaOverride);
@@ -202,12 +204,16 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
 
   return {
     async check(_olds: ProviderParametersInputs, news: ProviderParametersInputs): Promise<pulumi.dynamic.CheckResult<ProviderParametersInputs>> {
-      const failures = checkProviderParameters(clean(news as unknown as Record<string, unknown>));
+      const raw = news as unknown as Record<string, unknown>;
+      const failures = checkProviderParameters(clean(raw), raw.parameters === UNKNOWN || raw.secretParameters === UNKNOWN);
       return failures.length ? { inputs: news, failures } : { inputs: news };
     },
 
     async diff(_id: string, olds: ProviderParametersOutputs, newsRaw: ProviderParametersInputs): Promise<ProviderParametersDiff> {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
+      const raw = newsRaw as unknown as Record<string, unknown>;
+      const unknownMaps = (["parameters", "secretParameters"] as const).filter((k) => raw[k] === UNKNOWN);
+      if (unknownMaps.length) return { changes: true, replaces: [], detailedDiff: Object.fromEntries(unknownMaps.map((k) => [k, { kind: "UPDATE" as const, inputDiff: true }])) };
+      const news = clean(raw);
       const replaces = (["environmentUrl", "providerName"] as const).filter((k) => news[k] === UNKNOWN || news[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
       const d = diffParameters(olds, news);
