@@ -172,7 +172,17 @@ export function makePolicyLinkProvider(overrides: { client?: Partial<ClientOptio
     async delete(_id: string, props: PolicyLinkOutputs): Promise<void> {
       const i = clean(props as unknown as Record<string, unknown>);
       const admin = connect(i.bapUrl);
-      const env = await admin.getEnvironment(i.environmentId);
+      let env: api.EnvironmentInfo;
+      try {
+        env = await admin.getEnvironment(i.environmentId);
+      } catch (e) {
+        // The environment itself is gone: nothing is linked any more ([TF] treats a 404 as done too).
+        if ((e as Error).name === "PolicyLinkError" && /was not found/.test((e as Error).message)) {
+          pulumiLog()("warn", `environment ${i.environmentId} no longer exists; nothing to unlink`);
+          return;
+        }
+        throw e;
+      }
       const now = outputs(i, env);
       if (!now.linked) {
         pulumiLog()("info", `environment ${i.environmentId} is not linked to ${i.policyArmId || i.policySystemId}; nothing to unlink`);

@@ -61,6 +61,13 @@ describe("link, refresh, unlink", () => {
     expect(emu.count("POST", "/link")).toBe(0);
   });
 
+  it("delete after the environment itself was deleted: nothing to unlink, no error", async () => {
+    const created = await provider.create(inputs());
+    emu.environments.delete(ENV_ID);
+    await expect(provider.delete!(created.id, created.outs as PolicyLinkOutputs)).resolves.toBeUndefined();
+    expect(emu.count("POST", "/unlink")).toBe(0);
+  });
+
   it("delete leaves a link to another policy alone", async () => {
     const created = await provider.create(inputs());
     const other = "/regions/europe/providers/Microsoft.PowerPlatform/enterprisePolicies/0f0f0f0f-1111-4222-8333-444444444444";
