@@ -320,7 +320,8 @@ export function parseStackConfig(
     // Pulumi.yaml cannot mark these `secret` (the CLI refuses a plain-text default for a secret key),
     // so the program refuses a plain value itself.
     if ("secret" in spec && text !== "" && text !== "[]" && !secretKeys.has(key)) {
-      problems.push({ key, message: `holds a secret but was set in plain text: set it with 'pulumi config set --secret ${key} <value>'` });
+      const how = spec.type === "array" ? `--secret --path '${key}[0]' <value>` : `--secret ${key} <value>`;
+      problems.push({ key, message: `holds a secret but was set in plain text: set it with 'pulumi config set ${how}'` });
     }
     const decoded = decode(key, spec.type, text, problems);
     if (decoded === undefined) continue;

@@ -88,7 +88,7 @@ describe("other providers' parameters from config", () => {
     const error = await runProgram("dev", {
       set: { iomProviderSecretParameters: [`BigCommerce/API Key=${API_KEY}`], iomProviderParameters: ["BigCommerce/Store Hash=abc", "no-slash-here"] },
     }).then(() => undefined, (e: Error) => e);
-    expect(error?.message).toMatch(/iomProviderSecretParameters: holds a secret but was set in plain text/);
+    expect(error?.message).toMatch(/iomProviderSecretParameters: holds a secret but was set in plain text: set it with 'pulumi config set --secret --path 'iomProviderSecretParameters\[0\]' <value>'/);
     expect(error?.message).toMatch(/iomProviderParameters: entry 1 must be 'Provider\/Parameter=value'/);
     expect(error?.message).not.toContain(API_KEY);
   });
