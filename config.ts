@@ -11,6 +11,7 @@ import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr"
 import { normalizeScopes, normalizeStoreStatuses, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dynamic-providers/dataverse/kinds";
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
+import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries, parseProviderSchemaOverride } from "./dynamic-providers/iom-provider";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -79,6 +80,29 @@ const MONITORING_SCHEMA = {
   monitoringNetworkWatcherResourceGroup: { type: "string", schema: z.string().regex(/^[-\w._()]{1,90}$/, "must be a resource group name") },
   monitoringNetworkWatcherName: { type: "string", schema: z.string().regex(/^([-\w._]{1,80})?$/, "must be a Network Watcher name, or empty for NetworkWatcher_<location>") },
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
+// ---- IOM provider setup (IomProviderParameters, PowerPlatformPolicyLink) ---------------------------
+const providerParameterEntries = z.array(z.string()).superRefine((entries, ctx) => {
+  const problems: string[] = [];
+  parseProviderParameterEntries(entries, problems, (i) => `entry ${i}`);
+  for (const message of problems) ctx.addIssue({ code: "custom", message });
+});
+const PROVIDER_SETUP_SCHEMA = {
+  iomInventoryVisibilityProvider: { type: "string", schema: z.string().min(1, "must name the Inventory Visibility provider as IOM lists it") },
+  iomProviderParameters: { type: "array", schema: providerParameterEntries },
+  iomProviderSecretParameters: { type: "array", secret: true, schema: providerParameterEntries },
+  iomProviderSchema: {
+    type: "string",
+    schema: z.string().superRefine((v, ctx) => {
+      try {
+        parseProviderSchemaOverride(v);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+      }
+    }),
+  },
+  powerPlatformEnvironmentId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the Power Platform environment id (a GUID), or empty") },
+} as const;
+// ---- end IOM provider setup ------------------------------------------------------------------------
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table,
@@ -168,6 +192,7 @@ export const CONFIG_SCHEMA = {
   dataverseAdoptExisting: { type: "boolean", schema: z.boolean() },
   ...Object.fromEntries(MAPPING_KINDS.map((kind) => [schemaOverrideKey(kind), { type: "string", schema: schemaOverride }])) as Record<SchemaOverrideKey, { type: "string"; schema: typeof schemaOverride }>,
   ...MONITORING_SCHEMA,
+  ...PROVIDER_SETUP_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -259,6 +284,10 @@ export interface StackConfig {
     adoptExisting: boolean;
     schemaOverrides: Partial<Record<MappingKind, string>>;
   };
+  /** IOM provider setup: present when the stack names a Dataverse environment (see providerSetupOf). */
+  providerSetup?: ProviderSetupConfig;
+  /** Power Platform environment the NetworkInjection policy is linked to; with VNet support only. */
+  powerPlatformEnvironmentId?: string;
 }
 
 export interface ConfigProblem {
@@ -336,8 +365,9 @@ export function parseStackConfig(
     }
     // Pulumi.yaml cannot mark these `secret` (the CLI refuses a plain-text default for a secret key),
     // so the program refuses a plain value itself.
-    if ("secret" in spec && text !== "" && !secretKeys.has(key)) {
-      problems.push({ key, message: `holds a secret but was set in plain text: set it with 'pulumi config set --secret ${key} <value>'` });
+    if ("secret" in spec && text !== "" && text !== "[]" && !secretKeys.has(key)) {
+      const how = spec.type === "array" ? `--secret --path '${key}[0]' <value>` : `--secret ${key} <value>`;
+      problems.push({ key, message: `holds a secret but was set in plain text: set it with 'pulumi config set ${how}'` });
     }
     const decoded = decode(key, spec.type, text, problems);
     if (decoded === undefined) continue;
@@ -463,6 +493,8 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
       "bigcommerceStoreHash and the secret bigcommerceAccessToken are set together or not at all");
   }
 
+  checkProviderSetup(v, add);
+
   // Derived names, checked with the longest random suffix so a deployment never fails on a name.
   const naming = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
   if (naming.regionCode) {
@@ -488,6 +520,60 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
     if (containers[0][1] === containers[1][1]) add("errorFileDropContainerName", "must differ from fileDropContainerName");
   }
 }
+
+// ---- IOM provider setup (IomProviderParameters, PowerPlatformPolicyLink) ---------------------------
+
+export interface ProviderSetupConfig {
+  /** The Inventory Visibility provider as IOM lists it; its three parameters come from the stack outputs. */
+  inventoryVisibilityProvider: string;
+  /** Flat override of the discovered provider-table columns. */
+  schemaOverride: string;
+  /** Parameters from iomProviderParameters / iomProviderSecretParameters, grouped by provider. */
+  providers: { name: string; parameters: Record<string, string>; secretParameters: Record<string, pulumi.Output<string>> }[];
+}
+
+const sameProvider = (a: string, b: string) => normalizeName(a) === normalizeName(b);
+
+function checkProviderSetup(v: Values, add: (key: ConfigKey, message: string) => void): void {
+  if (v.dataverseEnvironmentUrl === "") {
+    for (const key of ["iomProviderParameters", "iomProviderSecretParameters"] as const) if (v[key].length > 0) add(key, "is only used with dataverseEnvironmentUrl");
+    if (v.iomProviderSchema !== "") add("iomProviderSchema", "is only used with dataverseEnvironmentUrl");
+  }
+  if (v.powerPlatformEnvironmentId !== "" && v.connectivity === "dataGateway") {
+    add("powerPlatformEnvironmentId", "is only used when connectivity is 'powerPlatformVnet' or 'both' (it is where the NetworkInjection policy is linked)");
+  }
+  const ignore: string[] = [];
+  const plain = parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "");
+  const secret = parseProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "");
+  const fromOutputs = Object.values(INVENTORY_VISIBILITY_PARAMETERS).map(normalizeName);
+  for (const [key, entries] of [["iomProviderParameters", plain], ["iomProviderSecretParameters", secret]] as const) {
+    entries.forEach((e, i) => {
+      if (sameProvider(e.provider, v.iomInventoryVisibilityProvider) && fromOutputs.includes(normalizeName(e.parameter))) {
+        add(key, `entry ${i} sets '${e.parameter}', which the program sets from the stack outputs; remove it`);
+      }
+    });
+  }
+  secret.forEach((e, i) => {
+    if (plain.some((p) => sameProvider(p.provider, e.provider) && normalizeName(p.parameter) === normalizeName(e.parameter))) {
+      add("iomProviderSecretParameters", `entry ${i} sets ${e.provider}/${e.parameter}, which iomProviderParameters sets too`);
+    }
+  });
+}
+
+function providerSetupOf(v: Values): ProviderSetupConfig {
+  const ignore: string[] = [];
+  const providers: ProviderSetupConfig["providers"] = [];
+  const add = (e: { provider: string; parameter: string; value: string }, secret: boolean) => {
+    let p = providers.find((x) => sameProvider(x.name, e.provider));
+    if (!p) providers.push((p = { name: e.provider, parameters: {}, secretParameters: {} }));
+    if (secret) p.secretParameters[e.parameter] = pulumi.secret(e.value);
+    else p.parameters[e.parameter] = e.value;
+  };
+  for (const e of parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "")) add(e, false);
+  for (const e of parseProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "")) add(e, true);
+  return { inventoryVisibilityProvider: v.iomInventoryVisibilityProvider, schemaOverride: v.iomProviderSchema, providers };
+}
+// ---- end IOM provider setup ------------------------------------------------------------------------
 
 function build(stack: string, v: Values): StackConfig {
   const naming: NamingContext = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
@@ -581,6 +667,8 @@ function build(stack: string, v: Values): StackConfig {
           schemaOverrides: Object.fromEntries(MAPPING_KINDS.filter((k) => v[schemaOverrideKey(k)] !== "").map((k) => [k, v[schemaOverrideKey(k)]])),
         }
       : undefined,
+    providerSetup: v.dataverseEnvironmentUrl ? providerSetupOf(v) : undefined,
+    powerPlatformEnvironmentId: powerPlatformVnet && v.powerPlatformEnvironmentId ? v.powerPlatformEnvironmentId.toLowerCase() : undefined,
     bigcommerce: v.bigcommerceStoreHash
       ? {
           storeHash: v.bigcommerceStoreHash,

@@ -15,6 +15,8 @@ import { PowerPlatformVnet } from "./components/powerPlatformVnet";
 import { loadStackConfig } from "./config";
 import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
 import { IomMappingSet, MAPPING_KINDS, loadMappingDir } from "./dynamic-providers/dataverse";
+import { INVENTORY_VISIBILITY_PARAMETERS, IomProviderParameters, normalizeName } from "./dynamic-providers/iom-provider";
+import { PowerPlatformPolicyLink } from "./dynamic-providers/power-platform";
 import { UNIQUE_SUFFIX_LENGTH, resourceName } from "./naming";
 import { rotationClock, rotationWindow } from "./rotation";
 
@@ -250,6 +252,56 @@ const mappingSets = config.dataverse && mappingFiles
     })
   : [];
 
+// ---- IOM provider setup: parameters set, and the VNet policy linked, by `pulumi up` ----------------
+
+// The Inventory Visibility provider's parameters from the stack outputs (plus any extra ones the
+// stack names for it), and every other provider's parameters from config. Only the named
+// parameters are touched; delete leaves them as they are.
+const providerSetup = config.dataverse ? config.providerSetup : undefined;
+const inventoryVisibilityExtras = providerSetup?.providers.find((p) => normalizeName(p.name) === normalizeName(providerSetup.inventoryVisibilityProvider));
+const providerSlug = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const providerParameters = config.dataverse && providerSetup
+  ? [
+      {
+        key: "inventoryVisibility",
+        resource: new IomProviderParameters("iom-provider-parameters-inventory-visibility", {
+          environmentUrl: config.dataverse.environmentUrl,
+          providerName: providerSetup.inventoryVisibilityProvider,
+          parameters: {
+            [INVENTORY_VISIBILITY_PARAMETERS.fileDropLocation]: drop.fileDropLocation,
+            [INVENTORY_VISIBILITY_PARAMETERS.errorFileDropLocation]: drop.errorFileDropLocation,
+            [INVENTORY_VISIBILITY_PARAMETERS.organizationId]: config.organizationId,
+            ...inventoryVisibilityExtras?.parameters,
+          },
+          secretParameters: inventoryVisibilityExtras?.secretParameters,
+          schemaOverride: providerSetup.schemaOverride,
+        }),
+      },
+      ...providerSetup.providers
+        .filter((p) => p !== inventoryVisibilityExtras)
+        .map((p) => ({
+          key: p.name,
+          resource: new IomProviderParameters(`iom-provider-parameters-${providerSlug(p.name)}`, {
+            environmentUrl: config.dataverse!.environmentUrl,
+            providerName: p.name,
+            parameters: p.parameters,
+            secretParameters: p.secretParameters,
+            schemaOverride: providerSetup.schemaOverride,
+          }),
+        })),
+    ]
+  : [];
+
+// VNet support: the NetworkInjection policy linked to the (Managed) environment named in config.
+const policyLink = vnetSupport && config.powerPlatform && config.powerPlatformEnvironmentId
+  ? new PowerPlatformPolicyLink("powerplatform-policy-link", {
+      environmentId: config.powerPlatformEnvironmentId,
+      policySystemId: vnetSupport.enterprisePolicySystemId,
+      policyArmId: vnetSupport.enterprisePolicyId,
+      policyLocation: config.powerPlatform.geo,
+    })
+  : undefined;
+
 // ---- Stack outputs -------------------------------------------------------------------------------
 
 /** The Inventory Visibility provider's three parameters, exactly as its parameter form wants them. */
@@ -303,17 +355,37 @@ export const mappings = config.dataverse
     }]))
   : undefined;
 
+/** Per IOM provider the stack sets parameters on: its activation status, what the last `up` wrote, and parameters changed outside Pulumi (names only). */
+export const iomProviders = providerParameters.length
+  ? Object.fromEntries(providerParameters.map(({ key, resource }) => [key, {
+      provider: resource.providerLabel,
+      activationStatus: resource.activationStatus,
+      written: resource.written,
+      drift: resource.drift.apply((d) => (d ?? []).map((x) => x.name)),
+    }]))
+  : undefined;
+/** The NetworkInjection policy's link to the environment, as last read. */
+export const powerPlatformPolicyLink = policyLink
+  ? { environmentId: config.powerPlatformEnvironmentId, linked: policyLink.linked, linkStatus: policyLink.linkStatus }
+  : undefined;
+
 /** What an operator does next, in order. */
 export const nextSteps = pulumi
-  .all([drop.accountName, vault.vaultName])
-  .apply(([account, vaultName]) => [
+  .all([drop.accountName, vault.vaultName, providerParameters[0]?.resource.activationStatus ?? null])
+  .apply(([account, vaultName, inventoryVisibilityStatus]) => [
     ...(gateway?.manualStep ? [gateway.manualStep] : []),
-    ...(vnetSupport
-      ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment (Power Platform admin center, or Microsoft's enterprise-policy PowerShell scripts)."]
+    ...(vnetSupport && !policyLink
+      ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment: set powerPlatformEnvironmentId and run pulumi up, or do it by hand (Power Platform admin center, or Enable-SubnetInjection from Microsoft.PowerPlatform.EnterprisePolicies)."]
       : []),
     `In Power Automate create an Azure Blob Storage connection with Microsoft Entra ID ('Azure AD Integrated') authentication to account '${account}'` +
       (gateway ? ` through gateway cluster '${gateway.clusterName}'.` : " (VNet support routes it privately)."),
-    "In IOM, Providers > Inventory Visibility > Parameters: paste inventoryVisibility.fileDropLocation, errorFileDropLocation and organizationId, then Save and Activate.",
+    // Activation deploys the provider's flows and has no documented API; "Activated" is the status
+    // IOM's setup pages tell an operator to look for under Providers > Installed.
+    ...(!providerParameters.length
+      ? ["In IOM, Providers > Inventory Visibility > Parameters: paste inventoryVisibility.fileDropLocation, errorFileDropLocation and organizationId, then Save and Activate."]
+      : String(inventoryVisibilityStatus ?? "").toLowerCase() === "activated"
+        ? []
+        : [`In IOM, Providers > Installed > ${config.providerSetup?.inventoryVisibilityProvider ?? "Inventory Visibility"}: pulumi up has set its parameters; set up its connections and select Activate (status now: ${inventoryVisibilityStatus ?? "unknown"}).`]),
     ...(config.bigcommerce
       ? [`The BigCommerce access token is in Key Vault '${vaultName}' as secret 'bigcommerce-access-token'; paste it into the BigCommerce provider's connection.`]
       : []),

@@ -13,11 +13,13 @@ export interface PowerPlatformVnetArgs extends Omit<LandingArgs, "location"> {
 
 /**
  * Power Platform virtual network support: a `NetworkInjection` enterprise policy over the delegated
- * subnets. Linking it to the (Managed) environment is a Power Platform admin step that takes the
- * exported policy id.
+ * subnets. Linking it to the (Managed) environment is PowerPlatformPolicyLink's job when the stack
+ * names the environment (index.ts), else an admin step that takes the exported policy id.
  */
 export class PowerPlatformVnet extends pulumi.ComponentResource {
   readonly enterprisePolicyId: pulumi.Output<string>;
+  /** The policy's `properties.systemId`, which the admin API's link call takes. */
+  readonly enterprisePolicySystemId: pulumi.Output<string>;
 
   constructor(name: string, args: PowerPlatformVnetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("iom:powerplatform:PowerPlatformVnet", name, {}, opts);
@@ -32,6 +34,7 @@ export class PowerPlatformVnet extends pulumi.ComponentResource {
       tags: args.tags,
     }, { parent: this });
     this.enterprisePolicyId = policy.id;
-    this.registerOutputs({ enterprisePolicyId: this.enterprisePolicyId });
+    this.enterprisePolicySystemId = policy.systemId;
+    this.registerOutputs({ enterprisePolicyId: this.enterprisePolicyId, enterprisePolicySystemId: this.enterprisePolicySystemId });
   }
 }

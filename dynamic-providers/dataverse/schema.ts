@@ -438,3 +438,13 @@ export async function resolveAccounts(client: DataverseClient, l: Pick<LookupSch
   for (const [k, v] of byName) byNumber.set(k, v);
   return byNumber;
 }
+
+// ---- shared with other discoverers (IOM provider tables) -------------------------------------------
+
+/** A table's metadata as `EntityDefinitions(LogicalName='x')` returns it, with attributes and lookups. */
+export type TableMetadata = EntityDef;
+
+/** Read one table's metadata (attributes and many-to-one relationships) through the shared client. */
+export function readTableMetadata(client: DataverseClient, logicalName: string): Promise<TableMetadata> {
+  return entity(client, logicalName, true);
+}

@@ -128,6 +128,10 @@ export async function runProgram(stack: string, changes: ConfigChanges = {}): Pr
           if (args.type === "azure-native:compute:VirtualMachine") {
             state.identity = { type: "SystemAssigned", principalId: principalIdFor(args.name), tenantId: TENANT_ID };
           }
+          if (args.type === "azure-native:powerplatform:EnterprisePolicy") {
+            // An output Azure assigns: /regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<guid>.
+            state.systemId = `/regions/${String(inputs.location)}/providers/Microsoft.PowerPlatform/enterprisePolicies/${principalIdFor(args.name)}`;
+          }
           resources.push({ type: args.type, name: args.name, inputs, id });
           return { id, state };
         },

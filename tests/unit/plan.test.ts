@@ -48,7 +48,7 @@ test("components parent their resources, and the plan is the same on every run",
   expect(byName.get("drop-private-link")?.parent).toBe("drop");
   expect(byName.get("landing")?.parent).toBeUndefined();
   expect(first.resources.map((r) => r.name)).toEqual([...first.resources.map((r) => r.name)].sort((a, b) => a.localeCompare(b)));
-});
+}, 120_000); // two full program runs
 
 test("a bad config gives the program's own error", async () => {
   await expect(capture("prod", { set: { gatewaySubnetPrefix: "10.22.0.16/28" } }))

@@ -51,7 +51,7 @@ const expected: Record<StackName, {
 const runs = new Map<StackName, ProgramRun>();
 beforeAll(async () => {
   for (const stack of STACKS) runs.set(stack, await runProgram(stack));
-});
+}, 120_000); // three full program runs, each serializing every dynamic provider
 
 function stackValue(stack: StackName, key: string): unknown {
   return loadStackFile(stack)[`iom-bigcommerce:${key}`];

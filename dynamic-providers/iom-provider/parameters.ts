@@ -1,0 +1,158 @@
+/**
+ * Reading and writing one IOM provider's parameters through the shared Dataverse client.
+ *
+ * - The provider instance is found by name (its own name, or its catalog definition's name); none
+ *   means it was never added from IOM's catalog, which gets an error naming that step.
+ * - Parameters are matched by their definition's label (see discovery.ts), compared with letters
+ *   and digits only, so "Inventory Visibility OrganizationId" (the guide's form) and "Inventory
+ *   Visibility Organization ID" (Microsoft's setup page) are the same parameter.
+ * - Only the named parameters of that one provider are read or written, and only values that differ
+ *   from what Dataverse holds are written (PATCH of the value column, `If-Match: *` so a row deleted
+ *   meanwhile is not re-created by the upsert). A named parameter without a row gets one, with a
+ *   client-chosen id so a retried create cannot duplicate it.
+ * - Dataverse stores an empty string as null; both read back as "".
+ */
+import { randomUUID, scryptSync } from "crypto";
+import type { DataverseClient } from "../dataverse/client";
+import { SchemaError } from "../dataverse/schema";
+import { normalizeName, type ProviderSchema } from "./discovery";
+
+export interface ProviderRow {
+  id: string;
+  name: string;
+  definitionId: string | null;
+  definitionName: string;
+  /** Activation status as Dataverse labels it (formatted value), else the raw code; null when no status column was found. */
+  activationStatus: string | null;
+}
+
+export interface ParameterState {
+  /** Definition-parameter id. */
+  definitionParameterId: string;
+  /** Parameter row id, when the provider has a row for it. */
+  rowId?: string;
+  label: string;
+  value: string;
+}
+
+const FORMATTED = "@OData.Community.Display.V1.FormattedValue";
+const str = (v: unknown) => (v === null || v === undefined ? "" : String(v));
+
+/**
+ * Fingerprint of a secret for the state: scrypt with a per-resource random salt, so the state can
+ * tell "changed" from "unchanged" without holding the value, and a short secret is costly to guess.
+ */
+export function fingerprint(value: string, salt: string): string {
+  return `scrypt:${scryptSync(value, salt, 24, { N: 16384, r: 8, p: 1 }).toString("base64")}`;
+}
+
+export function newSalt(): string {
+  return randomUUID();
+}
+
+/** Find the provider instance by name. Throws SchemaError naming the catalog step when it is missing. */
+export async function findProvider(client: DataverseClient, s: ProviderSchema, wanted: string): Promise<ProviderRow> {
+  const p = s.provider;
+  const select = [p.primaryId, p.name, `_${p.definition.attribute}_value`, ...(p.status ? [p.status] : [])].join(",");
+  const [providers, definitions] = await Promise.all([
+    client.getAll<Record<string, unknown>>(`${p.entitySet}?$select=${select}`),
+    client.getAll<Record<string, unknown>>(`${s.definition.entitySet}?$select=${s.definition.primaryId},${s.definition.name}`),
+  ]);
+  const defName = new Map(definitions.map((d) => [str(d[s.definition.primaryId]), str(d[s.definition.name])]));
+  const rows: ProviderRow[] = providers.map((r) => {
+    const definitionId = r[`_${p.definition.attribute}_value`] ? str(r[`_${p.definition.attribute}_value`]) : null;
+    return {
+      id: str(r[p.primaryId]),
+      name: str(r[p.name]),
+      definitionId,
+      definitionName: definitionId ? (defName.get(definitionId) ?? "") : "",
+      activationStatus: p.status ? (r[`${p.status}${FORMATTED}`] !== undefined ? str(r[`${p.status}${FORMATTED}`]) : r[p.status] === null || r[p.status] === undefined ? null : str(r[p.status])) : null,
+    };
+  });
+  const w = normalizeName(wanted);
+  let hits = rows.filter((r) => normalizeName(r.name) === w || normalizeName(r.definitionName) === w);
+  if (hits.length === 0) hits = rows.filter((r) => normalizeName(r.name).includes(w) || normalizeName(r.definitionName).includes(w));
+  if (hits.length === 1) return hits[0];
+  const describe = (r: ProviderRow) => `"${r.name}"${r.definitionName && r.definitionName !== r.name ? ` (from "${r.definitionName}")` : ""}`;
+  if (hits.length > 1) {
+    throw new SchemaError(`more than one IOM provider matches "${wanted}": ${hits.map(describe).join(", ")}. Name the provider exactly.`);
+  }
+  const tiles = definitions.map((d) => str(d[s.definition.name])).filter((n) => normalizeName(n).includes(w));
+  throw new SchemaError(
+    `IOM provider "${wanted}" has not been added from IOM's catalog in this environment. ` +
+      `In Intelligent Order Management go to Providers > Library (Catalog), ${tiles.length ? `select the "${tiles[0]}" tile` : `select the provider's tile`}, accept the terms, then run 'pulumi up' again. ` +
+      `Providers installed: ${rows.map(describe).join(", ") || "none"}.`,
+  );
+}
+
+/** The provider's parameter definitions and current values, for the named parameters only. */
+export async function readParameters(client: DataverseClient, s: ProviderSchema, provider: ProviderRow, names: string[]): Promise<Map<string, ParameterState>> {
+  if (!provider.definitionId) throw new SchemaError(`IOM provider "${provider.name}" has no provider definition; re-add it from the catalog`);
+  const dp = s.definitionParameter;
+  const pp = s.parameter;
+  const [defs, values] = await Promise.all([
+    client.getAll<Record<string, unknown>>(`${dp.entitySet}?$select=${[...new Set([dp.primaryId, dp.label, dp.name])].join(",")}&$filter=${encodeURIComponent(`_${dp.definition.attribute}_value eq ${provider.definitionId}`)}`),
+    client.getAll<Record<string, unknown>>(`${pp.entitySet}?$select=${pp.primaryId},_${pp.definitionParameter.attribute}_value,${pp.value}&$filter=${encodeURIComponent(`_${pp.provider.attribute}_value eq ${provider.id}`)}`),
+  ]);
+  const byDefinition = new Map(values.map((v) => [str(v[`_${pp.definitionParameter.attribute}_value`]), v]));
+  const out = new Map<string, ParameterState>();
+  const unknown: string[] = [];
+  for (const name of names) {
+    const n = normalizeName(name);
+    const matches = defs.filter((d) => normalizeName(str(d[dp.label])) === n || normalizeName(str(d[dp.name])) === n);
+    if (matches.length !== 1) {
+      unknown.push(matches.length === 0 ? `"${name}"` : `"${name}" (matches ${matches.length} parameters)`);
+      continue;
+    }
+    const d = matches[0];
+    const id = str(d[dp.primaryId]);
+    const row = byDefinition.get(id);
+    out.set(name, { definitionParameterId: id, rowId: row ? str(row[pp.primaryId]) : undefined, label: str(d[dp.label]), value: row ? str(row[pp.value]) : "" });
+  }
+  if (unknown.length) {
+    throw new SchemaError(
+      `IOM provider "${provider.name}" has no parameter ${unknown.join(", ")}. Its parameters: ${defs.map((d) => `"${str(d[dp.label])}"`).join(", ") || "none"}.`,
+    );
+  }
+  return out;
+}
+
+/** Write the values that differ from Dataverse. Returns the names written. */
+export async function writeParameters(
+  client: DataverseClient,
+  s: ProviderSchema,
+  provider: ProviderRow,
+  current: Map<string, ParameterState>,
+  desired: Record<string, string>,
+): Promise<string[]> {
+  const pp = s.parameter;
+  const written: string[] = [];
+  const failures: string[] = [];
+  // A provider has a handful of parameters: one request each, a few at a time.
+  await Promise.all(
+    Object.entries(desired).map(async ([name, value]) => {
+      const cur = current.get(name)!;
+      if (cur.value === value) return;
+      const column = { [pp.value]: value === "" ? null : value };
+      const r = cur.rowId
+        ? await client.request("PATCH", `${pp.entitySet}(${cur.rowId})`, { body: column, headers: { "If-Match": "*" } })
+        : await client.request("POST", pp.entitySet, {
+            body: {
+              [pp.primaryId]: randomUUID(),
+              ...column,
+              [`${pp.provider.nav}@odata.bind`]: `/${s.provider.entitySet}(${provider.id})`,
+              [`${pp.definitionParameter.nav}@odata.bind`]: `/${s.definitionParameter.entitySet}(${cur.definitionParameterId})`,
+            },
+          });
+      if (r.status >= 200 && r.status < 300) written.push(name);
+      else {
+        const e = (r.data as { error?: { code?: string; message?: string } } | undefined)?.error;
+        failures.push(`"${name}": HTTP ${r.status}${e?.code ? ` ${e.code}` : ""}${e?.message ? `: ${e.message}` : ""}`);
+      }
+    }),
+  );
+  if (failures.length) {
+    throw new Error(`IOM provider "${provider.name}": ${failures.length} parameter(s) not written (${failures.join("; ")}); written: ${written.join(", ") || "none"}`);
+  }
+  return written.sort();
+}

@@ -1,0 +1,334 @@
+/**
+ * `IomProviderParameters`: the parameters of one IOM provider instance (e.g. Inventory Visibility's
+ * File Drop Location, Error File Drop Location and Organization ID), set by `pulumi up`, and its
+ * dynamic provider.
+ *
+ * - Inputs carry `parameters` as a map name -> value, so Pulumi's own input diff shows each
+ *   parameter's old -> new value in a preview. Secret values travel in a separate map,
+ *   `secretParameters`, which is a Pulumi secret as a whole (the SDK makes a map secret as soon as
+ *   one value in it is, so one mixed map would hide every value): the engine keeps it encrypted and
+ *   the preview shows `[secret]`. The provider keeps only a salted scrypt fingerprint of each secret
+ *   value in its outputs: no secret value is ever in the state it returns.
+ * - create/update write only the values that differ from Dataverse; read (refresh) reports drift
+ *   (a value edited in the portal) in `drift` and returns the actual values as the new inputs, so
+ *   the next preview shows actual -> desired; delete leaves every value as it is (no call at all).
+ * - Only the named parameters of the named provider are ever touched.
+ * - Activation (which deploys the provider's Power Automate flows) has no documented API: the status
+ *   is read and exported as `activationStatus`, the step itself stays with the operator.
+ *
+ * The token comes from DATAVERSE_ACCESS_TOKEN or DefaultAzureCredential at run time (the shared
+ * Dataverse client); it is never an input or output.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { ClientOptions, LogFn } from "../dataverse/client";
+import * as clientMod from "../dataverse/client";
+import * as discovery from "./discovery";
+import * as params from "./parameters";
+
+// The engine's marker for a value not known until apply (as the SDK exports it: runtime/rpc).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const UNKNOWN: string = (require("@pulumi/pulumi/runtime/rpc") as { unknownValue: string }).unknownValue;
+
+export interface ProviderParametersInputs {
+  environmentUrl: string;
+  /** The provider instance, by its name or its catalog definition's name. */
+  providerName: string;
+  /** Parameter label -> value. */
+  parameters: Record<string, string>;
+  /** Parameter label -> secret value: kept in outputs as fingerprints only. */
+  secretParameters: Record<string, string>;
+  /** Flat override of discovered columns (discovery.ts PROVIDER_OVERRIDE_KEYS). */
+  schemaOverride: string;
+}
+
+export interface ParameterDrift {
+  name: string;
+  /** What Pulumi last applied (a fingerprint for secrets). */
+  applied: string;
+  /** What Dataverse holds now (a fingerprint for secrets). */
+  actual: string;
+}
+
+export interface ProviderParametersOutputs {
+  environmentUrl: string;
+  providerName: string;
+  /** Names whose values are secret (their values are fingerprints in `applied`). */
+  secretParameterNames: string[];
+  schemaOverride: string;
+  /** Name -> value as applied; secrets as `scrypt:` fingerprints. */
+  applied: Record<string, string>;
+  fingerprintSalt: string;
+  providerId: string;
+  /** The provider's label in IOM ("Inventory Visibility", ...). */
+  providerLabel: string;
+  activationStatus: string | null;
+  /** Names written by the last create/update. */
+  written: string[];
+  /** Parameters whose value in Dataverse differed from the applied one at the last refresh; empty when none. */
+  drift: ParameterDrift[];
+}
+
+function clientOptionsFromEnv(): Partial<ClientOptions> {
+  const num = (k: string) => {
+    const v = process.env[`DATAVERSE_SYNC_${k}`];
+    return v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
+  };
+  const o: Partial<ClientOptions> = { maxRetries: num("MAX_RETRIES"), retryBaseMs: num("RETRY_BASE_MS"), maxRetryAfterMs: num("MAX_RETRY_AFTER_MS"), timeoutMs: num("TIMEOUT_MS") };
+  for (const k of Object.keys(o) as (keyof ClientOptions)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+function pulumiLog(): LogFn {
+  return (level, message) => {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+      void p.log[level](message);
+    } catch {
+      console.error(message);
+    }
+  };
+}
+
+/** Inputs without the host's `__provider` and with defaults for anything the engine dropped. */
+function clean(raw: Record<string, unknown>): ProviderParametersInputs {
+  const { __provider: _p, ...rest } = raw;
+  const i = rest as unknown as Partial<ProviderParametersInputs>;
+  return {
+    environmentUrl: String(i.environmentUrl ?? ""),
+    providerName: String(i.providerName ?? ""),
+    // A map not known yet (preview) arrives as the engine's unknown marker: checked in diff, empty here.
+    parameters: (typeof i.parameters === "object" && i.parameters !== null ? i.parameters : {}) as Record<string, string>,
+    secretParameters: (typeof i.secretParameters === "object" && i.secretParameters !== null ? i.secretParameters : {}) as Record<string, string>,
+    schemaOverride: typeof i.schemaOverride === "string" ? i.schemaOverride : "",
+  };
+}
+
+const isLoopback = (u: URL) => u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+
+/** `mapsUnknown`: a parameter map is not known yet (preview), so "no parameter" cannot be judged. */
+export function checkProviderParameters(i: ProviderParametersInputs, mapsUnknown = false): pulumi.dynamic.CheckFailure[] {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  if (!i.environmentUrl) failures.push({ property: "environmentUrl", reason: "required" });
+  else if (i.environmentUrl !== UNKNOWN) {
+    try {
+      const u = new URL(i.environmentUrl);
+      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u))) failures.push({ property: "environmentUrl", reason: "must be https://<org>.<region>.dynamics.com" });
+    } catch {
+      failures.push({ property: "environmentUrl", reason: `not a URL: ${i.environmentUrl}` });
+    }
+  }
+  if (!i.providerName.trim()) failures.push({ property: "providerName", reason: "required (the IOM provider, e.g. Inventory Visibility)" });
+  const maps = [["parameters", i.parameters], ["secretParameters", i.secretParameters]] as const;
+  const seen = new Map<string, string>();
+  for (const [property, map] of maps) {
+    if (!map || typeof map !== "object" || Array.isArray(map)) {
+      failures.push({ property, reason: "a map of parameter name to value" });
+      continue;
+    }
+    for (const [name, value] of Object.entries(map)) {
+      if (!name.trim()) failures.push({ property, reason: "a parameter name is empty" });
+      if (typeof value !== "string") failures.push({ property: `${property}["${name}"]`, reason: "must be a string" });
+      const n = discovery.normalizeName(name);
+      if (seen.has(n)) failures.push({ property, reason: `"${name}" and "${seen.get(n)}" name the same parameter` });
+      seen.set(n, name);
+    }
+  }
+  if (seen.size === 0 && !failures.length && !mapsUnknown) failures.push({ property: "parameters", reason: "names no parameter" });
+  if (i.schemaOverride && i.schemaOverride !== UNKNOWN) {
+    try {
+      discovery.parseProviderSchemaOverride(i.schemaOverride);
+    } catch (e) {
+      failures.push({ property: "schemaOverride", reason: (e as Error).message });
+    }
+  }
+  return failures;
+}
+
+/** Every parameter the inputs name, secret or not. */
+function allParameters(i: ProviderParametersInputs): Record<string, string> {
+  return { ...i.parameters, ...i.secretParameters };
+}
+
+/** What the state holds for a value: the value itself, or a fingerprint for a secret. */
+function stored(i: ProviderParametersInputs, name: string, value: string, salt: string): string {
+  return name in i.secretParameters ? params.fingerprint(value, salt) : value;
+}
+
+/** Parameter-level comparison of the last applied state with new inputs. */
+export function diffParameters(olds: ProviderParametersOutputs, news: ProviderParametersInputs): { added: string[]; changed: string[]; removed: string[] } {
+  const added: string[] = [];
+  const changed: string[] = [];
+  const applied = olds.applied ?? {};
+  const wanted = allParameters(news);
+  for (const [name, value] of Object.entries(wanted)) {
+    if (!(name in applied)) added.push(name);
+    else if (value === UNKNOWN || stored(news, name, value, olds.fingerprintSalt) !== applied[name]) changed.push(name);
+  }
+  const removed = Object.keys(applied).filter((n) => !(n in wanted));
+  return { added, changed, removed };
+}
+
+export interface ProviderParametersDiff extends pulumi.dynamic.DiffResult {
+  detailedDiff?: Record<string, { kind: "ADD" | "UPDATE" | "DELETE"; inputDiff: boolean }>;
+}
+
+/** Build the provider. `overrides` are captured into the serialized closure: plain data only. */
+export function makeIomProviderParametersProvider(overrides: { client?: Partial<ClientOptions> } = {}): pulumi.dynamic.ResourceProvider<ProviderParametersInputs, ProviderParametersOutputs> {
+  const connect = (environmentUrl: string) =>
+    new clientMod.DataverseClient({ environmentUrl, ...clientOptionsFromEnv(), ...overrides.client, maxConcurrency: 4, log: pulumiLog() });
+
+  /** Read, write what differs, and build the outputs. */
+  const apply = async (i: ProviderParametersInputs, salt: string): Promise<ProviderParametersOutputs> => {
+    const client = connect(i.environmentUrl);
+    const schema = await discovery.discoverProviderSchema(client, discovery.parseProviderSchemaOverride(i.schemaOverride));
+    const provider = await params.findProvider(client, schema, i.providerName);
+    const wanted = allParameters(i);
+    const current = await params.readParameters(client, schema, provider, Object.keys(wanted));
+    const written = await params.writeParameters(client, schema, provider, current, wanted);
+    if (written.length) pulumiLog()("info", `IOM provider "${provider.name}": set ${written.map((n) => (n in i.secretParameters ? `${n} (secret)` : n)).join(", ")}`);
+    return {
+      environmentUrl: i.environmentUrl,
+      providerName: i.providerName,
+      secretParameterNames: Object.keys(i.secretParameters).sort(),
+      schemaOverride: i.schemaOverride,
+      applied: Object.fromEntries(Object.entries(wanted).map(([n, v]) => [n, stored(i, n, v, salt)])),
+      fingerprintSalt: salt,
+      providerId: provider.id,
+      providerLabel: provider.name,
+      activationStatus: provider.activationStatus,
+      written,
+      drift: [],
+    };
+  };
+
+  return {
+    async check(_olds: ProviderParametersInputs, news: ProviderParametersInputs): Promise<pulumi.dynamic.CheckResult<ProviderParametersInputs>> {
+      const raw = news as unknown as Record<string, unknown>;
+      const failures = checkProviderParameters(clean(raw), raw.parameters === UNKNOWN || raw.secretParameters === UNKNOWN);
+      return failures.length ? { inputs: news, failures } : { inputs: news };
+    },
+
+    async diff(_id: string, olds: ProviderParametersOutputs, newsRaw: ProviderParametersInputs): Promise<ProviderParametersDiff> {
+      const raw = newsRaw as unknown as Record<string, unknown>;
+      const unknownMaps = (["parameters", "secretParameters"] as const).filter((k) => raw[k] === UNKNOWN);
+      if (unknownMaps.length) return { changes: true, replaces: [], detailedDiff: Object.fromEntries(unknownMaps.map((k) => [k, { kind: "UPDATE" as const, inputDiff: true }])) };
+      const news = clean(raw);
+      const replaces = (["environmentUrl", "providerName"] as const).filter((k) => news[k] === UNKNOWN || news[k] !== olds[k]);
+      if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
+      const d = diffParameters(olds, news);
+      const detailedDiff: ProviderParametersDiff["detailedDiff"] = {};
+      for (const n of d.added) detailedDiff[`parameters["${n}"]`] = { kind: "ADD", inputDiff: true };
+      for (const n of d.changed) detailedDiff[`parameters["${n}"]`] = { kind: "UPDATE", inputDiff: true };
+      for (const n of d.removed) detailedDiff[`parameters["${n}"]`] = { kind: "DELETE", inputDiff: true };
+      // A parameter that moved between the plain and the secret map changes how the state keeps it.
+      const sameSecrets = Object.keys(news.secretParameters).sort().join("\n") === [...(olds.secretParameterNames ?? [])].sort().join("\n");
+      if (!sameSecrets) detailedDiff.secretParameters = { kind: "UPDATE", inputDiff: true };
+      if (news.schemaOverride !== (olds.schemaOverride ?? "")) detailedDiff.schemaOverride = { kind: "UPDATE", inputDiff: true };
+      return { changes: Object.keys(detailedDiff).length > 0, replaces: [], stables: ["environmentUrl", "providerName"], detailedDiff };
+    },
+
+    async create(inputs: ProviderParametersInputs): Promise<pulumi.dynamic.CreateResult<ProviderParametersOutputs>> {
+      const i = clean(inputs as unknown as Record<string, unknown>);
+      const outs = await apply(i, params.newSalt());
+      return { id: `iom-provider-${outs.providerId}`, outs };
+    },
+
+    async read(id: string, props?: ProviderParametersOutputs): Promise<pulumi.dynamic.ReadResult<ProviderParametersOutputs>> {
+      if (!props || !props.applied) return { id, props };
+      const o = props;
+      const client = connect(o.environmentUrl);
+      const schema = await discovery.discoverProviderSchema(client, discovery.parseProviderSchemaOverride(o.schemaOverride));
+      let provider: params.ProviderRow;
+      try {
+        provider = await params.findProvider(client, schema, o.providerName);
+      } catch (e) {
+        // The provider was removed from IOM: the resource is gone (a later `up` reports the catalog step).
+        if ((e as Error).name === "SchemaError" && /has not been added from IOM's catalog/.test((e as Error).message)) return { id: "", props: {} as ProviderParametersOutputs };
+        throw e;
+      }
+      const names = Object.keys(o.applied);
+      const current = await params.readParameters(client, schema, provider, names);
+      const secret = (n: string) => o.secretParameterNames.includes(n);
+      const actual: Record<string, string> = {};
+      const drift: ParameterDrift[] = [];
+      for (const n of names) {
+        const v = current.get(n)!.value;
+        actual[n] = secret(n) ? params.fingerprint(v, o.fingerprintSalt) : v;
+        if (actual[n] !== o.applied[n]) drift.push({ name: n, applied: o.applied[n], actual: actual[n] });
+      }
+      if (drift.length) pulumiLog()("warn", `IOM provider "${provider.name}": changed outside Pulumi: ${drift.map((d) => d.name).join(", ")}`);
+      const outputs: ProviderParametersOutputs = { ...o, applied: actual, providerId: provider.id, providerLabel: provider.name, activationStatus: provider.activationStatus, drift };
+      // New inputs: the actual values, so the next preview shows actual -> desired. A secret's actual
+      // value is never returned; a placeholder says whether it changed.
+      const inputs: ProviderParametersInputs = {
+        environmentUrl: o.environmentUrl,
+        providerName: o.providerName,
+        schemaOverride: o.schemaOverride,
+        parameters: Object.fromEntries(names.filter((n) => !secret(n)).map((n) => [n, current.get(n)!.value])),
+        secretParameters: Object.fromEntries(names.filter(secret).map((n) => [n, drift.some((d) => d.name === n) ? "(secret changed outside Pulumi)" : "(secret unchanged)"])),
+      };
+      return { id, props: outputs, inputs: inputs as unknown as ProviderParametersOutputs };
+    },
+
+    async update(_id: string, olds: ProviderParametersOutputs, news: ProviderParametersInputs): Promise<pulumi.dynamic.UpdateResult<ProviderParametersOutputs>> {
+      const outs = await apply(clean(news as unknown as Record<string, unknown>), olds.fingerprintSalt || params.newSalt());
+      return { outs };
+    },
+
+    async delete(): Promise<void> {
+      // Deliberately nothing: the values stay in IOM (docs/iom-provider-setup.md).
+    },
+  };
+}
+
+/** The provider object `IomProviderParameters` uses. */
+export const iomProviderParametersProvider = makeIomProviderParametersProvider();
+
+// ---- the resource --------------------------------------------------------------------------------
+
+export interface IomProviderParametersArgs {
+  /** `https://<org>.<region>.dynamics.com` */
+  environmentUrl: pulumi.Input<string>;
+  /** The IOM provider by name, e.g. "Inventory Visibility" or "BigCommerce". */
+  providerName: pulumi.Input<string>;
+  /** Parameter name (as IOM's parameter form labels it) -> value. */
+  parameters: Record<string, pulumi.Input<string>>;
+  /** Parameter name -> secret value: made a Pulumi secret, and only fingerprinted in the state. */
+  secretParameters?: Record<string, pulumi.Input<string>>;
+  /** Override of discovered columns, e.g. "parameterValue=abc_value" (docs/iom-provider-setup.md). */
+  schemaOverride?: pulumi.Input<string>;
+}
+
+/** Sets named parameters of one IOM provider instance; never touches any other parameter or provider. */
+export class IomProviderParameters extends pulumi.dynamic.Resource {
+  declare public readonly providerId: pulumi.Output<string>;
+  declare public readonly providerLabel: pulumi.Output<string>;
+  declare public readonly activationStatus: pulumi.Output<string | null>;
+  declare public readonly written: pulumi.Output<string[]>;
+  declare public readonly drift: pulumi.Output<ParameterDrift[]>;
+
+  constructor(name: string, args: IomProviderParametersArgs, opts?: pulumi.CustomResourceOptions) {
+    const both = Object.keys(args.secretParameters ?? {}).filter((n) => n in args.parameters);
+    if (both.length) throw new Error(`IomProviderParameters ${name}: ${both.join(", ")} given both as plain and as secret parameters`);
+    super(
+      iomProviderParametersProvider,
+      name,
+      {
+        environmentUrl: args.environmentUrl,
+        providerName: args.providerName,
+        parameters: args.parameters,
+        secretParameters: pulumi.secret(pulumi.output(args.secretParameters ?? {})),
+        schemaOverride: args.schemaOverride ?? "",
+        providerId: undefined,
+        providerLabel: undefined,
+        activationStatus: undefined,
+        written: undefined,
+        drift: undefined,
+      },
+      opts,
+      "iom",
+      "IomProviderParameters",
+    );
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * Power Platform: the NetworkInjection enterprise policy linked to the stack's environment by
+ * `pulumi up`. See docs/iom-provider-setup.md.
+ */
+export { PowerPlatformPolicyLink, policyLinkProvider, makePolicyLinkProvider, checkPolicyLink } from "./provider";
+export type { PowerPlatformPolicyLinkArgs, PolicyLinkInputs, PolicyLinkOutputs } from "./provider";
+export { DEFAULT_BAP_URL, BAP_SCOPE, LINK_API_VERSION, ENVIRONMENT_API_VERSION, SYSTEM_ID_PATTERN, createAdminApi, sameLocation } from "./admin-api";

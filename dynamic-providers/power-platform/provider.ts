@@ -1,0 +1,239 @@
+/**
+ * `PowerPlatformPolicyLink`: links the stack's `NetworkInjection` enterprise policy to its Power
+ * Platform environment (what `Enable-SubnetInjection` and Terraform's `powerplatform_enterprise_policy`
+ * do), and its dynamic provider. See admin-api.ts for the calls and their sources.
+ *
+ * - create: check the prerequisites first, each with an error naming it (the environment exists;
+ *   it is a Managed Environment; environment and policy are in the same geography; no *other*
+ *   policy is linked), then link and wait for the operation. Already linked to this policy: nothing to do.
+ * - read (refresh): reports `linked`, `linkStatus` and which policy the environment has now.
+ * - update: the only in-place change is "not linked any more" (seen by refresh): link again.
+ * - delete: unlink, but only if the environment is still linked to *this* policy.
+ *
+ * The token comes from POWER_PLATFORM_ACCESS_TOKEN or DefaultAzureCredential at run time and is
+ * never an input or output.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { ClientOptions, LogFn } from "../dataverse/client";
+import * as api from "./admin-api";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const UNKNOWN: string = (require("@pulumi/pulumi/runtime/rpc") as { unknownValue: string }).unknownValue;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface PolicyLinkInputs {
+  environmentId: string;
+  /** The policy's `properties.systemId` ([TF] system_id; [PS] `$policy.Properties.systemId`). */
+  policySystemId: string;
+  /** The policy's ARM id (for messages and to recognise it on the environment). */
+  policyArmId: string;
+  /** The policy's location: a Power Platform geography. */
+  policyLocation: string;
+  /** BAP endpoint; default https://api.bap.microsoft.com. */
+  bapUrl: string;
+}
+
+export interface PolicyLinkOutputs extends PolicyLinkInputs {
+  linked: boolean;
+  /** The environment's `enterprisePolicies.vnets.linkStatus` as last read. */
+  linkStatus: string;
+  /** System id of the policy the environment is linked to now (another one, or "" for none). */
+  linkedPolicySystemId: string;
+  environmentName: string;
+  environmentLocation: string;
+}
+
+function pulumiLog(): LogFn {
+  return (level, message) => {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+      void p.log[level](message);
+    } catch {
+      console.error(message);
+    }
+  };
+}
+
+function clean(raw: Record<string, unknown>): PolicyLinkInputs {
+  const { __provider: _p, ...i } = raw as Record<string, unknown> & Partial<PolicyLinkInputs>;
+  const s = (v: unknown) => (typeof v === "string" ? v : "");
+  return {
+    environmentId: s(i.environmentId),
+    policySystemId: s(i.policySystemId),
+    policyArmId: s(i.policyArmId),
+    policyLocation: s(i.policyLocation),
+    bapUrl: s(i.bapUrl) || api.DEFAULT_BAP_URL,
+  };
+}
+
+export function checkPolicyLink(i: PolicyLinkInputs): pulumi.dynamic.CheckFailure[] {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const known = (v: string) => v !== UNKNOWN;
+  if (known(i.environmentId) && !GUID.test(i.environmentId)) failures.push({ property: "environmentId", reason: `must be the Power Platform environment id (a GUID), got '${i.environmentId}'` });
+  if (known(i.policySystemId) && !api.SYSTEM_ID_PATTERN.test(i.policySystemId)) {
+    failures.push({ property: "policySystemId", reason: "must be the policy's systemId: /regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<guid>" });
+  }
+  if (known(i.policyLocation) && !/^[a-z]+$/.test(i.policyLocation)) failures.push({ property: "policyLocation", reason: "must be a Power Platform geography such as europe" });
+  try {
+    const u = new URL(i.bapUrl);
+    const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost";
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) failures.push({ property: "bapUrl", reason: "must be an https URL" });
+  } catch {
+    failures.push({ property: "bapUrl", reason: `not a URL: ${i.bapUrl}` });
+  }
+  return failures;
+}
+
+const envNumber = (k: string) => {
+  const v = process.env[k];
+  return v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
+};
+
+/** Build the provider. `overrides` are captured into the serialized closure: plain data only. */
+export function makePolicyLinkProvider(overrides: { client?: Partial<ClientOptions>; maxPollIntervalMs?: number } = {}): pulumi.dynamic.ResourceProvider<PolicyLinkInputs, PolicyLinkOutputs> {
+  const connect = (bapUrl: string) =>
+    api.createAdminApi({
+      bapUrl,
+      client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...overrides.client },
+      maxPollIntervalMs: overrides.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
+      operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
+      log: pulumiLog(),
+    });
+
+  const sameSystemId = (a: string, b: string) => a !== "" && a.toLowerCase() === b.toLowerCase();
+
+  const outputs = (i: PolicyLinkInputs, env: api.EnvironmentInfo): PolicyLinkOutputs => {
+    const linkedTo = env.vnets?.systemId ?? "";
+    const linked = sameSystemId(linkedTo, i.policySystemId) || (!!env.vnets && env.vnets.id.toLowerCase() === i.policyArmId.toLowerCase() && i.policyArmId !== "");
+    return { ...i, linked, linkStatus: env.vnets?.linkStatus ?? "", linkedPolicySystemId: linkedTo, environmentName: env.displayName, environmentLocation: env.location };
+  };
+
+  /** Prerequisites, then link unless already linked to this policy. */
+  const ensureLinked = async (i: PolicyLinkInputs): Promise<PolicyLinkOutputs> => {
+    const admin = connect(i.bapUrl);
+    const env = await admin.getEnvironment(i.environmentId);
+    const before = outputs(i, env);
+    if (before.linked) return before;
+    const problems: string[] = [];
+    if (env.protectionLevel !== api.MANAGED_PROTECTION_LEVEL) {
+      problems.push(
+        `environment '${env.displayName || i.environmentId}' is not a Managed Environment (governanceConfiguration.protectionLevel is '${env.protectionLevel || "none"}'): ` +
+          "enable Managed Environments for it in the Power Platform admin center (Environments > the environment > Enable Managed Environments)",
+      );
+    }
+    if (env.location && !api.sameLocation(env.location, i.policyLocation)) {
+      problems.push(`environment '${env.displayName || i.environmentId}' is in geography '${env.location}' but the enterprise policy is in '${i.policyLocation}': set powerPlatformGeo to '${env.location}' (the policy and its VNets must be in the environment's geography)`);
+    }
+    if (env.vnets) {
+      problems.push(`environment '${env.displayName || i.environmentId}' is already linked to another NetworkInjection policy (${env.vnets.id || env.vnets.systemId}); unlink it first (Disable-SubnetInjection) — this program does not replace a link it did not make`);
+    }
+    if (problems.length) throw new api.PolicyLinkError(`cannot link ${i.policyArmId || i.policySystemId}: ${problems.join("; ")}`);
+    await admin.link(i.environmentId, i.policySystemId);
+    const after = outputs(i, await admin.getEnvironment(i.environmentId));
+    if (!after.linked) throw new api.PolicyLinkError(`the link operation succeeded but environment ${i.environmentId} does not show the policy yet (linkStatus '${after.linkStatus}'); run 'pulumi refresh' later`);
+    return after;
+  };
+
+  return {
+    async check(_olds: PolicyLinkInputs, news: PolicyLinkInputs): Promise<pulumi.dynamic.CheckResult<PolicyLinkInputs>> {
+      const failures = checkPolicyLink(clean(news as unknown as Record<string, unknown>));
+      return failures.length ? { inputs: news, failures } : { inputs: news };
+    },
+
+    async diff(_id: string, olds: PolicyLinkOutputs, newsRaw: PolicyLinkInputs): Promise<pulumi.dynamic.DiffResult> {
+      const news = clean(newsRaw as unknown as Record<string, unknown>);
+      // [TF]: environment_id and system_id force a new link; one environment holds one such policy,
+      // so the old link goes first.
+      const replaces = (["environmentId", "policySystemId"] as const).filter((k) => news[k] === UNKNOWN || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
+      if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
+      const changes = olds.linked === false || news.bapUrl !== olds.bapUrl || news.policyArmId !== olds.policyArmId || news.policyLocation !== olds.policyLocation;
+      return { changes, replaces: [], stables: ["environmentId", "policySystemId"] };
+    },
+
+    async create(inputs: PolicyLinkInputs): Promise<pulumi.dynamic.CreateResult<PolicyLinkOutputs>> {
+      const i = clean(inputs as unknown as Record<string, unknown>);
+      const outs = await ensureLinked(i);
+      return { id: `${i.environmentId}_networkinjection`, outs };
+    },
+
+    async read(id: string, props?: PolicyLinkOutputs): Promise<pulumi.dynamic.ReadResult<PolicyLinkOutputs>> {
+      if (!props || !props.environmentId) return { id, props };
+      const i = clean(props as unknown as Record<string, unknown>);
+      const outs = outputs(i, await connect(i.bapUrl).getEnvironment(i.environmentId));
+      if (!outs.linked) pulumiLog()("warn", `environment ${i.environmentId} is no longer linked to ${i.policyArmId || i.policySystemId}${outs.linkedPolicySystemId ? ` (it is linked to ${outs.linkedPolicySystemId})` : ""}; 'pulumi up' links it again`);
+      return { id, props: outs };
+    },
+
+    async update(_id: string, _olds: PolicyLinkOutputs, news: PolicyLinkInputs): Promise<pulumi.dynamic.UpdateResult<PolicyLinkOutputs>> {
+      return { outs: await ensureLinked(clean(news as unknown as Record<string, unknown>)) };
+    },
+
+    async delete(_id: string, props: PolicyLinkOutputs): Promise<void> {
+      const i = clean(props as unknown as Record<string, unknown>);
+      const admin = connect(i.bapUrl);
+      let env: api.EnvironmentInfo;
+      try {
+        env = await admin.getEnvironment(i.environmentId);
+      } catch (e) {
+        // The environment itself is gone: nothing is linked any more ([TF] treats a 404 as done too).
+        if ((e as Error).name === "PolicyLinkError" && /was not found/.test((e as Error).message)) {
+          pulumiLog()("warn", `environment ${i.environmentId} no longer exists; nothing to unlink`);
+          return;
+        }
+        throw e;
+      }
+      const now = outputs(i, env);
+      if (!now.linked) {
+        pulumiLog()("info", `environment ${i.environmentId} is not linked to ${i.policyArmId || i.policySystemId}; nothing to unlink`);
+        return;
+      }
+      await admin.unlink(i.environmentId, i.policySystemId);
+    },
+  };
+}
+
+/** The provider object `PowerPlatformPolicyLink` uses. */
+export const policyLinkProvider = makePolicyLinkProvider();
+
+export interface PowerPlatformPolicyLinkArgs {
+  /** Power Platform environment id (GUID). */
+  environmentId: pulumi.Input<string>;
+  /** The NetworkInjection policy's `systemId` (azure-native EnterprisePolicy.systemId). */
+  policySystemId: pulumi.Input<string>;
+  policyArmId: pulumi.Input<string>;
+  /** The policy's Power Platform geography. */
+  policyLocation: pulumi.Input<string>;
+  /** BAP endpoint; default https://api.bap.microsoft.com (sovereign clouds differ). */
+  bapUrl?: pulumi.Input<string>;
+}
+
+/** Links a NetworkInjection enterprise policy to a Power Platform environment; unlinks it on delete. */
+export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
+  declare public readonly linked: pulumi.Output<boolean>;
+  declare public readonly linkStatus: pulumi.Output<string>;
+  declare public readonly linkedPolicySystemId: pulumi.Output<string>;
+  declare public readonly environmentName: pulumi.Output<string>;
+
+  constructor(name: string, args: PowerPlatformPolicyLinkArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      policyLinkProvider,
+      name,
+      {
+        environmentId: args.environmentId,
+        policySystemId: args.policySystemId,
+        policyArmId: args.policyArmId,
+        policyLocation: args.policyLocation,
+        bapUrl: args.bapUrl ?? api.DEFAULT_BAP_URL,
+        linked: undefined,
+        linkStatus: undefined,
+        linkedPolicySystemId: undefined,
+        environmentName: undefined,
+        environmentLocation: undefined,
+      },
+      opts,
+      "powerplatform",
+      "PowerPlatformPolicyLink",
+    );
+  }
+}
