@@ -9,8 +9,14 @@ import * as path from "path";
 import { parse } from "yaml";
 
 export const ROOT = path.resolve(__dirname, "..");
-export const STACKS = ["dev", "test", "prod"] as const;
-export type StackName = (typeof STACKS)[number];
+
+/** The stacks of this project: one per Pulumi.<stack>.yaml next to Pulumi.yaml, sorted. */
+export function listStacks(): string[] {
+  return fs.readdirSync(ROOT)
+    .map((f) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+}
 
 export interface DeclaredKey {
   type: "string" | "integer" | "boolean" | "array";

@@ -1,0 +1,188 @@
+/**
+ * The one way this repository runs the real program (index.ts) without the Pulumi CLI: under the
+ * SDK's mocks, with a stack's configuration resolved as the CLI resolves it. The offline plan
+ * (plan/capture.ts) and the unit tests (tests/support/program.ts) both run it through here; they
+ * differ only in the mocks they pass (what a preview knows vs. made-up ids for assertions).
+ *
+ * Each run gets its own runtime state, the way the Automation API runs inline programs
+ * (`withLocalStorage` in @pulumi/pulumi/automation/server.js), so one process can run many stacks
+ * and variations while loading @pulumi/pulumi, @pulumi/azure-native and the components once.
+ * Only index.ts, whose top level declares the resources, is evaluated afresh for every run.
+ * Runs are queued: the SDK keeps the mock monitor in a module variable as well as in the state.
+ *
+ * A run ends when the SDK's queue of outstanding resource operations is empty
+ * (`pulumi.runtime.disconnect()`, which the CLI's language host also awaits), so resources
+ * declared inside apply callbacks are in the result without waiting a fixed time.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
+import { loadProject, resolveStackConfig, ROOT, type ConfigChanges } from "./stack-config";
+
+/** What the mocks see of a resource registration (the SDK's MockResourceArgs). */
+export type MockResourceArgs = pulumi.runtime.MockResourceArgs;
+export type MockCallArgs = pulumi.runtime.MockCallArgs;
+
+export interface HarnessMocks {
+  /** The state a registration answers with; `id: undefined` leaves the id unknown, as a preview does. */
+  newResource(args: MockResourceArgs): { id: string | undefined; state: Record<string, unknown> };
+  call(args: MockCallArgs): Record<string, unknown>;
+}
+
+export interface RegisteredResource {
+  type: string;
+  name: string;
+  /** Logical name of the parent resource; absent for the stack and its direct children. */
+  parent?: string;
+  /** Whether it reached the engine as a custom resource (false for components and the stack). */
+  custom: boolean;
+  inputs: Record<string, unknown>;
+  /** The id the mocks answered, undefined when it stays unknown. */
+  id: string | undefined;
+}
+
+export interface ExportedOutput {
+  /** The value with unknowns left as the SDK's unknown marker and secrets unwrapped. */
+  value: unknown;
+  secret: boolean;
+}
+
+export interface HarnessRun {
+  /** Every registration, in the order the program made them (the stack resource included). */
+  resources: RegisteredResource[];
+  outputs: Record<string, ExportedOutput>;
+}
+
+/** An error the program threw, with how many resources it had registered by then. */
+export type ProgramError = Error & { declaredResources: number };
+
+export interface HarnessOptions {
+  changes?: ConfigChanges;
+  /** Preview mode: outputs of resources stay unknown unless the mocks' state says otherwise. */
+  preview: boolean;
+  mocks: HarnessMocks;
+}
+
+interface RuntimeState {
+  withLocalStorage<T>(callback: () => Promise<T>): Promise<T>;
+}
+
+/** The SDK's per-run state switch; internal to the SDK, so looked up and checked once. */
+function runtimeState(): RuntimeState {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const state = require("@pulumi/pulumi/runtime/state") as Partial<RuntimeState>;
+  if (typeof state.withLocalStorage !== "function") {
+    throw new Error("@pulumi/pulumi/runtime/state has no withLocalStorage: this SDK version cannot run programs side by side (plan/harness.ts)");
+  }
+  return state as RuntimeState;
+}
+
+/** `Output.promise(withUnknowns)` is the SDK's own way to read a value that may hold unknowns. */
+interface OutputInternals {
+  promise(withUnknowns?: boolean): Promise<unknown>;
+}
+
+const STACK_TYPE = "pulumi:pulumi:Stack";
+const PROGRAM = path.join(ROOT, "index.ts");
+let compiled: { source: string; code: string } | undefined;
+
+/**
+ * index.ts as CommonJS, transpiled with the project's compiler options (the type-check is
+ * `npm run typecheck`). TypeScript is loaded anyway: the SDK parses dynamic providers with it.
+ */
+function programCode(): string {
+  const source = fs.readFileSync(PROGRAM, "utf8");
+  if (compiled?.source === source) return compiled.code;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require("typescript") as typeof import("typescript");
+  const { config } = ts.readConfigFile(path.join(ROOT, "tsconfig.json"), ts.sys.readFile);
+  const { options } = ts.convertCompilerOptionsFromJson((config as { compilerOptions?: object }).compilerOptions ?? {}, ROOT);
+  const { outputText } = ts.transpileModule(source, { fileName: PROGRAM, compilerOptions: { ...options, sourceMap: false, inlineSourceMap: false } });
+  compiled = { source, code: `${outputText}\n//# sourceURL=${PROGRAM}` };
+  return compiled.code;
+}
+
+/** Evaluates index.ts afresh; everything it imports comes from the module cache as usual. */
+function evaluateProgram(): Record<string, unknown> {
+  const module = { exports: {} as Record<string, unknown> };
+  const requireFromRoot = (id: string): unknown => require(id.startsWith(".") ? path.resolve(ROOT, id) : id);
+  const body = new Function("exports", "require", "module", "__filename", "__dirname", programCode());
+  body(module.exports, requireFromRoot, module, PROGRAM, ROOT);
+  return module.exports;
+}
+
+async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessRun> {
+  const { config, secretKeys } = resolveStackConfig(stack, options.changes);
+  const project = loadProject().name;
+  return runtimeState().withLocalStorage(async () => {
+    const resources: RegisteredResource[] = [];
+    const parentNames = new Map<string, string>();
+    const declared = new Map<pulumi.Resource, { type: string; name: string }>();
+    const key = (type: string, name: string) => `${type}::${name}`;
+
+    await pulumi.runtime.setMocks(
+      {
+        newResource(args) {
+          const answer = options.mocks.newResource(args);
+          const resource: RegisteredResource = {
+            type: args.type,
+            name: args.name,
+            custom: args.custom ?? true,
+            inputs: args.inputs as Record<string, unknown>,
+            id: answer.id,
+          };
+          const parent = parentNames.get(key(args.type, args.name));
+          if (parent !== undefined) resource.parent = parent;
+          resources.push(resource);
+          return { id: answer.id, state: answer.state };
+        },
+        call: (args) => options.mocks.call(args),
+      },
+      project,
+      stack,
+      options.preview,
+    );
+    pulumi.runtime.setAllConfig(config, secretKeys);
+
+    let exported: Record<string, unknown> = {};
+    const finished = async () => {
+      await pulumi.runtime.disconnect(); // drains the queue of resource operations
+    };
+    try {
+      await runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+          declared.set(args.resource, { type: args.type, name: args.name });
+          const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
+          if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
+          return undefined;
+        });
+        exported = evaluateProgram();
+        return {};
+      });
+    } catch (err) {
+      await finished();
+      throw Object.assign(err instanceof Error ? err : new Error(String(err)), { declaredResources: resources.filter((r) => r.type !== STACK_TYPE).length });
+    }
+
+    const outputs: Record<string, ExportedOutput> = {};
+    for (const name of Object.keys(exported)) {
+      const output = pulumi.output(exported[name] as pulumi.Input<unknown>);
+      outputs[name] = {
+        value: await (output as unknown as OutputInternals).promise(true),
+        secret: await pulumi.isSecret(output),
+      };
+    }
+    await finished();
+    return { resources, outputs };
+  });
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs index.ts for `stack` under `options.mocks`; rejects with a ProgramError when the program throws. */
+export function runProgramUnderMocks(stack: string, options: HarnessOptions): Promise<HarnessRun> {
+  const run = queue.then(() => runOnce(stack, options));
+  queue = run.catch(() => undefined);
+  return run;
+}
