@@ -17,6 +17,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { transformSync } from "@swc/core";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { loadProject, resolveStackConfig, ROOT, type ConfigChanges } from "./stack-config";
 
@@ -88,18 +89,19 @@ const PROGRAM = path.join(ROOT, "index.ts");
 let compiled: { source: string; code: string } | undefined;
 
 /**
- * index.ts as CommonJS, transpiled with the project's compiler options (the type-check is
- * `npm run typecheck`). TypeScript is loaded anyway: the SDK parses dynamic providers with it.
+ * index.ts as CommonJS, transpiled by swc (the transpiler of the tests and of `npm run plan`; the
+ * type-check is `npm run typecheck`), once per process and content.
  */
 function programCode(): string {
   const source = fs.readFileSync(PROGRAM, "utf8");
   if (compiled?.source === source) return compiled.code;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ts = require("typescript") as typeof import("typescript");
-  const { config } = ts.readConfigFile(path.join(ROOT, "tsconfig.json"), ts.sys.readFile);
-  const { options } = ts.convertCompilerOptionsFromJson((config as { compilerOptions?: object }).compilerOptions ?? {}, ROOT);
-  const { outputText } = ts.transpileModule(source, { fileName: PROGRAM, compilerOptions: { ...options, sourceMap: false, inlineSourceMap: false } });
-  compiled = { source, code: `${outputText}\n//# sourceURL=${PROGRAM}` };
+  const { code } = transformSync(source, {
+    filename: PROGRAM,
+    jsc: { parser: { syntax: "typescript" }, target: "es2022" },
+    module: { type: "commonjs" },
+    sourceMaps: false,
+  });
+  compiled = { source, code: `${code}\n//# sourceURL=${PROGRAM}` };
   return compiled.code;
 }
 
@@ -146,34 +148,39 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
     pulumi.runtime.setAllConfig(config, secretKeys);
 
     let exported: Record<string, unknown> = {};
-    const finished = async () => {
-      await pulumi.runtime.disconnect(); // drains the queue of resource operations
-    };
-    try {
-      await runInPulumiStack(async () => {
-        pulumi.runtime.registerStackTransformation((args) => {
-          declared.set(args.resource, { type: args.type, name: args.name });
-          const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
-          if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
-          return undefined;
-        });
-        exported = evaluateProgram();
-        return {};
+    // A program that throws is caught inside the stack's init, so the stack itself completes and
+    // leaves no rejected promise behind; the error is rethrown once registrations are drained.
+    let programError: unknown;
+    await runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((args) => {
+        declared.set(args.resource, { type: args.type, name: args.name });
+        const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
+        if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
+        return undefined;
       });
-    } catch (err) {
-      await finished();
-      throw Object.assign(err instanceof Error ? err : new Error(String(err)), { declaredResources: resources.filter((r) => r.type !== STACK_TYPE).length });
-    }
+      try {
+        exported = evaluateProgram();
+      } catch (err) {
+        programError = err;
+      }
+      return {};
+    });
 
     const outputs: Record<string, ExportedOutput> = {};
-    for (const name of Object.keys(exported)) {
-      const output = pulumi.output(exported[name] as pulumi.Input<unknown>);
-      outputs[name] = {
-        value: await (output as unknown as OutputInternals).promise(true),
-        secret: await pulumi.isSecret(output),
-      };
+    if (programError === undefined) {
+      for (const name of Object.keys(exported)) {
+        const output = pulumi.output(exported[name] as pulumi.Input<unknown>);
+        outputs[name] = {
+          value: await (output as unknown as OutputInternals).promise(true),
+          secret: await pulumi.isSecret(output),
+        };
+      }
     }
-    await finished();
+    await pulumi.runtime.disconnect(); // drains the queue of resource operations
+    if (programError !== undefined) {
+      const error = programError instanceof Error ? programError : new Error(String(programError));
+      throw Object.assign(error, { declaredResources: resources.filter((r) => r.type !== STACK_TYPE).length });
+    }
     return { resources, outputs };
   });
 }
