@@ -143,10 +143,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  // ts-node installs source-mapped stack traces, and the Pulumi SDK takes a stack trace for every
-  // promise it creates (several per resource): mapping them cost more than a second per run. The
-  // plan's errors are messages, not traces; PLAN_SOURCE_MAPS=1 keeps the mapped traces.
-  if (!process.env.PLAN_SOURCE_MAPS) Reflect.deleteProperty(Error, "prepareStackTrace");
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err: Error) => {

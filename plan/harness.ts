@@ -185,11 +185,34 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
   });
 }
 
+/** V8's own format: the error's text, then one `at` line per frame (CallSite's own toString). */
+function plainStackTrace(error: Error, frames: NodeJS.CallSite[]): string {
+  return [Error.prototype.toString.call(error), ...frames.map((frame) => `    at ${frame.toString()}`)].join("\n");
+}
+
+/**
+ * The SDK takes a stack trace for every promise it creates (debuggablePromise, several per
+ * resource). With a source-mapping formatter installed (ts-node's, or Jest's on the main realm,
+ * which Node falls back to), formatting them took most of a run. So a run formats them as V8 does,
+ * and the previous formatter is put back afterwards. Errors the program throws keep their
+ * message; their stack shows transpiled positions.
+ */
+async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
+  const previous = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
+  Error.prepareStackTrace = plainStackTrace;
+  try {
+    return await work();
+  } finally {
+    if (previous) Object.defineProperty(Error, "prepareStackTrace", previous);
+    else Reflect.deleteProperty(Error, "prepareStackTrace");
+  }
+}
+
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Runs index.ts for `stack` under `options.mocks`; rejects with a ProgramError when the program throws. */
 export function runProgramUnderMocks(stack: string, options: HarnessOptions): Promise<HarnessRun> {
-  const run = queue.then(() => runOnce(stack, options));
+  const run = queue.then(() => withPlainStackTraces(() => runOnce(stack, options)));
   queue = run.catch(() => undefined);
   return run;
 }

@@ -89,7 +89,6 @@ describe("bad configuration is rejected, naming key and stack", () => {
     const error = problemsFor("dev", changes, text[0]);
     expect(error.stackName).toBe("dev");
     const problem = error.problems.find((p) => p.key === key);
-    expect(problem).toBeDefined();
     expect(problem?.message).toMatch(message);
     expect(error.message).toContain(`Stack 'dev'`);
     expect(error.message).toContain(`iom-bigcommerce:${key}: `);

@@ -2,7 +2,7 @@
  * Runs the real program with each stack's real Pulumi.<stack>.yaml under Pulumi's mocks and checks
  * the security baseline, the per-stack differences and the outputs IOM's provider setup needs.
  */
-import { hostAddress, overlaps, parseCidr, type Cidr } from "../../cidr";
+import { contains, hostAddress, overlaps, parseCidr, type Cidr } from "../../cidr";
 import { GATEWAY_SETUP_SCRIPT } from "../../components/dataGateway";
 import { BUILT_IN_ROLES } from "../../components/roles";
 import { plainOccurrences, reveal, runProgram, isSecretValue, MOCK_SUFFIX, type ProgramRun } from "../support/program";
@@ -79,6 +79,7 @@ function expectationsOf(stack: string) {
     vnetSupport: connectivity !== "dataGateway",
     failover: connectivity !== "dataGateway" && v.powerPlatformFailoverLocation !== "",
     vnetAddressSpace: String(v.vnetAddressSpace),
+    failoverAddressSpace: String(v.powerPlatformFailoverAddressSpace),
     privateEndpointSubnetPrefix: String(v.privateEndpointSubnetPrefix),
     powerPlatformGeo: String(v.powerPlatformGeo),
     powerPlatformFailoverLocation: String(v.powerPlatformFailoverLocation),
@@ -184,9 +185,11 @@ describe.each(STACKS)("stack %s", (stack) => {
         for (const rule of inboundAllows) {
           const sources = [rule.sourceAddressPrefix, ...list(rule.sourceAddressPrefixes)].filter(Boolean) as unknown as string[];
           expect(sources.length).toBeGreaterThan(0);
+          // a range of this landing's own address spaces, never a tag or range covering the internet
+          const landing = [exp.vnetAddressSpace, exp.failoverAddressSpace].filter((c) => c !== "").map((c) => parseCidr(c) as Cidr);
           for (const source of sources) {
-            expect(["*", "Internet", "0.0.0.0/0", "Any"]).not.toContain(source);
-            expect(parseCidr(source)).toBeDefined(); // a private range of this landing, never a tag covering the internet
+            const range = parseCidr(source);
+            expect({ source, inLanding: range !== undefined && landing.some((space) => contains(space, range)) }).toEqual({ source, inLanding: true });
           }
         }
         expect(rules).toContainEqual(expect.objectContaining({ direction: "Inbound", access: "Deny", priority: 4096, sourceAddressPrefix: "*" }));
