@@ -6,6 +6,7 @@
 // `pulumi.Config` (the host hands the stack config to `configure`).
 
 import * as pulumi from "@pulumi/pulumi";
+import { UNKNOWN } from "../common";
 import { createBigCommerceClient, redact, type ClientTuning } from "./client";
 import {
   buildReport,
@@ -18,7 +19,6 @@ import {
   DEFAULT_API_BASE_URL,
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TOKEN_CONFIG_KEY,
-  UNKNOWN,
   type CheckOutputs,
   type CheckReport,
   type CheckSettings,
