@@ -57,7 +57,7 @@ const RESERVED_TAGS = ["workload", "environment", "businessUnit", "managedBy", "
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table,
- * `Pulumi.yaml` and the README in step.
+ * `Pulumi.yaml` in step; docs/configuration.md is generated from both (npm run docs:config).
  */
 export const CONFIG_SCHEMA = {
   environment: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]{1,4}$/, "must be 2-5 lowercase letters or digits, starting with a letter (dev, test, prod, ...)") },
