@@ -56,7 +56,7 @@ const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64
 const RESERVED_TAGS = ["workload", "environment", "businessUnit", "managedBy", "pulumiStack"];
 
 /**
- * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table,
+ * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table and
  * `Pulumi.yaml` in step; docs/configuration.md is generated from both (npm run docs:config).
  */
 export const CONFIG_SCHEMA = {
