@@ -210,6 +210,23 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** What `__provider` holds when serialization is skipped (see skipProviderSerialization). */
+export const PROVIDER_NOT_SERIALIZED = "[dynamic provider not serialized in this process: tests/providers/*serialization* test the real text]";
+
+/**
+ * Makes dynamic resources in this process carry a placeholder instead of their provider's
+ * serialized text. Serializing walks every captured function through the inspector and parses it
+ * with TypeScript: about a second per provider for each Jest test file, and the unit tests of the
+ * program do not read the text. The serialization tests (tests/providers/*serialization*) and the
+ * offline plan still serialize the real providers. Process-wide, because the SDK caches a
+ * provider's text per process.
+ */
+export function skipProviderSerialization(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure") as { serializeFunction: unknown };
+  closure.serializeFunction = async () => ({ text: PROVIDER_NOT_SERIALIZED, exportName: "handler", containsSecrets: false });
+}
+
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Runs index.ts for `stack` under `options.mocks`; rejects with a ProgramError when the program throws. */

@@ -4,6 +4,7 @@
  * data-plane role grants. Secrets given in config must reach Azure only as secrets.
  */
 import { BUILT_IN_ROLES } from "../../components/roles";
+import { PROVIDER_NOT_SERIALIZED } from "../../plan/harness";
 import { isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
 
 type Obj = Record<string, unknown>;
@@ -95,7 +96,8 @@ describe("a BigCommerce access token in the stack's secrets", () => {
     expect(check.inputs).toMatchObject({ storeHash: "abc123", requiredScopes: ["orders", "products"], expectedStoreName: "Contoso", accessTokenConfigKey: "iom-bigcommerce:bigcommerceAccessToken" });
     expect(isSecretValue(check.inputs.accessToken)).toBe(true);
     expect(reveal(check.inputs.accessToken)).toBe(BC_TOKEN);
-    expect(typeof check.inputs.__provider).toBe("string"); // the provider serialized, as `pulumi up` stores it
+    // its serialized text is tested in tests/providers/bigcommerce.serialization.test.ts
+    expect(check.inputs.__provider).toBe(PROVIDER_NOT_SERIALIZED);
     expect(plainOccurrences(check.inputs, [BC_TOKEN])).toEqual([]);
     expect(Object.keys(run.outputs.bigcommerce as object).sort()).toEqual(["checkedAt", "domain", "planName", "scopesVerified", "status", "storeId", "storeName", "tokenFingerprint"]);
   });
