@@ -31,8 +31,13 @@ export interface ProjectFile {
   config: Record<string, DeclaredKey>;
 }
 
+let parsedProject: { text: string; project: ProjectFile } | undefined;
+
+/** Pulumi.yaml, parsed once per content (a plan of every stack reads it many times). */
 export function loadProject(): ProjectFile {
-  return parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as ProjectFile;
+  const text = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+  if (parsedProject?.text !== text) parsedProject = { text, project: parse(text) as ProjectFile };
+  return structuredClone(parsedProject.project);
 }
 
 export function loadStackFile(stack: string): Record<string, unknown> {
