@@ -105,8 +105,8 @@ const PROVIDER_SETUP_SCHEMA = {
 // ---- end IOM provider setup ------------------------------------------------------------------------
 
 /**
- * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table,
- * `Pulumi.yaml` and the README in step.
+ * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table and
+ * `Pulumi.yaml` in step; docs/configuration.md is generated from both (npm run docs:config).
  */
 export const CONFIG_SCHEMA = {
   environment: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]{1,4}$/, "must be 2-5 lowercase letters or digits, starting with a letter (dev, test, prod, ...)") },

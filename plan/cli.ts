@@ -8,49 +8,22 @@
  * Exit codes: 0 clean; 1 policy violations or a plan that differs from the committed one;
  * 2 usage or configuration error.
  */
-import { spawn } from "child_process";
 import { createTwoFilesPatch } from "diff";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { evaluate, type Violation } from "../policy/rules";
 import type { PlannedResource, StackPlan } from "./capture";
-import { ROOT } from "./stack-config";
+import { listStacks, ROOT } from "./stack-config";
 
 const PLANS_DIR = path.join(ROOT, "plans");
 const USAGE = "usage: npm run plan -- <stack> | --all [--json <file>] [--check] [--write]";
 
 class UsageError extends Error {}
 
-export function listStacks(): string[] {
-  return fs.readdirSync(ROOT)
-    .map((f) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(f)?.[1])
-    .filter((s): s is string => s !== undefined)
-    .sort();
-}
-
 /** Stable text of a plan: sorted keys, two-space indent, trailing newline. */
 export function serializePlan(plan: StackPlan): string {
   return `${JSON.stringify(plan, null, 2)}\n`;
-}
-
-/** Captures a stack's plan in a fresh Node process (the Pulumi runtime is global to a process). */
-export function capturePlanInChild(stack: string): Promise<StackPlan> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["-r", require.resolve("ts-node/register/transpile-only"), __filename, "--capture", stack], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-    child.on("close", (code) => {
-      if (code === 0) resolve(JSON.parse(out) as StackPlan);
-      else reject(new Error(err.trim() || `plan of stack '${stack}' failed with exit code ${code}`));
-    });
-  });
 }
 
 function summarize(value: unknown, prefix = "", depth = 0): string[] {
@@ -126,16 +99,9 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "string" },
       check: { type: "boolean", default: false },
       write: { type: "boolean", default: false },
-      capture: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
-  if (values.capture) {
-    // Child mode: one stack, JSON on stdout.
-    const { captureStackPlan } = await import("./capture");
-    process.stdout.write(serializePlan(await captureStackPlan(values.capture)));
-    return 0;
-  }
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -146,7 +112,10 @@ async function main(argv: string[]): Promise<number> {
   for (const s of stacks) if (!known.includes(s)) throw new UsageError(`unknown stack '${s}': no Pulumi.${s}.yaml (stacks: ${known.join(", ")})`);
   if (values.json && stacks.length > 1) throw new UsageError("--json takes one stack; with --all use --write to update plans/<stack>.json");
 
-  const plans = await Promise.all(stacks.map(capturePlanInChild));
+  // Loaded only now, so usage errors answer without loading the Pulumi SDK.
+  const { captureStackPlan } = await import("./capture");
+  const plans: StackPlan[] = [];
+  for (const stack of stacks) plans.push(await captureStackPlan(stack));
   let status = 0;
   for (const plan of plans) {
     const violations = planViolations(plan);

@@ -9,8 +9,14 @@ import * as path from "path";
 import { parse } from "yaml";
 
 export const ROOT = path.resolve(__dirname, "..");
-export const STACKS = ["dev", "test", "prod"] as const;
-export type StackName = (typeof STACKS)[number];
+
+/** The stacks of this project: one per Pulumi.<stack>.yaml next to Pulumi.yaml, sorted. */
+export function listStacks(): string[] {
+  return fs.readdirSync(ROOT)
+    .map((f) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+}
 
 export interface DeclaredKey {
   type: "string" | "integer" | "boolean" | "array";
@@ -25,8 +31,13 @@ export interface ProjectFile {
   config: Record<string, DeclaredKey>;
 }
 
+let parsedProject: { text: string; project: ProjectFile } | undefined;
+
+/** Pulumi.yaml, parsed once per content (a plan of every stack reads it many times). */
 export function loadProject(): ProjectFile {
-  return parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as ProjectFile;
+  const text = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+  if (parsedProject?.text !== text) parsedProject = { text, project: parse(text) as ProjectFile };
+  return structuredClone(parsedProject.project);
 }
 
 export function loadStackFile(stack: string): Record<string, unknown> {

@@ -5,11 +5,12 @@
 // and plain data only.
 
 import type { ClientStats, EndpointName, ProbeOutcome, StoreInfo } from "./client";
+import { isUnknown } from "../common";
 
 export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
 
-/** Pulumi's wire value for "unknown during preview" (`runtime/rpc` `unknownValue`). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** Pulumi's wire value for "unknown during preview"; re-exported for the tests that imported it from here. */
+export { UNKNOWN } from "../common";
 
 /** The stack config key (in the program's namespace) that holds the token; `read` uses it. */
 export const DEFAULT_TOKEN_CONFIG_KEY = "bigcommerceAccessToken";
@@ -124,10 +125,6 @@ export interface ValidationResult {
 }
 
 const STORE_HASH = /^[a-z0-9]{3,32}$/;
-
-function isUnknown(v: unknown): boolean {
-  return v === UNKNOWN;
-}
 
 /** Explains a malformed store hash, with the likely fix when the value is a URL or a host. */
 export function storeHashProblem(value: string): string | undefined {

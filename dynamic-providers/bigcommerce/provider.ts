@@ -7,6 +7,7 @@
 // by the create/update that follows it in the same process (reuse.ts), so an `up` probes once.
 
 import * as pulumi from "@pulumi/pulumi";
+import { UNKNOWN } from "../common";
 import { createBigCommerceClient, redact, type ClientTuning } from "./client";
 import {
   buildReport,
@@ -20,7 +21,6 @@ import {
   DEFAULT_API_BASE_URL,
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TOKEN_CONFIG_KEY,
-  UNKNOWN,
   type CheckOutputs,
   type CheckReport,
   type CheckSettings,

@@ -28,12 +28,12 @@ import * as sync from "./sync";
 import * as plan from "./plan";
 import * as rows from "./rows";
 import * as schemaMod from "./schema";
+import { UNKNOWN } from "../common";
 
 /** Inputs as the provider receives them. */
 export type MappingSetInputs = SyncInputs;
 export type MappingSetOutputs = SyncOutputs;
 
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /**
  * Client tuning from the environment of the process running the provider (tests, benchmark, or an

@@ -29,6 +29,9 @@ const REQUESTS: Record<string, string> = {
 // Short timeouts and backoffs so failure paths take milliseconds, not the production 10 s.
 const FAST = { timeoutMs: 300, maxRetries: 2, backoffBaseMs: 5, backoffMaxMs: 20, maxRateLimitWaitMs: 2_000 };
 const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+// For tests that add latency: a timeout a loaded CI machine cannot hit, so no request is retried.
+const PATIENT = { ...FAST, timeoutMs: 5_000 };
+const patientProvider = createBigCommerceApiCheckProvider({ tuning: PATIENT, checkTuning: PATIENT });
 
 /** Every token ever handed to the provider in this file: none may come back out. */
 const tokensUsed = new Set<string>([GOOD, OTHER_STORE]);
@@ -84,7 +87,7 @@ describe("BigCommerceApiCheck provider", () => {
   describe("create with a valid token", () => {
     it("returns the store's details and the verified scopes, with one concurrent request per scope plus one", async () => {
       emu.setLatency(50); // long enough for the requests to overlap visibly
-      const result = await provider.create(inputs()).finally(() => emu.setLatency(0));
+      const result = await patientProvider.create(inputs()).finally(() => emu.setLatency(0));
       expect(result.id).toBe("abc123");
       expect(result.outs).toMatchObject({
         storeId: 1001234,

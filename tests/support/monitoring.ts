@@ -3,7 +3,8 @@
  * program and on a plan: the pieces the policy pack cannot see missing (workspace, action group,
  * alert rules, Defender, workbook, agent counts).
  */
-import type { StackName } from "./stack";
+import { parseStackConfig } from "../../config";
+import { rawStackConfig } from "./stack";
 
 export interface DeclaredResource {
   type: string;
@@ -38,15 +39,24 @@ export const MT = {
 const GATEWAY_ALERTS = ["gw-heartbeat", "gw-service", "gw-pressure"];
 const ALWAYS = ["kv-denied", "drop-write-failures", "drop-availability"];
 
-/** The differences a reviewer expects between the environments (Pulumi.<stack>.yaml and Pulumi.yaml's defaults). */
-export const EXPECTED_MONITORING: Record<StackName, MonitoringExpectation> = {
-  dev: { retentionDays: 30, gatewayNodes: 1, alerts: [...GATEWAY_ALERTS, ...ALWAYS], malwareScanning: false },
-  test: { retentionDays: 30, gatewayNodes: 1, alerts: [...GATEWAY_ALERTS, ...ALWAYS], malwareScanning: false },
-  prod: {
-    retentionDays: 90, gatewayNodes: 2, alerts: [...GATEWAY_ALERTS, "gw-cluster-down", ...ALWAYS, "drop-silence"],
-    malwareScanning: true, fileDropSilenceHours: 24,
-  },
-};
+/** What a stack's monitoring must contain, read from its committed Pulumi.<stack>.yaml (over Pulumi.yaml's defaults). */
+export function expectedMonitoring(stack: string): MonitoringExpectation {
+  const { raw, secretKeys } = rawStackConfig(stack);
+  const { gateway, monitoring } = parseStackConfig(stack, raw, secretKeys);
+  const gatewayNodes = gateway?.vmCount ?? 0;
+  return {
+    retentionDays: monitoring.retentionDays,
+    gatewayNodes,
+    alerts: [
+      ...(gatewayNodes > 0 ? GATEWAY_ALERTS : []),
+      ...(gatewayNodes > 1 ? ["gw-cluster-down"] : []),
+      ...ALWAYS,
+      ...(monitoring.fileDropSilenceHours ? ["drop-silence"] : []),
+    ],
+    malwareScanning: monitoring.malwareScanning !== undefined,
+    ...(monitoring.fileDropSilenceHours ? { fileDropSilenceHours: monitoring.fileDropSilenceHours } : {}),
+  };
+}
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null ? (v as Obj) : {});

@@ -1,10 +1,13 @@
 /**
- * Runs the real index.ts under Pulumi's mocks with a stack's real configuration and records every
- * resource the program declares and every stack output it exports.
+ * The unit tests' view of a program run (plan/harness.ts runs it): every resource the program
+ * declares with made-up ids, and every stack output it exports.
  */
-import type * as PulumiModule from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { resolveStackConfig, type ConfigChanges } from "./stack";
+import { runProgramUnderMocks, skipProviderSerialization, type HarnessMocks } from "../../plan/harness";
+import type { ConfigChanges } from "./stack";
+
+// These tests check the program's wiring; the providers' serialized text is tested on its own.
+skipProviderSerialization();
 
 export const SUBSCRIPTION_ID = "11111111-2222-3333-4444-555555555555";
 export const TENANT_ID = "99999999-8888-7777-6666-555555555555";
@@ -97,81 +100,59 @@ function principalIdFor(name: string): string {
   return `aaaaaaaa-0000-4000-8000-${h.toString(16).padStart(12, "0").slice(-12)}`;
 }
 
+/** Made-up ids, names and identities, so tests can follow references between resources. */
+function mocksFor(generatedSecrets: string[]): HarnessMocks {
+  return {
+    newResource(args) {
+      const inputs = args.inputs as Record<string, unknown>;
+      const nameKey = NAME_INPUTS[args.type];
+      const azureName = (nameKey && typeof inputs[nameKey] === "string" ? inputs[nameKey] : args.name) as string;
+      const id = args.type.startsWith("azure-native:")
+        ? `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/mock/providers/${args.type.split(":")[1]}/${args.type.split(":")[2]}/${azureName}`
+        : `${args.name}-id`;
+      const state: Record<string, unknown> = { ...inputs, name: azureName };
+      if (args.type === "random:index/randomString:RandomString") state.result = MOCK_SUFFIX;
+      if (args.type === "random:index/randomPassword:RandomPassword") {
+        // Like the random provider: new keepers, new value.
+        const keepers = inputs.keepers ? `@${Object.values(inputs.keepers as Record<string, string>).join("/")}` : "";
+        const value = `Gen3rated!${args.name}#${"z".repeat(8)}${keepers}`;
+        generatedSecrets.push(value);
+        state.result = value;
+      }
+      if (args.type === "azure-native:compute:VirtualMachine") {
+        state.identity = { type: "SystemAssigned", principalId: principalIdFor(args.name), tenantId: TENANT_ID };
+      }
+      if (args.type === "azure-native:powerplatform:EnterprisePolicy") {
+        // An output Azure assigns: /regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<guid>.
+        state.systemId = `/regions/${String(inputs.location)}/providers/Microsoft.PowerPlatform/enterprisePolicies/${principalIdFor(args.name)}`;
+      }
+      return { id, state };
+    },
+    call(args) {
+      if (args.token === "azure-native:authorization:getClientConfig") {
+        return { subscriptionId: SUBSCRIPTION_ID, tenantId: TENANT_ID, clientId: "cccccccc-0000-0000-0000-000000000000", objectId: "dddddddd-0000-0000-0000-000000000000" };
+      }
+      throw new Error(`unexpected invoke ${args.token}: the mocks know only what the program is expected to call`);
+    },
+  };
+}
+
+/**
+ * Runs index.ts for `stack` (with `changes` to its committed config) through the one harness.
+ * Not a preview: a mocked preview leaves outputs unknown, and the engine-side preview is not what
+ * these tests check (the offline plan is). Rejects with a ProgramError when the program throws.
+ */
 export async function runProgram(stack: string, changes: ConfigChanges = {}): Promise<ProgramRun> {
-  const { config, secretKeys } = resolveStackConfig(stack, changes);
-  const resources: MockedResource[] = [];
   const generatedSecrets: string[] = [];
-  let outputs: Record<string, unknown> = {};
-  const secretOutputs: string[] = [];
-
-  await jest.isolateModulesAsync(async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pulumi = require("@pulumi/pulumi") as typeof PulumiModule;
-    await pulumi.runtime.setMocks(
-      {
-        newResource(args) {
-          const inputs = args.inputs as Record<string, unknown>;
-          const nameKey = NAME_INPUTS[args.type];
-          const azureName = (nameKey && typeof inputs[nameKey] === "string" ? inputs[nameKey] : args.name) as string;
-          const id = args.type.startsWith("azure-native:")
-            ? `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/mock/providers/${args.type.split(":")[1]}/${args.type.split(":")[2]}/${azureName}`
-            : `${args.name}-id`;
-          const state: Record<string, unknown> = { ...inputs, name: azureName };
-          if (args.type === "random:index/randomString:RandomString") state.result = MOCK_SUFFIX;
-          if (args.type === "random:index/randomPassword:RandomPassword") {
-            // Like the random provider: new keepers, new value.
-            const keepers = inputs.keepers ? `@${Object.values(inputs.keepers as Record<string, string>).join("/")}` : "";
-            const value = `Gen3rated!${args.name}#${"z".repeat(8)}${keepers}`;
-            generatedSecrets.push(value);
-            state.result = value;
-          }
-          if (args.type === "azure-native:compute:VirtualMachine") {
-            state.identity = { type: "SystemAssigned", principalId: principalIdFor(args.name), tenantId: TENANT_ID };
-          }
-          if (args.type === "azure-native:powerplatform:EnterprisePolicy") {
-            // An output Azure assigns: /regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<guid>.
-            state.systemId = `/regions/${String(inputs.location)}/providers/Microsoft.PowerPlatform/enterprisePolicies/${principalIdFor(args.name)}`;
-          }
-          resources.push({ type: args.type, name: args.name, inputs, id });
-          return { id, state };
-        },
-        call(args) {
-          if (args.token === "azure-native:authorization:getClientConfig") {
-            return { subscriptionId: SUBSCRIPTION_ID, tenantId: TENANT_ID, clientId: "cccccccc-0000-0000-0000-000000000000", objectId: "dddddddd-0000-0000-0000-000000000000" };
-          }
-          throw new Error(`unexpected invoke ${args.token}: the mocks know only what the program is expected to call`);
-        },
-      },
-      "iom-bigcommerce",
-      stack,
-      false, // a mocked preview leaves outputs unknown; the engine-side preview is not what these tests check
-    );
-    pulumi.runtime.setAllConfig(config, secretKeys);
-    let program: Record<string, unknown>;
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      program = require("../../index") as Record<string, unknown>;
-    } catch (err) {
-      await new Promise((resolve) => setTimeout(resolve, 50)); // anything declared would have reached the mocks
-      throw Object.assign(err as Error, { declaredResources: resources.length });
-    }
-    const entries = await Promise.all(
-      Object.entries(program).map(async ([key, value]) => {
-        const output: PulumiModule.Output<unknown> = pulumi.output(value as PulumiModule.Input<unknown>);
-        const resolved = await new Promise<unknown>((resolve) => output.apply((v) => { resolve(v); return v; }));
-        if (await pulumi.isSecret(output)) secretOutputs.push(key);
-        return [key, resolved] as const;
-      }),
-    );
-    outputs = Object.fromEntries(entries);
-    // Let resources registered from apply callbacks reach the mock monitor.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  });
-
+  const run = await runProgramUnderMocks(stack, { changes, preview: false, mocks: mocksFor(generatedSecrets) });
+  const resources: MockedResource[] = run.resources
+    .filter((r) => r.type !== "pulumi:pulumi:Stack")
+    .map((r) => ({ type: r.type, name: r.name, inputs: r.inputs, id: r.id as string }));
+  const outputs = Object.fromEntries(Object.entries(run.outputs).map(([k, o]) => [k, o.value]));
   return {
     resources,
     outputs,
-    secretOutputs,
+    secretOutputs: Object.keys(run.outputs).filter((k) => run.outputs[k].secret),
     generatedSecrets,
     ofType: (type) => resources.filter((r) => r.type === type),
     one(type, suffix) {

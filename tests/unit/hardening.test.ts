@@ -11,7 +11,9 @@ import { planViolations } from "../../plan/cli";
 import type { ConfigChanges } from "../../plan/stack-config";
 import { ROTATION_CLOCK_ENV, rotationClock, rotationWindow } from "../../rotation";
 import { isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
-import { rawStackConfig, ROOT, STACKS } from "../support/stack";
+import { listStacks, rawStackConfig, ROOT } from "../support/stack";
+
+const STACKS = listStacks();
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown) => (v ?? {}) as Obj;

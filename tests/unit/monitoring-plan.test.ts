@@ -10,15 +10,17 @@ import { planViolations } from "../../plan/cli";
 import type { PlannedResource, StackPlan } from "../../plan/capture";
 import { stackPolicies } from "../../policy/policies";
 import { STACK_RULES, evaluate, type PolicyResource } from "../../policy/rules";
-import { EXPECTED_MONITORING, MT, monitoringGaps } from "../support/monitoring";
-import { ROOT, STACKS } from "../support/stack";
+import { expectedMonitoring, MT, monitoringGaps } from "../support/monitoring";
+import { listStacks, ROOT } from "../support/stack";
+
+const STACKS = listStacks();
 
 const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
 
 describe.each(STACKS)("committed %s plan", (stack) => {
   test("has every monitoring piece the stack expects and no policy violation", () => {
     const plan = committed(stack);
-    expect(monitoringGaps(plan.resources, EXPECTED_MONITORING[stack])).toEqual([]);
+    expect(monitoringGaps(plan.resources, expectedMonitoring(stack))).toEqual([]);
     expect(planViolations(plan)).toEqual([]);
   });
 });
@@ -45,7 +47,7 @@ describe("removing any monitoring piece from the prod plan is caught", () => {
     const plan: StackPlan = { ...prod, resources: prod.resources.filter((r) => r.name !== piece) };
     const caught = [
       ...planViolations(plan).map((v) => `policy ${v.policy}: ${v.message}`),
-      ...monitoringGaps(plan.resources, EXPECTED_MONITORING.prod).map((g) => `test: ${g}`),
+      ...monitoringGaps(plan.resources, expectedMonitoring("prod")).map((g) => `test: ${g}`),
     ];
     expect(caught.length).toBeGreaterThan(0);
   });
@@ -67,7 +69,7 @@ describe("removing any monitoring piece from the prod plan is caught", () => {
     const plan: StackPlan = { ...prod, resources: prod.resources.filter((r) => r.name !== piece) };
     const caught = [
       ...planViolations(plan).map((v) => `policy ${v.policy}: ${v.message}`),
-      ...monitoringGaps(plan.resources, EXPECTED_MONITORING.prod).map((g) => `test: ${g}`),
+      ...monitoringGaps(plan.resources, expectedMonitoring("prod")).map((g) => `test: ${g}`),
     ];
     expect(caught.join("\n")).toMatch(expected);
   });

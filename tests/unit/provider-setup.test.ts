@@ -5,7 +5,9 @@
  * come from config (secrets as secrets), and nextSteps lists only what is still manual.
  */
 import { isSecretValue, plainOccurrences, runProgram, type ProgramRun } from "../support/program";
-import { STACKS, loadStackFile } from "../support/stack";
+import { listStacks, loadStackFile } from "../support/stack";
+
+const STACKS = listStacks();
 import { INVENTORY_VISIBILITY_PARAMETERS } from "../../dynamic-providers/iom-provider";
 
 const PARAMS = "pulumi-nodejs:dynamic/iom:IomProviderParameters";

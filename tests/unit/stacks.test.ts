@@ -2,11 +2,12 @@
  * Runs the real program with each stack's real Pulumi.<stack>.yaml under Pulumi's mocks and checks
  * the security baseline, the per-stack differences and the outputs IOM's provider setup needs.
  */
-import { parseCidr, hostAddress, type Cidr } from "../../cidr";
+import { contains, hostAddress, overlaps, parseCidr, type Cidr } from "../../cidr";
 import { GATEWAY_SETUP_SCRIPT } from "../../components/dataGateway";
 import { BUILT_IN_ROLES } from "../../components/roles";
 import { plainOccurrences, reveal, runProgram, isSecretValue, MOCK_SUFFIX, type ProgramRun } from "../support/program";
-import { loadStackFile, STACKS, type StackName } from "../support/stack";
+import { parseStackConfig } from "../../config";
+import { listStacks, loadProject, rawStackConfig, resolveStackConfig } from "../support/stack";
 
 const T = {
   rg: "azure-native:resources:ResourceGroup",
@@ -32,33 +33,77 @@ const T = {
   role: "azure-native:authorization:RoleAssignment",
   lock: "azure-native:authorization:ManagementLockByScope",
   policy: "azure-native:powerplatform:EnterprisePolicy",
+  diagnosticSetting: "azure-native:monitor:DiagnosticSetting",
+  dcrAssociation: "azure-native:monitor:DataCollectionRuleAssociation",
+  defender: "azure-native:security:DefenderForStorage",
 } as const;
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown) => v as Obj;
 const list = (v: unknown) => (v ?? []) as Obj[];
 
-/** The differences a reviewer expects between the environments, read from the committed stack files. */
-const expected: Record<StackName, {
-  sku: string; blobDays: number; containerDays: number; versioning: boolean; kvDays: number; purge: boolean;
-  vmSize: string; vmCount: number; zones: string[]; locks: boolean; vnetSupport: boolean; failover: boolean;
-}> = {
-  dev: { sku: "Standard_LRS", blobDays: 7, containerDays: 7, versioning: false, kvDays: 7, purge: false, vmSize: "Standard_D2s_v5", vmCount: 1, zones: [], locks: false, vnetSupport: false, failover: false },
-  test: { sku: "Standard_ZRS", blobDays: 14, containerDays: 14, versioning: true, kvDays: 30, purge: true, vmSize: "Standard_D4s_v5", vmCount: 1, zones: [], locks: false, vnetSupport: true, failover: true },
-  prod: { sku: "Standard_GZRS", blobDays: 30, containerDays: 30, versioning: true, kvDays: 90, purge: true, vmSize: "Standard_D4s_v5", vmCount: 2, zones: ["1", "2"], locks: true, vnetSupport: true, failover: true },
-};
+/** A stack's settings after the CLI's resolution (its Pulumi.<stack>.yaml over Pulumi.yaml's defaults). */
+function settingsOf(stack: string): Record<string, unknown> {
+  const { config } = resolveStackConfig(stack);
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => {
+    const key = k.slice("iom-bigcommerce:".length);
+    const declared = loadProject().config[key];
+    return [key, declared && declared.type !== "string" ? JSON.parse(v) : v];
+  }));
+}
 
-const runs = new Map<StackName, ProgramRun>();
+/** What each stack must deploy, read from the committed stack files (and the project's defaults). */
+function expectationsOf(stack: string) {
+  const v = settingsOf(stack);
+  const { raw, secretKeys } = rawStackConfig(stack);
+  const { naming, tags } = parseStackConfig(stack, raw, secretKeys);
+  const connectivity = String(v.connectivity);
+  const gateway = connectivity !== "powerPlatformVnet";
+  /** e.g. `retaildevweu`: business unit, environment and region code, as compact names join them. */
+  const compact = `${naming.businessUnit}${naming.environment}${naming.regionCode}`;
+  return {
+    /** e.g. `iom-retail-dev-weu`, as hyphenated names join them. */
+    hyphenated: `iom-${naming.businessUnit}-${naming.environment}-${naming.regionCode}`,
+    compact,
+    fileDropContainer: String(v.fileDropContainerName) || `d365iomfiledrop${naming.environment}${naming.regionCode}`,
+    errorFileDropContainer: String(v.errorFileDropContainerName) || `d365iomerrorfile${naming.environment}${naming.regionCode}`,
+    tags,
+    environment: naming.environment,
+    sku: String(v.storageSku),
+    blobDays: Number(v.blobSoftDeleteDays),
+    containerDays: Number(v.containerSoftDeleteDays),
+    versioning: Boolean(v.blobVersioning),
+    kvDays: Number(v.keyVaultSoftDeleteDays),
+    purge: Boolean(v.keyVaultPurgeProtection),
+    vmSize: String(v.gatewayVmSize),
+    vmCount: gateway ? Number(v.gatewayVmCount) : 0,
+    zones: v.gatewayZones as string[],
+    locks: Boolean(v.resourceLocks),
+    vnetSupport: connectivity !== "dataGateway",
+    failover: connectivity !== "dataGateway" && v.powerPlatformFailoverLocation !== "",
+    vnetAddressSpace: String(v.vnetAddressSpace),
+    failoverAddressSpace: String(v.powerPlatformFailoverAddressSpace),
+    privateEndpointSubnetPrefix: String(v.privateEndpointSubnetPrefix),
+    powerPlatformGeo: String(v.powerPlatformGeo),
+    powerPlatformFailoverLocation: String(v.powerPlatformFailoverLocation),
+    organizationId: String(v.organizationId),
+    connectivity,
+  };
+}
+
+/** Azure resource types that take no tags (sub-resources and grants); every other one must carry the landing's. */
+const UNTAGGABLE = new Set<string>([
+  T.subnet, T.zoneGroup, T.peering, T.container, T.blobService, T.role, T.lock, T.diagnosticSetting, T.dcrAssociation, T.defender,
+]);
+
+const STACKS = listStacks();
+const runs = new Map<string, ProgramRun>();
 beforeAll(async () => {
   for (const stack of STACKS) runs.set(stack, await runProgram(stack));
 }, 120_000); // three full program runs, each serializing every dynamic provider
 
-function stackValue(stack: StackName, key: string): unknown {
-  return loadStackFile(stack)[`iom-bigcommerce:${key}`];
-}
-
 describe.each(STACKS)("stack %s", (stack) => {
-  const exp = expected[stack];
+  const exp = expectationsOf(stack);
   const run = () => runs.get(stack) as ProgramRun;
 
   describe("drop storage", () => {
@@ -83,7 +128,7 @@ describe.each(STACKS)("stack %s", (stack) => {
     test("name follows the naming function and Azure's 3-24 lowercase rule", () => {
       const name = run().one(T.account).inputs.accountName as string;
       expect(name).toMatch(/^[a-z0-9]{3,24}$/);
-      expect(name).toBe(`stiomretail${stack}weu${MOCK_SUFFIX}`);
+      expect(name).toBe(`stiom${exp.compact}${MOCK_SUFFIX}`);
     });
 
     test("soft delete and versioning follow the stack", () => {
@@ -96,7 +141,7 @@ describe.each(STACKS)("stack %s", (stack) => {
 
     test("the File Drop and Error File Drop containers are private", () => {
       const containers = run().ofType(T.container);
-      expect(containers.map((c) => c.inputs.containerName).sort()).toEqual([`d365iomerrorfile${stack}weu`, `d365iomfiledrop${stack}weu`]);
+      expect(containers.map((c) => c.inputs.containerName).sort()).toEqual([exp.errorFileDropContainer, exp.fileDropContainer].sort());
       for (const c of containers) expect(c.inputs.publicAccess).toBe("None");
     });
 
@@ -120,28 +165,36 @@ describe.each(STACKS)("stack %s", (stack) => {
   describe("network", () => {
     test("subnets sit inside the VNet and have no default outbound access", () => {
       const r = run();
-      expect(obj(r.one(T.vnet, "network-vnet").inputs.addressSpace).addressPrefixes).toEqual([stackValue(stack, "vnetAddressSpace")]);
+      expect(obj(r.one(T.vnet, "network-vnet").inputs.addressSpace).addressPrefixes).toEqual([exp.vnetAddressSpace]);
       const subnets = r.ofType(T.subnet);
       expect(subnets.length).toBe(exp.vnetSupport ? 3 : 2);
       for (const s of subnets) expect(s.inputs.defaultOutboundAccess).toBe(false);
       expect(r.one(T.subnet, "snet-pep").inputs).toMatchObject({
-        addressPrefix: stackValue(stack, "privateEndpointSubnetPrefix"),
+        addressPrefix: exp.privateEndpointSubnetPrefix,
         privateEndpointNetworkPolicies: "Enabled",
       });
     });
 
     test("no security rule allows inbound traffic from the internet, and every NSG ends in an explicit deny", () => {
-      const nsgs = run().ofType(T.nsg);
-      expect(nsgs.length).toBeGreaterThanOrEqual(2);
+      const r = run();
+      const nsgs = r.ofType(T.nsg);
+      // one NSG per subnet, each attached: the subnets of the landing VNet and the failover VNet's inline one
+      const attached = [
+        ...r.ofType(T.subnet).map((s) => obj(s.inputs.networkSecurityGroup).id),
+        ...r.ofType(T.vnet).flatMap((v) => list(v.inputs.subnets).map((s) => obj(s.networkSecurityGroup).id)),
+      ];
+      expect(nsgs.map((n) => n.id).sort()).toEqual([...attached].sort());
       for (const nsg of nsgs) {
         const rules = list(nsg.inputs.securityRules);
         const inboundAllows = rules.filter((rule) => rule.direction === "Inbound" && rule.access === "Allow");
         for (const rule of inboundAllows) {
           const sources = [rule.sourceAddressPrefix, ...list(rule.sourceAddressPrefixes)].filter(Boolean) as unknown as string[];
           expect(sources.length).toBeGreaterThan(0);
+          // a range of this landing's own address spaces, never a tag or range covering the internet
+          const landing = [exp.vnetAddressSpace, exp.failoverAddressSpace].filter((c) => c !== "").map((c) => parseCidr(c) as Cidr);
           for (const source of sources) {
-            expect(["*", "Internet", "0.0.0.0/0", "Any"]).not.toContain(source);
-            expect(parseCidr(source)).toBeDefined(); // a private range of this landing, never a tag covering the internet
+            const range = parseCidr(source);
+            expect({ source, inLanding: range !== undefined && landing.some((space) => contains(space, range)) }).toEqual({ source, inLanding: true });
           }
         }
         expect(rules).toContainEqual(expect.objectContaining({ direction: "Inbound", access: "Deny", priority: 4096, sourceAddressPrefix: "*" }));
@@ -162,7 +215,7 @@ describe.each(STACKS)("stack %s", (stack) => {
       }
       expect(byName["Allow-InternetHttp-Out"]).toMatchObject({ protocol: "Tcp", destinationAddressPrefix: "Internet", destinationPortRange: "80" });
       const byDestination = Object.fromEntries(outbound.map((r) => [String(r.destinationAddressPrefix ?? "addresses"), r]));
-      expect(byDestination[String(stackValue(stack, "privateEndpointSubnetPrefix"))]).toMatchObject({ destinationPortRange: "443" });
+      expect(byDestination[exp.privateEndpointSubnetPrefix]).toMatchObject({ destinationPortRange: "443" });
       for (const rule of outbound) expect(rule.destinationPortRange ?? "").not.toBe("*");
       expect(rules).toContainEqual(expect.objectContaining({ direction: "Outbound", access: "Deny", priority: 4096, destinationAddressPrefix: "*" }));
     });
@@ -190,13 +243,13 @@ describe.each(STACKS)("stack %s", (stack) => {
       expect(list(delegated[0].inputs.delegations)).toEqual([expect.objectContaining({ serviceName: "Microsoft.PowerPlatform/enterprisePolicies" })]);
       const policy = policies[0];
       expect(policies).toHaveLength(1);
-      expect(policy.inputs).toMatchObject({ kind: "NetworkInjection", location: stackValue(stack, "powerPlatformGeo") });
+      expect(policy.inputs).toMatchObject({ kind: "NetworkInjection", location: exp.powerPlatformGeo });
       const vnets = list(obj(policy.inputs.networkInjection).virtualNetworks);
       expect(vnets.map((v) => v.id)).toEqual([r.one(T.vnet, "network-vnet").id, ...(exp.failover ? [r.one(T.vnet, "vnet-failover").id] : [])]);
       expect(r.outputs.powerPlatformEnterprisePolicyId).toBe(policy.id);
       if (exp.failover) {
         const failover = r.one(T.vnet, "vnet-failover").inputs;
-        expect(failover.location).toBe(stackValue(stack, "powerPlatformFailoverLocation"));
+        expect(failover.location).toBe(exp.powerPlatformFailoverLocation);
         expect(list(failover.subnets)[0]).toMatchObject({ delegations: [expect.objectContaining({ serviceName: "Microsoft.PowerPlatform/enterprisePolicies" })] });
         expect(r.ofType(T.peering)).toHaveLength(2);
         // the failover region resolves the private endpoints too
@@ -283,7 +336,7 @@ describe.each(STACKS)("stack %s", (stack) => {
         expect(c.inputs.treatFailureAsDeploymentFailure).toBe(true);
       }
       expect(r.outputs.gatewayRegistrationMode).toBe("manual");
-      expect((r.outputs.nextSteps as string[])[0]).toMatch(/register it as cluster 'gw-iom-retail-.*' with the recovery key from Key Vault secret 'gateway-recovery-key'/);
+      expect((r.outputs.nextSteps as string[])[0]).toMatch(new RegExp(`register it as cluster 'gw-${exp.hyphenated}' with the recovery key from Key Vault secret 'gateway-recovery-key'`));
     });
   });
 
@@ -302,15 +355,10 @@ describe.each(STACKS)("stack %s", (stack) => {
 
     test("every taggable Azure resource carries the landing's tags", () => {
       const r = run();
-      const taggable = r.resources.filter((x) => x.type.startsWith("azure-native:") && "tags" in x.inputs);
-      expect(taggable.length).toBeGreaterThan(15);
-      for (const res of taggable) {
-        expect(res.inputs.tags).toMatchObject({ environment: stack, businessUnit: "retail", workload: "d365-iom", managedBy: "pulumi", pulumiStack: `iom-bigcommerce/${stack}` });
-      }
-      for (const type of [T.rg, T.vnet, T.account, T.vault, T.vm, T.nsg]) {
-        for (const res of r.ofType(type)) expect(res.inputs.tags).toBeDefined();
-      }
-      expect(r.one(T.rg).inputs.tags).toMatchObject({ costCenter: `iom-${stack}` });
+      const azure = r.resources.filter((x) => x.type.startsWith("azure-native:"));
+      expect(exp.tags).toMatchObject({ environment: exp.environment, workload: "d365-iom", managedBy: "pulumi", pulumiStack: `iom-bigcommerce/${stack}` });
+      for (const res of azure.filter((x) => !UNTAGGABLE.has(x.type))) expect({ [res.name]: res.inputs.tags }).toEqual({ [res.name]: exp.tags });
+      for (const res of azure.filter((x) => UNTAGGABLE.has(x.type))) expect({ [res.name]: res.inputs.tags }).toEqual({ [res.name]: undefined });
     });
   });
 
@@ -319,23 +367,23 @@ describe.each(STACKS)("stack %s", (stack) => {
       const r = run();
       const account = r.one(T.account).inputs.accountName;
       expect(r.outputs.inventoryVisibility).toEqual({
-        fileDropLocation: `https://${account}.blob.core.windows.net/d365iomfiledrop${stack}weu`,
-        errorFileDropLocation: `https://${account}.blob.core.windows.net/d365iomerrorfile${stack}weu`,
-        organizationId: stackValue(stack, "organizationId"),
+        fileDropLocation: `https://${account}.blob.core.windows.net/${exp.fileDropContainer}`,
+        errorFileDropLocation: `https://${account}.blob.core.windows.net/${exp.errorFileDropContainer}`,
+        organizationId: exp.organizationId,
       });
     });
 
     test("name the storage account, endpoint IP, vault, gateway VMs and registration mode", () => {
       const r = run();
-      const peSubnet = parseCidr(String(stackValue(stack, "privateEndpointSubnetPrefix"))) as Cidr;
+      const peSubnet = parseCidr(exp.privateEndpointSubnetPrefix) as Cidr;
       expect(r.outputs).toMatchObject({
         storageAccountName: r.one(T.account).inputs.accountName,
         storageAccountId: r.one(T.account).id,
         blobPrivateEndpointIp: hostAddress(peSubnet, 4),
         keyVaultUri: `https://${r.one(T.vault).inputs.vaultName}.vault.azure.net/`,
         gatewayRegistrationMode: "manual",
-        connectivity: stackValue(stack, "connectivity"),
-        resourceGroupName: `rg-iom-retail-${stack}-weu`,
+        connectivity: exp.connectivity,
+        resourceGroupName: `rg-${exp.hyphenated}`,
       });
       expect(list(r.one(T.pep, "drop-private-link-pep").inputs.ipConfigurations)[0].privateIPAddress).toBe(r.outputs.blobPrivateEndpointIp);
       const vms = r.outputs.gatewayVms as { name: string; identityPrincipalId: string }[];
@@ -352,17 +400,10 @@ describe.each(STACKS)("stack %s", (stack) => {
   });
 });
 
-describe("stacks differ the way environments do", () => {
-  test("prod is the most resilient: geo-zone-redundant storage, two zonal gateway nodes, locks, longest retention", () => {
-    const dev = runs.get("dev") as ProgramRun;
-    const prod = runs.get("prod") as ProgramRun;
-    expect(dev.one(T.account).inputs.sku).toEqual({ name: "Standard_LRS" });
-    expect(prod.one(T.account).inputs.sku).toEqual({ name: "Standard_GZRS" });
-    expect(prod.ofType(T.vm).map((v) => v.inputs.zones)).toEqual([["1"], ["2"]]);
-    expect(prod.ofType(T.lock)).toHaveLength(2);
-    expect(dev.ofType(T.lock)).toHaveLength(0);
-    const addressSpaces = STACKS.map((s) => parseCidr(String(stackValue(s, "vnetAddressSpace"))) as Cidr);
-    // distinct ranges so the environments can later be peered or routed without renumbering
-    expect(new Set(addressSpaces.map((c) => c.first)).size).toBe(3);
+describe("stacks side by side", () => {
+  test("address spaces do not overlap, so the environments can later be peered or routed without renumbering", () => {
+    const spaces = STACKS.map((stack) => ({ stack, cidr: parseCidr(expectationsOf(stack).vnetAddressSpace) as Cidr }));
+    const overlapping = spaces.flatMap((a, i) => spaces.slice(i + 1).filter((b) => overlaps(a.cidr, b.cidr)).map((b) => `${a.stack}/${b.stack}`));
+    expect(overlapping).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@
  * data-plane role grants. Secrets given in config must reach Azure only as secrets.
  */
 import { BUILT_IN_ROLES } from "../../components/roles";
-import { isSecretValue, plainOccurrences, reveal, runProgram } from "../support/program";
+import { PROVIDER_NOT_SERIALIZED } from "../../plan/harness";
+import { isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
 
 type Obj = Record<string, unknown>;
 const list = (v: unknown) => (v ?? []) as Obj[];
@@ -14,6 +15,10 @@ const BC_TOKEN = "bc-token-abcdefghijklmnopqrstuvwxyz0123";
 const CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 const TENANT = "f0e1d2c3-b4a5-4968-8776-655443322110";
 const ADMIN = "12345678-90ab-4cde-8f01-234567890abc";
+
+/** The committed dev stack, run once for the tests below that compare a variation with it. */
+let committedDev: Promise<ProgramRun> | undefined;
+const devAsCommitted = () => (committedDev ??= runProgram("dev"));
 
 describe("unattended gateway registration with a service principal", () => {
   let run: Awaited<ReturnType<typeof runProgram>>;
@@ -46,7 +51,6 @@ describe("unattended gateway registration with a service principal", () => {
 
   test("the client secret goes to Key Vault as a secret and nowhere else in plain text", () => {
     const stored = run.ofType("azure-native:keyvault:Secret").find((s) => s.inputs.secretName === "gateway-registration-client-secret");
-    expect(stored).toBeDefined();
     expect(isSecretValue(stored?.inputs.properties)).toBe(true);
     expect((reveal(stored?.inputs.properties) as Obj).value).toBe(SP_SECRET);
     for (const resource of run.resources) expect(plainOccurrences(resource.inputs, [SP_SECRET])).toEqual([]);
@@ -92,13 +96,14 @@ describe("a BigCommerce access token in the stack's secrets", () => {
     expect(check.inputs).toMatchObject({ storeHash: "abc123", requiredScopes: ["orders", "products"], expectedStoreName: "Contoso", accessTokenConfigKey: "iom-bigcommerce:bigcommerceAccessToken" });
     expect(isSecretValue(check.inputs.accessToken)).toBe(true);
     expect(reveal(check.inputs.accessToken)).toBe(BC_TOKEN);
-    expect(typeof check.inputs.__provider).toBe("string"); // the provider serialized, as `pulumi up` stores it
+    // its serialized text is tested in tests/providers/bigcommerce.serialization.test.ts
+    expect(check.inputs.__provider).toBe(PROVIDER_NOT_SERIALIZED);
     expect(plainOccurrences(check.inputs, [BC_TOKEN])).toEqual([]);
     expect(Object.keys(run.outputs.bigcommerce as object).sort()).toEqual(["checkedAt", "domain", "planName", "scopesVerified", "status", "storeId", "storeName", "tokenFingerprint"]);
   });
 
   test("stacks without a store declare no check", async () => {
-    const run = await runProgram("dev");
+    const run = await devAsCommitted();
     expect(run.ofType("pulumi-nodejs:dynamic/bigcommerce:ApiCheck")).toEqual([]);
     expect(run.outputs.bigcommerce).toBeUndefined();
   });
@@ -165,7 +170,7 @@ describe("bad configuration", () => {
 
 describe("IOM mapping sets", () => {
   test("each stack keeps one set per mapping file, in the Dataverse environment it names", async () => {
-    const run = await runProgram("dev");
+    const run = await devAsCommitted();
     const sets = run.ofType("pulumi-nodejs:dynamic/dataverse:IomMappingSet");
     expect(sets.map((s) => s.name).sort()).toEqual(["iom-mappings-accounts", "iom-mappings-pricelists", "iom-mappings-products", "iom-mappings-units"]);
     const products = run.one("pulumi-nodejs:dynamic/dataverse:IomMappingSet", "products").inputs;

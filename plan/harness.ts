@@ -1,0 +1,277 @@
+/**
+ * The one way this repository runs the real program (index.ts) without the Pulumi CLI: under the
+ * SDK's mocks, with a stack's configuration resolved as the CLI resolves it. The offline plan
+ * (plan/capture.ts) and the unit tests (tests/support/program.ts) both run it through here; they
+ * differ only in the mocks they pass (what a preview knows vs. made-up ids for assertions).
+ *
+ * Each run gets its own runtime state, the way the Automation API runs inline programs
+ * (`withLocalStorage` in @pulumi/pulumi/automation/server.js), so one process can run many stacks
+ * and variations while loading @pulumi/pulumi, @pulumi/azure-native and the components once.
+ * Only index.ts, whose top level declares the resources, is evaluated afresh for every run.
+ * Runs are queued: the SDK keeps the mock monitor in a module variable as well as in the state.
+ *
+ * A run ends when the SDK's queue of outstanding resource operations is empty
+ * (`pulumi.runtime.disconnect()`, which the CLI's language host also awaits), so resources
+ * declared inside apply callbacks are in the result without waiting a fixed time.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { transformSync } from "@swc/core";
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
+import { loadProject, resolveStackConfig, ROOT, type ConfigChanges } from "./stack-config";
+
+/** What the mocks see of a resource registration (the SDK's MockResourceArgs). */
+export type MockResourceArgs = pulumi.runtime.MockResourceArgs;
+export type MockCallArgs = pulumi.runtime.MockCallArgs;
+
+export interface HarnessMocks {
+  /** The state a registration answers with; `id: undefined` leaves the id unknown, as a preview does. */
+  newResource(args: MockResourceArgs): { id: string | undefined; state: Record<string, unknown> };
+  call(args: MockCallArgs): Record<string, unknown>;
+}
+
+export interface RegisteredResource {
+  type: string;
+  name: string;
+  /** Logical name of the parent resource; absent for the stack and its direct children. */
+  parent?: string;
+  /** Whether it reached the engine as a custom resource (false for components and the stack). */
+  custom: boolean;
+  inputs: Record<string, unknown>;
+  /** The id the mocks answered, undefined when it stays unknown. */
+  id: string | undefined;
+  /** Input paths `pulumi up` leaves as they are in state (the resource option `ignoreChanges`). */
+  ignoreChanges?: string[];
+  /** For the types in `referencesFor`: per input, the logical names of the resources its value came from. */
+  references?: Record<string, string[]>;
+}
+
+export interface ExportedOutput {
+  /** The value with unknowns left as the SDK's unknown marker and secrets unwrapped. */
+  value: unknown;
+  secret: boolean;
+}
+
+export interface HarnessRun {
+  /** Every registration, in the order the program made them (the stack resource included). */
+  resources: RegisteredResource[];
+  outputs: Record<string, ExportedOutput>;
+}
+
+/** An error the program threw, with how many resources it had registered by then. */
+export type ProgramError = Error & { declaredResources: number };
+
+export interface HarnessOptions {
+  changes?: ConfigChanges;
+  /** Preview mode: outputs of resources stay unknown unless the mocks' state says otherwise. */
+  preview: boolean;
+  mocks: HarnessMocks;
+  /** Types whose property dependencies are recorded (RegisteredResource.references). */
+  referencesFor?: readonly string[];
+}
+
+interface RuntimeState {
+  withLocalStorage<T>(callback: () => Promise<T>): Promise<T>;
+}
+
+/** The SDK's per-run state switch; internal to the SDK, so looked up and checked once. */
+function runtimeState(): RuntimeState {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const state = require("@pulumi/pulumi/runtime/state") as Partial<RuntimeState>;
+  if (typeof state.withLocalStorage !== "function") {
+    throw new Error("@pulumi/pulumi/runtime/state has no withLocalStorage: this SDK version cannot run programs side by side (plan/harness.ts)");
+  }
+  return state as RuntimeState;
+}
+
+/** The SDK keeps the resources an Output came from; `resources()` is how the engine learns property dependencies. */
+interface OutputResources {
+  resources(): Set<pulumi.Resource>;
+}
+
+/** Every Output inside an input value (plain objects and lists are walked). */
+function outputsIn(value: unknown): pulumi.Output<unknown>[] {
+  if (pulumi.Output.isInstance(value)) return [value];
+  if (Array.isArray(value)) return value.flatMap(outputsIn);
+  if (typeof value === "object" && value !== null && !pulumi.Resource.isInstance(value)) return Object.values(value).flatMap(outputsIn);
+  return [];
+}
+
+/** Per top-level input, the logical names of the (already registered) resources its values came from. */
+function inputReferences(props: Record<string, unknown>, names: Map<pulumi.Resource, { name: string }>): Record<string, string[]> {
+  const references: Record<string, string[]> = {};
+  for (const [property, value] of Object.entries(props).sort(([a], [b]) => a.localeCompare(b))) {
+    const from = outputsIn(value)
+      .flatMap((output) => [...(output as unknown as OutputResources).resources()])
+      .map((r) => names.get(r)?.name)
+      .filter((n): n is string => n !== undefined);
+    if (from.length > 0) references[property] = [...new Set(from)].sort();
+  }
+  return references;
+}
+
+/** `Output.promise(withUnknowns)` is the SDK's own way to read a value that may hold unknowns. */
+interface OutputInternals {
+  promise(withUnknowns?: boolean): Promise<unknown>;
+}
+
+const STACK_TYPE = "pulumi:pulumi:Stack";
+const PROGRAM = path.join(ROOT, "index.ts");
+let compiled: { source: string; code: string } | undefined;
+
+/**
+ * index.ts as CommonJS, transpiled by swc (the transpiler of the tests and of `npm run plan`; the
+ * type-check is `npm run typecheck`), once per process and content.
+ */
+function programCode(): string {
+  const source = fs.readFileSync(PROGRAM, "utf8");
+  if (compiled?.source === source) return compiled.code;
+  const { code } = transformSync(source, {
+    filename: PROGRAM,
+    jsc: { parser: { syntax: "typescript" }, target: "es2022" },
+    module: { type: "commonjs" },
+    sourceMaps: false,
+  });
+  compiled = { source, code: `${code}\n//# sourceURL=${PROGRAM}` };
+  return compiled.code;
+}
+
+/** Evaluates index.ts afresh; everything it imports comes from the module cache as usual. */
+function evaluateProgram(): Record<string, unknown> {
+  const module = { exports: {} as Record<string, unknown> };
+  // index.ts's imports, resolved from its folder by this module's require (ts-node's or Jest's)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const requireFromRoot = (id: string): unknown => require(id.startsWith(".") ? path.resolve(ROOT, id) : id);
+  const body = new Function("exports", "require", "module", "__filename", "__dirname", programCode());
+  body(module.exports, requireFromRoot, module, PROGRAM, ROOT);
+  return module.exports;
+}
+
+async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessRun> {
+  const { config, secretKeys } = resolveStackConfig(stack, options.changes);
+  const project = loadProject().name;
+  return runtimeState().withLocalStorage(async () => {
+    const resources: RegisteredResource[] = [];
+    const parentNames = new Map<string, string>();
+    const ignored = new Map<string, string[]>();
+    const referencesOf = new Map<string, Record<string, string[]>>();
+    const declared = new Map<pulumi.Resource, { type: string; name: string }>();
+    const key = (type: string, name: string) => `${type}::${name}`;
+
+    await pulumi.runtime.setMocks(
+      {
+        newResource(args) {
+          const answer = options.mocks.newResource(args);
+          const resource: RegisteredResource = {
+            type: args.type,
+            name: args.name,
+            custom: args.custom ?? true,
+            inputs: args.inputs as Record<string, unknown>,
+            id: answer.id,
+          };
+          const parent = parentNames.get(key(args.type, args.name));
+          if (parent !== undefined) resource.parent = parent;
+          const ignoreChanges = ignored.get(key(args.type, args.name));
+          if (ignoreChanges) resource.ignoreChanges = ignoreChanges;
+          const references = referencesOf.get(key(args.type, args.name));
+          if (references) resource.references = references;
+          resources.push(resource);
+          return { id: answer.id, state: answer.state };
+        },
+        call: (args) => options.mocks.call(args),
+      },
+      project,
+      stack,
+      options.preview,
+    );
+    pulumi.runtime.setAllConfig(config, secretKeys);
+
+    let exported: Record<string, unknown> = {};
+    // A program that throws is caught inside the stack's init, so the stack itself completes and
+    // leaves no rejected promise behind; the error is rethrown once registrations are drained.
+    let programError: unknown;
+    await runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((args) => {
+        declared.set(args.resource, { type: args.type, name: args.name });
+        const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
+        if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
+        if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
+        if (options.referencesFor?.includes(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, declared));
+        return undefined;
+      });
+      try {
+        exported = evaluateProgram();
+      } catch (err) {
+        programError = err;
+      }
+      return {};
+    });
+
+    const outputs: Record<string, ExportedOutput> = {};
+    if (programError === undefined) {
+      for (const name of Object.keys(exported)) {
+        const output = pulumi.output(exported[name] as pulumi.Input<unknown>);
+        outputs[name] = {
+          value: await (output as unknown as OutputInternals).promise(true),
+          secret: await pulumi.isSecret(output),
+        };
+      }
+    }
+    await pulumi.runtime.disconnect(); // drains the queue of resource operations
+    if (programError !== undefined) {
+      const error = programError instanceof Error ? programError : new Error(String(programError));
+      throw Object.assign(error, { declaredResources: resources.filter((r) => r.type !== STACK_TYPE).length });
+    }
+    return { resources, outputs };
+  });
+}
+
+/** V8's own format: the error's text, then one `at` line per frame (CallSite's own toString). */
+function plainStackTrace(error: Error, frames: NodeJS.CallSite[]): string {
+  return [Error.prototype.toString.call(error), ...frames.map((frame) => `    at ${frame.toString()}`)].join("\n");
+}
+
+/**
+ * The SDK takes a stack trace for every promise it creates (debuggablePromise, several per
+ * resource). With a source-mapping formatter installed (ts-node's, or Jest's on the main realm,
+ * which Node falls back to), formatting them took most of a run. So a run formats them as V8 does,
+ * and the previous formatter is put back afterwards. Errors the program throws keep their
+ * message; their stack shows transpiled positions.
+ */
+async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
+  const previous = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
+  Error.prepareStackTrace = plainStackTrace;
+  try {
+    return await work();
+  } finally {
+    if (previous) Object.defineProperty(Error, "prepareStackTrace", previous);
+    else Reflect.deleteProperty(Error, "prepareStackTrace");
+  }
+}
+
+/** What `__provider` holds when serialization is skipped (see skipProviderSerialization). */
+export const PROVIDER_NOT_SERIALIZED = "[dynamic provider not serialized in this process: tests/providers/*serialization* test the real text]";
+
+/**
+ * Makes dynamic resources in this process carry a placeholder instead of their provider's
+ * serialized text. Serializing walks every captured function through the inspector and parses it
+ * with TypeScript: about a second per provider for each Jest test file, and the unit tests of the
+ * program do not read the text. The serialization tests (tests/providers/*serialization*) and the
+ * offline plan still serialize the real providers. Process-wide, because the SDK caches a
+ * provider's text per process.
+ */
+export function skipProviderSerialization(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure") as { serializeFunction: unknown };
+  closure.serializeFunction = async () => ({ text: PROVIDER_NOT_SERIALIZED, exportName: "handler", containsSecrets: false });
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs index.ts for `stack` under `options.mocks`; rejects with a ProgramError when the program throws. */
+export function runProgramUnderMocks(stack: string, options: HarnessOptions): Promise<HarnessRun> {
+  const run = queue.then(() => withPlainStackTraces(() => runOnce(stack, options)));
+  queue = run.catch(() => undefined);
+  return run;
+}
