@@ -15,6 +15,7 @@
  */
 import type { DataverseClient } from "./client";
 import { KINDS, MappingKind } from "./kinds";
+import { rangesForCount } from "./partition";
 
 export interface LookupSchema {
   /** Lookup attribute on the mapping table (read as `_<attribute>_value`). */
@@ -222,7 +223,8 @@ export async function resolveKeys(client: DataverseClient, l: Pick<LookupSchema,
   };
   const select = `$select=${l.primaryId},${l.keyColumn}`;
   if (wanted.size > 2000) {
-    await client.forEachPage<Record<string, unknown>>(`${l.entitySet}?${select}`, add);
+    // At least wanted.size rows exist when every key resolves: read them in parallel key ranges.
+    await client.forEachPagePartitioned<Record<string, unknown>>(`${l.entitySet}?${select}`, l.primaryId, rangesForCount(wanted.size, client.pageSize, client.concurrency), add);
     return found;
   }
   const list = [...new Set(keys)];

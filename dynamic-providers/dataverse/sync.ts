@@ -10,6 +10,7 @@ import { MappingKind } from "./kinds";
 import { Plan, RemoteRow, computePlan } from "./plan";
 import { MappingRow, RowMap, encodeKey, hashRows, mapToRows, matchKey, ownedId } from "./rows";
 import { MappingSchema, discoverSchema, parseSchemaOverride, resolveKeys } from "./schema";
+import { boundariesFromIds, rangesForCount } from "./partition";
 
 export interface SyncInputs {
   environmentUrl: string;
@@ -110,8 +111,25 @@ async function resolveProvider(client: DataverseClient, schema: MappingSchema, n
   return id;
 }
 
+/**
+ * How to split a read of about `expected` rows into primary-key ranges read in parallel: cut at
+ * the ids we expect (rows this resource created have deterministic ids, so each range is one full
+ * page), else uniformly with some headroom.
+ */
+export function readRanges(client: DataverseClient, expectedIds: string[], expected = expectedIds.length): string[] {
+  const page = client.pageSize;
+  if (expected <= page) return [];
+  if (expectedIds.length >= expected * 0.9) return boundariesFromIds(expectedIds, page);
+  return rangesForCount(expected, page, client.concurrency);
+}
+
+/** Ids of rows this resource owns for these rows (see rows.ts ownedId). */
+function ownedIds(seed: string, rows: MappingRow[]): string[] {
+  return rows.map((r) => ownedId(seed, r.group, r.field, r.value));
+}
+
 /** All mapping rows of this provider (and this kind's target lookup set), with group and target names. */
-export async function listRemote(client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn): Promise<RemoteRow[]> {
+export async function listRemote(client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn, ranges: string[] = []): Promise<RemoteRow[]> {
   const q =
     `${s.entitySet}?$select=${s.primaryId},${s.fieldName},${s.fieldValue}` +
     `&$filter=${encodeURIComponent(`_${s.provider.attribute}_value eq ${providerId} and _${s.target.attribute}_value ne null`)}` +
@@ -120,7 +138,7 @@ export async function listRemote(client: DataverseClient, s: MappingSchema, prov
   const sub = (v: unknown, col: string) => (v && typeof v === "object" ? str((v as Record<string, unknown>)[col]) : null);
   const out: RemoteRow[] = [];
   let lastLog = Date.now();
-  await client.forEachPage<Record<string, unknown>>(q, (page, total) => {
+  await client.forEachPagePartitioned<Record<string, unknown>>(q, s.primaryId, ranges, (page, total) => {
     for (const r of page) {
       out.push({
         id: String(r[s.primaryId]).toLowerCase(),
@@ -192,11 +210,13 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   let schema: MappingSchema;
   let providerId: string;
   let firstRemote: RemoteRow[] | undefined;
+  const previous = olds ? mapToRows(decodeApplied(olds.applied), olds.mappingGroup) : [];
+  const ranges = readRanges(client, olds ? ownedIds(seed, previous) : [], olds?.rowCount ?? 0);
   if (reusable) {
     schema = olds.schema;
     providerId = olds.providerId;
     try {
-      firstRemote = await listRemote(client, schema, providerId, log);
+      firstRemote = await listRemote(client, schema, providerId, log, ranges);
     } catch (e) {
       if (!isDataverseError(e) || (e.status !== 400 && e.status !== 404)) throw e;
       log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
@@ -208,7 +228,6 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     providerId = await resolveProvider(client, schema, inputs.providerName);
   }
   const desired = mapToRows(inputs.rows, inputs.mappingGroup);
-  const previous = olds ? mapToRows(decodeApplied(olds.applied), olds.mappingGroup) : [];
   const label = `${inputs.kind} mappings`;
   const targetIds = new Map<string, string | null>();
   const groupIds = new Map<string, string | null>();
@@ -240,15 +259,20 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     throw new SyncError(message, out);
   };
 
-  // On create nearly every row is an add: start resolving targets while the existing rows are read.
+  const tref = { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId };
+  // On create nearly every row is an add: start resolving targets, and asking whether the table
+  // supports CreateMultiple, while the existing rows are read.
   let prefetch: Promise<Map<string, string | null>> | undefined;
-  if (!olds && desired.length > 2000) {
-    prefetch = resolveKeys(client, schema.target, desired.map((d) => d.target));
-    prefetch.catch(() => undefined); // awaited (and its error surfaced) below
+  if (!olds && desired.length > 0) {
+    void client.supportsMessage(tref, "CreateMultiple");
+    if (desired.length > 2000) {
+      prefetch = resolveKeys(client, schema.target, desired.map((d) => d.target));
+      prefetch.catch(() => undefined); // awaited (and its error surfaced) below
+    }
   }
 
   for (let pass = 1; pass <= 3; pass++) {
-    lastRemote = firstRemote ?? (await listRemote(client, schema, providerId, log));
+    lastRemote = firstRemote ?? (await listRemote(client, schema, providerId, log, pass === 1 ? ranges : readRanges(client, [], lastRemote.length)));
     firstRemote = undefined;
     const plan = computePlan(desired, lastRemote, seed, inputs.adoptExisting, previous);
     if (!first) first = plan;
@@ -336,26 +360,28 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
       }
       return rec;
     };
-    const tref = { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId };
     const failures: string[] = [];
     const note = (what: string, keys: (i: number) => string, fs: WriteFailure[]) => {
       for (const f of fs) failures.push(`${what} ${keys(f.index)}: HTTP ${f.status}${f.code ? ` ${f.code}` : ""} ${f.message}`);
     };
     let uncertain = 0;
+    // Creates, updates and deletes touch different rows: send them together, sharing the
+    // client's concurrency, rather than one kind after the other.
     try {
-      if (plan.add.length) {
-        const res = await client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`);
-        note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
-        uncertain += res.uncertain.length;
-      }
-      if (plan.change.length) {
-        const res = await client.updateMany(tref, plan.change.map(update), `${label}: updated`);
-        note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures);
-      }
-      if (plan.remove.length) {
-        const res = await client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`);
-        note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures);
-      }
+      await Promise.all([
+        plan.add.length
+          ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`).then((res) => {
+              note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
+              uncertain += res.uncertain.length;
+            })
+          : undefined,
+        plan.change.length
+          ? client.updateMany(tref, plan.change.map(update), `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
+          : undefined,
+        plan.remove.length
+          ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
+          : undefined,
+      ]);
     } catch (e) {
       return partial(`${label}: sync stopped: ${(e as Error).message}`);
     }
@@ -382,9 +408,9 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discoverSchema(client, olds.kind, olds.targetKeyColumn, parseSchemaOverride(olds.schemaOverride)));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const applied = decodeApplied(olds.applied);
-  const remote = await listRemote(client, schema, providerId, deps.log);
-  const { map, drift } = actualState(mapToRows(applied, olds.mappingGroup), remote, olds.seed, olds.mappingGroup);
+  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  const { map, drift } = actualState(appliedRows, remote, olds.seed, olds.mappingGroup);
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
@@ -410,8 +436,9 @@ export async function deleteMappings(olds: SyncOutputs, deps: Deps = {}): Promis
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discoverSchema(client, olds.kind, olds.targetKeyColumn, parseSchemaOverride(olds.schemaOverride)));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const remote = await listRemote(client, schema, providerId, deps.log);
-  const plan = computePlan([], remote, olds.seed, false, mapToRows(decodeApplied(olds.applied), olds.mappingGroup));
+  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  const plan = computePlan([], remote, olds.seed, false, appliedRows);
   if (plan.remove.length > 0) {
     const res = await client.deleteMany({ logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId }, plan.remove.map((r) => r.id), `${olds.kind} mappings: deleted`);
     if (res.failures.length > 0) {
