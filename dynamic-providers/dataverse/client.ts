@@ -518,7 +518,11 @@ export class DataverseClient {
     // others are still busy) take their share of what is left, so the tail stays spread out.
     const firstWave = Math.ceil((total - from) / parallel);
     let taken = 0;
+    // After a failure no new chunk starts, and the error is thrown once the chunks in flight have
+    // settled, so what the caller reads back afterwards is what was written.
+    let failure: { e: unknown } | undefined;
     const take = (): number[] | undefined => {
+      if (failure) return undefined;
       const q = queue.shift();
       if (q) return q;
       if (pos >= total) return undefined;
@@ -548,11 +552,12 @@ export class DataverseClient {
             this.log("warn", `${progress}: a request of ${idx.length} rows timed out; splitting`);
             continue;
           }
-          throw e;
+          failure ??= { e };
         }
       }
     };
     await Promise.all(Array.from({ length: parallel }, worker));
+    if (failure) throw failure.e;
   }
 
   /**

@@ -100,6 +100,13 @@ function makeClient(environmentUrl: string, deps: Deps): DataverseClient {
   return new DataverseClient({ ...deps.client, environmentUrl, log: deps.log ?? deps.client?.log });
 }
 
+/** Like Promise.all, but waits for every promise before throwing the first error. */
+async function settleAll(ps: (Promise<unknown> | undefined)[]): Promise<void> {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 const LIST_LIMIT = 25;
 const listSome = (xs: string[]) => xs.slice(0, LIST_LIMIT).join("; ") + (xs.length > LIST_LIMIT ? `; ... and ${xs.length - LIST_LIMIT} more` : "");
 
@@ -368,7 +375,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     // Creates, updates and deletes touch different rows: send them together, sharing the
     // client's concurrency, rather than one kind after the other.
     try {
-      await Promise.all([
+      await settleAll([
         plan.add.length
           ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`).then((res) => {
               note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
