@@ -432,27 +432,31 @@ export class DataverseClient {
   }
 
   /**
-   * GET a collection split into primary-key ranges (partition.ts), the ranges read in parallel.
-   * Pages are handed over once every range has been read, so a service that refuses the range
-   * filter (HTTP 400) costs one request and a page-by-page read, never a duplicate row.
+   * GET a collection split into primary-key ranges (partition.ts), the ranges read in parallel and
+   * each page handed over as it arrives. A service that refuses the range filter answers 400 to
+   * the first request of every range, before any page was handed over: the read then goes page
+   * by page, and costs no duplicate row.
    */
   async forEachPagePartitioned<T>(path: string, primaryId: string, boundaries: string[], onPage: (rows: T[], total: number) => void): Promise<number> {
     const filters = rangeFilters(primaryId, boundaries);
     if (filters.length === 1) return this.forEachPage(path, onPage);
-    const pages: T[][] = [];
-    try {
-      await Promise.all(filters.map((f) => this.forEachPage<T>(withFilter(path, f), (rows) => void pages.push(rows))));
-    } catch (e) {
-      if (!isDataverseError(e) || e.status !== 400) throw e;
+    let total = 0;
+    const results = await Promise.allSettled(
+      filters.map((f) =>
+        this.forEachPage<T>(withFilter(path, f), (rows) => {
+          total += rows.length;
+          onPage(rows, total);
+        }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (!failed) return total;
+    const e: unknown = failed.reason;
+    if (total === 0 && isDataverseError(e) && e.status === 400) {
       this.log("info", `${this.describe(path)}: key-range read refused (${e.message}); reading page by page`);
       return this.forEachPage(path, onPage);
     }
-    let total = 0;
-    for (const rows of pages.splice(0)) {
-      total += rows.length;
-      onPage(rows, total);
-    }
-    return total;
+    throw e;
   }
 
   // ---- bulk-message support ---------------------------------------------------------------------

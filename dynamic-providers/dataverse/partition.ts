@@ -45,7 +45,9 @@ export function rangesForCount(expected: number, pageSize: number, maxRanges: nu
  */
 export function boundariesFromIds(ids: string[], perRange: number): string[] {
   if (ids.length <= perRange) return [];
-  const sorted = ids.map((id) => ({ id: id.toLowerCase(), k: sqlGuidKey(id) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  // The first 8 bytes of SQL Server's order are the last group and the fourth group as written:
+  // enough to order hashed ids (a tie only moves a row to the neighbouring range).
+  const sorted = ids.map((id) => id.toLowerCase()).map((id) => ({ id, k: id.slice(24) + id.slice(19, 23) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
   const out: string[] = [];
   for (let i = perRange; i < sorted.length; i += perRange) out.push(sorted[i].id);
   return out;

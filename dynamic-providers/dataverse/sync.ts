@@ -270,8 +270,11 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   // On create nearly every row is an add: start resolving targets, and asking whether the table
   // supports CreateMultiple, while the existing rows are read.
   let prefetch: Promise<Map<string, string | null>> | undefined;
+  let prefetchGroups: Promise<Map<string, string | null>> | undefined;
   if (!olds && desired.length > 0) {
     void client.supportsMessage(tref, "CreateMultiple");
+    prefetchGroups = resolveKeys(client, schema.group, [...new Set(desired.map((d) => d.group))]);
+    prefetchGroups.catch(() => undefined); // awaited (and its error surfaced) below
     if (desired.length > 2000) {
       prefetch = resolveKeys(client, schema.target, desired.map((d) => d.target));
       prefetch.catch(() => undefined); // awaited (and its error surfaced) below
@@ -304,6 +307,10 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     }
     if (plan.add.length + plan.change.length + plan.remove.length === 0) break;
 
+    // Ask (once) whether the table has the bulk messages these writes use, alongside the name
+    // resolution below rather than after it.
+    if (plan.add.length) void client.supportsMessage(tref, "CreateMultiple");
+    if (plan.change.length) void client.supportsMessage(tref, "UpdateMultiple");
     // Resolve everything the writes need, in bulk, and report every unresolved name at once.
     const original = new Map<string, string>();
     for (const r of [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]) original.set(r.target.toLowerCase(), r.target);
@@ -314,6 +321,11 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
         const k = d.target.toLowerCase();
         if (!targetIds.has(k)) targetIds.set(k, pre.get(k) ?? (pre.has(k) ? null : ""));
       }
+    }
+    if (prefetchGroups) {
+      const pre = await prefetchGroups;
+      prefetchGroups = undefined;
+      for (const [k, id] of pre) groupIds.set(k, id);
     }
     const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
     const wantedGroups = [...new Set([...plan.add.map((a) => a.row.group), ...plan.change.map((c) => c.row.group)])];

@@ -101,6 +101,8 @@ export interface EmulatorStats {
   bulkCalls: number;
   batchCalls: number;
   rowsWritten: number;
+  /** Rows returned by queries (the read cost of the latency model). */
+  rowsRead: number;
   maxInFlight: number;
   /** Bulk-message calls refused because the table does not support the message. */
   bulkRejected: number;
@@ -376,6 +378,7 @@ export class DataverseEmulator {
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
       entry.rows = result.rows;
+      this.stats.rowsRead += result.readRows ?? 0;
       const ms = await this.delay(result.rows, result.readRows ?? 0);
       this.execWindow.push({ t: now, ms });
       if (dropAfter) {
@@ -866,7 +869,7 @@ export class DataverseEmulator {
 }
 
 const EmulatorDefaults = {
-  stats: (): EmulatorStats => ({ requests: 0, throttled: 0, byMethod: {}, bulkCalls: 0, batchCalls: 0, rowsWritten: 0, maxInFlight: 0, bulkRejected: 0, sdkMessageFilterQueries: 0 }),
+  stats: (): EmulatorStats => ({ requests: 0, throttled: 0, byMethod: {}, bulkCalls: 0, batchCalls: 0, rowsWritten: 0, rowsRead: 0, maxInFlight: 0, bulkRejected: 0, sdkMessageFilterQueries: 0 }),
 };
 
 const STATUS_TEXT: Record<number, string> = {
@@ -1022,7 +1025,16 @@ function compileFilter(src: string, def: TableDef): Pred {
  * SQL Server orders uniqueidentifier by bytes 10-15, then 8-9, 6-7, 4-5, 0-3 of the .NET byte
  * layout (SqlGuid's comparison order). Written out here, independently of the client's copy.
  */
+const guidOrderCache = new Map<string, string>();
 function sqlServerGuidOrder(id: string): string {
+  const hit = guidOrderCache.get(id);
+  if (hit !== undefined) return hit;
+  const key = guidOrder(id);
+  if (guidOrderCache.size < 1_000_000) guidOrderCache.set(id, key);
+  return key;
+}
+
+function guidOrder(id: string): string {
   const g = id.toLowerCase().split("-");
   const rev = (x: string) => (x.match(/../g) ?? []).reverse().join("");
   // In the .NET layout groups 1-3 are little-endian: bytes 6-7 are group 3's bytes reversed, etc.

@@ -205,6 +205,7 @@ describe("key ranges", () => {
   it("orders ids as SQL Server does and cuts ranges of at most one page of the known ids", () => {
     // SQL Server compares the last group first.
     expect(sqlGuidKey("ffffffff-ffff-ffff-ffff-000000000001") < sqlGuidKey("00000000-0000-0000-0000-000000000002")).toBe(true);
+    expect(sqlGuidKey("00000000-0000-0000-0102-000000000000") < sqlGuidKey("00000000-0000-0000-0201-000000000000")).toBe(true);
     const ids = Array.from({ length: 12 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, "0")}`);
     const b = boundariesFromIds(ids, 5);
     expect(b).toEqual([ids[5], ids[10]]);
