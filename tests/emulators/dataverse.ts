@@ -233,13 +233,14 @@ export class DataverseEmulator {
   }
 
   /**
-   * Control endpoints for an emulator running in another process (the benchmark): `stats`,
+   * Control endpoints for an emulator running in another process (the benchmark): `stats`, `log`,
    * `reset-stats`, `options` (JSON body), `count/<table>`, `seed-products` ({ count }). Not part of
    * the Web API; authenticated like it.
    */
   private admin(op: string, body: string): unknown {
     const arg = body ? (JSON.parse(body) as Record<string, unknown>) : {};
     if (op === "stats") return this.stats;
+    if (op === "log") return this.requestLog;
     if (op === "reset-stats") return this.resetStats(), {};
     if (op === "options") return this.setOptions(arg as Partial<EmulatorOptions>), this.opts;
     if (op.startsWith("count/")) return { count: this.table(op.slice(6)).rows.size };
