@@ -50,7 +50,7 @@ export interface ClientOptions {
   max429Retries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** Cap on a single Retry-After wait. Default 5 minutes. */
+  /** Longest Retry-After this client waits; a longer one fails the run (never sent early). Default 5 minutes. */
   maxRetryAfterMs?: number;
   pageSize?: number;
   /** Max rows per CreateMultiple/UpdateMultiple request or operations per $batch (≤ 1000). */
@@ -336,7 +336,13 @@ export class DataverseClient {
         throttles++;
         const ra = parseRetryAfter(headers["retry-after"]);
         // The service's wait grows if a client keeps sending; back off more on repeated 429s.
-        const ms = Math.min(this.o.maxRetryAfterMs, ra ?? this.backoff(this.consecutive429));
+        const ms = ra ?? Math.min(this.o.maxRetryAfterMs, this.backoff(this.consecutive429));
+        if (ms > this.o.maxRetryAfterMs) {
+          // Sending before Retry-After ends would only extend it: stop instead.
+          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+          this.release();
+          throw new DataverseError(`${method} ${this.describe(path)}: throttled (${errorOf(data).code ?? "429"}); Dataverse asks to wait ${(ms / 1000).toFixed(0)} s, more than the ${(this.o.maxRetryAfterMs / 1000).toFixed(0)} s this run may wait (DATAVERSE_SYNC_MAX_RETRY_AFTER_MS); run again later`, 429, errorOf(data).code);
+        }
         // Pause everyone *before* this request frees its slot, so no queued request slips out.
         this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
         this.release();
