@@ -83,29 +83,40 @@ describe("bulk-message support, found the documented way (issue 9 item 6)", () =
 
 describe("no request leaves during a Retry-After pause (issue 9 item 8)", () => {
   it("nothing arrives at the service between a 429 and the end of its Retry-After", async () => {
-    // Retry-After 1 s per injected 429; 20 ms per request; 8 slots. The update adds, retargets and
-    // removes rows at the same time, so more requests want a slot than there are slots.
-    h = await startHarness({ windowMs: 3000, latencyPerRequestMs: 20 }, { maxBatchSize: 25, maxConcurrency: 8, maxRetryAfterMs: 20_000 }, 1300);
-    const { id, outs } = await h.provider.create(h.inputs(productRows(1000)));
-    const next = productRows(1000);
-    for (let i = 1; i <= 300; i++) delete next[`sku=S${i}`];
-    for (let i = 301; i <= 600; i++) next[`sku=S${i}`] = `P-${String(i + 700).padStart(6, "0")}`;
-    Object.assign(next, productRows(300, 1001));
-    h.emu.resetStats();
-    let writes = 0;
-    h.emu.fault("429", 3, (r) => r.method === "POST" && ++writes % 10 === 5);
-    await h.provider.update!(id, outs as Outs, h.inputs(next));
-    expect(remoteState(h)).toEqual(next);
+    // 0.9 s window → Retry-After 0.09 s per injected 429; 20 ms per request; small chunks so that
+    // requests queue for the 8 slots and others are in flight when a 429 comes back.
+    h = await startHarness({ windowMs: 900, latencyPerRequestMs: 20 }, { maxBatchSize: 25, maxConcurrency: 8 }, 1000);
+    let posts = 0;
+    h.emu.fault("429", 4, (r) => r.method === "POST" && ++posts % 8 === 4);
+    await h.provider.create(h.inputs(productRows(1000)));
+    expect(remoteState(h)).toEqual(productRows(1000));
     const log = h.emu.requestLog;
     const pauses = log.filter((r) => r.status === 429 && r.retryAfterMs && r.respondedAt);
-    expect(pauses.length).toBeGreaterThanOrEqual(3);
-    // A request already on the wire when the 429 left may still arrive a moment later (the
-    // emulator shares the test's event loop, which a loaded machine slows down).
-    const slack = 40;
+    expect(pauses.length).toBeGreaterThanOrEqual(4);
+    // A request already on the wire when the 429 left may still arrive a moment later.
+    const slack = 10;
     const inside = log.flatMap((r) =>
       pauses.filter((p) => r.arrivedAt > p.respondedAt! + slack && r.arrivedAt < p.respondedAt! + p.retryAfterMs!).map((p) => `${r.method} ${r.path} ${r.status}, ${r.arrivedAt - p.respondedAt!} ms into a ${p.retryAfterMs} ms pause`),
     );
     expect(inside).toEqual([]);
+  });
+});
+
+describe("no request leaves during a Retry-After pause: requests waiting for a slot (issue 9 item 8)", () => {
+  it("a request that gets its slot during a pause waits for the pause to end before it is sent", async () => {
+    // Two slots; six requests. The first is throttled at once (Retry-After 1 s); the second holds
+    // its slot for 300 ms, then hands it to a waiting request, in the middle of the pause.
+    h = await startHarness({ windowMs: 3000, latencyPerRequestMs: 300, dopHint: 0 }, {}, 1);
+    const client = new DataverseClient({ environmentUrl: h.emu.url, getToken: async () => TOKEN, maxConcurrency: 2, initialConcurrency: 2, maxRetryAfterMs: 10_000 });
+    h.emu.fault("429", 1);
+    await Promise.all(Array.from({ length: 6 }, () => client.getJson("accounts?$select=name")));
+    const log = h.emu.requestLog;
+    const pause = log.find((r) => r.status === 429)!;
+    // Only the two first requests were ever in flight together: nothing may arrive after the 429.
+    const slack = 5;
+    const inside = log.filter((r) => r.arrivedAt > pause.respondedAt! + slack && r.arrivedAt < pause.respondedAt! + pause.retryAfterMs!);
+    expect(inside.map((r) => `${r.method} ${r.path} ${r.status}, ${r.arrivedAt - pause.respondedAt!} ms into a ${pause.retryAfterMs} ms pause`)).toEqual([]);
+    expect(log.filter((r) => r.status === 200)).toHaveLength(6);
   });
 });
 
