@@ -376,7 +376,9 @@ export class DataverseClient {
         await sleep(ms);
         continue;
       }
-      return { status: res.status, headers, data, text };
+      // Keep the raw text only when it was not parsed (multipart $batch answers, non-JSON errors):
+      // ten 5,000-row pages in flight would otherwise be held twice.
+      return { status: res.status, headers, data, text: data === undefined ? text : "" };
     }
   }
 
@@ -393,7 +395,7 @@ export class DataverseClient {
 
   private fail(method: string, path: string, r: Resp): never {
     const e = errorOf(r.data);
-    throw new DataverseError(`${method} ${this.describe(path)}: HTTP ${r.status}${e.code ? ` ${e.code}` : ""}: ${e.message ?? r.text.slice(0, 300)}`, r.status, e.code);
+    throw new DataverseError(`${method} ${this.describe(path)}: HTTP ${r.status}${e.code ? ` ${e.code}` : ""}: ${e.message ?? (r.text || (JSON.stringify(r.data) ?? "")).slice(0, 300)}`, r.status, e.code);
   }
 
   async getJson<T>(path: string): Promise<T> {
