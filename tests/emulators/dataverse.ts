@@ -16,7 +16,7 @@
  * - `$batch` (multipart/mixed, change sets atomic, no GET in change sets, ≤ 1000 operations,
  *   `Prefer: odata.continue-on-error`);
  * - service protection ("Service protection API limits"): more than `maxConcurrent` requests in
- *   flight → 429 0x80072326 at once; more than `quota` requests (batch operations count one each)
+ *   flight → 429 0x80072326 at once; more than `quota` requests (a `$batch` counts once)
  *   in a sliding `windowMs` → 429 0x80072322; more than `executionTimeMs` of combined execution
  *   time (the modelled latency) in the window → 429 0x80072321; each with `Retry-After` (seconds;
  *   fractional when the window is sub-second, so tests stay fast). The limits are evaluated on
@@ -800,7 +800,10 @@ export class DataverseEmulator {
       }
     }
     if (total > 1000) throw new HttpError(400, "0x8006088a", `The number of requests in a batch (${total}) exceeds the limit of 1000.`);
-    this.count(total, now);
+    // A $batch is one request for the service-protection count ("A batch can contain up to 1000
+    // operations and will avoid the number of requests limit", Service protection API limits);
+    // its operations cost execution time instead.
+    this.count(1, now);
     const boundary = `batchresponse_${randomUUID()}`;
     const out: string[] = [];
     let rows = 0;
