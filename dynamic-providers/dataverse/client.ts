@@ -1,19 +1,26 @@
 /**
  * A small Dataverse Web API client for bulk synchronisation.
  *
- * - Token: `DATAVERSE_ACCESS_TOKEN` when set, else `@azure/identity` DefaultAzureCredential with
- *   scope `<env url>/.default` (cached until 5 minutes before expiry). The token only ever lives in
- *   the Authorization header: errors are re-thrown as DataverseError built from status, code,
- *   method and path, never from axios errors (whose config carries the header).
+ * - Token: see auth.ts (`DATAVERSE_ACCESS_TOKEN`, else DefaultAzureCredential). The token only
+ *   ever lives in the Authorization header: errors are re-thrown as DataverseError built from
+ *   status, code, method and path, never from axios errors (whose config carries the header).
+ *   A 401/403 becomes an AuthError naming the environment, the token's source and the fix.
  * - OData headers on every request; paging with `Prefer: odata.maxpagesize` following
- *   `@odata.nextLink` unmodified.
- * - Writes: `CreateMultiple` / `UpdateMultiple` where the table supports them (detected on first
- *   use: a 404 for the action segment falls back to `$batch` for that table from then on), else
- *   `$batch` with change sets; at most 1000 operations per request; the chunk size adapts so a
- *   request stays well inside the two-minute budget (EWMA of ms per row; halved on a timeout).
+ *   `@odata.nextLink` unmodified; large reads split into primary-key ranges read in parallel
+ *   (partition.ts).
+ * - Writes: `CreateMultiple` / `UpdateMultiple` where the table supports them, found the way
+ *   Microsoft documents it ("Use bulk operation messages"): one `sdkmessagefilters` query per
+ *   table and message per client. The actions are bound to `Collection(crmbaseentity)`, so the URL
+ *   always resolves; a table without them answers 0x80040800 (SdkEntityDoesNotSupportMessage),
+ *   which also switches that table to `$batch` should the query have said otherwise. `$batch`
+ *   with change sets otherwise; at most 1000 operations per request; the chunk size adapts so a
+ *   request stays well inside the two-minute budget (EWMA of ms per row; halved on a timeout) and
+ *   the remaining rows are spread over all free slots, so the last requests finish together.
  * - Service protection: a 429 pauses *all* requests of this client for `Retry-After` (a second
- *   429 grows the wait); never more than 52 requests in flight, fewer when the service sends
- *   `x-ms-dop-hint`; bounded exponential backoff with jitter on 5xx and network errors.
+ *   429 grows the wait); the pause is set before the throttled request frees its slot and is
+ *   checked again right before a request is sent, so no request leaves during a pause. In flight:
+ *   the service's `x-ms-dop-hint`, up to 52 (its concurrency limit); 16 until a hint arrives.
+ *   Bounded exponential backoff with jitter on 5xx and network errors.
  *
  * Why not `dynamics-web-api`: it has batch and paging, but by design no 429/Retry-After handling,
  * no concurrency gate and no CreateMultiple fallback logic; with those three being most of the
@@ -22,22 +29,28 @@
  */
 import type { AxiosInstance, AxiosResponse } from "axios";
 import { BatchOp, OpResult, buildBatch, parseBatchResponse } from "./batch";
+import { TokenSource, authError, defaultTokenSource, tokenSourceOf } from "./auth";
+import { rangeFilters, withFilter } from "./partition";
+
+export { defaultTokenSource } from "./auth";
 
 export type LogFn = (level: "info" | "warn" | "debug", message: string) => void;
 
 export interface ClientOptions {
   environmentUrl: string;
-  /** Token source; default: DATAVERSE_ACCESS_TOKEN, else DefaultAzureCredential. */
-  getToken?: () => Promise<string>;
-  /** Upper bound on requests in flight (hard cap 52; lowered by x-ms-dop-hint). Default 16. */
+  /** Token source; default: DATAVERSE_ACCESS_TOKEN, else DefaultAzureCredential (auth.ts). */
+  getToken?: (() => Promise<string>) | TokenSource;
+  /** Upper bound on requests in flight, whatever x-ms-dop-hint says. Default and hard cap 52. */
   maxConcurrency?: number;
+  /** Requests in flight until the service sends x-ms-dop-hint. Default 16. */
+  initialConcurrency?: number;
   /** Retries on 5xx / network errors. Default 5. */
   maxRetries?: number;
   /** Retries on 429. Default 30. */
   max429Retries?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** Cap on a single Retry-After wait. Default 5 minutes. */
+  /** Longest Retry-After this client waits; a longer one fails the run (never sent early). Default 5 minutes. */
   maxRetryAfterMs?: number;
   pageSize?: number;
   /** Max rows per CreateMultiple/UpdateMultiple request or operations per $batch (≤ 1000). */
@@ -76,6 +89,8 @@ export interface Stats {
   throttled: number;
   retries: number;
   writeRequests: number;
+  /** Bulk-message calls the table turned out not to support (at most one per table and message). */
+  bulkRejected: number;
 }
 
 export interface WriteFailure {
@@ -106,7 +121,23 @@ interface Resp {
   text: string;
 }
 
+/** The service's concurrent-request limit per user and web server ("Service protection API limits"). */
 const HARD_MAX_CONCURRENCY = 52;
+const DEFAULT_CONCURRENCY = 16;
+/** SdkEntityDoesNotSupportMessage ("Web service error codes"). */
+const NOT_SUPPORTED_CODE = "0x80040800";
+/** Smallest chunk worth a request of its own (per-request latency dominates below it). */
+const MIN_CHUNK = 50;
+/** Rows in the first bulk call to a table not known to support the message. */
+const BULK_PROBE_ROWS = 10;
+
+/**
+ * A bulk message the table does not support. Reported messages: "The 'CreateMultiple' method does
+ * not support entities of type 'queue'" and "UpsertMultiple is not enabled on the entity team".
+ */
+function isNotSupported(e: { code?: string; message?: string }): boolean {
+  return e.code?.toLowerCase() === NOT_SUPPORTED_CODE || /does not support entities of type|is not enabled on the entity/i.test(e.message ?? "");
+}
 const HARD_MAX_BATCH = 1000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -125,51 +156,40 @@ export function parseRetryAfter(v: string | undefined): number | undefined {
   return Number.isFinite(d) ? Math.max(0, d - Date.now()) : undefined;
 }
 
-export function defaultTokenSource(environmentUrl: string): () => Promise<string> {
-  let cached: { token: string; expires: number } | undefined;
-  return async () => {
-    const fromEnv = process.env.DATAVERSE_ACCESS_TOKEN;
-    if (fromEnv) return fromEnv;
-    if (cached && cached.expires - Date.now() > 5 * 60_000) return cached.token;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
-    const scope = `${new URL(environmentUrl).origin}/.default`;
-    const t = await new DefaultAzureCredential().getToken(scope);
-    if (!t) throw new DataverseError(`could not get a token for ${scope} (DefaultAzureCredential)`, 401);
-    cached = { token: t.token, expires: t.expiresOnTimestamp };
-    return t.token;
-  };
-}
-
 export class DataverseClient {
   // No field initializers in this class: Pulumi's closure serializer rebuilds a class from its
   // constructor and drops ES class-field initializers, so every field is set in the constructor.
   readonly apiRoot: string;
   readonly stats: Stats;
   private readonly o: Required<Omit<ClientOptions, "getToken" | "log">> & Pick<ClientOptions, "log">;
-  private readonly getToken: () => Promise<string>;
+  private readonly tokens: TokenSource;
   private readonly http: AxiosInstance;
   private inFlight: number;
   private waiters: (() => void)[];
   private limit: number;
   private pausedUntil: number;
   private consecutive429: number;
-  private noBulk: Set<string>;
+  /** `<entity set>:<message>` → whether the table supports it (one sdkmessagefilters query each). */
+  private bulkSupport: Map<string, Promise<boolean | undefined>>;
+  /** `<table>:<message>` pairs a bulk call has succeeded for in this client. */
+  private bulkConfirmed: Set<string>;
   private msPerRow: Map<string, number>;
 
   constructor(options: ClientOptions) {
-    this.stats = { requests: 0, throttled: 0, retries: 0, writeRequests: 0 };
+    this.stats = { requests: 0, throttled: 0, retries: 0, writeRequests: 0, bulkRejected: 0 };
     this.inFlight = 0;
     this.waiters = [];
     this.pausedUntil = 0;
     this.consecutive429 = 0;
-    this.noBulk = new Set<string>();
+    this.bulkSupport = new Map<string, Promise<boolean | undefined>>();
+    this.bulkConfirmed = new Set<string>();
     this.msPerRow = new Map<string, number>();
     const url = new URL(options.environmentUrl);
     const budget = options.requestBudgetMs ?? 120_000;
     this.o = {
       environmentUrl: url.origin,
-      maxConcurrency: Math.min(HARD_MAX_CONCURRENCY, options.maxConcurrency ?? 16),
+      maxConcurrency: Math.max(1, Math.min(HARD_MAX_CONCURRENCY, options.maxConcurrency ?? HARD_MAX_CONCURRENCY)),
+      initialConcurrency: Math.max(1, options.initialConcurrency ?? DEFAULT_CONCURRENCY),
       maxRetries: options.maxRetries ?? 5,
       max429Retries: options.max429Retries ?? 30,
       retryBaseMs: options.retryBaseMs ?? 500,
@@ -182,9 +202,9 @@ export class DataverseClient {
       timeoutMs: options.timeoutMs ?? budget + 10_000,
       log: options.log,
     };
-    this.limit = this.o.maxConcurrency;
+    this.limit = Math.min(this.o.maxConcurrency, this.o.initialConcurrency);
     this.apiRoot = `${url.origin}/api/data/v9.2/`;
-    this.getToken = options.getToken ?? defaultTokenSource(url.origin);
+    this.tokens = options.getToken ? tokenSourceOf(options.getToken) : defaultTokenSource(url.origin);
     // Lazy requires: this module is loaded inside serialized provider methods.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const axios = require("axios") as typeof import("axios");
@@ -237,24 +257,32 @@ export class DataverseClient {
 
   // ---- one request, with retries ---------------------------------------------------------------
 
+  /** Resolve when no Retry-After pause is in force (a pause may be extended while waiting). */
+  private async waitOutPause(): Promise<void> {
+    for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) await sleep(wait);
+  }
+
   /**
    * Send one request. 429 is always retried after Retry-After. 5xx and network errors are retried
    * with backoff when `retry` (default true; every request this client sends is idempotent or made
-   * so by client-chosen ids).
+   * so by client-chosen ids). 401/403 throw an AuthError (auth.ts) and are never retried.
    */
   async request(method: string, path: string, opts: { body?: unknown; rawBody?: string; headers?: Record<string, string>; retry?: boolean } = {}): Promise<Resp> {
     const retry = opts.retry ?? true;
     let attempt = 0;
     let throttles = 0;
     for (;;) {
-      const wait = this.pausedUntil - Date.now();
-      if (wait > 0) await sleep(wait);
+      await this.waitOutPause();
       await this.acquire();
       let res: AxiosResponse<string> | undefined;
       let netErr: string | undefined;
-      const started = Date.now();
+      let token = "";
+      let started = Date.now();
       try {
-        const token = await this.getToken();
+        token = await this.tokens.getToken();
+        // A 429 may have arrived while this request waited for its slot or its token. Checked
+        // again here, with nothing asynchronous between this check and the send.
+        await this.waitOutPause();
         const headers: Record<string, string> = {
           Authorization: `Bearer ${token}`,
           Accept: "application/json",
@@ -268,61 +296,89 @@ export class DataverseClient {
           headers["Content-Type"] = "application/json; charset=utf-8";
         }
         this.stats.requests++;
+        started = Date.now();
         res = await this.http.request<string>({ method, url: path, data, headers });
       } catch (e) {
+        if (isDataverseError(e)) {
+          this.release(); // the token source failed: not a network error, nothing to retry
+          throw e;
+        }
         const err = e as { code?: string; message?: string };
         netErr = `${err.code ?? "network error"}${err.message ? `: ${err.message}` : ""}`;
-      } finally {
-        this.release();
       }
       const elapsed = Date.now() - started;
-      if (res) {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers ?? {})) if (typeof v === "string") headers[k.toLowerCase()] = v;
-        this.applyDopHint(headers["x-ms-dop-hint"]);
-        const text = typeof res.data === "string" ? res.data : "";
-        let data: unknown = undefined;
-        if (text && /json/i.test(headers["content-type"] ?? "")) {
-          try {
-            data = JSON.parse(text);
-          } catch {
-            data = undefined;
-          }
-        }
-        if (res.status === 429) {
-          this.stats.throttled++;
-          this.consecutive429++;
-          throttles++;
-          if (throttles > this.o.max429Retries) {
-            throw new DataverseError(`${method} ${this.describe(path)}: still throttled (429) after ${this.o.max429Retries} retries`, 429, errorOf(data).code);
-          }
-          const ra = parseRetryAfter(headers["retry-after"]);
-          // The service's wait grows if a client keeps sending; back off more on repeated 429s.
-          const ms = Math.min(this.o.maxRetryAfterMs, ra ?? this.backoff(this.consecutive429));
-          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
-          this.log("info", `throttled by Dataverse (${errorOf(data).code ?? "429"}); waiting ${(ms / 1000).toFixed(1)} s as Retry-After says`);
-          continue;
-        }
-        this.consecutive429 = 0;
-        if (res.status >= 500 && retry && attempt < this.o.maxRetries) {
+      if (!res) {
+        this.release();
+        if (retry && attempt < this.o.maxRetries) {
           attempt++;
           this.stats.retries++;
           const ms = this.backoff(attempt);
-          this.log("warn", `${method} ${this.describe(path)}: HTTP ${res.status}; retry ${attempt}/${this.o.maxRetries} in ${ms} ms`);
+          this.log("warn", `${method} ${this.describe(path)}: ${netErr} after ${elapsed} ms; retry ${attempt}/${this.o.maxRetries} in ${ms} ms`);
           await sleep(ms);
           continue;
         }
-        return { status: res.status, headers, data, text };
+        throw new DataverseError(`${method} ${this.describe(path)}: ${netErr}`, 0, /timeout|ECONNABORTED|ETIMEDOUT/i.test(netErr ?? "") ? "timeout" : "network");
       }
-      if (retry && attempt < this.o.maxRetries) {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers ?? {})) if (typeof v === "string") headers[k.toLowerCase()] = v;
+      const text = typeof res.data === "string" ? res.data : "";
+      let data: unknown = undefined;
+      if (text && /json/i.test(headers["content-type"] ?? "")) {
+        try {
+          data = JSON.parse(text);
+        } catch {
+          data = undefined;
+        }
+      }
+      if (res.status === 429) {
+        this.stats.throttled++;
+        this.consecutive429++;
+        throttles++;
+        const ra = parseRetryAfter(headers["retry-after"]);
+        // The service's wait grows if a client keeps sending; back off more on repeated 429s.
+        const ms = ra ?? Math.min(this.o.maxRetryAfterMs, this.backoff(this.consecutive429));
+        if (ms > this.o.maxRetryAfterMs) {
+          // Sending before Retry-After ends would only extend it: stop instead.
+          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+          this.release();
+          throw new DataverseError(`${method} ${this.describe(path)}: throttled (${errorOf(data).code ?? "429"}); Dataverse asks to wait ${(ms / 1000).toFixed(0)} s, more than the ${(this.o.maxRetryAfterMs / 1000).toFixed(0)} s this run may wait (DATAVERSE_SYNC_MAX_RETRY_AFTER_MS); run again later`, 429, errorOf(data).code);
+        }
+        // Pause everyone *before* this request frees its slot, so no queued request slips out.
+        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+        this.release();
+        if (throttles > this.o.max429Retries) {
+          throw new DataverseError(`${method} ${this.describe(path)}: still throttled (429) after ${this.o.max429Retries} retries`, 429, errorOf(data).code);
+        }
+        this.log("info", `throttled by Dataverse (${errorOf(data).code ?? "429"}); waiting ${(ms / 1000).toFixed(1)} s as Retry-After says`);
+        continue;
+      }
+      this.release();
+      this.applyDopHint(headers["x-ms-dop-hint"]);
+      this.consecutive429 = 0;
+      if (res.status === 401 || res.status === 403) {
+        const e = errorOf(data);
+        throw authError({
+          environmentUrl: this.o.environmentUrl,
+          status: res.status,
+          code: e.code,
+          serviceMessage: e.message ?? (text.trim() ? text.trim().slice(0, 300) : undefined),
+          challenge: headers["www-authenticate"],
+          tokenSource: this.tokens.describe(),
+          token,
+          what: `${method} ${this.describe(path)}`,
+        });
+      }
+      if (res.status >= 500 && retry && attempt < this.o.maxRetries) {
         attempt++;
         this.stats.retries++;
         const ms = this.backoff(attempt);
-        this.log("warn", `${method} ${this.describe(path)}: ${netErr} after ${elapsed} ms; retry ${attempt}/${this.o.maxRetries} in ${ms} ms`);
+        this.log("warn", `${method} ${this.describe(path)}: HTTP ${res.status}; retry ${attempt}/${this.o.maxRetries} in ${ms} ms`);
         await sleep(ms);
         continue;
       }
-      throw new DataverseError(`${method} ${this.describe(path)}: ${netErr}`, 0, /timeout|ECONNABORTED|ETIMEDOUT/i.test(netErr ?? "") ? "timeout" : "network");
+      // Keep the raw text only when it was not parsed (multipart $batch answers, non-JSON errors):
+      // ten 5,000-row pages in flight would otherwise be held twice.
+      return { status: res.status, headers, data, text: data === undefined ? text : "" };
     }
   }
 
@@ -339,7 +395,7 @@ export class DataverseClient {
 
   private fail(method: string, path: string, r: Resp): never {
     const e = errorOf(r.data);
-    throw new DataverseError(`${method} ${this.describe(path)}: HTTP ${r.status}${e.code ? ` ${e.code}` : ""}: ${e.message ?? r.text.slice(0, 300)}`, r.status, e.code);
+    throw new DataverseError(`${method} ${this.describe(path)}: HTTP ${r.status}${e.code ? ` ${e.code}` : ""}: ${e.message ?? (r.text || (JSON.stringify(r.data) ?? "")).slice(0, 300)}`, r.status, e.code);
   }
 
   async getJson<T>(path: string): Promise<T> {
@@ -373,6 +429,75 @@ export class DataverseClient {
     return out;
   }
 
+  /** Rows per page this client asks for (the service's maximum is 5,000). */
+  get pageSize(): number {
+    return this.o.pageSize;
+  }
+
+  /** Requests this client lets in flight right now (x-ms-dop-hint, capped at 52). */
+  get concurrency(): number {
+    return this.limit;
+  }
+
+  /**
+   * GET a collection split into primary-key ranges (partition.ts), the ranges read in parallel and
+   * each page handed over as it arrives. A service that refuses the range filter answers 400 to
+   * the first request of every range, before any page was handed over: the read then goes page
+   * by page, and costs no duplicate row.
+   */
+  async forEachPagePartitioned<T>(path: string, primaryId: string, boundaries: string[], onPage: (rows: T[], total: number) => void): Promise<number> {
+    const filters = rangeFilters(primaryId, boundaries);
+    if (filters.length === 1) return this.forEachPage(path, onPage);
+    let total = 0;
+    const results = await Promise.allSettled(
+      filters.map((f) =>
+        this.forEachPage<T>(withFilter(path, f), (rows) => {
+          total += rows.length;
+          onPage(rows, total);
+        }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (!failed) return total;
+    const e: unknown = failed.reason;
+    if (total === 0 && isDataverseError(e) && e.status === 400) {
+      this.log("info", `${this.describe(path)}: key-range read refused (${e.message}); reading page by page`);
+      return this.forEachPage(path, onPage);
+    }
+    throw e;
+  }
+
+  // ---- bulk-message support ---------------------------------------------------------------------
+
+  /**
+   * Whether `table` supports `message` (CreateMultiple, UpdateMultiple), asked once per client with
+   * the query Microsoft documents ("Use bulk operation messages", Availability with standard
+   * tables). `undefined` when the query itself failed (e.g. no read privilege on
+   * sdkmessagefilter): the first bulk call then tells.
+   */
+  supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined> {
+    const key = `${t.logicalName}:${message}`;
+    let p = this.bulkSupport.get(key);
+    if (!p) {
+      const q =
+        `sdkmessagefilters?$select=sdkmessagefilterid&$filter=${encodeURIComponent("sdkmessageid/name eq @message and primaryobjecttypecode eq @table")}` +
+        `&@message=${encodeURIComponent(`'${message}'`)}&@table=${encodeURIComponent(`'${t.logicalName}'`)}`;
+      p = this.getJson<{ value?: unknown[] }>(q).then(
+        (r) => Array.isArray(r?.value) && r.value.length > 0,
+        (e: Error) => {
+          this.log("warn", `could not ask Dataverse whether ${t.logicalName} supports ${message} (${e.message.split("\n")[0]}); trying it once`);
+          return undefined;
+        },
+      );
+      this.bulkSupport.set(key, p);
+    }
+    return p;
+  }
+
+  private markBulk(t: TableRef, message: string, supported: boolean): void {
+    this.bulkSupport.set(`${t.logicalName}:${message}`, Promise.resolve(supported));
+  }
+
   // ---- bulk writes ------------------------------------------------------------------------------
 
   private chunkSize(key: string): number {
@@ -389,20 +514,33 @@ export class DataverseClient {
   }
 
   /**
-   * Run `items` through `send` in adaptive chunks, `parallel` chunks at a time. A chunk that times
-   * out is split in half and re-queued (and the estimate raised), so one slow batch does not sink
-   * the run.
+   * Run rows `from..total-1` through `send` in chunks, as many at a time as the service allows.
+   * Each chunk takes its share of what is left (remaining ÷ parallel requests, within the
+   * two-minute budget and 1000 rows), so every slot stays busy until the end and the last
+   * requests finish together instead of one long request finishing alone. A chunk that times out
+   * is split in half and re-queued (and the estimate raised), so one slow batch does not sink the run.
    */
-  private async chunked(key: string, total: number, send: (idx: number[]) => Promise<void>, progress: string): Promise<void> {
+  private async chunked(key: string, total: number, send: (idx: number[]) => Promise<void>, progress: string, from = 0): Promise<void> {
     const queue: number[][] = [];
-    let pos = 0;
-    let done = 0;
+    let pos = from;
+    let done = from;
     let lastLog = 0;
+    const parallel = Math.max(1, this.limit);
+    // The first wave splits the rows evenly over the slots; later takes (a slot freed while the
+    // others are still busy) take their share of what is left, so the tail stays spread out.
+    const firstWave = Math.ceil((total - from) / parallel);
+    let taken = 0;
+    // After a failure no new chunk starts, and the error is thrown once the chunks in flight have
+    // settled, so what the caller reads back afterwards is what was written.
+    let failure: { e: unknown } | undefined;
     const take = (): number[] | undefined => {
+      if (failure) return undefined;
       const q = queue.shift();
       if (q) return q;
       if (pos >= total) return undefined;
-      const n = this.chunkSize(key);
+      const budget = this.chunkSize(key);
+      const share = taken++ < parallel ? firstWave : Math.ceil((total - pos) / parallel);
+      const n = Math.min(budget, Math.max(Math.min(MIN_CHUNK, budget), share));
       const idx = Array.from({ length: Math.min(n, total - pos) }, (_, i) => pos + i);
       pos += idx.length;
       return idx;
@@ -426,12 +564,12 @@ export class DataverseClient {
             this.log("warn", `${progress}: a request of ${idx.length} rows timed out; splitting`);
             continue;
           }
-          throw e;
+          failure ??= { e };
         }
       }
     };
-    const parallel = Math.max(1, Math.min(this.limit, 12));
     await Promise.all(Array.from({ length: parallel }, worker));
+    if (failure) throw failure.e;
   }
 
   /**
@@ -466,8 +604,13 @@ export class DataverseClient {
     const action = mode === "create" ? "CreateMultiple" : "UpdateMultiple";
     const count = Array.isArray(source) ? source.length : source.count;
     const get = Array.isArray(source) ? (i: number) => source[i] : source.get;
-    await this.chunked(`${t.entitySet}:${mode}`, count, async (idx) => {
-      if (!this.noBulk.has(t.entitySet)) {
+    if (count === 0) return result;
+    // Bulk until the table is known not to support the message. A table the sdkmessagefilters
+    // query could not vouch for gets one small probe first, so a refusal costs one call, not one
+    // per parallel request.
+    let bulk = (await this.supportsMessage(t, action)) !== false;
+    const sendChunk = async (idx: number[]) => {
+      if (bulk) {
         const targets = idx.map((i) => ({ "@odata.type": `Microsoft.Dynamics.CRM.${t.logicalName}`, ...get(i) }));
         const path = `${t.entitySet}/Microsoft.Dynamics.CRM.${action}`;
         this.stats.writeRequests++;
@@ -481,18 +624,26 @@ export class DataverseClient {
           }
           throw e;
         }
-        if (r.status === 200 || r.status === 204) return;
-        if (r.status === 404 && /segment|not found for/i.test(errorOf(r.data).message ?? "")) {
-          this.noBulk.add(t.entitySet);
-          this.log("info", `${t.logicalName} does not support ${action}; using $batch`);
+        if (r.status === 200 || r.status === 204) {
+          this.bulkConfirmed.add(`${t.logicalName}:${action}`);
+          return;
+        }
+        const err = errorOf(r.data);
+        if (isNotSupported(err)) {
+          // Dataverse answers an unsupported table with 0x80040800 (SdkEntityDoesNotSupportMessage),
+          // not with a 404: the action is bound to Collection(crmbaseentity) and always resolves.
+          bulk = false;
+          this.markBulk(t, action, false);
+          this.stats.bulkRejected++;
+          this.log("info", `${t.logicalName} does not support ${action} (${err.code ?? r.status}: ${err.message ?? ""}); using $batch`);
         } else if (mode === "create" && r.status === 412) {
           // Bulk messages are atomic: a duplicate of one of our client-chosen ids means an earlier
           // (retried) attempt committed, or someone created it meanwhile. Re-check next pass.
           result.uncertain.push(...idx);
           return;
-        } else if (r.status >= 400 && r.status < 500 && idx.length > 1 && r.status !== 401 && r.status !== 403) {
+        } else if (r.status >= 400 && r.status < 500 && idx.length > 1) {
           // A data error in one row fails the whole (atomic) request: isolate it through $batch.
-          this.log("warn", `${action} of ${idx.length} rows failed (HTTP ${r.status}: ${errorOf(r.data).message ?? ""}); retrying them one by one to isolate the failing rows`);
+          this.log("warn", `${action} of ${idx.length} rows failed (HTTP ${r.status}: ${err.message ?? ""}); retrying them one by one to isolate the failing rows`);
         } else {
           this.fail("POST", path, r);
         }
@@ -513,7 +664,13 @@ export class DataverseClient {
         }
         result.failures.push({ index: idx[j], status: r.status, code: errorOf(r.body).code, message: errorOf(r.body).message ?? `HTTP ${r.status}` });
       });
-    }, progress);
+    };
+    let from = 0;
+    if (bulk && !this.bulkConfirmed.has(`${t.logicalName}:${action}`) && count > BULK_PROBE_ROWS) {
+      await sendChunk(Array.from({ length: BULK_PROBE_ROWS }, (_, i) => i));
+      from = BULK_PROBE_ROWS;
+    }
+    await this.chunked(`${t.entitySet}:${mode}`, count, sendChunk, progress, from);
     return result;
   }
 

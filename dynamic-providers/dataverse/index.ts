@@ -11,3 +11,8 @@ export type { ParsedMappingFile, Problem } from "./validation";
 export { parseSchemaOverride, OVERRIDE_KEYS } from "./schema";
 export type { MappingSchema, SchemaOverride } from "./schema";
 export type { SyncSummary, DriftReport } from "./sync";
+// The Web API client and its auth, for any other resource that talks to Dataverse.
+export { DataverseClient, isDataverseError } from "./client";
+export type { ClientOptions, LogFn } from "./client";
+export { defaultTokenSource, authError, isAuthError, tokenClaims, expectedAudience, tokenScope, ENV_TOKEN_VARIABLE } from "./auth";
+export type { TokenSource, TokenClaims } from "./auth";

@@ -23,6 +23,7 @@
  */
 import type { DataverseClient } from "./client";
 import { ACCOUNT_KEY_COLUMNS, ACCOUNT_TABLE, KINDS, MappingKind, schemaOverrideConfigKey } from "./kinds";
+import { rangesForCount } from "./partition";
 import type { RemoteRow } from "./plan";
 
 export interface LookupSchema {
@@ -402,7 +403,8 @@ export async function resolveKeys(client: DataverseClient, l: Pick<LookupSchema,
   };
   const select = `$select=${l.primaryId},${l.keyColumn}`;
   if (wanted.size > 2000) {
-    await client.forEachPage<Record<string, unknown>>(`${l.entitySet}?${select}`, add);
+    // At least wanted.size rows exist when every key resolves: read them in parallel key ranges.
+    await client.forEachPagePartitioned<Record<string, unknown>>(`${l.entitySet}?${select}`, l.primaryId, rangesForCount(wanted.size, client.pageSize, client.concurrency), add);
     return found;
   }
   const list = [...new Set(keys)];

@@ -7,6 +7,7 @@ import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, LogFn, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
+import { boundariesFromIds, rangesForCount } from "./partition";
 import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
 import { MappingRow, RowMap, encodeKey, hashRows, mapToRows, rowKey } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
@@ -99,6 +100,13 @@ function makeClient(environmentUrl: string, deps: Deps): DataverseClient {
   return new DataverseClient({ ...deps.client, environmentUrl, log: deps.log ?? deps.client?.log });
 }
 
+/** Like Promise.all, but waits for every promise before throwing the first error. */
+async function settleAll(ps: (Promise<unknown> | undefined)[]): Promise<void> {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 const LIST_LIMIT = 25;
 const listSome = (xs: string[]) => xs.slice(0, LIST_LIMIT).join("; ") + (xs.length > LIST_LIMIT ? `; ... and ${xs.length - LIST_LIMIT} more` : "");
 
@@ -112,11 +120,34 @@ async function resolveProvider(client: DataverseClient, schema: MappingSchema, n
   return id;
 }
 
-/** All mapping rows of this provider (and this kind's target lookup set), with group, account and target names. */
-export async function listRemote(client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn, scope: RemoteScope = { defaultGroup: DEFAULT_MAPPING_GROUP }): Promise<RemoteRow[]> {
+/**
+ * How to split a read of about `expected` rows into primary-key ranges read in parallel: cut at
+ * the ids we expect (rows this resource created have deterministic ids, so each range is one full
+ * page), else uniformly with some headroom.
+ */
+export function readRanges(client: DataverseClient, expectedIds: string[], expected = expectedIds.length): string[] {
+  const page = client.pageSize;
+  if (expected <= page) return [];
+  if (expectedIds.length >= expected * 0.9) return boundariesFromIds(expectedIds, page);
+  return rangesForCount(expected, page, client.concurrency);
+}
+
+/** Ids of rows this resource owns for these rows (see plan.ts ownedIdOf). */
+function ownedIds(seed: string, rows: MappingRow[]): string[] {
+  return rows.map((r) => ownedIdOf(seed, r));
+}
+
+/**
+ * All mapping rows of this provider (and this kind's target lookup set), with group, account and
+ * target names; read in parallel primary-key `ranges` when given.
+ */
+export async function listRemote(
+  client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn,
+  scope: RemoteScope = { defaultGroup: DEFAULT_MAPPING_GROUP }, ranges: string[] = [],
+): Promise<RemoteRow[]> {
   const out: RemoteRow[] = [];
   let lastLog = Date.now();
-  await client.forEachPage<Record<string, unknown>>(remoteRowsQuery(s, providerId), (page, total) => {
+  await client.forEachPagePartitioned<Record<string, unknown>>(remoteRowsQuery(s, providerId), s.primaryId, ranges, (page, total) => {
     for (const r of page) out.push(toRemoteRow(s, r, scope));
     if (Date.now() - lastLog > 2000) {
       lastLog = Date.now();
@@ -215,11 +246,12 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const desired = mapToRows(inputs.rows, inputs.mappingGroup);
   const previous = olds ? mapToRows(decodeApplied(olds.applied), olds.mappingGroup) : [];
   const scope = scopeOf(inputs.mappingGroup, desired, previous);
+  const ranges = readRanges(client, olds ? ownedIds(seed, previous) : [], olds?.rowCount ?? 0);
   if (reusable) {
     schema = olds.schema;
     providerId = olds.providerId;
     try {
-      firstRemote = await listRemote(client, schema, providerId, log, scope);
+      firstRemote = await listRemote(client, schema, providerId, log, scope, ranges);
     } catch (e) {
       if (!isDataverseError(e) || (e.status !== 400 && e.status !== 404)) throw e;
       log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
@@ -263,15 +295,25 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     throw new SyncError(message, out);
   };
 
-  // On create nearly every row is an add: start resolving targets while the existing rows are read.
+  const tref = { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId };
+  // On create nearly every row is an add: start resolving targets, and asking whether the table
+  // supports CreateMultiple, while the existing rows are read.
   let prefetch: Promise<Map<string, string | null>> | undefined;
-  if (!olds && desired.length > 2000) {
-    prefetch = resolveKeys(client, schema.target, desired.map((d) => d.target));
-    prefetch.catch(() => undefined); // awaited (and its error surfaced) below
+  let prefetchGroups: Promise<Map<string, string | null>> | undefined;
+  if (!olds && desired.length > 0) {
+    void client.supportsMessage(tref, "CreateMultiple");
+    if (schema.group) {
+      prefetchGroups = resolveKeys(client, schema.group, [...new Set(desired.map((d) => d.group))]);
+      prefetchGroups.catch(() => undefined); // awaited (and its error surfaced) below
+    }
+    if (desired.length > 2000) {
+      prefetch = resolveKeys(client, schema.target, desired.map((d) => d.target));
+      prefetch.catch(() => undefined); // awaited (and its error surfaced) below
+    }
   }
 
   for (let pass = 1; pass <= 3; pass++) {
-    lastRemote = firstRemote ?? (await listRemote(client, schema, providerId, log, scope));
+    lastRemote = firstRemote ?? (await listRemote(client, schema, providerId, log, scope, pass === 1 ? ranges : readRanges(client, [], lastRemote.length)));
     firstRemote = undefined;
     const plan = computePlan(desired, lastRemote, seed, inputs.adoptExisting, previous);
     if (!first) first = plan;
@@ -296,6 +338,10 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     }
     if (plan.add.length + plan.change.length + plan.remove.length === 0) break;
 
+    // Ask (once) whether the table has the bulk messages these writes use, alongside the name
+    // resolution below rather than after it.
+    if (plan.add.length) void client.supportsMessage(tref, "CreateMultiple");
+    if (plan.change.length) void client.supportsMessage(tref, "UpdateMultiple");
     // Resolve everything the writes need, in bulk, and report every unresolved name at once.
     const original = new Map<string, string>();
     for (const r of [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]) original.set(r.target.toLowerCase(), r.target);
@@ -306,6 +352,11 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
         const k = d.target.toLowerCase();
         if (!targetIds.has(k)) targetIds.set(k, pre.get(k) ?? (pre.has(k) ? null : ""));
       }
+    }
+    if (prefetchGroups) {
+      const pre = await prefetchGroups;
+      prefetchGroups = undefined;
+      for (const [k, id] of pre) groupIds.set(k, id);
     }
     const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
     const writes = [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)];
@@ -379,26 +430,28 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
       }
       return rec;
     };
-    const tref = { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId };
     const failures: string[] = [];
     const note = (what: string, keys: (i: number) => string, fs: WriteFailure[]) => {
       for (const f of fs) failures.push(`${what} ${keys(f.index)}: HTTP ${f.status}${f.code ? ` ${f.code}` : ""} ${f.message}`);
     };
     let uncertain = 0;
+    // Creates, updates and deletes touch different rows: send them together, sharing the
+    // client's concurrency, rather than one kind after the other.
     try {
-      if (plan.add.length) {
-        const res = await client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`);
-        note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
-        uncertain += res.uncertain.length;
-      }
-      if (plan.change.length) {
-        const res = await client.updateMany(tref, plan.change.map(update), `${label}: updated`);
-        note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures);
-      }
-      if (plan.remove.length) {
-        const res = await client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`);
-        note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures);
-      }
+      await settleAll([
+        plan.add.length
+          ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`).then((res) => {
+              note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
+              uncertain += res.uncertain.length;
+            })
+          : undefined,
+        plan.change.length
+          ? client.updateMany(tref, plan.change.map(update), `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
+          : undefined,
+        plan.remove.length
+          ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
+          : undefined,
+      ]);
     } catch (e) {
       return partial(`${label}: sync stopped: ${(e as Error).message}`);
     }
@@ -426,7 +479,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
   const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows));
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
   const { map, drift } = actualState(appliedRows, remote, olds.seed, olds.mappingGroup);
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
@@ -454,7 +507,7 @@ export async function deleteMappings(olds: SyncOutputs, deps: Deps = {}): Promis
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
   const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows));
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
   const plan = computePlan([], remote, olds.seed, false, appliedRows);
   if (plan.remove.length > 0) {
     const res = await client.deleteMany({ logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId }, plan.remove.map((r) => r.id), `${olds.kind} mappings: deleted`);

@@ -11,13 +11,27 @@
  *   `Prefer: odata.maxpagesize` and an opaque `@odata.nextLink`; POST (client-supplied primary key
  *   allowed; duplicate → 412), PATCH (`If-Match: *`), DELETE; lookups written only through
  *   `<nav>@odata.bind` and read as `_<attr>_value`;
- * - `CreateMultiple` / `UpdateMultiple` (atomic; tables without bulk support answer 404);
+ * - `CreateMultiple` / `UpdateMultiple` (atomic). A table without them answers 400 with
+ *   0x80040800 (SdkEntityDoesNotSupportMessage): the actions are bound to
+ *   `Collection(crmbaseentity)`, so the URL always resolves. Which tables support them is
+ *   answered by `sdkmessagefilters` with the query "Use bulk operation messages" documents;
+ *   `bulkFilterOverrides` makes that answer wrong on purpose;
  * - `$batch` (multipart/mixed, change sets atomic, no GET in change sets, ≤ 1000 operations,
  *   `Prefer: odata.continue-on-error`);
- * - service protection: more than `maxConcurrent` requests in flight → 429 at once; more than
- *   `quota` requests (batch operations count one each) in a sliding `windowMs` → 429 with
- *   `Retry-After` (seconds; fractional when the window is sub-second, so tests stay fast);
- *   `x-ms-dop-hint` on every response;
+ * - service protection ("Service protection API limits"): more than `maxConcurrent` requests in
+ *   flight → 429 0x80072326 at once; more than `quota` requests (a `$batch` counts once)
+ *   in a sliding `windowMs` → 429 0x80072322; more than `executionTimeMs` of combined execution
+ *   time (the modelled latency) in the window → 429 0x80072321; each with `Retry-After` (seconds;
+ *   fractional when the window is sub-second, so tests stay fast). The limits are evaluated on
+ *   the requests after the one that crossed them. A request that arrives while a Retry-After it
+ *   was given is running gets 429 again and the wait grows ("the duration will be extended");
+ *   `x-ms-dop-hint` on every response ("Send parallel requests");
+ * - auth: no or unknown bearer token → 401 with an empty body and a `WWW-Authenticate: Bearer
+ *   authorization_uri=..., resource_id=<env>/` challenge; a token listed in
+ *   `unprovisionedTokens` (valid in the tenant, no application user) → 403 0x80072560 "The user is
+ *   not a member of the organization.";
+ * - `requestLog`: every API request with its arrival and response times and status, so a test can
+ *   check that nothing arrived during a Retry-After pause;
  * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` before each response;
  * - faults: `fault({ kind, times, match })` with kinds `5xx`, `drop` (socket closed before the
  *   request is processed), `dropAfterCommit` (processed, then the socket is closed), `batchPart`
@@ -28,7 +42,7 @@
  * error shape `{"error":{"code","message"}}`.
  */
 import * as http from "http";
-import { randomUUID } from "crypto";
+import { createHash, randomUUID } from "crypto";
 import { AddressInfo, Socket } from "net";
 import { AttrDef, EMULATOR_TABLES, Labels, TableDef, isLookup, refsOf } from "./dataverse-schema";
 
@@ -44,8 +58,13 @@ export interface EmulatorOptions {
   maxConcurrent?: number;
   quota?: number;
   windowMs?: number;
+  /** x-ms-dop-hint sent on every response; default `maxConcurrent`; 0 = none. */
   dopHint?: number;
   maxPageSize?: number;
+  /** Combined execution time allowed per window (the service: 20 minutes per 5 minutes). */
+  executionTimeMs?: number;
+  /** Tokens that are valid in the tenant but have no application user in this environment. */
+  unprovisionedTokens?: string[];
   tables?: TableDef[];
   /**
    * LCID of the caller's language, which `UserLocalizedLabel` is in; an application user gets the
@@ -69,6 +88,20 @@ interface Fault {
   match?: (r: RequestInfo) => boolean;
 }
 
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  /** ms since epoch. */
+  arrivedAt: number;
+  respondedAt?: number;
+  status?: number;
+  /** For a 429: the Retry-After it was given, in ms. */
+  retryAfterMs?: number;
+  code?: string;
+  /** Rows written by the request. */
+  rows?: number;
+}
+
 export interface EmulatorStats {
   requests: number;
   throttled: number;
@@ -76,7 +109,12 @@ export interface EmulatorStats {
   bulkCalls: number;
   batchCalls: number;
   rowsWritten: number;
+  /** Rows returned by queries (the read cost of the latency model). */
+  rowsRead: number;
   maxInFlight: number;
+  /** Bulk-message calls refused because the table does not support the message. */
+  bulkRejected: number;
+  sdkMessageFilterQueries: number;
 }
 
 class HttpError extends Error {
@@ -124,8 +162,16 @@ export class DataverseEmulator {
   private faults: Fault[] = [];
   private seq = 0;
   private undo?: (() => void)[];
+  /** Execution time spent per request in the window, for the execution-time limit. */
+  private execWindow: { t: number; ms: number }[] = [];
+  /** Retry-After in force for this user after a quota or execution-time 429, with its code. */
+  private throttledUntil = 0;
+  private throttleCode = "";
   url = "";
   stats: EmulatorStats = EmulatorDefaults.stats();
+  readonly requestLog: LoggedRequest[] = [];
+  /** `<table logical name>:<message>` → what sdkmessagefilters answers, whatever the table supports. */
+  readonly bulkFilterOverrides = new Map<string, boolean>();
 
   constructor(options: EmulatorOptions = {}) {
     this.opts = {
@@ -136,11 +182,15 @@ export class DataverseEmulator {
       maxConcurrent: options.maxConcurrent ?? 52,
       quota: options.quota ?? 6000,
       windowMs: options.windowMs ?? 300_000,
-      dopHint: options.dopHint ?? 0,
+      dopHint: options.dopHint ?? options.maxConcurrent ?? 52,
       maxPageSize: options.maxPageSize ?? 5000,
       language: options.language ?? 1033,
+      executionTimeMs: options.executionTimeMs ?? 1_200_000,
+      unprovisionedTokens: options.unprovisionedTokens ?? [],
     };
-    for (const def of options.tables ?? EMULATOR_TABLES) {
+    for (const shared of options.tables ?? EMULATOR_TABLES) {
+      // A copy: a test may change a table's definition without changing it for every emulator.
+      const def: TableDef = { ...shared, attributes: shared.attributes.map((a) => ({ ...a })) };
       const t: Table = {
         def,
         rows: new Map(),
@@ -183,6 +233,9 @@ export class DataverseEmulator {
   resetStats(): void {
     this.stats = EmulatorDefaults.stats();
     this.window = [];
+    this.execWindow = [];
+    this.throttledUntil = 0;
+    this.requestLog.length = 0;
   }
 
   setOptions(o: Partial<EmulatorOptions>): void {
@@ -190,13 +243,14 @@ export class DataverseEmulator {
   }
 
   /**
-   * Control endpoints for an emulator running in another process (the benchmark): `stats`,
+   * Control endpoints for an emulator running in another process (the benchmark): `stats`, `log`,
    * `reset-stats`, `options` (JSON body), `count/<table>`, `seed-products` ({ count }). Not part of
    * the Web API; authenticated like it.
    */
   private admin(op: string, body: string): unknown {
     const arg = body ? (JSON.parse(body) as Record<string, unknown>) : {};
     if (op === "stats") return this.stats;
+    if (op === "log") return this.requestLog;
     if (op === "reset-stats") return this.resetStats(), {};
     if (op === "options") return this.setOptions(arg as Partial<EmulatorOptions>), this.opts;
     if (op.startsWith("count/")) return { count: this.table(op.slice(6)).rows.size };
@@ -242,6 +296,7 @@ export class DataverseEmulator {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const arrivedAt = Date.now();
     this.inFlight++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.inFlight);
     let released = false;
@@ -263,11 +318,26 @@ export class DataverseEmulator {
     const info: RequestInfo = { method, path: decodeURIComponent(url.pathname) };
     const headers: Record<string, string> = { "OData-Version": "4.0" };
     if (this.opts.dopHint > 0) headers["x-ms-dop-hint"] = String(this.opts.dopHint);
+    const entry: LoggedRequest = { method, path: info.path, arrivedAt };
+    const isAdmin = url.pathname.startsWith("/_emulator/");
+    if (!isAdmin && this.requestLog.length < 200_000) this.requestLog.push(entry);
+    res.on("finish", () => {
+      entry.respondedAt = Date.now();
+      entry.status = res.statusCode;
+    });
     try {
-      if (req.headers.authorization !== `Bearer ${this.opts.token}`) {
-        throw new HttpError(401, "0x80072560", "The user is not authenticated: missing or invalid bearer token.");
+      const auth = String(req.headers.authorization ?? "");
+      if (auth !== `Bearer ${this.opts.token}`) {
+        if (this.opts.unprovisionedTokens.some((t) => auth === `Bearer ${t}`)) {
+          // A token for the right audience whose identity has no (application) user here.
+          throw new HttpError(403, "0x80072560", "The user is not a member of the organization.");
+        }
+        // The service answers an unusable token with an empty 401 and a Bearer challenge.
+        res.writeHead(401, { ...headers, "WWW-Authenticate": `Bearer authorization_uri=https://login.microsoftonline.com/00000000-0000-0000-0000-0000000000e1/oauth2/authorize, resource_id=${this.url}/` });
+        res.end();
+        return;
       }
-      if (url.pathname.startsWith("/_emulator/")) {
+      if (isAdmin) {
         this.inFlight--;
         released = true;
         this.stats.requests--;
@@ -277,23 +347,38 @@ export class DataverseEmulator {
       }
       if (this.inFlight > this.opts.maxConcurrent) {
         this.stats.throttled++;
-        throw new HttpError(429, "0x80072326", "Number of concurrent requests exceeded the limit of 52.", { "Retry-After": "0.05" });
+        // Fails at once, and does not hold back later requests once fewer are in flight.
+        throw new HttpError(429, "0x80072326", `Number of concurrent requests exceeded the limit of ${this.opts.maxConcurrent}.`, { "Retry-After": "0.05" });
       }
       const now = Date.now();
       this.window = this.window.filter((t) => t > now - this.opts.windowMs);
-      const forced = this.takeFault(["429", "5xx", "drop"], info);
-      if (forced === "429") {
+      this.execWindow = this.execWindow.filter((e) => e.t > now - this.opts.windowMs);
+      const seconds = (ms: number) => (this.opts.windowMs >= 1000 ? String(Math.max(1, Math.ceil(ms / 1000))) : (Math.max(1, ms) / 1000).toFixed(3));
+      if (now < this.throttledUntil) {
+        // Sending during a Retry-After: the wait is extended.
         this.stats.throttled++;
-        throw new HttpError(429, "0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", {
-          "Retry-After": (this.opts.windowMs / 1000 / 10).toString(),
-        });
+        this.throttledUntil += Math.min(this.opts.windowMs / 10, this.throttledUntil - now);
+        throw new HttpError(429, this.throttleCode, "Requests were sent during a Retry-After period; the period was extended.", { "Retry-After": seconds(this.throttledUntil - now) });
       }
-      if (this.window.length >= this.opts.quota) {
+      const throttle = (code: string, message: string, waitMs: number): never => {
         this.stats.throttled++;
-        const wait = Math.max(0.001, (this.window[0] + this.opts.windowMs - now) / 1000);
-        throw new HttpError(429, "0x80072322", `Number of requests exceeded the limit of ${this.opts.quota} over the time window.`, {
-          "Retry-After": this.opts.windowMs >= 1000 ? String(Math.ceil(wait)) : wait.toFixed(3),
-        });
+        this.throttledUntil = now + waitMs;
+        this.throttleCode = code;
+        throw new HttpError(429, code, message, { "Retry-After": seconds(waitMs) });
+      };
+      const forced = this.takeFault(["429", "5xx", "drop"], info);
+      if (forced === "429") throttle("0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", this.opts.windowMs / 10);
+      if (this.window.length >= this.opts.quota) {
+        throttle("0x80072322", `Number of requests exceeded the limit of ${this.opts.quota} over the time window.`, this.window[0] + this.opts.windowMs - now);
+      }
+      const spent = this.execWindow.reduce((n, e) => n + e.ms, 0);
+      if (spent >= this.opts.executionTimeMs) {
+        // Free enough of the window to go below the limit again.
+        let over = spent - this.opts.executionTimeMs;
+        let i = 0;
+        while (over >= 0 && i < this.execWindow.length) over -= this.execWindow[i++].ms;
+        const until = this.execWindow[Math.max(0, i - 1)].t + this.opts.windowMs;
+        throttle("0x80072321", `Combined execution time of incoming requests exceeded limit of ${this.opts.executionTimeMs} milliseconds over time window of ${this.opts.windowMs / 1000} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.`, until - now);
       }
       if (forced === "5xx") throw new HttpError(503, "0x80040216", "Service temporarily unavailable (injected).");
       if (forced === "drop") {
@@ -303,7 +388,10 @@ export class DataverseEmulator {
       if (!url.pathname.startsWith(API)) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${url.pathname}'.`);
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
-      await this.delay(result.rows, result.readRows ?? 0);
+      entry.rows = result.rows;
+      this.stats.rowsRead += result.readRows ?? 0;
+      const ms = await this.delay(result.rows, result.readRows ?? 0);
+      this.execWindow.push({ t: now, ms });
       if (dropAfter) {
         req.socket.destroy();
         return;
@@ -311,14 +399,18 @@ export class DataverseEmulator {
       this.send(res, result.status, { ...headers, ...result.headers }, result.body);
     } catch (e) {
       const err = e instanceof HttpError ? e : new HttpError(500, "0x80040216", `Internal error: ${(e as Error).message}`);
-      if (err.status !== 429 && err.status !== 401) await this.delay(0, 0);
+      if (err.status === 429) entry.retryAfterMs = parseFloat(err.headers["Retry-After"] ?? "0") * 1000;
+      entry.code = err.code;
+      if (err.status !== 429 && err.status !== 401 && err.status !== 403) await this.delay(0, 0);
       this.send(res, err.status, { ...headers, ...err.headers }, { error: { code: err.code, message: err.message } });
     }
   }
 
-  private delay(rows: number, readRows: number): Promise<void> {
+  /** Wait the modelled execution time; returns it. */
+  private async delay(rows: number, readRows: number): Promise<number> {
     const ms = this.opts.latencyPerRequestMs + rows * this.opts.latencyPerRowMs + readRows * this.opts.latencyPerReadRowMs;
-    return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    return ms;
   }
 
   private send(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
@@ -354,6 +446,10 @@ export class DataverseEmulator {
       if (method !== "GET") throw new HttpError(405, "0x80060888", "Metadata is read-only here.");
       return this.metadata(rel, url.searchParams);
     }
+    if (rel === "sdkmessagefilters") {
+      if (method !== "GET") throw new HttpError(405, "0x80060888", "sdkmessagefilters is read-only here.");
+      return this.messageFilters(url.searchParams);
+    }
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\(([0-9a-fA-F-]{36})\))?(?:\/Microsoft\.Dynamics\.CRM\.([A-Za-z]+))?$/.exec(rel);
     if (!m) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${rel}'.`);
     const [, set, id, action] = m;
@@ -362,8 +458,14 @@ export class DataverseEmulator {
     const prefer = String(headers["prefer"] ?? "");
     if (action) {
       if (id || method !== "POST") throw new HttpError(405, "0x80060888", `${action} requires POST on the collection.`);
-      if (!t.def.bulk || (action !== "CreateMultiple" && action !== "UpdateMultiple")) {
-        throw new HttpError(404, "0x80060888", `Resource not found for the segment 'Microsoft.Dynamics.CRM.${action}'.`);
+      if (action !== "CreateMultiple" && action !== "UpdateMultiple") {
+        throw new HttpError(404, "0x8006088a", `Resource not found for the segment 'Microsoft.Dynamics.CRM.${action}'.`);
+      }
+      if (!t.def.bulk) {
+        // The bound action resolves for every table (Collection(crmbaseentity)); the table is refused.
+        // HTTP status not documented; the code and message are (error code list, reported messages).
+        this.stats.bulkRejected++;
+        throw new HttpError(400, "0x80040800", `The '${action}' method does not support entities of type '${t.def.logicalName}'. MessageProcessorCache returned MessageProcessor.Empty.`);
       }
       return this.bulk(t, action, this.json(headers, body));
     }
@@ -511,6 +613,32 @@ export class DataverseEmulator {
       body: { "@odata.context": `${this.url}${API}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse`, Ids: out },
       rows: rows.length,
     };
+  }
+
+  /**
+   * `sdkmessagefilters` as "Use bulk operation messages" queries it: filtered by the message name
+   * through the `sdkmessageid` lookup and by `primaryobjecttypecode` (the table's logical name),
+   * values inline or as `@alias` parameters. One row when the table supports the message.
+   */
+  private messageFilters(params: URLSearchParams): InnerResult {
+    this.stats.sdkMessageFilterQueries++;
+    const filter = params.get("$filter") ?? "";
+    const value = (v: string) => {
+      const raw = v.startsWith("@") ? params.get(v) : v;
+      if (!raw || !/^'.*'$/.test(raw)) throw new HttpError(400, "0x80060888", `Invalid value '${v}' in $filter.`);
+      return raw.slice(1, -1).replace(/''/g, "'");
+    };
+    const msg = /sdkmessageid\/name eq ('[^']*'|@\w+)/.exec(filter);
+    const otc = /primaryobjecttypecode eq ('[^']*'|@\w+)/.exec(filter);
+    if (!msg || !otc) throw new HttpError(400, "0x80060888", `Unsupported $filter on sdkmessagefilters here: '${filter}'.`);
+    const message = value(msg[1]);
+    const table = value(otc[1]);
+    const t = this.tables.get(table);
+    const bulkMessage = message === "CreateMultiple" || message === "UpdateMultiple";
+    const supported = this.bulkFilterOverrides.get(`${table}:${message}`) ?? (t !== undefined && (!bulkMessage || t.def.bulk));
+    const h = createHash("sha1").update(`${table}:${message}`).digest("hex");
+    const value0 = supported ? [{ "@odata.etag": 'W/"1"', sdkmessagefilterid: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}` }] : [];
+    return { status: 200, headers: {}, body: { "@odata.context": `${this.url}${API}$metadata#sdkmessagefilters(sdkmessagefilterid)`, value: value0 }, rows: 0, readRows: 1 };
   }
 
   // ---- queries ----------------------------------------------------------------------------------
@@ -703,7 +831,10 @@ export class DataverseEmulator {
       }
     }
     if (total > 1000) throw new HttpError(400, "0x8006088a", `The number of requests in a batch (${total}) exceeds the limit of 1000.`);
-    this.count(total, now);
+    // A $batch is one request for the service-protection count ("A batch can contain up to 1000
+    // operations and will avoid the number of requests limit", Service protection API limits);
+    // its operations cost execution time instead.
+    this.count(1, now);
     const boundary = `batchresponse_${randomUUID()}`;
     const out: string[] = [];
     let rows = 0;
@@ -773,7 +904,7 @@ export class DataverseEmulator {
 }
 
 const EmulatorDefaults = {
-  stats: (): EmulatorStats => ({ requests: 0, throttled: 0, byMethod: {}, bulkCalls: 0, batchCalls: 0, rowsWritten: 0, maxInFlight: 0 }),
+  stats: (): EmulatorStats => ({ requests: 0, throttled: 0, byMethod: {}, bulkCalls: 0, batchCalls: 0, rowsWritten: 0, rowsRead: 0, maxInFlight: 0, bulkRejected: 0, sdkMessageFilterQueries: 0 }),
 };
 
 const STATUS_TEXT: Record<number, string> = {
@@ -888,7 +1019,7 @@ function compileFilter(src: string, def: TableDef): Pred {
     const name = tokens[i++] ?? fail("unexpected end");
     const op = tokens[i++];
     const lit = tokens[i++] ?? fail("missing value");
-    if (op !== "eq" && op !== "ne") fail(`unsupported operator '${op}'`);
+    if (!["eq", "ne", "gt", "ge", "lt", "le"].includes(op)) fail(`unsupported operator '${op}'`);
     const lm = /^_(.+)_value$/.exec(name);
     const attr = def.attributes.find((a) => (lm ? isLookup(a) && a.logicalName === lm[1] : !isLookup(a) && a.logicalName === name));
     if (!attr) fail(`could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${def.logicalName}'`);
@@ -901,6 +1032,18 @@ function compileFilter(src: string, def: TableDef): Pred {
     else value = fail(`bad literal '${lit}'`);
     const col = attr!.logicalName;
     const isString = attr!.type === "String";
+    if (op !== "eq" && op !== "ne") {
+      // Ranges on ids, compared as SQL Server compares uniqueidentifier (what Dataverse stores).
+      if (attr!.type !== "Uniqueidentifier" && attr!.type !== "Lookup") fail(`operator '${op}' is only modelled for Guid columns here`);
+      if (value === null) fail(`'${op}' needs a value`);
+      const bound = sqlServerGuidOrder(value!);
+      return (r) => {
+        const v = r[col];
+        if (!v) return false;
+        const k = sqlServerGuidOrder(v);
+        return op === "gt" ? k > bound : op === "ge" ? k >= bound : op === "lt" ? k < bound : k <= bound;
+      };
+    }
     const eq = (r: Row) => {
       const v = r[col] ?? null;
       if (value === null || v === null) return v === value;
@@ -911,4 +1054,24 @@ function compileFilter(src: string, def: TableDef): Pred {
   const p = orExpr();
   if (i !== tokens.length) fail(`unexpected '${tokens[i]}'`);
   return p;
+}
+
+/**
+ * SQL Server orders uniqueidentifier by bytes 10-15, then 8-9, 6-7, 4-5, 0-3 of the .NET byte
+ * layout (SqlGuid's comparison order). Written out here, independently of the client's copy.
+ */
+const guidOrderCache = new Map<string, string>();
+function sqlServerGuidOrder(id: string): string {
+  const hit = guidOrderCache.get(id);
+  if (hit !== undefined) return hit;
+  const key = guidOrder(id);
+  if (guidOrderCache.size < 1_000_000) guidOrderCache.set(id, key);
+  return key;
+}
+
+function guidOrder(id: string): string {
+  const g = id.toLowerCase().split("-");
+  const rev = (x: string) => (x.match(/../g) ?? []).reverse().join("");
+  // In the .NET layout groups 1-3 are little-endian: bytes 6-7 are group 3's bytes reversed, etc.
+  return g[4] + g[3] + rev(g[2]) + rev(g[1]) + rev(g[0]);
 }

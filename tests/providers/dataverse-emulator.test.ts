@@ -46,11 +46,10 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
   const mapping = (extra: Record<string, unknown> = {}) => ({ zq1_extfld: "sku", zq1_extval: "X", "zq1_Prod@odata.bind": `/products(${product()})`, ...extra });
 
   it.each([
-    ["no bearer token", () => call("GET", "accounts", undefined, { Authorization: "" }), 401, /not authenticated/],
     ["unknown entity set", () => call("GET", "prodmaps"), 404, /Resource not found for the segment 'prodmaps'/],
     ["$skip", () => call("GET", "accounts?$skip=10"), 400, /not supported/],
     ["unknown $select column", () => call("GET", "zq1_prodmaps?$select=zq1_prod"), 400, /Could not find a property named 'zq1_prod'/],
-    ["bad $filter", () => call("GET", "accounts?$filter=name gt 'a'"), 400, /unsupported operator 'gt'/],
+    ["bad $filter", () => call("GET", "accounts?$filter=name has 'a'"), 400, /unsupported operator 'has'/],
     ["string literal for a lookup", () => call("GET", "zq1_prodmaps?$filter=_zq1_prov_value eq 'x'"), 400, /Guid is expected/],
     ["invalid JSON", () => call("POST", "zq1_prodmaps", "{nope", { "Content-Type": "application/json" }), 400, /invalid JSON/],
     ["wrong content type", () => call("POST", "zq1_prodmaps", "a=b", { "Content-Type": "text/plain" }), 415, /Unsupported content type/],
@@ -59,7 +58,7 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     ["@odata.bind with the logical name instead of the navigation property", () => call("POST", "zq1_prodmaps", { "zq1_prod@odata.bind": `/products(${product()})` }), 400, /undeclared property 'zq1_prod'/],
     ["@odata.bind to the wrong set", () => call("POST", "zq1_prodmaps", { "zq1_Prod@odata.bind": `/accounts(${product()})` }), 400, /Invalid @odata.bind/],
     ["CreateMultiple without @odata.type", () => call("POST", "zq1_prodmaps/Microsoft.Dynamics.CRM.CreateMultiple", { Targets: [mapping()] }), 400, /must have "@odata.type"/],
-    ["CreateMultiple on a table without bulk support", () => call("POST", "zq1_uommaps/Microsoft.Dynamics.CRM.CreateMultiple", { Targets: [] }), 404, /Resource not found for the segment 'Microsoft.Dynamics.CRM.CreateMultiple'/],
+    ["CreateMultiple on a table without bulk support", () => call("POST", "zq1_uommaps/Microsoft.Dynamics.CRM.CreateMultiple", { Targets: [] }), 400, /The 'CreateMultiple' method does not support entities of type 'zq1_uommap'/],
     ["PATCH If-Match * on a missing row", () => call("PATCH", "zq1_prodmaps(00000000-0000-0000-0000-000000000001)", { zq1_extval: "y" }, { "If-Match": "*" }), 404, /Does Not Exist/],
     ["$batch without boundary", () => call("POST", "$batch", "x", { "Content-Type": "multipart/mixed" }), 400, /boundary/],
     ["$batch without closing delimiter", () => call("POST", "$batch", "--batch_x\r\n", { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /closing boundary/],

@@ -50,7 +50,8 @@ describe("faults and service protection", () => {
     expect(h.emu.stats.throttled).toBe(0);
     await h.stop();
     // A service that allows only 3 at once: the 429s (0x80072326) are retried, nothing is lost.
-    h = await startHarness({ latencyPerRequestMs: 5, maxConcurrent: 3 }, { maxBatchSize: 50, maxConcurrency: 8 }, ROWS);
+    // (dopHint 0: a service that sends no x-ms-dop-hint, so the client's default is too many.)
+    h = await startHarness({ latencyPerRequestMs: 5, maxConcurrent: 3, dopHint: 0 }, { maxBatchSize: 50, maxConcurrency: 8 }, ROWS);
     await sync(h);
     expect(h.emu.stats.throttled).toBeGreaterThan(0);
     expect(remoteState(h)).toEqual(productRows(ROWS));
@@ -94,11 +95,13 @@ describe("faults and service protection", () => {
     }
     expect(err?.message).toMatch(/sync stopped: POST .*CreateMultiple: HTTP 503/);
     expect(err?.id).toMatch(/^iom-products-mappings-/);
-    expect(err?.properties?.rowCount).toBe(1000); // what really got written
+    const written = h.mappingRows().length;
+    expect(written).toBeGreaterThan(0);
+    expect(err?.properties?.rowCount).toBe(written); // what really got written
     expect(JSON.stringify(err?.properties)).not.toMatch(/emulator-token/);
     h.emu.clearFaults();
     const u = await h.provider.update!(err!.id!, err!.properties!, h.inputs(productRows(ROWS)));
-    expect((u.outs as Outs).lastSync).toMatchObject({ added: 1000, unchanged: 1000 });
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: ROWS - written, unchanged: written });
     expect(remoteState(h)).toEqual(productRows(ROWS));
   });
 

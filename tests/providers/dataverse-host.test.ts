@@ -127,6 +127,8 @@ describe("through Pulumi's dynamic-provider host over gRPC", () => {
     expect(status.getMessage()).toMatch(/sync stopped: .*HTTP 503/);
     const init = status.getDetailsList()[0].unpack(provproto.ErrorResourceInitFailed.deserializeBinary, "pulumirpc.ErrorResourceInitFailed")!;
     expect(init.getId()).toMatch(/^iom-products-mappings-/);
-    expect((init.getProperties()!.toJavaScript() as Obj).rowCount).toBe(1000);
+    // The partial state holds what was really written (the first write request's rows).
+    expect((init.getProperties()!.toJavaScript() as Obj).rowCount).toBe(h.mappingRows().length);
+    expect(h.mappingRows().length).toBeGreaterThan(0);
   }, 30_000);
 });

@@ -1,0 +1,237 @@
+/**
+ * The service contract the mapping sync relies on, at the service's limits: bulk-message support
+ * found the documented way, no request during a Retry-After pause, auth errors an operator can act
+ * on, and throughput at x-ms-dop-hint with pipelined writes and parallel reads.
+ */
+import axios from "axios";
+import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import { DataverseEmulator, LoggedRequest } from "../emulators/dataverse";
+import { DataverseClient } from "../../dynamic-providers/dataverse/client";
+import { isAuthError } from "../../dynamic-providers/dataverse/auth";
+import { boundariesFromIds, rangeFilters, sqlGuidKey, withFilter } from "../../dynamic-providers/dataverse/partition";
+
+// Some cases run 4,000-12,000 rows through the in-process emulator on a small machine.
+jest.setTimeout(60_000);
+
+let h: Harness | undefined;
+let logs: string[];
+
+beforeEach(() => {
+  logs = [];
+  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
+});
+
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+  jest.restoreAllMocks();
+  process.env.DATAVERSE_ACCESS_TOKEN = TOKEN;
+});
+
+const bulkCalls = (log: LoggedRequest[], action = "CreateMultiple") => log.filter((r) => r.path.endsWith(`Microsoft.Dynamics.CRM.${action}`));
+
+describe("bulk-message support, found the documented way (issue 9 item 6)", () => {
+  it("the emulator answers the documented sdkmessagefilters query, and refuses CreateMultiple on a table without it with 0x80040800", async () => {
+    const emu = new DataverseEmulator({ token: TOKEN });
+    const api = `${await emu.start()}/api/data/v9.2/`;
+    try {
+      const get = (table: string, message: string) =>
+        axios.get<{ value: { sdkmessagefilterid: string }[] }>(
+          `${api}sdkmessagefilters?$select=sdkmessagefilterid&$filter=sdkmessageid/name eq @message and primaryobjecttypecode eq @table&@message='${message}'&@table='${table}'`,
+          { headers: { Authorization: `Bearer ${TOKEN}` } },
+        );
+      expect((await get("zq1_prodmap", "CreateMultiple")).data.value).toHaveLength(1);
+      expect((await get("zq1_uommap", "CreateMultiple")).data.value).toEqual([]);
+      const r = await axios.post(`${api}zq1_uommaps/Microsoft.Dynamics.CRM.CreateMultiple`, { Targets: [{ "@odata.type": "Microsoft.Dynamics.CRM.zq1_uommap" }] }, { headers: { Authorization: `Bearer ${TOKEN}` }, validateStatus: () => true });
+      expect(r.status).not.toBe(404); // the bound action always resolves
+      expect(r.data.error.code).toBe("0x80040800");
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  it("a table without bulk messages is written through $batch after one sdkmessagefilters query, with no bulk call", async () => {
+    h = await startHarness({}, {}, 5);
+    const rows: Record<string, string> = { "unit=each": "ea", "unit=box": "box", "unit=pc": "ea", "unit=piece": "ea" };
+    await h.provider.create(h.inputs(rows, { kind: "units", targetKeyColumn: "name" }));
+    expect(h.mappingRows("units")).toHaveLength(4);
+    expect(h.emu.stats.sdkMessageFilterQueries).toBe(1);
+    expect(bulkCalls(h.emu.requestLog)).toHaveLength(0);
+    expect(h.emu.stats.bulkRejected).toBe(0);
+    expect(h.emu.stats.batchCalls).toBeGreaterThan(0);
+  });
+
+  it("when the query says yes but the table refuses, one bulk call fails and the rest goes through $batch", async () => {
+    h = await startHarness({}, { maxBatchSize: 100 }, 2000);
+    h.emu.table("zq1_prodmap").def.bulk = false;
+    h.emu.bulkFilterOverrides.set("zq1_prodmap:CreateMultiple", true);
+    const { outs } = await h.provider.create(h.inputs(productRows(2000)));
+    expect(remoteState(h)).toEqual(productRows(2000));
+    expect((outs as Outs).ownedCount).toBe(2000);
+    expect(h.emu.stats.bulkRejected).toBe(1);
+    expect(logs.join("\n")).toMatch(/zq1_prodmap does not support CreateMultiple \(0x80040800/);
+  });
+
+  it("a table with bulk messages is written with CreateMultiple", async () => {
+    h = await startHarness({}, {}, 300);
+    await h.provider.create(h.inputs(productRows(300)));
+    expect(bulkCalls(h.emu.requestLog).length).toBeGreaterThan(0);
+    expect(h.emu.stats.batchCalls).toBe(0);
+    expect(h.emu.stats.sdkMessageFilterQueries).toBe(1);
+  });
+});
+
+describe("no request leaves during a Retry-After pause (issue 9 item 8)", () => {
+  it("nothing arrives at the service between a 429 and the end of its Retry-After", async () => {
+    // 0.9 s window → Retry-After 0.09 s per injected 429; 20 ms per request; small chunks so that
+    // requests queue for the 8 slots and others are in flight when a 429 comes back.
+    h = await startHarness({ windowMs: 900, latencyPerRequestMs: 20 }, { maxBatchSize: 25, maxConcurrency: 8 }, 1000);
+    let posts = 0;
+    h.emu.fault("429", 4, (r) => r.method === "POST" && ++posts % 8 === 4);
+    await h.provider.create(h.inputs(productRows(1000)));
+    expect(remoteState(h)).toEqual(productRows(1000));
+    const log = h.emu.requestLog;
+    const pauses = log.filter((r) => r.status === 429 && r.retryAfterMs && r.respondedAt);
+    expect(pauses.length).toBeGreaterThanOrEqual(4);
+    // A request already on the wire when the 429 left may still arrive a moment later: the
+    // emulator shares this test's event loop, so "a moment" can be tens of ms on a busy machine.
+    // (The next test pins the slot hand-over exactly.)
+    const slack = 50;
+    const inside = log.flatMap((r) =>
+      pauses.filter((p) => r.arrivedAt > p.respondedAt! + slack && r.arrivedAt < p.respondedAt! + p.retryAfterMs!).map((p) => `${r.method} ${r.path} ${r.status}, ${r.arrivedAt - p.respondedAt!} ms into a ${p.retryAfterMs} ms pause`),
+    );
+    expect(inside).toEqual([]);
+  });
+});
+
+describe("no request leaves during a Retry-After pause: requests waiting for a slot (issue 9 item 8)", () => {
+  it("a request that gets its slot during a pause waits for the pause to end before it is sent", async () => {
+    // Two slots; six requests. The first is throttled at once (Retry-After 1 s); the second holds
+    // its slot for 300 ms, then hands it to a waiting request, in the middle of the pause.
+    h = await startHarness({ windowMs: 3000, latencyPerRequestMs: 300, dopHint: 0 }, {}, 1);
+    const client = new DataverseClient({ environmentUrl: h.emu.url, getToken: async () => TOKEN, maxConcurrency: 2, initialConcurrency: 2, maxRetryAfterMs: 10_000 });
+    h.emu.fault("429", 1);
+    await Promise.all(Array.from({ length: 6 }, () => client.getJson("accounts?$select=name")));
+    const log = h.emu.requestLog;
+    const pause = log.find((r) => r.status === 429)!;
+    // Only the two first requests were ever in flight together: nothing may arrive after the 429.
+    const slack = 5;
+    const inside = log.filter((r) => r.arrivedAt > pause.respondedAt! + slack && r.arrivedAt < pause.respondedAt! + pause.retryAfterMs!);
+    expect(inside.map((r) => `${r.method} ${r.path} ${r.status}, ${r.arrivedAt - pause.respondedAt!} ms into a ${pause.retryAfterMs} ms pause`)).toEqual([]);
+    expect(log.filter((r) => r.status === 200)).toHaveLength(6);
+  });
+});
+
+describe("auth errors an operator can act on (issue 9 item 9)", () => {
+  const jwt = (claims: Record<string, unknown>) => `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.sig`;
+
+  async function refusal(token: string, emuOpts = {}): Promise<Error & { status?: number }> {
+    h = await startHarness(emuOpts, {}, 5);
+    process.env.DATAVERSE_ACCESS_TOKEN = token;
+    try {
+      await h.provider.create(h.inputs(productRows(3)));
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error("expected a refusal");
+  }
+
+  it("a 401 with an empty body names the environment, the token's source, the expected audience and the fix", async () => {
+    const e = await refusal("not-a-jwt");
+    const url = h!.emu.url;
+    expect(e.message).toContain(`Dataverse environment ${url} refused GET EntityDefinitions with HTTP 401`);
+    expect(e.message).toContain("Token from the DATAVERSE_ACCESS_TOKEN environment variable");
+    expect(e.message).toContain(`Expected audience: ${url}/`);
+    expect(e.message).toMatch(/application user .* with a security role/);
+    expect(e.message).not.toContain("not-a-jwt");
+    expect(h!.emu.requestLog).toHaveLength(1); // not retried
+  });
+
+  it("a 401 for a token issued for another resource says so, with the app and tenant it was for", async () => {
+    const token = jwt({ aud: "https://someone-else.crm4.dynamics.com", appid: "11111111-2222-3333-4444-555555555555", tid: "aaaaaaaa-0000-0000-0000-000000000001", idtyp: "app", exp: Math.floor(Date.now() / 1000) + 3600 });
+    const e = await refusal(token);
+    expect(e.message).toContain("application id 11111111-2222-3333-4444-555555555555, tenant aaaaaaaa-0000-0000-0000-000000000001, audience https://someone-else.crm4.dynamics.com");
+    expect(e.message).toMatch(/Fix: the token is for another resource; get one for http:\/\/127\.0\.0\.1:\d+\/\.default/);
+  });
+
+  it("a 403 'not a member of the organization' tells to add an application user with a security role for that app", async () => {
+    const token = jwt({ aud: "x", appid: "99999999-2222-3333-4444-555555555555", tid: "t", idtyp: "app" });
+    const e = await refusal(token, { unprovisionedTokens: [token] });
+    expect(e.message).toContain("HTTP 403 (0x80072560: The user is not a member of the organization.)");
+    expect(e.message).toContain("the app registration 99999999-2222-3333-4444-555555555555 needs an application user");
+    expect(e.message).toContain("security role");
+  });
+
+  it("the client's auth API is usable on its own (for other Dataverse resources)", async () => {
+    h = await startHarness({}, {}, 1);
+    const client = new DataverseClient({ environmentUrl: h.emu.url, getToken: { getToken: async () => "stale", describe: () => "a test credential" } });
+    const e = await client.getJson("WhoAmI").catch((x: unknown) => x);
+    expect(isAuthError(e)).toBe(true);
+    expect((e as Error).message).toContain("Token from a test credential");
+  });
+});
+
+describe("speed at the service's limits (issue 9 item 10)", () => {
+  it("follows x-ms-dop-hint above the old 12 workers and spreads the rows over every slot", async () => {
+    h = await startHarness({ dopHint: 40, latencyPerRequestMs: 400 }, {}, 4000);
+    await h.provider.create(h.inputs(productRows(4000)));
+    expect(remoteState(h)).toEqual(productRows(4000));
+    expect(h.emu.stats.maxInFlight).toBeGreaterThanOrEqual(30);
+    expect(h.emu.stats.maxInFlight).toBeLessThanOrEqual(40);
+    const writes = bulkCalls(h.emu.requestLog).filter((r) => r.status === 200);
+    // One probe of 10 rows, then the rest shared out: no request carries more than its share.
+    expect(Math.max(...writes.map((r) => r.rows ?? 0))).toBeLessThanOrEqual(Math.ceil(3990 / 40));
+    // Pipelined: every write after the probe was sent before the first of them finished.
+    const rest = writes.slice(1);
+    expect(Math.max(...rest.map((r) => r.arrivedAt))).toBeLessThan(Math.min(...rest.map((r) => r.respondedAt!)));
+  });
+
+  it("never more than 52 in flight, whatever the hint says", async () => {
+    h = await startHarness({ dopHint: 80, maxConcurrent: 52, latencyPerRequestMs: 30 }, {}, 6000);
+    await h.provider.create(h.inputs(productRows(6000)));
+    expect(h.emu.stats.maxInFlight).toBeLessThanOrEqual(52);
+    expect(h.emu.requestLog.filter((r) => r.code === "0x80072326")).toEqual([]);
+  });
+
+  it("reads a large table in parallel key ranges, one full page each, and finds every row", async () => {
+    h = await startHarness({}, {}, 12_000);
+    const { id, outs } = await h.provider.create(h.inputs(productRows(12_000)));
+    h.emu.resetStats();
+    h.emu.setOptions({ latencyPerRequestMs: 400 });
+    const read = await h.provider.read!(id, outs);
+    expect((read.props as Outs).drift).toEqual({ missing: 0, changed: 0, sample: [] });
+    const lists = h.emu.requestLog.filter((r) => r.method === "GET" && r.path.endsWith("zq1_prodmaps"));
+    expect(lists).toHaveLength(3); // 12,000 rows: 5,000 + 5,000 + 2,000
+    expect(Math.max(...lists.map((r) => r.arrivedAt))).toBeLessThan(Math.min(...lists.map((r) => r.respondedAt!)));
+  });
+
+  it("the emulator enforces the execution-time limit with 429 0x80072321 and Retry-After", async () => {
+    const emu = new DataverseEmulator({ token: TOKEN, latencyPerRequestMs: 30, executionTimeMs: 50, windowMs: 2000 });
+    const api = `${await emu.start()}/api/data/v9.2/`;
+    try {
+      const get = () => axios.get(`${api}accounts`, { headers: { Authorization: `Bearer ${TOKEN}` }, validateStatus: () => true });
+      expect((await get()).status).toBe(200);
+      const first = await get();
+      expect(first.headers["x-ms-dop-hint"]).toBe("52");
+      const r = await get();
+      expect(r.status).toBe(429);
+      expect(r.data.error.code).toBe("0x80072321");
+      expect(Number(r.headers["retry-after"])).toBeGreaterThan(0);
+    } finally {
+      await emu.stop();
+    }
+  });
+});
+
+describe("key ranges", () => {
+  it("orders ids as SQL Server does and cuts ranges of at most one page of the known ids", () => {
+    // SQL Server compares the last group first.
+    expect(sqlGuidKey("ffffffff-ffff-ffff-ffff-000000000001") < sqlGuidKey("00000000-0000-0000-0000-000000000002")).toBe(true);
+    expect(sqlGuidKey("00000000-0000-0000-0102-000000000000") < sqlGuidKey("00000000-0000-0000-0201-000000000000")).toBe(true);
+    const ids = Array.from({ length: 12 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, "0")}`);
+    const b = boundariesFromIds(ids, 5);
+    expect(b).toEqual([ids[5], ids[10]]);
+    expect(rangeFilters("x", b)).toEqual([`x lt ${ids[5]}`, `x ge ${ids[5]} and x lt ${ids[10]}`, `x ge ${ids[10]}`]);
+    expect(decodeURIComponent(withFilter("t?$select=a&$filter=a%20eq%201", "x lt 1"))).toBe("t?$select=a&$filter=(a eq 1) and (x lt 1)");
+  });
+});
