@@ -1,10 +1,12 @@
-// BigCommerce REST client for the API check: knows the few endpoints the check uses, their v2/v3
-// response shapes, and how to behave towards the per-store rate limit.
-//
-// This module is part of the dynamic provider's serialized closure (see provider.ts). Keep it to
-// plain functions and plain data: no classes, no module-level state, and load packages lazily
-// with `await import(...)` inside functions so Pulumi's closure serializer emits a `require` that
-// resolves in the dynamic-provider host process.
+/**
+ * BigCommerce REST client for the API check: knows the few endpoints the check uses, their v2/v3
+ * response shapes, and how to behave towards the per-store rate limit.
+ *
+ * This module is part of the dynamic provider's serialized closure (see provider.ts). Keep it to
+ * plain functions and plain data: no classes, no module-level state, and load packages lazily
+ * with `await import(...)` inside functions so Pulumi's closure serializer emits a `require` that
+ * resolves in the dynamic-provider host process.
+ */
 
 import type { AxiosInstance } from "axios";
 

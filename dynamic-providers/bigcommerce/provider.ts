@@ -1,10 +1,12 @@
-// The BigCommerce API check as a Pulumi dynamic resource.
-//
-// Pulumi serializes the provider object with everything it captures (`__provider` in the state)
-// and rebuilds it in the dynamic-provider host, a separate Node process. So: methods load packages
-// lazily (`await import`), capture only plain functions and small plain values, and never touch
-// `pulumi.Config` (the host hands the stack config to `configure`). A successful check is reused
-// by the create/update that follows it in the same process (reuse.ts), so an `up` probes once.
+/**
+ * The BigCommerce API check as a Pulumi dynamic resource.
+ *
+ * Pulumi serializes the provider object with everything it captures (`__provider` in the state)
+ * and rebuilds it in the dynamic-provider host, a separate Node process. So: methods load packages
+ * lazily (`await import`), capture only plain functions and small plain values, and never touch
+ * `pulumi.Config` (the host hands the stack config to `configure`). A successful check is reused
+ * by the create/update that follows it in the same process (reuse.ts), so an `up` probes once.
+ */
 
 import * as pulumi from "@pulumi/pulumi";
 import { UNKNOWN } from "../common";
