@@ -287,7 +287,11 @@ export interface IomProviderParametersArgs {
   schemaOverride?: pulumi.Input<string>;
 }
 
-/** Sets named parameters of one IOM provider instance; never touches any other parameter or provider. */
+/**
+ * Sets named parameters of one IOM provider instance and reports drift on refresh; never touches
+ * any other parameter or provider, and delete leaves the values in place. Secret parameters are a
+ * Pulumi secret as inputs and only salted fingerprints in the state it returns.
+ */
 export class IomProviderParameters extends pulumi.dynamic.Resource {
   declare public readonly providerId: pulumi.Output<string>;
   declare public readonly providerLabel: pulumi.Output<string>;

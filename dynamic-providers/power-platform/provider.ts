@@ -204,7 +204,11 @@ export interface PowerPlatformPolicyLinkArgs {
   bapUrl?: pulumi.Input<string>;
 }
 
-/** Links a NetworkInjection enterprise policy to a Power Platform environment; unlinks it on delete. */
+/**
+ * Links a NetworkInjection enterprise policy to a Power Platform environment after checking its
+ * prerequisites; on delete unlinks it, but only while the environment is linked to this policy
+ * (never a link it did not make). Holds no secret: the token is read at run time.
+ */
 export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
   declare public readonly linked: pulumi.Output<boolean>;
   declare public readonly linkStatus: pulumi.Output<string>;
