@@ -266,9 +266,9 @@ export interface IomMappingSetArgs {
 
 /**
  * Keeps one kind of IOM's ID mappings in Dataverse equal to a CSV file or a list of rows: creates
- * and updates rows to match, deletes only rows this resource created (or adopted, with
- * `adoptExisting`), and on refresh reports rows changed outside Pulumi in `drift`. Validates the
- * whole file before any call. Holds no secret: the token is read at run time.
+ * and updates rows to match, deletes only rows this resource created (adopted rows, existing ones
+ * it took over, are never deleted), and on refresh reports rows changed outside Pulumi in `drift`.
+ * Validates the whole file before any call. Holds no secret: the token is read at run time.
  */
 export class IomMappingSet extends pulumi.dynamic.Resource {
   declare public readonly rowCount: pulumi.Output<number>;
