@@ -9,7 +9,7 @@
  */
 
 import * as pulumi from "@pulumi/pulumi";
-import { UNKNOWN } from "../common";
+import { isUnknown } from "../common";
 import { createBigCommerceClient, redact, type ClientTuning } from "./client";
 import {
   buildReport,
@@ -157,7 +157,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       const replaces: string[] = [];
       const changed: string[] = [];
       if (news.storeHash !== olds.storeHash) replaces.push("storeHash");
-      if (news.accessToken === UNKNOWN || typeof news.accessToken !== "string" || tokenFingerprint(news.accessToken) !== olds.tokenFingerprint) {
+      if (isUnknown(news.accessToken) || typeof news.accessToken !== "string" || tokenFingerprint(news.accessToken) !== olds.tokenFingerprint) {
         changed.push("accessToken");
       }
       const newScopes = news.requiredScopes ?? [...DEFAULT_REQUIRED_SCOPES];
