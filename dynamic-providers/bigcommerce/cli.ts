@@ -1,9 +1,11 @@
-// Diagnoses a BigCommerce store hash + access token + scopes from the command line.
-//
-//   BIGCOMMERCE_ACCESS_TOKEN=... npm run check:bigcommerce -- --store-hash <hash> [--scopes a,b] [--api-base-url <url>] [--json]
-//
-// The token is read from the environment only (never a flag), so it stays out of shell history.
-// Exit codes: 0 all good, 1 check failed, 2 usage error.
+/**
+ * Diagnoses a BigCommerce store hash + access token + scopes from the command line.
+ *
+ *   BIGCOMMERCE_ACCESS_TOKEN=... npm run check:bigcommerce -- --store-hash <hash> [--scopes a,b] [--api-base-url <url>] [--json]
+ *
+ * The token is read from the environment only (never a flag), so it stays out of shell history.
+ * Exit codes: 0 all good, 1 check failed, 2 usage error.
+ */
 
 import { parseArgs } from "util";
 import { formatFailure, validateInputs, DEFAULT_REQUIRED_SCOPES, SCOPE_ALIASES, type CheckReport } from "./logic";

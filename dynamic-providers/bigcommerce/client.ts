@@ -1,10 +1,12 @@
-// BigCommerce REST client for the API check: knows the few endpoints the check uses, their v2/v3
-// response shapes, and how to behave towards the per-store rate limit.
-//
-// This module is part of the dynamic provider's serialized closure (see provider.ts). Keep it to
-// plain functions and plain data: no classes, no module-level state, and load packages lazily
-// with `await import(...)` inside functions so Pulumi's closure serializer emits a `require` that
-// resolves in the dynamic-provider host process.
+/**
+ * BigCommerce REST client for the API check: knows the few endpoints the check uses, their v2/v3
+ * response shapes, and how to behave towards the per-store rate limit.
+ *
+ * This module is part of the dynamic provider's serialized closure (see provider.ts). Keep it to
+ * plain functions and plain data: no classes, no module-level state, and load packages lazily
+ * with `await import(...)` inside functions so Pulumi's closure serializer emits a `require` that
+ * resolves in the dynamic-provider host process.
+ */
 
 import type { AxiosInstance } from "axios";
 
@@ -225,19 +227,28 @@ export function redact(text: string, secret: string): string {
   return secret ? text.split(secret).join("[redacted]") : text;
 }
 
-export async function createBigCommerceClient(options: ClientOptions): Promise<BigCommerceClient> {
-  const axiosModule = await import("axios");
-  const axios = axiosModule.default;
-  const tuning: { -readonly [K in keyof ClientTuning]-?: number } = { ...DEFAULT_TUNING };
+type FullTuning = { -readonly [K in keyof ClientTuning]-?: number };
+
+/** The defaults, with each option the caller set to a finite number >= 0. */
+function resolveTuning(options: ClientOptions): FullTuning {
+  const tuning: FullTuning = { ...DEFAULT_TUNING };
   for (const key of Object.keys(DEFAULT_TUNING) as (keyof ClientTuning)[]) {
     const value = options[key];
     if (typeof value === "number" && Number.isFinite(value) && value >= 0) tuning[key] = value;
   }
-  const random = options.random ?? Math.random;
-  const base = `${options.apiBaseUrl.replace(/\/+$/, "")}/stores/${encodeURIComponent(options.storeHash)}`;
+  return tuning;
+}
 
-  const http: AxiosInstance = axios.create({
-    baseURL: base,
+/** Exponential backoff with "equal jitter": half the capped delay, plus up to the other half at random. */
+function backoffDelay(attempt: number, tuning: FullTuning, random: () => number): number {
+  const cap = Math.min(tuning.backoffMaxMs, tuning.backoffBaseMs * 2 ** attempt);
+  return cap / 2 + (random() * cap) / 2;
+}
+
+/** The axios instance for one store: the token header, no redirects, status and body left to us. */
+function createHttp(axios: typeof import("axios").default, options: ClientOptions, tuning: FullTuning): AxiosInstance {
+  return axios.create({
+    baseURL: `${options.apiBaseUrl.replace(/\/+$/, "")}/stores/${encodeURIComponent(options.storeHash)}`,
     timeout: tuning.timeoutMs,
     headers: { "X-Auth-Token": options.accessToken, Accept: "application/json" },
     // Never follow a redirect: it could carry the token to another host.
@@ -247,11 +258,33 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
     responseType: "text",
     transformResponse: [(data: unknown) => data],
   });
+}
 
-  let requests = 0;
+/** One HTTP exchange: the answer, or the network error's code (never the axios error: its config holds the token). */
+type Exchange = { ok: true; status: number; body: string; headers: Record<string, unknown> } | { ok: false; code: string };
+
+async function sendOnce(axios: typeof import("axios").default, http: AxiosInstance, spec: EndpointSpec, timeoutMs: number): Promise<Exchange> {
+  try {
+    // `timeout` is an idle timeout on the socket; the signal makes it a hard deadline too.
+    const res = await http.request<string>({
+      method: spec.method,
+      url: spec.path,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(spec.body === undefined ? {} : { data: JSON.stringify(spec.body), headers: { "Content-Type": "application/json" } }),
+    });
+    return { ok: true, status: res.status, body: typeof res.data === "string" ? res.data : "", headers: { ...(res.headers as Record<string, unknown>) } };
+  } catch (err: unknown) {
+    return { ok: false, code: axios.isAxiosError(err) ? err.code ?? "ERR_NETWORK" : "ERR_UNKNOWN" };
+  }
+}
+
+/**
+ * The store's rate limit as one client sees it, shared by all its calls (one check = one client):
+ * `acquire` before a request (waits out a 429 pause, paces requests when few are left), `release`
+ * after it, `observe` every answer's headers, `pause` after a 429.
+ */
+function createRateLimiter(tuning: FullTuning, random: () => number) {
   let inFlight = 0;
-  let maxConcurrent = 0;
-  // Rate-limit view shared by every call of this client (one check = one client).
   let quota: number | undefined;
   let windowMs: number | undefined;
   let lastLeft: number | undefined;
@@ -261,11 +294,6 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
   let nextPacedAt = 0;
   let throttled429 = 0;
   let waitedMs = 0;
-
-  const backoff = (attempt: number): number => {
-    const cap = Math.min(tuning.backoffMaxMs, tuning.backoffBaseMs * 2 ** attempt);
-    return cap / 2 + (random() * cap) / 2; // "equal jitter"
-  };
 
   const wait = async (ms: number): Promise<void> => {
     const capped = Math.min(ms, tuning.maxRateLimitWaitMs);
@@ -320,104 +348,107 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
     }
   };
 
+  /** After a 429: every call of this client holds off until the reset the headers give (else a backoff). */
+  const pause = (headers: Record<string, unknown>, attempt: number): void => {
+    const resetMs = headerNumber(headers, "x-rate-limit-time-reset-ms");
+    const retryAfterS = headerNumber(headers, "x-retry-after");
+    const delay = resetMs !== undefined ? resetMs : retryAfterS !== undefined ? retryAfterS * 1000 : backoffDelay(attempt, tuning, random);
+    // A little jitter so concurrent callers do not return in lockstep.
+    const until = Date.now() + Math.min(delay, tuning.maxRateLimitWaitMs) + random() * Math.min(50, delay * 0.1);
+    pausedUntil = Math.max(pausedUntil, until);
+    lastLeft = undefined;
+    resetAt = undefined;
+  };
+
+  return {
+    acquire,
+    release: (): void => {
+      inFlight -= 1;
+    },
+    inFlight: (): number => inFlight,
+    observe,
+    countThrottled: (): void => {
+      throttled429 += 1;
+    },
+    pause,
+    snapshot: (): RateLimitSnapshot => ({ quota, minLeft, lastLeft, windowMs, throttled429, waitedMs }),
+  };
+}
+
+/** What a final answer (no retry left or none needed) says about the endpoint. */
+function answerOutcome(endpoint: EndpointName, status: number, body: string, attempts: number, durationMs: number, accessToken: string): ProbeOutcome {
+  const spec = ENDPOINTS[endpoint];
+  const request = `${spec.method} ${spec.path}`;
+  if (spec.shape === "write-probe" && status === 404) {
+    // Past the scope check, and nothing to write to: the scope is granted, no data changed.
+    return { endpoint, request, status, kind: "ok", attempts, durationMs, detail: "no such order: the write was authorized and changed nothing" };
+  }
+  if (status >= 200 && status < 300) {
+    const parsed = parseSuccess(spec.shape, status, body);
+    if (!parsed.ok) {
+      return { endpoint, request, status, kind: "bad-shape", attempts, durationMs, detail: parsed.problem };
+    }
+    const detail = spec.shape === "write-probe" ? "the order exists after all; the empty body changed nothing" : undefined;
+    return { endpoint, request, status, kind: "ok", attempts, durationMs, store: parsed.store, detail };
+  }
+  const detail = errorDetail(body);
+  return { endpoint, request, status, kind: "http-error", attempts, durationMs, detail: detail === undefined ? undefined : redact(detail, accessToken) };
+}
+
+/**
+ * The client for one check: `call` probes an endpoint with bounded retries (backoff on 5xx,
+ * timeouts and network errors; the rate limiter's pause on 429), `stats` reports what it cost.
+ */
+export async function createBigCommerceClient(options: ClientOptions): Promise<BigCommerceClient> {
+  const axios = (await import("axios")).default;
+  const tuning = resolveTuning(options);
+  const random = options.random ?? Math.random;
+  const http = createHttp(axios, options, tuning);
+  const limiter = createRateLimiter(tuning, random);
+  let requests = 0;
+  let maxConcurrent = 0;
+
   const call = async (endpoint: EndpointName): Promise<ProbeOutcome> => {
     const spec = ENDPOINTS[endpoint];
-    const request = `${spec.method} ${spec.path}`;
     const started = Date.now();
     let attempts = 0;
     let failures = 0; // 5xx, timeouts, network errors
     let limited = 0; // 429s
     for (;;) {
-      await acquire();
+      await limiter.acquire();
       attempts += 1;
       requests += 1;
-      maxConcurrent = Math.max(maxConcurrent, inFlight);
-      let status: number;
-      let body: string;
-      let headers: Record<string, unknown>;
-      try {
-        // `timeout` is an idle timeout on the socket; the signal makes it a hard deadline too.
-        const res = await http.request<string>({
-          method: spec.method,
-          url: spec.path,
-          signal: AbortSignal.timeout(tuning.timeoutMs),
-          ...(spec.body === undefined ? {} : { data: JSON.stringify(spec.body), headers: { "Content-Type": "application/json" } }),
-        });
-        status = res.status;
-        body = typeof res.data === "string" ? res.data : "";
-        headers = { ...(res.headers as Record<string, unknown>) };
-      } catch (err: unknown) {
-        // Do not keep the axios error: its config holds the request headers, token included.
-        const code = axios.isAxiosError(err) ? err.code ?? "ERR_NETWORK" : "ERR_UNKNOWN";
-        const timedOut = NETWORK_CODES_TIMEOUT.includes(code);
-        inFlight -= 1;
+      maxConcurrent = Math.max(maxConcurrent, limiter.inFlight());
+      const answer = await sendOnce(axios, http, spec, tuning.timeoutMs);
+      limiter.release();
+      if (!answer.ok) {
         if (failures < tuning.maxRetries) {
-          await sleep(backoff(failures));
+          await sleep(backoffDelay(failures, tuning, random));
           failures += 1;
           continue;
         }
-        return {
-          endpoint,
-          request,
-          kind: timedOut ? "timeout" : "network",
-          attempts,
-          durationMs: Date.now() - started,
-          detail: timedOut ? `no answer within ${tuning.timeoutMs} ms` : `network error ${code}`,
-        };
+        const timedOut = NETWORK_CODES_TIMEOUT.includes(answer.code);
+        const detail = timedOut ? `no answer within ${tuning.timeoutMs} ms` : `network error ${answer.code}`;
+        return { endpoint, request: `${spec.method} ${spec.path}`, kind: timedOut ? "timeout" : "network", attempts, durationMs: Date.now() - started, detail };
       }
-      inFlight -= 1;
-      observe(headers);
-      if (status === 429) {
-        throttled429 += 1;
+      limiter.observe(answer.headers);
+      if (answer.status === 429) {
+        limiter.countThrottled();
         if (limited < tuning.maxRateLimitRetries) {
-          const resetMs = headerNumber(headers, "x-rate-limit-time-reset-ms");
-          const retryAfterS = headerNumber(headers, "x-retry-after");
-          const delay =
-            resetMs !== undefined ? resetMs : retryAfterS !== undefined ? retryAfterS * 1000 : backoff(limited);
-          // A little jitter so concurrent callers do not return in lockstep.
-          const until = Date.now() + Math.min(delay, tuning.maxRateLimitWaitMs) + random() * Math.min(50, delay * 0.1);
-          pausedUntil = Math.max(pausedUntil, until);
-          lastLeft = undefined;
-          resetAt = undefined;
+          limiter.pause(answer.headers, limited);
           limited += 1;
           continue;
         }
-      } else if (status >= 500 && failures < tuning.maxRetries) {
-        await sleep(backoff(failures));
+      } else if (answer.status >= 500 && failures < tuning.maxRetries) {
+        await sleep(backoffDelay(failures, tuning, random));
         failures += 1;
         continue;
       }
-      const durationMs = Date.now() - started;
-      if (spec.shape === "write-probe" && status === 404) {
-        // Past the scope check, and nothing to write to: the scope is granted, no data changed.
-        return { endpoint, request, status, kind: "ok", attempts, durationMs, detail: "no such order: the write was authorized and changed nothing" };
-      }
-      if (status >= 200 && status < 300) {
-        const parsed = parseSuccess(spec.shape, status, body);
-        if (!parsed.ok) {
-          return { endpoint, request, status, kind: "bad-shape", attempts, durationMs, detail: parsed.problem };
-        }
-        const detail = spec.shape === "write-probe" ? "the order exists after all; the empty body changed nothing" : undefined;
-        return { endpoint, request, status, kind: "ok", attempts, durationMs, store: parsed.store, detail };
-      }
-      const detail = errorDetail(body);
-      return {
-        endpoint,
-        request,
-        status,
-        kind: "http-error",
-        attempts,
-        durationMs,
-        detail: detail === undefined ? undefined : redact(detail, options.accessToken),
-      };
+      return answerOutcome(endpoint, answer.status, answer.body, attempts, Date.now() - started, options.accessToken);
     }
   };
 
-  const stats = (): ClientStats => ({
-    requests,
-    maxConcurrent,
-    rateLimit: { quota, minLeft, lastLeft, windowMs, throttled429, waitedMs },
-  });
+  const stats = (): ClientStats => ({ requests, maxConcurrent, rateLimit: limiter.snapshot() });
 
   return { call, stats };
 }

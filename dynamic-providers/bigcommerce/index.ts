@@ -1,6 +1,8 @@
-// BigCommerce API check: a dynamic resource that proves a store hash, token and OAuth scopes
-// (the Orders modify scope IOM needs with a write that cannot change data) and the store's status.
-// See docs/bigcommerce.md.
+/**
+ * BigCommerce API check: a dynamic resource that proves a store hash, token and OAuth scopes
+ * (the Orders modify scope IOM needs with a write that cannot change data) and the store's status.
+ * See docs/bigcommerce.md.
+ */
 export {
   BigCommerceApiCheck,
   bigCommerceApiCheckProvider,

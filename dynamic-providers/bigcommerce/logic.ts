@@ -1,8 +1,10 @@
-// Pure logic of the BigCommerce API check: input validation, which request proves which scope,
-// and turning probe outcomes into one report and one error message. No I/O here besides hashing.
-//
-// Like client.ts this module is serialized into the dynamic provider's closure: plain functions
-// and plain data only.
+/**
+ * Pure logic of the BigCommerce API check: input validation, which request proves which scope,
+ * and turning probe outcomes into one report and one error message. No I/O here besides hashing.
+ *
+ * Like client.ts this module is serialized into the dynamic provider's closure: plain functions
+ * and plain data only.
+ */
 
 import type { ClientStats, EndpointName, ProbeOutcome, StoreInfo } from "./client";
 import { isUnknown } from "../common";

@@ -1,13 +1,15 @@
-// The BigCommerce API check as a Pulumi dynamic resource.
-//
-// Pulumi serializes the provider object with everything it captures (`__provider` in the state)
-// and rebuilds it in the dynamic-provider host, a separate Node process. So: methods load packages
-// lazily (`await import`), capture only plain functions and small plain values, and never touch
-// `pulumi.Config` (the host hands the stack config to `configure`). A successful check is reused
-// by the create/update that follows it in the same process (reuse.ts), so an `up` probes once.
+/**
+ * The BigCommerce API check as a Pulumi dynamic resource.
+ *
+ * Pulumi serializes the provider object with everything it captures (`__provider` in the state)
+ * and rebuilds it in the dynamic-provider host, a separate Node process. So: methods load packages
+ * lazily (`await import`), capture only plain functions and small plain values, and never touch
+ * `pulumi.Config` (the host hands the stack config to `configure`). A successful check is reused
+ * by the create/update that follows it in the same process (reuse.ts), so an `up` probes once.
+ */
 
 import * as pulumi from "@pulumi/pulumi";
-import { UNKNOWN } from "../common";
+import { isUnknown } from "../common";
 import { createBigCommerceClient, redact, type ClientTuning } from "./client";
 import {
   buildReport,
@@ -155,7 +157,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       const replaces: string[] = [];
       const changed: string[] = [];
       if (news.storeHash !== olds.storeHash) replaces.push("storeHash");
-      if (news.accessToken === UNKNOWN || typeof news.accessToken !== "string" || tokenFingerprint(news.accessToken) !== olds.tokenFingerprint) {
+      if (isUnknown(news.accessToken) || typeof news.accessToken !== "string" || tokenFingerprint(news.accessToken) !== olds.tokenFingerprint) {
         changed.push("accessToken");
       }
       const newScopes = news.requiredScopes ?? [...DEFAULT_REQUIRED_SCOPES];

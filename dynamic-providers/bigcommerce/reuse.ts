@@ -1,14 +1,16 @@
-// Reuse of a successful check within one provider process, so a `pulumi up` probes once.
-//
-// The engine calls `check` and then `create` or `update` with the same inputs in the same
-// dynamic-provider host process. The provider object is serialized (`__provider`) and rebuilt by the
-// host, so a variable captured by the provider would be serialized by value, once per resource and
-// provider text. The reports are kept instead in one process-wide registry on `globalThis` (under a
-// `Symbol.for` key, looked up at run time, never captured), which every rebuilt copy of the
-// provider in the process shares. Only memory holds it; it dies with the process.
-//
-// Nothing secret is kept: the key is an HMAC (with a random key made per process) of the inputs
-// and the token, and the value is a report, which holds the token only as its fingerprint.
+/**
+ * Reuse of a successful check within one provider process, so a `pulumi up` probes once.
+ *
+ * The engine calls `check` and then `create` or `update` with the same inputs in the same
+ * dynamic-provider host process. The provider object is serialized (`__provider`) and rebuilt by the
+ * host, so a variable captured by the provider would be serialized by value, once per resource and
+ * provider text. The reports are kept instead in one process-wide registry on `globalThis` (under a
+ * `Symbol.for` key, looked up at run time, never captured), which every rebuilt copy of the
+ * provider in the process shares. Only memory holds it; it dies with the process.
+ *
+ * Nothing secret is kept: the key is an HMAC (with a random key made per process) of the inputs
+ * and the token, and the value is a report, which holds the token only as its fingerprint.
+ */
 
 import type { CheckReport, CheckSettings } from "./logic";
 

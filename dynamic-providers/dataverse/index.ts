@@ -2,13 +2,16 @@
  * Dataverse: IOM internal-external ID mappings kept in sync from per-stack CSV files.
  * See docs/dataverse.md.
  */
-export { IomMappingSet, iomMappingProvider, makeIomMappingProvider } from "./provider";
-export type { IomMappingSetArgs, MappingRowInput, MappingSetInputs, MappingSetOutputs, MappingDiffResult } from "./provider";
+export { IomMappingSet, iomMappingSetProvider, createIomMappingSetProvider } from "./provider";
+export type { IomMappingSetArgs, IomMappingSetInputs, IomMappingSetOutputs, IomMappingSetProvider, IomMappingSetProviderOptions, MappingRowInput, MappingDiffResult } from "./provider";
+// Old names, kept until the tests that import them move to the names above.
+export { iomMappingProvider, makeIomMappingProvider } from "./provider";
+export type { MappingSetInputs, MappingSetOutputs } from "./provider";
 export { MAPPING_KINDS, KINDS, DEFAULT_MAPPING_GROUP, isMappingKind } from "./kinds";
 export type { MappingKind, KindSpec } from "./kinds";
 export { loadMappingDir, loadMappingFile, validateMappingCsv, MappingValidationError } from "./validation";
 export type { ParsedMappingFile, Problem } from "./validation";
-export { parseSchemaOverride, OVERRIDE_KEYS } from "./schema";
+export { parseSchemaOverride, parseFlatOverride, OVERRIDE_KEYS } from "./schema";
 export type { MappingSchema, SchemaOverride } from "./schema";
 export type { SyncSummary, DriftReport } from "./sync";
 // The Web API client and its auth, for any other resource that talks to Dataverse.

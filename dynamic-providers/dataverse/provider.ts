@@ -22,60 +22,29 @@ import { createHash } from "crypto";
 import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
 import { RowMap, rowsToMap } from "./rows";
 import { MappingValidationError, Problem, RowEntry, checkRows, loadMappingFile } from "./validation";
-import type { ClientOptions, LogFn } from "./client";
+import type { ClientOptions } from "./client";
 import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
 import * as sync from "./sync";
 import * as plan from "./plan";
 import * as rows from "./rows";
 import * as schemaMod from "./schema";
-import { UNKNOWN } from "../common";
+import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog } from "../common";
 
-/** Inputs as the provider receives them. */
-export type MappingSetInputs = SyncInputs;
-export type MappingSetOutputs = SyncOutputs;
+/** What the provider receives: the resource's inputs as plain values (sync.ts works on the same shape). */
+export type IomMappingSetInputs = SyncInputs;
+/** What the provider returns and the state keeps. */
+export type IomMappingSetOutputs = SyncOutputs;
+/** @deprecated The old name of {@link IomMappingSetInputs}. */
+export type MappingSetInputs = IomMappingSetInputs;
+/** @deprecated The old name of {@link IomMappingSetOutputs}. */
+export type MappingSetOutputs = IomMappingSetOutputs;
 
+/** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
+const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs"] as const;
 
-/**
- * Client tuning from the environment of the process running the provider (tests, benchmark, or an
- * operator slowing a sync down). Not inputs: they do not belong in the state.
- */
-function clientOptionsFromEnv(): Partial<ClientOptions> {
-  const num = (k: string) => {
-    const v = process.env[`DATAVERSE_SYNC_${k}`];
-    return v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
-  };
-  const o: Partial<ClientOptions> = {
-    maxConcurrency: num("MAX_CONCURRENCY"),
-    maxRetries: num("MAX_RETRIES"),
-    max429Retries: num("MAX_429_RETRIES"),
-    retryBaseMs: num("RETRY_BASE_MS"),
-    retryMaxMs: num("RETRY_MAX_MS"),
-    maxRetryAfterMs: num("MAX_RETRY_AFTER_MS"),
-    pageSize: num("PAGE_SIZE"),
-    maxBatchSize: num("MAX_BATCH_SIZE"),
-    requestBudgetMs: num("REQUEST_BUDGET_MS"),
-    timeoutMs: num("TIMEOUT_MS"),
-  };
-  for (const k of Object.keys(o) as (keyof ClientOptions)[]) if (o[k] === undefined) delete o[k];
-  return o;
-}
-
-function pulumiLog(): LogFn {
-  return (level, message) => {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-      void p.log[level](message);
-    } catch {
-      console.error(message);
-    }
-  };
-}
-
+/** The inputs with defaults for anything the engine dropped (an undefined input is simply absent). */
 function clean(inputs: Record<string, unknown>): SyncInputs {
-  const { __provider: _p, ...rest } = inputs;
-  const i = rest as unknown as SyncInputs;
-  // Defaults for anything the engine dropped (an undefined input is simply absent).
+  const i = cleanInputs<SyncInputs>(inputs);
   return { ...i, mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
 }
 
@@ -95,29 +64,22 @@ function plain<T>(v: T): T {
   return out as T;
 }
 
-const isLoopback = (u: URL) => u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-
 function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
-  const known = (v: unknown) => v !== UNKNOWN;
   if (typeof i.environmentUrl !== "string" || !i.environmentUrl) failures.push({ property: "environmentUrl", reason: "required" });
-  else if (known(i.environmentUrl)) {
-    try {
-      const u = new URL(i.environmentUrl);
-      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u))) failures.push({ property: "environmentUrl", reason: "must be https://<org>.<region>.dynamics.com" });
-    } catch {
-      failures.push({ property: "environmentUrl", reason: `not a URL: ${i.environmentUrl}` });
-    }
+  else if (isKnown(i.environmentUrl)) {
+    const problem = endpointUrlProblem(i.environmentUrl, "must be https://<org>.<region>.dynamics.com");
+    if (problem) failures.push({ property: "environmentUrl", reason: problem });
   }
   if (typeof i.kind !== "string" || !isMappingKind(i.kind)) failures.push({ property: "kind", reason: `one of ${Object.keys(KINDS).join(", ")}` });
   else if (!Object.values(KINDS[i.kind].keyColumns).includes(String(i.targetKeyColumn))) {
     failures.push({ property: "targetKeyColumn", reason: `one of ${Object.values(KINDS[i.kind].keyColumns).join(", ")}` });
   }
-  if (typeof i.providerName !== "string" || (known(i.providerName) && !i.providerName.trim())) failures.push({ property: "providerName", reason: "required (the IOM provider the mappings belong to, e.g. BigCommerce)" });
+  if (typeof i.providerName !== "string" || (isKnown(i.providerName) && !i.providerName.trim())) failures.push({ property: "providerName", reason: "required (the IOM provider the mappings belong to, e.g. BigCommerce)" });
   if (typeof i.mappingGroup !== "string" || !i.mappingGroup.trim()) failures.push({ property: "mappingGroup", reason: "required" });
   if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "a map of mapping key to target" });
   else failures.push(...checkRowMap(i.rows, i.mappingGroup ?? DEFAULT_MAPPING_GROUP, typeof i.kind === "string" && isMappingKind(i.kind) ? i.kind : undefined));
-  if (typeof i.schemaOverride === "string" && known(i.schemaOverride)) {
+  if (typeof i.schemaOverride === "string" && isKnown(i.schemaOverride)) {
     try {
       schemaMod.parseSchemaOverride(i.schemaOverride);
     } catch (e) {
@@ -182,21 +144,26 @@ export interface MappingDiffResult extends pulumi.dynamic.DiffResult {
   detailedDiff?: Record<string, { kind: "ADD" | "UPDATE" | "DELETE"; inputDiff: boolean }>;
 }
 
-/**
- * Build the provider. `overrides` (tests only) are captured into the serialized closure, so keep
- * them plain data.
- */
-export function makeIomMappingProvider(overrides: { client?: Partial<ClientOptions> } = {}): pulumi.dynamic.ResourceProvider<MappingSetInputs, MappingSetOutputs> {
-  const deps = (): sync.Deps => ({ client: { ...clientOptionsFromEnv(), ...overrides.client }, log: pulumiLog() });
+/** A `pulumi.dynamic.ResourceProvider` with every method present but `configure` (it reads no stack config). */
+export type IomMappingSetProvider = Required<Omit<pulumi.dynamic.ResourceProvider<IomMappingSetInputs, IomMappingSetOutputs>, "configure">>;
+
+/** What a test may tune: plain data, captured into the serialized closure. */
+export interface IomMappingSetProviderOptions {
+  client?: Partial<ClientOptions>;
+}
+
+/** Build the provider. `options` (tests only) are captured into the serialized closure, so keep them plain data. */
+export function createIomMappingSetProvider(options: IomMappingSetProviderOptions = {}): IomMappingSetProvider {
+  const deps = (): sync.Deps => ({ client: { ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client }, log: pulumiLog() });
   return {
-    async check(_olds: MappingSetInputs, news: MappingSetInputs): Promise<pulumi.dynamic.CheckResult<MappingSetInputs>> {
+    async check(_olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
       const failures = checkInputs(clean(news as unknown as Record<string, unknown>));
       return failures.length ? { inputs: news, failures } : { inputs: news };
     },
 
-    async diff(_id: string, olds: MappingSetOutputs, news: MappingSetInputs): Promise<MappingDiffResult> {
+    async diff(_id: string, olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<MappingDiffResult> {
       const n = clean(news as unknown as Record<string, unknown>);
-      const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => n[k] === UNKNOWN || n[k] !== olds[k]);
+      const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => isUnknown(n[k]) || n[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
       if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
       const d = plan.diffRowMaps(sync.decodeApplied(olds.applied), olds.mappingGroup, n.rows, n.mappingGroup);
@@ -212,7 +179,7 @@ export function makeIomMappingProvider(overrides: { client?: Partial<ClientOptio
       return { changes, replaces: [], stables: ["environmentUrl", "kind", "providerName"], detailedDiff };
     },
 
-    async create(inputs: MappingSetInputs): Promise<pulumi.dynamic.CreateResult<MappingSetOutputs>> {
+    async create(inputs: IomMappingSetInputs): Promise<pulumi.dynamic.CreateResult<IomMappingSetOutputs>> {
       const i = clean(inputs as unknown as Record<string, unknown>);
       const id = resourceId(i, sync.effectiveSeed(i));
       try {
@@ -223,9 +190,9 @@ export function makeIomMappingProvider(overrides: { client?: Partial<ClientOptio
       }
     },
 
-    async read(id: string, props?: MappingSetOutputs): Promise<pulumi.dynamic.ReadResult<MappingSetOutputs>> {
+    async read(id: string, props?: IomMappingSetOutputs): Promise<pulumi.dynamic.ReadResult<IomMappingSetOutputs>> {
       if (!props || !props.applied) return { id, props };
-      const o = clean(props as unknown as Record<string, unknown>) as unknown as MappingSetOutputs;
+      const o = clean(props as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs;
       const { outputs, rows: actual } = await sync.readMappings(o, deps());
       const inputs: SyncInputs = {
         environmentUrl: o.environmentUrl,
@@ -239,11 +206,11 @@ export function makeIomMappingProvider(overrides: { client?: Partial<ClientOptio
         ownerSeed: o.ownerSeed,
       };
       // ReadResult types `inputs` as Outputs; the host stores them as the new inputs.
-      return { id, props: plain(outputs), inputs: plain(inputs) as unknown as MappingSetOutputs };
+      return { id, props: plain(outputs), inputs: plain(inputs) as unknown as IomMappingSetOutputs };
     },
 
-    async update(id: string, olds: MappingSetOutputs, news: MappingSetInputs): Promise<pulumi.dynamic.UpdateResult<MappingSetOutputs>> {
-      const o = clean(olds as unknown as Record<string, unknown>) as unknown as MappingSetOutputs;
+    async update(id: string, olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.UpdateResult<IomMappingSetOutputs>> {
+      const o = clean(olds as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs;
       try {
         const outs = await sync.syncMappings(clean(news as unknown as Record<string, unknown>), o, deps());
         return { outs: plain(outs) };
@@ -252,14 +219,18 @@ export function makeIomMappingProvider(overrides: { client?: Partial<ClientOptio
       }
     },
 
-    async delete(_id: string, props: MappingSetOutputs): Promise<void> {
-      await sync.deleteMappings(clean(props as unknown as Record<string, unknown>) as unknown as MappingSetOutputs, deps());
+    async delete(_id: string, props: IomMappingSetOutputs): Promise<void> {
+      await sync.deleteMappings(clean(props as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs, deps());
     },
   };
 }
 
 /** The provider object `IomMappingSet` uses. */
-export const iomMappingProvider = makeIomMappingProvider();
+export const iomMappingSetProvider = createIomMappingSetProvider();
+/** @deprecated The old name of {@link createIomMappingSetProvider}. */
+export const makeIomMappingProvider = createIomMappingSetProvider;
+/** @deprecated The old name of {@link iomMappingSetProvider}. */
+export const iomMappingProvider = iomMappingSetProvider;
 
 // ---- the resource --------------------------------------------------------------------------------
 
@@ -293,6 +264,12 @@ export interface IomMappingSetArgs {
   schemaOverride?: pulumi.Input<string>;
 }
 
+/**
+ * Keeps one kind of IOM's ID mappings in Dataverse equal to a CSV file or a list of rows: creates
+ * and updates rows to match, deletes only rows this resource created (adopted rows, existing ones
+ * it took over, are never deleted), and on refresh reports rows changed outside Pulumi in `drift`.
+ * Validates the whole file before any call. Holds no secret: the token is read at run time.
+ */
 export class IomMappingSet extends pulumi.dynamic.Resource {
   declare public readonly rowCount: pulumi.Output<number>;
   declare public readonly ownedCount: pulumi.Output<number>;
@@ -322,7 +299,7 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
       lastSync: undefined,
       drift: undefined,
     };
-    super(iomMappingProvider, name, props, opts, "dataverse", "IomMappingSet");
+    super(iomMappingSetProvider, name, props, opts, "dataverse", "IomMappingSet");
   }
 
   /** Validate file or rows (all problems at once) and build the row map. */

@@ -76,18 +76,27 @@ export class SchemaError extends Error {
  * provider tables).
  */
 export function parseSchemaOverride(s: string | undefined): SchemaOverride {
-  const out: SchemaOverride = {};
+  return parseFlatOverride(s, "schema override", OVERRIDE_KEYS, OPTIONAL_COLUMNS);
+}
+
+/**
+ * Parse a flat override `key=logicalname;...` (`,` also separates) whose keys are `keys`; `label`
+ * starts every error message. With `noneAllowed`, the value `none` is accepted for those keys only
+ * (an optional column to skip); without it, `none` is an ordinary logical name.
+ */
+export function parseFlatOverride<K extends string>(s: string | undefined, label: string, keys: readonly K[], noneAllowed?: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
   if (!s || !s.trim()) return out;
   for (const part of s.split(/[;,]/)) {
     if (!part.trim()) continue;
     const eq = part.indexOf("=");
     const k = part.slice(0, eq).trim();
     const v = part.slice(eq + 1).trim();
-    if (eq <= 0 || !v) throw new SchemaError(`schema override: "${part.trim()}" is not key=value`);
-    if (!(OVERRIDE_KEYS as readonly string[]).includes(k)) throw new SchemaError(`schema override: unknown key "${k}" (known: ${OVERRIDE_KEYS.join(", ")})`);
-    if (!/^[a-z_][a-z0-9_]*$/.test(v)) throw new SchemaError(`schema override: "${v}" is not a logical name`);
-    if (v === NONE && !OPTIONAL_COLUMNS.includes(k as OverrideKey)) throw new SchemaError(`schema override: only ${OPTIONAL_COLUMNS.join(", ")} can be "none", not ${k}`);
-    out[k as OverrideKey] = v;
+    if (eq <= 0 || !v) throw new SchemaError(`${label}: "${part.trim()}" is not key=value`);
+    if (!(keys as readonly string[]).includes(k)) throw new SchemaError(`${label}: unknown key "${k}" (known: ${keys.join(", ")})`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(v)) throw new SchemaError(`${label}: "${v}" is not a logical name`);
+    if (noneAllowed && v === NONE && !noneAllowed.includes(k as K)) throw new SchemaError(`${label}: only ${noneAllowed.join(", ")} can be "none", not ${k}`);
+    out[k as K] = v;
   }
   return out;
 }

@@ -19,7 +19,7 @@
  * missing or ambiguous fails with the candidates and the key to set.
  */
 import type { DataverseClient } from "../dataverse/client";
-import { SchemaError, englishLabel, readTableMetadata, type TableMetadata } from "../dataverse/schema";
+import { SchemaError, englishLabel, parseFlatOverride, readTableMetadata, type TableMetadata } from "../dataverse/schema";
 
 /** The documented logical names (IOM "alm" page). */
 export const IOM_TABLES = {
@@ -65,21 +65,7 @@ export interface ProviderSchema {
 
 /** Parse `providerName=x;parameterValue=y` (`,` also separates). */
 export function parseProviderSchemaOverride(s: string | undefined): ProviderSchemaOverride {
-  const out: ProviderSchemaOverride = {};
-  if (!s || !s.trim()) return out;
-  for (const part of s.split(/[;,]/)) {
-    if (!part.trim()) continue;
-    const eq = part.indexOf("=");
-    const k = part.slice(0, eq).trim();
-    const v = part.slice(eq + 1).trim();
-    if (eq <= 0 || !v) throw new SchemaError(`provider schema override: "${part.trim()}" is not key=value`);
-    if (!(PROVIDER_OVERRIDE_KEYS as readonly string[]).includes(k)) {
-      throw new SchemaError(`provider schema override: unknown key "${k}" (known: ${PROVIDER_OVERRIDE_KEYS.join(", ")})`);
-    }
-    if (!/^[a-z_][a-z0-9_]*$/.test(v)) throw new SchemaError(`provider schema override: "${v}" is not a logical name`);
-    out[k as ProviderOverrideKey] = v;
-  }
-  return out;
+  return parseFlatOverride(s, "provider schema override", PROVIDER_OVERRIDE_KEYS);
 }
 
 /** Lower case, letters and digits only: "Inventory Visibility OrganizationId" == "... Organization ID". */

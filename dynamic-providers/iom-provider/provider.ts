@@ -20,16 +20,14 @@
  * Dataverse client); it is never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ClientOptions, LogFn } from "../dataverse/client";
+import type { ClientOptions } from "../dataverse/client";
 import * as clientMod from "../dataverse/client";
+import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog } from "../common";
 import * as discovery from "./discovery";
 import * as params from "./parameters";
 
-// The engine's marker for a value not known until apply (as the SDK exports it: runtime/rpc).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const UNKNOWN: string = (require("@pulumi/pulumi/runtime/rpc") as { unknownValue: string }).unknownValue;
-
-export interface ProviderParametersInputs {
+/** What the provider receives: the resource's inputs as plain values (secrets too). */
+export interface IomProviderParametersInputs {
   environmentUrl: string;
   /** The provider instance, by its name or its catalog definition's name. */
   providerName: string;
@@ -49,7 +47,8 @@ export interface ParameterDrift {
   actual: string;
 }
 
-export interface ProviderParametersOutputs {
+/** What the provider returns and the state keeps: secret values only as fingerprints. */
+export interface IomProviderParametersOutputs {
   environmentUrl: string;
   providerName: string;
   /** Names whose values are secret (their values are fingerprints in `applied`). */
@@ -68,32 +67,12 @@ export interface ProviderParametersOutputs {
   drift: ParameterDrift[];
 }
 
-function clientOptionsFromEnv(): Partial<ClientOptions> {
-  const num = (k: string) => {
-    const v = process.env[`DATAVERSE_SYNC_${k}`];
-    return v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
-  };
-  const o: Partial<ClientOptions> = { maxRetries: num("MAX_RETRIES"), retryBaseMs: num("RETRY_BASE_MS"), maxRetryAfterMs: num("MAX_RETRY_AFTER_MS"), timeoutMs: num("TIMEOUT_MS") };
-  for (const k of Object.keys(o) as (keyof ClientOptions)[]) if (o[k] === undefined) delete o[k];
-  return o;
-}
-
-function pulumiLog(): LogFn {
-  return (level, message) => {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-      void p.log[level](message);
-    } catch {
-      console.error(message);
-    }
-  };
-}
+/** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
+const ENV_CLIENT_OPTIONS = ["maxRetries", "retryBaseMs", "maxRetryAfterMs", "timeoutMs"] as const;
 
 /** Inputs without the host's `__provider` and with defaults for anything the engine dropped. */
-function clean(raw: Record<string, unknown>): ProviderParametersInputs {
-  const { __provider: _p, ...rest } = raw;
-  const i = rest as unknown as Partial<ProviderParametersInputs>;
+function clean(raw: Record<string, unknown>): IomProviderParametersInputs {
+  const i = cleanInputs<Partial<IomProviderParametersInputs>>(raw);
   return {
     environmentUrl: String(i.environmentUrl ?? ""),
     providerName: String(i.providerName ?? ""),
@@ -104,19 +83,13 @@ function clean(raw: Record<string, unknown>): ProviderParametersInputs {
   };
 }
 
-const isLoopback = (u: URL) => u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-
 /** `mapsUnknown`: a parameter map is not known yet (preview), so "no parameter" cannot be judged. */
-export function checkProviderParameters(i: ProviderParametersInputs, mapsUnknown = false): pulumi.dynamic.CheckFailure[] {
+export function checkProviderParameters(i: IomProviderParametersInputs, mapsUnknown = false): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
   if (!i.environmentUrl) failures.push({ property: "environmentUrl", reason: "required" });
-  else if (i.environmentUrl !== UNKNOWN) {
-    try {
-      const u = new URL(i.environmentUrl);
-      if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(u))) failures.push({ property: "environmentUrl", reason: "must be https://<org>.<region>.dynamics.com" });
-    } catch {
-      failures.push({ property: "environmentUrl", reason: `not a URL: ${i.environmentUrl}` });
-    }
+  else if (isKnown(i.environmentUrl)) {
+    const problem = endpointUrlProblem(i.environmentUrl, "must be https://<org>.<region>.dynamics.com");
+    if (problem) failures.push({ property: "environmentUrl", reason: problem });
   }
   if (!i.providerName.trim()) failures.push({ property: "providerName", reason: "required (the IOM provider, e.g. Inventory Visibility)" });
   const maps = [["parameters", i.parameters], ["secretParameters", i.secretParameters]] as const;
@@ -135,7 +108,7 @@ export function checkProviderParameters(i: ProviderParametersInputs, mapsUnknown
     }
   }
   if (seen.size === 0 && !failures.length && !mapsUnknown) failures.push({ property: "parameters", reason: "names no parameter" });
-  if (i.schemaOverride && i.schemaOverride !== UNKNOWN) {
+  if (i.schemaOverride && isKnown(i.schemaOverride)) {
     try {
       discovery.parseProviderSchemaOverride(i.schemaOverride);
     } catch (e) {
@@ -146,24 +119,24 @@ export function checkProviderParameters(i: ProviderParametersInputs, mapsUnknown
 }
 
 /** Every parameter the inputs name, secret or not. */
-function allParameters(i: ProviderParametersInputs): Record<string, string> {
+function allParameters(i: IomProviderParametersInputs): Record<string, string> {
   return { ...i.parameters, ...i.secretParameters };
 }
 
 /** What the state holds for a value: the value itself, or a fingerprint for a secret. */
-function stored(i: ProviderParametersInputs, name: string, value: string, salt: string): string {
+function stored(i: IomProviderParametersInputs, name: string, value: string, salt: string): string {
   return name in i.secretParameters ? params.fingerprint(value, salt) : value;
 }
 
 /** Parameter-level comparison of the last applied state with new inputs. */
-export function diffParameters(olds: ProviderParametersOutputs, news: ProviderParametersInputs): { added: string[]; changed: string[]; removed: string[] } {
+export function diffParameters(olds: IomProviderParametersOutputs, news: IomProviderParametersInputs): { added: string[]; changed: string[]; removed: string[] } {
   const added: string[] = [];
   const changed: string[] = [];
   const applied = olds.applied ?? {};
   const wanted = allParameters(news);
   for (const [name, value] of Object.entries(wanted)) {
     if (!(name in applied)) added.push(name);
-    else if (value === UNKNOWN || stored(news, name, value, olds.fingerprintSalt) !== applied[name]) changed.push(name);
+    else if (isUnknown(value) || stored(news, name, value, olds.fingerprintSalt) !== applied[name]) changed.push(name);
   }
   const removed = Object.keys(applied).filter((n) => !(n in wanted));
   return { added, changed, removed };
@@ -173,13 +146,21 @@ export interface ProviderParametersDiff extends pulumi.dynamic.DiffResult {
   detailedDiff?: Record<string, { kind: "ADD" | "UPDATE" | "DELETE"; inputDiff: boolean }>;
 }
 
-/** Build the provider. `overrides` are captured into the serialized closure: plain data only. */
-export function makeIomProviderParametersProvider(overrides: { client?: Partial<ClientOptions> } = {}): pulumi.dynamic.ResourceProvider<ProviderParametersInputs, ProviderParametersOutputs> {
+/** A `pulumi.dynamic.ResourceProvider` with every method present but `configure` (it reads no stack config). */
+export type IomProviderParametersProvider = Required<Omit<pulumi.dynamic.ResourceProvider<IomProviderParametersInputs, IomProviderParametersOutputs>, "configure">>;
+
+/** What a test may tune: plain data, captured into the serialized closure. */
+export interface IomProviderParametersProviderOptions {
+  client?: Partial<ClientOptions>;
+}
+
+/** Build the provider. `options` are captured into the serialized closure: plain data only. */
+export function createIomProviderParametersProvider(options: IomProviderParametersProviderOptions = {}): IomProviderParametersProvider {
   const connect = (environmentUrl: string) =>
-    new clientMod.DataverseClient({ environmentUrl, ...clientOptionsFromEnv(), ...overrides.client, maxConcurrency: 4, log: pulumiLog() });
+    new clientMod.DataverseClient({ environmentUrl, ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client, maxConcurrency: 4, log: pulumiLog() });
 
   /** Read, write what differs, and build the outputs. */
-  const apply = async (i: ProviderParametersInputs, salt: string): Promise<ProviderParametersOutputs> => {
+  const apply = async (i: IomProviderParametersInputs, salt: string): Promise<IomProviderParametersOutputs> => {
     const client = connect(i.environmentUrl);
     const schema = await discovery.discoverProviderSchema(client, discovery.parseProviderSchemaOverride(i.schemaOverride));
     const provider = await params.findProvider(client, schema, i.providerName);
@@ -203,18 +184,18 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
   };
 
   return {
-    async check(_olds: ProviderParametersInputs, news: ProviderParametersInputs): Promise<pulumi.dynamic.CheckResult<ProviderParametersInputs>> {
+    async check(_olds: IomProviderParametersInputs, news: IomProviderParametersInputs): Promise<pulumi.dynamic.CheckResult<IomProviderParametersInputs>> {
       const raw = news as unknown as Record<string, unknown>;
-      const failures = checkProviderParameters(clean(raw), raw.parameters === UNKNOWN || raw.secretParameters === UNKNOWN);
+      const failures = checkProviderParameters(clean(raw), isUnknown(raw.parameters) || isUnknown(raw.secretParameters));
       return failures.length ? { inputs: news, failures } : { inputs: news };
     },
 
-    async diff(_id: string, olds: ProviderParametersOutputs, newsRaw: ProviderParametersInputs): Promise<ProviderParametersDiff> {
+    async diff(_id: string, olds: IomProviderParametersOutputs, newsRaw: IomProviderParametersInputs): Promise<ProviderParametersDiff> {
       const raw = newsRaw as unknown as Record<string, unknown>;
-      const unknownMaps = (["parameters", "secretParameters"] as const).filter((k) => raw[k] === UNKNOWN);
+      const unknownMaps = (["parameters", "secretParameters"] as const).filter((k) => isUnknown(raw[k]));
       if (unknownMaps.length) return { changes: true, replaces: [], detailedDiff: Object.fromEntries(unknownMaps.map((k) => [k, { kind: "UPDATE" as const, inputDiff: true }])) };
       const news = clean(raw);
-      const replaces = (["environmentUrl", "providerName"] as const).filter((k) => news[k] === UNKNOWN || news[k] !== olds[k]);
+      const replaces = (["environmentUrl", "providerName"] as const).filter((k) => isUnknown(news[k]) || news[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
       const d = diffParameters(olds, news);
       const detailedDiff: ProviderParametersDiff["detailedDiff"] = {};
@@ -228,13 +209,13 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
       return { changes: Object.keys(detailedDiff).length > 0, replaces: [], stables: ["environmentUrl", "providerName"], detailedDiff };
     },
 
-    async create(inputs: ProviderParametersInputs): Promise<pulumi.dynamic.CreateResult<ProviderParametersOutputs>> {
+    async create(inputs: IomProviderParametersInputs): Promise<pulumi.dynamic.CreateResult<IomProviderParametersOutputs>> {
       const i = clean(inputs as unknown as Record<string, unknown>);
       const outs = await apply(i, params.newSalt());
       return { id: `iom-provider-${outs.providerId}`, outs };
     },
 
-    async read(id: string, props?: ProviderParametersOutputs): Promise<pulumi.dynamic.ReadResult<ProviderParametersOutputs>> {
+    async read(id: string, props?: IomProviderParametersOutputs): Promise<pulumi.dynamic.ReadResult<IomProviderParametersOutputs>> {
       if (!props || !props.applied) return { id, props };
       const o = props;
       const client = connect(o.environmentUrl);
@@ -244,7 +225,7 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
         provider = await params.findProvider(client, schema, o.providerName);
       } catch (e) {
         // The provider was removed from IOM: the resource is gone (a later `up` reports the catalog step).
-        if ((e as Error).name === "SchemaError" && /has not been added from IOM's catalog/.test((e as Error).message)) return { id: "", props: {} as ProviderParametersOutputs };
+        if ((e as Error).name === "SchemaError" && /has not been added from IOM's catalog/.test((e as Error).message)) return { id: "", props: {} as IomProviderParametersOutputs };
         throw e;
       }
       const names = Object.keys(o.applied);
@@ -258,20 +239,20 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
         if (actual[n] !== o.applied[n]) drift.push({ name: n, applied: o.applied[n], actual: actual[n] });
       }
       if (drift.length) pulumiLog()("warn", `IOM provider "${provider.name}": changed outside Pulumi: ${drift.map((d) => d.name).join(", ")}`);
-      const outputs: ProviderParametersOutputs = { ...o, applied: actual, providerId: provider.id, providerLabel: provider.name, activationStatus: provider.activationStatus, drift };
+      const outputs: IomProviderParametersOutputs = { ...o, applied: actual, providerId: provider.id, providerLabel: provider.name, activationStatus: provider.activationStatus, drift };
       // New inputs: the actual values, so the next preview shows actual -> desired. A secret's actual
       // value is never returned; a placeholder says whether it changed.
-      const inputs: ProviderParametersInputs = {
+      const inputs: IomProviderParametersInputs = {
         environmentUrl: o.environmentUrl,
         providerName: o.providerName,
         schemaOverride: o.schemaOverride,
         parameters: Object.fromEntries(names.filter((n) => !secret(n)).map((n) => [n, current.get(n)!.value])),
         secretParameters: Object.fromEntries(names.filter(secret).map((n) => [n, drift.some((d) => d.name === n) ? "(secret changed outside Pulumi)" : "(secret unchanged)"])),
       };
-      return { id, props: outputs, inputs: inputs as unknown as ProviderParametersOutputs };
+      return { id, props: outputs, inputs: inputs as unknown as IomProviderParametersOutputs };
     },
 
-    async update(_id: string, olds: ProviderParametersOutputs, news: ProviderParametersInputs): Promise<pulumi.dynamic.UpdateResult<ProviderParametersOutputs>> {
+    async update(_id: string, olds: IomProviderParametersOutputs, news: IomProviderParametersInputs): Promise<pulumi.dynamic.UpdateResult<IomProviderParametersOutputs>> {
       const outs = await apply(clean(news as unknown as Record<string, unknown>), olds.fingerprintSalt || params.newSalt());
       return { outs };
     },
@@ -283,7 +264,13 @@ export function makeIomProviderParametersProvider(overrides: { client?: Partial<
 }
 
 /** The provider object `IomProviderParameters` uses. */
-export const iomProviderParametersProvider = makeIomProviderParametersProvider();
+export const iomProviderParametersProvider = createIomProviderParametersProvider();
+/** @deprecated The old name of {@link createIomProviderParametersProvider}. */
+export const makeIomProviderParametersProvider = createIomProviderParametersProvider;
+/** @deprecated The old name of {@link IomProviderParametersInputs}. */
+export type ProviderParametersInputs = IomProviderParametersInputs;
+/** @deprecated The old name of {@link IomProviderParametersOutputs}. */
+export type ProviderParametersOutputs = IomProviderParametersOutputs;
 
 // ---- the resource --------------------------------------------------------------------------------
 
@@ -300,7 +287,11 @@ export interface IomProviderParametersArgs {
   schemaOverride?: pulumi.Input<string>;
 }
 
-/** Sets named parameters of one IOM provider instance; never touches any other parameter or provider. */
+/**
+ * Sets named parameters of one IOM provider instance and reports drift on refresh; never touches
+ * any other parameter or provider, and delete leaves the values in place. Secret parameters are a
+ * Pulumi secret as inputs and only salted fingerprints in the state it returns.
+ */
 export class IomProviderParameters extends pulumi.dynamic.Resource {
   declare public readonly providerId: pulumi.Output<string>;
   declare public readonly providerLabel: pulumi.Output<string>;

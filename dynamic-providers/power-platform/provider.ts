@@ -14,14 +14,14 @@
  * never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ClientOptions, LogFn } from "../dataverse/client";
+import type { ClientOptions } from "../dataverse/client";
 import * as api from "./admin-api";
+import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog } from "../common";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const UNKNOWN: string = (require("@pulumi/pulumi/runtime/rpc") as { unknownValue: string }).unknownValue;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export interface PolicyLinkInputs {
+/** What the provider receives: the resource's inputs as plain values. */
+export interface PowerPlatformPolicyLinkInputs {
   environmentId: string;
   /** The policy's `properties.systemId` ([TF] system_id; [PS] `$policy.Properties.systemId`). */
   policySystemId: string;
@@ -33,7 +33,8 @@ export interface PolicyLinkInputs {
   bapUrl: string;
 }
 
-export interface PolicyLinkOutputs extends PolicyLinkInputs {
+/** What the provider returns and the state keeps. */
+export interface PowerPlatformPolicyLinkOutputs extends PowerPlatformPolicyLinkInputs {
   linked: boolean;
   /** The environment's `enterprisePolicies.vnets.linkStatus` as last read. */
   linkStatus: string;
@@ -43,20 +44,9 @@ export interface PolicyLinkOutputs extends PolicyLinkInputs {
   environmentLocation: string;
 }
 
-function pulumiLog(): LogFn {
-  return (level, message) => {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const p = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-      void p.log[level](message);
-    } catch {
-      console.error(message);
-    }
-  };
-}
-
-function clean(raw: Record<string, unknown>): PolicyLinkInputs {
-  const { __provider: _p, ...i } = raw as Record<string, unknown> & Partial<PolicyLinkInputs>;
+/** The inputs with the default endpoint; anything not a string (dropped by the engine) as "". */
+function clean(raw: Record<string, unknown>): PowerPlatformPolicyLinkInputs {
+  const i = cleanInputs<Partial<PowerPlatformPolicyLinkInputs>>(raw);
   const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
     environmentId: s(i.environmentId),
@@ -67,50 +57,48 @@ function clean(raw: Record<string, unknown>): PolicyLinkInputs {
   };
 }
 
-export function checkPolicyLink(i: PolicyLinkInputs): pulumi.dynamic.CheckFailure[] {
+export function checkPolicyLink(i: PowerPlatformPolicyLinkInputs): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
-  const known = (v: string) => v !== UNKNOWN;
-  if (known(i.environmentId) && !GUID.test(i.environmentId)) failures.push({ property: "environmentId", reason: `must be the Power Platform environment id (a GUID), got '${i.environmentId}'` });
-  if (known(i.policySystemId) && !api.SYSTEM_ID_PATTERN.test(i.policySystemId)) {
+  if (isKnown(i.environmentId) && !GUID.test(i.environmentId)) failures.push({ property: "environmentId", reason: `must be the Power Platform environment id (a GUID), got '${i.environmentId}'` });
+  if (isKnown(i.policySystemId) && !api.SYSTEM_ID_PATTERN.test(i.policySystemId)) {
     failures.push({ property: "policySystemId", reason: "must be the policy's systemId: /regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<guid>" });
   }
-  if (known(i.policyLocation) && !/^[a-z]+$/.test(i.policyLocation)) failures.push({ property: "policyLocation", reason: "must be a Power Platform geography such as europe" });
-  try {
-    const u = new URL(i.bapUrl);
-    const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost";
-    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) failures.push({ property: "bapUrl", reason: "must be an https URL" });
-  } catch {
-    failures.push({ property: "bapUrl", reason: `not a URL: ${i.bapUrl}` });
-  }
+  if (isKnown(i.policyLocation) && !/^[a-z]+$/.test(i.policyLocation)) failures.push({ property: "policyLocation", reason: "must be a Power Platform geography such as europe" });
+  const bapUrlProblem = endpointUrlProblem(i.bapUrl, "must be an https URL");
+  if (bapUrlProblem) failures.push({ property: "bapUrl", reason: bapUrlProblem });
   return failures;
 }
 
-const envNumber = (k: string) => {
-  const v = process.env[k];
-  return v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
-};
+/** A `pulumi.dynamic.ResourceProvider` with every method present but `configure` (it reads no stack config). */
+export type PowerPlatformPolicyLinkProvider = Required<Omit<pulumi.dynamic.ResourceProvider<PowerPlatformPolicyLinkInputs, PowerPlatformPolicyLinkOutputs>, "configure">>;
 
-/** Build the provider. `overrides` are captured into the serialized closure: plain data only. */
-export function makePolicyLinkProvider(overrides: { client?: Partial<ClientOptions>; maxPollIntervalMs?: number } = {}): pulumi.dynamic.ResourceProvider<PolicyLinkInputs, PolicyLinkOutputs> {
+/** What a test may tune: plain data, captured into the serialized closure. */
+export interface PowerPlatformPolicyLinkProviderOptions {
+  client?: Partial<ClientOptions>;
+  maxPollIntervalMs?: number;
+}
+
+/** Build the provider. `options` are captured into the serialized closure: plain data only. */
+export function createPowerPlatformPolicyLinkProvider(options: PowerPlatformPolicyLinkProviderOptions = {}): PowerPlatformPolicyLinkProvider {
   const connect = (bapUrl: string) =>
     api.createAdminApi({
       bapUrl,
-      client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...overrides.client },
-      maxPollIntervalMs: overrides.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
+      client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...options.client },
+      maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
       operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
       log: pulumiLog(),
     });
 
   const sameSystemId = (a: string, b: string) => a !== "" && a.toLowerCase() === b.toLowerCase();
 
-  const outputs = (i: PolicyLinkInputs, env: api.EnvironmentInfo): PolicyLinkOutputs => {
+  const outputs = (i: PowerPlatformPolicyLinkInputs, env: api.EnvironmentInfo): PowerPlatformPolicyLinkOutputs => {
     const linkedTo = env.vnets?.systemId ?? "";
     const linked = sameSystemId(linkedTo, i.policySystemId) || (!!env.vnets && env.vnets.id.toLowerCase() === i.policyArmId.toLowerCase() && i.policyArmId !== "");
     return { ...i, linked, linkStatus: env.vnets?.linkStatus ?? "", linkedPolicySystemId: linkedTo, environmentName: env.displayName, environmentLocation: env.location };
   };
 
   /** Prerequisites, then link unless already linked to this policy. */
-  const ensureLinked = async (i: PolicyLinkInputs): Promise<PolicyLinkOutputs> => {
+  const ensureLinked = async (i: PowerPlatformPolicyLinkInputs): Promise<PowerPlatformPolicyLinkOutputs> => {
     const admin = connect(i.bapUrl);
     const env = await admin.getEnvironment(i.environmentId);
     const before = outputs(i, env);
@@ -136,28 +124,28 @@ export function makePolicyLinkProvider(overrides: { client?: Partial<ClientOptio
   };
 
   return {
-    async check(_olds: PolicyLinkInputs, news: PolicyLinkInputs): Promise<pulumi.dynamic.CheckResult<PolicyLinkInputs>> {
+    async check(_olds: PowerPlatformPolicyLinkInputs, news: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.CheckResult<PowerPlatformPolicyLinkInputs>> {
       const failures = checkPolicyLink(clean(news as unknown as Record<string, unknown>));
       return failures.length ? { inputs: news, failures } : { inputs: news };
     },
 
-    async diff(_id: string, olds: PolicyLinkOutputs, newsRaw: PolicyLinkInputs): Promise<pulumi.dynamic.DiffResult> {
+    async diff(_id: string, olds: PowerPlatformPolicyLinkOutputs, newsRaw: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.DiffResult> {
       const news = clean(newsRaw as unknown as Record<string, unknown>);
       // [TF]: environment_id and system_id force a new link; one environment holds one such policy,
       // so the old link goes first.
-      const replaces = (["environmentId", "policySystemId"] as const).filter((k) => news[k] === UNKNOWN || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
+      const replaces = (["environmentId", "policySystemId"] as const).filter((k) => isUnknown(news[k]) || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
       const changes = olds.linked === false || news.bapUrl !== olds.bapUrl || news.policyArmId !== olds.policyArmId || news.policyLocation !== olds.policyLocation;
       return { changes, replaces: [], stables: ["environmentId", "policySystemId"] };
     },
 
-    async create(inputs: PolicyLinkInputs): Promise<pulumi.dynamic.CreateResult<PolicyLinkOutputs>> {
+    async create(inputs: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.CreateResult<PowerPlatformPolicyLinkOutputs>> {
       const i = clean(inputs as unknown as Record<string, unknown>);
       const outs = await ensureLinked(i);
       return { id: `${i.environmentId}_networkinjection`, outs };
     },
 
-    async read(id: string, props?: PolicyLinkOutputs): Promise<pulumi.dynamic.ReadResult<PolicyLinkOutputs>> {
+    async read(id: string, props?: PowerPlatformPolicyLinkOutputs): Promise<pulumi.dynamic.ReadResult<PowerPlatformPolicyLinkOutputs>> {
       if (!props || !props.environmentId) return { id, props };
       const i = clean(props as unknown as Record<string, unknown>);
       const outs = outputs(i, await connect(i.bapUrl).getEnvironment(i.environmentId));
@@ -165,11 +153,11 @@ export function makePolicyLinkProvider(overrides: { client?: Partial<ClientOptio
       return { id, props: outs };
     },
 
-    async update(_id: string, _olds: PolicyLinkOutputs, news: PolicyLinkInputs): Promise<pulumi.dynamic.UpdateResult<PolicyLinkOutputs>> {
+    async update(_id: string, _olds: PowerPlatformPolicyLinkOutputs, news: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.UpdateResult<PowerPlatformPolicyLinkOutputs>> {
       return { outs: await ensureLinked(clean(news as unknown as Record<string, unknown>)) };
     },
 
-    async delete(_id: string, props: PolicyLinkOutputs): Promise<void> {
+    async delete(_id: string, props: PowerPlatformPolicyLinkOutputs): Promise<void> {
       const i = clean(props as unknown as Record<string, unknown>);
       const admin = connect(i.bapUrl);
       let env: api.EnvironmentInfo;
@@ -194,7 +182,15 @@ export function makePolicyLinkProvider(overrides: { client?: Partial<ClientOptio
 }
 
 /** The provider object `PowerPlatformPolicyLink` uses. */
-export const policyLinkProvider = makePolicyLinkProvider();
+export const powerPlatformPolicyLinkProvider = createPowerPlatformPolicyLinkProvider();
+/** @deprecated The old name of {@link createPowerPlatformPolicyLinkProvider}. */
+export const makePolicyLinkProvider = createPowerPlatformPolicyLinkProvider;
+/** @deprecated The old name of {@link powerPlatformPolicyLinkProvider}. */
+export const policyLinkProvider = powerPlatformPolicyLinkProvider;
+/** @deprecated The old name of {@link PowerPlatformPolicyLinkInputs}. */
+export type PolicyLinkInputs = PowerPlatformPolicyLinkInputs;
+/** @deprecated The old name of {@link PowerPlatformPolicyLinkOutputs}. */
+export type PolicyLinkOutputs = PowerPlatformPolicyLinkOutputs;
 
 export interface PowerPlatformPolicyLinkArgs {
   /** Power Platform environment id (GUID). */
@@ -208,7 +204,11 @@ export interface PowerPlatformPolicyLinkArgs {
   bapUrl?: pulumi.Input<string>;
 }
 
-/** Links a NetworkInjection enterprise policy to a Power Platform environment; unlinks it on delete. */
+/**
+ * Links a NetworkInjection enterprise policy to a Power Platform environment after checking its
+ * prerequisites; on delete unlinks it, but only while the environment is linked to this policy
+ * (never a link it did not make). Holds no secret: the token is read at run time.
+ */
 export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
   declare public readonly linked: pulumi.Output<boolean>;
   declare public readonly linkStatus: pulumi.Output<string>;
@@ -217,7 +217,7 @@ export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: PowerPlatformPolicyLinkArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      policyLinkProvider,
+      powerPlatformPolicyLinkProvider,
       name,
       {
         environmentId: args.environmentId,
