@@ -4,9 +4,6 @@
  */
 export { IomMappingSet, iomMappingSetProvider, createIomMappingSetProvider } from "./provider";
 export type { IomMappingSetArgs, IomMappingSetInputs, IomMappingSetOutputs, IomMappingSetProvider, IomMappingSetProviderOptions, MappingRowInput, MappingDiffResult } from "./provider";
-// Old names, kept until the tests that import them move to the names above.
-export { iomMappingProvider, makeIomMappingProvider } from "./provider";
-export type { MappingSetInputs, MappingSetOutputs } from "./provider";
 export { MAPPING_KINDS, KINDS, DEFAULT_MAPPING_GROUP, isMappingKind } from "./kinds";
 export type { MappingKind, KindSpec } from "./kinds";
 export { loadMappingDir, loadMappingFile, validateMappingCsv, MappingValidationError } from "./validation";

@@ -34,10 +34,6 @@ import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pu
 export type IomMappingSetInputs = SyncInputs;
 /** What the provider returns and the state keeps. */
 export type IomMappingSetOutputs = SyncOutputs;
-/** @deprecated The old name of {@link IomMappingSetInputs}. */
-export type MappingSetInputs = IomMappingSetInputs;
-/** @deprecated The old name of {@link IomMappingSetOutputs}. */
-export type MappingSetOutputs = IomMappingSetOutputs;
 
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
 const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs"] as const;
@@ -227,10 +223,6 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
 
 /** The provider object `IomMappingSet` uses. */
 export const iomMappingSetProvider = createIomMappingSetProvider();
-/** @deprecated The old name of {@link createIomMappingSetProvider}. */
-export const makeIomMappingProvider = createIomMappingSetProvider;
-/** @deprecated The old name of {@link iomMappingSetProvider}. */
-export const iomMappingProvider = iomMappingSetProvider;
 
 // ---- the resource --------------------------------------------------------------------------------
 

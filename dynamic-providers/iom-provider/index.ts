@@ -5,9 +5,6 @@
  */
 export { IomProviderParameters, iomProviderParametersProvider, createIomProviderParametersProvider, checkProviderParameters, diffParameters } from "./provider";
 export type { IomProviderParametersArgs, IomProviderParametersInputs, IomProviderParametersOutputs, IomProviderParametersProvider, IomProviderParametersProviderOptions, ParameterDrift } from "./provider";
-// Old names, kept until the tests that import them move to the names above.
-export { makeIomProviderParametersProvider } from "./provider";
-export type { ProviderParametersInputs, ProviderParametersOutputs } from "./provider";
 export { IOM_TABLES, PROVIDER_OVERRIDE_KEYS, parseProviderSchemaOverride, normalizeName } from "./discovery";
 export type { ProviderSchema, ProviderSchemaOverride } from "./discovery";
 export { parseProviderParameterEntries, INVENTORY_VISIBILITY_PARAMETERS } from "./config-entries";

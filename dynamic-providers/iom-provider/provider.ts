@@ -265,12 +265,6 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
 
 /** The provider object `IomProviderParameters` uses. */
 export const iomProviderParametersProvider = createIomProviderParametersProvider();
-/** @deprecated The old name of {@link createIomProviderParametersProvider}. */
-export const makeIomProviderParametersProvider = createIomProviderParametersProvider;
-/** @deprecated The old name of {@link IomProviderParametersInputs}. */
-export type ProviderParametersInputs = IomProviderParametersInputs;
-/** @deprecated The old name of {@link IomProviderParametersOutputs}. */
-export type ProviderParametersOutputs = IomProviderParametersOutputs;
 
 // ---- the resource --------------------------------------------------------------------------------
 

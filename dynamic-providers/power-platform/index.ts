@@ -4,7 +4,4 @@
  */
 export { PowerPlatformPolicyLink, powerPlatformPolicyLinkProvider, createPowerPlatformPolicyLinkProvider, checkPolicyLink } from "./provider";
 export type { PowerPlatformPolicyLinkArgs, PowerPlatformPolicyLinkInputs, PowerPlatformPolicyLinkOutputs, PowerPlatformPolicyLinkProvider, PowerPlatformPolicyLinkProviderOptions } from "./provider";
-// Old names, kept until the tests that import them move to the names above.
-export { policyLinkProvider, makePolicyLinkProvider } from "./provider";
-export type { PolicyLinkInputs, PolicyLinkOutputs } from "./provider";
 export { DEFAULT_BAP_URL, BAP_SCOPE, LINK_API_VERSION, ENVIRONMENT_API_VERSION, SYSTEM_ID_PATTERN, createAdminApi, sameLocation } from "./admin-api";

@@ -183,14 +183,6 @@ export function createPowerPlatformPolicyLinkProvider(options: PowerPlatformPoli
 
 /** The provider object `PowerPlatformPolicyLink` uses. */
 export const powerPlatformPolicyLinkProvider = createPowerPlatformPolicyLinkProvider();
-/** @deprecated The old name of {@link createPowerPlatformPolicyLinkProvider}. */
-export const makePolicyLinkProvider = createPowerPlatformPolicyLinkProvider;
-/** @deprecated The old name of {@link powerPlatformPolicyLinkProvider}. */
-export const policyLinkProvider = powerPlatformPolicyLinkProvider;
-/** @deprecated The old name of {@link PowerPlatformPolicyLinkInputs}. */
-export type PolicyLinkInputs = PowerPlatformPolicyLinkInputs;
-/** @deprecated The old name of {@link PowerPlatformPolicyLinkOutputs}. */
-export type PolicyLinkOutputs = PowerPlatformPolicyLinkOutputs;
 
 export interface PowerPlatformPolicyLinkArgs {
   /** Power Platform environment id (GUID). */

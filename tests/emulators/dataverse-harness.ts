@@ -2,7 +2,7 @@
 import { DataverseEmulator, EmulatorOptions, Row } from "./dataverse";
 import { EMULATOR_MAPPING_TABLE } from "./dataverse-schema";
 import { Seeded, seedEmulator } from "./dataverse-fixtures";
-import { makeIomMappingProvider, MappingSetInputs, MappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import type { ClientOptions } from "../../dynamic-providers/dataverse/client";
 import type { MappingKind } from "../../dynamic-providers/dataverse/kinds";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
@@ -15,8 +15,8 @@ export const FAST: Partial<ClientOptions> = { retryBaseMs: 2, retryMaxMs: 20, ma
 export interface Harness {
   emu: DataverseEmulator;
   seeded: Seeded;
-  provider: ReturnType<typeof makeIomMappingProvider>;
-  inputs(rows: RowMap, extra?: Partial<MappingSetInputs>): MappingSetInputs;
+  provider: ReturnType<typeof createIomMappingSetProvider>;
+  inputs(rows: RowMap, extra?: Partial<IomMappingSetInputs>): IomMappingSetInputs;
   mappingRows(kind?: MappingKind): Row[];
   stop(): Promise<void>;
 }
@@ -26,7 +26,7 @@ export async function startHarness(opts: EmulatorOptions = {}, client: Partial<C
   const emu = new DataverseEmulator({ token: TOKEN, ...opts });
   const url = await emu.start();
   const seeded = seedEmulator(emu, products);
-  const provider = makeIomMappingProvider({ client: { ...FAST, ...client } });
+  const provider = createIomMappingSetProvider({ client: { ...FAST, ...client } });
   return {
     emu,
     seeded,
@@ -54,7 +54,7 @@ export function productRows(n: number, start = 1): RowMap {
   return m;
 }
 
-export type Outs = MappingSetOutputs;
+export type Outs = IomMappingSetOutputs;
 
 /** Insert a product mapping row as "someone else" would (random id). */
 export function foreignProductMapping(h: Harness, sku: string, productNumber: string, provider = h.seeded.providerId, group = h.seeded.groupId): string {

@@ -6,10 +6,10 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { iomMappingProvider } from "../../dynamic-providers/dataverse";
+import { iomMappingSetProvider } from "../../dynamic-providers/dataverse";
 
 void (async () => {
-  const sf = await pulumi.runtime.serializeFunction(() => iomMappingProvider, { allowSecrets: true });
+  const sf = await pulumi.runtime.serializeFunction(() => iomMappingSetProvider, { allowSecrets: true });
   fs.writeFileSync(process.argv[2], sf.text);
   process.stdout.write(JSON.stringify({ bytes: sf.text.length, containsSecrets: sf.containsSecrets }));
 })().catch((e: Error) => {

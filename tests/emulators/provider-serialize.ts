@@ -7,11 +7,11 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { iomProviderParametersProvider } from "../../dynamic-providers/iom-provider";
-import { policyLinkProvider } from "../../dynamic-providers/power-platform";
+import { powerPlatformPolicyLinkProvider } from "../../dynamic-providers/power-platform";
 
 const providers: Record<string, pulumi.dynamic.ResourceProvider> = {
   "iom-provider-parameters": iomProviderParametersProvider as unknown as pulumi.dynamic.ResourceProvider,
-  "power-platform-policy-link": policyLinkProvider as unknown as pulumi.dynamic.ResourceProvider,
+  "power-platform-policy-link": powerPlatformPolicyLinkProvider as unknown as pulumi.dynamic.ResourceProvider,
 };
 
 void (async () => {

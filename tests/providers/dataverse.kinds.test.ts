@@ -7,7 +7,7 @@ import { EMULATOR_TABLES, TableDef } from "../emulators/dataverse-schema";
 import { KINDS, MAPPING_KINDS } from "../../dynamic-providers/dataverse/kinds";
 import { validateMappingCsv } from "../../dynamic-providers/dataverse/validation";
 import { decodeKey, encodeKey, mapToRows, ownedId, rowsToMap } from "../../dynamic-providers/dataverse/rows";
-import type { MappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
+import type { IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 
 describe("every mapping kind (item 5)", () => {
@@ -45,7 +45,7 @@ describe("every mapping kind (item 5)", () => {
     ["unitgroups", "name", { "unitGroup=default": "Default Unit" }, "zq1_uomgrpmap"],
   ] as const)("%s sync to their IOM mapping table, resolved by %s", async (kind, key, rows, table) => {
     const res = await h.provider.create(h.inputs(rows as RowMap, { kind, targetKeyColumn: key }));
-    expect((res.outs as MappingSetOutputs).schema.table).toBe(table);
+    expect((res.outs as IomMappingSetOutputs).schema.table).toBe(table);
     expect(h.emu.rows(table)).toHaveLength(Object.keys(rows).length);
   });
 
@@ -74,7 +74,7 @@ describe("every mapping kind (item 5)", () => {
       /target: no lookup to msdyn_warehouse \(lookups: .*zq1_wh -> cr7f3_iomwarehouse.*\); set targetTable=<table> \(and targetKey=<column>\) or target=<column> in dataverseWarehousesSchema/,
     );
     const res = await h.provider.create(h.inputs(rows, { kind: "warehouses", targetKeyColumn: "msdyn_name", schemaOverride: "targetTable=cr7f3_iomwarehouse;targetKey=cr7f3_warehousenumber" }));
-    expect((res.outs as MappingSetOutputs).schema.target).toMatchObject({ table: "cr7f3_iomwarehouse", keyColumn: "cr7f3_warehousenumber" });
+    expect((res.outs as IomMappingSetOutputs).schema.target).toMatchObject({ table: "cr7f3_iomwarehouse", keyColumn: "cr7f3_warehousenumber" });
     expect(h.emu.rows("zq1_whmap")).toHaveLength(1);
   });
 });
@@ -155,7 +155,7 @@ describe("the provider's own check refuses what Dataverse would mangle (item 7)"
     const res = await h.provider.create(h.inputs({ "sku=": "P-000001" }));
     expect(h.mappingRows()[0].zq1_extval).toBeNull();
     h.emu.resetStats();
-    await h.provider.update!(res.id, res.outs as MappingSetOutputs, h.inputs({ "sku=": "P-000001" }));
+    await h.provider.update!(res.id, res.outs as IomMappingSetOutputs, h.inputs({ "sku=": "P-000001" }));
     expect(h.emu.stats.rowsWritten).toBeGreaterThan(0);
   });
 });

@@ -7,7 +7,7 @@ import axios from "axios";
 import { DataverseEmulator, Row } from "../emulators/dataverse";
 import { TableDef, iomTables2021, iomTablesLater } from "../emulators/dataverse-schema";
 import { FAST, TOKEN } from "../emulators/dataverse-harness";
-import { makeIomMappingProvider, MappingSetInputs, MappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import { englishLabel, matchScore } from "../../dynamic-providers/dataverse/schema";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 
@@ -15,7 +15,7 @@ let emu: DataverseEmulator;
 let url: string;
 let ids: Record<string, string>;
 let logs: string[];
-const provider = makeIomMappingProvider({ client: FAST });
+const provider = createIomMappingSetProvider({ client: FAST });
 
 async function start(tables: TableDef[], language = 1033): Promise<void> {
   process.env.DATAVERSE_ACCESS_TOKEN = TOKEN;
@@ -46,7 +46,7 @@ afterEach(async () => {
   jest.restoreAllMocks();
 });
 
-const inputs = (rows: RowMap, extra: Partial<MappingSetInputs> = {}): MappingSetInputs => ({
+const inputs = (rows: RowMap, extra: Partial<IomMappingSetInputs> = {}): IomMappingSetInputs => ({
   environmentUrl: url,
   kind: "products",
   rows,
@@ -59,10 +59,10 @@ const inputs = (rows: RowMap, extra: Partial<MappingSetInputs> = {}): MappingSet
   ...extra,
 });
 
-async function create(rows: RowMap, extra: Partial<MappingSetInputs> = {}) {
+async function create(rows: RowMap, extra: Partial<IomMappingSetInputs> = {}) {
   const i = inputs(rows, extra);
   const res = await provider.create(i);
-  return { id: res.id, outs: res.outs as MappingSetOutputs, inputs: i };
+  return { id: res.id, outs: res.outs as IomMappingSetOutputs, inputs: i };
 }
 
 const mappingRows = (table: string): Row[] => emu.rows(table);
@@ -131,7 +131,7 @@ describe("Customer lookups (item 2)", () => {
     expect(mappingRows("cr7f3_iomaccountmapping")).toEqual([expect.objectContaining({ cr7f3_externalfieldvalue: "BigCommerce", cr7f3_customer: ids.account })]);
     // Read back through the same navigation property: no drift, and a no-op update writes nothing.
     const r = await provider.read!(id, outs);
-    expect((r.props as MappingSetOutputs).drift).toMatchObject({ missing: 0, changed: 0 });
+    expect((r.props as IomMappingSetOutputs).drift).toMatchObject({ missing: 0, changed: 0 });
     emu.resetStats();
     await provider.update!(id, outs, i);
     expect(emu.stats.rowsWritten).toBe(0);
@@ -167,8 +167,8 @@ describe("columns that differ between IOM versions (item 3)", () => {
     emu.resetStats();
     const u = await provider.update!(id, outs, i);
     expect(emu.stats.rowsWritten).toBe(0);
-    expect((u.outs as MappingSetOutputs).lastSync).toMatchObject({ unchanged: 2 });
-    await provider.delete!(id, u.outs as MappingSetOutputs);
+    expect((u.outs as IomMappingSetOutputs).lastSync).toMatchObject({ unchanged: 2 });
+    await provider.delete!(id, u.outs as IomMappingSetOutputs);
     expect(mappingRows("cr7f3_iomproductmapping")).toHaveLength(0);
   });
 
@@ -194,8 +194,8 @@ describe("account-scoped mappings (item 4)", () => {
     const got = mappingRows("cr7f3_iomproductmapping").map((r) => `${r.cr7f3_account ?? "-"} ${r.cr7f3_externalfieldvalue} ${r.cr7f3_product}`).sort();
     expect(got).toEqual([`${ids.account} P1 ${ids.p1}`, `${ids.contoso} ABS ${ids.p1}`, `- ABS ${ids.abs}`].sort());
     const r = await provider.read!(id, outs);
-    expect((r.props as MappingSetOutputs).drift).toMatchObject({ missing: 0, changed: 0 });
-    expect((r.inputs as unknown as MappingSetInputs).rows).toEqual(rows);
+    expect((r.props as IomMappingSetOutputs).drift).toMatchObject({ missing: 0, changed: 0 });
+    expect((r.inputs as unknown as IomMappingSetInputs).rows).toEqual(rows);
     emu.resetStats();
     await provider.update!(id, outs, i);
     expect(emu.stats.rowsWritten).toBe(0);

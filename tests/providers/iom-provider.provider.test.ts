@@ -6,11 +6,11 @@
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { FAST, TOKEN } from "../emulators/dataverse-harness";
 import { BC_PARAMS, IOM_COLUMNS, IV_PARAMS, SeededIom, startIomEnvironment } from "../emulators/iom-provider-tables";
-import { makeIomProviderParametersProvider, type ProviderParametersInputs, type ProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
+import { createIomProviderParametersProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
 import { DataverseClient } from "../../dynamic-providers/dataverse/client";
 import { discoverProviderSchema, parseProviderSchemaOverride } from "../../dynamic-providers/iom-provider/discovery";
 
-const provider = makeIomProviderParametersProvider({ client: FAST });
+const provider = createIomProviderParametersProvider({ client: FAST });
 let env: SeededIom;
 
 const IV = {
@@ -20,7 +20,7 @@ const IV = {
   "Inventory Visibility OrganizationId": "6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10",
 };
 
-function inputs(extra: Partial<ProviderParametersInputs> = {}): ProviderParametersInputs {
+function inputs(extra: Partial<IomProviderParametersInputs> = {}): IomProviderParametersInputs {
   return { environmentUrl: env.url, providerName: "Inventory Visibility", parameters: { ...IV }, secretParameters: {}, schemaOverride: "", ...extra };
 }
 
@@ -50,7 +50,7 @@ describe("discovery of IOM's provider tables", () => {
 describe("create -> diff -> update -> refresh -> delete", () => {
   it("sets exactly the named parameters, then changes only what changed", async () => {
     const created = await provider.create(inputs());
-    const outs = created.outs as ProviderParametersOutputs;
+    const outs = created.outs as IomProviderParametersOutputs;
     expect(env.value(env.ivProviderId, IV_PARAMS[0])).toBe(IV["Inventory Visibility File Drop Location"]);
     expect(env.value(env.ivProviderId, IV_PARAMS[2])).toBe(IV["Inventory Visibility OrganizationId"]);
     expect(outs.written).toHaveLength(3);
@@ -67,7 +67,7 @@ describe("create -> diff -> update -> refresh -> delete", () => {
     expect(d.replaces).toEqual([]);
     expect(Object.keys((d as { detailedDiff: object }).detailedDiff)).toEqual(['parameters["Inventory Visibility Error File Drop Location"]']);
     env.emu.resetStats();
-    const updated = (await provider.update!(created.id, outs, changed)).outs as ProviderParametersOutputs;
+    const updated = (await provider.update!(created.id, outs, changed)).outs as IomProviderParametersOutputs;
     expect(env.emu.stats.byMethod.PATCH).toBe(1);
     expect(env.emu.stats.byMethod.POST ?? 0).toBe(0);
     expect(updated.written).toEqual(["Inventory Visibility Error File Drop Location"]);
@@ -76,9 +76,9 @@ describe("create -> diff -> update -> refresh -> delete", () => {
     // Someone edits a value in the portal: refresh reports it, and hands back the actual value as input.
     env.setValue(env.ivProviderId, IV_PARAMS[0], "https://elsewhere.blob.core.windows.net/x");
     const read = await provider.read!(created.id, updated);
-    const props = read.props as ProviderParametersOutputs;
+    const props = read.props as IomProviderParametersOutputs;
     expect(props.drift).toEqual([{ name: "Inventory Visibility File Drop Location", applied: IV["Inventory Visibility File Drop Location"], actual: "https://elsewhere.blob.core.windows.net/x" }]);
-    expect((read.inputs as unknown as ProviderParametersInputs).parameters["Inventory Visibility File Drop Location"]).toBe("https://elsewhere.blob.core.windows.net/x");
+    expect((read.inputs as unknown as IomProviderParametersInputs).parameters["Inventory Visibility File Drop Location"]).toBe("https://elsewhere.blob.core.windows.net/x");
     expect((await provider.diff!(created.id, props, changed)).changes).toBe(true);
 
     // Delete leaves every value as it is and calls nothing.
@@ -104,7 +104,7 @@ describe("create -> diff -> update -> refresh -> delete", () => {
     // The 3 injected 429s, plus the parallel reads already on the wire when the first one came
     // back: the emulator throttles those too, as the service extends a pause for requests inside it.
     expect(env.emu.stats.throttled).toBeGreaterThanOrEqual(3);
-    expect((created.outs as ProviderParametersOutputs).written).toHaveLength(3);
+    expect((created.outs as IomProviderParametersOutputs).written).toHaveLength(3);
     expect(env.emu.stats.byMethod.PATCH).toBe(3);
   });
 });
@@ -112,9 +112,9 @@ describe("create -> diff -> update -> refresh -> delete", () => {
 describe("secrets", () => {
   it("a secret parameter is written, but only a salted fingerprint is in the state", async () => {
     const secret = "bc-api-key-0123456789";
-    const bc = (value: string): ProviderParametersInputs => ({ environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123" }, secretParameters: { "API Key": value }, schemaOverride: "" });
+    const bc = (value: string): IomProviderParametersInputs => ({ environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123" }, secretParameters: { "API Key": value }, schemaOverride: "" });
     const created = await provider.create(bc(secret));
-    const outs = created.outs as ProviderParametersOutputs;
+    const outs = created.outs as IomProviderParametersOutputs;
     expect(env.value(env.bcProviderId, "API Key")).toBe(secret);
     expect(JSON.stringify(outs)).not.toContain(secret);
     expect(outs.applied["API Key"]).toMatch(/^scrypt:/);
@@ -128,7 +128,7 @@ describe("secrets", () => {
     const text = JSON.stringify(read);
     expect(text).not.toContain("typed-in-the-portal");
     expect(text).not.toContain(secret);
-    expect((read.props as ProviderParametersOutputs).drift.map((x) => x.name)).toEqual(["API Key"]);
+    expect((read.props as IomProviderParametersOutputs).drift.map((x) => x.name)).toEqual(["API Key"]);
     expect(BC_PARAMS).toContain("API Key");
   });
 });
@@ -154,9 +154,9 @@ describe("what an operator is told", () => {
     const dup = await provider.check!(inputs(), inputs({ parameters: { "Store Hash": "a", "store-hash": "b" } }));
     expect(dup.failures![0].reason).toMatch(/name the same parameter/);
     // In a preview a secret map may not be known yet: check lets it through, diff reports a change.
-    const pending = { ...inputs({ parameters: {} }), secretParameters: unknownValue } as unknown as ProviderParametersInputs;
+    const pending = { ...inputs({ parameters: {} }), secretParameters: unknownValue } as unknown as IomProviderParametersInputs;
     expect((await provider.check!(inputs(), pending)).failures).toBeUndefined();
     const created = await provider.create(inputs());
-    expect((await provider.diff!(created.id, created.outs as ProviderParametersOutputs, pending)).changes).toBe(true);
+    expect((await provider.diff!(created.id, created.outs as IomProviderParametersOutputs, pending)).changes).toBe(true);
   });
 });

@@ -4,12 +4,12 @@
  * failures and 429s.
  */
 import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../emulators/power-platform-admin";
-import { makePolicyLinkProvider, type PolicyLinkInputs, type PolicyLinkOutputs } from "../../dynamic-providers/power-platform";
+import { createPowerPlatformPolicyLinkProvider, type PowerPlatformPolicyLinkInputs, type PowerPlatformPolicyLinkOutputs } from "../../dynamic-providers/power-platform";
 
-const provider = makePolicyLinkProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 20 });
+const provider = createPowerPlatformPolicyLinkProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 20 });
 let emu: PowerPlatformAdminEmulator;
 
-const inputs = (extra: Partial<PolicyLinkInputs> = {}): PolicyLinkInputs => ({
+const inputs = (extra: Partial<PowerPlatformPolicyLinkInputs> = {}): PowerPlatformPolicyLinkInputs => ({
   environmentId: ENV_ID,
   policySystemId: POLICY_SYSTEM_ID,
   policyArmId: POLICY_ARM_ID,
@@ -27,7 +27,7 @@ afterEach(() => emu.stop());
 describe("link, refresh, unlink", () => {
   it("create links and waits for the operation; diff sees no change; delete unlinks", async () => {
     const created = await provider.create(inputs());
-    const outs = created.outs as PolicyLinkOutputs;
+    const outs = created.outs as PowerPlatformPolicyLinkOutputs;
     expect(outs).toMatchObject({ linked: true, linkStatus: "Linked", linkedPolicySystemId: POLICY_SYSTEM_ID, environmentName: "IOM Test" });
     expect(emu.environments.get(ENV_ID)!.vnets?.systemId).toBe(POLICY_SYSTEM_ID);
     expect(emu.count("POST", "/NetworkInjection/link")).toBe(1);
@@ -43,10 +43,10 @@ describe("link, refresh, unlink", () => {
     // Someone unlinks it by hand: refresh reports it, and the next diff wants to link again.
     emu.environments.get(ENV_ID)!.vnets = undefined;
     const read = await provider.read!(created.id, outs);
-    const props = read.props as PolicyLinkOutputs;
+    const props = read.props as PowerPlatformPolicyLinkOutputs;
     expect(props).toMatchObject({ linked: false, linkStatus: "", linkedPolicySystemId: "" });
     expect((await provider.diff!(created.id, props, inputs())).changes).toBe(true);
-    const relinked = (await provider.update!(created.id, props, inputs())).outs as PolicyLinkOutputs;
+    const relinked = (await provider.update!(created.id, props, inputs())).outs as PowerPlatformPolicyLinkOutputs;
     expect(relinked.linked).toBe(true);
 
     await provider.delete!(created.id, relinked);
@@ -57,14 +57,14 @@ describe("link, refresh, unlink", () => {
   it("already linked to this policy: create makes no link call", async () => {
     emu.environments.get(ENV_ID)!.vnets = { policyId: "x", location: "europe", id: POLICY_ARM_ID, systemId: POLICY_SYSTEM_ID, linkStatus: "Linked" };
     const created = await provider.create(inputs());
-    expect((created.outs as PolicyLinkOutputs).linked).toBe(true);
+    expect((created.outs as PowerPlatformPolicyLinkOutputs).linked).toBe(true);
     expect(emu.count("POST", "/link")).toBe(0);
   });
 
   it("delete after the environment itself was deleted: nothing to unlink, no error", async () => {
     const created = await provider.create(inputs());
     emu.environments.delete(ENV_ID);
-    await expect(provider.delete!(created.id, created.outs as PolicyLinkOutputs)).resolves.toBeUndefined();
+    await expect(provider.delete!(created.id, created.outs as PowerPlatformPolicyLinkOutputs)).resolves.toBeUndefined();
     expect(emu.count("POST", "/unlink")).toBe(0);
   });
 
@@ -72,7 +72,7 @@ describe("link, refresh, unlink", () => {
     const created = await provider.create(inputs());
     const other = "/regions/europe/providers/Microsoft.PowerPlatform/enterprisePolicies/0f0f0f0f-1111-4222-8333-444444444444";
     emu.environments.get(ENV_ID)!.vnets = { policyId: "y", location: "europe", id: "/subscriptions/x/resourceGroups/y/providers/Microsoft.PowerPlatform/enterprisePolicies/someone-elses", systemId: other, linkStatus: "Linked" };
-    await provider.delete!(created.id, created.outs as PolicyLinkOutputs);
+    await provider.delete!(created.id, created.outs as PowerPlatformPolicyLinkOutputs);
     expect(emu.count("POST", "/unlink")).toBe(0);
     expect(emu.environments.get(ENV_ID)!.vnets?.systemId).toBe(other);
   });
@@ -117,7 +117,7 @@ describe("prerequisites and failures get errors that name them", () => {
     emu.fault({ kind: "429", times: 2 });
     emu.fault({ kind: "503", times: 1, match: (m, p) => m === "GET" && p.includes("lifecycleOperations") });
     const created = await provider.create(inputs());
-    expect((created.outs as PolicyLinkOutputs).linked).toBe(true);
+    expect((created.outs as PowerPlatformPolicyLinkOutputs).linked).toBe(true);
     expect(emu.log.filter((l) => l.status === 429)).toHaveLength(2);
     expect(emu.log.filter((l) => l.status === 503)).toHaveLength(1);
   });
