@@ -14,7 +14,7 @@ import * as security from "@pulumi/azure-native/security";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { WORKLOAD, resourceName } from "../naming";
-import type { LandingArgs } from "./landing";
+import type { LandingPlacement } from "./landing";
 import { MonitoringAlerts } from "./monitoringAlerts";
 import { WORKBOOK_DIR, prepareWorkbook, serializeWorkbook, stableGuid, type WorkbookDefinition } from "./workbook";
 
@@ -59,7 +59,7 @@ export function gatewayEventQuery(gatewayEventLog: string): string {
   return `${gatewayEventLog}!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]`;
 }
 
-export interface MonitoringArgs extends LandingArgs {
+export interface MonitoringArgs extends LandingPlacement {
   retentionDays: number;
   dropStorage: {
     accountId: pulumi.Input<string>;
