@@ -15,6 +15,7 @@ export interface NetworkArgs extends LandingPlacement {
 
 /** The Power Platform delegation a NetworkInjection enterprise policy requires. */
 export const POWER_PLATFORM_DELEGATION = "Microsoft.PowerPlatform/enterprisePolicies";
+const POWER_PLATFORM_DELEGATIONS = [{ name: "powerplatform", serviceName: POWER_PLATFORM_DELEGATION }];
 
 /**
  * Windows activation (KMS) endpoints on Azure. Without them the gateway VM never activates once
@@ -162,6 +163,22 @@ export class Network extends pulumi.ComponentResource {
     }, { parent: this });
   }
 
+  /** A subnet of the primary VNet behind its NSG, with no default outbound access; `after` serializes subnet operations. */
+  private subnet(
+    name: string, args: NetworkArgs, vnet: network.VirtualNetwork, suffix: string, addressPrefix: string,
+    nsg: network.NetworkSecurityGroup, extra: Partial<network.SubnetArgs>, after?: pulumi.Resource,
+  ): network.Subnet {
+    return new network.Subnet(name, {
+      resourceGroupName: args.resourceGroupName,
+      virtualNetworkName: vnet.name,
+      subnetName: resourceName(args.naming, "snet", suffix),
+      addressPrefix,
+      networkSecurityGroup: { id: nsg.id },
+      ...extra,
+      defaultOutboundAccess: false,
+    }, { parent: this, dependsOn: after ? [after] : undefined });
+  }
+
   /** The private endpoints' subnet: HTTPS in from the gateway and Power Platform subnets only. */
   private privateEndpointSubnet(name: string, args: NetworkArgs, vnet: network.VirtualNetwork): network.Subnet {
     const inboundFrom: string[] = [];
@@ -175,15 +192,9 @@ export class Network extends pulumi.ComponentResource {
         : []),
       denyAll("Inbound"),
     ]);
-    return new network.Subnet(`${name}-snet-pep`, {
-      resourceGroupName: args.resourceGroupName,
-      virtualNetworkName: vnet.name,
-      subnetName: resourceName(args.naming, "snet", "pep"),
-      addressPrefix: args.privateEndpointSubnetPrefix,
-      networkSecurityGroup: { id: nsg.id },
+    return this.subnet(`${name}-snet-pep`, args, vnet, "pep", args.privateEndpointSubnetPrefix, nsg, {
       privateEndpointNetworkPolicies: "Enabled", // let the NSG govern traffic to the endpoints
-      defaultOutboundAccess: false,
-    }, { parent: this });
+    });
   }
 
   /** The gateway's subnet: no inbound, only the outbound the gateway needs, egress through a NAT gateway. */
@@ -193,15 +204,7 @@ export class Network extends pulumi.ComponentResource {
     const nsg = this.nsg(`${name}-nsg-gw`, args, "gw",
       [denyAll("Inbound"), ...gatewayOutboundRules(args.privateEndpointSubnetPrefix, gateway.outboundInternetHttps, gateway.outboundInternetHttp)]);
     const nat = this.natGateway(name, args);
-    return new network.Subnet(`${name}-snet-gw`, {
-      resourceGroupName: args.resourceGroupName,
-      virtualNetworkName: vnet.name,
-      subnetName: resourceName(args.naming, "snet", "gw"),
-      addressPrefix: gateway.subnetPrefix,
-      networkSecurityGroup: { id: nsg.id },
-      natGateway: { id: nat.id },
-      defaultOutboundAccess: false,
-    }, { parent: this, dependsOn: [after] });
+    return this.subnet(`${name}-snet-gw`, args, vnet, "gw", gateway.subnetPrefix, nsg, { natGateway: { id: nat.id } }, after);
   }
 
   private natGateway(name: string, args: NetworkArgs): network.NatGateway {
@@ -231,17 +234,8 @@ export class Network extends pulumi.ComponentResource {
     name: string, args: NetworkArgs, powerPlatform: NonNullable<NetworkArgs["powerPlatform"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
   ): void {
     const nsg = this.nsg(`${name}-nsg-pp`, args, "pp", [denyAll("Inbound")]);
-    const subnetName = resourceName(args.naming, "snet", "pp");
-    new network.Subnet(`${name}-snet-pp`, {
-      resourceGroupName: args.resourceGroupName,
-      virtualNetworkName: vnet.name,
-      subnetName,
-      addressPrefix: powerPlatform.subnetPrefix,
-      networkSecurityGroup: { id: nsg.id },
-      delegations: [{ name: "powerplatform", serviceName: POWER_PLATFORM_DELEGATION }],
-      defaultOutboundAccess: false,
-    }, { parent: this, dependsOn: [after] });
-    this.powerPlatformSubnets.push({ vnetId: vnet.id, subnetName });
+    this.subnet(`${name}-snet-pp`, args, vnet, "pp", powerPlatform.subnetPrefix, nsg, { delegations: POWER_PLATFORM_DELEGATIONS }, after);
+    this.powerPlatformSubnets.push({ vnetId: vnet.id, subnetName: resourceName(args.naming, "snet", "pp") });
   }
 
   /** The failover region's VNet with its delegated subnet, peered both ways with the primary. */
@@ -260,7 +254,7 @@ export class Network extends pulumi.ComponentResource {
         name: subnetName,
         addressPrefix: failover.addressSpace,
         networkSecurityGroup: { id: nsg.id },
-        delegations: [{ name: "powerplatform", serviceName: POWER_PLATFORM_DELEGATION }],
+        delegations: POWER_PLATFORM_DELEGATIONS,
         defaultOutboundAccess: false,
       }],
       tags: args.tags,
