@@ -7,6 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import type { DropStorageSettings } from "./components/dropStorage";
+import type { AlertSettings } from "./components/monitoring";
 import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
 import { normalizeScopes, normalizeStoreStatuses, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dynamic-providers/dataverse/kinds";
@@ -229,17 +231,7 @@ export interface StackConfig {
     subnetPrefix: string;
     failover?: { location: string; regionCode: string; addressSpace: string };
   };
-  storage: {
-    sku: (typeof STORAGE_SKUS)[number];
-    versioning: boolean;
-    blobSoftDeleteDays: number;
-    containerSoftDeleteDays: number;
-    fileDropContainerName: string;
-    errorFileDropContainerName: string;
-    blobDataContributorPrincipalIds: string[];
-    /** Shared key (account key, SAS) authorization; off means Entra ID only. */
-    sharedKeyAccess: boolean;
-  };
+  storage: DropStorageSettings & { sku: (typeof STORAGE_SKUS)[number] };
   keyVault: {
     sku: "standard" | "premium";
     purgeProtection: boolean;
@@ -699,16 +691,10 @@ function build(stack: string, v: Values): StackConfig {
   };
 }
 
-export interface MonitoringConfig {
+export interface MonitoringConfig extends AlertSettings {
   retentionDays: number;
-  emails: string[];
   /** Secret; absent when no webhook is configured. */
   webhookUrl?: pulumi.Output<string>;
-  cpuAlertPercent: number;
-  memoryAlertPercent: number;
-  blobAvailabilityPercent: number;
-  /** Absent: the File Drop silence alert is off. */
-  fileDropSilenceHours?: number;
   /** Present when Defender for Storage with on-upload malware scanning is on. */
   malwareScanning?: { capGbPerMonth: number };
   gatewayEventLog: string;

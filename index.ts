@@ -78,17 +78,10 @@ const drop = new DropStorage("drop", {
   naming,
   tags,
   uniqueSuffix,
-  sku: config.storage.sku,
-  versioning: config.storage.versioning,
-  blobSoftDeleteDays: config.storage.blobSoftDeleteDays,
-  containerSoftDeleteDays: config.storage.containerSoftDeleteDays,
-  fileDropContainerName: config.storage.fileDropContainerName,
-  errorFileDropContainerName: config.storage.errorFileDropContainerName,
-  blobDataContributorPrincipalIds: config.storage.blobDataContributorPrincipalIds,
+  ...config.storage,
   subscriptionId: client.subscriptionId,
   privateEndpoint: privateEndpointPlacement(4),
   lock: config.resourceLocks,
-  sharedKeyAccess: config.storage.sharedKeyAccess,
 });
 
 // Credentials the landing generates or is given, all kept in the vault. Every secret expires when

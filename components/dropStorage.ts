@@ -5,9 +5,8 @@ import { privateLinkFor, type PrivateEndpointPlacement } from "./privateLink";
 import type { LandingPlacement } from "./landing";
 import { grantRole, protectFromDeletion } from "./roles";
 
-export interface DropStorageArgs extends LandingPlacement {
-  /** Random suffix that makes the globally unique account name unique. */
-  uniqueSuffix: pulumi.Input<string>;
+/** The drop account's settings, exactly as the stack config (`StackConfig.storage`) holds them. */
+export interface DropStorageSettings {
   sku: string;
   versioning: boolean;
   blobSoftDeleteDays: number;
@@ -16,11 +15,16 @@ export interface DropStorageArgs extends LandingPlacement {
   errorFileDropContainerName: string;
   /** Who the Power Automate Blob connection signs in as ("Azure AD Integrated"). */
   blobDataContributorPrincipalIds: string[];
+  /** Shared key (account key, SAS) authorization; false keeps the account on Entra ID only. */
+  sharedKeyAccess: boolean;
+}
+
+export interface DropStorageArgs extends LandingPlacement, DropStorageSettings {
+  /** Random suffix that makes the globally unique account name unique. */
+  uniqueSuffix: pulumi.Input<string>;
   subscriptionId: pulumi.Input<string>;
   privateEndpoint: PrivateEndpointPlacement;
   lock: boolean;
-  /** Shared key (account key, SAS) authorization; false keeps the account on Entra ID only. */
-  sharedKeyAccess: boolean;
 }
 
 /**
