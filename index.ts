@@ -239,8 +239,8 @@ const mappingSets = config.dataverse && mappingFiles
       const dataverse = config.dataverse;
       if (!parsed || !dataverse) return [];
       return [{
-        kind,
-        set: new IomMappingSet(`iom-mappings-${kind}`, {
+        key: kind,
+        resource: new IomMappingSet(`iom-mappings-${kind}`, {
           environmentUrl: dataverse.environmentUrl,
           kind,
           file: parsed.file,
@@ -305,6 +305,11 @@ const policyLink = vnetSupport && config.powerPlatform && config.powerPlatformEn
 
 // ---- Stack outputs -------------------------------------------------------------------------------
 
+/** One stack output entry per keyed resource (mapping kind, IOM provider), under the same key. */
+function summaryByKey<R, S>(entries: { key: string; resource: R }[], summary: (resource: R) => S): Record<string, S> {
+  return Object.fromEntries(entries.map(({ key, resource }) => [key, summary(resource)]));
+}
+
 /** The Inventory Visibility provider's three parameters, exactly as its parameter form wants them. */
 export const inventoryVisibility = {
   fileDropLocation: drop.fileDropLocation,
@@ -350,22 +355,17 @@ export const bigcommerce = bigcommerceCheck
 
 /** Per kind: how many mappings the stack keeps, how many rows it created or adopted, and drift seen by refresh. */
 export const mappings = config.dataverse
-  ? Object.fromEntries(mappingSets.map(({ kind, set }) => [kind, {
-      rows: set.rowCount,
-      owned: set.ownedCount,
-      adopted: set.adoptedCount,
-      drift: set.drift,
-    }]))
+  ? summaryByKey(mappingSets, (set) => ({ rows: set.rowCount, owned: set.ownedCount, adopted: set.adoptedCount, drift: set.drift }))
   : undefined;
 
 /** Per IOM provider the stack sets parameters on: its activation status, what the last `up` wrote, and parameters changed outside Pulumi (names only). */
 export const iomProviders = providerParameters.length
-  ? Object.fromEntries(providerParameters.map(({ key, resource }) => [key, {
+  ? summaryByKey(providerParameters, (resource) => ({
       provider: resource.providerLabel,
       activationStatus: resource.activationStatus,
       written: resource.written,
       drift: resource.drift.apply((d) => (d ?? []).map((x) => x.name)),
-    }]))
+    }))
   : undefined;
 /** The NetworkInjection policy's link to the environment, as last read. */
 export const powerPlatformPolicyLink = policyLink
