@@ -435,6 +435,11 @@ function checkAddressPlan(v: Values, add: AddProblem): void {
     }
     parsed.push([key, block]);
   }
+  checkFailoverNetwork(v, vnet, add);
+}
+
+/** The Power Platform failover VNet: both keys or neither, another known region, its own range. */
+function checkFailoverNetwork(v: Values, vnet: Cidr, add: AddProblem): void {
   if (wantsVnetSupport(v) && (v.powerPlatformFailoverLocation !== "") !== (v.powerPlatformFailoverAddressSpace !== "")) {
     add(v.powerPlatformFailoverLocation ? "powerPlatformFailoverAddressSpace" : "powerPlatformFailoverLocation",
       "powerPlatformFailoverLocation and powerPlatformFailoverAddressSpace are set together or not at all");
