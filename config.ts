@@ -7,6 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import type { DropStorageSettings } from "./components/dropStorage";
+import type { AlertSettings } from "./components/monitoring";
 import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
 import { normalizeScopes, normalizeStoreStatuses, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dynamic-providers/dataverse/kinds";
@@ -229,17 +231,7 @@ export interface StackConfig {
     subnetPrefix: string;
     failover?: { location: string; regionCode: string; addressSpace: string };
   };
-  storage: {
-    sku: (typeof STORAGE_SKUS)[number];
-    versioning: boolean;
-    blobSoftDeleteDays: number;
-    containerSoftDeleteDays: number;
-    fileDropContainerName: string;
-    errorFileDropContainerName: string;
-    blobDataContributorPrincipalIds: string[];
-    /** Shared key (account key, SAS) authorization; off means Entra ID only. */
-    sharedKeyAccess: boolean;
-  };
+  storage: DropStorageSettings & { sku: (typeof STORAGE_SKUS)[number] };
   keyVault: {
     sku: "standard" | "premium";
     purgeProtection: boolean;
@@ -394,23 +386,37 @@ function regionCodeOf(v: Values): string {
   return v.regionCode || REGION_CODES[v.location] || "";
 }
 
+type AddProblem = (key: ConfigKey, message: string) => void;
+
+const wantsGateway = (v: Values) => v.connectivity !== "powerPlatformVnet";
+const wantsVnetSupport = (v: Values) => v.connectivity !== "dataGateway";
+
 /** Rules between keys, and every derived name checked against Azure's rules. */
 function checkRules(v: Values, problems: ConfigProblem[]): void {
-  const add = (key: ConfigKey, message: string) => problems.push({ key, message });
-  const wantsGateway = v.connectivity !== "powerPlatformVnet";
-  const wantsVnetSupport = v.connectivity !== "dataGateway";
-
+  const add: AddProblem = (key, message) => problems.push({ key, message });
   if (!regionCodeOf(v)) {
     add("regionCode", `must be set: '${v.location}' has no built-in short code (known: ${Object.keys(REGION_CODES).join(", ")})`);
   }
+  checkAddressPlan(v, add);
+  checkGateway(v, add);
+  checkVaultFirewall(v, add);
+  for (const tag of v.extraTags) {
+    const key = tag.slice(0, tag.indexOf("="));
+    if (RESERVED_TAGS.includes(key)) add("extraTags", `'${key}' is set by the program and cannot be overridden`);
+  }
+  checkIntegrations(v, add);
+  checkProviderSetup(v, add);
+  checkDerivedNames(v, add);
+}
 
-  // Address plan: every subnet inside the VNet, none overlapping, big enough for what it hosts.
+/** The address plan: every subnet inside the VNet, none overlapping, big enough for what it hosts. */
+function checkAddressPlan(v: Values, add: AddProblem): void {
   const vnet = parseCidr(v.vnetAddressSpace) as Cidr;
   const subnets: [ConfigKey, string, number][] = [
     ["privateEndpointSubnetPrefix", v.privateEndpointSubnetPrefix, 28],
     ["gatewaySubnetPrefix", v.gatewaySubnetPrefix, 29],
   ];
-  if (wantsVnetSupport) {
+  if (wantsVnetSupport(v)) {
     if (!v.powerPlatformSubnetPrefix) add("powerPlatformSubnetPrefix", `is required when connectivity is '${v.connectivity}'`);
     else subnets.push(["powerPlatformSubnetPrefix", v.powerPlatformSubnetPrefix, 27]);
     if (!v.powerPlatformGeo) add("powerPlatformGeo", `is required when connectivity is '${v.connectivity}' (the Power Platform geography of the environment, e.g. unitedstates)`);
@@ -429,7 +435,12 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
     }
     parsed.push([key, block]);
   }
-  if (wantsVnetSupport && (v.powerPlatformFailoverLocation !== "") !== (v.powerPlatformFailoverAddressSpace !== "")) {
+  checkFailoverNetwork(v, vnet, add);
+}
+
+/** The Power Platform failover VNet: both keys or neither, another known region, its own range. */
+function checkFailoverNetwork(v: Values, vnet: Cidr, add: AddProblem): void {
+  if (wantsVnetSupport(v) && (v.powerPlatformFailoverLocation !== "") !== (v.powerPlatformFailoverAddressSpace !== "")) {
     add(v.powerPlatformFailoverLocation ? "powerPlatformFailoverAddressSpace" : "powerPlatformFailoverLocation",
       "powerPlatformFailoverLocation and powerPlatformFailoverAddressSpace are set together or not at all");
   }
@@ -444,8 +455,10 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
     if (overlaps(failover, vnet)) add("powerPlatformFailoverAddressSpace", `overlaps vnetAddressSpace ${v.vnetAddressSpace}; peered networks need distinct ranges`);
     if (failover.prefixLength > 27) add("powerPlatformFailoverAddressSpace", "is too small: use /27 or larger");
   }
+}
 
-  // Gateway settings only mean something when the stack deploys a gateway.
+/** Gateway settings only mean something when the stack deploys a gateway. */
+function checkGateway(v: Values, add: AddProblem): void {
   const registration = [v.gatewayRegistrationClientId, v.gatewayRegistrationTenantId, v.gatewayRegistrationClientSecret];
   if (registration.some((x) => x !== "") && registration.some((x) => x === "")) {
     for (const key of ["gatewayRegistrationClientId", "gatewayRegistrationTenantId", "gatewayRegistrationClientSecret"] as const) {
@@ -455,24 +468,26 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
   if (v.gatewayAdminObjectIds.length > 0 && v.gatewayRegistrationClientId === "") {
     add("gatewayAdminObjectIds", "only takes effect with unattended registration (gatewayRegistrationClientId); add admins by hand when registering manually");
   }
+  if (!wantsGateway(v) && registration.some((x) => x !== "")) {
+    add("gatewayRegistrationClientId", "is only used when connectivity is 'dataGateway' or 'both'");
+  }
+  if (v.gatewayZones.length > 0 && v.gatewayVmCount > 1 && v.gatewayZones.length < 2) {
+    add("gatewayZones", "lists one zone for several gateway VMs; list at least two so the cluster survives a zone outage");
+  }
+}
+
+/** The vault firewall takes public addresses only. */
+function checkVaultFirewall(v: Values, add: AddProblem): void {
   for (const range of v.keyVaultAllowedIpRanges) {
     const block = parseCidr(range.includes("/") ? range : `${range}/32`) as Cidr;
     if (PRIVATE_RANGES.some((p) => overlaps(p, block))) {
       add("keyVaultAllowedIpRanges", `${range} is a private range; the vault firewall takes public addresses (private traffic uses the private endpoint)`);
     }
   }
-  if (!wantsGateway && registration.some((x) => x !== "")) {
-    add("gatewayRegistrationClientId", "is only used when connectivity is 'dataGateway' or 'both'");
-  }
-  if (v.gatewayZones.length > 0 && v.gatewayVmCount > 1 && v.gatewayZones.length < 2) {
-    add("gatewayZones", "lists one zone for several gateway VMs; list at least two so the cluster survives a zone outage");
-  }
+}
 
-  for (const tag of v.extraTags) {
-    const key = tag.slice(0, tag.indexOf("="));
-    if (RESERVED_TAGS.includes(key)) add("extraTags", `'${key}' is set by the program and cannot be overridden`);
-  }
-
+/** Dataverse and BigCommerce keys only mean something with the integration they belong to. */
+function checkIntegrations(v: Values, add: AddProblem): void {
   if (v.dataverseEnvironmentUrl === "") {
     const dataverseKeys = ["dataverseMappingsDir", "dataverseAdoptExisting", ...MAPPING_KINDS.map(schemaOverrideKey)] as const;
     for (const key of dataverseKeys) {
@@ -492,10 +507,10 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
     add(v.bigcommerceStoreHash ? "bigcommerceAccessToken" : "bigcommerceStoreHash",
       "bigcommerceStoreHash and the secret bigcommerceAccessToken are set together or not at all");
   }
+}
 
-  checkProviderSetup(v, add);
-
-  // Derived names, checked with the longest random suffix so a deployment never fails on a name.
+/** Derived names, checked with the longest random suffix so a deployment never fails on a name. */
+function checkDerivedNames(v: Values, add: AddProblem): void {
   const naming = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
   if (naming.regionCode) {
     const placeholder = "x".repeat(UNIQUE_SUFFIX_LENGTH);
@@ -503,7 +518,7 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
       ["businessUnit", storageAccountName(naming, placeholder), NAME_RULES.storageAccount],
       ["businessUnit", keyVaultName(naming, placeholder), NAME_RULES.keyVault],
     ];
-    if (wantsGateway) names.push(["environment", gatewayComputerName(naming, v.gatewayVmCount - 1), NAME_RULES.computerName]);
+    if (wantsGateway(v)) names.push(["environment", gatewayComputerName(naming, v.gatewayVmCount - 1), NAME_RULES.computerName]);
     for (const [key, name, rule] of names) {
       const reason = rule(name);
       if (reason) add(key, `makes the name '${name.replace(placeholder, "<random>")}' too long or invalid: it ${reason}; shorten businessUnit, environment or regionCode`);
@@ -534,7 +549,7 @@ export interface ProviderSetupConfig {
 
 const sameProvider = (a: string, b: string) => normalizeName(a) === normalizeName(b);
 
-function checkProviderSetup(v: Values, add: (key: ConfigKey, message: string) => void): void {
+function checkProviderSetup(v: Values, add: AddProblem): void {
   if (v.dataverseEnvironmentUrl === "") {
     for (const key of ["iomProviderParameters", "iomProviderSecretParameters"] as const) if (v[key].length > 0) add(key, "is only used with dataverseEnvironmentUrl");
     if (v.iomProviderSchema !== "") add("iomProviderSchema", "is only used with dataverseEnvironmentUrl");
@@ -681,16 +696,10 @@ function build(stack: string, v: Values): StackConfig {
   };
 }
 
-export interface MonitoringConfig {
+export interface MonitoringConfig extends AlertSettings {
   retentionDays: number;
-  emails: string[];
   /** Secret; absent when no webhook is configured. */
   webhookUrl?: pulumi.Output<string>;
-  cpuAlertPercent: number;
-  memoryAlertPercent: number;
-  blobAvailabilityPercent: number;
-  /** Absent: the File Drop silence alert is off. */
-  fileDropSilenceHours?: number;
   /** Present when Defender for Storage with on-upload malware scanning is on. */
   malwareScanning?: { capGbPerMonth: number };
   gatewayEventLog: string;
@@ -700,7 +709,7 @@ export interface MonitoringConfig {
 
 /** Rules between the monitoring keys. */
 function checkMonitoring(v: Values, problems: ConfigProblem[]): void {
-  const add = (key: ConfigKey, message: string) => problems.push({ key, message });
+  const add: AddProblem = (key, message) => problems.push({ key, message });
   if (v.monitoringFlowLogStorageAccountId === "" && v.monitoringNetworkWatcherName !== "") {
     add("monitoringNetworkWatcherName", "is only used with monitoringFlowLogStorageAccountId (VNet flow logs)");
   }

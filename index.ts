@@ -8,7 +8,7 @@ import * as random from "@pulumi/random";
 import { hostAddress, parseCidr, type Cidr } from "./cidr";
 import { DataGateway } from "./components/dataGateway";
 import { DropStorage } from "./components/dropStorage";
-import { KeyVault, type VaultSecretArgs } from "./components/keyVault";
+import { KeyVault } from "./components/keyVault";
 import { Monitoring, loadLandingWorkbook } from "./components/monitoring";
 import { Network } from "./components/network";
 import { PowerPlatformVnet } from "./components/powerPlatformVnet";
@@ -78,52 +78,51 @@ const drop = new DropStorage("drop", {
   naming,
   tags,
   uniqueSuffix,
-  sku: config.storage.sku,
-  versioning: config.storage.versioning,
-  blobSoftDeleteDays: config.storage.blobSoftDeleteDays,
-  containerSoftDeleteDays: config.storage.containerSoftDeleteDays,
-  fileDropContainerName: config.storage.fileDropContainerName,
-  errorFileDropContainerName: config.storage.errorFileDropContainerName,
-  blobDataContributorPrincipalIds: config.storage.blobDataContributorPrincipalIds,
+  ...config.storage,
   subscriptionId: client.subscriptionId,
   privateEndpoint: privateEndpointPlacement(4),
   lock: config.resourceLocks,
-  sharedKeyAccess: config.storage.sharedKeyAccess,
 });
 
 // Credentials the landing generates or is given, all kept in the vault. Every secret expires when
 // the current rotation window ends; the generated ones are renewed in the first run after that.
 const rotation = rotationWindow(config.keyVault.secretRotationDays, rotationClock());
 const rotationKeepers = { rotationWindow: rotation.id };
-const vaultSecrets: Record<string, VaultSecretArgs> = {};
-if (config.gateway) {
-  vaultSecrets.gatewayAdminPassword = {
-    secretName: "gateway-vm-admin-password",
-    contentType: `Local administrator '${config.gateway.adminUsername}' of the data gateway VMs`,
-    value: new random.RandomPassword("gateway-admin-password", {
-      length: 32, minUpper: 2, minLower: 2, minNumeric: 2, minSpecial: 2, overrideSpecial: "!#%*()-_=+[]{}:?", keepers: rotationKeepers,
-    }).result,
-  };
-  vaultSecrets.gatewayRecoveryKey = {
-    secretName: "gateway-recovery-key",
-    contentType: "On-premises data gateway cluster recovery key",
-    value: new random.RandomPassword("gateway-recovery-key", { length: 40, special: false, keepers: rotationKeepers }).result,
-  };
-  if (config.gateway.registration) {
-    vaultSecrets.gatewayRegistrationSecret = {
-      secretName: "gateway-registration-client-secret",
-      contentType: `Client secret of service principal ${config.gateway.registration.clientId}`,
-      value: config.gateway.registration.clientSecret,
-    };
-  }
-}
-if (config.bigcommerce) {
-  vaultSecrets.bigcommerceAccessToken = {
-    secretName: "bigcommerce-access-token",
-    contentType: `BigCommerce API access token for store ${config.bigcommerce.storeHash}`,
-    value: config.bigcommerce.accessToken,
-  };
-}
+const gatewaySecrets = config.gateway
+  ? {
+      gatewayAdminPassword: {
+        secretName: "gateway-vm-admin-password",
+        contentType: `Local administrator '${config.gateway.adminUsername}' of the data gateway VMs`,
+        value: new random.RandomPassword("gateway-admin-password", {
+          length: 32, minUpper: 2, minLower: 2, minNumeric: 2, minSpecial: 2, overrideSpecial: "!#%*()-_=+[]{}:?", keepers: rotationKeepers,
+        }).result,
+      },
+      gatewayRecoveryKey: {
+        secretName: "gateway-recovery-key",
+        contentType: "On-premises data gateway cluster recovery key",
+        value: new random.RandomPassword("gateway-recovery-key", { length: 40, special: false, keepers: rotationKeepers }).result,
+      },
+      gatewayRegistrationSecret: config.gateway.registration
+        ? {
+            secretName: "gateway-registration-client-secret",
+            contentType: `Client secret of service principal ${config.gateway.registration.clientId}`,
+            value: config.gateway.registration.clientSecret,
+          }
+        : undefined,
+    }
+  : undefined;
+const vaultSecrets = {
+  gatewayAdminPassword: gatewaySecrets?.gatewayAdminPassword,
+  gatewayRecoveryKey: gatewaySecrets?.gatewayRecoveryKey,
+  gatewayRegistrationSecret: gatewaySecrets?.gatewayRegistrationSecret,
+  bigcommerceAccessToken: config.bigcommerce
+    ? {
+        secretName: "bigcommerce-access-token",
+        contentType: `BigCommerce API access token for store ${config.bigcommerce.storeHash}`,
+        value: config.bigcommerce.accessToken,
+      }
+    : undefined,
+};
 
 const vault = new KeyVault("vault", {
   resourceGroupName,
@@ -144,30 +143,32 @@ const vault = new KeyVault("vault", {
   secretExpiresOn: rotation.endsAtEpochSeconds,
 });
 
-const gateway = config.gateway
+// The recovery key and registration secret are stored exactly when the gateway's config asks for them.
+const { gatewayRecoveryKey, gatewayRegistrationSecret } = vault.secrets;
+const gateway = config.gateway && net.gateway && gatewaySecrets && gatewayRecoveryKey
   ? new DataGateway("gateway", {
       resourceGroupName,
       location,
       naming,
       tags,
-      subnetId: net.gatewaySubnetId as pulumi.Output<string>,
+      subnetId: net.gateway.subnetId,
       subscriptionId: client.subscriptionId,
       vmSize: config.gateway.vmSize,
       vmCount: config.gateway.vmCount,
       zones: config.gateway.zones,
       osDiskType: config.gateway.osDiskType,
       adminUsername: config.gateway.adminUsername,
-      adminPassword: vaultSecrets.gatewayAdminPassword.value,
+      adminPassword: gatewaySecrets.gatewayAdminPassword.value,
       adminPasswordRotation: rotation.id,
       encryptionAtHost: config.gateway.encryptionAtHost,
       powerShellVersion: config.gateway.powerShellVersion,
       vaultName: vault.vaultName,
-      recoveryKeySecret: vault.secrets.gatewayRecoveryKey,
-      registration: config.gateway.registration
+      recoveryKeySecret: gatewayRecoveryKey,
+      registration: config.gateway.registration && gatewayRegistrationSecret
         ? {
             clientId: config.gateway.registration.clientId,
             tenantId: config.gateway.registration.tenantId,
-            clientSecretSecret: vault.secrets.gatewayRegistrationSecret,
+            clientSecretSecret: gatewayRegistrationSecret,
             regionKey: config.gateway.registration.regionKey,
             adminObjectIds: config.gateway.registration.adminObjectIds,
           }
@@ -238,8 +239,8 @@ const mappingSets = config.dataverse && mappingFiles
       const dataverse = config.dataverse;
       if (!parsed || !dataverse) return [];
       return [{
-        kind,
-        set: new IomMappingSet(`iom-mappings-${kind}`, {
+        key: kind,
+        resource: new IomMappingSet(`iom-mappings-${kind}`, {
           environmentUrl: dataverse.environmentUrl,
           kind,
           file: parsed.file,
@@ -304,6 +305,11 @@ const policyLink = vnetSupport && config.powerPlatform && config.powerPlatformEn
 
 // ---- Stack outputs -------------------------------------------------------------------------------
 
+/** One stack output entry per keyed resource (mapping kind, IOM provider), under the same key. */
+function summaryByKey<R, S>(entries: { key: string; resource: R }[], summary: (resource: R) => S): Record<string, S> {
+  return Object.fromEntries(entries.map(({ key, resource }) => [key, summary(resource)]));
+}
+
 /** The Inventory Visibility provider's three parameters, exactly as its parameter form wants them. */
 export const inventoryVisibility = {
   fileDropLocation: drop.fileDropLocation,
@@ -316,7 +322,9 @@ export const blobPrivateEndpointIp = drop.privateEndpointIp;
 export const keyVaultName = vault.vaultName;
 export const keyVaultUri = vault.vaultUri;
 /** Names (never values) of the secrets in the vault. */
-export const keyVaultSecretNames = Object.fromEntries(Object.entries(vault.secrets).map(([key, s]) => [key, s.secretName]));
+export const keyVaultSecretNames = Object.fromEntries(
+  Object.entries(vault.secrets).flatMap(([key, stored]) => (stored ? [[key, stored.secretName]] : [])),
+);
 export const connectivity = config.connectivity.mode;
 export const gatewayRegistrationMode = gateway?.registrationMode ?? "none";
 export const gatewayClusterName = gateway?.clusterName;
@@ -347,22 +355,17 @@ export const bigcommerce = bigcommerceCheck
 
 /** Per kind: how many mappings the stack keeps, how many rows it created or adopted, and drift seen by refresh. */
 export const mappings = config.dataverse
-  ? Object.fromEntries(mappingSets.map(({ kind, set }) => [kind, {
-      rows: set.rowCount,
-      owned: set.ownedCount,
-      adopted: set.adoptedCount,
-      drift: set.drift,
-    }]))
+  ? summaryByKey(mappingSets, (set) => ({ rows: set.rowCount, owned: set.ownedCount, adopted: set.adoptedCount, drift: set.drift }))
   : undefined;
 
 /** Per IOM provider the stack sets parameters on: its activation status, what the last `up` wrote, and parameters changed outside Pulumi (names only). */
 export const iomProviders = providerParameters.length
-  ? Object.fromEntries(providerParameters.map(({ key, resource }) => [key, {
+  ? summaryByKey(providerParameters, (resource) => ({
       provider: resource.providerLabel,
       activationStatus: resource.activationStatus,
       written: resource.written,
       drift: resource.drift.apply((d) => (d ?? []).map((x) => x.name)),
-    }]))
+    }))
   : undefined;
 /** The NetworkInjection policy's link to the environment, as last read. */
 export const powerPlatformPolicyLink = policyLink

@@ -60,14 +60,17 @@ export function resourceName(ctx: NamingContext, kind: ResourceKind, suffix?: st
   return parts.join("-");
 }
 
+const STORAGE_ACCOUNT_PREFIX = `st${WORKLOAD}`;
+const KEY_VAULT_PREFIX = `kv-${WORKLOAD}`;
+
 /** Storage accounts: 3-24 lowercase letters and digits, globally unique: `stiom<bu><env><region><random>`. */
 export function storageAccountName(ctx: NamingContext, uniqueSuffix: string): string {
-  return `st${WORKLOAD}${ctx.businessUnit}${ctx.environment}${ctx.regionCode}${uniqueSuffix}`;
+  return `${STORAGE_ACCOUNT_PREFIX}${ctx.businessUnit}${ctx.environment}${ctx.regionCode}${uniqueSuffix}`;
 }
 
 /** Key vaults: 3-24 letters, digits and single hyphens, globally unique: `kv-iom<bu><env><region><random>`. */
 export function keyVaultName(ctx: NamingContext, uniqueSuffix: string): string {
-  return `kv-${WORKLOAD}${ctx.businessUnit}${ctx.environment}${ctx.regionCode}${uniqueSuffix}`;
+  return `${KEY_VAULT_PREFIX}${ctx.businessUnit}${ctx.environment}${ctx.regionCode}${uniqueSuffix}`;
 }
 
 /** Windows computer names: at most 15 characters: `gw<env><region><nn>`, e.g. `gwprodweu01`. */
@@ -104,4 +107,19 @@ export const NAME_RULES = {
       : "must be 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit",
   resource: (name: string): string | undefined =>
     name.length <= 64 ? undefined : "must be at most 64 characters",
+} as const;
+
+/** Placeholders that show a name's shape in messages, e.g. `rg-iom-<bu>-<env>-<region>`. */
+export const NAMING_PLACEHOLDERS: NamingContext = { businessUnit: "<bu>", environment: "<env>", regionCode: "<region>" };
+
+/**
+ * Patterns matching the names above whatever the context, for checks that see a name but not the
+ * context it was made from (the policy pack).
+ */
+export const NAME_PATTERNS = {
+  /** `resourceName(ctx, kind)`, or with `suffixed` `resourceName(ctx, kind, suffix)`. */
+  resource: (kind: ResourceKind, suffixed: boolean): RegExp =>
+    new RegExp(suffixed ? `^${kind}-${WORKLOAD}-[a-z0-9-]+$` : `^${kind}-${WORKLOAD}-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+$`),
+  storageAccount: new RegExp(`^${STORAGE_ACCOUNT_PREFIX}[a-z0-9]{3,${24 - STORAGE_ACCOUNT_PREFIX.length}}$`),
+  keyVault: new RegExp(`^${KEY_VAULT_PREFIX}[a-z0-9]{3,${24 - KEY_VAULT_PREFIX.length}}$`),
 } as const;

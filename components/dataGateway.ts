@@ -5,10 +5,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { gatewayClusterName, gatewayComputerName, resourceName } from "../naming";
 import type { StoredSecret } from "./keyVault";
-import type { LandingArgs } from "./landing";
+import type { LandingPlacement } from "./landing";
 import { grantRole } from "./roles";
 
-export interface DataGatewayArgs extends LandingArgs {
+export interface DataGatewayArgs extends LandingPlacement {
   subnetId: pulumi.Input<string>;
   subscriptionId: pulumi.Input<string>;
   vmSize: string;

@@ -1,13 +1,12 @@
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import { storageAccountName } from "../naming";
-import { PrivateLink } from "./privateLink";
-import type { LandingArgs } from "./landing";
+import { privateLinkFor, type PrivateEndpointPlacement } from "./privateLink";
+import type { LandingPlacement } from "./landing";
 import { grantRole, protectFromDeletion } from "./roles";
 
-export interface DropStorageArgs extends LandingArgs {
-  /** Random suffix that makes the globally unique account name unique. */
-  uniqueSuffix: pulumi.Input<string>;
+/** The drop account's settings, exactly as the stack config (`StackConfig.storage`) holds them. */
+export interface DropStorageSettings {
   sku: string;
   versioning: boolean;
   blobSoftDeleteDays: number;
@@ -16,15 +15,16 @@ export interface DropStorageArgs extends LandingArgs {
   errorFileDropContainerName: string;
   /** Who the Power Automate Blob connection signs in as ("Azure AD Integrated"). */
   blobDataContributorPrincipalIds: string[];
-  subscriptionId: pulumi.Input<string>;
-  privateEndpoint: {
-    subnetId: pulumi.Input<string>;
-    privateIpAddress: string;
-    vnets: { key: string; id: pulumi.Input<string> }[];
-  };
-  lock: boolean;
   /** Shared key (account key, SAS) authorization; false keeps the account on Entra ID only. */
   sharedKeyAccess: boolean;
+}
+
+export interface DropStorageArgs extends LandingPlacement, DropStorageSettings {
+  /** Random suffix that makes the globally unique account name unique. */
+  uniqueSuffix: pulumi.Input<string>;
+  subscriptionId: pulumi.Input<string>;
+  privateEndpoint: PrivateEndpointPlacement;
+  lock: boolean;
 }
 
 /**
@@ -92,19 +92,12 @@ export class DropStorage extends pulumi.ComponentResource {
       }, { ...child, dependsOn: [blobService] }),
     );
 
-    const link = new PrivateLink(`${name}-private-link`, {
-      resourceGroupName,
-      location: args.location,
-      naming: args.naming,
-      tags,
+    const link = privateLinkFor(this, name, args, {
       targetResourceId: account.id,
       groupId: "blob",
       memberName: "blob",
       zoneName: "privatelink.blob.core.windows.net",
-      subnetId: args.privateEndpoint.subnetId,
-      privateIpAddress: args.privateEndpoint.privateIpAddress,
-      vnets: args.privateEndpoint.vnets,
-    }, child);
+    });
 
     grantRole(this, `${name}-blob-data-contributor`, "storageBlobDataContributor", account.id, args.subscriptionId,
       args.blobDataContributorPrincipalIds.map((id) => ({ key: id, principalId: id })));

@@ -1,11 +1,19 @@
 import * as keyvault from "@pulumi/azure-native/keyvault";
 import * as pulumi from "@pulumi/pulumi";
 import { keyVaultName } from "../naming";
-import { PrivateLink } from "./privateLink";
-import type { LandingArgs } from "./landing";
+import { privateLinkFor, type PrivateEndpointPlacement } from "./privateLink";
+import type { LandingPlacement } from "./landing";
 import { grantRole, protectFromDeletion } from "./roles";
 
-export interface KeyVaultArgs extends LandingArgs {
+/** Secrets to store, by a stable key used in the Pulumi resource name; a key left undefined stores nothing. */
+export type VaultSecretSet = Record<string, VaultSecretArgs | undefined>;
+
+/** What the vault stored, under the same keys as the VaultSecretSet it was given. */
+export type StoredSecrets<S extends VaultSecretSet> = {
+  [K in keyof S]-?: S[K] extends VaultSecretArgs ? StoredSecret : StoredSecret | undefined;
+};
+
+export interface KeyVaultArgs<S extends VaultSecretSet = VaultSecretSet> extends LandingPlacement {
   uniqueSuffix: pulumi.Input<string>;
   tenantId: pulumi.Input<string>;
   subscriptionId: pulumi.Input<string>;
@@ -16,14 +24,10 @@ export interface KeyVaultArgs extends LandingArgs {
   secretsUserPrincipalIds: string[];
   /** Public addresses let through the firewall; empty keeps the vault private-endpoint only. */
   allowedIpRanges: string[];
-  privateEndpoint: {
-    subnetId: pulumi.Input<string>;
-    privateIpAddress: string;
-    vnets: { key: string; id: pulumi.Input<string> }[];
-  };
+  privateEndpoint: PrivateEndpointPlacement;
   lock: boolean;
   /** Secrets to store, keyed by a stable name used for the Pulumi resource. */
-  secrets: Record<string, VaultSecretArgs>;
+  secrets: S;
   /** Expiry of every secret (`attributes.exp`), seconds since the epoch: the end of its rotation window. */
   secretExpiresOn: number;
 }
@@ -44,13 +48,14 @@ export interface StoredSecret {
  * The Key Vault that holds this landing's credentials: RBAC authorization (no access policies),
  * soft delete, purge protection per stack, reachable through a private endpoint.
  */
-export class KeyVault extends pulumi.ComponentResource {
+export class KeyVault<S extends VaultSecretSet = VaultSecretSet> extends pulumi.ComponentResource {
   readonly vaultName: pulumi.Output<string>;
   readonly vaultId: pulumi.Output<string>;
   readonly vaultUri: pulumi.Output<string>;
-  readonly secrets: Record<string, StoredSecret> = {};
+  /** The stored secrets, typed by the keys the caller gave (never their values). */
+  readonly secrets: StoredSecrets<S>;
 
-  constructor(name: string, args: KeyVaultArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: KeyVaultArgs<S>, opts?: pulumi.ComponentResourceOptions) {
     super("iom:vault:KeyVault", name, {}, opts);
     const child = { parent: this };
 
@@ -81,19 +86,12 @@ export class KeyVault extends pulumi.ComponentResource {
       tags: args.tags,
     }, child);
 
-    new PrivateLink(`${name}-private-link`, {
-      resourceGroupName: args.resourceGroupName,
-      location: args.location,
-      naming: args.naming,
-      tags: args.tags,
+    privateLinkFor(this, name, args, {
       targetResourceId: vault.id,
       groupId: "vault",
       memberName: "default",
       zoneName: "privatelink.vaultcore.azure.net",
-      subnetId: args.privateEndpoint.subnetId,
-      privateIpAddress: args.privateEndpoint.privateIpAddress,
-      vnets: args.privateEndpoint.vnets,
-    }, child);
+    });
 
     grantRole(this, `${name}-secrets-user`, "keyVaultSecretsUser", vault.id, args.subscriptionId,
       args.secretsUserPrincipalIds.map((id) => ({ key: id, principalId: id })));
@@ -101,7 +99,9 @@ export class KeyVault extends pulumi.ComponentResource {
 
     // Written through Azure Resource Manager, so the deploying identity needs neither a data-plane
     // role nor a network path to the private vault.
+    const stored: Record<string, StoredSecret> = {};
     for (const [key, secret] of Object.entries(args.secrets)) {
+      if (!secret) continue;
       const resource = new keyvault.Secret(`${name}-secret-${key}`, {
         resourceGroupName: args.resourceGroupName,
         vaultName: vault.name,
@@ -109,8 +109,9 @@ export class KeyVault extends pulumi.ComponentResource {
         properties: { value: pulumi.secret(secret.value), contentType: secret.contentType, attributes: { enabled: true, expires: args.secretExpiresOn } },
         tags: args.tags,
       }, child);
-      this.secrets[key] = { secretName: secret.secretName, id: resource.id };
+      stored[key] = { secretName: secret.secretName, id: resource.id };
     }
+    this.secrets = stored as StoredSecrets<S>; // every key S requires was stored just above
 
     this.vaultName = vault.name;
     this.vaultId = vault.id;

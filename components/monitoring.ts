@@ -14,7 +14,7 @@ import * as security from "@pulumi/azure-native/security";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { WORKLOAD, resourceName } from "../naming";
-import type { LandingArgs } from "./landing";
+import type { LandingPlacement } from "./landing";
 import { MonitoringAlerts } from "./monitoringAlerts";
 import { WORKBOOK_DIR, prepareWorkbook, serializeWorkbook, stableGuid, type WorkbookDefinition } from "./workbook";
 
@@ -59,7 +59,18 @@ export function gatewayEventQuery(gatewayEventLog: string): string {
   return `${gatewayEventLog}!*[System[(Level=1 or Level=2 or Level=3 or Level=4)]]`;
 }
 
-export interface MonitoringArgs extends LandingArgs {
+/** Who the alerts reach and when they fire, as the stack config (`StackConfig.monitoring`) holds them. */
+export interface AlertSettings {
+  emails: string[];
+  webhookUrl?: pulumi.Input<string>;
+  cpuAlertPercent: number;
+  memoryAlertPercent: number;
+  blobAvailabilityPercent: number;
+  /** Absent: the File Drop silence alert is off. */
+  fileDropSilenceHours?: number;
+}
+
+export interface MonitoringArgs extends LandingPlacement {
   retentionDays: number;
   dropStorage: {
     accountId: pulumi.Input<string>;
@@ -71,14 +82,7 @@ export interface MonitoringArgs extends LandingArgs {
   /** Gateway nodes; empty when the stack runs no gateway. */
   gatewayVms: { name: pulumi.Input<string>; id: pulumi.Input<string>; after?: pulumi.Resource }[];
   gatewayEventLog: string;
-  alerts: {
-    emails: string[];
-    webhookUrl?: pulumi.Input<string>;
-    cpuAlertPercent: number;
-    memoryAlertPercent: number;
-    blobAvailabilityPercent: number;
-    fileDropSilenceHours?: number;
-  };
+  alerts: AlertSettings;
   /** Present: Defender for Storage with on-upload malware scanning on the drop account. */
   malwareScanning?: { capGbPerMonth: number };
   /** Present: VNet flow logs into an existing storage account, with Traffic Analytics to the workspace. */

@@ -7,7 +7,7 @@
 import * as monitor from "@pulumi/azure-native/monitor";
 import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../naming";
-import type { LandingArgs } from "./landing";
+import type { LandingPlacement } from "./landing";
 
 /**
  * The gateway's Windows service: `PBIEgwService`, shown as "On-premises data gateway service"
@@ -90,7 +90,7 @@ export function fileDropSilenceQuery(accountName: string, containerName: string)
   ].join("\n");
 }
 
-export interface MonitoringAlertsArgs extends LandingArgs {
+export interface MonitoringAlertsArgs extends LandingPlacement {
   workspaceId: pulumi.Input<string>;
   actionGroupId: pulumi.Input<string>;
   /** The drop account's blob service (`<account id>/blobServices/default`), scope of its metric alerts. */

@@ -2,9 +2,9 @@ import * as network from "@pulumi/azure-native/network";
 import type * as azureTypes from "@pulumi/azure-native/types";
 import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../naming";
-import type { LandingArgs } from "./landing";
+import type { LandingPlacement } from "./landing";
 
-export interface NetworkArgs extends LandingArgs {
+export interface NetworkArgs extends LandingPlacement {
   addressSpace: string;
   privateEndpointSubnetPrefix: string;
   /** Gateway subnet, NSG and NAT egress; omitted when the stack runs no data gateway. */
@@ -15,6 +15,7 @@ export interface NetworkArgs extends LandingArgs {
 
 /** The Power Platform delegation a NetworkInjection enterprise policy requires. */
 export const POWER_PLATFORM_DELEGATION = "Microsoft.PowerPlatform/enterprisePolicies";
+const POWER_PLATFORM_DELEGATIONS = [{ name: "powerplatform", serviceName: POWER_PLATFORM_DELEGATION }];
 
 /**
  * Windows activation (KMS) endpoints on Azure. Without them the gateway VM never activates once
@@ -106,7 +107,8 @@ export class Network extends pulumi.ComponentResource {
   readonly vnetId: pulumi.Output<string>;
   readonly vnetName: pulumi.Output<string>;
   readonly privateEndpointSubnetId: pulumi.Output<string>;
-  readonly gatewaySubnetId?: pulumi.Output<string>;
+  /** The data gateway's subnet; absent when the stack runs no gateway. */
+  readonly gateway?: { subnetId: pulumi.Output<string> };
   /** Delegated subnets for the enterprise policy, primary first. */
   readonly powerPlatformSubnets: { vnetId: pulumi.Output<string>; subnetName: string }[] = [];
   /** Every VNet that must resolve the private DNS zones. */
@@ -114,161 +116,164 @@ export class Network extends pulumi.ComponentResource {
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("iom:network:Network", name, {}, opts);
-    const { naming, tags, location, resourceGroupName } = args;
-    const child = { parent: this };
-
-    const vnet = new network.VirtualNetwork(`${name}-vnet`, {
-      resourceGroupName,
-      location,
-      virtualNetworkName: resourceName(naming, "vnet"),
-      addressSpace: { addressPrefixes: [args.addressSpace] },
-      tags,
-    }, { ...child, ignoreChanges: ["subnets"] }); // subnets are their own resources below
+    const vnet = this.primaryVnet(name, args);
     this.vnetId = vnet.id;
     this.vnetName = vnet.name;
     this.dnsLinkedVnets.push({ key: "primary", id: vnet.id });
 
-    const inboundFrom: string[] = [];
-    if (args.gateway) inboundFrom.push(args.gateway.subnetPrefix);
-    if (args.powerPlatform) inboundFrom.push(args.powerPlatform.subnetPrefix);
-    if (args.powerPlatform?.failover) inboundFrom.push(args.powerPlatform.failover.addressSpace);
-    const peNsg = new network.NetworkSecurityGroup(`${name}-nsg-pep`, {
-      resourceGroupName,
-      location,
-      networkSecurityGroupName: resourceName(naming, "nsg", "pep"),
-      securityRules: [
-        ...(inboundFrom.length > 0
-          ? [allowTcp("Allow-Https-From-Consumers-In", 100, "Inbound", inboundFrom, args.privateEndpointSubnetPrefix, ["443"],
-              "Only the gateway and Power Platform subnets reach the private endpoints, over HTTPS.")]
-          : []),
-        denyAll("Inbound"),
-      ],
-      tags,
-    }, child);
-
     // Subnet operations on one VNet conflict when run in parallel, so each waits for the previous.
-    const peSubnet = new network.Subnet(`${name}-snet-pep`, {
-      resourceGroupName,
-      virtualNetworkName: vnet.name,
-      subnetName: resourceName(naming, "snet", "pep"),
-      addressPrefix: args.privateEndpointSubnetPrefix,
-      networkSecurityGroup: { id: peNsg.id },
-      privateEndpointNetworkPolicies: "Enabled", // let the NSG govern traffic to the endpoints
-      defaultOutboundAccess: false,
-    }, child);
-    this.privateEndpointSubnetId = peSubnet.id;
-    let previous: pulumi.Resource = peSubnet;
-
+    const endpointSubnet = this.privateEndpointSubnet(name, args, vnet);
+    this.privateEndpointSubnetId = endpointSubnet.id;
+    let previous: pulumi.Resource = endpointSubnet;
     if (args.gateway) {
-      const gwNsg = new network.NetworkSecurityGroup(`${name}-nsg-gw`, {
-        resourceGroupName,
-        location,
-        networkSecurityGroupName: resourceName(naming, "nsg", "gw"),
-        securityRules: [denyAll("Inbound"), ...gatewayOutboundRules(args.privateEndpointSubnetPrefix, args.gateway.outboundInternetHttps, args.gateway.outboundInternetHttp)],
-        tags,
-      }, child);
-      const natIp = new network.PublicIPAddress(`${name}-pip-ng`, {
-        resourceGroupName,
-        location,
-        publicIpAddressName: resourceName(naming, "pip", "ng"),
-        sku: { name: "Standard", tier: "Regional" },
-        publicIPAllocationMethod: "Static",
-        publicIPAddressVersion: "IPv4",
-        tags,
-      }, child);
-      const nat = new network.NatGateway(`${name}-ng`, {
-        resourceGroupName,
-        location,
-        natGatewayName: resourceName(naming, "ng"),
-        sku: { name: "Standard" },
-        publicIpAddresses: [{ id: natIp.id }],
-        idleTimeoutInMinutes: 10,
-        tags,
-      }, child);
-      const gwSubnet = new network.Subnet(`${name}-snet-gw`, {
-        resourceGroupName,
-        virtualNetworkName: vnet.name,
-        subnetName: resourceName(naming, "snet", "gw"),
-        addressPrefix: args.gateway.subnetPrefix,
-        networkSecurityGroup: { id: gwNsg.id },
-        natGateway: { id: nat.id },
-        defaultOutboundAccess: false,
-      }, { ...child, dependsOn: [previous] });
-      this.gatewaySubnetId = gwSubnet.id;
-      previous = gwSubnet;
+      const gatewaySubnet = this.gatewaySubnet(name, args, args.gateway, vnet, previous);
+      this.gateway = { subnetId: gatewaySubnet.id };
+      previous = gatewaySubnet;
     }
-
     if (args.powerPlatform) {
-      const pp = args.powerPlatform;
-      const ppNsg = new network.NetworkSecurityGroup(`${name}-nsg-pp`, {
-        resourceGroupName,
-        location,
-        networkSecurityGroupName: resourceName(naming, "nsg", "pp"),
-        securityRules: [denyAll("Inbound")],
-        tags,
-      }, child);
-      const ppSubnetName = resourceName(naming, "snet", "pp");
-      new network.Subnet(`${name}-snet-pp`, {
-        resourceGroupName,
-        virtualNetworkName: vnet.name,
-        subnetName: ppSubnetName,
-        addressPrefix: pp.subnetPrefix,
-        networkSecurityGroup: { id: ppNsg.id },
-        delegations: [{ name: "powerplatform", serviceName: POWER_PLATFORM_DELEGATION }],
-        defaultOutboundAccess: false,
-      }, { ...child, dependsOn: [previous] });
-      this.powerPlatformSubnets.push({ vnetId: vnet.id, subnetName: ppSubnetName });
-
-      if (pp.failover) {
-        const failoverNaming = { ...naming, regionCode: pp.failover.regionCode };
-        const failoverNsg = new network.NetworkSecurityGroup(`${name}-nsg-pp-failover`, {
-          resourceGroupName,
-          location: pp.failover.location,
-          networkSecurityGroupName: resourceName(failoverNaming, "nsg", "pp"),
-          securityRules: [denyAll("Inbound")],
-          tags,
-        }, child);
-        const failoverSubnetName = resourceName(failoverNaming, "snet", "pp");
-        const failoverVnet = new network.VirtualNetwork(`${name}-vnet-failover`, {
-          resourceGroupName,
-          location: pp.failover.location,
-          virtualNetworkName: resourceName(failoverNaming, "vnet"),
-          addressSpace: { addressPrefixes: [pp.failover.addressSpace] },
-          subnets: [{
-            name: failoverSubnetName,
-            addressPrefix: pp.failover.addressSpace,
-            networkSecurityGroup: { id: failoverNsg.id },
-            delegations: [{ name: "powerplatform", serviceName: POWER_PLATFORM_DELEGATION }],
-            defaultOutboundAccess: false,
-          }],
-          tags,
-        }, child);
-        // Peer both ways so the failover region also reaches the private endpoints.
-        new network.VirtualNetworkPeering(`${name}-peer-to-failover`, {
-          resourceGroupName,
-          virtualNetworkName: vnet.name,
-          virtualNetworkPeeringName: resourceName(naming, "peer", "failover"),
-          remoteVirtualNetwork: { id: failoverVnet.id },
-          allowVirtualNetworkAccess: true,
-          allowForwardedTraffic: false,
-        }, child);
-        new network.VirtualNetworkPeering(`${name}-peer-from-failover`, {
-          resourceGroupName,
-          virtualNetworkName: failoverVnet.name,
-          virtualNetworkPeeringName: resourceName(failoverNaming, "peer", "primary"),
-          remoteVirtualNetwork: { id: vnet.id },
-          allowVirtualNetworkAccess: true,
-          allowForwardedTraffic: false,
-        }, child);
-        this.powerPlatformSubnets.push({ vnetId: failoverVnet.id, subnetName: failoverSubnetName });
-        this.dnsLinkedVnets.push({ key: "failover", id: failoverVnet.id });
-      }
+      this.powerPlatformSubnet(name, args, args.powerPlatform, vnet, previous);
+      if (args.powerPlatform.failover) this.failoverVnet(name, args, args.powerPlatform.failover, vnet);
     }
 
     this.registerOutputs({
       vnetId: this.vnetId,
       privateEndpointSubnetId: this.privateEndpointSubnetId,
-      gatewaySubnetId: this.gatewaySubnetId,
+      gatewaySubnetId: this.gateway?.subnetId,
     });
+  }
+
+  private primaryVnet(name: string, args: NetworkArgs): network.VirtualNetwork {
+    return new network.VirtualNetwork(`${name}-vnet`, {
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      virtualNetworkName: resourceName(args.naming, "vnet"),
+      addressSpace: { addressPrefixes: [args.addressSpace] },
+      tags: args.tags,
+    }, { parent: this, ignoreChanges: ["subnets"] }); // subnets are their own resources below
+  }
+
+  /** An NSG that denies all inbound traffic except the given rules (outbound rules end in their own deny). */
+  private nsg(name: string, args: NetworkArgs, suffix: string, rules: Rule[], placement = { naming: args.naming, location: args.location }): network.NetworkSecurityGroup {
+    return new network.NetworkSecurityGroup(name, {
+      resourceGroupName: args.resourceGroupName,
+      location: placement.location,
+      networkSecurityGroupName: resourceName(placement.naming, "nsg", suffix),
+      securityRules: rules,
+      tags: args.tags,
+    }, { parent: this });
+  }
+
+  /** A subnet of the primary VNet behind its NSG, with no default outbound access; `after` serializes subnet operations. */
+  private subnet(
+    name: string, args: NetworkArgs, vnet: network.VirtualNetwork, suffix: string, addressPrefix: string,
+    nsg: network.NetworkSecurityGroup, extra: Partial<network.SubnetArgs>, after?: pulumi.Resource,
+  ): network.Subnet {
+    return new network.Subnet(name, {
+      resourceGroupName: args.resourceGroupName,
+      virtualNetworkName: vnet.name,
+      subnetName: resourceName(args.naming, "snet", suffix),
+      addressPrefix,
+      networkSecurityGroup: { id: nsg.id },
+      ...extra,
+      defaultOutboundAccess: false,
+    }, { parent: this, dependsOn: after ? [after] : undefined });
+  }
+
+  /** The private endpoints' subnet: HTTPS in from the gateway and Power Platform subnets only. */
+  private privateEndpointSubnet(name: string, args: NetworkArgs, vnet: network.VirtualNetwork): network.Subnet {
+    const inboundFrom: string[] = [];
+    if (args.gateway) inboundFrom.push(args.gateway.subnetPrefix);
+    if (args.powerPlatform) inboundFrom.push(args.powerPlatform.subnetPrefix);
+    if (args.powerPlatform?.failover) inboundFrom.push(args.powerPlatform.failover.addressSpace);
+    const nsg = this.nsg(`${name}-nsg-pep`, args, "pep", [
+      ...(inboundFrom.length > 0
+        ? [allowTcp("Allow-Https-From-Consumers-In", 100, "Inbound", inboundFrom, args.privateEndpointSubnetPrefix, ["443"],
+            "Only the gateway and Power Platform subnets reach the private endpoints, over HTTPS.")]
+        : []),
+      denyAll("Inbound"),
+    ]);
+    return this.subnet(`${name}-snet-pep`, args, vnet, "pep", args.privateEndpointSubnetPrefix, nsg, {
+      privateEndpointNetworkPolicies: "Enabled", // let the NSG govern traffic to the endpoints
+    });
+  }
+
+  /** The gateway's subnet: no inbound, only the outbound the gateway needs, egress through a NAT gateway. */
+  private gatewaySubnet(
+    name: string, args: NetworkArgs, gateway: NonNullable<NetworkArgs["gateway"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
+  ): network.Subnet {
+    const nsg = this.nsg(`${name}-nsg-gw`, args, "gw",
+      [denyAll("Inbound"), ...gatewayOutboundRules(args.privateEndpointSubnetPrefix, gateway.outboundInternetHttps, gateway.outboundInternetHttp)]);
+    const nat = this.natGateway(name, args);
+    return this.subnet(`${name}-snet-gw`, args, vnet, "gw", gateway.subnetPrefix, nsg, { natGateway: { id: nat.id } }, after);
+  }
+
+  private natGateway(name: string, args: NetworkArgs): network.NatGateway {
+    const { resourceGroupName, location, naming, tags } = args;
+    const ip = new network.PublicIPAddress(`${name}-pip-ng`, {
+      resourceGroupName,
+      location,
+      publicIpAddressName: resourceName(naming, "pip", "ng"),
+      sku: { name: "Standard", tier: "Regional" },
+      publicIPAllocationMethod: "Static",
+      publicIPAddressVersion: "IPv4",
+      tags,
+    }, { parent: this });
+    return new network.NatGateway(`${name}-ng`, {
+      resourceGroupName,
+      location,
+      natGatewayName: resourceName(naming, "ng"),
+      sku: { name: "Standard" },
+      publicIpAddresses: [{ id: ip.id }],
+      idleTimeoutInMinutes: 10,
+      tags,
+    }, { parent: this });
+  }
+
+  /** The subnet delegated to Power Platform in the primary VNet. */
+  private powerPlatformSubnet(
+    name: string, args: NetworkArgs, powerPlatform: NonNullable<NetworkArgs["powerPlatform"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
+  ): void {
+    const nsg = this.nsg(`${name}-nsg-pp`, args, "pp", [denyAll("Inbound")]);
+    this.subnet(`${name}-snet-pp`, args, vnet, "pp", powerPlatform.subnetPrefix, nsg, { delegations: POWER_PLATFORM_DELEGATIONS }, after);
+    this.powerPlatformSubnets.push({ vnetId: vnet.id, subnetName: resourceName(args.naming, "snet", "pp") });
+  }
+
+  /** The failover region's VNet with its delegated subnet, peered both ways with the primary. */
+  private failoverVnet(
+    name: string, args: NetworkArgs, failover: { location: string; regionCode: string; addressSpace: string }, primary: network.VirtualNetwork,
+  ): void {
+    const failoverNaming = { ...args.naming, regionCode: failover.regionCode };
+    const nsg = this.nsg(`${name}-nsg-pp-failover`, args, "pp", [denyAll("Inbound")], { naming: failoverNaming, location: failover.location });
+    const subnetName = resourceName(failoverNaming, "snet", "pp");
+    const vnet = new network.VirtualNetwork(`${name}-vnet-failover`, {
+      resourceGroupName: args.resourceGroupName,
+      location: failover.location,
+      virtualNetworkName: resourceName(failoverNaming, "vnet"),
+      addressSpace: { addressPrefixes: [failover.addressSpace] },
+      subnets: [{
+        name: subnetName,
+        addressPrefix: failover.addressSpace,
+        networkSecurityGroup: { id: nsg.id },
+        delegations: POWER_PLATFORM_DELEGATIONS,
+        defaultOutboundAccess: false,
+      }],
+      tags: args.tags,
+    }, { parent: this });
+    // Peer both ways so the failover region also reaches the private endpoints.
+    this.peering(`${name}-peer-to-failover`, args, primary, resourceName(args.naming, "peer", "failover"), vnet);
+    this.peering(`${name}-peer-from-failover`, args, vnet, resourceName(failoverNaming, "peer", "primary"), primary);
+    this.powerPlatformSubnets.push({ vnetId: vnet.id, subnetName });
+    this.dnsLinkedVnets.push({ key: "failover", id: vnet.id });
+  }
+
+  private peering(name: string, args: NetworkArgs, from: network.VirtualNetwork, peeringName: string, to: network.VirtualNetwork): void {
+    new network.VirtualNetworkPeering(name, {
+      resourceGroupName: args.resourceGroupName,
+      virtualNetworkName: from.name,
+      virtualNetworkPeeringName: peeringName,
+      remoteVirtualNetwork: { id: to.id },
+      allowVirtualNetworkAccess: true,
+      allowForwardedTraffic: false,
+    }, { parent: this });
   }
 }

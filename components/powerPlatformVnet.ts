@@ -1,10 +1,10 @@
 import * as powerplatform from "@pulumi/azure-native/powerplatform";
 import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../naming";
-import type { LandingArgs } from "./landing";
+import type { LandingPlacement } from "./landing";
 
 /** Its location is a Power Platform geography, not an Azure region. */
-export interface PowerPlatformVnetArgs extends Omit<LandingArgs, "location"> {
+export interface PowerPlatformVnetArgs extends Omit<LandingPlacement, "location"> {
   /** Power Platform geography (unitedstates, europe, ...), the policy's location. */
   geo: string;
   /** Delegated subnets, primary region first; geographies with two regions need both. */

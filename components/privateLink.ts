@@ -2,9 +2,19 @@ import * as network from "@pulumi/azure-native/network";
 import * as privatedns from "@pulumi/azure-native/privatedns";
 import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../naming";
-import type { LandingArgs } from "./landing";
+import { landingPlacementOf, type LandingPlacement } from "./landing";
 
-export interface PrivateLinkArgs extends LandingArgs {
+/** Where a private endpoint sits: its subnet, its fixed address there, and the VNets that resolve its zone. */
+export interface PrivateEndpointPlacement {
+  subnetId: pulumi.Input<string>;
+  /** Static address inside the subnet, so the endpoint IP is known at preview and never moves. */
+  privateIpAddress: string;
+  /** VNets that must resolve the zone. */
+  vnets: { key: string; id: pulumi.Input<string> }[];
+}
+
+/** The private link sub-resource of a service, e.g. `blob` or `vault`, and its DNS zone. */
+export interface PrivateLinkTarget {
   /** The resource the endpoint connects to (storage account, key vault). */
   targetResourceId: pulumi.Input<string>;
   /** Private link sub-resource, e.g. `blob` or `vault`, and its member name. */
@@ -12,12 +22,9 @@ export interface PrivateLinkArgs extends LandingArgs {
   memberName: string;
   /** Private DNS zone for that sub-resource, e.g. `privatelink.blob.core.windows.net`. */
   zoneName: string;
-  subnetId: pulumi.Input<string>;
-  /** Static address inside the subnet, so the endpoint IP is known at preview and never moves. */
-  privateIpAddress: string;
-  /** VNets that must resolve the zone. */
-  vnets: { key: string; id: pulumi.Input<string> }[];
 }
+
+export interface PrivateLinkArgs extends LandingPlacement, PrivateEndpointPlacement, PrivateLinkTarget {}
 
 /**
  * A private endpoint with its private DNS zone, the zone's VNet links (no auto-registration) and the
@@ -89,4 +96,14 @@ export class PrivateLink extends pulumi.ComponentResource {
       privateDnsZoneId: this.privateDnsZoneId,
     });
   }
+}
+
+/** The one way a component adds its private endpoint: its own placement, the endpoint's, and the target. */
+export function privateLinkFor(
+  owner: pulumi.Resource,
+  name: string,
+  args: LandingPlacement & { privateEndpoint: PrivateEndpointPlacement },
+  target: PrivateLinkTarget,
+): PrivateLink {
+  return new PrivateLink(`${name}-private-link`, { ...landingPlacementOf(args), ...args.privateEndpoint, ...target }, { parent: owner });
 }

@@ -7,6 +7,8 @@
  * violation: the deployment that knows them is checked again.
  */
 
+import { NAME_PATTERNS, NAMING_PLACEHOLDERS, keyVaultName, resourceName, storageAccountName } from "../naming";
+
 export interface PolicyResource {
   type: string;
   /** Logical name (Pulumi), for messages. */
@@ -48,14 +50,19 @@ const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Fails when a known value differs from what the baseline requires. */
-function expectValue(problems: string[], label: string, actual: unknown, required: unknown): void {
-  if (known(actual) && actual !== required) problems.push(`${label} must be ${JSON.stringify(required)} (is ${JSON.stringify(actual)})`);
+function expectValue(label: string, actual: unknown, required: unknown): string[] {
+  return known(actual) && actual !== required ? [`${label} must be ${JSON.stringify(required)} (is ${JSON.stringify(actual)})`] : [];
+}
+
+/** Checks a nested settings object only once the preview knows it. */
+function whenKnown(value: unknown, check: (settings: Obj) => string[]): string[] {
+  return value === UNKNOWN ? [] : check(obj(value));
 }
 
 /** Fails when the value is missing as well: settings whose Azure default is insecure. */
-function requireValue(problems: string[], label: string, actual: unknown, required: unknown): void {
-  if (actual === UNKNOWN) return;
-  if (actual !== required) problems.push(`${label} must be ${JSON.stringify(required)} (is ${actual === undefined ? "not set" : JSON.stringify(actual)})`);
+function requireValue(label: string, actual: unknown, required: unknown): string[] {
+  if (actual === UNKNOWN || actual === required) return [];
+  return [`${label} must be ${JSON.stringify(required)} (is ${actual === undefined ? "not set" : JSON.stringify(actual)})`];
 }
 
 export const T = {
@@ -138,13 +145,13 @@ function relayPortsNotAllowed(rules: Obj[]): string[] {
 
 /** Azure names the naming function produces, per type and name property. */
 const NAMING: { type: string; property: string; pattern: RegExp; example: string }[] = [
-  { type: "azure-native:resources:ResourceGroup", property: "resourceGroupName", pattern: /^rg-iom-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+$/, example: "rg-iom-<bu>-<env>-<region>" },
-  { type: "azure-native:network:VirtualNetwork", property: "virtualNetworkName", pattern: /^vnet-iom-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+$/, example: "vnet-iom-<bu>-<env>-<region>" },
-  { type: "azure-native:network:NetworkSecurityGroup", property: "networkSecurityGroupName", pattern: /^nsg-iom-[a-z0-9-]+$/, example: "nsg-iom-<bu>-<env>-<region>-<purpose>" },
-  { type: "azure-native:network:PrivateEndpoint", property: "privateEndpointName", pattern: /^pep-iom-[a-z0-9-]+$/, example: "pep-iom-<bu>-<env>-<region>-<service>" },
-  { type: "azure-native:storage:StorageAccount", property: "accountName", pattern: /^stiom[a-z0-9]{3,19}$/, example: "stiom<bu><env><region><random>" },
-  { type: "azure-native:keyvault:Vault", property: "vaultName", pattern: /^kv-iom[a-z0-9]{3,18}$/, example: "kv-iom<bu><env><region><random>" },
-  { type: "azure-native:compute:VirtualMachine", property: "vmName", pattern: /^vm-iom-[a-z0-9-]+$/, example: "vm-iom-<bu>-<env>-<region>-gw<nn>" },
+  { type: "azure-native:resources:ResourceGroup", property: "resourceGroupName", pattern: NAME_PATTERNS.resource("rg", false), example: resourceName(NAMING_PLACEHOLDERS, "rg") },
+  { type: "azure-native:network:VirtualNetwork", property: "virtualNetworkName", pattern: NAME_PATTERNS.resource("vnet", false), example: resourceName(NAMING_PLACEHOLDERS, "vnet") },
+  { type: "azure-native:network:NetworkSecurityGroup", property: "networkSecurityGroupName", pattern: NAME_PATTERNS.resource("nsg", true), example: resourceName(NAMING_PLACEHOLDERS, "nsg", "<purpose>") },
+  { type: T.privateEndpoint, property: "privateEndpointName", pattern: NAME_PATTERNS.resource("pep", true), example: resourceName(NAMING_PLACEHOLDERS, "pep", "<service>") },
+  { type: T.storageAccount, property: "accountName", pattern: NAME_PATTERNS.storageAccount, example: storageAccountName(NAMING_PLACEHOLDERS, "<random>") },
+  { type: T.vault, property: "vaultName", pattern: NAME_PATTERNS.keyVault, example: keyVaultName(NAMING_PLACEHOLDERS, "<random>") },
+  { type: T.vm, property: "vmName", pattern: NAME_PATTERNS.resource("vm", true), example: resourceName(NAMING_PLACEHOLDERS, "vm", "gw<nn>") },
 ];
 
 /** Resource types that take tags, and the tags every one of them carries. */
@@ -166,34 +173,28 @@ export const RESOURCE_RULES: ResourceRule[] = [
     name: "storage-private-network-only",
     description: "Storage accounts take no traffic from public networks.",
     types: [T.storageAccount],
-    check: ({ props }) => {
-      const p: string[] = [];
-      requireValue(p, "publicNetworkAccess", props.publicNetworkAccess, "Disabled");
-      expectValue(p, "networkRuleSet.defaultAction", obj(props.networkRuleSet).defaultAction, "Deny");
-      return p;
-    },
+    check: ({ props }) => [
+      ...requireValue("publicNetworkAccess", props.publicNetworkAccess, "Disabled"),
+      ...expectValue("networkRuleSet.defaultAction", obj(props.networkRuleSet).defaultAction, "Deny"),
+    ],
   },
   {
     name: "storage-no-shared-key-or-public-blobs",
     description: "Storage accounts accept Entra ID only and never serve anonymous blobs.",
     types: [T.storageAccount],
-    check: ({ props }) => {
-      const p: string[] = [];
-      requireValue(p, "allowSharedKeyAccess", props.allowSharedKeyAccess, false);
-      requireValue(p, "allowBlobPublicAccess", props.allowBlobPublicAccess, false);
-      return p;
-    },
+    check: ({ props }) => [
+      ...requireValue("allowSharedKeyAccess", props.allowSharedKeyAccess, false),
+      ...requireValue("allowBlobPublicAccess", props.allowBlobPublicAccess, false),
+    ],
   },
   {
     name: "storage-tls-1-2",
     description: "Storage accounts require TLS 1.2 and HTTPS.",
     types: [T.storageAccount],
-    check: ({ props }) => {
-      const p: string[] = [];
-      requireValue(p, "minimumTlsVersion", props.minimumTlsVersion, "TLS1_2");
-      expectValue(p, "enableHttpsTrafficOnly", props.enableHttpsTrafficOnly, true);
-      return p;
-    },
+    check: ({ props }) => [
+      ...requireValue("minimumTlsVersion", props.minimumTlsVersion, "TLS1_2"),
+      ...expectValue("enableHttpsTrafficOnly", props.enableHttpsTrafficOnly, true),
+    ],
   },
   {
     name: "nic-no-public-ip",
@@ -215,29 +216,21 @@ export const RESOURCE_RULES: ResourceRule[] = [
     name: "vm-trusted-launch",
     description: "Virtual machines use Trusted Launch with secure boot and vTPM.",
     types: [T.vm],
-    check: ({ props }) => {
-      const p: string[] = [];
-      const security = obj(props.securityProfile);
-      if (props.securityProfile === UNKNOWN) return p;
-      requireValue(p, "securityProfile.securityType", security.securityType, "TrustedLaunch");
-      requireValue(p, "securityProfile.uefiSettings.secureBootEnabled", obj(security.uefiSettings).secureBootEnabled, true);
-      requireValue(p, "securityProfile.uefiSettings.vTpmEnabled", obj(security.uefiSettings).vTpmEnabled, true);
-      return p;
-    },
+    check: ({ props }) => whenKnown(props.securityProfile, (security) => [
+      ...requireValue("securityProfile.securityType", security.securityType, "TrustedLaunch"),
+      ...requireValue("securityProfile.uefiSettings.secureBootEnabled", obj(security.uefiSettings).secureBootEnabled, true),
+      ...requireValue("securityProfile.uefiSettings.vTpmEnabled", obj(security.uefiSettings).vTpmEnabled, true),
+    ]),
   },
   {
     name: "key-vault-rbac-and-recoverable",
     description: "Key Vaults use RBAC, keep soft delete, and have purge protection in production (tag environment=prod).",
     types: [T.vault],
-    check: ({ props }) => {
-      const p: string[] = [];
-      const v = obj(props.properties);
-      if (props.properties === UNKNOWN) return p;
-      requireValue(p, "properties.enableRbacAuthorization", v.enableRbacAuthorization, true);
-      expectValue(p, "properties.enableSoftDelete", v.enableSoftDelete, true);
-      if (obj(props.tags).environment === "prod") requireValue(p, "properties.enablePurgeProtection (production)", v.enablePurgeProtection, true);
-      return p;
-    },
+    check: ({ props }) => whenKnown(props.properties, (v) => [
+      ...requireValue("properties.enableRbacAuthorization", v.enableRbacAuthorization, true),
+      ...expectValue("properties.enableSoftDelete", v.enableSoftDelete, true),
+      ...(obj(props.tags).environment === "prod" ? requireValue("properties.enablePurgeProtection (production)", v.enablePurgeProtection, true) : []),
+    ]),
   },
   {
     name: "no-secret-in-vm-extension-settings",
@@ -267,12 +260,8 @@ export const RESOURCE_RULES: ResourceRule[] = [
     name: "vm-encryption-at-host",
     description: "Virtual machines encrypt their temp disk and disk caches on the host (securityProfile.encryptionAtHost).",
     types: [T.vm],
-    check: ({ props }) => {
-      const p: string[] = [];
-      if (props.securityProfile === UNKNOWN) return p;
-      requireValue(p, "securityProfile.encryptionAtHost", obj(props.securityProfile).encryptionAtHost, true);
-      return p;
-    },
+    check: ({ props }) => whenKnown(props.securityProfile, (security) =>
+      requireValue("securityProfile.encryptionAtHost", security.encryptionAtHost, true)),
   },
   {
     name: "key-vault-secret-expiry",
