@@ -11,4 +11,11 @@ module.exports = {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
   },
   testTimeout: 30000,
+  // Both cores: the slow files (full program runs) then run side by side. `--maxWorkers=1` on the
+  // command line still runs one file at a time.
+  maxWorkers: 2,
+  // Each test file loads its own copy of @pulumi/pulumi and @pulumi/azure-native; one process
+  // running the program-run files one after another grew to 1 GB of heap (--logHeapUsage) and
+  // spent its time in GC. A worker above this limit after a file is replaced by a fresh one.
+  workerIdleMemoryLimit: "700MB",
 };

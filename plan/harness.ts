@@ -227,8 +227,19 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
   });
 }
 
-/** V8's own format: the error's text, then one `at` line per frame (CallSite's own toString). */
+/**
+ * Stored on the SDK's promises instead of a formatted stack (see withPlainStackTraces). The SDK
+ * reads it only to print a promise it finds still pending at exit.
+ */
+const UNFORMATTED_PROMISE_STACK = "(stack not formatted by plan/harness.ts)";
+
+/**
+ * V8's own format: the error's text, then one `at` line per frame (CallSite's own toString).
+ * The stack the SDK takes for each of its promises (an Error made in `debuggablePromise`) is not
+ * formatted at all: a run makes tens of thousands of them and reads none.
+ */
 function plainStackTrace(error: Error, frames: NodeJS.CallSite[]): string {
+  if (frames[0]?.getFunctionName() === "debuggablePromise") return UNFORMATTED_PROMISE_STACK;
   return [Error.prototype.toString.call(error), ...frames.map((frame) => `    at ${frame.toString()}`)].join("\n");
 }
 

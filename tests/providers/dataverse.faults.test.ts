@@ -37,7 +37,7 @@ describe("faults and service protection", () => {
   });
 
   it("a request quota per window: 429s with Retry-After until the window frees up, no row lost", async () => {
-    h = await startHarness({ quota: 8, windowMs: 300 }, { maxBatchSize: 100 }, ROWS);
+    h = await startHarness({ quota: 8, windowMs: 100 }, { maxBatchSize: 100 }, ROWS);
     await sync(h);
     expect(h.emu.stats.throttled).toBeGreaterThan(0);
     expect(remoteState(h)).toEqual(productRows(ROWS));
