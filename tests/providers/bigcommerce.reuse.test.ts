@@ -8,7 +8,9 @@ import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "
 
 const TOKEN = "reusetoken0123456789abcdefghijk";
 const ROTATED = "rotatedreuse0123456789abcdefghi";
-const FAST = { timeoutMs: 500, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
+// No test here is about timeouts: a timeout a loaded CI machine cannot hit, so no slow answer turns
+// into a retry that changes the request counts these tests assert.
+const FAST = { timeoutMs: 5_000, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
 const PROBE = IOM_SCOPES.length; // default scopes (4) + GET /v2/time
 
 describe("a successful check is reused within the process", () => {
