@@ -87,9 +87,14 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
     }
     plan.add.push({ row: d, id: oid });
   }
-  // Ids of keys applied before but no longer desired (hash only those, not all 50,000).
-  const desiredKeys = new Set(desired.map(rowKey));
-  const previouslyOwned = new Set(previousKeys.filter((k) => !desiredKeys.has(rowKey(k))).map((k) => ownedIdOf(seed, k)));
+  // Ids of keys applied before but no longer desired (hash only those, not all 50,000; and index
+  // the few previous keys rather than every desired one).
+  const previouslyOwned = new Set<string>();
+  if (previousKeys.length > 0) {
+    const prev = new Map(previousKeys.map((k) => [rowKey(k), k]));
+    for (const d of desired) prev.delete(rowKey(d));
+    for (const k of prev.values()) previouslyOwned.add(ownedIdOf(seed, k));
+  }
   for (const r of remote) {
     const id = r.id.toLowerCase();
     if (consumed.has(id) || desiredIds.has(id)) continue;
@@ -104,14 +109,26 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
  * changed (different target) and removed, by the encoded key of the *new* side where possible.
  */
 export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap, newDefaultGroup: string): { added: string[]; changed: string[]; removed: string[] } {
+  const added: string[] = [];
+  const changed: string[] = [];
+  // Same default group: a key present on both sides with the same text is the same row, compared
+  // without decoding (at 50,000 rows, decoding every key of both maps is most of diff's memory).
+  // Only the keys left over are decoded and matched by identity (case, group spelling, ...).
+  const sameGroup = oldDefaultGroup === newDefaultGroup;
+  const leftOld: string[] = [];
+  const leftNew: string[] = [];
+  for (const k of Object.keys(news)) {
+    if (sameGroup && Object.prototype.hasOwnProperty.call(olds, k)) {
+      if (olds[k] !== news[k]) changed.push(k);
+    } else leftNew.push(k);
+  }
+  for (const k of Object.keys(olds)) if (!sameGroup || !Object.prototype.hasOwnProperty.call(news, k)) leftOld.push(k);
   const oldByMatch = new Map<string, { key: string; target: string; exact: string }>();
-  for (const k of Object.keys(olds)) {
+  for (const k of leftOld) {
     const d = decodeKey(k, oldDefaultGroup);
     oldByMatch.set(rowKey(d), { key: k, target: olds[k], exact: `${d.account}\u0000${d.group}\u0000${d.field}\u0000${d.value}` });
   }
-  const added: string[] = [];
-  const changed: string[] = [];
-  for (const k of Object.keys(news)) {
+  for (const k of leftNew) {
     const d = decodeKey(k, newDefaultGroup);
     const m = rowKey(d);
     const o = oldByMatch.get(m);
@@ -122,7 +139,7 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
     }
   }
   const removed = [...oldByMatch.values()].map((o) => {
-    if (oldDefaultGroup === newDefaultGroup) return o.key;
+    if (sameGroup) return o.key;
     const d = decodeKey(o.key, oldDefaultGroup);
     return encodeKey(d.group, d.field, d.value, newDefaultGroup, d.account);
   });

@@ -76,10 +76,10 @@ export function mapToRows(map: RowMap, defaultGroup: string): MappingRow[] {
   return out;
 }
 
-/** Stable content hash of a row map (order independent). */
-export function hashRows(map: RowMap): string {
+/** Stable content hash of a row map (order independent); `sortedKeys` when the caller has them. */
+export function hashRows(map: RowMap, sortedKeys?: string[]): string {
   const h = createHash("sha256");
-  const keys = Object.keys(map).sort();
+  const keys = sortedKeys ?? Object.keys(map).sort();
   for (let i = 0; i < keys.length; i += 1000) {
     let chunk = "";
     for (const k of keys.slice(i, i + 1000)) chunk += `${k}\u0000${map[k]}\u0001`;

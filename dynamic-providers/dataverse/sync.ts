@@ -86,9 +86,19 @@ export function effectiveSeed(i: Pick<SyncInputs, "ownerSeed" | "environmentUrl"
 }
 
 export function encodeApplied(map: RowMap): string {
-  const sorted: RowMap = {};
-  for (const k of Object.keys(map).sort()) sorted[k] = map[k];
-  return gzipSync(Buffer.from(JSON.stringify(sorted))).toString("base64");
+  return encodeAppliedWithHash(map).applied;
+}
+
+/**
+ * encodeApplied and hashRows with one sort of the keys, and the JSON written from the sorted keys
+ * (no sorted copy of a 50,000-key object).
+ */
+export function encodeAppliedWithHash(map: RowMap): { applied: string; appliedHash: string } {
+  const keys = Object.keys(map).sort();
+  const parts: string[] = [];
+  for (const k of keys) parts.push(`${JSON.stringify(k)}:${JSON.stringify(map[k])}`);
+  const applied = gzipSync(Buffer.from(`{${parts.join(",")}}`, "utf8")).toString("base64");
+  return { applied, appliedHash: hashRows(map, keys) };
 }
 
 export function decodeApplied(s: string | undefined): RowMap {
@@ -132,6 +142,27 @@ export function readRanges(client: DataverseClient, expectedIds: string[], expec
   return rangesForCount(expected, page, client.concurrency);
 }
 
+/**
+ * The previously applied rows that are not desired any more, and the owned ids of every applied
+ * row (to cut the read into ranges). Keys are compared as text first; with the same default group
+ * a key present in both maps is the same row.
+ */
+function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string): { previous: MappingRow[]; appliedIds: string[] } {
+  const applied = decodeApplied(olds.applied);
+  if (olds.mappingGroup !== inputs.mappingGroup) {
+    const previous = mapToRows(applied, olds.mappingGroup);
+    return { previous, appliedIds: ownedIds(seed, previous) };
+  }
+  const appliedIds: string[] = [];
+  const keys = Object.keys(inputs.rows);
+  for (let i = 0; i < keys.length; i++) if (Object.prototype.hasOwnProperty.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
+  const gone: RowMap = {};
+  for (const k of Object.keys(applied)) if (!Object.prototype.hasOwnProperty.call(inputs.rows, k)) gone[k] = applied[k];
+  const previous = mapToRows(gone, olds.mappingGroup);
+  for (const id of ownedIds(seed, previous)) appliedIds.push(id);
+  return { previous, appliedIds };
+}
+
 /** Ids of rows this resource owns for these rows (see plan.ts ownedIdOf). */
 function ownedIds(seed: string, rows: MappingRow[]): string[] {
   return rows.map((r) => ownedIdOf(seed, r));
@@ -164,8 +195,11 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
   return { defaultGroup, accountLabels };
 }
 
-/** What the remote actually holds for the given keys (for drift and partial state). */
-export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string): { map: RowMap; drift: DriftReport } {
+/**
+ * What the remote actually holds for the given keys (for drift and partial state). With `buildMap`
+ * false only the drift is computed (a refresh without drift returns the applied map as it is).
+ */
+export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true): { map: RowMap; drift: DriftReport } {
   const byId = new Map(remote.map((r) => [r.id, r]));
   const byKey = new Map<string, RemoteRow>();
   for (const r of remote) {
@@ -184,7 +218,7 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
       continue;
     }
     const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "");
-    map[actualKey] = r.target ?? "";
+    if (buildMap) map[actualKey] = r.target ?? "";
     if (actualKey !== key || (r.target ?? "") !== d.target) {
       drift.changed++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: ${actualKey !== key ? `now ${actualKey} ` : ""}-> ${JSON.stringify(r.target)} (expected ${JSON.stringify(d.target)})`);
@@ -244,9 +278,11 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   let providerId: string;
   let firstRemote: RemoteRow[] | undefined;
   const desired = mapToRows(inputs.rows, inputs.mappingGroup);
-  const previous = olds ? mapToRows(decodeApplied(olds.applied), olds.mappingGroup) : [];
+  // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
+  // whole previous set as row objects next to the desired ones is a large part of the peak memory.
+  const { previous, appliedIds } = olds ? previousRows(olds, inputs, desired, seed) : { previous: [], appliedIds: [] };
   const scope = scopeOf(inputs.mappingGroup, desired, previous);
-  const ranges = readRanges(client, olds ? ownedIds(seed, previous) : [], olds?.rowCount ?? 0);
+  const ranges = readRanges(client, appliedIds, olds?.rowCount ?? 0);
   if (reusable) {
     schema = olds.schema;
     providerId = olds.providerId;
@@ -291,7 +327,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     } catch {
       // keep the previous view; the next refresh will correct it
     }
-    const out: SyncOutputs = { ...base(), applied: encodeApplied(map), appliedHash: hashRows(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...total, requests: client.stats.requests } };
+    const out: SyncOutputs = { ...base(), ...encodeAppliedWithHash(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...total, requests: client.stats.requests } };
     throw new SyncError(message, out);
   };
 
@@ -464,8 +500,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   return {
     ...base(),
-    applied: encodeApplied(inputs.rows),
-    appliedHash: hashRows(inputs.rows),
+    ...encodeAppliedWithHash(inputs.rows),
     rowCount: desired.length,
     ownedCount: owned,
     adoptedCount: desired.length - owned,
@@ -478,9 +513,13 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
+  const applied = decodeApplied(olds.applied);
+  const appliedRows = mapToRows(applied, olds.mappingGroup);
   const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
-  const { map, drift } = actualState(appliedRows, remote, olds.seed, olds.mappingGroup);
+  // Without drift the remote holds exactly the applied rows: return that map rather than build a
+  // second one of 50,000 keys.
+  const { drift } = actualState(appliedRows, remote, olds.seed, olds.mappingGroup, false);
+  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, olds.mappingGroup).map : applied;
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
@@ -491,8 +530,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
       schema,
       providerId,
       // No drift: the applied rows are unchanged, keep their encoding (saves a sort + gzip of 50k rows).
-      applied: same ? olds.applied : encodeApplied(map),
-      appliedHash: same ? olds.appliedHash : hashRows(map),
+      ...(same ? { applied: olds.applied, appliedHash: olds.appliedHash } : encodeAppliedWithHash(map)),
       rowCount: Object.keys(map).length,
       drift,
       lastSync: { ...olds.lastSync, requests: client.stats.requests },
