@@ -3,8 +3,8 @@
  *
  * A mapping row is identified by (account, mapping group, external field name, external field value)
  * within one IOM provider; it points at one target business key. The account is optional (empty: a
- * generic mapping) and only used by the kinds whose IOM form has an Account; a table without a
- * mapping-group column keeps every row in the default group. In the resource's inputs the rows are a
+ * generic mapping) and only used by the kinds whose IOM form has an Account; on a table without a
+ * mapping-group column the group is left out of the identity (identityGroup). In the resource's inputs the rows are a
  * map `key -> target business key`, where the key is `field=value` (default group, no account),
  * `[group] field=value`, `{account} field=value` or `{account} [group] field=value`. A map (not an
  * array) makes Pulumi's own property diff show each added, changed and removed mapping by its key.
@@ -54,6 +54,20 @@ export function decodeKey(key: string, defaultGroup: string): { group: string; f
 export function matchKey(group: string, field: string, value: string, account = ""): string {
   const base = `${group.toLowerCase()}\u0000${field.toLowerCase()}\u0000${value.toLowerCase()}`;
   return account ? `${base}\u0000${account.toLowerCase()}` : base;
+}
+
+/**
+ * The group a row's identity uses. A table without a Mapping Group column has no group to tell rows
+ * apart, so the group is left out ("") and changing the stack's default group later does not change
+ * which rows the stack owns. On a table with the column the identity (and so every deterministic id
+ * already created) is unchanged.
+ */
+export const identityGroup = (tableHasGroup: boolean, group: string): string => (tableHasGroup ? group : "");
+
+/** Rows as identities for a table with or without a Mapping Group column (in place; see identityGroup). */
+export function identityRows<R extends Pick<MappingRow, "group">>(tableHasGroup: boolean, rows: R[]): R[] {
+  if (!tableHasGroup) for (const r of rows) r.group = "";
+  return rows;
 }
 
 /** matchKey of a row. */

@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, LogFn, WriteFailure, is
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount } from "./partition";
 import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
-import { MappingRow, RowMap, encodeKey, hashRows, mapToRows, rowKey } from "./rows";
+import { MappingRow, RowMap, encodeKey, hashRows, identityGroup, identityRows, mapToRows, rowKey } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 
 export interface SyncInputs {
@@ -147,10 +147,10 @@ export function readRanges(client: DataverseClient, expectedIds: string[], expec
  * row (to cut the read into ranges). Keys are compared as text first; with the same default group
  * a key present in both maps is the same row.
  */
-function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string): { previous: MappingRow[]; appliedIds: string[] } {
+function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string, hasGroup: boolean): { previous: MappingRow[]; appliedIds: string[] } {
   const applied = decodeApplied(olds.applied);
   if (olds.mappingGroup !== inputs.mappingGroup) {
-    const previous = mapToRows(applied, olds.mappingGroup);
+    const previous = identityRows(hasGroup, mapToRows(applied, olds.mappingGroup));
     return { previous, appliedIds: ownedIds(seed, previous) };
   }
   const appliedIds: string[] = [];
@@ -158,7 +158,7 @@ function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow
   for (let i = 0; i < keys.length; i++) if (Object.prototype.hasOwnProperty.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
   const gone: RowMap = {};
   for (const k of Object.keys(applied)) if (!Object.prototype.hasOwnProperty.call(inputs.rows, k)) gone[k] = applied[k];
-  const previous = mapToRows(gone, olds.mappingGroup);
+  const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
   for (const id of ownedIds(seed, previous)) appliedIds.push(id);
   return { previous, appliedIds };
 }
@@ -277,15 +277,28 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   let schema: MappingSchema;
   let providerId: string;
   let firstRemote: RemoteRow[] | undefined;
-  const desired = mapToRows(inputs.rows, inputs.mappingGroup);
-  // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
-  // whole previous set as row objects next to the desired ones is a large part of the peak memory.
-  const { previous, appliedIds } = olds ? previousRows(olds, inputs, desired, seed) : { previous: [], appliedIds: [] };
-  const scope = scopeOf(inputs.mappingGroup, desired, previous);
-  const ranges = readRanges(client, appliedIds, olds?.rowCount ?? 0);
+  let desired: MappingRow[] = [];
+  let previous: MappingRow[] = [];
+  let scope: RemoteScope = { defaultGroup: inputs.mappingGroup };
+  let ranges: string[] = [];
+  let idGroup = inputs.mappingGroup;
+  // The rows as identities for this schema (rows.ts identityRows: no group on a table without one).
+  const prepare = (s: MappingSchema) => {
+    desired = mapToRows(inputs.rows, inputs.mappingGroup);
+    checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
+    identityRows(s.group !== undefined, desired);
+    idGroup = identityGroup(s.group !== undefined, inputs.mappingGroup);
+    // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
+    // whole previous set as row objects next to the desired ones is a large part of the peak memory.
+    const prev = olds ? previousRows(olds, inputs, desired, seed, s.group !== undefined) : { previous: [], appliedIds: [] };
+    previous = prev.previous;
+    scope = scopeOf(idGroup, desired, previous);
+    ranges = readRanges(client, prev.appliedIds, olds?.rowCount ?? 0);
+  };
   if (reusable) {
     schema = olds.schema;
     providerId = olds.providerId;
+    prepare(schema);
     try {
       firstRemote = await listRemote(client, schema, providerId, log, scope, ranges);
     } catch (e) {
@@ -293,12 +306,13 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
       log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
       schema = await discover(client, inputs, log);
       providerId = await resolveProvider(client, schema, inputs.providerName);
+      prepare(schema);
     }
   } else {
     schema = await discover(client, inputs, log);
     providerId = await resolveProvider(client, schema, inputs.providerName);
+    prepare(schema);
   }
-  checkRowsFitSchema(schema, desired, inputs.mappingGroup, inputs.kind);
   const label = `${inputs.kind} mappings`;
   const targetIds = new Map<string, string | null>();
   const groupIds = new Map<string, string | null>();
@@ -323,7 +337,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     let map: RowMap = olds ? decodeApplied(olds.applied) : {};
     try {
       const remote = await listRemote(client, schema, providerId, undefined, scope);
-      map = actualState([...desired, ...previous], remote, seed, inputs.mappingGroup).map;
+      map = actualState([...desired, ...previous], remote, seed, idGroup).map;
     } catch {
       // keep the previous view; the next refresh will correct it
     }
@@ -358,7 +372,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
       // later one (someone created rows meanwhile) report what was written as partial state.
       const message =
         `${plan.conflict.length} ${label} already exist with a different target and were not created by this stack (set adoptExisting to take them over): ` +
-        listSome(plan.conflict.map((c) => `${c.row.field}=${c.row.value} in "${c.row.group}": existing -> ${JSON.stringify(c.remote.target)}, wanted -> ${JSON.stringify(c.row.target)}`));
+        listSome(plan.conflict.map((c) => `${c.row.field}=${c.row.value}${c.row.group ? ` in "${c.row.group}"` : ""}: existing -> ${JSON.stringify(c.remote.target)}, wanted -> ${JSON.stringify(c.row.target)}`));
       if (pass === 1) throw new SyncError(message);
       return partial(message);
     }
@@ -514,12 +528,13 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
   const applied = decodeApplied(olds.applied);
-  const appliedRows = mapToRows(applied, olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  const appliedRows = identityRows(schema.group !== undefined, mapToRows(applied, olds.mappingGroup));
+  const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
   // Without drift the remote holds exactly the applied rows: return that map rather than build a
   // second one of 50,000 keys.
-  const { drift } = actualState(appliedRows, remote, olds.seed, olds.mappingGroup, false);
-  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, olds.mappingGroup).map : applied;
+  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false);
+  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup).map : applied;
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
@@ -544,8 +559,9 @@ export async function deleteMappings(olds: SyncOutputs, deps: Deps = {}): Promis
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  const appliedRows = identityRows(schema.group !== undefined, mapToRows(decodeApplied(olds.applied), olds.mappingGroup));
+  const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
   const plan = computePlan([], remote, olds.seed, false, appliedRows);
   if (plan.remove.length > 0) {
     const res = await client.deleteMany({ logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId }, plan.remove.map((r) => r.id), `${olds.kind} mappings: deleted`);
