@@ -54,17 +54,13 @@ export function identical(r: RemoteRow, d: MappingRow): boolean {
 export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: string, adoptExisting: boolean, previousKeys: MappingRow[] = []): Plan {
   const plan: Plan = { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
   const byId = new Map<string, RemoteRow>();
-  const byKey = new Map<string, RemoteRow[]>();
-  for (const r of remote) {
-    byId.set(r.id.toLowerCase(), r);
-    const k = remoteKey(r);
-    if (k === undefined) continue;
-    const list = byKey.get(k);
-    if (list) list.push(r);
-    else byKey.set(k, [r]);
-  }
+  for (const r of remote) byId.set(r.id.toLowerCase(), r);
   const consumed = new Set<string>();
   const desiredIds = new Set<string>();
+  // Rows this resource owns are found by id first; only the desired rows left over are matched by
+  // key, against the remote rows no id claimed (at 50,000 rows, indexing every remote row by key
+  // costs more memory than the rest of the plan).
+  const byIdMissing: { d: MappingRow; oid: string }[] = [];
   for (const d of desired) {
     const oid = ownedIdOf(seed, d);
     desiredIds.add(oid);
@@ -73,9 +69,21 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
       consumed.add(oid);
       if (identical(mine, d)) plan.unchanged++;
       else plan.change.push({ row: d, id: oid, owned: true, before: mine });
-      continue;
+    } else byIdMissing.push({ d, oid });
+  }
+  const byKey = new Map<string, RemoteRow[]>();
+  if (byIdMissing.length > 0) {
+    for (const r of remote) {
+      if (consumed.has(r.id.toLowerCase())) continue;
+      const k = remoteKey(r);
+      if (k === undefined) continue;
+      const list = byKey.get(k);
+      if (list) list.push(r);
+      else byKey.set(k, [r]);
     }
-    const others = (byKey.get(rowKey(d)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()));
+  }
+  for (const { d, oid } of byIdMissing) {
+    const others = (byKey.get(rowKey(d)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()) && !desiredIds.has(r.id.toLowerCase()));
     if (others.length > 0) {
       const same = others.find((r) => identical(r, d));
       const r = same ?? others[0];

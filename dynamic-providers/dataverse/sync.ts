@@ -201,17 +201,25 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
  */
 export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true): { map: RowMap; drift: DriftReport } {
   const byId = new Map(remote.map((r) => [r.id, r]));
-  const byKey = new Map<string, RemoteRow>();
-  for (const r of remote) {
-    const k = remoteKey(r);
-    if (k !== undefined) byKey.set(k, r);
-  }
+  // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
+  // 50,000 owned rows does not index every remote row twice.
+  let byKey: Map<string, RemoteRow> | undefined;
+  const findByKey = (d: MappingRow): RemoteRow | undefined => {
+    if (!byKey) {
+      byKey = new Map<string, RemoteRow>();
+      for (const r of remote) {
+        const k = remoteKey(r);
+        if (k !== undefined) byKey.set(k, r);
+      }
+    }
+    return byKey.get(rowKey(d));
+  };
   const map: RowMap = {};
   const drift: DriftReport = { missing: 0, changed: 0, sample: [] };
   for (const d of rows) {
     const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
-    // By key first (the common case, no hashing); by our deterministic id when someone edited the key.
-    const r = byKey.get(rowKey(d)) ?? byId.get(ownedIdOf(seed, d));
+    // By our deterministic id first (also finds a row whose key someone edited), else by key.
+    const r = byId.get(ownedIdOf(seed, d)) ?? findByKey(d);
     if (!r || r.group === null || r.field === null || r.value === null) {
       drift.missing++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: missing`);
