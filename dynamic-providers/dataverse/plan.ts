@@ -54,17 +54,13 @@ export function identical(r: RemoteRow, d: MappingRow): boolean {
 export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: string, adoptExisting: boolean, previousKeys: MappingRow[] = []): Plan {
   const plan: Plan = { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
   const byId = new Map<string, RemoteRow>();
-  const byKey = new Map<string, RemoteRow[]>();
-  for (const r of remote) {
-    byId.set(r.id.toLowerCase(), r);
-    const k = remoteKey(r);
-    if (k === undefined) continue;
-    const list = byKey.get(k);
-    if (list) list.push(r);
-    else byKey.set(k, [r]);
-  }
+  for (const r of remote) byId.set(r.id.toLowerCase(), r);
   const consumed = new Set<string>();
   const desiredIds = new Set<string>();
+  // Rows this resource owns are found by id first; only the desired rows left over are matched by
+  // key, against the remote rows no id claimed (at 50,000 rows, indexing every remote row by key
+  // costs more memory than the rest of the plan).
+  const byIdMissing: { d: MappingRow; oid: string }[] = [];
   for (const d of desired) {
     const oid = ownedIdOf(seed, d);
     desiredIds.add(oid);
@@ -73,9 +69,21 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
       consumed.add(oid);
       if (identical(mine, d)) plan.unchanged++;
       else plan.change.push({ row: d, id: oid, owned: true, before: mine });
-      continue;
+    } else byIdMissing.push({ d, oid });
+  }
+  const byKey = new Map<string, RemoteRow[]>();
+  if (byIdMissing.length > 0) {
+    for (const r of remote) {
+      if (consumed.has(r.id.toLowerCase())) continue;
+      const k = remoteKey(r);
+      if (k === undefined) continue;
+      const list = byKey.get(k);
+      if (list) list.push(r);
+      else byKey.set(k, [r]);
     }
-    const others = (byKey.get(rowKey(d)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()));
+  }
+  for (const { d, oid } of byIdMissing) {
+    const others = (byKey.get(rowKey(d)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()) && !desiredIds.has(r.id.toLowerCase()));
     if (others.length > 0) {
       const same = others.find((r) => identical(r, d));
       const r = same ?? others[0];
@@ -87,9 +95,14 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
     }
     plan.add.push({ row: d, id: oid });
   }
-  // Ids of keys applied before but no longer desired (hash only those, not all 50,000).
-  const desiredKeys = new Set(desired.map(rowKey));
-  const previouslyOwned = new Set(previousKeys.filter((k) => !desiredKeys.has(rowKey(k))).map((k) => ownedIdOf(seed, k)));
+  // Ids of keys applied before but no longer desired (hash only those, not all 50,000; and index
+  // the few previous keys rather than every desired one).
+  const previouslyOwned = new Set<string>();
+  if (previousKeys.length > 0) {
+    const prev = new Map(previousKeys.map((k) => [rowKey(k), k]));
+    for (const d of desired) prev.delete(rowKey(d));
+    for (const k of prev.values()) previouslyOwned.add(ownedIdOf(seed, k));
+  }
   for (const r of remote) {
     const id = r.id.toLowerCase();
     if (consumed.has(id) || desiredIds.has(id)) continue;
@@ -104,14 +117,26 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
  * changed (different target) and removed, by the encoded key of the *new* side where possible.
  */
 export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap, newDefaultGroup: string): { added: string[]; changed: string[]; removed: string[] } {
+  const added: string[] = [];
+  const changed: string[] = [];
+  // Same default group: a key present on both sides with the same text is the same row, compared
+  // without decoding (at 50,000 rows, decoding every key of both maps is most of diff's memory).
+  // Only the keys left over are decoded and matched by identity (case, group spelling, ...).
+  const sameGroup = oldDefaultGroup === newDefaultGroup;
+  const leftOld: string[] = [];
+  const leftNew: string[] = [];
+  for (const k of Object.keys(news)) {
+    if (sameGroup && Object.prototype.hasOwnProperty.call(olds, k)) {
+      if (olds[k] !== news[k]) changed.push(k);
+    } else leftNew.push(k);
+  }
+  for (const k of Object.keys(olds)) if (!sameGroup || !Object.prototype.hasOwnProperty.call(news, k)) leftOld.push(k);
   const oldByMatch = new Map<string, { key: string; target: string; exact: string }>();
-  for (const k of Object.keys(olds)) {
+  for (const k of leftOld) {
     const d = decodeKey(k, oldDefaultGroup);
     oldByMatch.set(rowKey(d), { key: k, target: olds[k], exact: `${d.account}\u0000${d.group}\u0000${d.field}\u0000${d.value}` });
   }
-  const added: string[] = [];
-  const changed: string[] = [];
-  for (const k of Object.keys(news)) {
+  for (const k of leftNew) {
     const d = decodeKey(k, newDefaultGroup);
     const m = rowKey(d);
     const o = oldByMatch.get(m);
@@ -122,7 +147,7 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
     }
   }
   const removed = [...oldByMatch.values()].map((o) => {
-    if (oldDefaultGroup === newDefaultGroup) return o.key;
+    if (sameGroup) return o.key;
     const d = decodeKey(o.key, oldDefaultGroup);
     return encodeKey(d.group, d.field, d.value, newDefaultGroup, d.account);
   });

@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, LogFn, WriteFailure, is
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount } from "./partition";
 import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
-import { MappingRow, RowMap, encodeKey, hashRows, mapToRows, rowKey } from "./rows";
+import { MappingRow, RowMap, encodeKey, hashRows, identityGroup, identityRows, mapToRows, rowKey } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 
 export interface SyncInputs {
@@ -86,9 +86,19 @@ export function effectiveSeed(i: Pick<SyncInputs, "ownerSeed" | "environmentUrl"
 }
 
 export function encodeApplied(map: RowMap): string {
-  const sorted: RowMap = {};
-  for (const k of Object.keys(map).sort()) sorted[k] = map[k];
-  return gzipSync(Buffer.from(JSON.stringify(sorted))).toString("base64");
+  return encodeAppliedWithHash(map).applied;
+}
+
+/**
+ * encodeApplied and hashRows with one sort of the keys, and the JSON written from the sorted keys
+ * (no sorted copy of a 50,000-key object).
+ */
+export function encodeAppliedWithHash(map: RowMap): { applied: string; appliedHash: string } {
+  const keys = Object.keys(map).sort();
+  const parts: string[] = [];
+  for (const k of keys) parts.push(`${JSON.stringify(k)}:${JSON.stringify(map[k])}`);
+  const applied = gzipSync(Buffer.from(`{${parts.join(",")}}`, "utf8")).toString("base64");
+  return { applied, appliedHash: hashRows(map, keys) };
 }
 
 export function decodeApplied(s: string | undefined): RowMap {
@@ -132,6 +142,27 @@ export function readRanges(client: DataverseClient, expectedIds: string[], expec
   return rangesForCount(expected, page, client.concurrency);
 }
 
+/**
+ * The previously applied rows that are not desired any more, and the owned ids of every applied
+ * row (to cut the read into ranges). Keys are compared as text first; with the same default group
+ * a key present in both maps is the same row.
+ */
+function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string, hasGroup: boolean): { previous: MappingRow[]; appliedIds: string[] } {
+  const applied = decodeApplied(olds.applied);
+  if (olds.mappingGroup !== inputs.mappingGroup) {
+    const previous = identityRows(hasGroup, mapToRows(applied, olds.mappingGroup));
+    return { previous, appliedIds: ownedIds(seed, previous) };
+  }
+  const appliedIds: string[] = [];
+  const keys = Object.keys(inputs.rows);
+  for (let i = 0; i < keys.length; i++) if (Object.prototype.hasOwnProperty.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
+  const gone: RowMap = {};
+  for (const k of Object.keys(applied)) if (!Object.prototype.hasOwnProperty.call(inputs.rows, k)) gone[k] = applied[k];
+  const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
+  for (const id of ownedIds(seed, previous)) appliedIds.push(id);
+  return { previous, appliedIds };
+}
+
 /** Ids of rows this resource owns for these rows (see plan.ts ownedIdOf). */
 function ownedIds(seed: string, rows: MappingRow[]): string[] {
   return rows.map((r) => ownedIdOf(seed, r));
@@ -164,27 +195,38 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
   return { defaultGroup, accountLabels };
 }
 
-/** What the remote actually holds for the given keys (for drift and partial state). */
-export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string): { map: RowMap; drift: DriftReport } {
+/**
+ * What the remote actually holds for the given keys (for drift and partial state). With `buildMap`
+ * false only the drift is computed (a refresh without drift returns the applied map as it is).
+ */
+export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true): { map: RowMap; drift: DriftReport } {
   const byId = new Map(remote.map((r) => [r.id, r]));
-  const byKey = new Map<string, RemoteRow>();
-  for (const r of remote) {
-    const k = remoteKey(r);
-    if (k !== undefined) byKey.set(k, r);
-  }
+  // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
+  // 50,000 owned rows does not index every remote row twice.
+  let byKey: Map<string, RemoteRow> | undefined;
+  const findByKey = (d: MappingRow): RemoteRow | undefined => {
+    if (!byKey) {
+      byKey = new Map<string, RemoteRow>();
+      for (const r of remote) {
+        const k = remoteKey(r);
+        if (k !== undefined) byKey.set(k, r);
+      }
+    }
+    return byKey.get(rowKey(d));
+  };
   const map: RowMap = {};
   const drift: DriftReport = { missing: 0, changed: 0, sample: [] };
   for (const d of rows) {
     const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
-    // By key first (the common case, no hashing); by our deterministic id when someone edited the key.
-    const r = byKey.get(rowKey(d)) ?? byId.get(ownedIdOf(seed, d));
+    // By our deterministic id first (also finds a row whose key someone edited), else by key.
+    const r = byId.get(ownedIdOf(seed, d)) ?? findByKey(d);
     if (!r || r.group === null || r.field === null || r.value === null) {
       drift.missing++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: missing`);
       continue;
     }
     const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "");
-    map[actualKey] = r.target ?? "";
+    if (buildMap) map[actualKey] = r.target ?? "";
     if (actualKey !== key || (r.target ?? "") !== d.target) {
       drift.changed++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: ${actualKey !== key ? `now ${actualKey} ` : ""}-> ${JSON.stringify(r.target)} (expected ${JSON.stringify(d.target)})`);
@@ -243,13 +285,28 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   let schema: MappingSchema;
   let providerId: string;
   let firstRemote: RemoteRow[] | undefined;
-  const desired = mapToRows(inputs.rows, inputs.mappingGroup);
-  const previous = olds ? mapToRows(decodeApplied(olds.applied), olds.mappingGroup) : [];
-  const scope = scopeOf(inputs.mappingGroup, desired, previous);
-  const ranges = readRanges(client, olds ? ownedIds(seed, previous) : [], olds?.rowCount ?? 0);
+  let desired: MappingRow[] = [];
+  let previous: MappingRow[] = [];
+  let scope: RemoteScope = { defaultGroup: inputs.mappingGroup };
+  let ranges: string[] = [];
+  let idGroup = inputs.mappingGroup;
+  // The rows as identities for this schema (rows.ts identityRows: no group on a table without one).
+  const prepare = (s: MappingSchema) => {
+    desired = mapToRows(inputs.rows, inputs.mappingGroup);
+    checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
+    identityRows(s.group !== undefined, desired);
+    idGroup = identityGroup(s.group !== undefined, inputs.mappingGroup);
+    // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
+    // whole previous set as row objects next to the desired ones is a large part of the peak memory.
+    const prev = olds ? previousRows(olds, inputs, desired, seed, s.group !== undefined) : { previous: [], appliedIds: [] };
+    previous = prev.previous;
+    scope = scopeOf(idGroup, desired, previous);
+    ranges = readRanges(client, prev.appliedIds, olds?.rowCount ?? 0);
+  };
   if (reusable) {
     schema = olds.schema;
     providerId = olds.providerId;
+    prepare(schema);
     try {
       firstRemote = await listRemote(client, schema, providerId, log, scope, ranges);
     } catch (e) {
@@ -257,12 +314,13 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
       log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
       schema = await discover(client, inputs, log);
       providerId = await resolveProvider(client, schema, inputs.providerName);
+      prepare(schema);
     }
   } else {
     schema = await discover(client, inputs, log);
     providerId = await resolveProvider(client, schema, inputs.providerName);
+    prepare(schema);
   }
-  checkRowsFitSchema(schema, desired, inputs.mappingGroup, inputs.kind);
   const label = `${inputs.kind} mappings`;
   const targetIds = new Map<string, string | null>();
   const groupIds = new Map<string, string | null>();
@@ -287,11 +345,11 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     let map: RowMap = olds ? decodeApplied(olds.applied) : {};
     try {
       const remote = await listRemote(client, schema, providerId, undefined, scope);
-      map = actualState([...desired, ...previous], remote, seed, inputs.mappingGroup).map;
+      map = actualState([...desired, ...previous], remote, seed, idGroup).map;
     } catch {
       // keep the previous view; the next refresh will correct it
     }
-    const out: SyncOutputs = { ...base(), applied: encodeApplied(map), appliedHash: hashRows(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...total, requests: client.stats.requests } };
+    const out: SyncOutputs = { ...base(), ...encodeAppliedWithHash(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...total, requests: client.stats.requests } };
     throw new SyncError(message, out);
   };
 
@@ -322,7 +380,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
       // later one (someone created rows meanwhile) report what was written as partial state.
       const message =
         `${plan.conflict.length} ${label} already exist with a different target and were not created by this stack (set adoptExisting to take them over): ` +
-        listSome(plan.conflict.map((c) => `${c.row.field}=${c.row.value} in "${c.row.group}": existing -> ${JSON.stringify(c.remote.target)}, wanted -> ${JSON.stringify(c.row.target)}`));
+        listSome(plan.conflict.map((c) => `${c.row.field}=${c.row.value}${c.row.group ? ` in "${c.row.group}"` : ""}: existing -> ${JSON.stringify(c.remote.target)}, wanted -> ${JSON.stringify(c.row.target)}`));
       if (pass === 1) throw new SyncError(message);
       return partial(message);
     }
@@ -464,8 +522,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   return {
     ...base(),
-    applied: encodeApplied(inputs.rows),
-    appliedHash: hashRows(inputs.rows),
+    ...encodeAppliedWithHash(inputs.rows),
     rowCount: desired.length,
     ownedCount: owned,
     adoptedCount: desired.length - owned,
@@ -478,9 +535,14 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
-  const { map, drift } = actualState(appliedRows, remote, olds.seed, olds.mappingGroup);
+  const applied = decodeApplied(olds.applied);
+  const appliedRows = identityRows(schema.group !== undefined, mapToRows(applied, olds.mappingGroup));
+  const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  // Without drift the remote holds exactly the applied rows: return that map rather than build a
+  // second one of 50,000 keys.
+  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false);
+  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup).map : applied;
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
@@ -491,8 +553,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
       schema,
       providerId,
       // No drift: the applied rows are unchanged, keep their encoding (saves a sort + gzip of 50k rows).
-      applied: same ? olds.applied : encodeApplied(map),
-      appliedHash: same ? olds.appliedHash : hashRows(map),
+      ...(same ? { applied: olds.applied, appliedHash: olds.appliedHash } : encodeAppliedWithHash(map)),
       rowCount: Object.keys(map).length,
       drift,
       lastSync: { ...olds.lastSync, requests: client.stats.requests },
@@ -506,8 +567,9 @@ export async function deleteMappings(olds: SyncOutputs, deps: Deps = {}): Promis
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const appliedRows = mapToRows(decodeApplied(olds.applied), olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(olds.mappingGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  const appliedRows = identityRows(schema.group !== undefined, mapToRows(decodeApplied(olds.applied), olds.mappingGroup));
+  const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
   const plan = computePlan([], remote, olds.seed, false, appliedRows);
   if (plan.remove.length > 0) {
     const res = await client.deleteMany({ logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId }, plan.remove.map((r) => r.id), `${olds.kind} mappings: deleted`);
