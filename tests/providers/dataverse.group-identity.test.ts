@@ -7,14 +7,14 @@
 import { DataverseEmulator } from "../emulators/dataverse";
 import { TableDef, iomTables2021, iomTablesLater } from "../emulators/dataverse-schema";
 import { FAST, TOKEN } from "../emulators/dataverse-harness";
-import { makeIomMappingProvider, MappingSetInputs, MappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 
 const TABLE = "cr7f3_iomproductmapping";
 let emu: DataverseEmulator;
 let url: string;
-const provider = makeIomMappingProvider({ client: FAST });
+const provider = createIomMappingSetProvider({ client: FAST });
 
 async function start(tables: TableDef[]): Promise<void> {
   process.env.DATAVERSE_ACCESS_TOKEN = TOKEN;
@@ -34,7 +34,7 @@ afterEach(async () => {
   jest.restoreAllMocks();
 });
 
-const inputs = (rows: RowMap, mappingGroup = "Default Mapping Group"): MappingSetInputs => ({
+const inputs = (rows: RowMap, mappingGroup = "Default Mapping Group"): IomMappingSetInputs => ({
   environmentUrl: url,
   kind: "products",
   rows,
@@ -54,15 +54,15 @@ describe("row identity without a Mapping Group column", () => {
     const created = await provider.create(inputs({ "sku=ABS": "ABS-0001", "sku=P1": "P-000001" }));
     // The stack's default group changes (dataverseMappingGroup); the table has no group to write.
     emu.resetStats();
-    const moved = await provider.update!(created.id, created.outs as MappingSetOutputs, inputs({ "sku=ABS": "ABS-0001", "sku=P1": "P-000001" }, "Retail Group"));
-    const movedOuts = moved.outs as MappingSetOutputs;
+    const moved = await provider.update!(created.id, created.outs as IomMappingSetOutputs, inputs({ "sku=ABS": "ABS-0001", "sku=P1": "P-000001" }, "Retail Group"));
+    const movedOuts = moved.outs as IomMappingSetOutputs;
     expect(emu.stats.rowsWritten).toBe(0);
     expect(movedOuts).toMatchObject({ ownedCount: 2, adoptedCount: 0 });
     // P1 leaves the file: the stack created it, so it goes.
     const removed = await provider.update!(created.id, movedOuts, inputs({ "sku=ABS": "ABS-0001" }, "Retail Group"));
     expect(values()).toEqual(["ABS"]);
     // And destroy removes the rest.
-    await provider.delete!(created.id, removed.outs as MappingSetOutputs);
+    await provider.delete!(created.id, removed.outs as IomMappingSetOutputs);
     expect(values()).toEqual([]);
   });
 });
@@ -71,7 +71,7 @@ describe("row identity with a Mapping Group column", () => {
   it("deterministic ids are unchanged: the default group is still part of them", async () => {
     await start(iomTablesLater());
     const created = await provider.create(inputs({ "sku=ABS": "ABS-0001" }));
-    const seed = (created.outs as MappingSetOutputs).seed;
+    const seed = (created.outs as IomMappingSetOutputs).seed;
     expect(emu.rows(TABLE).map((r) => r.cr7f3_iomproductmappingid)).toEqual([ownedId(seed, "Default Mapping Group", "sku", "ABS")]);
   });
 });
