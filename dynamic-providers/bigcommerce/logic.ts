@@ -394,6 +394,152 @@ export const SCOPE_ADVICE =
   "Scopes of a store-level API account cannot be edited after it is created: create a new API account " +
   "(Settings > Store-level API accounts) with every required scope and use its token.";
 
+/** A verdict on one probe, and the problem to report, if any. */
+interface Judgement {
+  verdict: Verdict;
+  problem?: Problem;
+}
+
+/** The credential baseline (`GET /v2/time`, no scope needed): are the token and store hash right? */
+function judgeBaseline(baseline: ProbeOutcome, hash: string): Judgement {
+  if (baseline.kind === "ok") return { verdict: "ok" };
+  if (baseline.status === 401) {
+    return {
+      verdict: "rejected",
+      problem: {
+        kind: "credentials",
+        property: "accessToken",
+        definitive: true,
+        message:
+          `token rejected (401): ${describeOutcome(baseline)}. A wrong store hash can look the same: check that '${hash}' is the hash ` +
+          `in the API path shown when the API account was created (.../stores/${hash}/v3/) and that the token was copied whole.`,
+      },
+    };
+  }
+  if (baseline.status === 403 || baseline.status === 404) {
+    return {
+      verdict: "rejected",
+      problem: {
+        kind: "credentials",
+        property: "storeHash",
+        definitive: true,
+        message:
+          `store hash or token wrong: ${describeOutcome(baseline)}, and that request needs no scope, so either no store has the hash ` +
+          `'${hash}' or the token belongs to another store. Compare the hash with the API path shown for the API account.`,
+      },
+    };
+  }
+  if (baseline.status === 503) {
+    return {
+      verdict: "not verified",
+      problem: {
+        kind: "unverified",
+        property: "storeHash",
+        definitive: false,
+        message: `store unavailable: ${describeOutcome(baseline)} (BigCommerce answers 503 for a store down for maintenance or suspended).`,
+      },
+    };
+  }
+  if (baseline.status === 429) {
+    return {
+      verdict: "not verified",
+      problem: {
+        kind: "unverified",
+        property: "storeHash",
+        definitive: false,
+        message: `rate limited: ${describeOutcome(baseline)} (the store's quota is shared by all its apps; try again when it refills).`,
+      },
+    };
+  }
+  if (baseline.kind === "http-error" && baseline.status !== undefined && baseline.status < 500) {
+    return { verdict: "unexpected", problem: { kind: "unexpected", property: "apiBaseUrl", definitive: false, message: `unexpected answer: ${describeOutcome(baseline)}.` } };
+  }
+  const badShape = baseline.kind === "bad-shape";
+  return {
+    verdict: badShape ? "unexpected" : "not verified",
+    problem: {
+      kind: badShape ? "unexpected" : "unverified",
+      property: badShape ? "apiBaseUrl" : "storeHash",
+      definitive: false,
+      message: `could not reach BigCommerce: ${describeOutcome(baseline)}.`,
+    },
+  };
+}
+
+/**
+ * One scope's probe. With good credentials a 403 means the scope is missing; without them the
+ * baseline already explains a rejection, so it adds no problem of its own.
+ */
+function judgeScope(scope: string, outcome: ProbeOutcome, credentialsOk: boolean): Judgement {
+  if (outcome.kind === "ok") return { verdict: "ok" };
+  if (outcome.status === 403 && credentialsOk) {
+    const hint = scope.endsWith("_read_only")
+      ? ""
+      : ` A token with only ${scope}_read_only fails here too: IOM's provider writes to this resource.`;
+    return {
+      verdict: "missing scope",
+      problem: { kind: "missing-scope", property: "requiredScopes", definitive: true, message: `missing scope ${describeScope(scope)}: ${describeOutcome(outcome)}.${hint}` },
+    };
+  }
+  if (outcome.status === 401 || outcome.status === 403 || (outcome.status === 404 && !credentialsOk)) {
+    return {
+      verdict: "rejected",
+      ...(credentialsOk
+        ? { problem: { kind: "credentials", property: "accessToken", definitive: true, message: `token rejected for ${scope}: ${describeOutcome(outcome)}.` } }
+        : {}),
+    };
+  }
+  if (outcome.kind === "bad-shape" || (outcome.kind === "http-error" && outcome.status !== undefined && outcome.status < 500 && outcome.status !== 429)) {
+    return {
+      verdict: "unexpected",
+      ...(credentialsOk
+        ? { problem: { kind: "unexpected", property: "requiredScopes", definitive: false, message: `${scope} not verified: unexpected answer: ${describeOutcome(outcome)}.` } }
+        : {}),
+    };
+  }
+  return {
+    verdict: "not verified",
+    ...(credentialsOk
+      ? { problem: { kind: "unverified", property: "requiredScopes", definitive: false, message: `${scope} not verified: ${describeOutcome(outcome)}.` } }
+      : {}),
+  };
+}
+
+/** What GET /v2/store says against the settings: a status IOM can take orders in, the expected name. */
+function storeProblems(store: StoreInfo, settings: CheckSettings): Problem[] {
+  const problems: Problem[] = [];
+  const hash = settings.storeHash;
+  const accepted = settings.acceptedStoreStatuses;
+  if (!accepted.includes(store.status.trim().toLowerCase())) {
+    problems.push({
+      kind: "store-status",
+      property: "acceptedStoreStatuses",
+      definitive: true,
+      message:
+        `store '${store.name}' (${hash}) is not open for orders: GET /v2/store reports status '${store.status || "(empty)"}', ` +
+        `accepted: ${accepted.join(", ")}. If that status is fine for IOM, add it to acceptedStoreStatuses (stack config bigcommerceAcceptedStoreStatuses).`,
+    });
+  }
+  if (settings.expectedStoreName !== undefined && store.name.trim() !== settings.expectedStoreName) {
+    problems.push({
+      kind: "name-mismatch",
+      property: "expectedStoreName",
+      definitive: true,
+      message: `store name mismatch: store hash '${hash}' belongs to '${store.name}', expected '${settings.expectedStoreName}' (a token for another store?).`,
+    });
+  }
+  return problems;
+}
+
+const lineOf = (scope: string, outcome: ProbeOutcome, verdict: Verdict): ProbeLine => ({
+  scope,
+  request: outcome.request,
+  status: statusText(outcome),
+  verdict,
+  detail: outcome.detail,
+  attempts: outcome.attempts,
+});
+
 /** Turns the probe outcomes of one check into the report the provider and the CLI show. */
 export function buildReport(args: {
   settings: CheckSettings;
@@ -405,143 +551,29 @@ export function buildReport(args: {
 }): CheckReport {
   const { settings, baseline } = args;
   const problems: Problem[] = [];
-  const lines: ProbeLine[] = [];
-  const hash = settings.storeHash;
-
-  let credentialsOk = false;
-  let baselineVerdict: Verdict;
-  if (baseline.kind === "ok") {
-    credentialsOk = true;
-    baselineVerdict = "ok";
-  } else if (baseline.status === 401) {
-    baselineVerdict = "rejected";
-    problems.push({
-      kind: "credentials",
-      property: "accessToken",
-      definitive: true,
-      message:
-        `token rejected (401): ${describeOutcome(baseline)}. A wrong store hash can look the same: check that '${hash}' is the hash ` +
-        `in the API path shown when the API account was created (.../stores/${hash}/v3/) and that the token was copied whole.`,
-    });
-  } else if (baseline.status === 403 || baseline.status === 404) {
-    baselineVerdict = "rejected";
-    problems.push({
-      kind: "credentials",
-      property: "storeHash",
-      definitive: true,
-      message:
-        `store hash or token wrong: ${describeOutcome(baseline)}, and that request needs no scope, so either no store has the hash ` +
-        `'${hash}' or the token belongs to another store. Compare the hash with the API path shown for the API account.`,
-    });
-  } else if (baseline.status === 503) {
-    baselineVerdict = "not verified";
-    problems.push({
-      kind: "unverified",
-      property: "storeHash",
-      definitive: false,
-      message: `store unavailable: ${describeOutcome(baseline)} (BigCommerce answers 503 for a store down for maintenance or suspended).`,
-    });
-  } else if (baseline.status === 429) {
-    baselineVerdict = "not verified";
-    problems.push({
-      kind: "unverified",
-      property: "storeHash",
-      definitive: false,
-      message: `rate limited: ${describeOutcome(baseline)} (the store's quota is shared by all its apps; try again when it refills).`,
-    });
-  } else if (baseline.kind === "http-error" && baseline.status !== undefined && baseline.status < 500) {
-    baselineVerdict = "unexpected";
-    problems.push({ kind: "unexpected", property: "apiBaseUrl", definitive: false, message: `unexpected answer: ${describeOutcome(baseline)}.` });
-  } else {
-    baselineVerdict = baseline.kind === "bad-shape" ? "unexpected" : "not verified";
-    problems.push({
-      kind: baseline.kind === "bad-shape" ? "unexpected" : "unverified",
-      property: baseline.kind === "bad-shape" ? "apiBaseUrl" : "storeHash",
-      definitive: false,
-      message: `could not reach BigCommerce: ${describeOutcome(baseline)}.`,
-    });
-  }
-  lines.push({
-    scope: "(credentials)",
-    request: baseline.request,
-    status: statusText(baseline),
-    verdict: baselineVerdict,
-    detail: baseline.detail,
-    attempts: baseline.attempts,
-  });
+  const base = judgeBaseline(baseline, settings.storeHash);
+  if (base.problem) problems.push(base.problem);
+  const lines: ProbeLine[] = [lineOf("(credentials)", baseline, base.verdict)];
+  const credentialsOk = base.verdict === "ok";
 
   const scopesVerified: string[] = [];
   const missingScopes: string[] = [];
   let store: StoreInfo | undefined;
   for (const { scope, outcome } of args.scopes) {
-    let verdict: Verdict;
-    if (outcome.kind === "ok") {
-      verdict = "ok";
+    const judged = judgeScope(scope, outcome, credentialsOk);
+    if (judged.verdict === "ok") {
       scopesVerified.push(scope);
-      if (outcome.store) store = outcome.store;
-    } else if (outcome.status === 403 && credentialsOk) {
-      verdict = "missing scope";
-      missingScopes.push(scope);
-      const readOnlyForm = `${scope}_read_only`;
-      const hint = scope.endsWith("_read_only")
-        ? ""
-        : ` A token with only ${readOnlyForm} fails here too: IOM's provider writes to this resource.`;
-      problems.push({
-        kind: "missing-scope",
-        property: "requiredScopes",
-        definitive: true,
-        message: `missing scope ${describeScope(scope)}: ${describeOutcome(outcome)}.${hint}`,
-      });
-    } else if (outcome.status === 401 || outcome.status === 403 || (outcome.status === 404 && !credentialsOk)) {
-      verdict = "rejected";
-      if (credentialsOk) {
-        problems.push({
-          kind: "credentials",
-          property: "accessToken",
-          definitive: true,
-          message: `token rejected for ${scope}: ${describeOutcome(outcome)}.`,
-        });
-      }
-      // Otherwise the baseline already explains it (wrong token or store hash).
-    } else if (outcome.kind === "bad-shape" || (outcome.kind === "http-error" && outcome.status !== undefined && outcome.status < 500 && outcome.status !== 429)) {
-      verdict = "unexpected";
-      if (credentialsOk) {
-        problems.push({ kind: "unexpected", property: "requiredScopes", definitive: false, message: `${scope} not verified: unexpected answer: ${describeOutcome(outcome)}.` });
-      }
-    } else {
-      verdict = "not verified";
-      if (credentialsOk || baselineVerdict === "ok") {
-        problems.push({ kind: "unverified", property: "requiredScopes", definitive: false, message: `${scope} not verified: ${describeOutcome(outcome)}.` });
-      }
+      if (outcome.kind === "ok" && outcome.store) store = outcome.store;
     }
-    lines.push({ scope, request: outcome.request, status: statusText(outcome), verdict, detail: outcome.detail, attempts: outcome.attempts });
+    if (judged.verdict === "missing scope") missingScopes.push(scope);
+    if (judged.problem) problems.push(judged.problem);
+    lines.push(lineOf(scope, outcome, judged.verdict));
   }
-
-  if (store) {
-    const accepted = settings.acceptedStoreStatuses;
-    if (!accepted.includes(store.status.trim().toLowerCase())) {
-      problems.push({
-        kind: "store-status",
-        property: "acceptedStoreStatuses",
-        definitive: true,
-        message:
-          `store '${store.name}' (${hash}) is not open for orders: GET /v2/store reports status '${store.status || "(empty)"}', ` +
-          `accepted: ${accepted.join(", ")}. If that status is fine for IOM, add it to acceptedStoreStatuses (stack config bigcommerceAcceptedStoreStatuses).`,
-      });
-    }
-    if (settings.expectedStoreName !== undefined && store.name.trim() !== settings.expectedStoreName) {
-      problems.push({
-        kind: "name-mismatch",
-        property: "expectedStoreName",
-        definitive: true,
-        message: `store name mismatch: store hash '${hash}' belongs to '${store.name}', expected '${settings.expectedStoreName}' (a token for another store?).`,
-      });
-    }
-  }
+  if (store) problems.push(...storeProblems(store, settings));
 
   return {
     ok: problems.length === 0,
-    storeHash: hash,
+    storeHash: settings.storeHash,
     apiBaseUrl: settings.apiBaseUrl,
     tokenFingerprint: tokenFingerprint(settings.accessToken),
     checkedAt: args.checkedAt,
