@@ -400,70 +400,40 @@ interface Judgement {
   problem?: Problem;
 }
 
+/** A judgement that reports a problem. */
+const judged = (verdict: Verdict, kind: Problem["kind"], property: Problem["property"], definitive: boolean, message: string): Judgement => ({
+  verdict,
+  problem: { kind, property, definitive, message },
+});
+
 /** The credential baseline (`GET /v2/time`, no scope needed): are the token and store hash right? */
 function judgeBaseline(baseline: ProbeOutcome, hash: string): Judgement {
+  const answer = describeOutcome(baseline);
   if (baseline.kind === "ok") return { verdict: "ok" };
   if (baseline.status === 401) {
-    return {
-      verdict: "rejected",
-      problem: {
-        kind: "credentials",
-        property: "accessToken",
-        definitive: true,
-        message:
-          `token rejected (401): ${describeOutcome(baseline)}. A wrong store hash can look the same: check that '${hash}' is the hash ` +
-          `in the API path shown when the API account was created (.../stores/${hash}/v3/) and that the token was copied whole.`,
-      },
-    };
+    return judged("rejected", "credentials", "accessToken", true,
+      `token rejected (401): ${answer}. A wrong store hash can look the same: check that '${hash}' is the hash ` +
+      `in the API path shown when the API account was created (.../stores/${hash}/v3/) and that the token was copied whole.`);
   }
   if (baseline.status === 403 || baseline.status === 404) {
-    return {
-      verdict: "rejected",
-      problem: {
-        kind: "credentials",
-        property: "storeHash",
-        definitive: true,
-        message:
-          `store hash or token wrong: ${describeOutcome(baseline)}, and that request needs no scope, so either no store has the hash ` +
-          `'${hash}' or the token belongs to another store. Compare the hash with the API path shown for the API account.`,
-      },
-    };
+    return judged("rejected", "credentials", "storeHash", true,
+      `store hash or token wrong: ${answer}, and that request needs no scope, so either no store has the hash ` +
+      `'${hash}' or the token belongs to another store. Compare the hash with the API path shown for the API account.`);
   }
   if (baseline.status === 503) {
-    return {
-      verdict: "not verified",
-      problem: {
-        kind: "unverified",
-        property: "storeHash",
-        definitive: false,
-        message: `store unavailable: ${describeOutcome(baseline)} (BigCommerce answers 503 for a store down for maintenance or suspended).`,
-      },
-    };
+    return judged("not verified", "unverified", "storeHash", false,
+      `store unavailable: ${answer} (BigCommerce answers 503 for a store down for maintenance or suspended).`);
   }
   if (baseline.status === 429) {
-    return {
-      verdict: "not verified",
-      problem: {
-        kind: "unverified",
-        property: "storeHash",
-        definitive: false,
-        message: `rate limited: ${describeOutcome(baseline)} (the store's quota is shared by all its apps; try again when it refills).`,
-      },
-    };
+    return judged("not verified", "unverified", "storeHash", false,
+      `rate limited: ${answer} (the store's quota is shared by all its apps; try again when it refills).`);
   }
   if (baseline.kind === "http-error" && baseline.status !== undefined && baseline.status < 500) {
-    return { verdict: "unexpected", problem: { kind: "unexpected", property: "apiBaseUrl", definitive: false, message: `unexpected answer: ${describeOutcome(baseline)}.` } };
+    return judged("unexpected", "unexpected", "apiBaseUrl", false, `unexpected answer: ${answer}.`);
   }
-  const badShape = baseline.kind === "bad-shape";
-  return {
-    verdict: badShape ? "unexpected" : "not verified",
-    problem: {
-      kind: badShape ? "unexpected" : "unverified",
-      property: badShape ? "apiBaseUrl" : "storeHash",
-      definitive: false,
-      message: `could not reach BigCommerce: ${describeOutcome(baseline)}.`,
-    },
-  };
+  return baseline.kind === "bad-shape"
+    ? judged("unexpected", "unexpected", "apiBaseUrl", false, `could not reach BigCommerce: ${answer}.`)
+    : judged("not verified", "unverified", "storeHash", false, `could not reach BigCommerce: ${answer}.`);
 }
 
 /**
@@ -471,38 +441,22 @@ function judgeBaseline(baseline: ProbeOutcome, hash: string): Judgement {
  * baseline already explains a rejection, so it adds no problem of its own.
  */
 function judgeScope(scope: string, outcome: ProbeOutcome, credentialsOk: boolean): Judgement {
+  const answer = describeOutcome(outcome);
   if (outcome.kind === "ok") return { verdict: "ok" };
   if (outcome.status === 403 && credentialsOk) {
     const hint = scope.endsWith("_read_only")
       ? ""
       : ` A token with only ${scope}_read_only fails here too: IOM's provider writes to this resource.`;
-    return {
-      verdict: "missing scope",
-      problem: { kind: "missing-scope", property: "requiredScopes", definitive: true, message: `missing scope ${describeScope(scope)}: ${describeOutcome(outcome)}.${hint}` },
-    };
+    return judged("missing scope", "missing-scope", "requiredScopes", true, `missing scope ${describeScope(scope)}: ${answer}.${hint}`);
   }
+  const onlyWithCredentials = (j: Judgement): Judgement => (credentialsOk ? j : { verdict: j.verdict });
   if (outcome.status === 401 || outcome.status === 403 || (outcome.status === 404 && !credentialsOk)) {
-    return {
-      verdict: "rejected",
-      ...(credentialsOk
-        ? { problem: { kind: "credentials", property: "accessToken", definitive: true, message: `token rejected for ${scope}: ${describeOutcome(outcome)}.` } }
-        : {}),
-    };
+    return onlyWithCredentials(judged("rejected", "credentials", "accessToken", true, `token rejected for ${scope}: ${answer}.`));
   }
   if (outcome.kind === "bad-shape" || (outcome.kind === "http-error" && outcome.status !== undefined && outcome.status < 500 && outcome.status !== 429)) {
-    return {
-      verdict: "unexpected",
-      ...(credentialsOk
-        ? { problem: { kind: "unexpected", property: "requiredScopes", definitive: false, message: `${scope} not verified: unexpected answer: ${describeOutcome(outcome)}.` } }
-        : {}),
-    };
+    return onlyWithCredentials(judged("unexpected", "unexpected", "requiredScopes", false, `${scope} not verified: unexpected answer: ${answer}.`));
   }
-  return {
-    verdict: "not verified",
-    ...(credentialsOk
-      ? { problem: { kind: "unverified", property: "requiredScopes", definitive: false, message: `${scope} not verified: ${describeOutcome(outcome)}.` } }
-      : {}),
-  };
+  return onlyWithCredentials(judged("not verified", "unverified", "requiredScopes", false, `${scope} not verified: ${answer}.`));
 }
 
 /** What GET /v2/store says against the settings: a status IOM can take orders in, the expected name. */
