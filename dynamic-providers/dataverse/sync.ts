@@ -373,12 +373,25 @@ function startNameLookups(run: SyncRun): NameIds {
   return names;
 }
 
-/** Resolve everything these writes need, in bulk; returns every unresolved name at once. */
-async function resolveWriteNames(run: SyncRun, names: NameIds, writes: MappingRow[]): Promise<string[]> {
-  const { client, schema } = run;
-  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
+/** The target, group and account names some writes bind to (targets: lower-cased → as written). */
+interface WantedNames {
+  original: Map<string, string>;
+  wantedGroups: string[];
+  wantedAccounts: string[];
+}
+
+function namesOf(schema: MappingSchema, writes: MappingRow[]): WantedNames {
   const original = new Map<string, string>();
   for (const r of writes) original.set(r.target.toLowerCase(), r.target);
+  const wantedGroups = schema.group ? [...new Set(writes.map((r) => r.group))] : [];
+  const wantedAccounts = [...new Set(writes.filter((r) => r.account).map((r) => r.account!))];
+  return { original, wantedGroups, wantedAccounts };
+}
+
+/** Resolve, in bulk, every name these writes need that is not known yet (into `names`). */
+async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
+  const { client, schema } = run;
+  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   if (names.prefetchTargets) {
     const pre = await names.prefetchTargets;
     names.prefetchTargets = undefined;
@@ -394,9 +407,7 @@ async function resolveWriteNames(run: SyncRun, names: NameIds, writes: MappingRo
   }
   const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
   const groupTable = schema.group;
-  const wantedGroups = groupTable ? [...new Set(writes.map((r) => r.group))] : [];
   const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
-  const wantedAccounts = [...new Set(writes.filter((r) => r.account).map((r) => r.account!))];
   const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
   const none = Promise.resolve(new Map<string, string | null>());
   const [t, g, a] = await Promise.all([
@@ -413,6 +424,11 @@ async function resolveWriteNames(run: SyncRun, names: NameIds, writes: MappingRo
     const k = gn.toLowerCase();
     if (g.has(k)) groupIds.set(k, g.get(k)!);
   }
+}
+
+/** Every name these writes need that did not resolve to exactly one row, reported at once. */
+function unresolvedNames(schema: MappingSchema, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): string[] {
+  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   const unresolved: string[] = [];
   for (const [k, name] of original) {
     const id = targetIds.get(k);
@@ -421,7 +437,7 @@ async function resolveWriteNames(run: SyncRun, names: NameIds, writes: MappingRo
   }
   for (const gn of wantedGroups) {
     const id = groupIds.get(gn.toLowerCase());
-    if (id === undefined) unresolved.push(`mapping group "${gn}" not found in ${groupTable?.table}`);
+    if (id === undefined) unresolved.push(`mapping group "${gn}" not found in ${schema.group?.table}`);
     if (id === null) unresolved.push(`mapping group "${gn}" matches several rows`);
   }
   for (const an of wantedAccounts) {
@@ -532,7 +548,9 @@ async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, pass: number)
   // resolution below rather than after it.
   if (plan.add.length) void client.supportsMessage(tref, "CreateMultiple");
   if (plan.change.length) void client.supportsMessage(tref, "UpdateMultiple");
-  const unresolved = await resolveWriteNames(run, names, [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]);
+  const wanted = namesOf(run.schema, [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]);
+  await resolveWriteNames(run, names, wanted);
+  const unresolved = unresolvedNames(run.schema, names, wanted);
   if (unresolved.length > 0) {
     if (pass === 1) throw new SyncError(`${unresolved.length} name(s) could not be resolved for ${label}: ${listSome(unresolved)}`);
     return partialState(run, `unresolved names on pass ${pass}: ${listSome(unresolved)}`);
