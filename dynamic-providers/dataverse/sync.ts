@@ -5,7 +5,7 @@
  */
 import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
-import { ClientOptions, DataverseClient, DataverseError, LogFn, WriteFailure, isDataverseError } from "./client";
+import { ClientOptions, DataverseClient, DataverseError, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount } from "./partition";
 import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
@@ -268,6 +268,335 @@ function checkRowsFitSchema(schema: MappingSchema, rows: MappingRow[], defaultGr
   if (problems.length) throw new SyncError(`${kind} mappings: ${problems.join("; ")}`);
 }
 
+/** The rows of one sync as identities for a schema, and how to read the remote rows in scope. */
+interface SyncRows {
+  desired: MappingRow[];
+  /** Rows applied last time that are no longer desired (see previousRows). */
+  previous: MappingRow[];
+  scope: RemoteScope;
+  ranges: string[];
+  idGroup: string;
+}
+
+/** What one syncMappings run works from once its schema and provider are known. */
+interface SyncRun {
+  client: DataverseClient;
+  log: LogFn;
+  inputs: SyncInputs;
+  olds: SyncOutputs | undefined;
+  seed: string;
+  label: string;
+  schema: MappingSchema;
+  providerId: string;
+  rows: SyncRows;
+  tref: TableRef;
+  /** Counts across passes; partial state reports them as they stand. */
+  total: SyncSummary;
+}
+
+/**
+ * Ids of the names the writes bind to, by lower-cased name (null: several rows match; for targets
+ * "": not found), and the lookups started early on create.
+ */
+interface NameIds {
+  targets: Map<string, string | null>;
+  groups: Map<string, string | null>;
+  accounts: Map<string, string | null>;
+  prefetchTargets?: Promise<Map<string, string | null>>;
+  prefetchGroups?: Promise<Map<string, string | null>>;
+}
+
+/** The rows as identities for this schema (rows.ts identityRows: no group on a table without one). */
+function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, s: MappingSchema): SyncRows {
+  const desired = mapToRows(inputs.rows, inputs.mappingGroup);
+  checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
+  identityRows(s.group !== undefined, desired);
+  const idGroup = identityGroup(s.group !== undefined, inputs.mappingGroup);
+  // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
+  // whole previous set as row objects next to the desired ones is a large part of the peak memory.
+  const prev = olds ? previousRows(olds, inputs, desired, seed, s.group !== undefined) : { previous: [], appliedIds: [] };
+  return {
+    desired,
+    previous: prev.previous,
+    scope: scopeOf(idGroup, desired, prev.previous),
+    ranges: readRanges(client, prev.appliedIds, olds?.rowCount ?? 0),
+    idGroup,
+  };
+}
+
+/**
+ * The schema and provider id, the rows prepared for them, and (when the saved schema was reused)
+ * the first read of the remote rows.
+ */
+async function resolveSchemaAndRows(
+  client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, log: LogFn,
+): Promise<{ schema: MappingSchema; providerId: string; rows: SyncRows; firstRemote?: RemoteRow[] }> {
+  // Reuse the schema and provider id resolved last time when nothing that determines them changed
+  // (saves ~7 metadata requests per run); if the environment's schema changed under us, the first
+  // read fails with 400/404 and we discover again.
+  if (
+    olds?.schema && olds.providerId !== undefined && olds.environmentUrl === inputs.environmentUrl && olds.kind === inputs.kind && olds.schemaOverride === inputs.schemaOverride && olds.targetKeyColumn === inputs.targetKeyColumn && olds.providerName === inputs.providerName
+  ) {
+    const rows = prepareRows(client, inputs, olds, seed, olds.schema);
+    try {
+      const firstRemote = await listRemote(client, olds.schema, olds.providerId, log, rows.scope, rows.ranges);
+      return { schema: olds.schema, providerId: olds.providerId, rows, firstRemote };
+    } catch (e) {
+      if (!isDataverseError(e) || (e.status !== 400 && e.status !== 404)) throw e;
+      log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
+    }
+  }
+  const schema = await discover(client, inputs, log);
+  const providerId = await resolveProvider(client, schema, inputs.providerName);
+  return { schema, providerId, rows: prepareRows(client, inputs, olds, seed, schema) };
+}
+
+/**
+ * On create nearly every row is an add: start resolving targets, and asking whether the table
+ * supports CreateMultiple, while the existing rows are read.
+ */
+function startNameLookups(run: SyncRun): NameIds {
+  const { client, schema, tref } = run;
+  const { desired } = run.rows;
+  const names: NameIds = { targets: new Map(), groups: new Map(), accounts: new Map() };
+  if (!run.olds && desired.length > 0) {
+    void client.supportsMessage(tref, "CreateMultiple");
+    if (schema.group) {
+      names.prefetchGroups = resolveKeys(client, schema.group, [...new Set(desired.map((d) => d.group))]);
+      names.prefetchGroups.catch(() => undefined); // awaited (and its error surfaced) below
+    }
+    if (desired.length > 2000) {
+      names.prefetchTargets = resolveKeys(client, schema.target, desired.map((d) => d.target));
+      names.prefetchTargets.catch(() => undefined); // awaited (and its error surfaced) below
+    }
+  }
+  return names;
+}
+
+/** The target, group and account names some writes bind to (targets: lower-cased → as written). */
+interface WantedNames {
+  original: Map<string, string>;
+  wantedGroups: string[];
+  wantedAccounts: string[];
+}
+
+function namesOf(schema: MappingSchema, writes: MappingRow[]): WantedNames {
+  const original = new Map<string, string>();
+  for (const r of writes) original.set(r.target.toLowerCase(), r.target);
+  const wantedGroups = schema.group ? [...new Set(writes.map((r) => r.group))] : [];
+  const wantedAccounts = [...new Set(writes.filter((r) => r.account).map((r) => r.account!))];
+  return { original, wantedGroups, wantedAccounts };
+}
+
+/** Resolve, in bulk, every name these writes need that is not known yet (into `names`). */
+async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
+  const { client, schema } = run;
+  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
+  if (names.prefetchTargets) {
+    const pre = await names.prefetchTargets;
+    names.prefetchTargets = undefined;
+    for (const d of run.rows.desired) {
+      const k = d.target.toLowerCase();
+      if (!targetIds.has(k)) targetIds.set(k, pre.get(k) ?? (pre.has(k) ? null : ""));
+    }
+  }
+  if (names.prefetchGroups) {
+    const pre = await names.prefetchGroups;
+    names.prefetchGroups = undefined;
+    for (const [k, id] of pre) groupIds.set(k, id);
+  }
+  const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
+  const groupTable = schema.group;
+  const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
+  const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
+  const none = Promise.resolve(new Map<string, string | null>());
+  const [t, g, a] = await Promise.all([
+    needTargets.length ? resolveKeys(client, schema.target, needTargets.map((k) => original.get(k)!)) : none,
+    groupTable && needGroups.length ? resolveKeys(client, groupTable, needGroups) : none,
+    schema.account && needAccounts.length ? resolveAccounts(client, schema.account, needAccounts) : none,
+  ]);
+  for (const an of needAccounts) {
+    const k = an.toLowerCase();
+    if (a.has(k)) accountIds.set(k, a.get(k)!);
+  }
+  for (const k of needTargets) targetIds.set(k, t.get(k) ?? (t.has(k) ? null : ""));
+  for (const gn of needGroups) {
+    const k = gn.toLowerCase();
+    if (g.has(k)) groupIds.set(k, g.get(k)!);
+  }
+}
+
+/** Every name these writes need that did not resolve to exactly one row, reported at once. */
+function unresolvedNames(schema: MappingSchema, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): string[] {
+  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
+  const unresolved: string[] = [];
+  for (const [k, name] of original) {
+    const id = targetIds.get(k);
+    if (id === "" || id === undefined) unresolved.push(`${schema.target.table} "${name}" (by ${schema.target.keyColumn}) not found`);
+    if (id === null) unresolved.push(`${schema.target.table} "${name}" matches several rows`);
+  }
+  for (const gn of wantedGroups) {
+    const id = groupIds.get(gn.toLowerCase());
+    if (id === undefined) unresolved.push(`mapping group "${gn}" not found in ${schema.group?.table}`);
+    if (id === null) unresolved.push(`mapping group "${gn}" matches several rows`);
+  }
+  for (const an of wantedAccounts) {
+    const id = accountIds.get(an.toLowerCase());
+    if (id === undefined) unresolved.push(`account "${an}" not found (by account number or name)`);
+    if (id === null) unresolved.push(`account "${an}" matches several accounts`);
+  }
+  return unresolved;
+}
+
+/** The create and update bodies for the plan's rows, binding the resolved ids. */
+function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow, id: string) => Record<string, unknown>; update: (c: Plan["change"][number]) => Record<string, unknown> } {
+  const { schema, providerId } = run;
+  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
+  const bind = (l: MappingSchema["target"], id: string) => ({ [`${l.nav}@odata.bind`]: `/${l.entitySet}(${id})` });
+  // Optional columns (IOM versions differ) are written only when the table has them; a
+  // polymorphic target binds through the navigation property of the target table (schema.ts).
+  const { group: groupTable, provider: providerTable, account: accountTable, target: targetTable } = schema;
+  const groupBind = groupTable && `${groupTable.nav}@odata.bind`;
+  const providerBind = providerTable && `${providerTable.nav}@odata.bind`;
+  const providerRef = providerTable && `/${providerTable.entitySet}(${providerId})`;
+  const accountBind = accountTable && `${accountTable.nav}@odata.bind`;
+  const targetBind = `${targetTable.nav}@odata.bind`;
+  const record = (r: MappingRow, id: string): Record<string, unknown> => {
+    const rec: Record<string, unknown> = {};
+    rec[schema.primaryId] = id;
+    rec[schema.fieldName] = r.field;
+    rec[schema.fieldValue] = r.value;
+    if (groupTable && groupBind) rec[groupBind] = `/${groupTable.entitySet}(${groupIds.get(r.group.toLowerCase())!})`;
+    if (providerBind) rec[providerBind] = providerRef;
+    if (accountTable && accountBind && r.account) rec[accountBind] = `/${accountTable.entitySet}(${accountIds.get(r.account.toLowerCase())!})`;
+    rec[targetBind] = `/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`;
+    return rec;
+  };
+  const update = (c: Plan["change"][number]): Record<string, unknown> => {
+    const rec: Record<string, unknown> = { [schema.primaryId]: c.id };
+    if (c.before.field !== c.row.field) rec[schema.fieldName] = c.row.field;
+    if (c.before.value !== c.row.value) rec[schema.fieldValue] = c.row.value;
+    if (groupTable && (c.before.group ?? "").toLowerCase() !== c.row.group.toLowerCase()) Object.assign(rec, bind(groupTable, groupIds.get(c.row.group.toLowerCase())!));
+    if ((c.before.target ?? "").toLowerCase() !== c.row.target.toLowerCase() || c.before.target !== c.row.target) {
+      Object.assign(rec, bind(schema.target, targetIds.get(c.row.target.toLowerCase())!));
+    }
+    return rec;
+  };
+  return { record, update };
+}
+
+/**
+ * Send the plan's creates, updates and deletes; returns the per-row failures and how many creates
+ * had an unknown outcome. Throws when a write stopped altogether.
+ */
+async function writePlan(run: SyncRun, names: NameIds, plan: Plan): Promise<{ failures: string[]; uncertain: number }> {
+  const { client, tref, label } = run;
+  const { record, update } = recordBuilders(run, names);
+  const failures: string[] = [];
+  const note = (what: string, keys: (i: number) => string, fs: WriteFailure[]) => {
+    for (const f of fs) failures.push(`${what} ${keys(f.index)}: HTTP ${f.status}${f.code ? ` ${f.code}` : ""} ${f.message}`);
+  };
+  let uncertain = 0;
+  // Creates, updates and deletes touch different rows: send them together, sharing the
+  // client's concurrency, rather than one kind after the other.
+  await settleAll([
+    plan.add.length
+      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`).then((res) => {
+          note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
+          uncertain += res.uncertain.length;
+        })
+      : undefined,
+    plan.change.length
+      ? client.updateMany(tref, plan.change.map(update), `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
+      : undefined,
+    plan.remove.length
+      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
+      : undefined,
+  ]);
+  return { failures, uncertain };
+}
+
+/**
+ * One pass on a plan: stop on conflicts, count, resolve names and write. Returns how many creates
+ * had an unknown outcome (0: this pass converged). A failure on pass 1 (nothing written yet) is a
+ * plain error; on a later pass it carries the partial state.
+ */
+async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, pass: number): Promise<number> {
+  const { client, tref, label, total } = run;
+  if (plan.conflict.length > 0) {
+    // Only reachable without adoptExisting. On the first pass nothing has been written yet; on a
+    // later one (someone created rows meanwhile) report what was written as partial state.
+    const message =
+      `${plan.conflict.length} ${label} already exist with a different target and were not created by this stack (set adoptExisting to take them over): ` +
+      listSome(plan.conflict.map((c) => `${c.row.field}=${c.row.value}${c.row.group ? ` in "${c.row.group}"` : ""}: existing -> ${JSON.stringify(c.remote.target)}, wanted -> ${JSON.stringify(c.row.target)}`));
+    if (pass === 1) throw new SyncError(message);
+    return partialState(run, message);
+  }
+  if (pass === 1) {
+    run.log("info", `${label}: ${plan.add.length} to add, ${plan.change.length} to change, ${plan.remove.length} to remove, ${plan.adopt.length} adopted, ${plan.unchanged} unchanged`);
+  }
+  total.added += plan.add.length;
+  total.changed += plan.change.length;
+  total.removed += plan.remove.length;
+  if (pass === 1) {
+    total.adopted = plan.adopt.length;
+    total.unchanged = plan.unchanged;
+  }
+  if (plan.add.length + plan.change.length + plan.remove.length === 0) return 0;
+
+  // Ask (once) whether the table has the bulk messages these writes use, alongside the name
+  // resolution below rather than after it.
+  if (plan.add.length) void client.supportsMessage(tref, "CreateMultiple");
+  if (plan.change.length) void client.supportsMessage(tref, "UpdateMultiple");
+  const wanted = namesOf(run.schema, [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]);
+  await resolveWriteNames(run, names, wanted);
+  const unresolved = unresolvedNames(run.schema, names, wanted);
+  if (unresolved.length > 0) {
+    if (pass === 1) throw new SyncError(`${unresolved.length} name(s) could not be resolved for ${label}: ${listSome(unresolved)}`);
+    return partialState(run, `unresolved names on pass ${pass}: ${listSome(unresolved)}`);
+  }
+  let written: { failures: string[]; uncertain: number };
+  try {
+    written = await writePlan(run, names, plan);
+  } catch (e) {
+    return partialState(run, `${label}: sync stopped: ${(e as Error).message}`);
+  }
+  if (written.failures.length > 0) return partialState(run, `${written.failures.length} ${label} could not be written: ${listSome(written.failures)}`);
+  return written.uncertain;
+}
+
+/** The outputs every result of a run shares (the inputs without the rows, the seed, schema and provider). */
+function baseOutputs(run: SyncRun): Omit<SyncOutputs, "applied" | "appliedHash" | "rowCount" | "ownedCount" | "adoptedCount" | "lastSync"> {
+  const { inputs } = run;
+  return {
+    environmentUrl: inputs.environmentUrl,
+    kind: inputs.kind,
+    targetKeyColumn: inputs.targetKeyColumn,
+    mappingGroup: inputs.mappingGroup,
+    providerName: inputs.providerName,
+    adoptExisting: inputs.adoptExisting,
+    schemaOverride: inputs.schemaOverride,
+    ownerSeed: inputs.ownerSeed,
+    seed: run.seed,
+    schema: run.schema,
+    providerId: run.providerId,
+  };
+}
+
+/** Stop with a SyncError carrying what the remote now holds for the rows in play (partial state). */
+async function partialState(run: SyncRun, message: string): Promise<never> {
+  const { client, olds, rows } = run;
+  let map: RowMap = olds ? decodeApplied(olds.applied) : {};
+  try {
+    const remote = await listRemote(client, run.schema, run.providerId, undefined, rows.scope);
+    map = actualState([...rows.desired, ...rows.previous], remote, run.seed, rows.idGroup).map;
+  } catch {
+    // keep the previous view; the next refresh will correct it
+  }
+  const out: SyncOutputs = { ...baseOutputs(run), ...encodeAppliedWithHash(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...run.total, requests: client.stats.requests } };
+  throw new SyncError(message, out);
+}
+
 /**
  * Create or update: bring the remote rows in scope to `inputs.rows`, writing only the delta.
  * Up to three passes: a pass whose creates had an unknown outcome (a connection lost mid-request)
@@ -277,255 +606,38 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const client = makeClient(inputs.environmentUrl, deps);
   const log = deps.log ?? (() => undefined);
   const seed = olds?.seed ?? effectiveSeed(inputs);
-  // Reuse the schema and provider id resolved last time when nothing that determines them changed
-  // (saves ~7 metadata requests per run); if the environment's schema changed under us, the first
-  // read fails with 400/404 and we discover again.
-  const reusable =
-    olds?.schema && olds.providerId !== undefined && olds.environmentUrl === inputs.environmentUrl && olds.kind === inputs.kind && olds.schemaOverride === inputs.schemaOverride && olds.targetKeyColumn === inputs.targetKeyColumn && olds.providerName === inputs.providerName;
-  let schema: MappingSchema;
-  let providerId: string;
-  let firstRemote: RemoteRow[] | undefined;
-  let desired: MappingRow[] = [];
-  let previous: MappingRow[] = [];
-  let scope: RemoteScope = { defaultGroup: inputs.mappingGroup };
-  let ranges: string[] = [];
-  let idGroup = inputs.mappingGroup;
-  // The rows as identities for this schema (rows.ts identityRows: no group on a table without one).
-  const prepare = (s: MappingSchema) => {
-    desired = mapToRows(inputs.rows, inputs.mappingGroup);
-    checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
-    identityRows(s.group !== undefined, desired);
-    idGroup = identityGroup(s.group !== undefined, inputs.mappingGroup);
-    // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
-    // whole previous set as row objects next to the desired ones is a large part of the peak memory.
-    const prev = olds ? previousRows(olds, inputs, desired, seed, s.group !== undefined) : { previous: [], appliedIds: [] };
-    previous = prev.previous;
-    scope = scopeOf(idGroup, desired, previous);
-    ranges = readRanges(client, prev.appliedIds, olds?.rowCount ?? 0);
+  const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log);
+  const { schema, rows } = resolved;
+  let firstRemote = resolved.firstRemote;
+  const run: SyncRun = {
+    client, log, inputs, olds, seed, schema, rows,
+    label: `${inputs.kind} mappings`,
+    providerId: resolved.providerId,
+    tref: { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId },
+    total: { added: 0, changed: 0, removed: 0, adopted: 0, unchanged: 0, requests: 0 },
   };
-  if (reusable) {
-    schema = olds.schema;
-    providerId = olds.providerId;
-    prepare(schema);
-    try {
-      firstRemote = await listRemote(client, schema, providerId, log, scope, ranges);
-    } catch (e) {
-      if (!isDataverseError(e) || (e.status !== 400 && e.status !== 404)) throw e;
-      log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
-      schema = await discover(client, inputs, log);
-      providerId = await resolveProvider(client, schema, inputs.providerName);
-      prepare(schema);
-    }
-  } else {
-    schema = await discover(client, inputs, log);
-    providerId = await resolveProvider(client, schema, inputs.providerName);
-    prepare(schema);
-  }
-  const label = `${inputs.kind} mappings`;
-  const targetIds = new Map<string, string | null>();
-  const groupIds = new Map<string, string | null>();
-  const accountIds = new Map<string, string | null>();
+  const names = startNameLookups(run);
   let first: Plan | undefined;
   let lastRemote: RemoteRow[] = [];
-  const total: SyncSummary = { added: 0, changed: 0, removed: 0, adopted: 0, unchanged: 0, requests: 0 };
-  const base = (): Omit<SyncOutputs, "applied" | "appliedHash" | "rowCount" | "ownedCount" | "adoptedCount" | "lastSync"> => ({
-    environmentUrl: inputs.environmentUrl,
-    kind: inputs.kind,
-    targetKeyColumn: inputs.targetKeyColumn,
-    mappingGroup: inputs.mappingGroup,
-    providerName: inputs.providerName,
-    adoptExisting: inputs.adoptExisting,
-    schemaOverride: inputs.schemaOverride,
-    ownerSeed: inputs.ownerSeed,
-    seed,
-    schema,
-    providerId,
-  });
-  const partial = async (message: string): Promise<never> => {
-    let map: RowMap = olds ? decodeApplied(olds.applied) : {};
-    try {
-      const remote = await listRemote(client, schema, providerId, undefined, scope);
-      map = actualState([...desired, ...previous], remote, seed, idGroup).map;
-    } catch {
-      // keep the previous view; the next refresh will correct it
-    }
-    const out: SyncOutputs = { ...base(), ...encodeAppliedWithHash(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...total, requests: client.stats.requests } };
-    throw new SyncError(message, out);
-  };
-
-  const tref = { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId };
-  // On create nearly every row is an add: start resolving targets, and asking whether the table
-  // supports CreateMultiple, while the existing rows are read.
-  let prefetch: Promise<Map<string, string | null>> | undefined;
-  let prefetchGroups: Promise<Map<string, string | null>> | undefined;
-  if (!olds && desired.length > 0) {
-    void client.supportsMessage(tref, "CreateMultiple");
-    if (schema.group) {
-      prefetchGroups = resolveKeys(client, schema.group, [...new Set(desired.map((d) => d.group))]);
-      prefetchGroups.catch(() => undefined); // awaited (and its error surfaced) below
-    }
-    if (desired.length > 2000) {
-      prefetch = resolveKeys(client, schema.target, desired.map((d) => d.target));
-      prefetch.catch(() => undefined); // awaited (and its error surfaced) below
-    }
-  }
-
   for (let pass = 1; pass <= 3; pass++) {
-    lastRemote = firstRemote ?? (await listRemote(client, schema, providerId, log, scope, pass === 1 ? ranges : readRanges(client, [], lastRemote.length)));
+    lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
     firstRemote = undefined;
-    const plan = computePlan(desired, lastRemote, seed, inputs.adoptExisting, previous);
+    const plan = computePlan(rows.desired, lastRemote, seed, inputs.adoptExisting, rows.previous);
     if (!first) first = plan;
-    if (plan.conflict.length > 0) {
-      // Only reachable without adoptExisting. On the first pass nothing has been written yet; on a
-      // later one (someone created rows meanwhile) report what was written as partial state.
-      const message =
-        `${plan.conflict.length} ${label} already exist with a different target and were not created by this stack (set adoptExisting to take them over): ` +
-        listSome(plan.conflict.map((c) => `${c.row.field}=${c.row.value}${c.row.group ? ` in "${c.row.group}"` : ""}: existing -> ${JSON.stringify(c.remote.target)}, wanted -> ${JSON.stringify(c.row.target)}`));
-      if (pass === 1) throw new SyncError(message);
-      return partial(message);
-    }
-    if (pass === 1) {
-      log("info", `${label}: ${plan.add.length} to add, ${plan.change.length} to change, ${plan.remove.length} to remove, ${plan.adopt.length} adopted, ${plan.unchanged} unchanged`);
-    }
-    total.added += plan.add.length;
-    total.changed += plan.change.length;
-    total.removed += plan.remove.length;
-    if (pass === 1) {
-      total.adopted = plan.adopt.length;
-      total.unchanged = plan.unchanged;
-    }
-    if (plan.add.length + plan.change.length + plan.remove.length === 0) break;
-
-    // Ask (once) whether the table has the bulk messages these writes use, alongside the name
-    // resolution below rather than after it.
-    if (plan.add.length) void client.supportsMessage(tref, "CreateMultiple");
-    if (plan.change.length) void client.supportsMessage(tref, "UpdateMultiple");
-    // Resolve everything the writes need, in bulk, and report every unresolved name at once.
-    const original = new Map<string, string>();
-    for (const r of [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]) original.set(r.target.toLowerCase(), r.target);
-    if (prefetch) {
-      const pre = await prefetch;
-      prefetch = undefined;
-      for (const d of desired) {
-        const k = d.target.toLowerCase();
-        if (!targetIds.has(k)) targetIds.set(k, pre.get(k) ?? (pre.has(k) ? null : ""));
-      }
-    }
-    if (prefetchGroups) {
-      const pre = await prefetchGroups;
-      prefetchGroups = undefined;
-      for (const [k, id] of pre) groupIds.set(k, id);
-    }
-    const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
-    const writes = [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)];
-    const groupTable = schema.group;
-    const wantedGroups = groupTable ? [...new Set(writes.map((r) => r.group))] : [];
-    const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
-    const wantedAccounts = [...new Set(writes.filter((r) => r.account).map((r) => r.account!))];
-    const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
-    const none = Promise.resolve(new Map<string, string | null>());
-    const [t, g, a] = await Promise.all([
-      needTargets.length ? resolveKeys(client, schema.target, needTargets.map((k) => original.get(k)!)) : none,
-      groupTable && needGroups.length ? resolveKeys(client, groupTable, needGroups) : none,
-      schema.account && needAccounts.length ? resolveAccounts(client, schema.account, needAccounts) : none,
-    ]);
-    for (const an of needAccounts) {
-      const k = an.toLowerCase();
-      if (a.has(k)) accountIds.set(k, a.get(k)!);
-    }
-    for (const k of needTargets) targetIds.set(k, t.get(k) ?? (t.has(k) ? null : ""));
-    for (const gn of needGroups) {
-      const k = gn.toLowerCase();
-      if (g.has(k)) groupIds.set(k, g.get(k)!);
-    }
-    const unresolved: string[] = [];
-    for (const [k, name] of original) {
-      const id = targetIds.get(k);
-      if (id === "" || id === undefined) unresolved.push(`${schema.target.table} "${name}" (by ${schema.target.keyColumn}) not found`);
-      if (id === null) unresolved.push(`${schema.target.table} "${name}" matches several rows`);
-    }
-    for (const gn of wantedGroups) {
-      const id = groupIds.get(gn.toLowerCase());
-      if (id === undefined) unresolved.push(`mapping group "${gn}" not found in ${groupTable?.table}`);
-      if (id === null) unresolved.push(`mapping group "${gn}" matches several rows`);
-    }
-    for (const an of wantedAccounts) {
-      const id = accountIds.get(an.toLowerCase());
-      if (id === undefined) unresolved.push(`account "${an}" not found (by account number or name)`);
-      if (id === null) unresolved.push(`account "${an}" matches several accounts`);
-    }
-    if (unresolved.length > 0) {
-      if (pass === 1) throw new SyncError(`${unresolved.length} name(s) could not be resolved for ${label}: ${listSome(unresolved)}`);
-      return partial(`unresolved names on pass ${pass}: ${listSome(unresolved)}`);
-    }
-    const bind = (l: MappingSchema["target"], id: string) => ({ [`${l.nav}@odata.bind`]: `/${l.entitySet}(${id})` });
-    // Optional columns (IOM versions differ) are written only when the table has them; a
-    // polymorphic target binds through the navigation property of the target table (schema.ts).
-    const { provider: providerTable, account: accountTable, target: targetTable } = schema;
-    const groupBind = groupTable && `${groupTable.nav}@odata.bind`;
-    const providerBind = providerTable && `${providerTable.nav}@odata.bind`;
-    const providerRef = providerTable && `/${providerTable.entitySet}(${providerId})`;
-    const accountBind = accountTable && `${accountTable.nav}@odata.bind`;
-    const targetBind = `${targetTable.nav}@odata.bind`;
-    const record = (r: MappingRow, id: string): Record<string, unknown> => {
-      const rec: Record<string, unknown> = {};
-      rec[schema.primaryId] = id;
-      rec[schema.fieldName] = r.field;
-      rec[schema.fieldValue] = r.value;
-      if (groupTable && groupBind) rec[groupBind] = `/${groupTable.entitySet}(${groupIds.get(r.group.toLowerCase())!})`;
-      if (providerBind) rec[providerBind] = providerRef;
-      if (accountTable && accountBind && r.account) rec[accountBind] = `/${accountTable.entitySet}(${accountIds.get(r.account.toLowerCase())!})`;
-      rec[targetBind] = `/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`;
-      return rec;
-    };
-    const update = (c: Plan["change"][number]): Record<string, unknown> => {
-      const rec: Record<string, unknown> = { [schema.primaryId]: c.id };
-      if (c.before.field !== c.row.field) rec[schema.fieldName] = c.row.field;
-      if (c.before.value !== c.row.value) rec[schema.fieldValue] = c.row.value;
-      if (groupTable && (c.before.group ?? "").toLowerCase() !== c.row.group.toLowerCase()) Object.assign(rec, bind(groupTable, groupIds.get(c.row.group.toLowerCase())!));
-      if ((c.before.target ?? "").toLowerCase() !== c.row.target.toLowerCase() || c.before.target !== c.row.target) {
-        Object.assign(rec, bind(schema.target, targetIds.get(c.row.target.toLowerCase())!));
-      }
-      return rec;
-    };
-    const failures: string[] = [];
-    const note = (what: string, keys: (i: number) => string, fs: WriteFailure[]) => {
-      for (const f of fs) failures.push(`${what} ${keys(f.index)}: HTTP ${f.status}${f.code ? ` ${f.code}` : ""} ${f.message}`);
-    };
-    let uncertain = 0;
-    // Creates, updates and deletes touch different rows: send them together, sharing the
-    // client's concurrency, rather than one kind after the other.
-    try {
-      await settleAll([
-        plan.add.length
-          ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`).then((res) => {
-              note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
-              uncertain += res.uncertain.length;
-            })
-          : undefined,
-        plan.change.length
-          ? client.updateMany(tref, plan.change.map(update), `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
-          : undefined,
-        plan.remove.length
-          ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
-          : undefined,
-      ]);
-    } catch (e) {
-      return partial(`${label}: sync stopped: ${(e as Error).message}`);
-    }
-    if (failures.length > 0) return partial(`${failures.length} ${label} could not be written: ${listSome(failures)}`);
+    const uncertain = await applyPlan(run, names, plan, pass);
     if (uncertain === 0) break;
-    log("warn", `${label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
-    if (pass === 3) return partial(`${label}: ${uncertain} create(s) still uncertain after 3 passes`);
+    log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
+    if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
   }
   const plan = first!;
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
+  const { total } = run;
   return {
-    ...base(),
+    ...baseOutputs(run),
     ...encodeAppliedWithHash(inputs.rows),
-    rowCount: desired.length,
+    rowCount: rows.desired.length,
     ownedCount: owned,
-    adoptedCount: desired.length - owned,
+    adoptedCount: rows.desired.length - owned,
     lastSync: { ...summaryOf(plan, client.stats.requests), ...{ added: total.added, changed: total.changed, removed: total.removed } },
   };
 }
