@@ -12,6 +12,22 @@ export const TOKEN = "emulator-token";
 /** Fast retries for tests: no real-second sleeps anywhere. */
 export const FAST: Partial<ClientOptions> = { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 };
 
+/** The provider's inputs for the product mappings of the emulator at `url`, as the program builds them. */
+export function productMappingInputs(url: string, rows: RowMap, extra: Partial<IomMappingSetInputs> = {}): IomMappingSetInputs {
+  return {
+    environmentUrl: url,
+    kind: "products",
+    rows,
+    targetKeyColumn: "productnumber",
+    mappingGroup: "Default Mapping Group",
+    providerName: "BigCommerce",
+    adoptExisting: false,
+    schemaOverride: "",
+    ownerSeed: "test-owner-seed",
+    ...extra,
+  };
+}
+
 export interface Harness {
   emu: DataverseEmulator;
   seeded: Seeded;
@@ -31,18 +47,7 @@ export async function startHarness(opts: EmulatorOptions = {}, client: Partial<C
     emu,
     seeded,
     provider,
-    inputs: (rows, extra = {}) => ({
-      environmentUrl: url,
-      kind: "products",
-      rows,
-      targetKeyColumn: "productnumber",
-      mappingGroup: "Default Mapping Group",
-      providerName: "BigCommerce",
-      adoptExisting: false,
-      schemaOverride: "",
-      ownerSeed: "test-owner-seed",
-      ...extra,
-    }),
+    inputs: (rows, extra = {}) => productMappingInputs(url, rows, { ownerSeed: "test-owner-seed", ...extra }),
     mappingRows: (kind = "products") => emu.rows(EMULATOR_MAPPING_TABLE[kind].table),
     stop: () => emu.stop(),
   };

@@ -6,7 +6,7 @@
 import axios from "axios";
 import { DataverseEmulator, Row } from "../emulators/dataverse";
 import { TableDef, iomTables2021, iomTablesLater } from "../emulators/dataverse-schema";
-import { FAST, TOKEN } from "../emulators/dataverse-harness";
+import { FAST, TOKEN, productMappingInputs } from "../emulators/dataverse-harness";
 import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import { englishLabel, matchScore } from "../../dynamic-providers/dataverse/schema";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
@@ -46,18 +46,8 @@ afterEach(async () => {
   jest.restoreAllMocks();
 });
 
-const inputs = (rows: RowMap, extra: Partial<IomMappingSetInputs> = {}): IomMappingSetInputs => ({
-  environmentUrl: url,
-  kind: "products",
-  rows,
-  targetKeyColumn: "productnumber",
-  mappingGroup: "Default Mapping Group",
-  providerName: "BigCommerce",
-  adoptExisting: false,
-  schemaOverride: "",
-  ownerSeed: "shapes-seed",
-  ...extra,
-});
+const inputs = (rows: RowMap, extra: Partial<IomMappingSetInputs> = {}): IomMappingSetInputs =>
+  productMappingInputs(url, rows, { ownerSeed: "shapes-seed", ...extra });
 
 async function create(rows: RowMap, extra: Partial<IomMappingSetInputs> = {}) {
   const i = inputs(rows, extra);
