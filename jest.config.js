@@ -11,6 +11,9 @@ module.exports = {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
   },
   testTimeout: 30000,
+  // One process runs the program under mocks for every test file (tests/support/program-server.ts).
+  globalSetup: "<rootDir>/tests/support/global-setup.ts",
+  globalTeardown: "<rootDir>/tests/support/global-teardown.ts",
   // Both cores: the slow files (full program runs) then run side by side. `--maxWorkers=1` on the
   // command line still runs one file at a time.
   maxWorkers: 2,

@@ -33,7 +33,8 @@ import * as path from "path";
 import * as http from "http";
 import axios, { AxiosInstance } from "axios";
 import type { SyncInputs, SyncOutputs } from "../dynamic-providers/dataverse/sync";
-import { runSteps, serializeProvider, Step, StepResult } from "../tests/emulators/dataverse-child";
+import { serializeDefaultProvider } from "../plan/provider-serialization";
+import { runSteps, writeProviderFile, Step, StepResult } from "../tests/emulators/dataverse-child";
 import { diffRowMaps } from "../dynamic-providers/dataverse/plan";
 import type { RowMap } from "../dynamic-providers/dataverse/rows";
 
@@ -166,7 +167,7 @@ async function phase(emu: Emu, name: string, steps: Step[]): Promise<StepResult[
 }
 
 async function benchBulk(emu: Emu): Promise<void> {
-  providerFile = (await serializeProvider()).file;
+  providerFile = writeProviderFile((await serializeDefaultProvider("iomMappingSetProvider")).text);
   const inputs = (rows: RowMap): SyncInputs => ({
     environmentUrl: emu.url,
     kind: "products",

@@ -112,10 +112,18 @@ async function main(argv: string[]): Promise<number> {
   for (const s of stacks) if (!known.includes(s)) throw new UsageError(`unknown stack '${s}': no Pulumi.${s}.yaml (stacks: ${known.join(", ")})`);
   if (values.json && stacks.length > 1) throw new UsageError("--json takes one stack; with --all use --write to update plans/<stack>.json");
 
-  // Loaded only now, so usage errors answer without loading the Pulumi SDK.
+  // Loaded only now, so usage errors answer without loading the Pulumi SDK; the serialization
+  // check starts first, so that its child (if any) works while this process loads the program.
+  const { startProviderSerializationCheck } = await import("./provider-serialization");
+  const serialization = startProviderSerializationCheck();
   const { captureStackPlan } = await import("./capture");
   const plans: StackPlan[] = [];
-  for (const stack of stacks) plans.push(await captureStackPlan(stack));
+  try {
+    for (const stack of stacks) plans.push(await captureStackPlan(stack));
+  } catch (err) {
+    serialization.stop();
+    throw err;
+  }
   let status = 0;
   for (const plan of plans) {
     const violations = planViolations(plan);
@@ -138,6 +146,15 @@ async function main(argv: string[]): Promise<number> {
         console.log(`plans/${plan.stack}.json matches the code and config.`);
       }
     }
+  }
+  const { results, cached } = await serialization.finish();
+  const problems = results.filter((r) => r.problem !== undefined);
+  if (problems.length > 0) {
+    status = 1;
+    console.log(`Dynamic providers: ${problems.length} cannot be serialized, so 'pulumi preview' would fail:`);
+    for (const p of problems) console.log(`  ✗ ${p.provider}: ${p.problem}`);
+  } else {
+    console.log(`Dynamic providers: all ${results.length} serialize as 'pulumi preview' serializes them${cached ? " (unchanged since the last check)" : ""}.`);
   }
   return status;
 }

@@ -4,11 +4,12 @@
  * (plan/capture.ts) and the unit tests (tests/support/program.ts) both run it through here; they
  * differ only in the mocks they pass (what a preview knows vs. made-up ids for assertions).
  *
- * Each run gets its own runtime state, the way the Automation API runs inline programs
- * (`withLocalStorage` in @pulumi/pulumi/automation/server.js), so one process can run many stacks
- * and variations while loading @pulumi/pulumi, @pulumi/azure-native and the components once.
- * Only index.ts, whose top level declares the resources, is evaluated afresh for every run.
- * Runs are queued: the SDK keeps the mock monitor in a module variable as well as in the state.
+ * Each run gets fresh runtime state, so one process can run many stacks and variations while
+ * loading @pulumi/pulumi, @pulumi/azure-native and the components once. Only index.ts, whose top
+ * level declares the resources, is evaluated afresh for every run. Runs are queued (the SDK keeps
+ * the mock monitor in a module variable too), so the state is the SDK's process-wide store, as
+ * under the CLI, replaced before each run; the Automation API's per-run AsyncLocalStorage
+ * (`withLocalStorage`) would do the same but makes every promise of a run pay for async hooks.
  *
  * A run ends when the SDK's queue of outstanding resource operations is empty
  * (`pulumi.runtime.disconnect()`, which the CLI's language host also awaits), so resources
@@ -71,18 +72,22 @@ export interface HarnessOptions {
   referencesFor?: readonly string[];
 }
 
+/** The SDK's runtime state (internal to the SDK, so looked up and checked once per run). */
 interface RuntimeState {
-  withLocalStorage<T>(callback: () => Promise<T>): Promise<T>;
+  LocalStore: new () => object;
 }
 
-/** The SDK's per-run state switch; internal to the SDK, so looked up and checked once. */
-function runtimeState(): RuntimeState {
+/**
+ * Gives the next run a fresh copy of the SDK's state: `getStore()` answers the process-wide store
+ * (`global.globalStore`) when no AsyncLocalStorage is active, which is how the CLI runs a program.
+ */
+function resetRuntimeState(): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const state = require("@pulumi/pulumi/runtime/state") as Partial<RuntimeState>;
-  if (typeof state.withLocalStorage !== "function") {
-    throw new Error("@pulumi/pulumi/runtime/state has no withLocalStorage: this SDK version cannot run programs side by side (plan/harness.ts)");
+  if (typeof state.LocalStore !== "function") {
+    throw new Error("@pulumi/pulumi/runtime/state has no LocalStore: this SDK version keeps its state elsewhere (plan/harness.ts)");
   }
-  return state as RuntimeState;
+  (globalThis as { globalStore?: object }).globalStore = new state.LocalStore();
 }
 
 /** The SDK keeps the resources an Output came from; `resources()` is how the engine learns property dependencies. */
@@ -151,80 +156,79 @@ function evaluateProgram(): Record<string, unknown> {
 async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessRun> {
   const { config, secretKeys } = resolveStackConfig(stack, options.changes);
   const project = loadProject().name;
-  return runtimeState().withLocalStorage(async () => {
-    const resources: RegisteredResource[] = [];
-    const parentNames = new Map<string, string>();
-    const ignored = new Map<string, string[]>();
-    const referencesOf = new Map<string, Record<string, string[]>>();
-    const declared = new Map<pulumi.Resource, { type: string; name: string }>();
-    const key = (type: string, name: string) => `${type}::${name}`;
+  resetRuntimeState();
+  const resources: RegisteredResource[] = [];
+  const parentNames = new Map<string, string>();
+  const ignored = new Map<string, string[]>();
+  const referencesOf = new Map<string, Record<string, string[]>>();
+  const declared = new Map<pulumi.Resource, { type: string; name: string }>();
+  const key = (type: string, name: string) => `${type}::${name}`;
 
-    await pulumi.runtime.setMocks(
-      {
-        newResource(args) {
-          const answer = options.mocks.newResource(args);
-          const resource: RegisteredResource = {
-            type: args.type,
-            name: args.name,
-            custom: args.custom ?? true,
-            inputs: args.inputs as Record<string, unknown>,
-            id: answer.id,
-          };
-          const parent = parentNames.get(key(args.type, args.name));
-          if (parent !== undefined) resource.parent = parent;
-          const ignoreChanges = ignored.get(key(args.type, args.name));
-          if (ignoreChanges) resource.ignoreChanges = ignoreChanges;
-          const references = referencesOf.get(key(args.type, args.name));
-          if (references) resource.references = references;
-          resources.push(resource);
-          return { id: answer.id, state: answer.state };
-        },
-        call: (args) => options.mocks.call(args),
-      },
-      project,
-      stack,
-      options.preview,
-    );
-    pulumi.runtime.setAllConfig(config, secretKeys);
-
-    let exported: Record<string, unknown> = {};
-    // A program that throws is caught inside the stack's init, so the stack itself completes and
-    // leaves no rejected promise behind; the error is rethrown once registrations are drained.
-    let programError: unknown;
-    await runInPulumiStack(async () => {
-      pulumi.runtime.registerStackTransformation((args) => {
-        declared.set(args.resource, { type: args.type, name: args.name });
-        const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
-        if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
-        if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
-        if (options.referencesFor?.includes(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, declared));
-        return undefined;
-      });
-      try {
-        exported = evaluateProgram();
-      } catch (err) {
-        programError = err;
-      }
-      return {};
-    });
-
-    const outputs: Record<string, ExportedOutput> = {};
-    if (programError === undefined) {
-      for (const name of Object.keys(exported)) {
-        const output = pulumi.output(exported[name] as pulumi.Input<unknown>);
-        outputs[name] = {
-          value: await (output as unknown as OutputInternals).promise(true),
-          secret: await pulumi.isSecret(output),
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const answer = options.mocks.newResource(args);
+        const resource: RegisteredResource = {
+          type: args.type,
+          name: args.name,
+          custom: args.custom ?? true,
+          inputs: args.inputs as Record<string, unknown>,
+          id: answer.id,
         };
-      }
+        const parent = parentNames.get(key(args.type, args.name));
+        if (parent !== undefined) resource.parent = parent;
+        const ignoreChanges = ignored.get(key(args.type, args.name));
+        if (ignoreChanges) resource.ignoreChanges = ignoreChanges;
+        const references = referencesOf.get(key(args.type, args.name));
+        if (references) resource.references = references;
+        resources.push(resource);
+        return { id: answer.id, state: answer.state };
+      },
+      call: (args) => options.mocks.call(args),
+    },
+    project,
+    stack,
+    options.preview,
+  );
+  pulumi.runtime.setAllConfig(config, secretKeys);
+
+  let exported: Record<string, unknown> = {};
+  // A program that throws is caught inside the stack's init, so the stack itself completes and
+  // leaves no rejected promise behind; the error is rethrown once registrations are drained.
+  let programError: unknown;
+  await runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      declared.set(args.resource, { type: args.type, name: args.name });
+      const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
+      if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
+      if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
+      if (options.referencesFor?.includes(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, declared));
+      return undefined;
+    });
+    try {
+      exported = evaluateProgram();
+    } catch (err) {
+      programError = err;
     }
-    await pulumi.runtime.disconnect(); // drains the queue of resource operations
-    if (programError !== undefined) {
-      const error = programError instanceof Error ? programError : new Error(String(programError));
-      throw Object.assign(error, { declaredResources: resources.filter((r) => r.type !== STACK_TYPE).length });
-    }
-    return { resources, outputs };
+    return {};
   });
+
+  const outputs: Record<string, ExportedOutput> = {};
+  if (programError === undefined) {
+    for (const name of Object.keys(exported)) {
+      const output = pulumi.output(exported[name] as pulumi.Input<unknown>);
+      outputs[name] = {
+        value: await (output as unknown as OutputInternals).promise(true),
+        secret: await pulumi.isSecret(output),
+      };
+    }
+  }
+  await pulumi.runtime.disconnect(); // drains the queue of resource operations
+  if (programError !== undefined) {
+    const error = programError instanceof Error ? programError : new Error(String(programError));
+    throw Object.assign(error, { declaredResources: resources.filter((r) => r.type !== STACK_TYPE).length });
+  }
+  return { resources, outputs };
 }
 
 /**
@@ -264,18 +268,33 @@ async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
 /** What `__provider` holds when serialization is skipped (see skipProviderSerialization). */
 export const PROVIDER_NOT_SERIALIZED = "[dynamic provider not serialized in this process: tests/providers/*serialization* test the real text]";
 
+/** The SDK's closure serializer, as `pulumi.dynamic.Resource` calls it for its provider. */
+type SerializeFunction = (func: () => unknown, args?: { allowSecrets?: boolean }) => Promise<{ text: string; exportName: string; containsSecrets: boolean }>;
+interface ClosureModule {
+  serializeFunction: SerializeFunction;
+}
+
 /**
  * Makes dynamic resources in this process carry a placeholder instead of their provider's
  * serialized text. Serializing walks every captured function through the inspector and parses it
- * with TypeScript: about a second per provider for each Jest test file, and the unit tests of the
- * program do not read the text. The serialization tests (tests/providers/*serialization*) and the
- * offline plan still serialize the real providers. Process-wide, because the SDK caches a
- * provider's text per process.
+ * with TypeScript: about a second per provider, and the unit tests of the program do not read the
+ * text. The serialization tests (tests/providers/*serialization*) serialize the real providers, and
+ * the offline plan does it beside its runs (plan/provider-serialization.ts). Process-wide, because
+ * the SDK caches a provider's text per process.
+ *
+ * Returns the providers the program asked to serialize since, and the SDK's own serializer.
  */
-export function skipProviderSerialization(): void {
+export function skipProviderSerialization(): { requested: Set<object>; serialize: SerializeFunction } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure") as { serializeFunction: unknown };
-  closure.serializeFunction = async () => ({ text: PROVIDER_NOT_SERIALIZED, exportName: "handler", containsSecrets: false });
+  const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure") as ClosureModule;
+  const serialize = closure.serializeFunction;
+  const requested = new Set<object>();
+  closure.serializeFunction = async (func) => {
+    const provider = func(); // the SDK passes `() => provider`
+    if (typeof provider === "object" && provider !== null) requested.add(provider);
+    return { text: PROVIDER_NOT_SERIALIZED, exportName: "handler", containsSecrets: false };
+  };
+  return { requested, serialize };
 }
 
 let queue: Promise<unknown> = Promise.resolve();

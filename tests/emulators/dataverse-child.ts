@@ -2,22 +2,22 @@
  * Run the *serialized* provider text in a plain Node child process, the way the dynamic-provider
  * host does (`require-from-string(text).handler()`), against the emulator.
  */
-import { ChildProcess, execFile, spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-/** Serialize once per test file (a ts-node child: ~2 s). */
-export function serializeProvider(): Promise<{ file: string; bytes: number; containsSecrets: boolean }> {
+/**
+ * Writes `text` (a provider's `__provider` text) to a fresh file for runSteps. The tests get the
+ * text from the program server (tests/support/program.ts `serializedProvider`), the mappings
+ * benchmark from plan/provider-serialization.ts `serializeDefaultProvider`.
+ */
+export function writeProviderFile(text: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dv-prov-")), "provider.js");
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "dataverse-serialize.ts"), file], { cwd: ROOT }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`serialize failed: ${stderr || err.message}`));
-      else resolve({ file, ...(JSON.parse(stdout) as { bytes: number; containsSecrets: boolean }) });
-    });
-  });
+  fs.writeFileSync(file, text);
+  return file;
 }
 
 export interface Step {

@@ -1,18 +1,18 @@
 // Drives Pulumi's own dynamic-provider host (`@pulumi/pulumi/cmd/dynamic-provider`, the process the
 // engine starts for dynamic resources) over gRPC, as the engine does: Configure, Check, Create,
 // Diff, Update, Read. The provider travels as `__provider` text serialized the way
-// pulumi.dynamic.Resource does it. What Create/Update/Read return here is exactly what the engine
-// would store as the resource's outputs, so this is where "no token in the state" is proven.
+// pulumi.dynamic.Resource does it (by the program server, tests/support/program.ts). What
+// Create/Update/Read return here is exactly what the engine would store as the resource's outputs,
+// so this is where "no token in the state" is proven.
 
 import { spawn, type ChildProcess } from "child_process";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
-import * as pulumi from "@pulumi/pulumi";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { bigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { serializedProvider } from "../support/program";
 
 const ROOT = path.resolve(__dirname, "../..");
 const HOST = path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js");
@@ -44,8 +44,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
         { token: ONE_PROBE, storeHash: "abc123", scopes: IOM_SCOPES },
       ],
     });
-    const provider = bigCommerceApiCheckProvider;
-    providerText = (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text;
+    providerText = (await serializedProvider("bigCommerceApiCheckProvider")).text;
 
     // The engine address is only stored by the host; nothing connects to it in these calls.
     host = spawn(process.execPath, [HOST, "127.0.0.1:1"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });

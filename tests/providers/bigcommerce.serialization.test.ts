@@ -1,5 +1,6 @@
 // The provider object is serialized the way pulumi.dynamic.Resource does it
-// (`serializeFunction(() => provider, { allowSecrets: true })`), and the text is loaded and run
+// (`serializeFunction(() => provider, { allowSecrets: true })`, in the program server, which has
+// loaded the program as `pulumi up` has), and the text is loaded and run
 // in a plain Node child process the way the dynamic-provider host does it
 // (`require-from-string(text).handler()`), against the emulator. Jest's module registry is not
 // involved on the running side.
@@ -8,9 +9,8 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { bigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { serializedProvider } from "../support/program";
 
 const ROOT = path.resolve(__dirname, "../..");
 const GOOD = "goodtoken0123456789abcdefghijkl";
@@ -75,9 +75,7 @@ describe("BigCommerce provider serialized as Pulumi does it", () => {
       ],
     });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "bc-provider-"));
-    const provider = bigCommerceApiCheckProvider;
-    const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
-    text = serialized.text;
+    text = (await serializedProvider("bigCommerceApiCheckProvider")).text;
   });
 
   afterAll(async () => {

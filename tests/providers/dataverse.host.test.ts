@@ -5,12 +5,11 @@
  * ErrorResourceInitFailed. No Pulumi CLI needed.
  */
 import { ChildProcess, spawn } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Harness, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
-import { serializeProvider } from "../emulators/dataverse-child";
+import { serializedProvider } from "../support/program";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const provproto = require("@pulumi/pulumi/proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
@@ -39,7 +38,7 @@ function call<Req, Res>(method: string, req: Req): Promise<{ res?: Res; err?: gr
 const struct = (o: Obj) => Struct.fromJavaScript(o as Parameters<typeof Struct.fromJavaScript>[0]);
 
 beforeAll(async () => {
-  providerText = fs.readFileSync((await serializeProvider()).file, "utf8");
+  providerText = (await serializedProvider("iomMappingSetProvider")).text;
   host = spawn(process.execPath, [path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"), "127.0.0.1:1"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", DATAVERSE_SYNC_MAX_RETRIES: "1" },

@@ -6,7 +6,8 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
-import { runSteps, serializeProvider } from "../emulators/dataverse-child";
+import { runSteps, writeProviderFile } from "../emulators/dataverse-child";
+import { serializedProvider } from "../support/program";
 
 let serialized: { file: string; bytes: number; containsSecrets: boolean };
 let h: Harness | undefined;
@@ -14,7 +15,8 @@ let h: Harness | undefined;
 const ENV = { DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", DATAVERSE_SYNC_MAX_RETRY_AFTER_MS: "2000" };
 
 beforeAll(async () => {
-  serialized = await serializeProvider();
+  const { text, containsSecrets } = await serializedProvider("iomMappingSetProvider");
+  serialized = { file: writeProviderFile(text), bytes: text.length, containsSecrets };
 }, 60_000);
 
 beforeEach(() => {

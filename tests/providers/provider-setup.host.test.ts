@@ -5,15 +5,14 @@
  * Node process), results go through protobuf Structs, and what Create/Read/Update return is what
  * the engine would store as the resource's state.
  */
-import { ChildProcess, execFile, spawn } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
+import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { TOKEN } from "../emulators/dataverse-harness";
 import { IV_PARAMS, SeededIom, startIomEnvironment } from "../emulators/iom-provider-tables";
 import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../emulators/power-platform-admin";
+import { serializedProvider } from "../support/program";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const provproto = require("@pulumi/pulumi/proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
@@ -28,15 +27,6 @@ let host: ChildProcess;
 let client: grpc.Client;
 const providerText: Record<string, string> = {};
 
-function serialize(name: string): Promise<string> {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "provider-setup-")), `${name}.js`);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "tests/emulators/provider-serialize.ts"), name, file], { cwd: ROOT }, (err, _out, stderr) =>
-      err ? reject(new Error(`serialize ${name} failed: ${stderr || err.message}`)) : resolve(fs.readFileSync(file, "utf8")),
-    );
-  });
-}
-
 function call<Res>(method: string, req: unknown): Promise<{ res?: Res; err?: grpc.ServiceError }> {
   return new Promise((resolve) => {
     (client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
@@ -47,7 +37,7 @@ type Props = { getProperties(): Struct | undefined };
 const propsOf = (r: Props | undefined) => r!.getProperties()!.toJavaScript() as Obj;
 
 beforeAll(async () => {
-  [providerText.params, providerText.link] = await Promise.all([serialize("iom-provider-parameters"), serialize("power-platform-policy-link")]);
+  [providerText.params, providerText.link] = (await Promise.all([serializedProvider("iomProviderParametersProvider"), serializedProvider("powerPlatformPolicyLinkProvider")])).map((p) => p.text);
   host = spawn(process.execPath, [path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"), "127.0.0.1:1"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", POWER_PLATFORM_ACCESS_TOKEN: "bap-token", POWER_PLATFORM_MAX_POLL_MS: "20", POWER_PLATFORM_RETRY_BASE_MS: "2" },

@@ -1,19 +1,20 @@
 /**
- * The unit tests' view of a program run (plan/harness.ts runs it): every resource the program
- * declares with made-up ids, and every stack output it exports.
+ * The unit tests' view of a program run: every resource the program declares with made-up ids,
+ * and every stack output it exports; and the offline plan of a stack. Runs happen in the program
+ * server (tests/support/program-server.ts, started by Jest's globalSetup), which runs index.ts
+ * through the one harness (plan/harness.ts) with the mocks of tests/support/program-runs.ts.
  */
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { runProgramUnderMocks, skipProviderSerialization, type HarnessMocks } from "../../plan/harness";
+import * as http from "http";
+import type { StackPlan } from "../../plan/capture";
+import { ROTATION_CLOCK_ENV } from "../../rotation";
+import { PROGRAM_SERVER_ENV } from "./global-setup";
 import type { ConfigChanges } from "./stack";
-
-// These tests check the program's wiring; the providers' serialized text is tested on its own.
-skipProviderSerialization();
 
 export const SUBSCRIPTION_ID = "11111111-2222-3333-4444-555555555555";
 export const TENANT_ID = "99999999-8888-7777-6666-555555555555";
 /** The mocked random suffix every globally unique name gets. */
 export const MOCK_SUFFIX = "x7k2q";
-
 
 export interface MockedResource {
   type: string;
@@ -22,16 +23,60 @@ export interface MockedResource {
   id: string;
 }
 
-export interface ProgramRun {
+/** A run as the server sends it. */
+export interface ProgramRunData {
   resources: MockedResource[];
   outputs: Record<string, unknown>;
   secretOutputs: string[];
   /** Plain-text values of every generated secret (random passwords) seen during the run. */
   generatedSecrets: string[];
+}
+
+export interface ProgramRun extends ProgramRunData {
   ofType(type: string): MockedResource[];
   /** The single resource of `type` whose logical name ends with `suffix`; throws otherwise. */
   one(type: string, suffix?: string): MockedResource;
 }
+
+export type ProgramRequest =
+  | {
+    /** `run`: the program with made-up ids (not a preview); `plan`: the offline plan (a preview). */
+    kind: "run" | "plan";
+    stack: string;
+    changes: ConfigChanges;
+    /** The rotation clock (rotation.ts) the run sees; unset means the real date. */
+    rotationClock?: string;
+    /** Run again even if the server has answered the same request before. */
+    fresh?: boolean;
+  }
+  /** The `__provider` text of a default provider, by export name (plan/provider-serialization.ts). */
+  | { kind: "serialize"; provider: string; fresh?: undefined };
+
+/** A default provider's `__provider` text, as `pulumi.dynamic.Resource` serializes it. */
+export interface SerializedProvider {
+  text: string;
+  containsSecrets: boolean;
+}
+
+/**
+ * JSON has no `undefined`: a property the program sets to undefined (an output not known in a
+ * mocked run, say) travels as this marker, so the test still sees the key.
+ */
+export const UNDEFINED_MARKER = "[undefined: tests/support/program.ts]";
+
+/** Puts back the properties the server marked as undefined. */
+function restoreUndefined(value: unknown): unknown {
+  if (value === UNDEFINED_MARKER) return undefined;
+  if (Array.isArray(value)) return value.map(restoreUndefined);
+  if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) (value as Record<string, unknown>)[k] = restoreUndefined(v);
+  }
+  return value;
+}
+
+export type ProgramAnswer =
+  | { result: ProgramRunData | StackPlan | SerializedProvider; error?: undefined }
+  | { error: { message: string; declaredResources?: number } };
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
   return typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
@@ -58,109 +103,59 @@ export function plainOccurrences(value: unknown, needles: string[], at = "$"): s
   return [];
 }
 
-/** The input that carries each Azure resource type's own name, so mocked state has a realistic `name`. */
-const NAME_INPUTS: Record<string, string> = {
-  "azure-native:resources:ResourceGroup": "resourceGroupName",
-  "azure-native:network:VirtualNetwork": "virtualNetworkName",
-  "azure-native:network:Subnet": "subnetName",
-  "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
-  "azure-native:network:PublicIPAddress": "publicIpAddressName",
-  "azure-native:network:NatGateway": "natGatewayName",
-  "azure-native:network:PrivateEndpoint": "privateEndpointName",
-  "azure-native:network:PrivateDnsZoneGroup": "privateDnsZoneGroupName",
-  "azure-native:network:NetworkInterface": "networkInterfaceName",
-  "azure-native:network:VirtualNetworkPeering": "virtualNetworkPeeringName",
-  "azure-native:privatedns:PrivateZone": "privateZoneName",
-  "azure-native:privatedns:VirtualNetworkLink": "virtualNetworkLinkName",
-  "azure-native:storage:StorageAccount": "accountName",
-  "azure-native:storage:BlobContainer": "containerName",
-  "azure-native:storage:BlobServiceProperties": "blobServicesName",
-  "azure-native:keyvault:Vault": "vaultName",
-  "azure-native:keyvault:Secret": "secretName",
-  "azure-native:compute:VirtualMachine": "vmName",
-  "azure-native:compute:VirtualMachineExtension": "vmExtensionName",
-  "azure-native:compute:VirtualMachineRunCommandByVirtualMachine": "runCommandName",
-  "azure-native:powerplatform:EnterprisePolicy": "enterprisePolicyName",
-  "azure-native:authorization:ManagementLockByScope": "lockName",
-  "azure-native:operationalinsights:Workspace": "workspaceName",
-  "azure-native:monitor:DiagnosticSetting": "name",
-  "azure-native:monitor:DataCollectionRule": "dataCollectionRuleName",
-  "azure-native:monitor:DataCollectionRuleAssociation": "associationName",
-  "azure-native:monitor:ActionGroup": "actionGroupName",
-  "azure-native:monitor:ScheduledQueryRule": "ruleName",
-  "azure-native:monitor:MetricAlert": "ruleName",
-  "azure-native:security:DefenderForStorage": "settingName",
-  "azure-native:applicationinsights:Workbook": "resourceName",
-  "azure-native:network:FlowLog": "flowLogName",
-};
-
-function principalIdFor(name: string): string {
-  let h = 0;
-  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return `aaaaaaaa-0000-4000-8000-${h.toString(16).padStart(12, "0").slice(-12)}`;
-}
-
-/** Made-up ids, names and identities, so tests can follow references between resources. */
-function mocksFor(generatedSecrets: string[]): HarnessMocks {
-  return {
-    newResource(args) {
-      const inputs = args.inputs as Record<string, unknown>;
-      const nameKey = NAME_INPUTS[args.type];
-      const azureName = (nameKey && typeof inputs[nameKey] === "string" ? inputs[nameKey] : args.name) as string;
-      const id = args.type.startsWith("azure-native:")
-        ? `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/mock/providers/${args.type.split(":")[1]}/${args.type.split(":")[2]}/${azureName}`
-        : `${args.name}-id`;
-      const state: Record<string, unknown> = { ...inputs, name: azureName };
-      if (args.type === "random:index/randomString:RandomString") state.result = MOCK_SUFFIX;
-      if (args.type === "random:index/randomPassword:RandomPassword") {
-        // Like the random provider: new keepers, new value.
-        const keepers = inputs.keepers ? `@${Object.values(inputs.keepers as Record<string, string>).join("/")}` : "";
-        const value = `Gen3rated!${args.name}#${"z".repeat(8)}${keepers}`;
-        generatedSecrets.push(value);
-        state.result = value;
-      }
-      if (args.type === "azure-native:compute:VirtualMachine") {
-        state.identity = { type: "SystemAssigned", principalId: principalIdFor(args.name), tenantId: TENANT_ID };
-      }
-      if (args.type === "azure-native:powerplatform:EnterprisePolicy") {
-        // An output Azure assigns: /regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<guid>.
-        state.systemId = `/regions/${String(inputs.location)}/providers/Microsoft.PowerPlatform/enterprisePolicies/${principalIdFor(args.name)}`;
-      }
-      return { id, state };
-    },
-    call(args) {
-      if (args.token === "azure-native:authorization:getClientConfig") {
-        return { subscriptionId: SUBSCRIPTION_ID, tenantId: TENANT_ID, clientId: "cccccccc-0000-0000-0000-000000000000", objectId: "dddddddd-0000-0000-0000-000000000000" };
-      }
-      throw new Error(`unexpected invoke ${args.token}: the mocks know only what the program is expected to call`);
-    },
-  };
+function ask(request: ProgramRequest): Promise<ProgramRunData | StackPlan | SerializedProvider> {
+  const address = process.env[PROGRAM_SERVER_ENV];
+  if (!address) {
+    return Promise.reject(new Error(`${PROGRAM_SERVER_ENV} is not set: the program server is started by Jest's globalSetup (tests/support/global-setup.ts); run the tests with jest`));
+  }
+  const body = JSON.stringify(request.kind === "serialize" ? request : { ...request, rotationClock: process.env[ROTATION_CLOCK_ENV] });
+  return new Promise((resolve, reject) => {
+    const req = http.request(address, { method: "POST", agent: false, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (chunk: Buffer) => { text += chunk.toString(); });
+      res.on("end", () => {
+        if (res.statusCode !== 200) return reject(new Error(`program server answered ${res.statusCode}: ${text}`));
+        const answer = restoreUndefined(JSON.parse(text)) as ProgramAnswer;
+        if (answer.error === undefined) return resolve(answer.result);
+        // A ProgramError, as the harness throws it: the program's message and how far it got.
+        reject(Object.assign(new Error(answer.error.message), { declaredResources: answer.error.declaredResources }));
+      });
+    });
+    req.on("error", (err) => reject(new Error(`program server at ${address}: ${err.message}`)));
+    req.end(body);
+  });
 }
 
 /**
- * Runs index.ts for `stack` (with `changes` to its committed config) through the one harness.
- * Not a preview: a mocked preview leaves outputs unknown, and the engine-side preview is not what
- * these tests check (the offline plan is). Rejects with a ProgramError when the program throws.
+ * Runs index.ts for `stack` (with `changes` to its committed config), with the rotation clock of
+ * this process's environment. Not a preview: a mocked preview leaves outputs unknown, and the
+ * engine-side preview is not what these tests check (the offline plan is). Rejects with the
+ * program's error and `declaredResources` when the program throws.
  */
 export async function runProgram(stack: string, changes: ConfigChanges = {}): Promise<ProgramRun> {
-  const generatedSecrets: string[] = [];
-  const run = await runProgramUnderMocks(stack, { changes, preview: false, mocks: mocksFor(generatedSecrets) });
-  const resources: MockedResource[] = run.resources
-    .filter((r) => r.type !== "pulumi:pulumi:Stack")
-    .map((r) => ({ type: r.type, name: r.name, inputs: r.inputs, id: r.id as string }));
-  const outputs = Object.fromEntries(Object.entries(run.outputs).map(([k, o]) => [k, o.value]));
+  const run = (await ask({ kind: "run", stack, changes })) as ProgramRunData;
   return {
-    resources,
-    outputs,
-    secretOutputs: Object.keys(run.outputs).filter((k) => run.outputs[k].secret),
-    generatedSecrets,
-    ofType: (type) => resources.filter((r) => r.type === type),
+    ...run,
+    ofType: (type) => run.resources.filter((r) => r.type === type),
     one(type, suffix) {
-      const matches = resources.filter((r) => r.type === type && (suffix === undefined || r.name.endsWith(suffix)));
+      const matches = run.resources.filter((r) => r.type === type && (suffix === undefined || r.name.endsWith(suffix)));
       if (matches.length !== 1) {
         throw new Error(`expected one ${type}${suffix ? ` named *${suffix}` : ""}, found ${matches.map((m) => m.name).join(", ") || "none"}`);
       }
       return matches[0];
     },
   };
+}
+
+/** The offline plan of `stack` with `changes`, as `npm run plan` captures it (plan/capture.ts). */
+export async function capturePlan(stack: string, changes: ConfigChanges = {}, options: { fresh?: boolean } = {}): Promise<StackPlan> {
+  return (await ask({ kind: "plan", stack, changes, fresh: options.fresh })) as StackPlan;
+}
+
+/**
+ * The `__provider` text of a default provider (`iomMappingSetProvider`, ...), serialized once per
+ * Jest run by the program server, the process that has loaded the program as `pulumi up` has.
+ */
+export async function serializedProvider(exportName: string): Promise<SerializedProvider> {
+  return (await ask({ kind: "serialize", provider: exportName })) as SerializedProvider;
 }

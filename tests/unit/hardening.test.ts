@@ -5,25 +5,17 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { captureStackPlan, type StackPlan } from "../../plan/capture";
+import type { StackPlan } from "../../plan/capture";
 import { ConfigError, parseStackConfig } from "../../config";
 import { planViolations } from "../../plan/cli";
-import type { ConfigChanges } from "../../plan/stack-config";
 import { ROTATION_CLOCK_ENV, rotationClock, rotationWindow } from "../../rotation";
-import { isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
+import { capturePlan as capture, isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
 import { listStacks, rawStackConfig, ROOT } from "../support/stack";
 
 const STACKS = listStacks();
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown) => (v ?? {}) as Obj;
-
-// Captured in this module registry, where tests/support/program.ts skips serializing the dynamic
-// providers: a plan shows a placeholder for their text anyway (plan/capture.ts), and the `npm run
-// plan` test in plan.test.ts serializes them for real.
-function capture(stack: string, changes: ConfigChanges = {}): Promise<StackPlan> {
-  return captureStackPlan(stack, changes);
-}
 
 const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
 

@@ -7,14 +7,12 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { captureStackPlan as capture } from "../../plan/capture";
-import { skipProviderSerialization } from "../../plan/harness";
 import { diffAgainstCommitted, serializePlan } from "../../plan/cli";
+import { capturePlan as capture } from "../support/program";
 import { listStacks, ROOT } from "../support/stack";
 
-// In-process captures skip serializing the dynamic providers (their text is replaced in a plan
-// anyway); the `npm run plan` test below runs the real CLI, which serializes them as a preview does.
-skipProviderSerialization();
+// The program server's captures skip serializing the dynamic providers (their text is replaced in a
+// plan anyway); the `npm run plan` test below runs the real CLI, which checks that they serialize.
 
 const TOKEN = "bc-plan-token-0123456789abcdefghij";
 
@@ -33,8 +31,8 @@ test("the plan marks secrets and unknown values instead of showing or inventing 
 });
 
 test("components parent their resources, and the plan is the same on every run", async () => {
-  const first = await capture("test");
-  const second = await capture("test");
+  const first = await capture("test", {}, { fresh: true });
+  const second = await capture("test", {}, { fresh: true });
   expect(serializePlan(first)).toBe(serializePlan(second));
   const byName = new Map(first.resources.map((r) => [r.name, r]));
   expect(byName.get("drop-account")?.parent).toBe("drop");
@@ -78,6 +76,7 @@ describe("npm run plan", () => {
     expect(result.stdout).toContain("inventoryVisibility.organizationId=6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10");
     expect(result.stdout).toContain("Policies: no violations");
     expect(result.stdout).toContain("plans/dev.json matches the code and config.");
+    expect(result.stdout).toMatch(/^Dynamic providers: all 4 serialize as 'pulumi preview' serializes them/m);
     expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(path.join(ROOT, "plans", "dev.json"), "utf8"));
   });
 

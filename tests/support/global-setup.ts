@@ -1,0 +1,33 @@
+/**
+ * Jest's globalSetup: starts the program server (tests/support/program-server.ts) for this run and
+ * leaves its address in the environment the workers inherit. global-teardown.ts stops it.
+ */
+import { spawn, type ChildProcess } from "child_process";
+import * as path from "path";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+/** The environment variable the workers find the program server's address in. */
+export const PROGRAM_SERVER_ENV = "IOM_TEST_PROGRAM_SERVER";
+
+/** Where global-teardown.ts finds the server (globalSetup and globalTeardown share this realm). */
+export const SERVER_HANDLE = Symbol.for("iom.programServer");
+
+export default async function globalSetup(): Promise<void> {
+  const server = spawn(process.execPath, [require.resolve("ts-node/dist/bin"), "--swc", path.join(__dirname, "program-server.ts")], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  (globalThis as Record<symbol, ChildProcess>)[SERVER_HANDLE] = server;
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    server.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /^listening (\d+)$/m.exec(out);
+      if (match) resolve(match[1]);
+    });
+    server.on("error", reject);
+    server.on("exit", (code) => reject(new Error(`the program server exited (${code}) before listening`)));
+  });
+  process.env[PROGRAM_SERVER_ENV] = `http://127.0.0.1:${port}/`;
+}
