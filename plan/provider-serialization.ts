@@ -108,8 +108,12 @@ export function cacheResults(results: SerializationResult[], dependencies: strin
     files[path.relative(ROOT, file)] = hash;
   }
   const entry: CacheEntry = { node: process.version, files, results };
-  fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-  fs.writeFileSync(cacheFile, `${JSON.stringify(entry, null, 2)}\n`);
+  try {
+    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+    fs.writeFileSync(cacheFile, `${JSON.stringify(entry, null, 2)}\n`);
+  } catch {
+    // A read-only checkout only loses the reuse: the next plan checks again.
+  }
 }
 
 /** The SDK's serializer, unless this process skips serializing (plan/harness.ts hands the real one out then). */
