@@ -157,7 +157,7 @@ export interface IomProviderParametersProviderOptions {
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
 export function createIomProviderParametersProvider(options: IomProviderParametersProviderOptions = {}): IomProviderParametersProvider {
   const connect = (environmentUrl: string) =>
-    new clientMod.DataverseClient({ environmentUrl, ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client, maxConcurrency: 4, log: pulumiLog() });
+    clientMod.createDataverseClient({ environmentUrl, ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client, maxConcurrency: 4, log: pulumiLog() });
 
   /** Read, write what differs, and build the outputs. */
   const apply = async (i: IomProviderParametersInputs, salt: string): Promise<IomProviderParametersOutputs> => {
