@@ -68,6 +68,11 @@ export interface ClientOptions {
   log?: LogFn;
 }
 
+/** What a provider built on this client lets a test tune: plain data, captured into the serialized closure. */
+export interface DataverseProviderOptions {
+  client?: Partial<ClientOptions>;
+}
+
 export class DataverseError extends Error {
   constructor(
     message: string,
