@@ -1,9 +1,11 @@
 /**
- * What every dynamic provider here shares: the engine's marker for values not known yet, and the
- * cleaning of the inputs the engine hands a provider. See README.md in this folder.
+ * What every dynamic provider here shares: the engine's marker for values not known yet, the
+ * cleaning of the inputs the engine hands a provider, and the provider types. See README.md in
+ * this folder.
  *
  * Serialized with the providers that use it: plain constants and functions only, no state.
  */
+import type * as pulumi from "@pulumi/pulumi";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 
 /**
@@ -25,6 +27,17 @@ export function hasUnknown(value: unknown): boolean {
 /** Whether `value` is set and known: a check that needs the value runs only then. */
 export function isKnown<T>(value: T | undefined): value is T {
   return value !== undefined && !isUnknown(value);
+}
+
+/** A `pulumi.dynamic.ResourceProvider` with every method present but `configure`: the type of a provider that reads no stack config. */
+export type ProviderWithoutConfigure<Inputs, Outputs> = Required<Omit<pulumi.dynamic.ResourceProvider<Inputs, Outputs>, "configure">>;
+
+/**
+ * A `diff` result that also says which properties change and how, in Pulumi's detailed-diff shape
+ * (property path -> kind), for hosts that forward it.
+ */
+export interface DetailedDiffResult extends pulumi.dynamic.DiffResult {
+  detailedDiff?: Record<string, { kind: "ADD" | "UPDATE" | "DELETE"; inputDiff: boolean }>;
 }
 
 /**

@@ -133,7 +133,7 @@ export class AuthError extends Error {
     public readonly code: string | undefined,
   ) {
     super(message);
-    this.auth = true; // not a field initializer: see DataverseClient
+    this.auth = true; // not a field initializer: the closure serializer rebuilds a class from its constructor and drops them
     this.message = message; // see SyncError: needed in the serialized provider
     this.name = "DataverseError";
   }

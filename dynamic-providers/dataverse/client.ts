@@ -22,6 +22,10 @@
  *   the service's `x-ms-dop-hint`, up to 52 (its concurrency limit); 16 until a hint arrives.
  *   Bounded exponential backoff with jitter on 5xx and network errors.
  *
+ * Serialized with the providers that use it (dynamic-providers/README.md): `createDataverseClient`
+ * is called inside provider methods, its state lives in its closure, packages are required when
+ * it runs, and the only class is the Error subclass.
+ *
  * Why not `dynamics-web-api`: it has batch and paging, but by design no 429/Retry-After handling,
  * no concurrency gate and no CreateMultiple fallback logic; with those three being most of the
  * work here, wrapping it would add a dependency without removing code. axios is already a
@@ -62,6 +66,11 @@ export interface ClientOptions {
   /** Client-side timeout per request. Default requestBudgetMs + 10 s. */
   timeoutMs?: number;
   log?: LogFn;
+}
+
+/** What a provider built on this client lets a test tune: plain data, captured into the serialized closure. */
+export interface DataverseProviderOptions {
+  client?: Partial<ClientOptions>;
 }
 
 export class DataverseError extends Error {
@@ -114,11 +123,44 @@ export interface TableRef {
   primaryId: string;
 }
 
-interface Resp {
+/** One answer: headers lower-cased; `data` the parsed JSON, `text` the raw body only when it was not JSON. */
+export interface Resp {
   status: number;
   headers: Record<string, string>;
   data: unknown;
   text: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  rawBody?: string | Buffer;
+  headers?: Record<string, string>;
+  /** Retry 5xx and network errors (default true); 429 is always waited out and retried. */
+  retry?: boolean;
+}
+
+/**
+ * What `createDataverseClient` returns. `stats` and `concurrency` change as requests go out: read
+ * them when needed, do not copy them.
+ */
+export interface DataverseClient {
+  /** `<environment origin>/api/data/v9.2/`. */
+  readonly apiRoot: string;
+  readonly stats: Stats;
+  /** Rows per page this client asks for (the service's maximum is 5,000). */
+  readonly pageSize: number;
+  /** Requests this client lets in flight right now (x-ms-dop-hint, capped at 52). */
+  readonly concurrency: number;
+  request(method: string, path: string, opts?: RequestOptions): Promise<Resp>;
+  getJson<T>(path: string): Promise<T>;
+  forEachPage<T>(path: string, onPage: (rows: T[], total: number) => void): Promise<number>;
+  getAll<T>(path: string): Promise<T[]>;
+  forEachPagePartitioned<T>(path: string, primaryId: string, boundaries: string[], onPage: (rows: T[], total: number) => void): Promise<number>;
+  supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined>;
+  createMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
+  updateMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
+  deleteMany(t: TableRef, ids: string[], progress?: string): Promise<WriteResult>;
+  batch(ops: BatchOp[], changeSetSize?: number): Promise<OpResult[]>;
 }
 
 /** The service's concurrent-request limit per user and web server ("Service protection API limits"). */
@@ -164,101 +206,88 @@ export function parseRetryAfter(v: string | undefined): number | undefined {
   return Number.isFinite(d) ? Math.max(0, d - Date.now()) : undefined;
 }
 
-export class DataverseClient {
-  // No field initializers in this class: Pulumi's closure serializer rebuilds a class from its
-  // constructor and drops ES class-field initializers, so every field is set in the constructor.
-  readonly apiRoot: string;
-  readonly stats: Stats;
-  private readonly o: Required<Omit<ClientOptions, "getToken" | "log">> & Pick<ClientOptions, "log">;
-  private readonly tokens: TokenSource;
-  private readonly http: AxiosInstance;
-  private inFlight: number;
-  private waiters: (() => void)[];
-  private limit: number;
-  private pausedUntil: number;
-  private consecutive429: number;
-  /** `<entity set>:<message>` → whether the table supports it (one sdkmessagefilters query each). */
-  private bulkSupport: Map<string, Promise<boolean | undefined>>;
+/**
+ * A client for one environment. Its state (the concurrency gate, the Retry-After pause, what each
+ * table supports, the chunk-size estimates) lives in this closure and is shared by every call made
+ * through the returned object, so build one client per provider call and pass it around.
+ */
+export function createDataverseClient(options: ClientOptions): DataverseClient {
+  const url = new URL(options.environmentUrl);
+  const budget = options.requestBudgetMs ?? 120_000;
+  const o: Required<Omit<ClientOptions, "getToken" | "log">> & Pick<ClientOptions, "log"> = {
+    environmentUrl: url.origin,
+    maxConcurrency: Math.max(1, Math.min(HARD_MAX_CONCURRENCY, options.maxConcurrency ?? HARD_MAX_CONCURRENCY)),
+    initialConcurrency: Math.max(1, options.initialConcurrency ?? DEFAULT_CONCURRENCY),
+    maxRetries: options.maxRetries ?? 5,
+    max429Retries: options.max429Retries ?? 30,
+    retryBaseMs: options.retryBaseMs ?? 500,
+    retryMaxMs: options.retryMaxMs ?? 30_000,
+    maxRetryAfterMs: options.maxRetryAfterMs ?? 300_000,
+    pageSize: Math.min(5000, options.pageSize ?? 5000),
+    maxBatchSize: Math.min(HARD_MAX_BATCH, options.maxBatchSize ?? HARD_MAX_BATCH),
+    changeSetSize: options.changeSetSize ?? 100,
+    requestBudgetMs: budget,
+    timeoutMs: options.timeoutMs ?? budget + 10_000,
+    log: options.log,
+  };
+  const apiRoot = `${url.origin}/api/data/v9.2/`;
+  const stats: Stats = { requests: 0, throttled: 0, retries: 0, writeRequests: 0, bulkRejected: 0 };
+  const tokens: TokenSource = options.getToken ? tokenSourceOf(options.getToken) : defaultTokenSource(url.origin);
+  let inFlight = 0;
+  const waiters: (() => void)[] = [];
+  let limit = Math.min(o.maxConcurrency, o.initialConcurrency);
+  let pausedUntil = 0;
+  let consecutive429 = 0;
+  /** `<table>:<message>` → whether the table supports it (one sdkmessagefilters query each). */
+  const bulkSupport = new Map<string, Promise<boolean | undefined>>();
   /** `<table>:<message>` pairs a bulk call has succeeded for in this client. */
-  private bulkConfirmed: Set<string>;
-  private msPerRow: Map<string, number>;
+  const bulkConfirmed = new Set<string>();
+  const msPerRow = new Map<string, number>();
+  // Lazy requires: this module is loaded inside serialized provider methods.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const axios = require("axios") as typeof import("axios");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const httpMod = require(url.protocol === "https:" ? "https" : "http") as typeof import("https");
+  const http: AxiosInstance = axios.create({
+    baseURL: apiRoot,
+    timeout: o.timeoutMs,
+    validateStatus: () => true,
+    transformResponse: [(d: unknown) => d],
+    // Bodies are already JSON text; axios' default transform would re-parse them to "validate".
+    transformRequest: [(d: unknown) => d],
+    responseType: "text",
+    maxBodyLength: Infinity,
+    maxContentLength: Infinity,
+    httpAgent: url.protocol === "http:" ? new httpMod.Agent({ keepAlive: true, maxSockets: HARD_MAX_CONCURRENCY }) : undefined,
+    httpsAgent: url.protocol === "https:" ? new httpMod.Agent({ keepAlive: true, maxSockets: HARD_MAX_CONCURRENCY }) : undefined,
+  });
 
-  constructor(options: ClientOptions) {
-    this.stats = { requests: 0, throttled: 0, retries: 0, writeRequests: 0, bulkRejected: 0 };
-    this.inFlight = 0;
-    this.waiters = [];
-    this.pausedUntil = 0;
-    this.consecutive429 = 0;
-    this.bulkSupport = new Map<string, Promise<boolean | undefined>>();
-    this.bulkConfirmed = new Set<string>();
-    this.msPerRow = new Map<string, number>();
-    const url = new URL(options.environmentUrl);
-    const budget = options.requestBudgetMs ?? 120_000;
-    this.o = {
-      environmentUrl: url.origin,
-      maxConcurrency: Math.max(1, Math.min(HARD_MAX_CONCURRENCY, options.maxConcurrency ?? HARD_MAX_CONCURRENCY)),
-      initialConcurrency: Math.max(1, options.initialConcurrency ?? DEFAULT_CONCURRENCY),
-      maxRetries: options.maxRetries ?? 5,
-      max429Retries: options.max429Retries ?? 30,
-      retryBaseMs: options.retryBaseMs ?? 500,
-      retryMaxMs: options.retryMaxMs ?? 30_000,
-      maxRetryAfterMs: options.maxRetryAfterMs ?? 300_000,
-      pageSize: Math.min(5000, options.pageSize ?? 5000),
-      maxBatchSize: Math.min(HARD_MAX_BATCH, options.maxBatchSize ?? HARD_MAX_BATCH),
-      changeSetSize: options.changeSetSize ?? 100,
-      requestBudgetMs: budget,
-      timeoutMs: options.timeoutMs ?? budget + 10_000,
-      log: options.log,
-    };
-    this.limit = Math.min(this.o.maxConcurrency, this.o.initialConcurrency);
-    this.apiRoot = `${url.origin}/api/data/v9.2/`;
-    this.tokens = options.getToken ? tokenSourceOf(options.getToken) : defaultTokenSource(url.origin);
-    // Lazy requires: this module is loaded inside serialized provider methods.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const axios = require("axios") as typeof import("axios");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const httpMod = require(url.protocol === "https:" ? "https" : "http") as typeof import("https");
-    this.http = axios.create({
-      baseURL: this.apiRoot,
-      timeout: this.o.timeoutMs,
-      validateStatus: () => true,
-      transformResponse: [(d: unknown) => d],
-      // Bodies are already JSON text; axios' default transform would re-parse them to "validate".
-      transformRequest: [(d: unknown) => d],
-      responseType: "text",
-      maxBodyLength: Infinity,
-      maxContentLength: Infinity,
-      httpAgent: url.protocol === "http:" ? new httpMod.Agent({ keepAlive: true, maxSockets: HARD_MAX_CONCURRENCY }) : undefined,
-      httpsAgent: url.protocol === "https:" ? new httpMod.Agent({ keepAlive: true, maxSockets: HARD_MAX_CONCURRENCY }) : undefined,
-    });
-  }
-
-  private log(level: "info" | "warn" | "debug", msg: string): void {
-    this.o.log?.(level, msg);
+  function log(level: "info" | "warn" | "debug", msg: string): void {
+    o.log?.(level, msg);
   }
 
   // ---- concurrency gate ------------------------------------------------------------------------
 
-  private async acquire(): Promise<void> {
-    while (this.inFlight >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
-    this.inFlight++;
+  async function acquire(): Promise<void> {
+    while (inFlight >= limit) await new Promise<void>((r) => waiters.push(r));
+    inFlight++;
   }
 
-  private release(): void {
-    this.inFlight--;
-    const w = this.waiters.shift();
+  function release(): void {
+    inFlight--;
+    const w = waiters.shift();
     if (w) w();
   }
 
-  private applyDopHint(h: string | undefined): void {
+  function applyDopHint(h: string | undefined): void {
     const n = Number(h);
     if (Number.isInteger(n) && n > 0) {
-      const next = Math.max(1, Math.min(this.o.maxConcurrency, n));
-      if (next !== this.limit) {
-        this.log("debug", `x-ms-dop-hint ${n}: parallelism ${this.limit} -> ${next}`);
-        this.limit = next;
+      const next = Math.max(1, Math.min(o.maxConcurrency, n));
+      if (next !== limit) {
+        log("debug", `x-ms-dop-hint ${n}: parallelism ${limit} -> ${next}`);
+        limit = next;
         // wake waiters in case the limit went up
-        for (const w of this.waiters.splice(0)) w();
+        for (const w of waiters.splice(0)) w();
       }
     }
   }
@@ -266,8 +295,8 @@ export class DataverseClient {
   // ---- one request, with retries ---------------------------------------------------------------
 
   /** Resolve when no Retry-After pause is in force (a pause may be extended while waiting). */
-  private async waitOutPause(): Promise<void> {
-    for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) await sleep(wait);
+  async function waitOutPause(): Promise<void> {
+    for (let wait = pausedUntil - Date.now(); wait > 0; wait = pausedUntil - Date.now()) await sleep(wait);
   }
 
   /**
@@ -275,22 +304,22 @@ export class DataverseClient {
    * with backoff when `retry` (default true; every request this client sends is idempotent or made
    * so by client-chosen ids). 401/403 throw an AuthError (auth.ts) and are never retried.
    */
-  async request(method: string, path: string, opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; retry?: boolean } = {}): Promise<Resp> {
+  async function request(method: string, path: string, opts: RequestOptions = {}): Promise<Resp> {
     const retry = opts.retry ?? true;
     let attempt = 0;
     let throttles = 0;
     for (;;) {
-      await this.waitOutPause();
-      await this.acquire();
+      await waitOutPause();
+      await acquire();
       let res: AxiosResponse<string> | undefined;
       let netErr: string | undefined;
       let token = "";
       let started = Date.now();
       try {
-        token = await this.tokens.getToken();
+        token = await tokens.getToken();
         // A 429 may have arrived while this request waited for its slot or its token. Checked
         // again here, with nothing asynchronous between this check and the send.
-        await this.waitOutPause();
+        await waitOutPause();
         const headers: Record<string, string> = {
           Authorization: `Bearer ${token}`,
           Accept: "application/json",
@@ -303,12 +332,12 @@ export class DataverseClient {
           data = JSON.stringify(opts.body);
           headers["Content-Type"] = "application/json; charset=utf-8";
         }
-        this.stats.requests++;
+        stats.requests++;
         started = Date.now();
-        res = await this.http.request<string>({ method, url: path, data, headers });
+        res = await http.request<string>({ method, url: path, data, headers });
       } catch (e) {
         if (isDataverseError(e)) {
-          this.release(); // the token source failed: not a network error, nothing to retry
+          release(); // the token source failed: not a network error, nothing to retry
           throw e;
         }
         const err = e as { code?: string; message?: string };
@@ -316,16 +345,16 @@ export class DataverseClient {
       }
       const elapsed = Date.now() - started;
       if (!res) {
-        this.release();
-        if (retry && attempt < this.o.maxRetries) {
+        release();
+        if (retry && attempt < o.maxRetries) {
           attempt++;
-          this.stats.retries++;
-          const ms = this.backoff(attempt);
-          this.log("warn", `${method} ${this.describe(path)}: ${netErr} after ${elapsed} ms; retry ${attempt}/${this.o.maxRetries} in ${ms} ms`);
+          stats.retries++;
+          const ms = backoff(attempt);
+          log("warn", `${method} ${describe(path)}: ${netErr} after ${elapsed} ms; retry ${attempt}/${o.maxRetries} in ${ms} ms`);
           await sleep(ms);
           continue;
         }
-        throw new DataverseError(`${method} ${this.describe(path)}: ${netErr}`, 0, /timeout|ECONNABORTED|ETIMEDOUT/i.test(netErr ?? "") ? "timeout" : "network");
+        throw new DataverseError(`${method} ${describe(path)}: ${netErr}`, 0, /timeout|ECONNABORTED|ETIMEDOUT/i.test(netErr ?? "") ? "timeout" : "network");
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers ?? {})) if (typeof v === "string") headers[k.toLowerCase()] = v;
@@ -339,48 +368,48 @@ export class DataverseClient {
         }
       }
       if (res.status === 429) {
-        this.stats.throttled++;
-        this.consecutive429++;
+        stats.throttled++;
+        consecutive429++;
         throttles++;
         const ra = parseRetryAfter(headers["retry-after"]);
         // The service's wait grows if a client keeps sending; back off more on repeated 429s.
-        const ms = ra ?? Math.min(this.o.maxRetryAfterMs, this.backoff(this.consecutive429));
-        if (ms > this.o.maxRetryAfterMs) {
+        const ms = ra ?? Math.min(o.maxRetryAfterMs, backoff(consecutive429));
+        if (ms > o.maxRetryAfterMs) {
           // Sending before Retry-After ends would only extend it: stop instead.
-          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
-          this.release();
-          throw new DataverseError(`${method} ${this.describe(path)}: throttled (${errorOf(data).code ?? "429"}); Dataverse asks to wait ${(ms / 1000).toFixed(0)} s, more than the ${(this.o.maxRetryAfterMs / 1000).toFixed(0)} s this run may wait (DATAVERSE_SYNC_MAX_RETRY_AFTER_MS); run again later`, 429, errorOf(data).code);
+          pausedUntil = Math.max(pausedUntil, Date.now() + ms);
+          release();
+          throw new DataverseError(`${method} ${describe(path)}: throttled (${errorOf(data).code ?? "429"}); Dataverse asks to wait ${(ms / 1000).toFixed(0)} s, more than the ${(o.maxRetryAfterMs / 1000).toFixed(0)} s this run may wait (DATAVERSE_SYNC_MAX_RETRY_AFTER_MS); run again later`, 429, errorOf(data).code);
         }
         // Pause everyone *before* this request frees its slot, so no queued request slips out.
-        this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
-        this.release();
-        if (throttles > this.o.max429Retries) {
-          throw new DataverseError(`${method} ${this.describe(path)}: still throttled (429) after ${this.o.max429Retries} retries`, 429, errorOf(data).code);
+        pausedUntil = Math.max(pausedUntil, Date.now() + ms);
+        release();
+        if (throttles > o.max429Retries) {
+          throw new DataverseError(`${method} ${describe(path)}: still throttled (429) after ${o.max429Retries} retries`, 429, errorOf(data).code);
         }
-        this.log("info", `throttled by Dataverse (${errorOf(data).code ?? "429"}); waiting ${(ms / 1000).toFixed(1)} s as Retry-After says`);
+        log("info", `throttled by Dataverse (${errorOf(data).code ?? "429"}); waiting ${(ms / 1000).toFixed(1)} s as Retry-After says`);
         continue;
       }
-      this.release();
-      this.applyDopHint(headers["x-ms-dop-hint"]);
-      this.consecutive429 = 0;
+      release();
+      applyDopHint(headers["x-ms-dop-hint"]);
+      consecutive429 = 0;
       if (res.status === 401 || res.status === 403) {
         const e = errorOf(data);
         throw authError({
-          environmentUrl: this.o.environmentUrl,
+          environmentUrl: o.environmentUrl,
           status: res.status,
           code: e.code,
           serviceMessage: e.message ?? (text.trim() ? text.trim().slice(0, 300) : undefined),
           challenge: headers["www-authenticate"],
-          tokenSource: this.tokens.describe(),
+          tokenSource: tokens.describe(),
           token,
-          what: `${method} ${this.describe(path)}`,
+          what: `${method} ${describe(path)}`,
         });
       }
-      if (res.status >= 500 && retry && attempt < this.o.maxRetries) {
+      if (res.status >= 500 && retry && attempt < o.maxRetries) {
         attempt++;
-        this.stats.retries++;
-        const ms = this.backoff(attempt);
-        this.log("warn", `${method} ${this.describe(path)}: HTTP ${res.status}; retry ${attempt}/${this.o.maxRetries} in ${ms} ms`);
+        stats.retries++;
+        const ms = backoff(attempt);
+        log("warn", `${method} ${describe(path)}: HTTP ${res.status}; retry ${attempt}/${o.maxRetries} in ${ms} ms`);
         await sleep(ms);
         continue;
       }
@@ -390,37 +419,37 @@ export class DataverseClient {
     }
   }
 
-  private backoff(attempt: number): number {
-    const base = Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** (attempt - 1));
+  function backoff(attempt: number): number {
+    const base = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** (attempt - 1));
     return Math.round(base / 2 + Math.random() * (base / 2));
   }
 
   /** Path for messages: no query string (filters can be long). */
-  private describe(path: string): string {
+  function describe(path: string): string {
     const p = path.startsWith("http") ? new URL(path).pathname : path;
     return p.split("?")[0];
   }
 
-  private fail(method: string, path: string, r: Resp): never {
+  function fail(method: string, path: string, r: Resp): never {
     const e = errorOf(r.data);
-    throw new DataverseError(`${method} ${this.describe(path)}: HTTP ${r.status}${e.code ? ` ${e.code}` : ""}: ${e.message ?? (r.text || (JSON.stringify(r.data) ?? "")).slice(0, 300)}`, r.status, e.code);
+    throw new DataverseError(`${method} ${describe(path)}: HTTP ${r.status}${e.code ? ` ${e.code}` : ""}: ${e.message ?? (r.text || (JSON.stringify(r.data) ?? "")).slice(0, 300)}`, r.status, e.code);
   }
 
-  async getJson<T>(path: string): Promise<T> {
-    const r = await this.request("GET", path);
-    if (r.status !== 200) this.fail("GET", path, r);
+  async function getJson<T>(path: string): Promise<T> {
+    const r = await request("GET", path);
+    if (r.status !== 200) fail("GET", path, r);
     return r.data as T;
   }
 
   /** GET a collection, following @odata.nextLink unmodified; each page is handed over and dropped. */
-  async forEachPage<T>(path: string, onPage: (rows: T[], total: number) => void): Promise<number> {
+  async function forEachPage<T>(path: string, onPage: (rows: T[], total: number) => void): Promise<number> {
     let total = 0;
     let next: string | undefined = path;
     while (next) {
-      const r = await this.request("GET", next, { headers: { Prefer: `odata.maxpagesize=${this.o.pageSize}` } });
-      if (r.status !== 200) this.fail("GET", next, r);
+      const r = await request("GET", next, { headers: { Prefer: `odata.maxpagesize=${o.pageSize}` } });
+      if (r.status !== 200) fail("GET", next, r);
       const body = r.data as { value?: T[]; "@odata.nextLink"?: string };
-      if (!Array.isArray(body?.value)) throw new DataverseError(`GET ${this.describe(next)}: response has no value array`, r.status);
+      if (!Array.isArray(body?.value)) throw new DataverseError(`GET ${describe(next)}: response has no value array`, r.status);
       total += body.value.length;
       onPage(body.value, total);
       next = body["@odata.nextLink"];
@@ -429,22 +458,12 @@ export class DataverseClient {
   }
 
   /** GET a whole collection. */
-  async getAll<T>(path: string): Promise<T[]> {
+  async function getAll<T>(path: string): Promise<T[]> {
     const out: T[] = [];
-    await this.forEachPage<T>(path, (rows) => {
+    await forEachPage<T>(path, (rows) => {
       for (const v of rows) out.push(v);
     });
     return out;
-  }
-
-  /** Rows per page this client asks for (the service's maximum is 5,000). */
-  get pageSize(): number {
-    return this.o.pageSize;
-  }
-
-  /** Requests this client lets in flight right now (x-ms-dop-hint, capped at 52). */
-  get concurrency(): number {
-    return this.limit;
   }
 
   /**
@@ -453,13 +472,13 @@ export class DataverseClient {
    * the first request of every range, before any page was handed over: the read then goes page
    * by page, and costs no duplicate row.
    */
-  async forEachPagePartitioned<T>(path: string, primaryId: string, boundaries: string[], onPage: (rows: T[], total: number) => void): Promise<number> {
+  async function forEachPagePartitioned<T>(path: string, primaryId: string, boundaries: string[], onPage: (rows: T[], total: number) => void): Promise<number> {
     const filters = rangeFilters(primaryId, boundaries);
-    if (filters.length === 1) return this.forEachPage(path, onPage);
+    if (filters.length === 1) return forEachPage(path, onPage);
     let total = 0;
     const results = await Promise.allSettled(
       filters.map((f) =>
-        this.forEachPage<T>(withFilter(path, f), (rows) => {
+        forEachPage<T>(withFilter(path, f), (rows) => {
           total += rows.length;
           onPage(rows, total);
         }),
@@ -469,8 +488,8 @@ export class DataverseClient {
     if (!failed) return total;
     const e: unknown = failed.reason;
     if (total === 0 && isDataverseError(e) && e.status === 400) {
-      this.log("info", `${this.describe(path)}: key-range read refused (${e.message}); reading page by page`);
-      return this.forEachPage(path, onPage);
+      log("info", `${describe(path)}: key-range read refused (${e.message}); reading page by page`);
+      return forEachPage(path, onPage);
     }
     throw e;
   }
@@ -483,42 +502,42 @@ export class DataverseClient {
    * tables). `undefined` when the query itself failed (e.g. no read privilege on
    * sdkmessagefilter): the first bulk call then tells.
    */
-  supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined> {
+  function supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined> {
     const key = `${t.logicalName}:${message}`;
-    let p = this.bulkSupport.get(key);
+    let p = bulkSupport.get(key);
     if (!p) {
       const q =
         `sdkmessagefilters?$select=sdkmessagefilterid&$filter=${encodeURIComponent("sdkmessageid/name eq @message and primaryobjecttypecode eq @table")}` +
         `&@message=${encodeURIComponent(`'${message}'`)}&@table=${encodeURIComponent(`'${t.logicalName}'`)}`;
-      p = this.getJson<{ value?: unknown[] }>(q).then(
+      p = getJson<{ value?: unknown[] }>(q).then(
         (r) => Array.isArray(r?.value) && r.value.length > 0,
         (e: Error) => {
-          this.log("warn", `could not ask Dataverse whether ${t.logicalName} supports ${message} (${e.message.split("\n")[0]}); trying it once`);
+          log("warn", `could not ask Dataverse whether ${t.logicalName} supports ${message} (${e.message.split("\n")[0]}); trying it once`);
           return undefined;
         },
       );
-      this.bulkSupport.set(key, p);
+      bulkSupport.set(key, p);
     }
     return p;
   }
 
-  private markBulk(t: TableRef, message: string, supported: boolean): void {
-    this.bulkSupport.set(`${t.logicalName}:${message}`, Promise.resolve(supported));
+  function markBulk(t: TableRef, message: string, supported: boolean): void {
+    bulkSupport.set(`${t.logicalName}:${message}`, Promise.resolve(supported));
   }
 
   // ---- bulk writes ------------------------------------------------------------------------------
 
-  private chunkSize(key: string): number {
-    const ms = this.msPerRow.get(key);
-    if (!ms) return this.o.maxBatchSize;
-    const target = this.o.requestBudgetMs / 4;
-    return Math.max(1, Math.min(this.o.maxBatchSize, Math.floor(target / ms)));
+  function chunkSize(key: string): number {
+    const ms = msPerRow.get(key);
+    if (!ms) return o.maxBatchSize;
+    const target = o.requestBudgetMs / 4;
+    return Math.max(1, Math.min(o.maxBatchSize, Math.floor(target / ms)));
   }
 
-  private observe(key: string, rows: number, elapsed: number): void {
+  function observe(key: string, rows: number, elapsed: number): void {
     const per = Math.max(0.001, elapsed / Math.max(1, rows));
-    const prev = this.msPerRow.get(key);
-    this.msPerRow.set(key, prev === undefined ? per : prev * 0.7 + per * 0.3);
+    const prev = msPerRow.get(key);
+    msPerRow.set(key, prev === undefined ? per : prev * 0.7 + per * 0.3);
   }
 
   /**
@@ -528,12 +547,12 @@ export class DataverseClient {
    * requests finish together instead of one long request finishing alone. A chunk that times out
    * is split in half and re-queued (and the estimate raised), so one slow batch does not sink the run.
    */
-  private async chunked(key: string, total: number, send: (idx: number[]) => Promise<void>, progress: string, from = 0): Promise<void> {
+  async function chunked(key: string, total: number, send: (idx: number[]) => Promise<void>, progress: string, from = 0): Promise<void> {
     const queue: number[][] = [];
     let pos = from;
     let done = from;
     let lastLog = 0;
-    const parallel = Math.max(1, this.limit);
+    const parallel = Math.max(1, limit);
     // The first wave splits the rows evenly over the slots; later takes (a slot freed while the
     // others are still busy) take their share of what is left, so the tail stays spread out.
     const firstWave = Math.ceil((total - from) / parallel);
@@ -546,7 +565,7 @@ export class DataverseClient {
       const q = queue.shift();
       if (q) return q;
       if (pos >= total) return undefined;
-      const budget = this.chunkSize(key);
+      const budget = chunkSize(key);
       const share = taken++ < parallel ? firstWave : Math.ceil((total - pos) / parallel);
       const n = Math.min(budget, Math.max(Math.min(MIN_CHUNK, budget), share));
       const idx = Array.from({ length: Math.min(n, total - pos) }, (_, i) => pos + i);
@@ -558,18 +577,18 @@ export class DataverseClient {
         const t0 = Date.now();
         try {
           await send(idx);
-          this.observe(key, idx.length, Date.now() - t0);
+          observe(key, idx.length, Date.now() - t0);
           done += idx.length;
           if (progress && (done === total || Date.now() - lastLog > 2000)) {
             lastLog = Date.now();
-            this.log("info", `${progress}: ${done}/${total} rows`);
+            log("info", `${progress}: ${done}/${total} rows`);
           }
         } catch (e) {
           if (isDataverseError(e) && e.code === "timeout" && idx.length > 1) {
-            this.msPerRow.set(key, Math.max(this.msPerRow.get(key) ?? 0, (Date.now() - t0) / idx.length) * 2);
+            msPerRow.set(key, Math.max(msPerRow.get(key) ?? 0, (Date.now() - t0) / idx.length) * 2);
             const half = Math.ceil(idx.length / 2);
             queue.push(idx.slice(0, half), idx.slice(half));
-            this.log("warn", `${progress}: a request of ${idx.length} rows timed out; splitting`);
+            log("warn", `${progress}: a request of ${idx.length} rows timed out; splitting`);
             continue;
           }
           failure ??= { e };
@@ -585,20 +604,20 @@ export class DataverseClient {
    * duplicate). `records` may be a function building row i on demand, so 50,000 request bodies
    * never exist at once.
    */
-  async createMany(t: TableRef, records: RecordSource, progress = ""): Promise<WriteResult> {
-    return this.writeMany(t, "create", records, progress);
+  async function createMany(t: TableRef, records: RecordSource, progress = ""): Promise<WriteResult> {
+    return writeMany(t, "create", records, progress);
   }
 
   /** Update rows (each with its primary id); never creates (If-Match: * in $batch). */
-  async updateMany(t: TableRef, records: RecordSource, progress = ""): Promise<WriteResult> {
-    return this.writeMany(t, "update", records, progress);
+  async function updateMany(t: TableRef, records: RecordSource, progress = ""): Promise<WriteResult> {
+    return writeMany(t, "update", records, progress);
   }
 
-  async deleteMany(t: TableRef, ids: string[], progress = ""): Promise<WriteResult> {
+  async function deleteMany(t: TableRef, ids: string[], progress = ""): Promise<WriteResult> {
     const result: WriteResult = { failures: [], uncertain: [] };
-    await this.chunked(`${t.entitySet}:delete`, ids.length, async (idx) => {
+    await chunked(`${t.entitySet}:delete`, ids.length, async (idx) => {
       const ops: BatchOp[] = idx.map((i) => ({ method: "DELETE", path: `${t.entitySet}(${ids[i]})` }));
-      const res = await this.batch(ops);
+      const res = await batch(ops);
       res.forEach((r, j) => {
         if (r.status === 204 || r.status === 404) return; // 404: already gone
         result.failures.push({ index: idx[j], status: r.status, code: errorOf(r.body).code, message: errorOf(r.body).message ?? `HTTP ${r.status}` });
@@ -607,7 +626,7 @@ export class DataverseClient {
     return result;
   }
 
-  private async writeMany(t: TableRef, mode: "create" | "update", source: RecordSource, progress: string): Promise<WriteResult> {
+  async function writeMany(t: TableRef, mode: "create" | "update", source: RecordSource, progress: string): Promise<WriteResult> {
     const result: WriteResult = { failures: [], uncertain: [] };
     const action = mode === "create" ? "CreateMultiple" : "UpdateMultiple";
     const count = Array.isArray(source) ? source.length : source.count;
@@ -616,16 +635,16 @@ export class DataverseClient {
     // Bulk until the table is known not to support the message. A table the sdkmessagefilters
     // query could not vouch for gets one small probe first, so a refusal costs one call, not one
     // per parallel request.
-    let bulk = (await this.supportsMessage(t, action)) !== false;
+    let bulk = (await supportsMessage(t, action)) !== false;
     const sendChunk = async (idx: number[]) => {
       if (bulk) {
         const path = `${t.entitySet}/Microsoft.Dynamics.CRM.${action}`;
-        this.stats.writeRequests++;
+        stats.writeRequests++;
         let r: Resp;
         try {
           // Encoded before the request: only the bytes stay alive while it is in flight, not up to
           // 1,000 row objects and their JSON text per request (52 requests at once).
-          r = await this.request("POST", path, { rawBody: bulkBody(t.logicalName, idx, get), headers: { "Content-Type": "application/json; charset=utf-8" } });
+          r = await request("POST", path, { rawBody: bulkBody(t.logicalName, idx, get), headers: { "Content-Type": "application/json; charset=utf-8" } });
         } catch (e) {
           if (mode === "create" && isDataverseError(e) && e.status === 0 && e.code !== "timeout") {
             result.uncertain.push(...idx);
@@ -634,7 +653,7 @@ export class DataverseClient {
           throw e;
         }
         if (r.status === 200 || r.status === 204) {
-          this.bulkConfirmed.add(`${t.logicalName}:${action}`);
+          bulkConfirmed.add(`${t.logicalName}:${action}`);
           return;
         }
         const err = errorOf(r.data);
@@ -642,9 +661,9 @@ export class DataverseClient {
           // Dataverse answers an unsupported table with 0x80040800 (SdkEntityDoesNotSupportMessage),
           // not with a 404: the action is bound to Collection(crmbaseentity) and always resolves.
           bulk = false;
-          this.markBulk(t, action, false);
-          this.stats.bulkRejected++;
-          this.log("info", `${t.logicalName} does not support ${action} (${err.code ?? r.status}: ${err.message ?? ""}); using $batch`);
+          markBulk(t, action, false);
+          stats.bulkRejected++;
+          log("info", `${t.logicalName} does not support ${action} (${err.code ?? r.status}: ${err.message ?? ""}); using $batch`);
         } else if (mode === "create" && r.status === 412) {
           // Bulk messages are atomic: a duplicate of one of our client-chosen ids means an earlier
           // (retried) attempt committed, or someone created it meanwhile. Re-check next pass.
@@ -652,9 +671,9 @@ export class DataverseClient {
           return;
         } else if (r.status >= 400 && r.status < 500 && idx.length > 1) {
           // A data error in one row fails the whole (atomic) request: isolate it through $batch.
-          this.log("warn", `${action} of ${idx.length} rows failed (HTTP ${r.status}: ${err.message ?? ""}); retrying them one by one to isolate the failing rows`);
+          log("warn", `${action} of ${idx.length} rows failed (HTTP ${r.status}: ${err.message ?? ""}); retrying them one by one to isolate the failing rows`);
         } else {
-          this.fail("POST", path, r);
+          fail("POST", path, r);
         }
       }
       const ops: BatchOp[] = idx.map((i) => {
@@ -664,7 +683,7 @@ export class DataverseClient {
         const { [t.primaryId]: _omit, ...rest } = rec;
         return { method: "PATCH", path: `${t.entitySet}(${id})`, body: rest, headers: { "If-Match": "*" } };
       });
-      const res = await this.batch(ops);
+      const res = await batch(ops);
       res.forEach((r, j) => {
         if (r.status >= 200 && r.status < 300) return;
         if (mode === "create" && r.status === 412) {
@@ -675,11 +694,11 @@ export class DataverseClient {
       });
     };
     let from = 0;
-    if (bulk && !this.bulkConfirmed.has(`${t.logicalName}:${action}`) && count > BULK_PROBE_ROWS) {
+    if (bulk && !bulkConfirmed.has(`${t.logicalName}:${action}`) && count > BULK_PROBE_ROWS) {
       await sendChunk(Array.from({ length: BULK_PROBE_ROWS }, (_, i) => i));
       from = BULK_PROBE_ROWS;
     }
-    await this.chunked(`${t.entitySet}:${mode}`, count, sendChunk, progress, from);
+    await chunked(`${t.entitySet}:${mode}`, count, sendChunk, progress, from);
     return result;
   }
 
@@ -689,7 +708,7 @@ export class DataverseClient {
    * isolate the failing op; ops that failed transiently (5xx, 429 inside the batch, not executed)
    * are retried a bounded number of times.
    */
-  async batch(ops: BatchOp[], changeSetSize = this.o.changeSetSize): Promise<OpResult[]> {
+  async function batch(ops: BatchOp[], changeSetSize = o.changeSetSize): Promise<OpResult[]> {
     const results: OpResult[] = new Array(ops.length);
     let pending = ops.map((_, i) => i);
     let size = changeSetSize;
@@ -697,25 +716,44 @@ export class DataverseClient {
       const next: number[] = [];
       for (let start = 0; start < pending.length; start += HARD_MAX_BATCH) {
         const idx = pending.slice(start, start + HARD_MAX_BATCH);
-        const { contentType, body, units } = buildBatch(this.apiRoot, idx.map((i) => ops[i]), size);
-        this.stats.writeRequests++;
-        const r = await this.request("POST", "$batch", { rawBody: Buffer.from(body, "utf8"), headers: { "Content-Type": contentType, Prefer: "odata.continue-on-error" } });
-        if (r.status !== 200) this.fail("POST", "$batch", r);
+        const { contentType, body, units } = buildBatch(apiRoot, idx.map((i) => ops[i]), size);
+        stats.writeRequests++;
+        const r = await request("POST", "$batch", { rawBody: Buffer.from(body, "utf8"), headers: { "Content-Type": contentType, Prefer: "odata.continue-on-error" } });
+        if (r.status !== 200) fail("POST", "$batch", r);
         const parsed = parseBatchResponse(r.headers["content-type"] ?? "", r.text, units, idx.length);
         parsed.forEach((p, j) => {
           const i = idx[j];
           const transient = p.status === 0 || p.status === 429 || p.status >= 500;
-          if ((p.rolledBack || transient) && round < this.o.maxRetries) next.push(i);
+          if ((p.rolledBack || transient) && round < o.maxRetries) next.push(i);
           else results[i] = p;
         });
       }
       if (next.length > 0) {
-        this.stats.retries++;
-        await sleep(this.backoff(round + 1));
+        stats.retries++;
+        await sleep(backoff(round + 1));
       }
       pending = next;
       size = 1; // isolate on re-runs
     }
     return results;
   }
+
+  return {
+    apiRoot,
+    stats,
+    pageSize: o.pageSize,
+    get concurrency() {
+      return limit;
+    },
+    request,
+    getJson,
+    forEachPage,
+    getAll,
+    forEachPagePartitioned,
+    supportsMessage,
+    createMany,
+    updateMany,
+    deleteMany,
+    batch,
+  };
 }

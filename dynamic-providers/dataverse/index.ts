@@ -12,7 +12,7 @@ export { parseSchemaOverride, parseFlatOverride, OVERRIDE_KEYS } from "./schema"
 export type { MappingSchema, SchemaOverride } from "./schema";
 export type { SyncSummary, DriftReport } from "./sync";
 // The Web API client and its auth, for any other resource that talks to Dataverse.
-export { DataverseClient, isDataverseError } from "./client";
-export type { ClientOptions, LogFn } from "./client";
+export { createDataverseClient, isDataverseError } from "./client";
+export type { ClientOptions, DataverseClient, LogFn } from "./client";
 export { defaultTokenSource, authError, isAuthError, tokenClaims, expectedAudience, tokenScope, ENV_TOKEN_VARIABLE } from "./auth";
 export type { TokenSource, TokenClaims } from "./auth";

@@ -22,13 +22,13 @@ import { createHash } from "crypto";
 import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
 import { RowMap, rowsToMap } from "./rows";
 import { MappingValidationError, Problem, RowEntry, checkRows, loadMappingFile } from "./validation";
-import type { ClientOptions } from "./client";
+import type { DataverseProviderOptions } from "./client";
 import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
 import * as sync from "./sync";
 import * as plan from "./plan";
 import * as rows from "./rows";
 import * as schemaMod from "./schema";
-import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog } from "../common";
+import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 
 /** What the provider receives: the resource's inputs as plain values (sync.ts works on the same shape). */
 export type IomMappingSetInputs = SyncInputs;
@@ -135,18 +135,13 @@ function partialFailure(e: unknown, id: string): Error {
   return new Error(err && typeof err.message === "string" ? err.message : String(err));
 }
 
-/** Extra `diff` result: the row-level plan in Pulumi's detailed-diff shape (kept for hosts that forward it). */
-export interface MappingDiffResult extends pulumi.dynamic.DiffResult {
-  detailedDiff?: Record<string, { kind: "ADD" | "UPDATE" | "DELETE"; inputDiff: boolean }>;
-}
+/** `diff`'s result: its detailedDiff is the row-level plan (`rows["<key>"]`). */
+export type MappingDiffResult = DetailedDiffResult;
 
-/** A `pulumi.dynamic.ResourceProvider` with every method present but `configure` (it reads no stack config). */
-export type IomMappingSetProvider = Required<Omit<pulumi.dynamic.ResourceProvider<IomMappingSetInputs, IomMappingSetOutputs>, "configure">>;
+/** No `configure`: the provider reads no stack config. */
+export type IomMappingSetProvider = ProviderWithoutConfigure<IomMappingSetInputs, IomMappingSetOutputs>;
 
-/** What a test may tune: plain data, captured into the serialized closure. */
-export interface IomMappingSetProviderOptions {
-  client?: Partial<ClientOptions>;
-}
+export type IomMappingSetProviderOptions = DataverseProviderOptions;
 
 /** Build the provider. `options` (tests only) are captured into the serialized closure, so keep them plain data. */
 export function createIomMappingSetProvider(options: IomMappingSetProviderOptions = {}): IomMappingSetProvider {

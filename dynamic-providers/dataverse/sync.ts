@@ -5,7 +5,7 @@
  */
 import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
-import { ClientOptions, DataverseClient, DataverseError, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
+import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount } from "./partition";
 import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
@@ -107,7 +107,7 @@ export function decodeApplied(s: string | undefined): RowMap {
 }
 
 function makeClient(environmentUrl: string, deps: Deps): DataverseClient {
-  return new DataverseClient({ ...deps.client, environmentUrl, log: deps.log ?? deps.client?.log });
+  return createDataverseClient({ ...deps.client, environmentUrl, log: deps.log ?? deps.client?.log });
 }
 
 /** Like Promise.all, but waits for every promise before throwing the first error. */

@@ -20,9 +20,9 @@
  * Dataverse client); it is never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ClientOptions } from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse/client";
 import * as clientMod from "../dataverse/client";
-import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog } from "../common";
+import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 import * as discovery from "./discovery";
 import * as params from "./parameters";
 
@@ -142,22 +142,15 @@ export function diffParameters(olds: IomProviderParametersOutputs, news: IomProv
   return { added, changed, removed };
 }
 
-export interface ProviderParametersDiff extends pulumi.dynamic.DiffResult {
-  detailedDiff?: Record<string, { kind: "ADD" | "UPDATE" | "DELETE"; inputDiff: boolean }>;
-}
+/** No `configure`: the provider reads no stack config. */
+export type IomProviderParametersProvider = ProviderWithoutConfigure<IomProviderParametersInputs, IomProviderParametersOutputs>;
 
-/** A `pulumi.dynamic.ResourceProvider` with every method present but `configure` (it reads no stack config). */
-export type IomProviderParametersProvider = Required<Omit<pulumi.dynamic.ResourceProvider<IomProviderParametersInputs, IomProviderParametersOutputs>, "configure">>;
-
-/** What a test may tune: plain data, captured into the serialized closure. */
-export interface IomProviderParametersProviderOptions {
-  client?: Partial<ClientOptions>;
-}
+export type IomProviderParametersProviderOptions = DataverseProviderOptions;
 
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
 export function createIomProviderParametersProvider(options: IomProviderParametersProviderOptions = {}): IomProviderParametersProvider {
   const connect = (environmentUrl: string) =>
-    new clientMod.DataverseClient({ environmentUrl, ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client, maxConcurrency: 4, log: pulumiLog() });
+    clientMod.createDataverseClient({ environmentUrl, ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client, maxConcurrency: 4, log: pulumiLog() });
 
   /** Read, write what differs, and build the outputs. */
   const apply = async (i: IomProviderParametersInputs, salt: string): Promise<IomProviderParametersOutputs> => {
@@ -190,7 +183,7 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
       return failures.length ? { inputs: news, failures } : { inputs: news };
     },
 
-    async diff(_id: string, olds: IomProviderParametersOutputs, newsRaw: IomProviderParametersInputs): Promise<ProviderParametersDiff> {
+    async diff(_id: string, olds: IomProviderParametersOutputs, newsRaw: IomProviderParametersInputs): Promise<DetailedDiffResult> {
       const raw = newsRaw as unknown as Record<string, unknown>;
       const unknownMaps = (["parameters", "secretParameters"] as const).filter((k) => isUnknown(raw[k]));
       if (unknownMaps.length) return { changes: true, replaces: [], detailedDiff: Object.fromEntries(unknownMaps.map((k) => [k, { kind: "UPDATE" as const, inputDiff: true }])) };
@@ -198,7 +191,7 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
       const replaces = (["environmentUrl", "providerName"] as const).filter((k) => isUnknown(news[k]) || news[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
       const d = diffParameters(olds, news);
-      const detailedDiff: ProviderParametersDiff["detailedDiff"] = {};
+      const detailedDiff: DetailedDiffResult["detailedDiff"] = {};
       for (const n of d.added) detailedDiff[`parameters["${n}"]`] = { kind: "ADD", inputDiff: true };
       for (const n of d.changed) detailedDiff[`parameters["${n}"]`] = { kind: "UPDATE", inputDiff: true };
       for (const n of d.removed) detailedDiff[`parameters["${n}"]`] = { kind: "DELETE", inputDiff: true };

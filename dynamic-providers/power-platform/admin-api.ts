@@ -12,7 +12,7 @@
  * Requests go through the shared Dataverse client's `request` (one HTTP client: timeouts, 429 with
  * Retry-After, backoff on 5xx and network errors), pointed at the BAP host with a BAP token.
  */
-import { DataverseClient, type ClientOptions, type LogFn } from "../dataverse/client";
+import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse/client";
 
 /** [TF] constants.PUBLIC_BAPI_DOMAIN; [PS] Get-PPEndpointUrl prod. */
 export const DEFAULT_BAP_URL = "https://api.bap.microsoft.com";
@@ -108,7 +108,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createAdminApi(o: AdminApiOptions) {
   const base = new URL(o.bapUrl).origin;
-  const http = new DataverseClient({ environmentUrl: base, getToken: o.getToken ?? bapTokenSource(), maxConcurrency: 2, ...o.client, log: o.log });
+  const http = createDataverseClient({ environmentUrl: base, getToken: o.getToken ?? bapTokenSource(), maxConcurrency: 2, ...o.client, log: o.log });
   const log = o.log ?? (() => undefined);
   const timeoutMs = o.operationTimeoutMs ?? 20 * 60_000;
 

@@ -14,9 +14,9 @@
  * never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ClientOptions } from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse/client";
 import * as api from "./admin-api";
-import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog } from "../common";
+import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -69,12 +69,11 @@ export function checkPolicyLink(i: PowerPlatformPolicyLinkInputs): pulumi.dynami
   return failures;
 }
 
-/** A `pulumi.dynamic.ResourceProvider` with every method present but `configure` (it reads no stack config). */
-export type PowerPlatformPolicyLinkProvider = Required<Omit<pulumi.dynamic.ResourceProvider<PowerPlatformPolicyLinkInputs, PowerPlatformPolicyLinkOutputs>, "configure">>;
+/** No `configure`: the provider reads no stack config. */
+export type PowerPlatformPolicyLinkProvider = ProviderWithoutConfigure<PowerPlatformPolicyLinkInputs, PowerPlatformPolicyLinkOutputs>;
 
-/** What a test may tune: plain data, captured into the serialized closure. */
-export interface PowerPlatformPolicyLinkProviderOptions {
-  client?: Partial<ClientOptions>;
+export interface PowerPlatformPolicyLinkProviderOptions extends DataverseProviderOptions {
+  /** Cap on one wait between polls of a link operation (tests). */
   maxPollIntervalMs?: number;
 }
 

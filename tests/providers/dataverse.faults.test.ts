@@ -1,5 +1,5 @@
 import { Harness, Outs, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
-import { DataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";
+import { createDataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";
 import { buildBatch, parseBatchResponse } from "../../dynamic-providers/dataverse/batch";
 
 let h: Harness | undefined;
@@ -175,7 +175,7 @@ describe("client pieces", () => {
 
   it("a request that times out is split and retried with smaller chunks", async () => {
     h = await startHarness({ latencyPerRowMs: 0.5 }, {}, 600);
-    const client = new DataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 200, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 200, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
     const created = await client.createMany(
       { logicalName: "zq1_prodmap", entitySet: "zq1_prodmaps", primaryId: "zq1_prodmapid" },
       Array.from({ length: 600 }, (_, i) => ({ zq1_extfld: "sku", zq1_extval: `T${i}`, zq1_prodmapid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` })),

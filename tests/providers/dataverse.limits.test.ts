@@ -6,7 +6,7 @@
 import axios from "axios";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
 import { DataverseEmulator, LoggedRequest } from "../emulators/dataverse";
-import { DataverseClient } from "../../dynamic-providers/dataverse/client";
+import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { isAuthError } from "../../dynamic-providers/dataverse/auth";
 import { boundariesFromIds, rangeFilters, sqlGuidKey, withFilter } from "../../dynamic-providers/dataverse/partition";
 
@@ -109,7 +109,7 @@ describe("no request leaves during a Retry-After pause: requests waiting for a s
     // Two slots; six requests. The first is throttled at once (Retry-After 1 s); the second holds
     // its slot for 300 ms, then hands it to a waiting request, in the middle of the pause.
     h = await startHarness({ windowMs: 3000, latencyPerRequestMs: 300, dopHint: 0 }, {}, 1);
-    const client = new DataverseClient({ environmentUrl: h.emu.url, getToken: async () => TOKEN, maxConcurrency: 2, initialConcurrency: 2, maxRetryAfterMs: 10_000 });
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => TOKEN, maxConcurrency: 2, initialConcurrency: 2, maxRetryAfterMs: 10_000 });
     h.emu.fault("429", 1);
     await Promise.all(Array.from({ length: 6 }, () => client.getJson("accounts?$select=name")));
     const log = h.emu.requestLog;
@@ -164,7 +164,7 @@ describe("auth errors an operator can act on (issue 9 item 9)", () => {
 
   it("the client's auth API is usable on its own (for other Dataverse resources)", async () => {
     h = await startHarness({}, {}, 1);
-    const client = new DataverseClient({ environmentUrl: h.emu.url, getToken: { getToken: async () => "stale", describe: () => "a test credential" } });
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: { getToken: async () => "stale", describe: () => "a test credential" } });
     const e = await client.getJson("WhoAmI").catch((x: unknown) => x);
     expect(isAuthError(e)).toBe(true);
     expect((e as Error).message).toContain("Token from a test credential");

@@ -7,7 +7,7 @@ import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { FAST, TOKEN } from "../emulators/dataverse-harness";
 import { BC_PARAMS, IOM_COLUMNS, IV_PARAMS, SeededIom, startIomEnvironment } from "../emulators/iom-provider-tables";
 import { createIomProviderParametersProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
-import { DataverseClient } from "../../dynamic-providers/dataverse/client";
+import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { discoverProviderSchema, parseProviderSchemaOverride } from "../../dynamic-providers/iom-provider/discovery";
 
 const provider = createIomProviderParametersProvider({ client: FAST });
@@ -32,14 +32,14 @@ afterEach(() => env.stop());
 
 describe("discovery of IOM's provider tables", () => {
   it("finds every column from metadata, though none has a guessable name", async () => {
-    const s = await discoverProviderSchema(new DataverseClient({ environmentUrl: env.url, ...FAST }));
+    const s = await discoverProviderSchema(createDataverseClient({ environmentUrl: env.url, ...FAST }));
     expect(s.provider).toMatchObject({ entitySet: "msdyn_iomproviders", name: IOM_COLUMNS.providerName, status: IOM_COLUMNS.providerStatus, definition: { attribute: IOM_COLUMNS.providerDefinition, nav: "msdyn_R9d2vk" } });
     expect(s.definitionParameter).toMatchObject({ label: IOM_COLUMNS.defParamDisplay, name: IOM_COLUMNS.defParamName, definition: { attribute: IOM_COLUMNS.defParamDefinition } });
     expect(s.parameter).toMatchObject({ value: IOM_COLUMNS.paramValue, provider: { attribute: IOM_COLUMNS.paramProvider, nav: "msdyn_Pp5b1t" }, definitionParameter: { attribute: IOM_COLUMNS.paramDefinition } });
   });
 
   it("an override wins, and a wrong one is reported with the table's columns", async () => {
-    const client = new DataverseClient({ environmentUrl: env.url, ...FAST });
+    const client = createDataverseClient({ environmentUrl: env.url, ...FAST });
     const s = await discoverProviderSchema(client, parseProviderSchemaOverride(`definitionParameterName=${IOM_COLUMNS.defParamName}`));
     expect(s.definitionParameter.label).toBe(IOM_COLUMNS.defParamName);
     await expect(discoverProviderSchema(client, { parameterValue: "msdyn_nosuch" })).rejects.toThrow(/override parameterValue=msdyn_nosuch is not one of its columns/);
