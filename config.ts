@@ -259,7 +259,7 @@ export interface StackConfig {
     softDeleteDays: number;
     secretsUserPrincipalIds: string[];
     allowedIpRanges: string[];
-    /** Length of a secret rotation window: secrets expire at its end, generated ones are then renewed. */
+    /** Length of a secret rotation window: secrets expire at its end, the admin password is then renewed. */
     secretRotationDays: number;
   };
   /** Present when connectivity includes `dataGateway`. */

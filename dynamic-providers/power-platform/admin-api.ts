@@ -34,9 +34,14 @@ export const BAP_SCOPES: Readonly<Record<string, string>> = {
   "api.bap.microsoft.scloud": "https://service.powerapps.microsoft.scloud/.default", // [TF] "rx"
 };
 
-/** The token audience for a BAP endpoint, or undefined for a host not in BAP_SCOPES. */
-export function bapScopeFor(bapUrl: string): string | undefined {
-  return BAP_SCOPES[new URL(bapUrl).hostname.toLowerCase()];
+/**
+ * The token audience for a BAP endpoint: POWER_PLATFORM_BAP_SCOPE when set, else BAP_SCOPES' entry
+ * for its host, else undefined. The override exists because Microsoft's tools disagree for two
+ * clouds: Microsoft.PowerApps.Administration.PowerShell (Get-AudienceForHostName) asks GCC for
+ * https://gov.service.powerapps.us/ and GCC High for https://high.service.powerapps.us/.
+ */
+export function bapScopeFor(bapUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.POWER_PLATFORM_BAP_SCOPE || BAP_SCOPES[new URL(bapUrl).hostname.toLowerCase()];
 }
 /** [TF] ENTERPRISE_POLICY_API_VERSION; [PS] Set-EnvironmentEnterprisePolicy $apiVersion. */
 export const LINK_API_VERSION = "2019-10-01";
@@ -98,7 +103,7 @@ export function bapTokenSource(bapUrl: string = DEFAULT_BAP_URL): () => Promise<
     if (!scope) {
       throw new PolicyLinkError(
         `no known token audience for the BAP endpoint ${new URL(bapUrl).origin} (known hosts: ${Object.keys(BAP_SCOPES).join(", ")}): ` +
-          "check powerPlatformBapUrl, or set POWER_PLATFORM_ACCESS_TOKEN to a token for that cloud's BAP API",
+          "check powerPlatformBapUrl, or set POWER_PLATFORM_BAP_SCOPE to that cloud's audience (or POWER_PLATFORM_ACCESS_TOKEN to a token for it)",
       );
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -52,19 +52,28 @@ describe("the policy link calls the configured endpoint", () => {
 
 describe("the BAP token audience follows the endpoint", () => {
   test("the known clouds' hosts map to their own audience", () => {
-    expect(bapScopeFor(DEFAULT_BAP_URL)).toBe(BAP_SCOPE);
-    expect(bapScopeFor("https://gov.api.bap.microsoft.us")).toBe("https://service.powerapps.us/.default");
-    expect(bapScopeFor("https://high.api.bap.microsoft.us")).toBe("https://high.service.apps.appsplatform.us/.default");
-    expect(bapScopeFor("https://api.bap.partner.microsoftonline.cn")).toBe("https://service.powerapps.cn/.default");
+    expect(bapScopeFor(DEFAULT_BAP_URL, {})).toBe(BAP_SCOPE);
+    expect(bapScopeFor("https://gov.api.bap.microsoft.us", {})).toBe("https://service.powerapps.us/.default");
+    expect(bapScopeFor("https://high.api.bap.microsoft.us", {})).toBe("https://high.service.apps.appsplatform.us/.default");
+    expect(bapScopeFor("https://api.bap.appsplatform.us", {})).toBe("https://service.apps.appsplatform.us/.default");
+    expect(bapScopeFor("https://api.bap.partner.microsoftonline.cn", {})).toBe("https://service.powerapps.cn/.default");
+  });
+
+  test("POWER_PLATFORM_BAP_SCOPE overrides the table (Microsoft's tools disagree for GCC and GCC High)", () => {
+    const env = { POWER_PLATFORM_BAP_SCOPE: "https://gov.service.powerapps.us/.default" };
+    expect(bapScopeFor("https://gov.api.bap.microsoft.us", env)).toBe("https://gov.service.powerapps.us/.default");
+    expect(bapScopeFor("https://bap.example.org", {})).toBeUndefined();
   });
 
   test("an unknown host gets no guessed audience: the error names the key and the way out", async () => {
-    const previous = process.env.POWER_PLATFORM_ACCESS_TOKEN;
+    const previous = { token: process.env.POWER_PLATFORM_ACCESS_TOKEN, scope: process.env.POWER_PLATFORM_BAP_SCOPE };
     delete process.env.POWER_PLATFORM_ACCESS_TOKEN;
+    delete process.env.POWER_PLATFORM_BAP_SCOPE;
     try {
       await expect(bapTokenSource("https://bap.example.org")()).rejects.toThrow(/no known token audience for the BAP endpoint https:\/\/bap\.example\.org.*powerPlatformBapUrl.*POWER_PLATFORM_ACCESS_TOKEN/);
     } finally {
-      if (previous !== undefined) process.env.POWER_PLATFORM_ACCESS_TOKEN = previous;
+      if (previous.token !== undefined) process.env.POWER_PLATFORM_ACCESS_TOKEN = previous.token;
+      if (previous.scope !== undefined) process.env.POWER_PLATFORM_BAP_SCOPE = previous.scope;
     }
   });
 });
