@@ -14,6 +14,7 @@ import { normalizeScopes, normalizeStoreStatuses, storeHashProblem } from "./dyn
 import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dynamic-providers/dataverse/kinds";
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
 import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries, parseProviderSchemaOverride } from "./dynamic-providers/iom-provider";
+import { endpointUrlProblem } from "./dynamic-providers/common";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -105,6 +106,24 @@ const PROVIDER_SETUP_SCHEMA = {
   powerPlatformEnvironmentId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the Power Platform environment id (a GUID), or empty") },
 } as const;
 // ---- end IOM provider setup ------------------------------------------------------------------------
+// ---- Gateway recovery key rotation (docs/azure-landing.md, "Secret rotation") -----------------------
+const RECOVERY_KEY_SCHEMA = {
+  gatewayRecoveryKeyRotation: { type: "boolean", schema: z.boolean() },
+} as const;
+// ---- Power Platform admin (BAP) endpoint, for sovereign clouds (docs/iom-provider-setup.md) ---------
+const BAP_ENDPOINT_SCHEMA = {
+  powerPlatformBapUrl: {
+    type: "string",
+    schema: z.string().superRefine((v, ctx) => {
+      if (v === "") return;
+      // The admin API keeps only the origin: a path would be dropped without a word, so refuse it.
+      const problem = endpointUrlProblem(v, "must be an https URL such as https://api.bap.microsoft.com, or empty for the public cloud") ??
+        (/^[a-z]+:\/\/[^/?#]+\/?$/i.test(v) ? undefined : "must be the endpoint's origin only (https://<host>), without a path, query or fragment");
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+  },
+} as const;
+// ---- end BAP endpoint -------------------------------------------------------------------------------
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table and
@@ -195,6 +214,8 @@ export const CONFIG_SCHEMA = {
   ...Object.fromEntries(MAPPING_KINDS.map((kind) => [schemaOverrideKey(kind), { type: "string", schema: schemaOverride }])) as Record<SchemaOverrideKey, { type: "string"; schema: typeof schemaOverride }>,
   ...MONITORING_SCHEMA,
   ...PROVIDER_SETUP_SCHEMA,
+  ...RECOVERY_KEY_SCHEMA,
+  ...BAP_ENDPOINT_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -238,7 +259,7 @@ export interface StackConfig {
     softDeleteDays: number;
     secretsUserPrincipalIds: string[];
     allowedIpRanges: string[];
-    /** Length of a secret rotation window: secrets expire at its end, generated ones are then renewed. */
+    /** Length of a secret rotation window: secrets expire at its end, the admin password is then renewed. */
     secretRotationDays: number;
   };
   /** Present when connectivity includes `dataGateway`. */
@@ -250,6 +271,8 @@ export interface StackConfig {
     adminUsername: string;
     powerShellVersion: string;
     encryptionAtHost: boolean;
+    /** A new recovery key every rotation window (true), or one key until an operator replaces it (false). */
+    recoveryKeyRotation: boolean;
     /** Unattended registration; absent means the VM is prepared and an admin registers it once. */
     registration?: GatewayRegistration;
   };
@@ -280,6 +303,8 @@ export interface StackConfig {
   providerSetup?: ProviderSetupConfig;
   /** Power Platform environment the NetworkInjection policy is linked to; with VNet support only. */
   powerPlatformEnvironmentId?: string;
+  /** BAP endpoint of the Power Platform cloud (origin only); undefined: the public cloud's. */
+  powerPlatformBapUrl?: string;
 }
 
 export interface ConfigProblem {
@@ -406,7 +431,16 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
   }
   checkIntegrations(v, add);
   checkProviderSetup(v, add);
+  checkRecoveryKeyAndBapEndpoint(v, add);
   checkDerivedNames(v, add);
+}
+
+/** The two keys of their own blocks: each only where what it configures exists. */
+function checkRecoveryKeyAndBapEndpoint(v: Values, add: AddProblem): void {
+  if (v.gatewayRecoveryKeyRotation && !wantsGateway(v)) add("gatewayRecoveryKeyRotation", "is only used when connectivity is 'dataGateway' or 'both'");
+  if (v.powerPlatformBapUrl !== "" && v.powerPlatformEnvironmentId === "") {
+    add("powerPlatformBapUrl", "is only used with powerPlatformEnvironmentId (the policy link is the one call to the BAP endpoint)");
+  }
 }
 
 /** The address plan: every subnet inside the VNet, none overlapping, big enough for what it hosts. */
@@ -659,6 +693,7 @@ function build(stack: string, v: Values): StackConfig {
           adminUsername: v.gatewayAdminUsername,
           powerShellVersion: v.gatewayPowerShellVersion,
           encryptionAtHost: v.gatewayEncryptionAtHost,
+          recoveryKeyRotation: v.gatewayRecoveryKeyRotation,
           registration: v.gatewayRegistrationClientId
             ? {
                 clientId: v.gatewayRegistrationClientId.toLowerCase(),
@@ -684,6 +719,7 @@ function build(stack: string, v: Values): StackConfig {
       : undefined,
     providerSetup: v.dataverseEnvironmentUrl ? providerSetupOf(v) : undefined,
     powerPlatformEnvironmentId: powerPlatformVnet && v.powerPlatformEnvironmentId ? v.powerPlatformEnvironmentId.toLowerCase() : undefined,
+    powerPlatformBapUrl: v.powerPlatformBapUrl ? new URL(v.powerPlatformBapUrl).origin : undefined,
     bigcommerce: v.bigcommerceStoreHash
       ? {
           storeHash: v.bigcommerceStoreHash,

@@ -85,9 +85,24 @@ const drop = new DropStorage("drop", {
 });
 
 // Credentials the landing generates or is given, all kept in the vault. Every secret expires when
-// the current rotation window ends; the generated ones are renewed in the first run after that.
+// the current rotation window ends; the admin password is renewed in the first run after that, the
+// recovery key only when gatewayRecoveryKeyRotation asks for it (see recoveryKey below).
 const rotation = rotationWindow(config.keyVault.secretRotationDays, rotationClock());
 const rotationKeepers = { rotationWindow: rotation.id };
+/**
+ * The gateway cluster keeps using its recovery key until an operator changes it on the gateway, so
+ * by default (`gatewayRecoveryKeyRotation: false`) the key carries no window keeper and keeps its
+ * value; only the vault secret's expiry follows the window. `ignoreChanges: ["keepers"]` keeps the
+ * keepers a stack already has in state (an earlier window's, or none) instead of diffing them away:
+ * without it, dropping the keeper from a stack deployed with one would replace the key once more.
+ * With rotation on, today's window keeper renews the key each window (and at once, when the state
+ * holds another window's or none).
+ */
+function recoveryKey(rotate: boolean): random.RandomPassword {
+  return rotate
+    ? new random.RandomPassword("gateway-recovery-key", { length: 40, special: false, keepers: rotationKeepers })
+    : new random.RandomPassword("gateway-recovery-key", { length: 40, special: false }, { ignoreChanges: ["keepers"] });
+}
 const gatewaySecrets = config.gateway
   ? {
       gatewayAdminPassword: {
@@ -100,7 +115,7 @@ const gatewaySecrets = config.gateway
       gatewayRecoveryKey: {
         secretName: "gateway-recovery-key",
         contentType: "On-premises data gateway cluster recovery key",
-        value: new random.RandomPassword("gateway-recovery-key", { length: 40, special: false, keepers: rotationKeepers }).result,
+        value: recoveryKey(config.gateway.recoveryKeyRotation).result,
       },
       gatewayRegistrationSecret: config.gateway.registration
         ? {
@@ -300,6 +315,7 @@ const policyLink = vnetSupport && config.powerPlatform && config.powerPlatformEn
       policySystemId: vnetSupport.enterprisePolicySystemId,
       policyArmId: vnetSupport.enterprisePolicyId,
       policyLocation: config.powerPlatform.geo,
+      bapUrl: config.powerPlatformBapUrl,
     })
   : undefined;
 

@@ -2,8 +2,8 @@
  * Secret rotation windows, derived from the clock and the configured period: no state, no extra
  * provider. Time is cut into windows of `periodDays` counted from the Unix epoch, so every run of
  * the program in the same window computes the same window, and the first run after it ends computes
- * the next one. A generated secret carries its window's id as a keeper (a new window replaces it),
- * and every vault secret expires when its window ends.
+ * the next one. A generated secret that rotates carries its window's id as a keeper (a new window
+ * replaces it), and every vault secret expires when its window ends.
  *
  * Why not `@pulumiverse/time`'s Rotating resource: it notices an elapsed rotation only when the
  * engine reads it (`pulumi refresh`, or `up --refresh`), and brings a bridged provider plugin that

@@ -18,6 +18,31 @@ import { createDataverseClient, type ClientOptions, type LogFn } from "../datave
 export const DEFAULT_BAP_URL = "https://api.bap.microsoft.com";
 /** Token audience for BAP: [TF] PUBLIC_POWERAPPS_SCOPE (used for BapiUrl); [PS] Get-PPResourceUrl prod. */
 export const BAP_SCOPE = "https://service.powerapps.com/.default";
+/**
+ * Token audience per BAP host, by cloud: [TF] internal/constants (<CLOUD>_BAPI_DOMAIN and
+ * <CLOUD>_POWERAPPS_SCOPE; internal/api/client.go tryGetScopeFromURL gives a BapiUrl request the
+ * PowerAppsScope). The audience is not derivable from the host (GCC High's BAP host is under
+ * microsoft.us, its audience under appsplatform.us), hence a table.
+ */
+export const BAP_SCOPES: Readonly<Record<string, string>> = {
+  "api.bap.microsoft.com": BAP_SCOPE, // public
+  "gov.api.bap.microsoft.us": "https://service.powerapps.us/.default", // US Government (GCC)
+  "high.api.bap.microsoft.us": "https://high.service.apps.appsplatform.us/.default", // US Government (GCC High)
+  "api.bap.appsplatform.us": "https://service.apps.appsplatform.us/.default", // US Government (DoD)
+  "api.bap.partner.microsoftonline.cn": "https://service.powerapps.cn/.default", // China (21Vianet)
+  "api.bap.eaglex.ic.gov": "https://service.powerapps.eaglex.ic.gov/.default", // [TF] "ex"
+  "api.bap.microsoft.scloud": "https://service.powerapps.microsoft.scloud/.default", // [TF] "rx"
+};
+
+/**
+ * The token audience for a BAP endpoint: POWER_PLATFORM_BAP_SCOPE when set, else BAP_SCOPES' entry
+ * for its host, else undefined. The override exists because Microsoft's tools disagree for two
+ * clouds: Microsoft.PowerApps.Administration.PowerShell (Get-AudienceForHostName) asks GCC for
+ * https://gov.service.powerapps.us/ and GCC High for https://high.service.powerapps.us/.
+ */
+export function bapScopeFor(bapUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.POWER_PLATFORM_BAP_SCOPE || BAP_SCOPES[new URL(bapUrl).hostname.toLowerCase()];
+}
 /** [TF] ENTERPRISE_POLICY_API_VERSION; [PS] Set-EnvironmentEnterprisePolicy $apiVersion. */
 export const LINK_API_VERSION = "2019-10-01";
 /** [TF] BAP_API_VERSION, used by GetEnvironment on the admin scope. */
@@ -63,17 +88,28 @@ export interface AdminApiOptions {
   log?: LogFn;
 }
 
-/** POWER_PLATFORM_ACCESS_TOKEN when set, else DefaultAzureCredential for the BAP audience (cached). */
-export function bapTokenSource(): () => Promise<string> {
+/**
+ * POWER_PLATFORM_ACCESS_TOKEN when set, else DefaultAzureCredential for the audience of `bapUrl`'s
+ * cloud (cached). The credential signs in at AZURE_AUTHORITY_HOST (@azure/identity), which a
+ * sovereign cloud's deployment sets; the audience follows the endpoint (BAP_SCOPES).
+ */
+export function bapTokenSource(bapUrl: string = DEFAULT_BAP_URL): () => Promise<string> {
   let cached: { token: string; expires: number } | undefined;
   return async () => {
     const fromEnv = process.env.POWER_PLATFORM_ACCESS_TOKEN;
     if (fromEnv) return fromEnv;
     if (cached && cached.expires - Date.now() > 5 * 60_000) return cached.token;
+    const scope = bapScopeFor(bapUrl);
+    if (!scope) {
+      throw new PolicyLinkError(
+        `no known token audience for the BAP endpoint ${new URL(bapUrl).origin} (known hosts: ${Object.keys(BAP_SCOPES).join(", ")}): ` +
+          "check powerPlatformBapUrl, or set POWER_PLATFORM_BAP_SCOPE to that cloud's audience (or POWER_PLATFORM_ACCESS_TOKEN to a token for it)",
+      );
+    }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
-    const t = await new DefaultAzureCredential().getToken(BAP_SCOPE);
-    if (!t) throw new PolicyLinkError(`could not get a token for ${BAP_SCOPE} (DefaultAzureCredential)`);
+    const t = await new DefaultAzureCredential().getToken(scope);
+    if (!t) throw new PolicyLinkError(`could not get a token for ${scope} (DefaultAzureCredential)`);
     cached = { token: t.token, expires: t.expiresOnTimestamp };
     return t.token;
   };
@@ -108,7 +144,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createAdminApi(o: AdminApiOptions) {
   const base = new URL(o.bapUrl).origin;
-  const http = createDataverseClient({ environmentUrl: base, getToken: o.getToken ?? bapTokenSource(), maxConcurrency: 2, ...o.client, log: o.log });
+  const http = createDataverseClient({ environmentUrl: base, getToken: o.getToken ?? bapTokenSource(o.bapUrl), maxConcurrency: 2, ...o.client, log: o.log });
   const log = o.log ?? (() => undefined);
   const timeoutMs = o.operationTimeoutMs ?? 20 * 60_000;
 
