@@ -18,9 +18,16 @@ param(
 )
 $ErrorActionPreference = "Stop"
 $ProgressPreference = "SilentlyContinue"
-[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12
+# .NET Framework, which Windows PowerShell 5.1 runs on, may not offer TLS 1.2 (GitHub and the Gallery require it).
+[Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 $log = "C:\ProgramData\iom-gateway-setup.log"
-function Write-Step([string]$Message) { "$(Get-Date -Format o) $Message" | Tee-Object -FilePath $log -Append }
+# UTF-8 without BOM, as stage 2 (PowerShell 7's Out-File) writes: 5.1's Tee-Object would write UTF-16LE.
+$logEncoding = New-Object Text.UTF8Encoding $false
+function Write-Step([string]$Message) {
+  $line = "$(Get-Date -Format o) $Message"
+  [IO.File]::AppendAllText($log, "$line`r`n", $logEncoding)
+  $line
+}
 
 # 1. PowerShell 7, which the DataGateway module requires.
 $pwsh = "C:\Program Files\PowerShell\7\pwsh.exe"
@@ -171,6 +178,11 @@ $settings = [ordered]@{
   Log                    = $log
 }
 $encodedSettings = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $settings -Compress)))
+# Windows PowerShell 5.1 applies $ErrorActionPreference to a native program's stderr when it captures it:
+# under "Stop" the first line pwsh writes there would end this script before the exit code is read.
+$ErrorActionPreference = "Continue"
 & $pwsh -NoProfile -NonInteractive -ExecutionPolicy Bypass -File $stage2Path -EncodedSettings $encodedSettings
-if ($LASTEXITCODE -ne 0) { throw "Gateway setup failed (exit code $LASTEXITCODE); see $log" }
+$stage2ExitCode = $LASTEXITCODE
+$ErrorActionPreference = "Stop"
+if ($stage2ExitCode -ne 0) { throw "Gateway setup failed (exit code $stage2ExitCode); see $log" }
 Write-Step "Done ($Mode)"

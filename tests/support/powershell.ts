@@ -134,6 +134,29 @@ export interface NativeCall {
 const NATIVE = /^(pwsh|powershell|msiexec|cmd|[\w.-]+\.exe)$/i;
 
 /**
+ * The native program a command starts, or undefined: by name (pwsh, powershell, msiexec, cmd,
+ * *.exe), through `&` with a variable assigned an .exe path, or through Start-Process.
+ */
+export function nativeProgram(command: Node, assigned: Map<string, Node[]>): string | undefined {
+  const nameNode = command.childForFieldName("command_name");
+  if (!nameNode) return undefined;
+  if (nameNode.type === "command_name_expr") {
+    const v = find(nameNode, "variable")[0];
+    const target = v ? (assigned.get(variableName(v)) ?? []).map((x) => x.text) : [];
+    return target.some((t) => /\.exe["']?$/i.test(t)) ? `${v?.text} (${target.join(", ")})` : undefined;
+  }
+  if (NATIVE.test(nameNode.text)) return nameNode.text;
+  if (/^Start-Process$/i.test(nameNode.text)) {
+    const items = (command.childForFieldName("command_elements")?.namedChildren ?? [])
+      .filter((e): e is Node => !!e && e.type !== "command_argument_sep" && e.type !== "redirection");
+    const filePathAt = items.findIndex((e) => /^-FilePath$/i.test(e.text));
+    const exe = filePathAt >= 0 ? items[filePathAt + 1] : items.find((e) => e.type !== "command_parameter");
+    return exe ? `Start-Process ${exe.text}` : undefined;
+  }
+  return undefined;
+}
+
+/**
  * Every call of a native program: by name (pwsh, powershell, msiexec, cmd, *.exe), through `&` with
  * a variable assigned an .exe path, or through Start-Process. Windows PowerShell 5.1 drops an
  * empty-string argument to such a program, so each argument is classified: a literal, a mandatory
@@ -186,22 +209,13 @@ export function nativeCalls(tree: Tree): NativeCall[] {
     const elements = command.childForFieldName("command_elements");
     if (!nameNode) continue;
     const items = (elements?.namedChildren ?? []).filter((e): e is Node => !!e && e.type !== "command_argument_sep" && e.type !== "redirection");
-    let program: string | undefined;
+    const program = nativeProgram(command, assigned);
+    if (!program) continue;
     let args = items;
-    if (nameNode.type === "command_name_expr") {
-      const v = find(nameNode, "variable")[0];
-      const target = v ? (assigned.get(variableName(v)) ?? []).map((x) => x.text) : [];
-      if (target.some((t) => /\.exe["']?$/i.test(t))) program = `${v?.text} (${target.join(", ")})`;
-    } else if (NATIVE.test(nameNode.text)) {
-      program = nameNode.text;
-    } else if (/^Start-Process$/i.test(nameNode.text)) {
-      const filePathAt = items.findIndex((e) => /^-FilePath$/i.test(e.text));
-      const exe = filePathAt >= 0 ? items[filePathAt + 1] : items.find((e) => e.type !== "command_parameter");
-      if (exe) program = `Start-Process ${exe.text}`;
+    if (/^Start-Process$/i.test(nameNode.text)) {
       const listAt = items.findIndex((e) => /^-ArgumentList$/i.test(e.text));
       args = listAt >= 0 && items[listAt + 1] ? [items[listAt + 1]] : [];
     }
-    if (!program) continue;
     calls.push({
       program,
       line: command.startPosition.row + 1,
