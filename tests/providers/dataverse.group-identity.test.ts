@@ -9,7 +9,7 @@
 import { DataverseEmulator } from "../emulators/dataverse";
 import { TableDef, iomTables2021, iomTablesLater } from "../emulators/dataverse-schema";
 import { FAST, TOKEN } from "../emulators/dataverse-harness";
-import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs, MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { diffRowMaps } from "../../dynamic-providers/dataverse/plan";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
@@ -18,6 +18,8 @@ const TABLE = "cr7f3_iomproductmapping";
 let emu: DataverseEmulator;
 let url: string;
 const provider = createIomMappingSetProvider({ client: FAST });
+/** The provider's diff with its row-level detail (typed as the SDK's DiffResult by the provider interface). */
+const diff = async (olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<MappingDiffResult> => provider.diff("id", olds, news);
 
 async function start(tables: TableDef[]): Promise<void> {
   process.env.DATAVERSE_ACCESS_TOKEN = TOKEN;
@@ -78,12 +80,12 @@ describe("row identity without a Mapping Group column", () => {
     expect(outs.schema.table).toBe(TABLE);
     expect(outs.schema.group).toBeUndefined();
     // Before the change: nothing to do.
-    expect(await provider.diff(created.id, outs, inputs(rows))).toMatchObject({ changes: false, detailedDiff: {} });
+    expect(await diff(outs, inputs(rows))).toMatchObject({ changes: false, detailedDiff: {} });
     // The change: a scalar update, no row-level ADD/DELETE.
-    const diff = await provider.diff(created.id, outs, inputs(rows, "Retail Group"));
-    expect(diff).toEqual({ changes: true, replaces: [], stables: ["environmentUrl", "kind", "providerName"], detailedDiff: { mappingGroup: { kind: "UPDATE", inputDiff: true } } });
+    const groupChange = await diff(outs, inputs(rows, "Retail Group"));
+    expect(groupChange).toEqual({ changes: true, replaces: [], stables: ["environmentUrl", "kind", "providerName"], detailedDiff: { mappingGroup: { kind: "UPDATE", inputDiff: true } } });
     // ... with a row change in the same preview, only that row shows.
-    const withChange = await provider.diff(created.id, outs, inputs({ ...rows, "sku=P1": "ABS-0001" }, "Retail Group"));
+    const withChange = await diff(outs, inputs({ ...rows, "sku=P1": "ABS-0001" }, "Retail Group"));
     expect(withChange.detailedDiff).toEqual({ 'rows["sku=P1"]': { kind: "UPDATE", inputDiff: true }, mappingGroup: { kind: "UPDATE", inputDiff: true } });
     // The update: reads, writes nothing, and records the new group.
     const before = emu.rows(TABLE).map((r) => ({ ...r }));
@@ -95,7 +97,7 @@ describe("row identity without a Mapping Group column", () => {
     expect(emu.rows(TABLE)).toEqual(before);
     expect(movedOuts).toMatchObject({ mappingGroup: "Retail Group", rowCount: 2, ownedCount: 2, lastSync: { added: 0, changed: 0, removed: 0, unchanged: 2 } });
     // After it: nothing left to do.
-    expect(await provider.diff(created.id, movedOuts, inputs(rows, "Retail Group"))).toMatchObject({ changes: false, detailedDiff: {} });
+    expect(await diff(movedOuts, inputs(rows, "Retail Group"))).toMatchObject({ changes: false, detailedDiff: {} });
   });
 
   it("a state that does not say the table lacks the column keeps the group in the preview's row identity", async () => {
@@ -105,10 +107,10 @@ describe("row identity without a Mapping Group column", () => {
     const moving = { 'rows["sku=ABS"]': { kind: "ADD", inputDiff: true }, 'rows["[Default Mapping Group] sku=ABS"]': { kind: "DELETE", inputDiff: true }, mappingGroup: { kind: "UPDATE", inputDiff: true } };
     // Written before the schema was kept in the outputs: nothing known, the preview stays as it was.
     const { schema: _schema, ...withoutSchema } = outs;
-    expect((await provider.diff("id", withoutSchema as IomMappingSetOutputs, inputs(rows, "Retail Group"))).detailedDiff).toEqual(moving);
+    expect((await diff(withoutSchema as IomMappingSetOutputs, inputs(rows, "Retail Group"))).detailedDiff).toEqual(moving);
     // A new schema override may name another table: the update discovers it, the preview cannot.
     const overridden = { ...inputs(rows, "Retail Group"), schemaOverride: `table=${TABLE}` };
-    expect((await provider.diff("id", outs, overridden)).detailedDiff).toEqual({ ...moving, schemaOverride: { kind: "UPDATE", inputDiff: true } });
+    expect((await diff(outs, overridden)).detailedDiff).toEqual({ ...moving, schemaOverride: { kind: "UPDATE", inputDiff: true } });
   });
 });
 
@@ -127,10 +129,10 @@ describe("row identity with a Mapping Group column", () => {
     const created = await provider.create(inputs(rows));
     const outs = created.outs as IomMappingSetOutputs;
     expect(outs.schema.group).toMatchObject({ table: "cr7f3_iommappinggroup" });
-    expect(await provider.diff(created.id, outs, inputs(rows))).toMatchObject({ changes: false, detailedDiff: {} });
-    const diff = await provider.diff(created.id, outs, inputs(rows, "Retail Group"));
-    expect(diff).toMatchObject({ changes: true, replaces: [] });
-    expect(diff.detailedDiff).toEqual({
+    expect(await diff(outs, inputs(rows))).toMatchObject({ changes: false, detailedDiff: {} });
+    const groupChange = await diff(outs, inputs(rows, "Retail Group"));
+    expect(groupChange).toMatchObject({ changes: true, replaces: [] });
+    expect(groupChange.detailedDiff).toEqual({
       'rows["sku=ABS"]': { kind: "ADD", inputDiff: true },
       'rows["sku=P1"]': { kind: "ADD", inputDiff: true },
       'rows["[Default Mapping Group] sku=ABS"]': { kind: "DELETE", inputDiff: true },
