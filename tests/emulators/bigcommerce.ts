@@ -44,6 +44,8 @@ export interface RateLimitOptions {
   headersOn429?: boolean;
   /** Send `X-Retry-After: <seconds>` with a 429. */
   retryAfterSeconds?: number;
+  /** The clock the window runs on (default Date.now): a test can move it instead of sleeping. */
+  now?: () => number;
 }
 
 export interface Fault {
@@ -69,6 +71,8 @@ export interface LoggedRequest {
   at: number;
   hadToken: boolean;
   accept?: string;
+  /** X-Rate-Limit-Requests-Left sent with the answer, when there was one. */
+  requestsLeft?: number;
 }
 
 export interface EmulatorOptions {
@@ -300,7 +304,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
     const store = stores.get(hash) as EmulatorStore;
 
     // Per-store quota, shared by every token of the store.
-    const now = Date.now();
+    const now = (rateLimit.now ?? Date.now)();
     let win = windows.get(hash);
     if (!win || now - win.start >= rateLimit.windowMs) {
       win = { start: now, used: 0 };
@@ -312,6 +316,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
       headers["X-Rate-Limit-Time-Reset-Ms"] = String(resetMs);
       headers["X-Rate-Limit-Requests-Quota"] = String(rateLimit.quota);
       headers["X-Rate-Limit-Requests-Left"] = String(left);
+      entry.requestsLeft = left;
     };
     if (win.used >= rateLimit.quota) {
       if (rateLimit.headersOn429 !== false) quotaHeaders(0);

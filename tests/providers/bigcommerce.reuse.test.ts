@@ -39,12 +39,19 @@ describe("a successful check is reused within the process", () => {
   });
 
   it("check then create with the same inputs (an `up`): one probe, at most one request per scope plus one, in one round trip", async () => {
-    const checked = await provider.check({} as BigCommerceApiCheckInputs, inputs());
-    expect(checked.failures).toEqual([]);
-    const created = await provider.create(checked.inputs as BigCommerceApiCheckInputs);
-    expect(emu.requests).toHaveLength(PROBE);
-    expect(emu.maxInFlight()).toBe(PROBE); // all at once
-    expect(created.outs).toMatchObject({ storeName: "Contoso Outdoor", scopesVerified: expect.any(Array) });
+    // "All at once" means every request arrived before the first answer left: 20 ms is too short
+    // a window on a loaded machine (load 8: 3 of 5 seen together), 300 ms is not.
+    emu.setLatency(300);
+    try {
+      const checked = await provider.check({} as BigCommerceApiCheckInputs, inputs());
+      expect(checked.failures).toEqual([]);
+      const created = await provider.create(checked.inputs as BigCommerceApiCheckInputs);
+      expect(emu.requests).toHaveLength(PROBE);
+      expect(emu.maxInFlight()).toBe(PROBE); // all at once
+      expect(created.outs).toMatchObject({ storeName: "Contoso Outdoor", scopesVerified: expect.any(Array) });
+    } finally {
+      emu.setLatency(20);
+    }
   });
 
   it("check then update (a changed setting after a first up) reuses too", async () => {
