@@ -2,7 +2,9 @@
 // shared/reference/bigcommerce-api.md: X-Auth-Token auth (401), 403 with the real missing-scope
 // body, a token used against another store hash, v2 and v3 answer shapes, 204 on an empty order
 // list, per-store rate-limit headers with a quota that runs out (429) and refills, and injectable
-// faults (503/500, slow answers, dropped connections) plus a global latency.
+// faults (503/500, slow answers, dropped connections) plus a global latency. Test controls that
+// are not service behaviour: a clock the rate-limit window runs on, and holding every answer
+// until released (to see what a client sends before any answer).
 //
 // It rejects what the real API rejects: no or unknown token, paths outside /stores/<hash>/v2|v3,
 // a trailing slash on a v3 path (403, as BigCommerce does), methods a route does not support (405).
@@ -100,6 +102,11 @@ export interface BigCommerceEmulator {
   clearFaults(): void;
   setLatency(ms: number): void;
   setRateLimit(options: RateLimitOptions): void;
+  /**
+   * Hold every answer until the returned function is called (test control, not service
+   * behaviour): a test can see which requests a client sends before it gets any answer.
+   */
+  holdAnswers(): () => void;
   /** Forgets the request log and concurrency figure. */
   resetLog(): void;
   close(): Promise<void>;
@@ -207,6 +214,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
   let inFlight = 0;
   let maxInFlight = 0;
   let dataChanges = 0;
+  let held: (() => void)[] | undefined;
   // Order id -> status_id, per store (status 1 = Pending).
   const orders = new Map<string, Map<number, number>>();
   for (const s of stores.values()) orders.set(s.hash, new Map(Array.from({ length: s.orders }, (_, i) => [100 + i, 1] as [number, number])));
@@ -255,12 +263,16 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
 
     const send = (status: number, body?: unknown, delayMs = 0): void => {
       const out = body === undefined ? "" : JSON.stringify(body);
-      timer = setTimeout(() => {
-        if (!finish()) return;
-        entry.status = status;
-        res.writeHead(status, { ...headers, ...(out ? { "Content-Type": "application/json" } : {}) });
-        res.end(out);
-      }, latencyMs + delayMs);
+      const answer = (): void => {
+        timer = setTimeout(() => {
+          if (!finish()) return;
+          entry.status = status;
+          res.writeHead(status, { ...headers, ...(out ? { "Content-Type": "application/json" } : {}) });
+          res.end(out);
+        }, latencyMs + delayMs);
+      };
+      if (held) held.push(answer);
+      else answer();
     };
 
     const url = new URL(rawUrl, "http://emulator");
@@ -475,6 +487,14 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
     setRateLimit(r: RateLimitOptions): void {
       rateLimit = r;
       windows.clear();
+    },
+    holdAnswers(): () => void {
+      held = held ?? [];
+      return () => {
+        const waiting = held ?? [];
+        held = undefined;
+        for (const answer of waiting) answer();
+      };
     },
     resetLog(): void {
       requests.length = 0;
