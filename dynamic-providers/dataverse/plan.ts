@@ -9,7 +9,7 @@
  * (an error, unless `adoptExisting`, in which case the foreign row is updated and still never
  * deleted).
  */
-import { MappingRow, RowMap, decodeKey, encodeKey, matchKey, ownedId, rowKey } from "./rows";
+import { MappingRow, RowMap, decodeKey, encodeKey, identityGroup, matchKey, ownedId, rowKey } from "./rows";
 
 export interface RemoteRow {
   id: string;
@@ -115,39 +115,51 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
 /**
  * Pure comparison of two row maps (what `diff` shows without calling the service): keys added,
  * changed (different target) and removed, by the encoded key of the *new* side where possible.
+ *
+ * `tableHasGroup` false: the mapping table has no Mapping Group column, so a row's identity and
+ * content leave the group out (rows.ts identityGroup), as the sync does: a change of the default
+ * group, or of a key's group spelling, moves no row and changes none.
  */
-export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap, newDefaultGroup: string): { added: string[]; changed: string[]; removed: string[] } {
+export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap, newDefaultGroup: string, tableHasGroup = true): { added: string[]; changed: string[]; removed: string[] } {
   const added: string[] = [];
   const changed: string[] = [];
-  // Same default group: a key present on both sides with the same text is the same row, compared
-  // without decoding (at 50,000 rows, decoding every key of both maps is most of diff's memory).
-  // Only the keys left over are decoded and matched by identity (case, group spelling, ...).
+  // A key present on both sides with the same text is the same row, compared without decoding (at
+  // 50,000 rows, decoding every key of both maps is most of diff's memory), when it names the same
+  // group on both sides: same default group, or no group in the identity at all. Only the keys
+  // left over are decoded and matched by identity (case, group spelling, ...).
   const sameGroup = oldDefaultGroup === newDefaultGroup;
+  const sameText = sameGroup || !tableHasGroup;
   const leftOld: string[] = [];
   const leftNew: string[] = [];
   for (const k of Object.keys(news)) {
-    if (sameGroup && Object.prototype.hasOwnProperty.call(olds, k)) {
+    if (sameText && Object.prototype.hasOwnProperty.call(olds, k)) {
       if (olds[k] !== news[k]) changed.push(k);
     } else leftNew.push(k);
   }
-  for (const k of Object.keys(olds)) if (!sameGroup || !Object.prototype.hasOwnProperty.call(news, k)) leftOld.push(k);
+  for (const k of Object.keys(olds)) if (!sameText || !Object.prototype.hasOwnProperty.call(news, k)) leftOld.push(k);
+  const identity = (k: string, defaultGroup: string) => {
+    const d = decodeKey(k, defaultGroup);
+    const group = identityGroup(tableHasGroup, d.group);
+    return { d, match: matchKey(group, d.field, d.value, d.account), exact: `${d.account}\u0000${group}\u0000${d.field}\u0000${d.value}` };
+  };
   const oldByMatch = new Map<string, { key: string; target: string; exact: string }>();
   for (const k of leftOld) {
-    const d = decodeKey(k, oldDefaultGroup);
-    oldByMatch.set(rowKey(d), { key: k, target: olds[k], exact: `${d.account}\u0000${d.group}\u0000${d.field}\u0000${d.value}` });
+    const { match, exact } = identity(k, oldDefaultGroup);
+    oldByMatch.set(match, { key: k, target: olds[k], exact });
   }
   for (const k of leftNew) {
-    const d = decodeKey(k, newDefaultGroup);
-    const m = rowKey(d);
-    const o = oldByMatch.get(m);
+    const { match, exact } = identity(k, newDefaultGroup);
+    const o = oldByMatch.get(match);
     if (!o) added.push(k);
     else {
-      oldByMatch.delete(m);
-      if (o.target !== news[k] || o.exact !== `${d.account}\u0000${d.group}\u0000${d.field}\u0000${d.value}`) changed.push(k);
+      oldByMatch.delete(match);
+      if (o.target !== news[k] || o.exact !== exact) changed.push(k);
     }
   }
+  // A removed key is named as the new side would write it; without a group column its old text
+  // already is that (the group is not part of the row).
   const removed = [...oldByMatch.values()].map((o) => {
-    if (sameGroup) return o.key;
+    if (sameText) return o.key;
     const d = decodeKey(o.key, oldDefaultGroup);
     return encodeKey(d.group, d.field, d.value, newDefaultGroup, d.account);
   });

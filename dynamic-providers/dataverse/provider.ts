@@ -157,11 +157,19 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
       const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => isUnknown(n[k]) || n[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
       if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
-      const d = plan.diffRowMaps(sync.decodeApplied(olds.applied), olds.mappingGroup, n.rows, n.mappingGroup);
+      // On a table without a Mapping Group column (as the state records it) the group is not part
+      // of a row, so a new default group moves no row: no row-level ADD/DELETE for it.
+      const tableHasGroup = sync.tableHasGroupColumn(olds, n);
+      const d = plan.diffRowMaps(sync.decodeApplied(olds.applied), olds.mappingGroup, n.rows, n.mappingGroup, tableHasGroup);
       const detailedDiff: MappingDiffResult["detailedDiff"] = {};
       for (const k of d.added) detailedDiff[`rows["${k}"]`] = { kind: "ADD", inputDiff: true };
       for (const k of d.changed) detailedDiff[`rows["${k}"]`] = { kind: "UPDATE", inputDiff: true };
       for (const k of d.removed) detailedDiff[`rows["${k}"]`] = { kind: "DELETE", inputDiff: true };
+      // A new mappingGroup stays a change on a table without the column, shown as what it is: an
+      // update of that input alone, with no row in it (the update reads once and writes nothing).
+      // Reporting no change would leave the old group in the outputs (the engine keeps them on an
+      // unchanged resource), which decode the applied keys and which `read` copies back into the
+      // inputs: a refresh would undo the config change and every later preview would show it again.
       const scalarChange = (["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const).some((k) => n[k] !== olds[k]);
       for (const k of ["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const) {
         if (n[k] !== olds[k]) detailedDiff[k] = { kind: "UPDATE", inputDiff: true };

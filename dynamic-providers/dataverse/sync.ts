@@ -149,7 +149,9 @@ export function readRanges(client: DataverseClient, expectedIds: string[], expec
  */
 function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string, hasGroup: boolean): { previous: MappingRow[]; appliedIds: string[] } {
   const applied = decodeApplied(olds.applied);
-  if (olds.mappingGroup !== inputs.mappingGroup) {
+  // Without a group column the default group is not part of a row's identity: the same key text
+  // is the same row whatever the default group (plan.ts diffRowMaps does the same).
+  if (hasGroup && olds.mappingGroup !== inputs.mappingGroup) {
     const previous = identityRows(hasGroup, mapToRows(applied, olds.mappingGroup));
     return { previous, appliedIds: ownedIds(seed, previous) };
   }
@@ -161,6 +163,20 @@ function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow
   const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
   for (const id of ownedIds(seed, previous)) appliedIds.push(id);
   return { previous, appliedIds };
+}
+
+/**
+ * Whether the table an update from `olds` to `inputs` writes has a Mapping Group column, as far as
+ * the state tells without a call (for `diff`). False only when the schema the state keeps (resolved
+ * at create, update and read; `group` absent = no column) has none and the update will look at the
+ * same table: same schema override (the environment and kind cannot change without a replacement).
+ * States written before the schema was kept, or before a table could lack the column (`group` was
+ * then always present), and a changed override say nothing: true, the group counts as on every
+ * table with the column. A table that gains the column in the environment is not seen until the
+ * update discovers it.
+ */
+export function tableHasGroupColumn(olds: Pick<SyncOutputs, "schema" | "schemaOverride">, inputs: Pick<SyncInputs, "schemaOverride">): boolean {
+  return !(olds.schema && olds.schema.group === undefined && (olds.schemaOverride ?? "") === inputs.schemaOverride);
 }
 
 /** Ids of rows this resource owns for these rows (see plan.ts ownedIdOf). */

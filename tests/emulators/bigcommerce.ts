@@ -2,7 +2,9 @@
 // shared/reference/bigcommerce-api.md: X-Auth-Token auth (401), 403 with the real missing-scope
 // body, a token used against another store hash, v2 and v3 answer shapes, 204 on an empty order
 // list, per-store rate-limit headers with a quota that runs out (429) and refills, and injectable
-// faults (503/500, slow answers, dropped connections) plus a global latency.
+// faults (503/500, slow answers, dropped connections) plus a global latency. Test controls that
+// are not service behaviour: a clock the rate-limit window runs on, and holding every answer
+// until released (to see what a client sends before any answer).
 //
 // It rejects what the real API rejects: no or unknown token, paths outside /stores/<hash>/v2|v3,
 // a trailing slash on a v3 path (403, as BigCommerce does), methods a route does not support (405).
@@ -44,6 +46,8 @@ export interface RateLimitOptions {
   headersOn429?: boolean;
   /** Send `X-Retry-After: <seconds>` with a 429. */
   retryAfterSeconds?: number;
+  /** The clock the window runs on (default Date.now): a test can move it instead of sleeping. */
+  now?: () => number;
 }
 
 export interface Fault {
@@ -69,6 +73,8 @@ export interface LoggedRequest {
   at: number;
   hadToken: boolean;
   accept?: string;
+  /** X-Rate-Limit-Requests-Left sent with the answer, when there was one. */
+  requestsLeft?: number;
 }
 
 export interface EmulatorOptions {
@@ -96,6 +102,11 @@ export interface BigCommerceEmulator {
   clearFaults(): void;
   setLatency(ms: number): void;
   setRateLimit(options: RateLimitOptions): void;
+  /**
+   * Hold every answer until the returned function is called (test control, not service
+   * behaviour): a test can see which requests a client sends before it gets any answer.
+   */
+  holdAnswers(): () => void;
   /** Forgets the request log and concurrency figure. */
   resetLog(): void;
   close(): Promise<void>;
@@ -203,6 +214,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
   let inFlight = 0;
   let maxInFlight = 0;
   let dataChanges = 0;
+  let held: (() => void)[] | undefined;
   // Order id -> status_id, per store (status 1 = Pending).
   const orders = new Map<string, Map<number, number>>();
   for (const s of stores.values()) orders.set(s.hash, new Map(Array.from({ length: s.orders }, (_, i) => [100 + i, 1] as [number, number])));
@@ -251,12 +263,16 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
 
     const send = (status: number, body?: unknown, delayMs = 0): void => {
       const out = body === undefined ? "" : JSON.stringify(body);
-      timer = setTimeout(() => {
-        if (!finish()) return;
-        entry.status = status;
-        res.writeHead(status, { ...headers, ...(out ? { "Content-Type": "application/json" } : {}) });
-        res.end(out);
-      }, latencyMs + delayMs);
+      const answer = (): void => {
+        timer = setTimeout(() => {
+          if (!finish()) return;
+          entry.status = status;
+          res.writeHead(status, { ...headers, ...(out ? { "Content-Type": "application/json" } : {}) });
+          res.end(out);
+        }, latencyMs + delayMs);
+      };
+      if (held) held.push(answer);
+      else answer();
     };
 
     const url = new URL(rawUrl, "http://emulator");
@@ -300,7 +316,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
     const store = stores.get(hash) as EmulatorStore;
 
     // Per-store quota, shared by every token of the store.
-    const now = Date.now();
+    const now = (rateLimit.now ?? Date.now)();
     let win = windows.get(hash);
     if (!win || now - win.start >= rateLimit.windowMs) {
       win = { start: now, used: 0 };
@@ -312,6 +328,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
       headers["X-Rate-Limit-Time-Reset-Ms"] = String(resetMs);
       headers["X-Rate-Limit-Requests-Quota"] = String(rateLimit.quota);
       headers["X-Rate-Limit-Requests-Left"] = String(left);
+      entry.requestsLeft = left;
     };
     if (win.used >= rateLimit.quota) {
       if (rateLimit.headersOn429 !== false) quotaHeaders(0);
@@ -470,6 +487,14 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
     setRateLimit(r: RateLimitOptions): void {
       rateLimit = r;
       windows.clear();
+    },
+    holdAnswers(): () => void {
+      held = held ?? [];
+      return () => {
+        const waiting = held ?? [];
+        held = undefined;
+        for (const answer of waiting) answer();
+      };
     },
     resetLog(): void {
       requests.length = 0;

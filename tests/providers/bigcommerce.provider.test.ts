@@ -232,10 +232,12 @@ describe("BigCommerceApiCheck provider", () => {
     });
 
     it("a timeout: bounded retries, then an error that says so and suggests running again", async () => {
-      emu.addFault({ path: "/v2/orders", delayMs: 1_000, times: 10 });
+      // Answers that would take 10 s each: giving up after 3 attempts of 300 ms takes about 1 s,
+      // so the 4 s bound tells the two apart with room for a loaded machine.
+      emu.addFault({ path: "/v2/orders", delayMs: 10_000, times: 10 });
       const started = Date.now();
       const message = await createError(inputs());
-      expect(Date.now() - started).toBeLessThan(2_500);
+      expect(Date.now() - started).toBeLessThan(4_000);
       expect(message).toMatch(/store_v2_orders not verified: PUT \/v2\/orders\/0: no answer within 300 ms after 3 attempts/);
       expect(message).toMatch(/run the check again/);
       expect(emu.requests.filter((r) => r.url.includes("/v2/orders")).length).toBeLessThanOrEqual(3);

@@ -39,11 +39,21 @@ describe("a successful check is reused within the process", () => {
   });
 
   it("check then create with the same inputs (an `up`): one probe, at most one request per scope plus one, in one round trip", async () => {
-    const checked = await provider.check({} as BigCommerceApiCheckInputs, inputs());
+    // "All at once": every request is sent before any answer comes back. Answers are held until
+    // all have arrived (a client that waits for one answer before the next request never gets
+    // there), rather than timed against the emulator's latency (flaky at load 8).
+    const release = emu.holdAnswers();
+    const checking = provider.check({} as BigCommerceApiCheckInputs, inputs());
+    try {
+      for (const until = Date.now() + 3_000; emu.requests.length < PROBE && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+      expect(emu.requests).toHaveLength(PROBE);
+    } finally {
+      release();
+    }
+    const checked = await checking;
     expect(checked.failures).toEqual([]);
     const created = await provider.create(checked.inputs as BigCommerceApiCheckInputs);
     expect(emu.requests).toHaveLength(PROBE);
-    expect(emu.maxInFlight()).toBe(PROBE); // all at once
     expect(created.outs).toMatchObject({ storeName: "Contoso Outdoor", scopesVerified: expect.any(Array) });
   });
 
