@@ -39,6 +39,15 @@ const byName = (run: ProgramRun, name: string) => {
 };
 const vaultSecret = (run: ProgramRun, key: string) => reveal(byName(run, `vault-secret-${key}`).inputs.properties) as Obj;
 
+/** The generated secret `password` has the window as its keeper, so a new value in the vault, which expires with the new window. */
+function expectRenewedEachWindow(runs: ProgramRun[], password: string, secret: string): void {
+  const [before, after] = runs.map((run) => byName(run, password).inputs.keepers);
+  expect([before, after]).toEqual([{ rotationWindow: "2025-12-08" }, { rotationWindow: "2026-03-08" }]);
+  const [secretBefore, secretAfter] = runs.map((run) => vaultSecret(run, secret));
+  expect(secretAfter.value).not.toBe(secretBefore.value);
+  expect(obj(secretAfter.attributes).expires).toBe(expiryOf(CLOCKS[1]));
+}
+
 describe("by default (gatewayRecoveryKeyRotation unset)", () => {
   let runs: ProgramRun[] = [];
   beforeAll(async () => { runs = await runInBothWindows({}); }, 240000);
@@ -58,11 +67,7 @@ describe("by default (gatewayRecoveryKeyRotation unset)", () => {
   });
 
   test("the admin password is still renewed in the new window, in the vault and with the new expiry", () => {
-    const [before, after] = runs.map((run) => byName(run, "gateway-admin-password").inputs.keepers);
-    expect([before, after]).toEqual([{ rotationWindow: "2025-12-08" }, { rotationWindow: "2026-03-08" }]);
-    const [secretBefore, secretAfter] = runs.map((run) => vaultSecret(run, "gatewayAdminPassword"));
-    expect(secretAfter.value).not.toBe(secretBefore.value);
-    expect(obj(secretAfter.attributes).expires).toBe(expiryOf(CLOCKS[1]));
+    expectRenewedEachWindow(runs, "gateway-admin-password", "gatewayAdminPassword");
   });
 
   test("pulumi up keeps the keepers a deployed key has in state (ignoreChanges), so dropping the window keeper replaces nothing", async () => {
@@ -78,11 +83,7 @@ describe("with gatewayRecoveryKeyRotation: true", () => {
   beforeAll(async () => { runs = await runInBothWindows({ set: { gatewayRecoveryKeyRotation: true } }); }, 240000);
 
   test("the recovery key gets the window as a keeper, so a new value each window, in the vault with the new expiry", () => {
-    const [before, after] = runs.map((run) => byName(run, "gateway-recovery-key").inputs.keepers);
-    expect([before, after]).toEqual([{ rotationWindow: "2025-12-08" }, { rotationWindow: "2026-03-08" }]);
-    const [secretBefore, secretAfter] = runs.map((run) => vaultSecret(run, "gatewayRecoveryKey"));
-    expect(secretAfter.value).not.toBe(secretBefore.value);
-    expect(obj(secretAfter.attributes).expires).toBe(expiryOf(CLOCKS[1]));
+    expectRenewedEachWindow(runs, "gateway-recovery-key", "gatewayRecoveryKey");
   });
 
   test("its keepers are not ignored, so the window keeper replaces the key deployed without one", async () => {
