@@ -36,7 +36,9 @@ if (-not (Test-Path $pwsh)) {
   $msi = Join-Path $env:TEMP "PowerShell-$PowerShellVersion-win-x64.msi"
   Invoke-WebRequest -UseBasicParsing -Uri "https://github.com/PowerShell/PowerShell/releases/download/v$PowerShellVersion/PowerShell-$PowerShellVersion-win-x64.msi" -OutFile $msi
   $p = Start-Process msiexec.exe -Wait -PassThru -ArgumentList "/i `"$msi`" /qn /norestart ADD_PATH=1 ENABLE_PSREMOTING=0 REGISTER_MANIFEST=1"
-  if ($p.ExitCode -ne 0) { throw "PowerShell installer failed with exit code $($p.ExitCode)" }
+  # 3010 (ERROR_SUCCESS_REBOOT_REQUIRED) is a success: installed, a restart pending (Microsoft, "MsiExec.exe and InstMsi.exe error messages").
+  if ($p.ExitCode -eq 3010) { Write-Step "PowerShell installed; Windows asks for a restart later (msiexec 3010)" }
+  elseif ($p.ExitCode -ne 0) { throw "PowerShell installer failed with exit code $($p.ExitCode)" }
 }
 
 # 2. The DataGateway module, the gateway software and, with a service principal, the registration,
