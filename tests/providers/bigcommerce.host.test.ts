@@ -5,17 +5,14 @@
 // Create/Update/Read return here is exactly what the engine would store as the resource's outputs,
 // so this is where "no token in the state" is proven.
 
-import { spawn, type ChildProcess } from "child_process";
-import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
 import { serializedProvider } from "../support/program";
+import { startProviderHost, type ProviderHost } from "../support/provider-host";
 
-const ROOT = path.resolve(__dirname, "../..");
-const HOST = path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js");
 const URN = "urn:pulumi:dev::iom-bigcommerce::pulumi-nodejs:dynamic/bigcommerce:ApiCheck::bigcommerce-check";
 const GOOD = "hosttoken0123456789abcdefghijkl";
 const INFO_ONLY = "hostinfoonly0123456789abcdefghi";
@@ -32,7 +29,7 @@ function unary<Res>(invoke: (cb: (err: grpc.ServiceError | null, res: Res) => vo
 
 describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
   let emu: BigCommerceEmulator;
-  let host: ChildProcess;
+  let host: ProviderHost;
   let client: provrpc.ResourceProviderClient;
   let providerText: string;
 
@@ -46,18 +43,8 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     });
     providerText = (await serializedProvider("bigCommerceApiCheckProvider")).text;
 
-    // The engine address is only stored by the host; nothing connects to it in these calls.
-    host = spawn(process.execPath, [HOST, "127.0.0.1:1"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });
-    const port = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      host.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-        const line = out.split("\n")[0].trim();
-        if (out.includes("\n") && /^\d+$/.test(line)) resolve(line);
-      });
-      host.on("exit", (code) => reject(new Error(`dynamic-provider host exited with ${code}`)));
-    });
-    client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    host = await startProviderHost();
+    client = host.client;
 
     const configure = new provproto.ConfigureRequest();
     configure.setArgs(Struct.fromJavaScript({ [CONFIG_KEY]: GOOD }));
@@ -65,8 +52,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
   }, 20_000);
 
   afterAll(async () => {
-    client?.close();
-    host?.kill();
+    host?.stop();
     await emu.close();
   });
 

@@ -4,34 +4,30 @@
  * results go through protobuf Structs, a failed create with partial state comes back as
  * ErrorResourceInitFailed. No Pulumi CLI needed.
  */
-import { ChildProcess, spawn } from "child_process";
-import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Harness, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
 import { serializedProvider } from "../support/program";
+import { startProviderHost, type ProviderHost } from "../support/provider-host";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const provproto = require("@pulumi/pulumi/proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
-const provrpc = require("@pulumi/pulumi/proto/provider_grpc_pb") as { ResourceProviderClient: new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client };
 const statusproto = require("@pulumi/pulumi/proto/status_pb") as {
   Status: { deserializeBinary(b: Uint8Array): { getMessage(): string; getDetailsList(): { unpack<T>(fn: (b: Uint8Array) => T, name: string): T | null }[] } };
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-const ROOT = path.join(__dirname, "..", "..");
 const URN = "urn:pulumi:dev::proj::pulumi-nodejs:dynamic/dataverse:IomMappingSet::products";
 
 let providerText: string;
-let host: ChildProcess;
-let client: grpc.Client;
+let host: ProviderHost;
 let h: Harness;
 
 type Obj = Record<string, unknown>;
 
 function call<Req, Res>(method: string, req: Req): Promise<{ res?: Res; err?: grpc.ServiceError }> {
   return new Promise((resolve) => {
-    (client as unknown as Record<string, (r: Req, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
+    (host.client as unknown as Record<string, (r: Req, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
   });
 }
 
@@ -39,21 +35,10 @@ const struct = (o: Obj) => Struct.fromJavaScript(o as Parameters<typeof Struct.f
 
 beforeAll(async () => {
   providerText = (await serializedProvider("iomMappingSetProvider")).text;
-  host = spawn(process.execPath, [path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"), "127.0.0.1:1"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", DATAVERSE_SYNC_MAX_RETRIES: "1" },
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    host.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim().split("\n")[0]));
-    host.once("exit", (c) => reject(new Error(`host exited ${c}`)));
-  });
-  client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  host = await startProviderHost({ DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", DATAVERSE_SYNC_MAX_RETRIES: "1" });
 }, 60_000);
 
-afterAll(() => {
-  client?.close();
-  host?.kill();
-});
+afterAll(() => host?.stop());
 
 beforeEach(async () => {
   h = await startHarness();

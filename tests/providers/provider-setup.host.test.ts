@@ -5,31 +5,27 @@
  * Node process), results go through protobuf Structs, and what Create/Read/Update return is what
  * the engine would store as the resource's state.
  */
-import { ChildProcess, spawn } from "child_process";
-import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { TOKEN } from "../emulators/dataverse-harness";
 import { IV_PARAMS, SeededIom, startIomEnvironment } from "../emulators/iom-provider-tables";
 import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../emulators/power-platform-admin";
 import { serializedProvider } from "../support/program";
+import { startProviderHost, type ProviderHost } from "../support/provider-host";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const provproto = require("@pulumi/pulumi/proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
-const provrpc = require("@pulumi/pulumi/proto/provider_grpc_pb") as { ResourceProviderClient: new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-const ROOT = path.join(__dirname, "..", "..");
 const DIFF = provproto.DiffResponse.DiffChanges;
 type Obj = Record<string, unknown>;
 
-let host: ChildProcess;
-let client: grpc.Client;
+let host: ProviderHost;
 const providerText: Record<string, string> = {};
 
 function call<Res>(method: string, req: unknown): Promise<{ res?: Res; err?: grpc.ServiceError }> {
   return new Promise((resolve) => {
-    (client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
+    (host.client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
   });
 }
 const struct = (o: Obj) => Struct.fromJavaScript(o as Parameters<typeof Struct.fromJavaScript>[0]);
@@ -38,21 +34,10 @@ const propsOf = (r: Props | undefined) => r!.getProperties()!.toJavaScript() as 
 
 beforeAll(async () => {
   [providerText.params, providerText.link] = (await Promise.all([serializedProvider("iomProviderParametersProvider"), serializedProvider("powerPlatformPolicyLinkProvider")])).map((p) => p.text);
-  host = spawn(process.execPath, [path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"), "127.0.0.1:1"], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", POWER_PLATFORM_ACCESS_TOKEN: "bap-token", POWER_PLATFORM_MAX_POLL_MS: "20", POWER_PLATFORM_RETRY_BASE_MS: "2" },
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    host.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim().split("\n")[0]));
-    host.once("exit", (c) => reject(new Error(`host exited ${c}`)));
-  });
-  client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  host = await startProviderHost({ DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", POWER_PLATFORM_ACCESS_TOKEN: "bap-token", POWER_PLATFORM_MAX_POLL_MS: "20", POWER_PLATFORM_RETRY_BASE_MS: "2" });
 }, 60_000);
 
-afterAll(() => {
-  client?.close();
-  host?.kill();
-});
+afterAll(() => host?.stop());
 
 describe("IomProviderParameters through the dynamic-provider host", () => {
   const URN = "urn:pulumi:dev::iom-bigcommerce::pulumi-nodejs:dynamic/iom:IomProviderParameters::iom-inventory-visibility-parameters";
