@@ -1,19 +1,14 @@
 import { Harness, Outs, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
 import { createDataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";
 import { buildBatch, parseBatchResponse } from "../../dynamic-providers/dataverse/batch";
+import { captureConsolePerTest } from "../support/console";
 
 let h: Harness | undefined;
-let logs: string[];
-
-beforeEach(() => {
-  logs = [];
-  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
-});
+const logs = captureConsolePerTest();
 
 afterEach(async () => {
   await h?.stop();
   h = undefined;
-  jest.restoreAllMocks();
 });
 
 const ROWS = 2000;

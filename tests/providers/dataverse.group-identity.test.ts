@@ -13,6 +13,9 @@ import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs,
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { diffRowMaps } from "../../dynamic-providers/dataverse/plan";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
+import { captureConsolePerTest } from "../support/console";
+
+captureConsolePerTest();
 
 const TABLE = "cr7f3_iomproductmapping";
 let emu: DataverseEmulator;
@@ -31,12 +34,8 @@ async function start(tables: TableDef[]): Promise<void> {
   if (tables.some((d) => d.logicalName === "cr7f3_iommappinggroup")) emu.insert("cr7f3_iommappinggroup", { cr7f3_groupname: "Default Mapping Group" });
 }
 
-beforeEach(() => {
-  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation(() => undefined);
-});
 afterEach(async () => {
   await emu?.stop();
-  jest.restoreAllMocks();
 });
 
 const inputs = (rows: RowMap, mappingGroup = "Default Mapping Group"): IomMappingSetInputs => ({

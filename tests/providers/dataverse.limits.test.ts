@@ -9,22 +9,17 @@ import { DataverseEmulator, LoggedRequest } from "../emulators/dataverse";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { isAuthError } from "../../dynamic-providers/dataverse/auth";
 import { boundariesFromIds, rangeFilters, sqlGuidKey, withFilter } from "../../dynamic-providers/dataverse/partition";
+import { captureConsolePerTest } from "../support/console";
 
 // Some cases run 4,000-12,000 rows through the in-process emulator on a small machine.
 jest.setTimeout(60_000);
 
 let h: Harness | undefined;
-let logs: string[];
-
-beforeEach(() => {
-  logs = [];
-  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
-});
+const logs = captureConsolePerTest();
 
 afterEach(async () => {
   await h?.stop();
   h = undefined;
-  jest.restoreAllMocks();
   process.env.DATAVERSE_ACCESS_TOKEN = TOKEN;
 });
 

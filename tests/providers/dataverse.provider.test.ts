@@ -3,19 +3,17 @@ import { EMULATOR_TABLES } from "../emulators/dataverse-schema";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { effectiveSeed } from "../../dynamic-providers/dataverse/sync";
 import type { MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
+import { captureConsolePerTest } from "../support/console";
 
 let h: Harness;
-let logs: string[];
+const logs = captureConsolePerTest();
 
 beforeEach(async () => {
-  logs = [];
-  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
   h = await startHarness();
 });
 
 afterEach(async () => {
   await h.stop();
-  jest.restoreAllMocks();
 });
 
 async function create(rows = productRows(5), extra = {}) {

@@ -10,11 +10,12 @@ import { FAST, TOKEN, productMappingInputs } from "../emulators/dataverse-harnes
 import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import { englishLabel, matchScore } from "../../dynamic-providers/dataverse/schema";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
+import { captureConsolePerTest } from "../support/console";
 
 let emu: DataverseEmulator;
 let url: string;
 let ids: Record<string, string>;
-let logs: string[];
+const logs = captureConsolePerTest();
 const provider = createIomMappingSetProvider({ client: FAST });
 
 async function start(tables: TableDef[], language = 1033): Promise<void> {
@@ -37,13 +38,8 @@ async function start(tables: TableDef[], language = 1033): Promise<void> {
   }
 }
 
-beforeEach(() => {
-  logs = [];
-  for (const m of ["log", "warn", "error"] as const) jest.spyOn(console, m).mockImplementation((...a: unknown[]) => void logs.push(a.join(" ")));
-});
 afterEach(async () => {
   await emu?.stop();
-  jest.restoreAllMocks();
 });
 
 const inputs = (rows: RowMap, extra: Partial<IomMappingSetInputs> = {}): IomMappingSetInputs =>

@@ -8,6 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
 import { runSteps, writeProviderFile } from "../emulators/dataverse-child";
 import { serializedProvider } from "../support/program";
+import { captureConsolePerTest } from "../support/console";
+
+captureConsolePerTest();
 
 let serialized: { file: string; bytes: number; containsSecrets: boolean };
 let h: Harness | undefined;
@@ -19,14 +22,9 @@ beforeAll(async () => {
   serialized = { file: writeProviderFile(text), bytes: text.length, containsSecrets };
 }, 60_000);
 
-beforeEach(() => {
-  for (const m of ["log", "warn"] as const) jest.spyOn(console, m).mockImplementation(() => undefined);
-});
-
 afterEach(async () => {
   await h?.stop();
   h = undefined;
-  jest.restoreAllMocks();
 });
 
 describe("serialized provider in a plain Node process", () => {
