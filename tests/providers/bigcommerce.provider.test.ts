@@ -4,6 +4,7 @@ import { createBigCommerceApiCheckProvider, tokenFingerprint, type BigCommerceAp
 import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { checkInputs, createFailure } from "../support/bigcommerce";
 
 const GOOD = "goodtoken0123456789abcdefghijkl";
 const OTHER_STORE = "otherstore0123456789abcdefghijk";
@@ -40,12 +41,7 @@ let tokenCounter = 0;
 describe("BigCommerceApiCheck provider", () => {
   let emu: BigCommerceEmulator;
 
-  const inputs = (over: Partial<BigCommerceApiCheckInputs> = {}): BigCommerceApiCheckInputs => ({
-    storeHash: "abc123",
-    accessToken: GOOD,
-    apiBaseUrl: emu.url,
-    ...over,
-  });
+  const inputs = (over: Partial<BigCommerceApiCheckInputs> = {}) => checkInputs(emu.url, GOOD, over);
 
   /** A fresh token with exactly these scopes for store abc123. */
   const tokenWith = (scopes: string[], storeHash = "abc123"): string => {
@@ -57,14 +53,9 @@ describe("BigCommerceApiCheck provider", () => {
   };
 
   const createError = async (i: BigCommerceApiCheckInputs): Promise<string> => {
-    try {
-      await provider.create(i);
-    } catch (e: unknown) {
-      const message = e instanceof Error ? e.message : String(e);
-      for (const t of tokensUsed) expect(message).not.toContain(t);
-      return message;
-    }
-    throw new Error("create succeeded but should have failed");
+    const message = await createFailure(provider, i);
+    for (const t of tokensUsed) expect(message).not.toContain(t);
+    return message;
   };
 
   beforeAll(async () => {

@@ -5,6 +5,7 @@
 import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { checkInputs } from "../support/bigcommerce";
 
 const TOKEN = "reusetoken0123456789abcdefghijk";
 const ROTATED = "rotatedreuse0123456789abcdefghi";
@@ -15,12 +16,7 @@ const PROBE = IOM_SCOPES.length; // default scopes (4) + GET /v2/time
 
 describe("a successful check is reused within the process", () => {
   let emu: BigCommerceEmulator;
-  const inputs = (over: Partial<BigCommerceApiCheckInputs> = {}): BigCommerceApiCheckInputs => ({
-    storeHash: "abc123",
-    accessToken: TOKEN,
-    apiBaseUrl: emu.url,
-    ...over,
-  });
+  const inputs = (over: Partial<BigCommerceApiCheckInputs> = {}) => checkInputs(emu.url, TOKEN, over);
   const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
 
   beforeAll(async () => {

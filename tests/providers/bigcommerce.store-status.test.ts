@@ -6,6 +6,7 @@ import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type
 import { DEFAULT_ACCEPTED_STORE_STATUSES, validateInputs } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { checkInputs, createFailure } from "../support/bigcommerce";
 import { rawStackConfig, type ConfigChanges } from "../support/stack";
 
 const TOKEN = "statustoken0123456789abcdefghij";
@@ -14,12 +15,7 @@ const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: 
 
 describe("store status", () => {
   let emu: BigCommerceEmulator;
-  const inputs = (over: Partial<BigCommerceApiCheckInputs> = {}): BigCommerceApiCheckInputs => ({
-    storeHash: "abc123",
-    accessToken: TOKEN,
-    apiBaseUrl: emu.url,
-    ...over,
-  });
+  const inputs = (over: Partial<BigCommerceApiCheckInputs> = {}) => checkInputs(emu.url, TOKEN, over);
   const withStatus = async <T>(status: string, fn: () => Promise<T>): Promise<T> => {
     emu.store("abc123").status = status;
     try {
@@ -28,14 +24,7 @@ describe("store status", () => {
       emu.store("abc123").status = "live";
     }
   };
-  const failure = async (i: BigCommerceApiCheckInputs): Promise<string> => {
-    try {
-      await provider.create(i);
-    } catch (e: unknown) {
-      return e instanceof Error ? e.message : String(e);
-    }
-    throw new Error("create succeeded but should have failed");
-  };
+  const failure = (i: BigCommerceApiCheckInputs) => createFailure(provider, i);
 
   beforeAll(async () => {
     emu = await startBigCommerceEmulator({ tokens: [{ token: TOKEN, storeHash: "abc123", scopes: IOM_SCOPES }] });

@@ -6,6 +6,7 @@ import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs } fro
 import { DEFAULT_REQUIRED_SCOPES, normalizeScopes } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { checkInputs, createFailure } from "../support/bigcommerce";
 
 const FAST = { timeoutMs: 500, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
 const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
@@ -18,20 +19,8 @@ const READ_ONLY_SCOPES = ["store_v2_information_read_only", "store_v2_orders_rea
 
 describe("the Orders modify scope IOM's provider needs", () => {
   let emu: BigCommerceEmulator;
-  const inputs = (accessToken: string, over: Partial<BigCommerceApiCheckInputs> = {}): BigCommerceApiCheckInputs => ({
-    storeHash: "abc123",
-    accessToken,
-    apiBaseUrl: emu.url,
-    ...over,
-  });
-  const failure = async (i: BigCommerceApiCheckInputs): Promise<string> => {
-    try {
-      await provider.create(i);
-    } catch (e: unknown) {
-      return e instanceof Error ? e.message : String(e);
-    }
-    throw new Error("create succeeded but should have failed");
-  };
+  const inputs = (accessToken: string, over: Partial<BigCommerceApiCheckInputs> = {}) => checkInputs(emu.url, accessToken, over);
+  const failure = (i: BigCommerceApiCheckInputs) => createFailure(provider, i);
 
   beforeAll(async () => {
     emu = await startBigCommerceEmulator({

@@ -1,0 +1,17 @@
+/** What the BigCommerce provider tests share: check inputs for an emulated store, and a create that must fail. */
+import type { BigCommerceApiCheckInputs, BigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
+
+/** Inputs of a check of store `abc123` at `apiBaseUrl` (an emulator's url) with `accessToken`. */
+export function checkInputs(apiBaseUrl: string, accessToken: string, over: Partial<BigCommerceApiCheckInputs> = {}): BigCommerceApiCheckInputs {
+  return { storeHash: "abc123", accessToken, apiBaseUrl, ...over };
+}
+
+/** The message of a `create` that must fail; throws when it succeeds. */
+export async function createFailure(provider: BigCommerceApiCheckProvider, inputs: BigCommerceApiCheckInputs): Promise<string> {
+  try {
+    await provider.create(inputs);
+  } catch (e: unknown) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  throw new Error("create succeeded but should have failed");
+}
