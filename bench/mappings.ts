@@ -32,9 +32,10 @@ import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 import * as http from "http";
 import axios, { AxiosInstance } from "axios";
-import type { SyncInputs, SyncOutputs } from "../dynamic-providers/dataverse/sync";
+import type { SyncOutputs } from "../dynamic-providers/dataverse/sync";
 import { serializeDefaultProvider } from "../plan/provider-serialization";
 import { runSteps, writeProviderFile, Step, StepResult } from "../tests/emulators/dataverse-child";
+import { productMappingInputs } from "../tests/emulators/dataverse-harness";
 import { diffRowMaps } from "../dynamic-providers/dataverse/plan";
 import type { RowMap } from "../dynamic-providers/dataverse/rows";
 
@@ -168,17 +169,7 @@ async function phase(emu: Emu, name: string, steps: Step[]): Promise<StepResult[
 
 async function benchBulk(emu: Emu): Promise<void> {
   providerFile = writeProviderFile((await serializeDefaultProvider("iomMappingSetProvider")).text);
-  const inputs = (rows: RowMap): SyncInputs => ({
-    environmentUrl: emu.url,
-    kind: "products",
-    rows,
-    targetKeyColumn: "productnumber",
-    mappingGroup: "Default Mapping Group",
-    providerName: "BigCommerce",
-    adoptExisting: false,
-    schemaOverride: "",
-    ownerSeed: "bench",
-  });
+  const inputs = (rows: RowMap) => productMappingInputs(emu.url, rows, { ownerSeed: "bench" });
   const full = fullRows();
   const [created] = await phase(emu, "full sync", [{ op: "create", args: [inputs(full)] }]);
   const id = (created.result as { id: string }).id;
