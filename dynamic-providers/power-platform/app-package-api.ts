@@ -13,6 +13,7 @@
  * origin with a token for its audience (clouds.ts). Runs inside the serialized providers.
  */
 import { createAdminApi, errorMessage, prop, text, type AdminApiOptions } from "./admin-api";
+import { powerPlatformRefusal } from "./environment-api";
 import { CLOUDS, cloudOfPowerPlatformApiHost } from "../clouds";
 
 /** [TF-APP] constants.APPLICATION_API_VERSION, also the version the [REST] pages document. */
@@ -68,7 +69,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createApplicationPackageApi(o: Omit<AdminApiOptions, "bapUrl"> & { powerPlatformApiUrl: string }) {
   const base = new URL(o.powerPlatformApiUrl).origin;
-  const api = createAdminApi({ ...o, bapUrl: base, getToken: o.getToken ?? powerPlatformApiTokenSource(base) });
+  const shared = createAdminApi({ ...o, bapUrl: base, getToken: o.getToken ?? powerPlatformApiTokenSource(base) });
+  const api = {
+    ...shared,
+    request: (...args: Parameters<typeof shared.request>) =>
+      shared.request(...args).catch((e: unknown) => Promise.reject(powerPlatformRefusal(e, "Power Platform API", "POWER_PLATFORM_API_ACCESS_TOKEN"))),
+  };
   const log = o.log ?? (() => undefined);
   const url = (environmentId: string, rest = "") => `${base}/appmanagement/environments/${encodeURIComponent(environmentId)}/applicationPackages${rest}?api-version=${APPLICATION_API_VERSION}`;
 

@@ -84,6 +84,21 @@ export const MANAGED_ENVIRONMENT_SETTINGS = {
   },
 } as const;
 
+/**
+ * A 401/403 from a Power Platform API, with the fix that applies to it: the shared client's own
+ * message is about Dataverse application users, which these APIs do not have. Any other error
+ * passes through.
+ */
+export function powerPlatformRefusal(e: unknown, api: string, tokenVariable: string): unknown {
+  const refused = e as { auth?: unknown; status?: unknown; message?: string };
+  if (refused?.auth !== true || (refused.status !== 401 && refused.status !== 403)) return e;
+  const first = String(refused.message ?? "").split(". ")[0].replace(/^Dataverse environment /, "");
+  return new PowerPlatformEnvironmentError(
+    `the ${api} refused the request (HTTP ${refused.status}): ${first}. The identity needs the Power Platform administrator role, or, for a service principal, ` +
+      `registration as a Power Platform management application (docs/power-platform-identity.md); the token comes from ${tokenVariable} when set, else DefaultAzureCredential`,
+  );
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const retryAfterMs = (r: Resp): number | undefined => {
   const n = Number(r.headers["retry-after"]);
@@ -92,7 +107,13 @@ const retryAfterMs = (r: Resp): number | undefined => {
 const isNotStartable = (r: Resp) => r.status === 409 && (r.text.includes(OPERATION_NOT_STARTABLE) || JSON.stringify(r.data ?? "").includes(OPERATION_NOT_STARTABLE));
 
 export function createEnvironmentApi(o: AdminApiOptions) {
-  const admin = createAdminApi(o);
+  const shared = createAdminApi(o);
+  const refusal = (e: unknown) => powerPlatformRefusal(e, "Power Platform admin API (BAP)", "POWER_PLATFORM_ACCESS_TOKEN");
+  const admin = {
+    ...shared,
+    request: (...args: Parameters<typeof shared.request>) => shared.request(...args).catch((e: unknown) => Promise.reject(refusal(e))),
+    getEnvironment: (id: string) => shared.getEnvironment(id).catch((e: unknown) => Promise.reject(refusal(e))),
+  };
   const base = new URL(o.bapUrl).origin;
   const log = o.log ?? (() => undefined);
   const cap = o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY;

@@ -6,6 +6,7 @@
  * operations.
  */
 import { createPowerPlatformEnvironmentProvider, type PowerPlatformEnvironmentInputs, type PowerPlatformEnvironmentOutputs } from "../../dynamic-providers/power-platform";
+import type { DetailedDiffResult } from "../../dynamic-providers/common";
 import { captureConsolePerTest } from "../support/console";
 import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../emulators/power-platform-environments";
 
@@ -115,10 +116,12 @@ describe("create", () => {
   });
 
   it("created but its Dataverse not readable in time: the error carries the id, so the engine keeps it in the state", async () => {
-    process.env.POWER_PLATFORM_OPERATION_TIMEOUT_MS = "30";
+    // Reads 50 ms apart, given up after 600 ms: the lifecycle operation (three polls) finishes well inside it.
+    process.env.POWER_PLATFORM_OPERATION_TIMEOUT_MS = "600";
+    const patient = createPowerPlatformEnvironmentProvider({ client: { retryBaseMs: 2, retryMaxMs: 20 }, maxPollIntervalMs: 50 });
     emu.dataverseHiddenReads = 1000;
     try {
-      const error = (await provider.create(create()).then(() => undefined, (e: unknown) => e)) as Error & { id: string; properties: Record<string, unknown>; reasons: string[] };
+      const error = (await patient.create(create()).then(() => undefined, (e: unknown) => e)) as Error & { id: string; properties: Record<string, unknown>; reasons: string[] };
       expect(error.message).toMatch(/Dataverse is still not readable .*is kept in the stack's state/);
       expect(emu.env(error.id)).toBeDefined();
       expect(error.properties).toMatchObject({ environmentId: error.id, domainName: "iom-retail-dev-weu", instanceUrl: "" });
@@ -185,7 +188,7 @@ describe("diff and update", () => {
 
   it("display name, description and security group change in place through one PATCH", async () => {
     const news = create({ displayName: "IOM retail dev", description: "IOM dev", securityGroupId: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" });
-    const diff = await provider.diff(id, outs, news);
+    const diff = (await provider.diff(id, outs, news)) as DetailedDiffResult;
     expect(diff).toMatchObject({ changes: true, replaces: [] });
     expect(Object.keys(diff.detailedDiff!).sort()).toEqual(["description", "displayName", "securityGroupId"]);
     const updated = (await provider.update(id, outs, news)).outs as PowerPlatformEnvironmentOutputs;
@@ -222,7 +225,7 @@ describe("diff and update", () => {
     emu.env(id)!.displayName = "renamed by hand";
     const read = await provider.read(id, outs);
     expect(read.props!.displayName).toBe("renamed by hand");
-    expect((await provider.diff(id, read.props!, create())).detailedDiff).toEqual({ displayName: { kind: "UPDATE", inputDiff: true } });
+    expect(((await provider.diff(id, read.props!, create())) as DetailedDiffResult).detailedDiff).toEqual({ displayName: { kind: "UPDATE", inputDiff: true } });
   });
 
   it("refresh of an environment deleted outside Pulumi: gone from the state (empty id)", async () => {
