@@ -20,7 +20,7 @@ import { CLOUDS, cloudOfPowerPlatformApiHost } from "../clouds";
 const APPLICATION_API_VERSION = "2022-03-01-preview";
 /** [TF] constants.MAX_RETRY_COUNT. */
 const MAX_RETRIES = 10;
-/** IOM's package ([REST]/finance-and-operations docs: "Dynamics 365 Intelligent Order Management"). */
+/** IOM's package: Microsoft's finance-and-operations docs list it for "Dynamics 365 Intelligent Order Management" (issue 16). */
 export const IOM_APPLICATION_PACKAGE = "msdyn_IntelligentOrderManagementAnchor";
 /** The state an installed package reports ([REST]: the list filters on appInstallState Installed / NotInstalled). */
 export const INSTALLED = "Installed";
