@@ -15,6 +15,8 @@ import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dyna
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
 import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries, parseProviderSchemaOverride } from "./dynamic-providers/iom-provider";
 import { endpointUrlProblem } from "./dynamic-providers/common";
+import { CLOUDS, cloudOfBapHost } from "./dynamic-providers/clouds";
+import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "./dynamic-providers/power-platform/environment-api";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -22,6 +24,8 @@ import {
   defaultContainerNames,
   gatewayComputerName,
   keyVaultName,
+  powerPlatformDomainName,
+  powerPlatformEnvironmentName,
   storageAccountName,
   type NamingContext,
 } from "./naming";
@@ -103,7 +107,7 @@ const PROVIDER_SETUP_SCHEMA = {
       }
     }),
   },
-  powerPlatformEnvironmentId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the Power Platform environment id (a GUID), or empty") },
+  powerPlatformEnvironmentId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the Power Platform environment id (a GUID), or empty in create mode") },
 } as const;
 // ---- end IOM provider setup ------------------------------------------------------------------------
 // ---- Gateway recovery key rotation (docs/azure-landing.md, "Secret rotation") -----------------------
@@ -124,6 +128,25 @@ const BAP_ENDPOINT_SCHEMA = {
   },
 } as const;
 // ---- end BAP endpoint -------------------------------------------------------------------------------
+// ---- Power Platform environment: created or adopted (docs/power-platform-environment.md) -----------
+export const ENVIRONMENT_MODES = ["create", "adopt"] as const;
+const POWER_PLATFORM_ENVIRONMENT_SCHEMA = {
+  powerPlatformEnvironmentMode: { type: "string", schema: z.enum(ENVIRONMENT_MODES, { message: "must be create (the stack creates the environment) or adopt (it reads an existing one)" }) },
+  powerPlatformEnvironmentSku: { type: "string", schema: z.enum(ENVIRONMENT_SKUS, { message: `must be one of ${ENVIRONMENT_SKUS.join(", ")}` }) },
+  powerPlatformEnvironmentDescription: { type: "string", schema: z.string().max(2000, "must be at most 2000 characters") },
+  powerPlatformDomainName: {
+    type: "string",
+    schema: z.string().refine((v) => v === "" || (DOMAIN_NAME_PATTERN.test(v) && v.length <= 63), "must be lowercase letters, digits and '-' (starting with a letter or digit, at most 63), or empty for the name derived from the stack"),
+  },
+  powerPlatformLanguageCode: { type: "integer", schema: z.number().int().min(1, "must be a language LCID such as 1033") },
+  powerPlatformCurrencyCode: { type: "string", schema: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 currency code such as EUR") },
+  powerPlatformSecurityGroupId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be an Entra security group id (a GUID), or empty for none") },
+  powerPlatformEnvironmentTemplates: { type: "array", schema: uniqueList(z.string().regex(/^[A-Za-z0-9_]+$/, "must hold Dynamics 365 template names such as D365_Sales")) },
+  powerPlatformEnvironmentDeleteOnDestroy: { type: "boolean", schema: z.boolean() },
+  powerPlatformManagedEnvironment: { type: "boolean", schema: z.boolean() },
+  iomApplicationPackage: { type: "string", schema: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, "must be an application package's unique name such as msdyn_IntelligentOrderManagementAnchor") },
+} as const;
+// ---- end Power Platform environment -----------------------------------------------------------------
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table and
@@ -133,7 +156,7 @@ export const CONFIG_SCHEMA = {
   environment: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]{1,4}$/, "must be 2-5 lowercase letters or digits, starting with a letter (dev, test, prod, ...)") },
   location: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]+$/, "must be an Azure region name such as westeurope") },
   businessUnit: { type: "string", schema: z.string().regex(/^[a-z][a-z0-9]{1,9}$/, "must be 2-10 lowercase letters or digits, starting with a letter") },
-  organizationId: { type: "string", schema: guid },
+  organizationId: { type: "string", schema: z.string().refine((v) => v === "" || GUID.test(v), "must be the Dataverse organization id (a GUID), or empty in create mode") },
   regionCode: { type: "string", schema: z.string().regex(/^([a-z0-9]{2,4})?$/, "must be 2-4 lowercase letters or digits, or empty to derive it from location") },
   connectivity: { type: "string", schema: z.enum(CONNECTIVITY_MODES, { message: `must be one of ${CONNECTIVITY_MODES.join(", ")}` }) },
   vnetAddressSpace: { type: "string", schema: cidr },
@@ -216,6 +239,7 @@ export const CONFIG_SCHEMA = {
   ...PROVIDER_SETUP_SCHEMA,
   ...RECOVERY_KEY_SCHEMA,
   ...BAP_ENDPOINT_SCHEMA,
+  ...POWER_PLATFORM_ENVIRONMENT_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -235,7 +259,8 @@ export interface StackConfig {
   environment: string;
   location: string;
   businessUnit: string;
-  organizationId: string;
+  /** The Dataverse organization id from config: adopt mode only (create mode takes it from the environment). */
+  organizationId?: string;
   naming: NamingContext;
   tags: Record<string, string>;
   connectivity: { mode: ConnectivityMode; dataGateway: boolean; powerPlatformVnet: boolean };
@@ -289,9 +314,10 @@ export interface StackConfig {
     /** Absent: the check's default (live, prelaunch, pre-launch, trial). */
     acceptedStoreStatuses?: string[];
   };
-  /** Present when the stack names a Dataverse environment: IOM's ID mappings are kept in sync. */
+  /** Present when the stack has a Dataverse (create mode, or adopt mode with dataverseEnvironmentUrl): IOM's ID mappings are kept in sync. */
   dataverse?: {
-    environmentUrl: string;
+    /** From config in adopt mode; undefined in create mode, where it is an output of the environment. */
+    environmentUrl?: string;
     providerName: string;
     mappingGroup: string;
     /** Folder of the mapping CSVs, relative to the project. */
@@ -301,10 +327,36 @@ export interface StackConfig {
   };
   /** IOM provider setup: present when the stack names a Dataverse environment (see providerSetupOf). */
   providerSetup?: ProviderSetupConfig;
-  /** Power Platform environment the NetworkInjection policy is linked to; with VNet support only. */
-  powerPlatformEnvironmentId?: string;
+  /** The stack's Power Platform environment: created by the stack or adopted (docs/power-platform-environment.md). */
+  powerPlatformEnvironment: PowerPlatformEnvironmentConfig;
   /** BAP endpoint of the Power Platform cloud (origin only); undefined: the public cloud's. */
   powerPlatformBapUrl?: string;
+}
+
+export interface PowerPlatformEnvironmentConfig {
+  mode: (typeof ENVIRONMENT_MODES)[number];
+  /** Origin of the Power Platform API of the BAP endpoint's cloud (clouds.ts): application packages. */
+  powerPlatformApiUrl: string;
+  /** Adopt mode: the environment's id (lower case). */
+  environmentId?: string;
+  /** Create mode: what the environment is created with. */
+  create?: {
+    displayName: string;
+    description: string;
+    sku: (typeof ENVIRONMENT_SKUS)[number];
+    /** The Power Platform geography (powerPlatformGeo). */
+    location: string;
+    languageCode: number;
+    currencyCode: string;
+    domainName: string;
+    securityGroupId: string;
+    templates: string[];
+    deleteOnDestroy: boolean;
+    /** The IOM application package installed into it. */
+    iomApplicationPackage: string;
+  };
+  /** Whether the stack makes it a Managed Environment: VNet support needs it, or powerPlatformManagedEnvironment asks. */
+  managedEnvironment: boolean;
 }
 
 export interface ConfigProblem {
@@ -432,15 +484,53 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
   checkIntegrations(v, add);
   checkProviderSetup(v, add);
   checkRecoveryKeyAndBapEndpoint(v, add);
+  checkPowerPlatformEnvironment(v, add);
   checkDerivedNames(v, add);
 }
 
-/** The two keys of their own blocks: each only where what it configures exists. */
+/** The recovery key rotation only where there is a gateway. */
 function checkRecoveryKeyAndBapEndpoint(v: Values, add: AddProblem): void {
   if (v.gatewayRecoveryKeyRotation && !wantsGateway(v)) add("gatewayRecoveryKeyRotation", "is only used when connectivity is 'dataGateway' or 'both'");
-  if (v.powerPlatformBapUrl !== "" && v.powerPlatformEnvironmentId === "") {
-    add("powerPlatformBapUrl", "is only used with powerPlatformEnvironmentId (the policy link is the one call to the BAP endpoint)");
+}
+
+const creates = (v: Values) => v.powerPlatformEnvironmentMode === "create";
+/** Whether the stack has a Dataverse: the one it creates, or the one dataverseEnvironmentUrl names. */
+const hasDataverse = (v: Values) => creates(v) || v.dataverseEnvironmentUrl !== "";
+
+/**
+ * One source of truth for the environment: in create mode its id, Dataverse URL and organization id
+ * are outputs, so config may not name them; in adopt mode config names them (and the stack checks
+ * they belong together). Create-only keys are refused in adopt mode.
+ */
+function checkPowerPlatformEnvironment(v: Values, add: AddProblem): void {
+  if (creates(v)) {
+    const fromEnvironment = [
+      ["powerPlatformEnvironmentId", "the environment's id"],
+      ["dataverseEnvironmentUrl", "its Dataverse URL"],
+      ["organizationId", "its organization id"],
+    ] as const;
+    for (const [key, what] of fromEnvironment) {
+      if (v[key] !== "") add(key, `must be empty: powerPlatformEnvironmentMode is 'create', so ${what} comes from the environment this stack creates (remove the key, or set the mode to 'adopt')`);
+    }
+    if (v.powerPlatformGeo === "") add("powerPlatformGeo", "is required when powerPlatformEnvironmentMode is 'create': it is the environment's location (a Power Platform geography such as europe)");
+    if (v.powerPlatformEnvironmentTemplates.length === 0) {
+      add("powerPlatformEnvironmentTemplates", "must name at least one Dynamics 365 template when powerPlatformEnvironmentMode is 'create': templates enable Dynamics 365 apps, which IOM needs (a preview lists the ones your licences offer)");
+    }
+    if (v.powerPlatformBapUrl !== "" && cloudOfBapHost(new URL(v.powerPlatformBapUrl).hostname) === undefined) {
+      add("powerPlatformBapUrl", `must be a known BAP host in create mode (the application packages go to the same cloud's Power Platform API; known: ${Object.values(CLOUDS).map((c) => c.bapHost).join(", ")})`);
+    }
+    return;
   }
+  if (v.powerPlatformEnvironmentId === "") add("powerPlatformEnvironmentId", "is required when powerPlatformEnvironmentMode is 'adopt' (Power Platform admin center > Environments > the environment > Environment ID), or set the mode to 'create'");
+  if (v.organizationId === "") add("organizationId", "is required when powerPlatformEnvironmentMode is 'adopt' (the Dataverse organization id of the IOM environment)");
+  const createOnly = [
+    ["powerPlatformEnvironmentDescription", v.powerPlatformEnvironmentDescription !== ""],
+    ["powerPlatformDomainName", v.powerPlatformDomainName !== ""],
+    ["powerPlatformSecurityGroupId", v.powerPlatformSecurityGroupId !== ""],
+    ["powerPlatformEnvironmentTemplates", v.powerPlatformEnvironmentTemplates.length > 0],
+    ["powerPlatformEnvironmentDeleteOnDestroy", v.powerPlatformEnvironmentDeleteOnDestroy],
+  ] as const;
+  for (const [key, set] of createOnly) if (set) add(key, "is only used when powerPlatformEnvironmentMode is 'create' (an adopted environment is never changed)");
 }
 
 /** The address plan: every subnet inside the VNet, none overlapping, big enough for what it hosts. */
@@ -455,9 +545,10 @@ function checkAddressPlan(v: Values, add: AddProblem): void {
     else subnets.push(["powerPlatformSubnetPrefix", v.powerPlatformSubnetPrefix, 27]);
     if (!v.powerPlatformGeo) add("powerPlatformGeo", `is required when connectivity is '${v.connectivity}' (the Power Platform geography of the environment, e.g. unitedstates)`);
   } else {
-    for (const key of ["powerPlatformSubnetPrefix", "powerPlatformGeo", "powerPlatformFailoverLocation", "powerPlatformFailoverAddressSpace"] as const) {
+    for (const key of ["powerPlatformSubnetPrefix", "powerPlatformFailoverLocation", "powerPlatformFailoverAddressSpace"] as const) {
       if (v[key]) add(key, "is only used when connectivity is 'powerPlatformVnet' or 'both'");
     }
+    if (v.powerPlatformGeo && !creates(v)) add("powerPlatformGeo", "is only used when connectivity is 'powerPlatformVnet' or 'both', or when powerPlatformEnvironmentMode is 'create'");
   }
   const parsed: [ConfigKey, Cidr][] = [];
   for (const [key, text, maxPrefix] of subnets) {
@@ -522,10 +613,10 @@ function checkVaultFirewall(v: Values, add: AddProblem): void {
 
 /** Dataverse and BigCommerce keys only mean something with the integration they belong to. */
 function checkIntegrations(v: Values, add: AddProblem): void {
-  if (v.dataverseEnvironmentUrl === "") {
+  if (!hasDataverse(v)) {
     const dataverseKeys = ["dataverseMappingsDir", "dataverseAdoptExisting", ...MAPPING_KINDS.map(schemaOverrideKey)] as const;
     for (const key of dataverseKeys) {
-      if (v[key] !== "" && v[key] !== false) add(key, "is only used with dataverseEnvironmentUrl");
+      if (v[key] !== "" && v[key] !== false) add(key, "is only used with a Dataverse: dataverseEnvironmentUrl, or powerPlatformEnvironmentMode 'create'");
     }
   }
   if (v.bigcommerceStoreHash === "") {
@@ -584,12 +675,9 @@ export interface ProviderSetupConfig {
 const sameProvider = (a: string, b: string) => normalizeName(a) === normalizeName(b);
 
 function checkProviderSetup(v: Values, add: AddProblem): void {
-  if (v.dataverseEnvironmentUrl === "") {
-    for (const key of ["iomProviderParameters", "iomProviderSecretParameters"] as const) if (v[key].length > 0) add(key, "is only used with dataverseEnvironmentUrl");
-    if (v.iomProviderSchema !== "") add("iomProviderSchema", "is only used with dataverseEnvironmentUrl");
-  }
-  if (v.powerPlatformEnvironmentId !== "" && v.connectivity === "dataGateway") {
-    add("powerPlatformEnvironmentId", "is only used when connectivity is 'powerPlatformVnet' or 'both' (it is where the NetworkInjection policy is linked)");
+  if (!hasDataverse(v)) {
+    for (const key of ["iomProviderParameters", "iomProviderSecretParameters"] as const) if (v[key].length > 0) add(key, "is only used with a Dataverse: dataverseEnvironmentUrl, or powerPlatformEnvironmentMode 'create'");
+    if (v.iomProviderSchema !== "") add("iomProviderSchema", "is only used with a Dataverse: dataverseEnvironmentUrl, or powerPlatformEnvironmentMode 'create'");
   }
   const ignore: string[] = [];
   const plain = parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "");
@@ -624,6 +712,32 @@ function providerSetupOf(v: Values): ProviderSetupConfig {
 }
 // ---- end IOM provider setup ------------------------------------------------------------------------
 
+function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, vnetSupport: boolean): PowerPlatformEnvironmentConfig {
+  const cloud = v.powerPlatformBapUrl ? cloudOfBapHost(new URL(v.powerPlatformBapUrl).hostname) : "public";
+  return {
+    mode: v.powerPlatformEnvironmentMode,
+    powerPlatformApiUrl: `https://${CLOUDS[cloud ?? "public"].powerPlatformApiHost}`,
+    environmentId: creates(v) ? undefined : v.powerPlatformEnvironmentId.toLowerCase(),
+    create: creates(v)
+      ? {
+          displayName: powerPlatformEnvironmentName(naming),
+          description: v.powerPlatformEnvironmentDescription,
+          sku: v.powerPlatformEnvironmentSku,
+          location: v.powerPlatformGeo,
+          languageCode: v.powerPlatformLanguageCode,
+          currencyCode: v.powerPlatformCurrencyCode,
+          domainName: v.powerPlatformDomainName || powerPlatformDomainName(naming),
+          securityGroupId: v.powerPlatformSecurityGroupId.toLowerCase(),
+          templates: v.powerPlatformEnvironmentTemplates,
+          deleteOnDestroy: v.powerPlatformEnvironmentDeleteOnDestroy,
+          iomApplicationPackage: v.iomApplicationPackage,
+        }
+      : undefined,
+    // An adopted environment is never changed unless the stack asks: the policy link then checks it is managed.
+    managedEnvironment: (creates(v) && vnetSupport) || v.powerPlatformManagedEnvironment,
+  };
+}
+
 function build(stack: string, v: Values): StackConfig {
   const naming: NamingContext = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
   const containers = defaultContainerNames(naming);
@@ -635,7 +749,7 @@ function build(stack: string, v: Values): StackConfig {
     environment: v.environment,
     location: v.location,
     businessUnit: v.businessUnit,
-    organizationId: v.organizationId.toLowerCase(),
+    organizationId: creates(v) ? undefined : v.organizationId.toLowerCase(),
     naming,
     tags: {
       ...extraTags,
@@ -707,9 +821,9 @@ function build(stack: string, v: Values): StackConfig {
       : undefined,
     resourceLocks: v.resourceLocks,
     monitoring: buildMonitoring(v),
-    dataverse: v.dataverseEnvironmentUrl
+    dataverse: hasDataverse(v)
       ? {
-          environmentUrl: v.dataverseEnvironmentUrl.replace(/\/$/, ""),
+          environmentUrl: creates(v) ? undefined : v.dataverseEnvironmentUrl.replace(/\/$/, ""),
           providerName: v.dataverseProviderName,
           mappingGroup: v.dataverseMappingGroup,
           mappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
@@ -717,8 +831,8 @@ function build(stack: string, v: Values): StackConfig {
           schemaOverrides: Object.fromEntries(MAPPING_KINDS.filter((k) => v[schemaOverrideKey(k)] !== "").map((k) => [k, v[schemaOverrideKey(k)]])),
         }
       : undefined,
-    providerSetup: v.dataverseEnvironmentUrl ? providerSetupOf(v) : undefined,
-    powerPlatformEnvironmentId: powerPlatformVnet && v.powerPlatformEnvironmentId ? v.powerPlatformEnvironmentId.toLowerCase() : undefined,
+    providerSetup: hasDataverse(v) ? providerSetupOf(v) : undefined,
+    powerPlatformEnvironment: powerPlatformEnvironmentOf(v, naming, powerPlatformVnet),
     powerPlatformBapUrl: v.powerPlatformBapUrl ? new URL(v.powerPlatformBapUrl).origin : undefined,
     bigcommerce: v.bigcommerceStoreHash
       ? {

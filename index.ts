@@ -16,7 +16,7 @@ import { loadStackConfig } from "./config";
 import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
 import { IomMappingSet, MAPPING_KINDS, loadMappingDir } from "./dynamic-providers/dataverse";
 import { INVENTORY_VISIBILITY_PARAMETERS, IomProviderParameters, normalizeName } from "./dynamic-providers/iom-provider";
-import { PowerPlatformPolicyLink } from "./dynamic-providers/power-platform";
+import { PowerPlatformApplicationPackage, PowerPlatformEnvironment, PowerPlatformManagedEnvironment, PowerPlatformPolicyLink } from "./dynamic-providers/power-platform";
 import { UNIQUE_SUFFIX_LENGTH, resourceName } from "./naming";
 import { rotationClock, rotationWindow } from "./rotation";
 
@@ -231,6 +231,29 @@ const monitoring = new Monitoring("monitoring", {
   workbook: { definition: landingWorkbook, key: `${pulumi.getProject()}/${pulumi.getStack()}` },
 });
 
+// ---- Power Platform environment: created or adopted, then Managed Environment and the IOM app ------
+// (docs/power-platform-environment.md). In create mode the Dataverse URL, organization id and
+// environment id are outputs of these resources and flow into everything below; in adopt mode they
+// come from config, and the environment resource checks that config names one environment.
+
+const pp = config.powerPlatformEnvironment;
+const bapUrl = config.powerPlatformBapUrl;
+const powerPlatformEnvironment = new PowerPlatformEnvironment("powerplatform-environment", pp.create
+  ? { mode: "create", bapUrl, ...pp.create }
+  : { mode: "adopt", bapUrl, environmentId: pp.environmentId, expectedInstanceUrl: config.dataverse?.environmentUrl, expectedOrganizationId: config.organizationId });
+// VNet support needs a Managed Environment (Power Platform docs, "vnet-support-setup-configure").
+const managedEnvironment = pp.managedEnvironment
+  ? new PowerPlatformManagedEnvironment("powerplatform-managed-environment", { environmentId: powerPlatformEnvironment.environmentId, bapUrl })
+  : undefined;
+/** The environment id for what follows: through the Managed Environment when there is one, so it comes after. */
+const environmentId = managedEnvironment?.environmentId ?? powerPlatformEnvironment.environmentId;
+const iomApp = pp.create
+  ? new PowerPlatformApplicationPackage("iom-app", { environmentId, uniqueName: pp.create.iomApplicationPackage, bapUrl, powerPlatformApiUrl: pp.powerPlatformApiUrl })
+  : undefined;
+/** Where IOM's tables are: the Dataverse the IOM app was installed in (create mode), or the configured one. */
+const dataverseUrl: pulumi.Input<string> | undefined = iomApp ? iomApp.instanceUrl : config.dataverse?.environmentUrl;
+const organizationId: pulumi.Input<string> = pp.create ? powerPlatformEnvironment.organizationId : (config.organizationId as string);
+
 // ---- Dynamic resources: checks and records outside Azure ------------------------------------------
 
 // Proves the store hash, token and scopes before IOM is pointed at them: Power Automate shows a
@@ -248,7 +271,7 @@ const bigcommerceCheck = config.bigcommerce
 // IOM's internal-external ID mappings, one set per kind, synced from mappings/<stack>/*.csv. The
 // preview lists every mapping added, changed or removed; rows the stack did not create are never
 // deleted.
-const mappingSets = config.dataverse && mappingFiles
+const mappingSets = config.dataverse && mappingFiles && dataverseUrl
   ? MAPPING_KINDS.flatMap((kind) => {
       const parsed = mappingFiles[kind];
       const dataverse = config.dataverse;
@@ -256,7 +279,7 @@ const mappingSets = config.dataverse && mappingFiles
       return [{
         key: kind,
         resource: new IomMappingSet(`iom-mappings-${kind}`, {
-          environmentUrl: dataverse.environmentUrl,
+          environmentUrl: dataverseUrl,
           kind,
           file: parsed.file,
           providerName: dataverse.providerName,
@@ -276,17 +299,17 @@ const mappingSets = config.dataverse && mappingFiles
 const providerSetup = config.dataverse ? config.providerSetup : undefined;
 const inventoryVisibilityExtras = providerSetup?.providers.find((p) => normalizeName(p.name) === normalizeName(providerSetup.inventoryVisibilityProvider));
 const providerSlug = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
-const providerParameters = config.dataverse && providerSetup
+const providerParameters = dataverseUrl && providerSetup
   ? [
       {
         key: "inventoryVisibility",
         resource: new IomProviderParameters("iom-provider-parameters-inventory-visibility", {
-          environmentUrl: config.dataverse.environmentUrl,
+          environmentUrl: dataverseUrl,
           providerName: providerSetup.inventoryVisibilityProvider,
           parameters: {
             [INVENTORY_VISIBILITY_PARAMETERS.fileDropLocation]: drop.fileDropLocation,
             [INVENTORY_VISIBILITY_PARAMETERS.errorFileDropLocation]: drop.errorFileDropLocation,
-            [INVENTORY_VISIBILITY_PARAMETERS.organizationId]: config.organizationId,
+            [INVENTORY_VISIBILITY_PARAMETERS.organizationId]: organizationId,
             ...inventoryVisibilityExtras?.parameters,
           },
           secretParameters: inventoryVisibilityExtras?.secretParameters,
@@ -298,7 +321,7 @@ const providerParameters = config.dataverse && providerSetup
         .map((p) => ({
           key: p.name,
           resource: new IomProviderParameters(`iom-provider-parameters-${providerSlug(p.name)}`, {
-            environmentUrl: config.dataverse!.environmentUrl,
+            environmentUrl: dataverseUrl,
             providerName: p.name,
             parameters: p.parameters,
             secretParameters: p.secretParameters,
@@ -308,14 +331,14 @@ const providerParameters = config.dataverse && providerSetup
     ]
   : [];
 
-// VNet support: the NetworkInjection policy linked to the (Managed) environment named in config.
-const policyLink = vnetSupport && config.powerPlatform && config.powerPlatformEnvironmentId
+// VNet support: the NetworkInjection policy linked to the (Managed) environment.
+const policyLink = vnetSupport && config.powerPlatform
   ? new PowerPlatformPolicyLink("powerplatform-policy-link", {
-      environmentId: config.powerPlatformEnvironmentId,
+      environmentId,
       policySystemId: vnetSupport.enterprisePolicySystemId,
       policyArmId: vnetSupport.enterprisePolicyId,
       policyLocation: config.powerPlatform.geo,
-      bapUrl: config.powerPlatformBapUrl,
+      bapUrl,
     })
   : undefined;
 
@@ -330,7 +353,18 @@ function summaryByKey<R, S>(entries: { key: string; resource: R }[], summary: (r
 export const inventoryVisibility = {
   fileDropLocation: drop.fileDropLocation,
   errorFileDropLocation: drop.errorFileDropLocation,
-  organizationId: config.organizationId,
+  organizationId,
+};
+/** The stack's Power Platform environment (created or adopted) and, in create mode, the IOM app installed in it. */
+export const powerPlatform = {
+  mode: pp.mode,
+  environmentId: powerPlatformEnvironment.environmentId,
+  dataverseUrl: powerPlatformEnvironment.instanceUrl,
+  organizationId: powerPlatformEnvironment.organizationId,
+  domainName: powerPlatformEnvironment.domainName,
+  version: powerPlatformEnvironment.version,
+  managedEnvironment: managedEnvironment ? managedEnvironment.protectionLevel : undefined,
+  iomApp: iomApp ? { version: iomApp.version, state: iomApp.state } : undefined,
 };
 export const storageAccountName = drop.accountName;
 export const storageAccountId = drop.accountId;
@@ -385,7 +419,7 @@ export const iomProviders = providerParameters.length
   : undefined;
 /** The NetworkInjection policy's link to the environment, as last read. */
 export const powerPlatformPolicyLink = policyLink
-  ? { environmentId: config.powerPlatformEnvironmentId, linked: policyLink.linked, linkStatus: policyLink.linkStatus }
+  ? { environmentId, linked: policyLink.linked, linkStatus: policyLink.linkStatus }
   : undefined;
 
 /** What an operator does next, in order. */
@@ -393,8 +427,10 @@ export const nextSteps = pulumi
   .all([drop.accountName, vault.vaultName, providerParameters[0]?.resource.activationStatus ?? null])
   .apply(([account, vaultName, inventoryVisibilityStatus]) => [
     ...(gateway?.manualStep ? [gateway.manualStep] : []),
-    ...(vnetSupport && !policyLink
-      ? ["Link the exported powerPlatformEnterprisePolicyId to the Managed Environment: set powerPlatformEnvironmentId and run pulumi up, or do it by hand (Power Platform admin center, or Enable-SubnetInjection from Microsoft.PowerPlatform.EnterprisePolicies)."]
+    // A new IOM has none of its system connections: they need a person's consent (Power Automate
+    // connections created by hand), as the deployment guide's "Configure system connections" shows.
+    ...(pp.create
+      ? ["In Intelligent Order Management (the environment's Published Apps), Get up and running > Configure settings: create the five system connections (IOM Data Transformer, Microsoft Dataverse three times, Power Automate Management) in Power Automate, paste their URLs, then select Activate System."]
       : []),
     `In Power Automate create an Azure Blob Storage connection with Microsoft Entra ID ('Azure AD Integrated') authentication to account '${account}'` +
       (gateway ? ` through gateway cluster '${gateway.clusterName}'.` : " (VNet support routes it privately)."),

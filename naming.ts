@@ -83,6 +83,20 @@ export function gatewayClusterName(ctx: NamingContext): string {
   return `gw-${WORKLOAD}-${ctx.businessUnit}-${ctx.environment}-${ctx.regionCode}`;
 }
 
+/**
+ * The Power Platform environment a stack creates: display name and Dataverse domain, both
+ * `iom-<bu>-<env>-<region>` (the guide: "naming the instance of IOM to include environment; location;
+ * and business unit"), e.g. https://iom-retail-dev-weu.crm4.dynamics.com.
+ */
+export function powerPlatformEnvironmentName(ctx: NamingContext): string {
+  return `${WORKLOAD}-${ctx.businessUnit}-${ctx.environment}-${ctx.regionCode}`;
+}
+
+/** The Dataverse domain of a created environment, unless the stack names one (see powerPlatformEnvironmentName). */
+export function powerPlatformDomainName(ctx: NamingContext): string {
+  return powerPlatformEnvironmentName(ctx);
+}
+
 /** The guide's container names: `d365iomfiledrop<env><region>` and `d365iomerrorfile<env><region>`. */
 export function defaultContainerNames(ctx: NamingContext): { fileDrop: string; errorFileDrop: string } {
   return {

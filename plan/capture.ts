@@ -95,12 +95,19 @@ const PREVIEW_MOCKS: HarnessMocks = {
   },
 };
 
+/**
+ * Whose input references the plan records: the policy's REFERENCE_TYPES, and every dynamic resource,
+ * so the plan shows where a value a preview cannot know yet will come from (the Power Platform
+ * environment -> IOM app -> mappings chain of a create-mode stack).
+ */
+const recordsReferences = (type: string) => REFERENCE_TYPES.includes(type) || type.startsWith("pulumi-nodejs:dynamic/");
+
 export async function captureStackPlan(stack: string, changes: ConfigChanges = {}): Promise<StackPlan> {
   process.env[ROTATION_CLOCK_ENV] ??= PLAN_CLOCK;
   // The program's own validation, first: a bad config fails here with its errors, before any mock runs.
   const { raw, secretKeys } = rawStackConfig(stack, changes);
   parseStackConfig(stack, raw, secretKeys);
-  const run = await runProgramUnderMocks(stack, { changes, preview: true, mocks: PREVIEW_MOCKS, referencesFor: REFERENCE_TYPES });
+  const run = await runProgramUnderMocks(stack, { changes, preview: true, mocks: PREVIEW_MOCKS, referencesFor: recordsReferences });
   const resources = run.resources
     .filter((r) => r.type !== "pulumi:pulumi:Stack")
     .map((r) => ({

@@ -14,6 +14,9 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { evaluate, type Violation } from "../policy/rules";
 import type { PlannedResource, StackPlan } from "./capture";
+
+/** The plan's marker for a value only a deployment knows (capture.ts's UNKNOWN, repeated to keep the SDK out of usage errors). */
+const UNKNOWN = "[unknown]";
 import { listStacks, ROOT } from "./stack-config";
 
 const PLANS_DIR = path.join(ROOT, "plans");
@@ -41,19 +44,24 @@ function summarize(value: unknown, prefix = "", depth = 0): string[] {
 
 /** Settings a security review looks at first; the rest follow in name order. */
 const FIRST = [
+  "mode", "domainName", "sku",
   "kind", "sku.name", "publicNetworkAccess", "allowSharedKeyAccess", "allowBlobPublicAccess", "minimumTlsVersion",
   "properties.publicNetworkAccess", "properties.enableRbacAuthorization", "properties.enablePurgeProtection",
   "properties.softDeleteRetentionInDays", "hardwareProfile.vmSize", "zones", "securityProfile.securityType",
 ];
 
-/** Settings worth a reviewer's eye: everything but the resource group, location and tags. */
+/**
+ * Settings worth a reviewer's eye: everything but the resource group, location and tags. An input a
+ * preview cannot know yet but that comes from other resources shows where from: `[from <name>]`.
+ */
 function keySettings(resource: PlannedResource): string {
   const skip = new Set(["resourceGroupName", "location", "tags", "source", "__provider"]);
   const rank = (s: string) => { const i = FIRST.indexOf(s.slice(0, s.indexOf("="))); return i < 0 ? FIRST.length : i; };
-  const settings = Object.entries(resource.inputs).filter(([k]) => !skip.has(k)).flatMap(([k, v]) => summarize(v, k))
+  const shown = (k: string, v: unknown) => (v === UNKNOWN && resource.references?.[k] ? `[from ${resource.references[k].join(", ")}]` : v);
+  const settings = Object.entries(resource.inputs).filter(([k]) => !skip.has(k)).flatMap(([k, v]) => summarize(shown(k, v), k))
     .map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).map((x) => x.s);
-  const shown = settings.slice(0, 10);
-  return shown.join("  ") + (settings.length > shown.length ? `  (+${settings.length - shown.length} more)` : "");
+  const first = settings.slice(0, 10);
+  return first.join("  ") + (settings.length > first.length ? `  (+${settings.length - first.length} more)` : "");
 }
 
 export function renderTree(plan: StackPlan, violations: Violation[]): string {

@@ -68,8 +68,8 @@ export interface HarnessOptions {
   /** Preview mode: outputs of resources stay unknown unless the mocks' state says otherwise. */
   preview: boolean;
   mocks: HarnessMocks;
-  /** Types whose property dependencies are recorded (RegisteredResource.references). */
-  referencesFor?: readonly string[];
+  /** Which types' property dependencies are recorded (RegisteredResource.references). */
+  referencesFor?: (type: string) => boolean;
 }
 
 /** The SDK's runtime state (internal to the SDK, so looked up and checked once per run). */
@@ -202,7 +202,7 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
       const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
       if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
       if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
-      if (options.referencesFor?.includes(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, declared));
+      if (options.referencesFor?.(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, declared));
       return undefined;
     });
     try {

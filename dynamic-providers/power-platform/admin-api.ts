@@ -49,6 +49,8 @@ export const LINK_API_VERSION = "2019-10-01";
 export const ENVIRONMENT_API_VERSION = "2023-06-01";
 /** [TF] PROTECTION_LEVEL_STANDARD: "the governance configuration protection level of a managed environment". */
 export const MANAGED_PROTECTION_LEVEL = "Standard";
+/** [TF] constants.ZERO_UUID: what the service and Terraform use for "no security group". */
+export const ZERO_GUID = "00000000-0000-0000-0000-000000000000";
 /** [PS] Enable-SubnetInjection: location pairs it treats as the same (environment -> policy). */
 const COMPATIBLE_LOCATIONS: Record<string, string> = { unitedstates: "unitedstateseuap", unitedkingdom: "uk" };
 
@@ -75,6 +77,31 @@ export interface EnvironmentInfo {
   protectionLevel: string;
   /** properties.enterprisePolicies.vnets ([TF] EnvironmentEnterprisePoliciesDto; [PS] reads `.VNets`). */
   vnets?: LinkedPolicy;
+  /** properties.environmentSku: Trial, Sandbox, Production, Developer, Default ([TF] dto.go EnvironmentTypes). */
+  sku: string;
+  description: string;
+  /** properties.states.management.id: Ready, Running, ... ([TF] updateEnvironmentWithRetry waits for Ready). */
+  managementState: string;
+  /** properties.linkedEnvironmentMetadata ([TF] LinkedEnvironmentMetadataDto); absent until Dataverse is readable. */
+  dataverse?: DataverseInfo;
+}
+
+/** The environment's Dataverse, as [TF] LinkedEnvironmentMetadataDto reads it. */
+export interface DataverseInfo {
+  /** `instanceUrl` without its trailing slash ([TF] GetEnvironmentHostById trims it too). */
+  instanceUrl: string;
+  /** `resourceId`: the Dataverse organization id ([TF] organization_id). */
+  organizationId: string;
+  domainName: string;
+  version: string;
+  /** "" when none; [TF] GetEnvironment reports a missing one as the zero GUID. */
+  securityGroupId: string;
+}
+
+/** What polling an operation ended with: its final state and the last body read. */
+export interface OperationResult {
+  state: string;
+  data: unknown;
 }
 
 export interface AdminApiOptions {
@@ -116,14 +143,14 @@ export function bapTokenSource(bapUrl: string = DEFAULT_BAP_URL): () => Promise<
 }
 
 /** Case-insensitive property read: [TF]'s fixture has `vNets`, its DTO `vnets`, [PS] reads `VNets`. */
-function prop(o: unknown, name: string): unknown {
+export function prop(o: unknown, name: string): unknown {
   if (!o || typeof o !== "object") return undefined;
   const k = Object.keys(o).find((x) => x.toLowerCase() === name.toLowerCase());
   return k === undefined ? undefined : (o as Record<string, unknown>)[k];
 }
-const text = (v: unknown) => (typeof v === "string" ? v : "");
+export const text = (v: unknown) => (typeof v === "string" ? v : "");
 
-function errorMessage(status: number, data: unknown, raw: string): string {
+export function errorMessage(status: number, data: unknown, raw: string): string {
   const e = prop(data, "error");
   const msg = text(prop(e, "message")) || raw.slice(0, 300);
   const code = text(prop(e, "code"));
@@ -156,6 +183,8 @@ export function createAdminApi(o: AdminApiOptions) {
     if (r.status !== 200) throw new PolicyLinkError(`reading Power Platform environment ${environmentId}: ${errorMessage(r.status, r.data, r.text)}`);
     const props = prop(r.data, "properties");
     const vnets = prop(prop(props, "enterprisePolicies"), "vnets");
+    const linked = prop(props, "linkedEnvironmentMetadata");
+    const securityGroupId = text(prop(linked, "securityGroupId"));
     return {
       id: environmentId,
       displayName: text(prop(props, "displayName")),
@@ -163,6 +192,18 @@ export function createAdminApi(o: AdminApiOptions) {
       protectionLevel: text(prop(prop(props, "governanceConfiguration"), "protectionLevel")),
       vnets: vnets
         ? { id: text(prop(vnets, "id")), systemId: text(prop(vnets, "systemId")), location: text(prop(vnets, "location")), linkStatus: text(prop(vnets, "linkStatus")) }
+        : undefined,
+      sku: text(prop(props, "environmentSku")),
+      description: text(prop(props, "description")),
+      managementState: text(prop(prop(prop(props, "states"), "management"), "id")),
+      dataverse: linked && text(prop(linked, "instanceUrl"))
+        ? {
+            instanceUrl: text(prop(linked, "instanceUrl")).replace(/\/+$/, ""),
+            organizationId: text(prop(linked, "resourceId")),
+            domainName: text(prop(linked, "domainName")),
+            version: text(prop(linked, "version")),
+            securityGroupId: securityGroupId === ZERO_GUID ? "" : securityGroupId,
+          }
         : undefined,
     };
   }
@@ -172,25 +213,27 @@ export function createAdminApi(o: AdminApiOptions) {
    * `operation-location` URL, read `state.id` (NotStarted: again in 5 s; Running: in 15 s; Failed:
    * `error.message`). [TF] DoWaitForLifecycleOperationStatus: `Location` header first, the 202's
    * Retry-After as the interval, 409 = not ready yet (wait), 404 = gone (treated as done).
+   * Also the Power Platform API's application-package operations (`status`; Learn REST reference
+   * "Get Application Package Install Status": NotStarted, Running, Succeeded, Failed, Canceled).
    */
-  async function waitFor(operationUrl: string, firstWaitMs: number | undefined, what: string): Promise<string> {
+  async function waitFor(operationUrl: string, firstWaitMs: number | undefined, what: string): Promise<OperationResult> {
     const started = Date.now();
     let wait = firstWaitMs;
     for (let poll = 1; ; poll++) {
       const cap = o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY;
       await sleep(Math.min(cap, wait ?? 5000));
       const r = await http.request("GET", operationUrl);
-      if (r.status === 404) return "Succeeded";
+      if (r.status === 404) return { state: "Succeeded", data: undefined };
       if (r.status === 409) {
         wait = undefined;
         continue;
       }
       if (r.status !== 200) throw new PolicyLinkError(`${what}: polling the operation failed: ${errorMessage(r.status, r.data, r.text)}`);
       const state = text(prop(prop(r.data, "state"), "id")) || text(prop(r.data, "status"));
-      if (state === "Succeeded") return state;
-      if (state === "Failed") {
+      if (state === "Succeeded") return { state, data: r.data };
+      if (state === "Failed" || state === "Canceled") {
         const err = prop(r.data, "error");
-        throw new PolicyLinkError(`${what} failed: ${text(prop(err, "message")) || "the operation reported Failed without a message"}`);
+        throw new PolicyLinkError(`${what} ${state === "Canceled" ? "was canceled" : "failed"}: ${text(prop(err, "message")) || `the operation reported ${state} without a message`}`);
       }
       if (Date.now() - started > timeoutMs) throw new PolicyLinkError(`${what}: still ${state || "pending"} after ${Math.round(timeoutMs / 60000)} minutes; check the environment's history in the Power Platform admin center`);
       log("info", `${what}: ${state || "pending"} (poll ${poll}, ${Math.round((Date.now() - started) / 1000)} s)`);
@@ -225,6 +268,9 @@ export function createAdminApi(o: AdminApiOptions) {
 
   return {
     getEnvironment,
+    /** The shared client's request, for the environment and application-package calls (environment-api.ts, app-package-api.ts). */
+    request: http.request,
+    waitFor,
     link: (environmentId: string, systemId: string) => linkOrUnlink("link", environmentId, systemId),
     unlink: (environmentId: string, systemId: string) => linkOrUnlink("unlink", environmentId, systemId),
     stats: http.stats,

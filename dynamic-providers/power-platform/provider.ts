@@ -228,3 +228,10 @@ export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
     );
   }
 }
+
+// The other resources of this folder live in files of their own (environment.ts, managed-environment.ts,
+// application-package.ts); their default providers are re-exported here, where the offline plan's
+// serialization check and the tests' serializedProvider() look for a folder's default providers.
+export { powerPlatformEnvironmentProvider } from "./environment";
+export { powerPlatformManagedEnvironmentProvider } from "./managed-environment";
+export { powerPlatformApplicationPackageProvider } from "./application-package";

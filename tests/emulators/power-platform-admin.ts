@@ -28,10 +28,12 @@ export interface EmulatedPolicy {
   location: string;
 }
 
-interface Operation {
+export interface Operation {
   id: string;
   environmentId: string;
   type: string;
+  /** Where the operation's environment is ([TF] LifecycleDto links.environment.path: a create's new id). */
+  environmentPath?: string;
   /** Polls left before it finishes. */
   pollsLeft: number;
   state: "NotStarted" | "Running" | "Succeeded" | "Failed";
@@ -51,7 +53,7 @@ export class PowerPlatformAdminEmulator {
   /** Retry-After seconds on 202 and on operation polls ([PS] old scripts poll "every retry-after seconds"). */
   retryAfterSeconds = "0.01";
   url = "";
-  private faults: AdminFault[] = [];
+  protected faults: AdminFault[] = [];
   private server?: http.Server;
   private sockets = new Set<Socket>();
 
@@ -89,13 +91,13 @@ export class PowerPlatformAdminEmulator {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
-  private send(res: http.ServerResponse, req: { method: string; path: string }, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  protected send(res: http.ServerResponse, req: { method: string; path: string }, status: number, body?: unknown, headers: Record<string, string> = {}): void {
     this.log.push({ method: req.method, path: req.path, status, body });
     res.writeHead(status, body === undefined ? headers : { ...headers, "Content-Type": "application/json; charset=utf-8" });
     res.end(body === undefined ? undefined : JSON.stringify(body));
   }
 
-  private error(code: string, message: string) {
+  protected error(code: string, message: string) {
     return { error: { code, message } };
   }
 
@@ -113,6 +115,11 @@ export class PowerPlatformAdminEmulator {
         return this.send(res, r, f.kind === "429" ? 429 : 503, this.error(f.kind === "429" ? "TooManyRequests" : "ServiceUnavailable", "Injected."), { "Retry-After": this.retryAfterSeconds });
       }
     }
+    return this.route(r, url, raw, res);
+  }
+
+  /** Answers one authenticated request that no fault took; a subclass adds routes in front of these. */
+  protected route(r: { method: string; path: string }, url: URL, raw: string, res: http.ServerResponse): void {
     const apiVersion = url.searchParams.get("api-version");
 
     // GET environment: [TF] admin scope with api-version 2023-06-01; [PS] non-admin path with 2016-11-01.
@@ -205,7 +212,13 @@ export class PowerPlatformAdminEmulator {
         res,
         r,
         200,
-        { id: op.id, type: { id: op.type }, state: { id: op.state }, ...(op.state === "Failed" ? { error: { code: "OperationFailed", message: op.fail } } : {}) },
+        {
+          id: op.id,
+          type: { id: op.type },
+          state: { id: op.state },
+          ...(op.environmentPath ? { links: { environment: { path: op.environmentPath } } } : {}),
+          ...(op.state === "Failed" ? { error: { code: "OperationFailed", message: op.fail } } : {}),
+        },
         op.state === "Succeeded" || op.state === "Failed" ? {} : { "Retry-After": this.retryAfterSeconds },
       );
     }

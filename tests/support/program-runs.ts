@@ -49,8 +49,29 @@ function principalIdFor(name: string): string {
   return `aaaaaaaa-0000-4000-8000-${h.toString(16).padStart(12, "0").slice(-12)}`;
 }
 
+/**
+ * What the Power Platform dynamic resources output once they exist: a created environment gets an
+ * id, a Dataverse at its domain and an organization id; an adopted one is what config names; the
+ * IOM app reports the Dataverse of the environment it was installed in.
+ */
+function powerPlatformOutputs(type: string, name: string, inputs: Record<string, unknown>, dataverseOf: Map<string, string>): Record<string, unknown> {
+  if (type === "pulumi-nodejs:dynamic/powerplatform:Environment") {
+    const created = inputs.mode === "create";
+    const environmentId = created ? principalIdFor(`${name}-environment`) : String(inputs.environmentId);
+    const instanceUrl = created ? `https://${String(inputs.domainName)}.crm4.dynamics.com` : String(inputs.expectedInstanceUrl);
+    dataverseOf.set(environmentId, instanceUrl);
+    return { environmentId, instanceUrl, organizationId: created ? principalIdFor(`${name}-organization`) : inputs.expectedOrganizationId, version: "9.2.24031.00206" };
+  }
+  if (type === "pulumi-nodejs:dynamic/powerplatform:ManagedEnvironment") return { protectionLevel: "Standard" };
+  if (type === "pulumi-nodejs:dynamic/powerplatform:ApplicationPackage") {
+    return { state: "Installed", version: "9.2.24031.1", name: "Dynamics 365 Intelligent Order Management", instanceUrl: dataverseOf.get(String(inputs.environmentId)) };
+  }
+  return {};
+}
+
 /** Made-up ids, names and identities, so tests can follow references between resources. */
 function mocksFor(generatedSecrets: string[]): HarnessMocks {
+  const dataverseOf = new Map<string, string>();
   return {
     newResource(args) {
       const inputs = args.inputs as Record<string, unknown>;
@@ -59,7 +80,7 @@ function mocksFor(generatedSecrets: string[]): HarnessMocks {
       const id = args.type.startsWith("azure-native:")
         ? `/subscriptions/${SUBSCRIPTION_ID}/resourceGroups/mock/providers/${args.type.split(":")[1]}/${args.type.split(":")[2]}/${azureName}`
         : `${args.name}-id`;
-      const state: Record<string, unknown> = { ...inputs, name: azureName };
+      const state: Record<string, unknown> = { ...inputs, name: azureName, ...powerPlatformOutputs(args.type, args.name, inputs, dataverseOf) };
       if (args.type === "random:index/randomString:RandomString") state.result = MOCK_SUFFIX;
       if (args.type === "random:index/randomPassword:RandomPassword") {
         // Like the random provider: new keepers, new value.

@@ -32,9 +32,8 @@ describe("a bad powerPlatformBapUrl is refused, naming the key", () => {
     expect(configProblem("prod", { set: { powerPlatformBapUrl: url } })).toMatch(message);
   });
 
-  test("set on a stack that links no policy (no powerPlatformEnvironmentId)", () => {
-    expect(configProblem("dev", { set: { powerPlatformBapUrl: "https://gov.api.bap.microsoft.us" } }))
-      .toMatch(/powerPlatformBapUrl: is only used with powerPlatformEnvironmentId/);
+  test("a host of no known cloud on a stack that creates its environment (the application packages' API follows the cloud)", () => {
+    expect(configProblem("dev", { set: { powerPlatformBapUrl: "https://bap.example.com" } })).toMatch(/powerPlatformBapUrl: must be a known BAP host in create mode/);
   });
 });
 
@@ -47,6 +46,17 @@ describe("the policy link calls the configured endpoint", () => {
   test("set: that origin (a trailing slash dropped)", async () => {
     const run = await runProgram("prod", { set: { powerPlatformBapUrl: "https://gov.api.bap.microsoft.us/" } });
     expect(run.one(LINK).inputs.bapUrl).toBe("https://gov.api.bap.microsoft.us");
+  }, 120000);
+});
+
+describe("the environment resources call the configured cloud", () => {
+  test("a created environment, its IOM app (at that cloud's Power Platform API) and the adopted one", async () => {
+    const dev = await runProgram("dev", { set: { powerPlatformBapUrl: "https://gov.api.bap.microsoft.us" } });
+    expect(dev.one("pulumi-nodejs:dynamic/powerplatform:Environment").inputs.bapUrl).toBe("https://gov.api.bap.microsoft.us");
+    // hosts: microsoft/terraform-provider-power-platform internal/constants (USGOV_POWERPLATFORM_API_DOMAIN), in clouds.ts
+    expect(dev.one("pulumi-nodejs:dynamic/powerplatform:ApplicationPackage").inputs).toMatchObject({ bapUrl: "https://gov.api.bap.microsoft.us", powerPlatformApiUrl: "https://api.gov.powerplatform.microsoft.us" });
+    const prod = await runProgram("prod");
+    expect(prod.one("pulumi-nodejs:dynamic/powerplatform:Environment").inputs.bapUrl).toBe(DEFAULT_BAP_URL);
   }, 120000);
 });
 

@@ -3,7 +3,7 @@
  * rejected with a message naming the key and the stack, and all problems come at once.
  */
 import { ConfigError, parseStackConfig } from "../../config";
-import { listStacks, loadStackFile, rawStackConfig, type ConfigChanges } from "../support/stack";
+import { DEV_ADOPTING, listStacks, loadStackFile, rawStackConfig, type ConfigChanges } from "../support/stack";
 
 /** `text` overrides values after the CLI's own checks, as a value the CLI passes through would arrive. */
 function problemsFor(stack: string, changes: ConfigChanges, text: Record<string, string> = {}): ConfigError {
@@ -37,7 +37,7 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a region without a built-in short code", { set: { location: "marsnorth" } }, "regionCode", /has no built-in short code/],
   ["business unit too long", { set: { businessUnit: "retailgroup1" } }, "businessUnit", /2-10 lowercase/],
   ["names that outgrow Azure's limits", { set: { businessUnit: "retailgrp", environment: "stage" } }, "businessUnit", /'stiomretailgrpstageweu<random>' too long/],
-  ["organization id that is not a GUID", { set: { organizationId: "contoso" } }, "organizationId", /must be a GUID/],
+  ["organization id that is not a GUID", { set: { organizationId: "contoso" } }, "organizationId", /must be the Dataverse organization id \(a GUID\)/],
   ["unknown connectivity mode", { set: { connectivity: "vpn" } }, "connectivity", /one of dataGateway, powerPlatformVnet, both/],
   ["address space with host bits", { set: { vnetAddressSpace: "10.20.0.1/24" } }, "vnetAddressSpace", /without host bits/],
   ["subnet outside the VNet", { set: { privateEndpointSubnetPrefix: "10.99.0.0/27" } }, "privateEndpointSubnetPrefix", /not inside vnetAddressSpace/],
@@ -45,7 +45,7 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["private endpoint subnet too small", { set: { privateEndpointSubnetPrefix: "10.20.0.0/29" } }, "privateEndpointSubnetPrefix", /too small: use \/28/],
   ["VNet support without its subnet", { set: { connectivity: "both", powerPlatformGeo: "europe" } }, "powerPlatformSubnetPrefix", /required when connectivity is 'both'/],
   ["failover region without its address space", { set: { connectivity: "powerPlatformVnet", powerPlatformSubnetPrefix: "10.20.0.64/26", powerPlatformGeo: "europe", powerPlatformFailoverLocation: "northeurope" } }, "powerPlatformFailoverAddressSpace", /set together/],
-  ["Power Platform settings on a gateway-only stack", { set: { powerPlatformGeo: "europe" } }, "powerPlatformGeo", /only used when connectivity/],
+  ["Power Platform settings on a gateway-only stack", { set: { powerPlatformSubnetPrefix: "10.20.0.64/26" } }, "powerPlatformSubnetPrefix", /only used when connectivity/],
   ["premium storage SKU", { set: { storageSku: "Premium_LRS" } }, "storageSku", /one of Standard_LRS/],
   ["blob soft delete of zero days", { set: { blobSoftDeleteDays: 0 } }, "blobSoftDeleteDays", /at least 1/],
   ["blob versioning as yes/no", {}, "blobVersioning", /true or false, got 'yes'/, { blobVersioning: "yes" }],
@@ -75,7 +75,23 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a malformed schema override", { set: { dataverseUnitsSchema: "table" } }, "dataverseUnitsSchema", /is not key=value/],
   ["a schema override with an unknown key", { set: { dataverseProductsSchema: "tabel=abc_x" } }, "dataverseProductsSchema", /unknown key "tabel"/],
   ["a mappings folder outside the project", { set: { dataverseMappingsDir: "../elsewhere" } }, "dataverseMappingsDir", /inside the project/],
-  ["mapping settings without an environment", { set: { dataverseEnvironmentUrl: "", dataverseAdoptExisting: true } }, "dataverseAdoptExisting", /only used with dataverseEnvironmentUrl/],
+  ["mapping settings without a Dataverse", { set: { ...DEV_ADOPTING, dataverseEnvironmentUrl: "", dataverseAdoptExisting: true } }, "dataverseAdoptExisting", /only used with a Dataverse: dataverseEnvironmentUrl, or powerPlatformEnvironmentMode 'create'/],
+  // The Power Platform environment (dev creates it).
+  ["an unknown environment mode", { set: { powerPlatformEnvironmentMode: "import" } }, "powerPlatformEnvironmentMode", /must be create .* or adopt/],
+  ["a Dataverse URL in create mode", { set: { dataverseEnvironmentUrl: "https://iom-retail-dev.crm4.dynamics.com" } }, "dataverseEnvironmentUrl", /must be empty: powerPlatformEnvironmentMode is 'create', so its Dataverse URL comes from the environment this stack creates/],
+  ["an organization id in create mode", { set: { organizationId: "6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10" } }, "organizationId", /must be empty: .* its organization id comes from the environment/],
+  ["an environment id in create mode", { set: { powerPlatformEnvironmentId: "5d2e8a41-7c3b-4f9e-a1d6-0b4c7e9f2a13" } }, "powerPlatformEnvironmentId", /must be empty: .* the environment's id comes from the environment/],
+  ["create mode without a geography", { set: { powerPlatformGeo: "" } }, "powerPlatformGeo", /required when powerPlatformEnvironmentMode is 'create': it is the environment's location/],
+  ["create mode without a Dynamics 365 template", { set: { powerPlatformEnvironmentTemplates: [] } }, "powerPlatformEnvironmentTemplates", /at least one Dynamics 365 template/],
+  ["an environment SKU that does not exist", { set: { powerPlatformEnvironmentSku: "Free" } }, "powerPlatformEnvironmentSku", /one of Trial, Sandbox, Production, Developer/],
+  ["a domain name with capitals", { set: { powerPlatformDomainName: "IOM-Dev" } }, "powerPlatformDomainName", /lowercase letters, digits and '-'/],
+  ["a currency in lower case", { set: { powerPlatformCurrencyCode: "eur" } }, "powerPlatformCurrencyCode", /ISO 4217/],
+  ["a security group that is not a GUID", { set: { powerPlatformSecurityGroupId: "iom-users" } }, "powerPlatformSecurityGroupId", /security group id \(a GUID\)/],
+  ["an application package name with spaces", { set: { iomApplicationPackage: "Intelligent Order Management" } }, "iomApplicationPackage", /unique name/],
+  ["create mode on a BAP host of no known cloud", { set: { powerPlatformBapUrl: "https://bap.example.com" } }, "powerPlatformBapUrl", /must be a known BAP host in create mode/],
+  ["adopt mode without the environment id", { set: { ...DEV_ADOPTING, powerPlatformEnvironmentId: "" } }, "powerPlatformEnvironmentId", /required when powerPlatformEnvironmentMode is 'adopt'/],
+  ["adopt mode without the organization id", { set: { ...DEV_ADOPTING, organizationId: "" } }, "organizationId", /required when powerPlatformEnvironmentMode is 'adopt'/],
+  ["a create-only setting in adopt mode", { set: { ...DEV_ADOPTING, powerPlatformEnvironmentDeleteOnDestroy: true } }, "powerPlatformEnvironmentDeleteOnDestroy", /only used when powerPlatformEnvironmentMode is 'create' \(an adopted environment is never changed\)/],
   ["a mistyped key", { set: { storagesku: "Standard_LRS" } }, "storagesku", /not a setting of this program \(did you mean 'storageSku'\?\)/],
 ];
 
@@ -102,7 +118,7 @@ describe("bad configuration is rejected, naming key and stack", () => {
 
   test("values of the wrong declared type are already refused by the Pulumi CLI, naming key and stack", () => {
     expect(() => rawStackConfig("dev", { set: { gatewayVmCount: "two" } })).toThrow("Stack 'dev' with configuration key 'gatewayVmCount' must be of type 'integer'");
-    expect(() => rawStackConfig("dev", { remove: ["organizationId"] })).toThrow("Stack 'dev' is missing configuration value 'organizationId'");
+    expect(() => rawStackConfig("dev", { remove: ["businessUnit"] })).toThrow("Stack 'dev' is missing configuration value 'businessUnit'");
   });
 
   test("reports a missing required key", () => {

@@ -73,10 +73,16 @@ describe("npm run plan", () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^Stack dev \(iom-bigcommerce\): \d+ resources$/m);
     expect(result.stdout).toMatch(/├─ iom:storage:DropStorage drop\n│ {2}├─ azure-native:storage:StorageAccount drop-account .*publicNetworkAccess=Disabled/);
-    expect(result.stdout).toContain("inventoryVisibility.organizationId=6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10");
+    // dev creates its Power Platform environment: the chain environment -> IOM app -> mappings and
+    // provider parameters shows where each value a preview cannot know yet comes from.
+    expect(result.stdout).toMatch(/─ pulumi-nodejs:dynamic\/powerplatform:Environment powerplatform-environment {2}mode=create {2}domainName=iom-retail-dev-weu {2}sku=Sandbox/);
+    expect(result.stdout).toMatch(/─ pulumi-nodejs:dynamic\/powerplatform:ApplicationPackage iom-app .*environmentId=\[from powerplatform-environment\].*uniqueName=msdyn_IntelligentOrderManagementAnchor/);
+    expect(result.stdout).toMatch(/─ pulumi-nodejs:dynamic\/dataverse:IomMappingSet iom-mappings-products .*environmentUrl=\[from iom-app\]/);
+    expect(result.stdout).toMatch(/─ pulumi-nodejs:dynamic\/iom:IomProviderParameters iom-provider-parameters-inventory-visibility {2}environmentUrl=\[from iom-app\]/);
+    expect(result.stdout).toContain("inventoryVisibility.organizationId=[unknown]");
     expect(result.stdout).toContain("Policies: no violations");
     expect(result.stdout).toContain("plans/dev.json matches the code and config.");
-    expect(result.stdout).toMatch(/^Dynamic providers: all 4 serialize as 'pulumi preview' serializes them/m);
+    expect(result.stdout).toMatch(/^Dynamic providers: all 7 serialize as 'pulumi preview' serializes them/m);
     expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(path.join(ROOT, "plans", "dev.json"), "utf8"));
   });
 

@@ -32,11 +32,14 @@ describe("serializing providers as pulumi.dynamic.Resource does", () => {
     expect(result.problem).toMatch(/captures a secret/);
   });
 
-  test("the default providers are the four of dynamic-providers/README.md", () => {
+  test("the default providers are the seven of dynamic-providers/README.md", () => {
     expect([...defaultProviders().values()]).toEqual([
       "dynamic-providers/bigcommerce/provider.ts#bigCommerceApiCheckProvider",
       "dynamic-providers/dataverse/provider.ts#iomMappingSetProvider",
       "dynamic-providers/iom-provider/provider.ts#iomProviderParametersProvider",
+      "dynamic-providers/power-platform/provider.ts#powerPlatformApplicationPackageProvider",
+      "dynamic-providers/power-platform/provider.ts#powerPlatformEnvironmentProvider",
+      "dynamic-providers/power-platform/provider.ts#powerPlatformManagedEnvironmentProvider",
       "dynamic-providers/power-platform/provider.ts#powerPlatformPolicyLinkProvider",
     ]);
   });

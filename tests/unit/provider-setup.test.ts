@@ -1,11 +1,12 @@
 /**
  * The program's IOM provider setup, run under Pulumi's mocks with each stack's real config: every
- * stack with a Dataverse URL plans the Inventory Visibility parameters from its own outputs, every
- * stack with VNet support and an environment id plans the policy link, other providers' parameters
- * come from config (secrets as secrets), and nextSteps lists only what is still manual.
+ * stack plans the Inventory Visibility parameters from its own outputs (the Dataverse URL and
+ * organization id from the environment it creates, or from config when it adopts one), every stack
+ * with VNet support plans the policy link to its environment, other providers' parameters come from
+ * config (secrets as secrets), and nextSteps lists only what is still manual.
  */
 import { isSecretValue, plainOccurrences, runProgram, type ProgramRun } from "../support/program";
-import { listStacks, loadStackFile } from "../support/stack";
+import { DEV_ADOPTING, listStacks, loadStackFile } from "../support/stack";
 
 const STACKS = listStacks();
 import { INVENTORY_VISIBILITY_PARAMETERS } from "../../dynamic-providers/iom-provider";
@@ -23,16 +24,21 @@ describe.each(STACKS)("stack %s", (stack) => {
   const file = loadStackFile(stack);
   const r = () => runs.get(stack)!;
 
+  const creates = file["iom-bigcommerce:powerPlatformEnvironmentMode"] === "create";
+  /** Where the ids come from: the environment the stack created (create mode) or config (adopt mode). */
+  const fromEnvironment = () => r().outputs.powerPlatform as { environmentId: string; dataverseUrl: string; organizationId: string };
+  const dataverseUrl = () => (creates ? fromEnvironment().dataverseUrl : file["iom-bigcommerce:dataverseEnvironmentUrl"]);
+
   it("plans the Inventory Visibility parameters from its own outputs", () => {
-    expect(file["iom-bigcommerce:dataverseEnvironmentUrl"]).toMatch(/^https:\/\//);
+    expect(dataverseUrl()).toMatch(/^https:\/\//);
     const params = r().one(PARAMS, "inventory-visibility").inputs;
     const iv = r().outputs.inventoryVisibility as Record<string, string>;
-    expect(params).toMatchObject({ environmentUrl: file["iom-bigcommerce:dataverseEnvironmentUrl"], providerName: "Inventory Visibility", schemaOverride: "" });
+    expect(params).toMatchObject({ environmentUrl: dataverseUrl(), providerName: "Inventory Visibility", schemaOverride: "" });
     expect(isSecretValue(params.secretParameters)).toBe(true);
     expect(params.parameters).toEqual({
       [INVENTORY_VISIBILITY_PARAMETERS.fileDropLocation]: iv.fileDropLocation,
       [INVENTORY_VISIBILITY_PARAMETERS.errorFileDropLocation]: iv.errorFileDropLocation,
-      [INVENTORY_VISIBILITY_PARAMETERS.organizationId]: file["iom-bigcommerce:organizationId"],
+      [INVENTORY_VISIBILITY_PARAMETERS.organizationId]: creates ? fromEnvironment().organizationId : file["iom-bigcommerce:organizationId"],
     });
     expect(r().ofType(PARAMS)).toHaveLength(1);
   });
@@ -47,14 +53,16 @@ describe.each(STACKS)("stack %s", (stack) => {
     }
     const policy = r().one(POLICY);
     expect(links).toHaveLength(1);
+    const environmentId = creates ? fromEnvironment().environmentId : file["iom-bigcommerce:powerPlatformEnvironmentId"];
+    expect(environmentId).toMatch(/^[0-9a-f-]{36}$/);
     expect(links[0].inputs).toMatchObject({
-      environmentId: file["iom-bigcommerce:powerPlatformEnvironmentId"],
+      environmentId,
       policyArmId: policy.id,
       policyLocation: file["iom-bigcommerce:powerPlatformGeo"],
       bapUrl: "https://api.bap.microsoft.com",
     });
     expect(links[0].inputs.policySystemId).toMatch(new RegExp(`^/regions/${String(file["iom-bigcommerce:powerPlatformGeo"])}/providers/Microsoft\\.PowerPlatform/enterprisePolicies/`));
-    expect((r().outputs.powerPlatformPolicyLink as { environmentId: string }).environmentId).toBe(file["iom-bigcommerce:powerPlatformEnvironmentId"]);
+    expect((r().outputs.powerPlatformPolicyLink as { environmentId: string }).environmentId).toBe(environmentId);
   });
 
   it("nextSteps lists only what is still manual", () => {
@@ -63,6 +71,10 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(steps.join("\n")).not.toMatch(/Link the exported powerPlatformEnterprisePolicyId/);
     expect(steps.filter((s) => /Providers > Installed > Inventory Visibility: pulumi up has set its parameters; .*select Activate/.test(s))).toHaveLength(1);
     expect(steps.some((s) => /create an Azure Blob Storage connection/.test(s))).toBe(true);
+    // Nothing about creating the environment, installing IOM or pasting ids is left; a new IOM's
+    // system connections are (they need a person's consent), an adopted one's were done with it.
+    expect(steps.join("\n")).not.toMatch(/create (a|the) (Power Platform )?environment|install (IOM|Intelligent Order Management)|powerPlatformEnvironmentId/i);
+    expect(steps.filter((s) => /five system connections .* Activate System/.test(s))).toHaveLength(creates ? 1 : 0);
   });
 });
 
@@ -95,24 +107,13 @@ describe("other providers' parameters from config", () => {
     expect(error?.message).not.toContain(API_KEY);
   });
 
-  it("refuses an environment id for the policy link on a stack without VNet support", async () => {
-    const error = await runProgram("dev", { set: { powerPlatformEnvironmentId: "5d2e8a41-7c3b-4f9e-a1d6-0b4c7e9f2a13" } }).then(() => undefined, (e: Error) => e);
-    expect(error?.message).toMatch(/powerPlatformEnvironmentId: is only used when connectivity is 'powerPlatformVnet' or 'both'/);
-  });
-
   it("a parameter the program sets from its outputs cannot be set in config too", async () => {
     const error = await runProgram("dev", { set: { iomProviderParameters: ["Inventory Visibility/Inventory Visibility OrganizationId=x"] } }).then(() => undefined, (e: Error) => e);
     expect(error?.message).toMatch(/iomProviderParameters: entry 0 sets 'Inventory Visibility OrganizationId', which the program sets from the stack outputs/);
   });
 
-  it("VNet support without an environment id: no link, and nextSteps keeps the manual link step", async () => {
-    const run = await runProgram("test", { remove: ["powerPlatformEnvironmentId"] });
-    expect(run.ofType(LINK)).toEqual([]);
-    expect((run.outputs.nextSteps as string[]).some((s) => /Link the exported powerPlatformEnterprisePolicyId .*set powerPlatformEnvironmentId/.test(s))).toBe(true);
-  });
-
   it("no Dataverse URL: no parameters resource, and the paste step stays", async () => {
-    const run = await runProgram("dev", { set: { dataverseEnvironmentUrl: "" } });
+    const run = await runProgram("dev", { set: { ...DEV_ADOPTING, dataverseEnvironmentUrl: "" } });
     expect(run.ofType(PARAMS)).toEqual([]);
     expect((run.outputs.nextSteps as string[]).some((s) => /paste inventoryVisibility\.fileDropLocation/.test(s))).toBe(true);
   });

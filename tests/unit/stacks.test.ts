@@ -87,6 +87,8 @@ function expectationsOf(stack: string) {
     powerPlatformGeo: String(v.powerPlatformGeo),
     powerPlatformFailoverLocation: String(v.powerPlatformFailoverLocation),
     organizationId: String(v.organizationId),
+    /** create: the stack creates the Power Platform environment and takes the ids from it. */
+    createsEnvironment: v.powerPlatformEnvironmentMode === "create",
     connectivity,
   };
 }
@@ -366,10 +368,13 @@ describe.each(STACKS)("stack %s", (stack) => {
     test("fill the Inventory Visibility parameters exactly as the form wants them", () => {
       const r = run();
       const account = r.one(T.account).inputs.accountName;
+      // Create mode: the organization id of the environment the stack created; adopt mode: the configured one.
+      const organizationId = exp.createsEnvironment ? (r.outputs.powerPlatform as { organizationId: string }).organizationId : exp.organizationId;
+      expect(organizationId).toMatch(/^[0-9a-f-]{36}$/);
       expect(r.outputs.inventoryVisibility).toEqual({
         fileDropLocation: `https://${account}.blob.core.windows.net/${exp.fileDropContainer}`,
         errorFileDropLocation: `https://${account}.blob.core.windows.net/${exp.errorFileDropContainer}`,
-        organizationId: exp.organizationId,
+        organizationId,
       });
     });
 

@@ -6,6 +6,7 @@
 import { BUILT_IN_ROLES } from "../../components/roles";
 import { PROVIDER_NOT_SERIALIZED } from "../../plan/harness";
 import { isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
+import { DEV_ADOPTING } from "../support/stack";
 
 type Obj = Record<string, unknown>;
 const list = (v: unknown) => (v ?? []) as Obj[];
@@ -169,13 +170,14 @@ describe("bad configuration", () => {
 });
 
 describe("IOM mapping sets", () => {
-  test("each stack keeps one set per mapping file, in the Dataverse environment it names", async () => {
+  test("each stack keeps one set per mapping file, in the Dataverse its IOM app was installed in (create mode)", async () => {
     const run = await devAsCommitted();
     const sets = run.ofType("pulumi-nodejs:dynamic/dataverse:IomMappingSet");
     expect(sets.map((s) => s.name).sort()).toEqual(["iom-mappings-accounts", "iom-mappings-pricelists", "iom-mappings-products", "iom-mappings-units"]);
     const products = run.one("pulumi-nodejs:dynamic/dataverse:IomMappingSet", "products").inputs;
     expect(products).toMatchObject({
-      environmentUrl: "https://iom-retail-dev.crm4.dynamics.com",
+      // the mocks give the IOM app the Dataverse of the environment dev creates, at its derived domain
+      environmentUrl: "https://iom-retail-dev-weu.crm4.dynamics.com",
       kind: "products",
       providerName: "BigCommerce",
       mappingGroup: "Default Mapping Group",
@@ -190,7 +192,7 @@ describe("IOM mapping sets", () => {
     const run = await runProgram("dev", { set: { dataverseProductsSchema: "table=abc_productmapping;target=abc_product", dataverseAdoptExisting: true } });
     expect(run.one("pulumi-nodejs:dynamic/dataverse:IomMappingSet", "products").inputs).toMatchObject({ schemaOverride: "table=abc_productmapping;target=abc_product", adoptExisting: true });
     expect(run.one("pulumi-nodejs:dynamic/dataverse:IomMappingSet", "units").inputs.schemaOverride).toBe("");
-    const none = await runProgram("dev", { set: { dataverseEnvironmentUrl: "" } });
+    const none = await runProgram("dev", { set: { ...DEV_ADOPTING, dataverseEnvironmentUrl: "" } });
     expect(none.ofType("pulumi-nodejs:dynamic/dataverse:IomMappingSet")).toEqual([]);
     expect(none.outputs.mappings).toBeUndefined();
   });

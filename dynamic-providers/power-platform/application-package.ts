@@ -1,0 +1,201 @@
+/**
+ * `PowerPlatformApplicationPackage`: a Dynamics 365 application package installed in the stack's
+ * environment (the IOM app, `msdyn_IntelligentOrderManagementAnchor`), and its dynamic provider.
+ * The calls and their sources are in app-package-api.ts.
+ *
+ * - create / update: the environment must have a Dataverse (read through BAP, as Terraform's
+ *   DataverseExists does); the package must be offered to it (the tenant's entitlement); already
+ *   installed: no call; else install and wait for the operation, then read the package list again.
+ * - read (refresh): version and state as the package list reports them; a package no longer
+ *   installed shows as a change and the next `up` installs it again.
+ * - delete: uninstalls nothing. The Power Platform API has no uninstall (Terraform's resource does
+ *   the same: "No application have been uninstalled, as this is the expected behavior"); the log
+ *   says so.
+ *
+ * Outputs `instanceUrl`, the Dataverse the package is installed in: the program takes the URL for
+ * the mappings and the provider parameters from here, so they wait for the install.
+ *
+ * Serialized with its resources: plain functions and data only. Tokens are read at run time.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { DataverseProviderOptions } from "../dataverse/client";
+import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { CLOUDS } from "../clouds";
+import { createAdminApi, DEFAULT_BAP_URL } from "./admin-api";
+import { ApplicationPackageError, createApplicationPackageApi, INSTALLED, IOM_APPLICATION_PACKAGE, type ApplicationPackage } from "./app-package-api";
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The public cloud's Power Platform API origin (clouds.ts). */
+export const DEFAULT_POWER_PLATFORM_API_URL = `https://${CLOUDS.public.powerPlatformApiHost}`;
+
+export interface PowerPlatformApplicationPackageInputs {
+  environmentId: string;
+  /** The package's unique name, e.g. msdyn_IntelligentOrderManagementAnchor. */
+  uniqueName: string;
+  bapUrl: string;
+  powerPlatformApiUrl: string;
+}
+
+export interface PowerPlatformApplicationPackageOutputs extends PowerPlatformApplicationPackageInputs {
+  /** The package's name as the service lists it. */
+  name: string;
+  /** Installed version, e.g. 9.2.24031.1. */
+  version: string;
+  /** Installed, or what the service reports instead. */
+  state: string;
+  /** The environment's Dataverse URL (no trailing slash): where the package is installed. */
+  instanceUrl: string;
+}
+
+function clean(raw: Record<string, unknown>): PowerPlatformApplicationPackageInputs {
+  const i = cleanInputs<Partial<PowerPlatformApplicationPackageInputs>>(raw);
+  const s = (v: unknown) => (typeof v === "string" ? v : "");
+  return {
+    environmentId: s(i.environmentId),
+    uniqueName: s(i.uniqueName),
+    bapUrl: s(i.bapUrl) || DEFAULT_BAP_URL,
+    powerPlatformApiUrl: s(i.powerPlatformApiUrl) || DEFAULT_POWER_PLATFORM_API_URL,
+  };
+}
+
+export function checkApplicationPackage(i: PowerPlatformApplicationPackageInputs): pulumi.dynamic.CheckFailure[] {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  if (isKnown(i.environmentId) && !GUID.test(i.environmentId)) failures.push({ property: "environmentId", reason: `must be the Power Platform environment id (a GUID), got '${i.environmentId}'` });
+  if (isKnown(i.uniqueName) && !/^[A-Za-z][A-Za-z0-9_]*$/.test(i.uniqueName)) failures.push({ property: "uniqueName", reason: "must be an application package's unique name such as msdyn_IntelligentOrderManagementAnchor" });
+  for (const key of ["bapUrl", "powerPlatformApiUrl"] as const) {
+    const problem = isKnown(i[key]) ? endpointUrlProblem(i[key], "must be an https URL") : undefined;
+    if (problem) failures.push({ property: key, reason: problem });
+  }
+  return failures;
+}
+
+export type PowerPlatformApplicationPackageProvider = ProviderWithoutConfigure<PowerPlatformApplicationPackageInputs, PowerPlatformApplicationPackageOutputs>;
+
+export interface PowerPlatformApplicationPackageProviderOptions extends DataverseProviderOptions {
+  maxPollIntervalMs?: number;
+}
+
+const findPackage = (list: ApplicationPackage[], uniqueName: string) => list.find((p) => p.uniqueName.toLowerCase() === uniqueName.toLowerCase());
+
+export function createPowerPlatformApplicationPackageProvider(options: PowerPlatformApplicationPackageProviderOptions = {}): PowerPlatformApplicationPackageProvider {
+  const tuning = () => ({
+    client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...options.client },
+    maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
+    operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
+    log: pulumiLog(),
+  });
+  const packages = (i: PowerPlatformApplicationPackageInputs) => createApplicationPackageApi({ powerPlatformApiUrl: i.powerPlatformApiUrl, ...tuning() });
+
+  const outputsOf = (i: PowerPlatformApplicationPackageInputs, p: ApplicationPackage | undefined, instanceUrl: string): PowerPlatformApplicationPackageOutputs => ({
+    ...i,
+    name: p?.name ?? "",
+    version: p?.version ?? "",
+    state: p?.state ?? "NotOffered",
+    instanceUrl,
+  });
+
+  const ensureInstalled = async (i: PowerPlatformApplicationPackageInputs): Promise<PowerPlatformApplicationPackageOutputs> => {
+    const env = await createAdminApi({ bapUrl: i.bapUrl, ...tuning() }).getEnvironment(i.environmentId);
+    // [TF-APP] Create: "No Dataverse exists in environment" stops an install before it is sent.
+    if (!env.dataverse) throw new ApplicationPackageError(`cannot install ${i.uniqueName}: environment '${env.displayName || i.environmentId}' has no Dataverse`);
+    const api = packages(i);
+    const before = findPackage(await api.list(i.environmentId), i.uniqueName);
+    if (!before) {
+      throw new ApplicationPackageError(
+        `application package ${i.uniqueName} is not offered to environment '${env.displayName || i.environmentId}': the tenant has no entitlement to it ` +
+          "(for IOM: an Intelligent Order Management licence) or the name is wrong (check iomApplicationPackage; the Power Platform admin center lists the offered ones under the environment's Resources > Dynamics 365 apps)",
+      );
+    }
+    if (before.state === INSTALLED) {
+      pulumiLog()("info", `${i.uniqueName} ${before.version} is already installed in environment ${i.environmentId}; nothing to do`);
+      return outputsOf(i, before, env.dataverse.instanceUrl);
+    }
+    if (before.lastError) pulumiLog()("info", `${i.uniqueName}: the last install attempt reported '${before.lastError}'; installing again`);
+    await api.install(i.environmentId, i.uniqueName);
+    const after = findPackage(await api.list(i.environmentId), i.uniqueName);
+    if (after?.state !== INSTALLED) {
+      throw new ApplicationPackageError(`installing ${i.uniqueName} into environment ${i.environmentId} reported success, but the package's state is '${after?.state ?? "missing"}'${after?.lastError ? ` (${after.lastError})` : ""}; run 'pulumi up' again`);
+    }
+    return outputsOf(i, after, env.dataverse.instanceUrl);
+  };
+
+  return {
+    async check(_olds, news) {
+      const failures = checkApplicationPackage(clean(news as unknown as Record<string, unknown>));
+      return failures.length ? { inputs: news, failures } : { inputs: news };
+    },
+
+    async diff(_id, olds, newsRaw) {
+      const news = clean(newsRaw as unknown as Record<string, unknown>);
+      // Another environment or package is another install; the old one is never uninstalled.
+      const replaces = (["environmentId", "uniqueName"] as const).filter((k) => isUnknown(news[k]) || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
+      if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
+      const changes = olds.state !== INSTALLED || news.bapUrl !== olds.bapUrl || news.powerPlatformApiUrl !== olds.powerPlatformApiUrl;
+      return { changes, replaces: [], stables: ["environmentId", "uniqueName", "instanceUrl"] };
+    },
+
+    async create(inputs) {
+      const outs = await ensureInstalled(clean(inputs as unknown as Record<string, unknown>));
+      return { id: `${outs.environmentId}_${outs.uniqueName.toLowerCase()}`, outs };
+    },
+
+    async read(id, props) {
+      if (!props) return { id, props };
+      const i = clean(props as unknown as Record<string, unknown>);
+      const p = findPackage(await packages(i).list(i.environmentId), i.uniqueName);
+      if (p?.state !== INSTALLED) pulumiLog()("warn", `${i.uniqueName} is not installed in environment ${i.environmentId} (state '${p?.state ?? "not offered"}'); 'pulumi up' installs it`);
+      return { id, props: outputsOf(i, p, props.instanceUrl ?? "") };
+    },
+
+    async update(_id, _olds, news) {
+      return { outs: await ensureInstalled(clean(news as unknown as Record<string, unknown>)) };
+    },
+
+    async delete(_id, props) {
+      pulumiLog()("warn", `${String(props.uniqueName)} stays installed in environment ${String(props.environmentId)}: the Power Platform API has no uninstall, so pulumi destroy removes nothing`);
+    },
+  };
+}
+
+export const powerPlatformApplicationPackageProvider = createPowerPlatformApplicationPackageProvider();
+
+export interface PowerPlatformApplicationPackageArgs {
+  environmentId: pulumi.Input<string>;
+  /** Default msdyn_IntelligentOrderManagementAnchor (IOM). */
+  uniqueName?: pulumi.Input<string>;
+  bapUrl?: pulumi.Input<string>;
+  /** Power Platform API origin; default https://api.powerplatform.com. */
+  powerPlatformApiUrl?: pulumi.Input<string>;
+}
+
+/**
+ * A Dynamics 365 application package installed in an environment (IOM by default). Installs it
+ * unless it is installed already; exports version and state and the Dataverse URL it lives in.
+ * Delete uninstalls nothing (no API for it). Holds no secret.
+ */
+export class PowerPlatformApplicationPackage extends pulumi.dynamic.Resource {
+  declare public readonly version: pulumi.Output<string>;
+  declare public readonly state: pulumi.Output<string>;
+  declare public readonly instanceUrl: pulumi.Output<string>;
+  declare public readonly environmentId: pulumi.Output<string>;
+
+  constructor(name: string, args: PowerPlatformApplicationPackageArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      powerPlatformApplicationPackageProvider,
+      name,
+      {
+        environmentId: args.environmentId,
+        uniqueName: args.uniqueName ?? IOM_APPLICATION_PACKAGE,
+        bapUrl: args.bapUrl ?? DEFAULT_BAP_URL,
+        powerPlatformApiUrl: args.powerPlatformApiUrl ?? DEFAULT_POWER_PLATFORM_API_URL,
+        name: undefined,
+        version: undefined,
+        state: undefined,
+        instanceUrl: undefined,
+      },
+      opts,
+      "powerplatform",
+      "ApplicationPackage",
+    );
+  }
+}
