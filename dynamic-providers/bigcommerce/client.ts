@@ -388,12 +388,13 @@ function answerOutcome(endpoint: EndpointName, status: number, body: string, att
  * timeouts and network errors; the rate limiter's pause on 429), `stats` reports what it cost.
  */
 export async function createBigCommerceClient(options: ClientOptions): Promise<BigCommerceClient> {
-  const axios = (await import("axios")).default;
   const tuning = resolveTuning(options);
+  // Started first: loading axios is part of the check's time too.
+  const deadline = createDeadline(tuning.operationTimeoutMs, "operationTimeoutMs");
+  const axios = (await import("axios")).default;
   const random = options.random ?? Math.random;
   const http = createHttp(axios, options, tuning);
   const limiter = createRateLimiter(tuning, random);
-  const deadline = createDeadline(tuning.operationTimeoutMs, "operationTimeoutMs");
   let requests = 0;
   let maxConcurrent = 0;
 
