@@ -162,7 +162,7 @@ export function createAdminApi(o: AdminApiOptions) {
   const endpoint = tokenEndpointProblem(o.bapUrl, "bap");
   if (endpoint) throw new PolicyLinkError(`the BAP endpoint ${base} ${endpoint}; check powerPlatformBapUrl (no token is sent there)`);
   const tokens = recordingTokens(o.getToken ? tokenSourceOf(o.getToken) : bapTokens(o.bapUrl));
-  const operationTimeoutMs = o.operationTimeoutMs ?? 20 * 60_000;
+  const operationTimeoutMs = o.operationTimeoutMs ?? o.client?.operationTimeoutMs ?? 20 * 60_000;
   const deadline = createDeadline(operationTimeoutMs, "POWER_PLATFORM_OPERATION_TIMEOUT_MS");
   const http = createDataverseClient({ environmentUrl: base, getToken: tokens, maxConcurrency: 2, operationTimeoutMs, service: "bap", ...o.client, log: o.log });
   const log = o.log ?? (() => undefined);
