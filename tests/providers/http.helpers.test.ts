@@ -4,6 +4,9 @@
  * what redaction removes (and what it leaves alone). The clients' behaviour against hostile
  * servers is in tests/providers/*.hostile.test.ts.
  */
+import * as fs from "fs";
+import * as path from "path";
+import { CLOUDS } from "../../dynamic-providers/clouds";
 import { MAX_TIMER_MS, createDeadline, formatDuration, originProblem, redactSecrets, timerMs, waitProblem } from "../../dynamic-providers/http";
 
 describe("timers", () => {
@@ -77,5 +80,13 @@ describe("redaction", () => {
   it("leaves the service's ordinary words alone: codes, ids, paths", () => {
     const text = "POST zq1_prodmaps/Microsoft.Dynamics.CRM.CreateMultiple: HTTP 400 0x80040217: product With Id = 6f1c2b1e-0000-4000-8000-000000000001 Does Not Exist";
     expect(redactSecrets(text, [])).toBe(text);
+  });
+});
+
+describe("docs/security.md", () => {
+  it("lists every host of dynamic-providers/clouds.ts, the one table the clients and config use", () => {
+    const doc = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "security.md"), "utf8");
+    const hosts = Object.values(CLOUDS).flatMap((c) => [c.bapHost, c.powerPlatformApiHost, ...c.dataverseDomains.map((d) => `*.${d}`)]);
+    expect(hosts.filter((h) => !doc.includes(`\`${h}\``))).toEqual([]);
   });
 });
