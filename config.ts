@@ -15,7 +15,7 @@ import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dyna
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
 import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries, parseProviderSchemaOverride } from "./dynamic-providers/iom-provider";
 import { endpointUrlProblem } from "./dynamic-providers/common";
-import { CLOUDS, cloudOfBapHost } from "./dynamic-providers/clouds";
+import { CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "./dynamic-providers/clouds";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "./dynamic-providers/power-platform/environment-api";
 import {
   NAME_RULES,
@@ -120,8 +120,11 @@ const BAP_ENDPOINT_SCHEMA = {
     type: "string",
     schema: z.string().superRefine((v, ctx) => {
       if (v === "") return;
-      // The admin API keeps only the origin: a path would be dropped without a word, so refuse it.
+      // The BAP token goes to this host: one of the table of clouds (dynamic-providers/clouds.ts), no
+      // user name (`user@host` sends to `host`) or port. The admin API keeps only the origin: a path
+      // would be dropped without a word, so it is refused too.
       const problem = endpointUrlProblem(v, "must be an https URL such as https://api.bap.microsoft.com, or empty for the public cloud") ??
+        tokenEndpointProblem(v, "bap") ??
         (/^[a-z]+:\/\/[^/?#]+\/?$/i.test(v) ? undefined : "must be the endpoint's origin only (https://<host>), without a path, query or fragment");
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
@@ -227,8 +230,12 @@ export const CONFIG_SCHEMA = {
   },
   dataverseEnvironmentUrl: {
     type: "string",
-    schema: z.string().regex(/^(https:\/\/[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\.(dynamics\.com|microsoftdynamics\.us|appsplatform\.us|dynamics\.cn)\/?)?$/,
-      "must be the environment URL such as https://contoso.crm4.dynamics.com, or empty"),
+    schema: z.string().superRefine((v, ctx) => {
+      if (v === "") return;
+      // The Dataverse token goes to this host: https, origin only, under a cloud's Dataverse domains (dynamic-providers/clouds.ts).
+      const problem = /^https:\/\/[a-z0-9][a-z0-9.-]*\/?$/i.test(v) ? tokenEndpointProblem(v, "dataverse") : "not an https origin (https://<host>, without a path, query, port or user name)";
+      if (problem) ctx.addIssue({ code: "custom", message: `must be the environment URL such as https://contoso.crm4.dynamics.com, or empty: ${problem}` });
+    }),
   },
   dataverseProviderName: { type: "string", schema: z.string().min(1, "must name the IOM provider the mappings belong to") },
   dataverseMappingGroup: { type: "string", schema: z.string().min(1, "must name the default mapping group") },

@@ -140,3 +140,43 @@ export function tokenEndpointProblem(url: string, kind: "bap" | "powerPlatformAp
         : Object.values(CLOUDS).flatMap((c) => c.dataverseDomains.map((d) => `*.${d}`));
   return `is not a known ${kind === "bap" ? "Power Platform admin (BAP)" : kind === "powerPlatformApi" ? "Power Platform API" : "Dataverse"} host (known: ${hosts.join(", ")})`;
 }
+
+/** The services a token of this program is for; each has its own audience and its own hosts above. */
+export type TokenService = "bap" | "powerPlatformApi" | "dataverse";
+
+/** For messages: what each service is called. */
+export const SERVICE_LABELS: Readonly<Record<TokenService, string>> = {
+  bap: "the Power Platform admin API (BAP)",
+  powerPlatformApi: "the Power Platform API",
+  dataverse: "Dataverse",
+};
+
+/** The service whose host `url` is, by the table above; undefined for any other host (the emulators' loopback included). */
+export function serviceOfUrl(url: string): TokenService | undefined {
+  let h: string;
+  try {
+    h = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  if (cloudOfBapHost(h)) return "bap";
+  if (cloudOfPowerPlatformApiHost(h)) return "powerPlatformApi";
+  return isDataverseHost(h) ? "dataverse" : undefined;
+}
+
+/** Overrides the BAP token scope (Microsoft's own tools disagree for GCC and GCC High: see bapScope above and docs/iom-provider-setup.md). */
+export const BAP_SCOPE_VARIABLE = "POWER_PLATFORM_BAP_SCOPE";
+
+/**
+ * The scope to request a token for `url` of `service` with: a Dataverse environment's own origin;
+ * the BAP or Power Platform API scope of the host's cloud (POWER_PLATFORM_BAP_SCOPE overrides the
+ * BAP one). Loopback hosts (the emulators) get the public cloud's. Undefined for a host of no known cloud.
+ */
+export function tokenScopeFor(url: string, service: TokenService, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const u = new URL(url);
+  if (service === "dataverse") return `${u.origin}/.default`;
+  if (service === "bap" && env[BAP_SCOPE_VARIABLE]) return env[BAP_SCOPE_VARIABLE];
+  const cloud = isLoopbackHost(u.hostname) ? "public" : service === "bap" ? cloudOfBapHost(u.hostname) : cloudOfPowerPlatformApiHost(u.hostname);
+  if (!cloud) return undefined;
+  return service === "bap" ? CLOUDS[cloud].bapScope : CLOUDS[cloud].powerPlatformApiScope;
+}

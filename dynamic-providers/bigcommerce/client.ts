@@ -2,6 +2,11 @@
  * BigCommerce REST client for the API check: knows the few endpoints the check uses, their v2/v3
  * response shapes, and how to behave towards the per-store rate limit.
  *
+ * Requests go through the shared HTTP helper (../http.ts): each ends by `timeoutMs` (a trickling
+ * answer included), the whole check by `operationTimeoutMs`, no redirect is followed (it could
+ * carry the token elsewhere), a rate-limit wait beyond `maxRateLimitWaitMs` fails the call at once
+ * instead of sending early, and details built from answers are redacted.
+ *
  * This module is part of the dynamic provider's serialized closure (see provider.ts). Keep it to
  * plain functions and plain data: no classes, no module-level state, and load packages lazily
  * with `await import(...)` inside functions so Pulumi's closure serializer emits a `require` that
@@ -9,6 +14,7 @@
  */
 
 import type { AxiosInstance } from "axios";
+import { backoffMs, createDeadline, exchange, formatDuration, rawAxiosDefaults, redactSecrets, sleep, timerMs, waitProblem, type Deadline, type HttpAnswer, type HttpFailure } from "../http";
 
 /** The endpoints the check may call: GETs, and one write that cannot change anything. */
 export type EndpointName = "time" | "store" | "orders" | "order-write" | "products" | "customers" | "channels";
@@ -94,15 +100,17 @@ export interface ClientStats {
 }
 
 export interface ClientTuning {
-  /** Per-request timeout. */
+  /** Per-request deadline, a trickling answer included. */
   readonly timeoutMs?: number;
+  /** Deadline of the whole check (every call of one client), from the client's creation. */
+  readonly operationTimeoutMs?: number;
   /** Retries after a 5xx, a timeout or a network error (bounded; 429 is counted separately). */
   readonly maxRetries?: number;
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
   /** Retries after a 429. */
   readonly maxRateLimitRetries?: number;
-  /** Upper bound for one rate-limit wait, whatever the headers say. */
+  /** Longest rate-limit wait after a 429: a longer one asked for fails the call at once (sending early only meets another 429). */
   readonly maxRateLimitWaitMs?: number;
   /** Below this many requests left (after counting those in flight), pace the remaining ones. */
   readonly slowDownBelow?: number;
@@ -125,6 +133,7 @@ export interface BigCommerceClient {
 
 export const DEFAULT_TUNING: Required<ClientTuning> = {
   timeoutMs: 10_000,
+  operationTimeoutMs: 120_000,
   maxRetries: 3,
   backoffBaseMs: 300,
   backoffMaxMs: 5_000,
@@ -134,12 +143,6 @@ export const DEFAULT_TUNING: Required<ClientTuning> = {
   reserve: 1,
 };
 
-// An array, not a Set: the closure serializer does not carry Set contents.
-const NETWORK_CODES_TIMEOUT: readonly string[] = ["ECONNABORTED", "ETIMEDOUT", "ERR_CANCELED"];
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}
 
 function headerNumber(headers: Record<string, unknown>, name: string): number | undefined {
   const raw = headers[name.toLowerCase()];
@@ -222,9 +225,9 @@ export function parseSuccess(
   }
 }
 
-/** Replaces every occurrence of `secret` in `text` (defence in depth for messages built from answers). */
+/** `text` without `secret` and anything token-shaped (../http.ts redactSecrets): for messages built from answers. */
 export function redact(text: string, secret: string): string {
-  return secret ? text.split(secret).join("[redacted]") : text;
+  return redactSecrets(text, [secret]);
 }
 
 type FullTuning = { -readonly [K in keyof ClientTuning]-?: number };
@@ -239,43 +242,24 @@ function resolveTuning(options: ClientOptions): FullTuning {
   return tuning;
 }
 
-/** Exponential backoff with "equal jitter": half the capped delay, plus up to the other half at random. */
+/** Exponential backoff with "equal jitter" (../http.ts); `attempt` counts from 0. */
 function backoffDelay(attempt: number, tuning: FullTuning, random: () => number): number {
-  const cap = Math.min(tuning.backoffMaxMs, tuning.backoffBaseMs * 2 ** attempt);
-  return cap / 2 + (random() * cap) / 2;
+  return backoffMs(attempt + 1, tuning.backoffBaseMs, tuning.backoffMaxMs, random);
 }
 
-/** The axios instance for one store: the token header, no redirects, status and body left to us. */
+/** The axios instance for one store: the token header, no redirects, status and body left to us (../http.ts). */
 function createHttp(axios: typeof import("axios").default, options: ClientOptions, tuning: FullTuning): AxiosInstance {
   return axios.create({
+    ...rawAxiosDefaults(tuning.timeoutMs),
     baseURL: `${options.apiBaseUrl.replace(/\/+$/, "")}/stores/${encodeURIComponent(options.storeHash)}`,
-    timeout: tuning.timeoutMs,
     headers: { "X-Auth-Token": options.accessToken, Accept: "application/json" },
-    // Never follow a redirect: it could carry the token to another host.
-    maxRedirects: 0,
-    // Status handling, body parsing and shape checks are ours.
-    validateStatus: () => true,
-    responseType: "text",
-    transformResponse: [(data: unknown) => data],
   });
 }
 
-/** One HTTP exchange: the answer, or the network error's code (never the axios error: its config holds the token). */
-type Exchange = { ok: true; status: number; body: string; headers: Record<string, unknown> } | { ok: false; code: string };
-
-async function sendOnce(axios: typeof import("axios").default, http: AxiosInstance, spec: EndpointSpec, timeoutMs: number): Promise<Exchange> {
-  try {
-    // `timeout` is an idle timeout on the socket; the signal makes it a hard deadline too.
-    const res = await http.request<string>({
-      method: spec.method,
-      url: spec.path,
-      signal: AbortSignal.timeout(timeoutMs),
-      ...(spec.body === undefined ? {} : { data: JSON.stringify(spec.body), headers: { "Content-Type": "application/json" } }),
-    });
-    return { ok: true, status: res.status, body: typeof res.data === "string" ? res.data : "", headers: { ...(res.headers as Record<string, unknown>) } };
-  } catch (err: unknown) {
-    return { ok: false, code: axios.isAxiosError(err) ? err.code ?? "ERR_NETWORK" : "ERR_UNKNOWN" };
-  }
+/** One HTTP exchange within the request's and the check's deadline (../http.ts exchange). */
+function sendOnce(http: AxiosInstance, spec: EndpointSpec, timeoutMs: number, deadline: Deadline): Promise<HttpAnswer | HttpFailure> {
+  const body = spec.body === undefined ? {} : { data: JSON.stringify(spec.body), headers: { "Content-Type": "application/json" } };
+  return exchange(http, { method: spec.method, url: spec.path, ...body }, { timeoutMs, deadline });
 }
 
 /**
@@ -296,7 +280,7 @@ function createRateLimiter(tuning: FullTuning, random: () => number) {
   let waitedMs = 0;
 
   const wait = async (ms: number): Promise<void> => {
-    const capped = Math.min(ms, tuning.maxRateLimitWaitMs);
+    const capped = timerMs(Math.min(ms, tuning.maxRateLimitWaitMs));
     waitedMs += capped;
     await sleep(capped);
   };
@@ -348,8 +332,11 @@ function createRateLimiter(tuning: FullTuning, random: () => number) {
     }
   };
 
-  /** After a 429: every call of this client holds off until the reset the headers give (else a backoff). */
-  const pause = (headers: Record<string, unknown>, attempt: number): void => {
+  /**
+   * After a 429: every call of this client holds off until the reset the headers give (else a
+   * backoff). Returns the wait asked for; the caller refuses one beyond the cap.
+   */
+  const pause = (headers: Record<string, unknown>, attempt: number): number => {
     const resetMs = headerNumber(headers, "x-rate-limit-time-reset-ms");
     const retryAfterS = headerNumber(headers, "x-retry-after");
     const delay = resetMs !== undefined ? resetMs : retryAfterS !== undefined ? retryAfterS * 1000 : backoffDelay(attempt, tuning, random);
@@ -358,6 +345,7 @@ function createRateLimiter(tuning: FullTuning, random: () => number) {
     pausedUntil = Math.max(pausedUntil, until);
     lastLeft = undefined;
     resetAt = undefined;
+    return delay;
   };
 
   return {
@@ -400,8 +388,10 @@ function answerOutcome(endpoint: EndpointName, status: number, body: string, att
  * timeouts and network errors; the rate limiter's pause on 429), `stats` reports what it cost.
  */
 export async function createBigCommerceClient(options: ClientOptions): Promise<BigCommerceClient> {
-  const axios = (await import("axios")).default;
   const tuning = resolveTuning(options);
+  // Started first: loading axios is part of the check's time too.
+  const deadline = createDeadline(tuning.operationTimeoutMs, "operationTimeoutMs");
+  const axios = (await import("axios")).default;
   const random = options.random ?? Math.random;
   const http = createHttp(axios, options, tuning);
   const limiter = createRateLimiter(tuning, random);
@@ -414,34 +404,41 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
     let attempts = 0;
     let failures = 0; // 5xx, timeouts, network errors
     let limited = 0; // 429s
+    const gaveUp = (kind: "timeout" | "network", detail: string): ProbeOutcome => ({ endpoint, request: `${spec.method} ${spec.path}`, kind, attempts, durationMs: Date.now() - started, detail });
+    const outOfTime = `no answer within this check's deadline of ${formatDuration(deadline.totalMs)} (operationTimeoutMs)`;
+    /** Back off before a retry; false when the wait would pass the check's deadline. */
+    const backoff = async (): Promise<boolean> => {
+      const ms = backoffDelay(failures, tuning, random);
+      failures += 1;
+      if (ms > deadline.remainingMs()) return false;
+      await sleep(ms);
+      return true;
+    };
     for (;;) {
+      if (deadline.remainingMs() <= 0) return gaveUp("timeout", outOfTime);
       await limiter.acquire();
       attempts += 1;
       requests += 1;
       maxConcurrent = Math.max(maxConcurrent, limiter.inFlight());
-      const answer = await sendOnce(axios, http, spec, tuning.timeoutMs);
+      const answer = await sendOnce(http, spec, tuning.timeoutMs, deadline);
       limiter.release();
       if (!answer.ok) {
-        if (failures < tuning.maxRetries) {
-          await sleep(backoffDelay(failures, tuning, random));
-          failures += 1;
-          continue;
-        }
-        const timedOut = NETWORK_CODES_TIMEOUT.includes(answer.code);
-        const detail = timedOut ? `no answer within ${tuning.timeoutMs} ms` : `network error ${answer.code}`;
-        return { endpoint, request: `${spec.method} ${spec.path}`, kind: timedOut ? "timeout" : "network", attempts, durationMs: Date.now() - started, detail };
+        if (!answer.operationExpired && failures < tuning.maxRetries && (await backoff())) continue;
+        if (answer.operationExpired) return gaveUp("timeout", outOfTime);
+        return gaveUp(answer.timedOut ? "timeout" : "network", answer.timedOut ? `no answer within ${tuning.timeoutMs} ms` : `network error ${answer.code}`);
       }
       limiter.observe(answer.headers);
       if (answer.status === 429) {
         limiter.countThrottled();
         if (limited < tuning.maxRateLimitRetries) {
-          limiter.pause(answer.headers, limited);
+          const asked = limiter.pause(answer.headers, limited);
+          // Sending before the store's window resets only meets another 429: a wait the check may not make ends the call.
+          const problem = waitProblem(asked, { capMs: tuning.maxRateLimitWaitMs, capSetting: "maxRateLimitWaitMs", asked: "BigCommerce asks", deadline });
+          if (problem) return { ...answerOutcome(endpoint, 429, answer.body, attempts, Date.now() - started, options.accessToken), detail: problem };
           limited += 1;
           continue;
         }
-      } else if (answer.status >= 500 && failures < tuning.maxRetries) {
-        await sleep(backoffDelay(failures, tuning, random));
-        failures += 1;
+      } else if (answer.status >= 500 && failures < tuning.maxRetries && (await backoff())) {
         continue;
       }
       return answerOutcome(endpoint, answer.status, answer.body, attempts, Date.now() - started, options.accessToken);

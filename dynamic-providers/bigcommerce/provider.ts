@@ -73,7 +73,7 @@ export interface ProviderOptions {
   readonly tuning?: ClientTuning;
   /**
    * Whether `check` (which also runs during `pulumi preview`) probes BigCommerce, and the
-   * shorter client tuning it uses so a preview stays quick. Default: probe, 5 s timeout, 1 retry.
+   * shorter client tuning it uses so a preview stays quick. Default: probe, 5 s per request, 30 s in all, 1 retry.
    */
   readonly probeInCheck?: boolean;
   readonly checkTuning?: ClientTuning;
@@ -87,7 +87,7 @@ export interface ProviderOptions {
 
 const DEFAULT_REUSE_TTL_MS = 120_000;
 
-const DEFAULT_CHECK_TUNING: ClientTuning = { timeoutMs: 5_000, maxRetries: 1, maxRateLimitRetries: 1, maxRateLimitWaitMs: 5_000 };
+const DEFAULT_CHECK_TUNING: ClientTuning = { timeoutMs: 5_000, operationTimeoutMs: 30_000, maxRetries: 1, maxRateLimitRetries: 1, maxRateLimitWaitMs: 5_000 };
 
 interface StackConfig {
   get(key: string): string | undefined;

@@ -9,8 +9,10 @@
  *   what the token is for (app id, tenant, audience, expiry, read from its claims without
  *   verifying them), the audience Dataverse expects, and the fix. The token itself never appears.
  *
- * Reused by every Dataverse client of this project (mappings, IOM provider parameters).
+ * Reused by every client built on the Dataverse client (mappings, IOM provider parameters, and the
+ * Power Platform admin API, whose refusals name that service and its audience instead).
  */
+import { BAP_SCOPE_VARIABLE, SERVICE_LABELS, type TokenService } from "../clouds";
 
 export interface TokenSource {
   /** A bearer token for the environment. */
@@ -144,7 +146,12 @@ export function isAuthError(e: unknown): e is AuthError {
 }
 
 export interface RefusalDetails {
+  /** The origin that refused (a Dataverse environment, or the BAP / Power Platform API host). */
   environmentUrl: string;
+  /** The service that refused; default Dataverse. The message names it, its audience and its fix. */
+  service?: TokenService;
+  /** The scope a token for it is requested with (clouds.ts `tokenScopeFor`); default the environment's own. */
+  scope?: string;
   status: number;
   code?: string;
   serviceMessage?: string;
@@ -155,28 +162,47 @@ export interface RefusalDetails {
   what: string;
 }
 
-/** Build the operator-facing error for a 401 or 403. */
+/** The variable a token for `service` can be passed in (Dataverse: auth.ts; BAP and the Power Platform API: power-platform/admin-api.ts). */
+function tokenVariable(service: TokenService): string {
+  return service === "dataverse" ? ENV_TOKEN_VARIABLE : "POWER_PLATFORM_ACCESS_TOKEN";
+}
+
+/** Who refused, for the first line of the message. */
+function refuser(service: TokenService, origin: string): string {
+  if (service === "dataverse") return `Dataverse environment ${origin}`;
+  const label = SERVICE_LABELS[service];
+  return `${label[0].toUpperCase()}${label.slice(1)} at ${origin}`;
+}
+
+/** Build the operator-facing error for a 401 or 403 from Dataverse, the BAP or the Power Platform API. */
 export function authError(d: RefusalDetails): AuthError {
-  const audience = expectedAudience(d.environmentUrl);
+  const service = d.service ?? "dataverse";
+  const origin = new URL(d.environmentUrl).origin;
+  const scope = d.scope ?? (service === "dataverse" ? tokenScope(d.environmentUrl) : undefined);
+  const scopeText = scope ?? `the ${SERVICE_LABELS[service]} scope of its cloud (clouds.ts)`;
   const claims = d.token ? tokenClaims(d.token) : undefined;
   const resource = d.challenge ? /resource_id=([^,\s]+)/i.exec(d.challenge)?.[1] : undefined;
+  const audience = resource ?? (service === "dataverse" ? expectedAudience(d.environmentUrl) : scope?.replace(/\/\.default$/, ""));
   const lines: string[] = [];
   const said = [d.code, d.serviceMessage].filter(Boolean).join(": ");
-  lines.push(`Dataverse environment ${audience} refused ${d.what} with HTTP ${d.status}${said ? ` (${said})` : d.status === 401 ? " (no details: the token was not accepted)" : ""}.`);
-  const about: string[] = [];
-  if (claims?.identityType === "user") about.push(`user ${claims.user ?? "(unnamed)"}`);
-  if (claims?.appId) about.push(`${claims.identityType === "user" ? "client" : "application"} id ${claims.appId}`);
-  if (claims?.tenantId) about.push(`tenant ${claims.tenantId}`);
-  if (claims?.audience) about.push(`audience ${claims.audience}`);
-  if (claims?.expiresAt) about.push(`${claims.expiresAt.getTime() < Date.now() ? "EXPIRED at" : "expires"} ${claims.expiresAt.toISOString()}`);
-  lines.push(`Token from ${d.tokenSource}${about.length ? `: ${about.join(", ")}` : d.token ? " (not a JWT; cannot tell whom it is for)" : ""}.`);
-  lines.push(`Expected audience: ${resource ?? audience} (request the token with scope ${tokenScope(d.environmentUrl)}).`);
-  const audienceWrong = claims?.audience !== undefined && claims.audience.replace(/\/$/, "").toLowerCase() !== (resource ?? audience).replace(/\/$/, "").toLowerCase();
+  lines.push(`${refuser(service, origin)} refused ${d.what} with HTTP ${d.status}${said ? ` (${said})` : d.status === 401 ? " (no details: the token was not accepted)" : ""}.`);
+  lines.push(`Token from ${d.tokenSource}${aboutToken(claims, d.token)}.`);
+  lines.push(`Expected audience: ${audience ?? "unknown for this host"} (request the token with scope ${scopeText}).`);
+  const audienceWrong = audience !== undefined && claims?.audience !== undefined && claims.audience.replace(/\/$/, "").toLowerCase() !== audience.replace(/\/$/, "").toLowerCase();
   const expired = claims?.expiresAt !== undefined && claims.expiresAt.getTime() < Date.now();
   const who = claims?.appId ? `the app registration ${claims.appId}` : "the identity that gets the token";
-  if (d.status === 401 && audienceWrong) lines.push(`Fix: the token is for another resource; get one for ${tokenScope(d.environmentUrl)}.`);
-  else if (d.status === 401 && expired) lines.push(`Fix: the token has expired; get a new one${d.tokenSource.includes(ENV_TOKEN_VARIABLE) ? ` and set ${ENV_TOKEN_VARIABLE} again (or unset it to use DefaultAzureCredential, which renews tokens)` : ""}.`);
-  else if (d.status === 401) {
+  const variable = tokenVariable(service);
+  if (d.status === 401 && audienceWrong) {
+    lines.push(`Fix: the token is for another resource; get one for ${scopeText}${service === "bap" ? ` (${BAP_SCOPE_VARIABLE} overrides this scope where a cloud's audience differs)` : ""}.`);
+  } else if (d.status === 401 && expired) {
+    lines.push(`Fix: the token has expired; get a new one${d.tokenSource.includes(variable) ? ` and set ${variable} again (or unset it to use DefaultAzureCredential, which renews tokens)` : ""}.`);
+  } else if (service !== "dataverse") {
+    lines.push(
+      d.status === 401
+        ? `Fix: check that the token is a current Entra ID token of the environment's tenant for ${audience ?? scopeText}.`
+        : `Fix: ${who} needs a Power Platform administrator role (Power Platform Administrator or Dynamics 365 Administrator in Entra ID) to call ${SERVICE_LABELS[service]}; the service's message may name what is missing.`,
+    );
+  } else if (d.status === 401) {
     lines.push(
       `Fix: check that the token is a current Entra ID token for this environment's tenant, then that ${who} has an application user in this environment ` +
         `(Power Platform admin center > Environments > this environment > Settings > Users + permissions > Application users) with a security role.`,
@@ -188,4 +214,15 @@ export function authError(d: RefusalDetails): AuthError {
     );
   }
   return new AuthError(lines.join(" "), d.status, d.code);
+}
+
+/** What the token's claims say about whom it is for (never the token). */
+function aboutToken(claims: TokenClaims | undefined, token: string | undefined): string {
+  const about: string[] = [];
+  if (claims?.identityType === "user") about.push(`user ${claims.user ?? "(unnamed)"}`);
+  if (claims?.appId) about.push(`${claims.identityType === "user" ? "client" : "application"} id ${claims.appId}`);
+  if (claims?.tenantId) about.push(`tenant ${claims.tenantId}`);
+  if (claims?.audience) about.push(`audience ${claims.audience}`);
+  if (claims?.expiresAt) about.push(`${claims.expiresAt.getTime() < Date.now() ? "EXPIRED at" : "expires"} ${claims.expiresAt.toISOString()}`);
+  return about.length ? `: ${about.join(", ")}` : token ? " (not a JWT; cannot tell whom it is for)" : "";
 }

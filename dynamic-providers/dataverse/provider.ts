@@ -36,7 +36,7 @@ export type IomMappingSetInputs = SyncInputs;
 export type IomMappingSetOutputs = SyncOutputs;
 
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
-const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs"] as const;
+const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs", "operationTimeoutMs"] as const;
 
 /** The inputs with defaults for anything the engine dropped (an undefined input is simply absent). */
 function clean(inputs: Record<string, unknown>): SyncInputs {

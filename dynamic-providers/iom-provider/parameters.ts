@@ -13,6 +13,7 @@
  * - Dataverse stores an empty string as null; both read back as "".
  */
 import { randomUUID, scryptSync } from "crypto";
+import { redactSecrets } from "../http";
 import type { DataverseClient } from "../dataverse/client";
 import { SchemaError } from "../dataverse/schema";
 import { normalizeName, type ProviderSchema } from "./discovery";
@@ -147,7 +148,8 @@ export async function writeParameters(
       if (r.status >= 200 && r.status < 300) written.push(name);
       else {
         const e = (r.data as { error?: { code?: string; message?: string } } | undefined)?.error;
-        failures.push(`"${name}": HTTP ${r.status}${e?.code ? ` ${e.code}` : ""}${e?.message ? `: ${e.message}` : ""}`);
+        // The service's message is quoted: anything token-shaped in it is removed (../http.ts).
+        failures.push(`"${name}": HTTP ${r.status}${e?.code ? ` ${e.code}` : ""}${e?.message ? `: ${redactSecrets(e.message)}` : ""}`);
       }
     }),
   );

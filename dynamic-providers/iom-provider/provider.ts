@@ -68,7 +68,7 @@ export interface IomProviderParametersOutputs {
 }
 
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
-const ENV_CLIENT_OPTIONS = ["maxRetries", "retryBaseMs", "maxRetryAfterMs", "timeoutMs"] as const;
+const ENV_CLIENT_OPTIONS = ["maxRetries", "retryBaseMs", "maxRetryAfterMs", "timeoutMs", "operationTimeoutMs"] as const;
 
 /** Inputs without the host's `__provider` and with defaults for anything the engine dropped. */
 function clean(raw: Record<string, unknown>): IomProviderParametersInputs {

@@ -9,39 +9,38 @@
  *   (Public/SubnetInjection/Enable-SubnetInjection.ps1, Disable-SubnetInjection.ps1,
  *   Private/EnvironmentOperations.ps1, Private/RESTHelpers.ps1).
  *
- * Requests go through the shared Dataverse client's `request` (one HTTP client: timeouts, 429 with
- * Retry-After, backoff on 5xx and network errors), pointed at the BAP host with a BAP token.
+ * Requests go through the shared Dataverse client's `request` (one HTTP client: deadlines, 429 with
+ * Retry-After, backoff on 5xx and network errors, its own origin only, redaction), pointed at the
+ * BAP host with a BAP token. The host must be a BAP host of ../clouds.ts (or loopback http, the
+ * emulator): any other is refused before a token is requested. An operation URL
+ * (`Operation-Location`, `Location`) on another origin is refused before it is polled, and a
+ * `Retry-After` beyond the cap (`maxRetryAfterMs`) or past the operation's deadline fails at once.
  */
 import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse/client";
+import { tokenSourceOf, type TokenSource } from "../dataverse/auth";
+import { BAP_SCOPE_VARIABLE, CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "../clouds";
+import { createDeadline, formatDuration, originProblem, parseRetryAfter, redactSecrets, sleep, waitProblem } from "../http";
 
 /** [TF] constants.PUBLIC_BAPI_DOMAIN; [PS] Get-PPEndpointUrl prod. */
-export const DEFAULT_BAP_URL = "https://api.bap.microsoft.com";
+export const DEFAULT_BAP_URL = `https://${CLOUDS.public.bapHost}`;
 /** Token audience for BAP: [TF] PUBLIC_POWERAPPS_SCOPE (used for BapiUrl); [PS] Get-PPResourceUrl prod. */
-export const BAP_SCOPE = "https://service.powerapps.com/.default";
+export const BAP_SCOPE = CLOUDS.public.bapScope;
 /**
- * Token audience per BAP host, by cloud: [TF] internal/constants (<CLOUD>_BAPI_DOMAIN and
- * <CLOUD>_POWERAPPS_SCOPE; internal/api/client.go tryGetScopeFromURL gives a BapiUrl request the
- * PowerAppsScope). The audience is not derivable from the host (GCC High's BAP host is under
+ * Token audience per BAP host, from the one table of clouds (../clouds.ts, after [TF]
+ * internal/constants). The audience is not derivable from the host (GCC High's BAP host is under
  * microsoft.us, its audience under appsplatform.us), hence a table.
  */
-export const BAP_SCOPES: Readonly<Record<string, string>> = {
-  "api.bap.microsoft.com": BAP_SCOPE, // public
-  "gov.api.bap.microsoft.us": "https://service.powerapps.us/.default", // US Government (GCC)
-  "high.api.bap.microsoft.us": "https://high.service.apps.appsplatform.us/.default", // US Government (GCC High)
-  "api.bap.appsplatform.us": "https://service.apps.appsplatform.us/.default", // US Government (DoD)
-  "api.bap.partner.microsoftonline.cn": "https://service.powerapps.cn/.default", // China (21Vianet)
-  "api.bap.eaglex.ic.gov": "https://service.powerapps.eaglex.ic.gov/.default", // [TF] "ex"
-  "api.bap.microsoft.scloud": "https://service.powerapps.microsoft.scloud/.default", // [TF] "rx"
-};
+export const BAP_SCOPES: Readonly<Record<string, string>> = Object.fromEntries(Object.values(CLOUDS).map((c) => [c.bapHost, c.bapScope]));
 
 /**
- * The token audience for a BAP endpoint: POWER_PLATFORM_BAP_SCOPE when set, else BAP_SCOPES' entry
- * for its host, else undefined. The override exists because Microsoft's tools disagree for two
+ * The token audience for a BAP endpoint: POWER_PLATFORM_BAP_SCOPE when set, else its cloud's
+ * (../clouds.ts), else undefined. The override exists because Microsoft's tools disagree for two
  * clouds: Microsoft.PowerApps.Administration.PowerShell (Get-AudienceForHostName) asks GCC for
  * https://gov.service.powerapps.us/ and GCC High for https://high.service.powerapps.us/.
  */
 export function bapScopeFor(bapUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.POWER_PLATFORM_BAP_SCOPE || BAP_SCOPES[new URL(bapUrl).hostname.toLowerCase()];
+  const cloud = cloudOfBapHost(new URL(bapUrl).hostname);
+  return env[BAP_SCOPE_VARIABLE] || (cloud ? CLOUDS[cloud].bapScope : undefined);
 }
 /** [TF] ENTERPRISE_POLICY_API_VERSION; [PS] Set-EnvironmentEnterprisePolicy $apiVersion. */
 export const LINK_API_VERSION = "2019-10-01";
@@ -105,7 +104,10 @@ export interface OperationResult {
 }
 
 export interface AdminApiOptions {
+  /** The origin the token is for: a BAP host, or (service "powerPlatformApi") a Power Platform API host, of clouds.ts. */
   bapUrl: string;
+  /** Which service `bapUrl` is: decides the known hosts it may be and the wording of refusals. Default "bap". */
+  service?: "bap" | "powerPlatformApi";
   getToken?: () => Promise<string>;
   client?: Partial<ClientOptions>;
   /** Cap on one poll wait (tests); default: as the service or the module says. */
@@ -115,30 +117,47 @@ export interface AdminApiOptions {
   log?: LogFn;
 }
 
+/** Where a BAP token can be passed instead of DefaultAzureCredential's. */
+export const BAP_TOKEN_VARIABLE = "POWER_PLATFORM_ACCESS_TOKEN";
+
 /**
  * POWER_PLATFORM_ACCESS_TOKEN when set, else DefaultAzureCredential for the audience of `bapUrl`'s
  * cloud (cached). The credential signs in at AZURE_AUTHORITY_HOST (@azure/identity), which a
- * sovereign cloud's deployment sets; the audience follows the endpoint (BAP_SCOPES).
+ * sovereign cloud's deployment sets; the audience follows the endpoint (../clouds.ts).
  */
 export function bapTokenSource(bapUrl: string = DEFAULT_BAP_URL): () => Promise<string> {
+  const source = bapTokens(bapUrl);
+  return () => source.getToken();
+}
+
+/** bapTokenSource, saying where the last token came from (for auth errors). */
+function bapTokens(bapUrl: string): TokenSource {
   let cached: { token: string; expires: number } | undefined;
-  return async () => {
-    const fromEnv = process.env.POWER_PLATFORM_ACCESS_TOKEN;
-    if (fromEnv) return fromEnv;
-    if (cached && cached.expires - Date.now() > 5 * 60_000) return cached.token;
-    const scope = bapScopeFor(bapUrl);
-    if (!scope) {
-      throw new PolicyLinkError(
-        `no known token audience for the BAP endpoint ${new URL(bapUrl).origin} (known hosts: ${Object.keys(BAP_SCOPES).join(", ")}): ` +
-          "check powerPlatformBapUrl, or set POWER_PLATFORM_BAP_SCOPE to that cloud's audience (or POWER_PLATFORM_ACCESS_TOKEN to a token for it)",
-      );
-    }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
-    const t = await new DefaultAzureCredential().getToken(scope);
-    if (!t) throw new PolicyLinkError(`could not get a token for ${scope} (DefaultAzureCredential)`);
-    cached = { token: t.token, expires: t.expiresOnTimestamp };
-    return t.token;
+  let last = "no token requested yet";
+  return {
+    describe: () => last,
+    async getToken() {
+      const fromEnv = process.env[BAP_TOKEN_VARIABLE];
+      if (fromEnv) {
+        last = `the ${BAP_TOKEN_VARIABLE} environment variable`;
+        return fromEnv;
+      }
+      last = "DefaultAzureCredential";
+      if (cached && cached.expires - Date.now() > 5 * 60_000) return cached.token;
+      const scope = bapScopeFor(bapUrl);
+      if (!scope) {
+        throw new PolicyLinkError(
+          `no known token audience for the BAP endpoint ${new URL(bapUrl).origin} (known hosts: ${Object.keys(BAP_SCOPES).join(", ")}): ` +
+            `check powerPlatformBapUrl, or set ${BAP_SCOPE_VARIABLE} to that cloud's audience (or ${BAP_TOKEN_VARIABLE} to a token for it)`,
+        );
+      }
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { DefaultAzureCredential } = require("@azure/identity") as typeof import("@azure/identity");
+      const t = await new DefaultAzureCredential().getToken(scope);
+      if (!t) throw new PolicyLinkError(`could not get a token for ${scope} (DefaultAzureCredential)`);
+      cached = { token: t.token, expires: t.expiresOnTimestamp };
+      return t.token;
+    },
   };
 }
 
@@ -167,45 +186,41 @@ export function sameLocation(environment: string, policy: string): boolean {
 /** `/regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<id>` ([TF] docs for system_id). */
 export const SYSTEM_ID_PATTERN = /^\/regions\/([a-z0-9]+)\/providers\/Microsoft\.PowerPlatform\/enterprisePolicies\/[0-9a-f-]{36}$/i;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export function createAdminApi(o: AdminApiOptions) {
   const base = new URL(o.bapUrl).origin;
-  const http = createDataverseClient({ environmentUrl: base, getToken: o.getToken ?? bapTokenSource(o.bapUrl), maxConcurrency: 2, ...o.client, log: o.log });
+  // Before any token is requested: a host of no known cloud never gets one ([TF] constants via ../clouds.ts).
+  const service = o.service ?? "bap";
+  const endpoint = tokenEndpointProblem(o.bapUrl, service);
+  if (endpoint) throw new PolicyLinkError(`the ${service === "bap" ? "BAP" : "Power Platform API"} endpoint ${base} ${endpoint}; check powerPlatformBapUrl (no token is sent there)`);
+  const tokens = recordingTokens(o.getToken ? tokenSourceOf(o.getToken) : bapTokens(o.bapUrl));
+  const operationTimeoutMs = o.operationTimeoutMs ?? o.client?.operationTimeoutMs ?? 20 * 60_000;
+  const deadline = createDeadline(operationTimeoutMs, "POWER_PLATFORM_OPERATION_TIMEOUT_MS");
+  const http = createDataverseClient({ environmentUrl: base, getToken: tokens, maxConcurrency: 2, operationTimeoutMs, service, ...o.client, log: o.log });
   const log = o.log ?? (() => undefined);
-  const timeoutMs = o.operationTimeoutMs ?? 20 * 60_000;
+  const maxRetryAfterMs = o.client?.maxRetryAfterMs ?? 300_000;
+  /** A PolicyLinkError whose message holds no token (it may quote the service's answer). */
+  const fail = (message: string) => new PolicyLinkError(redactSecrets(message, tokens.sent));
 
   async function getEnvironment(environmentId: string): Promise<EnvironmentInfo> {
     // [TF] GetEnvironment: admin scope, api-version 2023-06-01.
     const url = `${base}/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/${encodeURIComponent(environmentId)}?api-version=${ENVIRONMENT_API_VERSION}`;
     const r = await http.request("GET", url);
-    if (r.status === 404) throw new PolicyLinkError(`Power Platform environment ${environmentId} was not found (or this identity is not a Power Platform administrator): check powerPlatformEnvironmentId`);
-    if (r.status !== 200) throw new PolicyLinkError(`reading Power Platform environment ${environmentId}: ${errorMessage(r.status, r.data, r.text)}`);
-    const props = prop(r.data, "properties");
-    const vnets = prop(prop(props, "enterprisePolicies"), "vnets");
-    const linked = prop(props, "linkedEnvironmentMetadata");
-    const securityGroupId = text(prop(linked, "securityGroupId"));
-    return {
-      id: environmentId,
-      displayName: text(prop(props, "displayName")),
-      location: text(prop(r.data, "location")),
-      protectionLevel: text(prop(prop(props, "governanceConfiguration"), "protectionLevel")),
-      vnets: vnets
-        ? { id: text(prop(vnets, "id")), systemId: text(prop(vnets, "systemId")), location: text(prop(vnets, "location")), linkStatus: text(prop(vnets, "linkStatus")) }
-        : undefined,
-      sku: text(prop(props, "environmentSku")),
-      description: text(prop(props, "description")),
-      managementState: text(prop(prop(prop(props, "states"), "management"), "id")),
-      dataverse: linked && text(prop(linked, "instanceUrl"))
-        ? {
-            instanceUrl: text(prop(linked, "instanceUrl")).replace(/\/+$/, ""),
-            organizationId: text(prop(linked, "resourceId")),
-            domainName: text(prop(linked, "domainName")),
-            version: text(prop(linked, "version")),
-            securityGroupId: securityGroupId === ZERO_GUID ? "" : securityGroupId,
-          }
-        : undefined,
-    };
+    if (r.status === 404) throw fail(`Power Platform environment ${environmentId} was not found (or this identity is not a Power Platform administrator): check powerPlatformEnvironmentId`);
+    if (r.status !== 200) throw fail(`reading Power Platform environment ${environmentId}: ${errorMessage(r.status, r.data, r.text)}`);
+    return environmentInfo(environmentId, r.data);
+  }
+
+  /**
+   * How long to wait before the next poll or attempt: the answer's Retry-After, else `fallbackMs`
+   * (the module's intervals). A Retry-After beyond the cap fails at once, naming it; the wait is
+   * shortened to maxPollIntervalMs (tests); a wait past the operation's deadline returns undefined.
+   */
+  function nextWait(headers: Record<string, string>, fallbackMs: number, what: string): number | undefined {
+    const asked = parseRetryAfter(headers["retry-after"]);
+    const problem = asked === undefined ? undefined : waitProblem(asked, { capMs: maxRetryAfterMs, capSetting: "POWER_PLATFORM_MAX_RETRY_AFTER_MS", asked: "the Power Platform admin API asks", deadline: undefined });
+    if (problem) throw fail(`${what}: ${problem}`);
+    const ms = Math.min(o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY, asked ?? fallbackMs);
+    return ms <= deadline.remainingMs() ? ms : undefined;
   }
 
   /**
@@ -213,32 +228,51 @@ export function createAdminApi(o: AdminApiOptions) {
    * `operation-location` URL, read `state.id` (NotStarted: again in 5 s; Running: in 15 s; Failed:
    * `error.message`). [TF] DoWaitForLifecycleOperationStatus: `Location` header first, the 202's
    * Retry-After as the interval, 409 = not ready yet (wait), 404 = gone (treated as done).
-   * Also the Power Platform API's application-package operations (`status`; Learn REST reference
-   * "Get Application Package Install Status": NotStarted, Running, Succeeded, Failed, Canceled).
    */
-  async function waitFor(operationUrl: string, firstWaitMs: number | undefined, what: string): Promise<OperationResult> {
+  /** Why `url` may not receive this client's token: another origin, unless a subdomain of the token's https host. */
+  function operationOriginProblem(url: string, what: string): string | undefined {
+    const problem = originProblem(url, base, `the operation URL of ${what}`);
+    if (!problem) return undefined;
+    try {
+      const target = new URL(url, base);
+      const host = new URL(base);
+      if (target.protocol === "https:" && host.protocol === "https:" && !target.username && !target.password && !target.port && target.hostname.endsWith(`.${host.hostname}`)) return undefined;
+    } catch {
+      // not a URL: originProblem said so
+    }
+    return problem;
+  }
+
+  async function waitFor(operationUrl: string, first: Record<string, string>, what: string): Promise<OperationResult> {
+    // The token was obtained for this host: an operation URL elsewhere is refused, not polled.
+    // [TF]'s fixtures poll lifecycle operations on a regional host of the same service
+    // (https://europe.api.bap.microsoft.com/...), so a subdomain of the token's host is accepted.
+    const offOrigin = operationOriginProblem(operationUrl, what);
+    if (offOrigin) throw fail(offOrigin);
+    operationUrl = new URL(operationUrl, base).toString();
     const started = Date.now();
-    let wait = firstWaitMs;
+    const stillPending = (state: string) =>
+      fail(`${what}: still ${state || "pending"} after ${formatDuration(Date.now() - started)}, and the next poll would pass this operation's deadline (${formatDuration(deadline.totalMs)}, ${deadline.setting}); check the environment's history in the Power Platform admin center`);
+    let wait = nextWait(first, 5000, what);
     for (let poll = 1; ; poll++) {
-      const cap = o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY;
-      await sleep(Math.min(cap, wait ?? 5000));
+      if (wait === undefined) throw stillPending("");
+      await sleep(wait);
       const r = await http.request("GET", operationUrl);
       if (r.status === 404) return { state: "Succeeded", data: undefined };
       if (r.status === 409) {
-        wait = undefined;
+        wait = nextWait({}, 5000, what);
         continue;
       }
-      if (r.status !== 200) throw new PolicyLinkError(`${what}: polling the operation failed: ${errorMessage(r.status, r.data, r.text)}`);
+      if (r.status !== 200) throw fail(`${what}: polling the operation failed: ${errorMessage(r.status, r.data, r.text)}`);
       const state = text(prop(prop(r.data, "state"), "id")) || text(prop(r.data, "status"));
       if (state === "Succeeded") return { state, data: r.data };
       if (state === "Failed" || state === "Canceled") {
-        const err = prop(r.data, "error");
-        throw new PolicyLinkError(`${what} ${state === "Canceled" ? "was canceled" : "failed"}: ${text(prop(err, "message")) || `the operation reported ${state} without a message`}`);
+        const message = text(prop(prop(r.data, "error"), "message")) || `the operation reported ${state} without a message`;
+        throw fail(`${what} ${state === "Canceled" ? "was canceled" : "failed"}: ${message}`);
       }
-      if (Date.now() - started > timeoutMs) throw new PolicyLinkError(`${what}: still ${state || "pending"} after ${Math.round(timeoutMs / 60000)} minutes; check the environment's history in the Power Platform admin center`);
       log("info", `${what}: ${state || "pending"} (poll ${poll}, ${Math.round((Date.now() - started) / 1000)} s)`);
-      const retryAfter = Number(r.headers["retry-after"]);
-      wait = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : state === "Running" ? 15_000 : 5000;
+      wait = nextWait(r.headers, state === "Running" ? 15_000 : 5000, what);
+      if (wait === undefined) throw stillPending(state);
     }
   }
 
@@ -250,30 +284,76 @@ export function createAdminApi(o: AdminApiOptions) {
     for (let attempt = 0; ; attempt++) {
       const r = await http.request("POST", url, { body: { SystemId: systemId } });
       if (r.status === 409 && attempt < 10) {
-        const ra = Number(r.headers["retry-after"]);
         log("info", `${what}: another operation is running on the environment; waiting`);
-        await sleep(Math.min(o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY, Number.isFinite(ra) ? ra * 1000 : 15_000));
+        const wait = nextWait(r.headers, 15_000, what);
+        if (wait === undefined) throw fail(`${what}: another operation is still running on the environment, and waiting for it would pass this operation's deadline (${formatDuration(deadline.totalMs)}, ${deadline.setting})`);
+        await sleep(wait);
         continue;
       }
       // [PS]: anything but 202 means the operation did not start.
-      if (r.status !== 202) throw new PolicyLinkError(`${what} did not start: ${errorMessage(r.status, r.data, r.text)}`);
-      const operation = r.headers["operation-location"] || r.headers["location"];
+      if (r.status !== 202) throw fail(`${what} did not start: ${errorMessage(r.status, r.data, r.text)}`);
+      const header = r.headers["operation-location"] ? "Operation-Location" : "Location";
+      const operation = r.headers[header.toLowerCase()];
       if (!operation) return; // [TF]: no Location header, nothing to wait for
-      const ra = Number(r.headers["retry-after"]);
+      // The token was obtained for the BAP host: an operation URL elsewhere is refused, not polled.
       log("info", `${what}: started; waiting for the operation`);
-      await waitFor(operation, Number.isFinite(ra) ? ra * 1000 : undefined, what);
+      await waitFor(operation, r.headers, what);
       return;
     }
   }
 
   return {
     getEnvironment,
+    link: (environmentId: string, systemId: string) => linkOrUnlink("link", environmentId, systemId),
+    unlink: (environmentId: string, systemId: string) => linkOrUnlink("unlink", environmentId, systemId),
     /** The shared client's request, for the environment and application-package calls (environment-api.ts, app-package-api.ts). */
     request: http.request,
     waitFor,
-    link: (environmentId: string, systemId: string) => linkOrUnlink("link", environmentId, systemId),
-    unlink: (environmentId: string, systemId: string) => linkOrUnlink("unlink", environmentId, systemId),
     stats: http.stats,
+  };
+}
+
+/** The environment's fields, from a GET environment answer. */
+function environmentInfo(environmentId: string, data: unknown): EnvironmentInfo {
+  const props = prop(data, "properties");
+  const vnets = prop(prop(props, "enterprisePolicies"), "vnets");
+  return {
+    id: environmentId,
+    displayName: text(prop(props, "displayName")),
+    location: text(prop(data, "location")),
+    protectionLevel: text(prop(prop(props, "governanceConfiguration"), "protectionLevel")),
+    vnets: vnets ? { id: text(prop(vnets, "id")), systemId: text(prop(vnets, "systemId")), location: text(prop(vnets, "location")), linkStatus: text(prop(vnets, "linkStatus")) } : undefined,
+    sku: text(prop(props, "environmentSku")),
+    description: text(prop(props, "description")),
+    managementState: text(prop(prop(prop(props, "states"), "management"), "id")),
+    dataverse: dataverseInfo(prop(props, "linkedEnvironmentMetadata")),
+  };
+}
+
+/** The environment's Dataverse, once its metadata is there ([TF] LinkedEnvironmentMetadataDto). */
+function dataverseInfo(linked: unknown): DataverseInfo | undefined {
+  if (!text(prop(linked, "instanceUrl"))) return undefined;
+  const securityGroupId = text(prop(linked, "securityGroupId"));
+  return {
+    instanceUrl: text(prop(linked, "instanceUrl")).replace(/\/+$/, ""),
+    organizationId: text(prop(linked, "resourceId")),
+    domainName: text(prop(linked, "domainName")),
+    version: text(prop(linked, "version")),
+    securityGroupId: securityGroupId === ZERO_GUID ? "" : securityGroupId,
+  };
+}
+
+/** A token source that remembers the tokens it handed out, so messages can be cleaned of them. */
+function recordingTokens(source: TokenSource): TokenSource & { sent: string[] } {
+  const sent: string[] = [];
+  return {
+    sent,
+    describe: () => source.describe(),
+    async getToken() {
+      const token = await source.getToken();
+      if (!sent.includes(token)) sent.push(token);
+      return token;
+    },
   };
 }
 

@@ -15,6 +15,7 @@
 import { createAdminApi, errorMessage, prop, text, type AdminApiOptions } from "./admin-api";
 import { powerPlatformRefusal } from "./environment-api";
 import { CLOUDS, cloudOfPowerPlatformApiHost } from "../clouds";
+import { parseRetryAfter, sleep, waitProblem } from "../http";
 
 /** [TF-APP] constants.APPLICATION_API_VERSION, also the version the [REST] pages document. */
 const APPLICATION_API_VERSION = "2022-03-01-preview";
@@ -65,11 +66,10 @@ export function powerPlatformApiTokenSource(apiUrl: string): () => Promise<strin
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createApplicationPackageApi(o: Omit<AdminApiOptions, "bapUrl"> & { powerPlatformApiUrl: string }) {
   const base = new URL(o.powerPlatformApiUrl).origin;
-  const shared = createAdminApi({ ...o, bapUrl: base, getToken: o.getToken ?? powerPlatformApiTokenSource(base) });
+  const shared = createAdminApi({ ...o, bapUrl: base, service: "powerPlatformApi", getToken: o.getToken ?? powerPlatformApiTokenSource(base) });
   const api = {
     ...shared,
     request: (...args: Parameters<typeof shared.request>) =>
@@ -104,9 +104,11 @@ export function createApplicationPackageApi(o: Omit<AdminApiOptions, "bapUrl"> &
     for (let attempt = 0; ; attempt++) {
       const r = await api.request("POST", url(environmentId, `/${encodeURIComponent(uniqueName)}/install`), { body: {} });
       if (r.status === 409 && attempt < MAX_RETRIES) {
-        const ra = Number(r.headers["retry-after"]);
+        const asked = parseRetryAfter(r.headers["retry-after"]);
+        const problem = asked === undefined ? undefined : waitProblem(asked, { capMs: 300_000, capSetting: "the Power Platform API's 5-minute cap", asked: "the Power Platform API asks" });
+        if (problem) throw new ApplicationPackageError(`${what}: ${problem}`);
         log("info", `${what}: another operation is running on the environment; waiting`);
-        await sleep(Math.min(o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY, Number.isFinite(ra) ? ra * 1000 : 15_000));
+        await sleep(Math.min(o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY, asked ?? 15_000));
         continue;
       }
       let operation: string | undefined;
@@ -119,7 +121,7 @@ export function createApplicationPackageApi(o: Omit<AdminApiOptions, "bapUrl"> &
       if (!operation) throw new ApplicationPackageError(`${what}: the service started it but named no operation to follow`);
       log("info", `${what}: started; waiting for the operation`);
       try {
-        await api.waitFor(operation, undefined, what);
+        await api.waitFor(operation, {}, what);
       } catch (e) {
         throw new ApplicationPackageError((e as Error).message);
       }

@@ -16,6 +16,7 @@
  */
 import { createAdminApi, errorMessage, prop, text, ZERO_GUID, type AdminApiOptions, type EnvironmentInfo } from "./admin-api";
 import type { Resp } from "../dataverse/client";
+import { parseRetryAfter, sleep, waitProblem } from "../http";
 
 /** [TF-ENV] dto.go EnvironmentTypes (Default is the tenant's own and cannot be created). */
 export const ENVIRONMENT_SKUS = ["Trial", "Sandbox", "Production", "Developer"] as const;
@@ -99,11 +100,9 @@ export function powerPlatformRefusal(e: unknown, api: string, tokenVariable: str
   );
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const retryAfterMs = (r: Resp): number | undefined => {
-  const n = Number(r.headers["retry-after"]);
-  return Number.isFinite(n) && n >= 0 ? n * 1000 : undefined;
-};
+/** Longest Retry-After a lifecycle retry waits out; a longer one fails at once (http.ts waitProblem). */
+const MAX_RETRY_AFTER_MS = 300_000;
+const retryAfterMs = (r: Resp): number | undefined => parseRetryAfter(r.headers["retry-after"]);
 const isNotStartable = (r: Resp) => r.status === 409 && (r.text.includes(OPERATION_NOT_STARTABLE) || JSON.stringify(r.data ?? "").includes(OPERATION_NOT_STARTABLE));
 
 export function createEnvironmentApi(o: AdminApiOptions) {
@@ -118,7 +117,11 @@ export function createEnvironmentApi(o: AdminApiOptions) {
   const log = o.log ?? (() => undefined);
   const cap = o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY;
   /** [TF] DefaultRetryAfter: 10-19 s between attempts when the service names no wait. */
-  const pause = (ms?: number) => sleep(Math.min(cap, ms ?? 10_000 + Math.floor(Math.random() * 9_000)));
+  const pause = (ms?: number) => {
+    const problem = ms === undefined ? undefined : waitProblem(ms, { capMs: MAX_RETRY_AFTER_MS, capSetting: "the Power Platform admin API's 5-minute cap", asked: "the Power Platform admin API asks" });
+    if (problem) throw new PowerPlatformEnvironmentError(problem);
+    return sleep(Math.min(cap, ms ?? 10_000 + Math.floor(Math.random() * 9_000)));
+  };
   const bap = (path: string, version: string) => `${base}/providers/Microsoft.BusinessAppPlatform${path}${path.includes("?") ? "&" : "?"}api-version=${version}`;
   const fail = (what: string, r: Resp): never => {
     throw new PowerPlatformEnvironmentError(`${what}: ${errorMessage(r.status, r.data, r.text)}`);
@@ -130,7 +133,7 @@ export function createEnvironmentApi(o: AdminApiOptions) {
     if (!url) return undefined; // [TF-LC]: no header, nothing to wait for
     log("info", `${what}: started; waiting for the operation`);
     try {
-      return await admin.waitFor(url, retryAfterMs(r), what);
+      return await admin.waitFor(url, r.headers, what);
     } catch (e) {
       throw new PowerPlatformEnvironmentError((e as Error).message);
     }

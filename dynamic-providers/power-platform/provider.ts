@@ -16,7 +16,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse/client";
 import * as api from "./admin-api";
-import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { cleanInputs, envNumber, isKnown, isUnknown, numbersFromEnv, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { tokenEndpointProblem } from "../clouds";
+
+/** Client tuning an operator (or a test) can set as POWER_PLATFORM_<KEY> (e.g. POWER_PLATFORM_MAX_RETRY_AFTER_MS). */
+const ENV_CLIENT_OPTIONS = ["retryBaseMs", "maxRetries", "maxRetryAfterMs", "timeoutMs"] as const;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,7 +68,8 @@ export function checkPolicyLink(i: PowerPlatformPolicyLinkInputs): pulumi.dynami
     failures.push({ property: "policySystemId", reason: "must be the policy's systemId: /regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<guid>" });
   }
   if (isKnown(i.policyLocation) && !/^[a-z]+$/.test(i.policyLocation)) failures.push({ property: "policyLocation", reason: "must be a Power Platform geography such as europe" });
-  const bapUrlProblem = endpointUrlProblem(i.bapUrl, "must be an https URL");
+  // Only a BAP host of the table of clouds (or loopback http, the emulator) ever gets the token.
+  const bapUrlProblem = isKnown(i.bapUrl) ? tokenEndpointProblem(i.bapUrl, "bap") : undefined;
   if (bapUrlProblem) failures.push({ property: "bapUrl", reason: bapUrlProblem });
   return failures;
 }
@@ -82,7 +87,7 @@ export function createPowerPlatformPolicyLinkProvider(options: PowerPlatformPoli
   const connect = (bapUrl: string) =>
     api.createAdminApi({
       bapUrl,
-      client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...options.client },
+      client: { ...numbersFromEnv("POWER_PLATFORM_", ENV_CLIENT_OPTIONS), ...options.client },
       maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
       operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
       log: pulumiLog(),

@@ -41,7 +41,7 @@ export interface Operation {
   apply: () => void;
 }
 
-export type AdminFault = { kind: "429" | "503"; times: number; match?: (method: string, path: string) => boolean } | { kind: "operationFails"; times: number; message: string };
+export type AdminFault = { kind: "429" | "503" | "403"; times: number; match?: (method: string, path: string) => boolean } | { kind: "operationFails"; times: number; message: string };
 
 export class PowerPlatformAdminEmulator {
   readonly environments = new Map<string, EmulatedEnvironment>();
@@ -109,6 +109,11 @@ export class PowerPlatformAdminEmulator {
     const r = { method: req.method ?? "GET", path: url.pathname };
     if (req.headers.authorization !== `Bearer ${this.token}`) return this.send(res, r, 401, this.error("MissingAuthenticationToken", "The request did not have a valid bearer token for https://service.powerapps.com/."));
     for (const f of this.faults) {
+      if (f.kind === "403" && f.times > 0 && (!f.match || f.match(r.method, r.path))) {
+        f.times--;
+        // ASSUMED body: a valid token of an identity without the admin role; no source shows the service's exact text.
+        return this.send(res, r, 403, this.error("Forbidden", "The caller does not have permission to perform this action on the environment."));
+      }
       if ((f.kind === "429" || f.kind === "503") && f.times > 0 && (!f.match || f.match(r.method, r.path))) {
         f.times--;
         // [PS] Send-RequestWithRetries: 429 and 503 come with Retry-After (seconds or an HTTP date).

@@ -8,7 +8,7 @@ import { ConfigError, parseStackConfig } from "../../config";
 import { BAP_SCOPE, DEFAULT_BAP_URL, bapScopeFor } from "../../dynamic-providers/power-platform";
 import { bapTokenSource } from "../../dynamic-providers/power-platform/admin-api";
 import { runProgram } from "../support/program";
-import { rawStackConfig, type ConfigChanges } from "../support/stack";
+import { listStacks, rawStackConfig, type ConfigChanges } from "../support/stack";
 
 const LINK = "pulumi-nodejs:dynamic/powerplatform:PowerPlatformPolicyLink";
 
@@ -84,6 +84,32 @@ describe("the BAP token audience follows the endpoint", () => {
     } finally {
       if (previous.token !== undefined) process.env.POWER_PLATFORM_ACCESS_TOKEN = previous.token;
       if (previous.scope !== undefined) process.env.POWER_PLATFORM_BAP_SCOPE = previous.scope;
+    }
+  });
+});
+
+describe("issue 17 row 5: only the hosts of dynamic-providers/clouds.ts may receive a token, named by key", () => {
+  test.each([
+    ["a host of no cloud", "https://evil.example.com", /powerPlatformBapUrl: is not a known Power Platform admin \(BAP\) host \(known: api\.bap\.microsoft\.com, /],
+    ["user@host, which sends to the host after the @", "https://api.bap.microsoft.com@evil.example.com", /powerPlatformBapUrl: must not carry a user name or password/],
+    ["a port", "https://api.bap.microsoft.com:8443", /powerPlatformBapUrl: must not name a port/],
+  ])("powerPlatformBapUrl: %s", (_what, url, message) => {
+    expect(configProblem("prod", { set: { powerPlatformBapUrl: url } })).toMatch(message);
+  });
+
+  test.each([
+    ["a host of no cloud", "https://evil.example.com", /dataverseEnvironmentUrl: .*is not a known Dataverse host/],
+    ["a Dataverse domain as a prefix of another host", "https://contoso.crm4.dynamics.com.evil.example.com", /dataverseEnvironmentUrl: .*is not a known Dataverse host/],
+    ["user@host", "https://contoso.crm4.dynamics.com@evil.example.com", /dataverseEnvironmentUrl: must be the environment URL .*not an https origin/],
+    ["a port", "https://contoso.crm4.dynamics.com:8443", /dataverseEnvironmentUrl: must be the environment URL .*not an https origin/],
+  ])("dataverseEnvironmentUrl: %s", (_what, url, message) => {
+    expect(configProblem("prod", { set: { dataverseEnvironmentUrl: url } })).toMatch(message);
+  });
+
+  test("every committed stack's hosts pass", () => {
+    for (const stack of listStacks()) {
+      const { raw, secretKeys } = rawStackConfig(stack, {});
+      expect(() => parseStackConfig(stack, raw, secretKeys)).not.toThrow();
     }
   });
 });

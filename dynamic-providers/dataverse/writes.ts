@@ -1,0 +1,322 @@
+/**
+ * The Dataverse client's writes: `CreateMultiple` / `UpdateMultiple` where the table supports
+ * them, `$batch` with change sets otherwise, and deletes through `$batch`.
+ *
+ * - Bulk support is found the way Microsoft documents it ("Use bulk operation messages"): one
+ *   `sdkmessagefilters` query per table and message per client. The actions are bound to
+ *   `Collection(crmbaseentity)`, so the URL always resolves; a table without them answers
+ *   0x80040800 (SdkEntityDoesNotSupportMessage), which also switches that table to `$batch` should
+ *   the query have said otherwise.
+ * - Chunks: at most 1000 operations per request; the size adapts so a request stays well inside
+ *   the two-minute budget (EWMA of ms per row; halved on a timeout) and the remaining rows are
+ *   spread over all free slots, so the last requests finish together.
+ * - Every message built from a response goes through the transport's redaction.
+ *
+ * Serialized with the providers: state (what each table supports, the chunk-size estimates) lives
+ * in the closures of one client.
+ */
+import { BatchOp, OpResult, buildBatch, parseBatchResponse } from "./batch";
+import type { DataverseClient, RecordSource, Resp, TableRef, WriteResult } from "./client";
+import { isDataverseError } from "./errors";
+import { HARD_MAX_BATCH, type Transport, errorOf } from "./transport";
+
+export type Writes = Pick<DataverseClient, "supportsMessage" | "createMany" | "updateMany" | "deleteMany" | "batch">;
+
+/** SdkEntityDoesNotSupportMessage ("Web service error codes"). */
+const NOT_SUPPORTED_CODE = "0x80040800";
+/** Smallest chunk worth a request of its own (per-request latency dominates below it). */
+const MIN_CHUNK = 50;
+/** Rows in the first bulk call to a table not known to support the message. */
+const BULK_PROBE_ROWS = 10;
+
+/**
+ * A bulk message the table does not support. Reported messages: "The 'CreateMultiple' method does
+ * not support entities of type 'queue'" and "UpsertMultiple is not enabled on the entity team".
+ */
+function isNotSupported(e: { code?: string; message?: string }): boolean {
+  return e.code?.toLowerCase() === NOT_SUPPORTED_CODE || /does not support entities of type|is not enabled on the entity/i.test(e.message ?? "");
+}
+
+/** `{"Targets":[...]}` of a CreateMultiple/UpdateMultiple request, as bytes. */
+function bulkBody(logicalName: string, idx: number[], get: (i: number) => Record<string, unknown>): Buffer {
+  const type = `Microsoft.Dynamics.CRM.${logicalName}`;
+  const parts: string[] = [];
+  for (const i of idx) parts.push(JSON.stringify({ "@odata.type": type, ...get(i) }));
+  return Buffer.from(`{"Targets":[${parts.join(",")}]}`, "utf8");
+}
+
+export function createWrites(t: Transport, getJson: <T>(path: string) => Promise<T>): Writes {
+  const support = createBulkSupport(t, getJson);
+  const chunker = createChunker(t);
+  const batch = (ops: BatchOp[], changeSetSize = t.settings.changeSetSize) => sendBatch(t, ops, changeSetSize);
+  const deps: WriteDeps = { t, support, chunker, batch };
+  return {
+    supportsMessage: support.supportsMessage,
+    createMany: (table, records, progress = "") => writeMany(deps, table, "create", records, progress),
+    updateMany: (table, records, progress = "") => writeMany(deps, table, "update", records, progress),
+    async deleteMany(table, ids, progress = "") {
+      const result: WriteResult = { failures: [], uncertain: [] };
+      await chunker.chunked(`${table.entitySet}:delete`, ids.length, async (idx) => {
+        const res = await batch(idx.map((i) => ({ method: "DELETE", path: `${table.entitySet}(${ids[i]})` })));
+        res.forEach((r, j) => {
+          if (r.status !== 204 && r.status !== 404) result.failures.push(failureOf(t, idx[j], r)); // 404: already gone
+        });
+      }, progress);
+      return result;
+    },
+    batch,
+  };
+}
+
+interface WriteDeps {
+  t: Transport;
+  support: ReturnType<typeof createBulkSupport>;
+  chunker: ReturnType<typeof createChunker>;
+  batch: (ops: BatchOp[]) => Promise<OpResult[]>;
+}
+
+function failureOf(t: Transport, index: number, r: OpResult) {
+  const e = errorOf(r.body);
+  return { index, status: r.status, code: e.code, message: t.redact(e.message ?? `HTTP ${r.status}`) };
+}
+
+/** Which tables support which bulk messages, asked once per client and corrected by the service's answers. */
+function createBulkSupport(t: Transport, getJson: <T>(path: string) => Promise<T>) {
+  /** `<table>:<message>` → whether the table supports it (one sdkmessagefilters query each). */
+  const known = new Map<string, Promise<boolean | undefined>>();
+  /** `<table>:<message>` pairs a bulk call has succeeded for in this client. */
+  const confirmed = new Set<string>();
+  return {
+    /**
+     * Whether `table` supports `message` (CreateMultiple, UpdateMultiple), with the query Microsoft
+     * documents ("Use bulk operation messages", Availability with standard tables). `undefined`
+     * when the query itself failed (e.g. no read privilege on sdkmessagefilter): the first bulk
+     * call then tells.
+     */
+    supportsMessage(table: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined> {
+      const key = `${table.logicalName}:${message}`;
+      let p = known.get(key);
+      if (!p) {
+        const q =
+          `sdkmessagefilters?$select=sdkmessagefilterid&$filter=${encodeURIComponent("sdkmessageid/name eq @message and primaryobjecttypecode eq @table")}` +
+          `&@message=${encodeURIComponent(`'${message}'`)}&@table=${encodeURIComponent(`'${table.logicalName}'`)}`;
+        p = getJson<{ value?: unknown[] }>(q).then(
+          (r) => Array.isArray(r?.value) && r.value.length > 0,
+          (e: Error) => {
+            t.log("warn", `could not ask Dataverse whether ${table.logicalName} supports ${message} (${e.message.split("\n")[0]}); trying it once`);
+            return undefined;
+          },
+        );
+        known.set(key, p);
+      }
+      return p;
+    },
+    mark: (table: TableRef, message: string, supported: boolean) => void known.set(`${table.logicalName}:${message}`, Promise.resolve(supported)),
+    confirm: (table: TableRef, message: string) => void confirmed.add(`${table.logicalName}:${message}`),
+    isConfirmed: (table: TableRef, message: string) => confirmed.has(`${table.logicalName}:${message}`),
+  };
+}
+
+/**
+ * Runs rows through `send` in chunks, as many at a time as the service allows, with the chunk size
+ * learnt per table and operation (ms per row, EWMA).
+ */
+function createChunker(t: Transport) {
+  const msPerRow = new Map<string, number>();
+  const chunkSize = (key: string): number => {
+    const ms = msPerRow.get(key);
+    return ms ? Math.max(1, Math.min(t.settings.maxBatchSize, Math.floor(t.settings.requestBudgetMs / 4 / ms))) : t.settings.maxBatchSize;
+  };
+  const observe = (key: string, rows: number, elapsed: number): void => {
+    const per = Math.max(0.001, elapsed / Math.max(1, rows));
+    const prev = msPerRow.get(key);
+    msPerRow.set(key, prev === undefined ? per : prev * 0.7 + per * 0.3);
+  };
+
+  /**
+   * Run rows `from..total-1` through `send`. Each chunk takes its share of what is left (remaining
+   * ÷ parallel requests, within the two-minute budget and 1000 rows), so every slot stays busy
+   * until the end and the last requests finish together instead of one long request finishing
+   * alone. A chunk that times out is split in half and re-queued (and the estimate raised), so one
+   * slow batch does not sink the run. After a failure no new chunk starts, and the error is thrown
+   * once the chunks in flight have settled, so what the caller reads back afterwards is what was written.
+   */
+  async function chunked(key: string, total: number, send: (idx: number[]) => Promise<void>, progress: string, from = 0): Promise<void> {
+    const queue: number[][] = [];
+    const parallel = Math.max(1, t.pacing.limit);
+    // The first wave splits the rows evenly over the slots; later takes (a slot freed while the
+    // others are still busy) take their share of what is left, so the tail stays spread out.
+    const firstWave = Math.ceil((total - from) / parallel);
+    let [pos, done, lastLog, taken] = [from, from, 0, 0];
+    let failure: { e: unknown } | undefined;
+    const take = (): number[] | undefined => {
+      if (failure) return undefined;
+      const q = queue.shift();
+      if (q || pos >= total) return q;
+      const budget = chunkSize(key);
+      const share = taken++ < parallel ? firstWave : Math.ceil((total - pos) / parallel);
+      const n = Math.min(budget, Math.max(Math.min(MIN_CHUNK, budget), share), total - pos);
+      pos += n;
+      return Array.from({ length: n }, (_, i) => pos - n + i);
+    };
+    const worker = async () => {
+      for (let idx = take(); idx; idx = take()) {
+        const t0 = Date.now();
+        try {
+          await send(idx);
+          observe(key, idx.length, Date.now() - t0);
+          done += idx.length;
+          if (progress && (done === total || Date.now() - lastLog > 2000)) {
+            lastLog = Date.now();
+            t.log("info", `${progress}: ${done}/${total} rows`);
+          }
+        } catch (e) {
+          if (isDataverseError(e) && e.code === "timeout" && idx.length > 1) {
+            msPerRow.set(key, Math.max(msPerRow.get(key) ?? 0, (Date.now() - t0) / idx.length) * 2);
+            const half = Math.ceil(idx.length / 2);
+            queue.push(idx.slice(0, half), idx.slice(half));
+            t.log("warn", `${progress}: a request of ${idx.length} rows timed out; splitting`);
+            continue;
+          }
+          failure ??= { e };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: parallel }, worker));
+    if (failure) throw failure.e;
+  }
+
+  return { chunked };
+}
+
+/**
+ * Create or update rows (each with its primary id set by the caller, so a retried create cannot
+ * duplicate; an update never creates: If-Match: * in $batch). `source` may build row i on demand,
+ * so 50,000 request bodies never exist at once. Bulk until the table is known not to support the
+ * message; a table the sdkmessagefilters query could not vouch for gets one small probe first, so
+ * a refusal costs one call, not one per parallel request.
+ */
+async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update", source: RecordSource, progress: string): Promise<WriteResult> {
+  const result: WriteResult = { failures: [], uncertain: [] };
+  const action = mode === "create" ? "CreateMultiple" : "UpdateMultiple";
+  const count = Array.isArray(source) ? source.length : source.count;
+  const get = Array.isArray(source) ? (i: number) => source[i] : source.get;
+  if (count === 0) return result;
+  const state = { bulk: (await w.support.supportsMessage(table, action)) !== false };
+  const sendChunk = async (idx: number[]) => {
+    if (state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state)) === "done") return;
+    await sendAsBatch(w, table, mode, idx, get, result);
+  };
+  let from = 0;
+  if (state.bulk && !w.support.isConfirmed(table, action) && count > BULK_PROBE_ROWS) {
+    await sendChunk(Array.from({ length: BULK_PROBE_ROWS }, (_, i) => i));
+    from = BULK_PROBE_ROWS;
+  }
+  await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, from);
+  return result;
+}
+
+/** One CreateMultiple/UpdateMultiple call: "done", or "batch" when the rows must go through `$batch`. */
+async function sendBulk(
+  w: WriteDeps,
+  table: TableRef,
+  mode: "create" | "update",
+  action: string,
+  idx: number[],
+  get: (i: number) => Record<string, unknown>,
+  result: WriteResult,
+  state: { bulk: boolean },
+): Promise<"done" | "batch"> {
+  const { t } = w;
+  const path = `${table.entitySet}/Microsoft.Dynamics.CRM.${action}`;
+  t.stats.writeRequests++;
+  let r: Resp;
+  try {
+    // Encoded before the request: only the bytes stay alive while it is in flight, not up to
+    // 1,000 row objects and their JSON text per request (52 requests at once).
+    r = await t.request("POST", path, { rawBody: bulkBody(table.logicalName, idx, get), headers: { "Content-Type": "application/json; charset=utf-8" } });
+  } catch (e) {
+    if (mode === "create" && isDataverseError(e) && e.status === 0 && e.code === "network") {
+      result.uncertain.push(...idx);
+      return "done";
+    }
+    throw e;
+  }
+  if (r.status === 200 || r.status === 204) {
+    w.support.confirm(table, action);
+    return "done";
+  }
+  const err = errorOf(r.data);
+  if (isNotSupported(err)) {
+    // Dataverse answers an unsupported table with 0x80040800 (SdkEntityDoesNotSupportMessage),
+    // not with a 404: the action is bound to Collection(crmbaseentity) and always resolves.
+    state.bulk = false;
+    w.support.mark(table, action, false);
+    t.stats.bulkRejected++;
+    t.log("info", `${table.logicalName} does not support ${action} (${err.code ?? r.status}: ${err.message ?? ""}); using $batch`);
+    return "batch";
+  }
+  if (mode === "create" && r.status === 412) {
+    // Bulk messages are atomic: a duplicate of one of our client-chosen ids means an earlier
+    // (retried) attempt committed, or someone created it meanwhile. Re-check next pass.
+    result.uncertain.push(...idx);
+    return "done";
+  }
+  if (r.status >= 400 && r.status < 500 && idx.length > 1) {
+    // A data error in one row fails the whole (atomic) request: isolate it through $batch.
+    t.log("warn", `${action} of ${idx.length} rows failed (HTTP ${r.status}: ${err.message ?? ""}); retrying them one by one to isolate the failing rows`);
+    return "batch";
+  }
+  return t.fail("POST", path, r);
+}
+
+/** The rows as `$batch` operations; failures and uncertain creates recorded by row. */
+async function sendAsBatch(w: WriteDeps, table: TableRef, mode: "create" | "update", idx: number[], get: (i: number) => Record<string, unknown>, result: WriteResult): Promise<void> {
+  const ops: BatchOp[] = idx.map((i) => {
+    const rec = get(i);
+    if (mode === "create") return { method: "POST", path: table.entitySet, body: rec };
+    const { [table.primaryId]: id, ...rest } = rec;
+    return { method: "PATCH", path: `${table.entitySet}(${String(id)})`, body: rest, headers: { "If-Match": "*" } };
+  });
+  const res = await w.batch(ops);
+  res.forEach((r, j) => {
+    if (r.status >= 200 && r.status < 300) return;
+    if (mode === "create" && r.status === 412) result.uncertain.push(idx[j]);
+    else result.failures.push(failureOf(w.t, idx[j], r));
+  });
+}
+
+/**
+ * Send ops as one or more `$batch` requests (≤ 1000 ops each) with change sets and
+ * continue-on-error. Change sets that were rolled back are re-run one op per change set to
+ * isolate the failing op; ops that failed transiently (5xx, 429 inside the batch, not executed)
+ * are retried a bounded number of times.
+ */
+async function sendBatch(t: Transport, ops: BatchOp[], changeSetSize: number): Promise<OpResult[]> {
+  const results: OpResult[] = new Array(ops.length);
+  let pending = ops.map((_, i) => i);
+  let size = changeSetSize;
+  for (let round = 0; pending.length > 0; round++) {
+    const next: number[] = [];
+    for (let start = 0; start < pending.length; start += HARD_MAX_BATCH) {
+      const idx = pending.slice(start, start + HARD_MAX_BATCH);
+      const { contentType, body, units } = buildBatch(t.apiRoot, idx.map((i) => ops[i]), size);
+      t.stats.writeRequests++;
+      const r = await t.request("POST", "$batch", { rawBody: Buffer.from(body, "utf8"), headers: { "Content-Type": contentType, Prefer: "odata.continue-on-error" } });
+      if (r.status !== 200) t.fail("POST", "$batch", r);
+      const parsed = parseBatchResponse(r.headers["content-type"] ?? "", r.text, units, idx.length);
+      parsed.forEach((p, j) => {
+        const transient = p.status === 0 || p.status === 429 || p.status >= 500;
+        if ((p.rolledBack || transient) && round < t.settings.maxRetries) next.push(idx[j]);
+        else results[idx[j]] = p;
+      });
+    }
+    if (next.length > 0) {
+      t.stats.retries++;
+      await t.pause(t.backoff(round + 1), "POST $batch");
+    }
+    pending = next;
+    size = 1; // isolate on re-runs
+  }
+  return results;
+}
