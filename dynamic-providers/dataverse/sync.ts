@@ -27,6 +27,10 @@ export interface SyncInputs {
   schemaOverride: string;
   /** Stable per stack + resource; combined with env/provider/kind into the ownership seed. */
   ownerSeed: string;
+  /** The mapping file the rows come from (or "<rows>"), for messages. */
+  sourceFile?: string;
+  /** Line of each long row by key (validation.ts longRowLines), for messages. */
+  sourceLines?: Record<string, number>;
 }
 
 export interface SyncSummary {
@@ -45,7 +49,7 @@ export interface DriftReport {
   sample: string[];
 }
 
-export interface SyncOutputs extends Omit<SyncInputs, "rows"> {
+export interface SyncOutputs extends Omit<SyncInputs, "rows" | "sourceFile" | "sourceLines"> {
   /** Ownership seed (kept from creation, so a renamed/aliased resource keeps its rows). */
   seed: string;
   schema: MappingSchema;

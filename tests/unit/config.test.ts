@@ -75,6 +75,7 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a malformed schema override", { set: { dataverseUnitsSchema: "table" } }, "dataverseUnitsSchema", /is not key=value/],
   ["a schema override with an unknown key", { set: { dataverseProductsSchema: "tabel=abc_x" } }, "dataverseProductsSchema", /unknown key "tabel"/],
   ["a mappings folder outside the project", { set: { dataverseMappingsDir: "../elsewhere" } }, "dataverseMappingsDir", /inside the project/],
+  ["a mapping file size limit of 0", { set: { dataverseMappingFileMaxMB: 0 } }, "dataverseMappingFileMaxMB", /at least 1/],
   ["mapping settings without an environment", { set: { dataverseEnvironmentUrl: "", dataverseAdoptExisting: true } }, "dataverseAdoptExisting", /only used with dataverseEnvironmentUrl/],
   ["a mistyped key", { set: { storagesku: "Standard_LRS" } }, "storagesku", /not a setting of this program \(did you mean 'storageSku'\?\)/],
 ];
