@@ -115,7 +115,8 @@ export interface WriteResult {
   uncertain: number[];
 }
 
-export type RecordSource = Record<string, unknown>[] | { count: number; get: (i: number) => Record<string, unknown> };
+/** Rows to write; `written(i)` (optional) hears of each row the service confirmed, so a caller whose run fails knows what exists. */
+export type RecordSource = Record<string, unknown>[] | { count: number; get: (i: number) => Record<string, unknown>; written?: (i: number) => void };
 
 export interface TableRef {
   logicalName: string;
@@ -159,7 +160,7 @@ export interface DataverseClient {
   supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined>;
   createMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
   updateMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
-  deleteMany(t: TableRef, ids: string[], progress?: string): Promise<WriteResult>;
+  deleteMany(t: TableRef, ids: string[], progress?: string, written?: (i: number) => void): Promise<WriteResult>;
   batch(ops: BatchOp[], changeSetSize?: number): Promise<OpResult[]>;
 }
 
@@ -613,13 +614,13 @@ export function createDataverseClient(options: ClientOptions): DataverseClient {
     return writeMany(t, "update", records, progress);
   }
 
-  async function deleteMany(t: TableRef, ids: string[], progress = ""): Promise<WriteResult> {
+  async function deleteMany(t: TableRef, ids: string[], progress = "", written?: (i: number) => void): Promise<WriteResult> {
     const result: WriteResult = { failures: [], uncertain: [] };
     await chunked(`${t.entitySet}:delete`, ids.length, async (idx) => {
       const ops: BatchOp[] = idx.map((i) => ({ method: "DELETE", path: `${t.entitySet}(${ids[i]})` }));
       const res = await batch(ops);
       res.forEach((r, j) => {
-        if (r.status === 204 || r.status === 404) return; // 404: already gone
+        if (r.status === 204 || r.status === 404) return written?.(idx[j]); // 404: already gone
         result.failures.push({ index: idx[j], status: r.status, code: errorOf(r.body).code, message: errorOf(r.body).message ?? `HTTP ${r.status}` });
       });
     }, progress);
@@ -631,6 +632,7 @@ export function createDataverseClient(options: ClientOptions): DataverseClient {
     const action = mode === "create" ? "CreateMultiple" : "UpdateMultiple";
     const count = Array.isArray(source) ? source.length : source.count;
     const get = Array.isArray(source) ? (i: number) => source[i] : source.get;
+    const written = Array.isArray(source) ? undefined : source.written;
     if (count === 0) return result;
     // Bulk until the table is known not to support the message. A table the sdkmessagefilters
     // query could not vouch for gets one small probe first, so a refusal costs one call, not one
@@ -654,6 +656,7 @@ export function createDataverseClient(options: ClientOptions): DataverseClient {
         }
         if (r.status === 200 || r.status === 204) {
           bulkConfirmed.add(`${t.logicalName}:${action}`);
+          if (written) for (const i of idx) written(i);
           return;
         }
         const err = errorOf(r.data);
@@ -685,7 +688,7 @@ export function createDataverseClient(options: ClientOptions): DataverseClient {
       });
       const res = await batch(ops);
       res.forEach((r, j) => {
-        if (r.status >= 200 && r.status < 300) return;
+        if (r.status >= 200 && r.status < 300) return written?.(idx[j]);
         if (mode === "create" && r.status === 412) {
           result.uncertain.push(idx[j]);
           return;

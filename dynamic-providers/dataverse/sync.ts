@@ -10,7 +10,8 @@ import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount } from "./partition";
 import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
 import { MappingRow, RowMap, encodeKey, hashRows, identityGroup, identityRows, mapToRows, rowKey } from "./rows";
-import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, readMaxLengths, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { LONG_VALUE, quoted } from "./validation";
 
 export interface SyncInputs {
   environmentUrl: string;
@@ -219,7 +220,7 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
  * What the remote actually holds for the given keys (for drift and partial state). With `buildMap`
  * false only the drift is computed (a refresh without drift returns the applied map as it is).
  */
-export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true): { map: RowMap; drift: DriftReport } {
+export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true): { map: RowMap; drift: DriftReport; owned: number } {
   const byId = new Map(remote.map((r) => [r.id, r]));
   // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
   // 50,000 owned rows does not index every remote row twice.
@@ -236,10 +237,13 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
   };
   const map: RowMap = {};
   const drift: DriftReport = { missing: 0, changed: 0, sample: [] };
+  let owned = 0;
   for (const d of rows) {
     const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
     // By our deterministic id first (also finds a row whose key someone edited), else by key.
-    const r = byId.get(ownedIdOf(seed, d)) ?? findByKey(d);
+    const mine = byId.get(ownedIdOf(seed, d));
+    if (mine) owned++;
+    const r = mine ?? findByKey(d);
     if (!r || r.group === null || r.field === null || r.value === null) {
       drift.missing++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: missing`);
@@ -252,7 +256,7 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
       if (drift.sample.length < 20) drift.sample.push(`${key}: ${actualKey !== key ? `now ${actualKey} ` : ""}-> ${JSON.stringify(r.target)} (expected ${JSON.stringify(d.target)})`);
     }
   }
-  return { map, drift };
+  return { map, drift, owned };
 }
 
 function summaryOf(plan: Plan, requests: number): SyncSummary {
@@ -312,6 +316,37 @@ interface SyncRun {
   tref: TableRef;
   /** Counts across passes; partial state reports them as they stand. */
   total: SyncSummary;
+  /** The pass whose writes are under way: what it read, its plan, and the writes Dataverse confirmed. */
+  current?: PassWrites;
+}
+
+/** One pass's writes: the remote rows it planned from, the plan, and the indices of confirmed writes. */
+interface PassWrites {
+  remote: RemoteRow[];
+  plan: Plan;
+  confirmed: { add: number[]; change: number[]; remove: number[] };
+}
+
+/**
+ * The remote rows after a pass's confirmed writes, worked out from what the pass read and what
+ * Dataverse confirmed (for a failed run whose rows cannot be read back, e.g. the token was
+ * revoked). A create whose answer never came is not counted.
+ */
+function remoteAfter(p: PassWrites): RemoteRow[] {
+  const removed = new Set(p.confirmed.remove.map((i) => p.plan.remove[i].id.toLowerCase()));
+  const changed = new Map(p.confirmed.change.map((i) => [p.plan.change[i].id.toLowerCase(), p.plan.change[i].row] as const));
+  const out: RemoteRow[] = [];
+  for (const r of p.remote) {
+    const id = r.id.toLowerCase();
+    if (removed.has(id)) continue;
+    const c = changed.get(id);
+    out.push(c ? { ...r, group: c.group, field: c.field, value: c.value, target: c.target } : r);
+  }
+  for (const i of p.confirmed.add) {
+    const { id, row } = p.plan.add[i];
+    out.push({ id, group: row.group, field: row.field, value: row.value, target: row.target, account: row.account ?? "" });
+  }
+  return out;
 }
 
 /**
@@ -358,9 +393,14 @@ async function resolveSchemaAndRows(
     olds?.schema && olds.providerId !== undefined && olds.environmentUrl === inputs.environmentUrl && olds.kind === inputs.kind && olds.schemaOverride === inputs.schemaOverride && olds.targetKeyColumn === inputs.targetKeyColumn && olds.providerName === inputs.providerName
   ) {
     const rows = prepareRows(client, inputs, olds, seed, olds.schema);
+    const saved = olds.schema;
     try {
-      const firstRemote = await listRemote(client, olds.schema, olds.providerId, log, rows.scope, rows.ranges);
-      return { schema: olds.schema, providerId: olds.providerId, rows, firstRemote };
+      // States written before MaxLength was read get it now (one request, alongside the read).
+      const [firstRemote, maxLength] = await Promise.all([
+        listRemote(client, saved, olds.providerId, log, rows.scope, rows.ranges),
+        saved.maxLength ?? readMaxLengths(client, saved.table, { fieldName: saved.fieldName, fieldValue: saved.fieldValue }),
+      ]);
+      return { schema: { ...saved, maxLength }, providerId: olds.providerId, rows, firstRemote };
     } catch (e) {
       if (!isDataverseError(e) || (e.status !== 400 && e.status !== 404)) throw e;
       log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
@@ -509,7 +549,7 @@ function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow,
  * Send the plan's creates, updates and deletes; returns the per-row failures and how many creates
  * had an unknown outcome. Throws when a write stopped altogether.
  */
-async function writePlan(run: SyncRun, names: NameIds, plan: Plan): Promise<{ failures: string[]; uncertain: number }> {
+async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: PassWrites["confirmed"]): Promise<{ failures: string[]; uncertain: number }> {
   const { client, tref, label } = run;
   const { record, update } = recordBuilders(run, names);
   const failures: string[] = [];
@@ -521,16 +561,16 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan): Promise<{ fa
   // client's concurrency, rather than one kind after the other.
   await settleAll([
     plan.add.length
-      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`).then((res) => {
+      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`).then((res) => {
           note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
           uncertain += res.uncertain.length;
         })
       : undefined,
     plan.change.length
-      ? client.updateMany(tref, plan.change.map(update), `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
+      ? client.updateMany(tref, { count: plan.change.length, get: (i) => update(plan.change[i]), written: (i) => confirmed.change.push(i) }, `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
       : undefined,
     plan.remove.length
-      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
+      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`, (i) => confirmed.remove.push(i)).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
       : undefined,
   ]);
   return { failures, uncertain };
@@ -541,7 +581,7 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan): Promise<{ fa
  * had an unknown outcome (0: this pass converged). A failure on pass 1 (nothing written yet) is a
  * plain error; on a later pass it carries the partial state.
  */
-async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, pass: number): Promise<number> {
+async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, remote: RemoteRow[], pass: number): Promise<number> {
   const { client, tref, label, total } = run;
   if (plan.conflict.length > 0) {
     // Only reachable without adoptExisting. On the first pass nothing has been written yet; on a
@@ -576,8 +616,9 @@ async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, pass: number)
     return partialState(run, `unresolved names on pass ${pass}: ${listSome(unresolved)}`);
   }
   let written: { failures: string[]; uncertain: number };
+  run.current = { remote, plan, confirmed: { add: [], change: [], remove: [] } };
   try {
-    written = await writePlan(run, names, plan);
+    written = await writePlan(run, names, plan, run.current.confirmed);
   } catch (e) {
     return partialState(run, `${label}: sync stopped: ${(e as Error).message}`);
   }
@@ -603,18 +644,59 @@ function baseOutputs(run: SyncRun): Omit<SyncOutputs, "applied" | "appliedHash" 
   };
 }
 
-/** Stop with a SyncError carrying what the remote now holds for the rows in play (partial state). */
+/**
+ * Stop with a SyncError carrying what the remote now holds for the rows in play (partial state):
+ * read back when Dataverse answers, else worked out from what the pass read and the writes it
+ * confirmed (a revoked token answers nothing), else the previous state. The message says which.
+ */
 async function partialState(run: SyncRun, message: string): Promise<never> {
   const { client, olds, rows } = run;
-  let map: RowMap = olds ? decodeApplied(olds.applied) : {};
+  const all = [...rows.desired, ...rows.previous];
+  let state: { map: RowMap; owned: number } | undefined;
+  let how: string;
   try {
     const remote = await listRemote(client, run.schema, run.providerId, undefined, rows.scope);
-    map = actualState([...rows.desired, ...rows.previous], remote, run.seed, rows.idGroup).map;
-  } catch {
-    // keep the previous view; the next refresh will correct it
+    state = actualState(all, remote, run.seed, rows.idGroup);
+    how = "read back from Dataverse";
+  } catch (e) {
+    if (run.current) {
+      state = actualState(all, remoteAfter(run.current), run.seed, rows.idGroup);
+      how = `worked out from the writes Dataverse confirmed, as the rows could not be read back (${(e as Error).message.split("\n")[0]})`;
+    } else how = "unchanged: nothing was confirmed written and the rows could not be read back";
   }
-  const out: SyncOutputs = { ...baseOutputs(run), ...encodeAppliedWithHash(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...run.total, requests: client.stats.requests } };
-  throw new SyncError(message, out);
+  const map = state?.map ?? (olds ? decodeApplied(olds.applied) : {});
+  const rowCount = Object.keys(map).length;
+  const owned = state?.owned ?? olds?.ownedCount ?? 0;
+  const out: SyncOutputs = { ...baseOutputs(run), ...encodeAppliedWithHash(map), rowCount, ownedCount: Math.min(owned, rowCount), adoptedCount: Math.max(0, rowCount - owned), lastSync: { ...run.total, requests: client.stats.requests } };
+  throw new SyncError(`${message}\n${rowCount.toLocaleString("en-US")} of the ${rows.desired.length.toLocaleString("en-US")} rows in the file exist now; the state records them (${how}). The next run writes the rest.`, out);
+}
+
+/**
+ * Values longer than the mapping table's columns take (MaxLength, schema.ts readMaxLengths): an
+ * error naming file, line and key before anything is written (Dataverse would refuse each such
+ * row, after the others of its request were written).
+ */
+function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[]): void {
+  const max = schema.maxLength;
+  if (!max || (max.fieldName === undefined && max.fieldValue === undefined)) return;
+  const keys = Object.keys(inputs.rows);
+  const file = inputs.sourceFile ?? "<rows>";
+  const found: string[] = [];
+  let n = 0;
+  for (let i = 0; i < desired.length; i++) {
+    const d = desired[i];
+    for (const [name, v, col, m] of [["externalFieldName", d.field, schema.fieldName, max.fieldName], ["externalFieldValue", d.value, schema.fieldValue, max.fieldValue]] as const) {
+      if (m === undefined || v.length <= m) continue;
+      n++;
+      if (found.length >= LIST_LIMIT) continue;
+      const line = inputs.sourceLines?.[keys[i]];
+      const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
+      found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);
+    }
+  }
+  if (n > 0) {
+    throw new SyncError(`${inputs.kind} mappings: ${n} value(s) longer than the mapping table's columns take (their MaxLength); nothing was written:\n  ${found.join("\n  ")}${n > found.length ? `\n  ... and ${n - found.length} more` : ""}`);
+  }
 }
 
 /**
@@ -628,6 +710,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const seed = olds?.seed ?? effectiveSeed(inputs);
   const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log);
   const { schema, rows } = resolved;
+  checkLengths(schema, inputs, rows.desired);
   let firstRemote = resolved.firstRemote;
   const run: SyncRun = {
     client, log, inputs, olds, seed, schema, rows,
@@ -639,15 +722,21 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const names = startNameLookups(run);
   let first: Plan | undefined;
   let lastRemote: RemoteRow[] = [];
-  for (let pass = 1; pass <= 3; pass++) {
-    lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
-    firstRemote = undefined;
-    const plan = computePlan(rows.desired, lastRemote, seed, inputs.adoptExisting, rows.previous);
-    if (!first) first = plan;
-    const uncertain = await applyPlan(run, names, plan, pass);
-    if (uncertain === 0) break;
-    log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
-    if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
+  try {
+    for (let pass = 1; pass <= 3; pass++) {
+      lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
+      firstRemote = undefined;
+      const plan = computePlan(rows.desired, lastRemote, seed, inputs.adoptExisting, rows.previous);
+      if (!first) first = plan;
+      const uncertain = await applyPlan(run, names, plan, lastRemote, pass);
+      if (uncertain === 0) break;
+      log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
+      if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
+    }
+  } catch (e) {
+    // Once anything may have been written, every failure carries the state of what exists.
+    if ((e as SyncError).partial || !run.current) throw e;
+    return partialState(run, `${run.label}: sync stopped: ${(e as Error).message}`);
   }
   const plan = first!;
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
