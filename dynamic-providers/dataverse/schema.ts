@@ -427,7 +427,7 @@ export function toRemoteRow(s: MappingSchema, r: Record<string, unknown>, scope:
   return row;
 }
 
-const odataString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+export const odataString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
  * Resolve names / business keys to ids in bulk. Few names: `$filter` with `or`, chunked to keep

@@ -7,10 +7,10 @@ import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
-import { boundariesFromIds, rangesForCount } from "./partition";
-import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
+import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
+import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf, remoteKey } from "./plan";
 import { MappingRow, RowMap, encodeKey, hashRows, identityGroup, identityRows, mapToRows, rowKey } from "./rows";
-import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, readMaxLengths, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
 export interface SyncInputs {
@@ -318,6 +318,11 @@ interface SyncRun {
   total: SyncSummary;
   /** The pass whose writes are under way: what it read, its plan, and the writes Dataverse confirmed. */
   current?: PassWrites;
+  /**
+   * An update that touches only the rows that changed (deltaSync): the applied rows it leaves
+   * alone, and how to read the rows it touches.
+   */
+  delta?: { base: RowMap; read: () => Promise<RemoteRow[]> };
 }
 
 /** One pass's writes: the remote rows it planned from, the plan, and the indices of confirmed writes. */
@@ -655,7 +660,7 @@ async function partialState(run: SyncRun, message: string): Promise<never> {
   let state: { map: RowMap; owned: number } | undefined;
   let how: string;
   try {
-    const remote = await listRemote(client, run.schema, run.providerId, undefined, rows.scope);
+    const remote = run.delta ? await run.delta.read() : await listRemote(client, run.schema, run.providerId, undefined, rows.scope);
     state = actualState(all, remote, run.seed, rows.idGroup);
     how = "read back from Dataverse";
   } catch (e) {
@@ -664,11 +669,14 @@ async function partialState(run: SyncRun, message: string): Promise<never> {
       how = `worked out from the writes Dataverse confirmed, as the rows could not be read back (${(e as Error).message.split("\n")[0]})`;
     } else how = "unchanged: nothing was confirmed written and the rows could not be read back";
   }
-  const map = state?.map ?? (olds ? decodeApplied(olds.applied) : {});
+  // An update of the changed rows only: the rows it did not touch are as they were.
+  const map = run.delta && state ? Object.assign({ ...run.delta.base }, state.map) : (state?.map ?? (olds ? decodeApplied(olds.applied) : {}));
   const rowCount = Object.keys(map).length;
-  const owned = state?.owned ?? olds?.ownedCount ?? 0;
+  const confirmed = run.current?.confirmed;
+  const owned = run.delta ? (olds?.ownedCount ?? 0) + (confirmed?.add.length ?? 0) - (confirmed?.remove.length ?? 0) : (state?.owned ?? olds?.ownedCount ?? 0);
   const out: SyncOutputs = { ...baseOutputs(run), ...encodeAppliedWithHash(map), rowCount, ownedCount: Math.min(owned, rowCount), adoptedCount: Math.max(0, rowCount - owned), lastSync: { ...run.total, requests: client.stats.requests } };
-  throw new SyncError(`${message}\n${rowCount.toLocaleString("en-US")} of the ${rows.desired.length.toLocaleString("en-US")} rows in the file exist now; the state records them (${how}). The next run writes the rest.`, out);
+  const wanted = Object.keys(run.inputs.rows).length;
+  throw new SyncError(`${message}\n${rowCount.toLocaleString("en-US")} of the ${wanted.toLocaleString("en-US")} rows in the file exist now; the state records them (${how}). The next run writes the rest.`, out);
 }
 
 /**
@@ -676,10 +684,9 @@ async function partialState(run: SyncRun, message: string): Promise<never> {
  * error naming file, line and key before anything is written (Dataverse would refuse each such
  * row, after the others of its request were written).
  */
-function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[]): void {
+function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[], keys: string[] = Object.keys(inputs.rows)): void {
   const max = schema.maxLength;
   if (!max || (max.fieldName === undefined && max.fieldValue === undefined)) return;
-  const keys = Object.keys(inputs.rows);
   const file = inputs.sourceFile ?? "<rows>";
   const found: string[] = [];
   let n = 0;
@@ -699,6 +706,150 @@ function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: Mappin
   }
 }
 
+/** Ids per by-id read, and the most characters of filter per by-key read (URLs stay short). */
+const ID_CHUNK = 100;
+const KEY_FILTER_CHARS = 6000;
+
+/**
+ * The remote rows of these rows, by their owned ids, and, for `byKey`, any row of someone else's
+ * with the same key (for adoption and conflicts, as computePlan decides on a full read). A row of
+ * ours found by key for another row is left out: only the rows in play are planned.
+ */
+async function readRowsFor(client: DataverseClient, schema: MappingSchema, providerId: string, scope: RemoteScope, seed: string, rows: MappingRow[], byKey: MappingRow[]): Promise<RemoteRow[]> {
+  const base = remoteRowsQuery(schema, providerId);
+  const idQueries: string[] = [];
+  for (let i = 0; i < rows.length; i += ID_CHUNK) idQueries.push(withFilter(base, rows.slice(i, i + ID_CHUNK).map((r) => `${schema.primaryId} eq ${ownedIdOf(seed, r)}`).join(" or ")));
+  const keyQueries: string[] = [];
+  let pieces: string[] = [];
+  let chars = 0;
+  const flush = () => {
+    if (pieces.length) keyQueries.push(withFilter(base, pieces.join(" or ")));
+    pieces = [];
+    chars = 0;
+  };
+  for (const r of byKey) {
+    const piece = `(${schema.fieldName} eq ${odataString(r.field)} and ${schema.fieldValue} eq ${odataString(r.value)})`;
+    if (chars + piece.length > KEY_FILTER_CHARS) flush();
+    pieces.push(piece);
+    chars += piece.length + 4;
+  }
+  flush();
+  const [byId, sameKey] = await Promise.all([
+    Promise.all(idQueries.map((q) => client.getAll<Record<string, unknown>>(q))),
+    Promise.all(keyQueries.map((q) => client.getAll<Record<string, unknown>>(q))),
+  ]);
+  const out: RemoteRow[] = [];
+  const seen = new Set<string>();
+  for (const page of byId) {
+    for (const raw of page) {
+      const r = toRemoteRow(schema, raw, scope);
+      if (!seen.has(r.id)) out.push(r);
+      seen.add(r.id);
+    }
+  }
+  for (const page of sameKey) {
+    for (const raw of page) {
+      const r = toRemoteRow(schema, raw, scope);
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      const ours = r.group !== null && r.field !== null && r.value !== null && ownedIdOf(seed, { group: r.group, field: r.field, value: r.value, account: r.account ?? "" }) === r.id;
+      if (!ours) out.push(r);
+    }
+  }
+  return out;
+}
+
+/**
+ * Update touching only the rows that changed since the last run: the keys added, changed and
+ * removed between the applied rows and the inputs (plan.ts diffRowMaps), read by their owned ids
+ * (and added keys by key, for rows of someone else's), planned and written. A 1% change of
+ * 200,000 rows reads a few thousand rows instead of all of them. Rows the environment changed
+ * outside Pulumi are found by `pulumi refresh` (readMappings), whose result the next update
+ * repairs the same way. Undefined when a full sync is due instead: no saved schema, a change of
+ * what decides the rows' identity or table, or a delta whose reads would cost more requests than
+ * reading every row.
+ */
+async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs, log: LogFn): Promise<SyncOutputs | undefined> {
+  const saved = olds.schema;
+  if (
+    !saved || olds.providerId === undefined || !olds.applied || olds.environmentUrl !== inputs.environmentUrl || olds.kind !== inputs.kind ||
+    (olds.schemaOverride ?? "") !== inputs.schemaOverride || olds.targetKeyColumn !== inputs.targetKeyColumn || olds.providerName !== inputs.providerName
+  ) return undefined;
+  const hasGroup = saved.group !== undefined;
+  if (hasGroup && olds.mappingGroup !== inputs.mappingGroup) return undefined; // every row moves to the new group
+  const seed = olds.seed;
+  const applied = decodeApplied(olds.applied);
+  const d = diffRowMaps(applied, olds.mappingGroup, inputs.rows, inputs.mappingGroup, hasGroup);
+  const touched = d.added.length + d.changed.length + d.removed.length;
+  const rowCount = Object.keys(inputs.rows).length;
+  const reads = Math.ceil(touched / ID_CHUNK) + Math.ceil(d.added.length / 50);
+  if (reads > Math.max(1, Math.ceil(Math.max(rowCount, olds.rowCount ?? 0) / client.pageSize))) return undefined;
+  let schema: MappingSchema = saved;
+  if (!saved.maxLength) {
+    try {
+      schema = { ...saved, maxLength: await readMaxLengths(client, saved.table, { fieldName: saved.fieldName, fieldValue: saved.fieldValue }) };
+    } catch (e) {
+      if (isDataverseError(e) && (e.status === 400 || e.status === 404)) return undefined; // the table changed: discover again
+      throw e;
+    }
+  }
+  const writeKeys = [...d.added, ...d.changed];
+  const wanted: RowMap = {};
+  for (const k of writeKeys) wanted[k] = inputs.rows[k];
+  const desired = identityRows(hasGroup, mapToRows(wanted, inputs.mappingGroup));
+  checkRowsFitSchema(schema, desired, inputs.mappingGroup, inputs.kind);
+  checkLengths(schema, inputs, desired, writeKeys);
+  const gone: RowMap = {};
+  for (const k of d.removed) gone[k] = applied[k];
+  const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
+  // What stays as it was: the applied rows less the ones in play (by their old key).
+  const base = applied;
+  for (const k of d.removed) delete base[k];
+  for (const k of d.changedOld) delete base[k];
+  const idGroup = identityGroup(hasGroup, inputs.mappingGroup);
+  const scope = scopeOf(idGroup, desired, previous);
+  const added = desired.slice(0, d.added.length);
+  const read = () => readRowsFor(client, schema, olds.providerId, scope, seed, [...desired, ...previous], added);
+  const run: SyncRun = {
+    client, log, inputs, olds, seed, schema,
+    rows: { desired, previous, scope, ranges: [], idGroup },
+    label: `${inputs.kind} mappings`,
+    providerId: olds.providerId,
+    tref: { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId },
+    total: { added: 0, changed: 0, removed: 0, adopted: 0, unchanged: 0, requests: 0 },
+    delta: { base, read },
+  };
+  const names: NameIds = { targets: new Map(), groups: new Map(), accounts: new Map() };
+  let first: Plan | undefined;
+  if (touched > 0) {
+    try {
+      for (let pass = 1; pass <= 3; pass++) {
+        const remote = await read();
+        const plan = computePlan(desired, remote, seed, inputs.adoptExisting, previous);
+        first ??= plan;
+        const uncertain = await applyPlan(run, names, plan, remote, pass);
+        if (uncertain === 0) break;
+        log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
+        if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
+      }
+    } catch (e) {
+      if ((e as SyncError).partial || !run.current) throw e;
+      return partialState(run, `${run.label}: sync stopped: ${(e as Error).message}`);
+    }
+  } else log("info", `${run.label}: no row changed; nothing to read or write`);
+  const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
+  const ownedCount = Math.max(0, Math.min(rowCount, (olds.ownedCount ?? 0) + plan.add.length - plan.remove.length));
+  const { total } = run;
+  return {
+    ...baseOutputs(run),
+    ...encodeAppliedWithHash(inputs.rows),
+    rowCount,
+    ownedCount,
+    adoptedCount: rowCount - ownedCount,
+    lastSync: { added: total.added, changed: total.changed, removed: total.removed, adopted: plan.adopt.length, unchanged: rowCount - plan.add.length - plan.change.length - plan.adopt.length, requests: client.stats.requests },
+  };
+}
+
 /**
  * Create or update: bring the remote rows in scope to `inputs.rows`, writing only the delta.
  * Up to three passes: a pass whose creates had an unknown outcome (a connection lost mid-request)
@@ -707,6 +858,10 @@ function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: Mappin
 export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undefined, deps: Deps = {}): Promise<SyncOutputs> {
   const client = makeClient(inputs.environmentUrl, deps);
   const log = deps.log ?? (() => undefined);
+  if (olds) {
+    const delta = await deltaSync(client, inputs, olds, log);
+    if (delta) return delta;
+  }
   const seed = olds?.seed ?? effectiveSeed(inputs);
   const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log);
   const { schema, rows } = resolved;

@@ -150,12 +150,14 @@ describe("the provider's own check refuses what Dataverse would mangle (item 7)"
     expect(await reasons({ "sku=A": "P-1", "{C-1001} sku=A": "P-2", "[Wholesale] sku=A": "P-3" })).toEqual([]);
   });
 
-  it("why: past check, an empty value is stored as null (emulator, like Dataverse) and the row is rewritten on every up", async () => {
+  it("why: past check, an empty value is stored as null (emulator, like Dataverse), every refresh finds the row missing and every up rewrites it", async () => {
     // What check prevents: the emulator, like Dataverse, stores "" as null, so the row never matches.
     const res = await h.provider.create(h.inputs({ "sku=": "P-000001" }));
     expect(h.mappingRows()[0].zq1_extval).toBeNull();
+    const refreshed = await h.provider.read!(res.id, res.outs as IomMappingSetOutputs);
+    expect((refreshed.props as IomMappingSetOutputs).drift).toMatchObject({ missing: 1 });
     h.emu.resetStats();
-    await h.provider.update!(res.id, res.outs as IomMappingSetOutputs, h.inputs({ "sku=": "P-000001" }));
+    await h.provider.update!(res.id, refreshed.props as IomMappingSetOutputs, h.inputs({ "sku=": "P-000001" }));
     expect(h.emu.stats.rowsWritten).toBeGreaterThan(0);
   });
 });
