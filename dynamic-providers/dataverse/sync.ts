@@ -220,7 +220,7 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
  * What the remote actually holds for the given keys (for drift and partial state). With `buildMap`
  * false only the drift is computed (a refresh without drift returns the applied map as it is).
  */
-export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true): { map: RowMap; drift: DriftReport; owned: number } {
+export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[]): { map: RowMap; drift: DriftReport; owned: number } {
   const byId = new Map(remote.map((r) => [r.id, r]));
   // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
   // 50,000 owned rows does not index every remote row twice.
@@ -238,20 +238,24 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
   const map: RowMap = {};
   const drift: DriftReport = { missing: 0, changed: 0, sample: [] };
   let owned = 0;
-  for (const d of rows) {
-    const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
+  for (let i = 0; i < rows.length; i++) {
+    const d = rows[i];
     // By our deterministic id first (also finds a row whose key someone edited), else by key.
-    const mine = byId.get(ownedIdOf(seed, d));
+    const mine = byId.get(ids?.[i] ?? ownedIdOf(seed, d));
     if (mine) owned++;
     const r = mine ?? findByKey(d);
     if (!r || r.group === null || r.field === null || r.value === null) {
       drift.missing++;
-      if (drift.sample.length < 20) drift.sample.push(`${key}: missing`);
+      if (drift.sample.length < 20) drift.sample.push(`${encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "")}: missing`);
       continue;
     }
-    const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "");
-    if (buildMap) map[actualKey] = r.target ?? "";
-    if (actualKey !== key || (r.target ?? "") !== d.target) {
+    // Keys are compared part by part; encoded only for what is kept or reported (a refresh of
+    // 200,000 unchanged rows encodes none).
+    const sameKey = r.group === d.group && r.field === d.field && r.value === d.value && (r.account ?? "") === (d.account ?? "");
+    if (buildMap) map[encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "")] = r.target ?? "";
+    if (!sameKey || (r.target ?? "") !== d.target) {
+      const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
+      const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "");
       drift.changed++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: ${actualKey !== key ? `now ${actualKey} ` : ""}-> ${JSON.stringify(r.target)} (expected ${JSON.stringify(d.target)})`);
     }
@@ -914,11 +918,13 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const applied = decodeApplied(olds.applied);
   const appliedRows = identityRows(schema.group !== undefined, mapToRows(applied, olds.mappingGroup));
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
+  const ids = ownedIds(olds.seed, appliedRows);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount));
   // Without drift the remote holds exactly the applied rows: return that map rather than build a
   // second one of 50,000 keys.
-  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false);
-  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup).map : applied;
+  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids);
+  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map : applied;
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
