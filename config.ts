@@ -241,6 +241,7 @@ export const CONFIG_SCHEMA = {
   dataverseMappingGroup: { type: "string", schema: z.string().min(1, "must name the default mapping group") },
   dataverseMappingsDir: { type: "string", schema: z.string().refine((v) => !v.startsWith("/") && !v.split(/[\\/]/).includes(".."), "must be a folder inside the project, or empty for mappings/<stack>") },
   dataverseAdoptExisting: { type: "boolean", schema: z.boolean() },
+  dataverseMappingFileMaxMB: { type: "integer", schema: z.number().int().min(1, "must be at least 1 (MB)").max(1024, "must be at most 1024 (MB): a bigger file needs more memory than the program and the provider are built for") },
   ...Object.fromEntries(MAPPING_KINDS.map((kind) => [schemaOverrideKey(kind), { type: "string", schema: schemaOverride }])) as Record<SchemaOverrideKey, { type: "string"; schema: typeof schemaOverride }>,
   ...MONITORING_SCHEMA,
   ...PROVIDER_SETUP_SCHEMA,
@@ -329,6 +330,8 @@ export interface StackConfig {
     mappingGroup: string;
     /** Folder of the mapping CSVs, relative to the project. */
     mappingsDir: string;
+    /** Largest mapping file accepted, in bytes (dataverseMappingFileMaxMB). */
+    mappingFileMaxBytes: number;
     adoptExisting: boolean;
     schemaOverrides: Partial<Record<MappingKind, string>>;
   };
@@ -834,6 +837,7 @@ function build(stack: string, v: Values): StackConfig {
           providerName: v.dataverseProviderName,
           mappingGroup: v.dataverseMappingGroup,
           mappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
+          mappingFileMaxBytes: v.dataverseMappingFileMaxMB * 1024 * 1024,
           adoptExisting: v.dataverseAdoptExisting,
           schemaOverrides: Object.fromEntries(MAPPING_KINDS.filter((k) => v[schemaOverrideKey(k)] !== "").map((k) => [k, v[schemaOverrideKey(k)]])),
         }

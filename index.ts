@@ -24,7 +24,7 @@ const config = loadStackConfig();
 const { naming, tags, location } = config;
 // Every mapping file is validated here, all problems at once with file and line, before anything
 // is declared or any call is made.
-const mappingFiles = config.dataverse ? loadMappingDir(config.dataverse.mappingsDir, config.dataverse.mappingGroup) : undefined;
+const mappingFiles = config.dataverse ? loadMappingDir(config.dataverse.mappingsDir, config.dataverse.mappingGroup, { maxFileBytes: config.dataverse.mappingFileMaxBytes }) : undefined;
 // The workbook definition is a reviewed file: a broken one stops the run before anything is declared.
 const landingWorkbook = loadLandingWorkbook({ fileDrop: config.storage.fileDropContainerName, errorFileDrop: config.storage.errorFileDropContainerName });
 const client = authorization.getClientConfigOutput();
@@ -281,7 +281,7 @@ const mappingSets = config.dataverse && mappingFiles && dataverseUrl
         resource: new IomMappingSet(`iom-mappings-${kind}`, {
           environmentUrl: dataverseUrl,
           kind,
-          file: parsed.file,
+          parsed,
           providerName: dataverse.providerName,
           mappingGroup: dataverse.mappingGroup,
           adoptExisting: dataverse.adoptExisting,

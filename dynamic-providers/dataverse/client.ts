@@ -100,7 +100,8 @@ export interface WriteResult {
   uncertain: number[];
 }
 
-export type RecordSource = Record<string, unknown>[] | { count: number; get: (i: number) => Record<string, unknown> };
+/** Rows to write; `written(i)` (optional) hears of each row the service confirmed, so a caller whose run fails knows what exists. */
+export type RecordSource = Record<string, unknown>[] | { count: number; get: (i: number) => Record<string, unknown>; written?: (i: number) => void };
 
 export interface TableRef {
   logicalName: string;
@@ -144,7 +145,7 @@ export interface DataverseClient {
   supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined>;
   createMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
   updateMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
-  deleteMany(t: TableRef, ids: string[], progress?: string): Promise<WriteResult>;
+  deleteMany(t: TableRef, ids: string[], progress?: string, written?: (i: number) => void): Promise<WriteResult>;
   batch(ops: BatchOp[], changeSetSize?: number): Promise<OpResult[]>;
 }
 

@@ -120,9 +120,11 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
  * content leave the group out (rows.ts identityGroup), as the sync does: a change of the default
  * group, or of a key's group spelling, moves no row and changes none.
  */
-export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap, newDefaultGroup: string, tableHasGroup = true): { added: string[]; changed: string[]; removed: string[] } {
+export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap, newDefaultGroup: string, tableHasGroup = true): { added: string[]; changed: string[]; removed: string[]; changedOld: string[] } {
   const added: string[] = [];
   const changed: string[] = [];
+  /** The old side's key of each changed row, in the order of `changed`. */
+  const changedOld: string[] = [];
   // A key present on both sides with the same text is the same row, compared without decoding (at
   // 50,000 rows, decoding every key of both maps is most of diff's memory), when it names the same
   // group on both sides: same default group, or no group in the identity at all. Only the keys
@@ -133,7 +135,10 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
   const leftNew: string[] = [];
   for (const k of Object.keys(news)) {
     if (sameText && Object.prototype.hasOwnProperty.call(olds, k)) {
-      if (olds[k] !== news[k]) changed.push(k);
+      if (olds[k] !== news[k]) {
+        changed.push(k);
+        changedOld.push(k);
+      }
     } else leftNew.push(k);
   }
   for (const k of Object.keys(olds)) if (!sameText || !Object.prototype.hasOwnProperty.call(news, k)) leftOld.push(k);
@@ -153,7 +158,10 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
     if (!o) added.push(k);
     else {
       oldByMatch.delete(match);
-      if (o.target !== news[k] || o.exact !== exact) changed.push(k);
+      if (o.target !== news[k] || o.exact !== exact) {
+        changed.push(k);
+        changedOld.push(o.key);
+      }
     }
   }
   // A removed key is named as the new side would write it; without a group column its old text
@@ -163,5 +171,5 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
     const d = decodeKey(o.key, oldDefaultGroup);
     return encodeKey(d.group, d.field, d.value, newDefaultGroup, d.account);
   });
-  return { added, changed, removed };
+  return { added, changed, removed, changedOld };
 }

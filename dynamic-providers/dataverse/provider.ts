@@ -20,8 +20,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
-import { RowMap, rowsToMap } from "./rows";
-import { MappingValidationError, Problem, RowEntry, checkRows, loadMappingFile } from "./validation";
+import { RowMap } from "./rows";
+import { MappingValidationError, ParsedMappingFile, RowEntry, loadMappingFile, problemList, rowChecker, textProblem } from "./validation";
 import type { DataverseProviderOptions } from "./client";
 import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
 import * as sync from "./sync";
@@ -75,6 +75,10 @@ function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
   if (typeof i.mappingGroup !== "string" || !i.mappingGroup.trim()) failures.push({ property: "mappingGroup", reason: "required" });
   if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "a map of mapping key to target" });
   else failures.push(...checkRowMap(i.rows, i.mappingGroup ?? DEFAULT_MAPPING_GROUP, typeof i.kind === "string" && isMappingKind(i.kind) ? i.kind : undefined));
+  if (i.sourceFile !== undefined && typeof i.sourceFile !== "string") failures.push({ property: "sourceFile", reason: "the mapping file the rows come from, or absent" });
+  if (i.sourceLines !== undefined && (typeof i.sourceLines !== "object" || i.sourceLines === null || Object.values(i.sourceLines).some((n) => typeof n !== "number"))) {
+    failures.push({ property: "sourceLines", reason: "a map of mapping key to line number, or absent" });
+  }
   if (typeof i.schemaOverride === "string" && isKnown(i.schemaOverride)) {
     try {
       schemaMod.parseSchemaOverride(i.schemaOverride);
@@ -105,6 +109,10 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
         if (k.startsWith("{") && !d.account.trim()) blank.push("account");
         if (blank.length) problems.push(`empty ${blank.join(", ")} (Dataverse stores an empty string as null)`);
         if (d.account && kind && !KINDS[kind].accountScoped) problems.push(`scoped to account "${d.account}" but IOM's ${kind} mapping has no Account`);
+        for (const [name, x] of parts) {
+          const p = textProblem(name, x);
+          if (p) problems.push(p);
+        }
         const m = rows.matchKey(d.group, d.field, d.value, d.account);
         const other = seen.get(m);
         if (other !== undefined) problems.push(`same mapping as ${JSON.stringify(other)} to Dataverse, which compares text ignoring case`);
@@ -244,8 +252,10 @@ export interface IomMappingSetArgs {
   /** `https://<org>.<region>.dynamics.com` */
   environmentUrl: pulumi.Input<string>;
   kind: MappingKind;
-  /** A mapping CSV (validated at construction, before any call). Exactly one of file / rows. */
+  /** A mapping CSV (validated at construction, before any call). Exactly one of file / parsed / rows. */
   file?: string;
+  /** A mapping CSV as loadMappingDir parsed it (so the program reads each file once). */
+  parsed?: ParsedMappingFile;
   rows?: MappingRowInput[];
   /** With `rows`: the target column the keys refer to; default the kind's first key column. */
   targetKeyColumn?: string;
@@ -275,7 +285,7 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: IomMappingSetArgs, opts?: pulumi.CustomResourceOptions) {
     const group = args.mappingGroup ?? DEFAULT_MAPPING_GROUP;
-    const { rows: map, targetKeyColumn } = IomMappingSet.rowsOf(args, group);
+    const { rows: map, targetKeyColumn, sourceFile, sourceLines } = IomMappingSet.rowsOf(args, group);
     const ownerSeed = createHash("sha256").update(`${pulumi.getProject()}/${pulumi.getStack()}/${name}`).digest("hex").slice(0, 32);
     const props: Record<string, unknown> = {
       environmentUrl: args.environmentUrl,
@@ -287,6 +297,8 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
       adoptExisting: args.adoptExisting ?? false,
       schemaOverride: args.schemaOverride ?? "",
       ownerSeed,
+      sourceFile,
+      sourceLines,
       rowCount: undefined,
       ownedCount: undefined,
       adoptedCount: undefined,
@@ -297,28 +309,34 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
     super(iomMappingSetProvider, name, props, opts, "dataverse", "IomMappingSet");
   }
 
-  /** Validate file or rows (all problems at once) and build the row map. */
-  static rowsOf(args: Pick<IomMappingSetArgs, "kind" | "file" | "rows" | "targetKeyColumn">, group: string): { rows: RowMap; targetKeyColumn: string } {
-    if (!isMappingKind(args.kind)) throw new MappingValidationError([{ file: args.file ?? "<rows>", line: 0, message: `unknown mapping kind "${String(args.kind)}"` }]);
-    if ((args.file === undefined) === (args.rows === undefined)) throw new Error("IomMappingSet: give exactly one of `file` or `rows`");
-    if (args.file !== undefined) {
-      const base = path.basename(args.file).replace(/\.csv$/i, "");
+  /**
+   * Validate file or rows (all problems at once) and build the row map. A file already parsed by
+   * loadMappingDir (`parsed`) is taken as it is: a file is parsed once.
+   */
+  static rowsOf(args: Pick<IomMappingSetArgs, "kind" | "file" | "parsed" | "rows" | "targetKeyColumn">, group: string): { rows: RowMap; targetKeyColumn: string; sourceFile: string; sourceLines: Record<string, number> } {
+    const where = args.parsed?.file ?? args.file ?? "<rows>";
+    if (!isMappingKind(args.kind)) throw new MappingValidationError([{ file: where, line: 0, message: `unknown mapping kind "${String(args.kind)}"` }]);
+    if ([args.file, args.parsed, args.rows].filter((x) => x !== undefined).length !== 1) throw new Error("IomMappingSet: give exactly one of `file`, `parsed` or `rows`");
+    if (args.file !== undefined || args.parsed !== undefined) {
+      const base = path.basename(where).replace(/\.csv$/i, "");
       if (isMappingKind(base) && base !== args.kind) {
-        throw new MappingValidationError([{ file: args.file, line: 0, message: `file is for kind "${base}" but the set is "${args.kind}"` }]);
+        throw new MappingValidationError([{ file: where, line: 0, message: `file is for kind "${base}" but the set is "${args.kind}"` }]);
       }
-      const parsed = loadMappingFile(args.file, group, args.kind);
-      return { rows: rowsToMap(parsed.rows, group), targetKeyColumn: parsed.targetKeyColumn };
+      const parsed = args.parsed ?? loadMappingFile(args.file!, group, args.kind);
+      return { rows: parsed.rows, targetKeyColumn: parsed.targetKeyColumn, sourceFile: parsed.file, sourceLines: parsed.longRowLines };
     }
     const keyColumns = Object.values(KINDS[args.kind].keyColumns);
     const targetKeyColumn = args.targetKeyColumn ?? keyColumns[0];
-    const problems: Problem[] = [];
-    if (!keyColumns.includes(targetKeyColumn)) problems.push({ file: "<rows>", line: 0, message: `targetKeyColumn must be one of ${keyColumns.join(", ")}` });
+    const problems = problemList();
+    if (!keyColumns.includes(targetKeyColumn)) problems.add("<rows>", 0, `targetKeyColumn must be one of ${keyColumns.join(", ")}`);
     const entries: RowEntry[] = args.rows!.map((r, i) => ({ line: i + 1, field: (r.externalFieldName ?? "").trim(), value: (r.externalFieldValue ?? "").trim(), target: (r.target ?? "").trim(), group: (r.mappingGroup ?? "").trim(), account: (r.account ?? "").trim() }));
     if (!KINDS[args.kind].accountScoped) {
-      entries.forEach((e) => e.account && problems.push({ file: "<rows>", line: e.line, message: `account is only for the kinds whose IOM form has one, not ${args.kind}` }));
+      entries.forEach((e) => e.account && problems.add("<rows>", e.line, `account is only for the kinds whose IOM form has one, not ${args.kind}`));
     }
-    const checked = checkRows("<rows>", entries, group, "target", problems);
-    if (problems.length) throw new MappingValidationError(problems);
-    return { rows: rowsToMap(checked, group), targetKeyColumn };
+    const checker = rowChecker("<rows>", group, "target", problems);
+    for (const e of entries) checker.add(e);
+    if (problems.count) throw new MappingValidationError(problems.list, problems.omitted);
+    // Rows in code: a row's "line" is its position in the list.
+    return { rows: checker.rows, targetKeyColumn, sourceFile: "<rows>", sourceLines: checker.longRowLines };
   }
 }

@@ -51,6 +51,12 @@ export interface MappingSchema {
   /** The optional Account of product, price list and unit mappings; absent when the table has none. */
   account?: LookupSchema;
   target: LookupSchema;
+  /**
+   * The most characters the external field name and value columns take (their MaxLength), when
+   * the metadata says; a longer value is refused before anything is written. Absent in states
+   * written before it was read.
+   */
+  maxLength?: { fieldName?: number; fieldValue?: number };
 }
 
 export const OVERRIDE_KEYS = ["table", "fieldName", "fieldValue", "group", "provider", "account", "target", "targetTable", "targetKey", "groupName", "providerName"] as const;
@@ -341,17 +347,46 @@ export async function discoverSchema(client: DataverseClient, kind: MappingKind,
   const targetTable = override.targetTable ?? KINDS[kind].targetTable;
   // With another target table, the CSV's key column means "its name" unless targetKey says otherwise.
   const targetKey = override.targetKey ?? (override.targetTable ? undefined : targetKeyColumn);
-  const [group, provider, account, target] = await Promise.all([
+  const typeOf = (a: string) => (def.Attributes ?? []).find((x) => x.LogicalName === a)?.AttributeType;
+  const [group, provider, account, target, maxLength] = await Promise.all([
     picks.group ? lookup(picks.group, undefined, override.groupName, "group") : undefined,
     picks.provider ? lookup(picks.provider, undefined, override.providerName, "provider") : undefined,
     picks.account ? lookup(picks.account, ACCOUNT_TABLE, ACCOUNT_KEY_COLUMNS[0], "account") : undefined,
     lookup(picks.target!, targetTable, targetKey, "target"),
+    readMaxLengths(client, def.LogicalName, { fieldName: picks.fieldName!, fieldValue: picks.fieldValue! }, [typeOf(picks.fieldName!), typeOf(picks.fieldValue!)]),
   ]);
-  const schema: MappingSchema = { table: def.LogicalName, entitySet: def.EntitySetName, primaryId: def.PrimaryIdAttribute, fieldName: picks.fieldName!, fieldValue: picks.fieldValue!, target };
+  const schema: MappingSchema = { table: def.LogicalName, entitySet: def.EntitySetName, primaryId: def.PrimaryIdAttribute, fieldName: picks.fieldName!, fieldValue: picks.fieldValue!, target, maxLength };
   if (group) schema.group = group;
   if (provider) schema.provider = provider;
   if (account) schema.account = account;
   return schema;
+}
+
+/**
+ * MaxLength of the mapping table's text columns. It is a property of StringAttributeMetadata (and
+ * MemoAttributeMetadata), not of AttributeMetadata, so the `$expand=Attributes` discovery reads
+ * cannot select it: the Web API needs the collection cast to the type ("Query table definitions
+ * using the Web API", Querying EntityMetadata attributes):
+ * `EntityDefinitions(LogicalName='t')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=LogicalName,MaxLength`.
+ * One request per type in use; `types` (AttributeType of each column) when known, else String then Memo.
+ */
+export async function readMaxLengths<K extends string>(client: DataverseClient, table: string, columns: Record<K, string>, types: (string | undefined)[] = []): Promise<Partial<Record<K, number>>> {
+  const out: Partial<Record<K, number>> = {};
+  const wanted = new Map(Object.entries(columns).map(([role, col]) => [col as string, role as K]));
+  const casts = types.length && types.every((t) => t === "String" || t === "Memo") ? [...new Set(types)] : ["String", "Memo"];
+  for (const type of casts) {
+    if (wanted.size === 0) break;
+    const r = await client.getJson<{ value?: { LogicalName: string; MaxLength?: number | null }[] }>(
+      `EntityDefinitions(LogicalName='${table}')/Attributes/Microsoft.Dynamics.CRM.${type}AttributeMetadata?$select=LogicalName,MaxLength`,
+    );
+    for (const a of r.value ?? []) {
+      const role = wanted.get(a.LogicalName);
+      if (role === undefined) continue;
+      if (typeof a.MaxLength === "number" && a.MaxLength > 0) out[role] = a.MaxLength;
+      wanted.delete(a.LogicalName);
+    }
+  }
+  return out;
 }
 
 /** The query listing the mapping rows in scope: this provider's (when the table has a provider column) with a target. */
@@ -392,7 +427,7 @@ export function toRemoteRow(s: MappingSchema, r: Record<string, unknown>, scope:
   return row;
 }
 
-const odataString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+export const odataString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
  * Resolve names / business keys to ids in bulk. Few names: `$filter` with `or`, chunked to keep

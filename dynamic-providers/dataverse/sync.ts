@@ -7,10 +7,11 @@ import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
-import { boundariesFromIds, rangesForCount } from "./partition";
-import { Plan, RemoteRow, computePlan, ownedIdOf, remoteKey } from "./plan";
+import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
+import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf, remoteKey } from "./plan";
 import { MappingRow, RowMap, encodeKey, hashRows, identityGroup, identityRows, mapToRows, rowKey } from "./rows";
-import { MappingSchema, RemoteScope, discoverSchema, parseSchemaOverride, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { LONG_VALUE, quoted } from "./validation";
 
 export interface SyncInputs {
   environmentUrl: string;
@@ -27,6 +28,10 @@ export interface SyncInputs {
   schemaOverride: string;
   /** Stable per stack + resource; combined with env/provider/kind into the ownership seed. */
   ownerSeed: string;
+  /** The mapping file the rows come from (or "<rows>"), for messages. */
+  sourceFile?: string;
+  /** Line of each long row by key (validation.ts longRowLines), for messages. */
+  sourceLines?: Record<string, number>;
 }
 
 export interface SyncSummary {
@@ -45,7 +50,7 @@ export interface DriftReport {
   sample: string[];
 }
 
-export interface SyncOutputs extends Omit<SyncInputs, "rows"> {
+export interface SyncOutputs extends Omit<SyncInputs, "rows" | "sourceFile" | "sourceLines"> {
   /** Ownership seed (kept from creation, so a renamed/aliased resource keeps its rows). */
   seed: string;
   schema: MappingSchema;
@@ -215,7 +220,7 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
  * What the remote actually holds for the given keys (for drift and partial state). With `buildMap`
  * false only the drift is computed (a refresh without drift returns the applied map as it is).
  */
-export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true): { map: RowMap; drift: DriftReport } {
+export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[]): { map: RowMap; drift: DriftReport; owned: number } {
   const byId = new Map(remote.map((r) => [r.id, r]));
   // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
   // 50,000 owned rows does not index every remote row twice.
@@ -232,23 +237,30 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
   };
   const map: RowMap = {};
   const drift: DriftReport = { missing: 0, changed: 0, sample: [] };
-  for (const d of rows) {
-    const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
+  let owned = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const d = rows[i];
     // By our deterministic id first (also finds a row whose key someone edited), else by key.
-    const r = byId.get(ownedIdOf(seed, d)) ?? findByKey(d);
+    const mine = byId.get(ids?.[i] ?? ownedIdOf(seed, d));
+    if (mine) owned++;
+    const r = mine ?? findByKey(d);
     if (!r || r.group === null || r.field === null || r.value === null) {
       drift.missing++;
-      if (drift.sample.length < 20) drift.sample.push(`${key}: missing`);
+      if (drift.sample.length < 20) drift.sample.push(`${encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "")}: missing`);
       continue;
     }
-    const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "");
-    if (buildMap) map[actualKey] = r.target ?? "";
-    if (actualKey !== key || (r.target ?? "") !== d.target) {
+    // Keys are compared part by part; encoded only for what is kept or reported (a refresh of
+    // 200,000 unchanged rows encodes none).
+    const sameKey = r.group === d.group && r.field === d.field && r.value === d.value && (r.account ?? "") === (d.account ?? "");
+    if (buildMap) map[encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "")] = r.target ?? "";
+    if (!sameKey || (r.target ?? "") !== d.target) {
+      const key = encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "");
+      const actualKey = encodeKey(r.group, r.field, r.value, defaultGroup, r.account ?? "");
       drift.changed++;
       if (drift.sample.length < 20) drift.sample.push(`${key}: ${actualKey !== key ? `now ${actualKey} ` : ""}-> ${JSON.stringify(r.target)} (expected ${JSON.stringify(d.target)})`);
     }
   }
-  return { map, drift };
+  return { map, drift, owned };
 }
 
 function summaryOf(plan: Plan, requests: number): SyncSummary {
@@ -308,6 +320,42 @@ interface SyncRun {
   tref: TableRef;
   /** Counts across passes; partial state reports them as they stand. */
   total: SyncSummary;
+  /** The pass whose writes are under way: what it read, its plan, and the writes Dataverse confirmed. */
+  current?: PassWrites;
+  /**
+   * An update that touches only the rows that changed (deltaSync): the applied rows it leaves
+   * alone, and how to read the rows it touches.
+   */
+  delta?: { base: RowMap; read: () => Promise<RemoteRow[]> };
+}
+
+/** One pass's writes: the remote rows it planned from, the plan, and the indices of confirmed writes. */
+interface PassWrites {
+  remote: RemoteRow[];
+  plan: Plan;
+  confirmed: { add: number[]; change: number[]; remove: number[] };
+}
+
+/**
+ * The remote rows after a pass's confirmed writes, worked out from what the pass read and what
+ * Dataverse confirmed (for a failed run whose rows cannot be read back, e.g. the token was
+ * revoked). A create whose answer never came is not counted.
+ */
+function remoteAfter(p: PassWrites): RemoteRow[] {
+  const removed = new Set(p.confirmed.remove.map((i) => p.plan.remove[i].id.toLowerCase()));
+  const changed = new Map(p.confirmed.change.map((i) => [p.plan.change[i].id.toLowerCase(), p.plan.change[i].row] as const));
+  const out: RemoteRow[] = [];
+  for (const r of p.remote) {
+    const id = r.id.toLowerCase();
+    if (removed.has(id)) continue;
+    const c = changed.get(id);
+    out.push(c ? { ...r, group: c.group, field: c.field, value: c.value, target: c.target } : r);
+  }
+  for (const i of p.confirmed.add) {
+    const { id, row } = p.plan.add[i];
+    out.push({ id, group: row.group, field: row.field, value: row.value, target: row.target, account: row.account ?? "" });
+  }
+  return out;
 }
 
 /**
@@ -354,9 +402,14 @@ async function resolveSchemaAndRows(
     olds?.schema && olds.providerId !== undefined && olds.environmentUrl === inputs.environmentUrl && olds.kind === inputs.kind && olds.schemaOverride === inputs.schemaOverride && olds.targetKeyColumn === inputs.targetKeyColumn && olds.providerName === inputs.providerName
   ) {
     const rows = prepareRows(client, inputs, olds, seed, olds.schema);
+    const saved = olds.schema;
     try {
-      const firstRemote = await listRemote(client, olds.schema, olds.providerId, log, rows.scope, rows.ranges);
-      return { schema: olds.schema, providerId: olds.providerId, rows, firstRemote };
+      // States written before MaxLength was read get it now (one request, alongside the read).
+      const [firstRemote, maxLength] = await Promise.all([
+        listRemote(client, saved, olds.providerId, log, rows.scope, rows.ranges),
+        saved.maxLength ?? readMaxLengths(client, saved.table, { fieldName: saved.fieldName, fieldValue: saved.fieldValue }),
+      ]);
+      return { schema: { ...saved, maxLength }, providerId: olds.providerId, rows, firstRemote };
     } catch (e) {
       if (!isDataverseError(e) || (e.status !== 400 && e.status !== 404)) throw e;
       log("info", `${inputs.kind} mappings: the saved schema no longer matches (${e.message}); discovering again`);
@@ -505,7 +558,7 @@ function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow,
  * Send the plan's creates, updates and deletes; returns the per-row failures and how many creates
  * had an unknown outcome. Throws when a write stopped altogether.
  */
-async function writePlan(run: SyncRun, names: NameIds, plan: Plan): Promise<{ failures: string[]; uncertain: number }> {
+async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: PassWrites["confirmed"]): Promise<{ failures: string[]; uncertain: number }> {
   const { client, tref, label } = run;
   const { record, update } = recordBuilders(run, names);
   const failures: string[] = [];
@@ -517,16 +570,16 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan): Promise<{ fa
   // client's concurrency, rather than one kind after the other.
   await settleAll([
     plan.add.length
-      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id) }, `${label}: created`).then((res) => {
+      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`).then((res) => {
           note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
           uncertain += res.uncertain.length;
         })
       : undefined,
     plan.change.length
-      ? client.updateMany(tref, plan.change.map(update), `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
+      ? client.updateMany(tref, { count: plan.change.length, get: (i) => update(plan.change[i]), written: (i) => confirmed.change.push(i) }, `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
       : undefined,
     plan.remove.length
-      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
+      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`, (i) => confirmed.remove.push(i)).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
       : undefined,
   ]);
   return { failures, uncertain };
@@ -537,7 +590,7 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan): Promise<{ fa
  * had an unknown outcome (0: this pass converged). A failure on pass 1 (nothing written yet) is a
  * plain error; on a later pass it carries the partial state.
  */
-async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, pass: number): Promise<number> {
+async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, remote: RemoteRow[], pass: number): Promise<number> {
   const { client, tref, label, total } = run;
   if (plan.conflict.length > 0) {
     // Only reachable without adoptExisting. On the first pass nothing has been written yet; on a
@@ -572,8 +625,9 @@ async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, pass: number)
     return partialState(run, `unresolved names on pass ${pass}: ${listSome(unresolved)}`);
   }
   let written: { failures: string[]; uncertain: number };
+  run.current = { remote, plan, confirmed: { add: [], change: [], remove: [] } };
   try {
-    written = await writePlan(run, names, plan);
+    written = await writePlan(run, names, plan, run.current.confirmed);
   } catch (e) {
     return partialState(run, `${label}: sync stopped: ${(e as Error).message}`);
   }
@@ -599,18 +653,205 @@ function baseOutputs(run: SyncRun): Omit<SyncOutputs, "applied" | "appliedHash" 
   };
 }
 
-/** Stop with a SyncError carrying what the remote now holds for the rows in play (partial state). */
+/**
+ * Stop with a SyncError carrying what the remote now holds for the rows in play (partial state):
+ * read back when Dataverse answers, else worked out from what the pass read and the writes it
+ * confirmed (a revoked token answers nothing), else the previous state. The message says which.
+ */
 async function partialState(run: SyncRun, message: string): Promise<never> {
   const { client, olds, rows } = run;
-  let map: RowMap = olds ? decodeApplied(olds.applied) : {};
+  const all = [...rows.desired, ...rows.previous];
+  let state: { map: RowMap; owned: number } | undefined;
+  let how: string;
   try {
-    const remote = await listRemote(client, run.schema, run.providerId, undefined, rows.scope);
-    map = actualState([...rows.desired, ...rows.previous], remote, run.seed, rows.idGroup).map;
-  } catch {
-    // keep the previous view; the next refresh will correct it
+    const remote = run.delta ? await run.delta.read() : await listRemote(client, run.schema, run.providerId, undefined, rows.scope);
+    state = actualState(all, remote, run.seed, rows.idGroup);
+    how = "read back from Dataverse";
+  } catch (e) {
+    if (run.current) {
+      state = actualState(all, remoteAfter(run.current), run.seed, rows.idGroup);
+      how = `worked out from the writes Dataverse confirmed, as the rows could not be read back (${(e as Error).message.split("\n")[0]})`;
+    } else how = "unchanged: nothing was confirmed written and the rows could not be read back";
   }
-  const out: SyncOutputs = { ...baseOutputs(run), ...encodeAppliedWithHash(map), rowCount: Object.keys(map).length, ownedCount: 0, adoptedCount: 0, lastSync: { ...run.total, requests: client.stats.requests } };
-  throw new SyncError(message, out);
+  // An update of the changed rows only: the rows it did not touch are as they were.
+  const map = run.delta && state ? Object.assign({ ...run.delta.base }, state.map) : (state?.map ?? (olds ? decodeApplied(olds.applied) : {}));
+  const rowCount = Object.keys(map).length;
+  const confirmed = run.current?.confirmed;
+  const owned = run.delta ? (olds?.ownedCount ?? 0) + (confirmed?.add.length ?? 0) - (confirmed?.remove.length ?? 0) : (state?.owned ?? olds?.ownedCount ?? 0);
+  const out: SyncOutputs = { ...baseOutputs(run), ...encodeAppliedWithHash(map), rowCount, ownedCount: Math.min(owned, rowCount), adoptedCount: Math.max(0, rowCount - owned), lastSync: { ...run.total, requests: client.stats.requests } };
+  const wanted = Object.keys(run.inputs.rows).length;
+  throw new SyncError(`${message}\n${rowCount.toLocaleString("en-US")} of the ${wanted.toLocaleString("en-US")} rows in the file exist now; the state records them (${how}). The next run writes the rest.`, out);
+}
+
+/**
+ * Values longer than the mapping table's columns take (MaxLength, schema.ts readMaxLengths): an
+ * error naming file, line and key before anything is written (Dataverse would refuse each such
+ * row, after the others of its request were written).
+ */
+function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[], keys: string[] = Object.keys(inputs.rows)): void {
+  const max = schema.maxLength;
+  if (!max || (max.fieldName === undefined && max.fieldValue === undefined)) return;
+  const file = inputs.sourceFile ?? "<rows>";
+  const found: string[] = [];
+  let n = 0;
+  for (let i = 0; i < desired.length; i++) {
+    const d = desired[i];
+    for (const [name, v, col, m] of [["externalFieldName", d.field, schema.fieldName, max.fieldName], ["externalFieldValue", d.value, schema.fieldValue, max.fieldValue]] as const) {
+      if (m === undefined || v.length <= m) continue;
+      n++;
+      if (found.length >= LIST_LIMIT) continue;
+      const line = inputs.sourceLines?.[keys[i]];
+      const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
+      found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);
+    }
+  }
+  if (n > 0) {
+    throw new SyncError(`${inputs.kind} mappings: ${n} value(s) longer than the mapping table's columns take (their MaxLength); nothing was written:\n  ${found.join("\n  ")}${n > found.length ? `\n  ... and ${n - found.length} more` : ""}`);
+  }
+}
+
+/** Ids per by-id read, and the most characters of filter per by-key read (URLs stay short). */
+const ID_CHUNK = 100;
+const KEY_FILTER_CHARS = 6000;
+
+/**
+ * The remote rows of these rows, by their owned ids, and, for `byKey`, any row of someone else's
+ * with the same key (for adoption and conflicts, as computePlan decides on a full read). A row of
+ * ours found by key for another row is left out: only the rows in play are planned.
+ */
+async function readRowsFor(client: DataverseClient, schema: MappingSchema, providerId: string, scope: RemoteScope, seed: string, rows: MappingRow[], byKey: MappingRow[]): Promise<RemoteRow[]> {
+  const base = remoteRowsQuery(schema, providerId);
+  const idQueries: string[] = [];
+  for (let i = 0; i < rows.length; i += ID_CHUNK) idQueries.push(withFilter(base, rows.slice(i, i + ID_CHUNK).map((r) => `${schema.primaryId} eq ${ownedIdOf(seed, r)}`).join(" or ")));
+  const keyQueries: string[] = [];
+  let pieces: string[] = [];
+  let chars = 0;
+  const flush = () => {
+    if (pieces.length) keyQueries.push(withFilter(base, pieces.join(" or ")));
+    pieces = [];
+    chars = 0;
+  };
+  for (const r of byKey) {
+    const piece = `(${schema.fieldName} eq ${odataString(r.field)} and ${schema.fieldValue} eq ${odataString(r.value)})`;
+    if (chars + piece.length > KEY_FILTER_CHARS) flush();
+    pieces.push(piece);
+    chars += piece.length + 4;
+  }
+  flush();
+  const [byId, sameKey] = await Promise.all([
+    Promise.all(idQueries.map((q) => client.getAll<Record<string, unknown>>(q))),
+    Promise.all(keyQueries.map((q) => client.getAll<Record<string, unknown>>(q))),
+  ]);
+  const out: RemoteRow[] = [];
+  const seen = new Set<string>();
+  for (const page of byId) {
+    for (const raw of page) {
+      const r = toRemoteRow(schema, raw, scope);
+      if (!seen.has(r.id)) out.push(r);
+      seen.add(r.id);
+    }
+  }
+  for (const page of sameKey) {
+    for (const raw of page) {
+      const r = toRemoteRow(schema, raw, scope);
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      const ours = r.group !== null && r.field !== null && r.value !== null && ownedIdOf(seed, { group: r.group, field: r.field, value: r.value, account: r.account ?? "" }) === r.id;
+      if (!ours) out.push(r);
+    }
+  }
+  return out;
+}
+
+/**
+ * Update touching only the rows that changed since the last run: the keys added, changed and
+ * removed between the applied rows and the inputs (plan.ts diffRowMaps), read by their owned ids
+ * (and added keys by key, for rows of someone else's), planned and written. A 1% change of
+ * 200,000 rows reads a few thousand rows instead of all of them. Rows the environment changed
+ * outside Pulumi are found by `pulumi refresh` (readMappings), whose result the next update
+ * repairs the same way. Undefined when a full sync is due instead: no saved schema, a change of
+ * what decides the rows' identity or table, or a delta whose reads would cost more requests than
+ * reading every row.
+ */
+async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs, log: LogFn): Promise<SyncOutputs | undefined> {
+  const saved = olds.schema;
+  if (
+    !saved || olds.providerId === undefined || !olds.applied || olds.environmentUrl !== inputs.environmentUrl || olds.kind !== inputs.kind ||
+    (olds.schemaOverride ?? "") !== inputs.schemaOverride || olds.targetKeyColumn !== inputs.targetKeyColumn || olds.providerName !== inputs.providerName
+  ) return undefined;
+  const hasGroup = saved.group !== undefined;
+  if (hasGroup && olds.mappingGroup !== inputs.mappingGroup) return undefined; // every row moves to the new group
+  const seed = olds.seed;
+  const applied = decodeApplied(olds.applied);
+  const d = diffRowMaps(applied, olds.mappingGroup, inputs.rows, inputs.mappingGroup, hasGroup);
+  const touched = d.added.length + d.changed.length + d.removed.length;
+  const rowCount = Object.keys(inputs.rows).length;
+  const reads = Math.ceil(touched / ID_CHUNK) + Math.ceil(d.added.length / 50);
+  if (reads > Math.max(1, Math.ceil(Math.max(rowCount, olds.rowCount ?? 0) / client.pageSize))) return undefined;
+  let schema: MappingSchema = saved;
+  if (!saved.maxLength) {
+    try {
+      schema = { ...saved, maxLength: await readMaxLengths(client, saved.table, { fieldName: saved.fieldName, fieldValue: saved.fieldValue }) };
+    } catch (e) {
+      if (isDataverseError(e) && (e.status === 400 || e.status === 404)) return undefined; // the table changed: discover again
+      throw e;
+    }
+  }
+  const writeKeys = [...d.added, ...d.changed];
+  const wanted: RowMap = {};
+  for (const k of writeKeys) wanted[k] = inputs.rows[k];
+  const desired = identityRows(hasGroup, mapToRows(wanted, inputs.mappingGroup));
+  checkRowsFitSchema(schema, desired, inputs.mappingGroup, inputs.kind);
+  checkLengths(schema, inputs, desired, writeKeys);
+  const gone: RowMap = {};
+  for (const k of d.removed) gone[k] = applied[k];
+  const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
+  // What stays as it was: the applied rows less the ones in play (by their old key).
+  const base = applied;
+  for (const k of d.removed) delete base[k];
+  for (const k of d.changedOld) delete base[k];
+  const idGroup = identityGroup(hasGroup, inputs.mappingGroup);
+  const scope = scopeOf(idGroup, desired, previous);
+  const added = desired.slice(0, d.added.length);
+  const read = () => readRowsFor(client, schema, olds.providerId, scope, seed, [...desired, ...previous], added);
+  const run: SyncRun = {
+    client, log, inputs, olds, seed, schema,
+    rows: { desired, previous, scope, ranges: [], idGroup },
+    label: `${inputs.kind} mappings`,
+    providerId: olds.providerId,
+    tref: { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId },
+    total: { added: 0, changed: 0, removed: 0, adopted: 0, unchanged: 0, requests: 0 },
+    delta: { base, read },
+  };
+  const names: NameIds = { targets: new Map(), groups: new Map(), accounts: new Map() };
+  let first: Plan | undefined;
+  if (touched > 0) {
+    try {
+      for (let pass = 1; pass <= 3; pass++) {
+        const remote = await read();
+        const plan = computePlan(desired, remote, seed, inputs.adoptExisting, previous);
+        first ??= plan;
+        const uncertain = await applyPlan(run, names, plan, remote, pass);
+        if (uncertain === 0) break;
+        log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
+        if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
+      }
+    } catch (e) {
+      if ((e as SyncError).partial || !run.current) throw e;
+      return partialState(run, `${run.label}: sync stopped: ${(e as Error).message}`);
+    }
+  } else log("info", `${run.label}: no row changed; nothing to read or write`);
+  const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
+  const ownedCount = Math.max(0, Math.min(rowCount, (olds.ownedCount ?? 0) + plan.add.length - plan.remove.length));
+  const { total } = run;
+  return {
+    ...baseOutputs(run),
+    ...encodeAppliedWithHash(inputs.rows),
+    rowCount,
+    ownedCount,
+    adoptedCount: rowCount - ownedCount,
+    lastSync: { added: total.added, changed: total.changed, removed: total.removed, adopted: plan.adopt.length, unchanged: rowCount - plan.add.length - plan.change.length - plan.adopt.length, requests: client.stats.requests },
+  };
 }
 
 /**
@@ -621,9 +862,14 @@ async function partialState(run: SyncRun, message: string): Promise<never> {
 export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undefined, deps: Deps = {}): Promise<SyncOutputs> {
   const client = makeClient(inputs.environmentUrl, deps);
   const log = deps.log ?? (() => undefined);
+  if (olds) {
+    const delta = await deltaSync(client, inputs, olds, log);
+    if (delta) return delta;
+  }
   const seed = olds?.seed ?? effectiveSeed(inputs);
   const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log);
   const { schema, rows } = resolved;
+  checkLengths(schema, inputs, rows.desired);
   let firstRemote = resolved.firstRemote;
   const run: SyncRun = {
     client, log, inputs, olds, seed, schema, rows,
@@ -635,15 +881,21 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const names = startNameLookups(run);
   let first: Plan | undefined;
   let lastRemote: RemoteRow[] = [];
-  for (let pass = 1; pass <= 3; pass++) {
-    lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
-    firstRemote = undefined;
-    const plan = computePlan(rows.desired, lastRemote, seed, inputs.adoptExisting, rows.previous);
-    if (!first) first = plan;
-    const uncertain = await applyPlan(run, names, plan, pass);
-    if (uncertain === 0) break;
-    log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
-    if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
+  try {
+    for (let pass = 1; pass <= 3; pass++) {
+      lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
+      firstRemote = undefined;
+      const plan = computePlan(rows.desired, lastRemote, seed, inputs.adoptExisting, rows.previous);
+      if (!first) first = plan;
+      const uncertain = await applyPlan(run, names, plan, lastRemote, pass);
+      if (uncertain === 0) break;
+      log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
+      if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
+    }
+  } catch (e) {
+    // Once anything may have been written, every failure carries the state of what exists.
+    if ((e as SyncError).partial || !run.current) throw e;
+    return partialState(run, `${run.label}: sync stopped: ${(e as Error).message}`);
   }
   const plan = first!;
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
@@ -666,11 +918,13 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const applied = decodeApplied(olds.applied);
   const appliedRows = identityRows(schema.group !== undefined, mapToRows(applied, olds.mappingGroup));
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
+  const ids = ownedIds(olds.seed, appliedRows);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount));
   // Without drift the remote holds exactly the applied rows: return that map rather than build a
   // second one of 50,000 keys.
-  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false);
-  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup).map : applied;
+  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids);
+  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map : applied;
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }

@@ -54,12 +54,13 @@ export function createWrites(t: Transport, getJson: <T>(path: string) => Promise
     supportsMessage: support.supportsMessage,
     createMany: (table, records, progress = "") => writeMany(deps, table, "create", records, progress),
     updateMany: (table, records, progress = "") => writeMany(deps, table, "update", records, progress),
-    async deleteMany(table, ids, progress = "") {
+    async deleteMany(table, ids, progress = "", written) {
       const result: WriteResult = { failures: [], uncertain: [] };
       await chunker.chunked(`${table.entitySet}:delete`, ids.length, async (idx) => {
         const res = await batch(idx.map((i) => ({ method: "DELETE", path: `${table.entitySet}(${ids[i]})` })));
         res.forEach((r, j) => {
-          if (r.status !== 204 && r.status !== 404) result.failures.push(failureOf(t, idx[j], r)); // 404: already gone
+          if (r.status !== 204 && r.status !== 404) result.failures.push(failureOf(t, idx[j], r));
+          else written?.(idx[j]); // 404: already gone
         });
       }, progress);
       return result;
@@ -203,9 +204,14 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   const get = Array.isArray(source) ? (i: number) => source[i] : source.get;
   if (count === 0) return result;
   const state = { bulk: (await w.support.supportsMessage(table, action)) !== false };
+  const written = Array.isArray(source) ? undefined : source.written;
   const sendChunk = async (idx: number[]) => {
-    if (state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state)) === "done") return;
-    await sendAsBatch(w, table, mode, idx, get, result);
+    const before = { failures: result.failures.length, uncertain: result.uncertain.length };
+    if (!(state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state)) === "done")) await sendAsBatch(w, table, mode, idx, get, result);
+    if (!written) return;
+    // Every row of the chunk the service confirmed: neither failed nor of unknown outcome.
+    const unconfirmed = new Set([...result.failures.slice(before.failures).map((f) => f.index), ...result.uncertain.slice(before.uncertain)]);
+    for (const i of idx) if (!unconfirmed.has(i)) written(i);
   };
   let from = 0;
   if (state.bulk && !w.support.isConfirmed(table, action) && count > BULK_PROBE_ROWS) {

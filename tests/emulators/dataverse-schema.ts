@@ -22,6 +22,11 @@ export interface AttrDef {
   nav?: string;
   /** Customer (polymorphic) lookup: one referenced table and navigation property per relationship. */
   targets?: { table: string; nav: string }[];
+  /**
+   * String: the most characters the column takes (StringAttributeMetadata.MaxLength; 4,000 at most,
+   * StringAttributeMetadata.MaxSupportedLength). Default 4,000.
+   */
+  maxLength?: number;
 }
 
 export interface TableDef {
@@ -69,8 +74,9 @@ function table(
 
 function mappingTable(logicalName: string, set: string, display: string, targetTable: string, targetAttr: string, targetNav: string, targetDisplay: string, bulk: boolean): TableDef {
   return table(logicalName, set, display, "zq1_name", [
-    { logicalName: "zq1_extfld", displayName: "External Field Name", type: "String" },
-    { logicalName: "zq1_extval", displayName: "External Field Value", type: "String" },
+    // Lengths invented, like the names: IOM's are not published.
+    { logicalName: "zq1_extfld", displayName: "External Field Name", type: "String", maxLength: 100 },
+    { logicalName: "zq1_extval", displayName: "External Field Value", type: "String", maxLength: 4000 },
     { logicalName: "zq1_grp", displayName: "Mapping Group", type: "Lookup", target: "zq1_mapgroup", nav: "zq1_Grp" },
     { logicalName: "zq1_prov", displayName: "Provider", type: "Lookup", target: "msdyn_iomprovider", nav: "zq1_Prov" },
     { logicalName: targetAttr, displayName: targetDisplay, type: "Lookup", target: targetTable, nav: targetNav },

@@ -35,7 +35,8 @@
  * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` before each response;
  * - faults: `fault({ kind, times, match })` with kinds `5xx`, `drop` (socket closed before the
  *   request is processed), `dropAfterCommit` (processed, then the socket is closed), `batchPart`
- *   (a $batch operation fails with 500), `429`.
+ *   (a $batch operation fails with 500), `429`, `revoke` (the token is revoked as the request
+ *   arrives: it and every later request get the 401 of an unusable token).
  *
  * It rejects malformed requests (bad JSON, unknown properties, lookups written without
  * @odata.bind, wrong @odata.type, missing bearer token, unknown segments) with the service's
@@ -73,7 +74,7 @@ export interface EmulatorOptions {
   language?: number;
 }
 
-export type FaultKind = "5xx" | "drop" | "dropAfterCommit" | "batchPart" | "429";
+export type FaultKind = "5xx" | "drop" | "dropAfterCommit" | "batchPart" | "429" | "revoke";
 
 export interface RequestInfo {
   method: string;
@@ -326,6 +327,7 @@ export class DataverseEmulator {
       entry.status = res.statusCode;
     });
     try {
+      if (!isAdmin && this.takeFault(["revoke"], info)) this.opts.token = `revoked-${randomUUID()}`;
       const auth = String(req.headers.authorization ?? "");
       if (auth !== `Bearer ${this.opts.token}`) {
         if (this.opts.unprovisionedTokens.some((t) => auth === `Bearer ${t}`)) {
@@ -568,6 +570,11 @@ export class DataverseEmulator {
         throw new HttpError(400, "0x80060888", `The property '${k}' is a lookup; set it with '${refsOf(attr).map((r) => r.nav).join("' or '")}@odata.bind'.`);
       }
       if (v !== null && typeof v !== "string") throw new HttpError(400, "0x80048d19", `Cannot convert the literal '${String(v)}' to the expected type 'Edm.String' for '${k}'.`);
+      if (attr.type === "String" && typeof v === "string" && v.length > (attr.maxLength ?? 4000)) {
+        // The service's answer to a value longer than MaxLength (0x80044331, HTTP 400; its message as
+        // users report it, e.g. microsoft/powerapps-tools#403).
+        throw new HttpError(400, "0x80044331", `A validation error occurred.  The length of the '${k}' attribute of the '${t.def.logicalName}' entity exceeded the maximum allowed length of '${attr.maxLength ?? 4000}'.`);
+      }
       if (attr.type === "Uniqueidentifier" && (typeof v !== "string" || !GUID_RE.test(v))) {
         throw new HttpError(400, "0x80048d19", `Invalid Guid for '${k}'.`);
       }
@@ -777,6 +784,20 @@ export class DataverseEmulator {
       }
       return e;
     };
+    // Properties of a derived attribute type need the collection cast to it ("Query table
+    // definitions using the Web API": .../Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata).
+    const cast = /^EntityDefinitions\(LogicalName='([a-z0-9_]+)'\)\/Attributes\/Microsoft\.Dynamics\.CRM\.([A-Za-z]+)AttributeMetadata$/.exec(rel);
+    if (cast) {
+      const t = this.tables.get(cast[1]);
+      if (!t) throw new HttpError(404, "0x80060888", `Could not find entity with LogicalName '${cast[1]}'.`);
+      if (cast[2] !== "String") throw new HttpError(400, "0x80060888", `The cast to ${cast[2]}AttributeMetadata is not modelled by this emulator.`);
+      const keep = params.get("$select")?.split(",");
+      const value = t.def.attributes.filter((a) => a.type === "String").map((a) => {
+        const full: Record<string, unknown> = { MetadataId: `${t.def.logicalName}.${a.logicalName}`, LogicalName: a.logicalName, AttributeType: a.type, MaxLength: a.maxLength ?? 4000 };
+        return keep ? Object.fromEntries(Object.entries(full).filter(([k]) => k === "MetadataId" || keep.includes(k))) : full;
+      });
+      return { status: 200, headers: {}, body: { value }, rows: 0, readRows: 1 };
+    }
     const one = /^EntityDefinitions\(LogicalName='([a-z0-9_]+)'\)$/.exec(rel);
     if (one) {
       const t = this.tables.get(one[1]);

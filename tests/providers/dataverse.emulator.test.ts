@@ -126,3 +126,16 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(Number(seq[3].headers["retry-after"])).toBeGreaterThanOrEqual(59);
   });
 });
+
+describe("column lengths, as the service keeps them", () => {
+  it("MaxLength comes from the collection cast to StringAttributeMetadata, and a longer value is refused with 0x80044331", async () => {
+    const lengths = await call("GET", "EntityDefinitions(LogicalName='zq1_prodmap')/Attributes/Microsoft.Dynamics.CRM.StringAttributeMetadata?$select=LogicalName,MaxLength");
+    expect(lengths.status).toBe(200);
+    expect(lengths.json.value).toContainEqual(expect.objectContaining({ LogicalName: "zq1_extval", MaxLength: 4000 }));
+    const product = emu.rows("product")[0].productid!;
+    const long = await call("POST", "zq1_prodmaps", { zq1_extfld: "sku", zq1_extval: "V".repeat(4001), "zq1_Prod@odata.bind": `/products(${product})` });
+    expect(long.status).toBe(400);
+    expect(long.json.error).toEqual({ code: "0x80044331", message: "A validation error occurred.  The length of the 'zq1_extval' attribute of the 'zq1_prodmap' entity exceeded the maximum allowed length of '4000'." });
+    expect((await call("POST", "zq1_prodmaps", { zq1_extfld: "sku", zq1_extval: "V".repeat(4000), "zq1_Prod@odata.bind": `/products(${product})` })).status).toBe(204);
+  });
+});

@@ -1,4 +1,9 @@
-import { Harness, Outs, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import { IomMappingSet } from "../../dynamic-providers/dataverse/provider";
+import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { createDataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";
 import { buildBatch, parseBatchResponse } from "../../dynamic-providers/dataverse/batch";
 import { captureConsolePerTest } from "../support/console";
@@ -118,6 +123,48 @@ describe("faults and service protection", () => {
     };
     await expect(sync(h, rows)).rejects.toThrow(/1 products mappings could not be written: create sku=S3: HTTP 404 0x80040217 product With Id = [0-9a-f-]+ Does Not Exist/);
     expect(h.mappingRows().map((r) => r.zq1_extval).sort()).toEqual(["S1", "S2", "S4", "S5"]);
+  });
+});
+
+describe("a bad file or a failed run: nothing half-written, and the state tells the truth (issue 17 items 4 and 5)", () => {
+  it("a 5,000-character value in a column that takes 4,000, among 3,000 rows (table row 7): nothing is written, file and line are named", async () => {
+    h = await startHarness({}, {}, 3000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dv-long-"));
+    const file = path.join(dir, "products.csv");
+    const lines = ["externalFieldName,externalFieldValue,productNumber"];
+    for (let i = 1; i <= 3000; i++) lines.push(`sku,${i === 1500 ? "V".repeat(5000) : `S${i}`},P-${String(i).padStart(6, "0")}`);
+    fs.writeFileSync(file, lines.join("\n"));
+    try {
+      const { rows, sourceFile, sourceLines } = IomMappingSet.rowsOf({ kind: "products", file }, "Default Mapping Group");
+      const err = await h.provider.create(h.inputs(rows, { sourceFile, sourceLines })).then(() => undefined, (e: Error) => e);
+      expect(err?.message).toContain(`${file}:1501: externalFieldValue of "sku=VVVV`);
+      expect(err?.message).toMatch(/\(5,004 characters\) has 5,000 characters; zq1_prodmap\.zq1_extval takes at most 4,000/);
+      expect(err?.message).toMatch(/nothing was written/);
+      expect(h.mappingRows()).toHaveLength(0);
+      expect(h.emu.requestLog.filter((r) => r.method !== "GET")).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the token revoked mid-sync (table row 8): the partial state records exactly the rows that exist, and the next run converges with no duplicate", async () => {
+    h = await startHarness({}, { maxBatchSize: 50, maxConcurrency: 4 }, 3000);
+    let posts = 0;
+    h.emu.fault("revoke", 1, (r) => r.method === "POST" && ++posts === 6);
+    const err = (await sync(h, productRows(3000)).then(() => undefined, (e: unknown) => e)) as (Error & { id?: string; properties?: Outs }) | undefined;
+    const exist = remoteState(h); // throws on a duplicate
+    const n = Object.keys(exist).length;
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(3000);
+    expect(err?.message).toMatch(/sync stopped: .*401/);
+    expect(err?.message).toContain(`${n.toLocaleString("en-US")} of the 3,000 rows in the file exist now; the state records them (worked out from the writes Dataverse confirmed`);
+    expect(err?.properties?.rowCount).toBe(n);
+    expect(err?.properties?.ownedCount).toBe(n);
+    expect(decodeApplied(err?.properties?.applied)).toEqual(exist);
+    h.emu.setOptions({ token: TOKEN });
+    const u = await h.provider.update!(err!.id!, err!.properties!, h.inputs(productRows(3000)));
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: 3000 - n, unchanged: n });
+    expect(remoteState(h)).toEqual(productRows(3000));
   });
 });
 

@@ -55,9 +55,9 @@ describe("row-level change plan", () => {
   });
 
   it("pure map diff used by preview: added, changed, removed by key, across a default-group change", () => {
-    expect(diffRowMaps({ "sku=A": "P1", "sku=B": "P2" }, G, { "sku=A": "P1", "sku=B": "P3", "sku=C": "P4" }, G)).toEqual({ added: ["sku=C"], changed: ["sku=B"], removed: [] });
-    expect(diffRowMaps({ "sku=A": "P1" }, G, {}, G)).toEqual({ added: [], changed: [], removed: ["sku=A"] });
+    expect(diffRowMaps({ "sku=A": "P1", "sku=B": "P2" }, G, { "sku=A": "P1", "sku=B": "P3", "sku=C": "P4" }, G)).toMatchObject({ added: ["sku=C"], changed: ["sku=B"], removed: [] });
+    expect(diffRowMaps({ "sku=A": "P1" }, G, {}, G)).toMatchObject({ added: [], changed: [], removed: ["sku=A"] });
     // Same rows, the default group renamed: every key now means another group.
-    expect(diffRowMaps({ "sku=A": "P1" }, G, { "sku=A": "P1" }, "Retail")).toEqual({ added: ["sku=A"], changed: [], removed: [`[${G}] sku=A`] });
+    expect(diffRowMaps({ "sku=A": "P1" }, G, { "sku=A": "P1" }, "Retail")).toMatchObject({ added: ["sku=A"], changed: [], removed: [`[${G}] sku=A`] });
   });
 });

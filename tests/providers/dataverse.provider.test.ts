@@ -52,8 +52,26 @@ describe("IomMappingSet provider against the emulator", () => {
     const u = await h.provider.update!(id, outs, inputs);
     expect(h.emu.stats.rowsWritten).toBe(0);
     expect(h.emu.stats.byMethod.POST ?? 0).toBe(0);
-    expect(h.emu.stats.requests).toBe(1); // saved schema reused: one page of mapping rows, nothing else
+    expect(h.emu.stats.requests).toBe(0); // no row changed since the last run: nothing to read or write
     expect((u.outs as Outs).lastSync).toMatchObject({ added: 0, changed: 0, removed: 0, unchanged: 5 });
+  });
+
+  it("an update reads only the rows it touches (issue 21): 1% of 3,000 rows changed reads those rows, not all of them; someone else's identical row is adopted, not duplicated", async () => {
+    await h.stop();
+    h = await startHarness({}, { pageSize: 500 }, 3000);
+    const { id, outs } = await create(productRows(3000));
+    const rows = productRows(3000);
+    for (let i = 1; i <= 10; i++) delete rows[`sku=S${i}`];
+    for (let i = 11; i <= 20; i++) rows[`sku=S${i}`] = "P-000001";
+    for (let i = 1; i <= 10; i++) rows[`sku=NEW${i}`] = "P-000002";
+    foreignProductMapping(h, "NEW1", "P-000002"); // created by someone else, same key and target
+    h.emu.resetStats();
+    const u = await h.provider.update!(id, outs, h.inputs(rows));
+    expect(remoteState(h)).toEqual(rows); // throws on a duplicate
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: 9, changed: 10, removed: 10, adopted: 1, unchanged: 2980 });
+    expect(u.outs).toMatchObject({ rowCount: 3000, ownedCount: 2999, adoptedCount: 1 });
+    expect(h.emu.stats.rowsRead).toBeLessThan(100); // a full read is 3,000 rows in 6 pages
+    expect(h.emu.stats.byMethod.GET).toBeLessThan(6 + 3);
   });
 
   it("update: the diff lists added, changed and removed keys and the update writes only that delta", async () => {

@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { loadMappingDir, MappingValidationError, validateMappingCsv } from "../../dynamic-providers/dataverse/validation";
 import { IomMappingSet } from "../../dynamic-providers/dataverse/provider";
-import { decodeKey, encodeKey } from "../../dynamic-providers/dataverse/rows";
+import { decodeKey, encodeKey, mapToRows } from "../../dynamic-providers/dataverse/rows";
 
 const HEADER = "externalFieldName,externalFieldValue,productNumber,mappingGroup\n";
 
@@ -51,7 +51,7 @@ describe("mapping CSV validation", () => {
     const { result, problems } = validateMappingCsv("products.csv", "\ufeff" + HEADER + 'sku,"A,1",P-1,\nsku,A,P-1,Wholesale\n', "Default Mapping Group");
     expect(problems).toEqual([]);
     expect(result!.targetKeyColumn).toBe("productnumber");
-    expect(result!.rows).toEqual([
+    expect(mapToRows(result!.rows, "Default Mapping Group")).toEqual([
       { group: "Default Mapping Group", field: "sku", value: "A,1", target: "P-1" },
       { group: "Wholesale", field: "sku", value: "A", target: "P-1" },
     ]);
@@ -86,10 +86,11 @@ describe("mapping CSV validation", () => {
 
   it("dev carries the guide's BigCommerce sample", () => {
     const parsed = loadMappingDir(path.join(__dirname, "..", "..", "mappings", "dev"));
-    expect(parsed.accounts!.rows).toContainEqual(expect.objectContaining({ field: "ProviderName", value: "BigCommerce" }));
-    expect(parsed.pricelists!.rows).toContainEqual(expect.objectContaining({ field: "ProviderName", value: "BigCommerce" }));
-    expect(parsed.units!.rows).toContainEqual(expect.objectContaining({ field: "unit", value: "each", target: "ea" }));
-    expect(parsed.products!.rows).toContainEqual(expect.objectContaining({ field: "sku", value: "ABS", target: "Accu Scale" }));
+    const rowsOf = (p: { rows: Record<string, string> } | undefined) => mapToRows(p!.rows, "Default Mapping Group");
+    expect(rowsOf(parsed.accounts)).toContainEqual(expect.objectContaining({ field: "ProviderName", value: "BigCommerce" }));
+    expect(rowsOf(parsed.pricelists)).toContainEqual(expect.objectContaining({ field: "ProviderName", value: "BigCommerce" }));
+    expect(rowsOf(parsed.units)).toContainEqual(expect.objectContaining({ field: "unit", value: "each", target: "ea" }));
+    expect(rowsOf(parsed.products)).toContainEqual(expect.objectContaining({ field: "sku", value: "ABS", target: "Accu Scale" }));
   });
 
   it("rows given in code follow the same rules and are reported together", () => {
@@ -120,5 +121,105 @@ describe("mapping CSV validation", () => {
     ]) {
       expect(decodeKey(encodeKey(g, f, v, "Default Mapping Group"), "Default Mapping Group")).toEqual({ group: g, field: f, value: v, account: "" });
     }
+  });
+});
+
+describe("mapping files are bounded (issue 17 item 4)", () => {
+  let dir: string;
+  let outside: string;
+  beforeEach(() => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "dv-bounds-"));
+    dir = path.join(root, "mappings", "dev");
+    outside = path.join(root, "elsewhere");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(outside);
+  });
+  afterEach(() => fs.rmSync(path.dirname(path.dirname(dir)), { recursive: true, force: true }));
+
+  const errorOf = (f: () => unknown): MappingValidationError => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof MappingValidationError) return e;
+      throw e;
+    }
+    throw new Error("expected a MappingValidationError");
+  };
+
+  it("150,000 bad rows (table row 6): no stack overflow; 100 problems listed, the rest counted, the file named", () => {
+    const lines = [HEADER.trim()];
+    for (let i = 0; i < 150_000; i++) lines.push(`sku,,P-${i},`);
+    fs.writeFileSync(path.join(dir, "products.csv"), lines.join("\n"));
+    const err = errorOf(() => loadMappingDir(dir));
+    expect(err.problems).toHaveLength(100);
+    expect(err.problems[0]).toEqual({ file: path.join(dir, "products.csv"), line: 2, message: "empty externalFieldValue" });
+    expect(err.message).toMatch(/^150,000 problem\(s\) in mapping files:/);
+    expect(err.message).toContain(`${path.join(dir, "products.csv")}: ... and 149,900 more problem(s)`);
+    expect(err.message.length).toBeLessThan(10_000);
+  });
+
+  it("products.csv as a symbolic link (table row 11) is refused, and what it points at never reaches the message", () => {
+    const secret = path.join(outside, "passwd");
+    fs.writeFileSync(secret, "root:x:0:0:root:/root:/bin/bash\nsvc:x:999:999::/home/svc:/bin/sh\n");
+    fs.symlinkSync(secret, path.join(dir, "products.csv"));
+    const err = errorOf(() => loadMappingDir(dir));
+    expect(err.problems).toEqual([{ file: path.join(dir, "products.csv"), line: 0, message: expect.stringMatching(/is a symbolic link/) }]);
+    expect(err.message).not.toMatch(/root|bin\/bash|svc/);
+    // The same file given to the resource directly.
+    const direct = errorOf(() => IomMappingSet.rowsOf({ kind: "products", file: path.join(dir, "products.csv") }, "G"));
+    expect(direct.message).toMatch(/products\.csv: is a symbolic link/);
+    expect(direct.message).not.toMatch(/root|bin\/bash/);
+  });
+
+  it("a mapping folder that is a symbolic link, or leads out of the project through one, is refused", () => {
+    fs.writeFileSync(path.join(outside, "products.csv"), HEADER + "sku,A,P-1,\n");
+    const link = path.join(path.dirname(dir), "test");
+    fs.symlinkSync(outside, link);
+    expect(errorOf(() => loadMappingDir(link)).message).toMatch(/test: is a symbolic link/);
+    // Relative to the project: a link further up the path that leads out of it.
+    const project = path.join(path.dirname(path.dirname(dir)), "project");
+    fs.mkdirSync(project);
+    fs.symlinkSync(path.dirname(path.dirname(dir)), path.join(project, "mappings"));
+    const cwd = process.cwd();
+    try {
+      process.chdir(project);
+      expect(errorOf(() => loadMappingDir("mappings/mappings/dev")).message).toMatch(/mappings\/mappings\/dev: leads outside the project through a symbolic link/);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it("a file above the size limit is refused before it is read, with the limit and the key to raise it", () => {
+    fs.writeFileSync(path.join(dir, "products.csv"), HEADER + "sku,A,P-1,\n".repeat(120_000));
+    const err = errorOf(() => loadMappingDir(dir, "Default Mapping Group", { maxFileBytes: 1024 * 1024 }));
+    expect(err.problems).toEqual([{ file: path.join(dir, "products.csv"), line: 0, message: expect.stringMatching(/is 1\.3 MB, above the 1\.0 MB a mapping file may have \(dataverseMappingFileMaxMB\)/) }]);
+  });
+
+  it("zero-width and direction characters and non-NFC text in keys are flagged with file and line", () => {
+    const problems = problemsOf("products.csv", HEADER + "sku,A\u200bB,P-1,\nsku,Cafe\u0301,P-2,\nsku,Caf\u00e9,P-3,\nsku,\u202eX,P-4,\n");
+    expect(problems).toEqual([
+      { line: 2, message: expect.stringMatching(/externalFieldValue "A\u200bB" contains the invisible character U\+200B at position 2/) },
+      { line: 3, message: expect.stringMatching(/externalFieldValue "Cafe\u0301" is not in Unicode NFC form/) },
+      { line: 5, message: expect.stringMatching(/invisible character U\+202E/) },
+    ]);
+  });
+
+  it("values in messages are cut, so one huge cell cannot flood a CI log", () => {
+    const problems = problemsOf("products.csv", `externalFieldName,externalFieldValue,productNumber,${"x".repeat(50_000)}\nsku,A,P-1,\n`);
+    expect(problems[0].message.length).toBeLessThan(400);
+    expect(problems[0].message).toMatch(/unexpected column "x{80}"\.\.\. \(50,000 characters\)/);
+  });
+
+  it("parses quoted fields across chunk boundaries and lines, with the line a record starts on", () => {
+    const body = Array.from({ length: 60_000 }, (_, i) => `sku,"V${i}, ""q""",P-${i},`).join("\n");
+    const { result, problems } = validateMappingCsv("products.csv", `${HEADER}${body}\nsku,"multi\nline",P-x,\nsku,,P-y,\n`);
+    expect(result).toBeUndefined();
+    expect(problems).toEqual([
+      { file: "products.csv", line: 60_002, message: 'control character in externalFieldValue "multi\\nline"' },
+      { file: "products.csv", line: 60_004, message: "empty externalFieldValue" },
+    ]);
+    const ok = validateMappingCsv("products.csv", `${HEADER}${body}\n`);
+    expect(Object.keys(ok.result!.rows)).toHaveLength(60_000);
+    expect(ok.result!.rows['sku=V59999, "q"']).toBe("P-59999");
   });
 });

@@ -92,6 +92,7 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["adopt mode without the environment id", { set: { ...DEV_ADOPTING, powerPlatformEnvironmentId: "" } }, "powerPlatformEnvironmentId", /required when powerPlatformEnvironmentMode is 'adopt'/],
   ["adopt mode without the organization id", { set: { ...DEV_ADOPTING, organizationId: "" } }, "organizationId", /required when powerPlatformEnvironmentMode is 'adopt'/],
   ["a create-only setting in adopt mode", { set: { ...DEV_ADOPTING, powerPlatformEnvironmentDeleteOnDestroy: true } }, "powerPlatformEnvironmentDeleteOnDestroy", /only used when powerPlatformEnvironmentMode is 'create' \(an adopted environment is never changed\)/],
+  ["a mapping file size limit of 0", { set: { dataverseMappingFileMaxMB: 0 } }, "dataverseMappingFileMaxMB", /at least 1/],
   ["a mistyped key", { set: { storagesku: "Standard_LRS" } }, "storagesku", /not a setting of this program \(did you mean 'storageSku'\?\)/],
 ];
 
