@@ -88,7 +88,7 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a currency in lower case", { set: { powerPlatformCurrencyCode: "eur" } }, "powerPlatformCurrencyCode", /ISO 4217/],
   ["a security group that is not a GUID", { set: { powerPlatformSecurityGroupId: "iom-users" } }, "powerPlatformSecurityGroupId", /security group id \(a GUID\)/],
   ["an application package name with spaces", { set: { iomApplicationPackage: "Intelligent Order Management" } }, "iomApplicationPackage", /unique name/],
-  ["create mode on a BAP host of no known cloud", { set: { powerPlatformBapUrl: "https://bap.example.com" } }, "powerPlatformBapUrl", /must be a known BAP host in create mode/],
+  ["create mode on a BAP host of no known cloud", { set: { powerPlatformBapUrl: "https://bap.example.com" } }, "powerPlatformBapUrl", /is not a known Power Platform admin \(BAP\) host/],
   ["adopt mode without the environment id", { set: { ...DEV_ADOPTING, powerPlatformEnvironmentId: "" } }, "powerPlatformEnvironmentId", /required when powerPlatformEnvironmentMode is 'adopt'/],
   ["adopt mode without the organization id", { set: { ...DEV_ADOPTING, organizationId: "" } }, "organizationId", /required when powerPlatformEnvironmentMode is 'adopt'/],
   ["a create-only setting in adopt mode", { set: { ...DEV_ADOPTING, powerPlatformEnvironmentDeleteOnDestroy: true } }, "powerPlatformEnvironmentDeleteOnDestroy", /only used when powerPlatformEnvironmentMode is 'create' \(an adopted environment is never changed\)/],
