@@ -80,6 +80,11 @@ export interface SeededIom {
   rows: { iv: Map<string, string>; bc: Map<string, string> };
   value(providerId: string, label: string): string | null;
   setValue(providerId: string, label: string, value: string | null): void;
+  /**
+   * Adds another instance from a catalog definition ("Dynamics 365 Inventory Visibility" or
+   * "BigCommerce"), with its parameter rows, as adding the tile again and naming it does; returns its id.
+   */
+  addProvider(name: string, definition: "Dynamics 365 Inventory Visibility" | "BigCommerce"): string;
   stop(): Promise<void>;
 }
 
@@ -129,6 +134,8 @@ export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: 
       if (!r) throw new Error(`no parameter row ${label}`);
       emu.table("msdyn_iomproviderparameter").rows.get(r[`msdyn_iomproviderparameterid`]!)![C.paramValue] = value;
     },
+    addProvider: (name, definition) =>
+      definition === "BigCommerce" ? install(name, bcDef, bcDefParams).id : install(name, ivDef, ivDefParams).id,
     stop: () => emu.stop(),
   };
 }

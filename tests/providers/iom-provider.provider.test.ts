@@ -140,6 +140,46 @@ describe("what an operator is told", () => {
     await expect(provider.create(inputs())).rejects.toThrow(/has not been added from IOM's catalog.*Providers > Library \(Catalog\), select the "Dynamics 365 Inventory Visibility" tile/);
   });
 
+  it("an exact provider name wins over a partial or catalog-name match, and only that instance is written", async () => {
+    // Two more instances of the Inventory Visibility tile: one named after the tile, and a test one.
+    // The tile's name also matches the seeded "Inventory Visibility" (by its definition), and the
+    // test instance contains it: only the exact name may decide.
+    const tileNamed = env.addProvider("Dynamics 365 Inventory Visibility", "Dynamics 365 Inventory Visibility");
+    const testInstance = env.addProvider("Dynamics 365 Inventory Visibility (Test)", "Dynamics 365 Inventory Visibility");
+    const created = await provider.create(inputs({ providerName: "Dynamics 365 Inventory Visibility" }));
+    expect((created.outs as IomProviderParametersOutputs).providerId).toBe(tileNamed);
+    expect(env.value(tileNamed, IV_PARAMS[0])).toBe(IV["Inventory Visibility File Drop Location"]);
+    expect(env.value(testInstance, IV_PARAMS[0])).toBeNull();
+    expect(env.value(env.ivProviderId, IV_PARAMS[0])).toBeNull();
+
+    // Names equal but for punctuation: the one written exactly as configured wins.
+    const spaced = env.addProvider("Inventory Visibility Test", "Dynamics 365 Inventory Visibility");
+    const parenthesized = env.addProvider("Inventory Visibility (Test)", "Dynamics 365 Inventory Visibility");
+    const picked = await provider.create(inputs({ providerName: "Inventory Visibility (Test)" }));
+    expect((picked.outs as IomProviderParametersOutputs).providerId).toBe(parenthesized);
+    expect(env.value(spaced, IV_PARAMS[0])).toBeNull();
+  });
+
+  it("an ambiguous name: the error lists every candidate by its exact name, and nothing is written", async () => {
+    const testInstance = env.addProvider("Inventory Visibility (Test)", "Dynamics 365 Inventory Visibility");
+    env.emu.resetStats();
+    const failure = provider.create(inputs({ providerName: "Visibility" }));
+    await expect(failure).rejects.toThrow(/more than one IOM provider matches "Visibility"\. Candidates, by their exact names: /);
+    await expect(failure).rejects.toThrow(`"Inventory Visibility" (from "Dynamics 365 Inventory Visibility") [id ${env.ivProviderId}]`);
+    await expect(failure).rejects.toThrow(`"Inventory Visibility (Test)" (from "Dynamics 365 Inventory Visibility") [id ${testInstance}]`);
+    await expect(failure).rejects.toThrow(/Set the provider name to one of these exactly/);
+    expect(env.emu.stats.byMethod.PATCH ?? 0).toBe(0);
+
+    // The advice can be followed: each exact name selects its instance.
+    expect(((await provider.create(inputs({ providerName: "Inventory Visibility" }))).outs as IomProviderParametersOutputs).providerId).toBe(env.ivProviderId);
+    expect(((await provider.create(inputs({ providerName: "Inventory Visibility (Test)" }))).outs as IomProviderParametersOutputs).providerId).toBe(testInstance);
+  });
+
+  it("two instances with the same name: the error says to rename one", async () => {
+    env.addProvider("Inventory Visibility", "Dynamics 365 Inventory Visibility");
+    await expect(provider.create(inputs())).rejects.toThrow(/Two of them have the same name: rename one/);
+  });
+
   it("a parameter the provider does not have: the error lists the ones it has, and nothing is written", async () => {
     env.emu.resetStats();
     await expect(provider.create(inputs({ parameters: { ...IV, "Inventory Visibility Colour": "blue" } }))).rejects.toThrow(
