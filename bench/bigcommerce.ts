@@ -5,7 +5,8 @@
 // It drives the provider as the engine does in one dynamic-provider process: a preview calls
 // `check`; an `up` calls `check` and then `create` (first deployment) or `update` (a changed
 // setting). Each run starts as a new process would, with no kept report. Goal (issue 8): an `up`
-// costs at most one request per required scope plus one, in about one round trip; the row
+// costs at most one request per required scope plus one (the Orders read-only GET next to its write
+// probe), in about one round trip; the row
 // "without reuse" shows what it cost before (a probe in check and another in create/update).
 
 import { parseArgs } from "util";

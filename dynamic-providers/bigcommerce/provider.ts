@@ -29,20 +29,17 @@ import {
 } from "./logic";
 import { keepReport, reusableReport } from "./reuse";
 
-/** Runs one check: the credential baseline and one probe per scope, all at once. */
+/** Runs one check: every request of its plan (one per scope, see planProbes), all at once. */
 export async function runApiCheck(settings: CheckSettings, tuning: ClientTuning = {}): Promise<CheckReport> {
   const started = Date.now();
   const client = await createBigCommerceClient({ ...tuning, ...settingsForClient(settings) });
-  const plan = planProbes(settings.requiredScopes);
-  const [baseline, ...scoped] = await Promise.all([
-    client.call(plan.baseline),
-    ...plan.scopes.map((p) => client.call(p.endpoint)),
-  ]);
+  const { probes } = planProbes(settings.requiredScopes);
+  const outcomes = await Promise.all(probes.map((p) => client.call(p.endpoint)));
   return buildReport({
     settings,
-    baseline,
-    scopes: plan.scopes.map((p, i) => ({ scope: p.scope, outcome: scoped[i] })),
+    probes: probes.map((p, i) => ({ scope: p.scope, outcome: outcomes[i], supporting: p.supporting })),
     stats: client.stats(),
+    tokenFingerprint: tokenFingerprint(settings.accessToken),
     checkedAt: new Date().toISOString(),
     durationMs: Date.now() - started,
   });

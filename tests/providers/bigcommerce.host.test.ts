@@ -157,10 +157,10 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     expect(checked.failures).toEqual([]);
     const created = await create(checked.inputs as Props);
     expect(created.properties).toMatchObject({ storeName: "Contoso Outdoor", scopesVerified: expect.arrayContaining(["store_v2_orders"]) });
-    // GET /v2/time + one request per default scope, once.
+    // One request per default scope, plus the Orders read-only GET next to the write probe, once.
     expect(emu.requests.map((r) => `${r.method} ${r.url.replace(/^\/stores\/abc123/, "")}`).sort()).toEqual([
+      "GET /v2/orders?limit=1",
       "GET /v2/store",
-      "GET /v2/time",
       "GET /v3/catalog/products?limit=1",
       "GET /v3/customers?limit=1",
       "PUT /v2/orders/0",
