@@ -7,7 +7,7 @@
  */
 
 import { ENDPOINTS, type ClientStats, type EndpointName, type ProbeOutcome, type StoreInfo } from "./client";
-import { isUnknown } from "../common";
+import { fingerprintKeyId, fingerprintKeyProblem, isUnknown, keyedFingerprint } from "../common";
 
 export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
 
@@ -115,6 +115,11 @@ export interface CheckSettings {
   readonly accessTokenConfigKey?: string;
   /** Lowercase; the store's status must be one of them (needs the information scope). */
   readonly acceptedStoreStatuses: readonly string[];
+  /**
+   * The stack's key for the token's fingerprint (the resource always has one; the CLI has none, and
+   * a preview may not know it yet: then the report has no fingerprint).
+   */
+  readonly fingerprintKey?: string;
 }
 
 export interface ValidationResult {
@@ -302,6 +307,13 @@ export function validateInputs(raw: Readonly<Record<string, unknown>>): Validati
     failures.push({ property: "accessTokenConfigKey", reason: "must be a non-empty config key when set" });
   }
 
+  // Not needed to probe, so a key not known yet (the preview that creates it) does not stop one.
+  const fingerprintKey = raw.fingerprintKey;
+  if (fingerprintKey !== undefined && !isUnknown(fingerprintKey)) {
+    const problem = fingerprintKeyProblem(fingerprintKey);
+    if (problem) failures.push({ property: "fingerprintKey", reason: problem });
+  }
+
   const settings: CheckSettings | undefined =
     failures.length === 0 && !hasUnknowns
       ? {
@@ -312,17 +324,29 @@ export function validateInputs(raw: Readonly<Record<string, unknown>>): Validati
           expectedStoreName: typeof expected === "string" ? expected.trim() : undefined,
           accessTokenConfigKey: typeof configKey === "string" ? configKey : undefined,
           acceptedStoreStatuses: statuses,
+          ...(typeof fingerprintKey === "string" && !isUnknown(fingerprintKey) ? { fingerprintKey } : {}),
         }
       : undefined;
   return { settings, failures, hasUnknowns, normalized };
 }
 
-/** A short, stable, non-reversible identifier of a token: `sha256:` and 12 hex digits. */
-export function tokenFingerprint(token: string): string {
+/**
+ * The token's fingerprint in outputs, reports and errors: keyed with the stack's fingerprint key
+ * (`keyedFingerprint` of common.ts), so it tells tokens apart without letting anyone who has it, a
+ * state file or a log, test a guess.
+ */
+export function tokenFingerprint(fingerprintKey: string, token: string): string {
+  return keyedFingerprint(fingerprintKey, "bigcommerce access token", token);
+}
+
+/** The fingerprint states written before issue 17 hold (`sha256:` and 12 hex digits, unkeyed): only compared, never written. */
+export function legacyTokenFingerprint(token: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createHash } = require("crypto") as typeof import("crypto");
-  return `sha256:${createHash("sha256").update(token, "utf8").digest("hex").slice(0, 12)}`;
+  return `${LEGACY_TOKEN_FINGERPRINT_PREFIX}${createHash("sha256").update(token, "utf8").digest("hex").slice(0, 12)}`;
 }
+
+export const LEGACY_TOKEN_FINGERPRINT_PREFIX = "sha256:";
 
 /** One request of a check: the scope it proves (or supports) and the endpoint it calls. */
 export interface PlannedProbe {
@@ -656,7 +680,10 @@ export interface CheckOutputs {
   readonly planIsTrial?: boolean;
   readonly acceptedStoreStatuses: string[];
   readonly scopesVerified: string[];
+  /** `hmac-sha256:...` (see tokenFingerprint); `sha256:...` in states written before issue 17. */
   readonly tokenFingerprint: string;
+  /** `fingerprintKeyId` of the key `tokenFingerprint` was made with. */
+  readonly fingerprintKeyId?: string;
   readonly checkedAt: string;
 }
 
@@ -677,6 +704,7 @@ export function toOutputs(settings: CheckSettings, report: CheckReport): CheckOu
     acceptedStoreStatuses: [...settings.acceptedStoreStatuses],
     scopesVerified: [...report.scopesVerified],
     tokenFingerprint: report.tokenFingerprint,
+    fingerprintKeyId: settings.fingerprintKey === undefined ? undefined : fingerprintKeyId(settings.fingerprintKey),
     checkedAt: report.checkedAt,
   };
   for (const key of Object.keys(outs)) if (outs[key] === undefined) delete outs[key];

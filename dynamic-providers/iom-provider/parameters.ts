@@ -33,6 +33,12 @@ export interface ParameterState {
   definitionParameterId: string;
   /** Parameter row id, when the provider has a row for it. */
   rowId?: string;
+  /**
+   * The row's `@odata.etag`: Dataverse gives each row one and changes it with every update of the
+   * row (the version `If-Match` compares, Web API "conditional operations"). A refresh compares it
+   * for secret parameters, whose values the state cannot compare without the fingerprint key.
+   */
+  version?: string;
   label: string;
   value: string;
 }
@@ -41,16 +47,15 @@ const FORMATTED = "@OData.Community.Display.V1.FormattedValue";
 const str = (v: unknown) => (v === null || v === undefined ? "" : String(v));
 
 /**
- * Fingerprint of a secret for the state: scrypt with a per-resource random salt, so the state can
- * tell "changed" from "unchanged" without holding the value, and a short secret is costly to guess.
+ * The fingerprint states written before issue 17 hold: scrypt with a salt stored next to it, so the
+ * state alone let anyone test guesses (a 4-digit secret fell in 155 s). Only read, to compare such a
+ * state once while it is rewritten with keyed fingerprints (provider.ts); never written again.
  */
-export function fingerprint(value: string, salt: string): string {
-  return `scrypt:${scryptSync(value, salt, 24, { N: 16384, r: 8, p: 1 }).toString("base64")}`;
+export function legacyScryptFingerprint(value: string, salt: string): string {
+  return `${LEGACY_SCRYPT_PREFIX}${scryptSync(value, salt, 24, { N: 16384, r: 8, p: 1 }).toString("base64")}`;
 }
 
-export function newSalt(): string {
-  return randomUUID();
-}
+export const LEGACY_SCRYPT_PREFIX = "scrypt:";
 
 /** Find the provider instance by name. Throws SchemaError naming the catalog step when it is missing. */
 export async function findProvider(client: DataverseClient, s: ProviderSchema, wanted: string): Promise<ProviderRow> {
@@ -142,7 +147,8 @@ export async function readParameters(client: DataverseClient, s: ProviderSchema,
     const d = matches[0];
     const id = str(d[dp.primaryId]);
     const row = byDefinition.get(id);
-    out.set(name, { definitionParameterId: id, rowId: row ? str(row[pp.primaryId]) : undefined, label: str(d[dp.label]), value: row ? str(row[pp.value]) : "" });
+    const version = row && typeof row["@odata.etag"] === "string" ? row["@odata.etag"] : undefined;
+    out.set(name, { definitionParameterId: id, rowId: row ? str(row[pp.primaryId]) : undefined, version, label: str(d[dp.label]), value: row ? str(row[pp.value]) : "" });
   }
   if (unknown.length) {
     throw new SchemaError(

@@ -79,6 +79,7 @@ export interface SeededIom {
   /** Parameter label -> parameter row id, per provider. */
   rows: { iv: Map<string, string>; bc: Map<string, string> };
   value(providerId: string, label: string): string | null;
+  /** An edit of a parameter's value in IOM's form: the row gets a new version. */
   setValue(providerId: string, label: string, value: string | null): void;
   /**
    * Adds another instance from a catalog definition ("Dynamics 365 Inventory Visibility" or
@@ -132,7 +133,7 @@ export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: 
     setValue: (providerId, label, value) => {
       const r = find(providerId, label);
       if (!r) throw new Error(`no parameter row ${label}`);
-      emu.table("msdyn_iomproviderparameter").rows.get(r[`msdyn_iomproviderparameterid`]!)![C.paramValue] = value;
+      emu.update("msdyn_iomproviderparameter", r.msdyn_iomproviderparameterid!, { [C.paramValue]: value });
     },
     addProvider: (name, definition) =>
       definition === "BigCommerce" ? install(name, bcDef, bcDefParams).id : install(name, ivDef, ivDefParams).id,

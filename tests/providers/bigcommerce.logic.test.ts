@@ -143,10 +143,12 @@ describe("report and message", () => {
   const report = (probes: Parameters<typeof buildReport>[0]["probes"], over: Partial<CheckSettings> = {}) =>
     buildReport({ settings: { ...settings, ...over }, probes, stats, checkedAt: "t", durationMs: 1 });
 
-  it("fingerprints tokens without revealing them", () => {
-    expect(tokenFingerprint(TOKEN)).toMatch(/^sha256:[0-9a-f]{12}$/);
-    expect(tokenFingerprint(TOKEN)).toBe(tokenFingerprint(TOKEN));
-    expect(tokenFingerprint(TOKEN)).not.toBe(tokenFingerprint(`${TOKEN}x`));
+  it("fingerprints tokens without revealing them: keyed, stable under one key, another under another", () => {
+    const key = "k".repeat(44);
+    expect(tokenFingerprint(key, TOKEN)).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
+    expect(tokenFingerprint(key, TOKEN)).toBe(tokenFingerprint(key, TOKEN));
+    expect(tokenFingerprint(key, TOKEN)).not.toBe(tokenFingerprint(key, `${TOKEN}x`));
+    expect(tokenFingerprint(key, TOKEN)).not.toBe(tokenFingerprint("j".repeat(44), TOKEN));
   });
 
   it("a 403 on every request is not reported as a missing scope: it names both causes and every scope asked for", () => {

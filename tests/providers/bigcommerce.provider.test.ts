@@ -1,10 +1,10 @@
 // The dynamic provider's check/diff/create/update/read against the BigCommerce emulator.
 
-import { createBigCommerceApiCheckProvider, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
 import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
-import { checkInputs, createFailure } from "../support/bigcommerce";
+import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
 
 const GOOD = "goodtoken0123456789abcdefghijkl";
 const OTHER_STORE = "otherstore0123456789abcdefghijk";
@@ -87,9 +87,9 @@ describe("BigCommerceApiCheck provider", () => {
         planName: "Plus",
         status: "live",
         scopesVerified: DEFAULT_SCOPES,
-        tokenFingerprint: tokenFingerprint(GOOD),
+        tokenFingerprint: tokenFingerprint(FINGERPRINT_KEY, GOOD),
       });
-      expect(result.outs?.tokenFingerprint).toMatch(/^sha256:[0-9a-f]{12}$/);
+      expect(result.outs?.tokenFingerprint).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
       expect(Date.parse(result.outs?.checkedAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
       expect(emu.requests).toHaveLength(DEFAULT_SCOPES.length + 1);
       expect(emu.maxInFlight()).toBe(DEFAULT_SCOPES.length + 1);
@@ -377,13 +377,25 @@ describe("BigCommerceApiCheck provider", () => {
       }
     });
 
-    it("read leaves the state alone when the only token at hand is not the one the state describes", async () => {
+    it("read of a keyed state probes with the stack's token and keeps the state's fingerprint (read gets no key)", async () => {
       const created = await provider.create(inputs());
+      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      await p.configure({ config: { get: () => GOOD, require: () => GOOD } });
+      emu.resetLog();
+      const result = await p.read("abc123", created.outs);
+      expect(emu.requests).toHaveLength(5);
+      expect(result?.props).toMatchObject({ tokenFingerprint: created.outs?.tokenFingerprint, fingerprintKeyId: created.outs?.fingerprintKeyId, scopesVerified: DEFAULT_SCOPES });
+    });
+
+    it("read of a state written before issue 17 leaves it alone when the only token at hand is not the one it describes", async () => {
+      const created = await provider.create(inputs());
+      const { fingerprintKeyId: _k, ...rest } = created.outs!;
+      const legacy = { ...rest, tokenFingerprint: legacyTokenFingerprint(GOOD) };
       const p = createBigCommerceApiCheckProvider({ tuning: FAST });
       await p.configure({ config: { get: () => "anothertoken0123456789abcdefghij", require: () => "x" } });
       emu.resetLog();
-      const result = await p.read("abc123", created.outs);
-      expect(result?.props).toEqual(created.outs);
+      const result = await p.read("abc123", legacy);
+      expect(result?.props).toEqual(legacy);
       expect(emu.requests).toHaveLength(0);
     });
   });
@@ -402,8 +414,9 @@ describe("BigCommerceApiCheck provider", () => {
     collected.push(await createError(inputs({ accessToken: bad })));
     collected.push(await createError(inputs({ accessToken: "wrongtoken0123456789abcdefghijk" })));
     const text = JSON.stringify(collected);
-    for (const t of [...tokensUsed, "wrongtoken0123456789abcdefghijk"]) expect(text).not.toContain(t);
+    for (const t of [...tokensUsed, "wrongtoken0123456789abcdefghijk", FINGERPRINT_KEY]) expect(text).not.toContain(t);
     expect(Object.keys(created.outs ?? {})).not.toContain("accessToken");
-    expect(text).toContain(tokenFingerprint(GOOD));
+    expect(Object.keys(created.outs ?? {})).not.toContain("fingerprintKey");
+    expect(text).toContain(tokenFingerprint(FINGERPRINT_KEY, GOOD));
   });
 });
