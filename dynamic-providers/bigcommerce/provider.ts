@@ -168,7 +168,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       const key = news.fingerprintKey;
       const sameKey = typeof key === "string" && !isUnknown(key) && olds.fingerprintKeyId === fingerprintKeyId(key);
       if (isUnknown(news.accessToken) || typeof news.accessToken !== "string") changed.push("accessToken");
-      else if (olds.tokenFingerprint.startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX)) {
+      else if ((olds.tokenFingerprint ?? "").startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX)) {
         if (legacyTokenFingerprint(news.accessToken) !== olds.tokenFingerprint) changed.push("accessToken");
       } else if (sameKey && tokenFingerprint(key, news.accessToken) !== olds.tokenFingerprint) changed.push("accessToken");
       if (!sameKey) changed.push("fingerprintKey");
@@ -206,7 +206,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       // key, asks for an update if the token changed.
       if (!props || typeof props.storeHash !== "string") return { id, props };
       const configKey = props.accessTokenConfigKey ?? DEFAULT_TOKEN_CONFIG_KEY;
-      const legacy = props.tokenFingerprint.startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX);
+      const legacy = (props.tokenFingerprint ?? "").startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX);
       const candidates = [runtime.config?.get(configKey), process.env.BIGCOMMERCE_ACCESS_TOKEN];
       const token = candidates.find((t): t is string => typeof t === "string" && t !== "" && (!legacy || legacyTokenFingerprint(t) === props.tokenFingerprint));
       if (token === undefined) return { id, props };
