@@ -256,6 +256,14 @@ const organizationId: pulumi.Input<string> = pp.create ? powerPlatformEnvironmen
 
 // ---- Dynamic resources: checks and records outside Azure ------------------------------------------
 
+// The key of the fingerprints the dynamic providers keep in the state instead of secrets (the
+// BigCommerce token, secret IOM provider parameters): 32 random bytes, made once per stack when a
+// resource needs them, which the engine keeps encrypted and hands to the providers as a secret
+// input. Without it a state file cannot test a guess of a secret (docs/iom-provider-setup.md, "Secret
+// fingerprints").
+let fingerprintKeyBytes: random.RandomBytes | undefined;
+const fingerprintKey = (): pulumi.Output<string> => (fingerprintKeyBytes ??= new random.RandomBytes("secret-fingerprint-key", { length: 32 })).base64;
+
 // Proves the store hash, token and scopes before IOM is pointed at them: Power Automate shows a
 // BigCommerce connection as "Connected" even with a wrong key.
 const bigcommerceCheck = config.bigcommerce
@@ -265,6 +273,7 @@ const bigcommerceCheck = config.bigcommerce
       requiredScopes: config.bigcommerce.requiredScopes,
       expectedStoreName: config.bigcommerce.expectedStoreName,
       acceptedStoreStatuses: config.bigcommerce.acceptedStoreStatuses,
+      fingerprintKey: fingerprintKey(),
     })
   : undefined;
 
@@ -314,6 +323,7 @@ const providerParameters = dataverseUrl && providerSetup
           },
           secretParameters: inventoryVisibilityExtras?.secretParameters,
           schemaOverride: providerSetup.schemaOverride,
+          fingerprintKey: fingerprintKey(),
         }),
       },
       ...providerSetup.providers
@@ -326,6 +336,7 @@ const providerParameters = dataverseUrl && providerSetup
             parameters: p.parameters,
             secretParameters: p.secretParameters,
             schemaOverride: providerSetup.schemaOverride,
+            fingerprintKey: fingerprintKey(),
           }),
         })),
     ]

@@ -5,9 +5,11 @@
 // It drives the provider as the engine does in one dynamic-provider process: a preview calls
 // `check`; an `up` calls `check` and then `create` (first deployment) or `update` (a changed
 // setting). Each run starts as a new process would, with no kept report. Goal (issue 8): an `up`
-// costs at most one request per required scope plus one, in about one round trip; the row
+// costs at most one request per required scope plus one (the Orders read-only GET next to its write
+// probe), in about one round trip; the row
 // "without reuse" shows what it cost before (a probe in check and another in create/update).
 
+import { randomBytes } from "crypto";
 import { parseArgs } from "util";
 import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../dynamic-providers/bigcommerce";
 import { DEFAULT_REQUIRED_SCOPES } from "../dynamic-providers/bigcommerce/logic";
@@ -33,7 +35,7 @@ async function bench(): Promise<void> {
     // Enough quota for the whole benchmark: this measures the check, not the rate limiter.
     rateLimit: { quota: 100_000, windowMs: 30_000 },
   });
-  const news: BigCommerceApiCheckInputs = { storeHash: "abc123", accessToken: TOKEN, apiBaseUrl: emu.url };
+  const news: BigCommerceApiCheckInputs = { storeHash: "abc123", accessToken: TOKEN, apiBaseUrl: emu.url, fingerprintKey: randomBytes(32).toString("base64") };
   const withReuse = createBigCommerceApiCheckProvider();
   const withoutReuse = createBigCommerceApiCheckProvider({ reuseTtlMs: 0 });
 

@@ -1,7 +1,7 @@
 /**
  * What every dynamic provider here shares: the engine's marker for values not known yet, the
- * cleaning of the inputs the engine hands a provider, and the provider types. See README.md in
- * this folder.
+ * cleaning of the inputs the engine hands a provider, the provider types, and the keyed
+ * fingerprints of secrets. See README.md in this folder.
  *
  * Serialized with the providers that use it: plain constants and functions only, no state.
  */
@@ -102,4 +102,39 @@ export function endpointUrlProblem(url: string, httpsReason: string): string | u
   }
   const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
   return u.protocol === "https:" || (u.protocol === "http:" && loopback) ? undefined : httpsReason;
+}
+
+/** The scheme of `keyedFingerprint`, the first part of every fingerprint it makes. */
+export const FINGERPRINT_SCHEME = "hmac-sha256";
+
+/** The shortest fingerprint key accepted (index.ts makes one of 32 random bytes, 44 characters of base64). */
+export const MIN_FINGERPRINT_KEY_LENGTH = 32;
+
+/**
+ * A fingerprint of a secret for the state and outputs: HMAC-SHA-256 keyed with the stack's
+ * fingerprint key, `hmac-sha256:` and 32 hex digits. The key is a random secret index.ts creates
+ * once per stack; the engine keeps it encrypted and it reaches a provider only as a secret input,
+ * never in what the provider returns. So a state file alone cannot test a guess of a secret, and
+ * the same secret has another fingerprint in another stack. `purpose` keeps the uses apart (a
+ * token's fingerprint is not a parameter's).
+ */
+export function keyedFingerprint(key: string, purpose: string, value: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHmac } = require("crypto") as typeof import("crypto");
+  return `${FINGERPRINT_SCHEME}:${createHmac("sha256", key).update(`${purpose}\u0000${value}`, "utf8").digest("hex").slice(0, 32)}`;
+}
+
+/**
+ * Which key a state's fingerprints were made with, so a diff can tell "another key" from "another
+ * secret": the fingerprint of a constant, which says nothing about the key itself.
+ */
+export function fingerprintKeyId(key: string): string {
+  return keyedFingerprint(key, "fingerprint key id", "");
+}
+
+/** Why `key` cannot be a fingerprint key, or undefined; the message never quotes it. */
+export function fingerprintKeyProblem(key: unknown): string | undefined {
+  if (typeof key !== "string" || key === "") return "required: the stack's secret fingerprint key (index.ts passes a random.RandomBytes, as a secret)";
+  if (key.length < MIN_FINGERPRINT_KEY_LENGTH) return `must be at least ${MIN_FINGERPRINT_KEY_LENGTH} characters of random data (it has ${key.length})`;
+  return undefined;
 }

@@ -22,8 +22,9 @@ export interface CliIo {
 const USAGE = `Usage: ${TOKEN_ENV}=<token> npm run check:bigcommerce -- --store-hash <hash> [options]
 
 Proves that a BigCommerce store hash, access token and OAuth scopes work: one request per required
-scope plus GET /v2/time, all at once. A read-only scope is proven by a GET; a modify scope (orders)
-by PUT /v2/orders/0 with an empty body, which cannot change anything. Never changes store data.
+scope, all at once; any of them that succeeds proves the token and store hash. A read-only scope is
+proven by a GET; a modify scope (orders) by its read-only GET and PUT /v2/orders/0 with an empty
+body, which cannot change anything. Never changes store data.
 
 Options:
   --store-hash <hash>    store hash from the API path https://api.bigcommerce.com/stores/<hash>/v3 (required)
@@ -47,14 +48,16 @@ export function renderReport(report: CheckReport): string {
   const rows = [["SCOPE", "REQUEST", "STATUS", "VERDICT"]];
   for (const l of report.lines) {
     const tries = l.attempts > 1 ? ` (${l.attempts} attempts)` : "";
-    rows.push([l.scope, l.request, l.status, `${l.verdict}${tries}`]);
+    rows.push([l.supporting ? `${l.scope} (with the write)` : l.scope, l.request, l.status, `${l.verdict}${tries}`]);
   }
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)) + 2);
+  const c = report.credentials;
   const lines: string[] = [
-    `BigCommerce API check: store hash ${report.storeHash} at ${report.apiBaseUrl}, token ${report.tokenFingerprint}`,
+    `BigCommerce API check: store hash ${report.storeHash} at ${report.apiBaseUrl}${report.tokenFingerprint === undefined ? "" : `, token ${report.tokenFingerprint}`}`,
     "",
     ...rows.map((r) => `${pad(r[0], widths[0])}${pad(r[1], widths[1])}${pad(r[2], widths[2])}${r[3]}`),
     "",
+    c.provenBy ? `Token and store hash: ok (proven by ${c.provenBy})` : `Token and store hash: ${c.verdict} (no request succeeded)`,
   ];
   const s = report.store;
   lines.push(

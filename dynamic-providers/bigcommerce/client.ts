@@ -17,13 +17,13 @@ import type { AxiosInstance } from "axios";
 import { backoffMs, createDeadline, exchange, formatDuration, rawAxiosDefaults, redactSecrets, sleep, timerMs, waitProblem, type Deadline, type HttpAnswer, type HttpFailure } from "../http";
 
 /** The endpoints the check may call: GETs, and one write that cannot change anything. */
-export type EndpointName = "time" | "store" | "orders" | "order-write" | "products" | "customers" | "channels";
+export type EndpointName = "store" | "orders" | "order-write" | "products" | "customers" | "channels";
 
 /**
  * Which response shape an endpoint answers with. `write-probe`: a write to an id that cannot
- * exist, where 404 proves the scope (the request got past the scope check) and 403 its absence.
+ * exist, whose non-2xx answers logic.ts judges (401/403 refuse the scope, the rest passed it).
  */
-export type ResponseShape = "v2-time" | "v2-store" | "v2-list" | "v3-envelope" | "write-probe";
+export type ResponseShape = "v2-store" | "v2-list" | "v3-envelope" | "write-probe";
 
 export interface EndpointSpec {
   readonly method: "GET" | "PUT";
@@ -35,7 +35,6 @@ export interface EndpointSpec {
 
 /** Paths below `/stores/{store_hash}` (see shared/reference/bigcommerce-api.md). */
 export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
-  time: { method: "GET", path: "/v2/time", shape: "v2-time" },
   store: { method: "GET", path: "/v2/store", shape: "v2-store" },
   // 204 with an empty body when the store has no orders.
   orders: { method: "GET", path: "/v2/orders?limit=1", shape: "v2-list" },
@@ -195,8 +194,6 @@ export function parseSuccess(
   if (!parsed.ok) return { ok: false, problem: "the answer is not JSON (a proxy or a wrong apiBaseUrl?)" };
   const v = parsed.value;
   switch (shape) {
-    case "v2-time":
-      return isRecord(v) && typeof v.time === "number" ? { ok: true } : { ok: false, problem: "expected {time: number}" };
     case "v2-list":
       return Array.isArray(v) ? { ok: true } : { ok: false, problem: "expected a JSON array" };
     case "v3-envelope":
@@ -367,10 +364,6 @@ function createRateLimiter(tuning: FullTuning, random: () => number) {
 function answerOutcome(endpoint: EndpointName, status: number, body: string, attempts: number, durationMs: number, accessToken: string): ProbeOutcome {
   const spec = ENDPOINTS[endpoint];
   const request = `${spec.method} ${spec.path}`;
-  if (spec.shape === "write-probe" && status === 404) {
-    // Past the scope check, and nothing to write to: the scope is granted, no data changed.
-    return { endpoint, request, status, kind: "ok", attempts, durationMs, detail: "no such order: the write was authorized and changed nothing" };
-  }
   if (status >= 200 && status < 300) {
     const parsed = parseSuccess(spec.shape, status, body);
     if (!parsed.ok) {

@@ -22,6 +22,7 @@ export {
   SCOPE_ALIASES,
   SCOPE_PROBES,
   tokenFingerprint,
+  legacyTokenFingerprint,
   validateInputs,
   type CheckReport,
   type CheckSettings,

@@ -6,8 +6,8 @@
  * and plain data only.
  */
 
-import type { ClientStats, EndpointName, ProbeOutcome, StoreInfo } from "./client";
-import { isUnknown } from "../common";
+import { ENDPOINTS, type ClientStats, type EndpointName, type ProbeOutcome, type StoreInfo } from "./client";
+import { fingerprintKeyId, fingerprintKeyProblem, isUnknown, keyedFingerprint } from "../common";
 
 export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
 
@@ -24,7 +24,8 @@ export const DEFAULT_TOKEN_CONFIG_KEY = "bigcommerceAccessToken";
  * (bigcommerce/docs `docs/start/authentication/api-accounts.mdx`, "OAuth scopes"). So a read-only
  * scope is proven by a `GET`, which a token with the modify form passes too, and a modify scope by a
  * write that cannot change anything: a `PUT` with an empty body to an order id that cannot exist
- * (`0`; see docs/bigcommerce.md, "Proving a modify scope"). 403 = scope missing, 404 = granted.
+ * (`0`; see docs/bigcommerce.md, "Proving a modify scope"): 401/403 = scope missing, any other
+ * 4xx = granted. planProbes adds the read-only GET next to that write.
  */
 export const SCOPE_PROBES: Readonly<Record<string, EndpointName>> = {
   store_v2_information_read_only: "store",
@@ -114,6 +115,11 @@ export interface CheckSettings {
   readonly accessTokenConfigKey?: string;
   /** Lowercase; the store's status must be one of them (needs the information scope). */
   readonly acceptedStoreStatuses: readonly string[];
+  /**
+   * The stack's key for the token's fingerprint (the resource always has one; the CLI has none, and
+   * a preview may not know it yet: then the report has no fingerprint).
+   */
+  readonly fingerprintKey?: string;
 }
 
 export interface ValidationResult {
@@ -301,6 +307,13 @@ export function validateInputs(raw: Readonly<Record<string, unknown>>): Validati
     failures.push({ property: "accessTokenConfigKey", reason: "must be a non-empty config key when set" });
   }
 
+  // Not needed to probe, so a key not known yet (the preview that creates it) does not stop one.
+  const fingerprintKey = raw.fingerprintKey;
+  if (fingerprintKey !== undefined && !isUnknown(fingerprintKey)) {
+    const problem = fingerprintKeyProblem(fingerprintKey);
+    if (problem) failures.push({ property: "fingerprintKey", reason: problem });
+  }
+
   const settings: CheckSettings | undefined =
     failures.length === 0 && !hasUnknowns
       ? {
@@ -311,40 +324,75 @@ export function validateInputs(raw: Readonly<Record<string, unknown>>): Validati
           expectedStoreName: typeof expected === "string" ? expected.trim() : undefined,
           accessTokenConfigKey: typeof configKey === "string" ? configKey : undefined,
           acceptedStoreStatuses: statuses,
+          ...(typeof fingerprintKey === "string" && !isUnknown(fingerprintKey) ? { fingerprintKey } : {}),
         }
       : undefined;
   return { settings, failures, hasUnknowns, normalized };
 }
 
-/** A short, stable, non-reversible identifier of a token: `sha256:` and 12 hex digits. */
-export function tokenFingerprint(token: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createHash } = require("crypto") as typeof import("crypto");
-  return `sha256:${createHash("sha256").update(token, "utf8").digest("hex").slice(0, 12)}`;
+/**
+ * The token's fingerprint in outputs, reports and errors: keyed with the stack's fingerprint key
+ * (`keyedFingerprint` of common.ts), so it tells tokens apart without letting anyone who has it, a
+ * state file or a log, test a guess.
+ */
+export function tokenFingerprint(fingerprintKey: string, token: string): string {
+  return keyedFingerprint(fingerprintKey, "bigcommerce access token", token);
 }
 
-/** The probes for a check: the credential baseline, then one request per required scope. */
-export function planProbes(scopes: readonly string[]): { baseline: EndpointName; scopes: { scope: string; endpoint: EndpointName }[] } {
-  return {
-    baseline: "time",
-    scopes: scopes.map((scope) => {
-      const endpoint = SCOPE_PROBES[scope];
-      if (endpoint === undefined) throw new Error(`no probe for scope '${scope}' (validate the inputs first)`);
-      return { scope, endpoint };
-    }),
-  };
+/** The fingerprint states written before issue 17 hold (`sha256:` and 12 hex digits, unkeyed): only compared, never written. */
+export function legacyTokenFingerprint(token: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash } = require("crypto") as typeof import("crypto");
+  return `${LEGACY_TOKEN_FINGERPRINT_PREFIX}${createHash("sha256").update(token, "utf8").digest("hex").slice(0, 12)}`;
+}
+
+export const LEGACY_TOKEN_FINGERPRINT_PREFIX = "sha256:";
+
+/** One request of a check: the scope it proves (or supports) and the endpoint it calls. */
+export interface PlannedProbe {
+  readonly scope: string;
+  readonly endpoint: EndpointName;
+  /**
+   * The read-only GET that goes with a modify scope's write probe (Orders): it proves the token and
+   * store hash with a scope the check requires (modify includes read), and tells "read-only" apart
+   * from "no orders scope at all". It reports no problem of its own.
+   */
+  readonly supporting?: boolean;
+}
+
+/**
+ * The requests of a check: one per required scope, plus, before a write probe, the GET of that
+ * scope's read-only form. There is no separate credential request: BigCommerce has none that needs
+ * no scope (even `GET /v2/time` needs Information & Settings, api-accounts.mdx lists "Time V2"
+ * there), so the token and store hash are proven by any request of the check that succeeds.
+ */
+export function planProbes(scopes: readonly string[]): { probes: PlannedProbe[] } {
+  const probes: PlannedProbe[] = [];
+  for (const scope of scopes) {
+    const endpoint = SCOPE_PROBES[scope];
+    if (endpoint === undefined) throw new Error(`no probe for scope '${scope}' (validate the inputs first)`);
+    const readForm = `${scope}_read_only`;
+    const readEndpoint = SCOPE_PROBES[readForm];
+    if (ENDPOINTS[endpoint].method !== "GET" && readEndpoint !== undefined && !scopes.includes(readForm)) {
+      probes.push({ scope: readForm, endpoint: readEndpoint, supporting: true });
+    }
+    probes.push({ scope, endpoint });
+  }
+  return { probes };
 }
 
 export type Verdict = "ok" | "missing scope" | "rejected" | "not verified" | "unexpected";
 
 export interface ProbeLine {
-  /** The scope proven, or `(credentials)` for the baseline. */
+  /** The scope the request needs (every request of the check needs one). */
   readonly scope: string;
   readonly request: string;
   readonly status: string;
   readonly verdict: Verdict;
   readonly detail?: string;
   readonly attempts: number;
+  /** The read-only GET that goes with a modify scope's write probe (see PlannedProbe). */
+  readonly supporting?: boolean;
 }
 
 export type ProblemKind = "credentials" | "missing-scope" | "store-status" | "name-mismatch" | "unverified" | "unexpected";
@@ -361,13 +409,22 @@ export interface Problem {
   readonly definitive: boolean;
 }
 
+/** Whether the token and store hash work, and which answer proved it. */
+export interface CredentialsResult {
+  readonly verdict: Verdict;
+  /** The first request that succeeded, e.g. `GET /v2/store`. */
+  readonly provenBy?: string;
+}
+
 export interface CheckReport {
   readonly ok: boolean;
   readonly storeHash: string;
   readonly apiBaseUrl: string;
-  readonly tokenFingerprint: string;
+  /** `hmac-sha256:...` keyed with the stack's fingerprint key; absent when the check ran without one (the CLI). */
+  readonly tokenFingerprint?: string;
   readonly checkedAt: string;
   readonly durationMs: number;
+  readonly credentials: CredentialsResult;
   readonly lines: readonly ProbeLine[];
   readonly scopesVerified: readonly string[];
   readonly missingScopes: readonly string[];
@@ -406,57 +463,99 @@ const judged = (verdict: Verdict, kind: Problem["kind"], property: Problem["prop
   problem: { kind, property, definitive, message },
 });
 
-/** The credential baseline (`GET /v2/time`, no scope needed): are the token and store hash right? */
-function judgeBaseline(baseline: ProbeOutcome, hash: string): Judgement {
-  const answer = describeOutcome(baseline);
-  if (baseline.kind === "ok") return { verdict: "ok" };
-  if (baseline.status === 401) {
-    return judged("rejected", "credentials", "accessToken", true,
-      `token rejected (401): ${answer}. A wrong store hash can look the same: check that '${hash}' is the hash ` +
-      `in the API path shown when the API account was created (.../stores/${hash}/v3/) and that the token was copied whole.`);
-  }
-  if (baseline.status === 403 || baseline.status === 404) {
-    return judged("rejected", "credentials", "storeHash", true,
-      `store hash or token wrong: ${answer}, and that request needs no scope, so either no store has the hash ` +
-      `'${hash}' or the token belongs to another store. Compare the hash with the API path shown for the API account.`);
-  }
-  if (baseline.status === 503) {
-    return judged("not verified", "unverified", "storeHash", false,
-      `store unavailable: ${answer} (BigCommerce answers 503 for a store down for maintenance or suspended).`);
-  }
-  if (baseline.status === 429) {
-    return judged("not verified", "unverified", "storeHash", false,
-      `rate limited: ${answer} (the store's quota is shared by all its apps; try again when it refills).`);
-  }
-  if (baseline.kind === "http-error" && baseline.status !== undefined && baseline.status < 500) {
-    return judged("unexpected", "unexpected", "apiBaseUrl", false, `unexpected answer: ${answer}.`);
-  }
-  return baseline.kind === "bad-shape"
-    ? judged("unexpected", "unexpected", "apiBaseUrl", false, `could not reach BigCommerce: ${answer}.`)
-    : judged("not verified", "unverified", "storeHash", false, `could not reach BigCommerce: ${answer}.`);
+/** A probe's request and its answer, with the scope it needs. */
+export interface Probed {
+  readonly scope: string;
+  readonly outcome: ProbeOutcome;
+  readonly supporting?: boolean;
 }
 
 /**
- * One scope's probe. With good credentials a 403 means the scope is missing; without them the
- * baseline already explains a rejection, so it adds no problem of its own.
+ * The token and store hash, judged from all the check's answers at once: any success proves them
+ * (a token works only on its own store). Without one, the answers explain why; only a 401, a 404 on
+ * a route every store has, or a 403 on every request is definite. Each message names the scopes of
+ * the requests it rests on.
  */
-function judgeScope(scope: string, outcome: ProbeOutcome, credentialsOk: boolean): Judgement {
+function judgeCredentials(probed: readonly Probed[], hash: string): Judgement & { provenBy?: string } {
+  const proof = probed.find((p) => p.outcome.kind === "ok");
+  if (proof) return { verdict: "ok", provenBy: proof.outcome.request };
+  const withStatus = (status: number) => probed.find((p) => p.outcome.status === status);
+  const named = (p: Probed) => `${describeOutcome(p.outcome)} [scope ${describeScope(p.scope)}]`;
+  const rejected = withStatus(401);
+  if (rejected) {
+    return judged("rejected", "credentials", "accessToken", true,
+      `token rejected (401): ${named(rejected)}. A wrong store hash can look the same: check that '${hash}' is the hash ` +
+      `in the API path shown when the API account was created (.../stores/${hash}/v3/) and that the token was copied whole.`);
+  }
+  const notFound = probed.find((p) => p.outcome.status === 404 && ENDPOINTS[p.outcome.endpoint].method === "GET");
+  if (notFound) {
+    return judged("rejected", "credentials", "storeHash", true,
+      `store hash or token wrong: ${named(notFound)}, a route every store has, so either no store has the hash ` +
+      `'${hash}' or the token belongs to another store. Compare the hash with the API path shown for the API account.`);
+  }
+  if (probed.length > 0 && probed.every((p) => p.outcome.status === 403)) {
+    return judged("rejected", "credentials", "accessToken", true,
+      `every request answered 403, and BigCommerce answers a token without the scope and a token of another store alike: ` +
+      `either the store hash '${hash}' and the token belong to different stores (compare the hash with the API path shown for the API account), ` +
+      `or the token has none of the scopes asked for: ${probed.map((p) => describeScope(p.scope)).join(", ")}.`);
+  }
+  const unavailable = withStatus(503);
+  if (unavailable) {
+    return judged("not verified", "unverified", "storeHash", false,
+      `store unavailable: ${named(unavailable)} (BigCommerce answers 503 for a store down for maintenance or suspended).`);
+  }
+  const limited = withStatus(429);
+  if (limited) {
+    return judged("not verified", "unverified", "storeHash", false,
+      `rate limited: ${named(limited)} (the store's quota is shared by all its apps; try again when it refills).`);
+  }
+  const odd = probed.find((p) => p.outcome.kind === "bad-shape" || (p.outcome.status !== undefined && p.outcome.status < 500 && p.outcome.status !== 403));
+  if (odd) return judged("unexpected", "unexpected", "apiBaseUrl", false, `could not verify the token: unexpected answer: ${named(odd)}.`);
+  const first = probed.find((p) => p.outcome.status !== 403) ?? probed[0];
+  return judged("not verified", "unverified", "storeHash", false,
+    `could not reach BigCommerce: ${first ? named(first) : "no request was made"}.`);
+}
+
+/**
+ * The write probe's answer, once the credentials are proven: only 401 and 403 refuse the scope.
+ * Any other 4xx (404 no such order, 400/422 a body check, 405 a method check) came from a request
+ * BigCommerce let through, and none of them changed data; 408 and 429 are not answers about the
+ * request, and 5xx is retried and then reported as not verified (docs/bigcommerce.md).
+ */
+function writeGranted(outcome: ProbeOutcome): boolean {
+  const s = outcome.status;
+  return outcome.kind === "http-error" && s !== undefined && s >= 400 && s < 500 && s !== 401 && s !== 403 && s !== 408 && s !== 429;
+}
+
+/**
+ * One scope's probe. With proven credentials a 403 means the scope is missing; without them the
+ * credential judgement already explains a rejection, so a probe adds no problem of its own. Every
+ * message names the scope as the control panel shows it.
+ */
+function judgeScope(p: Probed, credentialsOk: boolean, readFormOk: boolean | undefined): Judgement {
+  const { scope, outcome } = p;
+  const label = describeScope(scope);
   const answer = describeOutcome(outcome);
+  const isWrite = ENDPOINTS[outcome.endpoint].shape === "write-probe";
   if (outcome.kind === "ok") return { verdict: "ok" };
+  if (isWrite && credentialsOk && writeGranted(outcome)) return { verdict: "ok" };
+  const onlyWithCredentials = (j: Judgement): Judgement => (credentialsOk && !p.supporting ? j : { verdict: j.verdict });
   if (outcome.status === 403 && credentialsOk) {
+    const readOnly = `${scope}_read_only`;
     const hint = scope.endsWith("_read_only")
       ? ""
-      : ` A token with only ${scope}_read_only fails here too: IOM's provider writes to this resource.`;
-    return judged("missing scope", "missing-scope", "requiredScopes", true, `missing scope ${describeScope(scope)}: ${answer}.${hint}`);
+      : readFormOk
+        ? ` The token has ${readOnly} (its GET succeeded) but not the modify form: IOM's provider writes to this resource.`
+        : ` A token with only ${readOnly} fails here too: IOM's provider writes to this resource.`;
+    return onlyWithCredentials(judged("missing scope", "missing-scope", "requiredScopes", true, `missing scope ${label}: ${answer}.${hint}`));
   }
-  const onlyWithCredentials = (j: Judgement): Judgement => (credentialsOk ? j : { verdict: j.verdict });
   if (outcome.status === 401 || outcome.status === 403 || (outcome.status === 404 && !credentialsOk)) {
-    return onlyWithCredentials(judged("rejected", "credentials", "accessToken", true, `token rejected for ${scope}: ${answer}.`));
+    return onlyWithCredentials(judged("rejected", "credentials", "accessToken", true, `token rejected for ${label}: ${answer}.`));
   }
   if (outcome.kind === "bad-shape" || (outcome.kind === "http-error" && outcome.status !== undefined && outcome.status < 500 && outcome.status !== 429)) {
-    return onlyWithCredentials(judged("unexpected", "unexpected", "requiredScopes", false, `${scope} not verified: unexpected answer: ${answer}.`));
+    return onlyWithCredentials(judged("unexpected", "unexpected", "requiredScopes", false, `${label} not verified: unexpected answer: ${answer}.`));
   }
-  return onlyWithCredentials(judged("not verified", "unverified", "requiredScopes", false, `${scope} not verified: ${answer}.`));
+  return onlyWithCredentials(judged("not verified", "unverified", "requiredScopes", false, `${label} not verified: ${answer}.`));
 }
 
 /** What GET /v2/store says against the settings: a status IOM can take orders in, the expected name. */
@@ -485,43 +584,48 @@ function storeProblems(store: StoreInfo, settings: CheckSettings): Problem[] {
   return problems;
 }
 
-const lineOf = (scope: string, outcome: ProbeOutcome, verdict: Verdict): ProbeLine => ({
-  scope,
-  request: outcome.request,
-  status: statusText(outcome),
+const lineOf = (p: Probed, verdict: Verdict): ProbeLine => ({
+  scope: p.scope,
+  request: p.outcome.request,
+  status: statusText(p.outcome),
   verdict,
-  detail: outcome.detail,
-  attempts: outcome.attempts,
+  detail: p.outcome.detail,
+  attempts: p.outcome.attempts,
+  ...(p.supporting ? { supporting: true } : {}),
 });
 
 /** Turns the probe outcomes of one check into the report the provider and the CLI show. */
 export function buildReport(args: {
   settings: CheckSettings;
-  baseline: ProbeOutcome;
-  scopes: readonly { scope: string; outcome: ProbeOutcome }[];
+  /** Every request of the check, in plan order (planProbes). */
+  probes: readonly Probed[];
   stats: ClientStats;
   checkedAt: string;
   durationMs: number;
+  /** The token's fingerprint (keyed with the stack's fingerprint key), when there is a key. */
+  tokenFingerprint?: string;
 }): CheckReport {
-  const { settings, baseline } = args;
+  const { settings, probes } = args;
   const problems: Problem[] = [];
-  const base = judgeBaseline(baseline, settings.storeHash);
-  if (base.problem) problems.push(base.problem);
-  const lines: ProbeLine[] = [lineOf("(credentials)", baseline, base.verdict)];
-  const credentialsOk = base.verdict === "ok";
+  const credentials = judgeCredentials(probes, settings.storeHash);
+  if (credentials.problem) problems.push(credentials.problem);
+  const credentialsOk = credentials.verdict === "ok";
 
+  const lines: ProbeLine[] = [];
   const scopesVerified: string[] = [];
   const missingScopes: string[] = [];
   let store: StoreInfo | undefined;
-  for (const { scope, outcome } of args.scopes) {
-    const judged = judgeScope(scope, outcome, credentialsOk);
-    if (judged.verdict === "ok") {
-      scopesVerified.push(scope);
-      if (outcome.kind === "ok" && outcome.store) store = outcome.store;
+  for (const p of probes) {
+    const readForm = probes.find((q) => q.supporting && q.scope === `${p.scope}_read_only`);
+    const j = judgeScope(p, credentialsOk, readForm === undefined ? undefined : readForm.outcome.kind === "ok");
+    lines.push(lineOf(p, j.verdict));
+    if (p.supporting) continue;
+    if (j.verdict === "ok") {
+      scopesVerified.push(p.scope);
+      if (p.outcome.kind === "ok" && p.outcome.store) store = p.outcome.store;
     }
-    if (judged.verdict === "missing scope") missingScopes.push(scope);
-    if (judged.problem) problems.push(judged.problem);
-    lines.push(lineOf(scope, outcome, judged.verdict));
+    if (j.verdict === "missing scope" && credentialsOk) missingScopes.push(p.scope);
+    if (j.problem) problems.push(j.problem);
   }
   if (store) problems.push(...storeProblems(store, settings));
 
@@ -529,9 +633,10 @@ export function buildReport(args: {
     ok: problems.length === 0,
     storeHash: settings.storeHash,
     apiBaseUrl: settings.apiBaseUrl,
-    tokenFingerprint: tokenFingerprint(settings.accessToken),
+    ...(args.tokenFingerprint === undefined ? {} : { tokenFingerprint: args.tokenFingerprint }),
     checkedAt: args.checkedAt,
     durationMs: args.durationMs,
+    credentials: { verdict: credentials.verdict, ...(credentials.provenBy ? { provenBy: credentials.provenBy } : {}) },
     lines,
     scopesVerified,
     missingScopes,
@@ -543,13 +648,14 @@ export function buildReport(args: {
 
 /** One error message that lists every problem of a failed check. */
 export function formatFailure(report: CheckReport): string {
+  const token = report.tokenFingerprint === undefined ? "" : ` (token ${report.tokenFingerprint})`;
   const head =
-    `BigCommerce API check failed for store hash '${report.storeHash}' at ${report.apiBaseUrl} ` +
-    `(token ${report.tokenFingerprint}): ${report.problems.length} problem${report.problems.length === 1 ? "" : "s"}`;
+    `BigCommerce API check failed for store hash '${report.storeHash}' at ${report.apiBaseUrl}${token}: ` +
+    `${report.problems.length} problem${report.problems.length === 1 ? "" : "s"}`;
   const items = report.problems.map((p, i) => `  ${i + 1}. ${p.message}`);
   const tail: string[] = [];
   if (report.missingScopes.length > 0) {
-    const required = report.lines.filter((l) => l.scope !== "(credentials)").map((l) => describeScope(l.scope));
+    const required = report.lines.filter((l) => !l.supporting).map((l) => describeScope(l.scope));
     tail.push(`${SCOPE_ADVICE} Required: ${required.join(", ")}.`);
   }
   if (report.problems.some((p) => !p.definitive)) {
@@ -574,7 +680,10 @@ export interface CheckOutputs {
   readonly planIsTrial?: boolean;
   readonly acceptedStoreStatuses: string[];
   readonly scopesVerified: string[];
+  /** `hmac-sha256:...` (see tokenFingerprint); `sha256:...` in states written before issue 17. */
   readonly tokenFingerprint: string;
+  /** `fingerprintKeyId` of the key `tokenFingerprint` was made with. */
+  readonly fingerprintKeyId?: string;
   readonly checkedAt: string;
 }
 
@@ -595,6 +704,7 @@ export function toOutputs(settings: CheckSettings, report: CheckReport): CheckOu
     acceptedStoreStatuses: [...settings.acceptedStoreStatuses],
     scopesVerified: [...report.scopesVerified],
     tokenFingerprint: report.tokenFingerprint,
+    fingerprintKeyId: settings.fingerprintKey === undefined ? undefined : fingerprintKeyId(settings.fingerprintKey),
     checkedAt: report.checkedAt,
   };
   for (const key of Object.keys(outs)) if (outs[key] === undefined) delete outs[key];

@@ -9,11 +9,12 @@
  */
 
 import * as pulumi from "@pulumi/pulumi";
-import { isUnknown } from "../common";
+import { fingerprintKeyId, fingerprintKeyProblem, isUnknown } from "../common";
 import { createBigCommerceClient, redact, type ClientTuning } from "./client";
 import {
   buildReport,
   formatFailure,
+  legacyTokenFingerprint,
   planProbes,
   sameMembers,
   toOutputs,
@@ -23,26 +24,24 @@ import {
   DEFAULT_API_BASE_URL,
   DEFAULT_REQUIRED_SCOPES,
   DEFAULT_TOKEN_CONFIG_KEY,
+  LEGACY_TOKEN_FINGERPRINT_PREFIX,
   type CheckOutputs,
   type CheckReport,
   type CheckSettings,
 } from "./logic";
 import { keepReport, reusableReport } from "./reuse";
 
-/** Runs one check: the credential baseline and one probe per scope, all at once. */
+/** Runs one check: every request of its plan (one per scope, see planProbes), all at once. */
 export async function runApiCheck(settings: CheckSettings, tuning: ClientTuning = {}): Promise<CheckReport> {
   const started = Date.now();
   const client = await createBigCommerceClient({ ...tuning, ...settingsForClient(settings) });
-  const plan = planProbes(settings.requiredScopes);
-  const [baseline, ...scoped] = await Promise.all([
-    client.call(plan.baseline),
-    ...plan.scopes.map((p) => client.call(p.endpoint)),
-  ]);
+  const { probes } = planProbes(settings.requiredScopes);
+  const outcomes = await Promise.all(probes.map((p) => client.call(p.endpoint)));
   return buildReport({
     settings,
-    baseline,
-    scopes: plan.scopes.map((p, i) => ({ scope: p.scope, outcome: scoped[i] })),
+    probes: probes.map((p, i) => ({ scope: p.scope, outcome: outcomes[i], supporting: p.supporting })),
     stats: client.stats(),
+    tokenFingerprint: settings.fingerprintKey === undefined ? undefined : tokenFingerprint(settings.fingerprintKey, settings.accessToken),
     checkedAt: new Date().toISOString(),
     durationMs: Date.now() - started,
   });
@@ -61,6 +60,8 @@ export interface BigCommerceApiCheckInputs {
   expectedStoreName?: string;
   accessTokenConfigKey?: string;
   acceptedStoreStatuses?: string[];
+  /** The stack's key for the token's fingerprint (a secret input; never returned). */
+  fingerprintKey?: string;
 }
 
 export type BigCommerceApiCheckOutputs = CheckOutputs;
@@ -117,14 +118,16 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
 
   const checkOrThrow = async (settings: CheckSettings, reuse: boolean): Promise<CheckOutputs> => {
     const report = await probe(settings, tuning, reuse);
-    if (!report.ok) throw new Error(redact(formatFailure(report), settings.accessToken));
+    if (!report.ok) throw new Error(redact(redact(formatFailure(report), settings.accessToken), settings.fingerprintKey ?? ""));
     return toOutputs(settings, report);
   };
 
+  /** Valid inputs with the fingerprint key create/update need (a check may run before the key is known). */
   const settingsOrThrow = (inputs: BigCommerceApiCheckInputs): CheckSettings => {
     const v = validateInputs({ ...inputs });
-    if (!v.settings) {
-      const reasons = v.failures.map((f) => `${f.property} ${f.reason}`);
+    const keyProblem = isUnknown(inputs.fingerprintKey) ? "is not known yet" : fingerprintKeyProblem(inputs.fingerprintKey);
+    if (!v.settings || keyProblem) {
+      const reasons = [...v.failures.map((f) => `${f.property} ${f.reason}`), ...(keyProblem && !v.failures.some((f) => f.property === "fingerprintKey") ? [`fingerprintKey ${keyProblem}`] : [])];
       throw new Error(`BigCommerce API check: invalid inputs: ${reasons.join("; ") || "some inputs are unknown"}`);
     }
     return v.settings;
@@ -138,7 +141,9 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
     async check(_olds: BigCommerceApiCheckInputs, news: BigCommerceApiCheckInputs): Promise<pulumi.dynamic.CheckResult<BigCommerceApiCheckInputs>> {
       const v = validateInputs({ ...news });
       const inputs = v.normalized as unknown as BigCommerceApiCheckInputs;
-      if (!v.settings || !probeInCheck) return { inputs, failures: [...v.failures] };
+      // The resource always passes a key: validateInputs only judges one that is there (the CLI has none).
+      const keyMissing = news.fingerprintKey === undefined ? [{ property: "fingerprintKey", reason: fingerprintKeyProblem(undefined) ?? "" }] : [];
+      if (!v.settings || !probeInCheck || keyMissing.length) return { inputs, failures: [...v.failures, ...keyMissing] };
       // Runs in every preview too, so a pull request's preview already shows a wrong or revoked
       // key. Only definite answers fail here; timeouts, 5xx and rate limits are left to
       // create/update, so a flaky network does not block a preview.
@@ -157,9 +162,16 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       const replaces: string[] = [];
       const changed: string[] = [];
       if (news.storeHash !== olds.storeHash) replaces.push("storeHash");
-      if (isUnknown(news.accessToken) || typeof news.accessToken !== "string" || tokenFingerprint(news.accessToken) !== olds.tokenFingerprint) {
-        changed.push("accessToken");
-      }
+      // The token by its fingerprint under the state's key. A state written before issue 17 holds an
+      // unkeyed sha256 one: compared that way, and `fingerprintKey` asks for the one update that
+      // rewrites it keyed. A key not known yet, or another key, cannot compare: that update too.
+      const key = news.fingerprintKey;
+      const sameKey = typeof key === "string" && !isUnknown(key) && olds.fingerprintKeyId === fingerprintKeyId(key);
+      if (isUnknown(news.accessToken) || typeof news.accessToken !== "string") changed.push("accessToken");
+      else if ((olds.tokenFingerprint ?? "").startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX)) {
+        if (legacyTokenFingerprint(news.accessToken) !== olds.tokenFingerprint) changed.push("accessToken");
+      } else if (sameKey && tokenFingerprint(key, news.accessToken) !== olds.tokenFingerprint) changed.push("accessToken");
+      if (!sameKey) changed.push("fingerprintKey");
       const newScopes = news.requiredScopes ?? [...DEFAULT_REQUIRED_SCOPES];
       if (!Array.isArray(newScopes) || !Array.isArray(olds.requiredScopes) || !sameMembers(newScopes, olds.requiredScopes)) {
         changed.push("requiredScopes");
@@ -187,14 +199,18 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
 
     async read(id: string, props?: BigCommerceApiCheckOutputs): Promise<pulumi.dynamic.ReadResult<BigCommerceApiCheckOutputs>> {
       // `pulumi refresh` passes the stored outputs only: the token comes from the stack config
-      // (handed to `configure`) or the BIGCOMMERCE_ACCESS_TOKEN environment variable, and is used
-      // only if it is the token the state describes (same fingerprint).
+      // (handed to `configure`) or the BIGCOMMERCE_ACCESS_TOKEN environment variable. Read gets no
+      // fingerprint key, so it cannot tell whether that token is the one the state describes (a
+      // state written before issue 17, with an unkeyed fingerprint, still can): it probes with the
+      // stack's token and keeps the state's fingerprint, and the next preview's diff, which has the
+      // key, asks for an update if the token changed.
       if (!props || typeof props.storeHash !== "string") return { id, props };
-      const key = props.accessTokenConfigKey ?? DEFAULT_TOKEN_CONFIG_KEY;
-      const candidates = [runtime.config?.get(key), process.env.BIGCOMMERCE_ACCESS_TOKEN];
-      const token = candidates.find((t): t is string => typeof t === "string" && t !== "" && tokenFingerprint(t) === props.tokenFingerprint);
+      const configKey = props.accessTokenConfigKey ?? DEFAULT_TOKEN_CONFIG_KEY;
+      const legacy = (props.tokenFingerprint ?? "").startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX);
+      const candidates = [runtime.config?.get(configKey), process.env.BIGCOMMERCE_ACCESS_TOKEN];
+      const token = candidates.find((t): t is string => typeof t === "string" && t !== "" && (!legacy || legacyTokenFingerprint(t) === props.tokenFingerprint));
       if (token === undefined) return { id, props };
-      const settings = settingsOrThrow({
+      const v = validateInputs({
         storeHash: props.storeHash,
         accessToken: token,
         requiredScopes: props.requiredScopes,
@@ -203,9 +219,11 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
         accessTokenConfigKey: props.accessTokenConfigKey,
         acceptedStoreStatuses: props.acceptedStoreStatuses,
       });
+      if (!v.settings) throw new Error(`BigCommerce API check: the state cannot be checked again: ${v.failures.map((f) => `${f.property} ${f.reason}`).join("; ")}`);
       // A refresh looks for drift: always a new probe.
-      const outs = await checkOrThrow(settings, false);
-      return { id, props: outs };
+      const outs = await checkOrThrow(v.settings, false);
+      const kept = { tokenFingerprint: props.tokenFingerprint, ...(props.fingerprintKeyId === undefined ? {} : { fingerprintKeyId: props.fingerprintKeyId }) };
+      return { id, props: { ...outs, ...kept } };
     },
 
     async delete(): Promise<void> {
@@ -238,6 +256,11 @@ export interface BigCommerceApiCheckArgs {
   accessTokenConfigKey?: pulumi.Input<string>;
   /** Store statuses that pass; default live, prelaunch, pre-launch, trial. Needs the information scope. */
   acceptedStoreStatuses?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * The stack's key for the token's fingerprint (index.ts: one random.RandomBytes per stack); made
+   * a Pulumi secret, never returned by the provider.
+   */
+  fingerprintKey: pulumi.Input<string>;
 }
 
 /**
@@ -257,7 +280,7 @@ export class BigCommerceApiCheck extends pulumi.dynamic.Resource {
   declare readonly planIsTrial: pulumi.Output<boolean | undefined>;
   declare readonly acceptedStoreStatuses: pulumi.Output<string[]>;
   declare readonly scopesVerified: pulumi.Output<string[]>;
-  /** `sha256:` and 12 hex digits of the token: tells tokens apart without revealing them. */
+  /** The token's fingerprint, `hmac-sha256:` and 32 hex digits keyed with the stack's key: tells tokens apart, tests no guess. */
   declare readonly tokenFingerprint: pulumi.Output<string>;
   declare readonly checkedAt: pulumi.Output<string>;
 
@@ -268,6 +291,7 @@ export class BigCommerceApiCheck extends pulumi.dynamic.Resource {
       {
         storeHash: args.storeHash,
         accessToken: pulumi.secret(args.accessToken),
+        fingerprintKey: pulumi.secret(args.fingerprintKey),
         requiredScopes: args.requiredScopes,
         apiBaseUrl: args.apiBaseUrl,
         expectedStoreName: args.expectedStoreName,

@@ -51,6 +51,8 @@ export function reuseKey(settings: CheckSettings): string {
     [...settings.requiredScopes].sort(),
     settings.expectedStoreName ?? null,
     [...settings.acceptedStoreStatuses].sort(),
+    // The report carries the token's fingerprint under this key.
+    settings.fingerprintKey ?? null,
   ]);
   return createHmac("sha256", registry().salt).update(material, "utf8").digest("hex");
 }

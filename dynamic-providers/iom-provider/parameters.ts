@@ -1,8 +1,10 @@
 /**
  * Reading and writing one IOM provider's parameters through the shared Dataverse client.
  *
- * - The provider instance is found by name (its own name, or its catalog definition's name); none
- *   means it was never added from IOM's catalog, which gets an error naming that step.
+ * - The provider instance is found by name: its exact name first, then the same name ignoring case
+ *   and punctuation, then its catalog definition's name, then a partial match (providerMatches);
+ *   several at the most precise level are an error listing each by its exact name; none means it
+ *   was never added from IOM's catalog, which gets an error naming that step.
  * - Parameters are matched by their definition's label (see discovery.ts), compared with letters
  *   and digits only, so "Inventory Visibility OrganizationId" (the guide's form) and "Inventory
  *   Visibility Organization ID" (Microsoft's setup page) are the same parameter.
@@ -32,6 +34,12 @@ export interface ParameterState {
   definitionParameterId: string;
   /** Parameter row id, when the provider has a row for it. */
   rowId?: string;
+  /**
+   * The row's `@odata.etag`: Dataverse gives each row one and changes it with every update of the
+   * row (the version `If-Match` compares, Web API "conditional operations"). A refresh compares it
+   * for secret parameters, whose values the state cannot compare without the fingerprint key.
+   */
+  version?: string;
   label: string;
   value: string;
 }
@@ -40,16 +48,15 @@ const FORMATTED = "@OData.Community.Display.V1.FormattedValue";
 const str = (v: unknown) => (v === null || v === undefined ? "" : String(v));
 
 /**
- * Fingerprint of a secret for the state: scrypt with a per-resource random salt, so the state can
- * tell "changed" from "unchanged" without holding the value, and a short secret is costly to guess.
+ * The fingerprint states written before issue 17 hold: scrypt with a salt stored next to it, so the
+ * state alone let anyone test guesses (a 4-digit secret fell in 155 s). Only read, to compare such a
+ * state once while it is rewritten with keyed fingerprints (provider.ts); never written again.
  */
-export function fingerprint(value: string, salt: string): string {
-  return `scrypt:${scryptSync(value, salt, 24, { N: 16384, r: 8, p: 1 }).toString("base64")}`;
+export function legacyScryptFingerprint(value: string, salt: string): string {
+  return `${LEGACY_SCRYPT_PREFIX}${scryptSync(value, salt, 24, { N: 16384, r: 8, p: 1 }).toString("base64")}`;
 }
 
-export function newSalt(): string {
-  return randomUUID();
-}
+export const LEGACY_SCRYPT_PREFIX = "scrypt:";
 
 /** Find the provider instance by name. Throws SchemaError naming the catalog step when it is missing. */
 export async function findProvider(client: DataverseClient, s: ProviderSchema, wanted: string): Promise<ProviderRow> {
@@ -70,20 +77,53 @@ export async function findProvider(client: DataverseClient, s: ProviderSchema, w
       activationStatus: p.status ? (r[`${p.status}${FORMATTED}`] !== undefined ? str(r[`${p.status}${FORMATTED}`]) : r[p.status] === null || r[p.status] === undefined ? null : str(r[p.status])) : null,
     };
   });
-  const w = normalizeName(wanted);
-  let hits = rows.filter((r) => normalizeName(r.name) === w || normalizeName(r.definitionName) === w);
-  if (hits.length === 0) hits = rows.filter((r) => normalizeName(r.name).includes(w) || normalizeName(r.definitionName).includes(w));
+  const hits = providerMatches(rows, wanted);
   if (hits.length === 1) return hits[0];
-  const describe = (r: ProviderRow) => `"${r.name}"${r.definitionName && r.definitionName !== r.name ? ` (from "${r.definitionName}")` : ""}`;
   if (hits.length > 1) {
-    throw new SchemaError(`more than one IOM provider matches "${wanted}": ${hits.map(describe).join(", ")}. Name the provider exactly.`);
+    const sameName = new Set(hits.map((r) => r.name)).size < hits.length;
+    throw new SchemaError(
+      `more than one IOM provider matches "${wanted}". Candidates, by their exact names: ${hits.map(describeProvider).join(", ")}. ` +
+        (sameName
+          ? "Two of them have the same name: rename one in Intelligent Order Management (Providers > Installed), then name the other exactly."
+          : "Set the provider name to one of these exactly (an exact name wins over every other match)."),
+    );
   }
+  const w = normalizeName(wanted);
   const tiles = definitions.map((d) => str(d[s.definition.name])).filter((n) => normalizeName(n).includes(w));
   throw new SchemaError(
     `IOM provider "${wanted}" has not been added from IOM's catalog in this environment. ` +
       `In Intelligent Order Management go to Providers > Library (Catalog), ${tiles.length ? `select the "${tiles[0]}" tile` : `select the provider's tile`}, accept the terms, then run 'pulumi up' again. ` +
-      `Providers installed: ${rows.map(describe).join(", ") || "none"}.`,
+      `Providers installed: ${rows.map(describeProvider).join(", ") || "none"}.`,
   );
+}
+
+/** A provider instance as an error lists it: its exact name, its catalog definition, its id. */
+function describeProvider(r: ProviderRow): string {
+  return `"${r.name}"${r.definitionName && r.definitionName !== r.name ? ` (from "${r.definitionName}")` : ""} [id ${r.id}]`;
+}
+
+/**
+ * The provider instances `wanted` names, from the most precise kind of match that has any: the
+ * instance's exact name; its name by letters and digits (case and punctuation ignored); its catalog
+ * definition's name, the same two ways; a name or definition name that contains it. So "Inventory
+ * Visibility" selects that instance even next to "Inventory Visibility (Test)", and the catalog
+ * tile's name still finds the one instance made from it.
+ */
+export function providerMatches(rows: readonly ProviderRow[], wanted: string): ProviderRow[] {
+  const exact = wanted.trim();
+  const w = normalizeName(wanted);
+  const tiers: ((r: ProviderRow) => boolean)[] = [
+    (r) => r.name.trim() === exact,
+    (r) => normalizeName(r.name) === w,
+    (r) => r.definitionName.trim() === exact,
+    (r) => normalizeName(r.definitionName) === w,
+    (r) => w !== "" && (normalizeName(r.name).includes(w) || normalizeName(r.definitionName).includes(w)),
+  ];
+  for (const tier of tiers) {
+    const hits = rows.filter(tier);
+    if (hits.length > 0) return hits;
+  }
+  return [];
 }
 
 /** The provider's parameter definitions and current values, for the named parameters only. */
@@ -108,7 +148,8 @@ export async function readParameters(client: DataverseClient, s: ProviderSchema,
     const d = matches[0];
     const id = str(d[dp.primaryId]);
     const row = byDefinition.get(id);
-    out.set(name, { definitionParameterId: id, rowId: row ? str(row[pp.primaryId]) : undefined, label: str(d[dp.label]), value: row ? str(row[pp.value]) : "" });
+    const version = row && typeof row["@odata.etag"] === "string" ? row["@odata.etag"] : undefined;
+    out.set(name, { definitionParameterId: id, rowId: row ? str(row[pp.primaryId]) : undefined, version, label: str(d[dp.label]), value: row ? str(row[pp.value]) : "" });
   }
   if (unknown.length) {
     throw new SchemaError(

@@ -7,11 +7,15 @@
  *   parameter's old -> new value in a preview. Secret values travel in a separate map,
  *   `secretParameters`, which is a Pulumi secret as a whole (the SDK makes a map secret as soon as
  *   one value in it is, so one mixed map would hide every value): the engine keeps it encrypted and
- *   the preview shows `[secret]`. The provider keeps only a salted scrypt fingerprint of each secret
- *   value in its outputs: no secret value is ever in the state it returns.
+ *   the preview shows `[secret]`. The provider keeps only a keyed fingerprint of each secret value
+ *   in its outputs (`keyedFingerprint` of common.ts, with the stack's `fingerprintKey`, a secret
+ *   input it never returns): no secret value, and nothing that tests a guess of one, is in the state
+ *   it returns. States with the old scrypt fingerprints are compared once that way and rewritten
+ *   (diffParameters).
  * - create/update write only the values that differ from Dataverse; read (refresh) reports drift
  *   (a value edited in the portal) in `drift` and returns the actual values as the new inputs, so
- *   the next preview shows actual -> desired; delete leaves every value as it is (no call at all).
+ *   the next preview shows actual -> desired; read gets no key, so a secret's row is compared by its
+ *   version (`@odata.etag`) instead; delete leaves every value as it is (no call at all).
  * - Only the named parameters of the named provider are ever touched.
  * - Activation (which deploys the provider's Power Automate flows) has no documented API: the status
  *   is read and exported as `activationStatus`, the step itself stays with the operator.
@@ -22,7 +26,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse/client";
 import * as clientMod from "../dataverse/client";
-import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
+import {
+  cleanInputs,
+  endpointUrlProblem,
+  fingerprintKeyId,
+  fingerprintKeyProblem,
+  isKnown,
+  isUnknown,
+  keyedFingerprint,
+  numbersFromEnv,
+  pulumiLog,
+  type DetailedDiffResult,
+  type ProviderWithoutConfigure,
+} from "../common";
 import * as discovery from "./discovery";
 import * as params from "./parameters";
 
@@ -37,15 +53,23 @@ export interface IomProviderParametersInputs {
   secretParameters: Record<string, string>;
   /** Flat override of discovered columns (discovery.ts PROVIDER_OVERRIDE_KEYS). */
   schemaOverride: string;
+  /** The stack's key for the fingerprints of secret values (a secret input; never returned). */
+  fingerprintKey: string;
 }
 
 export interface ParameterDrift {
   name: string;
   /** What Pulumi last applied (a fingerprint for secrets). */
   applied: string;
-  /** What Dataverse holds now (a fingerprint for secrets). */
+  /** What Dataverse holds now (for a secret, SECRET_CHANGED: its row changed since the last apply). */
   actual: string;
 }
+
+/**
+ * What `applied` holds for a secret whose row a refresh found changed since the last apply: no
+ * fingerprint matches it, so the next preview shows the parameter as changed and `up` puts it back.
+ */
+export const SECRET_CHANGED = "(changed outside Pulumi)";
 
 /** What the provider returns and the state keeps: secret values only as fingerprints. */
 export interface IomProviderParametersOutputs {
@@ -54,9 +78,14 @@ export interface IomProviderParametersOutputs {
   /** Names whose values are secret (their values are fingerprints in `applied`). */
   secretParameterNames: string[];
   schemaOverride: string;
-  /** Name -> value as applied; secrets as `scrypt:` fingerprints. */
+  /** Name -> value as applied; secrets as `hmac-sha256:` fingerprints (`scrypt:` in states written before issue 17). */
   applied: Record<string, string>;
-  fingerprintSalt: string;
+  /** `fingerprintKeyId` of the key the fingerprints were made with. */
+  fingerprintKeyId?: string;
+  /** Secret parameter -> its row's `@odata.etag` after the last apply, for refresh. */
+  secretVersions?: Record<string, string>;
+  /** Only in states written before issue 17: the scrypt salt of their fingerprints. */
+  fingerprintSalt?: string;
   providerId: string;
   /** The provider's label in IOM ("Inventory Visibility", ...). */
   providerLabel: string;
@@ -80,6 +109,7 @@ function clean(raw: Record<string, unknown>): IomProviderParametersInputs {
     parameters: (typeof i.parameters === "object" && i.parameters !== null ? i.parameters : {}) as Record<string, string>,
     secretParameters: (typeof i.secretParameters === "object" && i.secretParameters !== null ? i.secretParameters : {}) as Record<string, string>,
     schemaOverride: typeof i.schemaOverride === "string" ? i.schemaOverride : "",
+    fingerprintKey: typeof i.fingerprintKey === "string" ? i.fingerprintKey : "",
   };
 }
 
@@ -92,6 +122,8 @@ export function checkProviderParameters(i: IomProviderParametersInputs, mapsUnkn
     if (problem) failures.push({ property: "environmentUrl", reason: problem });
   }
   if (!i.providerName.trim()) failures.push({ property: "providerName", reason: "required (the IOM provider, e.g. Inventory Visibility)" });
+  const keyProblem = isUnknown(i.fingerprintKey) ? undefined : fingerprintKeyProblem(i.fingerprintKey);
+  if (keyProblem) failures.push({ property: "fingerprintKey", reason: keyProblem });
   const maps = [["parameters", i.parameters], ["secretParameters", i.secretParameters]] as const;
   const seen = new Map<string, string>();
   for (const [property, map] of maps) {
@@ -123,23 +155,50 @@ function allParameters(i: IomProviderParametersInputs): Record<string, string> {
   return { ...i.parameters, ...i.secretParameters };
 }
 
-/** What the state holds for a value: the value itself, or a fingerprint for a secret. */
-function stored(i: IomProviderParametersInputs, name: string, value: string, salt: string): string {
-  return name in i.secretParameters ? params.fingerprint(value, salt) : value;
+/** A secret value's fingerprint: keyed, and kept apart per parameter. */
+function secretFingerprint(key: string, name: string, value: string): string {
+  return keyedFingerprint(key, `iom provider parameter ${discovery.normalizeName(name)}`, value);
 }
 
-/** Parameter-level comparison of the last applied state with new inputs. */
-export function diffParameters(olds: IomProviderParametersOutputs, news: IomProviderParametersInputs): { added: string[]; changed: string[]; removed: string[] } {
+/** What the state holds for a value: the value itself, or a fingerprint for a secret. */
+function stored(i: IomProviderParametersInputs, name: string, value: string): string {
+  return name in i.secretParameters ? secretFingerprint(i.fingerprintKey, name, value) : value;
+}
+
+/**
+ * Parameter-level comparison of the last applied state with new inputs. A secret is compared by
+ * its fingerprint under the new key when the state's fingerprints were made with that key. A state
+ * written before issue 17 holds scrypt fingerprints with their salt: those are compared the old way
+ * (no key needed), and `fingerprintKey` asks for one update, which writes nothing that Dataverse
+ * already holds and rewrites the state with keyed fingerprints; so the upgrade shows one change per
+ * resource with secrets, never a changed parameter. A key not known yet (the preview that creates
+ * it) or another key also asks for that update, as secrets cannot be compared then.
+ */
+export function diffParameters(
+  olds: IomProviderParametersOutputs,
+  news: IomProviderParametersInputs,
+): { added: string[]; changed: string[]; removed: string[]; fingerprintKey: boolean } {
   const added: string[] = [];
   const changed: string[] = [];
   const applied = olds.applied ?? {};
   const wanted = allParameters(news);
+  const sameKey = isKnown(news.fingerprintKey) && news.fingerprintKey !== "" && olds.fingerprintKeyId === fingerprintKeyId(news.fingerprintKey);
+  let fingerprintKey = false;
   for (const [name, value] of Object.entries(wanted)) {
-    if (!(name in applied)) added.push(name);
-    else if (isUnknown(value) || stored(news, name, value, olds.fingerprintSalt) !== applied[name]) changed.push(name);
+    const before = applied[name];
+    if (before === undefined) added.push(name);
+    else if (isUnknown(value)) changed.push(name);
+    else if (!(name in news.secretParameters)) {
+      if (value !== before) changed.push(name);
+    } else if (before.startsWith(params.LEGACY_SCRYPT_PREFIX)) {
+      fingerprintKey = true;
+      if (params.legacyScryptFingerprint(value, olds.fingerprintSalt ?? "") !== before) changed.push(name);
+    } else if (sameKey) {
+      if (secretFingerprint(news.fingerprintKey, name, value) !== before) changed.push(name);
+    } else fingerprintKey = true;
   }
   const removed = Object.keys(applied).filter((n) => !(n in wanted));
-  return { added, changed, removed };
+  return { added, changed, removed, fingerprintKey };
 }
 
 /** No `configure`: the provider reads no stack config. */
@@ -153,7 +212,9 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
     clientMod.createDataverseClient({ environmentUrl, ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client, maxConcurrency: 4, log: pulumiLog() });
 
   /** Read, write what differs, and build the outputs. */
-  const apply = async (i: IomProviderParametersInputs, salt: string): Promise<IomProviderParametersOutputs> => {
+  const apply = async (i: IomProviderParametersInputs): Promise<IomProviderParametersOutputs> => {
+    const keyProblem = fingerprintKeyProblem(i.fingerprintKey);
+    if (keyProblem) throw new Error(`IomProviderParameters: fingerprintKey ${keyProblem}`);
     const client = connect(i.environmentUrl);
     const schema = await discovery.discoverProviderSchema(client, discovery.parseProviderSchemaOverride(i.schemaOverride));
     const provider = await params.findProvider(client, schema, i.providerName);
@@ -161,13 +222,17 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
     const current = await params.readParameters(client, schema, provider, Object.keys(wanted));
     const written = await params.writeParameters(client, schema, provider, current, wanted);
     if (written.length) pulumiLog()("info", `IOM provider "${provider.name}": set ${written.map((n) => (n in i.secretParameters ? `${n} (secret)` : n)).join(", ")}`);
+    // Each written row has a new version: read the secrets' versions again for refresh to compare.
+    const secretNames = Object.keys(i.secretParameters);
+    const after = written.some((n) => n in i.secretParameters) ? await params.readParameters(client, schema, provider, secretNames) : current;
     return {
       environmentUrl: i.environmentUrl,
       providerName: i.providerName,
       secretParameterNames: Object.keys(i.secretParameters).sort(),
       schemaOverride: i.schemaOverride,
-      applied: Object.fromEntries(Object.entries(wanted).map(([n, v]) => [n, stored(i, n, v, salt)])),
-      fingerprintSalt: salt,
+      applied: Object.fromEntries(Object.entries(wanted).map(([n, v]) => [n, stored(i, n, v)])),
+      fingerprintKeyId: fingerprintKeyId(i.fingerprintKey),
+      secretVersions: Object.fromEntries(secretNames.map((n) => [n, after.get(n)?.version ?? ""])),
       providerId: provider.id,
       providerLabel: provider.name,
       activationStatus: provider.activationStatus,
@@ -199,12 +264,13 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
       const sameSecrets = Object.keys(news.secretParameters).sort().join("\n") === [...(olds.secretParameterNames ?? [])].sort().join("\n");
       if (!sameSecrets) detailedDiff.secretParameters = { kind: "UPDATE", inputDiff: true };
       if (news.schemaOverride !== (olds.schemaOverride ?? "")) detailedDiff.schemaOverride = { kind: "UPDATE", inputDiff: true };
+      if (d.fingerprintKey) detailedDiff.fingerprintKey = { kind: "UPDATE", inputDiff: true };
       return { changes: Object.keys(detailedDiff).length > 0, replaces: [], stables: ["environmentUrl", "providerName"], detailedDiff };
     },
 
     async create(inputs: IomProviderParametersInputs): Promise<pulumi.dynamic.CreateResult<IomProviderParametersOutputs>> {
       const i = clean(inputs as unknown as Record<string, unknown>);
-      const outs = await apply(i, params.newSalt());
+      const outs = await apply(i);
       return { id: `iom-provider-${outs.providerId}`, outs };
     },
 
@@ -225,17 +291,34 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
       const current = await params.readParameters(client, schema, provider, names);
       const secret = (n: string) => o.secretParameterNames.includes(n);
       const actual: Record<string, string> = {};
+      const versions: Record<string, string> = { ...o.secretVersions };
       const drift: ParameterDrift[] = [];
       for (const n of names) {
-        const v = current.get(n)!.value;
-        actual[n] = secret(n) ? params.fingerprint(v, o.fingerprintSalt) : v;
-        if (actual[n] !== o.applied[n]) drift.push({ name: n, applied: o.applied[n], actual: actual[n] });
+        const row = current.get(n)!;
+        if (!secret(n)) actual[n] = row.value;
+        else if (o.applied[n].startsWith(params.LEGACY_SCRYPT_PREFIX)) actual[n] = params.legacyScryptFingerprint(row.value, o.fingerprintSalt ?? "");
+        else {
+          // No key here (read gets only the state): the row's version says whether it changed.
+          const known = o.secretVersions?.[n];
+          actual[n] = known !== undefined && (row.version ?? "") === known ? o.applied[n] : SECRET_CHANGED;
+          versions[n] = row.version ?? "";
+        }
+        if (actual[n] !== o.applied[n]) drift.push({ name: n, applied: o.applied[n], actual: secret(n) ? SECRET_CHANGED : actual[n] });
       }
       if (drift.length) pulumiLog()("warn", `IOM provider "${provider.name}": changed outside Pulumi: ${drift.map((d) => d.name).join(", ")}`);
-      const outputs: IomProviderParametersOutputs = { ...o, applied: actual, providerId: provider.id, providerLabel: provider.name, activationStatus: provider.activationStatus, drift };
+      const outputs: IomProviderParametersOutputs = {
+        ...o,
+        applied: actual,
+        ...(o.secretVersions ? { secretVersions: versions } : {}),
+        providerId: provider.id,
+        providerLabel: provider.name,
+        activationStatus: provider.activationStatus,
+        drift,
+      };
       // New inputs: the actual values, so the next preview shows actual -> desired. A secret's actual
-      // value is never returned; a placeholder says whether it changed.
-      const inputs: IomProviderParametersInputs = {
+      // value is never returned; a placeholder says whether it changed. Nor is the fingerprint key
+      // (read never gets it): the next `up` passes it again.
+      const inputs: Omit<IomProviderParametersInputs, "fingerprintKey"> = {
         environmentUrl: o.environmentUrl,
         providerName: o.providerName,
         schemaOverride: o.schemaOverride,
@@ -245,8 +328,8 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
       return { id, props: outputs, inputs: inputs as unknown as IomProviderParametersOutputs };
     },
 
-    async update(_id: string, olds: IomProviderParametersOutputs, news: IomProviderParametersInputs): Promise<pulumi.dynamic.UpdateResult<IomProviderParametersOutputs>> {
-      const outs = await apply(clean(news as unknown as Record<string, unknown>), olds.fingerprintSalt || params.newSalt());
+    async update(_id: string, _olds: IomProviderParametersOutputs, news: IomProviderParametersInputs): Promise<pulumi.dynamic.UpdateResult<IomProviderParametersOutputs>> {
+      const outs = await apply(clean(news as unknown as Record<string, unknown>));
       return { outs };
     },
 
@@ -272,12 +355,18 @@ export interface IomProviderParametersArgs {
   secretParameters?: Record<string, pulumi.Input<string>>;
   /** Override of discovered columns, e.g. "parameterValue=abc_value" (docs/iom-provider-setup.md). */
   schemaOverride?: pulumi.Input<string>;
+  /**
+   * The stack's key for the fingerprints of secret values (index.ts: one random.RandomBytes per
+   * stack); made a Pulumi secret, never returned by the provider.
+   */
+  fingerprintKey: pulumi.Input<string>;
 }
 
 /**
  * Sets named parameters of one IOM provider instance and reports drift on refresh; never touches
- * any other parameter or provider, and delete leaves the values in place. Secret parameters are a
- * Pulumi secret as inputs and only salted fingerprints in the state it returns.
+ * any other parameter or provider, and delete leaves the values in place. Secret parameters (and
+ * the fingerprint key) are Pulumi secrets as inputs, and only keyed fingerprints in the state it
+ * returns.
  */
 export class IomProviderParameters extends pulumi.dynamic.Resource {
   declare public readonly providerId: pulumi.Output<string>;
@@ -298,6 +387,7 @@ export class IomProviderParameters extends pulumi.dynamic.Resource {
         parameters: args.parameters,
         secretParameters: pulumi.secret(pulumi.output(args.secretParameters ?? {})),
         schemaOverride: args.schemaOverride ?? "",
+        fingerprintKey: pulumi.secret(args.fingerprintKey),
         providerId: undefined,
         providerLabel: undefined,
         activationStatus: undefined,

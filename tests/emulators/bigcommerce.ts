@@ -10,8 +10,10 @@
 // a trailing slash on a v3 path (403, as BigCommerce does), methods a route does not support (405).
 //
 // Scopes: a `_read_only` scope allows GET (and HEAD) only; its modify form allows every method
-// (bigcommerce/docs api-accounts.mdx, "OAuth scopes"). The scope is checked before the entity is
-// looked up, so a write to a missing order is 403 without the modify scope and 404 with it (see
+// (bigcommerce/docs api-accounts.mdx, "OAuth scopes"). Every route needs a scope: the same page
+// lists "Time V2" (`/v2/time`) under Information & Settings, next to Store Information V2. The
+// scope is checked before the entity is looked up, so a write to a missing order is 403 without the
+// modify scope and, with it, 404 or whatever `missingOrderWriteStatus` says (undocumented; see
 // docs/bigcommerce.md, "Proving a modify scope", for why this order is assumed). Orders are
 // entities (ids from 100, as BigCommerce numbers them) whose status a PUT can change, and every
 // write that changed data is counted, so a test can prove a check changed nothing.
@@ -84,6 +86,11 @@ export interface EmulatorOptions {
   rateLimit?: RateLimitOptions;
   /** What a valid token gets when used against another store's hash (undocumented; default 404). */
   wrongStoreStatus?: 401 | 403 | 404;
+  /**
+   * What a write to an order that does not exist gets once past the scope check (undocumented:
+   * an entity check, 404, or a body or method check first; default 404).
+   */
+  missingOrderWriteStatus?: 400 | 404 | 405 | 422;
 }
 
 export interface BigCommerceEmulator {
@@ -149,14 +156,15 @@ export const IOM_SCOPES = [
 interface Route {
   /** Path below /stores/<hash>; `{id}` matches a whole number. */
   pattern: string;
-  /** Scope family (null: a valid token is enough). */
-  scope: string | null;
+  /** Scope family: its modify form allows every method, its `_read_only` form GET and HEAD. */
+  scope: string;
   methods: string[];
 }
 
 // `PUT /v2/orders` is 405 while `PUT /v2/orders/{id}` is valid (status-codes.mdx, 405).
 const ROUTES: Route[] = [
-  { pattern: "/v2/time", scope: null, methods: ["GET"] },
+  // "Time V2" is listed under Information & Settings (api-accounts.mdx, "Store resource scopes").
+  { pattern: "/v2/time", scope: "store_v2_information", methods: ["GET"] },
   { pattern: "/v2/store", scope: "store_v2_information", methods: ["GET"] },
   { pattern: "/v2/orders", scope: "store_v2_orders", methods: ["GET", "POST"] },
   { pattern: "/v2/orders/count", scope: "store_v2_orders", methods: ["GET"] },
@@ -208,6 +216,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
   let latencyMs = options.latencyMs ?? 0;
   let rateLimit: RateLimitOptions = options.rateLimit ?? { quota: 150, windowMs: 30_000 };
   const wrongStoreStatus = options.wrongStoreStatus ?? 404;
+  const missingOrderWriteStatus = options.missingOrderWriteStatus ?? 404;
   const faults: Fault[] = [];
   const windows = new Map<string, { start: number; used: number }>();
   const requests: LoggedRequest[] = [];
@@ -352,7 +361,7 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
       return;
     }
     // The scope first, then the entity (see the header).
-    if (route.scope !== null && !hasScope(grant.scopes, route.scope, method)) {
+    if (!hasScope(grant.scopes, route.scope, method)) {
       send(403, MISSING_SCOPE_BODY, slow);
       return;
     }
@@ -360,7 +369,8 @@ export async function startBigCommerceEmulator(options: EmulatorOptions = {}): P
       const storeOrders = orders.get(hash) as Map<number, number>;
       const current = id === undefined ? undefined : storeOrders.get(id);
       if (current === undefined) {
-        send(404, v2Error(404, "The requested resource was not found."), slow);
+        if (method === "PUT" && missingOrderWriteStatus !== 404) send(missingOrderWriteStatus, v2Error(missingOrderWriteStatus, "The request was not processed."), slow);
+        else send(404, v2Error(404, "The requested resource was not found."), slow);
         return;
       }
       if (method === "PUT") {

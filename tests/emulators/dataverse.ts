@@ -10,7 +10,9 @@
  * - data: GET with `$select`, `$filter` (eq/ne, and/or, parentheses, null), `$expand` of lookups,
  *   `Prefer: odata.maxpagesize` and an opaque `@odata.nextLink`; POST (client-supplied primary key
  *   allowed; duplicate → 412), PATCH (`If-Match: *`), DELETE; lookups written only through
- *   `<nav>@odata.bind` and read as `_<attr>_value`;
+ *   `<nav>@odata.bind` and read as `_<attr>_value`; every row read carries `@odata.etag`, which
+ *   changes with every update of the row (PATCH, UpdateMultiple, `update()`), as the ETag of
+ *   "Perform conditional operations using the Web API" does;
  * - `CreateMultiple` / `UpdateMultiple` (atomic). A table without them answers 400 with
  *   0x80040800 (SdkEntityDoesNotSupportMessage): the actions are bound to
  *   `Collection(crmbaseentity)`, so the URL always resolves. Which tables support them is
@@ -135,7 +137,8 @@ const GUID_RE = /^[0-9a-f-]{36}$/i;
 
 interface Table {
   def: TableDef;
-  rows: Map<string, Row & { __seq?: string }>;
+  /** `__seq`: insertion order (paging); `__version`: set by each update, the ETag when present. */
+  rows: Map<string, Row & { __seq?: string; __version?: string }>;
   /** Precomputed lookups for request validation. */
   byName: Map<string, AttrDef>;
   /** Navigation property → its lookup and the table it references (a Customer lookup has one per table). */
@@ -267,9 +270,16 @@ export class DataverseEmulator {
     return id;
   }
 
+  /** Changes columns of a row as an edit in the app does: a new version (ETag). */
+  update(tableName: string, id: string, patch: Row): void {
+    const row = this.table(tableName).rows.get(id.toLowerCase());
+    if (!row) throw new Error(`no row ${id} in ${tableName}`);
+    Object.assign(row, patch, { __version: String(++this.seq) });
+  }
+
   rows(tableName: string): Row[] {
     return [...this.table(tableName).rows.values()].map((r) => {
-      const { __seq: _s, ...rest } = r;
+      const { __seq: _s, __version: _v, ...rest } = r;
       return rest;
     });
   }
@@ -492,7 +502,7 @@ export class DataverseEmulator {
       if (existing) {
         const before = { ...existing };
         this.undo?.push(() => t.rows.set(id.toLowerCase(), before));
-        Object.assign(existing, data);
+        Object.assign(existing, data, { __version: String(++this.seq) });
       }
       else this.create(t, { ...data, [t.def.primaryId]: id.toLowerCase() });
       this.stats.rowsWritten++;
@@ -608,7 +618,7 @@ export class DataverseEmulator {
       if (id) ids.add(id);
     }
     if (action === "UpdateMultiple") {
-      for (const r of rows) Object.assign(t.rows.get(r[t.def.primaryId]!)!, r);
+      for (const r of rows) Object.assign(t.rows.get(r[t.def.primaryId]!)!, r, { __version: String(++this.seq) });
       this.stats.rowsWritten += rows.length;
       return { status: 204, headers: {}, rows: rows.length };
     }
@@ -692,7 +702,7 @@ export class DataverseEmulator {
   }
 
   /** Compile $select / $expand once per request (validating them), then project rows cheaply. */
-  private projector(t: Table, params: URLSearchParams): (row: Row & { __seq?: string }) => Record<string, unknown> {
+  private projector(t: Table, params: URLSearchParams): (row: Row & { __seq?: string; __version?: string }) => Record<string, unknown> {
     const select = params.get("$select");
     const cols = select ? select.split(",").map((s) => s.trim()) : t.def.attributes.map((a) => (isLookup(a) ? `_${a.logicalName}_value` : a.logicalName));
     const picks = cols.map((c) => {
@@ -717,7 +727,7 @@ export class DataverseEmulator {
       return { nav: em[1], attr: attr.logicalName, target, subCols };
     });
     return (row) => {
-      const out: Record<string, unknown> = { "@odata.etag": `W/"${row.__seq}"` };
+      const out: Record<string, unknown> = { "@odata.etag": `W/"${row.__version ?? row.__seq}"` };
       for (const [c, col] of picks) out[c] = row[col] ?? null;
       out[t.def.primaryId] = row[t.def.primaryId];
       for (const e of expands) {

@@ -79,7 +79,13 @@ export interface SeededIom {
   /** Parameter label -> parameter row id, per provider. */
   rows: { iv: Map<string, string>; bc: Map<string, string> };
   value(providerId: string, label: string): string | null;
+  /** An edit of a parameter's value in IOM's form: the row gets a new version. */
   setValue(providerId: string, label: string, value: string | null): void;
+  /**
+   * Adds another instance from a catalog definition ("Dynamics 365 Inventory Visibility" or
+   * "BigCommerce"), with its parameter rows, as adding the tile again and naming it does; returns its id.
+   */
+  addProvider(name: string, definition: "Dynamics 365 Inventory Visibility" | "BigCommerce"): string;
   stop(): Promise<void>;
 }
 
@@ -127,8 +133,10 @@ export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: 
     setValue: (providerId, label, value) => {
       const r = find(providerId, label);
       if (!r) throw new Error(`no parameter row ${label}`);
-      emu.table("msdyn_iomproviderparameter").rows.get(r[`msdyn_iomproviderparameterid`]!)![C.paramValue] = value;
+      emu.update("msdyn_iomproviderparameter", r.msdyn_iomproviderparameterid!, { [C.paramValue]: value });
     },
+    addProvider: (name, definition) =>
+      definition === "BigCommerce" ? install(name, bcDef, bcDefParams).id : install(name, ivDef, ivDefParams).id,
     stop: () => emu.stop(),
   };
 }

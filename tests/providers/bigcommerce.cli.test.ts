@@ -32,7 +32,8 @@ describe("check:bigcommerce CLI", () => {
     const r = await run(["--store-hash", "abc123", "--api-base-url", emu.url], { BIGCOMMERCE_ACCESS_TOKEN: TOKEN });
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/SCOPE\s+REQUEST\s+STATUS\s+VERDICT/);
-    expect(r.out).toMatch(/\(credentials\)\s+GET \/v2\/time\s+200\s+ok/);
+    expect(r.out).toMatch(/Token and store hash: ok \(proven by GET \/v2\/store\)/);
+    expect(r.out).toMatch(/store_v2_orders_read_only \(with the write\)\s+GET \/v2\/orders\?limit=1\s+200\s+ok/);
     expect(r.out).toMatch(/store_v2_orders\s+PUT \/v2\/orders\/0\s+404\s+ok/);
     expect(r.out).toMatch(/Store: Contoso Outdoor \(id 1001234, hash abc123\), domain contoso-outdoor.example, plan Plus, status live/);
     expect(r.out).toMatch(/Rate limit: \d+ of 150 requests left in a 30000 ms window/);

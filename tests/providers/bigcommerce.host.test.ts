@@ -10,6 +10,7 @@ import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { FINGERPRINT_KEY } from "../support/bigcommerce";
 import { serializedProvider } from "../support/program";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 
@@ -61,6 +62,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     accessToken: GOOD,
     apiBaseUrl: emu.url,
     accessTokenConfigKey: CONFIG_KEY,
+    fingerprintKey: FINGERPRINT_KEY,
     __provider: providerText,
     ...over,
   });
@@ -116,7 +118,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     const created = await create(checked.inputs as Props);
     expect(created.id).toBe("abc123");
     const state = withoutProvider(created.properties as Props);
-    expect(state).toMatchObject({ storeName: "Contoso Outdoor", status: "live", storeId: 1001234, tokenFingerprint: expect.stringMatching(/^sha256:/) });
+    expect(state).toMatchObject({ storeName: "Contoso Outdoor", status: "live", storeId: 1001234, tokenFingerprint: expect.stringMatching(/^hmac-sha256:[0-9a-f]{32}$/) });
     expect(Object.keys(state)).not.toContain("accessToken");
 
     const same = await diff(created.properties as Props, checked.inputs as Props);
@@ -136,7 +138,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     expect(refreshed.__provider).toBe(providerText);
 
     const everything = JSON.stringify([state, withoutProvider(updated as Props), withoutProvider(refreshed as Props), same, rotated]);
-    for (const t of [GOOD, INFO_ONLY]) expect(everything).not.toContain(t);
+    for (const t of [GOOD, INFO_ONLY, FINGERPRINT_KEY]) expect(everything).not.toContain(t);
   });
 
   it("a wrong key fails check (so the preview shows it) and create, with the reason and no token", async () => {
@@ -157,10 +159,10 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     expect(checked.failures).toEqual([]);
     const created = await create(checked.inputs as Props);
     expect(created.properties).toMatchObject({ storeName: "Contoso Outdoor", scopesVerified: expect.arrayContaining(["store_v2_orders"]) });
-    // GET /v2/time + one request per default scope, once.
+    // One request per default scope, plus the Orders read-only GET next to the write probe, once.
     expect(emu.requests.map((r) => `${r.method} ${r.url.replace(/^\/stores\/abc123/, "")}`).sort()).toEqual([
+      "GET /v2/orders?limit=1",
       "GET /v2/store",
-      "GET /v2/time",
       "GET /v3/catalog/products?limit=1",
       "GET /v3/customers?limit=1",
       "PUT /v2/orders/0",

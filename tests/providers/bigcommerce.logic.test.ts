@@ -103,10 +103,17 @@ describe("validateInputs", () => {
 });
 
 describe("scopes to requests", () => {
-  it("maps each scope to the request that proves it, plus the credential baseline", () => {
+  it("maps each scope to the request that proves it; a write probe gets its read-only GET first, no request needs a scope the check does not ask for", () => {
     const plan = planProbes([...DEFAULT_REQUIRED_SCOPES, "store_channel_settings_read_only"]);
-    expect(plan.baseline).toBe("time");
-    expect(plan.scopes.map((p) => p.endpoint)).toEqual(["store", "order-write", "products", "customers", "channels"]);
+    expect(plan.probes.map((p) => [p.scope, p.endpoint, p.supporting ?? false])).toEqual([
+      ["store_v2_information_read_only", "store", false],
+      ["store_v2_orders_read_only", "orders", true],
+      ["store_v2_orders", "order-write", false],
+      ["store_v2_products_read_only", "products", false],
+      ["store_v2_customers_read_only", "customers", false],
+      ["store_channel_settings_read_only", "channels", false],
+    ]);
+    expect(planProbes(["products"].map((s) => `store_v2_${s}_read_only`)).probes.map((p) => p.endpoint)).toEqual(["products"]);
   });
 });
 
@@ -115,10 +122,9 @@ describe("response shapes", () => {
     expect(parseSuccess("v2-list", 204, "")).toEqual({ ok: true });
     expect(parseSuccess("v3-envelope", 204, "").ok).toBe(false);
   });
-  it("v3 envelope needs data and meta; v2 time needs a number", () => {
+  it("v3 envelope needs data and meta", () => {
     expect(parseSuccess("v3-envelope", 200, '{"data":[],"meta":{"pagination":{}}}').ok).toBe(true);
     expect(parseSuccess("v3-envelope", 200, "[]").ok).toBe(false);
-    expect(parseSuccess("v2-time", 200, '{"time":"x"}').ok).toBe(false);
     expect(parseSuccess("v2-list", 200, "<html/>")).toEqual({ ok: false, problem: expect.stringMatching(/not JSON/) });
   });
   it("reads v3 and v2 error bodies", () => {
@@ -133,40 +139,61 @@ describe("response shapes", () => {
 describe("report and message", () => {
   const settings: CheckSettings = { storeHash: "abc123", accessToken: TOKEN, requiredScopes: ["store_v2_orders_read_only"], apiBaseUrl: "https://api.bigcommerce.com", acceptedStoreStatuses: ["live"] };
   const stats = { requests: 2, maxConcurrent: 2, rateLimit: { throttled429: 0, waitedMs: 0 } };
-  const outcome = (o: Partial<ProbeOutcome>): ProbeOutcome => ({ endpoint: "time", request: "GET /v2/time", kind: "ok", status: 200, attempts: 1, durationMs: 1, ...o });
+  const orders = (o: Partial<ProbeOutcome>): ProbeOutcome => ({ endpoint: "orders", request: "GET /v2/orders?limit=1", kind: "ok", status: 200, attempts: 1, durationMs: 1, ...o });
+  const report = (probes: Parameters<typeof buildReport>[0]["probes"], over: Partial<CheckSettings> = {}) =>
+    buildReport({ settings: { ...settings, ...over }, probes, stats, checkedAt: "t", durationMs: 1 });
 
-  it("fingerprints tokens without revealing them", () => {
-    expect(tokenFingerprint(TOKEN)).toMatch(/^sha256:[0-9a-f]{12}$/);
-    expect(tokenFingerprint(TOKEN)).toBe(tokenFingerprint(TOKEN));
-    expect(tokenFingerprint(TOKEN)).not.toBe(tokenFingerprint(`${TOKEN}x`));
+  it("fingerprints tokens without revealing them: keyed, stable under one key, another under another", () => {
+    const key = "k".repeat(44);
+    expect(tokenFingerprint(key, TOKEN)).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
+    expect(tokenFingerprint(key, TOKEN)).toBe(tokenFingerprint(key, TOKEN));
+    expect(tokenFingerprint(key, TOKEN)).not.toBe(tokenFingerprint(key, `${TOKEN}x`));
+    expect(tokenFingerprint(key, TOKEN)).not.toBe(tokenFingerprint("j".repeat(44), TOKEN));
   });
 
-  it("a 403 after a rejected baseline is not reported as a missing scope", () => {
-    const report = buildReport({
-      settings,
-      baseline: outcome({ status: 403, kind: "http-error" }),
-      scopes: [{ scope: "store_v2_orders_read_only", outcome: outcome({ endpoint: "orders", request: "GET /v2/orders?limit=1", status: 403, kind: "http-error" }) }],
-      stats,
-      checkedAt: "t",
-      durationMs: 1,
-    });
-    expect(report.missingScopes).toEqual([]);
-    expect(report.problems).toEqual([expect.objectContaining({ kind: "credentials", property: "storeHash", definitive: true })]);
-    expect(report.lines.map((l) => l.verdict)).toEqual(["rejected", "rejected"]);
+  it("a 403 on every request is not reported as a missing scope: it names both causes and every scope asked for", () => {
+    const r = report([{ scope: "store_v2_orders_read_only", outcome: orders({ status: 403, kind: "http-error" }) }]);
+    expect(r.missingScopes).toEqual([]);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: "credentials", property: "accessToken", definitive: true })]);
+    expect(r.problems[0].message).toMatch(/every request answered 403[^]*store hash 'abc123' and the token belong to different stores[^]*store_v2_orders_read_only \(Orders: read-only\)/);
+    expect(r.lines.map((l) => l.verdict)).toEqual(["rejected"]);
+    expect(r.credentials).toEqual({ verdict: "rejected" });
+  });
+
+  it("any success proves the credentials, so a 403 elsewhere is that scope's result", () => {
+    const r = report(
+      [
+        { scope: "store_v2_information_read_only", outcome: { endpoint: "store", request: "GET /v2/store", kind: "http-error", status: 403, attempts: 1, durationMs: 1 } },
+        { scope: "store_v2_orders_read_only", outcome: orders({}) },
+      ],
+      { requiredScopes: ["store_v2_information_read_only", "store_v2_orders_read_only"] },
+    );
+    expect(r.credentials).toEqual({ verdict: "ok", provenBy: "GET /v2/orders?limit=1" });
+    expect(r.missingScopes).toEqual(["store_v2_information_read_only"]);
+    expect(r.scopesVerified).toEqual(["store_v2_orders_read_only"]);
+  });
+
+  it("every line and every problem names the scope its request needs", () => {
+    const r = report(
+      [
+        { scope: "store_v2_orders_read_only", outcome: orders({ status: 401, kind: "http-error" }), supporting: true },
+        { scope: "store_v2_orders", outcome: { endpoint: "order-write", request: "PUT /v2/orders/0", kind: "http-error", status: 401, attempts: 1, durationMs: 1 } },
+      ],
+      { requiredScopes: ["store_v2_orders"] },
+    );
+    expect(r.lines.map((l) => l.scope)).toEqual(["store_v2_orders_read_only", "store_v2_orders"]);
+    expect(r.problems[0].message).toMatch(/^token rejected \(401\): GET \/v2\/orders\?limit=1 answered 401 \[scope store_v2_orders_read_only \(Orders: read-only\)\]/);
+    const timedOut = report([{ scope: "store_v2_orders_read_only", outcome: orders({ status: undefined, kind: "timeout", attempts: 4, detail: "no answer within 10000 ms" }) }]);
+    expect(timedOut.problems.map((p) => p.message).join("\n")).toContain("[scope store_v2_orders_read_only (Orders: read-only)]");
   });
 
   it("a timeout is not definitive and the message suggests running again", () => {
-    const report = buildReport({
-      settings,
-      baseline: outcome({}),
-      scopes: [{ scope: "store_v2_orders_read_only", outcome: outcome({ endpoint: "orders", request: "GET /v2/orders?limit=1", status: undefined, kind: "timeout", attempts: 4, detail: "no answer within 10000 ms" }) }],
-      stats,
-      checkedAt: "t",
-      durationMs: 1,
-    });
-    expect(report.ok).toBe(false);
-    expect(report.problems[0]).toMatchObject({ kind: "unverified", definitive: false });
-    const message = formatFailure(report);
+    const r = report([
+      { scope: "store_v2_orders_read_only", outcome: orders({ status: undefined, kind: "timeout", attempts: 4, detail: "no answer within 10000 ms" }) },
+    ]);
+    expect(r.ok).toBe(false);
+    expect(r.problems[0]).toMatchObject({ kind: "unverified", definitive: false });
+    const message = formatFailure(r);
     expect(message).toMatch(/no answer within 10000 ms after 4 attempts/);
     expect(message).toMatch(/run the check again/);
     expect(message).not.toContain(TOKEN);

@@ -1,10 +1,10 @@
 // The dynamic provider's check/diff/create/update/read against the BigCommerce emulator.
 
-import { createBigCommerceApiCheckProvider, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
 import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
-import { checkInputs, createFailure } from "../support/bigcommerce";
+import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
 
 const GOOD = "goodtoken0123456789abcdefghijkl";
 const OTHER_STORE = "otherstore0123456789abcdefghijk";
@@ -87,9 +87,9 @@ describe("BigCommerceApiCheck provider", () => {
         planName: "Plus",
         status: "live",
         scopesVerified: DEFAULT_SCOPES,
-        tokenFingerprint: tokenFingerprint(GOOD),
+        tokenFingerprint: tokenFingerprint(FINGERPRINT_KEY, GOOD),
       });
-      expect(result.outs?.tokenFingerprint).toMatch(/^sha256:[0-9a-f]{12}$/);
+      expect(result.outs?.tokenFingerprint).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
       expect(Date.parse(result.outs?.checkedAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
       expect(emu.requests).toHaveLength(DEFAULT_SCOPES.length + 1);
       expect(emu.maxInFlight()).toBe(DEFAULT_SCOPES.length + 1);
@@ -111,7 +111,7 @@ describe("BigCommerceApiCheck provider", () => {
       const result = await provider.create(inputs({ requiredScopes: ["orders", "channel_settings"] }));
       expect(result.outs?.scopesVerified).toEqual(["store_v2_orders_read_only", "store_channel_settings_read_only"]);
       expect(result.outs?.storeName).toBeUndefined(); // information was not asked for
-      expect(emu.requests.map((r) => r.url.replace(/^\/stores\/abc123/, "")).sort()).toEqual(["/v2/orders?limit=1", "/v2/time", "/v3/channels"]);
+      expect(emu.requests.map((r) => r.url.replace(/^\/stores\/abc123/, "")).sort()).toEqual(["/v2/orders?limit=1", "/v3/channels"]);
     });
   });
 
@@ -127,7 +127,9 @@ describe("BigCommerceApiCheck provider", () => {
       const wrong = await startBigCommerceEmulator({ tokens: [{ token: GOOD, storeHash: "abc123", scopes: IOM_SCOPES }], wrongStoreStatus: status });
       try {
         const message = await createError(inputs({ storeHash: "abc124", apiBaseUrl: wrong.url }));
-        expect(message).toMatch(status === 401 ? /token rejected \(401\).*wrong store hash/s : /store hash or token wrong/);
+        expect(message).toMatch(
+          status === 401 ? /token rejected \(401\).*wrong store hash/s : status === 404 ? /store hash or token wrong/ : /store hash 'abc124' and the token belong to different stores/,
+        );
         expect(message).toContain("abc124");
         expect(message).not.toMatch(/missing scope/);
       } finally {
@@ -225,19 +227,19 @@ describe("BigCommerceApiCheck provider", () => {
     it("a timeout: bounded retries, then an error that says so and suggests running again", async () => {
       // Answers that would take 10 s each: giving up after 3 attempts of 300 ms takes about 1 s,
       // so the 4 s bound tells the two apart with room for a loaded machine.
-      emu.addFault({ path: "/v2/orders", delayMs: 10_000, times: 10 });
+      emu.addFault({ path: "/v2/orders/0", delayMs: 10_000, times: 10 });
       const started = Date.now();
       const message = await createError(inputs());
       expect(Date.now() - started).toBeLessThan(4_000);
-      expect(message).toMatch(/store_v2_orders not verified: PUT \/v2\/orders\/0: no answer within 300 ms after 3 attempts/);
+      expect(message).toMatch(/store_v2_orders \(Orders: modify\) not verified: PUT \/v2\/orders\/0: no answer within 300 ms after 3 attempts/);
       expect(message).toMatch(/run the check again/);
-      expect(emu.requests.filter((r) => r.url.includes("/v2/orders")).length).toBeLessThanOrEqual(3);
+      expect(emu.requests.filter((r) => r.url.includes("/v2/orders/0")).length).toBeLessThanOrEqual(3);
     });
 
     it("a store that keeps answering 503 fails after bounded retries", async () => {
       emu.addFault({ status: 503, times: 100 });
       const message = await createError(inputs());
-      expect(message).toMatch(/store unavailable: GET \/v2\/time answered 503 "Service Unavailable" after 3 attempts/);
+      expect(message).toMatch(/store unavailable: GET \/v2\/store answered 503 "Service Unavailable" after 3 attempts \[scope store_v2_information_read_only/);
       expect(emu.requests).toHaveLength(15); // 5 probes x 3 attempts
     });
   });
@@ -368,20 +370,32 @@ describe("BigCommerceApiCheck provider", () => {
       try {
         emu.resetLog();
         await p.read("abc123", created.outs);
-        expect(emu.requests).toHaveLength(2);
+        expect(emu.requests.map((r) => r.url)).toEqual(["/stores/abc123/v2/store"]);
       } finally {
         if (saved === undefined) delete process.env.BIGCOMMERCE_ACCESS_TOKEN;
         else process.env.BIGCOMMERCE_ACCESS_TOKEN = saved;
       }
     });
 
-    it("read leaves the state alone when the only token at hand is not the one the state describes", async () => {
+    it("read of a keyed state probes with the stack's token and keeps the state's fingerprint (read gets no key)", async () => {
       const created = await provider.create(inputs());
+      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      await p.configure({ config: { get: () => GOOD, require: () => GOOD } });
+      emu.resetLog();
+      const result = await p.read("abc123", created.outs);
+      expect(emu.requests).toHaveLength(5);
+      expect(result?.props).toMatchObject({ tokenFingerprint: created.outs?.tokenFingerprint, fingerprintKeyId: created.outs?.fingerprintKeyId, scopesVerified: DEFAULT_SCOPES });
+    });
+
+    it("read of a state written before issue 17 leaves it alone when the only token at hand is not the one it describes", async () => {
+      const created = await provider.create(inputs());
+      const { fingerprintKeyId: _k, ...rest } = created.outs!;
+      const legacy = { ...rest, tokenFingerprint: legacyTokenFingerprint(GOOD) };
       const p = createBigCommerceApiCheckProvider({ tuning: FAST });
       await p.configure({ config: { get: () => "anothertoken0123456789abcdefghij", require: () => "x" } });
       emu.resetLog();
-      const result = await p.read("abc123", created.outs);
-      expect(result?.props).toEqual(created.outs);
+      const result = await p.read("abc123", legacy);
+      expect(result?.props).toEqual(legacy);
       expect(emu.requests).toHaveLength(0);
     });
   });
@@ -400,8 +414,9 @@ describe("BigCommerceApiCheck provider", () => {
     collected.push(await createError(inputs({ accessToken: bad })));
     collected.push(await createError(inputs({ accessToken: "wrongtoken0123456789abcdefghijk" })));
     const text = JSON.stringify(collected);
-    for (const t of [...tokensUsed, "wrongtoken0123456789abcdefghijk"]) expect(text).not.toContain(t);
+    for (const t of [...tokensUsed, "wrongtoken0123456789abcdefghijk", FINGERPRINT_KEY]) expect(text).not.toContain(t);
     expect(Object.keys(created.outs ?? {})).not.toContain("accessToken");
-    expect(text).toContain(tokenFingerprint(GOOD));
+    expect(Object.keys(created.outs ?? {})).not.toContain("fingerprintKey");
+    expect(text).toContain(tokenFingerprint(FINGERPRINT_KEY, GOOD));
   });
 });

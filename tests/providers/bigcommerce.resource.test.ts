@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 
 const TOKEN = "resourcetoken0123456789abcdefgh";
+const KEY = "resourcefingerprintkey0123456789abcdefghijkl";
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 
 pulumi.runtime.setMocks(
@@ -18,7 +19,7 @@ pulumi.runtime.setMocks(
           storeName: "Contoso Outdoor",
           status: "live",
           scopesVerified: ["store_v2_orders_read_only"],
-          tokenFingerprint: "sha256:000000000000",
+          tokenFingerprint: "hmac-sha256:00000000000000000000000000000000",
           checkedAt: "2026-01-01T00:00:00.000Z",
         },
       };
@@ -44,10 +45,11 @@ describe("BigCommerceApiCheck resource", () => {
       storeHash: "abc123",
       accessToken: TOKEN, // a plain string on purpose: the resource makes it secret
       requiredScopes: ["orders"],
+      fingerprintKey: KEY,
     });
     expect(await value(check.storeName)).toBe("Contoso Outdoor");
     expect(await value(check.storeId)).toBe(1001234);
-    expect(await value(check.tokenFingerprint)).toBe("sha256:000000000000");
+    expect(await value(check.tokenFingerprint)).toBe("hmac-sha256:00000000000000000000000000000000");
     // Declared outputs must not be reset by class-field initialisers after super() (ES2022 target).
     expect(check.scopesVerified).toBeInstanceOf(pulumi.Output);
 
@@ -61,13 +63,16 @@ describe("BigCommerceApiCheck resource", () => {
     expect(args?.inputs.accessTokenConfigKey).toBe("iom-bigcommerce:bigcommerceAccessToken");
   });
 
-  it("sends the token to the engine as a secret even when given as a plain string", async () => {
-    const check = new BigCommerceApiCheck("secret-check", { storeHash: "abc123", accessToken: TOKEN });
+  it("sends the token and the fingerprint key to the engine as secrets even when given as plain strings", async () => {
+    const check = new BigCommerceApiCheck("secret-check", { storeHash: "abc123", accessToken: TOKEN, fingerprintKey: KEY });
     await value(check.checkedAt);
     const args = registered.find((r) => r.name === "secret-check");
     const token = args?.inputs.accessToken;
     expect(pulumi.runtime.isRpcSecret(token)).toBe(true);
     expect(pulumi.runtime.unwrapRpcSecret(token)).toBe(TOKEN);
+    expect(pulumi.runtime.isRpcSecret(args?.inputs.fingerprintKey)).toBe(true);
+    expect(pulumi.runtime.unwrapRpcSecret(args?.inputs.fingerprintKey)).toBe(KEY);
+    expect(args?.inputs.__provider as string).not.toContain(KEY);
     expect(pulumi.runtime.isRpcSecret(args?.inputs.storeHash)).toBe(false);
   });
 });

@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { FINGERPRINT_KEY } from "../support/bigcommerce";
 import { serializedProvider } from "../support/program";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -27,7 +28,7 @@ const text = fs.readFileSync(file, "utf8");
   const provider = requireFromString(text).handler();
   const config = { "iom-bigcommerce:bigcommerceAccessToken": ${JSON.stringify(GOOD)} };
   await provider.configure({ config: { get: (k) => config[k.includes(":") ? k : "iom-bigcommerce:" + k], require: (k) => config[k] } });
-  const news = { storeHash: "abc123", accessToken: ${JSON.stringify(GOOD)}, apiBaseUrl: baseUrl };
+  const news = { storeHash: "abc123", accessToken: ${JSON.stringify(GOOD)}, apiBaseUrl: baseUrl, fingerprintKey: ${JSON.stringify(FINGERPRINT_KEY)} };
   const checked = await provider.check({}, news);
   const created = await provider.create(checked.inputs);
   const unchanged = await provider.diff(created.id, created.outs, checked.inputs);

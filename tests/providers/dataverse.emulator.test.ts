@@ -86,6 +86,22 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(all).toHaveLength(13);
   });
 
+  it("a row's @odata.etag changes with every update of the row, and only then (Web API conditional operations)", async () => {
+    const etagOf = async () => {
+      const r = await call("GET", "products?$select=productnumber,name&$top=1");
+      const row = (r.json.value as Record<string, string>[])[0];
+      return { id: row.productid, etag: row["@odata.etag"] };
+    };
+    const before = await etagOf();
+    expect(before.etag).toMatch(/^W\/"\d+"$/);
+    expect((await etagOf()).etag).toBe(before.etag);
+    expect((await call("PATCH", `products(${before.id})`, { name: "Renamed" }, { "If-Match": "*" })).status).toBe(204);
+    const afterPatch = await etagOf();
+    expect(afterPatch.etag).not.toBe(before.etag);
+    emu.update("product", before.id, { name: "Edited in the app" });
+    expect((await etagOf()).etag).not.toBe(afterPatch.etag);
+  });
+
   it("$batch: a failing change set is rolled back, others commit with continue-on-error; without it the batch stops", async () => {
     const good = op("POST zq1_prodmaps", mapping({ zq1_extval: "A" }), 1);
     const bad = op("POST zq1_prodmaps", { nope: 1 }, 2);

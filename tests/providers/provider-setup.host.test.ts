@@ -18,6 +18,8 @@ const provproto = require("@pulumi/pulumi/proto/provider_pb") as typeof import("
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const DIFF = provproto.DiffResponse.DiffChanges;
+/** The stack's fingerprint key, as index.ts makes one (32 random bytes, base64). */
+const FINGERPRINT_KEY = Buffer.alloc(32, 5).toString("base64");
 type Obj = Record<string, unknown>;
 
 let host: ProviderHost;
@@ -47,7 +49,7 @@ describe("IomProviderParameters through the dynamic-provider host", () => {
 
   it("check, create, diff (none), diff + update (one value), read (drift), delete (values stay)", async () => {
     const params = { [IV_PARAMS[0]]: "https://st1.blob.core.windows.net/drop", [IV_PARAMS[1]]: "https://st1.blob.core.windows.net/errors", [IV_PARAMS[2]]: "6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10" };
-    const news = (p: Obj) => ({ environmentUrl: env.url, providerName: "Inventory Visibility", parameters: p, secretParameters: {}, schemaOverride: "", __provider: providerText.params });
+    const news = (p: Obj) => ({ environmentUrl: env.url, providerName: "Inventory Visibility", parameters: p, secretParameters: {}, schemaOverride: "", fingerprintKey: FINGERPRINT_KEY, __provider: providerText.params });
 
     const check = await call<InstanceType<typeof provproto.CheckResponse>>("check", new provproto.CheckRequest().setUrn(URN).setOlds(struct({})).setNews(struct(news(params))));
     expect(check.res!.getFailuresList()).toHaveLength(0);
@@ -88,16 +90,22 @@ describe("IomProviderParameters through the dynamic-provider host", () => {
     expect(env.value(env.ivProviderId, IV_PARAMS[1])).toBe("https://st1.blob.core.windows.net/errors-v2");
   }, 30_000);
 
-  it("a secret parameter: the state the host returns never holds it", async () => {
+  it("a secret parameter: the state the host returns never holds it, nor the fingerprint key, and refresh still sees it changed", async () => {
     const secret = "s3cr3t-api-key-value";
-    const news = { environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123" }, secretParameters: { "API Key": secret }, schemaOverride: "", __provider: providerText.params };
+    const news = { environmentUrl: env.url, providerName: "BigCommerce", parameters: { "Store Hash": "abc123" }, secretParameters: { "API Key": secret }, schemaOverride: "", fingerprintKey: FINGERPRINT_KEY, __provider: providerText.params };
     const created = await call<InstanceType<typeof provproto.CreateResponse>>("create", new provproto.CreateRequest().setUrn(URN).setProperties(struct(news)));
     expect(created.err).toBeUndefined();
     expect(env.value(env.bcProviderId, "API Key")).toBe(secret);
     const stored = propsOf(created.res);
     expect(JSON.stringify({ ...stored, __provider: undefined })).not.toContain(secret);
+    expect(JSON.stringify(stored)).not.toContain(FINGERPRINT_KEY);
     const same = await call<InstanceType<typeof provproto.DiffResponse>>("diff", new provproto.DiffRequest().setId(created.res!.getId()).setUrn(URN).setOlds(struct(stored)).setNews(struct(news)));
     expect(same.res!.getChanges()).toBe(DIFF.DIFF_NONE);
+    // Read gets the state only (no key): the row's version tells it the secret changed.
+    env.setValue(env.bcProviderId, "API Key", "typed-in-the-portal");
+    const read = await call<InstanceType<typeof provproto.ReadResponse>>("read", new provproto.ReadRequest().setId(created.res!.getId()).setUrn(URN).setProperties(struct(stored)));
+    expect((propsOf(read.res).drift as Obj[]).map((d) => d.name)).toEqual(["API Key"]);
+    expect(JSON.stringify([propsOf(read.res), read.res!.getInputs()!.toJavaScript()])).not.toMatch(/typed-in-the-portal|s3cr3t-api-key-value/);
   }, 30_000);
 });
 

@@ -1,9 +1,12 @@
-/** What the BigCommerce provider tests share: check inputs for an emulated store, and a create that must fail. */
+/** What the BigCommerce provider tests share: check inputs for an emulated store (with a fingerprint key), and a create that must fail. */
 import type { BigCommerceApiCheckInputs, BigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
 
-/** Inputs of a check of store `abc123` at `apiBaseUrl` (an emulator's url) with `accessToken`. */
+/** A stack's fingerprint key as index.ts makes one (32 random bytes in base64), fixed for the tests. */
+export const FINGERPRINT_KEY = Buffer.alloc(32, 7).toString("base64");
+
+/** Inputs of a check of store `abc123` at `apiBaseUrl` (an emulator's url) with `accessToken`, and the tests' fingerprint key. */
 export function checkInputs(apiBaseUrl: string, accessToken: string, over: Partial<BigCommerceApiCheckInputs> = {}): BigCommerceApiCheckInputs {
-  return { storeHash: "abc123", accessToken, apiBaseUrl, ...over };
+  return { storeHash: "abc123", accessToken, apiBaseUrl, fingerprintKey: FINGERPRINT_KEY, ...over };
 }
 
 /** The message of a `create` that must fail; throws when it succeeds. */

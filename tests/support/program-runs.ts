@@ -89,6 +89,13 @@ function mocksFor(generatedSecrets: string[]): HarnessMocks {
         generatedSecrets.push(value);
         state.result = value;
       }
+      if (args.type === "random:index/randomBytes:RandomBytes") {
+        // Like the random provider: `length` bytes, as base64 and hex; the same ones every run (no keepers).
+        const bytes = Buffer.alloc(Number(inputs.length), `${args.name}#`);
+        generatedSecrets.push(bytes.toString("base64"));
+        state.base64 = bytes.toString("base64");
+        state.hex = bytes.toString("hex");
+      }
       if (args.type === "azure-native:compute:VirtualMachine") {
         state.identity = { type: "SystemAssigned", principalId: principalIdFor(args.name), tenantId: TENANT_ID };
       }

@@ -98,6 +98,24 @@ describe("other providers' parameters from config", () => {
     expect(run.ofType(PARAMS)).toHaveLength(2);
   });
 
+  it("one fingerprint key per stack, 32 random bytes, reaching every resource that fingerprints secrets only as a secret", async () => {
+    const run = await runProgram("dev", {
+      set: { bigcommerceStoreHash: "abc123", iomProviderParameters: ["BigCommerce/Store Hash=abc123"] },
+      secrets: { bigcommerceAccessToken: "bc-token-0123456789abcdefghijklm", iomProviderSecretParameters: [`BigCommerce/API Key=${API_KEY}`] as unknown as string },
+    });
+    const keys = run.ofType("random:index/randomBytes:RandomBytes");
+    expect(keys.map((k) => [k.name, k.inputs.length])).toEqual([["secret-fingerprint-key", 32]]);
+    const users = [...run.ofType(PARAMS), ...run.ofType("pulumi-nodejs:dynamic/bigcommerce:ApiCheck")];
+    expect(users).toHaveLength(3);
+    const key = run.generatedSecrets.find((g) => users.every((u) => (u.inputs.fingerprintKey as { value?: unknown }).value === g));
+    expect(key).toBeDefined();
+    for (const u of users) expect(isSecretValue(u.inputs.fingerprintKey)).toBe(true);
+    expect(plainOccurrences(run.resources.map((x) => x.inputs), [key!])).toEqual([]);
+    expect(plainOccurrences(run.outputs, [key!])).toEqual([]);
+    // No dynamic resource that keeps fingerprints, no key.
+    expect((await runProgram("dev", { set: { dataverseEnvironmentUrl: "" } })).ofType("random:index/randomBytes:RandomBytes")).toEqual([]);
+  });
+
   it("refuses a secret list set in plain text and a malformed entry, without echoing the secret", async () => {
     const error = await runProgram("dev", {
       set: { iomProviderSecretParameters: [`BigCommerce/API Key=${API_KEY}`], iomProviderParameters: ["BigCommerce/Store Hash=abc", "no-slash-here"] },
