@@ -28,6 +28,6 @@ describeHostileServers("the BigCommerce client (one probe)", {
       backoffBaseMs: 5,
       backoffMaxMs: 20,
     });
-    return client.call("time");
+    return client.call("store");
   },
 });
