@@ -6,6 +6,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { hostAddress, parseCidr, type Cidr } from "./cidr";
+import { Bastion } from "./components/bastion";
 import { DataGateway } from "./components/dataGateway";
 import { DropStorage } from "./components/dropStorage";
 import { KeyVault } from "./components/keyVault";
@@ -62,7 +63,13 @@ const net = new Network("network", {
   powerPlatform: config.powerPlatform
     ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover }
     : undefined,
+  bastion: config.bastion && config.gateway ? { subnetPrefix: config.bastion.subnetPrefix } : undefined,
 });
+
+// The operator's way in to the gateway VMs (no public IP) for registering the gateway by hand.
+const bastion = config.bastion && net.bastion
+  ? new Bastion("bastion", { resourceGroupName, location, naming, tags, sku: config.bastion.sku, subnetId: net.bastion.subnetId })
+  : undefined;
 
 // Private endpoints get fixed addresses (the first usable ones), so their IPs are known at preview.
 const endpointSubnet = parseCidr(config.network.privateEndpointSubnetPrefix) as Cidr;
@@ -177,7 +184,10 @@ const gateway = config.gateway && net.gateway && gatewaySecrets && gatewayRecove
       adminPasswordRotation: rotation.id,
       encryptionAtHost: config.gateway.encryptionAtHost,
       powerShellVersion: config.gateway.powerShellVersion,
+      installer: config.gateway.installer,
       vaultName: vault.vaultName,
+      adminPasswordSecretName: gatewaySecrets.gatewayAdminPassword.secretName,
+      bastionHostName: bastion?.hostName,
       recoveryKeySecret: gatewayRecoveryKey,
       registration: config.gateway.registration && gatewayRegistrationSecret
         ? {
@@ -345,6 +355,8 @@ export const connectivity = config.connectivity.mode;
 export const gatewayRegistrationMode = gateway?.registrationMode ?? "none";
 export const gatewayClusterName = gateway?.clusterName;
 export const gatewayVms = gateway?.vms.map((vm) => ({ name: vm.name, id: vm.id, identityPrincipalId: vm.principalId }));
+/** The Azure Bastion host operators connect to the gateway VMs through (Connect > Bastion); absent without one. */
+export const bastionHostName = bastion?.hostName;
 export const powerPlatformEnterprisePolicyId = vnetSupport?.enterprisePolicyId;
 /** Where the landing's logs, alerts and workbook are (receivers never appear here: the webhook is a secret). */
 export const monitoringSummary = {
