@@ -135,6 +135,11 @@ const GATEWAY_ACCESS_SCHEMA = {
   },
   bastionSku: { type: "string", schema: z.enum(["", ...BASTION_SKUS], { message: `must be ${BASTION_SKUS.join(" or ")}, or empty for no Azure Bastion` }) },
   bastionSubnetPrefix: { type: "string", schema: optionalCidr },
+  // Subscription prerequisites (docs/azure-landing.md): the stack registers them, or only checks.
+  subscriptionPrerequisites: {
+    type: "string",
+    schema: z.enum(["register", "check"], { message: "must be register (the stack registers the providers and features it needs) or check (it only checks them and names the commands)" }),
+  },
 } as const;
 /** AzureBastionSubnet "must be /26 or larger" (Microsoft's Bastion configuration settings, "Azure Bastion subnet"). */
 const BASTION_SUBNET_MAX_PREFIX = 26;
@@ -296,6 +301,8 @@ export interface StackConfig {
   };
   /** Azure Bastion, the way in to the gateway VMs; absent unless the stack sets bastionSku. */
   bastion?: { sku: BastionSku; subnetPrefix: string };
+  /** register: the stack registers the resource providers and features it needs; check: it only checks them. */
+  subscriptionPrerequisites: "register" | "check";
   resourceLocks: boolean;
   /** Workspace, agent, alerts, Defender and workbook. */
   monitoring: MonitoringConfig;
@@ -754,6 +761,7 @@ function build(stack: string, v: Values): StackConfig {
         }
       : undefined,
     bastion: v.bastionSku ? { sku: v.bastionSku, subnetPrefix: v.bastionSubnetPrefix } : undefined,
+    subscriptionPrerequisites: v.subscriptionPrerequisites,
     resourceLocks: v.resourceLocks,
     monitoring: buildMonitoring(v),
     dataverse: v.dataverseEnvironmentUrl

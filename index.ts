@@ -13,7 +13,9 @@ import { KeyVault } from "./components/keyVault";
 import { Monitoring, loadLandingWorkbook } from "./components/monitoring";
 import { Network } from "./components/network";
 import { PowerPlatformVnet } from "./components/powerPlatformVnet";
+import { SubscriptionPrerequisites, subscriptionPrerequisitesOf } from "./components/subscriptionPrerequisites";
 import { loadStackConfig } from "./config";
+import { armUrlFor } from "./dynamic-providers/azure";
 import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
 import { IomMappingSet, MAPPING_KINDS, loadMappingDir } from "./dynamic-providers/dataverse";
 import { INVENTORY_VISIBILITY_PARAMETERS, IomProviderParameters, normalizeName } from "./dynamic-providers/iom-provider";
@@ -46,6 +48,14 @@ const uniqueSuffix = new random.RandomString("unique-suffix", {
   special: false,
 }).result;
 
+// Resource providers and preview features the stack needs, registered (or checked) before what needs them.
+const prerequisites = new SubscriptionPrerequisites("subscription", {
+  subscriptionId: client.subscriptionId,
+  mode: config.subscriptionPrerequisites,
+  prerequisites: subscriptionPrerequisitesOf({ vnetSupport: !!config.powerPlatform, encryptionAtHost: !!config.gateway?.encryptionAtHost }),
+  armUrl: armUrlFor(new pulumi.Config("azure-native").get("environment")),
+});
+
 const net = new Network("network", {
   resourceGroupName,
   location,
@@ -61,7 +71,7 @@ const net = new Network("network", {
       }
     : undefined,
   powerPlatform: config.powerPlatform
-    ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover }
+    ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover, after: prerequisites.dependencyFor("Microsoft.PowerPlatform") }
     : undefined,
   bastion: config.bastion && config.gateway ? { subnetPrefix: config.bastion.subnetPrefix } : undefined,
 });
@@ -183,6 +193,7 @@ const gateway = config.gateway && net.gateway && gatewaySecrets && gatewayRecove
       adminPassword: gatewaySecrets.gatewayAdminPassword.value,
       adminPasswordRotation: rotation.id,
       encryptionAtHost: config.gateway.encryptionAtHost,
+      after: prerequisites.dependencyFor("Microsoft.Compute"),
       powerShellVersion: config.gateway.powerShellVersion,
       installer: config.gateway.installer,
       vaultName: vault.vaultName,
@@ -208,6 +219,7 @@ const vnetSupport = config.powerPlatform
       tags,
       geo: config.powerPlatform.geo,
       subnets: net.powerPlatformSubnets,
+      after: prerequisites.dependencyFor("Microsoft.PowerPlatform"),
     })
   : undefined;
 

@@ -21,6 +21,8 @@ export interface DataGatewayArgs extends LandingPlacement {
   adminPasswordRotation: string;
   /** securityProfile.encryptionAtHost (needs the subscription feature Microsoft.Compute/EncryptionAtHost). */
   encryptionAtHost: boolean;
+  /** What the VMs wait for: the Microsoft.Compute registration with EncryptionAtHost (SubscriptionPrerequisites). */
+  after?: pulumi.Resource[];
   powerShellVersion: string;
   /**
    * The gateway's own installer, run on every node in every mode (gateway-setup.ps1): where to
@@ -127,6 +129,7 @@ export class DataGateway extends pulumi.ComponentResource {
         tags,
       }, {
         ...child,
+        dependsOn: args.after?.length ? args.after : undefined,
         // An existing VM's admin password cannot be changed through the VM resource; a rotated
         // password reaches the running VM through the VM access extension below instead.
         ignoreChanges: ["osProfile.adminPassword"],

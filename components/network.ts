@@ -10,7 +10,12 @@ export interface NetworkArgs extends LandingPlacement {
   /** Gateway subnet, NSG and NAT egress; omitted when the stack runs no data gateway. */
   gateway?: { subnetPrefix: string; outboundInternetHttps: boolean; outboundInternetHttp: boolean };
   /** Subnet(s) delegated to Power Platform; omitted when the stack uses no VNet support. */
-  powerPlatform?: { subnetPrefix: string; failover?: { location: string; regionCode: string; addressSpace: string } };
+  powerPlatform?: {
+    subnetPrefix: string;
+    failover?: { location: string; regionCode: string; addressSpace: string };
+    /** What the delegated subnets wait for: the Microsoft.PowerPlatform registration (SubscriptionPrerequisites). */
+    after?: pulumi.Resource[];
+  };
   /** AzureBastionSubnet and its NSG, and RDP from it to the gateway; omitted when the stack has no Azure Bastion. */
   bastion?: { subnetPrefix: string };
 }
@@ -160,7 +165,7 @@ export class Network extends pulumi.ComponentResource {
     }
     if (args.powerPlatform) {
       previous = this.powerPlatformSubnet(name, args, args.powerPlatform, vnet, previous);
-      if (args.powerPlatform.failover) this.failoverVnet(name, args, args.powerPlatform.failover, vnet);
+      if (args.powerPlatform.failover) this.failoverVnet(name, args, args.powerPlatform.failover, vnet, args.powerPlatform.after ?? []);
     }
     if (args.bastion) this.bastion = { subnetId: this.bastionSubnet(name, args, args.bastion, vnet, previous).id };
 
@@ -196,7 +201,7 @@ export class Network extends pulumi.ComponentResource {
   /** A subnet of the primary VNet behind its NSG, with no default outbound access; `after` serializes subnet operations. */
   private subnet(
     name: string, args: NetworkArgs, vnet: network.VirtualNetwork, suffix: string, addressPrefix: string,
-    nsg: network.NetworkSecurityGroup, extra: Partial<network.SubnetArgs>, after?: pulumi.Resource,
+    nsg: network.NetworkSecurityGroup, extra: Partial<network.SubnetArgs>, after?: pulumi.Resource, prerequisites: pulumi.Resource[] = [],
   ): network.Subnet {
     return new network.Subnet(name, {
       resourceGroupName: args.resourceGroupName,
@@ -206,7 +211,7 @@ export class Network extends pulumi.ComponentResource {
       networkSecurityGroup: { id: nsg.id },
       ...extra,
       defaultOutboundAccess: false,
-    }, { parent: this, dependsOn: after ? [after] : undefined });
+    }, { parent: this, dependsOn: after || prerequisites.length ? [...(after ? [after] : []), ...prerequisites] : undefined });
   }
 
   /** The private endpoints' subnet: HTTPS in from the gateway and Power Platform subnets only. */
@@ -268,7 +273,7 @@ export class Network extends pulumi.ComponentResource {
     name: string, args: NetworkArgs, powerPlatform: NonNullable<NetworkArgs["powerPlatform"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
   ): network.Subnet {
     const nsg = this.nsg(`${name}-nsg-pp`, args, "pp", [denyAll("Inbound")]);
-    const subnet = this.subnet(`${name}-snet-pp`, args, vnet, "pp", powerPlatform.subnetPrefix, nsg, { delegations: POWER_PLATFORM_DELEGATIONS }, after);
+    const subnet = this.subnet(`${name}-snet-pp`, args, vnet, "pp", powerPlatform.subnetPrefix, nsg, { delegations: POWER_PLATFORM_DELEGATIONS }, after, powerPlatform.after);
     this.powerPlatformSubnets.push({ vnetId: vnet.id, subnetName: resourceName(args.naming, "snet", "pp") });
     return subnet;
   }
@@ -293,6 +298,7 @@ export class Network extends pulumi.ComponentResource {
   /** The failover region's VNet with its delegated subnet, peered both ways with the primary. */
   private failoverVnet(
     name: string, args: NetworkArgs, failover: { location: string; regionCode: string; addressSpace: string }, primary: network.VirtualNetwork,
+    prerequisites: pulumi.Resource[],
   ): void {
     const failoverNaming = { ...args.naming, regionCode: failover.regionCode };
     const nsg = this.nsg(`${name}-nsg-pp-failover`, args, "pp", [denyAll("Inbound")], { naming: failoverNaming, location: failover.location });
@@ -310,7 +316,7 @@ export class Network extends pulumi.ComponentResource {
         defaultOutboundAccess: false,
       }],
       tags: args.tags,
-    }, { parent: this });
+    }, { parent: this, dependsOn: prerequisites.length ? prerequisites : undefined }); // its subnet is delegated
     // Peer both ways so the failover region also reaches the private endpoints.
     this.peering(`${name}-peer-to-failover`, args, primary, resourceName(args.naming, "peer", "failover"), vnet);
     this.peering(`${name}-peer-from-failover`, args, vnet, resourceName(failoverNaming, "peer", "primary"), primary);

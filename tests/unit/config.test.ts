@@ -62,6 +62,7 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a reserved administrator name", { set: { gatewayAdminUsername: "administrator" } }, "gatewayAdminUsername", /does not allow/],
   ["a gateway installer over plain http", { set: { gatewayInstallerUrl: "http://download.microsoft.com/GatewayInstall.exe" } }, "gatewayInstallerUrl", /https URL/],
   ["an empty installer command line", { set: { gatewayInstallerArguments: " " } }, "gatewayInstallerArguments", /command line on one line/],
+  ["a subscription prerequisites mode that does not exist", { set: { subscriptionPrerequisites: "skip" } }, "subscriptionPrerequisites", /must be register .* or check/],
   ["a Bastion SKU that is not offered", { set: { bastionSku: "Developer" } }, "bastionSku", /Basic or Standard, or empty/],
   ["a Bastion without its subnet, with the first free /26 suggested", { set: { bastionSku: "Basic" } }, "bastionSubnetPrefix", /required with bastionSku: .*\(e\.g\. 10\.20\.0\.64\/26, the first free \/26\)/],
   ["a Bastion subnet smaller than /26", { set: { bastionSku: "Basic", bastionSubnetPrefix: "10.20.0.64/27" } }, "bastionSubnetPrefix", /too small: Azure Bastion needs \/26/],

@@ -76,7 +76,7 @@ describe("npm run plan", () => {
     expect(result.stdout).toContain("inventoryVisibility.organizationId=6f1d3c1e-2b7a-4c55-9a0e-5d2f8b3c4a10");
     expect(result.stdout).toContain("Policies: no violations");
     expect(result.stdout).toContain("plans/dev.json matches the code and config.");
-    expect(result.stdout).toMatch(/^Dynamic providers: all 4 serialize as 'pulumi preview' serializes them/m);
+    expect(result.stdout).toMatch(/^Dynamic providers: all 5 serialize as 'pulumi preview' serializes them/m);
     expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(path.join(ROOT, "plans", "dev.json"), "utf8"));
   });
 
