@@ -42,3 +42,17 @@ export function hostAddress(block: Cidr, offset: number): string {
   const n = block.first + offset;
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
 }
+
+/** The first block of `prefixLength` inside `space` that overlaps none of `taken`, or undefined. */
+export function firstFreeBlock(space: Cidr, taken: readonly Cidr[], prefixLength: number): Cidr | undefined {
+  if (prefixLength < space.prefixLength || prefixLength > 32) return undefined;
+  const size = 2 ** (32 - prefixLength);
+  for (let first = space.first; first + size - 1 <= space.last; first += size) {
+    const candidate = { network: first, prefixLength, first, last: first + size - 1 };
+    if (!taken.some((t) => overlaps(t, candidate as Cidr))) {
+      const text = `${[first >>> 24, (first >>> 16) & 255, (first >>> 8) & 255, first & 255].join(".")}/${prefixLength}`;
+      return { ...candidate, text };
+    }
+  }
+  return undefined;
+}

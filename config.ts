@@ -9,7 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import type { DropStorageSettings } from "./components/dropStorage";
 import type { AlertSettings } from "./components/monitoring";
-import { contains, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
+import { contains, firstFreeBlock, isIpv4Address, overlaps, parseCidr, type Cidr } from "./cidr";
+import type { BastionSku } from "./components/bastion";
 import { normalizeScopes, normalizeStoreStatuses, storeHashProblem } from "./dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dynamic-providers/dataverse/kinds";
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
@@ -150,6 +151,25 @@ const POWER_PLATFORM_ENVIRONMENT_SCHEMA = {
   iomApplicationPackage: { type: "string", schema: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, "must be an application package's unique name such as msdyn_IntelligentOrderManagementAnchor") },
 } as const;
 // ---- end Power Platform environment -----------------------------------------------------------------
+// ---- Gateway installer and the way in: Azure Bastion (docs/operations.md) ---------------------------
+export const BASTION_SKUS = ["Basic", "Standard"] as const satisfies readonly BastionSku[];
+const GATEWAY_ACCESS_SCHEMA = {
+  gatewayInstallerUrl: { type: "string", schema: z.string().regex(/^https:\/\/[^\s"'`]+$/, "must be an https URL of the gateway installer") },
+  gatewayInstallerArguments: {
+    type: "string",
+    schema: z.string().regex(/^[^\r\n]*\S[^\r\n]*$/, "must be the installer's command line on one line (it runs unattended: keep its quiet switch)"),
+  },
+  bastionSku: { type: "string", schema: z.enum(["", ...BASTION_SKUS], { message: `must be ${BASTION_SKUS.join(" or ")}, or empty for no Azure Bastion` }) },
+  bastionSubnetPrefix: { type: "string", schema: optionalCidr },
+  // Subscription prerequisites (docs/azure-landing.md): the stack registers them, or only checks.
+  subscriptionPrerequisites: {
+    type: "string",
+    schema: z.enum(["register", "check"], { message: "must be register (the stack registers the providers and features it needs) or check (it only checks them and names the commands)" }),
+  },
+} as const;
+/** AzureBastionSubnet "must be /26 or larger" (Microsoft's Bastion configuration settings, "Azure Bastion subnet"). */
+const BASTION_SUBNET_MAX_PREFIX = 26;
+// ---- end gateway installer and Bastion -------------------------------------------------------------
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table and
@@ -248,6 +268,7 @@ export const CONFIG_SCHEMA = {
   ...RECOVERY_KEY_SCHEMA,
   ...BAP_ENDPOINT_SCHEMA,
   ...POWER_PLATFORM_ENVIRONMENT_SCHEMA,
+  ...GATEWAY_ACCESS_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -308,7 +329,13 @@ export interface StackConfig {
     recoveryKeyRotation: boolean;
     /** Unattended registration; absent means the VM is prepared and an admin registers it once. */
     registration?: GatewayRegistration;
+    /** The gateway's installer, run unattended on every VM. */
+    installer: { url: string; arguments: string };
   };
+  /** Azure Bastion, the way in to the gateway VMs; absent unless the stack sets bastionSku. */
+  bastion?: { sku: BastionSku; subnetPrefix: string };
+  /** register: the stack registers the resource providers and features it needs; check: it only checks them. */
+  subscriptionPrerequisites: "register" | "check";
   resourceLocks: boolean;
   /** Workspace, agent, alerts, Defender and workbook. */
   monitoring: MonitoringConfig;
@@ -495,7 +522,34 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
   checkProviderSetup(v, add);
   checkRecoveryKeyAndBapEndpoint(v, add);
   checkPowerPlatformEnvironment(v, add);
+  checkBastion(v, add);
   checkDerivedNames(v, add);
+}
+
+/** Azure Bastion: only with a gateway to reach, in its own /26 or larger inside the VNet. */
+function checkBastion(v: Values, add: AddProblem): void {
+  if (v.bastionSku === "") {
+    if (v.bastionSubnetPrefix !== "") add("bastionSubnetPrefix", "is only used with bastionSku");
+    return;
+  }
+  if (!wantsGateway(v)) add("bastionSku", "is only used when connectivity is 'dataGateway' or 'both' (it is the way in to the gateway VMs)");
+  const vnet = parseCidr(v.vnetAddressSpace) as Cidr;
+  const others: [ConfigKey, string][] = [["privateEndpointSubnetPrefix", v.privateEndpointSubnetPrefix], ["gatewaySubnetPrefix", v.gatewaySubnetPrefix]];
+  if (wantsVnetSupport(v) && v.powerPlatformSubnetPrefix) others.push(["powerPlatformSubnetPrefix", v.powerPlatformSubnetPrefix]);
+  const taken = others.map(([, text]) => parseCidr(text)).filter((c): c is Cidr => c !== undefined);
+  if (v.bastionSubnetPrefix === "") {
+    const free = firstFreeBlock(vnet, taken, BASTION_SUBNET_MAX_PREFIX);
+    add("bastionSubnetPrefix", `is required with bastionSku: AzureBastionSubnet, /${BASTION_SUBNET_MAX_PREFIX} or larger inside vnetAddressSpace ` +
+      (free ? `(e.g. ${free.text}, the first free /${BASTION_SUBNET_MAX_PREFIX})` : `(${v.vnetAddressSpace} has no free /${BASTION_SUBNET_MAX_PREFIX} left)`));
+    return;
+  }
+  const block = parseCidr(v.bastionSubnetPrefix) as Cidr;
+  if (!contains(vnet, block)) add("bastionSubnetPrefix", `${v.bastionSubnetPrefix} is not inside vnetAddressSpace ${v.vnetAddressSpace}`);
+  if (block.prefixLength > BASTION_SUBNET_MAX_PREFIX) add("bastionSubnetPrefix", `${v.bastionSubnetPrefix} is too small: Azure Bastion needs /${BASTION_SUBNET_MAX_PREFIX} or larger`);
+  for (const [key, text] of others) {
+    const other = parseCidr(text);
+    if (other && overlaps(block, other)) add("bastionSubnetPrefix", `${v.bastionSubnetPrefix} overlaps ${key} ${text}`);
+  }
 }
 
 /** The recovery key rotation only where there is a gateway. */
@@ -827,8 +881,11 @@ function build(stack: string, v: Values): StackConfig {
                 adminObjectIds: v.gatewayAdminObjectIds.map((id) => id.toLowerCase()),
               }
             : undefined,
+          installer: { url: v.gatewayInstallerUrl, arguments: v.gatewayInstallerArguments.trim() },
         }
       : undefined,
+    bastion: v.bastionSku ? { sku: v.bastionSku, subnetPrefix: v.bastionSubnetPrefix } : undefined,
+    subscriptionPrerequisites: v.subscriptionPrerequisites,
     resourceLocks: v.resourceLocks,
     monitoring: buildMonitoring(v),
     dataverse: hasDataverse(v)

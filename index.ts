@@ -6,13 +6,16 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { hostAddress, parseCidr, type Cidr } from "./cidr";
+import { Bastion } from "./components/bastion";
 import { DataGateway } from "./components/dataGateway";
 import { DropStorage } from "./components/dropStorage";
 import { KeyVault } from "./components/keyVault";
 import { Monitoring, loadLandingWorkbook } from "./components/monitoring";
 import { Network } from "./components/network";
 import { PowerPlatformVnet } from "./components/powerPlatformVnet";
+import { SubscriptionPrerequisites, subscriptionPrerequisitesOf } from "./components/subscriptionPrerequisites";
 import { loadStackConfig } from "./config";
+import { armUrlFor } from "./dynamic-providers/azure";
 import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
 import { IomMappingSet, MAPPING_KINDS, loadMappingDir } from "./dynamic-providers/dataverse";
 import { INVENTORY_VISIBILITY_PARAMETERS, IomProviderParameters, normalizeName } from "./dynamic-providers/iom-provider";
@@ -45,6 +48,14 @@ const uniqueSuffix = new random.RandomString("unique-suffix", {
   special: false,
 }).result;
 
+// Resource providers and preview features the stack needs, registered (or checked) before what needs them.
+const prerequisites = new SubscriptionPrerequisites("subscription", {
+  subscriptionId: client.subscriptionId,
+  mode: config.subscriptionPrerequisites,
+  prerequisites: subscriptionPrerequisitesOf({ vnetSupport: !!config.powerPlatform, encryptionAtHost: !!config.gateway?.encryptionAtHost }),
+  armUrl: armUrlFor(new pulumi.Config("azure-native").get("environment")),
+});
+
 const net = new Network("network", {
   resourceGroupName,
   location,
@@ -60,9 +71,15 @@ const net = new Network("network", {
       }
     : undefined,
   powerPlatform: config.powerPlatform
-    ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover }
+    ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover, after: prerequisites.dependencyFor("Microsoft.PowerPlatform") }
     : undefined,
+  bastion: config.bastion && config.gateway ? { subnetPrefix: config.bastion.subnetPrefix } : undefined,
 });
+
+// The operator's way in to the gateway VMs (no public IP) for registering the gateway by hand.
+const bastion = config.bastion && net.bastion
+  ? new Bastion("bastion", { resourceGroupName, location, naming, tags, sku: config.bastion.sku, subnetId: net.bastion.subnetId })
+  : undefined;
 
 // Private endpoints get fixed addresses (the first usable ones), so their IPs are known at preview.
 const endpointSubnet = parseCidr(config.network.privateEndpointSubnetPrefix) as Cidr;
@@ -176,8 +193,12 @@ const gateway = config.gateway && net.gateway && gatewaySecrets && gatewayRecove
       adminPassword: gatewaySecrets.gatewayAdminPassword.value,
       adminPasswordRotation: rotation.id,
       encryptionAtHost: config.gateway.encryptionAtHost,
+      after: prerequisites.dependencyFor("Microsoft.Compute"),
       powerShellVersion: config.gateway.powerShellVersion,
+      installer: config.gateway.installer,
       vaultName: vault.vaultName,
+      adminPasswordSecretName: gatewaySecrets.gatewayAdminPassword.secretName,
+      bastionHostName: bastion?.hostName,
       recoveryKeySecret: gatewayRecoveryKey,
       registration: config.gateway.registration && gatewayRegistrationSecret
         ? {
@@ -198,6 +219,7 @@ const vnetSupport = config.powerPlatform
       tags,
       geo: config.powerPlatform.geo,
       subnets: net.powerPlatformSubnets,
+      after: prerequisites.dependencyFor("Microsoft.PowerPlatform"),
     })
   : undefined;
 
@@ -390,6 +412,8 @@ export const connectivity = config.connectivity.mode;
 export const gatewayRegistrationMode = gateway?.registrationMode ?? "none";
 export const gatewayClusterName = gateway?.clusterName;
 export const gatewayVms = gateway?.vms.map((vm) => ({ name: vm.name, id: vm.id, identityPrincipalId: vm.principalId }));
+/** The Azure Bastion host operators connect to the gateway VMs through (Connect > Bastion); absent without one. */
+export const bastionHostName = bastion?.hostName;
 export const powerPlatformEnterprisePolicyId = vnetSupport?.enterprisePolicyId;
 /** Where the landing's logs, alerts and workbook are (receivers never appear here: the webhook is a secret). */
 export const monitoringSummary = {

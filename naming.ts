@@ -51,7 +51,7 @@ export interface NamingContext {
 /** Cloud Adoption Framework abbreviations for the resource kinds this program declares. */
 export type ResourceKind =
   | "rg" | "vnet" | "snet" | "nsg" | "pep" | "nic" | "vm" | "osdisk" | "ng" | "pip" | "epol" | "lock" | "peer"
-  | "log" | "dcr" | "ag" | "alert" | "fl";
+  | "log" | "dcr" | "ag" | "alert" | "fl" | "bas";
 
 /** `<abbr>-iom-<bu>-<env>-<region>[-<suffix>]`, e.g. `vnet-iom-retail-prod-weu`. */
 export function resourceName(ctx: NamingContext, kind: ResourceKind, suffix?: string): string {

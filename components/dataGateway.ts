@@ -21,8 +21,20 @@ export interface DataGatewayArgs extends LandingPlacement {
   adminPasswordRotation: string;
   /** securityProfile.encryptionAtHost (needs the subscription feature Microsoft.Compute/EncryptionAtHost). */
   encryptionAtHost: boolean;
+  /** What the VMs wait for: the Microsoft.Compute registration with EncryptionAtHost (SubscriptionPrerequisites). */
+  after?: pulumi.Resource[];
   powerShellVersion: string;
+  /**
+   * The gateway's own installer, run on every node in every mode (gateway-setup.ps1): where to
+   * download it and its command line. Microsoft documents no command line for it: see
+   * docs/azure-landing.md, "Gateway setup and re-runs".
+   */
+  installer: { url: string; arguments: string };
   vaultName: pulumi.Input<string>;
+  /** Vault secret holding the VMs' admin password, named in the manual step. */
+  adminPasswordSecretName: string;
+  /** The stack's Azure Bastion host, the way in the manual step names; absent without one. */
+  bastionHostName?: string;
   /** Kept in the vault; read by the VMs at registration time, never passed to them. */
   recoveryKeySecret: StoredSecret;
   /** Unattended registration with a service principal whose secret is in the vault. */
@@ -43,9 +55,9 @@ export const GATEWAY_SETUP_SCRIPT = fs.readFileSync(path.join(__dirname, "gatewa
 /**
  * On-premises data gateway nodes: Windows Server 2022 (Desktop Experience) with Trusted Launch, no
  * public IP, automatic guest patching and boot diagnostics. A system-assigned identity may read
- * only the recovery key and the registration secret. With a service principal the nodes install
- * and register the gateway as one cluster; without one they are prepared and `manualStep` says
- * what an admin does once.
+ * only the recovery key and the registration secret. Every node gets the gateway software
+ * installed unattended; with a service principal the nodes also register as one cluster, without
+ * one `manualStep` says how an admin gets in and registers them once.
  */
 export class DataGateway extends pulumi.ComponentResource {
   readonly clusterName: string;
@@ -117,6 +129,7 @@ export class DataGateway extends pulumi.ComponentResource {
         tags,
       }, {
         ...child,
+        dependsOn: args.after?.length ? args.after : undefined,
         // An existing VM's admin password cannot be changed through the VM resource; a rotated
         // password reaches the running VM through the VM access extension below instead.
         ignoreChanges: ["osProfile.adminPassword"],
@@ -161,7 +174,12 @@ export class DataGateway extends pulumi.ComponentResource {
       );
 
       const mode = !args.registration ? "prepare" : index === 0 ? "create" : "join";
-      const parameters: Record<string, string> = { Mode: mode, PowerShellVersion: args.powerShellVersion };
+      const parameters: Record<string, string> = {
+        Mode: mode,
+        PowerShellVersion: args.powerShellVersion,
+        GatewayInstallerUrl: args.installer.url,
+        GatewayInstallerArguments: args.installer.arguments,
+      };
       if (args.registration) {
         Object.assign(parameters, {
           RecoveryKeySecretName: args.recoveryKeySecret.secretName,
@@ -195,10 +213,14 @@ export class DataGateway extends pulumi.ComponentResource {
     }
 
     if (!args.registration) {
+      const wayIn = args.bastionHostName
+        ? `connect to each gateway VM through Azure Bastion '${args.bastionHostName}' (Azure portal > the VM > Connect > Bastion)`
+        : "connect to each gateway VM (they have no public IP: set bastionSku and bastionSubnetPrefix and run pulumi up for this stack's Azure Bastion, " +
+          "or come in over your own private network path)";
       this.manualStep =
-        `Sign in to each gateway VM (e.g. through Azure Bastion), run the On-premises data gateway installer ` +
-        `(PowerShell 7 and the DataGateway module are installed) and register it as cluster '${this.clusterName}' ` +
-        `with the recovery key from Key Vault secret '${args.recoveryKeySecret.secretName}'; add further nodes to that cluster.`;
+        `Register the installed gateway: ${wayIn} as '${args.adminUsername}' with the password in Key Vault secret '${args.adminPasswordSecretName}', ` +
+        `open the On-premises data gateway app, sign in with a user account, and register the first VM as cluster '${this.clusterName}' ` +
+        `with the recovery key from Key Vault secret '${args.recoveryKeySecret.secretName}'; add each further VM to that cluster with the same key.`;
     }
     this.registerOutputs({ clusterName: this.clusterName, registrationMode: this.registrationMode, manualStep: this.manualStep });
   }

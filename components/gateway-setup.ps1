@@ -1,5 +1,5 @@
-# Prepares an Azure VM as an On-premises data gateway node and, when a service principal is
-# configured, installs and registers the gateway unattended. Runs as SYSTEM through Run Command v2,
+# Prepares an Azure VM as an On-premises data gateway node: installs the gateway software in every
+# mode and, when a service principal is configured, registers it unattended. Runs as SYSTEM through Run Command v2,
 # which executes it in Windows PowerShell 5.1; safe to run again (every change of the Run Command
 # re-runs it): it detects what this machine already has and does only what is missing.
 # It receives no secret: the service principal's secret and the recovery key are read from Key Vault
@@ -7,6 +7,8 @@
 param(
   [Parameter(Mandatory = $true)][ValidateSet("prepare", "create", "join")][string]$Mode,
   [Parameter(Mandatory = $true)][string]$PowerShellVersion,
+  [Parameter(Mandatory = $true)][string]$GatewayInstallerUrl,
+  [Parameter(Mandatory = $true)][string]$GatewayInstallerArguments,
   [string]$VaultName = "",
   [string]$RecoveryKeySecretName = "",
   [string]$ClientSecretSecretName = "",
@@ -43,6 +45,7 @@ if (-not (Test-Path $pwsh)) {
 
 # 2. The DataGateway module, the gateway software and, with a service principal, the registration,
 #    run inside PowerShell 7. Secrets stay in memory as SecureString and never reach the log.
+#    The gateway software is installed in every mode, without a signed-in session.
 $stage2 = @'
 param([Parameter(Mandatory = $true)][string]$EncodedSettings)
 $ErrorActionPreference = "Stop"
@@ -65,13 +68,42 @@ function Get-VaultSecret([string]$Name) {
   throw "Key Vault secret '$Name' stayed unreadable; check the VM identity's Key Vault Secrets User assignment and the private endpoint DNS."
 }
 
+# The gateway software, installed by its own installer: Install-DataGateway needs a signed-in session
+# ("Login first"), which prepare mode does not have. Microsoft documents no command line for the
+# installer, so URL and arguments come from the stack's config (gatewayInstallerUrl,
+# gatewayInstallerArguments; docs/azure-landing.md says where the defaults come from).
+function Install-GatewaySoftware {
+  $installer = Join-Path $env:ProgramData "iom-gateway-installer.exe"
+  $installLog = Join-Path $env:ProgramData "iom-gateway-install.log"
+  Write-Step "Downloading the gateway installer from $($settings.InstallerUrl)"
+  Invoke-WebRequest -UseBasicParsing -Uri $settings.InstallerUrl -OutFile $installer
+  # The URL is configurable: only an installer Microsoft signed is run.
+  $signature = Get-AuthenticodeSignature -FilePath $installer
+  $signer = if ($signature.SignerCertificate) { $signature.SignerCertificate.Subject } else { "no signer" }
+  if ($signature.Status -ne "Valid" -or $signer -notmatch "O=Microsoft Corporation") {
+    throw "The gateway installer from $($settings.InstallerUrl) is not validly signed by Microsoft (status $($signature.Status), $signer); it was not run."
+  }
+  $installerArguments = "$($settings.InstallerArguments) /log `"$installLog`""
+  Write-Step "Running the gateway installer with: $installerArguments"
+  $p = Start-Process -FilePath $installer -ArgumentList $installerArguments -Wait -PassThru
+  # 3010 and 1641: installed, a restart pending or started (Microsoft, "MsiExec.exe and InstMsi.exe error messages").
+  if (@(0, 3010, 1641) -notcontains $p.ExitCode) { throw "The gateway installer failed with exit code $($p.ExitCode); see $installLog" }
+  if (-not (Get-Service -Name PBIEgwService -ErrorAction SilentlyContinue)) {
+    throw "The gateway installer ended with exit code $($p.ExitCode) but the gateway service PBIEgwService is missing; see $installLog"
+  }
+  Write-Step "Gateway software installed (installer exit code $($p.ExitCode))"
+}
+
 # What to do, by <mode>/<this machine's gateway>/<cluster in the service>. The whole decision is this
 # table; components/gatewaySetupPlan.ts holds the same table and the tests compare the two.
 #   notInstalled  no gateway service on this machine and the cluster lists no member for it
 #   installedOnly gateway service present, not a member of the cluster (Add-DataGatewayClusterMember needs exactly this)
 #   registered    gateway service present and the cluster lists this machine
 #   staleMember   the cluster lists this machine but no gateway is installed here (e.g. the VM was rebuilt)
+#   unknown       prepare mode signs in to nothing, so it cannot see the cluster; registration is the operator's step
 $SetupPlans = @{
+  "prepare/notInstalled/unknown"  = "install"
+  "prepare/installedOnly/unknown" = "none"
   "create/notInstalled/missing"  = "install+create"
   "create/notInstalled/exists"   = "install+join"
   "create/installedOnly/missing" = "create"
@@ -103,27 +135,28 @@ if (-not (Get-Module -ListAvailable -Name DataGateway)) {
   Install-Module -Name DataGateway -Scope AllUsers -Force
 }
 Import-Module DataGateway
-if ($settings.Mode -eq "prepare") {
-  Write-Step "Prepared: PowerShell 7 and the DataGateway module are installed; registration is manual."
-  return
-}
-Write-Step "Signing in as service principal $($settings.ClientId)"
-Connect-DataGatewayServiceAccount -ApplicationId $settings.ClientId -ClientSecret (Get-VaultSecret $settings.ClientSecretSecretName) -Tenant $settings.TenantId | Out-Null
 $regionArgs = @{}
 if ($settings.RegionKey) { $regionArgs.RegionKey = $settings.RegionKey }
 
 # The gateway Windows service is PBIEgwService; it exists once the gateway software is installed.
 $installed = [bool](Get-Service -Name PBIEgwService -ErrorAction SilentlyContinue)
-$cluster = Get-DataGatewayCluster @regionArgs | Where-Object { $_.Name -eq $settings.ClusterName } | Select-Object -First 1
-$memberNames = @($env:COMPUTERNAME)
-if ($settings.Mode -eq "create") { $memberNames += $settings.ClusterName } # the creator registers under the cluster's name
+$cluster = $null
 $listed = $false
-if ($cluster) {
-  $detail = Get-DataGatewayCluster -GatewayClusterId $cluster.Id @regionArgs
-  $listed = [bool](@($detail.MemberGateways) | Where-Object { $_ -and (Test-IsThisMachine $_ $memberNames) })
+if ($settings.Mode -eq "prepare") {
+  $clusterState = "unknown"
+} else {
+  Write-Step "Signing in as service principal $($settings.ClientId)"
+  Connect-DataGatewayServiceAccount -ApplicationId $settings.ClientId -ClientSecret (Get-VaultSecret $settings.ClientSecretSecretName) -Tenant $settings.TenantId | Out-Null
+  $cluster = Get-DataGatewayCluster @regionArgs | Where-Object { $_.Name -eq $settings.ClusterName } | Select-Object -First 1
+  $memberNames = @($env:COMPUTERNAME)
+  if ($settings.Mode -eq "create") { $memberNames += $settings.ClusterName } # the creator registers under the cluster's name
+  if ($cluster) {
+    $detail = Get-DataGatewayCluster -GatewayClusterId $cluster.Id @regionArgs
+    $listed = [bool](@($detail.MemberGateways) | Where-Object { $_ -and (Test-IsThisMachine $_ $memberNames) })
+  }
+  $clusterState = if ($cluster) { "exists" } else { "missing" }
 }
 $localState = if ($listed -and $installed) { "registered" } elseif ($listed) { "staleMember" } elseif ($installed) { "installedOnly" } else { "notInstalled" }
-$clusterState = if ($cluster) { "exists" } else { "missing" }
 $planKey = "$($settings.Mode)/$localState/$clusterState"
 $plan = $SetupPlans[$planKey]
 if (-not $plan) { throw "No setup plan for state $planKey" }
@@ -136,8 +169,11 @@ if ($plan -eq "fail:no-cluster") {
 }
 $steps = $plan -split "\+"
 if ($steps -contains "install") {
-  Write-Step "Installing the gateway software"
-  Install-DataGateway -AcceptConditions
+  Install-GatewaySoftware
+}
+if ($settings.Mode -eq "prepare") {
+  Write-Step "Prepared: the gateway software, PowerShell 7 and the DataGateway module are installed; registering it is the operator's step."
+  return
 }
 if ($steps -contains "create") {
   Write-Step "Creating gateway cluster $($settings.ClusterName)"
@@ -177,6 +213,8 @@ $settings = [ordered]@{
   ClusterName            = $ClusterName
   RegionKey              = $RegionKey
   AdminObjectIds         = $AdminObjectIds
+  InstallerUrl           = $GatewayInstallerUrl
+  InstallerArguments     = $GatewayInstallerArguments
   Log                    = $log
 }
 $encodedSettings = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $settings -Compress)))

@@ -5,7 +5,8 @@
  * run create -> re-run -> join through this model.
  */
 
-export type SetupMode = "create" | "join";
+/** prepare: no service principal; the gateway software is installed and an operator registers it. */
+export type SetupMode = "prepare" | "create" | "join";
 /**
  * - notInstalled: no gateway service (PBIEgwService) and the cluster lists no member for this machine
  * - installedOnly: the gateway is installed but not a member of the cluster
@@ -13,12 +14,15 @@ export type SetupMode = "create" | "join";
  * - staleMember: the cluster lists this machine but nothing is installed here (e.g. a rebuilt VM)
  */
 export type LocalGatewayState = "notInstalled" | "installedOnly" | "registered" | "staleMember";
-export type ClusterState = "exists" | "missing";
+/** unknown: prepare mode signs in to nothing, so the cluster cannot be read. */
+export type ClusterState = "exists" | "missing" | "unknown";
 export type SetupStep = "install" | "create" | "join";
 export type SetupPlan = { steps: SetupStep[] } | { failure: "stale-member" | "no-cluster" };
 
 /** `<mode>/<local state>/<cluster>` -> `install+create`, `join`, `none`, `fail:<reason>`. */
 export const GATEWAY_SETUP_PLANS: Readonly<Record<string, string>> = {
+  "prepare/notInstalled/unknown": "install",
+  "prepare/installedOnly/unknown": "none",
   "create/notInstalled/missing": "install+create",
   "create/notInstalled/exists": "install+join",
   "create/installedOnly/missing": "create",

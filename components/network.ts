@@ -10,8 +10,18 @@ export interface NetworkArgs extends LandingPlacement {
   /** Gateway subnet, NSG and NAT egress; omitted when the stack runs no data gateway. */
   gateway?: { subnetPrefix: string; outboundInternetHttps: boolean; outboundInternetHttp: boolean };
   /** Subnet(s) delegated to Power Platform; omitted when the stack uses no VNet support. */
-  powerPlatform?: { subnetPrefix: string; failover?: { location: string; regionCode: string; addressSpace: string } };
+  powerPlatform?: {
+    subnetPrefix: string;
+    failover?: { location: string; regionCode: string; addressSpace: string };
+    /** What the delegated subnets wait for: the Microsoft.PowerPlatform registration (SubscriptionPrerequisites). */
+    after?: pulumi.Resource[];
+  };
+  /** AzureBastionSubnet and its NSG, and RDP from it to the gateway; omitted when the stack has no Azure Bastion. */
+  bastion?: { subnetPrefix: string };
 }
+
+/** The subnet name Azure Bastion requires ("Azure Bastion subnet", Microsoft's Bastion configuration settings). */
+export const BASTION_SUBNET_NAME = "AzureBastionSubnet";
 
 /** The Power Platform delegation a NetworkInjection enterprise policy requires. */
 export const POWER_PLATFORM_DELEGATION = "Microsoft.PowerPlatform/enterprisePolicies";
@@ -38,7 +48,8 @@ const denyAll = (direction: "Inbound" | "Outbound"): Rule => ({
   destinationPortRange: "*",
 });
 
-const allowTcp = (
+const allow = (
+  protocol: "Tcp" | "*",
   name: string,
   priority: number,
   direction: "Inbound" | "Outbound",
@@ -52,13 +63,33 @@ const allowTcp = (
   priority,
   direction,
   access: "Allow",
-  protocol: "Tcp",
+  protocol,
   sourcePortRange: "*",
   ...(Array.isArray(source) ? { sourceAddressPrefixes: source } : { sourceAddressPrefix: source }),
   ...(Array.isArray(destination) ? { destinationAddressPrefixes: destination } : { destinationAddressPrefix: destination }),
   ...(ports.length === 1 ? { destinationPortRange: ports[0] } : { destinationPortRanges: ports }),
 });
+const allowTcp = (...args: Parameters<typeof allow> extends [unknown, ...infer Rest] ? Rest : never): Rule => allow("Tcp", ...args);
 
+/**
+ * The rules Azure Bastion requires on an NSG of AzureBastionSubnet, exactly as Microsoft lists them
+ * ("Configure NSG rules for Azure Bastion": "If you apply an NSG ... you must create all of the
+ * following ingress and egress traffic rules"), then this landing's explicit deny-all.
+ */
+export function bastionSubnetRules(): Rule[] {
+  return [
+    allowTcp("AllowHttpsInbound", 100, "Inbound", "Internet", "*", ["443"], "Operators' browsers to Bastion's public IP (the only inbound from the internet)."),
+    allowTcp("AllowGatewayManagerInbound", 110, "Inbound", "GatewayManager", "*", ["443"], "Bastion's control plane."),
+    allow("*", "AllowBastionHostCommunication", 120, "Inbound", "VirtualNetwork", "VirtualNetwork", ["8080", "5701"], "Bastion's data plane between its instances."),
+    allowTcp("AllowAzureLoadBalancerInbound", 130, "Inbound", "AzureLoadBalancer", "*", ["443"], "Health probes."),
+    denyAll("Inbound"),
+    allow("*", "AllowSshRdpOutbound", 100, "Outbound", "*", "VirtualNetwork", ["22", "3389"], "Sessions to the target VMs (their own NSG admits RDP from this subnet only)."),
+    allowTcp("AllowAzureCloudOutbound", 110, "Outbound", "*", "AzureCloud", ["443"], "Diagnostics and metering."),
+    allow("*", "AllowBastionCommunication", 120, "Outbound", "VirtualNetwork", "VirtualNetwork", ["8080", "5701"], "Bastion's data plane between its instances."),
+    allow("*", "AllowHttpOutbound", 130, "Outbound", "*", "Internet", ["80"], "Session and certificate validation."),
+    denyAll("Outbound"),
+  ];
+}
 /**
  * TCP ports the gateway uses towards Azure Relay (`*.servicebus.windows.net`): 443 (HTTPS mode and
  * its access tokens), 5671-5672 (AMQP) and 9350-9354 (Relay over TCP). Source: Microsoft's "Adjust
@@ -109,6 +140,8 @@ export class Network extends pulumi.ComponentResource {
   readonly privateEndpointSubnetId: pulumi.Output<string>;
   /** The data gateway's subnet; absent when the stack runs no gateway. */
   readonly gateway?: { subnetId: pulumi.Output<string> };
+  /** AzureBastionSubnet; absent when the stack has no Azure Bastion. */
+  readonly bastion?: { subnetId: pulumi.Output<string> };
   /** Delegated subnets for the enterprise policy, primary first. */
   readonly powerPlatformSubnets: { vnetId: pulumi.Output<string>; subnetName: string }[] = [];
   /** Every VNet that must resolve the private DNS zones. */
@@ -131,14 +164,16 @@ export class Network extends pulumi.ComponentResource {
       previous = gatewaySubnet;
     }
     if (args.powerPlatform) {
-      this.powerPlatformSubnet(name, args, args.powerPlatform, vnet, previous);
-      if (args.powerPlatform.failover) this.failoverVnet(name, args, args.powerPlatform.failover, vnet);
+      previous = this.powerPlatformSubnet(name, args, args.powerPlatform, vnet, previous);
+      if (args.powerPlatform.failover) this.failoverVnet(name, args, args.powerPlatform.failover, vnet, args.powerPlatform.after ?? []);
     }
+    if (args.bastion) this.bastion = { subnetId: this.bastionSubnet(name, args, args.bastion, vnet, previous).id };
 
     this.registerOutputs({
       vnetId: this.vnetId,
       privateEndpointSubnetId: this.privateEndpointSubnetId,
       gatewaySubnetId: this.gateway?.subnetId,
+      bastionSubnetId: this.bastion?.subnetId,
     });
   }
 
@@ -166,7 +201,7 @@ export class Network extends pulumi.ComponentResource {
   /** A subnet of the primary VNet behind its NSG, with no default outbound access; `after` serializes subnet operations. */
   private subnet(
     name: string, args: NetworkArgs, vnet: network.VirtualNetwork, suffix: string, addressPrefix: string,
-    nsg: network.NetworkSecurityGroup, extra: Partial<network.SubnetArgs>, after?: pulumi.Resource,
+    nsg: network.NetworkSecurityGroup, extra: Partial<network.SubnetArgs>, after?: pulumi.Resource, prerequisites: pulumi.Resource[] = [],
   ): network.Subnet {
     return new network.Subnet(name, {
       resourceGroupName: args.resourceGroupName,
@@ -176,7 +211,7 @@ export class Network extends pulumi.ComponentResource {
       networkSecurityGroup: { id: nsg.id },
       ...extra,
       defaultOutboundAccess: false,
-    }, { parent: this, dependsOn: after ? [after] : undefined });
+    }, { parent: this, dependsOn: after || prerequisites.length ? [...(after ? [after] : []), ...prerequisites] : undefined });
   }
 
   /** The private endpoints' subnet: HTTPS in from the gateway and Power Platform subnets only. */
@@ -201,8 +236,12 @@ export class Network extends pulumi.ComponentResource {
   private gatewaySubnet(
     name: string, args: NetworkArgs, gateway: NonNullable<NetworkArgs["gateway"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
   ): network.Subnet {
+    const rdpFromBastion = args.bastion
+      ? [allowTcp("Allow-Rdp-From-Bastion-In", 100, "Inbound", args.bastion.subnetPrefix, gateway.subnetPrefix, ["3389"],
+          "RDP from Azure Bastion only: the operator's way in to register the gateway (the VMs have no public IP).")]
+      : [];
     const nsg = this.nsg(`${name}-nsg-gw`, args, "gw",
-      [denyAll("Inbound"), ...gatewayOutboundRules(args.privateEndpointSubnetPrefix, gateway.outboundInternetHttps, gateway.outboundInternetHttp)]);
+      [...rdpFromBastion, denyAll("Inbound"), ...gatewayOutboundRules(args.privateEndpointSubnetPrefix, gateway.outboundInternetHttps, gateway.outboundInternetHttp)]);
     const nat = this.natGateway(name, args);
     return this.subnet(`${name}-snet-gw`, args, vnet, "gw", gateway.subnetPrefix, nsg, { natGateway: { id: nat.id } }, after);
   }
@@ -232,15 +271,34 @@ export class Network extends pulumi.ComponentResource {
   /** The subnet delegated to Power Platform in the primary VNet. */
   private powerPlatformSubnet(
     name: string, args: NetworkArgs, powerPlatform: NonNullable<NetworkArgs["powerPlatform"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
-  ): void {
+  ): network.Subnet {
     const nsg = this.nsg(`${name}-nsg-pp`, args, "pp", [denyAll("Inbound")]);
-    this.subnet(`${name}-snet-pp`, args, vnet, "pp", powerPlatform.subnetPrefix, nsg, { delegations: POWER_PLATFORM_DELEGATIONS }, after);
+    const subnet = this.subnet(`${name}-snet-pp`, args, vnet, "pp", powerPlatform.subnetPrefix, nsg, { delegations: POWER_PLATFORM_DELEGATIONS }, after, powerPlatform.after);
     this.powerPlatformSubnets.push({ vnetId: vnet.id, subnetName: resourceName(args.naming, "snet", "pp") });
+    return subnet;
+  }
+
+  /**
+   * AzureBastionSubnet behind an NSG with the rules Bastion requires. It keeps default outbound
+   * access unset: Bastion reaches out through its own public IP, and the subnet belongs to it.
+   */
+  private bastionSubnet(
+    name: string, args: NetworkArgs, bastion: NonNullable<NetworkArgs["bastion"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
+  ): network.Subnet {
+    const nsg = this.nsg(`${name}-nsg-bas`, args, "bas", bastionSubnetRules());
+    return new network.Subnet(`${name}-snet-bas`, {
+      resourceGroupName: args.resourceGroupName,
+      virtualNetworkName: vnet.name,
+      subnetName: BASTION_SUBNET_NAME,
+      addressPrefix: bastion.subnetPrefix,
+      networkSecurityGroup: { id: nsg.id },
+    }, { parent: this, dependsOn: [after] });
   }
 
   /** The failover region's VNet with its delegated subnet, peered both ways with the primary. */
   private failoverVnet(
     name: string, args: NetworkArgs, failover: { location: string; regionCode: string; addressSpace: string }, primary: network.VirtualNetwork,
+    prerequisites: pulumi.Resource[],
   ): void {
     const failoverNaming = { ...args.naming, regionCode: failover.regionCode };
     const nsg = this.nsg(`${name}-nsg-pp-failover`, args, "pp", [denyAll("Inbound")], { naming: failoverNaming, location: failover.location });
@@ -258,7 +316,7 @@ export class Network extends pulumi.ComponentResource {
         defaultOutboundAccess: false,
       }],
       tags: args.tags,
-    }, { parent: this });
+    }, { parent: this, dependsOn: prerequisites.length ? prerequisites : undefined }); // its subnet is delegated
     // Peer both ways so the failover region also reaches the private endpoints.
     this.peering(`${name}-peer-to-failover`, args, primary, resourceName(args.naming, "peer", "failover"), vnet);
     this.peering(`${name}-peer-from-failover`, args, vnet, resourceName(failoverNaming, "peer", "primary"), primary);

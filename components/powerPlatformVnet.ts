@@ -9,6 +9,8 @@ export interface PowerPlatformVnetArgs extends Omit<LandingPlacement, "location"
   geo: string;
   /** Delegated subnets, primary region first; geographies with two regions need both. */
   subnets: { vnetId: pulumi.Input<string>; subnetName: string }[];
+  /** What the policy waits for: the Microsoft.PowerPlatform registration and its feature (SubscriptionPrerequisites). */
+  after?: pulumi.Resource[];
 }
 
 /**
@@ -32,7 +34,7 @@ export class PowerPlatformVnet extends pulumi.ComponentResource {
         virtualNetworks: args.subnets.map((s) => ({ id: s.vnetId, subnet: { name: s.subnetName } })),
       },
       tags: args.tags,
-    }, { parent: this });
+    }, { parent: this, dependsOn: args.after?.length ? args.after : undefined });
     this.enterprisePolicyId = policy.id;
     this.enterprisePolicySystemId = policy.systemId;
     this.registerOutputs({ enterprisePolicyId: this.enterprisePolicyId, enterprisePolicySystemId: this.enterprisePolicySystemId });

@@ -8,6 +8,8 @@
  * - [TF] microsoft/terraform-provider-power-platform, internal/constants/constants.go: the BAP,
  *   Power Apps and Power Platform API hosts and their token scopes per cloud (public, gcc,
  *   gcchigh, dod, ex, rx, china).
+ * - [ARM] Microsoft's "Azure Government developer guide" and "Azure China" endpoint tables: the Resource
+ *   Manager host per cloud (management.azure.com, .usgovcloudapi.net, .chinacloudapi.cn).
  * - [GDS] Microsoft's Dataverse "Discovery service" page: the Global Discovery Service per cloud
  *   (globaldisco.crm.dynamics.com, .crm9.dynamics.com, .crm.microsoftdynamics.us,
  *   .crm.appsplatform.us, .crm.dynamics.cn), hence the domains Dataverse environments live under.
@@ -27,6 +29,8 @@ export interface CloudEndpoints {
   readonly powerPlatformApiScope: string;
   /** Power Apps API host ([TF] <CLOUD>_POWERAPPS_API_DOMAIN). */
   readonly powerAppsApiHost: string;
+  /** Azure Resource Manager host ([ARM] Microsoft's "Azure Government developer guide" and "Azure China" endpoint tables); "" where not published. */
+  readonly armHost: string;
   /** Domains Dataverse environments of this cloud live under ([GDS]); a host must end in `.<suffix>`. */
   readonly dataverseDomains: readonly string[];
 }
@@ -39,6 +43,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = {
     powerPlatformApiScope: "https://api.powerplatform.com/.default",
     powerAppsApiHost: "api.powerapps.com",
     // Commercial environments use crm.dynamics.com, crm2 ... crmNN.dynamics.com; GCC uses crm9.dynamics.com.
+    armHost: "management.azure.com",
     dataverseDomains: ["dynamics.com"],
   },
   usgov: {
@@ -47,6 +52,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = {
     powerPlatformApiHost: "api.gov.powerplatform.microsoft.us",
     powerPlatformApiScope: "https://api.gov.powerplatform.microsoft.us/.default",
     powerAppsApiHost: "gov.api.powerapps.us",
+    armHost: "management.usgovcloudapi.net",
     dataverseDomains: ["crm9.dynamics.com"],
   },
   usgovhigh: {
@@ -55,6 +61,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = {
     powerPlatformApiHost: "api.appsplatform.us",
     powerPlatformApiScope: "https://api.appsplatform.us/.default",
     powerAppsApiHost: "high.api.powerapps.us",
+    armHost: "management.usgovcloudapi.net",
     dataverseDomains: ["crm.microsoftdynamics.us"],
   },
   usdod: {
@@ -63,6 +70,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = {
     powerPlatformApiHost: "api.appsplatform.us",
     powerPlatformApiScope: "https://api.appsplatform.us/.default",
     powerAppsApiHost: "api.apps.appsplatform.us",
+    armHost: "management.usgovcloudapi.net",
     dataverseDomains: ["crm.appsplatform.us"],
   },
   china: {
@@ -71,6 +79,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = {
     powerPlatformApiHost: "api.powerplatform.partner.microsoftonline.cn",
     powerPlatformApiScope: "https://api.powerplatform.partner.microsoftonline.cn/.default",
     powerAppsApiHost: "api.powerapps.cn",
+    armHost: "management.chinacloudapi.cn",
     dataverseDomains: ["crm.dynamics.cn"],
   },
   ex: {
@@ -79,6 +88,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = {
     powerPlatformApiHost: "api.powerplatform.eaglex.ic.gov",
     powerPlatformApiScope: "https://api.powerplatform.eaglex.ic.gov/.default",
     powerAppsApiHost: "api.powerapps.eaglex.ic.gov",
+    armHost: "",
     dataverseDomains: [], // [GDS] lists no discovery service for this cloud: no Dataverse host is accepted
   },
   rx: {
@@ -87,6 +97,7 @@ export const CLOUDS: Readonly<Record<CloudName, CloudEndpoints>> = {
     powerPlatformApiHost: "api.powerplatform.microsoft.scloud",
     powerPlatformApiScope: "https://api.powerplatform.microsoft.scloud/.default",
     powerAppsApiHost: "api.powerapps.microsoft.scloud",
+    armHost: "",
     dataverseDomains: [],
   },
 };
@@ -118,7 +129,7 @@ export function isDataverseHost(hostname: string): boolean {
  * Why `url` may not receive a token of the given kind, or undefined when it may: https to a host of
  * the table above, with no credentials or port in the URL, or plain http to this machine (tests).
  */
-export function tokenEndpointProblem(url: string, kind: "bap" | "powerPlatformApi" | "dataverse"): string | undefined {
+export function tokenEndpointProblem(url: string, kind: TokenService): string | undefined {
   let u: URL;
   try {
     u = new URL(url);
@@ -129,25 +140,27 @@ export function tokenEndpointProblem(url: string, kind: "bap" | "powerPlatformAp
   if (u.protocol !== "https:") return "must be an https URL";
   if (u.username || u.password) return "must not carry a user name or password (`user@host` sends the request to `host`)";
   if (u.port) return "must not name a port";
-  const known =
-    kind === "bap" ? cloudOfBapHost(u.hostname) !== undefined : kind === "powerPlatformApi" ? cloudOfPowerPlatformApiHost(u.hostname) !== undefined : isDataverseHost(u.hostname);
-  if (known) return undefined;
+  if (serviceOfUrl(u.origin) === kind) return undefined;
   const hosts =
     kind === "bap"
       ? Object.values(CLOUDS).map((c) => c.bapHost)
       : kind === "powerPlatformApi"
         ? [...new Set(Object.values(CLOUDS).map((c) => c.powerPlatformApiHost))]
-        : Object.values(CLOUDS).flatMap((c) => c.dataverseDomains.map((d) => `*.${d}`));
-  return `is not a known ${kind === "bap" ? "Power Platform admin (BAP)" : kind === "powerPlatformApi" ? "Power Platform API" : "Dataverse"} host (known: ${hosts.join(", ")})`;
+        : kind === "arm"
+          ? [...new Set(Object.values(CLOUDS).map((c) => c.armHost).filter(Boolean))]
+          : Object.values(CLOUDS).flatMap((c) => c.dataverseDomains.map((d) => `*.${d}`));
+  const label = { bap: "Power Platform admin (BAP)", powerPlatformApi: "Power Platform API", arm: "Azure Resource Manager", dataverse: "Dataverse" }[kind];
+  return `is not a known ${label} host (known: ${hosts.join(", ")})`;
 }
 
 /** The services a token of this program is for; each has its own audience and its own hosts above. */
-export type TokenService = "bap" | "powerPlatformApi" | "dataverse";
+export type TokenService = "bap" | "powerPlatformApi" | "arm" | "dataverse";
 
 /** For messages: what each service is called. */
 export const SERVICE_LABELS: Readonly<Record<TokenService, string>> = {
   bap: "the Power Platform admin API (BAP)",
   powerPlatformApi: "the Power Platform API",
+  arm: "Azure Resource Manager",
   dataverse: "Dataverse",
 };
 
@@ -161,6 +174,7 @@ export function serviceOfUrl(url: string): TokenService | undefined {
   }
   if (cloudOfBapHost(h)) return "bap";
   if (cloudOfPowerPlatformApiHost(h)) return "powerPlatformApi";
+  if (Object.values(CLOUDS).some((c) => c.armHost === h.toLowerCase())) return "arm";
   return isDataverseHost(h) ? "dataverse" : undefined;
 }
 
@@ -174,7 +188,7 @@ export const BAP_SCOPE_VARIABLE = "POWER_PLATFORM_BAP_SCOPE";
  */
 export function tokenScopeFor(url: string, service: TokenService, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const u = new URL(url);
-  if (service === "dataverse") return `${u.origin}/.default`;
+  if (service === "dataverse" || service === "arm") return `${u.origin}/.default`;
   if (service === "bap" && env[BAP_SCOPE_VARIABLE]) return env[BAP_SCOPE_VARIABLE];
   const cloud = isLoopbackHost(u.hostname) ? "public" : service === "bap" ? cloudOfBapHost(u.hostname) : cloudOfPowerPlatformApiHost(u.hostname);
   if (!cloud) return undefined;

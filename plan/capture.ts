@@ -48,6 +48,8 @@ export interface PlannedResource {
   ignoreChanges?: string[];
   /** For REFERENCE_TYPES: per input, the logical names of the resources its value came from. */
   references?: Record<string, string[]>;
+  /** `pulumi destroy` leaves it in the cloud (the option `retainOnDelete`). */
+  retainOnDelete?: true;
 }
 
 export interface StackPlan {
@@ -117,6 +119,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       inputs: normalize(unmaskKnownParts(r.type, withoutProviderText(r.inputs))) as Record<string, unknown>,
       ...(r.ignoreChanges ? { ignoreChanges: r.ignoreChanges } : {}),
       ...(r.references ? { references: r.references } : {}),
+      ...(r.retainOnDelete ? { retainOnDelete: true as const } : {}),
     }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
   const outputs = Object.fromEntries(Object.entries(run.outputs).map(([name, { value, secret }]) => [name, secret ? SECRET : value]));

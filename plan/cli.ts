@@ -6,7 +6,8 @@
  * committed plans/<stack>.json so every infrastructure change shows up as a reviewable diff.
  *
  * Exit codes: 0 clean; 1 policy violations or a plan that differs from the committed one;
- * 2 usage or configuration error.
+ * 2 usage or configuration error, including two stacks that share an environment, an address range
+ * or a globally unique name (plan/stack-isolation.ts).
  */
 import { createTwoFilesPatch } from "diff";
 import * as fs from "fs";
@@ -119,6 +120,10 @@ async function main(argv: string[]): Promise<number> {
   if (stacks.length === 0 || (values.all && positionals.length > 0)) throw new UsageError(USAGE);
   for (const s of stacks) if (!known.includes(s)) throw new UsageError(`unknown stack '${s}': no Pulumi.${s}.yaml (stacks: ${known.join(", ")})`);
   if (values.json && stacks.length > 1) throw new UsageError("--json takes one stack; with --all use --write to update plans/<stack>.json");
+  // No stack may share its environment, address ranges or unique names with another: refused before
+  // anything is planned (plan/stack-isolation.ts).
+  const { checkStackIsolation } = await import("./stack-isolation");
+  checkStackIsolation(known, stacks);
 
   // Loaded only now, so usage errors answer without loading the Pulumi SDK; the serialization
   // check starts first, so that its child (if any) works while this process loads the program.

@@ -46,6 +46,10 @@ export interface RegisteredResource {
   ignoreChanges?: string[];
   /** For the types in `referencesFor`: per input, the logical names of the resources its value came from. */
   references?: Record<string, string[]>;
+  /** Logical names of the resources the option `dependsOn` names. */
+  dependsOn?: string[];
+  /** The option `retainOnDelete`: `pulumi destroy` drops it from the state and leaves it in the cloud. */
+  retainOnDelete?: boolean;
 }
 
 export interface ExportedOutput {
@@ -160,6 +164,7 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
   const resources: RegisteredResource[] = [];
   const parentNames = new Map<string, string>();
   const ignored = new Map<string, string[]>();
+  const resourceOptions = new Map<string, { dependsOn?: string[]; retainOnDelete?: boolean }>();
   const referencesOf = new Map<string, Record<string, string[]>>();
   const declared = new Map<pulumi.Resource, { type: string; name: string }>();
   const key = (type: string, name: string) => `${type}::${name}`;
@@ -181,6 +186,7 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
         if (ignoreChanges) resource.ignoreChanges = ignoreChanges;
         const references = referencesOf.get(key(args.type, args.name));
         if (references) resource.references = references;
+        Object.assign(resource, resourceOptions.get(key(args.type, args.name)));
         resources.push(resource);
         return { id: answer.id, state: answer.state };
       },
@@ -202,6 +208,12 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
       const parent = args.opts.parent ? declared.get(args.opts.parent) : undefined;
       if (parent && parent.type !== STACK_TYPE) parentNames.set(key(args.type, args.name), parent.name);
       if (args.opts.ignoreChanges?.length) ignored.set(key(args.type, args.name), [...args.opts.ignoreChanges]);
+      const dependsOn = ([] as unknown[]).concat(args.opts.dependsOn ?? [])
+        .map((r) => (pulumi.Resource.isInstance(r) ? declared.get(r)?.name : undefined))
+        .filter((n): n is string => n !== undefined);
+      if (dependsOn.length || args.opts.retainOnDelete) {
+        resourceOptions.set(key(args.type, args.name), { ...(dependsOn.length ? { dependsOn } : {}), ...(args.opts.retainOnDelete ? { retainOnDelete: true } : {}) });
+      }
       if (options.referencesFor?.(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, declared));
       return undefined;
     });

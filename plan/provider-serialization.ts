@@ -39,6 +39,8 @@ export interface SerializationCheck {
 
 interface CacheEntry {
   node: string;
+  /** The default providers' files when the results were taken: a provider added since is not in them. */
+  providerFiles?: string[];
   /** Project-relative path → sha256 of its content, for every file the result depends on. */
   files: Record<string, string>;
   results: SerializationResult[];
@@ -46,6 +48,13 @@ interface CacheEntry {
 
 interface SerializedText {
   containsSecrets: boolean;
+}
+
+/** Project-relative paths of the files default providers come from, without loading them. */
+function defaultProviderFiles(): string[] {
+  return fs.readdirSync(PROVIDERS_DIR).sort()
+    .filter((system) => fs.existsSync(path.join(PROVIDERS_DIR, system, "provider.ts")))
+    .map((system) => `dynamic-providers/${system}/provider.ts`);
 }
 
 /** The default providers, by object, with the name a problem is reported under. */
@@ -90,6 +99,7 @@ export function cachedResults(cacheFile = CACHE_FILE): SerializationResult[] | u
     return undefined;
   }
   if (entry.node !== process.version) return undefined;
+  if (JSON.stringify(entry.providerFiles) !== JSON.stringify(defaultProviderFiles())) return undefined;
   const unchanged = Object.entries(entry.files).every(([file, hash]) => sha256(path.join(ROOT, file)) === hash);
   return unchanged ? entry.results : undefined;
 }
@@ -107,7 +117,7 @@ export function cacheResults(results: SerializationResult[], dependencies: strin
     if (hash === undefined) return;
     files[path.relative(ROOT, file)] = hash;
   }
-  const entry: CacheEntry = { node: process.version, files, results };
+  const entry: CacheEntry = { node: process.version, providerFiles: defaultProviderFiles(), files, results };
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
     fs.writeFileSync(cacheFile, `${JSON.stringify(entry, null, 2)}\n`);

@@ -9,10 +9,15 @@ import * as path from "path";
 import { parse } from "yaml";
 
 export const ROOT = path.resolve(__dirname, "..");
+/**
+ * Where the Pulumi.<stack>.yaml files are read from: next to Pulumi.yaml, unless IOM_STACK_FILES_DIR
+ * names another folder (a test runs `npm run plan` over copies of the stack files plus one more).
+ */
+export const STACK_FILES_DIR = process.env.IOM_STACK_FILES_DIR ? path.resolve(process.env.IOM_STACK_FILES_DIR) : ROOT;
 
 /** The stacks of this project: one per Pulumi.<stack>.yaml next to Pulumi.yaml, sorted. */
 export function listStacks(): string[] {
-  return fs.readdirSync(ROOT)
+  return fs.readdirSync(STACK_FILES_DIR)
     .map((f) => /^Pulumi\.([a-z0-9-]+)\.yaml$/.exec(f)?.[1])
     .filter((s): s is string => s !== undefined)
     .sort();
@@ -41,7 +46,7 @@ export function loadProject(): ProjectFile {
 }
 
 export function loadStackFile(stack: string): Record<string, unknown> {
-  const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
+  const doc = parse(fs.readFileSync(path.join(STACK_FILES_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> } | null;
   return doc?.config ?? {};
 }
 

@@ -83,6 +83,7 @@ export const T = {
   actionGroup: "azure-native:monitor:ActionGroup",
   logAlert: "azure-native:monitor:ScheduledQueryRule",
   metricAlert: "azure-native:monitor:MetricAlert",
+  bastionHost: "azure-native:network:BastionHost",
 } as const;
 
 /** Types whose property references the offline plan records (see PolicyResource.references). */
@@ -115,6 +116,41 @@ function inboundFromInternet(rule: Obj): boolean {
   const sources = [rule.sourceAddressPrefix, ...arr(rule.sourceAddressPrefixes)].filter((s): s is string => typeof s === "string");
   return sources.some((s) => INTERNET_SOURCES.has(s.toLowerCase()));
 }
+
+const sourcesOf = (rule: Obj): string[] =>
+  [rule.sourceAddressPrefix, ...arr(rule.sourceAddressPrefixes)].filter((s): s is string => typeof s === "string");
+const destinationsOf = (rule: Obj): string[] =>
+  [rule.destinationAddressPrefix, ...arr(rule.destinationAddressPrefixes)].filter((s): s is string => typeof s === "string");
+
+/**
+ * The NSG of an AzureBastionSubnet: named for it by the naming function (`nsg-...-bas`), or admitting
+ * Bastion's control plane (GatewayManager), which Microsoft requires of it and no other subnet needs.
+ */
+const isBastionNsg = (rules: Obj[], name?: unknown) =>
+  (typeof name === "string" && name.endsWith("-bas")) ||
+  rules.some((r) => r.direction === "Inbound" && r.access === "Allow" && sourcesOf(r).some((s) => s.toLowerCase() === "gatewaymanager"));
+
+/**
+ * What an NSG on AzureBastionSubnet must allow (Microsoft, "Configure NSG rules for Azure Bastion":
+ * "If you apply an NSG ... you must create all of the following ingress and egress traffic rules").
+ */
+const BASTION_REQUIRED: { name: string; direction: "Inbound" | "Outbound"; source: string; destination: string; ports: number[] }[] = [
+  { name: "AllowHttpsInbound", direction: "Inbound", source: "Internet", destination: "*", ports: [443] },
+  { name: "AllowGatewayManagerInbound", direction: "Inbound", source: "GatewayManager", destination: "*", ports: [443] },
+  { name: "AllowBastionHostCommunication", direction: "Inbound", source: "VirtualNetwork", destination: "VirtualNetwork", ports: [8080, 5701] },
+  { name: "AllowAzureLoadBalancerInbound", direction: "Inbound", source: "AzureLoadBalancer", destination: "*", ports: [443] },
+  { name: "AllowSshRdpOutbound", direction: "Outbound", source: "*", destination: "VirtualNetwork", ports: [22, 3389] },
+  { name: "AllowAzureCloudOutbound", direction: "Outbound", source: "*", destination: "AzureCloud", ports: [443] },
+  { name: "AllowBastionCommunication", direction: "Outbound", source: "VirtualNetwork", destination: "VirtualNetwork", ports: [8080, 5701] },
+  { name: "AllowHttpOutbound", direction: "Outbound", source: "*", destination: "Internet", ports: [80] },
+];
+
+/** Whether the only port an inbound rule opens is TCP 443 (what Bastion takes from the internet). */
+const onlyHttps = (rule: Obj) => rule.protocol === "Tcp" && portRanges(rule).length === 1 && portRanges(rule)[0][0] === 443 && portRanges(rule)[0][1] === 443;
+
+/** Sources that name no particular subnet: anything in the VNet, or the internet. */
+const BROAD_SOURCES = new Set([...INTERNET_SOURCES, "virtualnetwork"]);
+const REMOTE_ACCESS_PORTS = [22, 3389];
 
 /** Port ranges ("443", "5671-5672", "*") as [from, to] pairs. */
 function portRanges(rule: Obj): [number, number][] {
@@ -164,7 +200,7 @@ export const TAGGABLE = [
   "azure-native:compute:VirtualMachineRunCommandByVirtualMachine", "azure-native:powerplatform:EnterprisePolicy",
   "azure-native:operationalinsights:Workspace", "azure-native:monitor:DataCollectionRule", "azure-native:monitor:ActionGroup",
   "azure-native:monitor:ScheduledQueryRule", "azure-native:monitor:MetricAlert", "azure-native:applicationinsights:Workbook",
-  "azure-native:network:FlowLog",
+  "azure-native:network:FlowLog", T.bastionHost,
 ];
 export const REQUIRED_TAGS = ["workload", "environment", "businessUnit", "managedBy"];
 
@@ -205,12 +241,56 @@ export const RESOURCE_RULES: ResourceRule[] = [
   },
   {
     name: "nsg-no-inbound-from-internet",
-    description: "No security rule allows inbound traffic from the internet.",
+    description: "No security rule allows inbound traffic from the internet, but TCP 443 to Azure Bastion's own subnet (its NSG admits GatewayManager), which Bastion requires.",
     types: [T.nsg, T.securityRule],
     check: ({ type, props }) => {
       const rules = type === T.securityRule ? [props] : arr(props.securityRules).map(obj);
-      return rules.filter(inboundFromInternet).map((r) => `rule '${String(r.name ?? "?")}' allows inbound traffic from ${String(r.sourceAddressPrefix ?? arr(r.sourceAddressPrefixes).join(","))}`);
+      const bastion = type === T.nsg && isBastionNsg(rules, props.networkSecurityGroupName);
+      return rules.filter((r) => inboundFromInternet(r) && !(bastion && onlyHttps(r)))
+        .map((r) => `rule '${String(r.name ?? "?")}' allows inbound traffic from ${String(r.sourceAddressPrefix ?? arr(r.sourceAddressPrefixes).join(","))}`);
     },
+  },
+  {
+    name: "nsg-remote-access-from-named-subnet",
+    description: "RDP (3389) and SSH (22) are allowed in only from named address ranges (the Bastion subnet), never from the whole VNet or the internet.",
+    types: [T.nsg, T.securityRule],
+    check: ({ type, props }) => {
+      if (type === T.nsg && props.securityRules === UNKNOWN) return [];
+      const rules = type === T.securityRule ? [props] : arr(props.securityRules).map(obj);
+      return rules
+        .filter((r) => r.direction === "Inbound" && r.access === "Allow" && portRanges(r).some(([a, b]) => REMOTE_ACCESS_PORTS.some((p) => a <= p && p <= b)))
+        .filter((r) => sourcesOf(r).length === 0 || sourcesOf(r).some((s) => BROAD_SOURCES.has(s.toLowerCase())))
+        .map((r) => `rule '${String(r.name ?? "?")}' allows RDP/SSH in from ${sourcesOf(r).join(",") || "any source"}; allow it from the Bastion subnet's range only`);
+    },
+  },
+  {
+    name: "bastion-nsg-required-rules",
+    description: "An NSG on AzureBastionSubnet has every rule Microsoft requires of it, ahead of any deny-all; without them Bastion stops receiving platform updates.",
+    types: [T.nsg],
+    check: ({ props }) => {
+      if (props.securityRules === UNKNOWN) return [];
+      const rules = arr(props.securityRules).map(obj);
+      if (!isBastionNsg(rules, props.networkSecurityGroupName)) return [];
+      const denyAllAt = (direction: string) => Math.min(4097, ...rules
+        .filter((r) => r.direction === direction && r.access === "Deny" && sourcesOf(r).includes("*") && destinationsOf(r).includes("*"))
+        .map((r) => (typeof r.priority === "number" ? r.priority : 4096)));
+      return BASTION_REQUIRED.filter((req) => !rules.some((r) =>
+        r.direction === req.direction && r.access === "Allow" &&
+        (typeof r.priority !== "number" || r.priority < denyAllAt(req.direction)) &&
+        sourcesOf(r).some((s) => s.toLowerCase() === req.source.toLowerCase()) &&
+        destinationsOf(r).some((d) => d.toLowerCase() === req.destination.toLowerCase()) &&
+        req.ports.every((p) => portRanges(r).some(([a, b]) => a <= p && p <= b))))
+        .map((req) => `misses Microsoft's required Bastion rule ${req.name} (${req.direction} ${req.source} -> ${req.destination}, ports ${req.ports.join(", ")})`);
+    },
+  },
+  {
+    name: "bastion-host-baseline",
+    description: "Azure Bastion hands out no shareable links (sessions without Azure sign-in) and makes no IP-based connections beyond the stack's VMs.",
+    types: [T.bastionHost],
+    check: ({ props }) => [
+      ...(props.enableShareableLink === true ? ["enableShareableLink must be false: a shareable link opens a session to anyone who has it"] : []),
+      ...(props.enableIpConnect === true ? ["enableIpConnect must be false: the stack's Bastion connects to its own VMs only"] : []),
+    ],
   },
   {
     name: "vm-trusted-launch",

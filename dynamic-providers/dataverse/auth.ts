@@ -164,7 +164,7 @@ export interface RefusalDetails {
 
 /** The variable a token for `service` can be passed in (Dataverse: auth.ts; BAP and the Power Platform API: power-platform/admin-api.ts). */
 function tokenVariable(service: TokenService): string {
-  return service === "dataverse" ? ENV_TOKEN_VARIABLE : "POWER_PLATFORM_ACCESS_TOKEN";
+  return service === "dataverse" ? ENV_TOKEN_VARIABLE : service === "arm" ? "AZURE_RESOURCE_MANAGER_ACCESS_TOKEN" : "POWER_PLATFORM_ACCESS_TOKEN";
 }
 
 /** Who refused, for the first line of the message. */

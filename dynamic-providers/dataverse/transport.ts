@@ -32,7 +32,7 @@ const DEFAULT_CONCURRENCY = 16;
 /** Operations per `$batch` request and rows per CreateMultiple/UpdateMultiple: the service's maximum. */
 export const HARD_MAX_BATCH = 1000;
 /** Prefix of the environment variables that tune the client of each service (provider.ts files read them). */
-const ENV_PREFIX: Readonly<Record<TokenService, string>> = { dataverse: "DATAVERSE_SYNC_", bap: "POWER_PLATFORM_", powerPlatformApi: "POWER_PLATFORM_" };
+const ENV_PREFIX: Readonly<Record<TokenService, string>> = { dataverse: "DATAVERSE_SYNC_", bap: "POWER_PLATFORM_", powerPlatformApi: "POWER_PLATFORM_", arm: "AZURE_ARM_" };
 
 /** The client's options with every default applied. */
 export type Settings = Required<Omit<ClientOptions, "environmentUrl" | "getToken" | "log" | "service">>;

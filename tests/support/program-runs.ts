@@ -121,7 +121,10 @@ export async function runProgramWithMocks(stack: string, changes: ConfigChanges)
   const run = await runProgramUnderMocks(stack, { changes, preview: false, mocks: mocksFor(generatedSecrets) });
   const resources: MockedResource[] = run.resources
     .filter((r) => r.type !== "pulumi:pulumi:Stack")
-    .map((r) => ({ type: r.type, name: r.name, inputs: r.inputs, id: r.id as string }));
+    .map((r) => ({
+      type: r.type, name: r.name, inputs: r.inputs, id: r.id as string,
+      ...(r.dependsOn ? { dependsOn: r.dependsOn } : {}), ...(r.retainOnDelete ? { retainOnDelete: true } : {}),
+    }));
   return {
     resources,
     outputs: Object.fromEntries(Object.entries(run.outputs).map(([k, o]) => [k, o.value])),

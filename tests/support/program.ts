@@ -21,6 +21,10 @@ export interface MockedResource {
   name: string;
   inputs: Record<string, unknown>;
   id: string;
+  /** Logical names of the resources its `dependsOn` option names. */
+  dependsOn?: string[];
+  /** Its `retainOnDelete` option. */
+  retainOnDelete?: boolean;
 }
 
 /** A run as the server sends it. */

@@ -1,13 +1,14 @@
 /**
  * The gateway setup script, read with a PowerShell grammar (it cannot run here): every script
  * parses, nothing handed to a native program can be empty (Windows PowerShell 5.1, which Run
- * Command v2 uses, drops empty arguments), stage 1 and stage 2 agree on what they exchange, and the
- * re-run decision is the table components/gatewaySetupPlan.ts models.
+ * Command v2 uses, drops empty arguments), stage 1 and stage 2 agree on what they exchange, the
+ * re-run decision is the table components/gatewaySetupPlan.ts models, and the gateway software is
+ * installed in every mode by its own installer, without a signed-in session.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import type { Tree } from "web-tree-sitter";
+import type { Node, Tree } from "web-tree-sitter";
 import { GATEWAY_SETUP_SCRIPT } from "../../components/dataGateway";
 import { GATEWAY_SETUP_PLANS, localGatewayState, planGatewaySetup, type SetupMode } from "../../components/gatewaySetupPlan";
 import { runProgram } from "../support/program";
@@ -65,7 +66,7 @@ describe("no native program receives an argument that can be empty", () => {
 
   test("the setup's native calls (pwsh, msiexec) carry only values that cannot be empty", () => {
     const calls = [...nativeCalls(main), ...nativeCalls(stage2)];
-    expect(calls.map((c) => c.program.split(" ")[0]).sort()).toEqual(["$pwsh", "Start-Process"]);
+    expect(calls.map((c) => c.program).sort()).toEqual(["$pwsh (\"C:\\Program Files\\PowerShell\\7\\pwsh.exe\")", "Start-Process $installer", "Start-Process msiexec.exe"]);
     for (const call of calls) {
       expect({ program: call.program, line: call.line, empty: call.args.filter((a) => a.mayBeEmpty) }).toEqual({ program: call.program, line: call.line, empty: [] });
     }
@@ -93,7 +94,7 @@ describe("re-running the setup does only what is missing", () => {
   });
 
   test.each([
-    ["Install-DataGateway", '$steps -contains "install"'],
+    ["Install-GatewaySoftware", '$steps -contains "install"'],
     ["Add-DataGatewayCluster", '$steps -contains "create"'],
     ["Add-DataGatewayClusterMember", '$steps -contains "join"'],
   ])("%s runs once, only when the plan says %s", (cmdlet, condition) => {
@@ -108,8 +109,10 @@ describe("re-running the setup does only what is missing", () => {
 
   function runSetup(world: World, computer: string, mode: SetupMode): string[] {
     const names = mode === "create" ? [computer, CLUSTER] : [computer];
-    const listed = (world.clusterMembers ?? []).some((m) => names.includes(m));
-    const plan = planGatewaySetup(mode, localGatewayState(world.installed[computer] ?? false, listed), world.clusterMembers ? "exists" : "missing");
+    // prepare mode signs in to nothing, so it sees no cluster and no membership
+    const listed = mode !== "prepare" && (world.clusterMembers ?? []).some((m) => names.includes(m));
+    const cluster = mode === "prepare" ? "unknown" : world.clusterMembers ? "exists" : "missing";
+    const plan = planGatewaySetup(mode, localGatewayState(world.installed[computer] ?? false, listed), cluster);
     if ("failure" in plan) throw new Error(plan.failure);
     for (const step of plan.steps) {
       if (step === "install") world.installed[computer] = true;
@@ -122,6 +125,17 @@ describe("re-running the setup does only what is missing", () => {
     }
     return plan.steps;
   }
+
+  test("prepare installs the gateway software once and never registers anything", () => {
+    const world: World = { installed: {} };
+    expect(runSetup(world, "GW01", "prepare")).toEqual(["install"]);
+    expect(runSetup(world, "GW01", "prepare")).toEqual([]);
+    expect(world.clusterMembers).toBeUndefined();
+    const prepareEntries = Object.entries(GATEWAY_SETUP_PLANS).filter(([key]) => key.startsWith("prepare/"));
+    expect(prepareEntries).toEqual([["prepare/notInstalled/unknown", "install"], ["prepare/installedOnly/unknown", "none"]]);
+    // a prepared node, registered later by an operator or by a service principal, is not installed again
+    expect(runSetup(world, "GW01", "create")).toEqual(["create"]);
+  });
 
   test("create, re-run, join, re-run: each run does only the missing steps", () => {
     const world: World = { installed: {} };
@@ -155,6 +169,53 @@ describe("re-running the setup does only what is missing", () => {
     };
     expect(previous).toThrow(/already registered/);
     expect(runSetup(world, "GW01", "create")).toEqual([]);
+  });
+});
+
+describe("the gateway software is installed unattended, in every mode", () => {
+  /** The nodes enclosing `node`, innermost first. */
+  const ancestors = (node: Node): Node[] => {
+    const found: Node[] = [];
+    for (let n = node.parent; n; n = n.parent) found.push(n);
+    return found;
+  };
+
+  test("no Install-DataGateway: it needs a signed-in session, which prepare mode does not have", () => {
+    expect([...commandsNamed(main, "Install-DataGateway"), ...commandsNamed(stage2, "Install-DataGateway")]).toEqual([]);
+  });
+
+  test("prepare mode installs before it returns, and signs in to nothing", () => {
+    const [install] = commandsNamed(stage2, "Install-GatewaySoftware");
+    const [connect] = commandsNamed(stage2, "Connect-DataGatewayServiceAccount");
+    const prepareReturn = stage2.rootNode.text.indexOf('if ($settings.Mode -eq "prepare") {\n  Write-Step "Prepared');
+    expect(prepareReturn).toBeGreaterThan(install.startIndex);
+    // the sign-in sits in the else branch of the prepare test
+    const branch = ancestors(connect).find((n) => n.type === "else_clause");
+    expect(branch?.parent?.childForFieldName("condition")?.text).toBe('$settings.Mode -eq "prepare"');
+  });
+
+  test("the installer comes from the configured URL, runs only when Microsoft signed it, with the configured arguments and a log, and must succeed", () => {
+    const body = embeddedScripts(main)[0].body;
+    const fn = body.slice(body.indexOf("function Install-GatewaySoftware"), body.indexOf("$SetupPlans = @{"));
+    const download = fn.indexOf("Invoke-WebRequest -UseBasicParsing -Uri $settings.InstallerUrl -OutFile $installer");
+    const signature = fn.indexOf("Get-AuthenticodeSignature -FilePath $installer");
+    const refuse = fn.search(/if \(\$signature\.Status -ne "Valid" -or \$signer -notmatch "O=Microsoft Corporation"\) \{\s*throw/);
+    const run = fn.indexOf("Start-Process -FilePath $installer -ArgumentList $installerArguments -Wait -PassThru");
+    expect([download, signature, refuse, run].every((i) => i > 0)).toBe(true);
+    expect(download < signature && signature < refuse && refuse < run).toBe(true);
+    expect(fn).toContain('$installerArguments = "$($settings.InstallerArguments) /log `"$installLog`""');
+    // 0, 3010 (restart required) and 1641 (restart started) are successes; anything else stops the run
+    expect(fn).toMatch(/if \(@\(0, 3010, 1641\) -notcontains \$p\.ExitCode\) \{ throw/);
+    // success is judged by the gateway service being there afterwards, too
+    expect(fn).toMatch(/if \(-not \(Get-Service -Name PBIEgwService -ErrorAction SilentlyContinue\)\) \{\s*throw/);
+  });
+
+  test("stage 1 passes the installer's URL and arguments, as mandatory parameters, through the settings", () => {
+    const declared = scriptParameters(main);
+    for (const name of ["gatewayinstallerurl", "gatewayinstallerarguments"]) {
+      expect(declared.find((p) => p.name === name)).toMatchObject({ mandatory: true, allowsEmpty: false });
+    }
+    expect(hashtableLiteral(main, "settings")).toMatchObject({ InstallerUrl: "$GatewayInstallerUrl", InstallerArguments: "$GatewayInstallerArguments" });
   });
 });
 

@@ -82,7 +82,7 @@ describe("npm run plan", () => {
     expect(result.stdout).toContain("inventoryVisibility.organizationId=[unknown]");
     expect(result.stdout).toContain("Policies: no violations");
     expect(result.stdout).toContain("plans/dev.json matches the code and config.");
-    expect(result.stdout).toMatch(/^Dynamic providers: all 7 serialize as 'pulumi preview' serializes them/m);
+    expect(result.stdout).toMatch(/^Dynamic providers: all 8 serialize as 'pulumi preview' serializes them/m);
     expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(path.join(ROOT, "plans", "dev.json"), "utf8"));
   });
 

@@ -5,6 +5,7 @@
 import type { ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import * as fs from "fs";
 import * as path from "path";
+import { bastionSubnetRules } from "../../components/network";
 import { planViolations } from "../../plan/cli";
 import type { StackPlan } from "../../plan/capture";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
@@ -44,6 +45,11 @@ function gatewayNsg(...allows: [string, string[]][]): Props {
   };
 }
 
+/** The NSG the landing puts on AzureBastionSubnet, and the same without one of Microsoft's rules. */
+const bastionNsg: Props = { networkSecurityGroupName: "nsg-iom-retail-dev-weu-bas", securityRules: bastionSubnetRules() };
+const withoutRule = (name: string): Props => ({ ...bastionNsg, securityRules: bastionSubnetRules().filter((r) => r.name !== name) });
+const bastionHost: Props = { bastionHostName: "bas-iom-retail-dev-weu", sku: { name: "Basic" }, enableShareableLink: false, enableIpConnect: false, tags: TAGS };
+
 // [policy, type, passing props, failing props, expected message]
 const cases: [string, string, Props, Props, RegExp][] = [
   ["storage-private-network-only", "azure-native:storage:StorageAccount", secureStorage, { ...secureStorage, publicNetworkAccess: "Enabled" }, /publicNetworkAccess must be "Disabled"/],
@@ -53,9 +59,22 @@ const cases: [string, string, Props, Props, RegExp][] = [
   ["nsg-no-inbound-from-internet", "azure-native:network:NetworkSecurityGroup",
     { securityRules: [{ name: "Allow-Https-In", direction: "Inbound", access: "Allow", sourceAddressPrefixes: ["10.0.0.0/27"] }] },
     { securityRules: [{ name: "Rdp", direction: "Inbound", access: "Allow", sourceAddressPrefix: "Internet", destinationPortRange: "3389" }] }, /rule 'Rdp' allows inbound traffic from Internet/],
+  ["nsg-no-inbound-from-internet", "azure-native:network:NetworkSecurityGroup", bastionNsg,
+    // Bastion's own NSG takes TCP 443 from the internet and nothing else
+    { securityRules: [...bastionSubnetRules(), { name: "Rdp", direction: "Inbound", access: "Allow", protocol: "Tcp", sourceAddressPrefix: "Internet", destinationPortRange: "3389", priority: 200 }] },
+    /rule 'Rdp' allows inbound traffic from Internet/],
   ["nsg-no-inbound-from-internet", "azure-native:network:SecurityRule",
     { name: "Deny", direction: "Inbound", access: "Deny", sourceAddressPrefix: "*" },
     { name: "Any", direction: "Inbound", access: "Allow", sourceAddressPrefix: "*" }, /allows inbound traffic from \*/],
+  ["nsg-remote-access-from-named-subnet", "azure-native:network:NetworkSecurityGroup",
+    { securityRules: [{ name: "Allow-Rdp-From-Bastion-In", direction: "Inbound", access: "Allow", protocol: "Tcp", sourceAddressPrefix: "10.20.0.64/26", destinationPortRange: "3389" }] },
+    { securityRules: [{ name: "Rdp", direction: "Inbound", access: "Allow", protocol: "Tcp", sourceAddressPrefix: "VirtualNetwork", destinationPortRanges: ["22", "3389"] }] },
+    /rule 'Rdp' allows RDP\/SSH in from VirtualNetwork/],
+  ["bastion-nsg-required-rules", "azure-native:network:NetworkSecurityGroup", bastionNsg, withoutRule("AllowGatewayManagerInbound"),
+    /misses Microsoft's required Bastion rule AllowGatewayManagerInbound \(Inbound GatewayManager -> \*, ports 443\)/],
+  ["bastion-nsg-required-rules", "azure-native:network:NetworkSecurityGroup", bastionNsg, withoutRule("AllowHttpOutbound"),
+    /misses Microsoft's required Bastion rule AllowHttpOutbound \(Outbound \* -> Internet, ports 80\)/],
+  ["bastion-host-baseline", "azure-native:network:BastionHost", bastionHost, { ...bastionHost, sku: { name: "Standard" }, enableShareableLink: true }, /enableShareableLink must be false/],
   ["vm-trusted-launch", "azure-native:compute:VirtualMachine", trustedVm, { ...trustedVm, securityProfile: { securityType: "TrustedLaunch", uefiSettings: { secureBootEnabled: true, vTpmEnabled: false } } }, /vTpmEnabled must be true/],
   ["key-vault-rbac-and-recoverable", "azure-native:keyvault:Vault", rbacVault, { ...rbacVault, properties: { enableSoftDelete: true } }, /enableRbacAuthorization must be true/],
   ["key-vault-rbac-and-recoverable", "azure-native:keyvault:Vault", { ...rbacVault, tags: { ...TAGS, environment: "prod" }, properties: { enableRbacAuthorization: true, enablePurgeProtection: true } },
@@ -130,6 +149,7 @@ describe("the offline plan runs the same rules", () => {
     const violations = planViolations(plan);
     expect(violations.map((v) => `${v.policy} ${v.resource}`).sort()).toEqual([
       "nsg-no-inbound-from-internet network-nsg-gw",
+      "nsg-remote-access-from-named-subnet network-nsg-gw",
       "storage-private-network-only drop-account",
     ]);
   });

@@ -32,8 +32,9 @@ describe("serializing providers as pulumi.dynamic.Resource does", () => {
     expect(result.problem).toMatch(/captures a secret/);
   });
 
-  test("the default providers are the seven of dynamic-providers/README.md", () => {
+  test("the default providers are the eight of dynamic-providers/README.md", () => {
     expect([...defaultProviders().values()]).toEqual([
+      "dynamic-providers/azure/provider.ts#azureProviderRegistrationProvider",
       "dynamic-providers/bigcommerce/provider.ts#bigCommerceApiCheckProvider",
       "dynamic-providers/dataverse/provider.ts#iomMappingSetProvider",
       "dynamic-providers/iom-provider/provider.ts#iomProviderParametersProvider",
@@ -71,7 +72,14 @@ describe("the serialization cache", () => {
     expect(cachedResults(cache)).toBeUndefined();
   });
 
-  test("no longer answers under another Node version", () => {
+  test("no longer answers once a default provider was added (its file was never loaded, so no hash says so)", () => {
+    const entry = JSON.parse(fs.readFileSync(cache, "utf8")) as { providerFiles: string[] };
+    expect(entry.providerFiles).toContain("dynamic-providers/azure/provider.ts");
+    fs.writeFileSync(cache, JSON.stringify({ ...entry, providerFiles: entry.providerFiles.slice(1) }));
+    expect(cachedResults(cache)).toBeUndefined();
+  });
+
+    test("no longer answers under another Node version", () => {
     const entry = JSON.parse(fs.readFileSync(cache, "utf8")) as { node: string };
     fs.writeFileSync(cache, JSON.stringify({ ...entry, node: "v0.0.0" }));
     expect(cachedResults(cache)).toBeUndefined();

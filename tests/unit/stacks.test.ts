@@ -90,6 +90,10 @@ function expectationsOf(stack: string) {
     /** create: the stack creates the Power Platform environment and takes the ids from it. */
     createsEnvironment: v.powerPlatformEnvironmentMode === "create",
     connectivity,
+    powerShellVersion: String(v.gatewayPowerShellVersion),
+    gatewayInstallerUrl: String(v.gatewayInstallerUrl),
+    gatewayInstallerArguments: String(v.gatewayInstallerArguments),
+    bastionSku: String(v.bastionSku),
   };
 }
 
@@ -327,18 +331,26 @@ describe.each(STACKS)("stack %s", (stack) => {
       expect(new Set(grants.map((g) => g.inputs.principalId)).size).toBe(exp.vmCount);
     });
 
-    test("without a registration service principal the VMs are prepared and the manual step is an output", () => {
+    test("without a registration service principal the VMs get the gateway installed and the manual step is an output", () => {
       const r = run();
       const commands = r.ofType(T.runCommand);
       expect(commands).toHaveLength(exp.vmCount);
       for (const c of commands) {
         expect(obj(c.inputs.source).script).toBe(GATEWAY_SETUP_SCRIPT);
-        expect(list(c.inputs.parameters)).toContainEqual({ name: "Mode", value: "prepare" });
+        expect(list(c.inputs.parameters)).toEqual([
+          { name: "Mode", value: "prepare" },
+          { name: "PowerShellVersion", value: exp.powerShellVersion },
+          { name: "GatewayInstallerUrl", value: exp.gatewayInstallerUrl },
+          { name: "GatewayInstallerArguments", value: exp.gatewayInstallerArguments },
+        ]);
         expect(c.inputs.protectedParameters).toBeUndefined();
         expect(c.inputs.treatFailureAsDeploymentFailure).toBe(true);
       }
       expect(r.outputs.gatewayRegistrationMode).toBe("manual");
-      expect((r.outputs.nextSteps as string[])[0]).toMatch(new RegExp(`register it as cluster 'gw-${exp.hyphenated}' with the recovery key from Key Vault secret 'gateway-recovery-key'`));
+      const step = (r.outputs.nextSteps as string[])[0];
+      expect(step).toMatch(new RegExp(`^Register the installed gateway: .* register the first VM as cluster 'gw-${exp.hyphenated}' with the recovery key from Key Vault secret 'gateway-recovery-key'`));
+      // The VMs have no public IP: the step names the stack's Bastion, or how to get one.
+      expect(step).toMatch(exp.bastionSku ? new RegExp(`through Azure Bastion 'bas-${exp.hyphenated}'`) : /set bastionSku and bastionSubnetPrefix/);
     });
   });
 

@@ -47,7 +47,7 @@ describe("unattended gateway registration with a service principal", () => {
       expect(String(p.VaultName)).toMatch(/^kv-iomretailprodweu/);
     }
     expect(run.outputs.gatewayRegistrationMode).toBe("servicePrincipal");
-    expect((run.outputs.nextSteps as string[]).join("\n")).not.toMatch(/Sign in to each gateway VM/);
+    expect((run.outputs.nextSteps as string[]).join("\n")).not.toMatch(/Register the installed gateway/);
   });
 
   test("the client secret goes to Key Vault as a secret and nowhere else in plain text", () => {

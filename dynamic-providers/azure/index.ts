@@ -1,0 +1,13 @@
+/**
+ * Azure Resource Manager: a resource provider registered in the subscription after the preview
+ * features the stack needs from it (subscription prerequisites, docs/azure-landing.md).
+ */
+export {
+  AzureProviderRegistration, azureProviderRegistrationProvider, createAzureProviderRegistrationProvider, checkProviderRegistration,
+  registerFeatureCommand, registerProviderCommand,
+} from "./provider";
+export type {
+  AzureProviderRegistrationArgs, AzureProviderRegistrationInputs, AzureProviderRegistrationOutputs, AzureProviderRegistrationProvider,
+  AzureProviderRegistrationProviderOptions, RegistrationMode,
+} from "./provider";
+export { ARM_HOSTS, ARM_TOKEN_VARIABLE, DEFAULT_ARM_URL, FEATURES_API_VERSION, PROVIDERS_API_VERSION, armUrlFor, armUrlProblem } from "./arm";
