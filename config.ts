@@ -580,9 +580,8 @@ function checkPowerPlatformEnvironment(v: Values, add: AddProblem): void {
     if (v.powerPlatformEnvironmentTemplates.length === 0) {
       add("powerPlatformEnvironmentTemplates", "must name at least one Dynamics 365 template when powerPlatformEnvironmentMode is 'create': templates enable Dynamics 365 apps, which IOM needs (a preview lists the ones your licences offer)");
     }
-    if (v.powerPlatformBapUrl !== "" && cloudOfBapHost(new URL(v.powerPlatformBapUrl).hostname) === undefined) {
-      add("powerPlatformBapUrl", `must be a known BAP host in create mode (the application packages go to the same cloud's Power Platform API; known: ${Object.values(CLOUDS).map((c) => c.bapHost).join(", ")})`);
-    }
+    // An unknown powerPlatformBapUrl is refused for every stack (clouds.ts); in create mode a loopback one
+    // (the emulators) finds its application-package API through the same table.
     return;
   }
   if (v.powerPlatformEnvironmentId === "") add("powerPlatformEnvironmentId", "is required when powerPlatformEnvironmentMode is 'adopt' (Power Platform admin center > Environments > the environment > Environment ID), or set the mode to 'create'");

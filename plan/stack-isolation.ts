@@ -24,13 +24,13 @@ export interface StackSettings {
 /**
  * Config keys that identify the Power Platform / Dataverse environment a stack works on. A key a
  * stack does not have (not declared yet, or empty) is skipped, so a key that another change adds
- * (e.g. `powerPlatformEnvironmentDomainName`) only needs its line here.
+ * (e.g. `powerPlatformDomainName`) only needs its line here.
  */
 export const ENVIRONMENT_KEYS: readonly { key: string; what: string; normalize: (value: string) => string }[] = [
   { key: "dataverseEnvironmentUrl", what: "Dataverse URL", normalize: (v) => v.trim().toLowerCase().replace(/\/+$/, "") },
   { key: "organizationId", what: "Dataverse organization id", normalize: (v) => v.trim().toLowerCase() },
   { key: "powerPlatformEnvironmentId", what: "Power Platform environment id", normalize: (v) => v.trim().toLowerCase() },
-  { key: "powerPlatformEnvironmentDomainName", what: "environment domain name", normalize: (v) => v.trim().toLowerCase() },
+  { key: "powerPlatformDomainName", what: "environment domain name", normalize: (v) => v.trim().toLowerCase() },
 ];
 
 /** The keys the names below are derived from (naming.ts): changing any one of them changes all names. */

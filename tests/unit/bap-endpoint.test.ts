@@ -33,7 +33,7 @@ describe("a bad powerPlatformBapUrl is refused, naming the key", () => {
   });
 
   test("a host of no known cloud on a stack that creates its environment (the application packages' API follows the cloud)", () => {
-    expect(configProblem("dev", { set: { powerPlatformBapUrl: "https://bap.example.com" } })).toMatch(/powerPlatformBapUrl: must be a known BAP host in create mode/);
+    expect(configProblem("dev", { set: { powerPlatformBapUrl: "https://bap.example.com" } })).toMatch(/powerPlatformBapUrl: .*is not a known Power Platform admin \(BAP\) host/);
   });
 });
 

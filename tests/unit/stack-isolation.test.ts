@@ -38,26 +38,30 @@ test("the committed stacks share no environment, address range or unique name", 
 });
 
 test("a stack copied from test as the README used to say is refused, naming the shared keys and both stacks", () => {
-  const uat = loadStackSettings("test", UAT_AS_THE_README_USED_TO_SAY, "uat");
+  // test creates its environment now, so a copy of it gets an environment of its own; prod adopts one
+  // by its ids, as every stack did when the README said to copy a stack file.
+  const uat = loadStackSettings("prod", UAT_AS_THE_README_USED_TO_SAY, "uat");
   const shared = sharedValues([...committed(), uat]);
   expect(shared.map((s) => [s.keys, s.stacks])).toEqual([
-    [["dataverseEnvironmentUrl"], ["test", "uat"]],
-    [["organizationId"], ["test", "uat"]],
-    [["powerPlatformEnvironmentId"], ["test", "uat"]],
+    [["dataverseEnvironmentUrl"], ["prod", "uat"]],
+    [["organizationId"], ["prod", "uat"]],
+    [["powerPlatformEnvironmentId"], ["prod", "uat"]],
   ]);
   const text = describeSharedValues(shared);
-  expect(text).toContain("Stacks test, uat share 3 values that must belong to one stack only:");
-  expect(text).toContain("dataverseEnvironmentUrl: test and uat both name the Dataverse URL 'https://iom-retail-test.crm4.dynamics.com'");
-  expect(text).toContain("organizationId: test and uat both name the Dataverse organization id '0b8e7a52-93d4-4f0e-8c71-2a6de4f9b3c7'");
-  expect(text).toContain("powerPlatformEnvironmentId: test and uat both name the Power Platform environment id");
+  expect(text).toContain("Stacks prod, uat share 3 values that must belong to one stack only:");
+  expect(text).toContain("dataverseEnvironmentUrl: prod and uat both name the Dataverse URL 'https://iom-retail-prod.crm4.dynamics.com'");
+  expect(text).toContain("organizationId: prod and uat both name the Dataverse organization id '3c2a9f64-5e1b-4d87-b0c3-7f9e1a2d6b58'");
+  expect(text).toContain("powerPlatformEnvironmentId: prod and uat both name the Power Platform environment id");
 });
 
 test("values compare as the services treat them: a URL with or without its trailing slash, a GUID in any case", () => {
-  const uat = loadStackSettings("test", {
+  const uat = loadStackSettings("prod", {
     set: {
       ...UAT_AS_THE_README_USED_TO_SAY.set,
-      dataverseEnvironmentUrl: "https://iom-retail-test.crm4.dynamics.com/",
-      organizationId: "0B8E7A52-93D4-4F0E-8C71-2A6DE4F9B3C7",
+      powerPlatformEnvironmentMode: "adopt",
+      powerPlatformEnvironmentTemplates: [],
+      dataverseEnvironmentUrl: "https://iom-retail-prod.crm4.dynamics.com/",
+      organizationId: "3C2A9F64-5E1B-4D87-B0C3-7F9E1A2D6B58",
       powerPlatformEnvironmentId: "7a0c3e51-2b4d-4c6f-9e8a-1d2b3c4e5f60",
     },
   }, "uat");
@@ -68,6 +72,8 @@ test("address ranges may not overlap across stacks, a failover range included", 
   const uat = loadStackSettings("test", {
     set: {
       ...UAT_AS_THE_README_USED_TO_SAY.set,
+      powerPlatformEnvironmentMode: "adopt",
+      powerPlatformEnvironmentTemplates: [],
       dataverseEnvironmentUrl: "https://iom-retail-uat.crm4.dynamics.com",
       organizationId: "4d1c7b92-6a3e-4f10-b2c8-9e5d0a7f3b21",
       powerPlatformEnvironmentId: "7a0c3e51-2b4d-4c6f-9e8a-1d2b3c4e5f60",
@@ -89,6 +95,8 @@ test("two stacks with the same naming keys derive the same globally unique names
     set: {
       ...UAT_AS_THE_README_USED_TO_SAY.set,
       environment: "test", // left as it was
+      powerPlatformEnvironmentMode: "adopt",
+      powerPlatformEnvironmentTemplates: [],
       dataverseEnvironmentUrl: "https://iom-retail-uat.crm4.dynamics.com",
       organizationId: "4d1c7b92-6a3e-4f10-b2c8-9e5d0a7f3b21",
       powerPlatformEnvironmentId: "7a0c3e51-2b4d-4c6f-9e8a-1d2b3c4e5f60",
@@ -105,7 +113,7 @@ test("two stacks with the same naming keys derive the same globally unique names
 test("`npm run plan` refuses to plan when a stack shares a value, naming the keys and the stacks", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-"));
   for (const stack of listStacks()) fs.copyFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), path.join(dir, `Pulumi.${stack}.yaml`));
-  const uat = { ...loadStackFile("test") };
+  const uat = { ...loadStackFile("prod") };
   for (const [key, value] of Object.entries(UAT_AS_THE_README_USED_TO_SAY.set ?? {})) uat[`iom-bigcommerce:${key}`] = value;
   fs.writeFileSync(path.join(dir, "Pulumi.uat.yaml"), stringify({ config: uat }));
   const all = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin"), "--swc", path.join(ROOT, "plan", "cli.ts"), "--all"], {
@@ -113,8 +121,8 @@ test("`npm run plan` refuses to plan when a stack shares a value, naming the key
   });
   expect(all.status).toBe(2);
   expect(all.stdout).toBe("");
-  expect(all.stderr).toContain("Stacks test, uat share 3 values that must belong to one stack only:");
-  for (const key of ["dataverseEnvironmentUrl", "organizationId", "powerPlatformEnvironmentId"]) expect(all.stderr).toContain(`  - ${key}: test and uat`);
+  expect(all.stderr).toContain("Stacks prod, uat share 3 values that must belong to one stack only:");
+  for (const key of ["dataverseEnvironmentUrl", "organizationId", "powerPlatformEnvironmentId"]) expect(all.stderr).toContain(`  - ${key}: prod and uat`);
 }, 60_000);
 
 test("the README's steps for a new stack name every key that must change", () => {
