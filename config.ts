@@ -124,6 +124,39 @@ const BAP_ENDPOINT_SCHEMA = {
   },
 } as const;
 // ---- end BAP endpoint -------------------------------------------------------------------------------
+// ---- The doctor (npm run doctor; docs/operations.md, "The doctor") -----------------------------------
+/** `Provider/Flow name` entries: the provider is what ends at the first `/`, the flow's display name the rest. */
+export function parseProviderFlowEntries(entries: readonly string[], problems: string[], describe: (index: number) => string): { provider: string; flow: string }[] {
+  const out: { provider: string; flow: string }[] = [];
+  const seen = new Set<string>();
+  entries.forEach((entry, i) => {
+    const slash = entry.indexOf("/");
+    const provider = slash < 0 ? "" : entry.slice(0, slash).trim();
+    const flow = slash < 0 ? "" : entry.slice(slash + 1).trim();
+    if (!provider || !flow) {
+      problems.push(`${describe(i)} must be 'Provider/Flow name' (e.g. 'BigCommerce/BigCommerce Order Puller')`);
+      return;
+    }
+    const key = `${normalizeName(provider)}/${flow.toLowerCase()}`;
+    if (seen.has(key)) problems.push(`${describe(i)} names ${provider}/${flow} a second time`);
+    seen.add(key);
+    out.push({ provider, flow });
+  });
+  return out;
+}
+const DOCTOR_SCHEMA = {
+  iomProviderFlows: {
+    type: "array",
+    schema: z.array(z.string()).superRefine((entries, ctx) => {
+      const problems: string[] = [];
+      parseProviderFlowEntries(entries, problems, (i) => `entry ${i}`);
+      for (const message of problems) ctx.addIssue({ code: "custom", message });
+    }),
+  },
+  doctorLookbackHours: { type: "integer", schema: z.number().int().min(1, "must be at least 1").max(168, "must be at most 168 (a week)") },
+  doctorSecretExpiryDays: { type: "integer", schema: z.number().int().min(1, "must be at least 1").max(90, "must be at most 90") },
+} as const;
+// ---- end doctor -------------------------------------------------------------------------------------
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table and
@@ -216,6 +249,7 @@ export const CONFIG_SCHEMA = {
   ...PROVIDER_SETUP_SCHEMA,
   ...RECOVERY_KEY_SCHEMA,
   ...BAP_ENDPOINT_SCHEMA,
+  ...DOCTOR_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -305,6 +339,17 @@ export interface StackConfig {
   powerPlatformEnvironmentId?: string;
   /** BAP endpoint of the Power Platform cloud (origin only); undefined: the public cloud's. */
   powerPlatformBapUrl?: string;
+  /** What `npm run doctor` looks at and how far back (it declares nothing). */
+  doctor: DoctorConfig;
+}
+
+export interface DoctorConfig {
+  /** Hours of flow runs and dropped files the doctor reads. */
+  lookbackHours: number;
+  /** A Key Vault secret expiring within this many days fails the doctor. */
+  secretExpiryDays: number;
+  /** Flows named in config per provider (iomProviderFlows), checked instead of the discovered ones. */
+  providerFlows: { provider: string; flows: string[] }[];
 }
 
 export interface ConfigProblem {
@@ -432,6 +477,7 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
   checkIntegrations(v, add);
   checkProviderSetup(v, add);
   checkRecoveryKeyAndBapEndpoint(v, add);
+  if (v.dataverseEnvironmentUrl === "" && v.iomProviderFlows.length > 0) add("iomProviderFlows", "is only used with dataverseEnvironmentUrl");
   checkDerivedNames(v, add);
 }
 
@@ -720,6 +766,7 @@ function build(stack: string, v: Values): StackConfig {
     providerSetup: v.dataverseEnvironmentUrl ? providerSetupOf(v) : undefined,
     powerPlatformEnvironmentId: powerPlatformVnet && v.powerPlatformEnvironmentId ? v.powerPlatformEnvironmentId.toLowerCase() : undefined,
     powerPlatformBapUrl: v.powerPlatformBapUrl ? new URL(v.powerPlatformBapUrl).origin : undefined,
+    doctor: doctorOf(v),
     bigcommerce: v.bigcommerceStoreHash
       ? {
           storeHash: v.bigcommerceStoreHash,
@@ -730,6 +777,16 @@ function build(stack: string, v: Values): StackConfig {
         }
       : undefined,
   };
+}
+
+function doctorOf(v: Values): DoctorConfig {
+  const providerFlows: DoctorConfig["providerFlows"] = [];
+  for (const { provider, flow } of parseProviderFlowEntries(v.iomProviderFlows, [], () => "")) {
+    let p = providerFlows.find((x) => normalizeName(x.provider) === normalizeName(provider));
+    if (!p) providerFlows.push((p = { provider, flows: [] }));
+    p.flows.push(flow);
+  }
+  return { lookbackHours: v.doctorLookbackHours, secretExpiryDays: v.doctorSecretExpiryDays, providerFlows };
 }
 
 export interface MonitoringConfig extends AlertSettings {
