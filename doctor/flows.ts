@@ -1,5 +1,6 @@
 /**
- * The cloud flows of each IOM provider: on or off, and their runs in the look-back window, from
+ * The cloud flows of each IOM provider the stack configures and of every other activated provider
+ * (the BigCommerce order source among them): on or off, and their runs in the look-back window, from
  * Dataverse (the guide's Management and Monitoring section: "track the status of flows associated
  * with various Providers").
  *
@@ -117,12 +118,12 @@ export function cleanError(text: string, max = 240): string {
 /** BigCommerce's (or any API's) rate limit in a run's error: the fix is about quota, not the flow. */
 const RATE_LIMITED = /\b429\b|too ?many ?requests|rate.?limit/i;
 
+/** On when any flow of the name is on (the others are the definition's template or older copies; details list each). */
 function stateText(rows: WorkflowRow[]): { on: boolean; text: string } {
-  const on = rows.filter((r) => r.statecode === STATE.activated).length;
-  if (on > 0) return { on: true, text: rows.length > 1 ? `on (${on} of ${rows.length} copies)` : "on" };
-  const r = rows[0];
-  if (r.statecode === STATE.suspended) return { on: false, text: r.statuscode === DLP_VIOLATION ? "suspended by a data loss prevention policy" : "suspended" };
-  return { on: false, text: rows.length > 1 ? `off (all ${rows.length} copies)` : "off" };
+  if (rows.some((r) => r.statecode === STATE.activated)) return { on: true, text: "on" };
+  const suspended = rows.find((r) => r.statecode === STATE.suspended);
+  if (suspended) return { on: false, text: suspended.statuscode === DLP_VIOLATION ? "suspended by a data loss prevention policy" : "suspended" };
+  return { on: false, text: "off" };
 }
 
 function flowLine(ctx: CheckContext, provider: string, name: string, rows: WorkflowRow[], runs: FlowRunRow[] | undefined): CheckLine {
@@ -177,7 +178,7 @@ async function providerFlows(ctx: CheckContext, session: ProviderSession): Promi
   const named = ctx.target.config.doctor.providerFlows;
   const byName = (p: string) => named.find((n) => normalizeName(n.provider) === normalizeName(p));
   const providers = session.providers ?? [];
-  for (const n of named) if (!providers.some((p) => normalizeName(p.name) === normalizeName(n.provider))) providers.push({ name: n.provider });
+  for (const n of named) if (!providers.some((p) => normalizeName(p.name) === normalizeName(n.provider))) providers.push({ name: n.provider, configured: true });
   for (const p of providers) {
     const configured = byName(p.name);
     if (configured) {

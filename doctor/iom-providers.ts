@@ -29,8 +29,11 @@ const GROUP = "IOM provider";
 export interface ProviderSession {
   client: DataverseClient;
   schema?: ProviderSchema;
-  /** The providers the stack configures, by the name the stack uses, with their row when found. */
-  providers?: { name: string; row?: ProviderRow }[];
+  /**
+   * The providers whose flows are checked: those the stack configures (by the name the stack uses,
+   * with their row when found) and every other activated provider installed in IOM.
+   */
+  providers?: { name: string; row?: ProviderRow; configured: boolean }[];
 }
 
 interface WantedProvider {
@@ -72,10 +75,10 @@ async function checkOne(session: ProviderSession, schema: ProviderSchema, want: 
   try {
     row = await findProvider(session.client, schema, want.name);
   } catch (e) {
-    session.providers!.push({ name: want.name });
+    session.providers!.push({ name: want.name, configured: true });
     return line(id, GROUP, want.name, "fail", errorText(e), `add the provider from IOM's catalog (Providers > Library), then run 'pulumi up'`);
   }
-  session.providers!.push({ name: want.name, row });
+  session.providers!.push({ name: want.name, row, configured: true });
   const missingOutputs = Object.entries(want.parameters).filter(([, v]) => v === undefined).map(([n]) => n);
   const names = Object.keys(want.parameters).filter((n) => !missingOutputs.includes(n));
   const problems: string[] = [];
@@ -129,5 +132,32 @@ export async function checkIomProviders(ctx: CheckContext, session: ProviderSess
   }
   const lines: CheckLine[] = [];
   for (const want of wanted) lines.push(await checkOne(session, session.schema, want));
+  // The providers the stack does not configure (the BigCommerce order source, say) still carry
+  // orders: an activated one gets its flows checked; one not activated is listed as unused.
+  try {
+    const known = new Set(session.providers.flatMap((p) => (p.row ? [p.row.id] : [])));
+    for (const row of await listProviders(session.client, session.schema)) {
+      if (known.has(row.id)) continue;
+      if (isActivated(row.activationStatus)) session.providers.push({ name: row.name, row, configured: false });
+      else lines.push(line("iom.provider", GROUP, row.name, "skip", `installed, ${row.activationStatus ? `status '${row.activationStatus}'` : "status unknown"}; not configured by this stack, so its flows are not checked`));
+    }
+  } catch (e) {
+    lines.push(line("iom.provider", GROUP, "others", "warn", `the other installed providers could not be listed: ${errorText(e)}`, "their flows are not checked this time; run the doctor again"));
+  }
   return lines;
+}
+
+/** Every provider installed in IOM, with its definition and activation status (the columns discovery found). */
+async function listProviders(client: DataverseClient, s: ProviderSchema): Promise<ProviderRow[]> {
+  const p = s.provider;
+  const select = [p.primaryId, p.name, `_${p.definition.attribute}_value`, ...(p.status ? [p.status] : [])].join(",");
+  const rows = await client.getAll<Record<string, unknown>>(`${p.entitySet}?$select=${select}`);
+  const text = (v: unknown) => (v === null || v === undefined ? "" : String(v));
+  return rows.map((r) => ({
+    id: text(r[p.primaryId]),
+    name: text(r[p.name]),
+    definitionId: r[`_${p.definition.attribute}_value`] ? text(r[`_${p.definition.attribute}_value`]) : null,
+    definitionName: "",
+    activationStatus: p.status ? (r[p.status] === null || r[p.status] === undefined ? null : text(r[`${p.status}@OData.Community.Display.V1.FormattedValue`] ?? r[p.status])) : null,
+  }));
 }

@@ -114,7 +114,7 @@ export function formatTable(report: DoctorReport, width = 120): string {
     else lines.push(`${SYMBOLS[c.status]}  ${pad(name, labelWidth)}  ${first}`);
     for (const r of rest) lines.push(`${" ".repeat(indent)}${r}`);
     if (c.fix && c.status !== "ok") {
-      const [f, ...fr] = wrap(`fix: ${c.fix}`, textWidth);
+      const [f, ...fr] = wrap(`fix: ${c.fix}`, textWidth - 5);
       lines.push(`${" ".repeat(indent)}${f}`, ...fr.map((x) => `${" ".repeat(indent + 5)}${x}`));
     }
   }
