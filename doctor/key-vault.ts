@@ -51,6 +51,10 @@ export async function checkKeyVault(ctx: CheckContext): Promise<CheckLine[]> {
     });
   } catch (e) {
     const status = (e as { statusCode?: number }).statusCode;
+    if (status === 404) {
+      return [line("keyvault.expiry", GROUP, vault, "fail", `no vault '${vault}' in resource group '${group}' of subscription ${subscription}`,
+        "the outputs do not describe the deployed stack (or the signed-in identity is in another subscription): pass the current 'pulumi stack output --json'")];
+    }
     return [line("keyvault.expiry", GROUP, vault, "fail", `its secrets could not be listed: ${errorText(e)}`,
       status === 401 || status === 403 ? `the identity needs Reader (Microsoft.KeyVault/vaults/secrets/read) on the vault or resource group '${group}'; no data-plane role is needed` : "run the doctor again")];
   }

@@ -144,8 +144,9 @@ export async function withDeadline<T>(ms: number, what: string, work: (signal: A
   }
 }
 
-/** The message of an error from any client, one line, without a stack. */
+/** The message of an error from any client, one line, without a stack; the service's error code first when the message lacks it. */
 export function errorText(e: unknown): string {
-  const m = e instanceof Error ? e.message : String(e);
-  return m.split("\n").map((l) => l.trim()).filter(Boolean).join(" ");
+  const m = (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim()).filter(Boolean).join(" ");
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" && /^[A-Za-z][A-Za-z0-9_.]+$/.test(code) && !m.includes(code) && !/^E[A-Z]+$/.test(code) ? `${code}: ${m}` : m;
 }

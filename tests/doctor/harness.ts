@@ -13,6 +13,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseStackConfig, type StackConfig } from "../../config";
+import type { CheckContext } from "../../doctor/context";
+import { servicesFromEnv } from "../../doctor/services";
+import { resolveTarget } from "../../doctor/target";
 import { gatewayClusterName } from "../../naming";
 import { rawStackConfig } from "../../plan/stack-config";
 import { startArmKeyVaultEmulator, type ArmKeyVaultEmulator } from "../emulators/arm-keyvault";
@@ -204,3 +207,23 @@ export function useEnv(vars: Record<string, string>): () => void {
 
 /** The published JSON shape of the doctor's report (doctor/report.schema.json). */
 export const validateReport = new Ajv({ allErrors: true }).compile(JSON.parse(fs.readFileSync(path.join(__dirname, "../../doctor/report.schema.json"), "utf8")) as object);
+
+/** A check context for `world`, as the CLI builds it (config changes as `pulumi config set` would make them). */
+export function doctorContext(world: DoctorWorld, o: { configChanges?: { set?: Record<string, unknown>; secrets?: Record<string, string> }; env?: Record<string, string | undefined>; outputs?: Record<string, unknown> } = {}): CheckContext {
+  const env = { ...world.env, ...o.env };
+  let outputsFile = world.outputsFile;
+  if (o.outputs) {
+    outputsFile = `${world.outputsFile}.${Math.random().toString(36).slice(2)}.json`;
+    fs.writeFileSync(outputsFile, JSON.stringify({ ...world.outputs, ...o.outputs }));
+  }
+  const target = resolveTarget({ stack: world.stack, outputsFile, env, pulumi: () => ({ ok: false, missing: true, stderr: "" }), configChanges: o.configChanges });
+  return {
+    target,
+    services: servicesFromEnv(env, { groupTimeoutMs: 20_000, requestTimeoutMs: 10_000 }),
+    now: world.now,
+    lookbackHours: target.config.doctor.lookbackHours,
+    secretExpiryDays: target.config.doctor.secretExpiryDays,
+    progress: () => undefined,
+    secretsToRedact: [],
+  };
+}
