@@ -75,9 +75,9 @@ export async function startArmKeyVaultEmulator(options: { token: string; vaults:
       },
     }));
     const more = skip + top < vault.secrets.length;
-    const next = new URL(url.toString());
-    next.searchParams.set("$skiptoken", String(skip + top));
-    return reply(200, { value, ...(more ? { nextLink: next.toString() } : {}) });
+    // ARM's nextLink: the same query with a $skiptoken, written as ARM writes it (a literal `$`).
+    const next = `${server!.url}${url.pathname}?api-version=${encodeURIComponent(url.searchParams.get("api-version")!)}${url.searchParams.get("$top") ? `&$top=${top}` : ""}&$skiptoken=${skip + top}`;
+    return reply(200, { value, ...(more ? { nextLink: next } : {}) });
   };
   server = await startHttpsServer(handle);
   return { url: server.url, vaults: options.vaults, log, close: () => server!.close() };

@@ -1039,6 +1039,8 @@ function compileFilter(src: string, def: TableDef): Pred {
     if (lit === "null") value = null;
     else if (lit.startsWith("'")) {
       if (isLookup(attr!) || attr!.type === "Uniqueidentifier") fail(`a Guid is expected for '${name}', not a string literal`);
+      // OData types the comparison: "A binary operator with incompatible types was detected".
+      if (NUMERIC_TYPES.includes(attr!.type) || attr!.type === "DateTime") fail(`incompatible types: '${name}' is ${attr!.type}, the literal is a string`);
       value = lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
     } else if (/^[0-9a-f-]{36}$/i.test(lit) && (isLookup(attr!) || attr!.type === "Uniqueidentifier")) value = lit.toLowerCase();
     else if (NUMERIC_TYPES.includes(attr!.type) && /^-?\d+$/.test(lit)) value = lit;

@@ -316,7 +316,7 @@ export function runKql(query: string, tables: Record<string, Row[]>, now: Date):
       }
       const groups = new Map<string, { key: Row; states: AggState[] }>();
       // Without `by`, summarize returns one row even over no input (count() = 0).
-      if (!keys.length) groups.set("", { key: {}, states: aggs.map((a) => a.init()) });
+      if (!keys.length) groups.set(JSON.stringify({}), { key: {}, states: aggs.map((a) => a.init()) });
       for (const r of rows) {
         const key = Object.fromEntries(keys.map((k) => [k, k in r ? r[k] : fail(`'${k}' is not a column`)]));
         const id = JSON.stringify(key);
