@@ -77,9 +77,9 @@ export interface TargetOptions {
  * Keys whose value in Pulumi.<stack>.yaml is encrypted (`secure:`), or a list holding encrypted
  * entries (`pulumi config set --secret --path 'key[0]'`): the file reading cannot decrypt them.
  */
-function encryptedKeys(stack: string): string[] {
+export function encryptedKeys(stackFile: Record<string, unknown>): string[] {
   const secure = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && "secure" in v;
-  return Object.entries(loadStackFile(stack))
+  return Object.entries(stackFile)
     .filter(([, v]) => secure(v) || (Array.isArray(v) && v.some(secure)))
     .map(([k]) => k.replace(/^[^:]+:/, ""));
 }
@@ -89,7 +89,7 @@ function encryptedKeys(stack: string): string[] {
  * check accepts it, else empty. A list becomes empty (its entries' names are encrypted with them).
  * The checks never read these; the one secret they need comes from bigcommerceToken().
  */
-function standIns(keys: string[]): { secrets: Record<string, string>; set: Record<string, unknown> } {
+export function standIns(keys: string[]): { secrets: Record<string, string>; set: Record<string, unknown> } {
   const secrets: Record<string, string> = {};
   const set: Record<string, unknown> = {};
   for (const key of keys) {
@@ -104,7 +104,7 @@ function standIns(keys: string[]): { secrets: Record<string, string>; set: Recor
 const ENCRYPTED_MARKER = "[encrypted]";
 
 function loadConfig(o: TargetOptions): { config: StackConfig; encrypted: string[] } {
-  const encrypted = encryptedKeys(o.stack);
+  const encrypted = encryptedKeys(loadStackFile(o.stack));
   const stand = standIns(encrypted);
   let parsed: { raw: Record<string, string>; secretKeys: Set<string> };
   try {
@@ -155,7 +155,7 @@ function loadOutputs(o: TargetOptions): { outputs: StackOutputs; source: string 
 }
 
 /** The BigCommerce token: the environment first, then `pulumi config get` where the CLI can decrypt the stack. */
-function bigcommerceToken(o: TargetOptions, config: StackConfig, encrypted: string[]): DoctorTarget["secrets"] {
+export function bigcommerceToken(o: Pick<TargetOptions, "stack" | "env" | "pulumi">, config: Pick<StackConfig, "bigcommerce">, encrypted: string[]): DoctorTarget["secrets"] {
   if (!config.bigcommerce) return {};
   const fromEnv = o.env[BIGCOMMERCE_TOKEN_ENV];
   if (fromEnv) return { bigcommerceAccessToken: fromEnv, bigcommerceTokenSource: BIGCOMMERCE_TOKEN_ENV };
