@@ -40,9 +40,8 @@ const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 export async function startArmKeyVaultEmulator(options: { token: string; vaults: EmulatedVault[]; pageSize?: number }): Promise<ArmKeyVaultEmulator> {
   const pageSize = options.pageSize ?? 25;
   const log: ArmKeyVaultEmulator["log"] = [];
-  let server: JsonServer | undefined;
   const handle = (req: IncomingMessage, _body: string, res: ServerResponse): void => {
-    const url = new URL(req.url ?? "/", server!.url);
+    const url = new URL(req.url ?? "/", server.url);
     const reply = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
       log.push({ path: `${url.pathname}${url.search}`, status, body: text });
@@ -76,9 +75,9 @@ export async function startArmKeyVaultEmulator(options: { token: string; vaults:
     }));
     const more = skip + top < vault.secrets.length;
     // ARM's nextLink: the same query with a $skiptoken, written as ARM writes it (a literal `$`).
-    const next = `${server!.url}${url.pathname}?api-version=${encodeURIComponent(url.searchParams.get("api-version")!)}${url.searchParams.get("$top") ? `&$top=${top}` : ""}&$skiptoken=${skip + top}`;
+    const next = `${server.url}${url.pathname}?api-version=${encodeURIComponent(url.searchParams.get("api-version")!)}${url.searchParams.get("$top") ? `&$top=${top}` : ""}&$skiptoken=${skip + top}`;
     return reply(200, { value, ...(more ? { nextLink: next } : {}) });
   };
-  server = await startHttpsServer(handle);
-  return { url: server.url, vaults: options.vaults, log, close: () => server!.close() };
+  const server: JsonServer = await startHttpsServer(handle);
+  return { url: server.url, vaults: options.vaults, log, close: () => server.close() };
 }

@@ -53,12 +53,11 @@ export async function startFabricEmulator(options: { token: string; gateways: Em
   const log: FabricEmulator["log"] = [];
   let throttled = 0;
   let throttleSeconds = 0;
-  let server: JsonServer | undefined;
   // ErrorResponse: errorCode, message, requestId ("Fabric REST API errors").
   const error = (code: string, message: string) => ({ requestId: randomUUID(), errorCode: code, message });
 
   const handle = (req: IncomingMessage, _body: string, res: ServerResponse): void => {
-    const url = new URL(req.url ?? "/", server!.url);
+    const url = new URL(req.url ?? "/", server.url);
     const method = req.method ?? "GET";
     const auth = req.headers.authorization === `Bearer ${options.token}`;
     const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
@@ -88,7 +87,7 @@ export async function startFabricEmulator(options: { token: string; gateways: Em
         allowCustomConnectors: false,
       }));
       const more = start + pageSize < gateways.length;
-      return reply(200, { value: page, ...(more ? { continuationToken: String(start + pageSize), continuationUri: `${server!.url}/v1/gateways?continuationToken=${start + pageSize}` } : {}) });
+      return reply(200, { value: page, ...(more ? { continuationToken: String(start + pageSize), continuationUri: `${server.url}/v1/gateways?continuationToken=${start + pageSize}` } : {}) });
     }
     const members = /^\/v1\/gateways\/([^/]+)\/members$/.exec(p);
     if (method === "GET" && members) {
@@ -109,7 +108,7 @@ export async function startFabricEmulator(options: { token: string; gateways: Em
       // "202 Accepted ... Location, x-ms-operation-id, Retry-After": the check runs as a long-running operation.
       const id = randomUUID();
       operations.set(id, { pollsLeft: m.slowPolls, result });
-      return reply(202, undefined, { Location: `${server!.url}/v1/operations/${id}`, "x-ms-operation-id": id, "Retry-After": "0" });
+      return reply(202, undefined, { Location: `${server.url}/v1/operations/${id}`, "x-ms-operation-id": id, "Retry-After": "0" });
     }
     const op = /^\/v1\/operations\/([^/]+)(\/result)?$/.exec(p);
     if (method === "GET" && op) {
@@ -119,14 +118,14 @@ export async function startFabricEmulator(options: { token: string; gateways: Em
       if (op[2]) return o.pollsLeft > 0 ? reply(400, error("OperationNotSucceeded", "The operation has not completed.")) : reply(200, o.result);
       o.pollsLeft--;
       if (o.pollsLeft > 0) {
-        return reply(200, { status: "Running", createdTimeUtc: now, lastUpdatedTimeUtc: now, percentComplete: 50 }, { Location: `${server!.url}/v1/operations/${op[1]}`, "x-ms-operation-id": op[1], "Retry-After": "0" });
+        return reply(200, { status: "Running", createdTimeUtc: now, lastUpdatedTimeUtc: now, percentComplete: 50 }, { Location: `${server.url}/v1/operations/${op[1]}`, "x-ms-operation-id": op[1], "Retry-After": "0" });
       }
       // "Once the operation has completed running the location header that is returned is the Get Operation Result API".
-      return reply(200, { status: "Succeeded", createdTimeUtc: now, lastUpdatedTimeUtc: now, percentComplete: 100 }, { Location: `${server!.url}/v1/operations/${op[1]}/result`, "x-ms-operation-id": op[1] });
+      return reply(200, { status: "Succeeded", createdTimeUtc: now, lastUpdatedTimeUtc: now, percentComplete: 100 }, { Location: `${server.url}/v1/operations/${op[1]}/result`, "x-ms-operation-id": op[1] });
     }
     return reply(404, error("EntityNotFound", `No route for ${method} ${p}.`));
   };
-  server = await startHttpsServer(handle);
+  const server: JsonServer = await startHttpsServer(handle);
   return {
     url: server.url,
     gateways,
@@ -135,6 +134,6 @@ export async function startFabricEmulator(options: { token: string; gateways: Em
       throttled = times;
       throttleSeconds = retryAfterSeconds;
     },
-    close: () => server!.close(),
+    close: () => server.close(),
   };
 }

@@ -44,11 +44,10 @@ export async function startLogAnalyticsEmulator(options: { token: string; now?: 
   const workspaces = new Map<string, Record<string, Row[]>>();
   const log: LogAnalyticsEmulator["log"] = [];
   const now = options.now ?? (() => new Date());
-  let server: JsonServer | undefined;
   const error = (code: string, message: string, inner?: { code: string; message: string }) => ({ error: { code, message, ...(inner ? { innererror: inner } : {}) } });
 
   const handle = (req: IncomingMessage, body: string, res: ServerResponse): void => {
-    const url = new URL(req.url ?? "/", server!.url);
+    const url = new URL(req.url ?? "/", server.url);
     const entry: LogAnalyticsEmulator["log"][number] = { path: url.pathname, status: 0 };
     log.push(entry);
     const reply = (status: number, b: unknown) => {
@@ -95,6 +94,6 @@ export async function startLogAnalyticsEmulator(options: { token: string; now?: 
       return reply(400, error("BadArgumentError", "The request had some invalid properties", { code: "SyntaxError", message: `A recognition error occurred in the query. ${e.message}` }));
     }
   };
-  server = await startHttpsServer(handle);
-  return { url: server.url, workspaces, log, now, close: () => server!.close() };
+  const server: JsonServer = await startHttpsServer(handle);
+  return { url: server.url, workspaces, log, now, close: () => server.close() };
 }
