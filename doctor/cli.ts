@@ -118,6 +118,8 @@ if (require.main === module) {
   }).then(
     (code) => {
       process.exitCode = code;
+      // Requests a deadline cut off may still hold sockets or retry timers: do not wait for them.
+      setTimeout(() => process.exit(code), 1000).unref();
     },
     (e: unknown) => {
       // Not a check's failure (those are report lines): a bug. Never print the raw object (it may hold request headers).

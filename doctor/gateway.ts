@@ -204,10 +204,11 @@ export async function checkGateway(ctx: CheckContext): Promise<CheckLine[]> {
     });
   } catch (e) {
     const status = (e as { status?: number }).status;
-    lines.push(line("gateway.cluster", GROUP, cluster, "fail", errorText(e),
+    // A copy: work cut off by the deadline may still finish and must not add lines to the report.
+    return [...lines, line("gateway.cluster", GROUP, cluster, "fail", errorText(e),
       status === 401 || status === 403
         ? "the identity needs Fabric API access: a user, or a service principal allowed by the tenant setting 'Service principals can use Fabric APIs', with permission on the gateway"
-        : "run the doctor again; check https://support.fabric.microsoft.com for an outage"));
+        : "run the doctor again; check https://support.fabric.microsoft.com for an outage")];
   }
   return lines;
 }

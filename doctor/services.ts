@@ -134,7 +134,7 @@ export async function withDeadline<T>(ms: number, what: string, work: (signal: A
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(new DeadlineError(`${what}: no complete answer within ${Math.round(ms / 1000)} s`));
+      reject(new DeadlineError(`${what}: no complete answer within ${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`));
     }, ms);
   });
   try {

@@ -180,6 +180,19 @@ describe("Dataverse, IOM providers and their flows", () => {
   });
 });
 
+test("a service that does not answer in time fails its group's line at the deadline; the run goes on", async () => {
+  dev.dataverse.emu.setOptions({ latencyPerRequestMs: 3_000 });
+  try {
+    const ctx = doctorContext(dev);
+    const started = Date.now();
+    const lines = await checkDataverse({ ...ctx, services: { ...ctx.services, groupTimeoutMs: 400 } });
+    expect(Date.now() - started).toBeLessThan(2_500);
+    expect(one(lines, "dataverse.deadline")).toMatchObject({ status: "fail", summary: "Dataverse: no complete answer within 0.4 s" });
+  } finally {
+    dev.dataverse.emu.setOptions({ latencyPerRequestMs: 0 });
+  }
+});
+
 describe("Gateway: each member online through Fabric's API", () => {
   let prod: DoctorWorld;
   let env: () => void;
