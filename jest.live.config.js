@@ -4,6 +4,7 @@
  * IOM and a Power Platform environment. One file at a time, long timeouts, no program server.
  * @type {import('jest').Config}
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS config file
 const base = require("./jest.config.js");
 
 module.exports = {

@@ -181,15 +181,16 @@ describe("Dataverse, IOM providers and their flows", () => {
 });
 
 test("a service that does not answer in time fails its group's line at the deadline; the run goes on", async () => {
-  dev.dataverse.emu.setOptions({ latencyPerRequestMs: 3_000 });
+  dev.dataverse.emu.setOptions({ latencyPerRequestMs: 800 });
   try {
     const ctx = doctorContext(dev);
-    const started = Date.now();
-    const lines = await checkDataverse({ ...ctx, services: { ...ctx.services, groupTimeoutMs: 400 } });
-    expect(Date.now() - started).toBeLessThan(2_500);
-    expect(one(lines, "dataverse.deadline")).toMatchObject({ status: "fail", summary: "Dataverse: no complete answer within 0.4 s" });
+    const lines = await checkDataverse({ ...ctx, services: { ...ctx.services, groupTimeoutMs: 300 } });
+    expect(one(lines, "dataverse.deadline")).toMatchObject({ status: "fail", summary: "Dataverse: no complete answer within 0.3 s" });
+    expect(byId(lines, "dataverse.signin")).toEqual([]);
   } finally {
     dev.dataverse.emu.setOptions({ latencyPerRequestMs: 0 });
+    // The abandoned work finishes against the fast emulator before the next test (or the end of the file).
+    await new Promise((r) => setTimeout(r, 1_000));
   }
 });
 
