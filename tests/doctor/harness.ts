@@ -99,7 +99,7 @@ export async function startDoctorWorld(stack = "dev", now = new Date()): Promise
     OperationName: op,
     StatusText: status,
     Category: "StorageWrite",
-    // StorageBlobLogs' Uri carries the port (the service logs it so).
+    // A Uri with the port, as logged rows show it; the query reads the path with parse_url either way.
     Uri: `https://${account}.blob.core.windows.net:443/${container}/inventory-${minutesAgo}.json?comp=blocklist`,
   });
   const drop = config.storage.fileDropContainerName;
