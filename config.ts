@@ -170,6 +170,39 @@ const GATEWAY_ACCESS_SCHEMA = {
 /** AzureBastionSubnet "must be /26 or larger" (Microsoft's Bastion configuration settings, "Azure Bastion subnet"). */
 const BASTION_SUBNET_MAX_PREFIX = 26;
 // ---- end gateway installer and Bastion -------------------------------------------------------------
+// ---- The doctor (npm run doctor; docs/operations.md, "The doctor") -----------------------------------
+/** `Provider/Flow name` entries: the provider is what ends at the first `/`, the flow's display name the rest. */
+export function parseProviderFlowEntries(entries: readonly string[], problems: string[], describe: (index: number) => string): { provider: string; flow: string }[] {
+  const out: { provider: string; flow: string }[] = [];
+  const seen = new Set<string>();
+  entries.forEach((entry, i) => {
+    const slash = entry.indexOf("/");
+    const provider = slash < 0 ? "" : entry.slice(0, slash).trim();
+    const flow = slash < 0 ? "" : entry.slice(slash + 1).trim();
+    if (!provider || !flow) {
+      problems.push(`${describe(i)} must be 'Provider/Flow name' (e.g. 'BigCommerce/BigCommerce Order Puller')`);
+      return;
+    }
+    const key = `${normalizeName(provider)}/${flow.toLowerCase()}`;
+    if (seen.has(key)) problems.push(`${describe(i)} names ${provider}/${flow} a second time`);
+    seen.add(key);
+    out.push({ provider, flow });
+  });
+  return out;
+}
+const DOCTOR_SCHEMA = {
+  iomProviderFlows: {
+    type: "array",
+    schema: z.array(z.string()).superRefine((entries, ctx) => {
+      const problems: string[] = [];
+      parseProviderFlowEntries(entries, problems, (i) => `entry ${i}`);
+      for (const message of problems) ctx.addIssue({ code: "custom", message });
+    }),
+  },
+  doctorLookbackHours: { type: "integer", schema: z.number().int().min(1, "must be at least 1").max(168, "must be at most 168 (a week)") },
+  doctorSecretExpiryDays: { type: "integer", schema: z.number().int().min(1, "must be at least 1").max(90, "must be at most 90") },
+} as const;
+// ---- end doctor -------------------------------------------------------------------------------------
 
 /**
  * Every key this program reads, with the type `Pulumi.yaml` declares for it. Tests keep this table and
@@ -269,6 +302,7 @@ export const CONFIG_SCHEMA = {
   ...BAP_ENDPOINT_SCHEMA,
   ...POWER_PLATFORM_ENVIRONMENT_SCHEMA,
   ...GATEWAY_ACCESS_SCHEMA,
+  ...DOCTOR_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -368,6 +402,17 @@ export interface StackConfig {
   powerPlatformEnvironment: PowerPlatformEnvironmentConfig;
   /** BAP endpoint of the Power Platform cloud (origin only); undefined: the public cloud's. */
   powerPlatformBapUrl?: string;
+  /** What `npm run doctor` looks at and how far back (it declares nothing). */
+  doctor: DoctorConfig;
+}
+
+export interface DoctorConfig {
+  /** Hours of flow runs and dropped files the doctor reads. */
+  lookbackHours: number;
+  /** A Key Vault secret expiring within this many days fails the doctor. */
+  secretExpiryDays: number;
+  /** Flows named in config per provider (iomProviderFlows), checked instead of the discovered ones. */
+  providerFlows: { provider: string; flows: string[] }[];
 }
 
 export interface PowerPlatformEnvironmentConfig {
@@ -523,6 +568,7 @@ function checkRules(v: Values, problems: ConfigProblem[]): void {
   checkRecoveryKeyAndBapEndpoint(v, add);
   checkPowerPlatformEnvironment(v, add);
   checkBastion(v, add);
+  if (!hasDataverse(v) && v.iomProviderFlows.length > 0) add("iomProviderFlows", "is only used with a Dataverse: dataverseEnvironmentUrl, or powerPlatformEnvironmentMode 'create'");
   checkDerivedNames(v, add);
 }
 
@@ -901,6 +947,7 @@ function build(stack: string, v: Values): StackConfig {
     providerSetup: hasDataverse(v) ? providerSetupOf(v) : undefined,
     powerPlatformEnvironment: powerPlatformEnvironmentOf(v, naming, powerPlatformVnet),
     powerPlatformBapUrl: v.powerPlatformBapUrl ? new URL(v.powerPlatformBapUrl).origin : undefined,
+    doctor: doctorOf(v),
     bigcommerce: v.bigcommerceStoreHash
       ? {
           storeHash: v.bigcommerceStoreHash,
@@ -911,6 +958,16 @@ function build(stack: string, v: Values): StackConfig {
         }
       : undefined,
   };
+}
+
+function doctorOf(v: Values): DoctorConfig {
+  const providerFlows: DoctorConfig["providerFlows"] = [];
+  for (const { provider, flow } of parseProviderFlowEntries(v.iomProviderFlows, [], () => "")) {
+    let p = providerFlows.find((x) => normalizeName(x.provider) === normalizeName(provider));
+    if (!p) providerFlows.push((p = { provider, flows: [] }));
+    p.flows.push(flow);
+  }
+  return { lookbackHours: v.doctorLookbackHours, secretExpiryDays: v.doctorSecretExpiryDays, providerFlows };
 }
 
 export interface MonitoringConfig extends AlertSettings {

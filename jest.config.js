@@ -3,7 +3,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>"],
   testMatch: ["<rootDir>/tests/**/*.test.ts", "<rootDir>/**/__tests__/**/*.test.ts"],
-  testPathIgnorePatterns: ["/node_modules/"],
+  // tests/live runs only through `npm run test:live` (jest.live.config.js), against real services.
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/live/"],
   // Type checking is `npm run typecheck` (whole program, strict); tests only transpile, with swc
   // (the transpiler `npm run plan` uses through ts-node), which keeps the suite fast without hiding
   // type errors from CI.

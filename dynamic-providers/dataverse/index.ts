@@ -8,8 +8,8 @@ export { MAPPING_KINDS, KINDS, DEFAULT_MAPPING_GROUP, isMappingKind } from "./ki
 export type { MappingKind, KindSpec } from "./kinds";
 export { loadMappingDir, loadMappingFile, validateMappingCsv, MappingValidationError } from "./validation";
 export type { ParsedMappingFile, Problem } from "./validation";
-export { parseSchemaOverride, parseFlatOverride, OVERRIDE_KEYS } from "./schema";
-export type { MappingSchema, SchemaOverride } from "./schema";
+export { parseSchemaOverride, parseFlatOverride, OVERRIDE_KEYS, readTableMetadata, englishLabel, SchemaError } from "./schema";
+export type { MappingSchema, SchemaOverride, TableMetadata } from "./schema";
 export type { SyncSummary, DriftReport } from "./sync";
 // The Web API client and its auth, for any other resource that talks to Dataverse.
 export { createDataverseClient, isDataverseError } from "./client";

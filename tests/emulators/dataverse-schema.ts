@@ -7,7 +7,13 @@
  * external field columns, and the "Mapping Group" table itself.
  */
 
-export type AttrType = "Uniqueidentifier" | "String" | "Lookup" | "Customer" | "Integer";
+export type AttrType = "Uniqueidentifier" | "String" | "Memo" | "Lookup" | "Customer" | "Integer" | "Picklist" | "State" | "Status" | "DateTime";
+
+/**
+ * Types whose values the Web API sends as JSON numbers (Integer; choice columns as their option
+ * values, "Query data using the Web API": a formatted value is a separate annotation).
+ */
+export const NUMERIC_TYPES: readonly AttrType[] = ["Integer", "Picklist", "State", "Status"];
 
 /** A display name: English only, or per LCID (1033 English, 1031 German). */
 export type Labels = string | Record<number, string>;

@@ -47,7 +47,7 @@
 import * as http from "http";
 import { createHash, randomUUID } from "crypto";
 import { AddressInfo, Socket } from "net";
-import { AttrDef, EMULATOR_TABLES, Labels, TableDef, isLookup, refsOf } from "./dataverse-schema";
+import { AttrDef, EMULATOR_TABLES, Labels, NUMERIC_TYPES, TableDef, isLookup, refsOf } from "./dataverse-schema";
 
 export type Row = Record<string, string | null>;
 
@@ -68,6 +68,9 @@ export interface EmulatorOptions {
   executionTimeMs?: number;
   /** Tokens that are valid in the tenant but have no application user in this environment. */
   unprovisionedTokens?: string[];
+  /** What the `WhoAmI` function answers: the organization's id and the caller's user id. */
+  organizationId?: string;
+  userId?: string;
   tables?: TableDef[];
   /**
    * LCID of the caller's language, which `UserLocalizedLabel` is in; an application user gets the
@@ -191,6 +194,8 @@ export class DataverseEmulator {
       language: options.language ?? 1033,
       executionTimeMs: options.executionTimeMs ?? 1_200_000,
       unprovisionedTokens: options.unprovisionedTokens ?? [],
+      organizationId: options.organizationId ?? "00000000-0000-0000-0000-0000000000a1",
+      userId: options.userId ?? "00000000-0000-0000-0000-0000000000b1",
     };
     for (const shared of options.tables ?? EMULATOR_TABLES) {
       // A copy: a test may change a table's definition without changing it for every emulator.
@@ -462,6 +467,12 @@ export class DataverseEmulator {
       if (method !== "GET") throw new HttpError(405, "0x80060888", "sdkmessagefilters is read-only here.");
       return this.messageFilters(url.searchParams);
     }
+    if (rel === "WhoAmI") {
+      // An unbound function ("WhoAmI Function" reference): the caller's user, business unit and organization.
+      if (method !== "GET") throw new HttpError(405, "0x80060888", "WhoAmI is a function: use GET.");
+      const body = { "@odata.context": `${this.url}${API}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse`, BusinessUnitId: "00000000-0000-0000-0000-0000000000c1", UserId: this.opts.userId, OrganizationId: this.opts.organizationId };
+      return { status: 200, headers: {}, body, rows: 0, readRows: 1 };
+    }
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\(([0-9a-fA-F-]{36})\))?(?:\/Microsoft\.Dynamics\.CRM\.([A-Za-z]+))?$/.exec(rel);
     if (!m) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${rel}'.`);
     const [, set, id, action] = m;
@@ -709,7 +720,7 @@ export class DataverseEmulator {
       const lm = /^_(.+)_value$/.exec(c);
       const attr = t.def.attributes.find((a) => (lm ? isLookup(a) && a.logicalName === lm[1] : !isLookup(a) && a.logicalName === c));
       if (!attr) throw new HttpError(400, "0x80060888", `Could not find a property named '${c}' on type 'Microsoft.Dynamics.CRM.${t.def.logicalName}'.`);
-      return [c, attr.logicalName] as const;
+      return [c, attr.logicalName, NUMERIC_TYPES.includes(attr.type)] as const;
     });
     const expand = params.get("$expand");
     const expands = (expand ? splitTop(expand) : []).map((part) => {
@@ -728,7 +739,7 @@ export class DataverseEmulator {
     });
     return (row) => {
       const out: Record<string, unknown> = { "@odata.etag": `W/"${row.__version ?? row.__seq}"` };
-      for (const [c, col] of picks) out[c] = row[col] ?? null;
+      for (const [c, col, numeric] of picks) out[c] = row[col] === null || row[col] === undefined ? null : numeric ? Number(row[col]) : row[col];
       out[t.def.primaryId] = row[t.def.primaryId];
       for (const e of expands) {
         const ref = row[e.attr];
@@ -1018,7 +1029,8 @@ function splitTop(s: string): string[] {
 type Pred = (r: Row) => boolean;
 
 function compileFilter(src: string, def: TableDef): Pred {
-  const tokens = src.match(/'(?:[^']|'')*'|\(|\)|[A-Za-z0-9_.-]+/g) ?? [];
+  // Unquoted literals include numbers and DateTimeOffset values (2024-05-01T10:00:00.000Z).
+  const tokens = src.match(/'(?:[^']|'')*'|\(|\)|[A-Za-z0-9_.:+-]+/g) ?? [];
   let i = 0;
   const fail = (m: string): never => {
     throw new HttpError(400, "0x80060888", `Invalid $filter '${src}': ${m}`);
@@ -1058,11 +1070,26 @@ function compileFilter(src: string, def: TableDef): Pred {
     if (lit === "null") value = null;
     else if (lit.startsWith("'")) {
       if (isLookup(attr!) || attr!.type === "Uniqueidentifier") fail(`a Guid is expected for '${name}', not a string literal`);
+      // OData types the comparison: "A binary operator with incompatible types was detected".
+      if (NUMERIC_TYPES.includes(attr!.type) || attr!.type === "DateTime") fail(`incompatible types: '${name}' is ${attr!.type}, the literal is a string`);
       value = lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
-    } else if (/^[0-9a-f-]{36}$/i.test(lit)) value = lit.toLowerCase();
-    else value = fail(`bad literal '${lit}'`);
+    } else if (/^[0-9a-f-]{36}$/i.test(lit) && (isLookup(attr!) || attr!.type === "Uniqueidentifier")) value = lit.toLowerCase();
+    else if (NUMERIC_TYPES.includes(attr!.type) && /^-?\d+$/.test(lit)) value = lit;
+    else if (attr!.type === "DateTime" && !Number.isNaN(Date.parse(lit)) && /^\d{4}-\d{2}-\d{2}T/.test(lit)) value = lit;
+    else value = fail(`bad literal '${lit}' for '${name}' (${attr!.type})`);
     const col = attr!.logicalName;
-    const isString = attr!.type === "String";
+    const isString = attr!.type === "String" || attr!.type === "Memo";
+    if (op !== "eq" && op !== "ne" && (NUMERIC_TYPES.includes(attr!.type) || attr!.type === "DateTime")) {
+      // Numbers and times compare by value ("Filter rows": gt, ge, lt, le).
+      const key = (v: string) => (attr!.type === "DateTime" ? Date.parse(v) : Number(v));
+      const bound = key(value!);
+      return (r) => {
+        const v = r[col];
+        if (v === null || v === undefined) return false;
+        const k = key(v);
+        return op === "gt" ? k > bound : op === "ge" ? k >= bound : op === "lt" ? k < bound : k <= bound;
+      };
+    }
     if (op !== "eq" && op !== "ne") {
       // Ranges on ids, compared as SQL Server compares uniqueidentifier (what Dataverse stores).
       if (attr!.type !== "Uniqueidentifier" && attr!.type !== "Lookup") fail(`operator '${op}' is only modelled for Guid columns here`);
@@ -1078,6 +1105,8 @@ function compileFilter(src: string, def: TableDef): Pred {
     const eq = (r: Row) => {
       const v = r[col] ?? null;
       if (value === null || v === null) return v === value;
+      if (NUMERIC_TYPES.includes(attr!.type)) return Number(v) === Number(value);
+      if (attr!.type === "DateTime") return Date.parse(v) === Date.parse(value);
       return (isString ? v.toLowerCase() : v) === value;
     };
     return op === "eq" ? eq : (r) => !eq(r);

@@ -95,8 +95,8 @@ export interface SeededIom {
  * catalog with its parameter rows (empty values), as the catalog step leaves it. BigCommerce is
  * installed too, with one parameter set, so tests can prove it is never touched.
  */
-export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: boolean; token?: string } = {}): Promise<SeededIom> {
-  const emu = new DataverseEmulator({ ...opts, tables: IOM_PROVIDER_TABLES });
+export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: boolean; token?: string; extraTables?: TableDef[] } = {}): Promise<SeededIom> {
+  const emu = new DataverseEmulator({ ...opts, tables: [...IOM_PROVIDER_TABLES, ...(opts.extraTables ?? [])] });
   const url = await emu.start();
   const def = (name: string) => emu.insert("msdyn_iomproviderdefinition", { [C.definitionName]: name });
   const ivDef = def("Dynamics 365 Inventory Visibility");

@@ -103,6 +103,11 @@ const badConfigs: [string, ConfigChanges, string, RegExp, Record<string, string>
   ["a create-only setting in adopt mode", { set: { ...DEV_ADOPTING, powerPlatformEnvironmentDeleteOnDestroy: true } }, "powerPlatformEnvironmentDeleteOnDestroy", /only used when powerPlatformEnvironmentMode is 'create' \(an adopted environment is never changed\)/],
   ["a mapping file size limit of 0", { set: { dataverseMappingFileMaxMB: 0 } }, "dataverseMappingFileMaxMB", /at least 1/],
   ["a mistyped key", { set: { storagesku: "Standard_LRS" } }, "storagesku", /not a setting of this program \(did you mean 'storageSku'\?\)/],
+  ["a doctor flow entry without its provider", { set: { iomProviderFlows: ["BigCommerce Order Puller"] } }, "iomProviderFlows", /\[entry 0\]|entry 0 must be 'Provider\/Flow name'/],
+  ["the same doctor flow twice", { set: { iomProviderFlows: ["BigCommerce/Puller", "bigcommerce/puller"] } }, "iomProviderFlows", /entry 1 names bigcommerce\/puller a second time/],
+  ["doctor flows without an environment", { set: { ...DEV_ADOPTING, dataverseEnvironmentUrl: "", iomProviderFlows: ["BigCommerce/Puller"] } }, "iomProviderFlows", /only used with a Dataverse/],
+  ["a doctor look-back beyond a week", { set: { doctorLookbackHours: 200 } }, "doctorLookbackHours", /at most 168/],
+  ["a doctor secret threshold of zero days", { set: { doctorSecretExpiryDays: 0 } }, "doctorSecretExpiryDays", /at least 1/],
 ];
 
 describe("bad configuration is rejected, naming key and stack", () => {
@@ -158,5 +163,17 @@ describe("valid options", () => {
     const config = parseStackConfig("dev", raw, secretKeys);
     expect(config.gateway?.registration).toMatchObject({ clientId: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", adminObjectIds: [] });
     expect(JSON.stringify(config.gateway?.registration?.clientSecret)).not.toContain("s3cret");
+  });
+});
+
+test("the doctor's settings: defaults, and flows named per provider", () => {
+  const { raw, secretKeys } = rawStackConfig("dev", { set: { iomProviderFlows: ["BigCommerce/Order Puller", "Inventory Visibility/IV Writer", "bigcommerce/Status Update"] } });
+  expect(parseStackConfig("dev", raw, secretKeys).doctor).toEqual({
+    lookbackHours: 24,
+    secretExpiryDays: 7,
+    providerFlows: [
+      { provider: "BigCommerce", flows: ["Order Puller", "Status Update"] },
+      { provider: "Inventory Visibility", flows: ["IV Writer"] },
+    ],
   });
 });
