@@ -8,11 +8,11 @@ export { MAPPING_KINDS, KINDS, DEFAULT_MAPPING_GROUP, isMappingKind } from "./ki
 export type { MappingKind, KindSpec } from "./kinds";
 export { loadMappingDir, loadMappingFile, validateMappingCsv, MappingValidationError } from "./validation";
 export type { ParsedMappingFile, Problem } from "./validation";
-export { parseSchemaOverride, parseFlatOverride, OVERRIDE_KEYS } from "./schema";
-export type { MappingSchema, SchemaOverride } from "./schema";
+export { parseSchemaOverride, parseFlatOverride, OVERRIDE_KEYS, SchemaError, englishLabel, readTableMetadata } from "./schema";
+export type { MappingSchema, SchemaOverride, TableMetadata } from "./schema";
 export type { SyncSummary, DriftReport } from "./sync";
 // The Web API client and its auth, for any other resource that talks to Dataverse.
 export { createDataverseClient, isDataverseError } from "./client";
-export type { ClientOptions, DataverseClient, LogFn } from "./client";
+export type { ClientOptions, DataverseClient, DataverseProviderOptions, LogFn } from "./client";
 export { defaultTokenSource, authError, isAuthError, tokenClaims, expectedAudience, tokenScope, ENV_TOKEN_VARIABLE } from "./auth";
 export type { TokenSource, TokenClaims } from "./auth";

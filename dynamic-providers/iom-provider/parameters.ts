@@ -13,8 +13,7 @@
  * - Dataverse stores an empty string as null; both read back as "".
  */
 import { randomUUID, scryptSync } from "crypto";
-import type { DataverseClient } from "../dataverse/client";
-import { SchemaError } from "../dataverse/schema";
+import { SchemaError, type DataverseClient } from "../dataverse";
 import { normalizeName, type ProviderSchema } from "./discovery";
 
 export interface ProviderRow {

@@ -20,8 +20,8 @@
  * Dataverse client); it is never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse/client";
-import * as clientMod from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse";
+import * as clientMod from "../dataverse";
 import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 import * as discovery from "./discovery";
 import * as params from "./parameters";

@@ -12,7 +12,7 @@
  * Requests go through the shared Dataverse client's `request` (one HTTP client: timeouts, 429 with
  * Retry-After, backoff on 5xx and network errors), pointed at the BAP host with a BAP token.
  */
-import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse/client";
+import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse";
 
 /** [TF] constants.PUBLIC_BAPI_DOMAIN; [PS] Get-PPEndpointUrl prod. */
 export const DEFAULT_BAP_URL = "https://api.bap.microsoft.com";
