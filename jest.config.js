@@ -3,7 +3,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>"],
   testMatch: ["<rootDir>/tests/**/*.test.ts", "<rootDir>/**/__tests__/**/*.test.ts"],
-  testPathIgnorePatterns: ["/node_modules/"],
+  // tests/recipes/ runs on its own (npm run test:recipes, in .ci/run): it is a few minutes of CPU.
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/recipes/"],
   // Type checking is `npm run typecheck` (whole program, strict); tests only transpile, with swc
   // (the transpiler `npm run plan` uses through ts-node), which keeps the suite fast without hiding
   // type errors from CI.

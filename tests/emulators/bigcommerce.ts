@@ -1,5 +1,6 @@
 // An HTTP emulator of the parts of the BigCommerce REST API the API check uses, following
-// shared/reference/bigcommerce-api.md: X-Auth-Token auth (401), 403 with the real missing-scope
+// BigCommerce's developer documentation (bigcommerce/docs: docs/start/authentication/api-accounts.mdx,
+// docs/start/about/status-codes.mdx, reference/*.yml; summed up in docs/bigcommerce.md): X-Auth-Token auth (401), 403 with the real missing-scope
 // body, a token used against another store hash, v2 and v3 answer shapes, 204 on an empty order
 // list, per-store rate-limit headers with a quota that runs out (429) and refills, and injectable
 // faults (503/500, slow answers, dropped connections) plus a global latency. Test controls that

@@ -1,6 +1,8 @@
 /**
  * In-memory emulator of the parts of the Dataverse Web API the mapping sync uses, on 127.0.0.1 and
- * a random port. It follows the documented behaviour (see shared/reference/dataverse-web-api.md):
+ * a random port. It follows the documented behaviour (Microsoft's Dataverse Web API documentation:
+ * compose-http-requests-handle-errors, query/page-results, execute-batch-operations-using-web-api,
+ * bulk-operations, api-limits; summed up in docs/dataverse.md):
  *
  * - metadata: `EntityDefinitions` (collection and by `LogicalName='x'`, `$select`, `$expand` of
  *   `Attributes` and `ManyToOneRelationships`) for the tables in dataverse-schema.ts, labels as
@@ -68,7 +70,7 @@ export interface EmulatorOptions {
   tables?: TableDef[];
   /**
    * LCID of the caller's language, which `UserLocalizedLabel` is in; an application user gets the
-   * org's base language (Dataverse Label metadata; shared/reference/dataverse-web-api.md).
+   * org's base language (Dataverse Label metadata, Microsoft's Web API reference: Label, LocalizedLabel).
    */
   language?: number;
 }
