@@ -19,6 +19,7 @@
 
 import * as http from "http";
 import type { AddressInfo } from "net";
+import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
 
 export interface EmulatorStore {
   hash: string;
@@ -138,14 +139,8 @@ export const ALL_READ_SCOPES = [
   "store_channel_settings_read_only",
 ];
 
-/** What IOM's BigCommerce provider needs (orders modify), plus channel settings: a token that passes the default check. */
-export const IOM_SCOPES = [
-  "store_v2_information_read_only",
-  "store_v2_orders",
-  "store_v2_products_read_only",
-  "store_v2_customers_read_only",
-  "store_channel_settings_read_only",
-];
+/** The check's default scopes (what IOM's BigCommerce provider needs), plus channel settings: a token that passes the default check. */
+export const IOM_SCOPES = [...new Set([...DEFAULT_REQUIRED_SCOPES, "store_channel_settings_read_only"])];
 
 interface Route {
   /** Path below /stores/<hash>; `{id}` matches a whole number. */

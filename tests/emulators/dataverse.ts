@@ -160,6 +160,8 @@ export class DataverseEmulator {
   private server?: http.Server;
   private sockets = new Set<Socket>();
   private inFlight = 0;
+  /** Admitted requests waiting for holdAnswers' release; undefined when answers flow. */
+  private held?: (() => void)[];
   private window: number[] = [];
   private faults: Fault[] = [];
   private seq = 0;
@@ -242,6 +244,25 @@ export class DataverseEmulator {
 
   setOptions(o: Partial<EmulatorOptions>): void {
     Object.assign(this.opts, o);
+  }
+
+  /**
+   * A test control, not service behaviour: from now on every request that passes the service
+   * protection checks waits (and stays in flight) until the returned function is called. With
+   * `heldAnswers` a test knows how many are in flight, instead of timing them with latency.
+   */
+  holdAnswers(): () => void {
+    this.held = this.held ?? [];
+    return () => {
+      const waiting = this.held ?? [];
+      this.held = undefined;
+      for (const answer of waiting) answer();
+    };
+  }
+
+  /** How many admitted requests holdAnswers is holding. */
+  get heldAnswers(): number {
+    return this.held?.length ?? 0;
   }
 
   /**
@@ -388,6 +409,7 @@ export class DataverseEmulator {
         return;
       }
       if (!url.pathname.startsWith(API)) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${url.pathname}'.`);
+      if (this.held) await new Promise<void>((resolve) => this.held?.push(resolve));
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
       entry.rows = result.rows;

@@ -104,7 +104,7 @@ describe("validateInputs", () => {
 
 describe("scopes to requests", () => {
   it("maps each scope to the request that proves it, plus the credential baseline", () => {
-    const plan = planProbes([...DEFAULT_REQUIRED_SCOPES, "store_channel_settings_read_only"]);
+    const plan = planProbes(["store_v2_information_read_only", "store_v2_orders", "store_v2_products_read_only", "store_v2_customers_read_only", "store_channel_settings_read_only"]);
     expect(plan.baseline).toBe("time");
     expect(plan.scopes.map((p) => p.endpoint)).toEqual(["store", "order-write", "products", "customers", "channels"]);
   });

@@ -1,36 +1,19 @@
 // The dynamic provider's check/diff/create/update/read against the BigCommerce emulator.
 
 import { createBigCommerceApiCheckProvider, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
-import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
+import { DEFAULT_REQUIRED_SCOPES as DEFAULT_SCOPES, UNKNOWN, describeScope } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
-import { checkInputs, createFailure } from "../support/bigcommerce";
+import { waitFor } from "../support/barrier";
+import { DEFAULT_CHECK_REQUESTS, checkInputs, createFailure, modifyForm, probeRequest } from "../support/bigcommerce";
 
 const GOOD = "goodtoken0123456789abcdefghijkl";
 const OTHER_STORE = "otherstore0123456789abcdefghijk";
-const DEFAULT_SCOPES = [
-  "store_v2_information_read_only",
-  "store_v2_orders",
-  "store_v2_products_read_only",
-  "store_v2_customers_read_only",
-];
-const LABELS: Record<string, string> = {
-  store_v2_information_read_only: "store_v2_information_read_only (Information & Settings: read-only)",
-  store_v2_orders: "store_v2_orders (Orders: modify)",
-  store_v2_products_read_only: "store_v2_products_read_only (Products: read-only)",
-  store_v2_customers_read_only: "store_v2_customers_read_only (Customers: read-only)",
-};
-const REQUESTS: Record<string, string> = {
-  store_v2_information_read_only: "GET /v2/store",
-  store_v2_orders: "PUT /v2/orders/0",
-  store_v2_products_read_only: "GET /v3/catalog/products?limit=1",
-  store_v2_customers_read_only: "GET /v3/customers?limit=1",
-};
-
 // Short timeouts and backoffs so failure paths take milliseconds, not the production 10 s.
 const FAST = { timeoutMs: 300, maxRetries: 2, backoffBaseMs: 5, backoffMaxMs: 20, maxRateLimitWaitMs: 2_000 };
 const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
-// For tests that add latency: a timeout a loaded CI machine cannot hit, so no request is retried.
+// For tests that count requests or hold answers: a timeout a loaded CI machine cannot hit, so no
+// request is retried for being slow (at load 18 a 300 ms timeout was).
 const PATIENT = { ...FAST, timeoutMs: 5_000 };
 const patientProvider = createBigCommerceApiCheckProvider({ tuning: PATIENT, checkTuning: PATIENT });
 
@@ -77,8 +60,16 @@ describe("BigCommerceApiCheck provider", () => {
 
   describe("create with a valid token", () => {
     it("returns the store's details and the verified scopes, with one concurrent request per scope plus one", async () => {
-      emu.setLatency(50); // long enough for the requests to overlap visibly
-      const result = await patientProvider.create(inputs()).finally(() => emu.setLatency(0));
+      // "Concurrent": every request is sent before any answer comes back. Answers are held until
+      // all have arrived (a client that waits for one answer before the next never gets there).
+      const release = emu.holdAnswers();
+      const creating = patientProvider.create(inputs());
+      try {
+        await waitFor(() => emu.requests.length >= DEFAULT_CHECK_REQUESTS, `${DEFAULT_CHECK_REQUESTS} requests before any answer`);
+      } finally {
+        release();
+      }
+      const result = await creating;
       expect(result.id).toBe("abc123");
       expect(result.outs).toMatchObject({
         storeId: 1001234,
@@ -86,13 +77,13 @@ describe("BigCommerceApiCheck provider", () => {
         domain: "contoso-outdoor.example",
         planName: "Plus",
         status: "live",
-        scopesVerified: DEFAULT_SCOPES,
         tokenFingerprint: tokenFingerprint(GOOD),
       });
+      expect(new Set(result.outs?.scopesVerified)).toEqual(new Set(DEFAULT_SCOPES));
       expect(result.outs?.tokenFingerprint).toMatch(/^sha256:[0-9a-f]{12}$/);
       expect(Date.parse(result.outs?.checkedAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
-      expect(emu.requests).toHaveLength(DEFAULT_SCOPES.length + 1);
-      expect(emu.maxInFlight()).toBe(DEFAULT_SCOPES.length + 1);
+      expect(emu.requests).toHaveLength(DEFAULT_CHECK_REQUESTS);
+      expect(emu.maxInFlight()).toBe(DEFAULT_CHECK_REQUESTS);
       expect(emu.requests.every((r) => r.hadToken && r.accept === "application/json")).toBe(true);
     });
 
@@ -143,7 +134,7 @@ describe("BigCommerceApiCheck provider", () => {
     it.each(DEFAULT_SCOPES)("missing %s: names the scope, the request that proved it, and that a new API account is needed", async (missing) => {
       const token = tokenWith(DEFAULT_SCOPES.filter((s) => s !== missing));
       const message = await createError(inputs({ accessToken: token }));
-      expect(message).toContain(`missing scope ${LABELS[missing]}: ${REQUESTS[missing]} answered 403 "You don't have a required scope to access the endpoint"`);
+      expect(message).toContain(`missing scope ${describeScope(missing)}: ${probeRequest(missing)} answered 403 "You don't have a required scope to access the endpoint"`);
       expect(message).toMatch(/1 problem\b/);
       expect(message).toMatch(/cannot be edited after it is created: create a new API account/);
       for (const other of DEFAULT_SCOPES.filter((s) => s !== missing)) expect(message).not.toContain(`missing scope ${other}`);
@@ -152,17 +143,17 @@ describe("BigCommerceApiCheck provider", () => {
     it("several missing scopes: one error lists them all", async () => {
       const token = tokenWith(["store_v2_information_read_only"]);
       const message = await createError(inputs({ accessToken: token }));
-      expect(message).toMatch(/3 problems/);
-      expect(message).toContain("1. missing scope store_v2_orders (Orders: modify): PUT /v2/orders/0 answered 403");
-      expect(message).toContain("2. missing scope store_v2_products_read_only (Products: read-only): GET /v3/catalog/products?limit=1 answered 403");
-      expect(message).toContain("3. missing scope store_v2_customers_read_only (Customers: read-only): GET /v3/customers?limit=1 answered 403");
+      const missing = DEFAULT_SCOPES.filter((s) => s !== "store_v2_information_read_only");
+      expect(message).toMatch(new RegExp(`${missing.length} problems`));
+      // Numbered in the order the scopes are required.
+      missing.forEach((scope, i) => expect(message).toContain(`${i + 1}. missing scope ${describeScope(scope)}: ${probeRequest(scope)} answered 403`));
       expect(message.match(/create a new API account/g)).toHaveLength(1);
     });
 
     it("a modify scope proves the read-only one", async () => {
-      const token = tokenWith(["store_v2_information", "store_v2_orders", "store_v2_products", "store_v2_customers"]);
+      const token = tokenWith(DEFAULT_SCOPES.map(modifyForm));
       const result = await provider.create(inputs({ accessToken: token }));
-      expect(result.outs?.scopesVerified).toEqual(DEFAULT_SCOPES);
+      expect(new Set(result.outs?.scopesVerified)).toEqual(new Set(DEFAULT_SCOPES));
     });
 
     it("a store that is not live", async () => {
@@ -178,10 +169,11 @@ describe("BigCommerceApiCheck provider", () => {
     it("every problem at once: wrong name, not live and a missing scope in one message", async () => {
       emu.store("abc123").status = "suspended";
       try {
-        const token = tokenWith(["store_v2_information_read_only", "store_v2_orders", "store_v2_products_read_only"]);
+        const lacking = DEFAULT_SCOPES[DEFAULT_SCOPES.length - 1];
+        const token = tokenWith(DEFAULT_SCOPES.filter((s) => s !== lacking));
         const message = await createError(inputs({ accessToken: token, expectedStoreName: "Fabrikam" }));
         expect(message).toMatch(/3 problems/);
-        expect(message).toMatch(/missing scope store_v2_customers_read_only/);
+        expect(message).toContain(`missing scope ${lacking}`);
         expect(message).toMatch(/is not open for orders/);
         expect(message).toMatch(/store name mismatch/);
       } finally {
@@ -195,13 +187,13 @@ describe("BigCommerceApiCheck provider", () => {
       emu.setRateLimit({ quota: 2, windowMs: 250 });
       try {
         const started = Date.now();
-        const result = await provider.create(inputs());
-        expect(result.outs?.scopesVerified).toEqual(DEFAULT_SCOPES);
+        const result = await patientProvider.create(inputs());
+        expect(new Set(result.outs?.scopesVerified)).toEqual(new Set(DEFAULT_SCOPES));
         const throttled = emu.requests.filter((r) => r.status === 429);
         expect(throttled.length).toBeGreaterThanOrEqual(1);
         expect(Date.now() - started).toBeGreaterThanOrEqual(200); // waited for the window to refill
-        // 4 answered 200, the write probe 404 (no order 0: scope granted).
-        expect(emu.requests.filter((r) => r.status === 200 || r.status === 204 || r.status === 404)).toHaveLength(5);
+        // Each request answered once in the end: 200, and 404 for the write probe (no order 0: scope granted).
+        expect(emu.requests.filter((r) => r.status === 200 || r.status === 204 || r.status === 404)).toHaveLength(DEFAULT_CHECK_REQUESTS);
       } finally {
         emu.setRateLimit({ quota: 150, windowMs: 30_000 });
       }
@@ -209,17 +201,18 @@ describe("BigCommerceApiCheck provider", () => {
 
     it("5xx then success: retries the failed request only", async () => {
       emu.addFault({ path: "/v2/store", status: 503, times: 2 });
-      const result = await provider.create(inputs());
+      const result = await patientProvider.create(inputs());
       expect(result.outs?.storeName).toBe("Contoso Outdoor");
       const storeCalls = emu.requests.filter((r) => r.url.endsWith("/v2/store"));
       expect(storeCalls.map((r) => r.status)).toEqual([503, 503, 200]);
-      expect(emu.requests).toHaveLength(7);
+      expect(emu.requests).toHaveLength(DEFAULT_CHECK_REQUESTS + 2);
     });
 
     it("a dropped connection is retried", async () => {
-      emu.addFault({ path: "/v3/customers", drop: true, times: 1 });
-      const result = await provider.create(inputs());
-      expect(result.outs?.scopesVerified).toEqual(DEFAULT_SCOPES);
+      emu.addFault({ path: "/v2/store", drop: true, times: 1 });
+      const result = await patientProvider.create(inputs());
+      expect(new Set(result.outs?.scopesVerified)).toEqual(new Set(DEFAULT_SCOPES));
+      expect(emu.requests.filter((r) => r.url.endsWith("/v2/store"))).toHaveLength(2);
     });
 
     it("a timeout: bounded retries, then an error that says so and suggests running again", async () => {
@@ -236,9 +229,9 @@ describe("BigCommerceApiCheck provider", () => {
 
     it("a store that keeps answering 503 fails after bounded retries", async () => {
       emu.addFault({ status: 503, times: 100 });
-      const message = await createError(inputs());
+      const message = await createFailure(patientProvider, inputs());
       expect(message).toMatch(/store unavailable: GET \/v2\/time answered 503 "Service Unavailable" after 3 attempts/);
-      expect(emu.requests).toHaveLength(15); // 5 probes x 3 attempts
+      expect(emu.requests).toHaveLength(DEFAULT_CHECK_REQUESTS * 3); // every probe, 3 attempts each
     });
   });
 
@@ -265,7 +258,7 @@ describe("BigCommerceApiCheck provider", () => {
       const result = await provider.check({} as BigCommerceApiCheckInputs, inputs());
       expect(result.failures).toEqual([]);
       expect(result.inputs?.requiredScopes).toEqual(DEFAULT_SCOPES);
-      expect(emu.requests).toHaveLength(5);
+      expect(emu.requests).toHaveLength(DEFAULT_CHECK_REQUESTS);
     });
 
     it("a wrong key fails the preview already, on the accessToken property", async () => {
@@ -344,7 +337,7 @@ describe("BigCommerceApiCheck provider", () => {
       emu.resetLog();
       const updated = await provider.update("abc123", created.outs!, inputs({ expectedStoreName: "Contoso Outdoor" }));
       expect(updated?.outs).toMatchObject({ storeName: "Contoso Outdoor", expectedStoreName: "Contoso Outdoor" });
-      expect(emu.requests).toHaveLength(5);
+      expect(emu.requests).toHaveLength(DEFAULT_CHECK_REQUESTS);
     });
 
     it("read (pulumi refresh) reveals a revoked token, using the token from the stack config", async () => {
@@ -354,7 +347,7 @@ describe("BigCommerceApiCheck provider", () => {
       await p.configure({ config: { get: (k: string) => (k === key ? token : undefined), require: () => token } });
       const created = await p.create(inputs({ accessToken: token, accessTokenConfigKey: key }));
       const fresh = await p.read("abc123", created.outs);
-      expect(fresh?.props?.scopesVerified).toEqual(DEFAULT_SCOPES);
+      expect(new Set(fresh?.props?.scopesVerified as string[])).toEqual(new Set(DEFAULT_SCOPES));
       emu.revokeToken(token);
       await expect(p.read("abc123", created.outs)).rejects.toThrow(/token rejected \(401\)/);
     });

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { GENERATED_DOCS, renderConfigurationDoc, renderPolicyTable, withPolicyTable } from "../../scripts/config-docs";
+import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
 import { RESOURCE_RULES, STACK_RULES } from "../../policy/rules";
 import { ROOT } from "../support/stack";
 
@@ -83,4 +84,10 @@ test("every docs/*.md a source file mentions exists", () => {
       .filter((m) => !fs.existsSync(path.join(ROOT, m[0])))
       .map((m) => `${file}: ${m[0]}`));
   expect(missing).toEqual([]);
+});
+
+test("docs/bigcommerce.md lists exactly the scopes the check requires by default", () => {
+  const section = fs.readFileSync(path.join(ROOT, "docs", "bigcommerce.md"), "utf8").split("## The scopes IOM's BigCommerce provider needs")[1].split(/^#/m)[0];
+  const listed = [...section.matchAll(/^\| `([a-z0-9_]+)`/gm)].map((m) => m[1]);
+  expect(new Set(listed)).toEqual(new Set(DEFAULT_REQUIRED_SCOPES));
 });
