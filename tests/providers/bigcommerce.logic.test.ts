@@ -8,6 +8,7 @@ import {
   planProbes,
   tokenFingerprint,
   validateInputs,
+  DEFAULT_ACCEPTED_STORE_STATUSES,
   DEFAULT_REQUIRED_SCOPES,
   UNKNOWN,
   type CheckSettings,
@@ -30,7 +31,7 @@ describe("validateInputs", () => {
       apiBaseUrl: "https://api.bigcommerce.com",
       expectedStoreName: undefined,
       accessTokenConfigKey: undefined,
-      acceptedStoreStatuses: ["live", "prelaunch", "pre-launch", "trial"],
+      acceptedStoreStatuses: DEFAULT_ACCEPTED_STORE_STATUSES,
     });
   });
 
