@@ -51,7 +51,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
     const configure = new provproto.ConfigureRequest();
     configure.setArgs(Struct.fromJavaScript({ [CONFIG_KEY]: GOOD }));
     await unary<provproto.ConfigureResponse>((cb) => client.configure(configure, cb));
-  }, 20_000);
+  }, 60_000); // the provider text waits in the program server's queue behind program runs (as in the other host tests)
 
   afterAll(async () => {
     host?.stop();
