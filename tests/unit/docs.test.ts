@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { GENERATED_DOCS, renderConfigurationDoc, renderPolicyTable, withPolicyTable } from "../../scripts/config-docs";
 import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
+import { KINDS, MAPPING_KINDS } from "../../dynamic-providers/dataverse/kinds";
 import { RESOURCE_RULES, STACK_RULES } from "../../policy/rules";
 import { ROOT } from "../support/stack";
 
@@ -90,4 +91,10 @@ test("docs/bigcommerce.md lists exactly the scopes the check requires by default
   const section = fs.readFileSync(path.join(ROOT, "docs", "bigcommerce.md"), "utf8").split("## The scopes IOM's BigCommerce provider needs")[1].split(/^#/m)[0];
   const listed = [...section.matchAll(/^\| `([a-z0-9_]+)`/gm)].map((m) => m[1]);
   expect(new Set(listed)).toEqual(new Set(DEFAULT_REQUIRED_SCOPES));
+});
+
+test("docs/dataverse.md's files table has a row per mapping kind, with its file and target table", () => {
+  const section = fs.readFileSync(path.join(ROOT, "docs", "dataverse.md"), "utf8").split("## Kinds and files")[1].split(/^#/m)[0];
+  const rows = [...section.matchAll(/^\| [^|]+ \| `([a-z]+)\.csv` \|[^|]+\| `([a-z_]+)`/gm)].map((m) => [m[1], m[2]]);
+  expect(new Map(rows)).toEqual(new Map(MAPPING_KINDS.map((kind) => [kind, KINDS[kind].targetTable])));
 });
