@@ -1,6 +1,6 @@
 /**
  * The README's "How to change things", performed: on a copy of the repository (node_modules linked,
- * not copied) a new stack, a new config key and a new policy rule are added by editing only the
+ * not copied) a new stack, config key, policy rule and mapping kind are added by editing only the
  * files each recipe names, then the recipes' own commands run (`npm run docs:config`,
  * `npm run plan -- --all --write`) and the checks that judge them (the type-check and the tests a
  * forgotten step would fail). Every file that ends up changed must be one a recipe names. So a
@@ -151,9 +151,41 @@ function addPolicyRule(copy: Copy): void {
     { ...rbacVault, properties: { ...(rbacVault.properties as Props), enabledForDeployment: true } }, /enabledForDeployment must be false/],\n`));
 }
 
-const RECIPES: [string, (copy: Copy) => void][] = [["A stack", addStack], ["A config key", addConfigKey], ["A policy rule", addPolicyRule]];
+const KIND = "carriers";
 
-test("the stack, config key and policy rule recipes, done as the README says, pass the checks and touch only the files it names", async () => {
+function addMappingKind(copy: Copy): void {
+  const recipe = "A mapping kind";
+  copy.change(recipe, "dynamic-providers/dataverse/kinds.ts", (text) => [
+    (t: string) => t.replace(/(export const MAPPING_KINDS = \[[^\]]*)\] as const;/, `$1, "${KIND}"] as const;`),
+    after("export const KINDS: Record<MappingKind, KindSpec> = {\n", `  ${KIND}: {
+    targetTable: "msdyn_carrier",
+    keyColumns: { carrierName: "msdyn_name" },
+    displayWords: ["carrier"],
+    excludeWords: [],
+    accountScoped: false,
+  },
+`),
+  ].reduce((t, edit) => edit(t), text));
+  copy.change(recipe, "Pulumi.yaml", after(/^ {2}dataverseWarehousesSchema:\n( {4}.*\n)+/m,
+    "  dataverseCarriersSchema:\n    type: string\n    default: \"\"\n    description: Override of the discovered carrier mapping table, in the same form as dataverseAccountsSchema.\n"));
+  copy.change(recipe, "tests/emulators/dataverse-schema.ts", (text) => [
+    after("export const EMULATOR_TABLES: TableDef[] = [\n", `  table("msdyn_carrier", "msdyn_carriers", "Carrier", "msdyn_name", []),
+  mappingTable("zq1_carmap", "zq1_carmaps", "IOM Carrier Mapping", "msdyn_carrier", "zq1_car", "zq1_Car", "Carrier", true),
+`),
+    after("export const EMULATOR_MAPPING_TABLE = {\n", `  ${KIND}: { table: "zq1_carmap", target: "zq1_car" },\n`),
+  ].reduce((t, edit) => edit(t), text));
+  copy.change(recipe, "tests/emulators/dataverse-fixtures.ts", after(/\n( *)emu\.insert\("msdyn_warehouse", [^\n]*\n/, `  emu.insert("msdyn_carrier", { msdyn_name: "Contoso Freight" });\n`));
+  copy.change(recipe, "tests/providers/dataverse.kinds.test.ts", (text) => [
+    (t: string) => t.replace(/expect\(\[\.\.\.MAPPING_KINDS\]\.sort\(\)\)\.toEqual\(\[([^\]]*)\]\)/, `expect([...MAPPING_KINDS].sort()).toEqual([$1, "${KIND}"].sort())`),
+    after(/\n {6}warehouses: "msdyn_warehouse",\n/, `      ${KIND}: "msdyn_carrier",\n`),
+    after(/\n {4}\["warehouses", "msdyn_name", [^\n]*\n/, `    ["${KIND}", "msdyn_name", { "carrier=CF": "Contoso Freight" }, "zq1_carmap"],\n`),
+  ].reduce((t, edit) => edit(t), text));
+  copy.change(recipe, "docs/dataverse.md", after(/\n\| Unit groups \| [^\n]*\n/, "| Carriers | `carriers.csv` | `carrierName` | `msdyn_carrier`: `msdyn_name` | no |\n"));
+}
+
+const RECIPES: [string, (copy: Copy) => void][] = [["A stack", addStack], ["A config key", addConfigKey], ["A policy rule", addPolicyRule], ["A mapping kind", addMappingKind]];
+
+test("the stack, config key, policy rule and mapping kind recipes, done as the README says, pass the checks and touch only the files it names", async () => {
   const copy = new Copy();
   try {
     for (const [, perform] of RECIPES) perform(copy);
@@ -169,7 +201,8 @@ test("the stack, config key and policy rule recipes, done as the README says, pa
     await Promise.all([
       copy.run("node_modules/typescript/bin/tsc", "--noEmit", "-p", "tsconfig.json"),
       copy.run("node_modules/jest/bin/jest.js", "--ci", "--silent", "--globalSetup", "./tests/recipes/no-program-server.js", "--globalTeardown", "./tests/recipes/no-program-server.js",
-        "tests/unit/config.test.ts", "tests/unit/project-file.test.ts", "tests/unit/docs.test.ts", "tests/unit/policy.test.ts", "tests/unit/workflows.test.ts"),
+        "tests/unit/config.test.ts", "tests/unit/project-file.test.ts", "tests/unit/docs.test.ts", "tests/unit/policy.test.ts", "tests/unit/workflows.test.ts",
+        "tests/providers/dataverse.kinds.test.ts"),
     ]);
     const named = RECIPES.flatMap(([title]) => filesNamed(title));
     const changed = copy.changedFiles();

@@ -95,6 +95,6 @@ test("docs/bigcommerce.md lists exactly the scopes the check requires by default
 
 test("docs/dataverse.md's files table has a row per mapping kind, with its file and target table", () => {
   const section = fs.readFileSync(path.join(ROOT, "docs", "dataverse.md"), "utf8").split("## Kinds and files")[1].split(/^#/m)[0];
-  const rows = [...section.matchAll(/^\| [^|]+ \| `([a-z]+)\.csv` \|[^|]+\| `([a-z_]+)`/gm)].map((m) => [m[1], m[2]]);
+  const rows = [...section.matchAll(/^\| [^|]+ \| `([a-z]+)\.csv` \|[^|]+\| `([a-z_]+)`/gm)].map((m): [string, string] => [m[1], m[2]]);
   expect(new Map(rows)).toEqual(new Map(MAPPING_KINDS.map((kind) => [kind, KINDS[kind].targetTable])));
 });
