@@ -1,8 +1,26 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+// Layers (docs/architecture.md). Product code is what `pulumi up` loads; tests/, bench/ and the
+// offline plan (plan/) build on it, never the other way round. Import strings are matched, so a
+// pattern names a folder with the slash after it (dynamic-providers/dataverse/plan.ts is a file).
+const NOT_FROM_TESTS_BENCH_OR_PLAN = {
+  regex: "^(\\./|(\\.\\./)+)(tests|bench|plan)/",
+  message: "Product code (what `pulumi up` loads) must not import tests/, bench/ or the offline plan (plan/).",
+};
+// dynamic-providers/common.ts is shared by all; another provider's files only through its index.ts.
+const OTHER_PROVIDER_INTERNALS = {
+  regex: "^\\.\\./(?!common$)[\\w-]+/(?!index$)[\\w.-]+",
+  message: "A dynamic provider imports another one only through its index.ts (`../<provider>`), never its files.",
+};
+// `pulumi preview --policy-pack policy` loads policy/ as its own package (policy/package.json).
+const OUTSIDE_THE_POLICY_PACK = [
+  { regex: "^\\.\\./", message: "The policy pack stands alone: nothing outside policy/ (move what it needs into policy/)." },
+  { regex: "^(?!\\.|@pulumi/(policy|pulumi)(/|$))", message: "The policy pack uses only the dependencies of policy/package.json." },
+];
+
 export default tseslint.config(
-  { ignores: ["node_modules/**", "bin/**", "coverage/**"] },
+  { ignores: ["node_modules/**", "bin/**", "coverage/**", ".ci/node/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,5 +29,17 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-explicit-any": "error",
     },
+  },
+  {
+    files: ["*.ts", "components/**/*.ts", "mappings/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [NOT_FROM_TESTS_BENCH_OR_PLAN] }] },
+  },
+  {
+    files: ["dynamic-providers/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [NOT_FROM_TESTS_BENCH_OR_PLAN, OTHER_PROVIDER_INTERNALS] }] },
+  },
+  {
+    files: ["policy/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: OUTSIDE_THE_POLICY_PACK }] },
   },
 );

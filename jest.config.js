@@ -3,8 +3,9 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>"],
   testMatch: ["<rootDir>/tests/**/*.test.ts", "<rootDir>/**/__tests__/**/*.test.ts"],
-  // tests/live runs only through `npm run test:live` (jest.live.config.js), against real services.
-  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/live/"],
+  // tests/live runs only through `npm run test:live` (jest.live.config.js), against real services;
+  // tests/recipes/ on its own (npm run test:recipes, in .ci/run): it is a few minutes of CPU.
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/live/", "<rootDir>/tests/recipes/"],
   // Type checking is `npm run typecheck` (whole program, strict); tests only transpile, with swc
   // (the transpiler `npm run plan` uses through ts-node), which keeps the suite fast without hiding
   // type errors from CI.

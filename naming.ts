@@ -3,6 +3,7 @@
  * (the guide's recommendation), shaped to each resource type's rules. Pure, so config validation can
  * prove every derived name is legal before any resource is declared.
  */
+import { WORKLOAD, type NamingContext } from "./policy/naming";
 
 /** Short codes for the regions IOM is commonly deployed near; others need `regionCode` in config. */
 export const REGION_CODES: Readonly<Record<string, string>> = {
@@ -38,40 +39,14 @@ export const REGION_CODES: Readonly<Record<string, string>> = {
   westus3: "wus3",
 };
 
-export const WORKLOAD = "iom";
 /** Length of the random suffix that makes globally unique names (storage account, key vault) unique. */
 export const UNIQUE_SUFFIX_LENGTH = 5;
 
-export interface NamingContext {
-  businessUnit: string;
-  environment: string;
-  regionCode: string;
-}
-
-/** Cloud Adoption Framework abbreviations for the resource kinds this program declares. */
-export type ResourceKind =
-  | "rg" | "vnet" | "snet" | "nsg" | "pep" | "nic" | "vm" | "osdisk" | "ng" | "pip" | "epol" | "lock" | "peer"
-  | "log" | "dcr" | "ag" | "alert" | "fl" | "bas";
-
-/** `<abbr>-iom-<bu>-<env>-<region>[-<suffix>]`, e.g. `vnet-iom-retail-prod-weu`. */
-export function resourceName(ctx: NamingContext, kind: ResourceKind, suffix?: string): string {
-  const parts = [kind, WORKLOAD, ctx.businessUnit, ctx.environment, ctx.regionCode];
-  if (suffix) parts.push(suffix);
-  return parts.join("-");
-}
-
-const STORAGE_ACCOUNT_PREFIX = `st${WORKLOAD}`;
-const KEY_VAULT_PREFIX = `kv-${WORKLOAD}`;
-
-/** Storage accounts: 3-24 lowercase letters and digits, globally unique: `stiom<bu><env><region><random>`. */
-export function storageAccountName(ctx: NamingContext, uniqueSuffix: string): string {
-  return `${STORAGE_ACCOUNT_PREFIX}${ctx.businessUnit}${ctx.environment}${ctx.regionCode}${uniqueSuffix}`;
-}
-
-/** Key vaults: 3-24 letters, digits and single hyphens, globally unique: `kv-iom<bu><env><region><random>`. */
-export function keyVaultName(ctx: NamingContext, uniqueSuffix: string): string {
-  return `${KEY_VAULT_PREFIX}${ctx.businessUnit}${ctx.environment}${ctx.regionCode}${uniqueSuffix}`;
-}
+// The name shapes the policy pack checks (resourceName, storageAccountName, keyVaultName, the
+// patterns) are defined in policy/naming.ts, which the pack loads on its own.
+export {
+  NAME_PATTERNS, NAMING_PLACEHOLDERS, WORKLOAD, keyVaultName, resourceName, storageAccountName, type NamingContext, type ResourceKind,
+} from "./policy/naming";
 
 /** Windows computer names: at most 15 characters: `gw<env><region><nn>`, e.g. `gwprodweu01`. */
 export function gatewayComputerName(ctx: NamingContext, index: number): string {
@@ -123,17 +98,3 @@ export const NAME_RULES = {
     name.length <= 64 ? undefined : "must be at most 64 characters",
 } as const;
 
-/** Placeholders that show a name's shape in messages, e.g. `rg-iom-<bu>-<env>-<region>`. */
-export const NAMING_PLACEHOLDERS: NamingContext = { businessUnit: "<bu>", environment: "<env>", regionCode: "<region>" };
-
-/**
- * Patterns matching the names above whatever the context, for checks that see a name but not the
- * context it was made from (the policy pack).
- */
-export const NAME_PATTERNS = {
-  /** `resourceName(ctx, kind)`, or with `suffixed` `resourceName(ctx, kind, suffix)`. */
-  resource: (kind: ResourceKind, suffixed: boolean): RegExp =>
-    new RegExp(suffixed ? `^${kind}-${WORKLOAD}-[a-z0-9-]+$` : `^${kind}-${WORKLOAD}-[a-z0-9]+-[a-z0-9]+-[a-z0-9]+$`),
-  storageAccount: new RegExp(`^${STORAGE_ACCOUNT_PREFIX}[a-z0-9]{3,${24 - STORAGE_ACCOUNT_PREFIX.length}}$`),
-  keyVault: new RegExp(`^${KEY_VAULT_PREFIX}[a-z0-9]{3,${24 - KEY_VAULT_PREFIX.length}}$`),
-} as const;

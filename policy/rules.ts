@@ -7,7 +7,7 @@
  * violation: the deployment that knows them is checked again.
  */
 
-import { NAME_PATTERNS, NAMING_PLACEHOLDERS, keyVaultName, resourceName, storageAccountName } from "../naming";
+import { NAME_PATTERNS, NAMING_PLACEHOLDERS, keyVaultName, resourceName, storageAccountName } from "./naming";
 
 export interface PolicyResource {
   type: string;

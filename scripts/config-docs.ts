@@ -1,18 +1,23 @@
 /**
  * `npm run docs:config [-- --check]`
  *
- * Writes docs/configuration.md from Pulumi.yaml (the keys, their types, defaults and descriptions,
- * grouped under the project file's own `# Group` comments) and config.ts (which keys hold secrets).
- * Nobody edits that file by hand: change Pulumi.yaml and run this. `--check` exits 1 when the
- * committed file is stale; tests/unit/docs.test.ts fails in that case too.
+ * Writes the documentation generated from code, which nobody edits by hand:
+ * - docs/configuration.md from Pulumi.yaml (the keys, their types, defaults and descriptions,
+ *   grouped under the project file's own `# Group` comments) and config.ts (which keys hold
+ *   secrets): change Pulumi.yaml and run this;
+ * - the policy table in docs/review-flow.md, between its `policy table` markers, from
+ *   policy/rules.ts: change a rule's description there and run this.
+ * `--check` exits 1 when a committed text is stale; tests/unit/docs.test.ts fails in that case too.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { isMap, isScalar, parseDocument } from "yaml";
 import { CONFIG_SCHEMA, PROJECT } from "../config";
 import { ROOT, type DeclaredKey } from "../plan/stack-config";
+import { RESOURCE_RULES, STACK_RULES } from "../policy/rules";
 
 export const CONFIGURATION_DOC = path.join(ROOT, "docs", "configuration.md");
+export const REVIEW_FLOW_DOC = path.join(ROOT, "docs", "review-flow.md");
 
 interface Group {
   title: string;
@@ -70,17 +75,54 @@ export function renderConfigurationDoc(projectFile = fs.readFileSync(path.join(R
   return `${lines.join("\n")}\n`;
 }
 
+/** How a rule's reach reads in the table: the resource types it checks, or the whole stack. */
+function reach(types: string[] | undefined): string {
+  if (types === undefined) return "the whole stack";
+  const short = types.map((t) => `\`${t.replace(/^azure-native:/, "")}\``);
+  return short.length <= 3 ? short.join(", ") : `${short.length} resource types`;
+}
+
+/** The policy table of docs/review-flow.md: every rule of policy/rules.ts, in the order the pack runs them. */
+export function renderPolicyTable(): string {
+  const rules = [...RESOURCE_RULES.map((r) => ({ ...r, types: r.types as string[] | undefined })), ...STACK_RULES.map((r) => ({ ...r, types: undefined }))];
+  return [
+    "| Policy | Checks | Requires |",
+    "|---|---|---|",
+    ...rules.map((rule) => `| \`${rule.name}\` | ${reach(rule.types)} | ${cell(rule.description)} |`),
+  ].join("\n");
+}
+
+const POLICY_TABLE_START = "<!-- policy table: generated from policy/rules.ts by `npm run docs:config`; edit the rules, not this table -->";
+const POLICY_TABLE_END = "<!-- end of policy table -->";
+
+/** `text` (docs/review-flow.md) with the part between the policy table markers generated afresh. */
+export function withPolicyTable(text: string): string {
+  const start = text.indexOf(POLICY_TABLE_START);
+  const end = text.indexOf(POLICY_TABLE_END);
+  if (start < 0 || end < start) throw new Error(`docs/review-flow.md has lost its policy table markers: put back ${POLICY_TABLE_START} and ${POLICY_TABLE_END}`);
+  return `${text.slice(0, start + POLICY_TABLE_START.length)}\n${renderPolicyTable()}\n${text.slice(end)}`;
+}
+
+/** Every generated text: the file, and its content made from the committed one. */
+export const GENERATED_DOCS: { file: string; render(committed: string): string }[] = [
+  { file: CONFIGURATION_DOC, render: () => renderConfigurationDoc() },
+  { file: REVIEW_FLOW_DOC, render: withPolicyTable },
+];
+
 if (require.main === module) {
-  const current = renderConfigurationDoc();
-  const committed = fs.existsSync(CONFIGURATION_DOC) ? fs.readFileSync(CONFIGURATION_DOC, "utf8") : "";
-  if (process.argv.includes("--check")) {
-    if (committed !== current) {
-      console.error("docs/configuration.md is out of date with Pulumi.yaml: run 'npm run docs:config' and commit the result.");
+  const check = process.argv.includes("--check");
+  for (const { file, render } of GENERATED_DOCS) {
+    const name = path.relative(ROOT, file);
+    const committed = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    const current = render(committed);
+    if (committed === current) continue;
+    if (check) {
+      console.error(`${name} is out of date with the code it is generated from: run 'npm run docs:config' and commit the result.`);
       process.exitCode = 1;
+    } else {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, current);
+      console.log(`wrote ${name}`);
     }
-  } else if (committed !== current) {
-    fs.mkdirSync(path.dirname(CONFIGURATION_DOC), { recursive: true });
-    fs.writeFileSync(CONFIGURATION_DOC, current);
-    console.log("wrote docs/configuration.md");
   }
 }

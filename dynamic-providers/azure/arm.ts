@@ -21,7 +21,7 @@
  * backoff on 5xx and network errors), pointed at the ARM origin with an ARM token; no follow-up URL
  * is ever taken from an answer, so the token goes to that origin only.
  */
-import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse/client";
+import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse";
 
 /** [RP] api-version of the provider calls; [FE] of the feature calls. */
 export const PROVIDERS_API_VERSION = "2021-04-01";

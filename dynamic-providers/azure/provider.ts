@@ -22,7 +22,7 @@
  * is never an input or output. Serialized: see dynamic-providers/README.md.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse";
 import * as arm from "./arm";
 import { cleanInputs, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 

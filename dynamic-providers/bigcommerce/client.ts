@@ -33,7 +33,7 @@ export interface EndpointSpec {
   readonly body?: Readonly<Record<string, unknown>>;
 }
 
-/** Paths below `/stores/{store_hash}` (see shared/reference/bigcommerce-api.md). */
+/** Paths below `/stores/{store_hash}` (BigCommerce API reference, bigcommerce/docs `reference/*.yml`; docs/bigcommerce.md). */
 export const ENDPOINTS: Readonly<Record<EndpointName, EndpointSpec>> = {
   store: { method: "GET", path: "/v2/store", shape: "v2-store" },
   // 204 with an empty body when the store has no orders.

@@ -243,7 +243,7 @@ export function validateInputs(raw: Readonly<Record<string, unknown>>): Validati
     if (!Array.isArray(rawScopes) || rawScopes.some((s) => typeof s !== "string")) {
       failures.push({ property: "requiredScopes", reason: "must be a list of scope names" });
     } else if (rawScopes.length === 0) {
-      failures.push({ property: "requiredScopes", reason: "must not be empty (omit it for the default read-only set)" });
+      failures.push({ property: "requiredScopes", reason: "must not be empty (omit it for the default: what IOM's BigCommerce provider needs, orders modify and the rest read-only)" });
     } else {
       const result = normalizeScopes(rawScopes as string[]);
       for (const p of result.problems) failures.push({ property: "requiredScopes", reason: p });

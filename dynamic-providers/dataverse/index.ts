@@ -13,6 +13,6 @@ export type { MappingSchema, SchemaOverride, TableMetadata } from "./schema";
 export type { SyncSummary, DriftReport } from "./sync";
 // The Web API client and its auth, for any other resource that talks to Dataverse.
 export { createDataverseClient, isDataverseError } from "./client";
-export type { ClientOptions, DataverseClient, LogFn } from "./client";
-export { defaultTokenSource, authError, isAuthError, tokenClaims, expectedAudience, tokenScope, ENV_TOKEN_VARIABLE } from "./auth";
+export type { ClientOptions, DataverseClient, DataverseProviderOptions, LogFn, Resp } from "./client";
+export { defaultTokenSource, tokenSourceOf, authError, isAuthError, tokenClaims, expectedAudience, tokenScope, ENV_TOKEN_VARIABLE } from "./auth";
 export type { TokenSource, TokenClaims } from "./auth";

@@ -18,8 +18,7 @@
  * Every pick can be overridden with a flat `key=logicalname;...` string (OVERRIDE_KEYS); anything
  * missing or ambiguous fails with the candidates and the key to set.
  */
-import type { DataverseClient } from "../dataverse/client";
-import { SchemaError, englishLabel, parseFlatOverride, readTableMetadata, type TableMetadata } from "../dataverse/schema";
+import { SchemaError, englishLabel, parseFlatOverride, readTableMetadata, type DataverseClient, type TableMetadata } from "../dataverse";
 
 /** The documented logical names (IOM "alm" page). */
 export const IOM_TABLES = {

@@ -16,8 +16,7 @@
  */
 import { randomUUID, scryptSync } from "crypto";
 import { redactSecrets } from "../http";
-import type { DataverseClient } from "../dataverse/client";
-import { SchemaError } from "../dataverse/schema";
+import { SchemaError, type DataverseClient } from "../dataverse";
 import { normalizeName, type ProviderSchema } from "./discovery";
 
 export interface ProviderRow {

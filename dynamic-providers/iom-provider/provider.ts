@@ -24,8 +24,8 @@
  * Dataverse client); it is never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse/client";
-import * as clientMod from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse";
+import * as clientMod from "../dataverse";
 import {
   cleanInputs,
   endpointUrlProblem,

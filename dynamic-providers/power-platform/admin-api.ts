@@ -16,8 +16,7 @@
  * (`Operation-Location`, `Location`) on another origin is refused before it is polled, and a
  * `Retry-After` beyond the cap (`maxRetryAfterMs`) or past the operation's deadline fails at once.
  */
-import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse/client";
-import { tokenSourceOf, type TokenSource } from "../dataverse/auth";
+import { createDataverseClient, tokenSourceOf, type ClientOptions, type LogFn, type TokenSource } from "../dataverse";
 import { BAP_SCOPE_VARIABLE, CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "../clouds";
 import { createDeadline, formatDuration, originProblem, parseRetryAfter, redactSecrets, sleep, waitProblem } from "../http";
 

@@ -18,7 +18,7 @@
  * Serialized with its resources: plain functions and data only. Tokens are read at run time.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse";
 import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 import { CLOUDS } from "../clouds";
 import { createAdminApi, DEFAULT_BAP_URL } from "./admin-api";

@@ -15,7 +15,7 @@
  * only: it runs inside the serialized providers.
  */
 import { createAdminApi, errorMessage, prop, text, ZERO_GUID, type AdminApiOptions, type EnvironmentInfo } from "./admin-api";
-import type { Resp } from "../dataverse/client";
+import type { Resp } from "../dataverse";
 import { parseRetryAfter, sleep, waitProblem } from "../http";
 
 /** [TF-ENV] dto.go EnvironmentTypes (Default is the tenant's own and cannot be created). */

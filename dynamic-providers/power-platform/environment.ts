@@ -23,7 +23,7 @@
  * an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse";
 import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 import { DEFAULT_BAP_URL, ZERO_GUID, type EnvironmentInfo } from "./admin-api";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS, PowerPlatformEnvironmentError, createEnvironmentApi, type EnvironmentApi, type EnvironmentSku, type EnvironmentSpec } from "./environment-api";

@@ -15,7 +15,7 @@
  * Serialized with its resources: plain functions and data only.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse";
 import { cleanInputs, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 import { DEFAULT_BAP_URL, MANAGED_PROTECTION_LEVEL } from "./admin-api";
 import { PowerPlatformEnvironmentError, createEnvironmentApi } from "./environment-api";

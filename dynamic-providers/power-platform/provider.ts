@@ -14,7 +14,7 @@
  * never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse/client";
+import type { DataverseProviderOptions } from "../dataverse";
 import * as api from "./admin-api";
 import { cleanInputs, envNumber, isKnown, isUnknown, numbersFromEnv, pulumiLog, type ProviderWithoutConfigure } from "../common";
 import { tokenEndpointProblem } from "../clouds";

@@ -1,5 +1,6 @@
 // An HTTP emulator of the parts of the BigCommerce REST API the API check uses, following
-// shared/reference/bigcommerce-api.md: X-Auth-Token auth (401), 403 with the real missing-scope
+// BigCommerce's developer documentation (bigcommerce/docs: docs/start/authentication/api-accounts.mdx,
+// docs/start/about/status-codes.mdx, reference/*.yml; summed up in docs/bigcommerce.md): X-Auth-Token auth (401), 403 with the real missing-scope
 // body, a token used against another store hash, v2 and v3 answer shapes, 204 on an empty order
 // list, per-store rate-limit headers with a quota that runs out (429) and refills, and injectable
 // faults (503/500, slow answers, dropped connections) plus a global latency. Test controls that
@@ -20,6 +21,7 @@
 
 import * as http from "http";
 import type { AddressInfo } from "net";
+import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
 
 export interface EmulatorStore {
   hash: string;
@@ -144,14 +146,8 @@ export const ALL_READ_SCOPES = [
   "store_channel_settings_read_only",
 ];
 
-/** What IOM's BigCommerce provider needs (orders modify), plus channel settings: a token that passes the default check. */
-export const IOM_SCOPES = [
-  "store_v2_information_read_only",
-  "store_v2_orders",
-  "store_v2_products_read_only",
-  "store_v2_customers_read_only",
-  "store_channel_settings_read_only",
-];
+/** The check's default scopes (what IOM's BigCommerce provider needs), plus channel settings: a token that passes the default check. */
+export const IOM_SCOPES = [...new Set([...DEFAULT_REQUIRED_SCOPES, "store_channel_settings_read_only"])];
 
 interface Route {
   /** Path below /stores/<hash>; `{id}` matches a whole number. */

@@ -1,6 +1,8 @@
 /**
  * In-memory emulator of the parts of the Dataverse Web API the mapping sync uses, on 127.0.0.1 and
- * a random port. It follows the documented behaviour (see shared/reference/dataverse-web-api.md):
+ * a random port. It follows the documented behaviour (Microsoft's Dataverse Web API documentation:
+ * compose-http-requests-handle-errors, query/page-results, execute-batch-operations-using-web-api,
+ * bulk-operations, api-limits; summed up in docs/dataverse.md):
  *
  * - metadata: `EntityDefinitions` (collection and by `LogicalName='x'`, `$select`, `$expand` of
  *   `Attributes` and `ManyToOneRelationships`) for the tables in dataverse-schema.ts, labels as
@@ -74,7 +76,7 @@ export interface EmulatorOptions {
   tables?: TableDef[];
   /**
    * LCID of the caller's language, which `UserLocalizedLabel` is in; an application user gets the
-   * org's base language (Dataverse Label metadata; shared/reference/dataverse-web-api.md).
+   * org's base language (Dataverse Label metadata, Microsoft's Web API reference: Label, LocalizedLabel).
    */
   language?: number;
 }
@@ -165,6 +167,8 @@ export class DataverseEmulator {
   private server?: http.Server;
   private sockets = new Set<Socket>();
   private inFlight = 0;
+  /** Admitted requests waiting for holdAnswers' release; undefined when answers flow. */
+  private held?: (() => void)[];
   private window: number[] = [];
   private faults: Fault[] = [];
   private seq = 0;
@@ -249,6 +253,25 @@ export class DataverseEmulator {
 
   setOptions(o: Partial<EmulatorOptions>): void {
     Object.assign(this.opts, o);
+  }
+
+  /**
+   * A test control, not service behaviour: from now on every request that passes the service
+   * protection checks waits (and stays in flight) until the returned function is called. With
+   * `heldAnswers` a test knows how many are in flight, instead of timing them with latency.
+   */
+  holdAnswers(): () => void {
+    this.held = this.held ?? [];
+    return () => {
+      const waiting = this.held ?? [];
+      this.held = undefined;
+      for (const answer of waiting) answer();
+    };
+  }
+
+  /** How many admitted requests holdAnswers is holding. */
+  get heldAnswers(): number {
+    return this.held?.length ?? 0;
   }
 
   /**
@@ -403,6 +426,7 @@ export class DataverseEmulator {
         return;
       }
       if (!url.pathname.startsWith(API)) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${url.pathname}'.`);
+      if (this.held) await new Promise<void>((resolve) => this.held?.push(resolve));
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
       entry.rows = result.rows;

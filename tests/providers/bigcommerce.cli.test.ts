@@ -4,6 +4,7 @@ import { execFile } from "child_process";
 import * as path from "path";
 import { main } from "../../dynamic-providers/bigcommerce/cli";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { DEFAULT_CHECK_REQUESTS } from "../support/bigcommerce";
 
 const ROOT = path.resolve(__dirname, "../..");
 const TOKEN = "clitoken0123456789abcdefghijklm";
@@ -61,7 +62,7 @@ describe("check:bigcommerce CLI", () => {
     const r = await run(["--store-hash", "abc123", "--api-base-url", emu.url, "--json"], { BIGCOMMERCE_ACCESS_TOKEN: TOKEN });
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as { ok: boolean; scopesVerified: string[]; store: { name: string }; stats: { requests: number } };
-    expect(report).toMatchObject({ ok: true, store: { name: "Contoso Outdoor" }, stats: { requests: 5 } });
+    expect(report).toMatchObject({ ok: true, store: { name: "Contoso Outdoor" }, stats: { requests: DEFAULT_CHECK_REQUESTS } });
     expect(r.out).not.toContain(TOKEN);
   });
 

@@ -5,14 +5,15 @@
 import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
-import { checkInputs } from "../support/bigcommerce";
+import { waitFor } from "../support/barrier";
+import { DEFAULT_CHECK_REQUESTS, checkInputs } from "../support/bigcommerce";
 
 const TOKEN = "reusetoken0123456789abcdefghijk";
 const ROTATED = "rotatedreuse0123456789abcdefghi";
 // No test here is about timeouts: a timeout a loaded CI machine cannot hit, so no slow answer turns
 // into a retry that changes the request counts these tests assert.
 const FAST = { timeoutMs: 5_000, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
-const PROBE = IOM_SCOPES.length; // default scopes (4) + GET /v2/time
+const PROBE = DEFAULT_CHECK_REQUESTS;
 
 describe("a successful check is reused within the process", () => {
   let emu: BigCommerceEmulator;
@@ -41,7 +42,7 @@ describe("a successful check is reused within the process", () => {
     const release = emu.holdAnswers();
     const checking = provider.check({} as BigCommerceApiCheckInputs, inputs());
     try {
-      for (const until = Date.now() + 3_000; emu.requests.length < PROBE && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+      await waitFor(() => emu.requests.length >= PROBE, `${PROBE} requests before any answer`);
       expect(emu.requests).toHaveLength(PROBE);
     } finally {
       release();

@@ -9,6 +9,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
 import { FINGERPRINT_KEY } from "../support/bigcommerce";
 import { serializedProvider } from "../support/program";
@@ -105,13 +106,8 @@ describe("BigCommerce provider serialized as Pulumi does it", () => {
       storeName: "Contoso Outdoor",
       status: "live",
       storeId: 1001234,
-      scopesVerified: [
-        "store_v2_information_read_only",
-        "store_v2_orders",
-        "store_v2_products_read_only",
-        "store_v2_customers_read_only",
-      ],
     });
+    expect(new Set(result.created.outs.scopesVerified as string[])).toEqual(new Set(DEFAULT_REQUIRED_SCOPES));
     expect(result.unchanged.changes).toBe(false);
     expect(result.rotated.changes).toBe(true);
     expect(result.rotated.replaces).toEqual([]);

@@ -36,9 +36,9 @@ describe("store status", () => {
     expect(DEFAULT_ACCEPTED_STORE_STATUSES).toEqual(["live", "prelaunch", "pre-launch", "trial"]);
   });
 
-  it.each(["live", "prelaunch", "pre-launch", "trial", "Live"])("status %j passes by default", async (status) => {
+  it.each([...DEFAULT_ACCEPTED_STORE_STATUSES, "Live"])("status %j passes by default", async (status) => {
     const result = await withStatus(status, () => provider.create(inputs()));
-    expect(result.outs).toMatchObject({ status, acceptedStoreStatuses: ["live", "prelaunch", "pre-launch", "trial"] });
+    expect(result.outs).toMatchObject({ status, acceptedStoreStatuses: DEFAULT_ACCEPTED_STORE_STATUSES });
   });
 
   it.each(["maintenance", "hibernation", "suspended", "inactive", ""])("status %j fails by default, naming it, the list and the setting", async (status) => {

@@ -5,6 +5,7 @@
 import axios from "axios";
 import { DataverseEmulator } from "../emulators/dataverse";
 import { seedEmulator } from "../emulators/dataverse-fixtures";
+import { waitFor } from "../support/barrier";
 
 let emu: DataverseEmulator;
 let api: string;
@@ -128,13 +129,23 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
   });
 
   it("service protection: concurrency beyond the limit and quota beyond the window answer 429 with Retry-After", async () => {
-    emu.setOptions({ maxConcurrent: 2, latencyPerRequestMs: 50 });
-    const rs = await Promise.all(Array.from({ length: 5 }, () => call("GET", "accounts")));
-    const throttled = rs.filter((r) => r.status === 429);
-    expect(throttled.length).toBe(3);
-    expect(throttled[0].json.error?.code).toBe("0x80072326");
-    expect(throttled[0].headers["retry-after"]).toBeDefined();
-    emu.setOptions({ maxConcurrent: 52, latencyPerRequestMs: 0, quota: 3, windowMs: 60_000 });
+    // Two requests held in flight (a barrier, not latency), then three more: those are beyond the
+    // limit and answered at once, while the two are still waiting.
+    emu.setOptions({ maxConcurrent: 2 });
+    const release = emu.holdAnswers();
+    const admitted = [call("GET", "accounts"), call("GET", "accounts")];
+    let beyond: Awaited<ReturnType<typeof call>>[];
+    try {
+      await waitFor(() => emu.heldAnswers === 2, "two requests in flight");
+      beyond = await Promise.all(Array.from({ length: 3 }, () => call("GET", "accounts")));
+    } finally {
+      release();
+    }
+    expect(beyond.map((r) => r.status)).toEqual([429, 429, 429]);
+    expect(beyond[0].json.error?.code).toBe("0x80072326");
+    expect(beyond[0].headers["retry-after"]).toBeDefined();
+    expect((await Promise.all(admitted)).map((r) => r.status)).toEqual([200, 200]);
+    emu.setOptions({ maxConcurrent: 52, quota: 3, windowMs: 60_000 });
     emu.resetStats();
     const seq = [];
     for (let i = 0; i < 5; i++) seq.push(await call("GET", "accounts"));

@@ -1,10 +1,14 @@
 /**
  * The documentation a newcomer reads first: a short README, docs/ beside it, no link to a file or
- * section that does not exist, and docs/configuration.md generated from Pulumi.yaml.
+ * section that does not exist, docs/configuration.md generated from Pulumi.yaml and the policy table
+ * from policy/rules.ts.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { CONFIGURATION_DOC, renderConfigurationDoc } from "../../scripts/config-docs";
+import { GENERATED_DOCS, renderConfigurationDoc, renderPolicyTable, withPolicyTable } from "../../scripts/config-docs";
+import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
+import { KINDS, MAPPING_KINDS } from "../../dynamic-providers/dataverse/kinds";
+import { RESOURCE_RULES, STACK_RULES } from "../../policy/rules";
 import { ROOT } from "../support/stack";
 
 const docs = fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => path.join("docs", f));
@@ -38,8 +42,20 @@ test("the README is at most 200 lines", () => {
   expect(fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").length).toBeLessThanOrEqual(200);
 });
 
-test("docs/configuration.md is what `npm run docs:config` generates from Pulumi.yaml", () => {
-  expect(fs.readFileSync(CONFIGURATION_DOC, "utf8")).toBe(renderConfigurationDoc());
+test.each(GENERATED_DOCS.map((d) => [path.relative(ROOT, d.file), d] as const))("%s is what `npm run docs:config` generates", (_name, doc) => {
+  const committed = fs.readFileSync(doc.file, "utf8");
+  expect(committed).toBe(doc.render(committed));
+});
+
+test("the policy table has one row per rule of policy/rules.ts, and generating it keeps the text around it", () => {
+  const rows = renderPolicyTable().split("\n").slice(2).map((row) => /^\| `([^`]+)`/.exec(row)?.[1]);
+  expect(rows).toEqual([...RESOURCE_RULES, ...STACK_RULES].map((r) => r.name));
+  const page = "before\n<!-- policy table: generated from policy/rules.ts by `npm run docs:config`; edit the rules, not this table -->\nstale\n<!-- end of policy table -->\nafter\n";
+  const generated = withPolicyTable(page);
+  expect(generated.startsWith("before\n<!-- policy table")).toBe(true);
+  expect(generated.endsWith("<!-- end of policy table -->\nafter\n")).toBe(true);
+  expect(generated).not.toContain("stale");
+  expect(() => withPolicyTable("no markers")).toThrow(/lost its policy table markers/);
 });
 
 test("the generated reference lists every declared key once, with type and default", () => {
@@ -69,4 +85,16 @@ test("every docs/*.md a source file mentions exists", () => {
       .filter((m) => !fs.existsSync(path.join(ROOT, m[0])))
       .map((m) => `${file}: ${m[0]}`));
   expect(missing).toEqual([]);
+});
+
+test("docs/bigcommerce.md lists exactly the scopes the check requires by default", () => {
+  const section = fs.readFileSync(path.join(ROOT, "docs", "bigcommerce.md"), "utf8").split("## The scopes IOM's BigCommerce provider needs")[1].split(/^#/m)[0];
+  const listed = [...section.matchAll(/^\| `([a-z0-9_]+)`/gm)].map((m) => m[1]);
+  expect(new Set(listed)).toEqual(new Set(DEFAULT_REQUIRED_SCOPES));
+});
+
+test("docs/dataverse.md's files table has a row per mapping kind, with its file and target table", () => {
+  const section = fs.readFileSync(path.join(ROOT, "docs", "dataverse.md"), "utf8").split("## Kinds and files")[1].split(/^#/m)[0];
+  const rows = [...section.matchAll(/^\| [^|]+ \| `([a-z]+)\.csv` \|[^|]+\| `([a-z_]+)`/gm)].map((m): [string, string] => [m[1], m[2]]);
+  expect(new Map(rows)).toEqual(new Map(MAPPING_KINDS.map((kind) => [kind, KINDS[kind].targetTable])));
 });

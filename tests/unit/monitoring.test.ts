@@ -16,7 +16,7 @@ const obj = (v: unknown) => (v ?? {}) as Obj;
 const list = (v: unknown) => (v ?? []) as Obj[];
 
 const runs = new Map<string, ProgramRun>();
-// Three mocked runs of the whole program take 30-45 s on a loaded 2-core machine.
+// One mocked run of the whole program per stack: 10-15 s each on a loaded 2-core machine.
 const RUN_TIMEOUT = 180_000;
 beforeAll(async () => {
   for (const stack of STACKS) runs.set(stack, await runProgram(stack));

@@ -9,7 +9,7 @@ import { bastionSubnetRules } from "../../components/network";
 import { planViolations } from "../../plan/cli";
 import type { StackPlan } from "../../plan/capture";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
-import { RESOURCE_RULES, STACK_RULES } from "../../policy/rules";
+import { RESOURCE_RULES, STACK_RULES, type PolicyResource } from "../../policy/rules";
 import { listStacks, ROOT } from "../support/stack";
 
 type Props = Record<string, unknown>;
@@ -94,6 +94,39 @@ const cases: [string, string, Props, Props, RegExp][] = [
   ["tags-present", "azure-native:compute:VirtualMachine", trustedVm, { ...trustedVm, tags: { environment: "dev" } }, /missing tags: workload, businessUnit, managedBy/],
 ];
 
+/** A stack policy's messages over `resources`, called as the analyzer calls it (property dependencies by name). */
+function stackViolationsOf(policyName: string, resources: PolicyResource[]): string[] {
+  const policy = stackPolicies.find((p) => p.name === policyName);
+  if (!policy) throw new Error(`no stack policy ${policyName}`);
+  const messages: string[] = [];
+  const args = {
+    resources: resources.map((r) => ({
+      type: r.type, name: r.name, props: r.props, urn: `urn:${r.name}`, opts: {}, dependencies: [],
+      propertyDependencies: Object.fromEntries(Object.entries(r.references ?? {}).map(([prop, names]) => [prop, names.map((name) => ({ name }))])),
+    })),
+  } as unknown as StackValidationArgs;
+  policy.validateStack(args, (message) => { messages.push(message); });
+  return messages;
+}
+
+/** The committed prod plan's resources, as a stack policy sees them; `without` drops the named ones. */
+function prodResources(...without: string[]): PolicyResource[] {
+  const plan = JSON.parse(fs.readFileSync(path.join(ROOT, "plans", "prod.json"), "utf8")) as StackPlan;
+  return plan.resources.filter((r) => !without.includes(r.name)).map((r) => ({ type: r.type, name: r.name, props: r.inputs, references: r.references }));
+}
+
+const endpoint: PolicyResource = { type: "azure-native:network:PrivateEndpoint", name: "pe", props: { privateEndpointName: "pep-iom-retail-dev-weu-blob" } };
+const zoneGroup: PolicyResource = { type: "azure-native:network:PrivateDnsZoneGroup", name: "g", props: { privateEndpointName: "pep-iom-retail-dev-weu-blob" } };
+
+// [policy, passing resources, failing resources, expected message]; the monitoring rules have
+// more cases in tests/unit/monitoring-plan.test.ts.
+const stackCases: [string, PolicyResource[], PolicyResource[], RegExp][] = [
+  ["private-endpoint-dns-zone-group", [endpoint, zoneGroup], [endpoint], /private endpoint 'pep-iom-retail-dev-weu-blob' has no private DNS zone group/],
+  ["diagnostics-to-workspace", prodResources(), prodResources("monitoring-diag-vault"), /'vault-vault' has no diagnostic setting/],
+  ["alerts-notify-action-group", prodResources(), prodResources("monitoring-action-group"), /notifies no action group/],
+  ["vm-monitoring-agent", prodResources(), prodResources("monitoring-ama-01"), /VM 'gateway-vm-01' has no Azure Monitor Agent/],
+];
+
 describe("policy pack", () => {
   test("every rule is in the pack, mandatory", () => {
     expect(resourcePolicies.map((p) => p.name)).toEqual(RESOURCE_RULES.map((r) => r.name));
@@ -117,18 +150,15 @@ describe("policy pack", () => {
     expect(violationsOf("names-follow-naming-function", "azure-native:storage:StorageAccount", { ...secureStorage, accountName: "[unknown]" })).toEqual([]);
   });
 
-  test("private-endpoint-dns-zone-group: an endpoint without its zone group is reported", () => {
-    const policy = stackPolicies[0];
-    const run = (resources: { type: string; name: string; props: Props }[]) => {
-      const messages: string[] = [];
-      const args = { resources: resources.map((r) => ({ ...r, urn: `urn:${r.name}`, opts: {}, dependencies: [], propertyDependencies: {} })) } as unknown as StackValidationArgs;
-      policy.validateStack(args, (message) => { messages.push(message); });
-      return messages;
-    };
-    const pe = { type: "azure-native:network:PrivateEndpoint", name: "pe", props: { privateEndpointName: "pep-iom-retail-dev-weu-blob" } };
-    const group = { type: "azure-native:network:PrivateDnsZoneGroup", name: "g", props: { privateEndpointName: "pep-iom-retail-dev-weu-blob" } };
-    expect(run([pe, group])).toEqual([]);
-    expect(run([pe])).toEqual(["private endpoint 'pep-iom-retail-dev-weu-blob' has no private DNS zone group"]);
+  test("every stack rule has a passing and a failing case here", () => {
+    expect(new Set(stackCases.map((c) => c[0]))).toEqual(new Set(STACK_RULES.map((r) => r.name)));
+  });
+
+  test.each(stackCases)("%s over the whole stack", (policy, passing, failing, message) => {
+    expect(stackViolationsOf(policy, passing)).toEqual([]);
+    const violations = stackViolationsOf(policy, failing);
+    expect(violations.length).toBeGreaterThan(0);
+    expect(violations.join("\n")).toMatch(message);
   });
 });
 

@@ -106,7 +106,7 @@ const STACKS = listStacks();
 const runs = new Map<string, ProgramRun>();
 beforeAll(async () => {
   for (const stack of STACKS) runs.set(stack, await runProgram(stack));
-}, 120_000); // three full program runs, each serializing every dynamic provider
+}, 120_000); // one full program run per stack (in the program server, tests/support/program-server.ts)
 
 describe.each(STACKS)("stack %s", (stack) => {
   const exp = expectationsOf(stack);
