@@ -113,7 +113,7 @@ describe("other providers' parameters from config", () => {
     expect(plainOccurrences(run.resources.map((x) => x.inputs), [key!])).toEqual([]);
     expect(plainOccurrences(run.outputs, [key!])).toEqual([]);
     // No dynamic resource that keeps fingerprints, no key.
-    expect((await runProgram("dev", { set: { dataverseEnvironmentUrl: "" } })).ofType("random:index/randomBytes:RandomBytes")).toEqual([]);
+    expect((await runProgram("dev", { set: { ...DEV_ADOPTING, dataverseEnvironmentUrl: "" } })).ofType("random:index/randomBytes:RandomBytes")).toEqual([]);
   });
 
   it("refuses a secret list set in plain text and a malformed entry, without echoing the secret", async () => {
