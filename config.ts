@@ -15,6 +15,7 @@ import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "./dyna
 import { parseSchemaOverride } from "./dynamic-providers/dataverse/schema";
 import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries, parseProviderSchemaOverride } from "./dynamic-providers/iom-provider";
 import { endpointUrlProblem } from "./dynamic-providers/common";
+import { STORES_KEY, STORES_SCHEMA, STORE_HASH_PARAMETER_SEARCH, buildStores, parseStoreEntries, type StoreConfig } from "./stores";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -216,6 +217,7 @@ export const CONFIG_SCHEMA = {
   ...PROVIDER_SETUP_SCHEMA,
   ...RECOVERY_KEY_SCHEMA,
   ...BAP_ENDPOINT_SCHEMA,
+  ...STORES_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -279,16 +281,15 @@ export interface StackConfig {
   resourceLocks: boolean;
   /** Workspace, agent, alerts, Defender and workbook. */
   monitoring: MonitoringConfig;
-  /** Present when the stack names a store hash and holds the secret access token. */
-  bigcommerce?: {
-    storeHash: string;
-    accessToken: pulumi.Output<string>;
-    /** Absent: the check's default, what IOM's BigCommerce provider needs (orders modify, the rest read-only). */
-    requiredScopes?: string[];
-    expectedStoreName?: string;
-    /** Absent: the check's default (live, prelaunch, pre-launch, trial). */
-    acceptedStoreStatuses?: string[];
-  };
+  /**
+   * The BigCommerce stores (stores.ts): the single-store keys' store (`default`) first, then
+   * `bigcommerceStores`; empty when the stack has none. Absent scopes/statuses: the check's defaults.
+   */
+  bigcommerceStores: StoreConfig[];
+  /** The store hash parameter's label in IOM's BigCommerce provider, or the words it is found by. */
+  bigcommerceStoreHashParameter: string;
+  /** Problems that do not stop the run (a token shared by two stores); index.ts logs them. */
+  warnings: ConfigProblem[];
   /** Present when the stack names a Dataverse environment: IOM's ID mappings are kept in sync. */
   dataverse?: {
     environmentUrl: string;
@@ -365,7 +366,8 @@ export function parseStackConfig(
   secretKeys: ReadonlySet<string> = new Set(),
 ): StackConfig {
   const problems: ConfigProblem[] = [];
-  const known = new Set<string>(Object.keys(CONFIG_SCHEMA));
+  // Structured keys (stores.ts) are not declared in Pulumi.yaml, which has no object type.
+  const known = new Set<string>([...Object.keys(CONFIG_SCHEMA), STORES_KEY]);
   for (const key of Object.keys(raw)) {
     if (!known.has(key) && raw[key] !== undefined) {
       const hint = [...known].find((k) => k.toLowerCase() === key.toLowerCase());
@@ -398,13 +400,39 @@ export function parseStackConfig(
       }
     }
   }
+  const storeEntries = parseStoreEntries(raw[STORES_KEY], secretKeys.has(STORES_KEY));
+  problems.push(...storeEntries.problems);
   if (problems.length > 0) throw new ConfigError(stack, problems);
 
   const v = values as Values;
   checkRules(v, problems);
   checkMonitoring(v, problems);
+  const stores = buildStores(storeEntries, storeDefaults(stack, v));
+  problems.push(...stores.problems);
   if (problems.length > 0) throw new ConfigError(stack, problems);
-  return build(stack, v);
+  return { ...build(stack, v), bigcommerceStores: stores.stores, warnings: stores.warnings };
+}
+
+/** What every store shares, and the single-store keys (stores.ts). */
+function storeDefaults(stack: string, v: Values): Parameters<typeof buildStores>[1] {
+  const entries = (key: "iomProviderParameters" | "iomProviderSecretParameters") =>
+    parseProviderParameterEntries(v[key], [], () => "").map((e, index) => ({ key, index, provider: e.provider, parameter: e.parameter }));
+  return {
+    single: {
+      storeHash: v.bigcommerceStoreHash,
+      accessToken: v.bigcommerceAccessToken,
+      requiredScopes: v.bigcommerceRequiredScopes,
+      expectedStoreName: v.bigcommerceExpectedStoreName,
+      acceptedStoreStatuses: v.bigcommerceAcceptedStoreStatuses,
+    },
+    defaultProviderName: v.dataverseProviderName,
+    stackMappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
+    dataverse: v.dataverseEnvironmentUrl !== "",
+    inventoryVisibilityProvider: v.iomInventoryVisibilityProvider,
+    maxStores: v.bigcommerceMaxStores,
+    storeHashParameter: v.bigcommerceStoreHashParameter,
+    parameterEntries: [...entries("iomProviderParameters"), ...entries("iomProviderSecretParameters")],
+  };
 }
 
 function regionCodeOf(v: Values): string {
@@ -624,7 +652,7 @@ function providerSetupOf(v: Values): ProviderSetupConfig {
 }
 // ---- end IOM provider setup ------------------------------------------------------------------------
 
-function build(stack: string, v: Values): StackConfig {
+function build(stack: string, v: Values): Omit<StackConfig, "bigcommerceStores" | "warnings"> {
   const naming: NamingContext = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
   const containers = defaultContainerNames(naming);
   const extraTags = Object.fromEntries(v.extraTags.map((t) => [t.slice(0, t.indexOf("=")), t.slice(t.indexOf("=") + 1)]));
@@ -720,15 +748,7 @@ function build(stack: string, v: Values): StackConfig {
     providerSetup: v.dataverseEnvironmentUrl ? providerSetupOf(v) : undefined,
     powerPlatformEnvironmentId: powerPlatformVnet && v.powerPlatformEnvironmentId ? v.powerPlatformEnvironmentId.toLowerCase() : undefined,
     powerPlatformBapUrl: v.powerPlatformBapUrl ? new URL(v.powerPlatformBapUrl).origin : undefined,
-    bigcommerce: v.bigcommerceStoreHash
-      ? {
-          storeHash: v.bigcommerceStoreHash,
-          accessToken: pulumi.secret(v.bigcommerceAccessToken),
-          requiredScopes: v.bigcommerceRequiredScopes.length > 0 ? v.bigcommerceRequiredScopes : undefined,
-          expectedStoreName: v.bigcommerceExpectedStoreName || undefined,
-          acceptedStoreStatuses: v.bigcommerceAcceptedStoreStatuses.length > 0 ? v.bigcommerceAcceptedStoreStatuses : undefined,
-        }
-      : undefined,
+    bigcommerceStoreHashParameter: v.bigcommerceStoreHashParameter || STORE_HASH_PARAMETER_SEARCH,
   };
 }
 
