@@ -90,7 +90,36 @@ const DEFAULT_REUSE_TTL_MS = 120_000;
 const DEFAULT_CHECK_TUNING: ClientTuning = { timeoutMs: 5_000, maxRetries: 1, maxRateLimitRetries: 1, maxRateLimitWaitMs: 5_000 };
 
 interface StackConfig {
-  get(key: string): string | undefined;
+  get(key: string): unknown;
+}
+
+/**
+ * The tokens a config value may hold: the value itself, or, for a structured key such as
+ * `bigcommerceStores` (a list of stores, handed over as JSON text or as the object), every
+ * `accessToken` in it. `read` uses the one whose fingerprint is the state's.
+ */
+export function configuredTokens(value: unknown): string[] {
+  let parsed = value;
+  if (typeof value === "string") {
+    if (!/^\s*[[{]/.test(value)) return value === "" ? [] : [value];
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return [value];
+    }
+  }
+  const found: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) {
+      for (const [k, inner] of Object.entries(v)) {
+        if (k === "accessToken" && typeof inner === "string") found.push(inner);
+        else walk(inner);
+      }
+    }
+  };
+  walk(parsed);
+  return found;
 }
 
 /**
@@ -191,7 +220,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       // only if it is the token the state describes (same fingerprint).
       if (!props || typeof props.storeHash !== "string") return { id, props };
       const key = props.accessTokenConfigKey ?? DEFAULT_TOKEN_CONFIG_KEY;
-      const candidates = [runtime.config?.get(key), process.env.BIGCOMMERCE_ACCESS_TOKEN];
+      const candidates = [...configuredTokens(runtime.config?.get(key)), process.env.BIGCOMMERCE_ACCESS_TOKEN];
       const token = candidates.find((t): t is string => typeof t === "string" && t !== "" && tokenFingerprint(t) === props.tokenFingerprint);
       if (token === undefined) return { id, props };
       const settings = settingsOrThrow({
