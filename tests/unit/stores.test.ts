@@ -10,6 +10,7 @@ import { ConfigError, parseStackConfig } from "../../config";
 import { serializePlan } from "../../plan/cli";
 import { capturePlan, isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
 import { ROOT, rawStackConfig, type ConfigChanges } from "../support/stack";
+import { STORE_TOKENS, storeEntry, withStores } from "../support/stores";
 
 type Obj = Record<string, unknown>;
 const CHECK = "pulumi-nodejs:dynamic/bigcommerce:ApiCheck";
@@ -17,26 +18,8 @@ const SECRET = "azure-native:keyvault:Secret";
 const PARAMS = "pulumi-nodejs:dynamic/iom:IomProviderParameters";
 const MAPPING_SET = "pulumi-nodejs:dynamic/dataverse:IomMappingSet";
 
-const TOKENS = {
-  outdoor: "bc-outdoor-token-0123456789abcdefghij",
-  winter: "bc-winter-token-0123456789abcdefghijk",
-  spring: "bc-spring-token-0123456789abcdefghijk",
-  single: "bc-single-token-0123456789abcdefghijk",
-};
-const HASHES = { outdoor: "out123", winter: "win456", spring: "spr789" };
-/** Folders per store under tests/fixtures/stores/mappings: outdoor (products, units), winter (products); the stack's own files: accounts, products. */
-const MAPPINGS = "tests/fixtures/stores/mappings";
-
-type Name = keyof typeof HASHES;
-/** A `bigcommerceStores` entry whose token was set with `pulumi config set --secret --path`. */
-const entry = (name: Name, extra: Obj = {}): Obj => ({
-  name,
-  providerName: `BigCommerce ${name[0].toUpperCase()}${name.slice(1)}`,
-  storeHash: HASHES[name],
-  accessToken: { secure: TOKENS[name] },
-  ...extra,
-});
-const withStores = (entries: Obj[], set: Obj = {}): ConfigChanges => ({ set: { dataverseMappingsDir: MAPPINGS, bigcommerceStores: entries, ...set } });
+const TOKENS = { ...STORE_TOKENS, single: "bc-single-token-0123456789abcdefghijk" };
+const entry = storeEntry;
 const SINGLE: ConfigChanges = { set: { bigcommerceStoreHash: "abc123", bigcommerceExpectedStoreName: "Contoso Outdoor" }, secrets: { bigcommerceAccessToken: TOKENS.single } };
 
 function problemsOf(changes: ConfigChanges): ConfigError {
