@@ -59,8 +59,8 @@ export const STORE_FIELDS: readonly StoreField[] = [
   { field: "providerName", type: "string", default: "required (`default`: dataverseProviderName)", description: "The IOM provider instance of this store as IOM lists it (Providers > Installed): one BigCommerce instance per store, added from IOM's catalog. Its parameters and mapping sets are scoped to it." },
   { field: "storeHash", type: "string", default: "required", description: "The store hash (from the API path stores/<hash>/v3); unique across stores." },
   { field: "accessToken", type: "string (secret)", default: "required", description: "The store's API account token. Set it with --secret --path 'bigcommerceStores[N].accessToken' (the program refuses a list whose tokens are all plain text); stored in Key Vault and proven by the store's API check. A token shared by two stores is warned about." },
-  { field: "requiredScopes", type: "array", default: "as bigcommerceRequiredScopes", description: "OAuth scopes the store's API check proves." },
-  { field: "acceptedStoreStatuses", type: "array", default: "as bigcommerceAcceptedStoreStatuses", description: "Store statuses the store's API check accepts." },
+  { field: "requiredScopes", type: "array", default: "what IOM needs", description: "OAuth scopes the store's API check proves; the default and the short forms are bigcommerceRequiredScopes's." },
+  { field: "acceptedStoreStatuses", type: "array", default: "live, prelaunch, pre-launch, trial", description: "Store statuses the store's API check accepts, as for bigcommerceAcceptedStoreStatuses (needs the information scope)." },
   { field: "expectedStoreName", type: "string", default: "none", description: "When set, the store's name must equal it." },
   { field: "mappingsDir", type: "string", default: "`<dataverseMappingsDir>/<name>`", description: "Folder of the store's mapping CSVs, relative to the project (not for `default`, whose files are the stack's own folder)." },
 ];

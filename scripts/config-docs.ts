@@ -2,7 +2,9 @@
  * `npm run docs:config [-- --check]`
  *
  * Writes docs/configuration.md from Pulumi.yaml (the keys, their types, defaults and descriptions,
- * grouped under the project file's own `# Group` comments) and config.ts (which keys hold secrets).
+ * grouped under the project file's own `# Group` comments) and config.ts (which keys hold secrets),
+ * then the structured keys Pulumi.yaml cannot declare (it has no object type) from their field
+ * tables (stores.ts STORE_FIELDS).
  * Nobody edits that file by hand: change Pulumi.yaml and run this. `--check` exits 1 when the
  * committed file is stale; tests/unit/docs.test.ts fails in that case too.
  */
@@ -11,6 +13,7 @@ import * as path from "path";
 import { isMap, isScalar, parseDocument } from "yaml";
 import { CONFIG_SCHEMA, PROJECT } from "../config";
 import { ROOT, type DeclaredKey } from "../plan/stack-config";
+import { STORES_KEY, STORE_FIELDS } from "../stores";
 
 export const CONFIGURATION_DOC = path.join(ROOT, "docs", "configuration.md");
 
@@ -67,6 +70,31 @@ export function renderConfigurationDoc(projectFile = fs.readFileSync(path.join(R
     lines.push("| Key | Type | Default | Meaning |", "|---|---|---|---|");
     for (const [key, decl] of group.keys) lines.push(row(key, decl));
   }
+  lines.push(
+    "",
+    "## Structured keys",
+    "",
+    "Not declared in `Pulumi.yaml`: a project file's config types are string, integer, boolean and array,",
+    "with no object. They are set with `--path` (or as YAML in the stack file); the program validates them",
+    "like every other key.",
+    "",
+    `### \`${STORES_KEY}\``,
+    "",
+    "A list of BigCommerce stores, each its own IOM provider instance with its own API check, Key Vault",
+    "secret, provider parameters and mapping sets ([Adding a store](bigcommerce.md#adding-a-store)). The",
+    "single-store keys above are the shorthand for the store named `default`. Its fields:",
+    "",
+    "| Field | Type | Default | Meaning |",
+    "|---|---|---|---|",
+    ...STORE_FIELDS.map((f) => `| \`${f.field}\` | ${f.type} | ${f.default} | ${cell(f.description)} |`),
+    "",
+    "```bash",
+    `pulumi config set --path '${STORES_KEY}[0].name' outdoor`,
+    `pulumi config set --path '${STORES_KEY}[0].providerName' 'BigCommerce Outdoor'`,
+    `pulumi config set --path '${STORES_KEY}[0].storeHash' abc123`,
+    `pulumi config set --secret --path '${STORES_KEY}[0].accessToken' <token>`,
+    "```",
+  );
   return `${lines.join("\n")}\n`;
 }
 
