@@ -168,9 +168,11 @@ describe("the store list is checked before anything is declared, every problem a
     expect(error?.declaredResources).toBe(0);
   });
 
-  test("a token shared by two stores is a warning naming both keys, not an error", () => {
-    const { raw, secretKeys } = rawStackConfig("dev", withStores([entry("outdoor"), entry("winter", { accessToken: { secure: TOKENS.outdoor } })]));
+  test("a token shared by two stores is a warning naming both keys, not an error", async () => {
+    const shared = withStores([entry("outdoor"), entry("winter", { accessToken: { secure: TOKENS.outdoor } })]);
+    const { raw, secretKeys } = rawStackConfig("dev", shared);
     const config = parseStackConfig("dev", raw, secretKeys);
+    expect((await runProgram("dev", shared)).ofType(CHECK)).toHaveLength(2);
     expect(config.bigcommerceStores.map((s) => s.name)).toEqual(["outdoor", "winter"]);
     expect(config.warnings).toEqual([{ key: "bigcommerceStores[1].accessToken", message: expect.stringMatching(/^is the same access token as bigcommerceStores\[0\]\.accessToken \(store 'outdoor'\): BigCommerce issues one token per API account/) }]);
     expect(JSON.stringify(config.warnings)).not.toContain(TOKENS.outdoor);
