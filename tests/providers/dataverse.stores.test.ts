@@ -10,7 +10,7 @@ import { startHarness, type Harness } from "../emulators/dataverse-harness";
 import type { IomMappingSetInputs } from "../../dynamic-providers/dataverse";
 import { captureConsolePerTest } from "../support/console";
 import { runProgram, type MockedResource } from "../support/program";
-import { storeEntry, storeProvider, withStores } from "../support/stores";
+import { TWO_STORES, storeProvider } from "../support/stores";
 
 const MAPPING_SET = "pulumi-nodejs:dynamic/dataverse:IomMappingSet";
 
@@ -25,7 +25,7 @@ describe("mappings of two stores in one IOM environment", () => {
     providerIds.BigCommerce = h.seeded.providerId;
     // One BigCommerce instance per store, added from IOM's catalog (each a row of the provider table).
     for (const name of ["outdoor", "winter"] as const) providerIds[storeProvider(name)] = h.emu.insert("msdyn_iomprovider", { zq1_providerlabel: storeProvider(name) });
-    const run = await runProgram("dev", withStores([storeEntry("outdoor"), storeEntry("winter")]));
+    const run = await runProgram("dev", TWO_STORES);
     sets = run.ofType(MAPPING_SET);
   });
   afterAll(() => h.stop());

@@ -11,7 +11,7 @@ import { createIomProviderParametersProvider, type IomProviderParametersInputs, 
 import { captureConsolePerTest } from "../support/console";
 import { reveal, runProgram } from "../support/program";
 import type { ConfigChanges } from "../support/stack";
-import { STORE_HASHES, storeEntry, storeProvider, withStores } from "../support/stores";
+import { STORE_HASHES, TWO_STORES, storeEntry, storeProvider, withStores } from "../support/stores";
 
 const PARAMS = "pulumi-nodejs:dynamic/iom:IomProviderParameters";
 const provider = createIomProviderParametersProvider({ client: FAST });
@@ -34,12 +34,11 @@ describe("two stores' provider instances in one IOM environment", () => {
     await env?.stop();
     env = undefined;
   });
-  const TWO = withStores([storeEntry("outdoor"), storeEntry("winter")]);
 
   test("each instance gets its own store's hash, found by a label that contains 'Store Hash'; the first instance is untouched", async () => {
     env = await startIomEnvironment({ token: TOKEN, bigCommerceParameters: ["BigCommerce Store Hash", "Order Sync Interval"] });
     const ids = { outdoor: env.addBigCommerceInstance(storeProvider("outdoor")), winter: env.addBigCommerceInstance(storeProvider("winter")) };
-    const planned = await plannedStoreParameters(env, TWO);
+    const planned = await plannedStoreParameters(env, TWO_STORES);
     expect(planned.map((p) => [p.providerName, p.parameters])).toEqual([
       ["BigCommerce Outdoor", { "Store Hash": STORE_HASHES.outdoor }],
       ["BigCommerce Winter", { "Store Hash": STORE_HASHES.winter }],
@@ -56,7 +55,7 @@ describe("two stores' provider instances in one IOM environment", () => {
     env = await startIomEnvironment({ token: TOKEN, bigCommerceParameters: ["Shop Identifier", "Order Sync Interval"] });
     const outdoor = env.addBigCommerceInstance(storeProvider("outdoor"));
     env.addBigCommerceInstance(storeProvider("winter"));
-    const [searched] = await plannedStoreParameters(env, TWO);
+    const [searched] = await plannedStoreParameters(env, TWO_STORES);
     await expect(provider.create(searched)).rejects.toThrow('IOM provider "BigCommerce Outdoor" has no parameter "Store Hash". Its parameters: "Shop Identifier", "Order Sync Interval".');
     const [named] = await plannedStoreParameters(env, withStores([storeEntry("outdoor"), storeEntry("winter")], { bigcommerceStoreHashParameter: "Shop Identifier" }));
     await provider.create(named);
@@ -66,7 +65,7 @@ describe("two stores' provider instances in one IOM environment", () => {
   test("a store whose instance was never added gets the catalog step, naming the instance to add and its tile", async () => {
     env = await startIomEnvironment({ token: TOKEN });
     env.addBigCommerceInstance(storeProvider("outdoor"));
-    const [outdoor, winter] = await plannedStoreParameters(env, TWO);
+    const [outdoor, winter] = await plannedStoreParameters(env, TWO_STORES);
     await provider.create(outdoor);
     await expect(provider.create(winter)).rejects.toThrow(
       'IOM provider "BigCommerce Winter" has not been added from IOM\'s catalog in this environment. In Intelligent Order Management go to Providers > Library (Catalog), select the "BigCommerce" tile, accept the terms, and name the new instance "BigCommerce Winter" (one instance per store or source), then run \'pulumi up\' again.',

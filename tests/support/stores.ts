@@ -27,3 +27,9 @@ export function storeEntry(name: StoreName, extra: Record<string, unknown> = {})
 export function withStores(entries: Record<string, unknown>[], set: Record<string, unknown> = {}): ConfigChanges {
   return { set: { dataverseMappingsDir: STORE_MAPPINGS, bigcommerceStores: entries, ...set } };
 }
+
+/**
+ * Two stores, outdoor and winter (winter with its own scopes and expected name): the stack the unit
+ * and provider tests share, so the program server runs it once.
+ */
+export const TWO_STORES: ConfigChanges = withStores([storeEntry("outdoor"), storeEntry("winter", { requiredScopes: ["orders_modify", "information"], expectedStoreName: "Contoso Winter" })]);
