@@ -18,6 +18,7 @@ import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterE
 import { endpointUrlProblem } from "./dynamic-providers/common";
 import { CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "./dynamic-providers/clouds";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "./dynamic-providers/power-platform/environment-api";
+import { STORES_KEY, STORES_SCHEMA, STORE_HASH_PARAMETER_SEARCH, buildStores, parseStoreEntries, type StoreConfig } from "./stores";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -303,6 +304,7 @@ export const CONFIG_SCHEMA = {
   ...POWER_PLATFORM_ENVIRONMENT_SCHEMA,
   ...GATEWAY_ACCESS_SCHEMA,
   ...DOCTOR_SCHEMA,
+  ...STORES_SCHEMA,
 } as const satisfies Record<string, { type: ConfigValueType; secret?: boolean; schema: z.ZodType }>;
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
@@ -373,16 +375,15 @@ export interface StackConfig {
   resourceLocks: boolean;
   /** Workspace, agent, alerts, Defender and workbook. */
   monitoring: MonitoringConfig;
-  /** Present when the stack names a store hash and holds the secret access token. */
-  bigcommerce?: {
-    storeHash: string;
-    accessToken: pulumi.Output<string>;
-    /** Absent: the check's default, what IOM's BigCommerce provider needs (orders modify, the rest read-only). */
-    requiredScopes?: string[];
-    expectedStoreName?: string;
-    /** Absent: the check's default (live, prelaunch, pre-launch, trial). */
-    acceptedStoreStatuses?: string[];
-  };
+  /**
+   * The BigCommerce stores (stores.ts): the single-store keys' store (`default`) first, then
+   * `bigcommerceStores`; empty when the stack has none. Absent scopes/statuses: the check's defaults.
+   */
+  bigcommerceStores: StoreConfig[];
+  /** The store hash parameter's label in IOM's BigCommerce provider, or the words it is found by. */
+  bigcommerceStoreHashParameter: string;
+  /** Problems that do not stop the run (a token shared by two stores); index.ts logs them. */
+  warnings: ConfigProblem[];
   /** Present when the stack has a Dataverse (create mode, or adopt mode with dataverseEnvironmentUrl): IOM's ID mappings are kept in sync. */
   dataverse?: {
     /** From config in adopt mode; undefined in create mode, where it is an output of the environment. */
@@ -499,7 +500,8 @@ export function parseStackConfig(
   secretKeys: ReadonlySet<string> = new Set(),
 ): StackConfig {
   const problems: ConfigProblem[] = [];
-  const known = new Set<string>(Object.keys(CONFIG_SCHEMA));
+  // Structured keys (stores.ts) are not declared in Pulumi.yaml, which has no object type.
+  const known = new Set<string>([...Object.keys(CONFIG_SCHEMA), STORES_KEY]);
   for (const key of Object.keys(raw)) {
     if (!known.has(key) && raw[key] !== undefined) {
       const hint = [...known].find((k) => k.toLowerCase() === key.toLowerCase());
@@ -532,13 +534,39 @@ export function parseStackConfig(
       }
     }
   }
+  const storeEntries = parseStoreEntries(raw[STORES_KEY], secretKeys.has(STORES_KEY));
+  problems.push(...storeEntries.problems);
   if (problems.length > 0) throw new ConfigError(stack, problems);
 
   const v = values as Values;
   checkRules(v, problems);
   checkMonitoring(v, problems);
+  const stores = buildStores(storeEntries, storeDefaults(stack, v));
+  problems.push(...stores.problems);
   if (problems.length > 0) throw new ConfigError(stack, problems);
-  return build(stack, v);
+  return { ...build(stack, v), bigcommerceStores: stores.stores, warnings: stores.warnings };
+}
+
+/** What every store shares, and the single-store keys (stores.ts). */
+function storeDefaults(stack: string, v: Values): Parameters<typeof buildStores>[1] {
+  const entries = (key: "iomProviderParameters" | "iomProviderSecretParameters") =>
+    parseProviderParameterEntries(v[key], [], () => "").map((e, index) => ({ key, index, provider: e.provider, parameter: e.parameter }));
+  return {
+    single: {
+      storeHash: v.bigcommerceStoreHash,
+      accessToken: v.bigcommerceAccessToken,
+      requiredScopes: v.bigcommerceRequiredScopes,
+      expectedStoreName: v.bigcommerceExpectedStoreName,
+      acceptedStoreStatuses: v.bigcommerceAcceptedStoreStatuses,
+    },
+    defaultProviderName: v.dataverseProviderName,
+    stackMappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
+    dataverse: v.dataverseEnvironmentUrl !== "",
+    inventoryVisibilityProvider: v.iomInventoryVisibilityProvider,
+    maxStores: v.bigcommerceMaxStores,
+    storeHashParameter: v.bigcommerceStoreHashParameter,
+    parameterEntries: [...entries("iomProviderParameters"), ...entries("iomProviderSecretParameters")],
+  };
 }
 
 function regionCodeOf(v: Values): string {
@@ -847,7 +875,7 @@ function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, vnetSuppor
   };
 }
 
-function build(stack: string, v: Values): StackConfig {
+function build(stack: string, v: Values): Omit<StackConfig, "bigcommerceStores" | "warnings"> {
   const naming: NamingContext = { businessUnit: v.businessUnit, environment: v.environment, regionCode: regionCodeOf(v) };
   const containers = defaultContainerNames(naming);
   const extraTags = Object.fromEntries(v.extraTags.map((t) => [t.slice(0, t.indexOf("=")), t.slice(t.indexOf("=") + 1)]));
@@ -948,15 +976,7 @@ function build(stack: string, v: Values): StackConfig {
     powerPlatformEnvironment: powerPlatformEnvironmentOf(v, naming, powerPlatformVnet),
     powerPlatformBapUrl: v.powerPlatformBapUrl ? new URL(v.powerPlatformBapUrl).origin : undefined,
     doctor: doctorOf(v),
-    bigcommerce: v.bigcommerceStoreHash
-      ? {
-          storeHash: v.bigcommerceStoreHash,
-          accessToken: pulumi.secret(v.bigcommerceAccessToken),
-          requiredScopes: v.bigcommerceRequiredScopes.length > 0 ? v.bigcommerceRequiredScopes : undefined,
-          expectedStoreName: v.bigcommerceExpectedStoreName || undefined,
-          acceptedStoreStatuses: v.bigcommerceAcceptedStoreStatuses.length > 0 ? v.bigcommerceAcceptedStoreStatuses : undefined,
-        }
-      : undefined,
+    bigcommerceStoreHashParameter: v.bigcommerceStoreHashParameter || STORE_HASH_PARAMETER_SEARCH,
   };
 }
 

@@ -14,20 +14,24 @@ import { Monitoring, loadLandingWorkbook } from "./components/monitoring";
 import { Network } from "./components/network";
 import { PowerPlatformVnet } from "./components/powerPlatformVnet";
 import { SubscriptionPrerequisites, subscriptionPrerequisitesOf } from "./components/subscriptionPrerequisites";
-import { loadStackConfig } from "./config";
+import { PROJECT, loadStackConfig } from "./config";
+import { declareMappingSets, declareStore, storeVaultSecrets, type DeclaredStore, type KeyedResource } from "./declareStore";
 import { armUrlFor } from "./dynamic-providers/azure";
-import { BigCommerceApiCheck } from "./dynamic-providers/bigcommerce";
-import { IomMappingSet, MAPPING_KINDS, loadMappingDir } from "./dynamic-providers/dataverse";
+import type { IomMappingSet } from "./dynamic-providers/dataverse";
 import { INVENTORY_VISIBILITY_PARAMETERS, IomProviderParameters, normalizeName } from "./dynamic-providers/iom-provider";
 import { PowerPlatformApplicationPackage, PowerPlatformEnvironment, PowerPlatformManagedEnvironment, PowerPlatformPolicyLink } from "./dynamic-providers/power-platform";
 import { UNIQUE_SUFFIX_LENGTH, resourceName } from "./naming";
 import { rotationClock, rotationWindow } from "./rotation";
+import { DEFAULT_STORE, loadMappingSources, providerSlug, storeResourceNames } from "./stores";
 
 const config = loadStackConfig();
 const { naming, tags, location } = config;
-// Every mapping file is validated here, all problems at once with file and line, before anything
-// is declared or any call is made.
-const mappingFiles = config.dataverse ? loadMappingDir(config.dataverse.mappingsDir, config.dataverse.mappingGroup, { maxFileBytes: config.dataverse.mappingFileMaxBytes }) : undefined;
+for (const warning of config.warnings) pulumi.log.warn(`${PROJECT}:${warning.key}: ${warning.message}`);
+// Every mapping file and every store's mappings folder is validated here, all problems at once with
+// file and line, before anything is declared or any call is made.
+const mappingSources = config.dataverse
+  ? loadMappingSources({ stackDir: config.dataverse.mappingsDir, defaultProviderName: config.dataverse.providerName, mappingGroup: config.dataverse.mappingGroup, stores: config.bigcommerceStores, maxFileBytes: config.dataverse.mappingFileMaxBytes })
+  : [];
 // The workbook definition is a reviewed file: a broken one stops the run before anything is declared.
 const landingWorkbook = loadLandingWorkbook({ fileDrop: config.storage.fileDropContainerName, errorFileDrop: config.storage.errorFileDropContainerName });
 const client = authorization.getClientConfigOutput();
@@ -147,13 +151,8 @@ const vaultSecrets = {
   gatewayAdminPassword: gatewaySecrets?.gatewayAdminPassword,
   gatewayRecoveryKey: gatewaySecrets?.gatewayRecoveryKey,
   gatewayRegistrationSecret: gatewaySecrets?.gatewayRegistrationSecret,
-  bigcommerceAccessToken: config.bigcommerce
-    ? {
-        secretName: "bigcommerce-access-token",
-        contentType: `BigCommerce API access token for store ${config.bigcommerce.storeHash}`,
-        value: config.bigcommerce.accessToken,
-      }
-    : undefined,
+  // One per BigCommerce store: `bigcommerceAccessToken` for the single-store keys' store.
+  ...storeVaultSecrets(config.bigcommerceStores),
 };
 
 const vault = new KeyVault("vault", {
@@ -286,50 +285,33 @@ const organizationId: pulumi.Input<string> = pp.create ? powerPlatformEnvironmen
 let fingerprintKeyBytes: random.RandomBytes | undefined;
 const fingerprintKey = (): pulumi.Output<string> => (fingerprintKeyBytes ??= new random.RandomBytes("secret-fingerprint-key", { length: 32 })).base64;
 
-// Proves the store hash, token and scopes before IOM is pointed at them: Power Automate shows a
-// BigCommerce connection as "Connected" even with a wrong key.
-const bigcommerceCheck = config.bigcommerce
-  ? new BigCommerceApiCheck("bigcommerce-api-check", {
-      storeHash: config.bigcommerce.storeHash,
-      accessToken: config.bigcommerce.accessToken,
-      requiredScopes: config.bigcommerce.requiredScopes,
-      expectedStoreName: config.bigcommerce.expectedStoreName,
-      acceptedStoreStatuses: config.bigcommerce.acceptedStoreStatuses,
-      fingerprintKey: fingerprintKey(),
-    })
-  : undefined;
-
-// IOM's internal-external ID mappings, one set per kind, synced from mappings/<stack>/*.csv. The
-// preview lists every mapping added, changed or removed; rows the stack did not create are never
-// deleted.
-const mappingSets = config.dataverse && mappingFiles && dataverseUrl
-  ? MAPPING_KINDS.flatMap((kind) => {
-      const parsed = mappingFiles[kind];
-      const dataverse = config.dataverse;
-      if (!parsed || !dataverse) return [];
-      return [{
-        key: kind,
-        resource: new IomMappingSet(`iom-mappings-${kind}`, {
-          environmentUrl: dataverseUrl,
-          kind,
-          parsed,
-          providerName: dataverse.providerName,
-          mappingGroup: dataverse.mappingGroup,
-          adoptExisting: dataverse.adoptExisting,
-          schemaOverride: dataverse.schemaOverrides[kind],
-        }),
-      }];
-    })
-  : [];
+// Per BigCommerce store (stores.ts): its API check, its IOM provider instance's parameters and its
+// ID mapping sets from its folder, scoped to that instance. The preview lists every mapping added,
+// changed or removed; rows the stack did not create are never deleted.
+const stores: DeclaredStore[] = config.bigcommerceStores.map((store) =>
+  declareStore(store, {
+    dataverse: config.dataverse,
+    providerSetup: config.dataverse ? config.providerSetup : undefined,
+    storeHashParameter: config.bigcommerceStoreHashParameter,
+    mappings: mappingSources.find((source) => source.store === store.name),
+    environmentUrl: dataverseUrl,
+    fingerprintKey,
+  }),
+);
+const defaultStore = stores.find((s) => s.store.name === DEFAULT_STORE);
+// The stack's own mapping files (mappings/<stack>/*.csv): the `default` store's, else dataverseProviderName's.
+const ownMappings = mappingSources.find((source) => source.store === DEFAULT_STORE);
+const mappingSets: KeyedResource<IomMappingSet>[] = defaultStore?.mappingSets ?? (config.dataverse && ownMappings && dataverseUrl ? declareMappingSets(ownMappings, config.dataverse, dataverseUrl) : []);
 
 // ---- IOM provider setup: parameters set, and the VNet policy linked, by `pulumi up` ----------------
 
 // The Inventory Visibility provider's parameters from the stack outputs (plus any extra ones the
-// stack names for it), and every other provider's parameters from config. Only the named
-// parameters are touched; delete leaves them as they are.
+// stack names for it), each store's provider instance's (declared with the store, above), and every
+// other provider's parameters from config. Only the named parameters are touched; delete leaves them
+// as they are.
 const providerSetup = config.dataverse ? config.providerSetup : undefined;
 const inventoryVisibilityExtras = providerSetup?.providers.find((p) => normalizeName(p.name) === normalizeName(providerSetup.inventoryVisibilityProvider));
-const providerSlug = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const ownedByStore = (name: string) => config.bigcommerceStores.some((s) => normalizeName(s.providerName) === normalizeName(name));
 const providerParameters = dataverseUrl && providerSetup
   ? [
       {
@@ -348,8 +330,9 @@ const providerParameters = dataverseUrl && providerSetup
           fingerprintKey: fingerprintKey(),
         }),
       },
+      ...stores.flatMap((s) => (s.parameters ? [{ key: s.store.providerName, resource: s.parameters }] : [])),
       ...providerSetup.providers
-        .filter((p) => p !== inventoryVisibilityExtras)
+        .filter((p) => p !== inventoryVisibilityExtras && !ownedByStore(p.name))
         .map((p) => ({
           key: p.name,
           resource: new IomProviderParameters(`iom-provider-parameters-${providerSlug(p.name)}`, {
@@ -424,23 +407,36 @@ export const monitoringSummary = {
   workbookName: monitoring.workbookName,
   malwareScanning: monitoring.malwareScanning,
 };
-/** What the BigCommerce API check proved (the token only as a fingerprint). */
-export const bigcommerce = bigcommerceCheck
-  ? {
-      storeId: bigcommerceCheck.storeId,
-      storeName: bigcommerceCheck.storeName,
-      domain: bigcommerceCheck.domain,
-      planName: bigcommerceCheck.planName,
-      status: bigcommerceCheck.status,
-      scopesVerified: bigcommerceCheck.scopesVerified,
-      tokenFingerprint: bigcommerceCheck.tokenFingerprint,
-      checkedAt: bigcommerceCheck.checkedAt,
-    }
-  : undefined;
+/** What a BigCommerce API check proved (the token only as a fingerprint). */
+const checkSummary = (check: DeclaredStore["check"]) => ({
+  storeId: check.storeId,
+  storeName: check.storeName,
+  domain: check.domain,
+  planName: check.planName,
+  status: check.status,
+  scopesVerified: check.scopesVerified,
+  tokenFingerprint: check.tokenFingerprint,
+  checkedAt: check.checkedAt,
+});
+const mappingSummary = (sets: KeyedResource<IomMappingSet>[]) =>
+  summaryByKey(sets, (set) => ({ rows: set.rowCount, owned: set.ownedCount, adopted: set.adoptedCount, drift: set.drift }));
 
-/** Per kind: how many mappings the stack keeps, how many rows it created or adopted, and drift seen by refresh. */
-export const mappings = config.dataverse
-  ? summaryByKey(mappingSets, (set) => ({ rows: set.rowCount, owned: set.ownedCount, adopted: set.adoptedCount, drift: set.drift }))
+/** What the `default` store's (the single-store keys') API check proved; every store's is in bigcommerceStores. */
+export const bigcommerce = defaultStore ? checkSummary(defaultStore.check) : undefined;
+
+/** Per kind, for the stack's own mapping files: how many mappings it keeps, how many rows it created or adopted, and drift seen by refresh. */
+export const mappings = config.dataverse ? mappingSummary(mappingSets) : undefined;
+
+/** Per BigCommerce store: its IOM provider instance, what its check proved, its vault secret, its parameters and mappings. */
+export const bigcommerceStores = stores.length
+  ? Object.fromEntries(stores.map(({ store, check, parameters, mappingSets: sets }) => [store.name, {
+      providerName: store.providerName,
+      storeHash: store.storeHash,
+      accessTokenSecretName: storeResourceNames(store).vaultSecretName,
+      check: checkSummary(check),
+      iomProvider: parameters ? { activationStatus: parameters.activationStatus, written: parameters.written } : undefined,
+      mappings: config.dataverse ? mappingSummary(sets) : undefined,
+    }]))
   : undefined;
 
 /** Per IOM provider the stack sets parameters on: its activation status, what the last `up` wrote, and parameters changed outside Pulumi (names only). */
@@ -476,9 +472,11 @@ export const nextSteps = pulumi
       : String(inventoryVisibilityStatus ?? "").toLowerCase() === "activated"
         ? []
         : [`In IOM, Providers > Installed > ${config.providerSetup?.inventoryVisibilityProvider ?? "Inventory Visibility"}: pulumi up has set its parameters; set up its connections and select Activate (status now: ${inventoryVisibilityStatus ?? "unknown"}).`]),
-    ...(config.bigcommerce
-      ? [`The BigCommerce access token is in Key Vault '${vaultName}' as secret 'bigcommerce-access-token'; paste it into the BigCommerce provider's connection.`]
-      : []),
+    // Connections have no documented API (IOM's BigCommerce setup page: Connections > Retrieve Connection Link).
+    ...stores.map(({ store, parameters }) =>
+      `BigCommerce store '${store.name}' (${store.storeHash}): in IOM, Providers > Installed > ${store.providerName} > Connections, create its BigCommerce connection ` +
+      `with the API key in Key Vault '${vaultName}', secret '${storeResourceNames(store).vaultSecretName}'` +
+      (parameters ? ", then Activate the provider (pulumi up has set its store hash)." : `; in its Parameters tab set the store hash to '${store.storeHash}', then Activate the provider.`)),
     ...(monitoring.receiverCount === 0
       ? ["Alerts reach nobody: the action group has no receiver. Set monitoringAlertEmails and/or the secret monitoringAlertWebhookUrl, then run pulumi up again."]
       : []),

@@ -2,6 +2,7 @@
  * BigCommerce: the same check the BigCommerceApiCheck resource runs at `pulumi up` (credentials,
  * every scope IOM needs, the store's status), with the stack's settings and the operator's token.
  */
+import { doctorStoreOf } from "./target";
 import { DEFAULT_API_BASE_URL, runApiCheck, SCOPE_ALIASES, validateInputs } from "../dynamic-providers/bigcommerce";
 import { line, plural, type CheckContext } from "./context";
 import type { CheckLine } from "./report";
@@ -12,7 +13,7 @@ const GROUP = "BigCommerce";
 const ID = "bigcommerce.api";
 
 export async function checkBigCommerce(ctx: CheckContext): Promise<CheckLine[]> {
-  const bc = ctx.target.config.bigcommerce;
+  const bc = doctorStoreOf(ctx.target.config);
   if (!bc) return [line(ID, GROUP, "", "skip", "not configured (bigcommerceStoreHash is empty)")];
   const token = ctx.target.secrets.bigcommerceAccessToken;
   if (!token) {

@@ -171,9 +171,17 @@ function loadOutputs(o: TargetOptions): { outputs: StackOutputs; source: string 
   return { outputs: parseOutputs(r.stdout, "pulumi stack output --json"), source: `pulumi stack output --stack ${o.stack}` };
 }
 
+/**
+ * The store the doctor checks: the single-store keys' store (`default`), else the first of
+ * `bigcommerceStores`. Checking every store of a multi-store stack is not built yet.
+ */
+export function doctorStoreOf(config: Pick<StackConfig, "bigcommerceStores">): StackConfig["bigcommerceStores"][number] | undefined {
+  return config.bigcommerceStores.find((s) => s.name === "default") ?? config.bigcommerceStores[0];
+}
+
 /** The BigCommerce token: the environment first, then `pulumi config get` where the CLI can decrypt the stack. */
-export function bigcommerceToken(o: Pick<TargetOptions, "stack" | "env" | "pulumi">, config: Pick<StackConfig, "bigcommerce">, encrypted: string[]): DoctorTarget["secrets"] {
-  if (!config.bigcommerce) return {};
+export function bigcommerceToken(o: Pick<TargetOptions, "stack" | "env" | "pulumi">, config: Pick<StackConfig, "bigcommerceStores">, encrypted: string[]): DoctorTarget["secrets"] {
+  if (!doctorStoreOf(config)) return {};
   const fromEnv = o.env[BIGCOMMERCE_TOKEN_ENV];
   if (fromEnv) return { bigcommerceAccessToken: fromEnv, bigcommerceTokenSource: BIGCOMMERCE_TOKEN_ENV };
   if (!encrypted.includes("bigcommerceAccessToken")) return {};

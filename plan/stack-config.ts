@@ -52,6 +52,11 @@ export function loadStackFile(stack: string): Record<string, unknown> {
 
 /** Changes a test makes to a stack's config, as `pulumi config set [--secret]` / `rm` would. */
 export interface ConfigChanges {
+  /**
+   * Inside a structured value, `{ secure: "<plain text>" }` is a leaf set with
+   * `pulumi config set --secret --path`: as the CLI does, the whole key then reaches the program as
+   * one decrypted secret value.
+   */
   set?: Record<string, unknown>;
   /** Set as secrets (in a real stack these are `secure:` values the CLI decrypts). */
   secrets?: Record<string, string>;
@@ -70,6 +75,25 @@ function typeOf(value: unknown): string {
   return typeof value;
 }
 
+/** A `{ secure: ... }` leaf: how Pulumi.<stack>.yaml holds a value encrypted with --secret. */
+function isSecureLeaf(value: unknown): value is { secure: unknown } {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
+}
+
+/** A value with its `{ secure }` leaves replaced by what they hold, and whether it had any (the CLI then marks the key secret). */
+function revealSecureLeaves(value: unknown): { value: unknown; secure: boolean } {
+  if (isSecureLeaf(value)) return { value: value.secure, secure: true };
+  if (Array.isArray(value)) {
+    const items = value.map(revealSecureLeaves);
+    return { value: items.map((i) => i.value), secure: items.some((i) => i.secure) };
+  }
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value).map(([k, v]) => [k, revealSecureLeaves(v)] as const);
+    return { value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])), secure: entries.some(([, v]) => v.secure) };
+  }
+  return { value, secure: false };
+}
+
 function toConfigString(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
@@ -83,12 +107,11 @@ export function resolveStackConfig(stack: string, changes: ConfigChanges = {}): 
     const key = rawKey.startsWith(prefix) ? rawKey.slice(prefix.length) : rawKey;
     // A removed key is never read, so an encrypted value is no obstacle (the doctor removes them and supplies secrets itself).
     if (changes.remove?.includes(key)) continue;
-    const secure = typeof value === "object" && value !== null && !Array.isArray(value) && "secure" in value;
-    if (secure) throw new Error(`Pulumi.${stack}.yaml holds an encrypted value for '${key}'; tests cannot decrypt it`);
+    if (revealSecureLeaves(value).secure) throw new Error(`Pulumi.${stack}.yaml holds an encrypted value for '${key}'; tests cannot decrypt it`);
     entries.set(key, { value, secure: false });
   }
   for (const key of changes.remove ?? []) entries.delete(key);
-  for (const [key, value] of Object.entries(changes.set ?? {})) entries.set(key, { value, secure: false });
+  for (const [key, value] of Object.entries(changes.set ?? {})) entries.set(key, revealSecureLeaves(value));
   for (const [key, value] of Object.entries(changes.secrets ?? {})) entries.set(key, { value, secure: true });
 
   const errors: string[] = [];

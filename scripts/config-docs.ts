@@ -7,6 +7,8 @@
  *   secrets): change Pulumi.yaml and run this;
  * - the policy table in docs/review-flow.md, between its `policy table` markers, from
  *   policy/rules.ts: change a rule's description there and run this.
+ * - the structured keys Pulumi.yaml cannot declare (it has no object type), in docs/configuration.md,
+ *   from their field tables (stores.ts STORE_FIELDS).
  * `--check` exits 1 when a committed text is stale; tests/unit/docs.test.ts fails in that case too.
  */
 import * as fs from "fs";
@@ -15,6 +17,7 @@ import { isMap, isScalar, parseDocument } from "yaml";
 import { CONFIG_SCHEMA, PROJECT } from "../config";
 import { ROOT, type DeclaredKey } from "../plan/stack-config";
 import { RESOURCE_RULES, STACK_RULES } from "../policy/rules";
+import { STORES_KEY, STORE_FIELDS } from "../stores";
 
 export const CONFIGURATION_DOC = path.join(ROOT, "docs", "configuration.md");
 export const REVIEW_FLOW_DOC = path.join(ROOT, "docs", "review-flow.md");
@@ -72,6 +75,31 @@ export function renderConfigurationDoc(projectFile = fs.readFileSync(path.join(R
     lines.push("| Key | Type | Default | Meaning |", "|---|---|---|---|");
     for (const [key, decl] of group.keys) lines.push(row(key, decl));
   }
+  lines.push(
+    "",
+    "## Structured keys",
+    "",
+    "Not declared in `Pulumi.yaml`: a project file's config types are string, integer, boolean and array,",
+    "with no object. They are set with `--path` (or as YAML in the stack file); the program validates them",
+    "like every other key.",
+    "",
+    `### \`${STORES_KEY}\``,
+    "",
+    "A list of BigCommerce stores, each its own IOM provider instance with its own API check, Key Vault",
+    "secret, provider parameters and mapping sets ([Adding a store](bigcommerce.md#adding-a-store)). The",
+    "single-store keys above are the shorthand for the store named `default`. Its fields:",
+    "",
+    "| Field | Type | Default | Meaning |",
+    "|---|---|---|---|",
+    ...STORE_FIELDS.map((f) => `| \`${f.field}\` | ${f.type} | ${f.default} | ${cell(f.description)} |`),
+    "",
+    "```bash",
+    `pulumi config set --path '${STORES_KEY}[0].name' outdoor`,
+    `pulumi config set --path '${STORES_KEY}[0].providerName' 'BigCommerce Outdoor'`,
+    `pulumi config set --path '${STORES_KEY}[0].storeHash' abc123`,
+    `pulumi config set --secret --path '${STORES_KEY}[0].accessToken' <token>`,
+    "```",
+  );
   return `${lines.join("\n")}\n`;
 }
 

@@ -91,7 +91,39 @@ const DEFAULT_REUSE_TTL_MS = 120_000;
 const DEFAULT_CHECK_TUNING: ClientTuning = { timeoutMs: 5_000, operationTimeoutMs: 30_000, maxRetries: 1, maxRateLimitRetries: 1, maxRateLimitWaitMs: 5_000 };
 
 interface StackConfig {
-  get(key: string): string | undefined;
+  get(key: string): unknown;
+}
+
+/**
+ * The tokens a config value may hold: the value itself, or, for a structured key such as
+ * `bigcommerceStores` (a list of stores, handed over as JSON text or as the object), every
+ * `accessToken` in it, the tokens of entries whose `storeHash` is `storeHash` first. `read` has no
+ * fingerprint key (it only gets the state), so it picks a store's token by its hash.
+ */
+export function configuredTokens(value: unknown, storeHash?: string): string[] {
+  let parsed = value;
+  if (typeof value === "string") {
+    if (!/^\s*[[{]/.test(value)) return value === "" ? [] : [value];
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return [value];
+    }
+  }
+  const matching: string[] = [];
+  const others: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) {
+      const hash = (v as { storeHash?: unknown }).storeHash;
+      for (const [k, inner] of Object.entries(v)) {
+        if (k === "accessToken" && typeof inner === "string") (storeHash !== undefined && hash === storeHash ? matching : others).push(inner);
+        else walk(inner);
+      }
+    }
+  };
+  walk(parsed);
+  return [...matching, ...others];
 }
 
 /**
@@ -207,7 +239,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
       if (!props || typeof props.storeHash !== "string") return { id, props };
       const configKey = props.accessTokenConfigKey ?? DEFAULT_TOKEN_CONFIG_KEY;
       const legacy = (props.tokenFingerprint ?? "").startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX);
-      const candidates = [runtime.config?.get(configKey), process.env.BIGCOMMERCE_ACCESS_TOKEN];
+      const candidates = [...configuredTokens(runtime.config?.get(configKey), props.storeHash), process.env.BIGCOMMERCE_ACCESS_TOKEN];
       const token = candidates.find((t): t is string => typeof t === "string" && t !== "" && (!legacy || legacyTokenFingerprint(t) === props.tokenFingerprint));
       if (token === undefined) return { id, props };
       const v = validateInputs({

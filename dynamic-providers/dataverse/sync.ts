@@ -130,7 +130,12 @@ async function resolveProvider(client: DataverseClient, schema: MappingSchema, n
   if (!schema.provider) return "";
   const found = await resolveKeys(client, schema.provider, [name]);
   const id = found.get(name.toLowerCase());
-  if (id === undefined) throw new SyncError(`IOM provider "${name}" not found in ${schema.provider.table}.${schema.provider.keyColumn}`);
+  if (id === undefined) {
+    throw new SyncError(
+      `IOM provider "${name}" not found in ${schema.provider.table}.${schema.provider.keyColumn}: it has not been added from IOM's catalog in this environment ` +
+        `(Providers > Library (Catalog), its tile; a further instance of the same tile for each store, named "${name}")`,
+    );
+  }
   if (id === null) throw new SyncError(`IOM provider name "${name}" matches several ${schema.provider.table} rows`);
   return id;
 }

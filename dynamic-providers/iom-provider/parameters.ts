@@ -7,7 +7,9 @@
  *   was never added from IOM's catalog, which gets an error naming that step.
  * - Parameters are matched by their definition's label (see discovery.ts), compared with letters
  *   and digits only, so "Inventory Visibility OrganizationId" (the guide's form) and "Inventory
- *   Visibility Organization ID" (Microsoft's setup page) are the same parameter.
+ *   Visibility Organization ID" (Microsoft's setup page) are the same parameter; as for providers,
+ *   an exact match first, else the one label that contains the name ("Store Hash" finds a label
+ *   such as "BigCommerce Store Hash": Microsoft's setup page names the value, not the label).
  * - Only the named parameters of that one provider are read or written, and only values that differ
  *   from what Dataverse holds are written (PATCH of the value column, `If-Match: *` so a row deleted
  *   meanwhile is not re-created by the upsert). A named parameter without a row gets one, with a
@@ -88,10 +90,14 @@ export async function findProvider(client: DataverseClient, s: ProviderSchema, w
     );
   }
   const w = normalizeName(wanted);
-  const tiles = definitions.map((d) => str(d[s.definition.name])).filter((n) => normalizeName(n).includes(w));
+  // The tile: its name contains the wanted one ("Inventory Visibility" -> "Dynamics 365 Inventory
+  // Visibility"), or a further instance's name contains it ("BigCommerce Outdoor" -> "BigCommerce").
+  const tiles = definitions.map((d) => str(d[s.definition.name])).filter((n) => normalizeName(n) && (normalizeName(n).includes(w) || w.includes(normalizeName(n))));
   throw new SchemaError(
     `IOM provider "${wanted}" has not been added from IOM's catalog in this environment. ` +
-      `In Intelligent Order Management go to Providers > Library (Catalog), ${tiles.length ? `select the "${tiles[0]}" tile` : `select the provider's tile`}, accept the terms, then run 'pulumi up' again. ` +
+      `In Intelligent Order Management go to Providers > Library (Catalog), ${tiles.length ? `select the "${tiles[0]}" tile` : `select the provider's tile`}, accept the terms` +
+      // One instance per store (IOM allows several instances of a provider): the new one is found by its name.
+      `${tiles.length && rows.some((r) => r.definitionName === tiles[0]) ? `, and name the new instance "${wanted}" (one instance per store or source)` : ""}, then run 'pulumi up' again. ` +
       `Providers installed: ${rows.map(describeProvider).join(", ") || "none"}.`,
   );
 }
@@ -139,7 +145,8 @@ export async function readParameters(client: DataverseClient, s: ProviderSchema,
   const unknown: string[] = [];
   for (const name of names) {
     const n = normalizeName(name);
-    const matches = defs.filter((d) => normalizeName(str(d[dp.label])) === n || normalizeName(str(d[dp.name])) === n);
+    let matches = defs.filter((d) => normalizeName(str(d[dp.label])) === n || normalizeName(str(d[dp.name])) === n);
+    if (matches.length === 0) matches = defs.filter((d) => normalizeName(str(d[dp.label])).includes(n) || normalizeName(str(d[dp.name])).includes(n));
     if (matches.length !== 1) {
       unknown.push(matches.length === 0 ? `"${name}"` : `"${name}" (matches ${matches.length} parameters)`);
       continue;

@@ -35,12 +35,12 @@ describe("a stack file with encrypted values", () => {
     const stand = standIns(["bigcommerceAccessToken", "monitoringAlertWebhookUrl", "iomProviderSecretParameters"]);
     expect(stand).toEqual({ secrets: { bigcommerceAccessToken: "[encrypted]", monitoringAlertWebhookUrl: "" }, set: { iomProviderSecretParameters: [] } });
     const { raw, secretKeys } = rawStackConfig("dev", { set: { bigcommerceStoreHash: "abc123", ...stand.set }, secrets: stand.secrets });
-    expect(parseStackConfig("dev", raw, secretKeys).bigcommerce?.storeHash).toBe("abc123");
+    expect(parseStackConfig("dev", raw, secretKeys).bigcommerceStores[0]?.storeHash).toBe("abc123");
   });
 });
 
 describe("the BigCommerce token", () => {
-  const config = { bigcommerce: { storeHash: "abc123" } } as Parameters<typeof bigcommerceToken>[1];
+  const config = { bigcommerceStores: [{ name: "default", storeHash: "abc123" }] } as unknown as Parameters<typeof bigcommerceToken>[1];
 
   test("BIGCOMMERCE_ACCESS_TOKEN comes first; the CLI is not asked", () => {
     const pulumi = cli({});
@@ -56,7 +56,7 @@ describe("the BigCommerce token", () => {
 
   test("none at all is no token (the check then says where one comes from), and a stack without a store needs none", () => {
     expect(bigcommerceToken({ stack: "dev", env: {}, pulumi: cli({}) }, config, ["bigcommerceAccessToken"])).toEqual({});
-    expect(bigcommerceToken({ stack: "dev", env: { BIGCOMMERCE_ACCESS_TOKEN: "x" }, pulumi: cli({}) }, { bigcommerce: undefined }, [])).toEqual({});
+    expect(bigcommerceToken({ stack: "dev", env: { BIGCOMMERCE_ACCESS_TOKEN: "x" }, pulumi: cli({}) }, { bigcommerceStores: [] }, [])).toEqual({});
   });
 });
 

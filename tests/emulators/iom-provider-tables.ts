@@ -86,6 +86,8 @@ export interface SeededIom {
    * "BigCommerce"), with its parameter rows, as adding the tile again and naming it does; returns its id.
    */
   addProvider(name: string, definition: "Dynamics 365 Inventory Visibility" | "BigCommerce"): string;
+  /** Adds a further BigCommerce instance, as the catalog tile's "Add Provider" does (empty parameter rows); returns its id. */
+  addBigCommerceInstance(name: string): string;
   stop(): Promise<void>;
 }
 
@@ -93,9 +95,10 @@ export interface SeededIom {
  * An environment where IOM is installed with the Inventory Visibility and BigCommerce definitions
  * (catalog tiles), and, unless `installIv` is false, the Inventory Visibility provider added from the
  * catalog with its parameter rows (empty values), as the catalog step leaves it. BigCommerce is
- * installed too, with one parameter set, so tests can prove it is never touched.
+ * installed too, with one parameter set, so tests can prove it is never touched. `bigCommerceParameters`
+ * replaces the BigCommerce definition's parameter labels (IOM does not publish them).
  */
-export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: boolean; token?: string; extraTables?: TableDef[] } = {}): Promise<SeededIom> {
+export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: boolean; token?: string; extraTables?: TableDef[]; bigCommerceParameters?: string[] } = {}): Promise<SeededIom> {
   const emu = new DataverseEmulator({ ...opts, tables: [...IOM_PROVIDER_TABLES, ...(opts.extraTables ?? [])] });
   const url = await emu.start();
   const def = (name: string) => emu.insert("msdyn_iomproviderdefinition", { [C.definitionName]: name });
@@ -110,7 +113,7 @@ export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: 
       [C.defParamDefinition]: definition,
     })]));
   const ivDefParams = defParams(ivDef, IV_PARAMS);
-  const bcDefParams = defParams(bcDef, BC_PARAMS);
+  const bcDefParams = defParams(bcDef, opts.bigCommerceParameters ?? BC_PARAMS);
   const install = (name: string, definition: string, dp: Map<string, string>, values: Record<string, string> = {}) => {
     const id = emu.insert("msdyn_iomprovider", { [C.providerName]: name, [C.providerDefinition]: definition, [C.providerStatus]: "Inactive" });
     const rows = new Map<string, string>();
@@ -137,6 +140,7 @@ export async function startIomEnvironment(opts: EmulatorOptions & { installIv?: 
     },
     addProvider: (name, definition) =>
       definition === "BigCommerce" ? install(name, bcDef, bcDefParams).id : install(name, ivDef, ivDefParams).id,
+    addBigCommerceInstance: (name) => install(name, bcDef, bcDefParams).id,
     stop: () => emu.stop(),
   };
 }

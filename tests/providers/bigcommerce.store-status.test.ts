@@ -112,9 +112,9 @@ describe("config key bigcommerceAcceptedStoreStatuses", () => {
   };
 
   it("reaches the check resource's settings; unset leaves the default to the check", () => {
-    expect(parse(STORE).bigcommerce?.acceptedStoreStatuses).toBeUndefined();
+    expect(parse(STORE).bigcommerceStores[0].acceptedStoreStatuses).toBeUndefined();
     const set = parse({ ...STORE, set: { ...STORE.set, bigcommerceAcceptedStoreStatuses: ["live"] } });
-    expect(set.bigcommerce?.acceptedStoreStatuses).toEqual(["live"]);
+    expect(set.bigcommerceStores[0].acceptedStoreStatuses).toEqual(["live"]);
   });
 
   it("is refused without a store, with a bad value, or with scopes that leave out information", () => {

@@ -67,7 +67,7 @@ describe("serialized provider in a plain Node process", () => {
       ["read", true, undefined],
       ["delete", true, undefined],
       // Error messages survive serialization (the closure serializer rewrites Error subclasses).
-      ["create", false, 'IOM provider "Magento" not found in msdyn_iomprovider.zq1_providerlabel'],
+      ["create", false, 'IOM provider "Magento" not found in msdyn_iomprovider.zq1_providerlabel: it has not been added from IOM\'s catalog in this environment (Providers > Library (Catalog), its tile; a further instance of the same tile for each store, named "Magento")'],
     ]);
     expect(results[0].result).toEqual({ inputs });
     expect(results[2].result).toMatchObject({ changes: false });

@@ -1,12 +1,15 @@
 /**
  * Pulumi's own dynamic-provider host (`@pulumi/pulumi/cmd/dynamic-provider`, the process the engine
  * starts for dynamic resources), started with a given environment and driven over gRPC as the
- * engine drives it. The host tests (tests/providers/*.host.test.ts) hand it `__provider` text.
+ * engine drives it. The host tests (tests/providers/*.host.test.ts) hand it `__provider` text;
+ * hostCalls() makes the engine's calls to it.
  */
 import { spawn } from "child_process";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
+import * as provproto from "@pulumi/pulumi/proto/provider_pb";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const HOST = path.join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js");
@@ -35,6 +38,44 @@ export async function startProviderHost(env: Record<string, string> = {}): Promi
     stop() {
       client.close();
       host.kill();
+    },
+  };
+}
+
+type Props = Record<string, unknown>;
+
+function unary<Res>(invoke: (cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    invoke((err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** The engine's calls to the host, each for the resource `urn`, with plain-object properties. */
+export interface HostCalls {
+  /** The stack config the engine hands the provider (fully qualified keys). */
+  configure(config: Props): Promise<void>;
+  check(urn: string, news: Props, olds?: Props): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }>;
+  create(urn: string, properties: Props): Promise<{ id: string; properties: Props }>;
+  read(urn: string, id: string, properties: Props): Promise<Props>;
+}
+
+export function hostCalls(client: provrpc.ResourceProviderClient): HostCalls {
+  const struct = (o: Props) => Struct.fromJavaScript(o as Record<string, never>);
+  return {
+    async configure(config) {
+      await unary<provproto.ConfigureResponse>((cb) => client.configure(new provproto.ConfigureRequest().setArgs(struct(config)), cb));
+    },
+    async check(urn, news, olds = {}) {
+      const res = await unary<provproto.CheckResponse>((cb) => client.check(new provproto.CheckRequest().setUrn(urn).setOlds(struct(olds)).setNews(struct(news)), cb));
+      return { inputs: (res.getInputs()?.toJavaScript() ?? {}) as Props, failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })) };
+    },
+    async create(urn, properties) {
+      const res = await unary<provproto.CreateResponse>((cb) => client.create(new provproto.CreateRequest().setUrn(urn).setProperties(struct(properties)), cb));
+      return { id: res.getId(), properties: (res.getProperties()?.toJavaScript() ?? {}) as Props };
+    },
+    async read(urn, id, properties) {
+      const res = await unary<provproto.ReadResponse>((cb) => client.read(new provproto.ReadRequest().setId(id).setUrn(urn).setProperties(struct(properties)), cb));
+      return (res.getProperties()?.toJavaScript() ?? {}) as Props;
     },
   };
 }

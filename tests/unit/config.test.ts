@@ -25,7 +25,7 @@ describe("committed stacks", () => {
     const { environment, regionCode } = config.naming;
     expect(config.storage.fileDropContainerName).toBe(file("fileDropContainerName") ?? `d365iomfiledrop${environment}${regionCode}`);
     expect(config.tags).toMatchObject({ environment, pulumiStack: `iom-bigcommerce/${stack}` });
-    expect(config.bigcommerce).toBeUndefined();
+    expect(config.bigcommerceStores).toEqual([]);
     expect(config.gateway?.registration).toBeUndefined();
   });
 });
