@@ -561,7 +561,7 @@ function storeDefaults(stack: string, v: Values): Parameters<typeof buildStores>
     },
     defaultProviderName: v.dataverseProviderName,
     stackMappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
-    dataverse: v.dataverseEnvironmentUrl !== "",
+    dataverse: hasDataverse(v),
     inventoryVisibilityProvider: v.iomInventoryVisibilityProvider,
     maxStores: v.bigcommerceMaxStores,
     storeHashParameter: v.bigcommerceStoreHashParameter,

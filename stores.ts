@@ -239,7 +239,7 @@ export function buildStores(parsed: ParsedStoreEntries, d: StoreDefaults): Store
       problems.push({ key: at(index, "providerName"), message: "is required: the IOM provider instance of this store (add one BigCommerce instance per store from IOM's catalog)" });
       continue;
     }
-    if (!d.dataverse && entry.mappingsDir !== undefined) problems.push({ key: at(index, "mappingsDir"), message: "is only used with dataverseEnvironmentUrl" });
+    if (!d.dataverse && entry.mappingsDir !== undefined) problems.push({ key: at(index, "mappingsDir"), message: "is only used with a Dataverse (create mode, or dataverseEnvironmentUrl)" });
     const required = normalizeScopes(entry.requiredScopes ?? []).scopes;
     if ((entry.acceptedStoreStatuses ?? []).length > 0 && required.length > 0 && !required.includes("store_v2_information_read_only")) {
       problems.push({ key: at(index, "acceptedStoreStatuses"), message: "needs store_v2_information_read_only (information) in requiredScopes: GET /v2/store returns the status" });
@@ -302,7 +302,7 @@ export function buildStores(parsed: ParsedStoreEntries, d: StoreDefaults): Store
       problems.push({ key: e.key, message: `entry ${e.index} sets '${e.parameter}' of store '${owner.store.name}''s provider, which the program sets from its storeHash; remove it` });
     }
   }
-  if (!d.dataverse && d.storeHashParameter !== "") problems.push({ key: "bigcommerceStoreHashParameter", message: "is only used with dataverseEnvironmentUrl (the store's IOM provider parameters)" });
+  if (!d.dataverse && d.storeHashParameter !== "") problems.push({ key: "bigcommerceStoreHashParameter", message: "is only used with a Dataverse (create mode, or dataverseEnvironmentUrl): the store's IOM provider parameters" });
   return { stores: problems.length ? [] : candidates.map((c) => c.store), problems, warnings };
 }
 

@@ -6,6 +6,7 @@
  * token in the structured key `bigcommerceStores`.
  */
 import { ALL_READ_SCOPES, DEMO_STORE, IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { FINGERPRINT_KEY } from "../support/bigcommerce";
 import { serializedProvider } from "../support/program";
 import { hostCalls, startProviderHost, type HostCalls, type ProviderHost } from "../support/provider-host";
 
@@ -53,7 +54,7 @@ describe("several stores' API checks through the dynamic-provider host", () => {
     clock += 60_000;
   });
 
-  const inputs = (s: Store) => ({ storeHash: s.hash, accessToken: s.token, apiBaseUrl: emu.url, accessTokenConfigKey: CONFIG_KEY, __provider: providerText });
+  const inputs = (s: Store) => ({ storeHash: s.hash, accessToken: s.token, apiBaseUrl: emu.url, accessTokenConfigKey: CONFIG_KEY, fingerprintKey: FINGERPRINT_KEY, __provider: providerText });
   const requestsOf = (s: Store) => emu.requests.filter((r) => r.url.startsWith(`/stores/${s.hash}/`));
 
   it("run at once, each store within its own quota; one failing store fails only its own check", async () => {

@@ -9,7 +9,7 @@ import * as path from "path";
 import { ConfigError, parseStackConfig } from "../../config";
 import { serializePlan } from "../../plan/cli";
 import { capturePlan, isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
-import { ROOT, rawStackConfig, type ConfigChanges } from "../support/stack";
+import { DEV_ADOPTING, ROOT, rawStackConfig, type ConfigChanges } from "../support/stack";
 import { STORE_TOKENS, TWO_STORES, storeEntry, withStores } from "../support/stores";
 
 type Obj = Record<string, unknown>;
@@ -20,7 +20,7 @@ const MAPPING_SET = "pulumi-nodejs:dynamic/dataverse:IomMappingSet";
 
 const TOKENS = { ...STORE_TOKENS, single: "bc-single-token-0123456789abcdefghijk" };
 const entry = storeEntry;
-const SINGLE: ConfigChanges = { set: { bigcommerceStoreHash: "abc123", bigcommerceExpectedStoreName: "Contoso Outdoor" }, secrets: { bigcommerceAccessToken: TOKENS.single } };
+const SINGLE: ConfigChanges = { set: { ...DEV_ADOPTING, bigcommerceStoreHash: "abc123", bigcommerceExpectedStoreName: "Contoso Outdoor" }, secrets: { bigcommerceAccessToken: TOKENS.single } };
 
 function problemsOf(changes: ConfigChanges): ConfigError {
   const { raw, secretKeys } = rawStackConfig("dev", changes);
@@ -209,7 +209,7 @@ describe("migration from the single-store keys", () => {
 
   test("moving the store into bigcommerceStores as 'default' keeps every name and input but the refresh key", async () => {
     const single = await capturePlan("dev", SINGLE);
-    const listed = await capturePlan("dev", { set: { bigcommerceStores: [{ name: "default", storeHash: "abc123", expectedStoreName: "Contoso Outdoor", accessToken: { secure: TOKENS.single } }] } });
+    const listed = await capturePlan("dev", { set: { ...DEV_ADOPTING, bigcommerceStores: [{ name: "default", storeHash: "abc123", expectedStoreName: "Contoso Outdoor", accessToken: { secure: TOKENS.single } }] } });
     const storeResources = (plan: typeof single) => plan.resources.filter((r) => /bigcommerce|iom-mappings-/.test(r.name));
     expect(storeResources(listed).map((r) => r.name)).toEqual(storeResources(single).map((r) => r.name));
     for (const r of storeResources(listed)) {
