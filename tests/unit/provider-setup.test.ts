@@ -100,7 +100,7 @@ describe("other providers' parameters from config", () => {
 
   it("one fingerprint key per stack, 32 random bytes, reaching every resource that fingerprints secrets only as a secret", async () => {
     const run = await runProgram("dev", {
-      set: { bigcommerceStoreHash: "abc123", iomProviderParameters: ["BigCommerce/Store Hash=abc123"] },
+      set: { bigcommerceStoreHash: "abc123" }, // the store sets its provider instance's Store Hash itself
       secrets: { bigcommerceAccessToken: "bc-token-0123456789abcdefghijklm", iomProviderSecretParameters: [`BigCommerce/API Key=${API_KEY}`] as unknown as string },
     });
     const keys = run.ofType("random:index/randomBytes:RandomBytes");
