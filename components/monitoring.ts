@@ -103,9 +103,46 @@ export class Monitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("iom:monitoring:Monitoring", name, {}, opts);
-    const child = { parent: this };
-    const { naming, tags, resourceGroupName, location } = args;
+    const workspace = this.workspace(name, args);
+    const blobServiceId = this.diagnosticSettings(name, args, workspace);
+    this.gatewayAgent(name, args, workspace);
+    const { actionGroup, receiverCount } = this.actionGroup(name, args);
+    this.receiverCount = receiverCount;
+    const alerts = new MonitoringAlerts(`${name}-alerts`, {
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      naming: args.naming,
+      tags: args.tags,
+      workspaceId: workspace.id,
+      actionGroupId: actionGroup.id,
+      blobServiceId,
+      dropAccountName: args.dropStorage.accountName,
+      fileDropContainerName: args.dropStorage.fileDropContainerName,
+      gatewayVmIds: args.gatewayVms.map((vm) => vm.id),
+      ...args.alerts,
+    }, { parent: this });
+    this.malwareScan(name, args);
+    this.flowLog(name, args, workspace);
+    this.workbookName = this.workbook(name, args, workspace);
 
+    this.workspaceId = workspace.id;
+    this.workspaceName = workspace.name;
+    this.actionGroupId = actionGroup.id;
+    this.alertRuleNames = alerts.ruleNames;
+    this.malwareScanning = args.malwareScanning !== undefined;
+    this.registerOutputs({
+      workspaceId: this.workspaceId,
+      workspaceName: this.workspaceName,
+      actionGroupId: this.actionGroupId,
+      receiverCount: this.receiverCount,
+      alertRuleNames: this.alertRuleNames,
+      workbookName: this.workbookName,
+    });
+  }
+
+  /** The Log Analytics workspace everything reports to. */
+  private workspace(name: string, args: MonitoringArgs): operationalinsights.Workspace {
+    const { naming, tags, resourceGroupName, location } = args;
     const workspaceName = resourceName(naming, "log");
     const workspace = new operationalinsights.Workspace(`${name}-workspace`, {
       resourceGroupName,
@@ -119,7 +156,17 @@ export class Monitoring extends pulumi.ComponentResource {
         disableLocalAuth: args.flowLogs ? undefined : true,
       },
       tags,
-    }, child);
+    }, { parent: this });
+    return workspace;
+  }
+
+  /**
+   * Diagnostic settings: the blob service's read/write/delete logs, the account's transaction
+   * metrics, the vault's audit events. Returns the blob service's id, which the alerts query.
+   */
+  private diagnosticSettings(name: string, args: MonitoringArgs, workspace: operationalinsights.Workspace): pulumi.Output<string> {
+    const child = { parent: this };
+    const workspaceName = resourceName(args.naming, "log");
     const toWorkspace = `to-${workspaceName}`;
 
     // Diagnostic settings: the blob service's read/write/delete logs, the account's transaction
@@ -146,8 +193,13 @@ export class Monitoring extends pulumi.ComponentResource {
       logs: [{ category: VAULT_LOG_CATEGORY, enabled: true }],
       metrics: [{ category: "AllMetrics", enabled: true }],
     }, child);
+    return blobServiceId;
+  }
 
-    // Gateway nodes: the agent, one rule for events and counters, and each node associated with it.
+  /** Gateway nodes: the agent, one rule for events and counters, and each node associated with it. */
+  private gatewayAgent(name: string, args: MonitoringArgs, workspace: operationalinsights.Workspace): void {
+    const child = { parent: this };
+    const { naming, tags, resourceGroupName, location } = args;
     if (args.gatewayVms.length > 0) {
       const dcr = new monitor.DataCollectionRule(`${name}-dcr-gateway`, {
         resourceGroupName,
@@ -189,14 +241,19 @@ export class Monitoring extends pulumi.ComponentResource {
         }, child);
       });
     }
+  }
 
-    // One action group; receivers come from config. An empty group is still created so the alert
-    // rules exist and show in the portal; nextSteps warns that nobody is notified.
+  /**
+   * One action group; receivers come from config. An empty group is still created so the alert
+   * rules exist and show in the portal; nextSteps warns that nobody is notified.
+   */
+  private actionGroup(name: string, args: MonitoringArgs): { actionGroup: monitor.ActionGroup; receiverCount: number } {
+    const child = { parent: this };
+    const { naming, tags, resourceGroupName } = args;
     const emailReceivers = args.alerts.emails.map((emailAddress, i) => ({ name: `email-${i + 1}`, emailAddress, useCommonAlertSchema: true }));
     const webhookReceivers = args.alerts.webhookUrl
       ? [{ name: "webhook", serviceUri: pulumi.secret(args.alerts.webhookUrl), useCommonAlertSchema: true }]
       : [];
-    this.receiverCount = emailReceivers.length + webhookReceivers.length;
     const actionGroup = new monitor.ActionGroup(`${name}-action-group`, {
       resourceGroupName,
       location: "global",
@@ -208,22 +265,12 @@ export class Monitoring extends pulumi.ComponentResource {
       webhookReceivers,
       tags,
     }, child);
+    return { actionGroup, receiverCount: emailReceivers.length + webhookReceivers.length };
+  }
 
-    const alerts = new MonitoringAlerts(`${name}-alerts`, {
-      resourceGroupName,
-      location,
-      naming,
-      tags,
-      workspaceId: workspace.id,
-      actionGroupId: actionGroup.id,
-      blobServiceId,
-      dropAccountName: args.dropStorage.accountName,
-      fileDropContainerName: args.dropStorage.fileDropContainerName,
-      gatewayVmIds: args.gatewayVms.map((vm) => vm.id),
-      ...args.alerts,
-    }, child);
-
-    // The drop containers take files from outside systems: scan each upload.
+  /** The drop containers take files from outside systems: scan each upload. */
+  private malwareScan(name: string, args: MonitoringArgs): void {
+    const child = { parent: this };
     if (args.malwareScanning) {
       new security.DefenderForStorage(`${name}-defender`, {
         resourceId: args.dropStorage.accountId,
@@ -236,7 +283,12 @@ export class Monitoring extends pulumi.ComponentResource {
         },
       }, child);
     }
+  }
 
+  /** VNet flow logs with Traffic Analytics, when the stack asks for them. */
+  private flowLog(name: string, args: MonitoringArgs, workspace: operationalinsights.Workspace): void {
+    const child = { parent: this };
+    const { naming, tags, location } = args;
     if (args.flowLogs) {
       // Created in the region's Network Watcher, which Azure enables with the first VNet of a region.
       new network.FlowLog(`${name}-flow-log`, {
@@ -261,12 +313,16 @@ export class Monitoring extends pulumi.ComponentResource {
         tags,
       }, child);
     }
+  }
 
-    this.workbookName = stableGuid(`${args.workbook.key}/landing-workbook`);
+  /** The landing workbook over the workspace; returns its (stable) resource name. */
+  private workbook(name: string, args: MonitoringArgs, workspace: operationalinsights.Workspace): string {
+    const { naming, tags, resourceGroupName, location } = args;
+    const workbookName = stableGuid(`${args.workbook.key}/landing-workbook`);
     new applicationinsights.Workbook(`${name}-workbook`, {
       resourceGroupName,
       location,
-      resourceName: this.workbookName,
+      resourceName: workbookName,
       kind: "shared",
       category: "workbook",
       displayName: `IOM landing (${naming.businessUnit} ${naming.environment} ${naming.regionCode})`,
@@ -274,20 +330,7 @@ export class Monitoring extends pulumi.ComponentResource {
       sourceId: workspace.id.apply((id) => id.toLowerCase()),
       serializedData: workspace.id.apply((id) => serializeWorkbook(args.workbook.definition, id)),
       tags,
-    }, child);
-
-    this.workspaceId = workspace.id;
-    this.workspaceName = workspace.name;
-    this.actionGroupId = actionGroup.id;
-    this.alertRuleNames = alerts.ruleNames;
-    this.malwareScanning = args.malwareScanning !== undefined;
-    this.registerOutputs({
-      workspaceId: this.workspaceId,
-      workspaceName: this.workspaceName,
-      actionGroupId: this.actionGroupId,
-      receiverCount: this.receiverCount,
-      alertRuleNames: this.alertRuleNames,
-      workbookName: this.workbookName,
-    });
+    }, { parent: this });
+    return workbookName;
   }
 }
