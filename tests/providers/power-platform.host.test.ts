@@ -5,12 +5,10 @@
  * serialize and run in a fresh Node process), and what Create/Read/Update return is what the engine
  * would keep as state.
  */
-import type * as grpc from "@grpc/grpc-js";
-import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { PowerPlatformAppPackagesEmulator, startAppPackagesEmulator } from "../emulators/power-platform-app-packages";
 import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../emulators/power-platform-environments";
 import { serializedProvider } from "../support/program";
-import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { hostCall, propsOf, startProviderHost, struct, type ProviderHost } from "../support/provider-host";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const provproto = require("@pulumi/pulumi/proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
@@ -25,14 +23,7 @@ let bap: PowerPlatformEnvironmentsEmulator;
 let apps: PowerPlatformAppPackagesEmulator;
 const text: Record<string, string> = {};
 
-function call<Res>(method: string, req: unknown): Promise<{ res?: Res; err?: grpc.ServiceError }> {
-  return new Promise((resolve) => {
-    (host.client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
-  });
-}
-const struct = (o: Obj) => Struct.fromJavaScript(o as Parameters<typeof Struct.fromJavaScript>[0]);
-type Props = { getProperties(): Struct | undefined };
-const propsOf = (r: Props | undefined) => r!.getProperties()!.toJavaScript() as Obj;
+const call = <Res>(method: string, req: unknown) => hostCall<Res>(host, method, req);
 
 beforeAll(async () => {
   const names = ["powerPlatformEnvironmentProvider", "powerPlatformManagedEnvironmentProvider", "powerPlatformApplicationPackageProvider"];

@@ -5,13 +5,11 @@
  * Node process), results go through protobuf Structs, and what Create/Read/Update return is what
  * the engine would store as the resource's state.
  */
-import * as grpc from "@grpc/grpc-js";
-import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { TOKEN } from "../emulators/dataverse-harness";
 import { IV_PARAMS, SeededIom, startIomEnvironment } from "../emulators/iom-provider-tables";
 import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../emulators/power-platform-admin";
 import { serializedProvider } from "../support/program";
-import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { hostCall, propsOf, startProviderHost, struct, type ProviderHost } from "../support/provider-host";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const provproto = require("@pulumi/pulumi/proto/provider_pb") as typeof import("@pulumi/pulumi/proto/provider_pb");
@@ -25,14 +23,7 @@ type Obj = Record<string, unknown>;
 let host: ProviderHost;
 const providerText: Record<string, string> = {};
 
-function call<Res>(method: string, req: unknown): Promise<{ res?: Res; err?: grpc.ServiceError }> {
-  return new Promise((resolve) => {
-    (host.client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
-  });
-}
-const struct = (o: Obj) => Struct.fromJavaScript(o as Parameters<typeof Struct.fromJavaScript>[0]);
-type Props = { getProperties(): Struct | undefined };
-const propsOf = (r: Props | undefined) => r!.getProperties()!.toJavaScript() as Obj;
+const call = <Res>(method: string, req: unknown) => hostCall<Res>(host, method, req);
 
 beforeAll(async () => {
   [providerText.params, providerText.link] = (await Promise.all([serializedProvider("iomProviderParametersProvider"), serializedProvider("powerPlatformPolicyLinkProvider")])).map((p) => p.text);

@@ -79,3 +79,21 @@ export function hostCalls(client: provrpc.ResourceProviderClient): HostCalls {
     },
   };
 }
+
+type Obj = Record<string, unknown>;
+
+/**
+ * One gRPC call to the host by method name with a request built by the test, answered as
+ * `{res}` or `{err}` (never thrown), so a test can assert on a refused call as on a result.
+ */
+export function hostCall<Res>(host: ProviderHost, method: string, req: unknown): Promise<{ res?: Res; err?: grpc.ServiceError }> {
+  return new Promise((resolve) => {
+    (host.client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method](req, (err, res) => resolve(err ? { err } : { res }));
+  });
+}
+
+/** Plain properties as the protobuf Struct the engine sends. */
+export const struct = (o: Obj): Struct => Struct.fromJavaScript(o as Parameters<typeof Struct.fromJavaScript>[0]);
+
+/** The properties of a Create/Read/Update answer as plain data. */
+export const propsOf = (r: { getProperties(): Struct | undefined } | undefined): Obj => r!.getProperties()!.toJavaScript() as Obj;
