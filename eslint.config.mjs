@@ -31,7 +31,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["*.ts", "components/**/*.ts", "mappings/**/*.ts"],
+    files: ["*.ts", "config/**/*.ts", "components/**/*.ts", "mappings/**/*.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [NOT_FROM_TESTS_BENCH_OR_PLAN] }] },
   },
   {

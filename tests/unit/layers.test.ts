@@ -10,6 +10,7 @@ import { ROOT } from "../support/stack";
 const CASES: Record<string, string[]> = {
   "index.ts": ["./tests/support/stack", "./bench/mappings", "./plan/harness", "./naming", "./components/network"],
   "components/network.ts": ["../tests/emulators/bigcommerce", "../plan/stack-config", "../naming"],
+  "config/schema.ts": ["../tests/support/stack", "../plan/stack-config", "../naming"],
   "dynamic-providers/dataverse/sync.ts": ["../../tests/emulators/dataverse", "./plan", "../common"],
   "dynamic-providers/iom-provider/provider.ts": ["../dataverse/client", "../dataverse", "../dataverse/index", "../common", "./discovery"],
   "policy/rules.ts": ["../naming", "../config", "axios", "./naming", "@pulumi/policy", "@pulumi/pulumi/runtime"],
@@ -39,6 +40,7 @@ beforeAll(() => {
 test("product code does not import tests/, bench/ or plan/", () => {
   expect(restricted["index.ts"]).toEqual(["./tests/support/stack", "./bench/mappings", "./plan/harness"]);
   expect(restricted["components/network.ts"]).toEqual(["../tests/emulators/bigcommerce", "../plan/stack-config"]);
+  expect(restricted["config/schema.ts"]).toEqual(["../tests/support/stack", "../plan/stack-config"]);
   expect(restricted["dynamic-providers/dataverse/sync.ts"]).toEqual(["../../tests/emulators/dataverse"]);
 });
 
