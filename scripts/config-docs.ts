@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { isMap, isScalar, parseDocument } from "yaml";
 import { CONFIG_SCHEMA, PROJECT } from "../config";
-import { ROOT, type DeclaredKey } from "../plan/stack-config";
+import { ROOT, type DeclaredKey } from "../stack-config";
 import { RESOURCE_RULES, STACK_RULES } from "../policy/rules";
 import { STORES_KEY, STORE_FIELDS } from "../stores";
 

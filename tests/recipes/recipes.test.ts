@@ -168,13 +168,13 @@ function addMappingKind(copy: Copy): void {
   ].reduce((t, edit) => edit(t), text));
   copy.change(recipe, "Pulumi.yaml", after(/^ {2}dataverseWarehousesSchema:\n( {4}.*\n)+/m,
     "  dataverseCarriersSchema:\n    type: string\n    default: \"\"\n    description: Override of the discovered carrier mapping table, in the same form as dataverseAccountsSchema.\n"));
-  copy.change(recipe, "tests/emulators/dataverse-schema.ts", (text) => [
+  copy.change(recipe, "emulators/dataverse-schema.ts", (text) => [
     after("export const EMULATOR_TABLES: TableDef[] = [\n", `  table("msdyn_carrier", "msdyn_carriers", "Carrier", "msdyn_name", []),
   mappingTable("zq1_carmap", "zq1_carmaps", "IOM Carrier Mapping", "msdyn_carrier", "zq1_car", "zq1_Car", "Carrier", true),
 `),
     after("export const EMULATOR_MAPPING_TABLE = {\n", `  ${KIND}: { table: "zq1_carmap", target: "zq1_car" },\n`),
   ].reduce((t, edit) => edit(t), text));
-  copy.change(recipe, "tests/emulators/dataverse-fixtures.ts", after(/\n( *)emu\.insert\("msdyn_warehouse", [^\n]*\n/, `  emu.insert("msdyn_carrier", { msdyn_name: "Contoso Freight" });\n`));
+  copy.change(recipe, "emulators/dataverse-fixtures.ts", after(/\n( *)emu\.insert\("msdyn_warehouse", [^\n]*\n/, `  emu.insert("msdyn_carrier", { msdyn_name: "Contoso Freight" });\n`));
   copy.change(recipe, "tests/providers/dataverse.kinds.test.ts", (text) => [
     (t: string) => t.replace(/expect\(\[\.\.\.MAPPING_KINDS\]\.sort\(\)\)\.toEqual\(\[([^\]]*)\]\)/, `expect([...MAPPING_KINDS].sort()).toEqual([$1, "${KIND}"].sort())`),
     after(/\n {6}warehouses: "msdyn_warehouse",\n/, `      ${KIND}: "msdyn_carrier",\n`),
