@@ -18,7 +18,7 @@ import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterE
 import { endpointUrlProblem } from "./dynamic-providers/common";
 import { CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "./dynamic-providers/clouds";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "./dynamic-providers/power-platform/environment-api";
-import { STORES_KEY, STORES_SCHEMA, STORE_HASH_PARAMETER_SEARCH, buildStores, parseStoreEntries, type StoreConfig } from "./stores";
+import { API_HOST_NOT_CONFIGURABLE, STORES_KEY, STORES_SCHEMA, STORE_HASH_PARAMETER_SEARCH, buildStores, isApiHostKey, parseStoreEntries, type StoreConfig } from "./stores";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -505,7 +505,7 @@ export function parseStackConfig(
   for (const key of Object.keys(raw)) {
     if (!known.has(key) && raw[key] !== undefined) {
       const hint = [...known].find((k) => k.toLowerCase() === key.toLowerCase());
-      problems.push({ key, message: `is not a setting of this program${hint ? ` (did you mean '${hint}'?)` : ""}` });
+      problems.push({ key, message: /^bigcommerce/i.test(key) && isApiHostKey(key) ? API_HOST_NOT_CONFIGURABLE : `is not a setting of this program${hint ? ` (did you mean '${hint}'?)` : ""}` });
     }
   }
 

@@ -30,7 +30,7 @@ Options:
   --store-hash <hash>    store hash from the API path https://api.bigcommerce.com/stores/<hash>/v3 (required)
   --scopes <a,b,...>     scopes to prove (default: ${DEFAULT_REQUIRED_SCOPES.join(",")});
                          short forms: ${Object.keys(SCOPE_ALIASES).join(", ")}
-  --api-base-url <url>   API host (default https://api.bigcommerce.com)
+  --api-base-url <url>   API host: https://api.bigcommerce.com (the default and only one), or an emulator on this machine (http)
   --expected-store-name <name>  fail unless the store has this name
   --timeout-ms <ms>      per-request timeout (default 10000)
   --json                 print the report as JSON
