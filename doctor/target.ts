@@ -13,12 +13,14 @@
 import * as fs from "fs";
 import type { ZodType } from "zod";
 import { CONFIG_SCHEMA, ConfigError, parseStackConfig, type StackConfig } from "../config";
+import { UsageError } from "../dynamic-providers/cli-args";
 import { listStacks, loadStackFile, rawStackConfig } from "../plan/stack-config";
 
 /** The environment variable the BigCommerce token comes from (the same as `npm run check:bigcommerce`). */
 export const BIGCOMMERCE_TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN";
 
-export class DoctorUsageError extends Error {
+/** A usage or configuration error of the doctor (exit 2). */
+export class DoctorUsageError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = "DoctorUsageError";
