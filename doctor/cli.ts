@@ -19,7 +19,7 @@ const ROOT = path.resolve(__dirname, "..");
 
 export const USAGE = `Usage: npm run doctor -- <stack> [options]
 
-Checks a deployed stack's links with your credentials: the BigCommerce API, Dataverse and IOM,
+Checks a deployed stack's links with your credentials: each BigCommerce store's API, Dataverse and IOM,
 each IOM provider's parameters and activation, the providers' cloud flows and their runs, the
 gateway cluster's members, the File Drop's freshness and Error File Drop, Key Vault secret expiry,
 and (VNet stacks) the Power Platform policy link. Changes nothing.
@@ -32,7 +32,8 @@ Options:
   --timeout <seconds>  deadline of each check group (default 120)
   -h, --help           this text
 
-Credentials: ${BIGCOMMERCE_TOKEN_ENV} (else 'pulumi config get'), DATAVERSE_ACCESS_TOKEN and
+Credentials: each BigCommerce store's ${BIGCOMMERCE_TOKEN_ENV}_<STORE> (${BIGCOMMERCE_TOKEN_ENV} for the
+default or only store; else 'pulumi config get'), DATAVERSE_ACCESS_TOKEN and
 POWER_PLATFORM_ACCESS_TOKEN (else DefaultAzureCredential), DefaultAzureCredential for Azure and
 Fabric (or ${STATIC_TOKEN_ENV}). Endpoints: ${Object.values(ENDPOINT_ENV).join(", ")}, ${CA_FILE_ENV}.
 Exit codes: 0 healthy, 1 something fails, 2 usage or configuration error.`;
