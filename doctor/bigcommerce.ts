@@ -2,7 +2,7 @@
  * BigCommerce: the same check the BigCommerceApiCheck resource runs at `pulumi up` (credentials,
  * every scope IOM needs, the store's status), with the stack's settings and the operator's token.
  */
-import { DEFAULT_API_BASE_URL, runApiCheck, SCOPE_ALIASES, validateInputs } from "../dynamic-providers/bigcommerce";
+import { DEFAULT_API_BASE_URL, LEGACY_TOKEN_FINGERPRINT_PREFIX, legacyTokenFingerprint, runApiCheck, SCOPE_ALIASES, validateInputs } from "../dynamic-providers/bigcommerce";
 import { DEFAULT_STORE, storeResourceNames } from "../stores";
 import { line, plural, type CheckContext } from "./context";
 import type { CheckLine } from "./report";
@@ -80,12 +80,14 @@ async function checkStore(ctx: CheckContext, bc: Store): Promise<CheckLine[]> {
     out.push(line(ID, GROUP, report.storeHash, "ok", `${store}token works with ${plural(report.scopesVerified.length, "scope")}: ${scopes}`, undefined, details));
   }
   // The token that passed `pulumi up` is in the outputs as a fingerprint: a different one here means
-  // the doctor tested another token than IOM's connection may be using.
+  // the doctor tested another token than IOM's connection may be using. A keyed fingerprint needs the
+  // stack's fingerprint key, which only the providers get: only an older, unkeyed one can be compared.
   const outputs = ctx.target.outputs;
   const deployed = outputs.bigcommerceStores?.[bc.name]?.check?.tokenFingerprint ?? (bc.name === DEFAULT_STORE ? outputs.bigcommerce?.tokenFingerprint : undefined);
-  if (deployed && deployed !== report.tokenFingerprint) {
+  const tested = deployed?.startsWith(LEGACY_TOKEN_FINGERPRINT_PREFIX) ? legacyTokenFingerprint(token) : undefined;
+  if (deployed && tested && deployed !== tested) {
     out.push(line("bigcommerce.token", GROUP, report.storeHash, "warn",
-      `the token tested (${report.tokenFingerprint}) is not the one 'pulumi up' last checked (${deployed})`,
+      `the token tested (${tested}) is not the one 'pulumi up' last checked (${deployed})`,
       `test with the token the stack holds (unset ${found.source ?? "the variable"} where 'pulumi config get' works), or run 'pulumi up' if the token was changed on purpose`));
   }
   return out;

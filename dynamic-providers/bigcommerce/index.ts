@@ -24,6 +24,7 @@ export {
   SCOPE_PROBES,
   tokenFingerprint,
   legacyTokenFingerprint,
+  LEGACY_TOKEN_FINGERPRINT_PREFIX,
   validateInputs,
   type CheckReport,
   type CheckSettings,

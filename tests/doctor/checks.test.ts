@@ -3,6 +3,7 @@
  * landing and fails, with the cause and the fix, on each way that link breaks.
  */
 import { checkBigCommerce } from "../../doctor/bigcommerce";
+import { legacyTokenFingerprint } from "../../dynamic-providers/bigcommerce";
 import { checkDataverse } from "../../doctor/dataverse";
 import { checkFileDrop } from "../../doctor/file-drop";
 import { checkGateway, createFabricClient } from "../../doctor/gateway";
@@ -54,9 +55,16 @@ describe("BigCommerce: the provider's own API check with the stack's settings", 
     expect(l).toMatchObject({ status: "fail", summary: "no access token to test with", fix: expect.stringMatching(/BIGCOMMERCE_ACCESS_TOKEN.*pulumi config get bigcommerceAccessToken --stack dev/) });
   });
 
-  test("warns when the token tested is not the one pulumi up checked", async () => {
+  test("warns when the token tested is not the one pulumi up checked (an unkeyed fingerprint, the only kind the doctor can compute)", async () => {
     const lines = await checkBigCommerce(doctorContext(dev, { ...withStore, outputs: { bigcommerce: { tokenFingerprint: "sha256:000000000000" } } }));
     expect(one(lines, "bigcommerce.token")).toMatchObject({ status: "warn", summary: expect.stringMatching(/is not the one 'pulumi up' last checked \(sha256:000000000000\)/) });
+    const same = await checkBigCommerce(doctorContext(dev, { ...withStore, outputs: { bigcommerce: { tokenFingerprint: legacyTokenFingerprint(TOKENS.bigcommerce) } } }));
+    expect(byId(same, "bigcommerce.token")).toEqual([]);
+  });
+
+  test("a keyed fingerprint (made with the stack's key, which the doctor does not have) is not compared: no false warning", async () => {
+    const lines = await checkBigCommerce(doctorContext(dev, { ...withStore, outputs: { bigcommerce: { tokenFingerprint: "hmac-sha256:0123456789abcdef0123456789abcdef" } } }));
+    expect(lines.map((l) => [l.id, l.status])).toEqual([["bigcommerce.api", "ok"]]);
   });
 
   test("is not used by a stack without a store hash", async () => {
