@@ -17,15 +17,15 @@ import type { CheckContext } from "../../doctor/context";
 import { servicesFromEnv } from "../../doctor/services";
 import { resolveTarget } from "../../doctor/target";
 import { gatewayClusterName } from "../../naming";
-import { rawStackConfig } from "../../plan/stack-config";
-import { startArmKeyVaultEmulator, type ArmKeyVaultEmulator } from "../emulators/arm-keyvault";
-import { DEMO_STORE, IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
-import { startFabricEmulator, type FabricEmulator } from "../emulators/fabric-gateways";
-import { BC_FLOWS, IV_FLOWS, ORGANIZATION_ID, startDoctorEnvironment, type DoctorEnvironment } from "../emulators/iom-doctor";
-import { IV_PARAMS } from "../emulators/iom-provider-tables";
-import { startLogAnalyticsEmulator, type LogAnalyticsEmulator } from "../emulators/log-analytics";
-import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, startAdminEmulator, type PowerPlatformAdminEmulator } from "../emulators/power-platform-admin";
-import { testCertificate } from "../emulators/tls";
+import { rawStackConfig } from "../../stack-config";
+import { startArmKeyVaultEmulator, type ArmKeyVaultEmulator } from "../../emulators/arm-keyvault";
+import { DEMO_STORE, IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
+import { startFabricEmulator, type FabricEmulator } from "../../emulators/fabric-gateways";
+import { BC_FLOWS, IV_FLOWS, ORGANIZATION_ID, startDoctorEnvironment, type DoctorEnvironment } from "../../emulators/iom-doctor";
+import { IV_PARAMS } from "../../emulators/iom-provider-tables";
+import { startLogAnalyticsEmulator, type LogAnalyticsEmulator } from "../../emulators/log-analytics";
+import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, startAdminEmulator, type PowerPlatformAdminEmulator } from "../../emulators/power-platform-admin";
+import { testCertificate } from "../../emulators/tls";
 
 export const TOKENS = { dataverse: "dv-doctor-token", azure: "azure-doctor-token", bigcommerce: "bc-doctor-token-0123456789", bigcommerceWinter: "bc-winter-token-0123456789", bap: "bap-token" } as const;
 /** A second BigCommerce store in the emulator, for stacks with several stores (its token is TOKENS.bigcommerceWinter). */

@@ -5,7 +5,7 @@
  */
 import { parseStackConfig } from "../../config";
 import { bigcommerceTokens, encryptedKeys, resolveTarget, standIns, type PulumiRunner } from "../../doctor/target";
-import { rawStackConfig } from "../../plan/stack-config";
+import { rawStackConfig } from "../../stack-config";
 import { DEV_ADOPTING } from "../support/stack";
 
 const cli = (answers: Record<string, string>): PulumiRunner & { calls: string[][] } => {
