@@ -136,6 +136,14 @@ export interface ParsedStoreEntries {
   problems: ConfigProblem[];
 }
 
+/**
+ * Why the API host is not a setting: BigCommerce documents one host for the store API, and a host
+ * in config would let a typo or a hostile edit send a store's token elsewhere (docs/security.md).
+ */
+export const API_HOST_NOT_CONFIGURABLE = "is not a setting: every store's token goes only to BigCommerce's API host, https://api.bigcommerce.com (docs/security.md)";
+/** Keys someone may try in order to point a store at another host. */
+export const isApiHostKey = (key: string): boolean => /^(bigcommerce)?(api)?(base)?(url|host|endpoint)$/i.test(key.replace(/[^a-z]/gi, ""));
+
 const at = (index: number, field?: string) => `${STORES_KEY}[${index}]${field ? `.${field}` : ""}`;
 const setTokenCommand = (index: number) => `pulumi config set --secret --path '${at(index, "accessToken")}' <token>`;
 
@@ -162,6 +170,10 @@ export function parseStoreEntries(text: string | undefined, secret: boolean): Pa
     const result = STORE_ENTRY.safeParse(raw);
     if (!result.success) {
       for (const issue of result.error.issues) {
+        if (issue.code === "unrecognized_keys" && issue.keys.some(isApiHostKey)) {
+          for (const key of issue.keys) problems.push({ key: at(index, key), message: isApiHostKey(key) ? API_HOST_NOT_CONFIGURABLE : "is not a field of a store entry" });
+          continue;
+        }
         const [field, ...rest] = issue.path.map(String);
         problems.push({ key: at(index, field), message: `${rest.length ? `[${rest.join(".")}] ` : ""}${issue.message}` });
       }

@@ -17,7 +17,7 @@ import { normalizeName, parseProviderParameterEntries, parseProviderSchemaOverri
 import { endpointUrlProblem } from "../dynamic-providers/common";
 import { tokenEndpointProblem } from "../dynamic-providers/clouds";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "../dynamic-providers/power-platform/environment-api";
-import { STORES_KEY, STORES_SCHEMA, type StoreConfig } from "../stores";
+import { API_HOST_NOT_CONFIGURABLE, STORES_KEY, STORES_SCHEMA, isApiHostKey, type StoreConfig } from "../stores";
 import type { NamingContext } from "../naming";
 
 export const PROJECT = "iom-bigcommerce";
@@ -505,7 +505,7 @@ export function parseValues(raw: Readonly<Record<string, string | undefined>>, s
   for (const key of Object.keys(raw)) {
     if (!known.has(key) && raw[key] !== undefined) {
       const hint = [...known].find((k) => k.toLowerCase() === key.toLowerCase());
-      problems.push({ key, message: `is not a setting of this program${hint ? ` (did you mean '${hint}'?)` : ""}` });
+      problems.push({ key, message: /^bigcommerce/i.test(key) && isApiHostKey(key) ? API_HOST_NOT_CONFIGURABLE : `is not a setting of this program${hint ? ` (did you mean '${hint}'?)` : ""}` });
     }
   }
 

@@ -6,10 +6,11 @@
  * and plain data only.
  */
 
-import { ENDPOINTS, type ClientStats, type EndpointName, type ProbeOutcome, type StoreInfo } from "./client";
+import { apiBaseUrlProblem, DEFAULT_API_BASE_URL, ENDPOINTS, type ClientStats, type EndpointName, type ProbeOutcome, type StoreInfo } from "./client";
 import { fingerprintKeyId, fingerprintKeyProblem, isUnknown, keyedFingerprint } from "../common";
 
-export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
+/** BigCommerce's API host (client.ts, where the one rule for it lives). */
+export { apiBaseUrlProblem, DEFAULT_API_BASE_URL } from "./client";
 
 /** Pulumi's wire value for "unknown during preview"; re-exported for the tests that imported it from here. */
 export { UNKNOWN } from "../common";
@@ -192,22 +193,6 @@ export function normalizeStoreStatuses(values: readonly unknown[]): { statuses: 
   return { statuses, problems };
 }
 
-function validateBaseUrl(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return "must be an absolute URL such as https://api.bigcommerce.com";
-  }
-  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && local)) {
-    return "must use https (plain http is allowed only for localhost, e.g. an emulator): the token travels in a header";
-  }
-  if (url.search || url.hash || url.username || url.password) return "must not carry a query, fragment or credentials";
-  if (/\/stores\//.test(url.pathname)) return "must be the API host only (without /stores/<hash>/...)";
-  return undefined;
-}
-
 /** What the checks of single inputs share: the failures found, and whether some input is not known yet (preview). */
 interface InputChecks {
   failures: CheckFailure[];
@@ -309,7 +294,7 @@ function apiBaseUrlOf(rawBase: unknown, checks: InputChecks): string {
   else if (rawBase !== undefined && rawBase !== null && rawBase !== "") {
     if (typeof rawBase !== "string") checks.failures.push({ property: "apiBaseUrl", reason: "must be a string" });
     else {
-      const problem = validateBaseUrl(rawBase);
+      const problem = apiBaseUrlProblem(rawBase);
       if (problem) checks.failures.push({ property: "apiBaseUrl", reason: problem });
       return rawBase.replace(/\/+$/, "");
     }

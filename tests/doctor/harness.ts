@@ -27,7 +27,9 @@ import { startLogAnalyticsEmulator, type LogAnalyticsEmulator } from "../../emul
 import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, startAdminEmulator, type PowerPlatformAdminEmulator } from "../../emulators/power-platform-admin";
 import { testCertificate } from "../../emulators/tls";
 
-export const TOKENS = { dataverse: "dv-doctor-token", azure: "azure-doctor-token", bigcommerce: "bc-doctor-token-0123456789", bap: "bap-token" } as const;
+export const TOKENS = { dataverse: "dv-doctor-token", azure: "azure-doctor-token", bigcommerce: "bc-doctor-token-0123456789", bigcommerceWinter: "bc-winter-token-0123456789", bap: "bap-token" } as const;
+/** A second BigCommerce store in the emulator, for stacks with several stores (its token is TOKENS.bigcommerceWinter). */
+export const WINTER_STORE = { ...DEMO_STORE, hash: "win456", storeId: 1004567, name: "Contoso Winter", domain: "contoso-winter.example" };
 const SUBSCRIPTION = "11111111-2222-4333-8444-555555555555";
 const DAY = 86_400_000;
 
@@ -121,7 +123,10 @@ export async function startDoctorWorld(stack = "dev", now = new Date()): Promise
     { name: "old-disabled-secret", enabled: false, expires: new Date(now.getTime() - DAY), value: "x" },
   ] };
   const arm = await startArmKeyVaultEmulator({ token: TOKENS.azure, vaults: [vault], pageSize: 2 });
-  const bigcommerce = await startBigCommerceEmulator({ tokens: [{ token: TOKENS.bigcommerce, storeHash: DEMO_STORE.hash, scopes: IOM_SCOPES }] });
+  const bigcommerce = await startBigCommerceEmulator({
+    stores: [{ ...DEMO_STORE }, { ...WINTER_STORE }],
+    tokens: [{ token: TOKENS.bigcommerce, storeHash: DEMO_STORE.hash, scopes: IOM_SCOPES }, { token: TOKENS.bigcommerceWinter, storeHash: WINTER_STORE.hash, scopes: IOM_SCOPES }],
+  });
   const bap = config.powerPlatform
     ? await startAdminEmulator({ id: environmentId, vnets: { policyId: POLICY_SYSTEM_ID.split("/").pop()!, location: "europe", id: POLICY_ARM_ID, systemId: POLICY_SYSTEM_ID, linkStatus: "Linked" } })
     : undefined;
