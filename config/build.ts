@@ -171,48 +171,54 @@ function build(stack: string, v: Values): Omit<StackConfig, "bigcommerceStores" 
       allowedIpRanges: v.keyVaultAllowedIpRanges,
       secretRotationDays: v.keyVaultSecretRotationDays,
     },
-    gateway: dataGateway
-      ? {
-          vmSize: v.gatewayVmSize,
-          vmCount: v.gatewayVmCount,
-          zones: v.gatewayZones,
-          osDiskType: v.gatewayOsDiskType,
-          adminUsername: v.gatewayAdminUsername,
-          powerShellVersion: v.gatewayPowerShellVersion,
-          encryptionAtHost: v.gatewayEncryptionAtHost,
-          recoveryKeyRotation: v.gatewayRecoveryKeyRotation,
-          registration: v.gatewayRegistrationClientId
-            ? {
-                clientId: v.gatewayRegistrationClientId.toLowerCase(),
-                tenantId: v.gatewayRegistrationTenantId.toLowerCase(),
-                clientSecret: pulumi.secret(v.gatewayRegistrationClientSecret),
-                regionKey: v.gatewayRegionKey || undefined,
-                adminObjectIds: v.gatewayAdminObjectIds.map((id) => id.toLowerCase()),
-              }
-            : undefined,
-          installer: { url: v.gatewayInstallerUrl, arguments: v.gatewayInstallerArguments.trim() },
-        }
-      : undefined,
+    gateway: dataGateway ? gatewayOf(v) : undefined,
     bastion: v.bastionSku ? { sku: v.bastionSku, subnetPrefix: v.bastionSubnetPrefix } : undefined,
     subscriptionPrerequisites: v.subscriptionPrerequisites,
     resourceLocks: v.resourceLocks,
     monitoring: buildMonitoring(v),
-    dataverse: hasDataverse(v)
-      ? {
-          environmentUrl: creates(v) ? undefined : v.dataverseEnvironmentUrl.replace(/\/$/, ""),
-          providerName: v.dataverseProviderName,
-          mappingGroup: v.dataverseMappingGroup,
-          mappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
-          mappingFileMaxBytes: v.dataverseMappingFileMaxMB * 1024 * 1024,
-          adoptExisting: v.dataverseAdoptExisting,
-          schemaOverrides: Object.fromEntries(MAPPING_KINDS.filter((k) => v[schemaOverrideKey(k)] !== "").map((k) => [k, v[schemaOverrideKey(k)]])),
-        }
-      : undefined,
+    dataverse: hasDataverse(v) ? dataverseOf(stack, v) : undefined,
     providerSetup: hasDataverse(v) ? providerSetupOf(v) : undefined,
     powerPlatformEnvironment: powerPlatformEnvironmentOf(v, naming, powerPlatformVnet),
     powerPlatformBapUrl: v.powerPlatformBapUrl ? new URL(v.powerPlatformBapUrl).origin : undefined,
     doctor: doctorOf(v),
     bigcommerceStoreHashParameter: v.bigcommerceStoreHashParameter || STORE_HASH_PARAMETER_SEARCH,
+  };
+}
+
+/** The gateway VMs, when connectivity includes dataGateway. */
+function gatewayOf(v: Values): NonNullable<StackConfig["gateway"]> {
+  return {
+    vmSize: v.gatewayVmSize,
+    vmCount: v.gatewayVmCount,
+    zones: v.gatewayZones,
+    osDiskType: v.gatewayOsDiskType,
+    adminUsername: v.gatewayAdminUsername,
+    powerShellVersion: v.gatewayPowerShellVersion,
+    encryptionAtHost: v.gatewayEncryptionAtHost,
+    recoveryKeyRotation: v.gatewayRecoveryKeyRotation,
+    registration: v.gatewayRegistrationClientId
+      ? {
+          clientId: v.gatewayRegistrationClientId.toLowerCase(),
+          tenantId: v.gatewayRegistrationTenantId.toLowerCase(),
+          clientSecret: pulumi.secret(v.gatewayRegistrationClientSecret),
+          regionKey: v.gatewayRegionKey || undefined,
+          adminObjectIds: v.gatewayAdminObjectIds.map((id) => id.toLowerCase()),
+        }
+      : undefined,
+    installer: { url: v.gatewayInstallerUrl, arguments: v.gatewayInstallerArguments.trim() },
+  };
+}
+
+/** The Dataverse the mappings sync to, when the stack has one. */
+function dataverseOf(stack: string, v: Values): NonNullable<StackConfig["dataverse"]> {
+  return {
+    environmentUrl: creates(v) ? undefined : v.dataverseEnvironmentUrl.replace(/\/$/, ""),
+    providerName: v.dataverseProviderName,
+    mappingGroup: v.dataverseMappingGroup,
+    mappingsDir: v.dataverseMappingsDir || `mappings/${stack}`,
+    mappingFileMaxBytes: v.dataverseMappingFileMaxMB * 1024 * 1024,
+    adoptExisting: v.dataverseAdoptExisting,
+    schemaOverrides: Object.fromEntries(MAPPING_KINDS.filter((k) => v[schemaOverrideKey(k)] !== "").map((k) => [k, v[schemaOverrideKey(k)]])),
   };
 }
 
