@@ -4,7 +4,7 @@
  */
 import { DEFAULT_API_BASE_URL, LEGACY_TOKEN_FINGERPRINT_PREFIX, legacyTokenFingerprint, runApiCheck, SCOPE_ALIASES, validateInputs } from "../dynamic-providers/bigcommerce";
 import { DEFAULT_STORE, storeResourceNames } from "../stores";
-import { line, plural, type CheckContext } from "./context";
+import { line, plural, withStore, type CheckContext } from "./context";
 import type { CheckLine } from "./report";
 import { errorText, withDeadline } from "./services";
 import type { DoctorTarget } from "./target";
@@ -18,7 +18,7 @@ type Store = DoctorTarget["config"]["bigcommerceStores"][number];
 export async function checkBigCommerce(ctx: CheckContext): Promise<CheckLine[]> {
   const stores = ctx.target.config.bigcommerceStores;
   if (!stores.length) return [line(ID, GROUP, "", "skip", "not configured (bigcommerceStoreHash is empty and bigcommerceStores lists no store)")];
-  const lines = await Promise.all(stores.map((store) => checkStore(ctx, store).then((ls) => ls.map((l) => ({ ...l, store: store.name })))));
+  const lines = await Promise.all(stores.map((store) => checkStore(ctx, store).then((ls) => ls.map((l) => withStore(l, store.name)))));
   return lines.flat();
 }
 

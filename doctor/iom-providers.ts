@@ -7,8 +7,8 @@
  * organizationId, plus any the stack adds), each BigCommerce store's provider instance (its store
  * hash parameter, found as IomProviderParameters finds it, plus any iomProviderParameters entries
  * naming that instance; its lines carry the store's name), every other provider named in
- * iomProviderParameters, and every provider named in iomProviderFlows (activation only). Secret parameters are not compared: the
- * doctor never reads their values.
+ * iomProviderParameters, and every provider named in iomProviderFlows (activation only). Secret
+ * parameters are not compared: the doctor never reads their values.
  */
 import { organizationIdOf } from "./target";
 import type { DataverseClient } from "../dynamic-providers/dataverse";
