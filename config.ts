@@ -18,6 +18,7 @@ import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterE
 import { endpointUrlProblem } from "./dynamic-providers/common";
 import { CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "./dynamic-providers/clouds";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "./dynamic-providers/power-platform/environment-api";
+import type { EnvironmentSpec } from "./dynamic-providers/power-platform";
 import { STORES_KEY, STORES_SCHEMA, STORE_HASH_PARAMETER_SEARCH, buildStores, parseStoreEntries, type StoreConfig } from "./stores";
 import {
   NAME_RULES,
@@ -423,17 +424,7 @@ export interface PowerPlatformEnvironmentConfig {
   /** Adopt mode: the environment's id (lower case). */
   environmentId?: string;
   /** Create mode: what the environment is created with. */
-  create?: {
-    displayName: string;
-    description: string;
-    sku: (typeof ENVIRONMENT_SKUS)[number];
-    /** The Power Platform geography (powerPlatformGeo). */
-    location: string;
-    languageCode: number;
-    currencyCode: string;
-    domainName: string;
-    securityGroupId: string;
-    templates: string[];
+  create?: EnvironmentSpec & {
     deleteOnDestroy: boolean;
     /** The IOM application package installed into it. */
     iomApplicationPackage: string;

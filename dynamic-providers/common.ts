@@ -44,8 +44,34 @@ export interface DetailedDiffResult extends pulumi.dynamic.DiffResult {
  * The inputs as the provider's own type: without the serialized provider text the engine adds
  * (`__provider`) and without properties the engine sent as undefined (an undefined input is absent).
  */
-export function cleanInputs<T extends object>(inputs: Record<string, unknown>): T {
+export function cleanInputs<T extends object>(inputs: object): T {
   return Object.fromEntries(Object.entries(inputs).filter(([key, value]) => key !== "__provider" && value !== undefined)) as T;
+}
+
+/** What `check` returns: the inputs as the engine sent them, with the failures when there are any. */
+export function checkResult<T>(inputs: T, failures: pulumi.dynamic.CheckFailure[]): pulumi.dynamic.CheckResult<T> {
+  return failures.length ? { inputs, failures } : { inputs };
+}
+
+/**
+ * Which of `keys` a `diff` must treat as changed, comparing ids and names as the services do,
+ * without regard to case: a new value that is unknown or differs from the old one.
+ */
+export function changedIgnoringCase<K extends string>(news: Record<K, string>, olds: Partial<Record<K, unknown>>, keys: readonly K[]): K[] {
+  return keys.filter((k) => isUnknown(news[k]) || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
+}
+
+/**
+ * The base of the providers' errors: `name` set, and `message` set again explicitly because the
+ * serialized provider rebuilds an Error subclass from its constructor. A provider's error is a
+ * one-line subclass: `class XError extends ProviderError { constructor(m: string) { super("XError", m); } }`.
+ */
+export class ProviderError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.message = message;
+    this.name = name;
+  }
 }
 
 /** How a provider reports progress and warnings (the shape the Dataverse client's `LogFn` takes). */

@@ -21,6 +21,7 @@
  * backoff on 5xx and network errors), pointed at the ARM origin with an ARM token; no follow-up URL
  * is ever taken from an answer, so the token goes to that origin only.
  */
+import { ProviderError } from "../common";
 import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse";
 
 /** [RP] api-version of the provider calls; [FE] of the feature calls. */
@@ -64,11 +65,9 @@ export function armUrlProblem(url: string): string | undefined {
 /** The variable a caller can put an ARM token in (tests, a pipeline that already holds one). */
 export const ARM_TOKEN_VARIABLE = "AZURE_RESOURCE_MANAGER_ACCESS_TOKEN";
 
-export class RegistrationError extends Error {
+export class RegistrationError extends ProviderError {
   constructor(message: string) {
-    super(message);
-    this.message = message; // kept explicitly: the serialized provider rebuilds Error subclasses
-    this.name = "RegistrationError";
+    super("RegistrationError", message);
   }
 }
 

@@ -16,6 +16,7 @@
  * (`Operation-Location`, `Location`) on another origin is refused before it is polled, and a
  * `Retry-After` beyond the cap (`maxRetryAfterMs`) or past the operation's deadline fails at once.
  */
+import { ProviderError } from "../common";
 import { createDataverseClient, tokenSourceOf, type ClientOptions, type LogFn, type TokenSource } from "../dataverse";
 import { BAP_SCOPE_VARIABLE, CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "../clouds";
 import { createDeadline, formatDuration, originProblem, parseRetryAfter, redactSecrets, sleep, waitProblem } from "../http";
@@ -52,11 +53,9 @@ export const ZERO_GUID = "00000000-0000-0000-0000-000000000000";
 /** [PS] Enable-SubnetInjection: location pairs it treats as the same (environment -> policy). */
 const COMPATIBLE_LOCATIONS: Record<string, string> = { unitedstates: "unitedstateseuap", unitedkingdom: "uk" };
 
-export class PolicyLinkError extends Error {
+export class PolicyLinkError extends ProviderError {
   constructor(message: string) {
-    super(message);
-    this.message = message; // kept explicitly: the serialized provider rebuilds Error subclasses
-    this.name = "PolicyLinkError";
+    super("PolicyLinkError", message);
   }
 }
 
