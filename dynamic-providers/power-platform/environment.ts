@@ -24,8 +24,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
-import { checkResult, cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
-import { DEFAULT_BAP_URL, ZERO_GUID, type EnvironmentInfo } from "./admin-api";
+import { checkResult, cleanInputs, endpointUrlProblem, isKnown, isUnknown, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
+import { DEFAULT_BAP_URL, ZERO_GUID, powerPlatformTuning, type EnvironmentInfo } from "./admin-api";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS, PowerPlatformEnvironmentError, createEnvironmentApi, type EnvironmentApi, type EnvironmentSku, type EnvironmentSpec } from "./environment-api";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -48,6 +48,26 @@ export interface PowerPlatformEnvironmentInputs extends Omit<EnvironmentSpec, "s
   /** Adopt mode: the organization id the stack's config names, checked likewise. */
   expectedOrganizationId: string;
   bapUrl: string;
+}
+
+export interface PowerPlatformEnvironmentArgs {
+  mode: pulumi.Input<EnvironmentMode>;
+  /** Adopt mode: the environment's id. */
+  environmentId?: pulumi.Input<string>;
+  displayName?: pulumi.Input<string>;
+  description?: pulumi.Input<string>;
+  sku?: pulumi.Input<string>;
+  location?: pulumi.Input<string>;
+  languageCode?: pulumi.Input<number>;
+  currencyCode?: pulumi.Input<string>;
+  domainName?: pulumi.Input<string>;
+  securityGroupId?: pulumi.Input<string>;
+  templates?: pulumi.Input<pulumi.Input<string>[]>;
+  deleteOnDestroy?: pulumi.Input<boolean>;
+  expectedInstanceUrl?: pulumi.Input<string>;
+  expectedOrganizationId?: pulumi.Input<string>;
+  /** BAP endpoint; default https://api.bap.microsoft.com. */
+  bapUrl?: pulumi.Input<string>;
 }
 
 /** What the provider returns and the state keeps: the inputs, with the environment's actual values where it has them. */
@@ -185,18 +205,7 @@ async function domainOwner(api: EnvironmentApi, i: PowerPlatformEnvironmentInput
  * (`preflight`) fail fast: one retry, short timeouts, never a long Retry-After.
  */
 function connectEnvironmentApi(options: PowerPlatformEnvironmentProviderOptions, bapUrl: string, preflight = false): EnvironmentApi {
-  return createEnvironmentApi({
-    bapUrl,
-    client: {
-      retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"),
-      maxRetries: preflight ? 1 : envNumber("POWER_PLATFORM_MAX_RETRIES"),
-      ...(preflight ? { timeoutMs: 20_000, max429Retries: 2, maxRetryAfterMs: 15_000 } : {}),
-      ...options.client,
-    },
-    maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
-    operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
-    log: pulumiLog(),
-  });
+  return createEnvironmentApi({ bapUrl, ...powerPlatformTuning(options, preflight ? { maxRetries: 1, timeoutMs: 20_000, max429Retries: 2, maxRetryAfterMs: 15_000 } : {}) });
 }
 
 /** The outputs: the inputs, with the environment's actual values where it has them. */
@@ -402,26 +411,6 @@ export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnv
 /** The provider object `PowerPlatformEnvironment` uses. */
 export const powerPlatformEnvironmentProvider = createPowerPlatformEnvironmentProvider();
 
-export interface PowerPlatformEnvironmentArgs {
-  mode: pulumi.Input<EnvironmentMode>;
-  /** Adopt mode: the environment's id. */
-  environmentId?: pulumi.Input<string>;
-  displayName?: pulumi.Input<string>;
-  description?: pulumi.Input<string>;
-  sku?: pulumi.Input<string>;
-  location?: pulumi.Input<string>;
-  languageCode?: pulumi.Input<number>;
-  currencyCode?: pulumi.Input<string>;
-  domainName?: pulumi.Input<string>;
-  securityGroupId?: pulumi.Input<string>;
-  templates?: pulumi.Input<pulumi.Input<string>[]>;
-  deleteOnDestroy?: pulumi.Input<boolean>;
-  expectedInstanceUrl?: pulumi.Input<string>;
-  expectedOrganizationId?: pulumi.Input<string>;
-  /** BAP endpoint; default https://api.bap.microsoft.com. */
-  bapUrl?: pulumi.Input<string>;
-}
-
 /**
  * The stack's Power Platform environment with a Dynamics 365-enabled Dataverse: created by the
  * stack (mode create) or adopted (mode adopt: only read, never changed or deleted). Exports its id,
@@ -429,12 +418,14 @@ export interface PowerPlatformEnvironmentArgs {
  * unless `deleteOnDestroy`. Holds no secret: the token is read at run time.
  */
 export class PowerPlatformEnvironment extends pulumi.dynamic.Resource {
+  /** The environment's id: the one created, or the one adopted. */
   declare public readonly environmentId: pulumi.Output<string>;
+  declare public readonly displayName: pulumi.Output<string>;
+  /** Its Dataverse: URL (no trailing slash), organization id, domain and version, as the service reports them. */
   declare public readonly instanceUrl: pulumi.Output<string>;
   declare public readonly organizationId: pulumi.Output<string>;
   declare public readonly domainName: pulumi.Output<string>;
   declare public readonly version: pulumi.Output<string>;
-  declare public readonly displayName: pulumi.Output<string>;
 
   constructor(name: string, args: PowerPlatformEnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
     super(

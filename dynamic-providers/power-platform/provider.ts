@@ -16,7 +16,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
 import * as api from "./admin-api";
-import { changedIgnoringCase, checkResult, cleanInputs, envNumber, isKnown, numbersFromEnv, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { changedIgnoringCase, checkResult, cleanInputs, isKnown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 import { tokenEndpointProblem } from "../clouds";
 
 /** Client tuning an operator (or a test) can set as POWER_PLATFORM_<KEY> (e.g. POWER_PLATFORM_MAX_RETRY_AFTER_MS). */
@@ -84,13 +84,7 @@ export interface PowerPlatformPolicyLinkProviderOptions extends DataverseProvide
 
 /** The admin API for `bapUrl`, tuned from the process's environment. */
 function connectAdminApi(options: PowerPlatformPolicyLinkProviderOptions, bapUrl: string): api.AdminApi {
-  return api.createAdminApi({
-    bapUrl,
-    client: { ...numbersFromEnv("POWER_PLATFORM_", ENV_CLIENT_OPTIONS), ...options.client },
-    maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
-    operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
-    log: pulumiLog(),
-  });
+  return api.createAdminApi({ bapUrl, ...api.powerPlatformTuning(options, {}, ENV_CLIENT_OPTIONS) });
 }
 
 const sameSystemId = (a: string, b: string) => a !== "" && a.toLowerCase() === b.toLowerCase();
@@ -217,8 +211,10 @@ export interface PowerPlatformPolicyLinkArgs {
  * (never a link it did not make). Holds no secret: the token is read at run time.
  */
 export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
+  /** Whether the environment is linked to this policy, and its link status, as last read. */
   declare public readonly linked: pulumi.Output<boolean>;
   declare public readonly linkStatus: pulumi.Output<string>;
+  /** The policy the environment is linked to now ("" for none), and the environment's display name. */
   declare public readonly linkedPolicySystemId: pulumi.Output<string>;
   declare public readonly environmentName: pulumi.Output<string>;
 
