@@ -48,6 +48,11 @@ export function cleanInputs<T extends object>(inputs: object): T {
   return Object.fromEntries(Object.entries(inputs).filter(([key, value]) => key !== "__provider" && value !== undefined)) as T;
 }
 
+/** `v` when it is a string, else "": an input the engine dropped or sent as another type reads as empty. */
+export function text(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
 /** What `check` returns: the inputs as the engine sent them, with the failures when there are any. */
 export function checkResult<T>(inputs: T, failures: pulumi.dynamic.CheckFailure[]): pulumi.dynamic.CheckResult<T> {
   return failures.length ? { inputs, failures } : { inputs };
@@ -120,14 +125,23 @@ export function numbersFromEnv<K extends string>(prefix: string, keys: readonly 
  * this machine only (the local emulators). `httpsReason` is the failure's wording for a non-https URL.
  */
 export function endpointUrlProblem(url: string, httpsReason: string): string | undefined {
-  let u: URL;
+  const u = parsedUrl(url);
+  if (!u) return `not a URL: ${url}`;
+  return u.protocol === "https:" || isLoopbackHttp(u) ? undefined : httpsReason;
+}
+
+/** `url` parsed, or undefined when it is not an absolute URL. */
+export function parsedUrl(url: string): URL | undefined {
   try {
-    u = new URL(url);
+    return new URL(url);
   } catch {
-    return `not a URL: ${url}`;
+    return undefined;
   }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  return u.protocol === "https:" || (u.protocol === "http:" && loopback) ? undefined : httpsReason;
+}
+
+/** Whether `u` is plain http to this machine: the only http a provider calls (the local emulators). */
+export function isLoopbackHttp(u: URL): boolean {
+  return u.protocol === "http:" && (u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]");
 }
 
 /** The scheme of `keyedFingerprint`, the first part of every fingerprint it makes. */

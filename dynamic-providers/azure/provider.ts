@@ -24,7 +24,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
 import * as arm from "./arm";
-import { changedIgnoringCase, checkResult, cleanInputs, envNumber, isKnown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { changedIgnoringCase, checkResult, cleanInputs, envNumber, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAMESPACE = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$/;
@@ -53,13 +53,12 @@ export interface AzureProviderRegistrationOutputs extends AzureProviderRegistrat
 
 function clean(raw: object): AzureProviderRegistrationInputs {
   const i = cleanInputs<Partial<AzureProviderRegistrationInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    subscriptionId: s(i.subscriptionId),
-    namespace: s(i.namespace),
+    subscriptionId: text(i.subscriptionId),
+    namespace: text(i.namespace),
     features: Array.isArray(i.features) ? i.features.filter((f): f is string => typeof f === "string") : [],
     mode: i.mode === "check" ? "check" : "register",
-    armUrl: s(i.armUrl) || arm.DEFAULT_ARM_URL,
+    armUrl: text(i.armUrl) || arm.DEFAULT_ARM_URL,
   };
 }
 

@@ -16,7 +16,7 @@
  * (`Operation-Location`, `Location`) on another origin is refused before it is polled, and a
  * `Retry-After` beyond the cap (`maxRetryAfterMs`) or past the operation's deadline fails at once.
  */
-import { ProviderError, envNumber, numbersFromEnv, pulumiLog } from "../common";
+import { ProviderError, envNumber, numbersFromEnv, pulumiLog, text } from "../common";
 import { createDataverseClient, tokenSourceOf, type ClientOptions, type DataverseClient, type LogFn, type TokenSource } from "../dataverse";
 import { BAP_SCOPE_VARIABLE, CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "../clouds";
 import { createDeadline, formatDuration, originProblem, parseRetryAfter, redactSecrets, sleep, waitProblem, type Deadline } from "../http";
@@ -188,7 +188,7 @@ export function prop(o: unknown, name: string): unknown {
   const k = Object.keys(o).find((x) => x.toLowerCase() === name.toLowerCase());
   return k === undefined ? undefined : (o as Record<string, unknown>)[k];
 }
-export const text = (v: unknown) => (typeof v === "string" ? v : "");
+export { text };
 
 export function errorMessage(status: number, data: unknown, raw: string): string {
   const e = prop(data, "error");

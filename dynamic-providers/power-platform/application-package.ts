@@ -19,7 +19,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
-import { changedIgnoringCase, checkResult, cleanInputs, endpointUrlProblem, isKnown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { changedIgnoringCase, checkResult, cleanInputs, endpointUrlProblem, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 import { CLOUDS } from "../clouds";
 import { createAdminApi, DEFAULT_BAP_URL, powerPlatformTuning } from "./admin-api";
 import { ApplicationPackageError, createApplicationPackageApi, INSTALLED, IOM_APPLICATION_PACKAGE, type ApplicationPackage } from "./app-package-api";
@@ -58,12 +58,11 @@ export interface PowerPlatformApplicationPackageOutputs extends PowerPlatformApp
 
 function clean(raw: object): PowerPlatformApplicationPackageInputs {
   const i = cleanInputs<Partial<PowerPlatformApplicationPackageInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    environmentId: s(i.environmentId),
-    uniqueName: s(i.uniqueName),
-    bapUrl: s(i.bapUrl) || DEFAULT_BAP_URL,
-    powerPlatformApiUrl: s(i.powerPlatformApiUrl) || DEFAULT_POWER_PLATFORM_API_URL,
+    environmentId: text(i.environmentId),
+    uniqueName: text(i.uniqueName),
+    bapUrl: text(i.bapUrl) || DEFAULT_BAP_URL,
+    powerPlatformApiUrl: text(i.powerPlatformApiUrl) || DEFAULT_POWER_PLATFORM_API_URL,
   };
 }
 

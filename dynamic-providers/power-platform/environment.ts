@@ -24,7 +24,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
-import { checkResult, cleanInputs, endpointUrlProblem, isKnown, isUnknown, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
+import { checkResult, cleanInputs, endpointUrlProblem, isKnown, isUnknown, pulumiLog, text, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 import { DEFAULT_BAP_URL, ZERO_GUID, powerPlatformTuning, type EnvironmentInfo } from "./admin-api";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS, PowerPlatformEnvironmentError, createEnvironmentApi, type EnvironmentApi, type EnvironmentSku, type EnvironmentSpec } from "./environment-api";
 
@@ -90,23 +90,22 @@ const WHY_FIXED: Record<(typeof FIXED_AT_CREATION)[number], string> = {
 
 function clean(raw: object): PowerPlatformEnvironmentInputs {
   const i = cleanInputs<Partial<PowerPlatformEnvironmentInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    mode: i.mode === "create" ? "create" : i.mode === "adopt" ? "adopt" : (s(i.mode) as EnvironmentMode),
-    environmentId: s(i.environmentId),
-    displayName: s(i.displayName),
-    description: s(i.description),
-    sku: s(i.sku),
-    location: s(i.location),
+    mode: i.mode === "create" ? "create" : i.mode === "adopt" ? "adopt" : (text(i.mode) as EnvironmentMode),
+    environmentId: text(i.environmentId),
+    displayName: text(i.displayName),
+    description: text(i.description),
+    sku: text(i.sku),
+    location: text(i.location),
     languageCode: typeof i.languageCode === "number" ? i.languageCode : Number(i.languageCode ?? 0),
-    currencyCode: s(i.currencyCode),
-    domainName: s(i.domainName),
-    securityGroupId: s(i.securityGroupId),
+    currencyCode: text(i.currencyCode),
+    domainName: text(i.domainName),
+    securityGroupId: text(i.securityGroupId),
     templates: Array.isArray(i.templates) ? i.templates.map(String) : [],
     deleteOnDestroy: i.deleteOnDestroy === true,
-    expectedInstanceUrl: s(i.expectedInstanceUrl),
-    expectedOrganizationId: s(i.expectedOrganizationId),
-    bapUrl: s(i.bapUrl) || DEFAULT_BAP_URL,
+    expectedInstanceUrl: text(i.expectedInstanceUrl),
+    expectedOrganizationId: text(i.expectedOrganizationId),
+    bapUrl: text(i.bapUrl) || DEFAULT_BAP_URL,
   };
 }
 

@@ -16,7 +16,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
 import * as api from "./admin-api";
-import { changedIgnoringCase, checkResult, cleanInputs, isKnown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { changedIgnoringCase, checkResult, cleanInputs, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 import { tokenEndpointProblem } from "../clouds";
 
 /** Client tuning an operator (or a test) can set as POWER_PLATFORM_<KEY> (e.g. POWER_PLATFORM_MAX_RETRY_AFTER_MS). */
@@ -51,13 +51,12 @@ export interface PowerPlatformPolicyLinkOutputs extends PowerPlatformPolicyLinkI
 /** The inputs with the default endpoint; anything not a string (dropped by the engine) as "". */
 function clean(raw: object): PowerPlatformPolicyLinkInputs {
   const i = cleanInputs<Partial<PowerPlatformPolicyLinkInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    environmentId: s(i.environmentId),
-    policySystemId: s(i.policySystemId),
-    policyArmId: s(i.policyArmId),
-    policyLocation: s(i.policyLocation),
-    bapUrl: s(i.bapUrl) || api.DEFAULT_BAP_URL,
+    environmentId: text(i.environmentId),
+    policySystemId: text(i.policySystemId),
+    policyArmId: text(i.policyArmId),
+    policyLocation: text(i.policyLocation),
+    bapUrl: text(i.bapUrl) || api.DEFAULT_BAP_URL,
   };
 }
 
