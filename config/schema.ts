@@ -17,6 +17,7 @@ import { normalizeName, parseProviderParameterEntries, parseProviderSchemaOverri
 import { endpointUrlProblem } from "../dynamic-providers/common";
 import { tokenEndpointProblem } from "../dynamic-providers/clouds";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "../dynamic-providers/power-platform/environment-api";
+import type { EnvironmentSpec } from "../dynamic-providers/power-platform";
 import { API_HOST_NOT_CONFIGURABLE, STORES_KEY, STORES_SCHEMA, isApiHostKey, type StoreConfig } from "../stores";
 import type { NamingContext } from "../naming";
 
@@ -407,17 +408,7 @@ export interface PowerPlatformEnvironmentConfig {
   /** Adopt mode: the environment's id (lower case). */
   environmentId?: string;
   /** Create mode: what the environment is created with. */
-  create?: {
-    displayName: string;
-    description: string;
-    sku: (typeof ENVIRONMENT_SKUS)[number];
-    /** The Power Platform geography (powerPlatformGeo). */
-    location: string;
-    languageCode: number;
-    currencyCode: string;
-    domainName: string;
-    securityGroupId: string;
-    templates: string[];
+  create?: EnvironmentSpec & {
     deleteOnDestroy: boolean;
     /** The IOM application package installed into it. */
     iomApplicationPackage: string;

@@ -44,8 +44,39 @@ export interface DetailedDiffResult extends pulumi.dynamic.DiffResult {
  * The inputs as the provider's own type: without the serialized provider text the engine adds
  * (`__provider`) and without properties the engine sent as undefined (an undefined input is absent).
  */
-export function cleanInputs<T extends object>(inputs: Record<string, unknown>): T {
+export function cleanInputs<T extends object>(inputs: object): T {
   return Object.fromEntries(Object.entries(inputs).filter(([key, value]) => key !== "__provider" && value !== undefined)) as T;
+}
+
+/** `v` when it is a string, else "": an input the engine dropped or sent as another type reads as empty. */
+export function text(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
+/** What `check` returns: the inputs as the engine sent them, with the failures when there are any. */
+export function checkResult<T>(inputs: T, failures: pulumi.dynamic.CheckFailure[]): pulumi.dynamic.CheckResult<T> {
+  return failures.length ? { inputs, failures } : { inputs };
+}
+
+/**
+ * Which of `keys` a `diff` must treat as changed, comparing ids and names as the services do,
+ * without regard to case: a new value that is unknown or differs from the old one.
+ */
+export function changedIgnoringCase<K extends string>(news: Record<K, string>, olds: Partial<Record<K, unknown>>, keys: readonly K[]): K[] {
+  return keys.filter((k) => isUnknown(news[k]) || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
+}
+
+/**
+ * The base of the providers' errors: `name` set, and `message` set again explicitly because the
+ * serialized provider rebuilds an Error subclass from its constructor. A provider's error is a
+ * one-line subclass: `class XError extends ProviderError { constructor(m: string) { super("XError", m); } }`.
+ */
+export class ProviderError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.message = message;
+    this.name = name;
+  }
 }
 
 /** How a provider reports progress and warnings (the shape the Dataverse client's `LogFn` takes). */
@@ -94,14 +125,23 @@ export function numbersFromEnv<K extends string>(prefix: string, keys: readonly 
  * this machine only (the local emulators). `httpsReason` is the failure's wording for a non-https URL.
  */
 export function endpointUrlProblem(url: string, httpsReason: string): string | undefined {
-  let u: URL;
+  const u = parsedUrl(url);
+  if (!u) return `not a URL: ${url}`;
+  return u.protocol === "https:" || isLoopbackHttp(u) ? undefined : httpsReason;
+}
+
+/** `url` parsed, or undefined when it is not an absolute URL. */
+export function parsedUrl(url: string): URL | undefined {
   try {
-    u = new URL(url);
+    return new URL(url);
   } catch {
-    return `not a URL: ${url}`;
+    return undefined;
   }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  return u.protocol === "https:" || (u.protocol === "http:" && loopback) ? undefined : httpsReason;
+}
+
+/** Whether `u` is plain http to this machine: the only http a provider calls (the local emulators). */
+export function isLoopbackHttp(u: URL): boolean {
+  return u.protocol === "http:" && (u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]");
 }
 
 /** The scheme of `keyedFingerprint`, the first part of every fingerprint it makes. */

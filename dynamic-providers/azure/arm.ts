@@ -21,6 +21,7 @@
  * backoff on 5xx and network errors), pointed at the ARM origin with an ARM token; no follow-up URL
  * is ever taken from an answer, so the token goes to that origin only.
  */
+import { ProviderError, isLoopbackHttp, parsedUrl } from "../common";
 import { createDataverseClient, type ClientOptions, type LogFn } from "../dataverse";
 
 /** [RP] api-version of the provider calls; [FE] of the feature calls. */
@@ -47,14 +48,9 @@ export function armUrlFor(environment: string | undefined): string {
 
 /** Why `url` may not receive an ARM token, or undefined: https to a host above, or plain http to this machine (tests). */
 export function armUrlProblem(url: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return "is not a URL";
-  }
-  const loopback = u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
-  if (u.protocol === "http:" && loopback) return undefined;
+  const u = parsedUrl(url);
+  if (!u) return "is not a URL";
+  if (isLoopbackHttp(u)) return undefined;
   if (u.protocol !== "https:" || u.username || u.password || u.port || u.pathname !== "/" || u.search || u.hash) {
     return "must be the https origin of Azure Resource Manager (no path, port or credentials)";
   }
@@ -64,11 +60,9 @@ export function armUrlProblem(url: string): string | undefined {
 /** The variable a caller can put an ARM token in (tests, a pipeline that already holds one). */
 export const ARM_TOKEN_VARIABLE = "AZURE_RESOURCE_MANAGER_ACCESS_TOKEN";
 
-export class RegistrationError extends Error {
+export class RegistrationError extends ProviderError {
   constructor(message: string) {
-    super(message);
-    this.message = message; // kept explicitly: the serialized provider rebuilds Error subclasses
-    this.name = "RegistrationError";
+    super("RegistrationError", message);
   }
 }
 

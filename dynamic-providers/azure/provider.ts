@@ -24,7 +24,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
 import * as arm from "./arm";
-import { cleanInputs, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { changedIgnoringCase, checkResult, cleanInputs, envNumber, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAMESPACE = /^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$/;
@@ -51,15 +51,14 @@ export interface AzureProviderRegistrationOutputs extends AzureProviderRegistrat
   featureStates: Record<string, string>;
 }
 
-function clean(raw: Record<string, unknown>): AzureProviderRegistrationInputs {
+function clean(raw: object): AzureProviderRegistrationInputs {
   const i = cleanInputs<Partial<AzureProviderRegistrationInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    subscriptionId: s(i.subscriptionId),
-    namespace: s(i.namespace),
+    subscriptionId: text(i.subscriptionId),
+    namespace: text(i.namespace),
     features: Array.isArray(i.features) ? i.features.filter((f): f is string => typeof f === "string") : [],
     mode: i.mode === "check" ? "check" : "register",
-    armUrl: s(i.armUrl) || arm.DEFAULT_ARM_URL,
+    armUrl: text(i.armUrl) || arm.DEFAULT_ARM_URL,
   };
 }
 
@@ -88,156 +87,184 @@ export interface AzureProviderRegistrationProviderOptions extends DataverseProvi
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const log = (level: "info" | "warn", message: string) => pulumiLog()(level, message);
+
+/** The ARM calls for `armUrl`, tuned from the process's environment. */
+function connectArm(options: AzureProviderRegistrationProviderOptions, armUrl: string): arm.ArmApi {
+  return arm.createArmApi({
+    armUrl,
+    client: { retryBaseMs: envNumber("AZURE_REGISTRATION_RETRY_BASE_MS"), maxRetries: envNumber("AZURE_REGISTRATION_MAX_RETRIES"), ...options.client },
+    log: pulumiLog(),
+  });
+}
+
+/** How often and how long a registration is waited for: the options, else the environment, else 10 s and 15 minutes. */
+interface Polling {
+  pollMs: number;
+  timeoutMs: number;
+}
+
+function pollingOf(options: AzureProviderRegistrationProviderOptions): Polling {
+  return {
+    pollMs: options.pollIntervalMs ?? envNumber("AZURE_REGISTRATION_POLL_MS") ?? 10_000,
+    timeoutMs: options.timeoutMs ?? envNumber("AZURE_REGISTRATION_TIMEOUT_MS") ?? 15 * 60_000,
+  };
+}
+
+/** A 401/403 from ARM, with the command someone allowed to can run instead. */
+function refusal(what: string, status: number, command: string): arm.RegistrationError {
+  return new arm.RegistrationError(
+    `${what}: Azure refused it (HTTP ${status}): the deploying identity may not ${command.includes("feature") ? "read or register subscription features (Microsoft.Features/*)" : "register resource providers (<namespace>/register/action, in Contributor and Owner)"}. ` +
+      `Ask someone who may to run '${command}' once for this subscription, or give the identity that right.`,
+  );
+}
+
+const pendingApproval = (namespace: string, feature: string) =>
+  `feature ${namespace}/${feature} is Pending: it waits for approval by Microsoft's product team, which no deployment can give. ` +
+  `Request it (Azure portal > Subscriptions > Preview features), then run 'pulumi up' again`;
+
+/** A state read that may be refused: the state, or the refusal as the error to throw. */
+async function stateOrRefusal(read: Promise<string | arm.Refused>, what: string, command: string): Promise<string> {
+  const state = await read;
+  if (typeof state !== "string") throw refusal(what, state.refused, command);
+  return state;
+}
+
+/** Polls `read` until it answers a state `done` accepts, `fail` explains, or the deadline passes. */
+async function waitForState(polling: Polling, what: string, read: () => Promise<string | arm.Refused>, done: (s: string) => boolean, fail: (s: string) => string | undefined, command: string): Promise<string> {
+  const started = Date.now();
+  for (let poll = 1; ; poll++) {
+    const state = await stateOrRefusal(read(), `reading ${what}`, command);
+    if (done(state)) return state;
+    const problem = fail(state);
+    if (problem) throw new arm.RegistrationError(problem);
+    if (Date.now() - started > polling.timeoutMs) {
+      const waited = polling.timeoutMs >= 60_000 ? `${Math.round(polling.timeoutMs / 60_000)} minutes` : `${Math.round(polling.timeoutMs / 1000)} s`;
+      throw new arm.RegistrationError(`${what} is still '${state || "unknown"}' after ${waited}; check it with the Azure CLI and run 'pulumi up' again once it is Registered (${command})`);
+    }
+    log("info", `${what}: ${state || "unknown"} (poll ${poll}, ${Math.round((Date.now() - started) / 1000)} s)`);
+    await sleep(polling.pollMs);
+  }
+}
+
+/** Mode `check`: every registration that is missing, with its command; nothing is changed. */
+async function checkRegistrations(i: AzureProviderRegistrationInputs, api: arm.ArmApi): Promise<AzureProviderRegistrationOutputs> {
+  const missing: string[] = [];
+  const featureStates: Record<string, string> = {};
+  for (const feature of i.features) {
+    const state = await stateOrRefusal(api.featureState(i.subscriptionId, i.namespace, feature), `reading feature ${i.namespace}/${feature}`, registerFeatureCommand(i.namespace, feature));
+    featureStates[feature] = state;
+    if (state === "Pending") missing.push(pendingApproval(i.namespace, feature));
+    else if (state !== "Registered") missing.push(`feature ${i.namespace}/${feature} is '${state}': ${registerFeatureCommand(i.namespace, feature)}`);
+  }
+  const state = await stateOrRefusal(api.providerState(i.subscriptionId, i.namespace), `reading resource provider ${i.namespace}`, registerProviderCommand(i.namespace));
+  if (state !== "Registered" || missing.length > 0) {
+    // A feature takes effect once the provider is registered after it ([CLI] in arm.ts).
+    missing.push(`resource provider ${i.namespace} is '${state}'${state === "Registered" ? ", and must be registered again after its features" : ""}: ${registerProviderCommand(i.namespace)}`);
+  }
+  if (missing.length > 0) {
+    throw new arm.RegistrationError(
+      `subscription ${i.subscriptionId} lacks what this stack needs (subscriptionPrerequisites is 'check', so the stack registers nothing itself):\n` +
+        missing.map((m) => `  - ${m}`).join("\n"),
+    );
+  }
+  return { ...i, registrationState: state, featureStates };
+}
+
+/** Mode `register`, first part: each feature not registered yet is registered and waited for; their states. */
+async function registerFeatures(i: AzureProviderRegistrationInputs, api: arm.ArmApi, polling: Polling): Promise<Record<string, string>> {
+  const featureStates: Record<string, string> = {};
+  for (const feature of i.features) {
+    const command = registerFeatureCommand(i.namespace, feature);
+    const now = await stateOrRefusal(api.featureState(i.subscriptionId, i.namespace, feature), `reading feature ${i.namespace}/${feature}`, command);
+    if (now === "Pending") throw new arm.RegistrationError(pendingApproval(i.namespace, feature));
+    if (now !== "Registered" && now !== "Registering") {
+      const answer = await stateOrRefusal(api.registerFeature(i.subscriptionId, i.namespace, feature), `registering feature ${i.namespace}/${feature}`, command);
+      log("info", `feature ${i.namespace}/${feature}: registration requested (${answer || "no state in the answer"})`);
+    }
+    featureStates[feature] = await waitForState(
+      polling,
+      `feature ${i.namespace}/${feature}`,
+      () => api.featureState(i.subscriptionId, i.namespace, feature),
+      (s) => s === "Registered",
+      (s) => (s === "Pending" ? pendingApproval(i.namespace, feature) : undefined),
+      command,
+    );
+  }
+  return featureStates;
+}
+
+/** Mode `register`: the features, then the provider. Nothing already registered is registered again but the provider. */
+async function register(i: AzureProviderRegistrationInputs, api: arm.ArmApi, polling: Polling): Promise<AzureProviderRegistrationOutputs> {
+  const featureStates = await registerFeatures(i, api, polling);
+  const command = registerProviderCommand(i.namespace);
+  const before = await stateOrRefusal(api.providerState(i.subscriptionId, i.namespace), `reading resource provider ${i.namespace}`, command);
+  // Registered already and no feature to propagate: nothing to do.
+  if (before === "Registered" && i.features.length === 0) return { ...i, registrationState: before, featureStates };
+  const answer = await api.registerProvider(i.subscriptionId, i.namespace);
+  if (typeof answer !== "string") {
+    if (before !== "Registered") throw refusal(`registering resource provider ${i.namespace}`, answer.refused, command);
+    log("warn", `resource provider ${i.namespace} is registered, but registering it again to propagate ${i.features.join(", ")} was refused (HTTP ${answer.refused}); if a feature was registered just now, run '${command}'`);
+    return { ...i, registrationState: before, featureStates };
+  }
+  log("info", `resource provider ${i.namespace}: registration requested (${answer || "no state in the answer"})`);
+  const registrationState = await waitForState(
+    polling,
+    `resource provider ${i.namespace}`,
+    () => api.providerState(i.subscriptionId, i.namespace),
+    (s) => s === "Registered",
+    (s) => (s === "Unregistering" || s === "Unregistered" ? `resource provider ${i.namespace} went to '${s}' while being registered: someone is unregistering it` : undefined),
+    command,
+  );
+  return { ...i, registrationState, featureStates };
+}
+
+/** `read` (refresh): the states as they are now; a refused read is recorded as such, not thrown. */
+async function readRegistrations(i: AzureProviderRegistrationInputs, api: arm.ArmApi): Promise<AzureProviderRegistrationOutputs> {
+  const shown = (s: string | arm.Refused) => (typeof s === "string" ? s : `unreadable (HTTP ${s.refused})`);
+  const featureStates: Record<string, string> = {};
+  for (const feature of i.features) featureStates[feature] = shown(await api.featureState(i.subscriptionId, i.namespace, feature));
+  return { ...i, registrationState: shown(await api.providerState(i.subscriptionId, i.namespace)), featureStates };
+}
+
+/** `diff`: another subscription, namespace or cloud is another registration; features, mode and drift change in place. */
+function diffRegistration(olds: AzureProviderRegistrationOutputs, news: AzureProviderRegistrationInputs): pulumi.dynamic.DiffResult {
+  const replaces = changedIgnoringCase(news, olds, ["subscriptionId", "namespace", "armUrl"] as const);
+  if (replaces.length) return { changes: true, replaces };
+  const sameFeatures = JSON.stringify([...news.features].sort()) === JSON.stringify([...(olds.features ?? [])].sort());
+  // A refresh that found the provider or a feature unregistered makes the next `up` register again.
+  const drifted = olds.registrationState !== "Registered" || Object.values(olds.featureStates ?? {}).some((s) => s !== "Registered");
+  return { changes: !sameFeatures || news.mode !== olds.mode || drifted, replaces: [], stables: ["subscriptionId", "namespace", "armUrl"] };
+}
 
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
 export function createAzureProviderRegistrationProvider(options: AzureProviderRegistrationProviderOptions = {}): AzureProviderRegistrationProvider {
-  const log = (level: "info" | "warn", message: string) => pulumiLog()(level, message);
-  const connect = (armUrl: string) =>
-    arm.createArmApi({
-      armUrl,
-      client: { retryBaseMs: envNumber("AZURE_REGISTRATION_RETRY_BASE_MS"), maxRetries: envNumber("AZURE_REGISTRATION_MAX_RETRIES"), ...options.client },
-      log: pulumiLog(),
-    });
-  const pollMs = () => options.pollIntervalMs ?? envNumber("AZURE_REGISTRATION_POLL_MS") ?? 10_000;
-  const timeoutMs = () => options.timeoutMs ?? envNumber("AZURE_REGISTRATION_TIMEOUT_MS") ?? 15 * 60_000;
-
-  const refusal = (what: string, status: number, command: string) =>
-    new arm.RegistrationError(
-      `${what}: Azure refused it (HTTP ${status}): the deploying identity may not ${command.includes("feature") ? "read or register subscription features (Microsoft.Features/*)" : "register resource providers (<namespace>/register/action, in Contributor and Owner)"}. ` +
-        `Ask someone who may to run '${command}' once for this subscription, or give the identity that right.`,
-    );
-
-  /** Polls `read` until it answers a state `done` accepts, `fail` explains, or the deadline passes. */
-  async function waitFor(what: string, read: () => Promise<string | arm.Refused>, done: (s: string) => boolean, fail: (s: string) => string | undefined, command: string): Promise<string> {
-    const started = Date.now();
-    for (let poll = 1; ; poll++) {
-      const state = await read();
-      if (typeof state !== "string") throw refusal(`reading ${what}`, state.refused, command);
-      if (done(state)) return state;
-      const problem = fail(state);
-      if (problem) throw new arm.RegistrationError(problem);
-      if (Date.now() - started > timeoutMs()) {
-        const waited = timeoutMs() >= 60_000 ? `${Math.round(timeoutMs() / 60_000)} minutes` : `${Math.round(timeoutMs() / 1000)} s`;
-        throw new arm.RegistrationError(`${what} is still '${state || "unknown"}' after ${waited}; check it with the Azure CLI and run 'pulumi up' again once it is Registered (${command})`);
-      }
-      log("info", `${what}: ${state || "unknown"} (poll ${poll}, ${Math.round((Date.now() - started) / 1000)} s)`);
-      await sleep(pollMs());
-    }
-  }
-
-  const pendingApproval = (namespace: string, feature: string) =>
-    `feature ${namespace}/${feature} is Pending: it waits for approval by Microsoft's product team, which no deployment can give. ` +
-    `Request it (Azure portal > Subscriptions > Preview features), then run 'pulumi up' again`;
-
-  /** Mode `check`: every registration that is missing, with its command; nothing is changed. */
-  async function check(i: AzureProviderRegistrationInputs, api: arm.ArmApi): Promise<AzureProviderRegistrationOutputs> {
-    const missing: string[] = [];
-    const featureStates: Record<string, string> = {};
-    for (const feature of i.features) {
-      const state = await api.featureState(i.subscriptionId, i.namespace, feature);
-      if (typeof state !== "string") throw refusal(`reading feature ${i.namespace}/${feature}`, state.refused, registerFeatureCommand(i.namespace, feature));
-      featureStates[feature] = state;
-      if (state === "Pending") missing.push(pendingApproval(i.namespace, feature));
-      else if (state !== "Registered") missing.push(`feature ${i.namespace}/${feature} is '${state}': ${registerFeatureCommand(i.namespace, feature)}`);
-    }
-    const state = await api.providerState(i.subscriptionId, i.namespace);
-    if (typeof state !== "string") throw refusal(`reading resource provider ${i.namespace}`, state.refused, registerProviderCommand(i.namespace));
-    if (state !== "Registered" || missing.length > 0) {
-      // A feature takes effect once the provider is registered after it ([CLI] in arm.ts).
-      missing.push(`resource provider ${i.namespace} is '${state}'${state === "Registered" ? ", and must be registered again after its features" : ""}: ${registerProviderCommand(i.namespace)}`);
-    }
-    if (missing.length > 0) {
-      throw new arm.RegistrationError(
-        `subscription ${i.subscriptionId} lacks what this stack needs (subscriptionPrerequisites is 'check', so the stack registers nothing itself):\n` +
-          missing.map((m) => `  - ${m}`).join("\n"),
-      );
-    }
-    return { ...i, registrationState: state, featureStates };
-  }
-
-  /** Mode `register`: the features, then the provider. Nothing already registered is registered again but the provider. */
-  async function register(i: AzureProviderRegistrationInputs, api: arm.ArmApi): Promise<AzureProviderRegistrationOutputs> {
-    const featureStates: Record<string, string> = {};
-    for (const feature of i.features) {
-      const command = registerFeatureCommand(i.namespace, feature);
-      const now = await api.featureState(i.subscriptionId, i.namespace, feature);
-      if (typeof now !== "string") throw refusal(`reading feature ${i.namespace}/${feature}`, now.refused, command);
-      if (now === "Pending") throw new arm.RegistrationError(pendingApproval(i.namespace, feature));
-      if (now !== "Registered" && now !== "Registering") {
-        const answer = await api.registerFeature(i.subscriptionId, i.namespace, feature);
-        if (typeof answer !== "string") throw refusal(`registering feature ${i.namespace}/${feature}`, answer.refused, command);
-        log("info", `feature ${i.namespace}/${feature}: registration requested (${answer || "no state in the answer"})`);
-      }
-      featureStates[feature] = await waitFor(
-        `feature ${i.namespace}/${feature}`,
-        () => api.featureState(i.subscriptionId, i.namespace, feature),
-        (s) => s === "Registered",
-        (s) => (s === "Pending" ? pendingApproval(i.namespace, feature) : undefined),
-        command,
-      );
-    }
-    const before = await api.providerState(i.subscriptionId, i.namespace);
-    if (typeof before !== "string") throw refusal(`reading resource provider ${i.namespace}`, before.refused, registerProviderCommand(i.namespace));
-    // Registered already and no feature to propagate: nothing to do.
-    if (before === "Registered" && i.features.length === 0) return { ...i, registrationState: before, featureStates };
-    const answer = await api.registerProvider(i.subscriptionId, i.namespace);
-    if (typeof answer !== "string") {
-      if (before !== "Registered") throw refusal(`registering resource provider ${i.namespace}`, answer.refused, registerProviderCommand(i.namespace));
-      log("warn", `resource provider ${i.namespace} is registered, but registering it again to propagate ${i.features.join(", ")} was refused (HTTP ${answer.refused}); if a feature was registered just now, run '${registerProviderCommand(i.namespace)}'`);
-      return { ...i, registrationState: before, featureStates };
-    }
-    log("info", `resource provider ${i.namespace}: registration requested (${answer || "no state in the answer"})`);
-    const registrationState = await waitFor(
-      `resource provider ${i.namespace}`,
-      () => api.providerState(i.subscriptionId, i.namespace),
-      (s) => s === "Registered",
-      (s) => (s === "Unregistering" || s === "Unregistered" ? `resource provider ${i.namespace} went to '${s}' while being registered: someone is unregistering it` : undefined),
-      registerProviderCommand(i.namespace),
-    );
-    return { ...i, registrationState, featureStates };
-  }
-
-  const ensure = (i: AzureProviderRegistrationInputs) => (i.mode === "check" ? check(i, connect(i.armUrl)) : register(i, connect(i.armUrl)));
-
+  const ensure = (i: AzureProviderRegistrationInputs) => (i.mode === "check" ? checkRegistrations(i, connectArm(options, i.armUrl)) : register(i, connectArm(options, i.armUrl), pollingOf(options)));
   return {
-    async check(_olds: AzureProviderRegistrationInputs, news: AzureProviderRegistrationInputs): Promise<pulumi.dynamic.CheckResult<AzureProviderRegistrationInputs>> {
-      const failures = checkProviderRegistration(clean(news as unknown as Record<string, unknown>));
-      return failures.length ? { inputs: news, failures } : { inputs: news };
+    async check(_olds, news) {
+      return checkResult(news, checkProviderRegistration(clean(news)));
     },
 
-    async diff(_id: string, olds: AzureProviderRegistrationOutputs, newsRaw: AzureProviderRegistrationInputs): Promise<pulumi.dynamic.DiffResult> {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
-      const replaces = (["subscriptionId", "namespace", "armUrl"] as const).filter((k) => isUnknown(news[k]) || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
-      if (replaces.length) return { changes: true, replaces: [...replaces] };
-      const sameFeatures = JSON.stringify([...news.features].sort()) === JSON.stringify([...(olds.features ?? [])].sort());
-      // A refresh that found the provider or a feature unregistered makes the next `up` register again.
-      const drifted = olds.registrationState !== "Registered" || Object.values(olds.featureStates ?? {}).some((s) => s !== "Registered");
-      return { changes: !sameFeatures || news.mode !== olds.mode || drifted, replaces: [], stables: ["subscriptionId", "namespace", "armUrl"] };
+    async diff(_id, olds, news) {
+      return diffRegistration(olds, clean(news));
     },
 
-    async create(inputs: AzureProviderRegistrationInputs): Promise<pulumi.dynamic.CreateResult<AzureProviderRegistrationOutputs>> {
-      const i = clean(inputs as unknown as Record<string, unknown>);
+    async create(inputs) {
+      const i = clean(inputs);
       return { id: `/subscriptions/${i.subscriptionId}/providers/${i.namespace}`, outs: await ensure(i) };
     },
 
-    async read(id: string, props?: AzureProviderRegistrationOutputs): Promise<pulumi.dynamic.ReadResult<AzureProviderRegistrationOutputs>> {
+    async read(id, props) {
       if (!props || !props.namespace) return { id, props };
-      const i = clean(props as unknown as Record<string, unknown>);
-      const api = connect(i.armUrl);
-      const featureStates: Record<string, string> = {};
-      for (const feature of i.features) {
-        const s = await api.featureState(i.subscriptionId, i.namespace, feature);
-        featureStates[feature] = typeof s === "string" ? s : `unreadable (HTTP ${s.refused})`;
-      }
-      const s = await api.providerState(i.subscriptionId, i.namespace);
-      return { id, props: { ...i, registrationState: typeof s === "string" ? s : `unreadable (HTTP ${s.refused})`, featureStates } };
+      const i = clean(props);
+      return { id, props: await readRegistrations(i, connectArm(options, i.armUrl)) };
     },
 
-    async update(_id: string, _olds: AzureProviderRegistrationOutputs, news: AzureProviderRegistrationInputs): Promise<pulumi.dynamic.UpdateResult<AzureProviderRegistrationOutputs>> {
-      return { outs: await ensure(clean(news as unknown as Record<string, unknown>)) };
+    async update(_id, _olds, news) {
+      return { outs: await ensure(clean(news)) };
     },
 
-    async delete(_id: string, props: AzureProviderRegistrationOutputs): Promise<void> {
+    async delete(_id, props) {
       log("info", `resource provider ${props.namespace}${props.features?.length ? ` and its features ${props.features.join(", ")}` : ""} stay registered in subscription ${props.subscriptionId}: a registration is subscription-wide, and other stacks may use it`);
     },
   };

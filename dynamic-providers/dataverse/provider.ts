@@ -28,18 +28,51 @@ import * as sync from "./sync";
 import * as plan from "./plan";
 import * as rows from "./rows";
 import * as schemaMod from "./schema";
-import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
+import { checkResult, cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 
 /** What the provider receives: the resource's inputs as plain values (sync.ts works on the same shape). */
 export type IomMappingSetInputs = SyncInputs;
 /** What the provider returns and the state keeps. */
 export type IomMappingSetOutputs = SyncOutputs;
 
+/** One mapping row as the program passes it (`IomMappingSetArgs.rows`). */
+export interface MappingRowInput {
+  externalFieldName: string;
+  externalFieldValue: string;
+  /** Business key of the target (account number or name, price list name, unit name, product number). */
+  target: string;
+  /** Defaults to the set's mappingGroup. */
+  mappingGroup?: string;
+  /** Account number or name scoping the mapping (products, price lists, units); absent: generic. */
+  account?: string;
+}
+
+export interface IomMappingSetArgs {
+  /** `https://<org>.<region>.dynamics.com` */
+  environmentUrl: pulumi.Input<string>;
+  kind: MappingKind;
+  /** A mapping CSV (validated at construction, before any call). Exactly one of file / parsed / rows. */
+  file?: string;
+  /** A mapping CSV as loadMappingDir parsed it (so the program reads each file once). */
+  parsed?: ParsedMappingFile;
+  rows?: MappingRowInput[];
+  /** With `rows`: the target column the keys refer to; default the kind's first key column. */
+  targetKeyColumn?: string;
+  /** Default mapping group. Default "Default Mapping Group". */
+  mappingGroup?: string;
+  /** The IOM provider the mappings belong to (by name), e.g. "BigCommerce". */
+  providerName: pulumi.Input<string>;
+  /** Take over rows someone else created with the same key but a different target. Default false. */
+  adoptExisting?: pulumi.Input<boolean>;
+  /** Flat schema override, e.g. "table=abc_productmapping;target=abc_product" (see docs/dataverse.md). */
+  schemaOverride?: pulumi.Input<string>;
+}
+
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
 const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs", "operationTimeoutMs"] as const;
 
 /** The inputs with defaults for anything the engine dropped (an undefined input is simply absent). */
-function clean(inputs: Record<string, unknown>): SyncInputs {
+function clean(inputs: object): SyncInputs {
   const i = cleanInputs<SyncInputs>(inputs);
   return { ...i, mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
 }
@@ -156,12 +189,11 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
   const deps = (): sync.Deps => ({ client: { ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client }, log: pulumiLog() });
   return {
     async check(_olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
-      const failures = checkInputs(clean(news as unknown as Record<string, unknown>));
-      return failures.length ? { inputs: news, failures } : { inputs: news };
+      return checkResult(news, checkInputs(clean(news)));
     },
 
     async diff(_id: string, olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<MappingDiffResult> {
-      const n = clean(news as unknown as Record<string, unknown>);
+      const n = clean(news);
       const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => isUnknown(n[k]) || n[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
       if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
@@ -187,7 +219,7 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
     },
 
     async create(inputs: IomMappingSetInputs): Promise<pulumi.dynamic.CreateResult<IomMappingSetOutputs>> {
-      const i = clean(inputs as unknown as Record<string, unknown>);
+      const i = clean(inputs);
       const id = resourceId(i, sync.effectiveSeed(i));
       try {
         const outs = await sync.syncMappings(i, undefined, deps());
@@ -199,7 +231,7 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
 
     async read(id: string, props?: IomMappingSetOutputs): Promise<pulumi.dynamic.ReadResult<IomMappingSetOutputs>> {
       if (!props || !props.applied) return { id, props };
-      const o = clean(props as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs;
+      const o = clean(props) as unknown as IomMappingSetOutputs;
       const { outputs, rows: actual } = await sync.readMappings(o, deps());
       const inputs: SyncInputs = {
         environmentUrl: o.environmentUrl,
@@ -217,9 +249,9 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
     },
 
     async update(id: string, olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.UpdateResult<IomMappingSetOutputs>> {
-      const o = clean(olds as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs;
+      const o = clean(olds) as unknown as IomMappingSetOutputs;
       try {
-        const outs = await sync.syncMappings(clean(news as unknown as Record<string, unknown>), o, deps());
+        const outs = await sync.syncMappings(clean(news), o, deps());
         return { outs: plain(outs) };
       } catch (e) {
         throw partialFailure(e, id);
@@ -227,7 +259,7 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
     },
 
     async delete(_id: string, props: IomMappingSetOutputs): Promise<void> {
-      await sync.deleteMappings(clean(props as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs, deps());
+      await sync.deleteMappings(clean(props) as unknown as IomMappingSetOutputs, deps());
     },
   };
 }
@@ -237,38 +269,6 @@ export const iomMappingSetProvider = createIomMappingSetProvider();
 
 // ---- the resource --------------------------------------------------------------------------------
 
-export interface MappingRowInput {
-  externalFieldName: string;
-  externalFieldValue: string;
-  /** Business key of the target (account number or name, price list name, unit name, product number). */
-  target: string;
-  /** Defaults to the set's mappingGroup. */
-  mappingGroup?: string;
-  /** Account number or name scoping the mapping (products, price lists, units); absent: generic. */
-  account?: string;
-}
-
-export interface IomMappingSetArgs {
-  /** `https://<org>.<region>.dynamics.com` */
-  environmentUrl: pulumi.Input<string>;
-  kind: MappingKind;
-  /** A mapping CSV (validated at construction, before any call). Exactly one of file / parsed / rows. */
-  file?: string;
-  /** A mapping CSV as loadMappingDir parsed it (so the program reads each file once). */
-  parsed?: ParsedMappingFile;
-  rows?: MappingRowInput[];
-  /** With `rows`: the target column the keys refer to; default the kind's first key column. */
-  targetKeyColumn?: string;
-  /** Default mapping group. Default "Default Mapping Group". */
-  mappingGroup?: string;
-  /** The IOM provider the mappings belong to (by name), e.g. "BigCommerce". */
-  providerName: pulumi.Input<string>;
-  /** Take over rows someone else created with the same key but a different target. Default false. */
-  adoptExisting?: pulumi.Input<boolean>;
-  /** Flat schema override, e.g. "table=abc_productmapping;target=abc_product" (see docs/dataverse.md). */
-  schemaOverride?: pulumi.Input<string>;
-}
-
 /**
  * Keeps one kind of IOM's ID mappings in Dataverse equal to a CSV file or a list of rows: creates
  * and updates rows to match, deletes only rows this resource created (adopted rows, existing ones
@@ -276,12 +276,15 @@ export interface IomMappingSetArgs {
  * Validates the whole file before any call. Holds no secret: the token is read at run time.
  */
 export class IomMappingSet extends pulumi.dynamic.Resource {
+  /** Rows in the set; of them, the rows this resource created (it may delete them) and the ones it took over (never deleted). */
   declare public readonly rowCount: pulumi.Output<number>;
   declare public readonly ownedCount: pulumi.Output<number>;
   declare public readonly adoptedCount: pulumi.Output<number>;
+  /** After a refresh: the rows changed outside Pulumi. */
+  declare public readonly drift: pulumi.Output<DriftReport | undefined>;
+  /** A hash of the rows last written, and what that sync did. */
   declare public readonly appliedHash: pulumi.Output<string>;
   declare public readonly lastSync: pulumi.Output<SyncSummary>;
-  declare public readonly drift: pulumi.Output<DriftReport | undefined>;
 
   constructor(name: string, args: IomMappingSetArgs, opts?: pulumi.CustomResourceOptions) {
     const group = args.mappingGroup ?? DEFAULT_MAPPING_GROUP;

@@ -16,9 +16,10 @@
  * (`Operation-Location`, `Location`) on another origin is refused before it is polled, and a
  * `Retry-After` beyond the cap (`maxRetryAfterMs`) or past the operation's deadline fails at once.
  */
-import { createDataverseClient, tokenSourceOf, type ClientOptions, type LogFn, type TokenSource } from "../dataverse";
+import { ProviderError, envNumber, numbersFromEnv, pulumiLog, text } from "../common";
+import { createDataverseClient, tokenSourceOf, type ClientOptions, type DataverseClient, type LogFn, type TokenSource } from "../dataverse";
 import { BAP_SCOPE_VARIABLE, CLOUDS, cloudOfBapHost, tokenEndpointProblem } from "../clouds";
-import { createDeadline, formatDuration, originProblem, parseRetryAfter, redactSecrets, sleep, waitProblem } from "../http";
+import { createDeadline, formatDuration, originProblem, parseRetryAfter, redactSecrets, sleep, waitProblem, type Deadline } from "../http";
 
 /** [TF] constants.PUBLIC_BAPI_DOMAIN; [PS] Get-PPEndpointUrl prod. */
 export const DEFAULT_BAP_URL = `https://${CLOUDS.public.bapHost}`;
@@ -52,11 +53,9 @@ export const ZERO_GUID = "00000000-0000-0000-0000-000000000000";
 /** [PS] Enable-SubnetInjection: location pairs it treats as the same (environment -> policy). */
 const COMPATIBLE_LOCATIONS: Record<string, string> = { unitedstates: "unitedstateseuap", unitedkingdom: "uk" };
 
-export class PolicyLinkError extends Error {
+export class PolicyLinkError extends ProviderError {
   constructor(message: string) {
-    super(message);
-    this.message = message; // kept explicitly: the serialized provider rebuilds Error subclasses
-    this.name = "PolicyLinkError";
+    super("PolicyLinkError", message);
   }
 }
 
@@ -116,6 +115,29 @@ export interface AdminApiOptions {
   log?: LogFn;
 }
 
+/** The client settings that are numbers: the ones an environment variable can set. */
+type NumericClientOption = { [K in keyof ClientOptions]-?: NonNullable<ClientOptions[K]> extends number ? K : never }[keyof ClientOptions];
+/** The client settings a Power Platform provider reads from POWER_PLATFORM_<KEY> unless told otherwise. */
+const TUNING_FROM_ENV: readonly NumericClientOption[] = ["retryBaseMs", "maxRetries"];
+
+/**
+ * How a Power Platform provider tunes its clients, read when a provider method runs: the
+ * variables POWER_PLATFORM_<KEY> of `envKeys` (e.g. POWER_PLATFORM_MAX_RETRIES), then the caller's
+ * `client` settings, then the provider's options (tests); poll cap and operation timeout likewise.
+ */
+export function powerPlatformTuning(
+  options: { client?: Partial<ClientOptions>; maxPollIntervalMs?: number },
+  client: Partial<ClientOptions> = {},
+  envKeys: readonly NumericClientOption[] = TUNING_FROM_ENV,
+): Omit<AdminApiOptions, "bapUrl"> {
+  return {
+    client: { ...numbersFromEnv("POWER_PLATFORM_", envKeys), ...client, ...options.client },
+    maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
+    operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
+    log: pulumiLog(),
+  };
+}
+
 /** Where a BAP token can be passed instead of DefaultAzureCredential's. */
 export const BAP_TOKEN_VARIABLE = "POWER_PLATFORM_ACCESS_TOKEN";
 
@@ -166,7 +188,7 @@ export function prop(o: unknown, name: string): unknown {
   const k = Object.keys(o).find((x) => x.toLowerCase() === name.toLowerCase());
   return k === undefined ? undefined : (o as Record<string, unknown>)[k];
 }
-export const text = (v: unknown) => (typeof v === "string" ? v : "");
+export { text };
 
 export function errorMessage(status: number, data: unknown, raw: string): string {
   const e = prop(data, "error");
@@ -185,6 +207,125 @@ export function sameLocation(environment: string, policy: string): boolean {
 /** `/regions/<location>/providers/Microsoft.PowerPlatform/enterprisePolicies/<id>` ([TF] docs for system_id). */
 export const SYSTEM_ID_PATTERN = /^\/regions\/([a-z0-9]+)\/providers\/Microsoft\.PowerPlatform\/enterprisePolicies\/[0-9a-f-]{36}$/i;
 
+/** What the admin API's calls share: one client for the origin, the operation's deadline, the log, and errors cleaned of the tokens sent. */
+interface AdminContext {
+  base: string;
+  http: DataverseClient;
+  deadline: Deadline;
+  log: LogFn;
+  maxRetryAfterMs: number;
+  /** Cap on one poll wait (tests). */
+  maxPollIntervalMs?: number;
+  /** A PolicyLinkError whose message holds no token (it may quote the service's answer). */
+  fail(message: string): PolicyLinkError;
+}
+
+async function getEnvironment(c: AdminContext, environmentId: string): Promise<EnvironmentInfo> {
+  // [TF] GetEnvironment: admin scope, api-version 2023-06-01.
+  const url = `${c.base}/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/${encodeURIComponent(environmentId)}?api-version=${ENVIRONMENT_API_VERSION}`;
+  const r = await c.http.request("GET", url);
+  if (r.status === 404) throw c.fail(`Power Platform environment ${environmentId} was not found (or this identity is not a Power Platform administrator): check powerPlatformEnvironmentId`);
+  if (r.status !== 200) throw c.fail(`reading Power Platform environment ${environmentId}: ${errorMessage(r.status, r.data, r.text)}`);
+  return environmentInfo(environmentId, r.data);
+}
+
+/**
+ * How long to wait before the next poll or attempt: the answer's Retry-After, else `fallbackMs`
+ * (the module's intervals). A Retry-After beyond the cap fails at once, naming it; the wait is
+ * shortened to maxPollIntervalMs (tests); a wait past the operation's deadline returns undefined.
+ */
+function nextWait(c: AdminContext, headers: Record<string, string>, fallbackMs: number, what: string): number | undefined {
+  const asked = parseRetryAfter(headers["retry-after"]);
+  const problem = asked === undefined ? undefined : waitProblem(asked, { capMs: c.maxRetryAfterMs, capSetting: "POWER_PLATFORM_MAX_RETRY_AFTER_MS", asked: "the Power Platform admin API asks", deadline: undefined });
+  if (problem) throw c.fail(`${what}: ${problem}`);
+  const ms = Math.min(c.maxPollIntervalMs ?? Number.POSITIVE_INFINITY, asked ?? fallbackMs);
+  return ms <= c.deadline.remainingMs() ? ms : undefined;
+}
+
+/** Why `url` may not receive this client's token: another origin, unless a subdomain of the token's https host. */
+function operationOriginProblem(base: string, url: string, what: string): string | undefined {
+  const problem = originProblem(url, base, `the operation URL of ${what}`);
+  if (!problem) return undefined;
+  try {
+    const target = new URL(url, base);
+    const host = new URL(base);
+    if (target.protocol === "https:" && host.protocol === "https:" && !target.username && !target.password && !target.port && target.hostname.endsWith(`.${host.hostname}`)) return undefined;
+  } catch {
+    // not a URL: originProblem said so
+  }
+  return problem;
+}
+
+/**
+ * Poll a lifecycle operation until Succeeded / Failed. [PS] Wait-EnterprisePolicyOperation: GET the
+ * `operation-location` URL, read `state.id` (NotStarted: again in 5 s; Running: in 15 s; Failed:
+ * `error.message`). [TF] DoWaitForLifecycleOperationStatus: `Location` header first, the 202's
+ * Retry-After as the interval, 409 = not ready yet (wait), 404 = gone (treated as done).
+ */
+async function waitFor(c: AdminContext, operationUrl: string, first: Record<string, string>, what: string): Promise<OperationResult> {
+  // The token was obtained for this host: an operation URL elsewhere is refused, not polled.
+  // [TF]'s fixtures poll lifecycle operations on a regional host of the same service
+  // (https://europe.api.bap.microsoft.com/...), so a subdomain of the token's host is accepted.
+  const offOrigin = operationOriginProblem(c.base, operationUrl, what);
+  if (offOrigin) throw c.fail(offOrigin);
+  operationUrl = new URL(operationUrl, c.base).toString();
+  const started = Date.now();
+  const stillPending = (state: string) =>
+    c.fail(`${what}: still ${state || "pending"} after ${formatDuration(Date.now() - started)}, and the next poll would pass this operation's deadline (${formatDuration(c.deadline.totalMs)}, ${c.deadline.setting}); check the environment's history in the Power Platform admin center`);
+  let wait = nextWait(c, first, 5000, what);
+  for (let poll = 1; ; poll++) {
+    if (wait === undefined) throw stillPending("");
+    await sleep(wait);
+    const r = await c.http.request("GET", operationUrl);
+    if (r.status === 404) return { state: "Succeeded", data: undefined };
+    if (r.status === 409) {
+      wait = nextWait(c, {}, 5000, what);
+      continue;
+    }
+    if (r.status !== 200) throw c.fail(`${what}: polling the operation failed: ${errorMessage(r.status, r.data, r.text)}`);
+    const state = text(prop(prop(r.data, "state"), "id")) || text(prop(r.data, "status"));
+    if (state === "Succeeded") return { state, data: r.data };
+    if (state === "Failed" || state === "Canceled") {
+      const message = text(prop(prop(r.data, "error"), "message")) || `the operation reported ${state} without a message`;
+      throw c.fail(`${what} ${state === "Canceled" ? "was canceled" : "failed"}: ${message}`);
+    }
+    c.log("info", `${what}: ${state || "pending"} (poll ${poll}, ${Math.round((Date.now() - started) / 1000)} s)`);
+    wait = nextWait(c, r.headers, state === "Running" ? 15_000 : 5000, what);
+    if (wait === undefined) throw stillPending(state);
+  }
+}
+
+/** POST link or unlink ([TF] executePolicyOperation; [PS] Set-EnvironmentEnterprisePolicy), then wait. */
+async function linkOrUnlink(c: AdminContext, action: "link" | "unlink", environmentId: string, systemId: string): Promise<void> {
+  const url = `${c.base}/providers/Microsoft.BusinessAppPlatform/environments/${encodeURIComponent(environmentId)}/enterprisePolicies/NetworkInjection/${action}?api-version=${LINK_API_VERSION}`;
+  const what = `${action === "link" ? "linking" : "unlinking"} the NetworkInjection policy ${action === "link" ? "to" : "from"} environment ${environmentId}`;
+  // 409: another operation on the environment is running ([TF] accepts 409 on the POST and waits); bounded.
+  for (let attempt = 0; ; attempt++) {
+    const r = await c.http.request("POST", url, { body: { SystemId: systemId } });
+    if (r.status === 409 && attempt < 10) {
+      c.log("info", `${what}: another operation is running on the environment; waiting`);
+      const wait = nextWait(c, r.headers, 15_000, what);
+      if (wait === undefined) throw c.fail(`${what}: another operation is still running on the environment, and waiting for it would pass this operation's deadline (${formatDuration(c.deadline.totalMs)}, ${c.deadline.setting})`);
+      await sleep(wait);
+      continue;
+    }
+    // [PS]: anything but 202 means the operation did not start.
+    if (r.status !== 202) throw c.fail(`${what} did not start: ${errorMessage(r.status, r.data, r.text)}`);
+    const header = r.headers["operation-location"] ? "Operation-Location" : "Location";
+    const operation = r.headers[header.toLowerCase()];
+    if (!operation) return; // [TF]: no Location header, nothing to wait for
+    // The token was obtained for the BAP host: an operation URL elsewhere is refused, not polled.
+    c.log("info", `${what}: started; waiting for the operation`);
+    await waitFor(c, operation, r.headers, what);
+    return;
+  }
+}
+
+/**
+ * The admin API for one BAP (or Power Platform API) origin: its environment read, link and unlink,
+ * and, for environment-api.ts and app-package-api.ts, the shared client's `request` and the
+ * operation polling `waitFor`. The host is checked before any token is requested.
+ */
 export function createAdminApi(o: AdminApiOptions) {
   const base = new URL(o.bapUrl).origin;
   // Before any token is requested: a host of no known cloud never gets one ([TF] constants via ../clouds.ts).
@@ -193,122 +334,23 @@ export function createAdminApi(o: AdminApiOptions) {
   if (endpoint) throw new PolicyLinkError(`the ${service === "bap" ? "BAP" : "Power Platform API"} endpoint ${base} ${endpoint}; check powerPlatformBapUrl (no token is sent there)`);
   const tokens = recordingTokens(o.getToken ? tokenSourceOf(o.getToken) : bapTokens(o.bapUrl));
   const operationTimeoutMs = o.operationTimeoutMs ?? o.client?.operationTimeoutMs ?? 20 * 60_000;
-  const deadline = createDeadline(operationTimeoutMs, "POWER_PLATFORM_OPERATION_TIMEOUT_MS");
-  const http = createDataverseClient({ environmentUrl: base, getToken: tokens, maxConcurrency: 2, operationTimeoutMs, service, ...o.client, log: o.log });
-  const log = o.log ?? (() => undefined);
-  const maxRetryAfterMs = o.client?.maxRetryAfterMs ?? 300_000;
-  /** A PolicyLinkError whose message holds no token (it may quote the service's answer). */
-  const fail = (message: string) => new PolicyLinkError(redactSecrets(message, tokens.sent));
-
-  async function getEnvironment(environmentId: string): Promise<EnvironmentInfo> {
-    // [TF] GetEnvironment: admin scope, api-version 2023-06-01.
-    const url = `${base}/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/${encodeURIComponent(environmentId)}?api-version=${ENVIRONMENT_API_VERSION}`;
-    const r = await http.request("GET", url);
-    if (r.status === 404) throw fail(`Power Platform environment ${environmentId} was not found (or this identity is not a Power Platform administrator): check powerPlatformEnvironmentId`);
-    if (r.status !== 200) throw fail(`reading Power Platform environment ${environmentId}: ${errorMessage(r.status, r.data, r.text)}`);
-    return environmentInfo(environmentId, r.data);
-  }
-
-  /**
-   * How long to wait before the next poll or attempt: the answer's Retry-After, else `fallbackMs`
-   * (the module's intervals). A Retry-After beyond the cap fails at once, naming it; the wait is
-   * shortened to maxPollIntervalMs (tests); a wait past the operation's deadline returns undefined.
-   */
-  function nextWait(headers: Record<string, string>, fallbackMs: number, what: string): number | undefined {
-    const asked = parseRetryAfter(headers["retry-after"]);
-    const problem = asked === undefined ? undefined : waitProblem(asked, { capMs: maxRetryAfterMs, capSetting: "POWER_PLATFORM_MAX_RETRY_AFTER_MS", asked: "the Power Platform admin API asks", deadline: undefined });
-    if (problem) throw fail(`${what}: ${problem}`);
-    const ms = Math.min(o.maxPollIntervalMs ?? Number.POSITIVE_INFINITY, asked ?? fallbackMs);
-    return ms <= deadline.remainingMs() ? ms : undefined;
-  }
-
-  /**
-   * Poll a lifecycle operation until Succeeded / Failed. [PS] Wait-EnterprisePolicyOperation: GET the
-   * `operation-location` URL, read `state.id` (NotStarted: again in 5 s; Running: in 15 s; Failed:
-   * `error.message`). [TF] DoWaitForLifecycleOperationStatus: `Location` header first, the 202's
-   * Retry-After as the interval, 409 = not ready yet (wait), 404 = gone (treated as done).
-   */
-  /** Why `url` may not receive this client's token: another origin, unless a subdomain of the token's https host. */
-  function operationOriginProblem(url: string, what: string): string | undefined {
-    const problem = originProblem(url, base, `the operation URL of ${what}`);
-    if (!problem) return undefined;
-    try {
-      const target = new URL(url, base);
-      const host = new URL(base);
-      if (target.protocol === "https:" && host.protocol === "https:" && !target.username && !target.password && !target.port && target.hostname.endsWith(`.${host.hostname}`)) return undefined;
-    } catch {
-      // not a URL: originProblem said so
-    }
-    return problem;
-  }
-
-  async function waitFor(operationUrl: string, first: Record<string, string>, what: string): Promise<OperationResult> {
-    // The token was obtained for this host: an operation URL elsewhere is refused, not polled.
-    // [TF]'s fixtures poll lifecycle operations on a regional host of the same service
-    // (https://europe.api.bap.microsoft.com/...), so a subdomain of the token's host is accepted.
-    const offOrigin = operationOriginProblem(operationUrl, what);
-    if (offOrigin) throw fail(offOrigin);
-    operationUrl = new URL(operationUrl, base).toString();
-    const started = Date.now();
-    const stillPending = (state: string) =>
-      fail(`${what}: still ${state || "pending"} after ${formatDuration(Date.now() - started)}, and the next poll would pass this operation's deadline (${formatDuration(deadline.totalMs)}, ${deadline.setting}); check the environment's history in the Power Platform admin center`);
-    let wait = nextWait(first, 5000, what);
-    for (let poll = 1; ; poll++) {
-      if (wait === undefined) throw stillPending("");
-      await sleep(wait);
-      const r = await http.request("GET", operationUrl);
-      if (r.status === 404) return { state: "Succeeded", data: undefined };
-      if (r.status === 409) {
-        wait = nextWait({}, 5000, what);
-        continue;
-      }
-      if (r.status !== 200) throw fail(`${what}: polling the operation failed: ${errorMessage(r.status, r.data, r.text)}`);
-      const state = text(prop(prop(r.data, "state"), "id")) || text(prop(r.data, "status"));
-      if (state === "Succeeded") return { state, data: r.data };
-      if (state === "Failed" || state === "Canceled") {
-        const message = text(prop(prop(r.data, "error"), "message")) || `the operation reported ${state} without a message`;
-        throw fail(`${what} ${state === "Canceled" ? "was canceled" : "failed"}: ${message}`);
-      }
-      log("info", `${what}: ${state || "pending"} (poll ${poll}, ${Math.round((Date.now() - started) / 1000)} s)`);
-      wait = nextWait(r.headers, state === "Running" ? 15_000 : 5000, what);
-      if (wait === undefined) throw stillPending(state);
-    }
-  }
-
-  /** POST link or unlink ([TF] executePolicyOperation; [PS] Set-EnvironmentEnterprisePolicy), then wait. */
-  async function linkOrUnlink(action: "link" | "unlink", environmentId: string, systemId: string): Promise<void> {
-    const url = `${base}/providers/Microsoft.BusinessAppPlatform/environments/${encodeURIComponent(environmentId)}/enterprisePolicies/NetworkInjection/${action}?api-version=${LINK_API_VERSION}`;
-    const what = `${action === "link" ? "linking" : "unlinking"} the NetworkInjection policy ${action === "link" ? "to" : "from"} environment ${environmentId}`;
-    // 409: another operation on the environment is running ([TF] accepts 409 on the POST and waits); bounded.
-    for (let attempt = 0; ; attempt++) {
-      const r = await http.request("POST", url, { body: { SystemId: systemId } });
-      if (r.status === 409 && attempt < 10) {
-        log("info", `${what}: another operation is running on the environment; waiting`);
-        const wait = nextWait(r.headers, 15_000, what);
-        if (wait === undefined) throw fail(`${what}: another operation is still running on the environment, and waiting for it would pass this operation's deadline (${formatDuration(deadline.totalMs)}, ${deadline.setting})`);
-        await sleep(wait);
-        continue;
-      }
-      // [PS]: anything but 202 means the operation did not start.
-      if (r.status !== 202) throw fail(`${what} did not start: ${errorMessage(r.status, r.data, r.text)}`);
-      const header = r.headers["operation-location"] ? "Operation-Location" : "Location";
-      const operation = r.headers[header.toLowerCase()];
-      if (!operation) return; // [TF]: no Location header, nothing to wait for
-      // The token was obtained for the BAP host: an operation URL elsewhere is refused, not polled.
-      log("info", `${what}: started; waiting for the operation`);
-      await waitFor(operation, r.headers, what);
-      return;
-    }
-  }
-
+  const c: AdminContext = {
+    base,
+    deadline: createDeadline(operationTimeoutMs, "POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
+    http: createDataverseClient({ environmentUrl: base, getToken: tokens, maxConcurrency: 2, operationTimeoutMs, service, ...o.client, log: o.log }),
+    log: o.log ?? (() => undefined),
+    maxRetryAfterMs: o.client?.maxRetryAfterMs ?? 300_000,
+    maxPollIntervalMs: o.maxPollIntervalMs,
+    fail: (message) => new PolicyLinkError(redactSecrets(message, tokens.sent)),
+  };
   return {
-    getEnvironment,
-    link: (environmentId: string, systemId: string) => linkOrUnlink("link", environmentId, systemId),
-    unlink: (environmentId: string, systemId: string) => linkOrUnlink("unlink", environmentId, systemId),
+    getEnvironment: (environmentId: string) => getEnvironment(c, environmentId),
+    link: (environmentId: string, systemId: string) => linkOrUnlink(c, "link", environmentId, systemId),
+    unlink: (environmentId: string, systemId: string) => linkOrUnlink(c, "unlink", environmentId, systemId),
     /** The shared client's request, for the environment and application-package calls (environment-api.ts, app-package-api.ts). */
-    request: http.request,
-    waitFor,
-    stats: http.stats,
+    request: c.http.request,
+    waitFor: (operationUrl: string, first: Record<string, string>, what: string) => waitFor(c, operationUrl, first, what),
+    stats: c.http.stats,
   };
 }
 

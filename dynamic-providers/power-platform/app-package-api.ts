@@ -12,6 +12,7 @@
  * Requests go through admin-api.ts's client and operation polling, pointed at the Power Platform API
  * origin with a token for its audience (clouds.ts). Runs inside the serialized providers.
  */
+import { ProviderError } from "../common";
 import { createAdminApi, errorMessage, prop, text, type AdminApiOptions } from "./admin-api";
 import { powerPlatformRefusal } from "./environment-api";
 import { CLOUDS, cloudOfPowerPlatformApiHost } from "../clouds";
@@ -26,11 +27,9 @@ export const IOM_APPLICATION_PACKAGE = "msdyn_IntelligentOrderManagementAnchor";
 /** The state an installed package reports ([REST]: the list filters on appInstallState Installed / NotInstalled). */
 export const INSTALLED = "Installed";
 
-export class ApplicationPackageError extends Error {
+export class ApplicationPackageError extends ProviderError {
   constructor(message: string) {
-    super(message);
-    this.message = message; // kept explicitly: the serialized provider rebuilds Error subclasses
-    this.name = "ApplicationPackageError";
+    super("ApplicationPackageError", message);
   }
 }
 

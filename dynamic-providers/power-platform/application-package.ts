@@ -19,9 +19,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
-import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { changedIgnoringCase, checkResult, cleanInputs, endpointUrlProblem, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 import { CLOUDS } from "../clouds";
-import { createAdminApi, DEFAULT_BAP_URL } from "./admin-api";
+import { createAdminApi, DEFAULT_BAP_URL, powerPlatformTuning } from "./admin-api";
 import { ApplicationPackageError, createApplicationPackageApi, INSTALLED, IOM_APPLICATION_PACKAGE, type ApplicationPackage } from "./app-package-api";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -36,6 +36,15 @@ export interface PowerPlatformApplicationPackageInputs {
   powerPlatformApiUrl: string;
 }
 
+export interface PowerPlatformApplicationPackageArgs {
+  environmentId: pulumi.Input<string>;
+  /** Default msdyn_IntelligentOrderManagementAnchor (IOM). */
+  uniqueName?: pulumi.Input<string>;
+  bapUrl?: pulumi.Input<string>;
+  /** Power Platform API origin; default https://api.powerplatform.com. */
+  powerPlatformApiUrl?: pulumi.Input<string>;
+}
+
 export interface PowerPlatformApplicationPackageOutputs extends PowerPlatformApplicationPackageInputs {
   /** The package's name as the service lists it. */
   name: string;
@@ -47,14 +56,13 @@ export interface PowerPlatformApplicationPackageOutputs extends PowerPlatformApp
   instanceUrl: string;
 }
 
-function clean(raw: Record<string, unknown>): PowerPlatformApplicationPackageInputs {
+function clean(raw: object): PowerPlatformApplicationPackageInputs {
   const i = cleanInputs<Partial<PowerPlatformApplicationPackageInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    environmentId: s(i.environmentId),
-    uniqueName: s(i.uniqueName),
-    bapUrl: s(i.bapUrl) || DEFAULT_BAP_URL,
-    powerPlatformApiUrl: s(i.powerPlatformApiUrl) || DEFAULT_POWER_PLATFORM_API_URL,
+    environmentId: text(i.environmentId),
+    uniqueName: text(i.uniqueName),
+    bapUrl: text(i.bapUrl) || DEFAULT_BAP_URL,
+    powerPlatformApiUrl: text(i.powerPlatformApiUrl) || DEFAULT_POWER_PLATFORM_API_URL,
   };
 }
 
@@ -78,12 +86,7 @@ export interface PowerPlatformApplicationPackageProviderOptions extends Datavers
 const findPackage = (list: ApplicationPackage[], uniqueName: string) => list.find((p) => p.uniqueName.toLowerCase() === uniqueName.toLowerCase());
 
 export function createPowerPlatformApplicationPackageProvider(options: PowerPlatformApplicationPackageProviderOptions = {}): PowerPlatformApplicationPackageProvider {
-  const tuning = () => ({
-    client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...options.client },
-    maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
-    operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
-    log: pulumiLog(),
-  });
+  const tuning = () => powerPlatformTuning(options);
   const packages = (i: PowerPlatformApplicationPackageInputs) => createApplicationPackageApi({ powerPlatformApiUrl: i.powerPlatformApiUrl, ...tuning() });
 
   const outputsOf = (i: PowerPlatformApplicationPackageInputs, p: ApplicationPackage | undefined, instanceUrl: string): PowerPlatformApplicationPackageOutputs => ({
@@ -121,34 +124,33 @@ export function createPowerPlatformApplicationPackageProvider(options: PowerPlat
 
   return {
     async check(_olds, news) {
-      const failures = checkApplicationPackage(clean(news as unknown as Record<string, unknown>));
-      return failures.length ? { inputs: news, failures } : { inputs: news };
+      return checkResult(news, checkApplicationPackage(clean(news)));
     },
 
     async diff(_id, olds, newsRaw) {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
+      const news = clean(newsRaw);
       // Another environment or package is another install; the old one is never uninstalled.
-      const replaces = (["environmentId", "uniqueName"] as const).filter((k) => isUnknown(news[k]) || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
-      if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
+      const replaces = changedIgnoringCase(news, olds, ["environmentId", "uniqueName"] as const);
+      if (replaces.length) return { changes: true, replaces, deleteBeforeReplace: false };
       const changes = olds.state !== INSTALLED || news.bapUrl !== olds.bapUrl || news.powerPlatformApiUrl !== olds.powerPlatformApiUrl;
       return { changes, replaces: [], stables: ["environmentId", "uniqueName", "instanceUrl"] };
     },
 
     async create(inputs) {
-      const outs = await ensureInstalled(clean(inputs as unknown as Record<string, unknown>));
+      const outs = await ensureInstalled(clean(inputs));
       return { id: `${outs.environmentId}_${outs.uniqueName.toLowerCase()}`, outs };
     },
 
     async read(id, props) {
       if (!props) return { id, props };
-      const i = clean(props as unknown as Record<string, unknown>);
+      const i = clean(props);
       const p = findPackage(await packages(i).list(i.environmentId), i.uniqueName);
       if (p?.state !== INSTALLED) pulumiLog()("warn", `${i.uniqueName} is not installed in environment ${i.environmentId} (state '${p?.state ?? "not offered"}'); 'pulumi up' installs it`);
       return { id, props: outputsOf(i, p, props.instanceUrl ?? "") };
     },
 
     async update(_id, _olds, news) {
-      return { outs: await ensureInstalled(clean(news as unknown as Record<string, unknown>)) };
+      return { outs: await ensureInstalled(clean(news)) };
     },
 
     async delete(_id, props) {
@@ -159,25 +161,18 @@ export function createPowerPlatformApplicationPackageProvider(options: PowerPlat
 
 export const powerPlatformApplicationPackageProvider = createPowerPlatformApplicationPackageProvider();
 
-export interface PowerPlatformApplicationPackageArgs {
-  environmentId: pulumi.Input<string>;
-  /** Default msdyn_IntelligentOrderManagementAnchor (IOM). */
-  uniqueName?: pulumi.Input<string>;
-  bapUrl?: pulumi.Input<string>;
-  /** Power Platform API origin; default https://api.powerplatform.com. */
-  powerPlatformApiUrl?: pulumi.Input<string>;
-}
-
 /**
  * A Dynamics 365 application package installed in an environment (IOM by default). Installs it
  * unless it is installed already; exports version and state and the Dataverse URL it lives in.
  * Delete uninstalls nothing (no API for it). Holds no secret.
  */
 export class PowerPlatformApplicationPackage extends pulumi.dynamic.Resource {
+  /** The installed version and the package's state (Installed once done). */
   declare public readonly version: pulumi.Output<string>;
   declare public readonly state: pulumi.Output<string>;
-  declare public readonly instanceUrl: pulumi.Output<string>;
+  /** Where it is installed: the environment and its Dataverse URL. */
   declare public readonly environmentId: pulumi.Output<string>;
+  declare public readonly instanceUrl: pulumi.Output<string>;
 
   constructor(name: string, args: PowerPlatformApplicationPackageArgs, opts?: pulumi.CustomResourceOptions) {
     super(

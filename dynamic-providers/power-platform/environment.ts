@@ -24,34 +24,23 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
-import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
-import { DEFAULT_BAP_URL, ZERO_GUID, type EnvironmentInfo } from "./admin-api";
+import { checkResult, cleanInputs, endpointUrlProblem, isKnown, isUnknown, pulumiLog, text, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
+import { DEFAULT_BAP_URL, ZERO_GUID, powerPlatformTuning, type EnvironmentInfo } from "./admin-api";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS, PowerPlatformEnvironmentError, createEnvironmentApi, type EnvironmentApi, type EnvironmentSku, type EnvironmentSpec } from "./environment-api";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type EnvironmentMode = "create" | "adopt";
 
-/** What the provider receives: the resource's inputs as plain values. */
-export interface PowerPlatformEnvironmentInputs {
+/**
+ * What the provider receives: the resource's inputs as plain values. The settings an environment is
+ * created with are `EnvironmentSpec`'s; `sku` is any text here until `check` has validated it.
+ */
+export interface PowerPlatformEnvironmentInputs extends Omit<EnvironmentSpec, "sku"> {
   mode: EnvironmentMode;
   /** Adopt: the environment to read. Create: "" (the output names the created one). */
   environmentId: string;
-  displayName: string;
-  description: string;
   sku: string;
-  /** Power Platform geography, e.g. europe. */
-  location: string;
-  /** Base language (LCID), e.g. 1033. */
-  languageCode: number;
-  /** ISO currency code, e.g. EUR. */
-  currencyCode: string;
-  /** Dataverse domain: https://<domainName>.<region>.dynamics.com. */
-  domainName: string;
-  /** Entra security group that may use the environment; "" for none. */
-  securityGroupId: string;
-  /** Dynamics 365 templates the Dataverse is created with. */
-  templates: string[];
   /** Create mode: delete the environment on `pulumi destroy` (default false: keep it). */
   deleteOnDestroy: boolean;
   /** Adopt mode: the Dataverse URL the stack's config names, checked against the environment ("" = not checked). */
@@ -59,6 +48,26 @@ export interface PowerPlatformEnvironmentInputs {
   /** Adopt mode: the organization id the stack's config names, checked likewise. */
   expectedOrganizationId: string;
   bapUrl: string;
+}
+
+export interface PowerPlatformEnvironmentArgs {
+  mode: pulumi.Input<EnvironmentMode>;
+  /** Adopt mode: the environment's id. */
+  environmentId?: pulumi.Input<string>;
+  displayName?: pulumi.Input<string>;
+  description?: pulumi.Input<string>;
+  sku?: pulumi.Input<string>;
+  location?: pulumi.Input<string>;
+  languageCode?: pulumi.Input<number>;
+  currencyCode?: pulumi.Input<string>;
+  domainName?: pulumi.Input<string>;
+  securityGroupId?: pulumi.Input<string>;
+  templates?: pulumi.Input<pulumi.Input<string>[]>;
+  deleteOnDestroy?: pulumi.Input<boolean>;
+  expectedInstanceUrl?: pulumi.Input<string>;
+  expectedOrganizationId?: pulumi.Input<string>;
+  /** BAP endpoint; default https://api.bap.microsoft.com. */
+  bapUrl?: pulumi.Input<string>;
 }
 
 /** What the provider returns and the state keeps: the inputs, with the environment's actual values where it has them. */
@@ -79,25 +88,24 @@ const WHY_FIXED: Record<(typeof FIXED_AT_CREATION)[number], string> = {
   templates: "Dynamics 365 templates are applied when the Dataverse is created",
 };
 
-function clean(raw: Record<string, unknown>): PowerPlatformEnvironmentInputs {
+function clean(raw: object): PowerPlatformEnvironmentInputs {
   const i = cleanInputs<Partial<PowerPlatformEnvironmentInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    mode: i.mode === "create" ? "create" : i.mode === "adopt" ? "adopt" : (s(i.mode) as EnvironmentMode),
-    environmentId: s(i.environmentId),
-    displayName: s(i.displayName),
-    description: s(i.description),
-    sku: s(i.sku),
-    location: s(i.location),
+    mode: i.mode === "create" ? "create" : i.mode === "adopt" ? "adopt" : (text(i.mode) as EnvironmentMode),
+    environmentId: text(i.environmentId),
+    displayName: text(i.displayName),
+    description: text(i.description),
+    sku: text(i.sku),
+    location: text(i.location),
     languageCode: typeof i.languageCode === "number" ? i.languageCode : Number(i.languageCode ?? 0),
-    currencyCode: s(i.currencyCode),
-    domainName: s(i.domainName),
-    securityGroupId: s(i.securityGroupId),
+    currencyCode: text(i.currencyCode),
+    domainName: text(i.domainName),
+    securityGroupId: text(i.securityGroupId),
     templates: Array.isArray(i.templates) ? i.templates.map(String) : [],
     deleteOnDestroy: i.deleteOnDestroy === true,
-    expectedInstanceUrl: s(i.expectedInstanceUrl),
-    expectedOrganizationId: s(i.expectedOrganizationId),
-    bapUrl: s(i.bapUrl) || DEFAULT_BAP_URL,
+    expectedInstanceUrl: text(i.expectedInstanceUrl),
+    expectedOrganizationId: text(i.expectedOrganizationId),
+    bapUrl: text(i.bapUrl) || DEFAULT_BAP_URL,
   };
 }
 
@@ -191,24 +199,17 @@ async function domainOwner(api: EnvironmentApi, i: PowerPlatformEnvironmentInput
   return { kind: "taken", problem };
 }
 
-/** Build the provider. `options` are captured into the serialized closure: plain data only. */
-export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnvironmentProviderOptions = {}): PowerPlatformEnvironmentProvider {
-  const connect = (bapUrl: string, preflight = false) =>
-    createEnvironmentApi({
-      bapUrl,
-      // A preview's checks fail fast: one retry, short timeouts, never a long Retry-After.
-      client: {
-        retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"),
-        maxRetries: preflight ? 1 : envNumber("POWER_PLATFORM_MAX_RETRIES"),
-        ...(preflight ? { timeoutMs: 20_000, max429Retries: 2, maxRetryAfterMs: 15_000 } : {}),
-        ...options.client,
-      },
-      maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
-      operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
-      log: pulumiLog(),
-    });
+/**
+ * The environment calls for `bapUrl`, tuned from the process's environment. A preview's checks
+ * (`preflight`) fail fast: one retry, short timeouts, never a long Retry-After.
+ */
+function connectEnvironmentApi(options: PowerPlatformEnvironmentProviderOptions, bapUrl: string, preflight = false): EnvironmentApi {
+  return createEnvironmentApi({ bapUrl, ...powerPlatformTuning(options, preflight ? { maxRetries: 1, timeoutMs: 20_000, max429Retries: 2, maxRetryAfterMs: 15_000 } : {}) });
+}
 
-  const outputsOf = (i: PowerPlatformEnvironmentInputs, env: EnvironmentInfo): PowerPlatformEnvironmentOutputs => ({
+/** The outputs: the inputs, with the environment's actual values where it has them. */
+function outputsOf(i: PowerPlatformEnvironmentInputs, env: EnvironmentInfo): PowerPlatformEnvironmentOutputs {
+  return {
     ...i,
     environmentId: env.id,
     displayName: env.displayName,
@@ -220,9 +221,12 @@ export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnv
     instanceUrl: env.dataverse?.instanceUrl ?? "",
     organizationId: env.dataverse?.organizationId ?? "",
     version: env.dataverse?.version ?? "",
-  });
+  };
+}
 
-  const specOf = (i: PowerPlatformEnvironmentInputs): EnvironmentSpec => ({
+/** What the create request carries, from the (checked) inputs. */
+function specOf(i: PowerPlatformEnvironmentInputs): EnvironmentSpec {
+  return {
     displayName: i.displayName,
     description: i.description,
     sku: i.sku as EnvironmentSku,
@@ -232,45 +236,131 @@ export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnv
     domainName: i.domainName,
     securityGroupId: i.securityGroupId,
     templates: i.templates,
-  });
-
-  /** Adopt mode: reads the environment, which must have a Dataverse and be the one the config names. */
-  const adopt = async (i: PowerPlatformEnvironmentInputs): Promise<PowerPlatformEnvironmentOutputs> => {
-    const env = await connect(i.bapUrl).getEnvironment(i.environmentId);
-    if (!env.dataverse) throw new PowerPlatformEnvironmentError(`Power Platform environment '${env.displayName || i.environmentId}' has no Dataverse: IOM needs one with Dynamics 365 apps enabled (check powerPlatformEnvironmentId)`);
-    const problems: string[] = [];
-    if (i.expectedInstanceUrl && !sameText(i.expectedInstanceUrl, env.dataverse.instanceUrl)) {
-      problems.push(`its Dataverse is ${env.dataverse.instanceUrl}, but dataverseEnvironmentUrl says ${i.expectedInstanceUrl}`);
-    }
-    if (i.expectedOrganizationId && !sameText(i.expectedOrganizationId, env.dataverse.organizationId)) {
-      problems.push(`its organization id is ${env.dataverse.organizationId}, but organizationId says ${i.expectedOrganizationId}`);
-    }
-    if (problems.length) {
-      throw new PowerPlatformEnvironmentError(`Power Platform environment ${i.environmentId} ('${env.displayName}') is not the one this stack's config describes: ${problems.join("; ")}. Fix the config so all three name the same environment`);
-    }
-    return outputsOf(i, env);
   };
+}
 
-  /** Create mode: a free domain (or one an interrupted run of this stack left), create, wait for the Dataverse. */
-  const createEnvironment = async (i: PowerPlatformEnvironmentInputs): Promise<PowerPlatformEnvironmentOutputs> => {
-    const api = connect(i.bapUrl);
-    const owner = await domainOwner(api, i);
-    if (owner.kind === "taken") {
-      throw new PowerPlatformEnvironmentError(`the domain name '${i.domainName}' cannot be used in '${i.location}' (${owner.problem}): another environment has it or it is not allowed; set powerPlatformDomainName to another name`);
-    }
-    if (owner.kind === "ours") pulumiLog()("warn", `domain '${i.domainName}' belongs to environment ${owner.environmentId} with this stack's display name '${i.displayName}', left by an interrupted 'pulumi up'; taking it over`);
-    const id = owner.kind === "ours" ? owner.environmentId : await api.create(specOf(i));
-    try {
-      return outputsOf(i, await api.waitForDataverse(id));
-    } catch (e) {
-      throw new EnvironmentInitError(`${(e as Error).message} (environment ${id} exists and is kept in the stack's state; 'pulumi up' continues with it)`, id, { ...i, environmentId: id, instanceUrl: "", organizationId: "", version: "" });
-    }
+/** Adopt mode: reads the environment, which must have a Dataverse and be the one the config names. */
+async function adoptEnvironment(api: EnvironmentApi, i: PowerPlatformEnvironmentInputs): Promise<PowerPlatformEnvironmentOutputs> {
+  const env = await api.getEnvironment(i.environmentId);
+  if (!env.dataverse) throw new PowerPlatformEnvironmentError(`Power Platform environment '${env.displayName || i.environmentId}' has no Dataverse: IOM needs one with Dynamics 365 apps enabled (check powerPlatformEnvironmentId)`);
+  const problems: string[] = [];
+  if (i.expectedInstanceUrl && !sameText(i.expectedInstanceUrl, env.dataverse.instanceUrl)) {
+    problems.push(`its Dataverse is ${env.dataverse.instanceUrl}, but dataverseEnvironmentUrl says ${i.expectedInstanceUrl}`);
+  }
+  if (i.expectedOrganizationId && !sameText(i.expectedOrganizationId, env.dataverse.organizationId)) {
+    problems.push(`its organization id is ${env.dataverse.organizationId}, but organizationId says ${i.expectedOrganizationId}`);
+  }
+  if (problems.length) {
+    throw new PowerPlatformEnvironmentError(`Power Platform environment ${i.environmentId} ('${env.displayName}') is not the one this stack's config describes: ${problems.join("; ")}. Fix the config so all three name the same environment`);
+  }
+  return outputsOf(i, env);
+}
+
+/** Create mode: a free domain (or one an interrupted run of this stack left), create, wait for the Dataverse. */
+async function createNewEnvironment(api: EnvironmentApi, i: PowerPlatformEnvironmentInputs): Promise<PowerPlatformEnvironmentOutputs> {
+  const owner = await domainOwner(api, i);
+  if (owner.kind === "taken") {
+    throw new PowerPlatformEnvironmentError(`the domain name '${i.domainName}' cannot be used in '${i.location}' (${owner.problem}): another environment has it or it is not allowed; set powerPlatformDomainName to another name`);
+  }
+  if (owner.kind === "ours") pulumiLog()("warn", `domain '${i.domainName}' belongs to environment ${owner.environmentId} with this stack's display name '${i.displayName}', left by an interrupted 'pulumi up'; taking it over`);
+  const id = owner.kind === "ours" ? owner.environmentId : await api.create(specOf(i));
+  try {
+    return outputsOf(i, await api.waitForDataverse(id));
+  } catch (e) {
+    throw new EnvironmentInitError(`${(e as Error).message} (environment ${id} exists and is kept in the stack's state; 'pulumi up' continues with it)`, id, { ...i, environmentId: id, instanceUrl: "", organizationId: "", version: "" });
+  }
+}
+
+/** Before the first create: whether the service says the domain is taken or a template is missing or not licensed. */
+async function preflightFailures(api: EnvironmentApi, news: PowerPlatformEnvironmentInputs): Promise<pulumi.dynamic.CheckFailure[]> {
+  const failures: pulumi.dynamic.CheckFailure[] = [];
+  const [owner, templates] = await Promise.all([domainOwner(api, news), api.listTemplates(news.location)]);
+  if (owner.kind === "taken") {
+    failures.push({ property: "domainName", reason: `'${news.domainName}' cannot be used in '${news.location}': ${owner.problem}. Another environment has it (a stack copied from another one keeps its domain): set powerPlatformDomainName to another name` });
+  }
+  for (const name of news.templates) {
+    const t = templates.find((x) => x.name.toLowerCase() === name.toLowerCase());
+    if (!t) failures.push({ property: "templates", reason: `'${name}' is not a template of '${news.location}' (available: ${templates.map((x) => x.name).join(", ") || "none"})` });
+    else if (t.disabledReason) failures.push({ property: "templates", reason: `'${name}' (${t.displayName}) cannot be used by this identity: ${t.disabledReason}` });
+  }
+  return failures;
+}
+
+/** Throws the refusal of a change that cannot be made in place (`refusedChange`). */
+function refuseChange(olds: Partial<PowerPlatformEnvironmentInputs>, news: PowerPlatformEnvironmentInputs): void {
+  const refused = refusedChange(olds, news);
+  if (refused) throw new PowerPlatformEnvironmentError(`${refused.property}: ${refused.reason}`);
+}
+
+/** `diff`: another adopted environment is a replacement (nothing in the service changes); everything else changes in place. */
+function diffEnvironment(olds: PowerPlatformEnvironmentOutputs, news: PowerPlatformEnvironmentInputs): DetailedDiffResult {
+  refuseChange(olds, news);
+  const detailedDiff: NonNullable<DetailedDiffResult["detailedDiff"]> = {};
+  const differs = (key: keyof PowerPlatformEnvironmentInputs) => {
+    const value = news[key];
+    return isUnknown(value) || !same(value, olds[key]);
   };
+  if (news.mode === "adopt" && olds.mode === "adopt" && differs("environmentId")) {
+    // Another adopted environment: nothing is created or deleted in the service, only read.
+    return { changes: true, replaces: ["environmentId"], deleteBeforeReplace: false, detailedDiff: { environmentId: { kind: "UPDATE", inputDiff: true } } };
+  }
+  const inPlace: (keyof PowerPlatformEnvironmentInputs)[] = news.mode === "create"
+    ? ["mode", "displayName", "description", "securityGroupId", "sku", "deleteOnDestroy", "bapUrl"]
+    : ["mode", "expectedInstanceUrl", "expectedOrganizationId", "bapUrl"];
+  for (const key of inPlace) if (differs(key)) detailedDiff[key] = { kind: "UPDATE", inputDiff: true };
+  // A created environment whose Dataverse was not readable yet: the next `up` finishes the job.
+  const unfinished = news.mode === "create" && !olds.instanceUrl;
+  return { changes: unfinished || Object.keys(detailedDiff).length > 0, replaces: [], stables: ["environmentId", "instanceUrl", "organizationId", "domainName", "location"], detailedDiff };
+}
 
+/** `read` (refresh): the environment as it is; one gone from the tenant gets an empty id, so the next `up` creates it anew (create mode). */
+async function readEnvironment(api: EnvironmentApi, id: string, i: PowerPlatformEnvironmentInputs): Promise<pulumi.dynamic.ReadResult<PowerPlatformEnvironmentOutputs>> {
+  let env: EnvironmentInfo;
+  try {
+    env = await api.getEnvironment(id);
+  } catch (e) {
+    if (!/was not found/.test((e as Error).message)) throw e;
+    pulumiLog()("warn", `Power Platform environment ${id} no longer exists${i.mode === "adopt" ? "; the adopted environment must be restored or powerPlatformEnvironmentId changed" : ""}`);
+    return { id: "", props: undefined };
+  }
+  return { id, props: { ...outputsOf(i, env), languageCode: i.languageCode, currencyCode: i.currencyCode, templates: i.templates } };
+}
+
+/** `update`, create mode: the SKU through modifySku, display name, description and security group through one PATCH. */
+async function updateCreatedEnvironment(api: EnvironmentApi, id: string, olds: PowerPlatformEnvironmentOutputs, news: PowerPlatformEnvironmentInputs): Promise<PowerPlatformEnvironmentOutputs> {
+  let env = olds.instanceUrl ? await api.getEnvironment(id) : await api.waitForDataverse(id);
+  if (news.sku !== env.sku) await api.modifySku(id, news.sku as EnvironmentSku);
+  const securityGroupNow = env.dataverse?.securityGroupId ?? "";
+  if (news.displayName !== env.displayName || news.description !== env.description || (news.securityGroupId || "") !== (securityGroupNow === ZERO_GUID ? "" : securityGroupNow)) {
+    env = await api.update(id, { displayName: news.displayName, description: news.description, securityGroupId: news.securityGroupId });
+  } else if (news.sku !== olds.sku) {
+    env = await api.getEnvironment(id);
+  }
+  return { ...outputsOf(news, env), environmentId: id };
+}
+
+/** `delete`: never an adopted environment; a created one only with `deleteOnDestroy`, else the log says it stays. */
+async function deleteEnvironment(options: PowerPlatformEnvironmentProviderOptions, id: string, props: PowerPlatformEnvironmentOutputs): Promise<void> {
+  const i = clean(props);
+  const log = pulumiLog();
+  if (i.mode === "adopt") {
+    log("info", `Power Platform environment ${id} was adopted, not created, by this stack: left as it is`);
+    return;
+  }
+  if (!i.deleteOnDestroy) {
+    log("warn", `Power Platform environment ${id} ('${i.displayName}', ${props.instanceUrl || i.domainName}) was left in the tenant: powerPlatformEnvironmentDeleteOnDestroy is false. Delete it in the Power Platform admin center when it is no longer needed`);
+    return;
+  }
+  await connectEnvironmentApi(options, i.bapUrl).remove(id);
+}
+
+/** Build the provider. `options` are captured into the serialized closure: plain data only. */
+export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnvironmentProviderOptions = {}): PowerPlatformEnvironmentProvider {
+  const connect = (bapUrl: string, preflight = false) => connectEnvironmentApi(options, bapUrl, preflight);
   return {
-    async check(oldsRaw: PowerPlatformEnvironmentInputs, newsRaw: PowerPlatformEnvironmentInputs): Promise<pulumi.dynamic.CheckResult<PowerPlatformEnvironmentInputs>> {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
-      const olds = cleanInputs<Partial<PowerPlatformEnvironmentInputs>>((oldsRaw ?? {}) as unknown as Record<string, unknown>);
+    async check(oldsRaw, newsRaw) {
+      const news = clean(newsRaw);
+      const olds = cleanInputs<Partial<PowerPlatformEnvironmentInputs>>(oldsRaw ?? {});
       const failures = checkEnvironment(news);
       const refused = refusedChange(olds, news);
       if (refused) failures.push(refused);
@@ -279,124 +369,46 @@ export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnv
       if (!failures.length && firstCreate && knownForPreflight) {
         // Only a definite answer fails the preview; no credentials, a timeout or a throttle only warn.
         try {
-          const api = connect(news.bapUrl, true);
-          const [owner, templates] = await Promise.all([domainOwner(api, news), api.listTemplates(news.location)]);
-          if (owner.kind === "taken") {
-            failures.push({ property: "domainName", reason: `'${news.domainName}' cannot be used in '${news.location}': ${owner.problem}. Another environment has it (a stack copied from another one keeps its domain): set powerPlatformDomainName to another name` });
-          }
-          for (const name of news.templates) {
-            const t = templates.find((x) => x.name.toLowerCase() === name.toLowerCase());
-            if (!t) failures.push({ property: "templates", reason: `'${name}' is not a template of '${news.location}' (available: ${templates.map((x) => x.name).join(", ") || "none"})` });
-            else if (t.disabledReason) failures.push({ property: "templates", reason: `'${name}' (${t.displayName}) cannot be used by this identity: ${t.disabledReason}` });
-          }
+          failures.push(...(await preflightFailures(connect(news.bapUrl, true), news)));
         } catch (e) {
           pulumiLog()("warn", `could not ask the Power Platform admin API whether domain '${news.domainName}' is free and the templates are licensed (${(e as Error).message.split("\n")[0]}); 'pulumi up' checks the domain again before creating`);
         }
       }
-      return failures.length ? { inputs: newsRaw, failures } : { inputs: newsRaw };
+      return checkResult(newsRaw, failures);
     },
 
-    async diff(_id: string, olds: PowerPlatformEnvironmentOutputs, newsRaw: PowerPlatformEnvironmentInputs): Promise<DetailedDiffResult> {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
-      const refused = refusedChange(olds, news);
-      if (refused) throw new PowerPlatformEnvironmentError(`${refused.property}: ${refused.reason}`);
-      const detailedDiff: NonNullable<DetailedDiffResult["detailedDiff"]> = {};
-      const differs = (key: keyof PowerPlatformEnvironmentInputs) => {
-        const value = news[key];
-        return isUnknown(value) || !same(value, olds[key]);
-      };
-      if (news.mode === "adopt" && olds.mode === "adopt" && differs("environmentId")) {
-        // Another adopted environment: nothing is created or deleted in the service, only read.
-        return { changes: true, replaces: ["environmentId"], deleteBeforeReplace: false, detailedDiff: { environmentId: { kind: "UPDATE", inputDiff: true } } };
-      }
-      const inPlace: (keyof PowerPlatformEnvironmentInputs)[] = news.mode === "create"
-        ? ["mode", "displayName", "description", "securityGroupId", "sku", "deleteOnDestroy", "bapUrl"]
-        : ["mode", "expectedInstanceUrl", "expectedOrganizationId", "bapUrl"];
-      for (const key of inPlace) if (differs(key)) detailedDiff[key] = { kind: "UPDATE", inputDiff: true };
-      // A created environment whose Dataverse was not readable yet: the next `up` finishes the job.
-      const unfinished = news.mode === "create" && !olds.instanceUrl;
-      return { changes: unfinished || Object.keys(detailedDiff).length > 0, replaces: [], stables: ["environmentId", "instanceUrl", "organizationId", "domainName", "location"], detailedDiff };
+    async diff(_id, olds, newsRaw) {
+      return diffEnvironment(olds, clean(newsRaw));
     },
 
-    async create(inputs: PowerPlatformEnvironmentInputs): Promise<pulumi.dynamic.CreateResult<PowerPlatformEnvironmentOutputs>> {
-      const i = clean(inputs as unknown as Record<string, unknown>);
-      const outs = i.mode === "adopt" ? await adopt(i) : await createEnvironment(i);
+    async create(inputs) {
+      const i = clean(inputs);
+      const outs = i.mode === "adopt" ? await adoptEnvironment(connect(i.bapUrl), i) : await createNewEnvironment(connect(i.bapUrl), i);
       return { id: outs.environmentId, outs };
     },
 
-    async read(id: string, props?: PowerPlatformEnvironmentOutputs): Promise<pulumi.dynamic.ReadResult<PowerPlatformEnvironmentOutputs>> {
+    async read(id, props) {
       if (!props) return { id, props };
-      const i = clean(props as unknown as Record<string, unknown>);
-      let env: EnvironmentInfo;
-      try {
-        env = await connect(i.bapUrl).getEnvironment(id);
-      } catch (e) {
-        if (/was not found/.test((e as Error).message)) {
-          // Gone from the tenant: an empty id tells the engine, and the next `up` creates it anew (create mode).
-          pulumiLog()("warn", `Power Platform environment ${id} no longer exists${i.mode === "adopt" ? "; the adopted environment must be restored or powerPlatformEnvironmentId changed" : ""}`);
-          return { id: "", props: undefined };
-        }
-        throw e;
-      }
-      const outs = { ...outputsOf(i, env), languageCode: i.languageCode, currencyCode: i.currencyCode, templates: i.templates };
-      return { id, props: outs };
+      const i = clean(props);
+      return readEnvironment(connect(i.bapUrl), id, i);
     },
 
-    async update(id: string, olds: PowerPlatformEnvironmentOutputs, newsRaw: PowerPlatformEnvironmentInputs): Promise<pulumi.dynamic.UpdateResult<PowerPlatformEnvironmentOutputs>> {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
-      const refused = refusedChange(olds, news);
-      if (refused) throw new PowerPlatformEnvironmentError(`${refused.property}: ${refused.reason}`);
+    async update(id, olds, newsRaw) {
+      const news = clean(newsRaw);
+      refuseChange(olds, news);
       const api = connect(news.bapUrl);
-      if (news.mode === "adopt") return { outs: await adopt({ ...news, environmentId: news.environmentId || id }) };
-      let env = olds.instanceUrl ? await api.getEnvironment(id) : await api.waitForDataverse(id);
-      if (news.sku !== env.sku) await api.modifySku(id, news.sku as EnvironmentSku);
-      const securityGroupNow = env.dataverse?.securityGroupId ?? "";
-      if (news.displayName !== env.displayName || news.description !== env.description || (news.securityGroupId || "") !== (securityGroupNow === ZERO_GUID ? "" : securityGroupNow)) {
-        env = await api.update(id, { displayName: news.displayName, description: news.description, securityGroupId: news.securityGroupId });
-      } else if (news.sku !== olds.sku) {
-        env = await api.getEnvironment(id);
-      }
-      return { outs: { ...outputsOf(news, env), environmentId: id } };
+      if (news.mode === "adopt") return { outs: await adoptEnvironment(api, { ...news, environmentId: news.environmentId || id }) };
+      return { outs: await updateCreatedEnvironment(api, id, olds, news) };
     },
 
-    async delete(id: string, props: PowerPlatformEnvironmentOutputs): Promise<void> {
-      const i = clean(props as unknown as Record<string, unknown>);
-      const log = pulumiLog();
-      if (i.mode === "adopt") {
-        log("info", `Power Platform environment ${id} was adopted, not created, by this stack: left as it is`);
-        return;
-      }
-      if (!i.deleteOnDestroy) {
-        log("warn", `Power Platform environment ${id} ('${i.displayName}', ${props.instanceUrl || i.domainName}) was left in the tenant: powerPlatformEnvironmentDeleteOnDestroy is false. Delete it in the Power Platform admin center when it is no longer needed`);
-        return;
-      }
-      await connect(i.bapUrl).remove(id);
+    async delete(id, props) {
+      await deleteEnvironment(options, id, props);
     },
   };
 }
 
 /** The provider object `PowerPlatformEnvironment` uses. */
 export const powerPlatformEnvironmentProvider = createPowerPlatformEnvironmentProvider();
-
-export interface PowerPlatformEnvironmentArgs {
-  mode: pulumi.Input<EnvironmentMode>;
-  /** Adopt mode: the environment's id. */
-  environmentId?: pulumi.Input<string>;
-  displayName?: pulumi.Input<string>;
-  description?: pulumi.Input<string>;
-  sku?: pulumi.Input<string>;
-  location?: pulumi.Input<string>;
-  languageCode?: pulumi.Input<number>;
-  currencyCode?: pulumi.Input<string>;
-  domainName?: pulumi.Input<string>;
-  securityGroupId?: pulumi.Input<string>;
-  templates?: pulumi.Input<pulumi.Input<string>[]>;
-  deleteOnDestroy?: pulumi.Input<boolean>;
-  expectedInstanceUrl?: pulumi.Input<string>;
-  expectedOrganizationId?: pulumi.Input<string>;
-  /** BAP endpoint; default https://api.bap.microsoft.com. */
-  bapUrl?: pulumi.Input<string>;
-}
 
 /**
  * The stack's Power Platform environment with a Dynamics 365-enabled Dataverse: created by the
@@ -405,12 +417,14 @@ export interface PowerPlatformEnvironmentArgs {
  * unless `deleteOnDestroy`. Holds no secret: the token is read at run time.
  */
 export class PowerPlatformEnvironment extends pulumi.dynamic.Resource {
+  /** The environment's id: the one created, or the one adopted. */
   declare public readonly environmentId: pulumi.Output<string>;
+  declare public readonly displayName: pulumi.Output<string>;
+  /** Its Dataverse: URL (no trailing slash), organization id, domain and version, as the service reports them. */
   declare public readonly instanceUrl: pulumi.Output<string>;
   declare public readonly organizationId: pulumi.Output<string>;
   declare public readonly domainName: pulumi.Output<string>;
   declare public readonly version: pulumi.Output<string>;
-  declare public readonly displayName: pulumi.Output<string>;
 
   constructor(name: string, args: PowerPlatformEnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
     super(

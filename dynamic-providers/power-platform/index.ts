@@ -13,5 +13,5 @@ export type { PowerPlatformManagedEnvironmentArgs, PowerPlatformManagedEnvironme
 export { PowerPlatformApplicationPackage, powerPlatformApplicationPackageProvider, createPowerPlatformApplicationPackageProvider, checkApplicationPackage, DEFAULT_POWER_PLATFORM_API_URL } from "./application-package";
 export type { PowerPlatformApplicationPackageArgs, PowerPlatformApplicationPackageInputs, PowerPlatformApplicationPackageOutputs } from "./application-package";
 export { ENVIRONMENT_SKUS, DOMAIN_NAME_PATTERN, MANAGED_ENVIRONMENT_SETTINGS } from "./environment-api";
-export type { EnvironmentSku } from "./environment-api";
+export type { EnvironmentSku, EnvironmentSpec } from "./environment-api";
 export { IOM_APPLICATION_PACKAGE } from "./app-package-api";

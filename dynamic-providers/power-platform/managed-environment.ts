@@ -16,8 +16,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
-import { cleanInputs, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
-import { DEFAULT_BAP_URL, MANAGED_PROTECTION_LEVEL } from "./admin-api";
+import { changedIgnoringCase, checkResult, cleanInputs, isKnown, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { DEFAULT_BAP_URL, MANAGED_PROTECTION_LEVEL, powerPlatformTuning } from "./admin-api";
 import { PowerPlatformEnvironmentError, createEnvironmentApi } from "./environment-api";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -32,7 +32,7 @@ export interface PowerPlatformManagedEnvironmentOutputs extends PowerPlatformMan
   protectionLevel: string;
 }
 
-function clean(raw: Record<string, unknown>): PowerPlatformManagedEnvironmentInputs {
+function clean(raw: object): PowerPlatformManagedEnvironmentInputs {
   const i = cleanInputs<Partial<PowerPlatformManagedEnvironmentInputs>>(raw);
   return { environmentId: typeof i.environmentId === "string" ? i.environmentId : "", bapUrl: typeof i.bapUrl === "string" && i.bapUrl ? i.bapUrl : DEFAULT_BAP_URL };
 }
@@ -44,14 +44,7 @@ export interface PowerPlatformManagedEnvironmentProviderOptions extends Datavers
 }
 
 export function createPowerPlatformManagedEnvironmentProvider(options: PowerPlatformManagedEnvironmentProviderOptions = {}): PowerPlatformManagedEnvironmentProvider {
-  const connect = (bapUrl: string) =>
-    createEnvironmentApi({
-      bapUrl,
-      client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...options.client },
-      maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
-      operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
-      log: pulumiLog(),
-    });
+  const connect = (bapUrl: string) => createEnvironmentApi({ bapUrl, ...powerPlatformTuning(options) });
 
   const ensureManaged = async (i: PowerPlatformManagedEnvironmentInputs): Promise<PowerPlatformManagedEnvironmentOutputs> => {
     const api = connect(i.bapUrl);
@@ -67,35 +60,34 @@ export function createPowerPlatformManagedEnvironmentProvider(options: PowerPlat
 
   return {
     async check(_olds, news) {
-      const i = clean(news as unknown as Record<string, unknown>);
+      const i = clean(news);
       const failures: pulumi.dynamic.CheckFailure[] = [];
       if (isKnown(i.environmentId) && !GUID.test(i.environmentId)) failures.push({ property: "environmentId", reason: `must be the Power Platform environment id (a GUID), got '${i.environmentId}'` });
-      return failures.length ? { inputs: news, failures } : { inputs: news };
+      return checkResult(news, failures);
     },
 
     async diff(_id, olds, newsRaw) {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
-      if (isUnknown(news.environmentId) || news.environmentId.toLowerCase() !== String(olds.environmentId ?? "").toLowerCase()) {
-        return { changes: true, replaces: ["environmentId"], deleteBeforeReplace: false };
-      }
+      const news = clean(newsRaw);
+      const replaces = changedIgnoringCase(news, olds, ["environmentId"] as const);
+      if (replaces.length) return { changes: true, replaces, deleteBeforeReplace: false };
       return { changes: olds.protectionLevel !== MANAGED_PROTECTION_LEVEL || news.bapUrl !== olds.bapUrl, replaces: [], stables: ["environmentId"] };
     },
 
     async create(inputs) {
-      const outs = await ensureManaged(clean(inputs as unknown as Record<string, unknown>));
+      const outs = await ensureManaged(clean(inputs));
       return { id: `${outs.environmentId}_governance`, outs };
     },
 
     async read(id, props) {
       if (!props) return { id, props };
-      const i = clean(props as unknown as Record<string, unknown>);
+      const i = clean(props);
       const env = await connect(i.bapUrl).getEnvironment(i.environmentId);
       if (env.protectionLevel !== MANAGED_PROTECTION_LEVEL) pulumiLog()("warn", `environment ${i.environmentId} is no longer a Managed Environment (protection level '${env.protectionLevel || "none"}'); 'pulumi up' turns it on again`);
       return { id, props: { ...i, protectionLevel: env.protectionLevel } };
     },
 
     async update(_id, _olds, news) {
-      return { outs: await ensureManaged(clean(news as unknown as Record<string, unknown>)) };
+      return { outs: await ensureManaged(clean(news)) };
     },
 
     async delete(_id, props) {

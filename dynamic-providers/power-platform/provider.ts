@@ -16,7 +16,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { DataverseProviderOptions } from "../dataverse";
 import * as api from "./admin-api";
-import { cleanInputs, envNumber, isKnown, isUnknown, numbersFromEnv, pulumiLog, type ProviderWithoutConfigure } from "../common";
+import { changedIgnoringCase, checkResult, cleanInputs, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 import { tokenEndpointProblem } from "../clouds";
 
 /** Client tuning an operator (or a test) can set as POWER_PLATFORM_<KEY> (e.g. POWER_PLATFORM_MAX_RETRY_AFTER_MS). */
@@ -49,15 +49,14 @@ export interface PowerPlatformPolicyLinkOutputs extends PowerPlatformPolicyLinkI
 }
 
 /** The inputs with the default endpoint; anything not a string (dropped by the engine) as "". */
-function clean(raw: Record<string, unknown>): PowerPlatformPolicyLinkInputs {
+function clean(raw: object): PowerPlatformPolicyLinkInputs {
   const i = cleanInputs<Partial<PowerPlatformPolicyLinkInputs>>(raw);
-  const s = (v: unknown) => (typeof v === "string" ? v : "");
   return {
-    environmentId: s(i.environmentId),
-    policySystemId: s(i.policySystemId),
-    policyArmId: s(i.policyArmId),
-    policyLocation: s(i.policyLocation),
-    bapUrl: s(i.bapUrl) || api.DEFAULT_BAP_URL,
+    environmentId: text(i.environmentId),
+    policySystemId: text(i.policySystemId),
+    policyArmId: text(i.policyArmId),
+    policyLocation: text(i.policyLocation),
+    bapUrl: text(i.bapUrl) || api.DEFAULT_BAP_URL,
   };
 }
 
@@ -82,105 +81,110 @@ export interface PowerPlatformPolicyLinkProviderOptions extends DataverseProvide
   maxPollIntervalMs?: number;
 }
 
+/** The admin API for `bapUrl`, tuned from the process's environment. */
+function connectAdminApi(options: PowerPlatformPolicyLinkProviderOptions, bapUrl: string): api.AdminApi {
+  return api.createAdminApi({ bapUrl, ...api.powerPlatformTuning(options, {}, ENV_CLIENT_OPTIONS) });
+}
+
+const sameSystemId = (a: string, b: string) => a !== "" && a.toLowerCase() === b.toLowerCase();
+
+/** The outputs: the inputs, and whether (and to what) the environment is linked now. */
+function outputs(i: PowerPlatformPolicyLinkInputs, env: api.EnvironmentInfo): PowerPlatformPolicyLinkOutputs {
+  const linkedTo = env.vnets?.systemId ?? "";
+  const linked = sameSystemId(linkedTo, i.policySystemId) || (!!env.vnets && env.vnets.id.toLowerCase() === i.policyArmId.toLowerCase() && i.policyArmId !== "");
+  return { ...i, linked, linkStatus: env.vnets?.linkStatus ?? "", linkedPolicySystemId: linkedTo, environmentName: env.displayName, environmentLocation: env.location };
+}
+
+/** Why the policy cannot be linked to the environment: not managed, another geography, linked to another policy. */
+function linkProblems(i: PowerPlatformPolicyLinkInputs, env: api.EnvironmentInfo): string[] {
+  const problems: string[] = [];
+  if (env.protectionLevel !== api.MANAGED_PROTECTION_LEVEL) {
+    problems.push(
+      `environment '${env.displayName || i.environmentId}' is not a Managed Environment (governanceConfiguration.protectionLevel is '${env.protectionLevel || "none"}'): ` +
+        "enable Managed Environments for it in the Power Platform admin center (Environments > the environment > Enable Managed Environments)",
+    );
+  }
+  if (env.location && !api.sameLocation(env.location, i.policyLocation)) {
+    problems.push(`environment '${env.displayName || i.environmentId}' is in geography '${env.location}' but the enterprise policy is in '${i.policyLocation}': set powerPlatformGeo to '${env.location}' (the policy and its VNets must be in the environment's geography)`);
+  }
+  if (env.vnets) {
+    problems.push(`environment '${env.displayName || i.environmentId}' is already linked to another NetworkInjection policy (${env.vnets.id || env.vnets.systemId}); unlink it first (Disable-SubnetInjection) — this program does not replace a link it did not make`);
+  }
+  return problems;
+}
+
+/** Prerequisites, then link unless already linked to this policy. */
+async function ensureLinked(admin: api.AdminApi, i: PowerPlatformPolicyLinkInputs): Promise<PowerPlatformPolicyLinkOutputs> {
+  const env = await admin.getEnvironment(i.environmentId);
+  const before = outputs(i, env);
+  if (before.linked) return before;
+  const problems = linkProblems(i, env);
+  if (problems.length) throw new api.PolicyLinkError(`cannot link ${i.policyArmId || i.policySystemId}: ${problems.join("; ")}`);
+  await admin.link(i.environmentId, i.policySystemId);
+  const after = outputs(i, await admin.getEnvironment(i.environmentId));
+  if (!after.linked) throw new api.PolicyLinkError(`the link operation succeeded but environment ${i.environmentId} does not show the policy yet (linkStatus '${after.linkStatus}'); run 'pulumi refresh' later`);
+  return after;
+}
+
+/** `delete`: unlink, but only while the environment is linked to this policy; an environment gone has nothing linked. */
+async function unlinkIfLinked(admin: api.AdminApi, i: PowerPlatformPolicyLinkInputs): Promise<void> {
+  let env: api.EnvironmentInfo;
+  try {
+    env = await admin.getEnvironment(i.environmentId);
+  } catch (e) {
+    // The environment itself is gone: nothing is linked any more ([TF] treats a 404 as done too).
+    if ((e as Error).name === "PolicyLinkError" && /was not found/.test((e as Error).message)) {
+      pulumiLog()("warn", `environment ${i.environmentId} no longer exists; nothing to unlink`);
+      return;
+    }
+    throw e;
+  }
+  if (!outputs(i, env).linked) {
+    pulumiLog()("info", `environment ${i.environmentId} is not linked to ${i.policyArmId || i.policySystemId}; nothing to unlink`);
+    return;
+  }
+  await admin.unlink(i.environmentId, i.policySystemId);
+}
+
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
 export function createPowerPlatformPolicyLinkProvider(options: PowerPlatformPolicyLinkProviderOptions = {}): PowerPlatformPolicyLinkProvider {
-  const connect = (bapUrl: string) =>
-    api.createAdminApi({
-      bapUrl,
-      client: { ...numbersFromEnv("POWER_PLATFORM_", ENV_CLIENT_OPTIONS), ...options.client },
-      maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
-      operationTimeoutMs: envNumber("POWER_PLATFORM_OPERATION_TIMEOUT_MS"),
-      log: pulumiLog(),
-    });
-
-  const sameSystemId = (a: string, b: string) => a !== "" && a.toLowerCase() === b.toLowerCase();
-
-  const outputs = (i: PowerPlatformPolicyLinkInputs, env: api.EnvironmentInfo): PowerPlatformPolicyLinkOutputs => {
-    const linkedTo = env.vnets?.systemId ?? "";
-    const linked = sameSystemId(linkedTo, i.policySystemId) || (!!env.vnets && env.vnets.id.toLowerCase() === i.policyArmId.toLowerCase() && i.policyArmId !== "");
-    return { ...i, linked, linkStatus: env.vnets?.linkStatus ?? "", linkedPolicySystemId: linkedTo, environmentName: env.displayName, environmentLocation: env.location };
-  };
-
-  /** Prerequisites, then link unless already linked to this policy. */
-  const ensureLinked = async (i: PowerPlatformPolicyLinkInputs): Promise<PowerPlatformPolicyLinkOutputs> => {
-    const admin = connect(i.bapUrl);
-    const env = await admin.getEnvironment(i.environmentId);
-    const before = outputs(i, env);
-    if (before.linked) return before;
-    const problems: string[] = [];
-    if (env.protectionLevel !== api.MANAGED_PROTECTION_LEVEL) {
-      problems.push(
-        `environment '${env.displayName || i.environmentId}' is not a Managed Environment (governanceConfiguration.protectionLevel is '${env.protectionLevel || "none"}'): ` +
-          "enable Managed Environments for it in the Power Platform admin center (Environments > the environment > Enable Managed Environments)",
-      );
-    }
-    if (env.location && !api.sameLocation(env.location, i.policyLocation)) {
-      problems.push(`environment '${env.displayName || i.environmentId}' is in geography '${env.location}' but the enterprise policy is in '${i.policyLocation}': set powerPlatformGeo to '${env.location}' (the policy and its VNets must be in the environment's geography)`);
-    }
-    if (env.vnets) {
-      problems.push(`environment '${env.displayName || i.environmentId}' is already linked to another NetworkInjection policy (${env.vnets.id || env.vnets.systemId}); unlink it first (Disable-SubnetInjection) — this program does not replace a link it did not make`);
-    }
-    if (problems.length) throw new api.PolicyLinkError(`cannot link ${i.policyArmId || i.policySystemId}: ${problems.join("; ")}`);
-    await admin.link(i.environmentId, i.policySystemId);
-    const after = outputs(i, await admin.getEnvironment(i.environmentId));
-    if (!after.linked) throw new api.PolicyLinkError(`the link operation succeeded but environment ${i.environmentId} does not show the policy yet (linkStatus '${after.linkStatus}'); run 'pulumi refresh' later`);
-    return after;
-  };
-
+  const connect = (bapUrl: string) => connectAdminApi(options, bapUrl);
   return {
-    async check(_olds: PowerPlatformPolicyLinkInputs, news: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.CheckResult<PowerPlatformPolicyLinkInputs>> {
-      const failures = checkPolicyLink(clean(news as unknown as Record<string, unknown>));
-      return failures.length ? { inputs: news, failures } : { inputs: news };
+    async check(_olds, news) {
+      return checkResult(news, checkPolicyLink(clean(news)));
     },
 
-    async diff(_id: string, olds: PowerPlatformPolicyLinkOutputs, newsRaw: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.DiffResult> {
-      const news = clean(newsRaw as unknown as Record<string, unknown>);
+    async diff(_id, olds, newsRaw) {
+      const news = clean(newsRaw);
       // [TF]: environment_id and system_id force a new link; one environment holds one such policy,
       // so the old link goes first.
-      const replaces = (["environmentId", "policySystemId"] as const).filter((k) => isUnknown(news[k]) || news[k].toLowerCase() !== String(olds[k] ?? "").toLowerCase());
-      if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: true };
+      const replaces = changedIgnoringCase(news, olds, ["environmentId", "policySystemId"] as const);
+      if (replaces.length) return { changes: true, replaces, deleteBeforeReplace: true };
       const changes = olds.linked === false || news.bapUrl !== olds.bapUrl || news.policyArmId !== olds.policyArmId || news.policyLocation !== olds.policyLocation;
       return { changes, replaces: [], stables: ["environmentId", "policySystemId"] };
     },
 
-    async create(inputs: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.CreateResult<PowerPlatformPolicyLinkOutputs>> {
-      const i = clean(inputs as unknown as Record<string, unknown>);
-      const outs = await ensureLinked(i);
-      return { id: `${i.environmentId}_networkinjection`, outs };
+    async create(inputs) {
+      const i = clean(inputs);
+      return { id: `${i.environmentId}_networkinjection`, outs: await ensureLinked(connect(i.bapUrl), i) };
     },
 
-    async read(id: string, props?: PowerPlatformPolicyLinkOutputs): Promise<pulumi.dynamic.ReadResult<PowerPlatformPolicyLinkOutputs>> {
+    async read(id, props) {
       if (!props || !props.environmentId) return { id, props };
-      const i = clean(props as unknown as Record<string, unknown>);
+      const i = clean(props);
       const outs = outputs(i, await connect(i.bapUrl).getEnvironment(i.environmentId));
       if (!outs.linked) pulumiLog()("warn", `environment ${i.environmentId} is no longer linked to ${i.policyArmId || i.policySystemId}${outs.linkedPolicySystemId ? ` (it is linked to ${outs.linkedPolicySystemId})` : ""}; 'pulumi up' links it again`);
       return { id, props: outs };
     },
 
-    async update(_id: string, _olds: PowerPlatformPolicyLinkOutputs, news: PowerPlatformPolicyLinkInputs): Promise<pulumi.dynamic.UpdateResult<PowerPlatformPolicyLinkOutputs>> {
-      return { outs: await ensureLinked(clean(news as unknown as Record<string, unknown>)) };
+    async update(_id, _olds, newsRaw) {
+      const news = clean(newsRaw);
+      return { outs: await ensureLinked(connect(news.bapUrl), news) };
     },
 
-    async delete(_id: string, props: PowerPlatformPolicyLinkOutputs): Promise<void> {
-      const i = clean(props as unknown as Record<string, unknown>);
-      const admin = connect(i.bapUrl);
-      let env: api.EnvironmentInfo;
-      try {
-        env = await admin.getEnvironment(i.environmentId);
-      } catch (e) {
-        // The environment itself is gone: nothing is linked any more ([TF] treats a 404 as done too).
-        if ((e as Error).name === "PolicyLinkError" && /was not found/.test((e as Error).message)) {
-          pulumiLog()("warn", `environment ${i.environmentId} no longer exists; nothing to unlink`);
-          return;
-        }
-        throw e;
-      }
-      const now = outputs(i, env);
-      if (!now.linked) {
-        pulumiLog()("info", `environment ${i.environmentId} is not linked to ${i.policyArmId || i.policySystemId}; nothing to unlink`);
-        return;
-      }
-      await admin.unlink(i.environmentId, i.policySystemId);
+    async delete(_id, props) {
+      const i = clean(props);
+      await unlinkIfLinked(connect(i.bapUrl), i);
     },
   };
 }
@@ -206,8 +210,10 @@ export interface PowerPlatformPolicyLinkArgs {
  * (never a link it did not make). Holds no secret: the token is read at run time.
  */
 export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
+  /** Whether the environment is linked to this policy, and its link status, as last read. */
   declare public readonly linked: pulumi.Output<boolean>;
   declare public readonly linkStatus: pulumi.Output<string>;
+  /** The policy the environment is linked to now ("" for none), and the environment's display name. */
   declare public readonly linkedPolicySystemId: pulumi.Output<string>;
   declare public readonly environmentName: pulumi.Output<string>;
 

@@ -29,6 +29,23 @@ const [file, armUrl, subscriptionId] = process.argv.slice(1);
 })().catch((e) => { process.stderr.write(String(e && e.stack || e)); process.exit(3); });
 `;
 
+// Runs in the child: mode check on a provider that is not registered, which must fail with the provider's named error.
+const CHILD_REFUSED = `
+const fs = require("fs");
+const requireFromString = require("require-from-string");
+const [file, armUrl, subscriptionId] = process.argv.slice(1);
+(async () => {
+  const provider = requireFromString(fs.readFileSync(file, "utf8")).handler();
+  const news = { subscriptionId, namespace: "Microsoft.Network", features: [], mode: "check", armUrl };
+  try {
+    await provider.create(news);
+    process.stdout.write("\\nRESULT " + JSON.stringify({ created: true }) + "\\n");
+  } catch (e) {
+    process.stdout.write("\\nRESULT " + JSON.stringify({ name: e.name, message: e.message }) + "\\n");
+  }
+})().catch((e) => { process.stderr.write(String(e && e.stack || e)); process.exit(3); });
+`;
+
 describe("AzureProviderRegistration serialized as Pulumi does it", () => {
   let emu: ArmEmulator;
   let dir: string;
@@ -54,17 +71,22 @@ describe("AzureProviderRegistration serialized as Pulumi does it", () => {
     expect(text).toMatch(/require\("axios"\)/);
   });
 
-  it("registers a fresh subscription's feature and provider from the serialized text, and delete leaves them registered", async () => {
+  const runChild = (script: string): Promise<string> => {
     const file = path.join(dir, "provider.js");
     fs.writeFileSync(file, text);
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ["-e", CHILD, file, emu.url, SUBSCRIPTION], {
+    return new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ["-e", script, file, emu.url, SUBSCRIPTION], {
         cwd: ROOT, timeout: 20_000,
         env: { PATH: process.env.PATH ?? "", AZURE_RESOURCE_MANAGER_ACCESS_TOKEN: emu.token, AZURE_REGISTRATION_POLL_MS: "5" },
       }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)));
     });
+  };
+  const resultOf = (stdout: string): unknown => JSON.parse(stdout.split("\n").find((l) => l.startsWith("RESULT "))?.slice("RESULT ".length) ?? "null");
+
+  it("registers a fresh subscription's feature and provider from the serialized text, and delete leaves them registered", async () => {
+    const stdout = await runChild(CHILD);
     // The provider's progress lines go to stdout too (pulumi.log without an engine); the result is the marked line.
-    const result = JSON.parse(stdout.split("\n").find((l) => l.startsWith("RESULT "))?.slice("RESULT ".length) ?? "null") as { checked: { failures?: unknown[] }; created: { outs: Record<string, unknown> }; unchanged: { changes: boolean } };
+    const result = resultOf(stdout) as { checked: { failures?: unknown[] }; created: { outs: Record<string, unknown> }; unchanged: { changes: boolean } };
     expect(result.checked.failures ?? []).toEqual([]);
     expect(result.created.outs).toMatchObject({ registrationState: "Registered", featureStates: { enterprisePoliciesPreview: "Registered" } });
     expect(result.unchanged.changes).toBe(false);
@@ -73,5 +95,15 @@ describe("AzureProviderRegistration serialized as Pulumi does it", () => {
     expect(stdout).toMatch(/resource provider Microsoft\.PowerPlatform: registration requested/);
     expect(stdout).toMatch(/stay registered in subscription/);
     expect(stdout).not.toContain(emu.token);
+  });
+
+  // The provider's errors are subclasses of common.ts ProviderError: the rebuilt class keeps its name
+  // and message (not `instanceof Error`: the serializer's rebuilt Error subclasses never were, see
+  // dataverse/provider.ts partialFailure, so callers go by the name).
+  it("fails a check-mode registration with the provider's named error, rebuilt from the serialized text", async () => {
+    emu.providers.set("Microsoft.Network", "NotRegistered");
+    const result = resultOf(await runChild(CHILD_REFUSED)) as { name?: string; message?: string };
+    expect(result.name).toBe("RegistrationError");
+    expect(result.message).toMatch(/lacks what this stack needs[\s\S]*resource provider Microsoft\.Network is 'NotRegistered': az provider register --namespace Microsoft\.Network/);
   });
 });
