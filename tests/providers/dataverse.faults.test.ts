@@ -6,6 +6,7 @@ import { IomMappingSet } from "../../dynamic-providers/dataverse/provider";
 import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { createDataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";
 import { buildBatch, parseBatchResponse } from "../../dynamic-providers/dataverse/batch";
+import { waitFor } from "../support/barrier";
 import { captureConsolePerTest } from "../support/console";
 
 let h: Harness | undefined;
@@ -218,13 +219,18 @@ describe("client pieces", () => {
   });
 
   it("a request that times out is split and retried with smaller chunks", async () => {
-    h = await startHarness({ latencyPerRowMs: 0.5 }, {}, 600);
-    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 200, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
+    h = await startHarness({}, {}, 600);
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 1000, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
+    // A barrier, not latency: the 600-row request is held until the client, having given up on it,
+    // sends a smaller one (with no retries left, only the split can send a second request).
+    const release = h.emu.holdAnswers();
+    const releasedOnSplit = waitFor(() => h!.emu.heldAnswers >= 2, "a second, smaller request", 20_000).then(release);
     const created = await client.createMany(
       { logicalName: "zq1_prodmap", entitySet: "zq1_prodmaps", primaryId: "zq1_prodmapid" },
       Array.from({ length: 600 }, (_, i) => ({ zq1_extfld: "sku", zq1_extval: `T${i}`, zq1_prodmapid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` })),
     );
-    // The first 600-row request (300 ms) times out; halves go through; the timed-out one may have committed.
+    await releasedOnSplit;
+    // The first 600-row request times out; halves go through; the timed-out one may have committed.
     expect(created.failures).toEqual([]);
     expect(h.mappingRows().length).toBe(600);
     expect(client.stats.writeRequests).toBeGreaterThan(1);
