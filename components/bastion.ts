@@ -2,8 +2,9 @@ import * as network from "@pulumi/azure-native/network";
 import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../naming";
 import type { LandingPlacement } from "./landing";
+import { standardPublicIp } from "./network";
 
-/** The SKUs this landing deploys (config.ts BASTION_SKUS): both run a dedicated host in AzureBastionSubnet behind a public IP. */
+/** The SKUs this landing deploys (config/schema.ts BASTION_SKUS): both run a dedicated host in AzureBastionSubnet behind a public IP. */
 export type BastionSku = "Basic" | "Standard";
 
 export interface BastionArgs extends LandingPlacement {
@@ -29,15 +30,7 @@ export class Bastion extends pulumi.ComponentResource {
     const { resourceGroupName, location, naming, tags } = args;
     this.hostName = resourceName(naming, "bas");
     // Basic and Standard need a Standard, static public IP (Microsoft's Bastion configuration settings, "Public IP address").
-    const ip = new network.PublicIPAddress(`${name}-pip`, {
-      resourceGroupName,
-      location,
-      publicIpAddressName: resourceName(naming, "pip", "bas"),
-      sku: { name: "Standard", tier: "Regional" },
-      publicIPAllocationMethod: "Static",
-      publicIPAddressVersion: "IPv4",
-      tags,
-    }, { parent: this });
+    const ip = standardPublicIp(this, `${name}-pip`, args, "bas");
     const host = new network.BastionHost(`${name}-host`, {
       resourceGroupName,
       location,

@@ -68,160 +68,179 @@ export class DataGateway extends pulumi.ComponentResource {
 
   constructor(name: string, args: DataGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     super("iom:gateway:DataGateway", name, {}, opts);
-    const child = { parent: this };
-    const { resourceGroupName, tags, naming } = args;
-    this.clusterName = gatewayClusterName(naming);
+    this.clusterName = gatewayClusterName(args.naming);
     this.registrationMode = args.registration ? "servicePrincipal" : "manual";
-    const readableSecrets = [args.recoveryKeySecret, ...(args.registration ? [args.registration.clientSecretSecret] : [])];
-
     let clusterCreator: pulumi.Resource | undefined;
     for (let index = 0; index < args.vmCount; index++) {
-      const node = String(index + 1).padStart(2, "0");
-      const computerName = gatewayComputerName(naming, index);
-      const nic = new network.NetworkInterface(`${name}-nic-${node}`, {
-        resourceGroupName,
-        location: args.location,
-        networkInterfaceName: resourceName(naming, "nic", `gw${node}`),
-        ipConfigurations: [{ name: "ipconfig1", primary: true, subnet: { id: args.subnetId }, privateIPAllocationMethod: "Dynamic" }],
-        tags,
-      }, child);
-
-      const vm = new compute.VirtualMachine(`${name}-vm-${node}`, {
-        resourceGroupName,
-        location: args.location,
-        vmName: resourceName(naming, "vm", `gw${node}`),
-        zones: args.zones.length > 0 ? [args.zones[index % args.zones.length]] : undefined,
-        hardwareProfile: { vmSize: args.vmSize },
-        identity: { type: "SystemAssigned" },
-        storageProfile: {
-          imageReference: { publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2022-datacenter-azure-edition", version: "latest" },
-          osDisk: {
-            name: resourceName(naming, "osdisk", `gw${node}`),
-            createOption: "FromImage",
-            caching: "ReadWrite",
-            deleteOption: "Delete",
-            managedDisk: { storageAccountType: args.osDiskType },
-          },
-        },
-        osProfile: {
-          computerName,
-          adminUsername: args.adminUsername,
-          adminPassword: pulumi.secret(args.adminPassword),
-          allowExtensionOperations: true,
-          windowsConfiguration: {
-            provisionVMAgent: true,
-            enableAutomaticUpdates: true,
-            patchSettings: {
-              patchMode: "AutomaticByPlatform",
-              assessmentMode: "AutomaticByPlatform",
-              enableHotpatching: false,
-              automaticByPlatformSettings: { rebootSetting: "IfRequired" },
-            },
-          },
-        },
-        networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Delete" }] },
-        securityProfile: {
-          securityType: "TrustedLaunch",
-          uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
-          encryptionAtHost: args.encryptionAtHost, // the policy flags false
-        },
-        diagnosticsProfile: { bootDiagnostics: { enabled: true } }, // managed storage: no account to expose
-        tags,
-      }, {
-        ...child,
-        dependsOn: args.after?.length ? args.after : undefined,
-        // An existing VM's admin password cannot be changed through the VM resource; a rotated
-        // password reaches the running VM through the VM access extension below instead.
-        ignoreChanges: ["osProfile.adminPassword"],
-      });
-
-      // Trusted Launch's boot integrity monitoring reports through this extension.
-      const attestation = new compute.VirtualMachineExtension(`${name}-vm-${node}-attestation`, {
-        resourceGroupName,
-        location: args.location,
-        vmName: vm.name,
-        vmExtensionName: "GuestAttestation",
-        publisher: "Microsoft.Azure.Security.WindowsAttestation",
-        type: "GuestAttestation",
-        typeHandlerVersion: "1.0",
-        autoUpgradeMinorVersion: true,
-        enableAutomaticUpgrade: true,
-        tags,
-      }, child);
-
-      // Sets the current admin password on the running VM (Microsoft's VMAccess extension for
-      // Windows: settings.username, protectedSettings.password). A new rotation window changes the
-      // protected settings and the update tag, so Azure runs it again; the VM is never replaced.
-      const passwordReset = new compute.VirtualMachineExtension(`${name}-vm-${node}-admin-password`, {
-        resourceGroupName,
-        location: args.location,
-        vmName: vm.name,
-        vmExtensionName: "VMAccessAgent",
-        publisher: "Microsoft.Compute",
-        type: "VMAccessAgent",
-        typeHandlerVersion: "2.4",
-        autoUpgradeMinorVersion: true,
-        forceUpdateTag: args.adminPasswordRotation,
-        settings: { username: args.adminUsername },
-        protectedSettings: pulumi.secret(pulumi.output(args.adminPassword).apply((password) => ({ password }))),
-        tags,
-      }, { ...child, dependsOn: [attestation] }); // one extension operation at a time on a VM
-
-      const principalId = vm.identity.apply((identity) => identity?.principalId ?? "");
-      const readers = readableSecrets.flatMap((secret) =>
-        grantRole(this, `${name}-vm-${node}-reads-${secret.secretName}`, "keyVaultSecretsUser", secret.id, args.subscriptionId,
-          [{ key: "identity", principalId, principalType: "ServicePrincipal" }]),
-      );
-
-      const mode = !args.registration ? "prepare" : index === 0 ? "create" : "join";
-      const parameters: Record<string, string> = {
-        Mode: mode,
-        PowerShellVersion: args.powerShellVersion,
-        GatewayInstallerUrl: args.installer.url,
-        GatewayInstallerArguments: args.installer.arguments,
-      };
-      if (args.registration) {
-        Object.assign(parameters, {
-          RecoveryKeySecretName: args.recoveryKeySecret.secretName,
-          ClientSecretSecretName: args.registration.clientSecretSecret.secretName,
-          ClientId: args.registration.clientId,
-          TenantId: args.registration.tenantId,
-          ClusterName: this.clusterName,
-        });
-        // Only values that exist: an empty one could be dropped on the way to the script.
-        if (args.registration.regionKey) parameters.RegionKey = args.registration.regionKey;
-        if (args.registration.adminObjectIds.length > 0) parameters.AdminObjectIds = args.registration.adminObjectIds.join(",");
-      }
-      const setup = new compute.VirtualMachineRunCommandByVirtualMachine(`${name}-vm-${node}-setup`, {
-        resourceGroupName,
-        location: args.location,
-        vmName: vm.name,
-        runCommandName: "iom-gateway-setup",
-        source: { script: GATEWAY_SETUP_SCRIPT },
-        parameters: [
-          ...Object.entries(parameters).map(([pname, value]) => ({ name: pname, value })),
-          ...(args.registration ? [{ name: "VaultName", value: args.vaultName }] : []),
-        ],
-        asyncExecution: false,
-        timeoutInSeconds: 3600,
-        treatFailureAsDeploymentFailure: true,
-        tags,
-      }, { ...child, dependsOn: [...readers, passwordReset, ...(clusterCreator ? [clusterCreator] : [])] });
-      if (index === 0) clusterCreator = setup; // members join only after the cluster exists
-
-      this.vms.push({ name: vm.name, id: vm.id, principalId, setup });
+      const node = this.node(name, args, index, clusterCreator);
+      if (index === 0) clusterCreator = node.setup; // members join only after the cluster exists
+      this.vms.push(node);
     }
-
-    if (!args.registration) {
-      const wayIn = args.bastionHostName
-        ? `connect to each gateway VM through Azure Bastion '${args.bastionHostName}' (Azure portal > the VM > Connect > Bastion)`
-        : "connect to each gateway VM (they have no public IP: set bastionSku and bastionSubnetPrefix and run pulumi up for this stack's Azure Bastion, " +
-          "or come in over your own private network path)";
-      this.manualStep =
-        `Register the installed gateway: ${wayIn} as '${args.adminUsername}' with the password in Key Vault secret '${args.adminPasswordSecretName}', ` +
-        `open the On-premises data gateway app, sign in with a user account, and register the first VM as cluster '${this.clusterName}' ` +
-        `with the recovery key from Key Vault secret '${args.recoveryKeySecret.secretName}'; add each further VM to that cluster with the same key.`;
-    }
+    if (!args.registration) this.manualStep = this.manualRegistrationStep(args);
     this.registerOutputs({ clusterName: this.clusterName, registrationMode: this.registrationMode, manualStep: this.manualStep });
+  }
+
+  /** One gateway node: its NIC and VM, the VM's extensions, its read access to the vault secrets, then its setup. */
+  private node(name: string, args: DataGatewayArgs, index: number, clusterCreator: pulumi.Resource | undefined): DataGateway["vms"][number] {
+    const node = String(index + 1).padStart(2, "0");
+    const nic = this.nic(name, args, node);
+    const vm = this.vm(name, args, index, node, nic);
+    const passwordReset = this.extensions(name, args, node, vm);
+    const principalId = vm.identity.apply((identity) => identity?.principalId ?? "");
+    const readableSecrets = [args.recoveryKeySecret, ...(args.registration ? [args.registration.clientSecretSecret] : [])];
+    const readers = readableSecrets.flatMap((secret) =>
+      grantRole(this, `${name}-vm-${node}-reads-${secret.secretName}`, "keyVaultSecretsUser", secret.id, args.subscriptionId,
+        [{ key: "identity", principalId, principalType: "ServicePrincipal" }]),
+    );
+    const setup = new compute.VirtualMachineRunCommandByVirtualMachine(`${name}-vm-${node}-setup`, {
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      vmName: vm.name,
+      runCommandName: "iom-gateway-setup",
+      source: { script: GATEWAY_SETUP_SCRIPT },
+      parameters: [
+        ...Object.entries(this.setupParameters(args, index)).map(([pname, value]) => ({ name: pname, value })),
+        ...(args.registration ? [{ name: "VaultName", value: args.vaultName }] : []),
+      ],
+      asyncExecution: false,
+      timeoutInSeconds: 3600,
+      treatFailureAsDeploymentFailure: true,
+      tags: args.tags,
+    }, { parent: this, dependsOn: [...readers, passwordReset, ...(clusterCreator ? [clusterCreator] : [])] });
+    return { name: vm.name, id: vm.id, principalId, setup };
+  }
+
+  private nic(name: string, args: DataGatewayArgs, node: string): network.NetworkInterface {
+    return new network.NetworkInterface(`${name}-nic-${node}`, {
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      networkInterfaceName: resourceName(args.naming, "nic", `gw${node}`),
+      ipConfigurations: [{ name: "ipconfig1", primary: true, subnet: { id: args.subnetId }, privateIPAllocationMethod: "Dynamic" }],
+      tags: args.tags,
+    }, { parent: this });
+  }
+
+  /** Windows Server 2022 with Trusted Launch, no public IP, automatic guest patching, boot diagnostics. */
+  private vm(name: string, args: DataGatewayArgs, index: number, node: string, nic: network.NetworkInterface): compute.VirtualMachine {
+    const { naming } = args;
+    return new compute.VirtualMachine(`${name}-vm-${node}`, {
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      vmName: resourceName(naming, "vm", `gw${node}`),
+      zones: args.zones.length > 0 ? [args.zones[index % args.zones.length]] : undefined,
+      hardwareProfile: { vmSize: args.vmSize },
+      identity: { type: "SystemAssigned" },
+      storageProfile: {
+        imageReference: { publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2022-datacenter-azure-edition", version: "latest" },
+        osDisk: {
+          name: resourceName(naming, "osdisk", `gw${node}`),
+          createOption: "FromImage",
+          caching: "ReadWrite",
+          deleteOption: "Delete",
+          managedDisk: { storageAccountType: args.osDiskType },
+        },
+      },
+      osProfile: {
+        computerName: gatewayComputerName(naming, index),
+        adminUsername: args.adminUsername,
+        adminPassword: pulumi.secret(args.adminPassword),
+        allowExtensionOperations: true,
+        windowsConfiguration: {
+          provisionVMAgent: true,
+          enableAutomaticUpdates: true,
+          patchSettings: {
+            patchMode: "AutomaticByPlatform",
+            assessmentMode: "AutomaticByPlatform",
+            enableHotpatching: false,
+            automaticByPlatformSettings: { rebootSetting: "IfRequired" },
+          },
+        },
+      },
+      networkProfile: { networkInterfaces: [{ id: nic.id, primary: true, deleteOption: "Delete" }] },
+      securityProfile: {
+        securityType: "TrustedLaunch",
+        uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
+        encryptionAtHost: args.encryptionAtHost, // the policy flags false
+      },
+      diagnosticsProfile: { bootDiagnostics: { enabled: true } }, // managed storage: no account to expose
+      tags: args.tags,
+    }, {
+      parent: this,
+      dependsOn: args.after?.length ? args.after : undefined,
+      // An existing VM's admin password cannot be changed through the VM resource; a rotated
+      // password reaches the running VM through the VM access extension (extensions) instead.
+      ignoreChanges: ["osProfile.adminPassword"],
+    });
+  }
+
+  /** The VM's extensions, one operation at a time: guest attestation, then the admin password; returns the last. */
+  private extensions(name: string, args: DataGatewayArgs, node: string, vm: compute.VirtualMachine): compute.VirtualMachineExtension {
+    const { resourceGroupName, location, tags } = args;
+    // Trusted Launch's boot integrity monitoring reports through this extension.
+    const attestation = new compute.VirtualMachineExtension(`${name}-vm-${node}-attestation`, {
+      resourceGroupName,
+      location,
+      vmName: vm.name,
+      vmExtensionName: "GuestAttestation",
+      publisher: "Microsoft.Azure.Security.WindowsAttestation",
+      type: "GuestAttestation",
+      typeHandlerVersion: "1.0",
+      autoUpgradeMinorVersion: true,
+      enableAutomaticUpgrade: true,
+      tags,
+    }, { parent: this });
+
+    // Sets the current admin password on the running VM (Microsoft's VMAccess extension for
+    // Windows: settings.username, protectedSettings.password). A new rotation window changes the
+    // protected settings and the update tag, so Azure runs it again; the VM is never replaced.
+    return new compute.VirtualMachineExtension(`${name}-vm-${node}-admin-password`, {
+      resourceGroupName,
+      location,
+      vmName: vm.name,
+      vmExtensionName: "VMAccessAgent",
+      publisher: "Microsoft.Compute",
+      type: "VMAccessAgent",
+      typeHandlerVersion: "2.4",
+      autoUpgradeMinorVersion: true,
+      forceUpdateTag: args.adminPasswordRotation,
+      settings: { username: args.adminUsername },
+      protectedSettings: pulumi.secret(pulumi.output(args.adminPassword).apply((password) => ({ password }))),
+      tags,
+    }, { parent: this, dependsOn: [attestation] }); // one extension operation at a time on a VM
+  }
+
+  /** gateway-setup.ps1's parameters for the node at `index`: the first creates the cluster, the others join it. */
+  private setupParameters(args: DataGatewayArgs, index: number): Record<string, string> {
+    const mode = !args.registration ? "prepare" : index === 0 ? "create" : "join";
+    const parameters: Record<string, string> = {
+      Mode: mode,
+      PowerShellVersion: args.powerShellVersion,
+      GatewayInstallerUrl: args.installer.url,
+      GatewayInstallerArguments: args.installer.arguments,
+    };
+    if (args.registration) {
+      Object.assign(parameters, {
+        RecoveryKeySecretName: args.recoveryKeySecret.secretName,
+        ClientSecretSecretName: args.registration.clientSecretSecret.secretName,
+        ClientId: args.registration.clientId,
+        TenantId: args.registration.tenantId,
+        ClusterName: this.clusterName,
+      });
+      // Only values that exist: an empty one could be dropped on the way to the script.
+      if (args.registration.regionKey) parameters.RegionKey = args.registration.regionKey;
+      if (args.registration.adminObjectIds.length > 0) parameters.AdminObjectIds = args.registration.adminObjectIds.join(",");
+    }
+    return parameters;
+  }
+
+  /** Without a service principal: how an admin gets in and registers the prepared nodes once. */
+  private manualRegistrationStep(args: DataGatewayArgs): string {
+    const wayIn = args.bastionHostName
+      ? `connect to each gateway VM through Azure Bastion '${args.bastionHostName}' (Azure portal > the VM > Connect > Bastion)`
+      : "connect to each gateway VM (they have no public IP: set bastionSku and bastionSubnetPrefix and run pulumi up for this stack's Azure Bastion, " +
+        "or come in over your own private network path)";
+    return `Register the installed gateway: ${wayIn} as '${args.adminUsername}' with the password in Key Vault secret '${args.adminPasswordSecretName}', ` +
+      `open the On-premises data gateway app, sign in with a user account, and register the first VM as cluster '${this.clusterName}' ` +
+      `with the recovery key from Key Vault secret '${args.recoveryKeySecret.secretName}'; add each further VM to that cluster with the same key.`;
   }
 }

@@ -95,7 +95,7 @@ function Install-GatewaySoftware {
 }
 
 # What to do, by <mode>/<this machine's gateway>/<cluster in the service>. The whole decision is this
-# table; components/gatewaySetupPlan.ts holds the same table and the tests compare the two.
+# table; tests/support/gateway-setup-plan.ts holds the same table and the tests compare the two.
 #   notInstalled  no gateway service on this machine and the cluster lists no member for it
 #   installedOnly gateway service present, not a member of the cluster (Add-DataGatewayClusterMember needs exactly this)
 #   registered    gateway service present and the cluster lists this machine

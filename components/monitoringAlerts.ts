@@ -21,11 +21,13 @@ export const BLOB_WRITE_OPERATIONS = ["PutBlob", "PutBlockList"] as const;
 
 const kql = (value: string) => JSON.stringify(value); // KQL string literals take JSON's escapes
 const kqlList = (values: readonly string[]) => `dynamic([${values.map(kql).join(", ")}])`;
+/** The gateway nodes as a KQL list `nodes`, lower-cased as `tolower(_ResourceId)` compares them. */
+const nodesLet = (vmIds: string[]) => `let nodes = ${kqlList(vmIds.map((id) => id.toLowerCase()))};`;
 
 /** One row per gateway node that sent no heartbeat in the rule's window. */
 export function heartbeatMissingQuery(vmIds: string[]): string {
   return [
-    `let nodes = ${kqlList(vmIds.map((id) => id.toLowerCase()))};`,
+    nodesLet(vmIds),
     "let seen = Heartbeat | where tolower(_ResourceId) in (nodes) | distinct ResourceId = tolower(_ResourceId);",
     "print ResourceId = nodes",
     "| mv-expand ResourceId to typeof(string)",
@@ -36,7 +38,7 @@ export function heartbeatMissingQuery(vmIds: string[]): string {
 /** One row when no node of the cluster sent a heartbeat in the rule's window. */
 export function clusterDownQuery(vmIds: string[]): string {
   return [
-    `let nodes = ${kqlList(vmIds.map((id) => id.toLowerCase()))};`,
+    nodesLet(vmIds),
     "Heartbeat",
     "| where tolower(_ResourceId) in (nodes)",
     "| summarize NodesReporting = dcount(tolower(_ResourceId))",
@@ -116,6 +118,13 @@ interface LogRule {
   splitBy?: string[];
 }
 
+interface MetricRule {
+  key: string;
+  description: string;
+  severity: number;
+  criterion: monitor.MetricAlertArgs["criteria"];
+}
+
 /**
  * Log search alerts on the workspace and metric alerts on the drop account. The rules that exist
  * depend on the stack: gateway rules only with gateway nodes, the whole-cluster rule only with more
@@ -127,10 +136,14 @@ export class MonitoringAlerts extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("iom:monitoring:Alerts", name, {}, opts);
-    const child = { parent: this };
-    const { naming, tags, resourceGroupName, location } = args;
-    const vmIds = pulumi.all(args.gatewayVmIds);
+    for (const rule of this.logRules(args)) this.logAlert(name, args, rule);
+    for (const rule of this.metricRules(args)) this.metricAlert(name, args, rule);
+    this.registerOutputs({ ruleNames: this.ruleNames });
+  }
 
+  /** The log search rules this stack has: the gateway's with gateway nodes, the vault's, File Drop silence when configured. */
+  private logRules(args: MonitoringAlertsArgs): LogRule[] {
+    const vmIds = pulumi.all(args.gatewayVmIds);
     const logRules: LogRule[] = [];
     if (args.gatewayVmIds.length > 0) {
       logRules.push(
@@ -173,40 +186,45 @@ export class MonitoringAlerts extends pulumi.ComponentResource {
         window: `PT${args.fileDropSilenceHours}H`,
       });
     }
+    return logRules;
+  }
 
-    for (const rule of logRules) {
-      const ruleName = resourceName(naming, "alert", rule.key);
-      new monitor.ScheduledQueryRule(`${name}-${rule.key}`, {
-        resourceGroupName,
-        location,
-        ruleName,
-        displayName: ruleName,
-        description: rule.description,
-        kind: "LogAlert",
-        enabled: true,
-        severity: rule.severity,
-        scopes: [args.workspaceId],
-        evaluationFrequency: rule.frequency,
-        windowSize: rule.window,
-        autoMitigate: true,
-        criteria: {
-          allOf: [{
-            query: rule.query,
-            timeAggregation: "Count",
-            operator: "GreaterThan",
-            threshold: 0,
-            dimensions: (rule.splitBy ?? []).map((column) => ({ name: column, operator: "Include", values: ["*"] })),
-            failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 },
-          }],
-        },
-        actions: { actionGroups: [args.actionGroupId] },
-        tags,
-      }, child);
-      this.ruleNames[rule.key] = ruleName;
-    }
+  /** A log search alert on the workspace: fires when the rule's query returns a row. */
+  private logAlert(name: string, args: MonitoringAlertsArgs, rule: LogRule): void {
+    const ruleName = resourceName(args.naming, "alert", rule.key);
+    new monitor.ScheduledQueryRule(`${name}-${rule.key}`, {
+      resourceGroupName: args.resourceGroupName,
+      location: args.location,
+      ruleName,
+      displayName: ruleName,
+      description: rule.description,
+      kind: "LogAlert",
+      enabled: true,
+      severity: rule.severity,
+      scopes: [args.workspaceId],
+      evaluationFrequency: rule.frequency,
+      windowSize: rule.window,
+      autoMitigate: true,
+      criteria: {
+        allOf: [{
+          query: rule.query,
+          timeAggregation: "Count",
+          operator: "GreaterThan",
+          threshold: 0,
+          dimensions: (rule.splitBy ?? []).map((column) => ({ name: column, operator: "Include", values: ["*"] })),
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 },
+        }],
+      },
+      actions: { actionGroups: [args.actionGroupId] },
+      tags: args.tags,
+    }, { parent: this });
+    this.ruleNames[rule.key] = ruleName;
+  }
 
+  /** The drop account's metric rules: failed writes, and availability below the threshold. */
+  private metricRules(args: MonitoringAlertsArgs): MetricRule[] {
     const blobNamespace = "Microsoft.Storage/storageAccounts/blobServices";
-    const metricRules: { key: string; description: string; severity: number; criterion: monitor.MetricAlertArgs["criteria"] }[] = [
+    return [
       {
         key: "drop-write-failures",
         description: "Writes to the drop account's blob service failed (Transactions of PutBlob, PutBlock or PutBlockList with a ResponseType other than Success).",
@@ -246,26 +264,26 @@ export class MonitoringAlerts extends pulumi.ComponentResource {
         },
       },
     ];
-    for (const rule of metricRules) {
-      const ruleName = resourceName(naming, "alert", rule.key);
-      new monitor.MetricAlert(`${name}-${rule.key}`, {
-        resourceGroupName,
-        location: "global",
-        ruleName,
-        description: rule.description,
-        enabled: true,
-        severity: rule.severity,
-        scopes: [args.blobServiceId],
-        evaluationFrequency: "PT5M",
-        windowSize: "PT15M",
-        autoMitigate: true,
-        criteria: rule.criterion,
-        actions: [{ actionGroupId: args.actionGroupId }],
-        tags,
-      }, child);
-      this.ruleNames[rule.key] = ruleName;
-    }
+  }
 
-    this.registerOutputs({ ruleNames: this.ruleNames });
+  /** A metric alert on the drop account's blob service, evaluated every 5 minutes over 15. */
+  private metricAlert(name: string, args: MonitoringAlertsArgs, rule: MetricRule): void {
+    const ruleName = resourceName(args.naming, "alert", rule.key);
+    new monitor.MetricAlert(`${name}-${rule.key}`, {
+      resourceGroupName: args.resourceGroupName,
+      location: "global",
+      ruleName,
+      description: rule.description,
+      enabled: true,
+      severity: rule.severity,
+      scopes: [args.blobServiceId],
+      evaluationFrequency: "PT5M",
+      windowSize: "PT15M",
+      autoMitigate: true,
+      criteria: rule.criterion,
+      actions: [{ actionGroupId: args.actionGroupId }],
+      tags: args.tags,
+    }, { parent: this });
+    this.ruleNames[rule.key] = ruleName;
   }
 }

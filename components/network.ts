@@ -128,6 +128,19 @@ export function gatewayOutboundRules(privateEndpointSubnetPrefix: string, outbou
   return rules;
 }
 
+/** A Standard, static IPv4 public IP named `pip-...-<suffix>`, the kind the NAT gateway and Azure Bastion take. */
+export function standardPublicIp(parent: pulumi.Resource, name: string, args: LandingPlacement, suffix: string): network.PublicIPAddress {
+  return new network.PublicIPAddress(name, {
+    resourceGroupName: args.resourceGroupName,
+    location: args.location,
+    publicIpAddressName: resourceName(args.naming, "pip", suffix),
+    sku: { name: "Standard", tier: "Regional" },
+    publicIPAllocationMethod: "Static",
+    publicIPAddressVersion: "IPv4",
+    tags: args.tags,
+  }, { parent });
+}
+
 /**
  * The landing VNet: a subnet for private endpoints, one for the data gateway (no inbound, only the
  * outbound traffic the gateway needs, egress through a NAT gateway rather than a public IP on the VM),
@@ -248,15 +261,7 @@ export class Network extends pulumi.ComponentResource {
 
   private natGateway(name: string, args: NetworkArgs): network.NatGateway {
     const { resourceGroupName, location, naming, tags } = args;
-    const ip = new network.PublicIPAddress(`${name}-pip-ng`, {
-      resourceGroupName,
-      location,
-      publicIpAddressName: resourceName(naming, "pip", "ng"),
-      sku: { name: "Standard", tier: "Regional" },
-      publicIPAllocationMethod: "Static",
-      publicIPAddressVersion: "IPv4",
-      tags,
-    }, { parent: this });
+    const ip = standardPublicIp(this, `${name}-pip-ng`, args, "ng");
     return new network.NatGateway(`${name}-ng`, {
       resourceGroupName,
       location,

@@ -8,7 +8,7 @@
  * Exit codes: 0 healthy (warnings allowed), 1 something fails, 2 usage or configuration error.
  */
 import * as path from "path";
-import { parseArgs } from "util";
+import { parseFlags, runAsCommand, UsageError, wholeNumberFlag, type CliIo } from "../dynamic-providers/cli-args";
 import type { CheckContext } from "./context";
 import { errorDocument, formatTable } from "./report";
 import { runDoctor } from "./run";
@@ -19,7 +19,7 @@ const ROOT = path.resolve(__dirname, "..");
 
 export const USAGE = `Usage: npm run doctor -- <stack> [options]
 
-Checks a deployed stack's links with your credentials: the BigCommerce API, Dataverse and IOM,
+Checks a deployed stack's links with your credentials: each BigCommerce store's API, Dataverse and IOM,
 each IOM provider's parameters and activation, the providers' cloud flows and their runs, the
 gateway cluster's members, the File Drop's freshness and Error File Drop, Key Vault secret expiry,
 and (VNet stacks) the Power Platform policy link. Changes nothing.
@@ -32,63 +32,43 @@ Options:
   --timeout <seconds>  deadline of each check group (default 120)
   -h, --help           this text
 
-Credentials: ${BIGCOMMERCE_TOKEN_ENV} (else 'pulumi config get'), DATAVERSE_ACCESS_TOKEN and
+Credentials: each BigCommerce store's ${BIGCOMMERCE_TOKEN_ENV}_<STORE> (${BIGCOMMERCE_TOKEN_ENV} for the
+default or only store; else 'pulumi config get'), DATAVERSE_ACCESS_TOKEN and
 POWER_PLATFORM_ACCESS_TOKEN (else DefaultAzureCredential), DefaultAzureCredential for Azure and
 Fabric (or ${STATIC_TOKEN_ENV}). Endpoints: ${Object.values(ENDPOINT_ENV).join(", ")}, ${CA_FILE_ENV}.
 Exit codes: 0 healthy, 1 something fails, 2 usage or configuration error.`;
 
-export interface DoctorIo {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type DoctorIo = CliIo;
 
 export interface DoctorDeps {
   pulumi?: PulumiRunner;
   now?: () => Date;
 }
 
-function positiveInt(flag: string, text: string | undefined, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new DoctorUsageError(`${flag} must be a whole number from 1 to ${max}, got '${text}'`);
-  return n;
-}
-
 export async function main(argv: string[], env: Readonly<Record<string, string | undefined>>, io: DoctorIo, deps: DoctorDeps = {}): Promise<number> {
   let json = false;
   let stack: string | undefined;
   try {
-    let values: Record<string, string | boolean | undefined>;
-    let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({
-        args: argv,
-        options: {
-          outputs: { type: "string" },
-          json: { type: "boolean", default: false },
-          hours: { type: "string" },
-          "secret-days": { type: "string" },
-          timeout: { type: "string" },
-          help: { type: "boolean", short: "h", default: false },
-        },
-        strict: true,
-        allowPositionals: true,
-      }));
-    } catch (e) {
-      throw new DoctorUsageError((e as Error).message);
-    }
-    json = values.json === true;
-    if (values.help) {
+    const args = parseFlags(argv, {
+      outputs: { type: "string" },
+      json: { type: "boolean" },
+      hours: { type: "string" },
+      "secret-days": { type: "string" },
+      timeout: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    }, true);
+    json = args.flag("json");
+    if (args.flag("help")) {
       io.out(USAGE);
       return 0;
     }
+    const { positionals } = args;
     if (positionals.length !== 1) throw new DoctorUsageError(positionals.length ? `one stack at a time, got ${positionals.join(" ")}` : "name the stack (e.g. npm run doctor -- dev)");
     stack = positionals[0];
-    const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
-    const hours = positiveInt("--hours", str("hours"), 168);
-    const secretDays = positiveInt("--secret-days", str("secret-days"), 365);
-    const timeoutS = positiveInt("--timeout", str("timeout"), 3600) ?? 120;
-    const target = resolveTarget({ stack, outputsFile: str("outputs"), env, pulumi: deps.pulumi ?? systemPulumi(ROOT) });
+    const hours = wholeNumberFlag("--hours", args.string("hours"), 1, 168);
+    const secretDays = wholeNumberFlag("--secret-days", args.string("secret-days"), 1, 365);
+    const timeoutS = wholeNumberFlag("--timeout", args.string("timeout"), 1, 3600) ?? 120;
+    const target = resolveTarget({ stack, outputsFile: args.string("outputs"), env, pulumi: deps.pulumi ?? systemPulumi(ROOT) });
     const services = servicesFromEnv(env, { groupTimeoutMs: timeoutS * 1000, requestTimeoutMs: Math.min(30_000, timeoutS * 1000) });
     const ctx: CheckContext = {
       target,
@@ -104,27 +84,11 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
     io.out(json ? JSON.stringify(report, null, 2) : formatTable(report, Number(env.COLUMNS) || 120));
     return report.exitCode;
   } catch (e) {
-    if (!(e instanceof DoctorUsageError)) throw e;
+    if (!(e instanceof UsageError)) throw e;
     io.err(`error: ${e.message}${/name the stack|one stack at a time|Unknown option|Unexpected argument/i.test(e.message) ? `\n\n${USAGE}` : ""}`);
     if (json) io.out(JSON.stringify(errorDocument(stack, e.message), null, 2));
     return 2;
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2), process.env, {
-    out: (t) => process.stdout.write(`${t}\n`),
-    err: (t) => process.stderr.write(`${t}\n`),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-      // Requests a deadline cut off may still hold sockets or retry timers: do not wait for them.
-      setTimeout(() => process.exit(code), 1000).unref();
-    },
-    (e: unknown) => {
-      // Not a check's failure (those are report lines): a bug. Never print the raw object (it may hold request headers).
-      process.stderr.write(`error: ${e instanceof Error ? e.message.split("\n")[0] : "unexpected failure"}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsCommand(main);

@@ -25,6 +25,11 @@ export function line(id: string, group: string, subject: string, status: CheckSt
   return { id, group, subject, status, summary, ...(fix ? { fix } : {}), ...(details ? { details } : {}) };
 }
 
+/** The line as a line of the BigCommerce store `store` (unchanged without one). */
+export function withStore(l: CheckLine, store: string | undefined): CheckLine {
+  return store ? { ...l, store } : l;
+}
+
 /** "3 h ago", "2 d ago": how long before `now` a time was. */
 export function ago(then: Date, now: Date): string {
   const minutes = Math.max(0, Math.round((now.getTime() - then.getTime()) / 60_000));

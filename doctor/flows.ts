@@ -26,7 +26,7 @@
 import type { DataverseClient } from "../dynamic-providers/dataverse";
 import { readTableMetadata } from "../dynamic-providers/dataverse";
 import { normalizeName } from "../dynamic-providers/iom-provider";
-import { ago, line, plural, utc, type CheckContext } from "./context";
+import { ago, line, plural, utc, withStore, type CheckContext } from "./context";
 import type { ProviderSession } from "./iom-providers";
 import type { CheckLine } from "./report";
 import { errorText } from "./services";
@@ -56,6 +56,8 @@ interface FlowRunRow {
 /** A provider's flows by name, with every cloud flow row of that name. */
 interface ProviderFlows {
   provider: string;
+  /** The BigCommerce store whose provider instance it is. */
+  store?: string;
   /** How the names were found, for the report. */
   source: "config" | "discovered";
   flows: { name: string; rows: WorkflowRow[] }[];
@@ -183,7 +185,7 @@ async function providerFlows(ctx: CheckContext, session: ProviderSession): Promi
     const configured = byName(p.name);
     if (configured) {
       const rows = await flowsNamed(session.client, configured.flows);
-      found.push({ provider: p.name, source: "config", flows: configured.flows.map((f) => ({ name: f, rows: rows.filter((r) => r.name.toLowerCase() === f.toLowerCase()) })) });
+      found.push({ provider: p.name, store: p.store, source: "config", flows: configured.flows.map((f) => ({ name: f, rows: rows.filter((r) => r.name.toLowerCase() === f.toLowerCase()) })) });
       continue;
     }
     // Not in IOM (the provider line says so): nothing to discover from.
@@ -192,15 +194,15 @@ async function providerFlows(ctx: CheckContext, session: ProviderSession): Promi
     try {
       names = await discoveredNames(session.client, p.row.definitionId);
     } catch (e) {
-      lines.push(line("flows.discovery", GROUP, p.name, "warn", `its flows could not be found: ${errorText(e)}`, `name them in iomProviderFlows ('${p.name}/<flow name>')`));
+      lines.push(withStore(line("flows.discovery", GROUP, p.name, "warn", `its flows could not be found: ${errorText(e)}`, `name them in iomProviderFlows ('${p.name}/<flow name>')`), p.store));
       continue;
     }
     if (!names.length) {
-      lines.push(line("flows.discovery", GROUP, p.name, "warn", `its provider definition names no flow (${LOGIC_DEFINITION_TABLE})`, `name its flows in iomProviderFlows ('${p.name}/<flow name>') to have them checked`));
+      lines.push(withStore(line("flows.discovery", GROUP, p.name, "warn", `its provider definition names no flow (${LOGIC_DEFINITION_TABLE})`, `name its flows in iomProviderFlows ('${p.name}/<flow name>') to have them checked`), p.store));
       continue;
     }
     const rows = await flowsNamed(session.client, names);
-    found.push({ provider: p.name, source: "discovered", flows: names.map((f) => ({ name: f, rows: rows.filter((r) => r.name.toLowerCase() === f.toLowerCase()) })) });
+    found.push({ provider: p.name, store: p.store, source: "discovered", flows: names.map((f) => ({ name: f, rows: rows.filter((r) => r.name.toLowerCase() === f.toLowerCase()) })) });
   }
   return { found, lines };
 }
@@ -239,6 +241,6 @@ export async function checkFlows(ctx: CheckContext, session: ProviderSession): P
       lines.push(line("flows.run-history", GROUP, "run history", "warn", `runs could not be read from the flowrun table: ${errorText(e)}`, "the identity needs read access to Flow Run (flowrun); environments without it keep runs only in Power Automate"));
     }
   }
-  for (const p of found) for (const f of p.flows) lines.push(flowLine(ctx, p.provider, f.name, f.rows, runs));
+  for (const p of found) for (const f of p.flows) lines.push(withStore(flowLine(ctx, p.provider, f.name, f.rows, runs), p.store));
   return lines;
 }

@@ -4,8 +4,10 @@
  * (dynamic-providers/iom-provider), read-only.
  *
  * The providers: Inventory Visibility (its three parameters come from the stack's outputs and
- * organizationId, plus any the stack adds), every provider named in iomProviderParameters, and every
- * provider named in iomProviderFlows (activation only). Secret parameters are not compared: the
+ * organizationId, plus any the stack adds), each BigCommerce store's provider instance (its store
+ * hash parameter, found as IomProviderParameters finds it, plus any iomProviderParameters entries
+ * naming that instance; its lines carry the store's name), every other provider named in
+ * iomProviderParameters, and every provider named in iomProviderFlows (activation only). Secret parameters are not compared: the
  * doctor never reads their values.
  */
 import { organizationIdOf } from "./target";
@@ -20,7 +22,7 @@ import {
   type ProviderRow,
   type ProviderSchema,
 } from "../dynamic-providers/iom-provider";
-import { line, plural, type CheckContext } from "./context";
+import { line, plural, withStore, type CheckContext } from "./context";
 import type { CheckLine } from "./report";
 import { errorText } from "./services";
 
@@ -34,11 +36,13 @@ export interface ProviderSession {
    * The providers whose flows are checked: those the stack configures (by the name the stack uses,
    * with their row when found) and every other activated provider installed in IOM.
    */
-  providers?: { name: string; row?: ProviderRow; configured: boolean }[];
+  providers?: { name: string; row?: ProviderRow; configured: boolean; store?: string }[];
 }
 
 interface WantedProvider {
   name: string;
+  /** The BigCommerce store whose provider instance this is. */
+  store?: string;
   /** Parameter name -> the value the stack wants; undefined when the stack's outputs lack it. */
   parameters: Record<string, string | undefined>;
 }
@@ -64,6 +68,12 @@ export function wantedProviders(ctx: CheckContext): WantedProvider[] {
     if (existing) Object.assign(existing.parameters, p.parameters);
     else out.push({ name: p.name, parameters: { ...p.parameters } });
   }
+  for (const store of ctx.target.config.bigcommerceStores) {
+    const hash = { [ctx.target.config.bigcommerceStoreHashParameter]: store.storeHash };
+    const existing = find(store.providerName);
+    if (existing) Object.assign(existing, { store: store.name, parameters: { ...hash, ...existing.parameters } });
+    else out.push({ name: store.providerName, store: store.name, parameters: hash });
+  }
   for (const f of ctx.target.config.doctor.providerFlows) if (!find(f.provider)) out.push({ name: f.provider, parameters: {} });
   return out;
 }
@@ -71,15 +81,20 @@ export function wantedProviders(ctx: CheckContext): WantedProvider[] {
 const isActivated = (status: string | null) => (status ?? "").trim().toLowerCase() === "activated";
 
 async function checkOne(session: ProviderSession, schema: ProviderSchema, want: WantedProvider): Promise<CheckLine> {
+  const l = await checkProvider(session, schema, want);
+  return withStore(l, want.store);
+}
+
+async function checkProvider(session: ProviderSession, schema: ProviderSchema, want: WantedProvider): Promise<CheckLine> {
   const id = "iom.provider";
   let row: ProviderRow;
   try {
     row = await findProvider(session.client, schema, want.name);
   } catch (e) {
-    session.providers!.push({ name: want.name, configured: true });
-    return line(id, GROUP, want.name, "fail", errorText(e), `add the provider from IOM's catalog (Providers > Library), then run 'pulumi up'`);
+    session.providers!.push({ name: want.name, configured: true, store: want.store });
+    return line(id, GROUP, want.name, "fail", errorText(e), `add the provider from IOM's catalog (Providers > Library${want.store ? `, one BigCommerce instance per store, named '${want.name}'` : ""}), then run 'pulumi up'`);
   }
-  session.providers!.push({ name: want.name, row, configured: true });
+  session.providers!.push({ name: want.name, row, configured: true, store: want.store });
   const missingOutputs = Object.entries(want.parameters).filter(([, v]) => v === undefined).map(([n]) => n);
   const names = Object.keys(want.parameters).filter((n) => !missingOutputs.includes(n));
   const problems: string[] = [];

@@ -10,7 +10,8 @@
  * "Secret rotation"): the first `pulumi up` after that date renews it; a secret given in config
  * (the BigCommerce token) is renewed at its source first.
  */
-import { line, plural, utc, type CheckContext } from "./context";
+import { storeResourceNames } from "../stores";
+import { line, plural, utc, withStore, type CheckContext } from "./context";
 import type { CheckLine } from "./report";
 import { azureClientOptions, errorText, withDeadline } from "./services";
 
@@ -62,13 +63,15 @@ export async function checkKeyVault(ctx: CheckContext): Promise<CheckLine[]> {
   const lines: CheckLine[] = [];
   const inDays = (d: Date) => Math.ceil((d.getTime() - ctx.now.getTime()) / DAY_MS);
   const generated = new Set(Object.values(out.keyVaultSecretNames ?? {}));
+  // A store's token secret is that store's: its expiry fails the store too.
+  const storeOf = new Map(ctx.target.config.bigcommerceStores.map((st) => [out.bigcommerceStores?.[st.name]?.accessTokenSecretName ?? storeResourceNames(st).vaultSecretName, st.name]));
   for (const s of secrets.filter((x) => x.enabled && x.expires && x.expires.getTime() <= soon).sort((a, b) => a.expires!.getTime() - b.expires!.getTime())) {
     const expired = s.expires!.getTime() <= ctx.now.getTime();
     const when = expired ? `expired ${utc(s.expires!)}` : `expires ${utc(s.expires!)}, in ${plural(inDays(s.expires!), "day")}`;
     const fix = generated.has(s.name)
       ? `the program renews it in the first 'pulumi up' after the rotation window ends (${utc(s.expires!)}): run it then${expired ? " now" : ""}; to renew it earlier, see docs/azure-landing.md "Secret rotation"`
       : `rotate it at its source, set it again ('pulumi config set --secret ...') and run 'pulumi up' after ${utc(s.expires!)}`;
-    lines.push(line("keyvault.expiry", GROUP, `${vault} / ${s.name}`, "fail", when, fix, { secret: s.name, expires: s.expires!.toISOString(), days: inDays(s.expires!) }));
+    lines.push(withStore(line("keyvault.expiry", GROUP, `${vault} / ${s.name}`, "fail", when, fix, { secret: s.name, expires: s.expires!.toISOString(), days: inDays(s.expires!) }), storeOf.get(s.name)));
   }
   const noExpiry = secrets.filter((x) => x.enabled && !x.expires).map((x) => x.name);
   if (noExpiry.length) {

@@ -20,6 +20,8 @@ export interface CheckLine {
   group: string;
   /** What exactly: a store hash, a provider name, a flow name, a gateway member, a secret name. */
   subject: string;
+  /** The BigCommerce store (its name in bigcommerceStores, `default` for the single-store keys) the line belongs to; absent on the links every store shares. */
+  store?: string;
   status: CheckStatus;
   /** One sentence: what was found. */
   summary: string;
@@ -41,7 +43,18 @@ export interface DoctorReport {
   counts: Record<CheckStatus, number>;
   /** The look-back and thresholds the checks used. */
   settings: { lookbackHours: number; secretExpiryDays: number };
+  /** Each BigCommerce store of the stack, healthy when none of its lines failed (empty without stores). */
+  stores: StoreSummary[];
   checks: CheckLine[];
+}
+
+export interface StoreSummary {
+  name: string;
+  storeHash: string;
+  providerName: string;
+  status: "healthy" | "unhealthy";
+  /** The ids of its failing lines. */
+  failing: string[];
 }
 
 /** The document `--json` prints for a usage or configuration error (exit code 2). */
@@ -53,10 +66,21 @@ export interface DoctorError {
   error: string;
 }
 
-export function buildReport(args: { stack: string; checkedAt: Date; durationMs: number; settings: DoctorReport["settings"]; checks: CheckLine[] }): DoctorReport {
+export function buildReport(args: {
+  stack: string;
+  checkedAt: Date;
+  durationMs: number;
+  settings: DoctorReport["settings"];
+  stores?: readonly { name: string; storeHash: string; providerName: string }[];
+  checks: CheckLine[];
+}): DoctorReport {
   const counts: Record<CheckStatus, number> = { ok: 0, fail: 0, warn: 0, skip: 0 };
   for (const c of args.checks) counts[c.status] += 1;
   const healthy = counts.fail === 0;
+  const stores = (args.stores ?? []).map((s): StoreSummary => {
+    const failing = [...new Set(args.checks.filter((c) => c.store === s.name && c.status === "fail").map((c) => c.id))];
+    return { name: s.name, storeHash: s.storeHash, providerName: s.providerName, status: failing.length ? "unhealthy" : "healthy", failing };
+  });
   return {
     schema: "iom-doctor/v1",
     stack: args.stack,
@@ -66,6 +90,7 @@ export function buildReport(args: { stack: string; checkedAt: Date; durationMs: 
     exitCode: healthy ? 0 : 1,
     counts,
     settings: args.settings,
+    stores,
     checks: args.checks,
   };
 }
@@ -94,10 +119,14 @@ const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.
 
 /**
  * The table a person reads: one row per line (symbol, check, result), the fix under each failing or
- * warning row, and a verdict. `width` is the terminal width the result column wraps to.
+ * warning row, and a verdict. With several stores a store's lines carry its name (`BigCommerce
+ * [winter]: ...`), a line sums up each store, and the verdict names the failing ones. `width` is
+ * the terminal width the result column wraps to.
  */
 export function formatTable(report: DoctorReport, width = 120): string {
-  const label = (c: CheckLine) => (c.subject ? `${c.group}: ${c.subject}` : c.group);
+  const several = report.stores.length > 1;
+  const group = (c: CheckLine) => (several && c.store ? `${c.group} [${c.store}]` : c.group);
+  const label = (c: CheckLine) => (c.subject ? `${group(c)}: ${c.subject}` : group(c));
   const labelWidth = Math.min(40, Math.max(5, ...report.checks.map((c) => label(c).length)));
   const indent = 3 + labelWidth + 2;
   const textWidth = Math.max(40, width - indent);
@@ -119,9 +148,14 @@ export function formatTable(report: DoctorReport, width = 120): string {
     }
   }
   const n = report.counts;
+  lines.push("");
+  if (several) {
+    lines.push(`Stores: ${report.stores.map((s) => `${s.name} (${s.storeHash}) ${s.status === "healthy" ? "healthy" : `FAILING: ${s.failing.join(", ")}`}`).join("; ")}`);
+  }
+  const failing = report.stores.filter((s) => s.status === "unhealthy").map((s) => `'${s.name}'`);
   lines.push(
-    "",
-    `${report.status === "healthy" ? "Healthy" : "UNHEALTHY"}: ${n.ok} ok, ${n.fail} failing, ${n.warn} warning${n.warn === 1 ? "" : "s"}, ${n.skip} not used by this stack (exit ${report.exitCode}).`,
+    `${report.status === "healthy" ? "Healthy" : "UNHEALTHY"}: ${n.ok} ok, ${n.fail} failing, ${n.warn} warning${n.warn === 1 ? "" : "s"}, ${n.skip} not used by this stack (exit ${report.exitCode})` +
+      `${failing.length ? `; failing store${failing.length === 1 ? "" : "s"}: ${failing.join(", ")}` : ""}.`,
   );
   return lines.join("\n");
 }

@@ -42,12 +42,13 @@ export async function runDoctor(ctx: CheckContext, groups: readonly { name: stri
       }
     }),
   );
-  const secrets = [ctx.target.secrets.bigcommerceAccessToken, ...ctx.secretsToRedact];
+  const secrets = [...Object.values(ctx.target.secrets.bigcommerce).map((t) => t.token), ...ctx.secretsToRedact];
   return buildReport({
     stack: ctx.target.stack,
     checkedAt: ctx.now,
     durationMs: Date.now() - started,
     settings: { lookbackHours: ctx.lookbackHours, secretExpiryDays: ctx.secretExpiryDays },
+    stores: ctx.target.config.bigcommerceStores,
     checks: results.flat().map((l) => redactLine(l, secrets)),
   });
 }

@@ -15,6 +15,7 @@
  *   failed line, not a hung doctor.
  */
 import type { AccessToken, TokenCredential } from "@azure/identity";
+import { apiBaseUrlProblem } from "../dynamic-providers/bigcommerce";
 import { endpointUrlProblem } from "../dynamic-providers/common";
 import { DoctorUsageError } from "./target";
 
@@ -40,7 +41,7 @@ export const STATIC_TOKEN_ENV = "IOM_DOCTOR_ACCESS_TOKEN";
 export interface DoctorServices {
   /** Replaces the stack's dataverseEnvironmentUrl. */
   dataverseUrl?: string;
-  /** Replaces https://api.bigcommerce.com. */
+  /** Replaces https://api.bigcommerce.com: only with plain http to this machine (the emulators). */
   bigcommerceApiUrl?: string;
   /** Replaces the stack's powerPlatformBapUrl (or the public one). */
   bapUrl?: string;
@@ -73,10 +74,10 @@ function defaultCredential(): TokenCredential {
 /** The services from the environment; a malformed endpoint or an unreadable CA file is a usage error. */
 export function servicesFromEnv(env: Readonly<Record<string, string | undefined>>, timeouts: { groupTimeoutMs: number; requestTimeoutMs: number }): DoctorServices {
   const problems: string[] = [];
-  const url = (name: string, fallback?: string): string | undefined => {
+  const url = (name: string, fallback?: string, check = (v: string) => endpointUrlProblem(v, "must be an https URL (plain http only to this machine)")): string | undefined => {
     const v = env[name];
     if (!v) return fallback;
-    const problem = endpointUrlProblem(v, "must be an https URL (plain http only to this machine)");
+    const problem = check(v);
     if (problem) problems.push(`${name}: ${problem}`);
     return v.replace(/\/+$/, "");
   };
@@ -92,7 +93,8 @@ export function servicesFromEnv(env: Readonly<Record<string, string | undefined>
   }
   const services: DoctorServices = {
     dataverseUrl: url(ENDPOINT_ENV.dataverseUrl),
-    bigcommerceApiUrl: url(ENDPOINT_ENV.bigcommerceApiUrl),
+    // The store tokens go to BigCommerce's own host only (or the emulators' loopback), as for the resource.
+    bigcommerceApiUrl: url(ENDPOINT_ENV.bigcommerceApiUrl, undefined, apiBaseUrlProblem),
     bapUrl: url(ENDPOINT_ENV.bapUrl),
     fabricUrl: url(ENDPOINT_ENV.fabricUrl, DEFAULT_ENDPOINTS.fabricUrl)!,
     logAnalyticsUrl: url(ENDPOINT_ENV.logAnalyticsUrl, DEFAULT_ENDPOINTS.logAnalyticsUrl)!,

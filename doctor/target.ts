@@ -1,11 +1,12 @@
 /**
  * What the doctor checks, resolved before any remote call: the stack's validated configuration
- * (config.ts, the same view `pulumi up` has), its outputs, and the few secrets a check needs.
+ * (config/, the same view `pulumi up` has), its outputs, and the few secrets a check needs.
  *
  * - Configuration: Pulumi.yaml and Pulumi.<stack>.yaml, read the way the offline plan reads them
- *   (plan/stack-config.ts). Encrypted values are left out of the file reading; the one secret a
- *   check needs (the BigCommerce token) comes from BIGCOMMERCE_ACCESS_TOKEN, else from
- *   `pulumi config get` when the Pulumi CLI can decrypt the stack. It is kept in memory only.
+ *   (stack-config.ts). Encrypted values are left out of the file reading; the one secret a
+ *   check needs, each BigCommerce store's token, comes from the environment
+ *   (BIGCOMMERCE_ACCESS_TOKEN_<STORE>, or BIGCOMMERCE_ACCESS_TOKEN for the `default` or only store),
+ *   else from `pulumi config get` when the Pulumi CLI can decrypt the stack. Kept in memory only.
  * - Outputs: the `--outputs` file, else `pulumi stack output --json`.
  *
  * A problem here is a usage or configuration error (exit 2), reported before anything is called.
@@ -13,12 +14,15 @@
 import * as fs from "fs";
 import type { ZodType } from "zod";
 import { CONFIG_SCHEMA, ConfigError, parseStackConfig, type StackConfig } from "../config";
-import { listStacks, loadStackFile, rawStackConfig } from "../plan/stack-config";
+import { DEFAULT_STORE, STORES_KEY } from "../stores";
+import { UsageError } from "../dynamic-providers/cli-args";
+import { listStacks, loadStackFile, rawStackConfig } from "../stack-config";
 
 /** The environment variable the BigCommerce token comes from (the same as `npm run check:bigcommerce`). */
 export const BIGCOMMERCE_TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN";
 
-export class DoctorUsageError extends Error {
+/** A usage or configuration error of the doctor (exit 2). */
+export class DoctorUsageError extends UsageError {
   constructor(message: string) {
     super(message);
     this.name = "DoctorUsageError";
@@ -37,7 +41,10 @@ export interface StackOutputs {
   inventoryVisibility?: { fileDropLocation?: string; errorFileDropLocation?: string; organizationId?: string };
   monitoringSummary?: { workspaceId?: string; workspaceName?: string };
   powerPlatformEnterprisePolicyId?: string;
+  /** The `default` store's check (the single-store keys'). */
   bigcommerce?: { tokenFingerprint?: string };
+  /** Every store's, by store name (index.ts). */
+  bigcommerceStores?: Record<string, { providerName?: string; storeHash?: string; accessTokenSecretName?: string; check?: { tokenFingerprint?: string } }>;
   /** The Power Platform environment: in create mode the only place its ids are. */
   powerPlatform?: { environmentId?: string; dataverseUrl?: string; organizationId?: string };
 }
@@ -78,7 +85,16 @@ export interface DoctorTarget {
   /** Where the outputs came from, for the report's header. */
   outputsSource: string;
   /** Secret values a check needs, in memory only; never printed (the report redacts them). */
-  secrets: { bigcommerceAccessToken?: string; bigcommerceTokenSource?: string };
+  secrets: { bigcommerce: Record<string, StoreToken> };
+}
+
+/** A BigCommerce store's token for the doctor, by store name. */
+export interface StoreToken {
+  token?: string;
+  /** Where the token came from (an environment variable, `pulumi config get ...`). */
+  source?: string;
+  /** Where one can come from, for the fix of a store without one. */
+  from: string;
 }
 
 export interface TargetOptions {
@@ -91,25 +107,38 @@ export interface TargetOptions {
 }
 
 /**
- * Keys whose value in Pulumi.<stack>.yaml is encrypted (`secure:`), or a list holding encrypted
- * entries (`pulumi config set --secret --path 'key[0]'`): the file reading cannot decrypt them.
+ * Keys whose value in Pulumi.<stack>.yaml is encrypted (`secure:`), or holds encrypted leaves (a
+ * list entry, or a field of a structured value such as `bigcommerceStores[1].accessToken`, set with
+ * `pulumi config set --secret --path`): the file reading cannot decrypt them.
  */
 export function encryptedKeys(stackFile: Record<string, unknown>): string[] {
-  const secure = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && "secure" in v;
   return Object.entries(stackFile)
-    .filter(([, v]) => secure(v) || (Array.isArray(v) && v.some(secure)))
+    .filter(([, v]) => hasSecureLeaf(v))
     .map(([k]) => k.replace(/^[^:]+:/, ""));
 }
 
+const isSecureLeaf = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && "secure" in v;
+const hasSecureLeaf = (v: unknown): boolean => isSecureLeaf(v) || (typeof v === "object" && v !== null && Object.values(v).some(hasSecureLeaf));
+/** A structured value with each encrypted leaf replaced by a marker, itself a secure leaf (so the key stays secret). */
+const withMarkers = (v: unknown): unknown =>
+  isSecureLeaf(v) ? { secure: ENCRYPTED_MARKER } : Array.isArray(v) ? v.map(withMarkers) : typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withMarkers(x)])) : v;
+
 /**
  * Stand-ins for encrypted values, so the validation sees them set: a marker where the key's own
- * check accepts it, else empty. A list becomes empty (its entries' names are encrypted with them).
- * The checks never read these; the one secret they need comes from bigcommerceToken().
+ * check accepts it, else empty. A list becomes empty (its entries' names are encrypted with them),
+ * except `bigcommerceStores`, whose stores the doctor checks: it keeps every plain field and gets the
+ * marker for each encrypted one (the stores' tokens). The checks never read these markers; the
+ * tokens come from bigcommerceTokens().
  */
-export function standIns(keys: string[]): { secrets: Record<string, string>; set: Record<string, unknown> } {
+export function standIns(keys: string[], stackFile: Record<string, unknown> = {}): { secrets: Record<string, string>; set: Record<string, unknown> } {
   const secrets: Record<string, string> = {};
   const set: Record<string, unknown> = {};
   for (const key of keys) {
+    if (key === STORES_KEY) {
+      const value = Object.entries(stackFile).find(([k]) => k.replace(/^[^:]+:/, "") === key)?.[1];
+      set[key] = withMarkers(value);
+      continue;
+    }
     const spec = (CONFIG_SCHEMA as Record<string, { type: string; schema: ZodType } | undefined>)[key];
     if (!spec) continue; // an unknown key: the validation names it
     if (spec.type === "array") set[key] = [];
@@ -121,8 +150,9 @@ export function standIns(keys: string[]): { secrets: Record<string, string>; set
 const ENCRYPTED_MARKER = "[encrypted]";
 
 function loadConfig(o: TargetOptions): { config: StackConfig; encrypted: string[] } {
-  const encrypted = encryptedKeys(loadStackFile(o.stack));
-  const stand = standIns(encrypted);
+  const stackFile = loadStackFile(o.stack);
+  const encrypted = encryptedKeys(stackFile);
+  const stand = standIns(encrypted, stackFile);
   let parsed: { raw: Record<string, string>; secretKeys: Set<string> };
   try {
     parsed = rawStackConfig(o.stack, { remove: encrypted, set: { ...stand.set, ...o.configChanges?.set }, secrets: { ...stand.secrets, ...o.configChanges?.secrets } });
@@ -171,22 +201,36 @@ function loadOutputs(o: TargetOptions): { outputs: StackOutputs; source: string 
   return { outputs: parseOutputs(r.stdout, "pulumi stack output --json"), source: `pulumi stack output --stack ${o.stack}` };
 }
 
-/**
- * The store the doctor checks: the single-store keys' store (`default`), else the first of
- * `bigcommerceStores`. Checking every store of a multi-store stack is not built yet.
- */
-export function doctorStoreOf(config: Pick<StackConfig, "bigcommerceStores">): StackConfig["bigcommerceStores"][number] | undefined {
-  return config.bigcommerceStores.find((s) => s.name === "default") ?? config.bigcommerceStores[0];
-}
+type Store = StackConfig["bigcommerceStores"][number];
 
-/** The BigCommerce token: the environment first, then `pulumi config get` where the CLI can decrypt the stack. */
-export function bigcommerceToken(o: Pick<TargetOptions, "stack" | "env" | "pulumi">, config: Pick<StackConfig, "bigcommerceStores">, encrypted: string[]): DoctorTarget["secrets"] {
-  if (!doctorStoreOf(config)) return {};
-  const fromEnv = o.env[BIGCOMMERCE_TOKEN_ENV];
-  if (fromEnv) return { bigcommerceAccessToken: fromEnv, bigcommerceTokenSource: BIGCOMMERCE_TOKEN_ENV };
-  if (!encrypted.includes("bigcommerceAccessToken")) return {};
-  const r = o.pulumi(["config", "get", "bigcommerceAccessToken", "--stack", o.stack]);
-  return r.ok && r.stdout.trim() ? { bigcommerceAccessToken: r.stdout.trim(), bigcommerceTokenSource: "pulumi config get bigcommerceAccessToken" } : {};
+/** The environment variable holding one store's token: BIGCOMMERCE_ACCESS_TOKEN_<NAME> (`eu-west` -> `EU_WEST`). */
+export const storeTokenEnv = (store: Pick<Store, "name">): string => `${BIGCOMMERCE_TOKEN_ENV}_${store.name.toUpperCase().replace(/-/g, "_")}`;
+
+/**
+ * Each store's token: its own environment variable first (BIGCOMMERCE_ACCESS_TOKEN for the `default`
+ * store, or for the only store of a stack, as before stores existed), then `pulumi config get` of its
+ * config key where the CLI can decrypt the stack (`bigcommerceAccessToken`, or
+ * `--path 'bigcommerceStores[N].accessToken'`).
+ */
+export function bigcommerceTokens(o: Pick<TargetOptions, "stack" | "env" | "pulumi">, config: Pick<StackConfig, "bigcommerceStores">, encrypted: string[]): Record<string, StoreToken> {
+  const stores = config.bigcommerceStores;
+  const out: Record<string, StoreToken> = {};
+  for (const store of stores) {
+    const vars = [storeTokenEnv(store), ...(store.name === DEFAULT_STORE || stores.length === 1 ? [BIGCOMMERCE_TOKEN_ENV] : [])];
+    const single = store.name === DEFAULT_STORE && store.origin === "bigcommerceStoreHash";
+    const cli = single
+      ? { args: ["config", "get", "bigcommerceAccessToken", "--stack", o.stack], shown: "pulumi config get bigcommerceAccessToken", encrypted: encrypted.includes("bigcommerceAccessToken") }
+      : { args: ["config", "get", `${store.origin}.accessToken`, "--path", "--stack", o.stack], shown: `pulumi config get --path '${store.origin}.accessToken'`, encrypted: encrypted.includes(STORES_KEY) };
+    const from = `${vars.join(" or ")}, or where '${cli.shown} --stack ${o.stack}' works`;
+    const envVar = vars.find((v) => o.env[v]);
+    if (envVar) {
+      out[store.name] = { token: o.env[envVar], source: envVar, from };
+      continue;
+    }
+    const r = cli.encrypted ? o.pulumi(cli.args) : undefined;
+    out[store.name] = r?.ok && r.stdout.trim() ? { token: r.stdout.trim(), source: cli.shown, from } : { from };
+  }
+  return out;
 }
 
 /** Resolves everything the checks need; throws DoctorUsageError (exit 2) naming the problem. */
@@ -195,5 +239,5 @@ export function resolveTarget(o: TargetOptions): DoctorTarget {
   if (!stacks.includes(o.stack)) throw new DoctorUsageError(`unknown stack '${o.stack}' (stacks: ${stacks.join(", ")}; one per Pulumi.<stack>.yaml)`);
   const { config, encrypted } = loadConfig(o);
   const { outputs, source } = loadOutputs(o);
-  return { stack: o.stack, config, outputs, outputsSource: source, secrets: bigcommerceToken(o, config, encrypted) };
+  return { stack: o.stack, config, outputs, outputsSource: source, secrets: { bigcommerce: bigcommerceTokens(o, config, encrypted) } };
 }

@@ -122,6 +122,9 @@ const sourcesOf = (rule: Obj): string[] =>
 const destinationsOf = (rule: Obj): string[] =>
   [rule.destinationAddressPrefix, ...arr(rule.destinationAddressPrefixes)].filter((s): s is string => typeof s === "string");
 
+/** An NSG's rules; undefined while a preview does not know them yet, so no rule judges them. */
+const nsgRules = (props: Obj): Obj[] | undefined => (props.securityRules === UNKNOWN ? undefined : arr(props.securityRules).map(obj));
+
 /**
  * The NSG of an AzureBastionSubnet: named for it by the naming function (`nsg-...-bas`), or admitting
  * Bastion's control plane (GatewayManager), which Microsoft requires of it and no other subnet needs.
@@ -255,8 +258,8 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: "RDP (3389) and SSH (22) are allowed in only from named address ranges (the Bastion subnet), never from the whole VNet or the internet.",
     types: [T.nsg, T.securityRule],
     check: ({ type, props }) => {
-      if (type === T.nsg && props.securityRules === UNKNOWN) return [];
-      const rules = type === T.securityRule ? [props] : arr(props.securityRules).map(obj);
+      const rules = type === T.securityRule ? [props] : nsgRules(props);
+      if (!rules) return [];
       return rules
         .filter((r) => r.direction === "Inbound" && r.access === "Allow" && portRanges(r).some(([a, b]) => REMOTE_ACCESS_PORTS.some((p) => a <= p && p <= b)))
         .filter((r) => sourcesOf(r).length === 0 || sourcesOf(r).some((s) => BROAD_SOURCES.has(s.toLowerCase())))
@@ -268,9 +271,8 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: "An NSG on AzureBastionSubnet has every rule Microsoft requires of it, ahead of any deny-all; without them Bastion stops receiving platform updates.",
     types: [T.nsg],
     check: ({ props }) => {
-      if (props.securityRules === UNKNOWN) return [];
-      const rules = arr(props.securityRules).map(obj);
-      if (!isBastionNsg(rules, props.networkSecurityGroupName)) return [];
+      const rules = nsgRules(props);
+      if (!rules || !isBastionNsg(rules, props.networkSecurityGroupName)) return [];
       const denyAllAt = (direction: string) => Math.min(4097, ...rules
         .filter((r) => r.direction === direction && r.access === "Deny" && sourcesOf(r).includes("*") && destinationsOf(r).includes("*"))
         .map((r) => (typeof r.priority === "number" ? r.priority : 4096)));
@@ -328,10 +330,9 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: "An NSG that lets a data gateway reach Power BI also opens TCP 443, 5671-5672 and 9350-9354 towards AzureCloud: Azure Relay has no service tag and ServiceBus does not cover it.",
     types: [T.nsg],
     check: ({ props }) => {
-      if (props.securityRules === UNKNOWN) return [];
-      const rules = arr(props.securityRules).map(obj);
-      const isGateway = rules.some((r) => r.direction === "Outbound" && r.access === "Allow" && r.destinationAddressPrefix === "PowerBI");
-      if (!isGateway) return [];
+      const rules = nsgRules(props);
+      const isGateway = rules?.some((r) => r.direction === "Outbound" && r.access === "Allow" && r.destinationAddressPrefix === "PowerBI");
+      if (!rules || !isGateway) return [];
       const missing = relayPortsNotAllowed(rules);
       return missing.length ? [`outbound TCP ${missing.join(", ")} towards AzureCloud is not allowed; the gateway cannot reach Azure Relay (no service tag of its own; ServiceBus does not cover it)`] : [];
     },

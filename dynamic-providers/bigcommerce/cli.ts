@@ -7,17 +7,14 @@
  * Exit codes: 0 all good, 1 check failed, 2 usage error.
  */
 
-import { parseArgs } from "util";
+import { parseFlags, runAsCommand, UsageError, wholeNumberFlag, type CliIo, type ParsedFlags } from "../cli-args";
 import { formatFailure, validateInputs, DEFAULT_REQUIRED_SCOPES, SCOPE_ALIASES, type CheckReport } from "./logic";
 import { runApiCheck } from "./provider";
 import { redact } from "./client";
 
 export const TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN";
 
-export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { CliIo };
 
 const USAGE = `Usage: ${TOKEN_ENV}=<token> npm run check:bigcommerce -- --store-hash <hash> [options]
 
@@ -30,7 +27,7 @@ Options:
   --store-hash <hash>    store hash from the API path https://api.bigcommerce.com/stores/<hash>/v3 (required)
   --scopes <a,b,...>     scopes to prove (default: ${DEFAULT_REQUIRED_SCOPES.join(",")});
                          short forms: ${Object.keys(SCOPE_ALIASES).join(", ")}
-  --api-base-url <url>   API host (default https://api.bigcommerce.com)
+  --api-base-url <url>   API host: https://api.bigcommerce.com (the default and only one), or an emulator on this machine (http)
   --expected-store-name <name>  fail unless the store has this name
   --timeout-ms <ms>      per-request timeout (default 10000)
   --json                 print the report as JSON
@@ -87,36 +84,29 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
   if (argv.some((a) => /^--(access-)?token(=|$)/.test(a))) {
     return usage(`the token is never a flag (it would land in shell history): set ${TOKEN_ENV} instead`);
   }
-  let values: { [k: string]: string | boolean | undefined };
+  let args: ParsedFlags;
+  let timeoutMs: number | undefined;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        "store-hash": { type: "string" },
-        scopes: { type: "string" },
-        "api-base-url": { type: "string" },
-        "expected-store-name": { type: "string" },
-        "timeout-ms": { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e: unknown) {
-    return usage(e instanceof Error ? e.message : String(e));
+    args = parseFlags(argv, {
+      "store-hash": { type: "string" },
+      scopes: { type: "string" },
+      "api-base-url": { type: "string" },
+      "expected-store-name": { type: "string" },
+      "timeout-ms": { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    }, false);
+    timeoutMs = wholeNumberFlag("--timeout-ms", args.string("timeout-ms"), 1);
+  } catch (e) {
+    if (e instanceof UsageError) return usage(e.message);
+    throw e;
   }
-  if (values.help) {
+  if (args.flag("help")) {
     io.out(USAGE);
     return 0;
   }
   const token = env[TOKEN_ENV];
-  const str = (k: string): string | undefined => (typeof values[k] === "string" ? (values[k] as string) : undefined);
-  const timeoutText = str("timeout-ms");
-  const timeoutMs = timeoutText === undefined ? undefined : Number(timeoutText);
-  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs <= 0)) {
-    return usage("--timeout-ms must be a positive whole number of milliseconds");
-  }
+  const str = args.string;
   const scopesText = str("scopes");
   const v = validateInputs({
     storeHash: str("store-hash"),
@@ -137,23 +127,9 @@ export async function main(argv: string[], env: Readonly<Record<string, string |
     return usage(reasons.join("\n       "));
   }
   const report = await runApiCheck(v.settings, timeoutMs === undefined ? {} : { timeoutMs });
-  const text = values.json ? JSON.stringify(report, null, 2) : renderReport(report);
+  const text = args.flag("json") ? JSON.stringify(report, null, 2) : renderReport(report);
   io.out(redact(text, v.settings.accessToken));
   return report.ok ? 0 : 1;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2), process.env, {
-    out: (t) => process.stdout.write(`${t}\n`),
-    err: (t) => process.stderr.write(`${t}\n`),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      // Never print the raw error object (an HTTP library error can hold request headers).
-      process.stderr.write(`error: ${redact(e instanceof Error ? e.message : "unexpected failure", process.env[TOKEN_ENV] ?? "")}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsCommand(main, (text) => redact(text, process.env[TOKEN_ENV] ?? ""));

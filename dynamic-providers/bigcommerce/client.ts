@@ -14,7 +14,35 @@
  */
 
 import type { AxiosInstance } from "axios";
+import { isLoopbackHost } from "../clouds";
 import { backoffMs, createDeadline, exchange, formatDuration, rawAxiosDefaults, redactSecrets, sleep, timerMs, waitProblem, type Deadline, type HttpAnswer, type HttpFailure } from "../http";
+
+/** BigCommerce's API host: the default, and the only host a store's token is sent to (apiBaseUrlProblem). */
+export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
+
+/**
+ * Why `value` may not receive a store's token, or undefined when it may: BigCommerce's API host,
+ * `https://api.bigcommerce.com` (the only one its API reference documents for the REST Management
+ * API, v2 and v3: `api.bigcommerce.com/stores/{store_hash}/v2|v3`; sandbox stores use it too), with
+ * no user name, port, path, query or fragment; or plain http to this machine (the emulators the
+ * tests and benches run, the same loopback rule as ../clouds.ts's `tokenEndpointProblem`). The
+ * resource, the CLI, the doctor and the client each refuse any other URL before a request is made.
+ */
+export function apiBaseUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `must be ${DEFAULT_API_BASE_URL} (not a URL)`;
+  }
+  const emulator = url.protocol === "http:" && isLoopbackHost(url.hostname);
+  if (!emulator && url.protocol !== "https:") return `must be ${DEFAULT_API_BASE_URL}: the token travels in a header, over https only`;
+  if (url.username || url.password) return `must be ${DEFAULT_API_BASE_URL}: a user name in the URL (\`user@host\`) sends the request to the host after the @`;
+  if (!emulator && url.port) return `must be ${DEFAULT_API_BASE_URL}, without a port`;
+  if (!emulator && url.hostname !== new URL(DEFAULT_API_BASE_URL).hostname) return `must be ${DEFAULT_API_BASE_URL}, BigCommerce's API host: a store's token goes to no other host (got ${url.hostname})`;
+  if (url.pathname !== "/" || url.search || url.hash) return `must be the API host only, without a path, query or fragment (the check adds /stores/<hash>/...)`;
+  return undefined;
+}
 
 /** The endpoints the check may call: GETs, and one write that cannot change anything. */
 export type EndpointName = "store" | "orders" | "order-write" | "products" | "customers" | "channels";
@@ -381,6 +409,9 @@ function answerOutcome(endpoint: EndpointName, status: number, body: string, att
  * timeouts and network errors; the rate limiter's pause on 429), `stats` reports what it cost.
  */
 export async function createBigCommerceClient(options: ClientOptions): Promise<BigCommerceClient> {
+  // Checked again here, whoever built the options (an old state's apiBaseUrl reaches `read`): the token goes to no other host.
+  const hostProblem = apiBaseUrlProblem(options.apiBaseUrl);
+  if (hostProblem) throw new Error(`BigCommerce client: apiBaseUrl ${hostProblem}; nothing was sent`);
   const tuning = resolveTuning(options);
   // Started first: loading axios is part of the check's time too.
   const deadline = createDeadline(tuning.operationTimeoutMs, "operationTimeoutMs");

@@ -15,6 +15,7 @@ export {
   type ProviderOptions,
 } from "./provider";
 export {
+  apiBaseUrlProblem,
   DEFAULT_ACCEPTED_STORE_STATUSES,
   DEFAULT_API_BASE_URL,
   DEFAULT_REQUIRED_SCOPES,
@@ -23,6 +24,7 @@ export {
   SCOPE_PROBES,
   tokenFingerprint,
   legacyTokenFingerprint,
+  LEGACY_TOKEN_FINGERPRINT_PREFIX,
   validateInputs,
   type CheckReport,
   type CheckSettings,

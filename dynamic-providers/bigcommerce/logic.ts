@@ -6,10 +6,11 @@
  * and plain data only.
  */
 
-import { ENDPOINTS, type ClientStats, type EndpointName, type ProbeOutcome, type StoreInfo } from "./client";
+import { apiBaseUrlProblem, DEFAULT_API_BASE_URL, ENDPOINTS, type ClientStats, type EndpointName, type ProbeOutcome, type StoreInfo } from "./client";
 import { fingerprintKeyId, fingerprintKeyProblem, isUnknown, keyedFingerprint } from "../common";
 
-export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
+/** BigCommerce's API host (client.ts, where the one rule for it lives). */
+export { apiBaseUrlProblem, DEFAULT_API_BASE_URL } from "./client";
 
 /** Pulumi's wire value for "unknown during preview"; re-exported for the tests that imported it from here. */
 export { UNKNOWN } from "../common";
@@ -192,142 +193,154 @@ export function normalizeStoreStatuses(values: readonly unknown[]): { statuses: 
   return { statuses, problems };
 }
 
-function validateBaseUrl(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return "must be an absolute URL such as https://api.bigcommerce.com";
-  }
-  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && local)) {
-    return "must use https (plain http is allowed only for localhost, e.g. an emulator): the token travels in a header";
-  }
-  if (url.search || url.hash || url.username || url.password) return "must not carry a query, fragment or credentials";
-  if (/\/stores\//.test(url.pathname)) return "must be the API host only (without /stores/<hash>/...)";
-  return undefined;
+/** What the checks of single inputs share: the failures found, and whether some input is not known yet (preview). */
+interface InputChecks {
+  failures: CheckFailure[];
+  hasUnknowns: boolean;
 }
+
+/** GET /v2/store returns the store's name and status: checking either needs this scope. */
+const STORE_INFORMATION_SCOPE = "store_v2_information_read_only";
 
 /**
  * Offline validation of the resource's (or the CLI's) inputs. Each failure names its property.
  * Values unknown during preview are not judged.
  */
 export function validateInputs(raw: Readonly<Record<string, unknown>>): ValidationResult {
-  const failures: CheckFailure[] = [];
-  let hasUnknowns = false;
+  const checks: InputChecks = { failures: [], hasUnknowns: false };
   const normalized: Record<string, unknown> = { ...raw };
-
-  const storeHash = raw.storeHash;
-  if (isUnknown(storeHash)) hasUnknowns = true;
-  else if (typeof storeHash !== "string" || storeHash === "") {
-    failures.push({ property: "storeHash", reason: "is required (the <hash> in https://api.bigcommerce.com/stores/<hash>/v3)" });
-  } else {
-    const problem = storeHashProblem(storeHash);
-    if (problem) failures.push({ property: "storeHash", reason: problem });
-  }
-
-  const token = raw.accessToken;
-  if (isUnknown(token)) hasUnknowns = true;
-  else if (typeof token !== "string" || token.trim() === "") {
-    failures.push({ property: "accessToken", reason: "is required (the access token of a store-level API account)" });
-  } else if (/\s/.test(token)) {
-    failures.push({ property: "accessToken", reason: "contains whitespace (a copied line break or space?)" });
-  }
-
-  let scopes: string[] = [...DEFAULT_REQUIRED_SCOPES];
-  const rawScopes = raw.requiredScopes;
-  if (isUnknown(rawScopes) || (Array.isArray(rawScopes) && rawScopes.some(isUnknown))) {
-    hasUnknowns = true;
-    scopes = [];
-  } else if (rawScopes !== undefined && rawScopes !== null) {
-    if (!Array.isArray(rawScopes) || rawScopes.some((s) => typeof s !== "string")) {
-      failures.push({ property: "requiredScopes", reason: "must be a list of scope names" });
-    } else if (rawScopes.length === 0) {
-      failures.push({ property: "requiredScopes", reason: "must not be empty (omit it for the default: what IOM's BigCommerce provider needs, orders modify and the rest read-only)" });
-    } else {
-      const result = normalizeScopes(rawScopes as string[]);
-      for (const p of result.problems) failures.push({ property: "requiredScopes", reason: p });
-      scopes = result.scopes;
-    }
-  }
-  if (!hasUnknowns) normalized.requiredScopes = scopes;
-
-  let apiBaseUrl = DEFAULT_API_BASE_URL;
-  const rawBase = raw.apiBaseUrl;
-  if (isUnknown(rawBase)) hasUnknowns = true;
-  else if (rawBase !== undefined && rawBase !== null && rawBase !== "") {
-    if (typeof rawBase !== "string") failures.push({ property: "apiBaseUrl", reason: "must be a string" });
-    else {
-      const problem = validateBaseUrl(rawBase);
-      if (problem) failures.push({ property: "apiBaseUrl", reason: problem });
-      apiBaseUrl = rawBase.replace(/\/+$/, "");
-    }
-  }
-  if (!isUnknown(rawBase)) normalized.apiBaseUrl = apiBaseUrl;
-
-  const expected = raw.expectedStoreName;
-  if (isUnknown(expected)) hasUnknowns = true;
-  else if (expected !== undefined && expected !== null) {
-    if (typeof expected !== "string" || expected.trim() === "") {
-      failures.push({ property: "expectedStoreName", reason: "must be a non-empty string when set" });
-    } else {
-      normalized.expectedStoreName = expected.trim();
-    }
-    if (typeof expected === "string" && expected.trim() !== "" && !isUnknown(rawScopes) && !scopes.includes("store_v2_information_read_only")) {
-      failures.push({
-        property: "expectedStoreName",
-        reason: "can only be checked with store_v2_information_read_only in requiredScopes (GET /v2/store returns the name)",
-      });
-    }
-  }
-
-  let statuses: string[] = [...DEFAULT_ACCEPTED_STORE_STATUSES];
-  const rawStatuses = raw.acceptedStoreStatuses;
-  if (isUnknown(rawStatuses) || (Array.isArray(rawStatuses) && rawStatuses.some(isUnknown))) hasUnknowns = true;
-  else if (rawStatuses !== undefined && rawStatuses !== null) {
-    if (!Array.isArray(rawStatuses) || rawStatuses.length === 0) {
-      failures.push({ property: "acceptedStoreStatuses", reason: "must be a non-empty list of store statuses (omit it for the default: live, prelaunch, pre-launch, trial)" });
-    } else {
-      const result = normalizeStoreStatuses(rawStatuses);
-      for (const p of result.problems) failures.push({ property: "acceptedStoreStatuses", reason: p });
-      statuses = result.statuses;
-      if (!isUnknown(rawScopes) && !scopes.includes("store_v2_information_read_only")) {
-        failures.push({
-          property: "acceptedStoreStatuses",
-          reason: "can only be checked with store_v2_information_read_only in requiredScopes (GET /v2/store returns the status)",
-        });
-      }
-    }
-  }
-  if (!hasUnknowns) normalized.acceptedStoreStatuses = statuses;
-
+  checkStoreHash(raw.storeHash, checks);
+  checkAccessToken(raw.accessToken, checks);
+  const scopes = requiredScopesOf(raw.requiredScopes, checks);
+  if (!checks.hasUnknowns) normalized.requiredScopes = scopes;
+  const apiBaseUrl = apiBaseUrlOf(raw.apiBaseUrl, checks);
+  if (!isUnknown(raw.apiBaseUrl)) normalized.apiBaseUrl = apiBaseUrl;
+  // Without the scope the store's name and status cannot be read; unknown scopes are not judged.
+  const withoutStoreInformation = !isUnknown(raw.requiredScopes) && !scopes.includes(STORE_INFORMATION_SCOPE);
+  const expectedStoreName = expectedStoreNameOf(raw.expectedStoreName, withoutStoreInformation, checks);
+  if (expectedStoreName !== undefined) normalized.expectedStoreName = expectedStoreName;
+  const statuses = acceptedStoreStatusesOf(raw.acceptedStoreStatuses, withoutStoreInformation, checks);
+  if (!checks.hasUnknowns) normalized.acceptedStoreStatuses = statuses;
   const configKey = raw.accessTokenConfigKey;
-  if (isUnknown(configKey)) hasUnknowns = true;
+  if (isUnknown(configKey)) checks.hasUnknowns = true;
   else if (configKey !== undefined && configKey !== null && (typeof configKey !== "string" || configKey.trim() === "")) {
-    failures.push({ property: "accessTokenConfigKey", reason: "must be a non-empty config key when set" });
+    checks.failures.push({ property: "accessTokenConfigKey", reason: "must be a non-empty config key when set" });
   }
-
   // Not needed to probe, so a key not known yet (the preview that creates it) does not stop one.
   const fingerprintKey = raw.fingerprintKey;
   if (fingerprintKey !== undefined && !isUnknown(fingerprintKey)) {
     const problem = fingerprintKeyProblem(fingerprintKey);
-    if (problem) failures.push({ property: "fingerprintKey", reason: problem });
+    if (problem) checks.failures.push({ property: "fingerprintKey", reason: problem });
   }
 
+  const { failures, hasUnknowns } = checks;
   const settings: CheckSettings | undefined =
     failures.length === 0 && !hasUnknowns
       ? {
-          storeHash: storeHash as string,
-          accessToken: token as string,
+          storeHash: raw.storeHash as string,
+          accessToken: raw.accessToken as string,
           requiredScopes: scopes,
           apiBaseUrl,
-          expectedStoreName: typeof expected === "string" ? expected.trim() : undefined,
+          expectedStoreName,
           accessTokenConfigKey: typeof configKey === "string" ? configKey : undefined,
           acceptedStoreStatuses: statuses,
           ...(typeof fingerprintKey === "string" && !isUnknown(fingerprintKey) ? { fingerprintKey } : {}),
         }
       : undefined;
   return { settings, failures, hasUnknowns, normalized };
+}
+
+function checkStoreHash(storeHash: unknown, checks: InputChecks): void {
+  if (isUnknown(storeHash)) checks.hasUnknowns = true;
+  else if (typeof storeHash !== "string" || storeHash === "") {
+    checks.failures.push({ property: "storeHash", reason: "is required (the <hash> in https://api.bigcommerce.com/stores/<hash>/v3)" });
+  } else {
+    const problem = storeHashProblem(storeHash);
+    if (problem) checks.failures.push({ property: "storeHash", reason: problem });
+  }
+}
+
+function checkAccessToken(token: unknown, checks: InputChecks): void {
+  if (isUnknown(token)) checks.hasUnknowns = true;
+  else if (typeof token !== "string" || token.trim() === "") {
+    checks.failures.push({ property: "accessToken", reason: "is required (the access token of a store-level API account)" });
+  } else if (/\s/.test(token)) {
+    checks.failures.push({ property: "accessToken", reason: "contains whitespace (a copied line break or space?)" });
+  }
+}
+
+/** The scopes to check, normalized: the default when absent, none while some are unknown. */
+function requiredScopesOf(rawScopes: unknown, checks: InputChecks): string[] {
+  if (isUnknown(rawScopes) || (Array.isArray(rawScopes) && rawScopes.some(isUnknown))) {
+    checks.hasUnknowns = true;
+    return [];
+  }
+  if (rawScopes === undefined || rawScopes === null) return [...DEFAULT_REQUIRED_SCOPES];
+  if (!Array.isArray(rawScopes) || rawScopes.some((s) => typeof s !== "string")) {
+    checks.failures.push({ property: "requiredScopes", reason: "must be a list of scope names" });
+  } else if (rawScopes.length === 0) {
+    checks.failures.push({ property: "requiredScopes", reason: "must not be empty (omit it for the default: what IOM's BigCommerce provider needs, orders modify and the rest read-only)" });
+  } else {
+    const result = normalizeScopes(rawScopes as string[]);
+    for (const p of result.problems) checks.failures.push({ property: "requiredScopes", reason: p });
+    return result.scopes;
+  }
+  return [...DEFAULT_REQUIRED_SCOPES];
+}
+
+/** The API's base URL without a trailing slash; the default when absent or unknown. */
+function apiBaseUrlOf(rawBase: unknown, checks: InputChecks): string {
+  if (isUnknown(rawBase)) checks.hasUnknowns = true;
+  else if (rawBase !== undefined && rawBase !== null && rawBase !== "") {
+    if (typeof rawBase !== "string") checks.failures.push({ property: "apiBaseUrl", reason: "must be a string" });
+    else {
+      const problem = apiBaseUrlProblem(rawBase);
+      if (problem) checks.failures.push({ property: "apiBaseUrl", reason: problem });
+      return rawBase.replace(/\/+$/, "");
+    }
+  }
+  return DEFAULT_API_BASE_URL;
+}
+
+/** The store name to expect, trimmed; undefined when absent, unknown or invalid. */
+function expectedStoreNameOf(expected: unknown, withoutStoreInformation: boolean, checks: InputChecks): string | undefined {
+  if (isUnknown(expected)) {
+    checks.hasUnknowns = true;
+    return undefined;
+  }
+  if (expected === undefined || expected === null) return undefined;
+  if (typeof expected !== "string" || expected.trim() === "") {
+    checks.failures.push({ property: "expectedStoreName", reason: "must be a non-empty string when set" });
+    return undefined;
+  }
+  if (withoutStoreInformation) {
+    checks.failures.push({
+      property: "expectedStoreName",
+      reason: `can only be checked with ${STORE_INFORMATION_SCOPE} in requiredScopes (GET /v2/store returns the name)`,
+    });
+  }
+  return expected.trim();
+}
+
+/** The store statuses the check accepts, normalized: the default when absent. */
+function acceptedStoreStatusesOf(rawStatuses: unknown, withoutStoreInformation: boolean, checks: InputChecks): string[] {
+  if (isUnknown(rawStatuses) || (Array.isArray(rawStatuses) && rawStatuses.some(isUnknown))) checks.hasUnknowns = true;
+  else if (rawStatuses !== undefined && rawStatuses !== null) {
+    if (!Array.isArray(rawStatuses) || rawStatuses.length === 0) {
+      checks.failures.push({ property: "acceptedStoreStatuses", reason: "must be a non-empty list of store statuses (omit it for the default: live, prelaunch, pre-launch, trial)" });
+    } else {
+      const result = normalizeStoreStatuses(rawStatuses);
+      for (const p of result.problems) checks.failures.push({ property: "acceptedStoreStatuses", reason: p });
+      if (withoutStoreInformation) {
+        checks.failures.push({
+          property: "acceptedStoreStatuses",
+          reason: `can only be checked with ${STORE_INFORMATION_SCOPE} in requiredScopes (GET /v2/store returns the status)`,
+        });
+      }
+      return result.statuses;
+    }
+  }
+  return [...DEFAULT_ACCEPTED_STORE_STATUSES];
 }
 
 /**

@@ -277,7 +277,7 @@ export interface BigCommerceApiCheckArgs {
    * customers (read-only).
    */
   requiredScopes?: pulumi.Input<pulumi.Input<string>[]>;
-  /** Default `https://api.bigcommerce.com`; tests point it at the emulator. */
+  /** Default and only host `https://api.bigcommerce.com` (apiBaseUrlProblem); tests point it at an emulator on this machine. */
   apiBaseUrl?: pulumi.Input<string>;
   /** When set, the store's name must equal it (guards against a token for another store). */
   expectedStoreName?: pulumi.Input<string>;

@@ -3,6 +3,7 @@
  * landing and fails, with the cause and the fix, on each way that link breaks.
  */
 import { checkBigCommerce } from "../../doctor/bigcommerce";
+import { legacyTokenFingerprint } from "../../dynamic-providers/bigcommerce";
 import { checkDataverse } from "../../doctor/dataverse";
 import { checkFileDrop } from "../../doctor/file-drop";
 import { checkGateway, createFabricClient } from "../../doctor/gateway";
@@ -10,10 +11,12 @@ import { checkKeyVault } from "../../doctor/key-vault";
 import { checkPolicyLink } from "../../doctor/policy-link";
 import { environmentIdOf } from "../../doctor/target";
 import type { CheckLine } from "../../doctor/report";
-import { DEMO_STORE } from "../emulators/bigcommerce";
-import { BC_FLOWS, IV_FLOWS, LOGIC_COLUMNS } from "../emulators/iom-doctor";
-import { IOM_COLUMNS, IV_PARAMS } from "../emulators/iom-provider-tables";
-import { doctorContext, startDoctorWorld, TOKENS, useEnv, type DoctorWorld } from "./harness";
+import { DEMO_STORE } from "../../emulators/bigcommerce";
+import { BC_FLOWS, IV_FLOWS, LOGIC_COLUMNS } from "../../emulators/iom-doctor";
+import { IOM_COLUMNS, IV_PARAMS } from "../../emulators/iom-provider-tables";
+import { formatTable } from "../../doctor/report";
+import { GROUPS, runDoctor } from "../../doctor/run";
+import { doctorContext, startDoctorWorld, TOKENS, useEnv, validateReport, WINTER_STORE, type DoctorWorld } from "./harness";
 
 const byId = (lines: CheckLine[], id: string, subject?: string) => lines.filter((l) => l.id === id && (subject === undefined || l.subject === subject));
 const one = (lines: CheckLine[], id: string, subject?: string) => {
@@ -52,9 +55,16 @@ describe("BigCommerce: the provider's own API check with the stack's settings", 
     expect(l).toMatchObject({ status: "fail", summary: "no access token to test with", fix: expect.stringMatching(/BIGCOMMERCE_ACCESS_TOKEN.*pulumi config get bigcommerceAccessToken --stack dev/) });
   });
 
-  test("warns when the token tested is not the one pulumi up checked", async () => {
+  test("warns when the token tested is not the one pulumi up checked (an unkeyed fingerprint, the only kind the doctor can compute)", async () => {
     const lines = await checkBigCommerce(doctorContext(dev, { ...withStore, outputs: { bigcommerce: { tokenFingerprint: "sha256:000000000000" } } }));
     expect(one(lines, "bigcommerce.token")).toMatchObject({ status: "warn", summary: expect.stringMatching(/is not the one 'pulumi up' last checked \(sha256:000000000000\)/) });
+    const same = await checkBigCommerce(doctorContext(dev, { ...withStore, outputs: { bigcommerce: { tokenFingerprint: legacyTokenFingerprint(TOKENS.bigcommerce) } } }));
+    expect(byId(same, "bigcommerce.token")).toEqual([]);
+  });
+
+  test("a keyed fingerprint (made with the stack's key, which the doctor does not have) is not compared: no false warning", async () => {
+    const lines = await checkBigCommerce(doctorContext(dev, { ...withStore, outputs: { bigcommerce: { tokenFingerprint: "hmac-sha256:0123456789abcdef0123456789abcdef" } } }));
+    expect(lines.map((l) => [l.id, l.status])).toEqual([["bigcommerce.api", "ok"]]);
   });
 
   test("is not used by a stack without a store hash", async () => {
@@ -349,5 +359,82 @@ describe("Policy link (VNet stacks)", () => {
   test("a stack with a gateway too and no environment id only warns; a gateway-only stack does not use it", async () => {
     expect(one(await checkPolicyLink(doctorContext(test_, { configChanges: { set: { powerPlatformEnvironmentId: "" } }, outputs: { powerPlatform: {} } })), "powerplatform.policylink")).toMatchObject({ status: "warn" });
     expect(one(await checkPolicyLink(doctorContext(dev)), "powerplatform.policylink")).toMatchObject({ status: "skip" });
+  });
+});
+
+describe("several stores: each with its own token, IOM provider instance and flows, named in every line", () => {
+  const WINTER = "BigCommerce Winter";
+  const two = (env: Record<string, string | undefined> = { BIGCOMMERCE_ACCESS_TOKEN_WINTER: TOKENS.bigcommerceWinter }) => doctorContext(dev, {
+    configChanges: {
+      set: { bigcommerceStoreHash: DEMO_STORE.hash, bigcommerceStores: [{ name: "winter", providerName: WINTER, storeHash: WINTER_STORE.hash, accessToken: { secure: "[encrypted]" } }] },
+      secrets: { bigcommerceAccessToken: "[encrypted]" },
+    },
+    env,
+  });
+  const providers = () => dev.dataverse.emu.table("msdyn_iomprovider").rows;
+  let winterId: string;
+  beforeAll(() => {
+    // The second instance added from IOM's catalog, its store hash set and activated; the first one's hash is the default store's.
+    winterId = dev.dataverse.addBigCommerceInstance(WINTER);
+    dev.dataverse.setValue(winterId, "Store Hash", WINTER_STORE.hash);
+    providers().get(winterId)![IOM_COLUMNS.providerStatus] = "Activated";
+    dev.dataverse.setValue(dev.dataverse.bcProviderId, "Store Hash", DEMO_STORE.hash);
+  });
+  afterAll(() => {
+    providers().delete(winterId);
+    dev.dataverse.setValue(dev.dataverse.bcProviderId, "Store Hash", "other-team-store");
+  });
+
+  test("each store's API check runs with its own token against its own store", async () => {
+    const lines = await checkBigCommerce(two());
+    expect(lines.map((l) => [l.store, l.subject, l.status, l.summary.split(";")[0]])).toEqual([
+      ["default", DEMO_STORE.hash, "ok", "store 'Contoso Outdoor' is live"],
+      ["winter", WINTER_STORE.hash, "ok", "store 'Contoso Winter' is live"],
+    ]);
+  });
+
+  test("a store without its token fails alone, naming its variable, its config path and its vault secret", async () => {
+    const lines = await checkBigCommerce(two({ BIGCOMMERCE_ACCESS_TOKEN_WINTER: undefined }));
+    expect(one(lines, "bigcommerce.api", DEMO_STORE.hash)).toMatchObject({ store: "default", status: "ok" });
+    expect(one(lines, "bigcommerce.api", WINTER_STORE.hash)).toMatchObject({
+      store: "winter",
+      status: "fail",
+      summary: "no access token to test with",
+      fix: "set BIGCOMMERCE_ACCESS_TOKEN_WINTER, or where 'pulumi config get --path 'bigcommerceStores[0].accessToken' --stack dev' works (the token of the store's API account, in Key Vault as 'bigcommerce-access-token-winter')",
+    });
+  });
+
+  test("each store's IOM provider instance holds its store hash and is activated; a wrong hash fails that store only", async () => {
+    let lines = await checkDataverse(two());
+    expect(one(lines, "iom.provider", "BigCommerce")).toMatchObject({ store: "default", status: "ok", summary: "1 parameter as the stack wants; Activated" });
+    expect(one(lines, "iom.provider", WINTER)).toMatchObject({ store: "winter", status: "ok", summary: "1 parameter as the stack wants; Activated" });
+    expect(one(lines, "flows.flow", `${WINTER} / ${BC_FLOWS[0]}`)).toMatchObject({ store: "winter", status: "ok" });
+    expect(one(lines, "iom.provider", "Inventory Visibility").store).toBeUndefined();
+    dev.dataverse.setValue(winterId, "Store Hash", "other-team-store");
+    try {
+      lines = await checkDataverse(two());
+      expect(one(lines, "iom.provider", WINTER)).toMatchObject({ store: "winter", status: "fail", summary: `Store Hash is 'other-team-store', the stack wants '${WINTER_STORE.hash}'.` });
+      expect(one(lines, "iom.provider", "BigCommerce")).toMatchObject({ store: "default", status: "ok" });
+    } finally {
+      dev.dataverse.setValue(winterId, "Store Hash", WINTER_STORE.hash);
+    }
+  });
+
+  test("the report sums up each store; one failing store fails the run (exit 1) and the table names it", async () => {
+    const ctx = two({ BIGCOMMERCE_ACCESS_TOKEN_WINTER: undefined });
+    const report = await runDoctor(ctx, GROUPS.filter((g) => g.name === "BigCommerce" || g.name === "Dataverse"));
+    expect(report).toMatchObject({ exitCode: 1, status: "unhealthy" });
+    expect(report.stores).toEqual([
+      { name: "default", storeHash: DEMO_STORE.hash, providerName: "BigCommerce", status: "healthy", failing: [] },
+      { name: "winter", storeHash: WINTER_STORE.hash, providerName: WINTER, status: "unhealthy", failing: ["bigcommerce.api"] },
+    ]);
+    expect(validateReport(JSON.parse(JSON.stringify(report)))).toBe(true);
+    const rows = formatTable(report, 200).split("\n");
+    expect(rows).toContainEqual(expect.stringMatching(/^✗ {2}BigCommerce \[winter\]: win456 +no access token to test with$/));
+    // A label longer than the column gets a row of its own.
+    expect(rows.join("\n")).toMatch(/^✓ {2}IOM provider \[winter\]: BigCommerce Winter\n +1 parameter as the stack wants; Activated$/m);
+    expect(rows).toContainEqual(expect.stringMatching(/^✓ {2}IOM provider: Inventory Visibility /));
+    expect(rows.at(-2)).toBe("Stores: default (abc123) healthy; winter (win456) FAILING: bigcommerce.api");
+    expect(rows.at(-1)).toMatch(/^UNHEALTHY: \d+ ok, 1 failing, .*\(exit 1\); failing store: 'winter'\.$/);
   });
 });

@@ -137,6 +137,13 @@ describe("usage and configuration errors exit 2 before any call", () => {
   });
 });
 
+test("an IOM_DOCTOR_BIGCOMMERCE_API_URL that is not BigCommerce's host (or this machine) is a usage error: no store token goes there", async () => {
+  await freshWorld();
+  const r = await run(["dev", "--outputs", world.outputsFile], { ...process.env, IOM_DOCTOR_BIGCOMMERCE_API_URL: "https://api.bigcommerce.com.attacker.example" });
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(/IOM_DOCTOR_BIGCOMMERCE_API_URL: must be https:\/\/api\.bigcommerce\.com, BigCommerce's API host/);
+});
+
 describe("secrets", () => {
   beforeAll(freshWorld);
 

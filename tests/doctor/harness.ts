@@ -17,17 +17,19 @@ import type { CheckContext } from "../../doctor/context";
 import { servicesFromEnv } from "../../doctor/services";
 import { resolveTarget } from "../../doctor/target";
 import { gatewayClusterName } from "../../naming";
-import { rawStackConfig } from "../../plan/stack-config";
-import { startArmKeyVaultEmulator, type ArmKeyVaultEmulator } from "../emulators/arm-keyvault";
-import { DEMO_STORE, IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
-import { startFabricEmulator, type FabricEmulator } from "../emulators/fabric-gateways";
-import { BC_FLOWS, IV_FLOWS, ORGANIZATION_ID, startDoctorEnvironment, type DoctorEnvironment } from "../emulators/iom-doctor";
-import { IV_PARAMS } from "../emulators/iom-provider-tables";
-import { startLogAnalyticsEmulator, type LogAnalyticsEmulator } from "../emulators/log-analytics";
-import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, startAdminEmulator, type PowerPlatformAdminEmulator } from "../emulators/power-platform-admin";
-import { testCertificate } from "../emulators/tls";
+import { rawStackConfig } from "../../stack-config";
+import { startArmKeyVaultEmulator, type ArmKeyVaultEmulator } from "../../emulators/arm-keyvault";
+import { DEMO_STORE, IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
+import { startFabricEmulator, type FabricEmulator } from "../../emulators/fabric-gateways";
+import { BC_FLOWS, IV_FLOWS, ORGANIZATION_ID, startDoctorEnvironment, type DoctorEnvironment } from "../../emulators/iom-doctor";
+import { IV_PARAMS } from "../../emulators/iom-provider-tables";
+import { startLogAnalyticsEmulator, type LogAnalyticsEmulator } from "../../emulators/log-analytics";
+import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, startAdminEmulator, type PowerPlatformAdminEmulator } from "../../emulators/power-platform-admin";
+import { testCertificate } from "../../emulators/tls";
 
-export const TOKENS = { dataverse: "dv-doctor-token", azure: "azure-doctor-token", bigcommerce: "bc-doctor-token-0123456789", bap: "bap-token" } as const;
+export const TOKENS = { dataverse: "dv-doctor-token", azure: "azure-doctor-token", bigcommerce: "bc-doctor-token-0123456789", bigcommerceWinter: "bc-winter-token-0123456789", bap: "bap-token" } as const;
+/** A second BigCommerce store in the emulator, for stacks with several stores (its token is TOKENS.bigcommerceWinter). */
+export const WINTER_STORE = { ...DEMO_STORE, hash: "win456", storeId: 1004567, name: "Contoso Winter", domain: "contoso-winter.example" };
 const SUBSCRIPTION = "11111111-2222-4333-8444-555555555555";
 const DAY = 86_400_000;
 
@@ -121,7 +123,10 @@ export async function startDoctorWorld(stack = "dev", now = new Date()): Promise
     { name: "old-disabled-secret", enabled: false, expires: new Date(now.getTime() - DAY), value: "x" },
   ] };
   const arm = await startArmKeyVaultEmulator({ token: TOKENS.azure, vaults: [vault], pageSize: 2 });
-  const bigcommerce = await startBigCommerceEmulator({ tokens: [{ token: TOKENS.bigcommerce, storeHash: DEMO_STORE.hash, scopes: IOM_SCOPES }] });
+  const bigcommerce = await startBigCommerceEmulator({
+    stores: [{ ...DEMO_STORE }, { ...WINTER_STORE }],
+    tokens: [{ token: TOKENS.bigcommerce, storeHash: DEMO_STORE.hash, scopes: IOM_SCOPES }, { token: TOKENS.bigcommerceWinter, storeHash: WINTER_STORE.hash, scopes: IOM_SCOPES }],
+  });
   const bap = config.powerPlatform
     ? await startAdminEmulator({ id: environmentId, vnets: { policyId: POLICY_SYSTEM_ID.split("/").pop()!, location: "europe", id: POLICY_ARM_ID, systemId: POLICY_SYSTEM_ID, linkStatus: "Linked" } })
     : undefined;

@@ -56,6 +56,37 @@ describe("the table", () => {
   });
 });
 
+describe("stores", () => {
+  const api = (store: string, status: CheckLine["status"]): CheckLine => ({ id: "bigcommerce.api", group: "BigCommerce", subject: `${store}-hash`, store, status, summary: status === "ok" ? "token works" : "token rejected (401)", ...(status === "fail" ? { fix: "set the token" } : {}) });
+  const one = [{ name: "default", storeHash: "default-hash", providerName: "BigCommerce" }];
+  const two = [...one, { name: "winter", storeHash: "winter-hash", providerName: "BigCommerce Winter" }];
+
+  test("a single-store stack's table reads as before: no store names in the labels, no store line", () => {
+    const rows = formatTable(buildReport({ stack: "dev", checkedAt: at, durationMs: 1, settings, stores: one, checks: [api("default", "ok"), ok] }), 100).split("\n");
+    expect(rows.find((r) => r.startsWith("✓"))).toMatch(/^✓ {2}BigCommerce: default-hash +token works$/);
+    expect(rows.at(-1)).toBe("Healthy: 2 ok, 0 failing, 0 warnings, 0 not used by this stack (exit 0).");
+    expect(rows.at(-2)).toBe("");
+  });
+
+  test("a failing store fails the run and the verdict names it; a store with no failing line is healthy", () => {
+    const report = buildReport({ stack: "dev", checkedAt: at, durationMs: 1, settings, stores: two, checks: [api("default", "ok"), api("winter", "fail"), { ...api("winter", "warn"), id: "bigcommerce.token", fix: "x" }, ok] });
+    expect(report).toMatchObject({ exitCode: 1, stores: [{ name: "default", status: "healthy", failing: [] }, { name: "winter", status: "unhealthy", failing: ["bigcommerce.api"] }] });
+    const rows = formatTable(report, 100).split("\n");
+    expect(rows.find((r) => r.startsWith("✗"))).toMatch(/^✗ {2}BigCommerce \[winter\]: winter-hash +token rejected \(401\)$/);
+    expect(rows.at(-1)).toBe("UNHEALTHY: 2 ok, 1 failing, 1 warning, 0 not used by this stack (exit 1); failing store: 'winter'.");
+    expect(validateReport(JSON.parse(JSON.stringify(report)))).toBe(true);
+  });
+
+  test("the schema describes a line's store and each store's summary, and refuses what it does not", () => {
+    const report = JSON.parse(JSON.stringify(buildReport({ stack: "dev", checkedAt: at, durationMs: 1, settings, stores: two, checks: [api("winter", "ok")] })));
+    expect(validateReport(report)).toBe(true);
+    expect(validateReport({ ...report, checks: [{ ...api("winter", "ok"), store: "Winter Store" }] })).toBe(false);
+    expect(validateReport({ ...report, stores: [{ ...report.stores[0], status: "ok" }] })).toBe(false);
+    const { stores: _stores, ...withoutStores } = report;
+    expect(validateReport(withoutStores)).toBe(false);
+  });
+});
+
 describe("the JSON document", () => {
   test("a report matches the published schema", () => {
     const report = buildReport({ stack: "dev", checkedAt: at, durationMs: 12, settings, checks: [ok, warn, fail, skip] });

@@ -4,7 +4,7 @@
 import * as http from "http";
 import type { AddressInfo } from "net";
 import { createBigCommerceClient, type ClientTuning } from "../../dynamic-providers/bigcommerce/client";
-import { ALL_READ_SCOPES, MISSING_SCOPE_BODY, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { ALL_READ_SCOPES, MISSING_SCOPE_BODY, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 
 const TOKEN = "clienttoken0123456789abcdefghij";
 const FAST: ClientTuning = { timeoutMs: 300, maxRetries: 2, backoffBaseMs: 5, backoffMaxMs: 20, maxRateLimitWaitMs: 3_000 };
@@ -103,6 +103,14 @@ describe("BigCommerce client", () => {
 
   const client = (tuning: ClientTuning = FAST, token = TOKEN, base?: string) =>
     createBigCommerceClient({ storeHash: "abc123", accessToken: token, apiBaseUrl: base ?? emu.url, ...tuning });
+
+  it("refuses an apiBaseUrl other than BigCommerce's host (or the emulators' loopback) before sending anything", async () => {
+    // Defence in depth: whoever built the options (the resource, the CLI, the doctor, an old state), the client checks too.
+    for (const base of [`${emu.url}/stores/evil`, emu.url.replace("http://", "http://api.bigcommerce.com@"), "https://api.bigcommerce.com.attacker.example"]) {
+      await expect(client(FAST, TOKEN, base)).rejects.toThrow(/^BigCommerce client: apiBaseUrl must be .*; nothing was sent$/);
+    }
+    expect(emu.requests).toHaveLength(0);
+  });
 
   it("parses the v2 store object", async () => {
     // A timeout a loaded machine cannot hit: this is about the answer, not about retries.

@@ -74,11 +74,29 @@ describe("validateInputs", () => {
     expect(reasons({ ...valid, requiredScopes: "orders" }, "requiredScopes")).toEqual([expect.stringMatching(/list/)]);
   });
 
-  it("apiBaseUrl: https, or http only for localhost; host only", () => {
-    expect(reasons({ ...valid, apiBaseUrl: "http://api.bigcommerce.com" }, "apiBaseUrl")).toEqual([expect.stringMatching(/https/)]);
-    expect(reasons({ ...valid, apiBaseUrl: "not a url" }, "apiBaseUrl")).toEqual([expect.stringMatching(/absolute URL/)]);
-    expect(reasons({ ...valid, apiBaseUrl: "https://api.bigcommerce.com/stores/abc123/v3" }, "apiBaseUrl")).toEqual([expect.stringMatching(/host only/)]);
+  // BigCommerce's API reference documents one host for the REST Management API (v2 and v3):
+  // api.bigcommerce.com/stores/{store_hash}/... (bigcommerce/docs, "API Reference" server table).
+  it.each([
+    ["http://api.bigcommerce.com", /over https only/],
+    ["not a url", /not a URL/],
+    ["https://api.bigcommerce.com/stores/abc123/v3", /without a path/],
+    ["https://api.bigcommerce.co", /BigCommerce's API host: a store's token goes to no other host \(got api\.bigcommerce\.co\)/],
+    ["https://api.bigcommerce.com.attacker.example", /no other host \(got api\.bigcommerce\.com\.attacker\.example\)/],
+    ["https://payments.bigcommerce.com", /no other host/],
+    ["https://api.bigcommerce.com@attacker.example", /user name in the URL/],
+    ["https://api.bigcommerce.com:8443", /without a port/],
+    ["https://api.bigcommerce.com/?x=1", /without a path, query/],
+    ["https://127.0.0.1", /no other host \(got 127\.0\.0\.1\)/],
+    ["http://user:pw@127.0.0.1:4010", /user name in the URL/],
+  ])("apiBaseUrl %s is refused", (apiBaseUrl, reason) => {
+    expect(reasons({ ...valid, apiBaseUrl }, "apiBaseUrl")).toEqual([expect.stringMatching(reason)]);
+  });
+
+  it("apiBaseUrl: BigCommerce's host, or plain http to this machine (the emulators)", () => {
+    expect(validateInputs({ ...valid, apiBaseUrl: "https://api.bigcommerce.com/" }).settings?.apiBaseUrl).toBe("https://api.bigcommerce.com");
+    expect(validateInputs({ ...valid, apiBaseUrl: "https://API.BigCommerce.com" }).settings?.apiBaseUrl).toBe("https://API.BigCommerce.com");
     expect(validateInputs({ ...valid, apiBaseUrl: "http://127.0.0.1:4010/" }).settings?.apiBaseUrl).toBe("http://127.0.0.1:4010");
+    expect(validateInputs({ ...valid, apiBaseUrl: "http://localhost:4010" }).settings?.apiBaseUrl).toBe("http://localhost:4010");
   });
 
   it("expectedStoreName needs the information scope", () => {

@@ -3,7 +3,7 @@
 import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
 import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
-import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
 
 const GOOD = "goodtoken0123456789abcdefghijkl";
@@ -259,7 +259,7 @@ describe("BigCommerceApiCheck provider", () => {
         expect.stringMatching(/unknown scope 'store_v2_order_read_only'/),
         expect.stringMatching(/'store_v2_products' is a modify scope/),
       ]);
-      expect(byProperty("apiBaseUrl")).toEqual([expect.stringMatching(/must use https/)]);
+      expect(byProperty("apiBaseUrl")).toEqual([expect.stringMatching(/must be https:\/\/api\.bigcommerce\.com: the token travels in a header, over https only/)]);
       expect(emu.requests).toHaveLength(0);
     });
 
@@ -375,6 +375,17 @@ describe("BigCommerceApiCheck provider", () => {
         if (saved === undefined) delete process.env.BIGCOMMERCE_ACCESS_TOKEN;
         else process.env.BIGCOMMERCE_ACCESS_TOKEN = saved;
       }
+    });
+
+    it("read of a state whose apiBaseUrl is another host refuses it and sends the token nowhere", async () => {
+      const created = await provider.create(inputs());
+      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      await p.configure({ config: { get: () => GOOD, require: () => GOOD } });
+      emu.resetLog();
+      // A state written when any https host was accepted (or edited by hand).
+      const old = { ...created.outs!, apiBaseUrl: "https://api.bigcommerce.com.attacker.example" };
+      await expect(p.read("abc123", old)).rejects.toThrow(/the state cannot be checked again: apiBaseUrl must be https:\/\/api\.bigcommerce\.com, BigCommerce's API host: a store's token goes to no other host \(got api\.bigcommerce\.com\.attacker\.example\)/);
+      expect(emu.requests).toHaveLength(0);
     });
 
     it("read of a keyed state probes with the stack's token and keeps the state's fingerprint (read gets no key)", async () => {

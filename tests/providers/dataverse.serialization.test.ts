@@ -5,8 +5,8 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
-import { runSteps, writeProviderFile } from "../emulators/dataverse-child";
+import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
+import { runSteps, writeProviderFile } from "../../emulators/dataverse-child";
 import { serializedProvider } from "../support/program";
 import { waitFor } from "../support/barrier";
 import { captureConsolePerTest } from "../support/console";

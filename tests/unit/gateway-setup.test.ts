@@ -2,15 +2,15 @@
  * The gateway setup script, read with a PowerShell grammar (it cannot run here): every script
  * parses, nothing handed to a native program can be empty (Windows PowerShell 5.1, which Run
  * Command v2 uses, drops empty arguments), stage 1 and stage 2 agree on what they exchange, the
- * re-run decision is the table components/gatewaySetupPlan.ts models, and the gateway software is
- * installed in every mode by its own installer, without a signed-in session.
+ * re-run decision is the table tests/support/gateway-setup-plan.ts models, and the gateway software
+ * is installed in every mode by its own installer, without a signed-in session.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import type { Node, Tree } from "web-tree-sitter";
 import { GATEWAY_SETUP_SCRIPT } from "../../components/dataGateway";
-import { GATEWAY_SETUP_PLANS, localGatewayState, planGatewaySetup, type SetupMode } from "../../components/gatewaySetupPlan";
+import { GATEWAY_SETUP_PLANS, localGatewayState, planGatewaySetup, type SetupMode } from "../support/gateway-setup-plan";
 import { runProgram } from "../support/program";
 import {
   commandsNamed, embeddedScripts, enclosingConditions, hashtableLiteral, membersRead, nativeCalls, parsePowerShell,

@@ -162,6 +162,14 @@ describe("the store list is checked before anything is declared, every problem a
     expect(error.problems.find((p) => p.key === "bigcommerceStores[0]")?.message).toMatch(/colour/);
   });
 
+  test("no store can be pointed at another API host: the key is refused, naming it and the stack, before anything is declared", async () => {
+    const error = await programError({ set: { bigcommerceStores: [entry("outdoor", { apiBaseUrl: "https://api.bigcommerce.com.attacker.example" })], bigcommerceApiBaseUrl: "https://api.bigcommerce.com@attacker.example" } });
+    expect(error?.message).toMatch(/^Stack 'dev' has 2 configuration problems:/);
+    expect(error?.message).toContain("iom-bigcommerce:bigcommerceStores[0].apiBaseUrl: is not a setting: every store's token goes only to BigCommerce's API host, https://api.bigcommerce.com");
+    expect(error?.message).toContain("iom-bigcommerce:bigcommerceApiBaseUrl: is not a setting: every store's token goes only to BigCommerce's API host");
+    expect(error?.declaredResources).toBe(0);
+  });
+
   test("the program stops before declaring anything", async () => {
     const error = await programError({ set: { bigcommerceStores: [entry("outdoor"), entry("winter", { storeHash: "out123" })] } });
     expect(error?.message).toContain("iom-bigcommerce:bigcommerceStores[1].storeHash");
