@@ -40,7 +40,9 @@ describe("faults and service protection", () => {
   });
 
   it("a request quota per window: 429s with Retry-After until the window frees up, no row lost", async () => {
-    h = await startHarness({ quota: 8, windowMs: 100 }, { maxBatchSize: 25 }, ROWS);
+    // 20 requests against 8 per 400 ms: only a client slower than 50 ms a request would stay
+    // under the quota (with 100 ms, a loaded machine did, and nothing was throttled).
+    h = await startHarness({ quota: 8, windowMs: 400 }, { maxBatchSize: 25 }, ROWS);
     await sync(h);
     expect(h.emu.stats.throttled).toBeGreaterThan(0);
     expect(remoteState(h)).toEqual(productRows(ROWS));
