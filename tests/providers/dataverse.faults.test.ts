@@ -6,6 +6,7 @@ import { IomMappingSet } from "../../dynamic-providers/dataverse/provider";
 import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { createDataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";
 import { buildBatch, parseBatchResponse } from "../../dynamic-providers/dataverse/batch";
+import { waitFor } from "../support/barrier";
 import { captureConsolePerTest } from "../support/console";
 
 let h: Harness | undefined;
@@ -16,7 +17,9 @@ afterEach(async () => {
   h = undefined;
 });
 
-const ROWS = 2000;
+// Sizes are a quarter of what they were (and batch sizes with them, so every test sends the same
+// requests): the behaviours are per request, not per row, and rows cost CPU.
+const ROWS = 500;
 
 async function sync(harness: Harness, rows = productRows(ROWS), extra = {}) {
   return harness.provider.create(harness.inputs(rows, extra));
@@ -24,7 +27,7 @@ async function sync(harness: Harness, rows = productRows(ROWS), extra = {}) {
 
 describe("faults and service protection", () => {
   it("a 429 storm: waits as Retry-After says, pauses everyone, logs it, and converges", async () => {
-    h = await startHarness({ windowMs: 500 }, { maxBatchSize: 200 }, ROWS);
+    h = await startHarness({ windowMs: 500 }, { maxBatchSize: 50 }, ROWS);
     h.emu.fault("429", 25);
     const t0 = Date.now();
     const { outs } = await sync(h);
@@ -37,28 +40,30 @@ describe("faults and service protection", () => {
   });
 
   it("a request quota per window: 429s with Retry-After until the window frees up, no row lost", async () => {
-    h = await startHarness({ quota: 8, windowMs: 100 }, { maxBatchSize: 100 }, ROWS);
+    // 20 requests against 8 per 400 ms: only a client slower than 50 ms a request would stay
+    // under the quota (with 100 ms, a loaded machine did, and nothing was throttled).
+    h = await startHarness({ quota: 8, windowMs: 400 }, { maxBatchSize: 25 }, ROWS);
     await sync(h);
     expect(h.emu.stats.throttled).toBeGreaterThan(0);
     expect(remoteState(h)).toEqual(productRows(ROWS));
   });
 
   it("never more than the concurrency limit in flight, and fewer when x-ms-dop-hint says so", async () => {
-    h = await startHarness({ latencyPerRequestMs: 5, dopHint: 2 }, { maxBatchSize: 50, maxConcurrency: 52 }, ROWS);
+    h = await startHarness({ latencyPerRequestMs: 5, dopHint: 2 }, { maxBatchSize: 12, maxConcurrency: 52 }, ROWS);
     await sync(h);
     expect(h.emu.stats.maxInFlight).toBeLessThanOrEqual(2);
     expect(h.emu.stats.throttled).toBe(0);
     await h.stop();
     // A service that allows only 3 at once: the 429s (0x80072326) are retried, nothing is lost.
     // (dopHint 0: a service that sends no x-ms-dop-hint, so the client's default is too many.)
-    h = await startHarness({ latencyPerRequestMs: 5, maxConcurrent: 3, dopHint: 0 }, { maxBatchSize: 50, maxConcurrency: 8 }, ROWS);
+    h = await startHarness({ latencyPerRequestMs: 5, maxConcurrent: 3, dopHint: 0 }, { maxBatchSize: 12, maxConcurrency: 8 }, ROWS);
     await sync(h);
     expect(h.emu.stats.throttled).toBeGreaterThan(0);
     expect(remoteState(h)).toEqual(productRows(ROWS));
   });
 
   it("5xx responses are retried with backoff", async () => {
-    h = await startHarness({}, { maxBatchSize: 500 }, ROWS);
+    h = await startHarness({}, { maxBatchSize: 125 }, ROWS);
     h.emu.fault("5xx", 4);
     await sync(h);
     expect(remoteState(h)).toEqual(productRows(ROWS));
@@ -66,7 +71,7 @@ describe("faults and service protection", () => {
   });
 
   it("dropped connections before and after commit: no duplicate, no lost row, all rows owned", async () => {
-    h = await startHarness({}, { maxBatchSize: 250 }, ROWS);
+    h = await startHarness({}, { maxBatchSize: 62 }, ROWS);
     h.emu.fault("drop", 2, (r) => r.method === "POST");
     h.emu.fault("dropAfterCommit", 2, (r) => r.method === "POST");
     const { outs } = await sync(h);
@@ -84,7 +89,7 @@ describe("faults and service protection", () => {
   });
 
   it("a persistent outage fails with partial state the engine can record, and a re-run converges", async () => {
-    h = await startHarness({}, { maxBatchSize: 500, maxRetries: 2 }, ROWS);
+    h = await startHarness({}, { maxBatchSize: 125, maxRetries: 2 }, ROWS);
     let writes = 0;
     h.emu.fault("5xx", 1000, (r) => r.method === "POST" && ++writes > 2);
     let err: (Error & { id?: string; properties?: Outs }) | undefined;
@@ -127,17 +132,17 @@ describe("faults and service protection", () => {
 });
 
 describe("a bad file or a failed run: nothing half-written, and the state tells the truth (issue 17 items 4 and 5)", () => {
-  it("a 5,000-character value in a column that takes 4,000, among 3,000 rows (table row 7): nothing is written, file and line are named", async () => {
-    h = await startHarness({}, {}, 3000);
+  it("a 5,000-character value in a column that takes 4,000, among 1,000 rows (table row 7): nothing is written, file and line are named", async () => {
+    h = await startHarness({}, {}, 1000);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dv-long-"));
     const file = path.join(dir, "products.csv");
     const lines = ["externalFieldName,externalFieldValue,productNumber"];
-    for (let i = 1; i <= 3000; i++) lines.push(`sku,${i === 1500 ? "V".repeat(5000) : `S${i}`},P-${String(i).padStart(6, "0")}`);
+    for (let i = 1; i <= 1000; i++) lines.push(`sku,${i === 500 ? "V".repeat(5000) : `S${i}`},P-${String(i).padStart(6, "0")}`);
     fs.writeFileSync(file, lines.join("\n"));
     try {
       const { rows, sourceFile, sourceLines } = IomMappingSet.rowsOf({ kind: "products", file }, "Default Mapping Group");
       const err = await h.provider.create(h.inputs(rows, { sourceFile, sourceLines })).then(() => undefined, (e: Error) => e);
-      expect(err?.message).toContain(`${file}:1501: externalFieldValue of "sku=VVVV`);
+      expect(err?.message).toContain(`${file}:501: externalFieldValue of "sku=VVVV`);
       expect(err?.message).toMatch(/\(5,004 characters\) has 5,000 characters; zq1_prodmap\.zq1_extval takes at most 4,000/);
       expect(err?.message).toMatch(/nothing was written/);
       expect(h.mappingRows()).toHaveLength(0);
@@ -148,23 +153,23 @@ describe("a bad file or a failed run: nothing half-written, and the state tells 
   });
 
   it("the token revoked mid-sync (table row 8): the partial state records exactly the rows that exist, and the next run converges with no duplicate", async () => {
-    h = await startHarness({}, { maxBatchSize: 50, maxConcurrency: 4 }, 3000);
+    h = await startHarness({}, { maxBatchSize: 50, maxConcurrency: 4 }, 1000);
     let posts = 0;
     h.emu.fault("revoke", 1, (r) => r.method === "POST" && ++posts === 6);
-    const err = (await sync(h, productRows(3000)).then(() => undefined, (e: unknown) => e)) as (Error & { id?: string; properties?: Outs }) | undefined;
+    const err = (await sync(h, productRows(1000)).then(() => undefined, (e: unknown) => e)) as (Error & { id?: string; properties?: Outs }) | undefined;
     const exist = remoteState(h); // throws on a duplicate
     const n = Object.keys(exist).length;
     expect(n).toBeGreaterThan(0);
-    expect(n).toBeLessThan(3000);
+    expect(n).toBeLessThan(1000);
     expect(err?.message).toMatch(/sync stopped: .*401/);
-    expect(err?.message).toContain(`${n.toLocaleString("en-US")} of the 3,000 rows in the file exist now; the state records them (worked out from the writes Dataverse confirmed`);
+    expect(err?.message).toContain(`${n.toLocaleString("en-US")} of the 1,000 rows in the file exist now; the state records them (worked out from the writes Dataverse confirmed`);
     expect(err?.properties?.rowCount).toBe(n);
     expect(err?.properties?.ownedCount).toBe(n);
     expect(decodeApplied(err?.properties?.applied)).toEqual(exist);
     h.emu.setOptions({ token: TOKEN });
-    const u = await h.provider.update!(err!.id!, err!.properties!, h.inputs(productRows(3000)));
-    expect((u.outs as Outs).lastSync).toMatchObject({ added: 3000 - n, unchanged: n });
-    expect(remoteState(h)).toEqual(productRows(3000));
+    const u = await h.provider.update!(err!.id!, err!.properties!, h.inputs(productRows(1000)));
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: 1000 - n, unchanged: n });
+    expect(remoteState(h)).toEqual(productRows(1000));
   });
 });
 
@@ -216,13 +221,18 @@ describe("client pieces", () => {
   });
 
   it("a request that times out is split and retried with smaller chunks", async () => {
-    h = await startHarness({ latencyPerRowMs: 0.5 }, {}, 600);
-    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 200, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
+    h = await startHarness({}, {}, 600);
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 1000, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
+    // A barrier, not latency: the 600-row request is held until the client, having given up on it,
+    // sends a smaller one (with no retries left, only the split can send a second request).
+    const release = h.emu.holdAnswers();
+    const releasedOnSplit = waitFor(() => h!.emu.heldAnswers >= 2, "a second, smaller request", 20_000).then(release);
     const created = await client.createMany(
       { logicalName: "zq1_prodmap", entitySet: "zq1_prodmaps", primaryId: "zq1_prodmapid" },
       Array.from({ length: 600 }, (_, i) => ({ zq1_extfld: "sku", zq1_extval: `T${i}`, zq1_prodmapid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` })),
     );
-    // The first 600-row request (300 ms) times out; halves go through; the timed-out one may have committed.
+    await releasedOnSplit;
+    // The first 600-row request times out; halves go through; the timed-out one may have committed.
     expect(created.failures).toEqual([]);
     expect(h.mappingRows().length).toBe(600);
     expect(client.stats.writeRequests).toBeGreaterThan(1);

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { runSteps, writeProviderFile } from "../../emulators/dataverse-child";
 import { serializedProvider } from "../support/program";
+import { waitFor } from "../support/barrier";
 import { captureConsolePerTest } from "../support/console";
 
 captureConsolePerTest();
@@ -82,30 +83,29 @@ describe("serialized provider in a plain Node process", () => {
   }, 30_000);
 
   it("a sync killed half-way and re-run converges: no duplicate, no lost row, every row owned", async () => {
-    const N = 6000;
-    h = await startHarness({ latencyPerRequestMs: 20, latencyPerRowMs: 0.4 }, {}, N);
+    const N = 2000;
+    h = await startHarness({}, {}, N);
     const inputs = h.inputs(productRows(N));
-    const { child, done } = runSteps(serialized.file, [{ op: "create", args: [inputs] }], { ...ENV, DATAVERSE_SYNC_MAX_BATCH_SIZE: "500", DATAVERSE_SYNC_MAX_CONCURRENCY: "2" });
-    // Kill the process (no chance to record state) once some, not all, rows are written.
-    await new Promise<void>((resolve, reject) => {
-      const started = Date.now();
-      const t = setInterval(() => {
-        if (h!.emu.stats.rowsWritten >= 1500) {
-          clearInterval(t);
-          child.kill("SIGKILL");
-          resolve();
-        } else if (Date.now() - started > 20_000) {
-          clearInterval(t);
-          reject(new Error("sync did not start"));
-        }
-      }, 5);
-    });
+    // A barrier, not latency: every request waits at the emulator until the test lets it through,
+    // so the kill lands after some writes and before the last one however loaded the machine is.
+    let release = h.emu.holdAnswers();
+    const { child, done } = runSteps(serialized.file, [{ op: "create", args: [inputs] }], { ...ENV, DATAVERSE_SYNC_MAX_BATCH_SIZE: "250", DATAVERSE_SYNC_MAX_CONCURRENCY: "2" });
+    while (h.emu.stats.rowsWritten < 500) {
+      await waitFor(() => h!.emu.heldAnswers > 0, "the sync's next request", 20_000);
+      release();
+      release = h.emu.holdAnswers(); // before the released answers run: the next requests wait again
+    }
+    // Kill the process (no chance to record state) while its next requests are held.
+    await waitFor(() => h!.emu.heldAnswers > 0, "the sync's next request", 20_000);
+    child.kill("SIGKILL");
+    // What the service had received before the client died still commits.
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
     const { results } = await done;
     expect(results).toEqual([]); // it never finished
     const written = h.mappingRows().length;
     expect(written).toBeGreaterThan(0);
     expect(written).toBeLessThan(N);
-    h.emu.setOptions({ latencyPerRequestMs: 0, latencyPerRowMs: 0 });
     // Re-run (the engine has no state for it: create again).
     const res = await h.provider.create(inputs);
     const outs = res.outs as Outs;

@@ -27,7 +27,7 @@ import { runProgramWithMocks } from "./program-runs";
 // serialization and host tests ask for the real text, made with the SDK's serializer kept here.
 const { serialize } = skipProviderSerialization();
 
-const stats = { requests: 0, computed: 0 };
+const stats = { requests: 0, computed: 0, work: [] as string[] };
 const answers = new Map<string, Promise<ProgramAnswer>>();
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -54,7 +54,14 @@ function answerOnce(request: ProgramRequest): Promise<ProgramAnswer> {
   const known = answers.get(key);
   if (known && !fresh) return known;
   stats.computed++;
-  const next = queue.then(() => answer(request));
+  const next = queue.then(async () => {
+    const cpu = process.cpuUsage();
+    const started = Date.now();
+    const result = await answer(request);
+    const used = process.cpuUsage(cpu);
+    stats.work.push(`${((used.user + used.system) / 1e6).toFixed(2)} s CPU ${Date.now() - started} ms  ${key}`);
+    return result;
+  });
   queue = next;
   answers.set(key, next);
   return next;
@@ -91,7 +98,7 @@ function exit(): void {
   const statsFile = process.env.IOM_PROGRAM_SERVER_STATS;
   if (statsFile) {
     const cpu = process.cpuUsage();
-    fs.writeFileSync(statsFile, `${stats.requests} requests, ${stats.computed} computed, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU in ${process.uptime().toFixed(1)} s\n`);
+    fs.writeFileSync(statsFile, `${stats.requests} requests, ${stats.computed} computed, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU in ${process.uptime().toFixed(1)} s\n${stats.work.join("\n")}\n`);
   }
   process.exit(0);
 }
