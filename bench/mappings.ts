@@ -4,6 +4,7 @@
  *
  *   npm run bench:mappings                                  # 10,000, 50,000 and 200,000 rows, both models
  *   BENCH_SIZES=10000,50000 BENCH_MODELS=request-bound ...  # a subset
+ *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts /tmp/prof/<phase>.cpuprofile
  *
  * Two latency models, both with the service's 5,000-row pages and its limits (52 concurrent
  * requests; 6,000 requests and 20 minutes of execution time per 5 minutes):
@@ -160,7 +161,9 @@ let providerFile = "";
 
 async function phase(emu: Emu, model: Model, rows: number, name: string, steps: Step[]): Promise<StepResult[]> {
   await emu.admin("reset-stats");
-  const { done } = runSteps(providerFile, steps, { DATAVERSE_ACCESS_TOKEN: TOKEN });
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each phase's process (bench/profile-top.ts prints its top).
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${model.name}-${rows}-${name.replace(/\W+/g, "")}.cpuprofile`] : [];
+  const { done } = runSteps(providerFile, steps, { DATAVERSE_ACCESS_TOKEN: TOKEN }, prof);
   const { results: rs, stderr } = await done;
   const failed = rs.find((r) => !r.ok);
   if (failed || rs.length !== steps.length) throw new Error(`${model.name} ${rows} ${name}: ${failed?.error ?? stderr}`);

@@ -78,10 +78,11 @@ export interface StepResult {
   maxRssKB?: number;
 }
 
-export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
+/** `nodeArgs`: options for the child's Node (the mappings benchmark's `--cpu-prof`). */
+export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
   const programFile = path.join(path.dirname(providerFile), `program-${process.hrtime.bigint()}.json`);
   fs.writeFileSync(programFile, JSON.stringify(steps));
-  const child = spawn(process.execPath, ["-e", RUNNER, providerFile, programFile], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
+  const child = spawn(process.execPath, [...nodeArgs, "-e", RUNNER, providerFile, programFile], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
