@@ -104,6 +104,7 @@ export function encodeAppliedWithHash(map: RowMap): { applied: string; appliedHa
   // Most keys and targets need no escaping: quoted as they are (JSON.stringify twice per row was
   // most of this function's CPU at 50,000 rows).
   // Characters JSON.stringify escapes: quote, backslash, controls, surrogates (paired or not).
+  // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
   const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
   const json = (s: string) => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`);
   for (const k of keys) parts.push(`${json(k)}:${json(map[k])}`);
