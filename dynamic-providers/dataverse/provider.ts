@@ -35,13 +35,91 @@ export type IomMappingSetInputs = SyncInputs;
 /** What the provider returns and the state keeps. */
 export type IomMappingSetOutputs = SyncOutputs;
 
+/** What clean() gives an input the engine dropped. */
+const SCALAR_DEFAULTS: Record<string, unknown> = { mappingGroup: DEFAULT_MAPPING_GROUP, adoptExisting: false, schemaOverride: "" };
+
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
 const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs", "operationTimeoutMs"] as const;
 
-/** The inputs with defaults for anything the engine dropped (an undefined input is simply absent). */
+/** The inputs with defaults for anything the engine dropped (an undefined input is simply absent), and the rows as a map. */
 function clean(inputs: Record<string, unknown>): SyncInputs {
   const i = cleanInputs<SyncInputs>(inputs);
-  return { ...i, mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
+  const rowMap = rowsOfInputs(inputs);
+  return { ...i, ...(rowMap ? { rows: rowMap } : {}), mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
+}
+
+/**
+ * The rows of the resource's changes since its packed rows: keys added or given another target,
+ * and keys removed (with the target they had). What a preview shows key by key.
+ */
+export interface RowChanges {
+  added: RowMap;
+  changed: RowMap;
+  removed: RowMap;
+}
+
+/** Counts of what an update changes in the rows, against the previous inputs (check writes them). */
+export interface RowSummary {
+  rows: number;
+  added: number;
+  changed: number;
+  removed: number;
+}
+
+/**
+ * The rows of inputs in either shape: a map `key -> target` (what the program sends, and the
+ * stored inputs of states written before issue 21), or, as `check` stores them, the rows packed
+ * (`rows`: gzip+base64 JSON of the sorted map, the encoding of the `applied` output) and the
+ * changes since those packed rows (`rowChanges`). Undefined when the inputs carry no rows.
+ */
+export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefined {
+  const packed = inputs.rows;
+  if (typeof packed !== "string") return packed !== null && typeof packed === "object" && !Array.isArray(packed) ? (packed as RowMap) : undefined;
+  const map = sync.decodeApplied(packed);
+  const changes = inputs.rowChanges as Partial<RowChanges> | undefined;
+  for (const k of Object.keys(changes?.removed ?? {})) delete map[k];
+  Object.assign(map, changes?.added ?? {}, changes?.changed ?? {});
+  return map;
+}
+
+/** Keys of `next` not in `prev`, with another target, and keys of `prev` not in `next` (by key text). */
+function rowChanges(prev: RowMap, next: RowMap): RowChanges {
+  const out: RowChanges = { added: {}, changed: {}, removed: {} };
+  for (const k of Object.keys(next)) {
+    const was = Object.prototype.hasOwnProperty.call(prev, k) ? prev[k] : undefined;
+    if (was === undefined) out.added[k] = next[k];
+    else if (was !== next[k]) out.changed[k] = next[k];
+  }
+  for (const k of Object.keys(prev)) if (!Object.prototype.hasOwnProperty.call(next, k)) out.removed[k] = prev[k];
+  return out;
+}
+
+const changeCount = (c: RowChanges) => Object.keys(c.added).length + Object.keys(c.changed).length + Object.keys(c.removed).length;
+
+/**
+ * The inputs as the state keeps them (issue 21: 200,000 rows as a map were 5 MB of inputs): the
+ * rows packed once, and every later change as `rowChanges` against those packed rows, so a
+ * preview still lists each key added, changed or removed while the packed text stays as it was.
+ * When the changes since the packing pass max(1,000, 2% of the rows), the rows are packed anew
+ * (that preview shows the packed text change; `rowSummary` counts it all the same).
+ * `rowSummary` counts the change against the previous inputs. States with the rows as a map are
+ * packed on their first preview; their diff finds no change, so the migration is a no-op update.
+ */
+function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): Record<string, unknown> {
+  const previous = rowsOfInputs(olds);
+  let packed = typeof olds.rows === "string" ? olds.rows : undefined;
+  let base = packed !== undefined ? sync.decodeApplied(packed) : previous;
+  let changes = base ? rowChanges(base, rowMap) : undefined;
+  const count = Object.keys(rowMap).length;
+  if (!base || !changes || changeCount(changes) > Math.max(1000, count * 0.02)) {
+    base = rowMap;
+    packed = undefined;
+    changes = { added: {}, changed: {}, removed: {} };
+  }
+  packed ??= sync.encodeApplied(base);
+  const since = previous ? rowChanges(previous, rowMap) : { added: rowMap, changed: {}, removed: {} };
+  const rowSummary: RowSummary = { rows: count, added: Object.keys(since.added).length, changed: Object.keys(since.changed).length, removed: Object.keys(since.removed).length };
+  return { ...news, rows: packed, rowChanges: changes, rowSummary };
 }
 
 /**
@@ -155,18 +233,32 @@ export type IomMappingSetProviderOptions = DataverseProviderOptions;
 export function createIomMappingSetProvider(options: IomMappingSetProviderOptions = {}): IomMappingSetProvider {
   const deps = (): sync.Deps => ({ client: { ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client }, log: pulumiLog() });
   return {
-    async check(_olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
-      const failures = checkInputs(clean(news as unknown as Record<string, unknown>));
-      return failures.length ? { inputs: news, failures } : { inputs: news };
+    async check(olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
+      let n: SyncInputs;
+      try {
+        n = clean(news as unknown as Record<string, unknown>);
+      } catch (e) {
+        return { inputs: news, failures: [{ property: "rows", reason: `packed rows that do not decode: ${(e as Error).message}` }] };
+      }
+      const failures = checkInputs(n);
+      if (failures.length) return { inputs: news, failures };
+      return { inputs: compactInputs((olds ?? {}) as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>, n.rows) as unknown as IomMappingSetInputs };
     },
 
     async diff(_id: string, olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<MappingDiffResult> {
-      const n = clean(news as unknown as Record<string, unknown>);
-      const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => isUnknown(n[k]) || n[k] !== olds[k]);
+      const raw = news as unknown as Record<string, unknown>;
+      const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => isUnknown(raw[k]) || raw[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
-      if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
       const scalars = ["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const;
       const stables = ["environmentUrl", "kind", "providerName"];
+      const sameScalars = (i: Record<string, unknown>) => scalars.every((k) => (i[k] ?? SCALAR_DEFAULTS[k]) === olds[k]);
+      // Checked inputs whose packed rows are the applied ones, with no change since: nothing to decode.
+      const since = raw.rowChanges as RowChanges | undefined;
+      if (typeof raw.rows === "string" && raw.rows === olds.applied && (!since || changeCount(since) === 0) && sameScalars(raw)) {
+        return { changes: false, replaces: [], stables, detailedDiff: {} };
+      }
+      const n = clean(raw);
+      if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
       // Nothing changed (the common preview): the rows' hash is the applied one, so the applied rows
       // need not be decoded nor compared key by key (at 50,000 rows most of diff's CPU).
       if (olds.appliedHash && scalars.every((k) => n[k] === olds[k]) && rows.hashRows(n.rows) === olds.appliedHash) {
@@ -207,11 +299,14 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
     async read(id: string, props?: IomMappingSetOutputs): Promise<pulumi.dynamic.ReadResult<IomMappingSetOutputs>> {
       if (!props || !props.applied) return { id, props };
       const o = clean(props as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs;
-      const { outputs, rows: actual } = await sync.readMappings(o, deps());
-      const inputs: SyncInputs = {
+      const { outputs } = await sync.readMappings(o, deps());
+      // The inputs as check stores them: the rows packed (no drift: the applied text itself), no change since.
+      const inputs = {
         environmentUrl: o.environmentUrl,
         kind: o.kind,
-        rows: actual,
+        rows: outputs.applied,
+        rowChanges: { added: {}, changed: {}, removed: {} },
+        rowSummary: { rows: outputs.rowCount, added: 0, changed: 0, removed: 0 },
         targetKeyColumn: o.targetKeyColumn,
         mappingGroup: o.mappingGroup ?? DEFAULT_MAPPING_GROUP,
         providerName: o.providerName,
