@@ -106,19 +106,38 @@ const changeCount = (c: RowChanges) => Object.keys(c.added).length + Object.keys
  * packed on their first preview; their diff finds no change, so the migration is a no-op update.
  */
 function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): Record<string, unknown> {
-  const previous = rowsOfInputs(olds);
-  let packed = typeof olds.rows === "string" ? olds.rows : undefined;
-  let base = packed !== undefined ? sync.decodeApplied(packed) : previous;
-  let changes = base ? rowChanges(base, rowMap) : undefined;
   const count = Object.keys(rowMap).length;
-  if (!base || !changes || changeCount(changes) > Math.max(1000, count * 0.02)) {
-    base = rowMap;
-    packed = undefined;
+  let packed = typeof olds.rows === "string" ? olds.rows : undefined;
+  // The old packed rows are decoded once: the previous rows are them with the old changes applied.
+  const base = packed !== undefined ? sync.decodeApplied(packed) : rowsOfInputs(olds);
+  const oldChanges = packed !== undefined ? (olds.rowChanges as RowChanges | undefined) : undefined;
+  let changes = base ? rowChanges(base, rowMap) : { added: rowMap, changed: {}, removed: {} };
+  // Against the previous inputs, only the keys either change set names can differ.
+  const since = { added: 0, changed: 0, removed: 0 };
+  if (!base) since.added = count;
+  else {
+    const touched = new Set<string>();
+    for (const c of [changes, oldChanges ?? { added: {}, changed: {}, removed: {} }]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
+    const removedBefore = oldChanges?.removed ?? {};
+    const before = (k: string): string | undefined => {
+      for (const part of [oldChanges?.added, oldChanges?.changed]) if (part && Object.prototype.hasOwnProperty.call(part, k)) return part[k];
+      if (Object.prototype.hasOwnProperty.call(removedBefore, k)) return undefined;
+      return Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined;
+    };
+    for (const k of touched) {
+      const was = before(k);
+      const now = Object.prototype.hasOwnProperty.call(rowMap, k) ? rowMap[k] : undefined;
+      if (was === undefined && now !== undefined) since.added++;
+      else if (was !== undefined && now === undefined) since.removed++;
+      else if (was !== now) since.changed++;
+    }
+  }
+  if (!base || changeCount(changes) > Math.max(1000, count * 0.02)) {
+    packed = sync.encodeApplied(rowMap);
     changes = { added: {}, changed: {}, removed: {} };
   }
-  packed ??= sync.encodeApplied(base);
-  const since = previous ? rowChanges(previous, rowMap) : { added: rowMap, changed: {}, removed: {} };
-  const rowSummary: RowSummary = { rows: count, added: Object.keys(since.added).length, changed: Object.keys(since.changed).length, removed: Object.keys(since.removed).length };
+  packed ??= sync.encodeApplied(base!);
+  const rowSummary: RowSummary = { rows: count, ...since };
   return { ...news, rows: packed, rowChanges: changes, rowSummary };
 }
 
