@@ -2,16 +2,17 @@
  * `IomMappingSet`: one Pulumi resource per mapping kind per stack, holding every mapping row of
  * that kind, and its dynamic provider.
  *
- * Inputs carry the rows as a map `key -> target business key` (see rows.ts), so Pulumi's own
- * property diff of `rows` lists, in a preview, each mapping added, changed or removed by its key
- * (the dynamic-provider host does not forward a provider's detailedDiff, so the provider's
- * `diff` decides *whether* and *how* (update/replace) and the engine's input diff shows *which*).
+ * The program gives the rows as a map `key -> target` (see rows.ts); `check` stores them packed,
+ * with every later change listed key by key in `rowChanges` and counted in `rowSummary`
+ * (compactInputs), so a preview still shows which mappings change (the dynamic-provider host does
+ * not forward a provider's detailedDiff: the provider's `diff` decides *whether* and *how*
+ * (update/replace), the engine's input diff shows *which*).
  *
- * State size: at 50,000 rows the inputs hold the row map once (≈ 1.2 MB in the benchmark); the
- * outputs do not repeat it: they keep the applied rows gzip+base64 (≈ 0.33 MB; `read` needs them
- * because the host passes it outputs only), a content hash, counts and the small resolved schema.
- * Row ids are not stored at all: rows this resource creates get deterministic ids (rows.ts
- * ownedId), so ownership is recomputed from the rows themselves.
+ * State size: at 50,000 rows the inputs hold the rows packed (≈ 0.33 MB) plus the changes since;
+ * the outputs keep the applied rows in the same encoding (≈ 0.33 MB; `read` needs them because the
+ * host passes it outputs only), a content hash, counts and the small resolved schema. Row ids are
+ * not stored at all: rows this resource creates get deterministic ids (rows.ts ownedId), so
+ * ownership is recomputed from the rows themselves.
  *
  * No token or secret is an input or output: the provider gets its token at run time from
  * DATAVERSE_ACCESS_TOKEN or DefaultAzureCredential.
