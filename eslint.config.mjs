@@ -1,12 +1,22 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-// Layers (docs/architecture.md). Product code is what `pulumi up` loads; tests/, bench/ and the
-// offline plan (plan/) build on it, never the other way round. Import strings are matched, so a
-// pattern names a folder with the slash after it (dynamic-providers/dataverse/plan.ts is a file).
+// Layers (docs/architecture.md). Product code is what `pulumi up` and `npm run doctor` load; the
+// test doubles (emulators/), tests/, bench/ and the offline plan (plan/) build on it, never the other
+// way round. bench/ reuses the test doubles but not the tests; the test doubles stand without the
+// tests. Import strings are matched, so a pattern names a folder with the slash after it
+// (dynamic-providers/dataverse/plan.ts is a file).
 const NOT_FROM_TESTS_BENCH_OR_PLAN = {
-  regex: "^(\\./|(\\.\\./)+)(tests|bench|plan)/",
-  message: "Product code (what `pulumi up` loads) must not import tests/, bench/ or the offline plan (plan/).",
+  regex: "^(\\./|(\\.\\./)+)(tests|bench|plan|emulators)/",
+  message: "Product code (what `pulumi up` and the doctor load) must not import tests/, bench/, the offline plan (plan/) or the test doubles (emulators/).",
+};
+const NOT_FROM_TESTS = {
+  regex: "^(\\./|(\\.\\./)+)tests/",
+  message: "bench/ and the test doubles (emulators/) must not import tests/: move what both need into emulators/.",
+};
+const NOT_FROM_BENCH = {
+  regex: "^(\\./|(\\.\\./)+)bench/",
+  message: "The test doubles (emulators/) must not import bench/.",
 };
 // dynamic-providers/common.ts is shared by all; another provider's files only through its index.ts.
 const OTHER_PROVIDER_INTERNALS = {
@@ -31,12 +41,20 @@ export default tseslint.config(
     },
   },
   {
-    files: ["*.ts", "components/**/*.ts", "mappings/**/*.ts"],
+    files: ["*.ts", "components/**/*.ts", "mappings/**/*.ts", "config/**/*.ts", "stores/**/*.ts", "doctor/**/*.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [NOT_FROM_TESTS_BENCH_OR_PLAN] }] },
   },
   {
     files: ["dynamic-providers/**/*.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [NOT_FROM_TESTS_BENCH_OR_PLAN, OTHER_PROVIDER_INTERNALS] }] },
+  },
+  {
+    files: ["bench/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [NOT_FROM_TESTS] }] },
+  },
+  {
+    files: ["emulators/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: [NOT_FROM_TESTS, NOT_FROM_BENCH] }] },
   },
   {
     files: ["policy/**/*.ts"],

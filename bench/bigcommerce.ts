@@ -14,7 +14,7 @@ import { parseArgs } from "util";
 import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../dynamic-providers/bigcommerce";
 import { DEFAULT_REQUIRED_SCOPES } from "../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../dynamic-providers/bigcommerce/reuse";
-import { IOM_SCOPES, startBigCommerceEmulator } from "../tests/emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator } from "../emulators/bigcommerce";
 
 const TOKEN = "benchtoken0123456789abcdefghijk";
 

@@ -37,8 +37,8 @@ import * as path from "path";
 import axios from "axios";
 import type { SyncOutputs } from "../dynamic-providers/dataverse/sync";
 import { serializeDefaultProvider } from "../plan/provider-serialization";
-import { runSteps, writeProviderFile, Step, StepResult } from "../tests/emulators/dataverse-child";
-import { productMappingInputs } from "../tests/emulators/dataverse-harness";
+import { runSteps, writeProviderFile, Step, StepResult } from "../emulators/dataverse-child";
+import { productMappingInputs } from "../emulators/dataverse-harness";
 import type { RowMap } from "../dynamic-providers/dataverse/rows";
 
 interface Model {
@@ -69,7 +69,7 @@ interface Emu {
 
 async function startEmulator(model: Model, products: number): Promise<Emu> {
   const opts = { token: TOKEN, products, latencyPerRequestMs: model.latencyMs, latencyPerRowMs: model.rowMs, latencyPerReadRowMs: model.readRowMs, maxConcurrent: 52, dopHint: model.dop, maxPageSize: PAGE };
-  const proc = spawn(process.execPath, ["--max-old-space-size=4096", "-r", "ts-node/register/transpile-only", path.join(ROOT, "tests/emulators/dataverse-server.ts"), JSON.stringify(opts)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const proc = spawn(process.execPath, ["--max-old-space-size=4096", "-r", "ts-node/register/transpile-only", path.join(ROOT, "emulators/dataverse-server.ts"), JSON.stringify(opts)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   const first = await new Promise<string>((resolve, reject) => {
     let buf = "";
     proc.stdout!.on("data", (d: Buffer) => {

@@ -1,9 +1,9 @@
 /**
  * What the doctor checks, resolved before any remote call: the stack's validated configuration
- * (config.ts, the same view `pulumi up` has), its outputs, and the few secrets a check needs.
+ * (config/, the same view `pulumi up` has), its outputs, and the few secrets a check needs.
  *
  * - Configuration: Pulumi.yaml and Pulumi.<stack>.yaml, read the way the offline plan reads them
- *   (plan/stack-config.ts). Encrypted values are left out of the file reading; the one secret a
+ *   (stack-config.ts). Encrypted values are left out of the file reading; the one secret a
  *   check needs (the BigCommerce token) comes from BIGCOMMERCE_ACCESS_TOKEN, else from
  *   `pulumi config get` when the Pulumi CLI can decrypt the stack. It is kept in memory only.
  * - Outputs: the `--outputs` file, else `pulumi stack output --json`.
@@ -13,7 +13,7 @@
 import * as fs from "fs";
 import type { ZodType } from "zod";
 import { CONFIG_SCHEMA, ConfigError, parseStackConfig, type StackConfig } from "../config";
-import { listStacks, loadStackFile, rawStackConfig } from "../plan/stack-config";
+import { listStacks, loadStackFile, rawStackConfig } from "../stack-config";
 
 /** The environment variable the BigCommerce token comes from (the same as `npm run check:bigcommerce`). */
 export const BIGCOMMERCE_TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN";

@@ -9,7 +9,7 @@ import { parseStackConfig } from "../config";
 import { REFERENCE_TYPES } from "../policy/rules";
 import { ROTATION_CLOCK_ENV } from "../rotation";
 import { runProgramUnderMocks, type HarnessMocks } from "./harness";
-import { loadProject, rawStackConfig, type ConfigChanges } from "./stack-config";
+import { loadProject, rawStackConfig, type ConfigChanges } from "../stack-config";
 
 export const UNKNOWN = "[unknown]";
 export const SECRET = "[secret]";

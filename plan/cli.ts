@@ -18,7 +18,7 @@ import type { PlannedResource, StackPlan } from "./capture";
 
 /** The plan's marker for a value only a deployment knows (capture.ts's UNKNOWN, repeated to keep the SDK out of usage errors). */
 const UNKNOWN = "[unknown]";
-import { listStacks, ROOT } from "./stack-config";
+import { listStacks, ROOT } from "../stack-config";
 
 const PLANS_DIR = path.join(ROOT, "plans");
 const USAGE = "usage: npm run plan -- <stack> | --all [--json <file>] [--check] [--write]";

@@ -20,7 +20,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { transformSync } from "@swc/core";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
-import { loadProject, resolveStackConfig, ROOT, type ConfigChanges } from "./stack-config";
+import { loadProject, resolveStackConfig, ROOT, type ConfigChanges } from "../stack-config";
 
 /** What the mocks see of a resource registration (the SDK's MockResourceArgs). */
 export type MockResourceArgs = pulumi.runtime.MockResourceArgs;

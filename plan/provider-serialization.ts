@@ -19,7 +19,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import type { skipProviderSerialization as SkipProviderSerialization } from "./harness";
-import { ROOT } from "./stack-config";
+import { ROOT } from "../stack-config";
 
 const PROVIDERS_DIR = path.join(ROOT, "dynamic-providers");
 const CACHE_FILE = path.join(ROOT, "node_modules", ".cache", "iom-plan", "provider-serialization.json");

@@ -12,7 +12,7 @@
 import { overlaps, parseCidr, type Cidr } from "../cidr";
 import { parseStackConfig, type StackConfig } from "../config";
 import { gatewayClusterName, keyVaultName, resourceName, storageAccountName } from "../naming";
-import { rawStackConfig, type ConfigChanges } from "./stack-config";
+import { rawStackConfig, type ConfigChanges } from "../stack-config";
 
 /** One stack's settings as the program sees them: raw values (defaults applied) and the validated view. */
 export interface StackSettings {

@@ -3,7 +3,7 @@
  *
  * Writes the documentation generated from code, which nobody edits by hand:
  * - docs/configuration.md from Pulumi.yaml (the keys, their types, defaults and descriptions,
- *   grouped under the project file's own `# Group` comments) and config.ts (which keys hold
+ *   grouped under the project file's own `# Group` comments) and config/schema.ts (which keys hold
  *   secrets): change Pulumi.yaml and run this;
  * - the policy table in docs/review-flow.md, between its `policy table` markers, from
  *   policy/rules.ts: change a rule's description there and run this.
@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { isMap, isScalar, parseDocument } from "yaml";
 import { CONFIG_SCHEMA, PROJECT } from "../config";
-import { ROOT, type DeclaredKey } from "../plan/stack-config";
+import { ROOT, type DeclaredKey } from "../stack-config";
 import { RESOURCE_RULES, STACK_RULES } from "../policy/rules";
 import { STORES_KEY, STORE_FIELDS } from "../stores";
 

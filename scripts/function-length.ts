@@ -11,7 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as ts from "typescript";
-import { ROOT } from "../plan/stack-config";
+import { ROOT } from "../stack-config";
 
 export interface LongFunction {
   file: string;

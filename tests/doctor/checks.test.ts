@@ -10,9 +10,9 @@ import { checkKeyVault } from "../../doctor/key-vault";
 import { checkPolicyLink } from "../../doctor/policy-link";
 import { environmentIdOf } from "../../doctor/target";
 import type { CheckLine } from "../../doctor/report";
-import { DEMO_STORE } from "../emulators/bigcommerce";
-import { BC_FLOWS, IV_FLOWS, LOGIC_COLUMNS } from "../emulators/iom-doctor";
-import { IOM_COLUMNS, IV_PARAMS } from "../emulators/iom-provider-tables";
+import { DEMO_STORE } from "../../emulators/bigcommerce";
+import { BC_FLOWS, IV_FLOWS, LOGIC_COLUMNS } from "../../emulators/iom-doctor";
+import { IOM_COLUMNS, IV_PARAMS } from "../../emulators/iom-provider-tables";
 import { doctorContext, startDoctorWorld, TOKENS, useEnv, type DoctorWorld } from "./harness";
 
 const byId = (lines: CheckLine[], id: string, subject?: string) => lines.filter((l) => l.id === id && (subject === undefined || l.subject === subject));

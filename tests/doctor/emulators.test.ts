@@ -5,13 +5,13 @@
  */
 import * as http from "http";
 import * as https from "https";
-import { startArmKeyVaultEmulator } from "../emulators/arm-keyvault";
-import { DataverseEmulator } from "../emulators/dataverse";
-import { startFabricEmulator } from "../emulators/fabric-gateways";
-import { DOCTOR_TABLES } from "../emulators/iom-doctor";
-import { KqlSyntaxError, runKql } from "../emulators/kql";
-import { parseTimespan, startLogAnalyticsEmulator } from "../emulators/log-analytics";
-import { testCertificate } from "../emulators/tls";
+import { startArmKeyVaultEmulator } from "../../emulators/arm-keyvault";
+import { DataverseEmulator } from "../../emulators/dataverse";
+import { startFabricEmulator } from "../../emulators/fabric-gateways";
+import { DOCTOR_TABLES } from "../../emulators/iom-doctor";
+import { KqlSyntaxError, runKql } from "../../emulators/kql";
+import { parseTimespan, startLogAnalyticsEmulator } from "../../emulators/log-analytics";
+import { testCertificate } from "../../emulators/tls";
 
 interface Answer {
   status: number;

@@ -5,7 +5,7 @@
  */
 import { parseStackConfig } from "../../config";
 import { bigcommerceToken, encryptedKeys, resolveTarget, standIns, type PulumiRunner } from "../../doctor/target";
-import { rawStackConfig } from "../../plan/stack-config";
+import { rawStackConfig } from "../../stack-config";
 
 const cli = (answers: Record<string, string>): PulumiRunner & { calls: string[][] } => {
   const calls: string[][] = [];

@@ -4,7 +4,7 @@
  * re-registration that propagates features, check mode changes nothing and names every command,
  * refusals and approvals are explained, delete never unregisters, 429/500 are waited out.
  */
-import { ArmEmulator, SUBSCRIPTION, startArmEmulator } from "../emulators/azure-resource-manager";
+import { ArmEmulator, SUBSCRIPTION, startArmEmulator } from "../../emulators/azure-resource-manager";
 import { captureConsolePerTest } from "../support/console";
 import {
   createAzureProviderRegistrationProvider, type AzureProviderRegistrationInputs, type AzureProviderRegistrationOutputs,

@@ -8,7 +8,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ArmEmulator, SUBSCRIPTION, startArmEmulator } from "../emulators/azure-resource-manager";
+import { ArmEmulator, SUBSCRIPTION, startArmEmulator } from "../../emulators/azure-resource-manager";
 import { serializedProvider } from "../support/program";
 
 const ROOT = path.resolve(__dirname, "../..");

@@ -3,7 +3,7 @@
 import { execFile } from "child_process";
 import * as path from "path";
 import { main } from "../../dynamic-providers/bigcommerce/cli";
-import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { DEFAULT_CHECK_REQUESTS } from "../support/bigcommerce";
 
 const ROOT = path.resolve(__dirname, "../..");

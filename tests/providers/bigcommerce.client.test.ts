@@ -4,7 +4,7 @@
 import * as http from "http";
 import type { AddressInfo } from "net";
 import { createBigCommerceClient, type ClientTuning } from "../../dynamic-providers/bigcommerce/client";
-import { ALL_READ_SCOPES, MISSING_SCOPE_BODY, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { ALL_READ_SCOPES, MISSING_SCOPE_BODY, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 
 const TOKEN = "clienttoken0123456789abcdefghij";
 const FAST: ClientTuning = { timeoutMs: 300, maxRetries: 2, backoffBaseMs: 5, backoffMaxMs: 20, maxRateLimitWaitMs: 3_000 };

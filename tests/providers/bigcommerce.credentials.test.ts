@@ -7,7 +7,7 @@
 import { createBigCommerceApiCheckProvider, runApiCheck } from "../../dynamic-providers/bigcommerce";
 import { describeScope, validateInputs } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
-import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure } from "../support/bigcommerce";
 
 // Nothing here is about timing: a timeout a loaded machine cannot hit.

@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { FINGERPRINT_KEY } from "../support/bigcommerce";
 import { serializedProvider } from "../support/program";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";

@@ -3,8 +3,8 @@
  * tests/support, with small deadlines (1 s per request, 2.5 s per check, rate-limit waits up to 2 s).
  */
 import { createBigCommerceClient } from "../../dynamic-providers/bigcommerce/client";
-import { ALL_READ_SCOPES, startBigCommerceEmulator } from "../emulators/bigcommerce";
-import { describeHostileServers } from "../support/hostile-servers";
+import { ALL_READ_SCOPES, startBigCommerceEmulator } from "../../emulators/bigcommerce";
+import { describeHostileServers } from "../support/hostile-servers-table";
 
 const TOKEN = "hostiletoken0123456789abcdefghij";
 const LIMITS = { requestTimeoutMs: 1000, operationTimeoutMs: 2500, maxRetryAfterMs: 2000 };

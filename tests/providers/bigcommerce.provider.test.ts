@@ -3,7 +3,7 @@
 import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
 import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
-import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
 
 const GOOD = "goodtoken0123456789abcdefghijkl";

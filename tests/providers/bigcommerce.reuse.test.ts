@@ -4,7 +4,7 @@
 
 import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
-import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { waitFor } from "../support/barrier";
 import { DEFAULT_CHECK_REQUESTS, checkInputs } from "../support/bigcommerce";
 

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
-import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { FINGERPRINT_KEY } from "../support/bigcommerce";
 import { serializedProvider } from "../support/program";
 

@@ -5,7 +5,7 @@ import { ConfigError, parseStackConfig } from "../../config";
 import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
 import { DEFAULT_ACCEPTED_STORE_STATUSES, validateInputs } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
-import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure } from "../support/bigcommerce";
 import { rawStackConfig, type ConfigChanges } from "../support/stack";
 

@@ -5,7 +5,7 @@
  * a store whose token falls short fails its own check only; and `pulumi refresh` finds each store's
  * token in the structured key `bigcommerceStores`.
  */
-import { ALL_READ_SCOPES, DEMO_STORE, IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { ALL_READ_SCOPES, DEMO_STORE, IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { FINGERPRINT_KEY } from "../support/bigcommerce";
 import { serializedProvider } from "../support/program";
 import { hostCalls, startProviderHost, type HostCalls, type ProviderHost } from "../support/provider-host";

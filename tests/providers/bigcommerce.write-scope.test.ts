@@ -5,7 +5,7 @@ import axios from "axios";
 import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
 import { DEFAULT_REQUIRED_SCOPES, normalizeScopes } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
-import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../emulators/bigcommerce";
+import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure } from "../support/bigcommerce";
 
 const FAST = { timeoutMs: 500, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };

@@ -3,8 +3,8 @@
  * it rejects and the protocol details the client relies on.
  */
 import axios from "axios";
-import { DataverseEmulator } from "../emulators/dataverse";
-import { seedEmulator } from "../emulators/dataverse-fixtures";
+import { DataverseEmulator } from "../../emulators/dataverse";
+import { seedEmulator } from "../../emulators/dataverse-fixtures";
 import { waitFor } from "../support/barrier";
 
 let emu: DataverseEmulator;

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { IomMappingSet } from "../../dynamic-providers/dataverse/provider";
 import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { createDataverseClient, parseRetryAfter } from "../../dynamic-providers/dataverse/client";

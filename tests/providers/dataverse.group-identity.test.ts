@@ -6,9 +6,9 @@
  * The preview (`diff`) tells the same story: on a table the state records as having no group
  * column, a new default group moves no row; on one with the column every row moves.
  */
-import { DataverseEmulator } from "../emulators/dataverse";
-import { TableDef, iomTables2021, iomTablesLater } from "../emulators/dataverse-schema";
-import { FAST, TOKEN } from "../emulators/dataverse-harness";
+import { DataverseEmulator } from "../../emulators/dataverse";
+import { TableDef, iomTables2021, iomTablesLater } from "../../emulators/dataverse-schema";
+import { FAST, TOKEN } from "../../emulators/dataverse-harness";
 import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs, MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { diffRowMaps } from "../../dynamic-providers/dataverse/plan";

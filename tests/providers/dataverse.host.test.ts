@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { Harness, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import { Harness, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { serializedProvider } from "../support/program";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 

@@ -4,13 +4,13 @@
  * deadlines (1 s per request, 2.5 s per operation, Retry-After up to 2 s). Row 5's Dataverse half:
  * a host of no known cloud gets no token.
  */
-import { DataverseEmulator } from "../emulators/dataverse";
-import { seedEmulator } from "../emulators/dataverse-fixtures";
-import { TOKEN, productMappingInputs, productRows } from "../emulators/dataverse-harness";
+import { DataverseEmulator } from "../../emulators/dataverse";
+import { seedEmulator } from "../../emulators/dataverse-fixtures";
+import { TOKEN, productMappingInputs, productRows } from "../../emulators/dataverse-harness";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { uniformBoundaries } from "../../dynamic-providers/dataverse/partition";
 import { createIomMappingSetProvider } from "../../dynamic-providers/dataverse/provider";
-import { describeHostileServers } from "../support/hostile-servers";
+import { describeHostileServers } from "../support/hostile-servers-table";
 
 const LIMITS = { requestTimeoutMs: 1000, operationTimeoutMs: 2500, maxRetryAfterMs: 2000 };
 const TUNING = { timeoutMs: LIMITS.requestTimeoutMs, operationTimeoutMs: LIMITS.operationTimeoutMs, maxRetryAfterMs: LIMITS.maxRetryAfterMs, retryBaseMs: 2, retryMaxMs: 20 };

@@ -2,8 +2,8 @@
  * Every IOM mapping kind (issue 9 item 5), the CSV `account` column (item 4) and what the provider's
  * own `check` refuses (item 7).
  */
-import { Harness, startHarness } from "../emulators/dataverse-harness";
-import { EMULATOR_TABLES, TableDef } from "../emulators/dataverse-schema";
+import { Harness, startHarness } from "../../emulators/dataverse-harness";
+import { EMULATOR_TABLES, TableDef } from "../../emulators/dataverse-schema";
 import { KINDS, MAPPING_KINDS } from "../../dynamic-providers/dataverse/kinds";
 import { validateMappingCsv } from "../../dynamic-providers/dataverse/validation";
 import { decodeKey, encodeKey, mapToRows, ownedId, rowsToMap } from "../../dynamic-providers/dataverse/rows";

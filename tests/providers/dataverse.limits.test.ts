@@ -4,8 +4,8 @@
  * on, and throughput at x-ms-dop-hint with pipelined writes and parallel reads.
  */
 import axios, { AxiosRequestConfig, AxiosResponse } from "axios";
-import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
-import { DataverseEmulator, LoggedRequest } from "../emulators/dataverse";
+import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
+import { DataverseEmulator, LoggedRequest } from "../../emulators/dataverse";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { chunkPlan } from "../../dynamic-providers/dataverse/writes";
 import { isAuthError } from "../../dynamic-providers/dataverse/auth";

@@ -1,5 +1,5 @@
-import { Harness, Outs, foreignProductMapping, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
-import { EMULATOR_TABLES } from "../emulators/dataverse-schema";
+import { Harness, Outs, foreignProductMapping, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
+import { EMULATOR_TABLES } from "../../emulators/dataverse-schema";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { effectiveSeed } from "../../dynamic-providers/dataverse/sync";
 import { rowsOfInputs, type MappingDiffResult } from "../../dynamic-providers/dataverse/provider";

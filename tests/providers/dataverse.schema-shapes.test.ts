@@ -4,9 +4,9 @@
  * without a Mapping Group. The emulator's tables here use the fictional publisher prefix `cr7f3_`.
  */
 import axios from "axios";
-import { DataverseEmulator, Row } from "../emulators/dataverse";
-import { TableDef, iomTables2021, iomTablesLater } from "../emulators/dataverse-schema";
-import { FAST, TOKEN, productMappingInputs } from "../emulators/dataverse-harness";
+import { DataverseEmulator, Row } from "../../emulators/dataverse";
+import { TableDef, iomTables2021, iomTablesLater } from "../../emulators/dataverse-schema";
+import { FAST, TOKEN, productMappingInputs } from "../../emulators/dataverse-harness";
 import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs, rowsOfInputs } from "../../dynamic-providers/dataverse/provider";
 import { englishLabel, matchScore } from "../../dynamic-providers/dataverse/schema";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";

@@ -5,9 +5,9 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../emulators/dataverse-harness";
+import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { rowsOfInputs } from "../../dynamic-providers/dataverse/provider";
-import { runSteps, writeProviderFile } from "../emulators/dataverse-child";
+import { runSteps, writeProviderFile } from "../../emulators/dataverse-child";
 import { serializedProvider } from "../support/program";
 import { captureConsolePerTest } from "../support/console";
 

@@ -5,8 +5,8 @@
  * stores sell) maps to different products per store, and the instance the stack's own files belong
  * to keeps exactly those.
  */
-import { EMULATOR_MAPPING_TABLE } from "../emulators/dataverse-schema";
-import { startHarness, type Harness } from "../emulators/dataverse-harness";
+import { EMULATOR_MAPPING_TABLE } from "../../emulators/dataverse-schema";
+import { startHarness, type Harness } from "../../emulators/dataverse-harness";
 import type { IomMappingSetInputs } from "../../dynamic-providers/dataverse";
 import { captureConsolePerTest } from "../support/console";
 import { runProgram, type MockedResource } from "../support/program";

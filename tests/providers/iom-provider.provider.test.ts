@@ -5,8 +5,8 @@
  */
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { createHash, randomBytes } from "crypto";
-import { FAST, TOKEN } from "../emulators/dataverse-harness";
-import { BC_PARAMS, IOM_COLUMNS, IV_PARAMS, SeededIom, startIomEnvironment } from "../emulators/iom-provider-tables";
+import { FAST, TOKEN } from "../../emulators/dataverse-harness";
+import { BC_PARAMS, IOM_COLUMNS, IV_PARAMS, SeededIom, startIomEnvironment } from "../../emulators/iom-provider-tables";
 import { createIomProviderParametersProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { discoverProviderSchema, parseProviderSchemaOverride } from "../../dynamic-providers/iom-provider/discovery";

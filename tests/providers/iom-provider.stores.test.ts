@@ -5,8 +5,8 @@
  * label is not published, so it is found by the words "Store Hash" or named in
  * bigcommerceStoreHashParameter; a store whose instance was never added gets the catalog step.
  */
-import { FAST, TOKEN } from "../emulators/dataverse-harness";
-import { startIomEnvironment, type SeededIom } from "../emulators/iom-provider-tables";
+import { FAST, TOKEN } from "../../emulators/dataverse-harness";
+import { startIomEnvironment, type SeededIom } from "../../emulators/iom-provider-tables";
 import { createIomProviderParametersProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
 import { captureConsolePerTest } from "../support/console";
 import { reveal, runProgram } from "../support/program";

@@ -5,8 +5,8 @@
  * happen to read it.
  */
 import * as http from "http";
-import { startAppPackagesEmulator, type PowerPlatformAppPackagesEmulator } from "../emulators/power-platform-app-packages";
-import { startEnvironmentsEmulator, type PowerPlatformEnvironmentsEmulator } from "../emulators/power-platform-environments";
+import { startAppPackagesEmulator, type PowerPlatformAppPackagesEmulator } from "../../emulators/power-platform-app-packages";
+import { startEnvironmentsEmulator, type PowerPlatformEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 
 const BAP = "/providers/Microsoft.BusinessAppPlatform";
 let bap: PowerPlatformEnvironmentsEmulator;

@@ -8,7 +8,7 @@
 import { createPowerPlatformEnvironmentProvider, type PowerPlatformEnvironmentInputs, type PowerPlatformEnvironmentOutputs } from "../../dynamic-providers/power-platform";
 import type { DetailedDiffResult } from "../../dynamic-providers/common";
 import { captureConsolePerTest } from "../support/console";
-import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../emulators/power-platform-environments";
+import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 
 const provider = createPowerPlatformEnvironmentProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 5 });
 let emu: PowerPlatformEnvironmentsEmulator;

@@ -5,8 +5,8 @@
  * serialize and run in a fresh Node process), and what Create/Read/Update return is what the engine
  * would keep as state.
  */
-import { PowerPlatformAppPackagesEmulator, startAppPackagesEmulator } from "../emulators/power-platform-app-packages";
-import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../emulators/power-platform-environments";
+import { PowerPlatformAppPackagesEmulator, startAppPackagesEmulator } from "../../emulators/power-platform-app-packages";
+import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 import { serializedProvider } from "../support/program";
 import { hostCall, propsOf, startProviderHost, struct, type ProviderHost } from "../support/provider-host";
 

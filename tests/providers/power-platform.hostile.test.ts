@@ -4,9 +4,9 @@
  * operation, Retry-After up to 2 s); and item 8c: a token for the wrong audience is explained in
  * the BAP's terms, not Dataverse's.
  */
-import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../emulators/power-platform-admin";
+import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../../emulators/power-platform-admin";
 import { createPowerPlatformPolicyLinkProvider, type PowerPlatformPolicyLinkInputs } from "../../dynamic-providers/power-platform";
-import { describeHostileServers } from "../support/hostile-servers";
+import { describeHostileServers } from "../support/hostile-servers-table";
 
 const TOKEN = "bap-token";
 const LIMITS = { requestTimeoutMs: 1000, operationTimeoutMs: 2500, maxRetryAfterMs: 2000 };

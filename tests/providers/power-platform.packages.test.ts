@@ -13,8 +13,8 @@ import {
   type PowerPlatformManagedEnvironmentOutputs,
 } from "../../dynamic-providers/power-platform";
 import { captureConsolePerTest } from "../support/console";
-import { iomPackage, PowerPlatformAppPackagesEmulator, startAppPackagesEmulator } from "../emulators/power-platform-app-packages";
-import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../emulators/power-platform-environments";
+import { iomPackage, PowerPlatformAppPackagesEmulator, startAppPackagesEmulator } from "../../emulators/power-platform-app-packages";
+import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 
 const tuning = { client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 5 };
 const managed = createPowerPlatformManagedEnvironmentProvider(tuning);

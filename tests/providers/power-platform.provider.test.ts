@@ -3,7 +3,7 @@
  * operation polled), diff, refresh reporting the linked state, unlink on delete, prerequisites,
  * failures and 429s.
  */
-import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../emulators/power-platform-admin";
+import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../../emulators/power-platform-admin";
 import { createPowerPlatformPolicyLinkProvider, type PowerPlatformPolicyLinkInputs, type PowerPlatformPolicyLinkOutputs } from "../../dynamic-providers/power-platform";
 
 const provider = createPowerPlatformPolicyLinkProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 20 });

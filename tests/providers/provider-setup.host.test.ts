@@ -5,9 +5,9 @@
  * Node process), results go through protobuf Structs, and what Create/Read/Update return is what
  * the engine would store as the resource's state.
  */
-import { TOKEN } from "../emulators/dataverse-harness";
-import { IV_PARAMS, SeededIom, startIomEnvironment } from "../emulators/iom-provider-tables";
-import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../emulators/power-platform-admin";
+import { TOKEN } from "../../emulators/dataverse-harness";
+import { IV_PARAMS, SeededIom, startIomEnvironment } from "../../emulators/iom-provider-tables";
+import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../../emulators/power-platform-admin";
 import { serializedProvider } from "../support/program";
 import { hostCall, propsOf, startProviderHost, struct, type ProviderHost } from "../support/provider-host";
 

@@ -122,11 +122,11 @@ function addConfigKey(copy: Copy): void {
   const recipe = "A config key";
   copy.change(recipe, "Pulumi.yaml", after(/^ {2}keyVaultSoftDeleteDays:\n( {4}.*\n)+/m,
     `  ${KEY}:\n    type: boolean\n    default: false\n    description: Lets ARM template deployments read the vault's secrets.\n`));
-  copy.change(recipe, "config.ts", (text) => [
+  copy.change(recipe, "config/schema.ts", (text) => [
     after("export const CONFIG_SCHEMA = {\n", `  ${KEY}: { type: "boolean", schema: z.boolean() },\n`),
     after(/export interface StackConfig \{[^]*?\n {2}keyVault: \{\n/, "    templateDeployment: boolean;\n"),
-    after(/function build\([^]*?\n {4}keyVault: \{\n/, `      templateDeployment: v.${KEY},\n`),
   ].reduce((t, edit) => edit(t), text));
+  copy.change(recipe, "config/build.ts", after(/function build\([^]*?\n {4}keyVault: \{\n/, `      templateDeployment: v.${KEY},\n`));
   copy.change(recipe, "components/keyVault.ts", (text) => [
     after(/export interface KeyVaultArgs[^{]*\{\n/, "  /** ARM template deployments may read secrets (enabledForTemplateDeployment). */\n  templateDeployment: boolean;\n"),
     (t: string) => t.replace("enabledForTemplateDeployment: false,", "enabledForTemplateDeployment: args.templateDeployment,"),
@@ -168,13 +168,13 @@ function addMappingKind(copy: Copy): void {
   ].reduce((t, edit) => edit(t), text));
   copy.change(recipe, "Pulumi.yaml", after(/^ {2}dataverseWarehousesSchema:\n( {4}.*\n)+/m,
     "  dataverseCarriersSchema:\n    type: string\n    default: \"\"\n    description: Override of the discovered carrier mapping table, in the same form as dataverseAccountsSchema.\n"));
-  copy.change(recipe, "tests/emulators/dataverse-schema.ts", (text) => [
+  copy.change(recipe, "emulators/dataverse-schema.ts", (text) => [
     after("export const EMULATOR_TABLES: TableDef[] = [\n", `  table("msdyn_carrier", "msdyn_carriers", "Carrier", "msdyn_name", []),
   mappingTable("zq1_carmap", "zq1_carmaps", "IOM Carrier Mapping", "msdyn_carrier", "zq1_car", "zq1_Car", "Carrier", true),
 `),
     after("export const EMULATOR_MAPPING_TABLE = {\n", `  ${KIND}: { table: "zq1_carmap", target: "zq1_car" },\n`),
   ].reduce((t, edit) => edit(t), text));
-  copy.change(recipe, "tests/emulators/dataverse-fixtures.ts", after(/\n( *)emu\.insert\("msdyn_warehouse", [^\n]*\n/, `  emu.insert("msdyn_carrier", { msdyn_name: "Contoso Freight" });\n`));
+  copy.change(recipe, "emulators/dataverse-fixtures.ts", after(/\n( *)emu\.insert\("msdyn_warehouse", [^\n]*\n/, `  emu.insert("msdyn_carrier", { msdyn_name: "Contoso Freight" });\n`));
   copy.change(recipe, "tests/providers/dataverse.kinds.test.ts", (text) => [
     (t: string) => t.replace(/expect\(\[\.\.\.MAPPING_KINDS\]\.sort\(\)\)\.toEqual\(\[([^\]]*)\]\)/, `expect([...MAPPING_KINDS].sort()).toEqual([$1, "${KIND}"].sort())`),
     after(/\n {6}warehouses: "msdyn_warehouse",\n/, `      ${KIND}: "msdyn_carrier",\n`),

@@ -4,7 +4,7 @@
  * follow references between resources, and returns plain data.
  */
 import { runProgramUnderMocks, type HarnessMocks } from "../../plan/harness";
-import type { ConfigChanges } from "../../plan/stack-config";
+import type { ConfigChanges } from "../../stack-config";
 import { MOCK_SUFFIX, SUBSCRIPTION_ID, TENANT_ID, type MockedResource, type ProgramRunData } from "./program";
 
 /** The input that carries each Azure resource type's own name, so mocked state has a realistic `name`. */

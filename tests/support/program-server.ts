@@ -18,7 +18,7 @@ import * as http from "http";
 import { captureStackPlan } from "../../plan/capture";
 import { skipProviderSerialization } from "../../plan/harness";
 import { serializeDefaultProvider } from "../../plan/provider-serialization";
-import { listStacks } from "../../plan/stack-config";
+import { listStacks } from "../../stack-config";
 import { ROTATION_CLOCK_ENV } from "../../rotation";
 import { UNDEFINED_MARKER, type ProgramAnswer, type ProgramRequest } from "./program";
 import { runProgramWithMocks } from "./program-runs";

@@ -1,5 +1,5 @@
 /** Tests resolve stack configuration exactly as the offline plan does. */
-export * from "../../plan/stack-config";
+export * from "../../stack-config";
 
 /**
  * The dev stack (which creates its Power Platform environment) switched to adopting one, with

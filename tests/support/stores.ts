@@ -1,6 +1,6 @@
 /**
  * Stacks with several BigCommerce stores, as tests set them up: `bigcommerceStores` entries whose
- * tokens were set with `pulumi config set --secret --path` (`{ secure }` leaves, plan/stack-config.ts),
+ * tokens were set with `pulumi config set --secret --path` (`{ secure }` leaves, stack-config.ts),
  * and the mapping folders of tests/fixtures/stores/mappings: the stack's own files (accounts,
  * products), `outdoor/` (products, units) and `winter/` (products); `spring` has no folder.
  */

@@ -1,6 +1,7 @@
 /**
  * The layers ESLint guards (eslint.config.mjs, no-restricted-imports; docs/architecture.md): product
- * code never imports tests/, bench/ or the offline plan; a dynamic provider reaches another only
+ * code (the doctor included) never imports tests/, bench/, the offline plan or the test doubles
+ * (emulators/); bench/ and emulators/ never import tests/; a dynamic provider reaches another only
  * through its index.ts; the policy pack imports nothing outside policy/ but its own dependencies.
  * `npm run lint` applies them to the tree; these prove each rule fires, and where it must not.
  */
@@ -8,9 +9,13 @@ import { execFileSync } from "child_process";
 import { ROOT } from "../support/stack";
 
 const CASES: Record<string, string[]> = {
-  "index.ts": ["./tests/support/stack", "./bench/mappings", "./plan/harness", "./naming", "./components/network"],
-  "components/network.ts": ["../tests/emulators/bigcommerce", "../plan/stack-config", "../naming"],
-  "dynamic-providers/dataverse/sync.ts": ["../../tests/emulators/dataverse", "./plan", "../common"],
+  "index.ts": ["./tests/support/stack", "./bench/mappings", "./plan/harness", "./emulators/bigcommerce", "./naming", "./components/network", "./stack-config"],
+  "components/network.ts": ["../emulators/bigcommerce", "../plan/capture", "../naming"],
+  "config/schema.ts": ["../tests/support/stack", "../emulators/bigcommerce", "../stack-config", "../naming"],
+  "dynamic-providers/dataverse/sync.ts": ["../../emulators/dataverse", "./plan", "../common"],
+  "doctor/target.ts": ["../plan/harness", "../tests/support/stack", "../emulators/bigcommerce", "../stack-config", "../config", "../dynamic-providers/common"],
+  "bench/mappings.ts": ["../tests/support/stack", "../emulators/dataverse-harness", "../plan/provider-serialization", "../dynamic-providers/dataverse/sync"],
+  "emulators/dataverse-harness.ts": ["../tests/support/console", "../bench/mappings", "./dataverse", "../dynamic-providers/dataverse/provider"],
   "dynamic-providers/iom-provider/provider.ts": ["../dataverse/client", "../dataverse", "../dataverse/index", "../common", "./discovery"],
   "policy/rules.ts": ["../naming", "../config", "axios", "./naming", "@pulumi/policy", "@pulumi/pulumi/runtime"],
 };
@@ -36,10 +41,17 @@ beforeAll(() => {
   restricted = JSON.parse(execFileSync(process.execPath, ["-e", LINT, JSON.stringify(CASES)], { cwd: ROOT, encoding: "utf8" })) as Record<string, string[]>;
 }, 60_000);
 
-test("product code does not import tests/, bench/ or plan/", () => {
-  expect(restricted["index.ts"]).toEqual(["./tests/support/stack", "./bench/mappings", "./plan/harness"]);
-  expect(restricted["components/network.ts"]).toEqual(["../tests/emulators/bigcommerce", "../plan/stack-config"]);
-  expect(restricted["dynamic-providers/dataverse/sync.ts"]).toEqual(["../../tests/emulators/dataverse"]);
+test("product code does not import tests/, bench/, plan/ or emulators/", () => {
+  expect(restricted["index.ts"]).toEqual(["./tests/support/stack", "./bench/mappings", "./plan/harness", "./emulators/bigcommerce"]);
+  expect(restricted["components/network.ts"]).toEqual(["../emulators/bigcommerce", "../plan/capture"]);
+  expect(restricted["config/schema.ts"]).toEqual(["../tests/support/stack", "../emulators/bigcommerce"]);
+  expect(restricted["dynamic-providers/dataverse/sync.ts"]).toEqual(["../../emulators/dataverse"]);
+  expect(restricted["doctor/target.ts"]).toEqual(["../plan/harness", "../tests/support/stack", "../emulators/bigcommerce"]);
+});
+
+test("bench/ reuses the test doubles but not the tests; the test doubles stand without tests/ and bench/", () => {
+  expect(restricted["bench/mappings.ts"]).toEqual(["../tests/support/stack"]);
+  expect(restricted["emulators/dataverse-harness.ts"]).toEqual(["../tests/support/console", "../bench/mappings"]);
 });
 
 test("a dynamic provider reaches another one only through its index.ts", () => {

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 
-export const ROOT = path.resolve(__dirname, "..");
+export const ROOT = __dirname;
 /**
  * Where the Pulumi.<stack>.yaml files are read from: next to Pulumi.yaml, unless IOM_STACK_FILES_DIR
  * names another folder (a test runs `npm run plan` over copies of the stack files plus one more).

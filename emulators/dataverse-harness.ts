@@ -2,10 +2,10 @@
 import { DataverseEmulator, EmulatorOptions, Row } from "./dataverse";
 import { EMULATOR_MAPPING_TABLE } from "./dataverse-schema";
 import { Seeded, seedEmulator } from "./dataverse-fixtures";
-import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
-import type { ClientOptions } from "../../dynamic-providers/dataverse/client";
-import type { MappingKind } from "../../dynamic-providers/dataverse/kinds";
-import type { RowMap } from "../../dynamic-providers/dataverse/rows";
+import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../dynamic-providers/dataverse/provider";
+import type { ClientOptions } from "../dynamic-providers/dataverse/client";
+import type { MappingKind } from "../dynamic-providers/dataverse/kinds";
+import type { RowMap } from "../dynamic-providers/dataverse/rows";
 
 export const TOKEN = "emulator-token";
 

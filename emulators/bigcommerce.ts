@@ -21,7 +21,7 @@
 
 import * as http from "http";
 import type { AddressInfo } from "net";
-import { DEFAULT_REQUIRED_SCOPES } from "../../dynamic-providers/bigcommerce/logic";
+import { DEFAULT_REQUIRED_SCOPES } from "../dynamic-providers/bigcommerce/logic";
 
 export interface EmulatorStore {
   hash: string;

@@ -1,5 +1,5 @@
 /**
- * IOM's provider tables in the Dataverse emulator (tests/emulators/dataverse.ts, which serves
+ * IOM's provider tables in the Dataverse emulator (emulators/dataverse.ts, which serves
  * metadata, queries, PATCH/POST, 429 and faults by the documented Web API contract).
  *
  * The four table logical names are Microsoft's (IOM docs, "alm" page). Their columns are NOT
