@@ -22,7 +22,7 @@ export function writeProviderFile(text: string): string {
 
 export interface Step {
   op: "check" | "diff" | "create" | "read" | "update" | "delete";
-  /** Arguments; the strings "$id" and "$outs" are replaced by the last create's id / last outputs. */
+  /** Arguments; the strings "$id", "$outs" and "$inputs" are replaced by the last create's id / last outputs / last check's (or read's) inputs. */
   args: unknown[];
 }
 
@@ -45,16 +45,17 @@ const [providerFile, programFile] = process.argv.slice(1);
 const provider = requireFromString(fs.readFileSync(providerFile, "utf8")).handler();
 const steps = JSON.parse(fs.readFileSync(programFile, "utf8"));
 (async () => {
-  let id, outs;
+  let id, outs, inputs;
   for (const s of steps) {
-    const args = s.args.map((a) => (a === "$id" ? id : a === "$outs" ? outs : a));
+    const args = s.args.map((a) => (a === "$id" ? id : a === "$outs" ? outs : a === "$inputs" ? inputs : a));
     const t0 = process.hrtime.bigint();
     try {
       const r = await provider[s.op](...args);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (s.op === "create") { id = r.id; outs = r.outs; }
       if (s.op === "update") outs = r.outs;
-      if (s.op === "read") outs = r.props;
+      if (s.op === "read") { outs = r.props; inputs = r.inputs; }
+      if (s.op === "check") inputs = r.inputs;
       process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: true, result: r === undefined ? null : r, ms, maxRssKB: process.resourceUsage().maxRSS, structError: storable(r && r.outs, r && r.props, r && r.inputs) }) + "\\n");
     } catch (e) {
       process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: false, error: e.message, id: e.id, properties: e.properties, structError: storable(e.properties) }) + "\\n");
@@ -78,10 +79,11 @@ export interface StepResult {
   maxRssKB?: number;
 }
 
-export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
+/** `nodeArgs`: options for the child's Node (the mappings benchmark's `--cpu-prof`). */
+export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
   const programFile = path.join(path.dirname(providerFile), `program-${process.hrtime.bigint()}.json`);
   fs.writeFileSync(programFile, JSON.stringify(steps));
-  const child = spawn(process.execPath, ["-e", RUNNER, providerFile, programFile], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
+  const child = spawn(process.execPath, [...nodeArgs, "-e", RUNNER, providerFile, programFile], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -2,16 +2,17 @@
  * `IomMappingSet`: one Pulumi resource per mapping kind per stack, holding every mapping row of
  * that kind, and its dynamic provider.
  *
- * Inputs carry the rows as a map `key -> target business key` (see rows.ts), so Pulumi's own
- * property diff of `rows` lists, in a preview, each mapping added, changed or removed by its key
- * (the dynamic-provider host does not forward a provider's detailedDiff, so the provider's
- * `diff` decides *whether* and *how* (update/replace) and the engine's input diff shows *which*).
+ * The program gives the rows as a map `key -> target` (see rows.ts); `check` stores them packed,
+ * with every later change listed key by key in `rowChanges` and counted in `rowSummary`
+ * (compactInputs), so a preview still shows which mappings change (the dynamic-provider host does
+ * not forward a provider's detailedDiff: the provider's `diff` decides *whether* and *how*
+ * (update/replace), the engine's input diff shows *which*).
  *
- * State size: at 50,000 rows the inputs hold the row map once (≈ 1.2 MB in the benchmark); the
- * outputs do not repeat it: they keep the applied rows gzip+base64 (≈ 0.33 MB; `read` needs them
- * because the host passes it outputs only), a content hash, counts and the small resolved schema.
- * Row ids are not stored at all: rows this resource creates get deterministic ids (rows.ts
- * ownedId), so ownership is recomputed from the rows themselves.
+ * State size: at 50,000 rows the inputs hold the rows packed (≈ 0.33 MB) plus the changes since;
+ * the outputs keep the applied rows in the same encoding (≈ 0.33 MB; `read` needs them because the
+ * host passes it outputs only), a content hash, counts and the small resolved schema. Row ids are
+ * not stored at all: rows this resource creates get deterministic ids (rows.ts ownedId), so
+ * ownership is recomputed from the rows themselves.
  *
  * No token or secret is an input or output: the provider gets its token at run time from
  * DATAVERSE_ACCESS_TOKEN or DefaultAzureCredential.
@@ -28,7 +29,7 @@ import * as sync from "./sync";
 import * as plan from "./plan";
 import * as rows from "./rows";
 import * as schemaMod from "./schema";
-import { checkResult, cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
+import { cleanInputs, endpointUrlProblem, isKnown, isUnknown, numbersFromEnv, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 
 /** What the provider receives: the resource's inputs as plain values (sync.ts works on the same shape). */
 export type IomMappingSetInputs = SyncInputs;
@@ -67,14 +68,110 @@ export interface IomMappingSetArgs {
   /** Flat schema override, e.g. "table=abc_productmapping;target=abc_product" (see docs/dataverse.md). */
   schemaOverride?: pulumi.Input<string>;
 }
+/** What clean() gives an input the engine dropped. */
+const SCALAR_DEFAULTS: Record<string, unknown> = { mappingGroup: DEFAULT_MAPPING_GROUP, adoptExisting: false, schemaOverride: "" };
 
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
 const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs", "operationTimeoutMs"] as const;
 
-/** The inputs with defaults for anything the engine dropped (an undefined input is simply absent). */
+/** The inputs with defaults for anything the engine dropped (an undefined input is simply absent), and the rows as a map. */
 function clean(inputs: object): SyncInputs {
   const i = cleanInputs<SyncInputs>(inputs);
-  return { ...i, mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
+  const rowMap = rowsOfInputs(inputs as Record<string, unknown>);
+  return { ...i, ...(rowMap ? { rows: rowMap } : {}), mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
+}
+
+/**
+ * The rows of the resource's changes since its packed rows: keys added or given another target,
+ * and keys removed (with the target they had). What a preview shows key by key.
+ */
+export interface RowChanges {
+  added: RowMap;
+  changed: RowMap;
+  removed: RowMap;
+}
+
+/** Counts of what an update changes in the rows, against the previous inputs (check writes them). */
+export interface RowSummary {
+  rows: number;
+  added: number;
+  changed: number;
+  removed: number;
+}
+
+/**
+ * The rows of inputs in either shape: a map `key -> target` (what the program sends, and the
+ * stored inputs of states written before issue 21), or, as `check` stores them, the rows packed
+ * (`rows`: gzip+base64 JSON of the sorted map, the encoding of the `applied` output) and the
+ * changes since those packed rows (`rowChanges`). Undefined when the inputs carry no rows.
+ */
+export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefined {
+  const packed = inputs.rows;
+  if (typeof packed !== "string") return packed !== null && typeof packed === "object" && !Array.isArray(packed) ? (packed as RowMap) : undefined;
+  const map = sync.decodeApplied(packed);
+  const changes = inputs.rowChanges as Partial<RowChanges> | undefined;
+  for (const k of Object.keys(changes?.removed ?? {})) delete map[k];
+  Object.assign(map, changes?.added ?? {}, changes?.changed ?? {});
+  return map;
+}
+
+/** Keys of `next` not in `prev`, with another target, and keys of `prev` not in `next` (by key text). */
+function rowChanges(prev: RowMap, next: RowMap): RowChanges {
+  const out: RowChanges = { added: {}, changed: {}, removed: {} };
+  for (const k of Object.keys(next)) {
+    const was = Object.prototype.hasOwnProperty.call(prev, k) ? prev[k] : undefined;
+    if (was === undefined) out.added[k] = next[k];
+    else if (was !== next[k]) out.changed[k] = next[k];
+  }
+  for (const k of Object.keys(prev)) if (!Object.prototype.hasOwnProperty.call(next, k)) out.removed[k] = prev[k];
+  return out;
+}
+
+const changeCount = (c: RowChanges) => Object.keys(c.added).length + Object.keys(c.changed).length + Object.keys(c.removed).length;
+
+/**
+ * The inputs as the state keeps them (issue 21: 200,000 rows as a map were 5 MB of inputs): the
+ * rows packed once, and every later change as `rowChanges` against those packed rows, so a
+ * preview still lists each key added, changed or removed while the packed text stays as it was.
+ * When the changes since the packing pass max(1,000, 2% of the rows), the rows are packed anew
+ * (that preview shows the packed text change; `rowSummary` counts it all the same).
+ * `rowSummary` counts the change against the previous inputs. States with the rows as a map are
+ * packed on their first preview; their diff finds no change, so the migration is a no-op update.
+ */
+function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): Record<string, unknown> {
+  const count = Object.keys(rowMap).length;
+  let packed = typeof olds.rows === "string" ? olds.rows : undefined;
+  // The old packed rows are decoded once: the previous rows are them with the old changes applied.
+  const base = packed !== undefined ? sync.decodeApplied(packed) : rowsOfInputs(olds);
+  const oldChanges = packed !== undefined ? (olds.rowChanges as RowChanges | undefined) : undefined;
+  let changes = base ? rowChanges(base, rowMap) : { added: rowMap, changed: {}, removed: {} };
+  // Against the previous inputs, only the keys either change set names can differ.
+  const since = { added: 0, changed: 0, removed: 0 };
+  if (!base) since.added = count;
+  else {
+    const touched = new Set<string>();
+    for (const c of [changes, oldChanges ?? { added: {}, changed: {}, removed: {} }]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
+    const removedBefore = oldChanges?.removed ?? {};
+    const before = (k: string): string | undefined => {
+      for (const part of [oldChanges?.added, oldChanges?.changed]) if (part && Object.prototype.hasOwnProperty.call(part, k)) return part[k];
+      if (Object.prototype.hasOwnProperty.call(removedBefore, k)) return undefined;
+      return Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined;
+    };
+    for (const k of touched) {
+      const was = before(k);
+      const now = Object.prototype.hasOwnProperty.call(rowMap, k) ? rowMap[k] : undefined;
+      if (was === undefined && now !== undefined) since.added++;
+      else if (was !== undefined && now === undefined) since.removed++;
+      else if (was !== now) since.changed++;
+    }
+  }
+  if (!base || changeCount(changes) > Math.max(1000, count * 0.02)) {
+    packed = sync.encodeApplied(rowMap);
+    changes = { added: {}, changed: {}, removed: {} };
+  }
+  packed ??= sync.encodeApplied(base!);
+  const rowSummary: RowSummary = { rows: count, ...since };
+  return { ...news, rows: packed, rowChanges: changes, rowSummary };
 }
 
 /**
@@ -188,15 +285,37 @@ export type IomMappingSetProviderOptions = DataverseProviderOptions;
 export function createIomMappingSetProvider(options: IomMappingSetProviderOptions = {}): IomMappingSetProvider {
   const deps = (): sync.Deps => ({ client: { ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client }, log: pulumiLog() });
   return {
-    async check(_olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
-      return checkResult(news, checkInputs(clean(news)));
+    async check(olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
+      let n: SyncInputs;
+      try {
+        n = clean(news as unknown as Record<string, unknown>);
+      } catch (e) {
+        return { inputs: news, failures: [{ property: "rows", reason: `packed rows that do not decode: ${(e as Error).message}` }] };
+      }
+      const failures = checkInputs(n);
+      if (failures.length) return { inputs: news, failures };
+      return { inputs: compactInputs((olds ?? {}) as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>, n.rows) as unknown as IomMappingSetInputs };
     },
 
     async diff(_id: string, olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<MappingDiffResult> {
-      const n = clean(news);
-      const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => isUnknown(n[k]) || n[k] !== olds[k]);
+      const raw = news as unknown as Record<string, unknown>;
+      const replaces = (["environmentUrl", "kind", "providerName"] as const).filter((k) => isUnknown(raw[k]) || raw[k] !== olds[k]);
       if (replaces.length) return { changes: true, replaces: [...replaces], deleteBeforeReplace: false };
+      const scalars = ["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const;
+      const stables = ["environmentUrl", "kind", "providerName"];
+      const sameScalars = (i: Record<string, unknown>) => scalars.every((k) => (i[k] ?? SCALAR_DEFAULTS[k]) === olds[k]);
+      // Checked inputs whose packed rows are the applied ones, with no change since: nothing to decode.
+      const since = raw.rowChanges as RowChanges | undefined;
+      if (typeof raw.rows === "string" && raw.rows === olds.applied && (!since || changeCount(since) === 0) && sameScalars(raw)) {
+        return { changes: false, replaces: [], stables, detailedDiff: {} };
+      }
+      const n = clean(raw);
       if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
+      // Nothing changed (the common preview): the rows' hash is the applied one, so the applied rows
+      // need not be decoded nor compared key by key (at 50,000 rows most of diff's CPU).
+      if (olds.appliedHash && scalars.every((k) => n[k] === olds[k]) && rows.hashRows(n.rows) === olds.appliedHash) {
+        return { changes: false, replaces: [], stables, detailedDiff: {} };
+      }
       // On a table without a Mapping Group column (as the state records it) the group is not part
       // of a row, so a new default group moves no row: no row-level ADD/DELETE for it.
       const tableHasGroup = sync.tableHasGroupColumn(olds, n);
@@ -210,12 +329,12 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
       // Reporting no change would leave the old group in the outputs (the engine keeps them on an
       // unchanged resource), which decode the applied keys and which `read` copies back into the
       // inputs: a refresh would undo the config change and every later preview would show it again.
-      const scalarChange = (["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const).some((k) => n[k] !== olds[k]);
-      for (const k of ["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const) {
+      const scalarChange = scalars.some((k) => n[k] !== olds[k]);
+      for (const k of scalars) {
         if (n[k] !== olds[k]) detailedDiff[k] = { kind: "UPDATE", inputDiff: true };
       }
       const changes = scalarChange || d.added.length + d.changed.length + d.removed.length > 0;
-      return { changes, replaces: [], stables: ["environmentUrl", "kind", "providerName"], detailedDiff };
+      return { changes, replaces: [], stables, detailedDiff };
     },
 
     async create(inputs: IomMappingSetInputs): Promise<pulumi.dynamic.CreateResult<IomMappingSetOutputs>> {
@@ -231,12 +350,15 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
 
     async read(id: string, props?: IomMappingSetOutputs): Promise<pulumi.dynamic.ReadResult<IomMappingSetOutputs>> {
       if (!props || !props.applied) return { id, props };
-      const o = clean(props) as unknown as IomMappingSetOutputs;
-      const { outputs, rows: actual } = await sync.readMappings(o, deps());
-      const inputs: SyncInputs = {
+      const o = clean(props as unknown as Record<string, unknown>) as unknown as IomMappingSetOutputs;
+      const { outputs } = await sync.readMappings(o, deps());
+      // The inputs as check stores them: the rows packed (no drift: the applied text itself), no change since.
+      const inputs = {
         environmentUrl: o.environmentUrl,
         kind: o.kind,
-        rows: actual,
+        rows: outputs.applied,
+        rowChanges: { added: {}, changed: {}, removed: {} },
+        rowSummary: { rows: outputs.rowCount, added: 0, changed: 0, removed: 0 },
         targetKeyColumn: o.targetKeyColumn,
         mappingGroup: o.mappingGroup ?? DEFAULT_MAPPING_GROUP,
         providerName: o.providerName,

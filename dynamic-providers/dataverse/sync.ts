@@ -101,7 +101,13 @@ export function encodeApplied(map: RowMap): string {
 export function encodeAppliedWithHash(map: RowMap): { applied: string; appliedHash: string } {
   const keys = Object.keys(map).sort();
   const parts: string[] = [];
-  for (const k of keys) parts.push(`${JSON.stringify(k)}:${JSON.stringify(map[k])}`);
+  // Most keys and targets need no escaping: quoted as they are (JSON.stringify twice per row was
+  // most of this function's CPU at 50,000 rows).
+  // Characters JSON.stringify escapes: quote, backslash, controls, surrogates (paired or not).
+  // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+  const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
+  const json = (s: string) => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`);
+  for (const k of keys) parts.push(`${json(k)}:${json(map[k])}`);
   const applied = gzipSync(Buffer.from(`{${parts.join(",")}}`, "utf8")).toString("base64");
   return { applied, appliedHash: hashRows(map, keys) };
 }

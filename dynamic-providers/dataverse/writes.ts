@@ -8,8 +8,9 @@
  *   0x80040800 (SdkEntityDoesNotSupportMessage), which also switches that table to `$batch` should
  *   the query have said otherwise.
  * - Chunks: at most 1000 operations per request; the size adapts so a request stays well inside
- *   the two-minute budget (EWMA of ms per row; halved on a timeout) and the remaining rows are
- *   spread over all free slots, so the last requests finish together.
+ *   the two-minute budget (EWMA of ms per row; halved on a timeout), and the rows go out in equal
+ *   chunks, as few as those limits allow and a multiple of the parallel requests, so every slot
+ *   is busy to the end and the last requests finish together (chunkPlan).
  * - Every message built from a response goes through the transport's redaction.
  *
  * Serialized with the providers: state (what each table supports, the chunk-size estimates) lives
@@ -135,28 +136,28 @@ function createChunker(t: Transport) {
   };
 
   /**
-   * Run rows `from..total-1` through `send`. Each chunk takes its share of what is left (remaining
-   * ÷ parallel requests, within the two-minute budget and 1000 rows), so every slot stays busy
-   * until the end and the last requests finish together instead of one long request finishing
-   * alone. A chunk that times out is split in half and re-queued (and the estimate raised), so one
-   * slow batch does not sink the run. After a failure no new chunk starts, and the error is thrown
-   * once the chunks in flight have settled, so what the caller reads back afterwards is what was written.
+   * Run rows `from..total-1` through `send`, in equal chunks: the fewest requests the per-request
+   * limits allow (1000 operations, the two-minute budget), rounded up to a multiple of the parallel
+   * requests (x-ms-dop-hint) so that every slot sends the same number of equal chunks and all of
+   * them finish together (no tail of ever smaller requests; chunks of at least MIN_CHUNK rows).
+   * Re-planned from the rows left when the budget learnt from the answers shrinks below the chunk.
+   * A chunk that times out is split in half and re-queued (and the estimate raised), so one slow
+   * batch does not sink the run. After a failure no new chunk starts, and the error is thrown once
+   * the chunks in flight have settled, so what the caller reads back afterwards is what was written.
    */
   async function chunked(key: string, total: number, send: (idx: number[]) => Promise<void>, progress: string, from = 0): Promise<void> {
     const queue: number[][] = [];
     const parallel = Math.max(1, t.pacing.limit);
-    // The first wave splits the rows evenly over the slots; later takes (a slot freed while the
-    // others are still busy) take their share of what is left, so the tail stays spread out.
-    const firstWave = Math.ceil((total - from) / parallel);
-    let [pos, done, lastLog, taken] = [from, from, 0, 0];
+    let [pos, done, lastLog] = [from, from, 0];
+    let size = chunkPlan(total - from, chunkSize(key), parallel);
     let failure: { e: unknown } | undefined;
     const take = (): number[] | undefined => {
       if (failure) return undefined;
       const q = queue.shift();
       if (q || pos >= total) return q;
       const budget = chunkSize(key);
-      const share = taken++ < parallel ? firstWave : Math.ceil((total - pos) / parallel);
-      const n = Math.min(budget, Math.max(Math.min(MIN_CHUNK, budget), share), total - pos);
+      if (budget < size) size = chunkPlan(total - pos, budget, parallel);
+      const n = Math.min(size, total - pos);
       pos += n;
       return Array.from({ length: n }, (_, i) => pos - n + i);
     };
@@ -188,6 +189,18 @@ function createChunker(t: Transport) {
   }
 
   return { chunked };
+}
+
+/**
+ * Rows per request for `rows` rows: the fewest requests of at most `budget` rows, rounded up to a
+ * multiple of `parallel` (each slot the same work), unless chunks would fall below MIN_CHUNK rows.
+ */
+export function chunkPlan(rows: number, budget: number, parallel: number): number {
+  if (rows <= 0) return 1;
+  const fewest = Math.ceil(rows / budget);
+  const balanced = Math.ceil(fewest / parallel) * parallel;
+  const requests = Math.max(fewest, Math.min(balanced, Math.ceil(rows / MIN_CHUNK)));
+  return Math.ceil(rows / requests);
 }
 
 /**

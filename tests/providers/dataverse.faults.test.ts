@@ -222,7 +222,7 @@ describe("client pieces", () => {
 
   it("a request that times out is split and retried with smaller chunks", async () => {
     h = await startHarness({}, {}, 600);
-    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 1000, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1 });
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => "emulator-token", timeoutMs: 1000, maxRetries: 0, maxBatchSize: 600, retryBaseMs: 1, maxConcurrency: 1 });
     // A barrier, not latency: the 600-row request is held until the client, having given up on it,
     // sends a smaller one (with no retries left, only the split can send a second request).
     const release = h.emu.holdAnswers();

@@ -7,6 +7,7 @@ import axios, { AxiosRequestConfig, AxiosResponse } from "axios";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { DataverseEmulator, LoggedRequest } from "../../emulators/dataverse";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
+import { chunkPlan } from "../../dynamic-providers/dataverse/writes";
 import { isAuthError } from "../../dynamic-providers/dataverse/auth";
 import { boundariesFromIds, rangeFilters, sqlGuidKey, withFilter } from "../../dynamic-providers/dataverse/partition";
 import { captureConsolePerTest } from "../support/console";
@@ -215,6 +216,35 @@ describe("speed at the service's limits (issue 9 item 10)", () => {
     // Pipelined: every write after the probe was sent before the first of them finished.
     const rest = writes.slice(1);
     expect(Math.max(...rest.map((r) => r.arrivedAt))).toBeLessThan(Math.min(...rest.map((r) => r.respondedAt!)));
+  });
+
+  it("sizes write chunks for the fewest requests that keep every slot busy to the end", () => {
+    // 50,000 rows, 1,000 per request at most, 12 slots: 50 requests would leave 10 slots idle for
+    // the fifth round; 60 equal requests of 834 rows give each slot 5 and end together.
+    expect(chunkPlan(50_000, 1000, 12)).toBe(834);
+    expect(Math.ceil(50_000 / chunkPlan(50_000, 1000, 12))).toBe(60);
+    // 52 slots (the service's limit): 52 requests of 962 rows, one round.
+    expect(Math.ceil(50_000 / chunkPlan(50_000, 1000, 52))).toBe(52);
+    // 200,000 rows over 52 slots: 4 rounds of 52.
+    expect(Math.ceil(200_000 / chunkPlan(200_000, 1000, 52))).toBe(208);
+    // Few rows: spread over the slots, but no request under 50 rows (latency dominates).
+    expect(chunkPlan(500, 1000, 12)).toBe(50);
+    expect(chunkPlan(30, 1000, 12)).toBe(30);
+    // A budget learnt below 50 rows (slow rows) wins over the minimum.
+    expect(chunkPlan(1000, 20, 12)).toBeLessThanOrEqual(20);
+  });
+
+  it("a full sync sends the fewest write requests its limits allow, in equal chunks", async () => {
+    // 6,000 rows, 500 per request (maxBatchSize), 4 slots: a 10-row probe, then 5,990 rows in
+    // ceil(12 / 4) * 4 = 12 requests of 500 (the last 490): no tail of small requests.
+    h = await startHarness({ dopHint: 4, latencyPerRequestMs: 5 }, { maxBatchSize: 500 }, 6000);
+    await h.provider.create(h.inputs(productRows(6000)));
+    expect(remoteState(h)).toEqual(productRows(6000));
+    const writes = bulkCalls(h.emu.requestLog).filter((r) => r.status === 200).map((r) => r.rows ?? 0);
+    expect(writes).toHaveLength(13);
+    expect(writes[0]).toBe(10);
+    expect(new Set(writes.slice(1)).size).toBeLessThanOrEqual(2);
+    expect(Math.min(...writes.slice(1))).toBeGreaterThanOrEqual(490);
   });
 
   it("never more than 52 in flight, whatever the hint says", async () => {

@@ -2,7 +2,7 @@ import { Harness, Outs, foreignProductMapping, productRows, remoteState, startHa
 import { EMULATOR_TABLES } from "../../emulators/dataverse-schema";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { effectiveSeed } from "../../dynamic-providers/dataverse/sync";
-import type { MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
+import { rowsOfInputs, type MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
 import { captureConsolePerTest } from "../support/console";
 
 let h: Harness;
@@ -147,7 +147,7 @@ describe("IomMappingSet provider against the emulator", () => {
     const props = r.props as Outs;
     expect(props.drift).toMatchObject({ missing: 1, changed: 1 });
     expect(props.drift!.sample.join("\n")).toMatch(/sku=S2: missing/);
-    expect((r.inputs as unknown as { rows: Record<string, string> }).rows).toEqual({ "sku=S1": "P-000020", "sku=S3": "P-000003", "sku=S4": "P-000004" });
+    expect(rowsOfInputs(r.inputs as unknown as Record<string, unknown>)).toEqual({ "sku=S1": "P-000020", "sku=S3": "P-000003", "sku=S4": "P-000004" });
     expect(logs.join("\n")).toMatch(/drifted: 1 missing, 1 changed/);
     const d = await h.provider.diff!(id, props, inputs);
     expect(d.changes).toBe(true);
@@ -214,6 +214,67 @@ describe("IomMappingSet provider against the emulator", () => {
     const props = (r.failures ?? []).map((f) => f.property);
     expect(props).toEqual(expect.arrayContaining(["environmentUrl", "kind", "providerName", "rows"]));
     expect((await h.provider.check!(h.inputs({}), h.inputs(productRows(2)))).failures).toBeUndefined();
+  });
+});
+
+describe("the inputs as the state keeps them (issue 21)", () => {
+  type Checked = Record<string, unknown> & { rows: string; rowChanges: object; rowSummary: object };
+  const check = async (olds: object, news: object) => (await h.provider.check!(olds as never, news as never)).inputs as unknown as Checked;
+
+  it("a state whose inputs hold the rows as a map migrates with a no-op update: packed on the next check, no change in diff", async () => {
+    // 400 rows over the harness's 50 products.
+    const rows: Record<string, string> = {};
+    for (let i = 1; i <= 400; i++) rows[`sku=S${i}`] = `P-${String((i % 50) + 1).padStart(6, "0")}`;
+    const { id, outs, inputs: mapInputs } = await create(rows);
+    const checked = await check(mapInputs, h.inputs(rows));
+    expect(typeof checked.rows).toBe("string");
+    expect(checked.rowChanges).toEqual({ added: {}, changed: {}, removed: {} });
+    expect(checked.rowSummary).toEqual({ rows: 400, added: 0, changed: 0, removed: 0 });
+    expect(rowsOfInputs(checked)).toEqual(rows);
+    expect(await h.provider.diff!(id, outs, checked as never)).toMatchObject({ changes: false });
+    // The engine stores the checked inputs on that no-op (a same step); an update with them writes nothing.
+    h.emu.resetStats();
+    await h.provider.update!(id, outs, checked as never);
+    expect(h.emu.stats.rowsWritten).toBe(0);
+    // Packed, the state's inputs are a fraction of the map's size.
+    expect(JSON.stringify(checked).length).toBeLessThan(JSON.stringify(mapInputs).length / 2);
+  });
+
+  it("a change is listed key by key against the packed rows, which stay as they were; past 2% (at least 1,000 keys) the rows are packed anew", async () => {
+    const first = await check({}, h.inputs(productRows(1200)));
+    expect(first.rowSummary).toEqual({ rows: 1200, added: 1200, changed: 0, removed: 0 });
+    const rows = productRows(1200);
+    delete rows["sku=S1"];
+    rows["sku=S2"] = "P-000009";
+    rows["sku=NEW"] = "P-000001";
+    const second = await check(first, h.inputs(rows));
+    expect(second.rows).toBe(first.rows);
+    expect(second.rowChanges).toEqual({ added: { "sku=NEW": "P-000001" }, changed: { "sku=S2": "P-000009" }, removed: { "sku=S1": "P-000001" } });
+    expect(second.rowSummary).toEqual({ rows: 1200, added: 1, changed: 1, removed: 1 });
+    expect(rowsOfInputs(second)).toEqual(rows);
+    // The same rows again: the same inputs (a preview shows nothing), counted against the previous inputs.
+    const again = await check(second, h.inputs(rows));
+    expect(again.rows).toBe(first.rows);
+    expect(again.rowChanges).toEqual(second.rowChanges);
+    expect(again.rowSummary).toEqual({ rows: 1200, added: 0, changed: 0, removed: 0 });
+    // 1,001 changes since the packing: packed anew, nothing listed.
+    const many = productRows(1200);
+    for (let i = 1; i <= 1001; i++) many[`sku=S${i}`] = "P-999999";
+    const repacked = await check(second, h.inputs(many));
+    expect(repacked.rows).not.toBe(first.rows);
+    expect(repacked.rowChanges).toEqual({ added: {}, changed: {}, removed: {} });
+    expect(repacked.rowSummary).toEqual({ rows: 1200, added: 1, changed: 1000, removed: 1 }); // against the previous inputs
+    expect(rowsOfInputs(repacked)).toEqual(many);
+  });
+
+  it("after a refresh the stored inputs are the applied rows packed, and the next diff of the same rows decodes nothing", async () => {
+    const { id, outs } = await create(productRows(5));
+    const r = await h.provider.read!(id, outs);
+    const stored = r.inputs as unknown as Checked;
+    expect(stored.rows).toBe((r.props as Outs).applied);
+    const checked = await check(stored, h.inputs(productRows(5)));
+    expect(checked.rows).toBe((r.props as Outs).applied);
+    expect(await h.provider.diff!(id, r.props as Outs, checked as never)).toEqual({ changes: false, replaces: [], stables: ["environmentUrl", "kind", "providerName"], detailedDiff: {} });
   });
 });
 

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
+import { rowsOfInputs } from "../../dynamic-providers/dataverse/provider";
 import { runSteps, writeProviderFile } from "../../emulators/dataverse-child";
 import { serializedProvider } from "../support/program";
 import { waitFor } from "../support/barrier";
@@ -46,11 +47,13 @@ describe("serialized provider in a plain Node process", () => {
     const { done } = runSteps(
       serialized.file,
       [
+        // As the engine runs them: create, diff and update get the inputs check returned.
         { op: "check", args: [{}, inputs] },
-        { op: "create", args: [inputs] },
-        { op: "diff", args: ["$id", "$outs", inputs] },
-        { op: "diff", args: ["$id", "$outs", changed] },
-        { op: "update", args: ["$id", "$outs", changed] },
+        { op: "create", args: ["$inputs"] },
+        { op: "diff", args: ["$id", "$outs", "$inputs"] },
+        { op: "check", args: ["$inputs", changed] },
+        { op: "diff", args: ["$id", "$outs", "$inputs"] },
+        { op: "update", args: ["$id", "$outs", "$inputs"] },
         { op: "read", args: ["$id", "$outs"] },
         { op: "delete", args: ["$id", "$outs"] },
         { op: "create", args: [h.inputs(productRows(2), { providerName: "Magento" })] },
@@ -63,6 +66,7 @@ describe("serialized provider in a plain Node process", () => {
       ["check", true, undefined],
       ["create", true, undefined],
       ["diff", true, undefined],
+      ["check", true, undefined],
       ["diff", true, undefined],
       ["update", true, undefined],
       ["read", true, undefined],
@@ -70,11 +74,18 @@ describe("serialized provider in a plain Node process", () => {
       // Error messages survive serialization (the closure serializer rewrites Error subclasses).
       ["create", false, 'IOM provider "Magento" not found in msdyn_iomprovider.zq1_providerlabel: it has not been added from IOM\'s catalog in this environment (Providers > Library (Catalog), its tile; a further instance of the same tile for each store, named "Magento")'],
     ]);
-    expect(results[0].result).toEqual({ inputs });
+    // check stores the rows packed, and the change against the previous inputs key by key and counted.
+    const checked = (results[0].result as { inputs: Record<string, unknown> }).inputs;
+    expect(checked).toMatchObject({ ...inputs, rows: expect.any(String), rowSummary: { rows: 20, added: 20, changed: 0, removed: 0 } });
+    expect(rowsOfInputs(checked)).toEqual(productRows(20));
+    const rechecked = (results[3].result as { inputs: Record<string, unknown> }).inputs;
+    expect(rechecked.rows).toBe(checked.rows);
+    expect(rechecked.rowChanges).toEqual({ added: {}, changed: { "sku=S1": "P-000030" }, removed: { "sku=S20": "P-000020" } });
+    expect(rechecked.rowSummary).toEqual({ rows: 19, added: 0, changed: 1, removed: 1 });
     expect(results[2].result).toMatchObject({ changes: false });
-    expect(results[3].result).toMatchObject({ changes: true });
-    expect((results[4].result as { outs: Outs }).outs.lastSync).toMatchObject({ changed: 1, removed: 1 });
-    expect((results[5].result as { props: Outs }).props.drift).toMatchObject({ missing: 0, changed: 0 });
+    expect(results[4].result).toMatchObject({ changes: true });
+    expect((results[5].result as { outs: Outs }).outs.lastSync).toMatchObject({ changed: 1, removed: 1 });
+    expect((results[6].result as { props: Outs }).props.drift).toMatchObject({ missing: 0, changed: 0 });
     expect(h.mappingRows()).toHaveLength(0);
     // What the host stores goes through protobuf Struct.fromJavaScript, which rejects undefined.
     expect(results.map((r) => r.structError ?? null)).toEqual(results.map(() => null));
