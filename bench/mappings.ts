@@ -173,6 +173,7 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
   const failed = rs.find((r) => !r.ok);
   if (failed || rs.length !== steps.length) throw new Error(`${model.name} ${rows} ${name}: ${failed?.error ?? stderr}`);
   const s = await emu.admin<Stats>("stats");
+  if (process.env.BENCH_LOG) console.log(JSON.stringify(await emu.admin("log")).slice(0, 20000));
   const writes = (s.byMethod.POST ?? 0) + (s.byMethod.PATCH ?? 0) + (s.byMethod.DELETE ?? 0);
   // The service allows 20 minutes of combined execution time per 5-minute window ("Service
   // protection API limits"): past that much work, 20 minutes more takes 5 minutes of wall time
@@ -187,7 +188,8 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
   console.log(
     `  ${name.padEnd(10)} ${(ms / 1000).toFixed(2).padStart(7)} s  floor ${(floorMs / 1000).toFixed(2).padStart(6)} s  ratio ${(ms / floorMs).toFixed(2).padStart(5)}  ` +
       `requests ${String(s.requests).padStart(4)} (writes ${String(writes).padStart(3)})  peak RSS ${String(rssMB).padStart(4)} MB  ` +
-      `rows written ${s.rowsWritten}, read ${s.rowsRead}; max in flight ${s.maxInFlight}${s.throttled ? `, throttled ${s.throttled}` : ""}`,
+      `rows written ${s.rowsWritten}, read ${s.rowsRead}; max in flight ${s.maxInFlight}${s.throttled ? `, throttled ${s.throttled}` : ""}; ` +
+      steps.map((st, i) => `${st.op} ${((rs[i].ms ?? 0) / 1000).toFixed(2)} s`).join(", "),
   );
   return rs;
 }
