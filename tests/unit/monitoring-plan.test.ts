@@ -15,7 +15,7 @@ import { listStacks, ROOT } from "../support/stack";
 
 const STACKS = listStacks();
 
-const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
+const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plan", "snapshots", `${stack}.json`), "utf8")) as StackPlan;
 
 describe.each(STACKS)("committed %s plan", (stack) => {
   test("has every monitoring piece the stack expects and no policy violation", () => {

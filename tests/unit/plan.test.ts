@@ -54,7 +54,7 @@ test("a plan that differs from the committed one yields a readable diff", async 
   if (!account) throw new Error("no storage account");
   account.inputs.minimumTlsVersion = "TLS1_0";
   const diff = diffAgainstCommitted(plan) as string;
-  expect(diff).toContain("plans/dev.json (committed)");
+  expect(diff).toContain("plan/snapshots/dev.json (committed)");
   expect(diff).toMatch(/^-\s+"minimumTlsVersion": "TLS1_2",$/m);
   expect(diff).toMatch(/^\+\s+"minimumTlsVersion": "TLS1_0",$/m);
 });
@@ -81,9 +81,9 @@ describe("npm run plan", () => {
     expect(result.stdout).toMatch(/─ pulumi-nodejs:dynamic\/iom:IomProviderParameters iom-provider-parameters-inventory-visibility {2}environmentUrl=\[from iom-app\]/);
     expect(result.stdout).toContain("inventoryVisibility.organizationId=[unknown]");
     expect(result.stdout).toContain("Policies: no violations");
-    expect(result.stdout).toContain("plans/dev.json matches the code and config.");
+    expect(result.stdout).toContain("plan/snapshots/dev.json matches the code and config.");
     expect(result.stdout).toMatch(/^Dynamic providers: all 8 serialize as 'pulumi preview' serializes them/m);
-    expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(path.join(ROOT, "plans", "dev.json"), "utf8"));
+    expect(fs.readFileSync(out, "utf8")).toBe(fs.readFileSync(path.join(ROOT, "plan", "snapshots", "dev.json"), "utf8"));
   });
 
   test("refuses an unknown stack with a usage error", () => {

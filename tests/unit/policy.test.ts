@@ -111,7 +111,7 @@ function stackViolationsOf(policyName: string, resources: PolicyResource[]): str
 
 /** The committed prod plan's resources, as a stack policy sees them; `without` drops the named ones. */
 function prodResources(...without: string[]): PolicyResource[] {
-  const plan = JSON.parse(fs.readFileSync(path.join(ROOT, "plans", "prod.json"), "utf8")) as StackPlan;
+  const plan = JSON.parse(fs.readFileSync(path.join(ROOT, "plan", "snapshots", "prod.json"), "utf8")) as StackPlan;
   return plan.resources.filter((r) => !without.includes(r.name)).map((r) => ({ type: r.type, name: r.name, props: r.inputs, references: r.references }));
 }
 
@@ -163,7 +163,7 @@ describe("policy pack", () => {
 });
 
 describe("the offline plan runs the same rules", () => {
-  const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
+  const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plan", "snapshots", `${stack}.json`), "utf8")) as StackPlan;
 
   test.each(listStacks())("the committed %s plan is clean", (stack) => {
     expect(planViolations(committed(stack))).toEqual([]);
