@@ -13,11 +13,9 @@ import { createTwoFilesPatch } from "diff";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { evaluate, type Violation } from "../policy/rules";
+import { evaluate, PLAN_UNKNOWN, type Violation } from "../policy/rules";
 import type { PlannedResource, StackPlan } from "./capture";
 
-/** The plan's marker for a value only a deployment knows (capture.ts's UNKNOWN, repeated to keep the SDK out of usage errors). */
-const UNKNOWN = "[unknown]";
 import { listStacks, ROOT } from "../stack-config";
 
 const SNAPSHOTS_DIR = path.join(ROOT, "plan", "snapshots");
@@ -58,7 +56,7 @@ const FIRST = [
 function keySettings(resource: PlannedResource): string {
   const skip = new Set(["resourceGroupName", "location", "tags", "source", "__provider"]);
   const rank = (s: string) => { const i = FIRST.indexOf(s.slice(0, s.indexOf("="))); return i < 0 ? FIRST.length : i; };
-  const shown = (k: string, v: unknown) => (v === UNKNOWN && resource.references?.[k] ? `[from ${resource.references[k].join(", ")}]` : v);
+  const shown = (k: string, v: unknown) => (v === PLAN_UNKNOWN && resource.references?.[k] ? `[from ${resource.references[k].join(", ")}]` : v);
   const settings = Object.entries(resource.inputs).filter(([k]) => !skip.has(k)).flatMap(([k, v]) => summarize(shown(k, v), k))
     .map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).map((x) => x.s);
   const first = settings.slice(0, 10);

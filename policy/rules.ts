@@ -44,8 +44,14 @@ export interface Violation {
 }
 
 type Obj = Record<string, unknown>;
-const UNKNOWN = "[unknown]";
-const known = (v: unknown) => v !== undefined && v !== UNKNOWN;
+/**
+ * The offline plan's text for a value only a deployment knows (plan/capture.ts writes it in place of
+ * the engine's unknown). Not the engine's own marker (ENGINE_UNKNOWN, dynamic-providers/common.ts),
+ * which a dynamic provider sees during a real preview. Here because the policy pack stands alone and
+ * the offline plan imports it from here.
+ */
+export const PLAN_UNKNOWN = "[unknown]";
+const known = (v: unknown) => v !== undefined && v !== PLAN_UNKNOWN;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -56,12 +62,12 @@ function expectValue(label: string, actual: unknown, required: unknown): string[
 
 /** Checks a nested settings object only once the preview knows it. */
 function whenKnown(value: unknown, check: (settings: Obj) => string[]): string[] {
-  return value === UNKNOWN ? [] : check(obj(value));
+  return value === PLAN_UNKNOWN ? [] : check(obj(value));
 }
 
 /** Fails when the value is missing as well: settings whose Azure default is insecure. */
 function requireValue(label: string, actual: unknown, required: unknown): string[] {
-  if (actual === UNKNOWN || actual === required) return [];
+  if (actual === PLAN_UNKNOWN || actual === required) return [];
   return [`${label} must be ${JSON.stringify(required)} (is ${actual === undefined ? "not set" : JSON.stringify(actual)})`];
 }
 
@@ -255,7 +261,7 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: "RDP (3389) and SSH (22) are allowed in only from named address ranges (the Bastion subnet), never from the whole VNet or the internet.",
     types: [T.nsg, T.securityRule],
     check: ({ type, props }) => {
-      if (type === T.nsg && props.securityRules === UNKNOWN) return [];
+      if (type === T.nsg && props.securityRules === PLAN_UNKNOWN) return [];
       const rules = type === T.securityRule ? [props] : arr(props.securityRules).map(obj);
       return rules
         .filter((r) => r.direction === "Inbound" && r.access === "Allow" && portRanges(r).some(([a, b]) => REMOTE_ACCESS_PORTS.some((p) => a <= p && p <= b)))
@@ -268,7 +274,7 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: "An NSG on AzureBastionSubnet has every rule Microsoft requires of it, ahead of any deny-all; without them Bastion stops receiving platform updates.",
     types: [T.nsg],
     check: ({ props }) => {
-      if (props.securityRules === UNKNOWN) return [];
+      if (props.securityRules === PLAN_UNKNOWN) return [];
       const rules = arr(props.securityRules).map(obj);
       if (!isBastionNsg(rules, props.networkSecurityGroupName)) return [];
       const denyAllAt = (direction: string) => Math.min(4097, ...rules
@@ -328,7 +334,7 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: "An NSG that lets a data gateway reach Power BI also opens TCP 443, 5671-5672 and 9350-9354 towards AzureCloud: Azure Relay has no service tag and ServiceBus does not cover it.",
     types: [T.nsg],
     check: ({ props }) => {
-      if (props.securityRules === UNKNOWN) return [];
+      if (props.securityRules === PLAN_UNKNOWN) return [];
       const rules = arr(props.securityRules).map(obj);
       const isGateway = rules.some((r) => r.direction === "Outbound" && r.access === "Allow" && r.destinationAddressPrefix === "PowerBI");
       if (!isGateway) return [];
@@ -349,9 +355,9 @@ export const RESOURCE_RULES: ResourceRule[] = [
     types: [T.secret],
     check: ({ props }) => {
       // A value a preview does not know yet, or a properties object masked whole, cannot be judged.
-      if (typeof props.properties === "string" || obj(props.properties).attributes === UNKNOWN) return [];
+      if (typeof props.properties === "string" || obj(props.properties).attributes === PLAN_UNKNOWN) return [];
       const expires = obj(obj(props.properties).attributes).expires;
-      if (expires === UNKNOWN || typeof expires === "number") return [];
+      if (expires === PLAN_UNKNOWN || typeof expires === "number") return [];
       return [`properties.attributes.expires must be set (is ${expires === undefined ? "not set" : JSON.stringify(expires)})`];
     },
   },
@@ -362,7 +368,7 @@ export const RESOURCE_RULES: ResourceRule[] = [
     check: ({ type, props }) => {
       const rule = NAMING.find((n) => n.type === type);
       const name = rule ? props[rule.property] : undefined;
-      if (!rule || typeof name !== "string" || name === UNKNOWN) return [];
+      if (!rule || typeof name !== "string" || name === PLAN_UNKNOWN) return [];
       return rule.pattern.test(name) ? [] : [`${rule.property} '${name}' does not follow ${rule.example}`];
     },
   },
@@ -371,7 +377,7 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: `Taggable resources carry the tags ${REQUIRED_TAGS.join(", ")}.`,
     types: TAGGABLE,
     check: ({ props }) => {
-      if (props.tags === UNKNOWN) return [];
+      if (props.tags === PLAN_UNKNOWN) return [];
       const tags = obj(props.tags);
       const missing = REQUIRED_TAGS.filter((t) => typeof tags[t] !== "string" || tags[t] === "");
       return missing.length ? [`missing tags: ${missing.join(", ")}`] : [];
@@ -393,7 +399,7 @@ function sendsToWorkspace(setting: PolicyResource, workspaces: PolicyResource[])
   const from = setting.references?.workspaceId;
   if (from && from.length > 0) return workspaces.some((w) => from.includes(w.name));
   const id = setting.props.workspaceId;
-  return typeof id === "string" && (id === UNKNOWN || /\/providers\/microsoft\.operationalinsights\/workspaces\//i.test(id));
+  return typeof id === "string" && (id === PLAN_UNKNOWN || /\/providers\/microsoft\.operationalinsights\/workspaces\//i.test(id));
 }
 
 function enabledLogs(setting: PolicyResource): { categories: Set<string>; groups: Set<string> } {

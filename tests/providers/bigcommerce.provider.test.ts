@@ -1,7 +1,7 @@
 // The dynamic provider's check/diff/create/update/read against the BigCommerce emulator.
 
 import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
-import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
+import { ENGINE_UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
@@ -291,7 +291,7 @@ describe("BigCommerceApiCheck provider", () => {
     });
 
     it("values unknown during preview are not judged and nothing is probed", async () => {
-      const result = await provider.check({} as BigCommerceApiCheckInputs, inputs({ accessToken: UNKNOWN }));
+      const result = await provider.check({} as BigCommerceApiCheckInputs, inputs({ accessToken: ENGINE_UNKNOWN }));
       expect(result.failures).toEqual([]);
       expect(emu.requests).toHaveLength(0);
     });
@@ -330,7 +330,7 @@ describe("BigCommerceApiCheck provider", () => {
     });
 
     it("a token unknown during preview counts as a change", async () => {
-      expect((await diff(inputs({ accessToken: UNKNOWN })))?.changes).toBe(true);
+      expect((await diff(inputs({ accessToken: ENGINE_UNKNOWN })))?.changes).toBe(true);
     });
 
     it("diff never probes", async () => {

@@ -9,7 +9,7 @@ import { bastionSubnetRules } from "../../components/network";
 import { planViolations } from "../../plan/cli";
 import type { StackPlan } from "../../plan/capture";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
-import { RESOURCE_RULES, STACK_RULES, type PolicyResource } from "../../policy/rules";
+import { PLAN_UNKNOWN, RESOURCE_RULES, STACK_RULES, type PolicyResource } from "../../policy/rules";
 import { listStacks, ROOT } from "../support/stack";
 
 type Props = Record<string, unknown>;
@@ -146,8 +146,8 @@ describe("policy pack", () => {
   });
 
   test("values a preview does not know yet are not violations", () => {
-    expect(violationsOf("storage-private-network-only", "azure-native:storage:StorageAccount", { ...secureStorage, publicNetworkAccess: "[unknown]" })).toEqual([]);
-    expect(violationsOf("names-follow-naming-function", "azure-native:storage:StorageAccount", { ...secureStorage, accountName: "[unknown]" })).toEqual([]);
+    expect(violationsOf("storage-private-network-only", "azure-native:storage:StorageAccount", { ...secureStorage, publicNetworkAccess: PLAN_UNKNOWN })).toEqual([]);
+    expect(violationsOf("names-follow-naming-function", "azure-native:storage:StorageAccount", { ...secureStorage, accountName: PLAN_UNKNOWN })).toEqual([]);
   });
 
   test("every stack rule has a passing and a failing case here", () => {
