@@ -15,7 +15,7 @@
  * can refuse a list whose tokens were all set in plain text, but cannot see a plain token beside an
  * encrypted one; tests/unit/project-file.test.ts refuses plain tokens in the committed stack files.
  *
- * Everything here but loadMappingSources is pure; config.ts calls the parsing, index.ts the rest.
+ * Everything here but loadMappingSources is pure; config/build.ts calls the parsing, index.ts the rest.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -39,7 +39,7 @@ export const DEFAULT_STORE = "default";
  */
 export const STORE_HASH_PARAMETER_SEARCH = "Store Hash";
 
-/** The flat keys of this block (declared in Pulumi.yaml; config.ts merges them into CONFIG_SCHEMA). */
+/** The flat keys of this block (declared in Pulumi.yaml; config/schema.ts merges them into CONFIG_SCHEMA). */
 export const STORES_SCHEMA = {
   bigcommerceMaxStores: { type: "integer", schema: z.number().int().min(1, "must be at least 1").max(50, "must be at most 50") },
   bigcommerceStoreHashParameter: { type: "string", schema: z.string() },
@@ -105,7 +105,7 @@ export const mappingSetName = (store: string, kind: MappingKind): string => (sto
 /** An IOM provider's name as a resource-name part: "Inventory Visibility" -> "inventory-visibility". */
 export const providerSlug = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 
-// ---- parsing (config.ts) ------------------------------------------------------------------------
+// ---- parsing (config/build.ts) ------------------------------------------------------------------
 
 const STORE_NAME = /^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$/;
 const insideProject = (v: string) => !path.isAbsolute(v) && !v.split(/[\\/]/).includes("..");
@@ -175,7 +175,7 @@ export function parseStoreEntries(text: string | undefined, secret: boolean): Pa
   return { entries, problems };
 }
 
-/** The single-store keys and the settings every store shares, as config.ts has validated them. */
+/** The single-store keys and the settings every store shares, as config/ has validated them. */
 export interface StoreDefaults {
   /** bigcommerceStoreHash etc.; storeHash "" means the single-store keys describe no store. */
   single: { storeHash: string; accessToken: string; requiredScopes: string[]; expectedStoreName: string; acceptedStoreStatuses: string[] };

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../naming";
 import type { LandingPlacement } from "./landing";
 
-/** The SKUs this landing deploys (config.ts BASTION_SKUS): both run a dedicated host in AzureBastionSubnet behind a public IP. */
+/** The SKUs this landing deploys (config/schema.ts BASTION_SKUS): both run a dedicated host in AzureBastionSubnet behind a public IP. */
 export type BastionSku = "Basic" | "Standard";
 
 export interface BastionArgs extends LandingPlacement {

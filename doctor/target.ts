@@ -1,6 +1,6 @@
 /**
  * What the doctor checks, resolved before any remote call: the stack's validated configuration
- * (config.ts, the same view `pulumi up` has), its outputs, and the few secrets a check needs.
+ * (config/, the same view `pulumi up` has), its outputs, and the few secrets a check needs.
  *
  * - Configuration: Pulumi.yaml and Pulumi.<stack>.yaml, read the way the offline plan reads them
  *   (stack-config.ts). Encrypted values are left out of the file reading; the one secret a

@@ -3,7 +3,7 @@
  *
  * Writes the documentation generated from code, which nobody edits by hand:
  * - docs/configuration.md from Pulumi.yaml (the keys, their types, defaults and descriptions,
- *   grouped under the project file's own `# Group` comments) and config.ts (which keys hold
+ *   grouped under the project file's own `# Group` comments) and config/schema.ts (which keys hold
  *   secrets): change Pulumi.yaml and run this;
  * - the policy table in docs/review-flow.md, between its `policy table` markers, from
  *   policy/rules.ts: change a rule's description there and run this.

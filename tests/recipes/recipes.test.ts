@@ -122,11 +122,11 @@ function addConfigKey(copy: Copy): void {
   const recipe = "A config key";
   copy.change(recipe, "Pulumi.yaml", after(/^ {2}keyVaultSoftDeleteDays:\n( {4}.*\n)+/m,
     `  ${KEY}:\n    type: boolean\n    default: false\n    description: Lets ARM template deployments read the vault's secrets.\n`));
-  copy.change(recipe, "config.ts", (text) => [
+  copy.change(recipe, "config/schema.ts", (text) => [
     after("export const CONFIG_SCHEMA = {\n", `  ${KEY}: { type: "boolean", schema: z.boolean() },\n`),
     after(/export interface StackConfig \{[^]*?\n {2}keyVault: \{\n/, "    templateDeployment: boolean;\n"),
-    after(/function build\([^]*?\n {4}keyVault: \{\n/, `      templateDeployment: v.${KEY},\n`),
   ].reduce((t, edit) => edit(t), text));
+  copy.change(recipe, "config/build.ts", after(/function build\([^]*?\n {4}keyVault: \{\n/, `      templateDeployment: v.${KEY},\n`));
   copy.change(recipe, "components/keyVault.ts", (text) => [
     after(/export interface KeyVaultArgs[^{]*\{\n/, "  /** ARM template deployments may read secrets (enabledForTemplateDeployment). */\n  templateDeployment: boolean;\n"),
     (t: string) => t.replace("enabledForTemplateDeployment: false,", "enabledForTemplateDeployment: args.templateDeployment,"),

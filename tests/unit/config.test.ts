@@ -1,5 +1,5 @@
 /**
- * config.ts against each committed stack and against bad configurations: every bad value is
+ * config/ against each committed stack and against bad configurations: every bad value is
  * rejected with a message naming the key and the stack, and all problems come at once.
  */
 import { ConfigError, parseStackConfig } from "../../config";

@@ -1,5 +1,5 @@
 /**
- * The monitoring keys as config.ts reads them, and the workbook definition as the program loads it:
+ * The monitoring keys as config/ reads them, and the workbook definition as the program loads it:
  * bad values and broken definitions stop the run with the key or file named.
  */
 import * as fs from "fs";

@@ -1,6 +1,6 @@
 /**
  * Pulumi.yaml is what the Pulumi CLI reads first; nothing here runs the CLI, so its rules are checked
- * here, together with the promise that Pulumi.yaml, config.ts and the stack files agree
+ * here, together with the promise that Pulumi.yaml, config/ and the stack files agree
  * (docs/configuration.md is generated from Pulumi.yaml: tests/unit/docs.test.ts).
  */
 import Ajv2020 from "ajv/dist/2020";
@@ -29,18 +29,18 @@ test("the schema check would catch an object-typed key", () => {
   expect(validate({ ...project, config: { ...project.config, zones: { type: "array", description: "x" } } })).toBe(false);
 });
 
-test("the project is a TypeScript nodejs program named as config.ts expects", () => {
+test("the project is a TypeScript nodejs program named as config/ expects", () => {
   expect(project.name).toBe(PROJECT);
   expect(project).toMatchObject({ runtime: { name: "nodejs", options: { typescript: true } } });
 });
 
-test("every key config.ts reads is declared with its type, a description and its secrecy, and nothing else is declared", () => {
+test("every key config/ reads is declared with its type, a description and its secrecy, and nothing else is declared", () => {
   expect(declared.map(([k]) => k).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());
   for (const [key, decl] of declared) {
     const spec = CONFIG_SCHEMA[key as keyof typeof CONFIG_SCHEMA];
     expect({ key, type: decl.type }).toEqual({ key, type: spec.type });
     // The CLI refuses a plain-text default for a `secret: true` key, so optional secrets are declared
-    // unmarked and config.ts refuses a plain value; their descriptions say to use --secret.
+    // unmarked and config/ refuses a plain value; their descriptions say to use --secret.
     if (decl.secret) expect({ key, default: decl.default }).toEqual({ key, default: undefined });
     if ("secret" in spec) expect(decl.description).toContain("--secret");
     expect(decl.description?.length ?? 0).toBeGreaterThan(20);
@@ -48,7 +48,7 @@ test("every key config.ts reads is declared with its type, a description and its
   }
 });
 
-test("declared defaults pass config.ts's own validation", () => {
+test("declared defaults pass config/'s own validation", () => {
   for (const [key, decl] of declared) {
     if (decl.default === undefined) continue;
     const spec = CONFIG_SCHEMA[key as keyof typeof CONFIG_SCHEMA];
