@@ -6,7 +6,7 @@
 import { contains, firstFreeBlock, overlaps, parseCidr, type Cidr } from "../cidr";
 import { normalizeScopes } from "../dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS } from "../dynamic-providers/dataverse/kinds";
-import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries } from "../dynamic-providers/iom-provider";
+import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseIomProviderParameterEntries } from "../dynamic-providers/iom-provider";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -264,8 +264,8 @@ function checkProviderSetup(v: Values, add: AddProblem): void {
     if (v.iomProviderSchema !== "") add("iomProviderSchema", "is only used with a Dataverse: dataverseEnvironmentUrl, or powerPlatformEnvironmentMode 'create'");
   }
   const ignore: string[] = [];
-  const plain = parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "");
-  const secret = parseProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "");
+  const plain = parseIomProviderParameterEntries(v.iomProviderParameters, ignore, () => "");
+  const secret = parseIomProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "");
   const fromOutputs = Object.values(INVENTORY_VISIBILITY_PARAMETERS).map(normalizeName);
   for (const [key, entries] of [["iomProviderParameters", plain], ["iomProviderSecretParameters", secret]] as const) {
     entries.forEach((e, i) => {

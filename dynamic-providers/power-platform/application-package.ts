@@ -18,7 +18,7 @@
  * Serialized with its resources: plain functions and data only. Tokens are read at run time.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 import { CLOUDS } from "../clouds";
 import { createAdminApi, DEFAULT_BAP_URL } from "./admin-api";
@@ -69,15 +69,15 @@ export function checkApplicationPackage(i: PowerPlatformApplicationPackageInputs
   return failures;
 }
 
-export type PowerPlatformApplicationPackageProvider = ProviderWithoutConfigure<PowerPlatformApplicationPackageInputs, PowerPlatformApplicationPackageOutputs>;
+export type PowerPlatformApplicationPackageDynamicProvider = ProviderWithoutConfigure<PowerPlatformApplicationPackageInputs, PowerPlatformApplicationPackageOutputs>;
 
-export interface PowerPlatformApplicationPackageProviderOptions extends DataverseProviderOptions {
+export interface PowerPlatformApplicationPackageDynamicProviderOptions extends DataverseDynamicProviderOptions {
   maxPollIntervalMs?: number;
 }
 
 const findPackage = (list: ApplicationPackage[], uniqueName: string) => list.find((p) => p.uniqueName.toLowerCase() === uniqueName.toLowerCase());
 
-export function createPowerPlatformApplicationPackageProvider(options: PowerPlatformApplicationPackageProviderOptions = {}): PowerPlatformApplicationPackageProvider {
+export function createPowerPlatformApplicationPackageDynamicProvider(options: PowerPlatformApplicationPackageDynamicProviderOptions = {}): PowerPlatformApplicationPackageDynamicProvider {
   const tuning = () => ({
     client: { retryBaseMs: envNumber("POWER_PLATFORM_RETRY_BASE_MS"), maxRetries: envNumber("POWER_PLATFORM_MAX_RETRIES"), ...options.client },
     maxPollIntervalMs: options.maxPollIntervalMs ?? envNumber("POWER_PLATFORM_MAX_POLL_MS"),
@@ -157,7 +157,7 @@ export function createPowerPlatformApplicationPackageProvider(options: PowerPlat
   };
 }
 
-export const powerPlatformApplicationPackageProvider = createPowerPlatformApplicationPackageProvider();
+export const powerPlatformApplicationPackageDynamicProvider = createPowerPlatformApplicationPackageDynamicProvider();
 
 export interface PowerPlatformApplicationPackageArgs {
   environmentId: pulumi.Input<string>;
@@ -181,7 +181,7 @@ export class PowerPlatformApplicationPackage extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: PowerPlatformApplicationPackageArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      powerPlatformApplicationPackageProvider,
+      powerPlatformApplicationPackageDynamicProvider,
       name,
       {
         environmentId: args.environmentId,

@@ -23,7 +23,7 @@
  * an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import { cleanInputs, endpointUrlProblem, envNumber, isKnown, isUnknown, pulumiLog, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 import { DEFAULT_BAP_URL, ZERO_GUID, type EnvironmentInfo } from "./admin-api";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS, PowerPlatformEnvironmentError, createEnvironmentApi, type EnvironmentApi, type EnvironmentSku, type EnvironmentSpec } from "./environment-api";
@@ -153,9 +153,9 @@ export function checkEnvironment(i: PowerPlatformEnvironmentInputs): pulumi.dyna
 }
 
 /** No `configure`: the provider reads no stack config. */
-export type PowerPlatformEnvironmentProvider = ProviderWithoutConfigure<PowerPlatformEnvironmentInputs, PowerPlatformEnvironmentOutputs>;
+export type PowerPlatformEnvironmentDynamicProvider = ProviderWithoutConfigure<PowerPlatformEnvironmentInputs, PowerPlatformEnvironmentOutputs>;
 
-export interface PowerPlatformEnvironmentProviderOptions extends DataverseProviderOptions {
+export interface PowerPlatformEnvironmentDynamicProviderOptions extends DataverseDynamicProviderOptions {
   /** Cap on one wait between polls of an operation (tests). */
   maxPollIntervalMs?: number;
 }
@@ -192,7 +192,7 @@ async function domainOwner(api: EnvironmentApi, i: PowerPlatformEnvironmentInput
 }
 
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
-export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnvironmentProviderOptions = {}): PowerPlatformEnvironmentProvider {
+export function createPowerPlatformEnvironmentDynamicProvider(options: PowerPlatformEnvironmentDynamicProviderOptions = {}): PowerPlatformEnvironmentDynamicProvider {
   const connect = (bapUrl: string, preflight = false) =>
     createEnvironmentApi({
       bapUrl,
@@ -376,7 +376,7 @@ export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnv
 }
 
 /** The provider object `PowerPlatformEnvironment` uses. */
-export const powerPlatformEnvironmentProvider = createPowerPlatformEnvironmentProvider();
+export const powerPlatformEnvironmentDynamicProvider = createPowerPlatformEnvironmentDynamicProvider();
 
 export interface PowerPlatformEnvironmentArgs {
   mode: pulumi.Input<EnvironmentMode>;
@@ -414,7 +414,7 @@ export class PowerPlatformEnvironment extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: PowerPlatformEnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      powerPlatformEnvironmentProvider,
+      powerPlatformEnvironmentDynamicProvider,
       name,
       {
         mode: args.mode,

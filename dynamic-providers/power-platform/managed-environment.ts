@@ -15,7 +15,7 @@
  * Serialized with its resources: plain functions and data only.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import { cleanInputs, envNumber, isKnown, isUnknown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 import { DEFAULT_BAP_URL, MANAGED_PROTECTION_LEVEL } from "./admin-api";
 import { PowerPlatformEnvironmentError, createEnvironmentApi } from "./environment-api";
@@ -37,13 +37,13 @@ function clean(raw: Record<string, unknown>): PowerPlatformManagedEnvironmentInp
   return { environmentId: typeof i.environmentId === "string" ? i.environmentId : "", bapUrl: typeof i.bapUrl === "string" && i.bapUrl ? i.bapUrl : DEFAULT_BAP_URL };
 }
 
-export type PowerPlatformManagedEnvironmentProvider = ProviderWithoutConfigure<PowerPlatformManagedEnvironmentInputs, PowerPlatformManagedEnvironmentOutputs>;
+export type PowerPlatformManagedEnvironmentDynamicProvider = ProviderWithoutConfigure<PowerPlatformManagedEnvironmentInputs, PowerPlatformManagedEnvironmentOutputs>;
 
-export interface PowerPlatformManagedEnvironmentProviderOptions extends DataverseProviderOptions {
+export interface PowerPlatformManagedEnvironmentDynamicProviderOptions extends DataverseDynamicProviderOptions {
   maxPollIntervalMs?: number;
 }
 
-export function createPowerPlatformManagedEnvironmentProvider(options: PowerPlatformManagedEnvironmentProviderOptions = {}): PowerPlatformManagedEnvironmentProvider {
+export function createPowerPlatformManagedEnvironmentDynamicProvider(options: PowerPlatformManagedEnvironmentDynamicProviderOptions = {}): PowerPlatformManagedEnvironmentDynamicProvider {
   const connect = (bapUrl: string) =>
     createEnvironmentApi({
       bapUrl,
@@ -104,7 +104,7 @@ export function createPowerPlatformManagedEnvironmentProvider(options: PowerPlat
   };
 }
 
-export const powerPlatformManagedEnvironmentProvider = createPowerPlatformManagedEnvironmentProvider();
+export const powerPlatformManagedEnvironmentDynamicProvider = createPowerPlatformManagedEnvironmentDynamicProvider();
 
 export interface PowerPlatformManagedEnvironmentArgs {
   environmentId: pulumi.Input<string>;
@@ -121,6 +121,6 @@ export class PowerPlatformManagedEnvironment extends pulumi.dynamic.Resource {
   declare public readonly protectionLevel: pulumi.Output<string>;
 
   constructor(name: string, args: PowerPlatformManagedEnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
-    super(powerPlatformManagedEnvironmentProvider, name, { environmentId: args.environmentId, bapUrl: args.bapUrl ?? DEFAULT_BAP_URL, protectionLevel: undefined }, opts, "powerplatform", "ManagedEnvironment");
+    super(powerPlatformManagedEnvironmentDynamicProvider, name, { environmentId: args.environmentId, bapUrl: args.bapUrl ?? DEFAULT_BAP_URL, protectionLevel: undefined }, opts, "powerplatform", "ManagedEnvironment");
   }
 }

@@ -2,14 +2,14 @@
 // the provider never returns, so the state alone cannot test a guess; states with the unkeyed
 // sha256 fingerprint migrate with one update and no other change.
 
-import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckDynamicProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
 import { ENGINE_UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
 
 const FAST = { timeoutMs: 5_000, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
-const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+const provider = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
 const TOKEN = "fingerprinttoken0123456789abcde";
 const ROTATED = "fingerprintrotated0123456789abc";
 const OTHER_STACK_KEY = Buffer.alloc(32, 9).toString("base64");

@@ -7,7 +7,7 @@ import axios from "axios";
 import { DataverseEmulator, Row } from "../../emulators/dataverse";
 import { TableDef, iomTables2021, iomTablesLater } from "../../emulators/dataverse-schema";
 import { FAST, TOKEN, productMappingInputs } from "../../emulators/dataverse-harness";
-import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetDynamicProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../../dynamic-providers/dataverse/provider";
 import { englishLabel, matchScore } from "../../dynamic-providers/dataverse/schema";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 import { captureConsolePerTest } from "../support/console";
@@ -16,7 +16,7 @@ let emu: DataverseEmulator;
 let url: string;
 let ids: Record<string, string>;
 const logs = captureConsolePerTest();
-const provider = createIomMappingSetProvider({ client: FAST });
+const provider = createIomMappingSetDynamicProvider({ client: FAST });
 
 async function start(tables: TableDef[], language = 1033): Promise<void> {
   process.env.DATAVERSE_ACCESS_TOKEN = TOKEN;
