@@ -85,7 +85,7 @@ function providerSetupOf(v: Values): ProviderSetupConfig {
   return { inventoryVisibilityProvider: v.iomInventoryVisibilityProvider, schemaOverride: v.iomProviderSchema, providers };
 }
 
-function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, vnetSupport: boolean): PowerPlatformEnvironmentConfig {
+function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, powerPlatformVnet: boolean): PowerPlatformEnvironmentConfig {
   const cloud = v.powerPlatformBapUrl ? cloudOfBapHost(new URL(v.powerPlatformBapUrl).hostname) : "public";
   return {
     mode: v.powerPlatformEnvironmentMode,
@@ -107,7 +107,7 @@ function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, vnetSuppor
         }
       : undefined,
     // An adopted environment is never changed unless the stack asks: the policy link then checks it is managed.
-    managedEnvironment: (creates(v) && vnetSupport) || v.powerPlatformManagedEnvironment,
+    managedEnvironment: (creates(v) && powerPlatformVnet) || v.powerPlatformManagedEnvironment,
   };
 }
 
@@ -140,7 +140,7 @@ function build(stack: string, v: Values): Omit<StackConfig, "bigcommerceStores" 
       gatewayOutboundInternetHttps: v.gatewayOutboundInternetHttps,
       gatewayOutboundInternetHttp: v.gatewayOutboundInternetHttp,
     },
-    powerPlatform: powerPlatformVnet
+    powerPlatformVnet: powerPlatformVnet
       ? {
           geo: v.powerPlatformGeo,
           subnetPrefix: v.powerPlatformSubnetPrefix,

@@ -321,7 +321,7 @@ export interface StackConfig {
     gatewayOutboundInternetHttp: boolean;
   };
   /** Present when connectivity includes `powerPlatformVnet`. */
-  powerPlatform?: {
+  powerPlatformVnet?: {
     geo: string;
     subnetPrefix: string;
     failover?: { location: string; regionCode: string; addressSpace: string };

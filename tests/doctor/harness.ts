@@ -122,7 +122,7 @@ export async function startDoctorWorld(stack = "dev", now = new Date()): Promise
   ] };
   const arm = await startArmKeyVaultEmulator({ token: TOKENS.azure, vaults: [vault], pageSize: 2 });
   const bigcommerce = await startBigCommerceEmulator({ tokens: [{ token: TOKENS.bigcommerce, storeHash: DEMO_STORE.hash, scopes: IOM_SCOPES }] });
-  const bap = config.powerPlatform
+  const bap = config.powerPlatformVnet
     ? await startAdminEmulator({ id: environmentId, vnets: { policyId: POLICY_SYSTEM_ID.split("/").pop()!, location: "europe", id: POLICY_ARM_ID, systemId: POLICY_SYSTEM_ID, linkStatus: "Linked" } })
     : undefined;
 
@@ -139,7 +139,7 @@ export async function startDoctorWorld(stack = "dev", now = new Date()): Promise
     inventoryVisibility: { fileDropLocation, errorFileDropLocation, organizationId },
     powerPlatform: { environmentId, organizationId },
     monitoringSummary: { workspaceId, workspaceName: `log-iom-${config.naming.environment}` },
-    ...(config.powerPlatform ? { powerPlatformEnterprisePolicyId: POLICY_ARM_ID } : {}),
+    ...(config.powerPlatformVnet ? { powerPlatformEnterprisePolicyId: POLICY_ARM_ID } : {}),
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iom-doctor-"));
   const outputsFile = path.join(dir, `${stack}.outputs.json`);
