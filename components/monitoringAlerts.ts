@@ -22,7 +22,7 @@ export const BLOB_WRITE_OPERATIONS = ["PutBlob", "PutBlockList"] as const;
 const kql = (value: string) => JSON.stringify(value); // KQL string literals take JSON's escapes
 const kqlList = (values: readonly string[]) => `dynamic([${values.map(kql).join(", ")}])`;
 
-/** One row per gateway node that sent no heartbeat in the rule's window. */
+/** One row per gateway VM that sent no heartbeat in the rule's window. */
 export function heartbeatMissingQuery(vmIds: string[]): string {
   return [
     `let nodes = ${kqlList(vmIds.map((id) => id.toLowerCase()))};`,
@@ -118,7 +118,7 @@ interface LogRule {
 
 /**
  * Log search alerts on the workspace and metric alerts on the drop account. The rules that exist
- * depend on the stack: gateway rules only with gateway nodes, the whole-cluster rule only with more
+ * depend on the stack: gateway rules only with gateway VMs, the whole-cluster rule only with more
  * than one node, the File Drop silence rule only when configured.
  */
 export class MonitoringAlerts extends pulumi.ComponentResource {

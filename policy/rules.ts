@@ -463,7 +463,7 @@ export const STACK_RULES: StackRule[] = [
   },
   {
     name: "vm-monitoring-agent",
-    description: "Every virtual machine (the gateway nodes) runs the Azure Monitor Agent and is associated with a data collection rule.",
+    description: "Every virtual machine (the gateway VMs) runs the Azure Monitor Agent and is associated with a data collection rule.",
     check: (resources) => {
       const agents = resources.filter((r) => r.type === T.vmExtension &&
         r.props.publisher === AZURE_MONITOR_AGENT_WINDOWS.publisher && r.props.type === AZURE_MONITOR_AGENT_WINDOWS.type);
