@@ -56,7 +56,7 @@ const uniqueSuffix = new random.RandomString("unique-suffix", {
 const prerequisites = new SubscriptionPrerequisites("subscription", {
   subscriptionId: client.subscriptionId,
   mode: config.subscriptionPrerequisites,
-  prerequisites: subscriptionPrerequisitesOf({ vnetSupport: !!config.powerPlatform, encryptionAtHost: !!config.gateway?.encryptionAtHost }),
+  prerequisites: subscriptionPrerequisitesOf({ powerPlatformVnet: !!config.powerPlatformVnet, encryptionAtHost: !!config.gateway?.encryptionAtHost }),
   armUrl: armUrlFor(new pulumi.Config("azure-native").get("environment")),
 });
 
@@ -74,8 +74,8 @@ const net = new Network("network", {
         outboundInternetHttp: config.network.gatewayOutboundInternetHttp,
       }
     : undefined,
-  powerPlatform: config.powerPlatform
-    ? { subnetPrefix: config.powerPlatform.subnetPrefix, failover: config.powerPlatform.failover, after: prerequisites.dependencyFor("Microsoft.PowerPlatform") }
+  powerPlatformVnet: config.powerPlatformVnet
+    ? { subnetPrefix: config.powerPlatformVnet.subnetPrefix, failover: config.powerPlatformVnet.failover, after: prerequisites.dependencyFor("Microsoft.PowerPlatform") }
     : undefined,
   bastion: config.bastion && config.gateway ? { subnetPrefix: config.bastion.subnetPrefix } : undefined,
 });
@@ -211,12 +211,12 @@ const gateway = config.gateway && net.gateway && gatewaySecrets && gatewayRecove
     })
   : undefined;
 
-const vnetSupport = config.powerPlatform
+const powerPlatformVnet = config.powerPlatformVnet
   ? new PowerPlatformVnet("powerplatform", {
       resourceGroupName,
       naming,
       tags,
-      geo: config.powerPlatform.geo,
+      geo: config.powerPlatformVnet.geo,
       subnets: net.powerPlatformSubnets,
       after: prerequisites.dependencyFor("Microsoft.PowerPlatform"),
     })
@@ -348,12 +348,12 @@ const providerParameters = dataverseUrl && providerSetup
   : [];
 
 // VNet support: the NetworkInjection policy linked to the (Managed) environment.
-const policyLink = vnetSupport && config.powerPlatform
+const policyLink = powerPlatformVnet && config.powerPlatformVnet
   ? new PowerPlatformPolicyLink("powerplatform-policy-link", {
       environmentId,
-      policySystemId: vnetSupport.enterprisePolicySystemId,
-      policyArmId: vnetSupport.enterprisePolicyId,
-      policyLocation: config.powerPlatform.geo,
+      policySystemId: powerPlatformVnet.enterprisePolicySystemId,
+      policyArmId: powerPlatformVnet.enterprisePolicyId,
+      policyLocation: config.powerPlatformVnet.geo,
       bapUrl,
     })
   : undefined;
@@ -397,7 +397,7 @@ export const gatewayClusterName = gateway?.clusterName;
 export const gatewayVms = gateway?.vms.map((vm) => ({ name: vm.name, id: vm.id, identityPrincipalId: vm.principalId }));
 /** The Azure Bastion host operators connect to the gateway VMs through (Connect > Bastion); absent without one. */
 export const bastionHostName = bastion?.hostName;
-export const powerPlatformEnterprisePolicyId = vnetSupport?.enterprisePolicyId;
+export const powerPlatformEnterprisePolicyId = powerPlatformVnet?.enterprisePolicyId;
 /** Where the landing's logs, alerts and workbook are (receivers never appear here: the webhook is a secret). */
 export const monitoringSummary = {
   workspaceName: monitoring.workspaceName,

@@ -11,7 +11,7 @@
 
 import { randomBytes } from "crypto";
 import { parseArgs } from "util";
-import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckDynamicProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../dynamic-providers/bigcommerce";
 import { DEFAULT_REQUIRED_SCOPES } from "../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator } from "../emulators/bigcommerce";
@@ -23,7 +23,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-type Provider = ReturnType<typeof createBigCommerceApiCheckProvider>;
+type Provider = ReturnType<typeof createBigCommerceApiCheckDynamicProvider>;
 
 async function bench(): Promise<void> {
   const { values } = parseArgs({ options: { runs: { type: "string", default: "10" }, "latency-ms": { type: "string", default: "100" } } });
@@ -36,8 +36,8 @@ async function bench(): Promise<void> {
     rateLimit: { quota: 100_000, windowMs: 30_000 },
   });
   const news: BigCommerceApiCheckInputs = { storeHash: "abc123", accessToken: TOKEN, apiBaseUrl: emu.url, fingerprintKey: randomBytes(32).toString("base64") };
-  const withReuse = createBigCommerceApiCheckProvider();
-  const withoutReuse = createBigCommerceApiCheckProvider({ reuseTtlMs: 0 });
+  const withReuse = createBigCommerceApiCheckDynamicProvider();
+  const withoutReuse = createBigCommerceApiCheckDynamicProvider({ reuseTtlMs: 0 });
 
   const preview = async (p: Provider): Promise<void> => {
     const checked = await p.check({} as BigCommerceApiCheckInputs, news);

@@ -251,7 +251,7 @@ void (async () => {
   const load = os.loadavg().map((x) => x.toFixed(2)).join(", ");
   console.log(`IOM product mappings: ${SIZES.join(", ")} rows; node ${process.version}; ${os.cpus().length} cores; load average ${load}`);
   for (const m of MODELS) console.log(`model ${m.name}: ${m.latencyMs} ms/request + ${m.rowMs} ms/row written + ${m.readRowMs} ms/row read, x-ms-dop-hint ${m.dop}, ${PAGE}-row pages`);
-  const provider = (await serializeDefaultProvider("iomMappingSetProvider")).text;
+  const provider = (await serializeDefaultProvider("iomMappingSetDynamicProvider")).text;
   providerFile = writeProviderFile(provider);
   console.log(`serialized provider: ${mb(Buffer.byteLength(provider)).toFixed(2)} MB, kept twice in the state (inputs and outputs)`);
   const validation = new Map<number, { ms: number; rssMB: number }>();

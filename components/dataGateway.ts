@@ -53,8 +53,9 @@ export type GatewayRegistrationMode = "servicePrincipal" | "manual";
 export const GATEWAY_SETUP_SCRIPT = fs.readFileSync(path.join(__dirname, "gateway-setup.ps1"), "utf8");
 
 /**
- * On-premises data gateway nodes: Windows Server 2022 (Desktop Experience) with Trusted Launch, no
- * public IP, automatic guest patching and boot diagnostics. A system-assigned identity may read
+ * The gateway VMs, each a member of the On-premises data gateway cluster: Windows Server 2022
+ * (Desktop Experience) with Trusted Launch, no public IP, automatic guest patching and boot
+ * diagnostics. A system-assigned identity may read
  * only the recovery key and the registration secret. Every node gets the gateway software
  * installed unattended; with a service principal the nodes also register as one cluster, without
  * one `manualStep` says how an admin gets in and registers them once.

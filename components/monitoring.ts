@@ -1,6 +1,6 @@
 /**
  * Operating the landing: a Log Analytics workspace, diagnostic settings of the drop account and the
- * vault, the Azure Monitor Agent with a data collection rule on every gateway node, an action group,
+ * vault, the Azure Monitor Agent with a data collection rule on every gateway VM, an action group,
  * the alert rules (monitoringAlerts.ts), Defender for Storage malware scanning, optional VNet flow
  * logs, and one workbook (components/workbooks/landing.workbook.json). docs/operations.md says what
  * each alert means and what to do first.
@@ -34,7 +34,7 @@ export const STORAGE_METRIC_CATEGORY = "Transaction";
 /** Key Vault's audit category; with the "Dedicated" destination it lands in AZKVAuditLogs. */
 export const VAULT_LOG_CATEGORY = "AuditEvent";
 
-/** Performance counters the gateway nodes report: CPU, memory, disk and network. */
+/** Performance counters the gateway VMs report: CPU, memory, disk and network. */
 export const GATEWAY_COUNTERS = [
   "\\Processor(_Total)\\% Processor Time",
   "\\Memory\\% Committed Bytes In Use",

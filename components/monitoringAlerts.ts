@@ -24,7 +24,7 @@ const kqlList = (values: readonly string[]) => `dynamic([${values.map(kql).join(
 /** The gateway nodes as a KQL list `nodes`, lower-cased as `tolower(_ResourceId)` compares them. */
 const nodesLet = (vmIds: string[]) => `let nodes = ${kqlList(vmIds.map((id) => id.toLowerCase()))};`;
 
-/** One row per gateway node that sent no heartbeat in the rule's window. */
+/** One row per gateway VM that sent no heartbeat in the rule's window. */
 export function heartbeatMissingQuery(vmIds: string[]): string {
   return [
     nodesLet(vmIds),
@@ -127,7 +127,7 @@ interface MetricRule {
 
 /**
  * Log search alerts on the workspace and metric alerts on the drop account. The rules that exist
- * depend on the stack: gateway rules only with gateway nodes, the whole-cluster rule only with more
+ * depend on the stack: gateway rules only with gateway VMs, the whole-cluster rule only with more
  * than one node, the File Drop silence rule only when configured.
  */
 export class MonitoringAlerts extends pulumi.ComponentResource {

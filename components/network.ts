@@ -10,7 +10,7 @@ export interface NetworkArgs extends LandingPlacement {
   /** Gateway subnet, NSG and NAT egress; omitted when the stack runs no data gateway. */
   gateway?: { subnetPrefix: string; outboundInternetHttps: boolean; outboundInternetHttp: boolean };
   /** Subnet(s) delegated to Power Platform; omitted when the stack uses no VNet support. */
-  powerPlatform?: {
+  powerPlatformVnet?: {
     subnetPrefix: string;
     failover?: { location: string; regionCode: string; addressSpace: string };
     /** What the delegated subnets wait for: the Microsoft.PowerPlatform registration (SubscriptionPrerequisites). */
@@ -176,9 +176,9 @@ export class Network extends pulumi.ComponentResource {
       this.gateway = { subnetId: gatewaySubnet.id };
       previous = gatewaySubnet;
     }
-    if (args.powerPlatform) {
-      previous = this.powerPlatformSubnet(name, args, args.powerPlatform, vnet, previous);
-      if (args.powerPlatform.failover) this.failoverVnet(name, args, args.powerPlatform.failover, vnet, args.powerPlatform.after ?? []);
+    if (args.powerPlatformVnet) {
+      previous = this.powerPlatformSubnet(name, args, args.powerPlatformVnet, vnet, previous);
+      if (args.powerPlatformVnet.failover) this.failoverVnet(name, args, args.powerPlatformVnet.failover, vnet, args.powerPlatformVnet.after ?? []);
     }
     if (args.bastion) this.bastion = { subnetId: this.bastionSubnet(name, args, args.bastion, vnet, previous).id };
 
@@ -231,8 +231,8 @@ export class Network extends pulumi.ComponentResource {
   private privateEndpointSubnet(name: string, args: NetworkArgs, vnet: network.VirtualNetwork): network.Subnet {
     const inboundFrom: string[] = [];
     if (args.gateway) inboundFrom.push(args.gateway.subnetPrefix);
-    if (args.powerPlatform) inboundFrom.push(args.powerPlatform.subnetPrefix);
-    if (args.powerPlatform?.failover) inboundFrom.push(args.powerPlatform.failover.addressSpace);
+    if (args.powerPlatformVnet) inboundFrom.push(args.powerPlatformVnet.subnetPrefix);
+    if (args.powerPlatformVnet?.failover) inboundFrom.push(args.powerPlatformVnet.failover.addressSpace);
     const nsg = this.nsg(`${name}-nsg-pep`, args, "pep", [
       ...(inboundFrom.length > 0
         ? [allowTcp("Allow-Https-From-Consumers-In", 100, "Inbound", inboundFrom, args.privateEndpointSubnetPrefix, ["443"],
@@ -275,7 +275,7 @@ export class Network extends pulumi.ComponentResource {
 
   /** The subnet delegated to Power Platform in the primary VNet. */
   private powerPlatformSubnet(
-    name: string, args: NetworkArgs, powerPlatform: NonNullable<NetworkArgs["powerPlatform"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
+    name: string, args: NetworkArgs, powerPlatform: NonNullable<NetworkArgs["powerPlatformVnet"]>, vnet: network.VirtualNetwork, after: pulumi.Resource,
   ): network.Subnet {
     const nsg = this.nsg(`${name}-nsg-pp`, args, "pp", [denyAll("Inbound")]);
     const subnet = this.subnet(`${name}-snet-pp`, args, vnet, "pp", powerPlatform.subnetPrefix, nsg, { delegations: POWER_PLATFORM_DELEGATIONS }, after, powerPlatform.after);

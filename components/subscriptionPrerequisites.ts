@@ -13,12 +13,12 @@ export interface SubscriptionPrerequisite {
  * What a stack needs registered in its subscription before its resources can be created. A fresh
  * subscription fails `pulumi up` without these (docs/azure-landing.md, "Subscription prerequisites").
  */
-export function subscriptionPrerequisitesOf(stack: { vnetSupport: boolean; encryptionAtHost: boolean }): SubscriptionPrerequisite[] {
+export function subscriptionPrerequisitesOf(stack: { powerPlatformVnet: boolean; encryptionAtHost: boolean }): SubscriptionPrerequisite[] {
   const needs: SubscriptionPrerequisite[] = [];
   // Power Platform's "Set up virtual network support": the Microsoft.PowerPlatform provider and its
   // enterprisePoliciesPreview feature (microsoft/PowerPlatform-EnterprisePolicies registers both in
   // Initialize-SubscriptionForPowerPlatform).
-  if (stack.vnetSupport) needs.push({ namespace: "Microsoft.PowerPlatform", features: ["enterprisePoliciesPreview"], neededBy: "the delegated subnets and the NetworkInjection enterprise policy" });
+  if (stack.powerPlatformVnet) needs.push({ namespace: "Microsoft.PowerPlatform", features: ["enterprisePoliciesPreview"], neededBy: "the delegated subnets and the NetworkInjection enterprise policy" });
   // Azure's "Enable end-to-end encryption using encryption at host": the feature Microsoft.Compute/EncryptionAtHost.
   if (stack.encryptionAtHost) needs.push({ namespace: "Microsoft.Compute", features: ["EncryptionAtHost"], neededBy: "encryption at host on the gateway VMs" });
   return needs;

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MAPPING_KINDS } from "../dynamic-providers/dataverse/kinds";
-import { normalizeName, parseProviderParameterEntries } from "../dynamic-providers/iom-provider";
+import { normalizeName, parseIomProviderParameterEntries } from "../dynamic-providers/iom-provider";
 import { CLOUDS, cloudOfBapHost } from "../dynamic-providers/clouds";
 import { STORES_KEY, STORE_HASH_PARAMETER_SEARCH, buildStores, parseStoreEntries } from "../stores";
 import { REGION_CODES, defaultContainerNames, powerPlatformDomainName, powerPlatformEnvironmentName, type NamingContext } from "../naming";
@@ -52,7 +52,7 @@ export function parseStackConfig(
 /** What every store shares, and the single-store keys (stores.ts). */
 function storeDefaults(stack: string, v: Values): Parameters<typeof buildStores>[1] {
   const entries = (key: "iomProviderParameters" | "iomProviderSecretParameters") =>
-    parseProviderParameterEntries(v[key], [], () => "").map((e, index) => ({ key, index, provider: e.provider, parameter: e.parameter }));
+    parseIomProviderParameterEntries(v[key], [], () => "").map((e, index) => ({ key, index, provider: e.provider, parameter: e.parameter }));
   return {
     single: {
       storeHash: v.bigcommerceStoreHash,
@@ -80,12 +80,12 @@ function providerSetupOf(v: Values): ProviderSetupConfig {
     if (secret) p.secretParameters[e.parameter] = pulumi.secret(e.value);
     else p.parameters[e.parameter] = e.value;
   };
-  for (const e of parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "")) add(e, false);
-  for (const e of parseProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "")) add(e, true);
+  for (const e of parseIomProviderParameterEntries(v.iomProviderParameters, ignore, () => "")) add(e, false);
+  for (const e of parseIomProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "")) add(e, true);
   return { inventoryVisibilityProvider: v.iomInventoryVisibilityProvider, schemaOverride: v.iomProviderSchema, providers };
 }
 
-function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, vnetSupport: boolean): PowerPlatformEnvironmentConfig {
+function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, powerPlatformVnet: boolean): PowerPlatformEnvironmentConfig {
   const cloud = v.powerPlatformBapUrl ? cloudOfBapHost(new URL(v.powerPlatformBapUrl).hostname) : "public";
   return {
     mode: v.powerPlatformEnvironmentMode,
@@ -107,7 +107,7 @@ function powerPlatformEnvironmentOf(v: Values, naming: NamingContext, vnetSuppor
         }
       : undefined,
     // An adopted environment is never changed unless the stack asks: the policy link then checks it is managed.
-    managedEnvironment: (creates(v) && vnetSupport) || v.powerPlatformManagedEnvironment,
+    managedEnvironment: (creates(v) && powerPlatformVnet) || v.powerPlatformManagedEnvironment,
   };
 }
 
@@ -140,7 +140,7 @@ function build(stack: string, v: Values): Omit<StackConfig, "bigcommerceStores" 
       gatewayOutboundInternetHttps: v.gatewayOutboundInternetHttps,
       gatewayOutboundInternetHttp: v.gatewayOutboundInternetHttp,
     },
-    powerPlatform: powerPlatformVnet
+    powerPlatformVnet: powerPlatformVnet
       ? {
           geo: v.powerPlatformGeo,
           subnetPrefix: v.powerPlatformSubnetPrefix,

@@ -6,7 +6,7 @@
 import { contains, firstFreeBlock, overlaps, parseCidr, type Cidr } from "../cidr";
 import { normalizeScopes } from "../dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS } from "../dynamic-providers/dataverse/kinds";
-import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseProviderParameterEntries } from "../dynamic-providers/iom-provider";
+import { INVENTORY_VISIBILITY_PARAMETERS, normalizeName, parseIomProviderParameterEntries } from "../dynamic-providers/iom-provider";
 import {
   NAME_RULES,
   REGION_CODES,
@@ -33,7 +33,7 @@ export function regionCodeOf(v: Values): string {
 type AddProblem = (key: ConfigKey, message: string) => void;
 
 const wantsGateway = (v: Values) => v.connectivity !== "powerPlatformVnet";
-const wantsVnetSupport = (v: Values) => v.connectivity !== "dataGateway";
+const wantsPowerPlatformVnet = (v: Values) => v.connectivity !== "dataGateway";
 
 export const creates = (v: Values) => v.powerPlatformEnvironmentMode === "create";
 /** Whether the stack has a Dataverse: the one it creates, or the one dataverseEnvironmentUrl names. */
@@ -72,7 +72,7 @@ function checkBastion(v: Values, add: AddProblem): void {
   if (!wantsGateway(v)) add("bastionSku", "is only used when connectivity is 'dataGateway' or 'both' (it is the way in to the gateway VMs)");
   const vnet = parseCidr(v.vnetAddressSpace) as Cidr;
   const others: [ConfigKey, string][] = [["privateEndpointSubnetPrefix", v.privateEndpointSubnetPrefix], ["gatewaySubnetPrefix", v.gatewaySubnetPrefix]];
-  if (wantsVnetSupport(v) && v.powerPlatformSubnetPrefix) others.push(["powerPlatformSubnetPrefix", v.powerPlatformSubnetPrefix]);
+  if (wantsPowerPlatformVnet(v) && v.powerPlatformSubnetPrefix) others.push(["powerPlatformSubnetPrefix", v.powerPlatformSubnetPrefix]);
   const taken = others.map(([, text]) => parseCidr(text)).filter((c): c is Cidr => c !== undefined);
   if (v.bastionSubnetPrefix === "") {
     const free = firstFreeBlock(vnet, taken, BASTION_SUBNET_MAX_PREFIX);
@@ -137,7 +137,7 @@ function checkAddressPlan(v: Values, add: AddProblem): void {
     ["privateEndpointSubnetPrefix", v.privateEndpointSubnetPrefix, 28],
     ["gatewaySubnetPrefix", v.gatewaySubnetPrefix, 29],
   ];
-  if (wantsVnetSupport(v)) {
+  if (wantsPowerPlatformVnet(v)) {
     if (!v.powerPlatformSubnetPrefix) add("powerPlatformSubnetPrefix", `is required when connectivity is '${v.connectivity}'`);
     else subnets.push(["powerPlatformSubnetPrefix", v.powerPlatformSubnetPrefix, 27]);
     if (!v.powerPlatformGeo) add("powerPlatformGeo", `is required when connectivity is '${v.connectivity}' (the Power Platform geography of the environment, e.g. unitedstates)`);
@@ -162,7 +162,7 @@ function checkAddressPlan(v: Values, add: AddProblem): void {
 
 /** The Power Platform failover VNet: both keys or neither, another known region, its own range. */
 function checkFailoverNetwork(v: Values, vnet: Cidr, add: AddProblem): void {
-  if (wantsVnetSupport(v) && (v.powerPlatformFailoverLocation !== "") !== (v.powerPlatformFailoverAddressSpace !== "")) {
+  if (wantsPowerPlatformVnet(v) && (v.powerPlatformFailoverLocation !== "") !== (v.powerPlatformFailoverAddressSpace !== "")) {
     add(v.powerPlatformFailoverLocation ? "powerPlatformFailoverAddressSpace" : "powerPlatformFailoverLocation",
       "powerPlatformFailoverLocation and powerPlatformFailoverAddressSpace are set together or not at all");
   }
@@ -264,8 +264,8 @@ function checkProviderSetup(v: Values, add: AddProblem): void {
     if (v.iomProviderSchema !== "") add("iomProviderSchema", "is only used with a Dataverse: dataverseEnvironmentUrl, or powerPlatformEnvironmentMode 'create'");
   }
   const ignore: string[] = [];
-  const plain = parseProviderParameterEntries(v.iomProviderParameters, ignore, () => "");
-  const secret = parseProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "");
+  const plain = parseIomProviderParameterEntries(v.iomProviderParameters, ignore, () => "");
+  const secret = parseIomProviderParameterEntries(v.iomProviderSecretParameters, ignore, () => "");
   const fromOutputs = Object.values(INVENTORY_VISIBILITY_PARAMETERS).map(normalizeName);
   for (const [key, entries] of [["iomProviderParameters", plain], ["iomProviderSecretParameters", secret]] as const) {
     entries.forEach((e, i) => {

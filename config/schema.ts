@@ -13,7 +13,7 @@ import type { BastionSku } from "../components/bastion";
 import { normalizeScopes, normalizeStoreStatuses, storeHashProblem } from "../dynamic-providers/bigcommerce/logic";
 import { MAPPING_KINDS, schemaOverrideConfigKey, type MappingKind } from "../dynamic-providers/dataverse/kinds";
 import { parseSchemaOverride } from "../dynamic-providers/dataverse/schema";
-import { normalizeName, parseProviderParameterEntries, parseProviderSchemaOverride } from "../dynamic-providers/iom-provider";
+import { normalizeName, parseIomProviderParameterEntries, parseIomProviderSchemaOverride } from "../dynamic-providers/iom-provider";
 import { endpointUrlProblem } from "../dynamic-providers/common";
 import { tokenEndpointProblem } from "../dynamic-providers/clouds";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS } from "../dynamic-providers/power-platform/environment-api";
@@ -79,7 +79,7 @@ const MONITORING_SCHEMA = {
 // IOM provider setup (IomProviderParameters, PowerPlatformPolicyLink)
 const providerParameterEntries = z.array(z.string()).superRefine((entries, ctx) => {
   const problems: string[] = [];
-  parseProviderParameterEntries(entries, problems, (i) => `entry ${i}`);
+  parseIomProviderParameterEntries(entries, problems, (i) => `entry ${i}`);
   for (const message of problems) ctx.addIssue({ code: "custom", message });
 });
 const PROVIDER_SETUP_SCHEMA = {
@@ -90,7 +90,7 @@ const PROVIDER_SETUP_SCHEMA = {
     type: "string",
     schema: z.string().superRefine((v, ctx) => {
       try {
-        parseProviderSchemaOverride(v);
+        parseIomProviderSchemaOverride(v);
       } catch (err) {
         ctx.addIssue({ code: "custom", message: (err as Error).message });
       }
@@ -322,7 +322,7 @@ export interface StackConfig {
     gatewayOutboundInternetHttp: boolean;
   };
   /** Present when connectivity includes `powerPlatformVnet`. */
-  powerPlatform?: {
+  powerPlatformVnet?: {
     geo: string;
     subnetPrefix: string;
     failover?: { location: string; regionCode: string; addressSpace: string };

@@ -14,13 +14,13 @@ import { organizationIdOf } from "./target";
 import type { DataverseClient } from "../dynamic-providers/dataverse";
 import {
   INVENTORY_VISIBILITY_PARAMETERS,
-  discoverProviderSchema,
-  findProvider,
+  discoverIomProviderSchema,
+  findIomProvider,
   normalizeName,
-  parseProviderSchemaOverride,
+  parseIomProviderSchemaOverride,
   readParameters,
-  type ProviderRow,
-  type ProviderSchema,
+  type IomProviderRow,
+  type IomProviderSchema,
 } from "../dynamic-providers/iom-provider";
 import { line, plural, withStore, type CheckContext } from "./context";
 import type { CheckLine } from "./report";
@@ -31,7 +31,7 @@ const GROUP = "IOM provider";
 /** What the provider check found, for the flow check that follows. */
 export interface ProviderSession {
   client: DataverseClient;
-  schema?: ProviderSchema;
+  schema?: IomProviderSchema;
   /**
    * The providers whose flows are checked: those the stack configures (by the name the stack uses,
    * with their row when found) and every other activated provider installed in IOM.
@@ -87,9 +87,9 @@ async function checkOne(session: ProviderSession, schema: ProviderSchema, want: 
 
 async function checkProvider(session: ProviderSession, schema: ProviderSchema, want: WantedProvider): Promise<CheckLine> {
   const id = "iom.provider";
-  let row: ProviderRow;
+  let row: IomProviderRow;
   try {
-    row = await findProvider(session.client, schema, want.name);
+    row = await findIomProvider(session.client, schema, want.name);
   } catch (e) {
     session.providers!.push({ name: want.name, configured: true, store: want.store });
     return line(id, GROUP, want.name, "fail", errorText(e), `add the provider from IOM's catalog (Providers > Library${want.store ? `, one BigCommerce instance per store, named '${want.name}'` : ""}), then run 'pulumi up'`);
@@ -142,7 +142,7 @@ export async function checkIomProviders(ctx: CheckContext, session: ProviderSess
   session.providers = [];
   if (!wanted.length) return [line("iom.provider", GROUP, "", "skip", "the stack configures no IOM provider")];
   try {
-    session.schema = await discoverProviderSchema(session.client, parseProviderSchemaOverride(ctx.target.config.providerSetup?.schemaOverride));
+    session.schema = await discoverIomProviderSchema(session.client, parseIomProviderSchemaOverride(ctx.target.config.providerSetup?.schemaOverride));
   } catch (e) {
     return [line("iom.provider", GROUP, "", "fail", errorText(e), "install IOM, or set iomProviderSchema to the columns the message names (docs/iom-provider-setup.md)")];
   }
@@ -164,7 +164,7 @@ export async function checkIomProviders(ctx: CheckContext, session: ProviderSess
 }
 
 /** Every provider installed in IOM, with its definition and activation status (the columns discovery found). */
-async function listProviders(client: DataverseClient, s: ProviderSchema): Promise<ProviderRow[]> {
+async function listProviders(client: DataverseClient, s: IomProviderSchema): Promise<IomProviderRow[]> {
   const p = s.provider;
   const select = [p.primaryId, p.name, `_${p.definition.attribute}_value`, ...(p.status ? [p.status] : [])].join(",");
   const rows = await client.getAll<Record<string, unknown>>(`${p.entitySet}?$select=${select}`);

@@ -15,7 +15,7 @@ const ID = "powerplatform.policylink";
 
 export async function checkPolicyLink(ctx: CheckContext): Promise<CheckLine[]> {
   const { config, outputs } = ctx.target;
-  if (!config.powerPlatform) return [line(ID, GROUP, "", "skip", "this stack has no Power Platform VNet support (connectivity is dataGateway)")];
+  if (!config.powerPlatformVnet) return [line(ID, GROUP, "", "skip", "this stack has no Power Platform VNet support (connectivity is dataGateway)")];
   const policy = outputs.powerPlatformEnterprisePolicyId;
   const envId = environmentIdOf(ctx.target);
   if (!envId) {

@@ -9,14 +9,15 @@ import type * as pulumi from "@pulumi/pulumi";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 
 /**
- * The value the engine passes for an input not known yet (during a preview), as the SDK exports it
- * (the offline plan reads the same export).
+ * The value the engine passes for an input not known yet (during a preview), as the SDK exports it.
+ * Not the offline plan's `[unknown]` text (PLAN_UNKNOWN, policy/rules.ts), which the plan writes in
+ * its place.
  */
-export const UNKNOWN: string = unknownValue;
+export const ENGINE_UNKNOWN: string = unknownValue;
 
 /** Whether `value` is the engine's unknown marker. */
 export function isUnknown(value: unknown): boolean {
-  return value === UNKNOWN;
+  return value === ENGINE_UNKNOWN;
 }
 
 /** Whether `value` or, for an array, any of its elements is unknown: nothing can be validated yet. */

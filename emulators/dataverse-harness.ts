@@ -2,7 +2,7 @@
 import { DataverseEmulator, EmulatorOptions, Row } from "./dataverse";
 import { EMULATOR_MAPPING_TABLE } from "./dataverse-schema";
 import { Seeded, seedEmulator } from "./dataverse-fixtures";
-import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../dynamic-providers/dataverse/provider";
+import { createIomMappingSetDynamicProvider, IomMappingSetInputs, IomMappingSetOutputs } from "../dynamic-providers/dataverse/provider";
 import type { ClientOptions } from "../dynamic-providers/dataverse/client";
 import type { MappingKind } from "../dynamic-providers/dataverse/kinds";
 import type { RowMap } from "../dynamic-providers/dataverse/rows";
@@ -31,7 +31,7 @@ export function productMappingInputs(url: string, rows: RowMap, extra: Partial<I
 export interface Harness {
   emu: DataverseEmulator;
   seeded: Seeded;
-  provider: ReturnType<typeof createIomMappingSetProvider>;
+  provider: ReturnType<typeof createIomMappingSetDynamicProvider>;
   inputs(rows: RowMap, extra?: Partial<IomMappingSetInputs>): IomMappingSetInputs;
   mappingRows(kind?: MappingKind): Row[];
   stop(): Promise<void>;
@@ -42,7 +42,7 @@ export async function startHarness(opts: EmulatorOptions = {}, client: Partial<C
   const emu = new DataverseEmulator({ token: TOKEN, ...opts });
   const url = await emu.start();
   const seeded = seedEmulator(emu, products);
-  const provider = createIomMappingSetProvider({ client: { ...FAST, ...client } });
+  const provider = createIomMappingSetDynamicProvider({ client: { ...FAST, ...client } });
   return {
     emu,
     seeded,

@@ -1,17 +1,16 @@
 /**
  * Captures what `pulumi preview` of a stack would declare, with no CLI, cloud or network: the real
  * index.ts runs under the SDK's mocks in preview mode (plan/harness.ts), fed the stack's config as
- * the CLI resolves it. Values only a deployment knows stay `[unknown]`; secrets are `[secret]`.
+ * the CLI resolves it. Values only a deployment knows stay `[unknown]` (PLAN_UNKNOWN); secrets are `[secret]`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { parseStackConfig } from "../config";
-import { REFERENCE_TYPES } from "../policy/rules";
+import { PLAN_UNKNOWN, REFERENCE_TYPES } from "../policy/rules";
 import { ROTATION_CLOCK_ENV } from "../rotation";
 import { runProgramUnderMocks, type HarnessMocks } from "./harness";
 import { loadProject, rawStackConfig, type ConfigChanges } from "../stack-config";
 
-export const UNKNOWN = "[unknown]";
 export const SECRET = "[secret]";
 /**
  * The clock the offline plan runs the program at (rotation.ts): secret expiry and rotation windows
@@ -61,7 +60,7 @@ export interface StackPlan {
 
 /** Replaces secrets and unknowns by markers and sorts object keys, so the document is deterministic. */
 export function normalize(value: unknown): unknown {
-  if (value === unknownValue || pulumi.isUnknown(value)) return UNKNOWN;
+  if (value === unknownValue || pulumi.isUnknown(value)) return PLAN_UNKNOWN;
   if (typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig) return SECRET;
   if (Array.isArray(value)) return value.map(normalize);
   if (typeof value === "object" && value !== null) {
@@ -91,7 +90,7 @@ const PREVIEW_MOCKS: HarnessMocks = {
   },
   call(args) {
     if (args.token === "azure-native:authorization:getClientConfig") {
-      return { subscriptionId: UNKNOWN, tenantId: UNKNOWN, clientId: UNKNOWN, objectId: UNKNOWN };
+      return { subscriptionId: PLAN_UNKNOWN, tenantId: PLAN_UNKNOWN, clientId: PLAN_UNKNOWN, objectId: PLAN_UNKNOWN };
     }
     throw new Error(`the offline plan does not know the invoke ${args.token}`);
   },

@@ -3,7 +3,7 @@
  *
  * The offline plan: what `pulumi preview` would declare for a stack, with no Pulumi CLI, cloud
  * account or network. Prints a tree, runs the policy pack's rules over it, and compares it with the
- * committed plans/<stack>.json so every infrastructure change shows up as a reviewable diff.
+ * committed plan/snapshots/<stack>.json so every infrastructure change shows up as a reviewable diff.
  *
  * Exit codes: 0 clean; 1 policy violations or a plan that differs from the committed one;
  * 2 usage or configuration error, including two stacks that share an environment, an address range
@@ -13,14 +13,12 @@ import { createTwoFilesPatch } from "diff";
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { evaluate, type Violation } from "../policy/rules";
+import { evaluate, PLAN_UNKNOWN, type Violation } from "../policy/rules";
 import type { PlannedResource, StackPlan } from "./capture";
 
-/** The plan's marker for a value only a deployment knows (capture.ts's UNKNOWN, repeated to keep the SDK out of usage errors). */
-const UNKNOWN = "[unknown]";
 import { listStacks, ROOT } from "../stack-config";
 
-const PLANS_DIR = path.join(ROOT, "plans");
+const SNAPSHOTS_DIR = path.join(ROOT, "plan", "snapshots");
 const USAGE = "usage: npm run plan -- <stack> | --all [--json <file>] [--check] [--write]";
 
 class UsageError extends Error {}
@@ -58,7 +56,7 @@ const FIRST = [
 function keySettings(resource: PlannedResource): string {
   const skip = new Set(["resourceGroupName", "location", "tags", "source", "__provider"]);
   const rank = (s: string) => { const i = FIRST.indexOf(s.slice(0, s.indexOf("="))); return i < 0 ? FIRST.length : i; };
-  const shown = (k: string, v: unknown) => (v === UNKNOWN && resource.references?.[k] ? `[from ${resource.references[k].join(", ")}]` : v);
+  const shown = (k: string, v: unknown) => (v === PLAN_UNKNOWN && resource.references?.[k] ? `[from ${resource.references[k].join(", ")}]` : v);
   const settings = Object.entries(resource.inputs).filter(([k]) => !skip.has(k)).flatMap(([k, v]) => summarize(shown(k, v), k))
     .map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).map((x) => x.s);
   const first = settings.slice(0, 10);
@@ -92,11 +90,11 @@ export function planViolations(plan: StackPlan): Violation[] {
 
 /** A unified diff of the committed plan against the current one, or undefined when they match. */
 export function diffAgainstCommitted(plan: StackPlan): string | undefined {
-  const file = path.join(PLANS_DIR, `${plan.stack}.json`);
+  const file = path.join(SNAPSHOTS_DIR, `${plan.stack}.json`);
   const committed = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
   const current = serializePlan(plan);
   if (committed === current) return undefined;
-  return createTwoFilesPatch(`plans/${plan.stack}.json (committed)`, `plans/${plan.stack}.json (from code and config)`, committed, current, "", "", { context: 3 });
+  return createTwoFilesPatch(`plan/snapshots/${plan.stack}.json (committed)`, `plan/snapshots/${plan.stack}.json (from code and config)`, committed, current, "", "", { context: 3 });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -119,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
   const stacks = values.all ? known : positionals;
   if (stacks.length === 0 || (values.all && positionals.length > 0)) throw new UsageError(USAGE);
   for (const s of stacks) if (!known.includes(s)) throw new UsageError(`unknown stack '${s}': no Pulumi.${s}.yaml (stacks: ${known.join(", ")})`);
-  if (values.json && stacks.length > 1) throw new UsageError("--json takes one stack; with --all use --write to update plans/<stack>.json");
+  if (values.json && stacks.length > 1) throw new UsageError("--json takes one stack; with --all use --write to update plan/snapshots/<stack>.json");
   // No stack may share its environment, address ranges or unique names with another: refused before
   // anything is planned (plan/stack-isolation.ts).
   const { checkStackIsolation } = await import("./stack-isolation");
@@ -145,18 +143,18 @@ async function main(argv: string[]): Promise<number> {
     if (violations.length > 0) status = 1;
     if (values.json) fs.writeFileSync(path.resolve(values.json), serializePlan(plan));
     if (values.write) {
-      fs.mkdirSync(PLANS_DIR, { recursive: true });
-      fs.writeFileSync(path.join(PLANS_DIR, `${plan.stack}.json`), serializePlan(plan));
-      console.log(`wrote plans/${plan.stack}.json`);
+      fs.mkdirSync(SNAPSHOTS_DIR, { recursive: true });
+      fs.writeFileSync(path.join(SNAPSHOTS_DIR, `${plan.stack}.json`), serializePlan(plan));
+      console.log(`wrote plan/snapshots/${plan.stack}.json`);
     }
     if (values.check) {
       const diff = diffAgainstCommitted(plan);
       if (diff) {
         status = 1;
-        console.log(`plans/${plan.stack}.json is out of date: the code or config now plans this instead (run 'npm run plan -- --all --write' and commit the result if the change is intended):`);
+        console.log(`plan/snapshots/${plan.stack}.json is out of date: the code or config now plans this instead (run 'npm run plan -- --all --write' and commit the result if the change is intended):`);
         console.log(diff);
       } else {
-        console.log(`plans/${plan.stack}.json matches the code and config.`);
+        console.log(`plan/snapshots/${plan.stack}.json matches the code and config.`);
       }
     }
   }

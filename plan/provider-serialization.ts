@@ -135,7 +135,7 @@ function sdkSerializer(): Serialize {
 
 /**
  * The text `pulumi.dynamic.Resource` stores in `__provider` for a default provider, by its export
- * name (`iomMappingSetProvider`): what the serialization tests, the host tests and the mappings
+ * name (`iomMappingSetDynamicProvider`): what the serialization tests, the host tests and the mappings
  * benchmark load and run.
  */
 export async function serializeDefaultProvider(exportName: string, serialize: Serialize = sdkSerializer()): Promise<{ text: string; containsSecrets: boolean }> {

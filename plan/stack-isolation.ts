@@ -57,7 +57,7 @@ function uniqueNames(config: StackConfig): { what: string; name: string }[] {
 /** The address ranges a stack deploys, by the key that sets each. */
 function addressRanges(config: StackConfig): { key: string; block: Cidr }[] {
   const ranges = [{ key: "vnetAddressSpace", text: config.network.addressSpace }];
-  const failover = config.powerPlatform?.failover?.addressSpace;
+  const failover = config.powerPlatformVnet?.failover?.addressSpace;
   if (failover) ranges.push({ key: "powerPlatformFailoverAddressSpace", text: failover });
   return ranges.flatMap(({ key, text }) => {
     const block = parseCidr(text);

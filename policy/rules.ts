@@ -44,8 +44,14 @@ export interface Violation {
 }
 
 type Obj = Record<string, unknown>;
-const UNKNOWN = "[unknown]";
-const known = (v: unknown) => v !== undefined && v !== UNKNOWN;
+/**
+ * The offline plan's text for a value only a deployment knows (plan/capture.ts writes it in place of
+ * the engine's unknown). Not the engine's own marker (ENGINE_UNKNOWN, dynamic-providers/common.ts),
+ * which a dynamic provider sees during a real preview. Here because the policy pack stands alone and
+ * the offline plan imports it from here.
+ */
+export const PLAN_UNKNOWN = "[unknown]";
+const known = (v: unknown) => v !== undefined && v !== PLAN_UNKNOWN;
 const obj = (v: unknown): Obj => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -56,12 +62,12 @@ function expectValue(label: string, actual: unknown, required: unknown): string[
 
 /** Checks a nested settings object only once the preview knows it. */
 function whenKnown(value: unknown, check: (settings: Obj) => string[]): string[] {
-  return value === UNKNOWN ? [] : check(obj(value));
+  return value === PLAN_UNKNOWN ? [] : check(obj(value));
 }
 
 /** Fails when the value is missing as well: settings whose Azure default is insecure. */
 function requireValue(label: string, actual: unknown, required: unknown): string[] {
-  if (actual === UNKNOWN || actual === required) return [];
+  if (actual === PLAN_UNKNOWN || actual === required) return [];
   return [`${label} must be ${JSON.stringify(required)} (is ${actual === undefined ? "not set" : JSON.stringify(actual)})`];
 }
 
@@ -350,9 +356,9 @@ export const RESOURCE_RULES: ResourceRule[] = [
     types: [T.secret],
     check: ({ props }) => {
       // A value a preview does not know yet, or a properties object masked whole, cannot be judged.
-      if (typeof props.properties === "string" || obj(props.properties).attributes === UNKNOWN) return [];
+      if (typeof props.properties === "string" || obj(props.properties).attributes === PLAN_UNKNOWN) return [];
       const expires = obj(obj(props.properties).attributes).expires;
-      if (expires === UNKNOWN || typeof expires === "number") return [];
+      if (expires === PLAN_UNKNOWN || typeof expires === "number") return [];
       return [`properties.attributes.expires must be set (is ${expires === undefined ? "not set" : JSON.stringify(expires)})`];
     },
   },
@@ -363,7 +369,7 @@ export const RESOURCE_RULES: ResourceRule[] = [
     check: ({ type, props }) => {
       const rule = NAMING.find((n) => n.type === type);
       const name = rule ? props[rule.property] : undefined;
-      if (!rule || typeof name !== "string" || name === UNKNOWN) return [];
+      if (!rule || typeof name !== "string" || name === PLAN_UNKNOWN) return [];
       return rule.pattern.test(name) ? [] : [`${rule.property} '${name}' does not follow ${rule.example}`];
     },
   },
@@ -372,7 +378,7 @@ export const RESOURCE_RULES: ResourceRule[] = [
     description: `Taggable resources carry the tags ${REQUIRED_TAGS.join(", ")}.`,
     types: TAGGABLE,
     check: ({ props }) => {
-      if (props.tags === UNKNOWN) return [];
+      if (props.tags === PLAN_UNKNOWN) return [];
       const tags = obj(props.tags);
       const missing = REQUIRED_TAGS.filter((t) => typeof tags[t] !== "string" || tags[t] === "");
       return missing.length ? [`missing tags: ${missing.join(", ")}`] : [];
@@ -394,7 +400,7 @@ function sendsToWorkspace(setting: PolicyResource, workspaces: PolicyResource[])
   const from = setting.references?.workspaceId;
   if (from && from.length > 0) return workspaces.some((w) => from.includes(w.name));
   const id = setting.props.workspaceId;
-  return typeof id === "string" && (id === UNKNOWN || /\/providers\/microsoft\.operationalinsights\/workspaces\//i.test(id));
+  return typeof id === "string" && (id === PLAN_UNKNOWN || /\/providers\/microsoft\.operationalinsights\/workspaces\//i.test(id));
 }
 
 function enabledLogs(setting: PolicyResource): { categories: Set<string>; groups: Set<string> } {
@@ -458,7 +464,7 @@ export const STACK_RULES: StackRule[] = [
   },
   {
     name: "vm-monitoring-agent",
-    description: "Every virtual machine (the gateway nodes) runs the Azure Monitor Agent and is associated with a data collection rule.",
+    description: "Every virtual machine (the gateway VMs) runs the Azure Monitor Agent and is associated with a data collection rule.",
     check: (resources) => {
       const agents = resources.filter((r) => r.type === T.vmExtension &&
         r.props.publisher === AZURE_MONITOR_AGENT_WINDOWS.publisher && r.props.type === AZURE_MONITOR_AGENT_WINDOWS.type);

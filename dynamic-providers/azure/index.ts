@@ -3,11 +3,11 @@
  * features the stack needs from it (subscription prerequisites, docs/azure-landing.md).
  */
 export {
-  AzureProviderRegistration, azureProviderRegistrationProvider, createAzureProviderRegistrationProvider, checkProviderRegistration,
+  AzureProviderRegistration, azureProviderRegistrationDynamicProvider, createAzureProviderRegistrationDynamicProvider, checkProviderRegistration,
   registerFeatureCommand, registerProviderCommand,
 } from "./provider";
 export type {
-  AzureProviderRegistrationArgs, AzureProviderRegistrationInputs, AzureProviderRegistrationOutputs, AzureProviderRegistrationProvider,
-  AzureProviderRegistrationProviderOptions, RegistrationMode,
+  AzureProviderRegistrationArgs, AzureProviderRegistrationInputs, AzureProviderRegistrationOutputs, AzureProviderRegistrationDynamicProvider,
+  AzureProviderRegistrationDynamicProviderOptions, RegistrationMode,
 } from "./provider";
 export { ARM_HOSTS, ARM_TOKEN_VARIABLE, DEFAULT_ARM_URL, FEATURES_API_VERSION, PROVIDERS_API_VERSION, armUrlFor, armUrlProblem } from "./arm";

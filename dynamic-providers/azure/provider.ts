@@ -22,7 +22,7 @@
  * is never an input or output. Serialized: see dynamic-providers/README.md.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import * as arm from "./arm";
 import { changedIgnoringCase, checkResult, cleanInputs, envNumber, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 
@@ -77,9 +77,9 @@ export const registerFeatureCommand = (namespace: string, feature: string) => `a
 export const registerProviderCommand = (namespace: string) => `az provider register --namespace ${namespace}`;
 
 /** No `configure`: the provider reads no stack config. */
-export type AzureProviderRegistrationProvider = ProviderWithoutConfigure<AzureProviderRegistrationInputs, AzureProviderRegistrationOutputs>;
+export type AzureProviderRegistrationDynamicProvider = ProviderWithoutConfigure<AzureProviderRegistrationInputs, AzureProviderRegistrationOutputs>;
 
-export interface AzureProviderRegistrationProviderOptions extends DataverseProviderOptions {
+export interface AzureProviderRegistrationDynamicProviderOptions extends DataverseDynamicProviderOptions {
   /** Wait between two reads of a state that is still changing. Default 10 s. */
   pollIntervalMs?: number;
   /** Give up waiting for a feature or the provider after this long. Default 15 minutes. */
@@ -271,7 +271,7 @@ export function createAzureProviderRegistrationProvider(options: AzureProviderRe
 }
 
 /** The provider object `AzureProviderRegistration` uses. */
-export const azureProviderRegistrationProvider = createAzureProviderRegistrationProvider();
+export const azureProviderRegistrationDynamicProvider = createAzureProviderRegistrationDynamicProvider();
 
 export interface AzureProviderRegistrationArgs {
   subscriptionId: pulumi.Input<string>;
@@ -292,7 +292,7 @@ export class AzureProviderRegistration extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: AzureProviderRegistrationArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      azureProviderRegistrationProvider,
+      azureProviderRegistrationDynamicProvider,
       name,
       {
         subscriptionId: args.subscriptionId,

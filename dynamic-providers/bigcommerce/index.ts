@@ -5,13 +5,13 @@
  */
 export {
   BigCommerceApiCheck,
-  bigCommerceApiCheckProvider,
-  createBigCommerceApiCheckProvider,
+  bigCommerceApiCheckDynamicProvider,
+  createBigCommerceApiCheckDynamicProvider,
   runApiCheck,
   type BigCommerceApiCheckArgs,
   type BigCommerceApiCheckInputs,
   type BigCommerceApiCheckOutputs,
-  type BigCommerceApiCheckProvider,
+  type BigCommerceApiCheckDynamicProvider,
   type ProviderOptions,
 } from "./provider";
 export {

@@ -13,7 +13,7 @@ import { fingerprintKeyId, fingerprintKeyProblem, isUnknown, keyedFingerprint } 
 export { apiBaseUrlProblem, DEFAULT_API_BASE_URL } from "./client";
 
 /** Pulumi's wire value for "unknown during preview"; re-exported for the tests that imported it from here. */
-export { UNKNOWN } from "../common";
+export { ENGINE_UNKNOWN } from "../common";
 
 /** The stack config key (in the program's namespace) that holds the token; `read` uses it. */
 export const DEFAULT_TOKEN_CONFIG_KEY = "bigcommerceAccessToken";

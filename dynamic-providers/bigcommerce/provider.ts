@@ -67,7 +67,7 @@ export interface BigCommerceApiCheckInputs {
 export type BigCommerceApiCheckOutputs = CheckOutputs;
 
 /** A `pulumi.dynamic.ResourceProvider` with every method present. */
-export type BigCommerceApiCheckProvider = Required<pulumi.dynamic.ResourceProvider<BigCommerceApiCheckInputs, BigCommerceApiCheckOutputs>>;
+export type BigCommerceApiCheckDynamicProvider = Required<pulumi.dynamic.ResourceProvider<BigCommerceApiCheckInputs, BigCommerceApiCheckOutputs>>;
 
 export interface ProviderOptions {
   /** Client tuning for create/update/read. */
@@ -127,10 +127,10 @@ export function configuredTokens(value: unknown, storeHash?: string): string[] {
 }
 
 /**
- * Builds a provider. `bigCommerceApiCheckProvider` is the default one; tests build providers with
+ * Builds a provider. `bigCommerceApiCheckDynamicProvider` is the default one; tests build providers with
  * short timeouts. Options are plain data, so they serialize with the provider.
  */
-export function createBigCommerceApiCheckProvider(options: ProviderOptions = {}): BigCommerceApiCheckProvider {
+export function createBigCommerceApiCheckDynamicProvider(options: ProviderOptions = {}): BigCommerceApiCheckDynamicProvider {
   const tuning: ClientTuning = { ...(options.tuning ?? {}) };
   // The preview budget stays short whatever `tuning` says, unless `checkTuning` overrides it.
   const checkTuning: ClientTuning = { ...(options.tuning ?? {}), ...DEFAULT_CHECK_TUNING, ...(options.checkTuning ?? {}) };
@@ -265,7 +265,7 @@ export function createBigCommerceApiCheckProvider(options: ProviderOptions = {})
 }
 
 /** The provider `BigCommerceApiCheck` uses. */
-export const bigCommerceApiCheckProvider = createBigCommerceApiCheckProvider();
+export const bigCommerceApiCheckDynamicProvider = createBigCommerceApiCheckDynamicProvider();
 
 export interface BigCommerceApiCheckArgs {
   /** The store hash from the API path `https://api.bigcommerce.com/stores/<hash>/v3`. */
@@ -318,7 +318,7 @@ export class BigCommerceApiCheck extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: BigCommerceApiCheckArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      bigCommerceApiCheckProvider,
+      bigCommerceApiCheckDynamicProvider,
       name,
       {
         storeHash: args.storeHash,

@@ -74,7 +74,7 @@ export interface ClientOptions {
 }
 
 /** What a provider built on this client lets a test tune: plain data, captured into the serialized closure. */
-export interface DataverseProviderOptions {
+export interface DataverseDynamicProviderOptions {
   client?: Partial<ClientOptions>;
 }
 

@@ -23,7 +23,7 @@ import { createHash } from "crypto";
 import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
 import { RowMap } from "./rows";
 import { MappingValidationError, ParsedMappingFile, RowEntry, loadMappingFile, problemList, rowChecker, textProblem } from "./validation";
-import type { DataverseProviderOptions } from "./client";
+import type { DataverseDynamicProviderOptions } from "./client";
 import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
 import * as sync from "./sync";
 import * as plan from "./plan";
@@ -277,12 +277,12 @@ function partialFailure(e: unknown, id: string): Error {
 export type MappingDiffResult = DetailedDiffResult;
 
 /** No `configure`: the provider reads no stack config. */
-export type IomMappingSetProvider = ProviderWithoutConfigure<IomMappingSetInputs, IomMappingSetOutputs>;
+export type IomMappingSetDynamicProvider = ProviderWithoutConfigure<IomMappingSetInputs, IomMappingSetOutputs>;
 
-export type IomMappingSetProviderOptions = DataverseProviderOptions;
+export type IomMappingSetDynamicProviderOptions = DataverseDynamicProviderOptions;
 
 /** Build the provider. `options` (tests only) are captured into the serialized closure, so keep them plain data. */
-export function createIomMappingSetProvider(options: IomMappingSetProviderOptions = {}): IomMappingSetProvider {
+export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamicProviderOptions = {}): IomMappingSetDynamicProvider {
   const deps = (): sync.Deps => ({ client: { ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client }, log: pulumiLog() });
   return {
     async check(olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
@@ -387,7 +387,7 @@ export function createIomMappingSetProvider(options: IomMappingSetProviderOption
 }
 
 /** The provider object `IomMappingSet` uses. */
-export const iomMappingSetProvider = createIomMappingSetProvider();
+export const iomMappingSetDynamicProvider = createIomMappingSetDynamicProvider();
 
 // ---- the resource --------------------------------------------------------------------------------
 
@@ -431,7 +431,7 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
       lastSync: undefined,
       drift: undefined,
     };
-    super(iomMappingSetProvider, name, props, opts, "dataverse", "IomMappingSet");
+    super(iomMappingSetDynamicProvider, name, props, opts, "dataverse", "IomMappingSet");
   }
 
   /**

@@ -11,15 +11,15 @@ export const INVENTORY_VISIBILITY_PARAMETERS = {
   organizationId: "Inventory Visibility Organization ID",
 } as const;
 
-export interface ProviderParameterEntry {
+export interface IomProviderParameterEntry {
   provider: string;
   parameter: string;
   value: string;
 }
 
 /** Parse entries; problems (with the entry's position) are pushed, never thrown. */
-export function parseProviderParameterEntries(entries: readonly string[], problems: string[], describe: (index: number) => string): ProviderParameterEntry[] {
-  const out: ProviderParameterEntry[] = [];
+export function parseIomProviderParameterEntries(entries: readonly string[], problems: string[], describe: (index: number) => string): IomProviderParameterEntry[] {
+  const out: IomProviderParameterEntry[] = [];
   const seen = new Set<string>();
   entries.forEach((entry, i) => {
     const slash = entry.indexOf("/");

@@ -28,7 +28,7 @@ export const IOM_TABLES = {
   definitionParameter: "msdyn_iomproviderdefinitionparameter",
 } as const;
 
-export const PROVIDER_OVERRIDE_KEYS = [
+export const IOM_PROVIDER_OVERRIDE_KEYS = [
   "providerName",
   "providerDefinition",
   "providerStatus",
@@ -39,8 +39,8 @@ export const PROVIDER_OVERRIDE_KEYS = [
   "parameterDefinitionParameter",
   "parameterValue",
 ] as const;
-export type ProviderOverrideKey = (typeof PROVIDER_OVERRIDE_KEYS)[number];
-export type ProviderSchemaOverride = Partial<Record<ProviderOverrideKey, string>>;
+export type IomProviderOverrideKey = (typeof IOM_PROVIDER_OVERRIDE_KEYS)[number];
+export type IomProviderSchemaOverride = Partial<Record<IomProviderOverrideKey, string>>;
 
 export interface LookupColumn {
   /** Read as `_<attribute>_value`. */
@@ -55,7 +55,7 @@ export interface TableColumns {
   primaryId: string;
 }
 
-export interface ProviderSchema {
+export interface IomProviderSchema {
   provider: TableColumns & { name: string; definition: LookupColumn; status?: string };
   definition: TableColumns & { name: string };
   definitionParameter: TableColumns & { label: string; name: string; definition: LookupColumn };
@@ -63,8 +63,8 @@ export interface ProviderSchema {
 }
 
 /** Parse `providerName=x;parameterValue=y` (`,` also separates). */
-export function parseProviderSchemaOverride(s: string | undefined): ProviderSchemaOverride {
-  return parseFlatOverride(s, "provider schema override", PROVIDER_OVERRIDE_KEYS);
+export function parseIomProviderSchemaOverride(s: string | undefined): IomProviderSchemaOverride {
+  return parseFlatOverride(s, "provider schema override", IOM_PROVIDER_OVERRIDE_KEYS);
 }
 
 /** Lower case, letters and digits only: "Inventory Visibility OrganizationId" == "... Organization ID". */
@@ -76,7 +76,7 @@ function columns(def: TableMetadata): TableColumns {
 }
 
 /** Pick one column: the override if given (checked to exist), else the single candidate. */
-function pick(def: TableMetadata, what: string, key: ProviderOverrideKey, o: ProviderSchemaOverride, candidates: string[], problems: string[]): string {
+function pick(def: TableMetadata, what: string, key: IomProviderOverrideKey, o: IomProviderSchemaOverride, candidates: string[], problems: string[]): string {
   const forced = o[key];
   if (forced) {
     if (!(def.Attributes ?? []).some((a) => a.LogicalName === forced)) problems.push(`${def.LogicalName}: override ${key}=${forced} is not one of its columns`);
@@ -93,7 +93,7 @@ function pick(def: TableMetadata, what: string, key: ProviderOverrideKey, o: Pro
   return "";
 }
 
-function lookupTo(def: TableMetadata, target: string, what: string, key: ProviderOverrideKey, o: ProviderSchemaOverride, problems: string[]): LookupColumn {
+function lookupTo(def: TableMetadata, target: string, what: string, key: IomProviderOverrideKey, o: IomProviderSchemaOverride, problems: string[]): LookupColumn {
   const rels = def.ManyToOneRelationships ?? [];
   const attribute = pick(def, what, key, o, rels.filter((r) => r.ReferencedEntity === target).map((r) => r.ReferencingAttribute), problems);
   const rel = rels.find((r) => r.ReferencingAttribute === attribute);
@@ -104,7 +104,7 @@ function lookupTo(def: TableMetadata, target: string, what: string, key: Provide
 const isText = (t: string) => t === "String" || t === "Memo";
 
 /** Read the four tables' metadata and resolve every column used. Throws SchemaError listing every problem. */
-export async function discoverProviderSchema(client: DataverseClient, o: ProviderSchemaOverride = {}): Promise<ProviderSchema> {
+export async function discoverIomProviderSchema(client: DataverseClient, o: IomProviderSchemaOverride = {}): Promise<IomProviderSchema> {
   let defs: TableMetadata[];
   try {
     defs = await Promise.all([IOM_TABLES.provider, IOM_TABLES.definition, IOM_TABLES.definitionParameter, IOM_TABLES.parameter].map((t) => readTableMetadata(client, t)));
@@ -142,7 +142,7 @@ export async function discoverProviderSchema(client: DataverseClient, o: Provide
     problems,
   );
 
-  const schema: ProviderSchema = {
+  const schema: IomProviderSchema = {
     provider: { ...columns(prov), name: providerName, definition: lookupTo(prov, IOM_TABLES.definition, "provider's definition", "providerDefinition", o, problems), status },
     definition: { ...columns(definition), name: definitionName },
     definitionParameter: {

@@ -2,7 +2,7 @@
  * Reading and writing one IOM provider's parameters through the shared Dataverse client.
  *
  * - The provider instance is found by name: its exact name first, then the same name ignoring case
- *   and punctuation, then its catalog definition's name, then a partial match (providerMatches);
+ *   and punctuation, then its catalog definition's name, then a partial match (iomProviderMatches);
  *   several at the most precise level are an error listing each by its exact name; none means it
  *   was never added from IOM's catalog, which gets an error naming that step.
  * - Parameters are matched by their definition's label (see discovery.ts), compared with letters
@@ -19,9 +19,9 @@
 import { randomUUID, scryptSync } from "crypto";
 import { redactSecrets } from "../http";
 import { SchemaError, type DataverseClient } from "../dataverse";
-import { normalizeName, type ProviderSchema } from "./discovery";
+import { normalizeName, type IomProviderSchema } from "./discovery";
 
-export interface ProviderRow {
+export interface IomProviderRow {
   id: string;
   name: string;
   definitionId: string | null;
@@ -60,7 +60,7 @@ export function legacyScryptFingerprint(value: string, salt: string): string {
 export const LEGACY_SCRYPT_PREFIX = "scrypt:";
 
 /** Find the provider instance by name. Throws SchemaError naming the catalog step when it is missing. */
-export async function findProvider(client: DataverseClient, s: ProviderSchema, wanted: string): Promise<ProviderRow> {
+export async function findIomProvider(client: DataverseClient, s: IomProviderSchema, wanted: string): Promise<IomProviderRow> {
   const p = s.provider;
   const select = [p.primaryId, p.name, `_${p.definition.attribute}_value`, ...(p.status ? [p.status] : [])].join(",");
   const [providers, definitions] = await Promise.all([
@@ -68,7 +68,7 @@ export async function findProvider(client: DataverseClient, s: ProviderSchema, w
     client.getAll<Record<string, unknown>>(`${s.definition.entitySet}?$select=${s.definition.primaryId},${s.definition.name}`),
   ]);
   const defName = new Map(definitions.map((d) => [str(d[s.definition.primaryId]), str(d[s.definition.name])]));
-  const rows: ProviderRow[] = providers.map((r) => {
+  const rows: IomProviderRow[] = providers.map((r) => {
     const definitionId = r[`_${p.definition.attribute}_value`] ? str(r[`_${p.definition.attribute}_value`]) : null;
     return {
       id: str(r[p.primaryId]),
@@ -78,7 +78,7 @@ export async function findProvider(client: DataverseClient, s: ProviderSchema, w
       activationStatus: p.status ? (r[`${p.status}${FORMATTED}`] !== undefined ? str(r[`${p.status}${FORMATTED}`]) : r[p.status] === null || r[p.status] === undefined ? null : str(r[p.status])) : null,
     };
   });
-  const hits = providerMatches(rows, wanted);
+  const hits = iomProviderMatches(rows, wanted);
   if (hits.length === 1) return hits[0];
   if (hits.length > 1) {
     const sameName = new Set(hits.map((r) => r.name)).size < hits.length;
@@ -103,7 +103,7 @@ export async function findProvider(client: DataverseClient, s: ProviderSchema, w
 }
 
 /** A provider instance as an error lists it: its exact name, its catalog definition, its id. */
-function describeProvider(r: ProviderRow): string {
+function describeProvider(r: IomProviderRow): string {
   return `"${r.name}"${r.definitionName && r.definitionName !== r.name ? ` (from "${r.definitionName}")` : ""} [id ${r.id}]`;
 }
 
@@ -114,10 +114,10 @@ function describeProvider(r: ProviderRow): string {
  * Visibility" selects that instance even next to "Inventory Visibility (Test)", and the catalog
  * tile's name still finds the one instance made from it.
  */
-export function providerMatches(rows: readonly ProviderRow[], wanted: string): ProviderRow[] {
+export function iomProviderMatches(rows: readonly IomProviderRow[], wanted: string): IomProviderRow[] {
   const exact = wanted.trim();
   const w = normalizeName(wanted);
-  const tiers: ((r: ProviderRow) => boolean)[] = [
+  const tiers: ((r: IomProviderRow) => boolean)[] = [
     (r) => r.name.trim() === exact,
     (r) => normalizeName(r.name) === w,
     (r) => r.definitionName.trim() === exact,
@@ -132,7 +132,7 @@ export function providerMatches(rows: readonly ProviderRow[], wanted: string): P
 }
 
 /** The provider's parameter definitions and current values, for the named parameters only. */
-export async function readParameters(client: DataverseClient, s: ProviderSchema, provider: ProviderRow, names: string[]): Promise<Map<string, ParameterState>> {
+export async function readParameters(client: DataverseClient, s: IomProviderSchema, provider: IomProviderRow, names: string[]): Promise<Map<string, ParameterState>> {
   if (!provider.definitionId) throw new SchemaError(`IOM provider "${provider.name}" has no provider definition; re-add it from the catalog`);
   const dp = s.definitionParameter;
   const pp = s.parameter;
@@ -168,8 +168,8 @@ export async function readParameters(client: DataverseClient, s: ProviderSchema,
 /** Write the values that differ from Dataverse. Returns the names written. */
 export async function writeParameters(
   client: DataverseClient,
-  s: ProviderSchema,
-  provider: ProviderRow,
+  s: IomProviderSchema,
+  provider: IomProviderRow,
   current: Map<string, ParameterState>,
   desired: Record<string, string>,
 ): Promise<string[]> {

@@ -24,7 +24,7 @@
  * Dataverse client); it is never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import * as clientMod from "../dataverse";
 import {
   cleanInputs,
@@ -51,7 +51,7 @@ export interface IomProviderParametersInputs {
   parameters: Record<string, string>;
   /** Parameter label -> secret value: kept in outputs as fingerprints only. */
   secretParameters: Record<string, string>;
-  /** Flat override of discovered columns (discovery.ts PROVIDER_OVERRIDE_KEYS). */
+  /** Flat override of discovered columns (discovery.ts IOM_PROVIDER_OVERRIDE_KEYS). */
   schemaOverride: string;
   /** The stack's key for the fingerprints of secret values (a secret input; never returned). */
   fingerprintKey: string;
@@ -114,7 +114,7 @@ function clean(raw: Record<string, unknown>): IomProviderParametersInputs {
 }
 
 /** `mapsUnknown`: a parameter map is not known yet (preview), so "no parameter" cannot be judged. */
-export function checkProviderParameters(i: IomProviderParametersInputs, mapsUnknown = false): pulumi.dynamic.CheckFailure[] {
+export function checkIomProviderParameters(i: IomProviderParametersInputs, mapsUnknown = false): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
   if (!i.environmentUrl) failures.push({ property: "environmentUrl", reason: "required" });
   else if (isKnown(i.environmentUrl)) {
@@ -142,7 +142,7 @@ export function checkProviderParameters(i: IomProviderParametersInputs, mapsUnkn
   if (seen.size === 0 && !failures.length && !mapsUnknown) failures.push({ property: "parameters", reason: "names no parameter" });
   if (i.schemaOverride && isKnown(i.schemaOverride)) {
     try {
-      discovery.parseProviderSchemaOverride(i.schemaOverride);
+      discovery.parseIomProviderSchemaOverride(i.schemaOverride);
     } catch (e) {
       failures.push({ property: "schemaOverride", reason: (e as Error).message });
     }
@@ -202,12 +202,12 @@ export function diffParameters(
 }
 
 /** No `configure`: the provider reads no stack config. */
-export type IomProviderParametersProvider = ProviderWithoutConfigure<IomProviderParametersInputs, IomProviderParametersOutputs>;
+export type IomProviderParametersDynamicProvider = ProviderWithoutConfigure<IomProviderParametersInputs, IomProviderParametersOutputs>;
 
-export type IomProviderParametersProviderOptions = DataverseProviderOptions;
+export type IomProviderParametersDynamicProviderOptions = DataverseDynamicProviderOptions;
 
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
-export function createIomProviderParametersProvider(options: IomProviderParametersProviderOptions = {}): IomProviderParametersProvider {
+export function createIomProviderParametersDynamicProvider(options: IomProviderParametersDynamicProviderOptions = {}): IomProviderParametersDynamicProvider {
   const connect = (environmentUrl: string) =>
     clientMod.createDataverseClient({ environmentUrl, ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client, maxConcurrency: 4, log: pulumiLog() });
 
@@ -216,8 +216,8 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
     const keyProblem = fingerprintKeyProblem(i.fingerprintKey);
     if (keyProblem) throw new Error(`IomProviderParameters: fingerprintKey ${keyProblem}`);
     const client = connect(i.environmentUrl);
-    const schema = await discovery.discoverProviderSchema(client, discovery.parseProviderSchemaOverride(i.schemaOverride));
-    const provider = await params.findProvider(client, schema, i.providerName);
+    const schema = await discovery.discoverIomProviderSchema(client, discovery.parseIomProviderSchemaOverride(i.schemaOverride));
+    const provider = await params.findIomProvider(client, schema, i.providerName);
     const wanted = allParameters(i);
     const current = await params.readParameters(client, schema, provider, Object.keys(wanted));
     const written = await params.writeParameters(client, schema, provider, current, wanted);
@@ -244,7 +244,7 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
   return {
     async check(_olds: IomProviderParametersInputs, news: IomProviderParametersInputs): Promise<pulumi.dynamic.CheckResult<IomProviderParametersInputs>> {
       const raw = news as unknown as Record<string, unknown>;
-      const failures = checkProviderParameters(clean(raw), isUnknown(raw.parameters) || isUnknown(raw.secretParameters));
+      const failures = checkIomProviderParameters(clean(raw), isUnknown(raw.parameters) || isUnknown(raw.secretParameters));
       return failures.length ? { inputs: news, failures } : { inputs: news };
     },
 
@@ -278,10 +278,10 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
       if (!props || !props.applied) return { id, props };
       const o = props;
       const client = connect(o.environmentUrl);
-      const schema = await discovery.discoverProviderSchema(client, discovery.parseProviderSchemaOverride(o.schemaOverride));
-      let provider: params.ProviderRow;
+      const schema = await discovery.discoverIomProviderSchema(client, discovery.parseIomProviderSchemaOverride(o.schemaOverride));
+      let provider: params.IomProviderRow;
       try {
-        provider = await params.findProvider(client, schema, o.providerName);
+        provider = await params.findIomProvider(client, schema, o.providerName);
       } catch (e) {
         // The provider was removed from IOM: the resource is gone (a later `up` reports the catalog step).
         if ((e as Error).name === "SchemaError" && /has not been added from IOM's catalog/.test((e as Error).message)) return { id: "", props: {} as IomProviderParametersOutputs };
@@ -340,7 +340,7 @@ export function createIomProviderParametersProvider(options: IomProviderParamete
 }
 
 /** The provider object `IomProviderParameters` uses. */
-export const iomProviderParametersProvider = createIomProviderParametersProvider();
+export const iomProviderParametersDynamicProvider = createIomProviderParametersDynamicProvider();
 
 // ---- the resource --------------------------------------------------------------------------------
 
@@ -379,7 +379,7 @@ export class IomProviderParameters extends pulumi.dynamic.Resource {
     const both = Object.keys(args.secretParameters ?? {}).filter((n) => n in args.parameters);
     if (both.length) throw new Error(`IomProviderParameters ${name}: ${both.join(", ")} given both as plain and as secret parameters`);
     super(
-      iomProviderParametersProvider,
+      iomProviderParametersDynamicProvider,
       name,
       {
         environmentUrl: args.environmentUrl,

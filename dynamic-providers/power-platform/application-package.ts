@@ -77,9 +77,9 @@ export function checkApplicationPackage(i: PowerPlatformApplicationPackageInputs
   return failures;
 }
 
-export type PowerPlatformApplicationPackageProvider = ProviderWithoutConfigure<PowerPlatformApplicationPackageInputs, PowerPlatformApplicationPackageOutputs>;
+export type PowerPlatformApplicationPackageDynamicProvider = ProviderWithoutConfigure<PowerPlatformApplicationPackageInputs, PowerPlatformApplicationPackageOutputs>;
 
-export interface PowerPlatformApplicationPackageProviderOptions extends DataverseProviderOptions {
+export interface PowerPlatformApplicationPackageDynamicProviderOptions extends DataverseDynamicProviderOptions {
   maxPollIntervalMs?: number;
 }
 
@@ -159,7 +159,7 @@ export function createPowerPlatformApplicationPackageProvider(options: PowerPlat
   };
 }
 
-export const powerPlatformApplicationPackageProvider = createPowerPlatformApplicationPackageProvider();
+export const powerPlatformApplicationPackageDynamicProvider = createPowerPlatformApplicationPackageDynamicProvider();
 
 /**
  * A Dynamics 365 application package installed in an environment (IOM by default). Installs it
@@ -176,7 +176,7 @@ export class PowerPlatformApplicationPackage extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: PowerPlatformApplicationPackageArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      powerPlatformApplicationPackageProvider,
+      powerPlatformApplicationPackageDynamicProvider,
       name,
       {
         environmentId: args.environmentId,

@@ -161,9 +161,9 @@ export function checkEnvironment(i: PowerPlatformEnvironmentInputs): pulumi.dyna
 }
 
 /** No `configure`: the provider reads no stack config. */
-export type PowerPlatformEnvironmentProvider = ProviderWithoutConfigure<PowerPlatformEnvironmentInputs, PowerPlatformEnvironmentOutputs>;
+export type PowerPlatformEnvironmentDynamicProvider = ProviderWithoutConfigure<PowerPlatformEnvironmentInputs, PowerPlatformEnvironmentOutputs>;
 
-export interface PowerPlatformEnvironmentProviderOptions extends DataverseProviderOptions {
+export interface PowerPlatformEnvironmentDynamicProviderOptions extends DataverseDynamicProviderOptions {
   /** Cap on one wait between polls of an operation (tests). */
   maxPollIntervalMs?: number;
 }
@@ -408,7 +408,7 @@ export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnv
 }
 
 /** The provider object `PowerPlatformEnvironment` uses. */
-export const powerPlatformEnvironmentProvider = createPowerPlatformEnvironmentProvider();
+export const powerPlatformEnvironmentDynamicProvider = createPowerPlatformEnvironmentDynamicProvider();
 
 /**
  * The stack's Power Platform environment with a Dynamics 365-enabled Dataverse: created by the
@@ -428,7 +428,7 @@ export class PowerPlatformEnvironment extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: PowerPlatformEnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      powerPlatformEnvironmentProvider,
+      powerPlatformEnvironmentDynamicProvider,
       name,
       {
         mode: args.mode,

@@ -37,9 +37,9 @@ function clean(raw: object): PowerPlatformManagedEnvironmentInputs {
   return { environmentId: typeof i.environmentId === "string" ? i.environmentId : "", bapUrl: typeof i.bapUrl === "string" && i.bapUrl ? i.bapUrl : DEFAULT_BAP_URL };
 }
 
-export type PowerPlatformManagedEnvironmentProvider = ProviderWithoutConfigure<PowerPlatformManagedEnvironmentInputs, PowerPlatformManagedEnvironmentOutputs>;
+export type PowerPlatformManagedEnvironmentDynamicProvider = ProviderWithoutConfigure<PowerPlatformManagedEnvironmentInputs, PowerPlatformManagedEnvironmentOutputs>;
 
-export interface PowerPlatformManagedEnvironmentProviderOptions extends DataverseProviderOptions {
+export interface PowerPlatformManagedEnvironmentDynamicProviderOptions extends DataverseDynamicProviderOptions {
   maxPollIntervalMs?: number;
 }
 
@@ -96,7 +96,7 @@ export function createPowerPlatformManagedEnvironmentProvider(options: PowerPlat
   };
 }
 
-export const powerPlatformManagedEnvironmentProvider = createPowerPlatformManagedEnvironmentProvider();
+export const powerPlatformManagedEnvironmentDynamicProvider = createPowerPlatformManagedEnvironmentDynamicProvider();
 
 export interface PowerPlatformManagedEnvironmentArgs {
   environmentId: pulumi.Input<string>;
@@ -113,6 +113,6 @@ export class PowerPlatformManagedEnvironment extends pulumi.dynamic.Resource {
   declare public readonly protectionLevel: pulumi.Output<string>;
 
   constructor(name: string, args: PowerPlatformManagedEnvironmentArgs, opts?: pulumi.CustomResourceOptions) {
-    super(powerPlatformManagedEnvironmentProvider, name, { environmentId: args.environmentId, bapUrl: args.bapUrl ?? DEFAULT_BAP_URL, protectionLevel: undefined }, opts, "powerplatform", "ManagedEnvironment");
+    super(powerPlatformManagedEnvironmentDynamicProvider, name, { environmentId: args.environmentId, bapUrl: args.bapUrl ?? DEFAULT_BAP_URL, protectionLevel: undefined }, opts, "powerplatform", "ManagedEnvironment");
   }
 }

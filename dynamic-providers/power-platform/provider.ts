@@ -14,7 +14,7 @@
  * never an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import * as api from "./admin-api";
 import { changedIgnoringCase, checkResult, cleanInputs, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 import { tokenEndpointProblem } from "../clouds";
@@ -74,9 +74,9 @@ export function checkPolicyLink(i: PowerPlatformPolicyLinkInputs): pulumi.dynami
 }
 
 /** No `configure`: the provider reads no stack config. */
-export type PowerPlatformPolicyLinkProvider = ProviderWithoutConfigure<PowerPlatformPolicyLinkInputs, PowerPlatformPolicyLinkOutputs>;
+export type PowerPlatformPolicyLinkDynamicProvider = ProviderWithoutConfigure<PowerPlatformPolicyLinkInputs, PowerPlatformPolicyLinkOutputs>;
 
-export interface PowerPlatformPolicyLinkProviderOptions extends DataverseProviderOptions {
+export interface PowerPlatformPolicyLinkDynamicProviderOptions extends DataverseDynamicProviderOptions {
   /** Cap on one wait between polls of a link operation (tests). */
   maxPollIntervalMs?: number;
 }
@@ -190,7 +190,7 @@ export function createPowerPlatformPolicyLinkProvider(options: PowerPlatformPoli
 }
 
 /** The provider object `PowerPlatformPolicyLink` uses. */
-export const powerPlatformPolicyLinkProvider = createPowerPlatformPolicyLinkProvider();
+export const powerPlatformPolicyLinkDynamicProvider = createPowerPlatformPolicyLinkDynamicProvider();
 
 export interface PowerPlatformPolicyLinkArgs {
   /** Power Platform environment id (GUID). */
@@ -219,7 +219,7 @@ export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: PowerPlatformPolicyLinkArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      powerPlatformPolicyLinkProvider,
+      powerPlatformPolicyLinkDynamicProvider,
       name,
       {
         environmentId: args.environmentId,
@@ -243,6 +243,6 @@ export class PowerPlatformPolicyLink extends pulumi.dynamic.Resource {
 // The other resources of this folder live in files of their own (environment.ts, managed-environment.ts,
 // application-package.ts); their default providers are re-exported here, where the offline plan's
 // serialization check and the tests' serializedProvider() look for a folder's default providers.
-export { powerPlatformEnvironmentProvider } from "./environment";
-export { powerPlatformManagedEnvironmentProvider } from "./managed-environment";
-export { powerPlatformApplicationPackageProvider } from "./application-package";
+export { powerPlatformEnvironmentDynamicProvider } from "./environment";
+export { powerPlatformManagedEnvironmentDynamicProvider } from "./managed-environment";
+export { powerPlatformApplicationPackageDynamicProvider } from "./application-package";

@@ -144,7 +144,7 @@ export async function startDoctorWorld(stack = "dev", now = new Date()): Promise
     inventoryVisibility: { fileDropLocation, errorFileDropLocation, organizationId },
     powerPlatform: { environmentId, organizationId },
     monitoringSummary: { workspaceId, workspaceName: `log-iom-${config.naming.environment}` },
-    ...(config.powerPlatform ? { powerPlatformEnterprisePolicyId: POLICY_ARM_ID } : {}),
+    ...(config.powerPlatformVnet ? { powerPlatformEnterprisePolicyId: POLICY_ARM_ID } : {}),
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "iom-doctor-"));
   const outputsFile = path.join(dir, `${stack}.outputs.json`);

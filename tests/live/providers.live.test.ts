@@ -10,10 +10,10 @@
  * and unlinked, and only when it had no link before.
  */
 import { randomBytes, randomUUID } from "crypto";
-import { createBigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
-import { createDataverseClient, createIomMappingSetProvider, type IomMappingSetInputs } from "../../dynamic-providers/dataverse";
-import { createIomProviderParametersProvider, discoverProviderSchema, findProvider, readParameters, type IomProviderParametersInputs } from "../../dynamic-providers/iom-provider";
-import { createAdminApi, createPowerPlatformPolicyLinkProvider, DEFAULT_BAP_URL } from "../../dynamic-providers/power-platform";
+import { createBigCommerceApiCheckDynamicProvider } from "../../dynamic-providers/bigcommerce";
+import { createDataverseClient, createIomMappingSetDynamicProvider, type IomMappingSetInputs } from "../../dynamic-providers/dataverse";
+import { createIomProviderParametersDynamicProvider, discoverIomProviderSchema, findIomProvider, readParameters, type IomProviderParametersInputs } from "../../dynamic-providers/iom-provider";
+import { createAdminApi, createPowerPlatformPolicyLinkDynamicProvider, DEFAULT_BAP_URL } from "../../dynamic-providers/power-platform";
 
 const env = process.env;
 const stamp = `${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
@@ -32,7 +32,7 @@ function liveTest(name: string, needs: string[], fn: () => Promise<void>): void 
 
 describe("BigCommerceApiCheck against the sandbox store", () => {
   liveTest("create, diff (no change), update, read, delete", [], async () => {
-    const p = createBigCommerceApiCheckProvider({ reuseTtlMs: 0 });
+    const p = createBigCommerceApiCheckDynamicProvider({ reuseTtlMs: 0 });
     const inputs = { storeHash: env.IOM_LIVE_BIGCOMMERCE_STORE_HASH!, accessToken: env.IOM_LIVE_BIGCOMMERCE_ACCESS_TOKEN! };
     const checked = await p.check({} as never, inputs);
     expect(checked.failures ?? []).toEqual([]);
@@ -65,10 +65,10 @@ describe("IomProviderParameters against the IOM environment", () => {
 
   liveTest(`one parameter of ${providerName} set, changed, read and left as it was`, [], async () => {
     const client = createDataverseClient({ environmentUrl });
-    const schema = await discoverProviderSchema(client);
-    const row = await findProvider(client, schema, providerName);
+    const schema = await discoverIomProviderSchema(client);
+    const row = await findIomProvider(client, schema, providerName);
     const original = (await readParameters(client, schema, row, [parameter])).get(parameter)!.value;
-    const p = createIomProviderParametersProvider();
+    const p = createIomProviderParametersDynamicProvider();
     const inputs = (value: string): IomProviderParametersInputs => ({ environmentUrl, providerName, parameters: { [parameter]: value }, secretParameters: {}, schemaOverride: "", fingerprintKey: LIVE_FINGERPRINT_KEY });
     try {
       const first = inputs(`https://pulumilive${stamp}.blob.core.windows.net/live-a`);
@@ -92,7 +92,7 @@ describe("IomProviderParameters against the IOM environment", () => {
 
 describe("IomMappingSet in a dedicated mapping group", () => {
   liveTest("rows created, diffed, updated, read and deleted", ["IOM_LIVE_MAPPING_GROUP", "IOM_LIVE_MAPPING_UNIT"], async () => {
-    const p = createIomMappingSetProvider();
+    const p = createIomMappingSetDynamicProvider();
     const base: Omit<IomMappingSetInputs, "rows"> = {
       environmentUrl,
       kind: "units",
@@ -132,7 +132,7 @@ describe("PowerPlatformPolicyLink on the Power Platform environment", () => {
     const environmentId = env.IOM_LIVE_POWER_PLATFORM_ENVIRONMENT_ID!;
     const before = await createAdminApi({ bapUrl }).getEnvironment(environmentId);
     if (before.vnets) throw new Error(`environment ${environmentId} is already linked to ${before.vnets.id}; the live test only links an environment without a link (it would have to unlink yours)`);
-    const p = createPowerPlatformPolicyLinkProvider();
+    const p = createPowerPlatformPolicyLinkDynamicProvider();
     const inputs = { environmentId, policySystemId: env.IOM_LIVE_POLICY_SYSTEM_ID!, policyArmId: env.IOM_LIVE_POLICY_ARM_ID!, policyLocation: env.IOM_LIVE_POLICY_LOCATION!, bapUrl };
     const created = await p.create(inputs);
     const id = created.id;

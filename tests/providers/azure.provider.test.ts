@@ -7,10 +7,10 @@
 import { ArmEmulator, SUBSCRIPTION, startArmEmulator } from "../../emulators/azure-resource-manager";
 import { captureConsolePerTest } from "../support/console";
 import {
-  createAzureProviderRegistrationProvider, type AzureProviderRegistrationInputs, type AzureProviderRegistrationOutputs,
+  createAzureProviderRegistrationDynamicProvider, type AzureProviderRegistrationInputs, type AzureProviderRegistrationOutputs,
 } from "../../dynamic-providers/azure";
 
-const provider = createAzureProviderRegistrationProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, pollIntervalMs: 5, timeoutMs: 2000 });
+const provider = createAzureProviderRegistrationDynamicProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, pollIntervalMs: 5, timeoutMs: 2000 });
 let emu: ArmEmulator;
 const logs = captureConsolePerTest();
 
@@ -88,7 +88,7 @@ describe("mode register", () => {
 
   it("a registration that never finishes ends with the state and the command, not a hang", async () => {
     emu.pollsToRegister = 10_000;
-    const impatient = createAzureProviderRegistrationProvider({ pollIntervalMs: 5, timeoutMs: 100 });
+    const impatient = createAzureProviderRegistrationDynamicProvider({ pollIntervalMs: 5, timeoutMs: 100 });
     await expect(impatient.create(inputs({ features: [] }))).rejects.toThrow(/resource provider Microsoft\.PowerPlatform is still 'Registering' after \d+ s; .*az provider register --namespace Microsoft\.PowerPlatform/);
   });
 

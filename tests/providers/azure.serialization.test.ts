@@ -57,7 +57,7 @@ describe("AzureProviderRegistration serialized as Pulumi does it", () => {
     emu.features.set("Microsoft.PowerPlatform/enterprisePoliciesPreview", { state: "NotRegistered" });
     emu.pollsToRegister = 1;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "arm-provider-"));
-    text = (await serializedProvider("azureProviderRegistrationProvider")).text;
+    text = (await serializedProvider("azureProviderRegistrationDynamicProvider")).text;
   });
   afterAll(async () => {
     await emu.stop();

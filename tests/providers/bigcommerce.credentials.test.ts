@@ -4,7 +4,7 @@
 // that it lacks that scope, not that its store hash or token is wrong, and every result names the
 // scope its request needs.
 
-import { createBigCommerceApiCheckProvider, runApiCheck } from "../../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckDynamicProvider, runApiCheck } from "../../dynamic-providers/bigcommerce";
 import { describeScope, validateInputs } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
@@ -12,7 +12,7 @@ import { checkInputs, createFailure } from "../support/bigcommerce";
 
 // Nothing here is about timing: a timeout a loaded machine cannot hit.
 const FAST = { timeoutMs: 5_000, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
-const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+const provider = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
 
 /** IOM's scopes without Information & Settings. */
 const NO_INFO = "noinfotoken0123456789abcdefghij";

@@ -2,14 +2,14 @@
 // the provider never returns, so the state alone cannot test a guess; states with the unkeyed
 // sha256 fingerprint migrate with one update and no other change.
 
-import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
-import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
+import { createBigCommerceApiCheckDynamicProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
+import { ENGINE_UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
 
 const FAST = { timeoutMs: 5_000, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
-const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+const provider = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
 const TOKEN = "fingerprinttoken0123456789abcde";
 const ROTATED = "fingerprintrotated0123456789abc";
 const OTHER_STACK_KEY = Buffer.alloc(32, 9).toString("base64");
@@ -55,7 +55,7 @@ describe("the token's fingerprint", () => {
     // The same token, compared the old way: a change only to rewrite the fingerprint keyed.
     expect(await provider.diff("abc123", legacy, inputs())).toMatchObject({ changes: true, replaces: [] });
     // The preview that creates the key: still one change, and nothing replaced.
-    expect(await provider.diff("abc123", legacy, inputs({ fingerprintKey: UNKNOWN }))).toMatchObject({ changes: true, replaces: [] });
+    expect(await provider.diff("abc123", legacy, inputs({ fingerprintKey: ENGINE_UNKNOWN }))).toMatchObject({ changes: true, replaces: [] });
     emu.resetLog();
     const migrated = (await provider.update("abc123", legacy, inputs())).outs!;
     expect(migrated.tokenFingerprint).toBe(tokenFingerprint(FINGERPRINT_KEY, TOKEN));
@@ -69,7 +69,7 @@ describe("the token's fingerprint", () => {
     expect((await provider.diff("abc123", outs, inputs()))?.changes).toBe(false);
     expect((await provider.diff("abc123", outs, inputs({ accessToken: ROTATED })))?.changes).toBe(true);
     expect((await provider.diff("abc123", outs, inputs({ fingerprintKey: OTHER_STACK_KEY })))?.changes).toBe(true);
-    expect((await provider.diff("abc123", outs, inputs({ fingerprintKey: UNKNOWN })))?.changes).toBe(true);
+    expect((await provider.diff("abc123", outs, inputs({ fingerprintKey: ENGINE_UNKNOWN })))?.changes).toBe(true);
   });
 
   it("a missing or short key fails check and create, naming the property, never quoting it", async () => {

@@ -42,7 +42,7 @@ describe("BigCommerceApiCheck through Pulumi's dynamic-provider host", () => {
         { token: ONE_PROBE, storeHash: "abc123", scopes: IOM_SCOPES },
       ],
     });
-    providerText = (await serializedProvider("bigCommerceApiCheckProvider")).text;
+    providerText = (await serializedProvider("bigCommerceApiCheckDynamicProvider")).text;
 
     host = await startProviderHost();
     client = host.client;

@@ -9,7 +9,7 @@ import {
   tokenFingerprint,
   validateInputs,
   DEFAULT_REQUIRED_SCOPES,
-  UNKNOWN,
+  ENGINE_UNKNOWN,
   type CheckSettings,
 } from "../../dynamic-providers/bigcommerce/logic";
 
@@ -115,7 +115,7 @@ describe("validateInputs", () => {
   });
 
   it("does not judge values unknown during preview", () => {
-    const v = validateInputs({ storeHash: UNKNOWN, accessToken: UNKNOWN, requiredScopes: [UNKNOWN] });
+    const v = validateInputs({ storeHash: ENGINE_UNKNOWN, accessToken: ENGINE_UNKNOWN, requiredScopes: [ENGINE_UNKNOWN] });
     expect(v).toMatchObject({ failures: [], hasUnknowns: true, settings: undefined });
   });
 });

@@ -1,7 +1,7 @@
 // The dynamic provider's check/diff/create/update/read against the BigCommerce emulator.
 
-import { createBigCommerceApiCheckProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
-import { UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
+import { createBigCommerceApiCheckDynamicProvider, legacyTokenFingerprint, tokenFingerprint, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
+import { ENGINE_UNKNOWN } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, DEMO_STORE, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure, FINGERPRINT_KEY } from "../support/bigcommerce";
@@ -29,10 +29,10 @@ const REQUESTS: Record<string, string> = {
 
 // Short timeouts and backoffs so failure paths take milliseconds, not the production 10 s.
 const FAST = { timeoutMs: 300, maxRetries: 2, backoffBaseMs: 5, backoffMaxMs: 20, maxRateLimitWaitMs: 2_000 };
-const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+const provider = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
 // For tests that add latency: a timeout a loaded CI machine cannot hit, so no request is retried.
 const PATIENT = { ...FAST, timeoutMs: 5_000 };
-const patientProvider = createBigCommerceApiCheckProvider({ tuning: PATIENT, checkTuning: PATIENT });
+const patientProvider = createBigCommerceApiCheckDynamicProvider({ tuning: PATIENT, checkTuning: PATIENT });
 
 /** Every token ever handed to the provider in this file: none may come back out. */
 const tokensUsed = new Set<string>([GOOD, OTHER_STORE]);
@@ -291,13 +291,13 @@ describe("BigCommerceApiCheck provider", () => {
     });
 
     it("values unknown during preview are not judged and nothing is probed", async () => {
-      const result = await provider.check({} as BigCommerceApiCheckInputs, inputs({ accessToken: UNKNOWN }));
+      const result = await provider.check({} as BigCommerceApiCheckInputs, inputs({ accessToken: ENGINE_UNKNOWN }));
       expect(result.failures).toEqual([]);
       expect(emu.requests).toHaveLength(0);
     });
 
     it("does not probe when built with probeInCheck: false", async () => {
-      const offline = createBigCommerceApiCheckProvider({ probeInCheck: false });
+      const offline = createBigCommerceApiCheckDynamicProvider({ probeInCheck: false });
       const result = await offline.check({} as BigCommerceApiCheckInputs, inputs({ accessToken: "wrongtoken0123456789abcdefghijk" }));
       expect(result?.failures).toEqual([]);
       expect(emu.requests).toHaveLength(0);
@@ -330,7 +330,7 @@ describe("BigCommerceApiCheck provider", () => {
     });
 
     it("a token unknown during preview counts as a change", async () => {
-      expect((await diff(inputs({ accessToken: UNKNOWN })))?.changes).toBe(true);
+      expect((await diff(inputs({ accessToken: ENGINE_UNKNOWN })))?.changes).toBe(true);
     });
 
     it("diff never probes", async () => {
@@ -351,7 +351,7 @@ describe("BigCommerceApiCheck provider", () => {
 
     it("read (pulumi refresh) reveals a revoked token, using the token from the stack config", async () => {
       const token = tokenWith(IOM_SCOPES);
-      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      const p = createBigCommerceApiCheckDynamicProvider({ tuning: FAST });
       const key = "iom-bigcommerce:bigcommerceAccessToken";
       await p.configure({ config: { get: (k: string) => (k === key ? token : undefined), require: () => token } });
       const created = await p.create(inputs({ accessToken: token, accessTokenConfigKey: key }));
@@ -363,7 +363,7 @@ describe("BigCommerceApiCheck provider", () => {
 
     it("read uses BIGCOMMERCE_ACCESS_TOKEN when the config has no token", async () => {
       const token = tokenWith(["store_v2_information_read_only"]);
-      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      const p = createBigCommerceApiCheckDynamicProvider({ tuning: FAST });
       const created = await p.create(inputs({ accessToken: token, requiredScopes: ["information"] }));
       const saved = process.env.BIGCOMMERCE_ACCESS_TOKEN;
       process.env.BIGCOMMERCE_ACCESS_TOKEN = token;
@@ -390,7 +390,7 @@ describe("BigCommerceApiCheck provider", () => {
 
     it("read of a keyed state probes with the stack's token and keeps the state's fingerprint (read gets no key)", async () => {
       const created = await provider.create(inputs());
-      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      const p = createBigCommerceApiCheckDynamicProvider({ tuning: FAST });
       await p.configure({ config: { get: () => GOOD, require: () => GOOD } });
       emu.resetLog();
       const result = await p.read("abc123", created.outs);
@@ -402,7 +402,7 @@ describe("BigCommerceApiCheck provider", () => {
       const created = await provider.create(inputs());
       const { fingerprintKeyId: _k, ...rest } = created.outs!;
       const legacy = { ...rest, tokenFingerprint: legacyTokenFingerprint(GOOD) };
-      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      const p = createBigCommerceApiCheckDynamicProvider({ tuning: FAST });
       await p.configure({ config: { get: () => "anothertoken0123456789abcdefghij", require: () => "x" } });
       emu.resetLog();
       const result = await p.read("abc123", legacy);
@@ -417,7 +417,7 @@ describe("BigCommerceApiCheck provider", () => {
     collected.push(created);
     collected.push(await provider.update("abc123", created.outs!, inputs()));
     collected.push(await provider.diff("abc123", created.outs!, inputs({ accessToken: "rotated0123456789abcdefghijklmn" })));
-    const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+    const p = createBigCommerceApiCheckDynamicProvider({ tuning: FAST });
     await p.configure({ config: { get: () => GOOD, require: () => GOOD } });
     collected.push(await p.read("abc123", created.outs));
     const bad = tokenWith(["store_v2_orders_read_only"]);

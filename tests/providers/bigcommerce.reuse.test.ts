@@ -2,7 +2,7 @@
 // the same provider process; a successful check is reused for identical inputs and token, briefly.
 // (Through Pulumi's own dynamic-provider host: bigcommerce.host.test.ts.)
 
-import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckDynamicProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { waitFor } from "../support/barrier";
@@ -18,7 +18,7 @@ const PROBE = DEFAULT_CHECK_REQUESTS;
 describe("a successful check is reused within the process", () => {
   let emu: BigCommerceEmulator;
   const inputs = (over: Partial<BigCommerceApiCheckInputs> = {}) => checkInputs(emu.url, TOKEN, over);
-  const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+  const provider = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
 
   beforeAll(async () => {
     emu = await startBigCommerceEmulator({
@@ -80,7 +80,7 @@ describe("a successful check is reused within the process", () => {
   });
 
   it("refresh (read) always probes again: it looks for drift", async () => {
-    const configured = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+    const configured = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
     await configured.configure({ config: { get: (k: string) => (k === "p:token" ? TOKEN : undefined), require: () => TOKEN } } as never);
     const created = await configured.create(inputs({ accessTokenConfigKey: "p:token" }));
     await configured.read("abc123", created.outs);
@@ -88,14 +88,14 @@ describe("a successful check is reused within the process", () => {
   });
 
   it("is kept briefly: after the TTL, or with reuse off, create probes again", async () => {
-    const short = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST, reuseTtlMs: 50 });
+    const short = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST, reuseTtlMs: 50 });
     await short.check({} as BigCommerceApiCheckInputs, inputs());
     await new Promise((r) => setTimeout(r, 80));
     await short.create(inputs());
     expect(emu.requests).toHaveLength(2 * PROBE);
 
     emu.resetLog();
-    const off = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST, reuseTtlMs: 0 });
+    const off = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST, reuseTtlMs: 0 });
     await off.check({} as BigCommerceApiCheckInputs, inputs());
     await off.create(inputs());
     expect(emu.requests).toHaveLength(2 * PROBE);

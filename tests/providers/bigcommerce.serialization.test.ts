@@ -77,7 +77,7 @@ describe("BigCommerce provider serialized as Pulumi does it", () => {
       ],
     });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "bc-provider-"));
-    text = (await serializedProvider("bigCommerceApiCheckProvider")).text;
+    text = (await serializedProvider("bigCommerceApiCheckDynamicProvider")).text;
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@
 // must pass: IOM's guide builds on one), which fail, and the setting that changes the list.
 
 import { ConfigError, parseStackConfig } from "../../config";
-import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckDynamicProvider, type BigCommerceApiCheckInputs, type BigCommerceApiCheckOutputs } from "../../dynamic-providers/bigcommerce";
 import { DEFAULT_ACCEPTED_STORE_STATUSES, validateInputs } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
@@ -11,7 +11,7 @@ import { rawStackConfig, type ConfigChanges } from "../support/stack";
 
 const TOKEN = "statustoken0123456789abcdefghij";
 const FAST = { timeoutMs: 500, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
-const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+const provider = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
 
 describe("store status", () => {
   let emu: BigCommerceEmulator;

@@ -38,7 +38,7 @@ describe("several stores' API checks through the dynamic-provider host", () => {
       // three do not, so a check that drew on another store's quota would be throttled.
       rateLimit: { quota: PROBE + 1, windowMs: 60_000, now: () => clock },
     });
-    providerText = (await serializedProvider("bigCommerceApiCheckProvider")).text;
+    providerText = (await serializedProvider("bigCommerceApiCheckDynamicProvider")).text;
     host = await startProviderHost();
     calls = hostCalls(host.client);
     // The stack config as the engine hands it over: the list of stores, tokens included.

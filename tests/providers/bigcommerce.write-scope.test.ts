@@ -2,14 +2,14 @@
 // Orders modify scope by default and proves it with a write that cannot change data.
 
 import axios from "axios";
-import { createBigCommerceApiCheckProvider, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
+import { createBigCommerceApiCheckDynamicProvider, type BigCommerceApiCheckInputs } from "../../dynamic-providers/bigcommerce";
 import { DEFAULT_REQUIRED_SCOPES, normalizeScopes } from "../../dynamic-providers/bigcommerce/logic";
 import { forgetReports } from "../../dynamic-providers/bigcommerce/reuse";
 import { IOM_SCOPES, startBigCommerceEmulator, type BigCommerceEmulator } from "../../emulators/bigcommerce";
 import { checkInputs, createFailure } from "../support/bigcommerce";
 
 const FAST = { timeoutMs: 500, maxRetries: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
-const provider = createBigCommerceApiCheckProvider({ tuning: FAST, checkTuning: FAST });
+const provider = createBigCommerceApiCheckDynamicProvider({ tuning: FAST, checkTuning: FAST });
 
 const IOM = "iomscopes0123456789abcdefghijkl";
 const READ_ONLY = "readonly0123456789abcdefghijklm";

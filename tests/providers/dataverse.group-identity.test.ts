@@ -9,7 +9,7 @@
 import { DataverseEmulator } from "../../emulators/dataverse";
 import { TableDef, iomTables2021, iomTablesLater } from "../../emulators/dataverse-schema";
 import { FAST, TOKEN } from "../../emulators/dataverse-harness";
-import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs, MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetDynamicProvider, IomMappingSetInputs, IomMappingSetOutputs, MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { diffRowMaps } from "../../dynamic-providers/dataverse/plan";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
@@ -20,7 +20,7 @@ captureConsolePerTest();
 const TABLE = "cr7f3_iomproductmapping";
 let emu: DataverseEmulator;
 let url: string;
-const provider = createIomMappingSetProvider({ client: FAST });
+const provider = createIomMappingSetDynamicProvider({ client: FAST });
 /** The provider's diff with its row-level detail (typed as the SDK's DiffResult by the provider interface). */
 const diff = async (olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<MappingDiffResult> => provider.diff("id", olds, news);
 

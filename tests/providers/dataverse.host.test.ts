@@ -34,7 +34,7 @@ function call<Req, Res>(method: string, req: Req): Promise<{ res?: Res; err?: gr
 const struct = (o: Obj) => Struct.fromJavaScript(o as Parameters<typeof Struct.fromJavaScript>[0]);
 
 beforeAll(async () => {
-  providerText = (await serializedProvider("iomMappingSetProvider")).text;
+  providerText = (await serializedProvider("iomMappingSetDynamicProvider")).text;
   host = await startProviderHost({ DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", DATAVERSE_SYNC_MAX_RETRIES: "1" });
 }, 60_000);
 

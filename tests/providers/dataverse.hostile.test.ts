@@ -9,7 +9,7 @@ import { seedEmulator } from "../../emulators/dataverse-fixtures";
 import { TOKEN, productMappingInputs, productRows } from "../../emulators/dataverse-harness";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { uniformBoundaries } from "../../dynamic-providers/dataverse/partition";
-import { createIomMappingSetProvider } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetDynamicProvider } from "../../dynamic-providers/dataverse/provider";
 import { describeHostileServers } from "../support/hostile-servers-table";
 
 const LIMITS = { requestTimeoutMs: 1000, operationTimeoutMs: 2500, maxRetryAfterMs: 2000 };
@@ -38,7 +38,7 @@ describeHostileServers("the mapping sync (IomMappingSet create)", {
   startService,
   limits: LIMITS,
   followsLinks: true,
-  run: (url) => createIomMappingSetProvider({ client: { ...TUNING, pageSize: 2 } }).create(productMappingInputs(url, productRows(3))),
+  run: (url) => createIomMappingSetDynamicProvider({ client: { ...TUNING, pageSize: 2 } }).create(productMappingInputs(url, productRows(3))),
 });
 
 describe("row 5, Dataverse: a host of no known cloud gets no token", () => {

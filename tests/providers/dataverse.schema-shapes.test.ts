@@ -16,7 +16,7 @@ let emu: DataverseEmulator;
 let url: string;
 let ids: Record<string, string>;
 const logs = captureConsolePerTest();
-const provider = createIomMappingSetProvider({ client: FAST });
+const provider = createIomMappingSetDynamicProvider({ client: FAST });
 
 async function start(tables: TableDef[], language = 1033): Promise<void> {
   process.env.DATAVERSE_ACCESS_TOKEN = TOKEN;

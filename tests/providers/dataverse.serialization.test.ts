@@ -20,7 +20,7 @@ let h: Harness | undefined;
 const ENV = { DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", DATAVERSE_SYNC_MAX_RETRY_AFTER_MS: "2000" };
 
 beforeAll(async () => {
-  const { text, containsSecrets } = await serializedProvider("iomMappingSetProvider");
+  const { text, containsSecrets } = await serializedProvider("iomMappingSetDynamicProvider");
   serialized = { file: writeProviderFile(text), bytes: text.length, containsSecrets };
 }, 60_000);
 

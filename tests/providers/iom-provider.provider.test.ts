@@ -7,15 +7,15 @@ import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { createHash, randomBytes } from "crypto";
 import { FAST, TOKEN } from "../../emulators/dataverse-harness";
 import { BC_PARAMS, IOM_COLUMNS, IV_PARAMS, SeededIom, startIomEnvironment } from "../../emulators/iom-provider-tables";
-import { createIomProviderParametersProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
+import { createIomProviderParametersDynamicProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
-import { discoverProviderSchema, parseProviderSchemaOverride } from "../../dynamic-providers/iom-provider/discovery";
+import { discoverIomProviderSchema, parseIomProviderSchemaOverride } from "../../dynamic-providers/iom-provider/discovery";
 import { legacyScryptFingerprint } from "../../dynamic-providers/iom-provider/parameters";
 import { SECRET_CHANGED } from "../../dynamic-providers/iom-provider/provider";
 import { keyedFingerprint } from "../../dynamic-providers/common";
 import { captureConsolePerTest } from "../support/console";
 
-const provider = createIomProviderParametersProvider({ client: FAST });
+const provider = createIomProviderParametersDynamicProvider({ client: FAST });
 let env: SeededIom;
 
 const IV = {
@@ -41,7 +41,7 @@ afterEach(() => env.stop());
 
 describe("discovery of IOM's provider tables", () => {
   it("finds every column from metadata, though none has a guessable name", async () => {
-    const s = await discoverProviderSchema(createDataverseClient({ environmentUrl: env.url, ...FAST }));
+    const s = await discoverIomProviderSchema(createDataverseClient({ environmentUrl: env.url, ...FAST }));
     expect(s.provider).toMatchObject({ entitySet: "msdyn_iomproviders", name: IOM_COLUMNS.providerName, status: IOM_COLUMNS.providerStatus, definition: { attribute: IOM_COLUMNS.providerDefinition, nav: "msdyn_R9d2vk" } });
     expect(s.definitionParameter).toMatchObject({ label: IOM_COLUMNS.defParamDisplay, name: IOM_COLUMNS.defParamName, definition: { attribute: IOM_COLUMNS.defParamDefinition } });
     expect(s.parameter).toMatchObject({ value: IOM_COLUMNS.paramValue, provider: { attribute: IOM_COLUMNS.paramProvider, nav: "msdyn_Pp5b1t" }, definitionParameter: { attribute: IOM_COLUMNS.paramDefinition } });
@@ -49,10 +49,10 @@ describe("discovery of IOM's provider tables", () => {
 
   it("an override wins, and a wrong one is reported with the table's columns", async () => {
     const client = createDataverseClient({ environmentUrl: env.url, ...FAST });
-    const s = await discoverProviderSchema(client, parseProviderSchemaOverride(`definitionParameterName=${IOM_COLUMNS.defParamName}`));
+    const s = await discoverIomProviderSchema(client, parseIomProviderSchemaOverride(`definitionParameterName=${IOM_COLUMNS.defParamName}`));
     expect(s.definitionParameter.label).toBe(IOM_COLUMNS.defParamName);
-    await expect(discoverProviderSchema(client, { parameterValue: "msdyn_nosuch" })).rejects.toThrow(/override parameterValue=msdyn_nosuch is not one of its columns/);
-    expect(() => parseProviderSchemaOverride("colour=red")).toThrow(/unknown key "colour"/);
+    await expect(discoverIomProviderSchema(client, { parameterValue: "msdyn_nosuch" })).rejects.toThrow(/override parameterValue=msdyn_nosuch is not one of its columns/);
+    expect(() => parseIomProviderSchemaOverride("colour=red")).toThrow(/unknown key "colour"/);
   });
 });
 

@@ -7,14 +7,14 @@
  */
 import { FAST, TOKEN } from "../../emulators/dataverse-harness";
 import { startIomEnvironment, type SeededIom } from "../../emulators/iom-provider-tables";
-import { createIomProviderParametersProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
+import { createIomProviderParametersDynamicProvider, type IomProviderParametersInputs, type IomProviderParametersOutputs } from "../../dynamic-providers/iom-provider";
 import { captureConsolePerTest } from "../support/console";
 import { reveal, runProgram } from "../support/program";
 import type { ConfigChanges } from "../support/stack";
 import { STORE_HASHES, TWO_STORES, storeEntry, storeProvider, withStores } from "../support/stores";
 
 const PARAMS = "pulumi-nodejs:dynamic/iom:IomProviderParameters";
-const provider = createIomProviderParametersProvider({ client: FAST });
+const provider = createIomProviderParametersDynamicProvider({ client: FAST });
 
 /** The stores' parameter resources as the program plans them, pointed at the emulator. */
 async function plannedStoreParameters(env: SeededIom, changes: ConfigChanges): Promise<IomProviderParametersInputs[]> {

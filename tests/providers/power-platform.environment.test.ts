@@ -5,12 +5,12 @@
  * default), and the service's 409 OperationNotStartable, 409 no-capacity, 500, 429 and failed
  * operations.
  */
-import { createPowerPlatformEnvironmentProvider, type PowerPlatformEnvironmentInputs, type PowerPlatformEnvironmentOutputs } from "../../dynamic-providers/power-platform";
+import { createPowerPlatformEnvironmentDynamicProvider, type PowerPlatformEnvironmentInputs, type PowerPlatformEnvironmentOutputs } from "../../dynamic-providers/power-platform";
 import type { DetailedDiffResult } from "../../dynamic-providers/common";
 import { captureConsolePerTest } from "../support/console";
 import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 
-const provider = createPowerPlatformEnvironmentProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 5 });
+const provider = createPowerPlatformEnvironmentDynamicProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 5 });
 let emu: PowerPlatformEnvironmentsEmulator;
 const logs = captureConsolePerTest();
 
@@ -118,7 +118,7 @@ describe("create", () => {
   it("created but its Dataverse not readable in time: the error carries the id, so the engine keeps it in the state", async () => {
     // Reads 50 ms apart, given up after 600 ms: the lifecycle operation (three polls) finishes well inside it.
     process.env.POWER_PLATFORM_OPERATION_TIMEOUT_MS = "600";
-    const patient = createPowerPlatformEnvironmentProvider({ client: { retryBaseMs: 2, retryMaxMs: 20 }, maxPollIntervalMs: 50 });
+    const patient = createPowerPlatformEnvironmentDynamicProvider({ client: { retryBaseMs: 2, retryMaxMs: 20 }, maxPollIntervalMs: 50 });
     emu.dataverseHiddenReads = 1000;
     try {
       const error = (await patient.create(create()).then(() => undefined, (e: unknown) => e)) as Error & { id: string; properties: Record<string, unknown>; reasons: string[] };

@@ -26,7 +26,7 @@ const text: Record<string, string> = {};
 const call = <Res>(method: string, req: unknown) => hostCall<Res>(host, method, req);
 
 beforeAll(async () => {
-  const names = ["powerPlatformEnvironmentProvider", "powerPlatformManagedEnvironmentProvider", "powerPlatformApplicationPackageProvider"];
+  const names = ["powerPlatformEnvironmentDynamicProvider", "powerPlatformManagedEnvironmentDynamicProvider", "powerPlatformApplicationPackageDynamicProvider"];
   const serialized = await Promise.all(names.map((n) => serializedProvider(n)));
   [text.environment, text.managed, text.app] = serialized.map((p) => p.text);
   host = await startProviderHost({ POWER_PLATFORM_ACCESS_TOKEN: "bap-token", POWER_PLATFORM_API_ACCESS_TOKEN: "pp-api-token", POWER_PLATFORM_MAX_POLL_MS: "5", POWER_PLATFORM_RETRY_BASE_MS: "2" });

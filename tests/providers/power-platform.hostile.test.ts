@@ -5,7 +5,7 @@
  * the BAP's terms, not Dataverse's.
  */
 import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../../emulators/power-platform-admin";
-import { createPowerPlatformPolicyLinkProvider, type PowerPlatformPolicyLinkInputs } from "../../dynamic-providers/power-platform";
+import { createPowerPlatformPolicyLinkDynamicProvider, type PowerPlatformPolicyLinkInputs } from "../../dynamic-providers/power-platform";
 import { describeHostileServers } from "../support/hostile-servers-table";
 
 const TOKEN = "bap-token";
@@ -38,11 +38,11 @@ describeHostileServers("the policy link (PowerPlatformPolicyLink create)", {
     isStart: (method, path) => method === "POST" && path.endsWith("/NetworkInjection/link"),
     isPoll: (method, path) => method === "GET" && path.includes("/lifecycleOperations/"),
   },
-  run: (url) => createPowerPlatformPolicyLinkProvider({ client: { timeoutMs: LIMITS.requestTimeoutMs, maxRetryAfterMs: LIMITS.maxRetryAfterMs, retryBaseMs: 2, retryMaxMs: 20 } }).create(inputs(url)),
+  run: (url) => createPowerPlatformPolicyLinkDynamicProvider({ client: { timeoutMs: LIMITS.requestTimeoutMs, maxRetryAfterMs: LIMITS.maxRetryAfterMs, retryBaseMs: 2, retryMaxMs: 20 } }).create(inputs(url)),
 });
 
 describe("row 5: a BAP endpoint of no known cloud gets no token, and is refused at once", () => {
-  const provider = createPowerPlatformPolicyLinkProvider();
+  const provider = createPowerPlatformPolicyLinkDynamicProvider();
 
   it.each(["https://evil.example.com", "https://api.bap.microsoft.com@evil.example.com", "https://api.bap.microsoft.com:8443"])("%s, without POWER_PLATFORM_ACCESS_TOKEN: no retries, no network error", async (bapUrl) => {
     delete process.env.POWER_PLATFORM_ACCESS_TOKEN;
@@ -78,7 +78,7 @@ describe("item 8c: the BAP refusing a token's audience", () => {
   it("names the BAP, its audience and the scope to ask for, not a Dataverse environment", async () => {
     // A token for a Dataverse environment, the mistake the old message invited.
     process.env.POWER_PLATFORM_ACCESS_TOKEN = jwt({ aud: "https://contoso.crm4.dynamics.com", appid: "11111111-2222-3333-4444-555555555555", tid: "t", idtyp: "app", exp: Math.floor(Date.now() / 1000) + 3600 });
-    const provider = createPowerPlatformPolicyLinkProvider({ client: { retryBaseMs: 2, retryMaxMs: 20 } });
+    const provider = createPowerPlatformPolicyLinkDynamicProvider({ client: { retryBaseMs: 2, retryMaxMs: 20 } });
     const e = (await provider.create(inputs(emu.url)).catch((x: unknown) => x)) as Error;
     expect(e.message).toContain(`The Power Platform admin API (BAP) at ${emu.url} refused GET /providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/${ENV_ID} with HTTP 401`);
     expect(e.message).toContain("Token from the POWER_PLATFORM_ACCESS_TOKEN environment variable: application id 11111111-2222-3333-4444-555555555555");
@@ -91,7 +91,7 @@ describe("item 8c: the BAP refusing a token's audience", () => {
   it("a 403 advises the administrator role, not a Dataverse application user", async () => {
     process.env.POWER_PLATFORM_ACCESS_TOKEN = TOKEN;
     emu.fault({ kind: "403", times: 1 });
-    const provider = createPowerPlatformPolicyLinkProvider({ client: { retryBaseMs: 2, retryMaxMs: 20 } });
+    const provider = createPowerPlatformPolicyLinkDynamicProvider({ client: { retryBaseMs: 2, retryMaxMs: 20 } });
     const e = (await provider.create(inputs(emu.url)).catch((x: unknown) => x)) as Error;
     expect(e.message).toMatch(/refused GET .* with HTTP 403/);
     expect(e.message).toMatch(/Power Platform administrator role/);

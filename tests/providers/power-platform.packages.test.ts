@@ -5,8 +5,8 @@
  * change nothing.
  */
 import {
-  createPowerPlatformApplicationPackageProvider,
-  createPowerPlatformManagedEnvironmentProvider,
+  createPowerPlatformApplicationPackageDynamicProvider,
+  createPowerPlatformManagedEnvironmentDynamicProvider,
   MANAGED_ENVIRONMENT_SETTINGS,
   type PowerPlatformApplicationPackageInputs,
   type PowerPlatformApplicationPackageOutputs,
@@ -17,8 +17,8 @@ import { iomPackage, PowerPlatformAppPackagesEmulator, startAppPackagesEmulator 
 import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 
 const tuning = { client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 5 };
-const managed = createPowerPlatformManagedEnvironmentProvider(tuning);
-const packages = createPowerPlatformApplicationPackageProvider(tuning);
+const managed = createPowerPlatformManagedEnvironmentDynamicProvider(tuning);
+const packages = createPowerPlatformApplicationPackageDynamicProvider(tuning);
 const ENV = "7a3c9f1e-2d4b-4e6a-8c0d-1f2e3a4b5c6d";
 const IOM = "msdyn_IntelligentOrderManagementAnchor";
 let bap: PowerPlatformEnvironmentsEmulator;

@@ -4,9 +4,9 @@
  * failures and 429s.
  */
 import { ENV_ID, POLICY_ARM_ID, POLICY_SYSTEM_ID, PowerPlatformAdminEmulator, startAdminEmulator } from "../../emulators/power-platform-admin";
-import { createPowerPlatformPolicyLinkProvider, type PowerPlatformPolicyLinkInputs, type PowerPlatformPolicyLinkOutputs } from "../../dynamic-providers/power-platform";
+import { createPowerPlatformPolicyLinkDynamicProvider, type PowerPlatformPolicyLinkInputs, type PowerPlatformPolicyLinkOutputs } from "../../dynamic-providers/power-platform";
 
-const provider = createPowerPlatformPolicyLinkProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 20 });
+const provider = createPowerPlatformPolicyLinkDynamicProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 20 });
 let emu: PowerPlatformAdminEmulator;
 
 const inputs = (extra: Partial<PowerPlatformPolicyLinkInputs> = {}): PowerPlatformPolicyLinkInputs => ({

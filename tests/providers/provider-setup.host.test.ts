@@ -26,7 +26,7 @@ const providerText: Record<string, string> = {};
 const call = <Res>(method: string, req: unknown) => hostCall<Res>(host, method, req);
 
 beforeAll(async () => {
-  [providerText.params, providerText.link] = (await Promise.all([serializedProvider("iomProviderParametersProvider"), serializedProvider("powerPlatformPolicyLinkProvider")])).map((p) => p.text);
+  [providerText.params, providerText.link] = (await Promise.all([serializedProvider("iomProviderParametersDynamicProvider"), serializedProvider("powerPlatformPolicyLinkDynamicProvider")])).map((p) => p.text);
   host = await startProviderHost({ DATAVERSE_ACCESS_TOKEN: TOKEN, DATAVERSE_SYNC_RETRY_BASE_MS: "2", POWER_PLATFORM_ACCESS_TOKEN: "bap-token", POWER_PLATFORM_MAX_POLL_MS: "20", POWER_PLATFORM_RETRY_BASE_MS: "2" });
 }, 60_000);
 

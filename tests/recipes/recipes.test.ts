@@ -193,7 +193,7 @@ test("the stack, config key, policy rule and mapping kind recipes, done as the R
     // judge the new rule and the new stack's config, and serialize the providers).
     await copy.run("node_modules/ts-node/dist/bin.js", "--swc", "scripts/config-docs.ts");
     await copy.run("node_modules/ts-node/dist/bin.js", "--swc", "plan/cli.ts", "--all", "--write");
-    expect(fs.existsSync(path.join(copy.root, "plans", `${STACK}.json`))).toBe(true);
+    expect(fs.existsSync(path.join(copy.root, "plan", "snapshots", `${STACK}.json`))).toBe(true);
     // The checks a forgotten step fails: types (StackConfig, the component's args), the generated
     // docs, the key's declaration and bad value, every stack's config and plan against the rules
     // (new case included), the workflows. None of these test files runs the program (the plan did),
@@ -208,7 +208,7 @@ test("the stack, config key, policy rule and mapping kind recipes, done as the R
     const changed = copy.changedFiles();
     expect(changed.filter((file) => !named.some((pattern) => pattern.test(file)))).toEqual([]);
     // What the commands wrote on their own, each named by a recipe too.
-    expect(changed).toEqual(expect.arrayContaining(["docs/configuration.md", "docs/review-flow.md", `plans/${STACK}.json`]));
+    expect(changed).toEqual(expect.arrayContaining(["docs/configuration.md", "docs/review-flow.md", `plan/snapshots/${STACK}.json`]));
   } finally {
     copy.remove();
   }

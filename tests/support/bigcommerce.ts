@@ -1,5 +1,5 @@
 /** What the BigCommerce provider tests share: check inputs for an emulated store (with a fingerprint key), and a create that must fail. */
-import type { BigCommerceApiCheckInputs, BigCommerceApiCheckProvider } from "../../dynamic-providers/bigcommerce";
+import type { BigCommerceApiCheckInputs, BigCommerceApiCheckDynamicProvider } from "../../dynamic-providers/bigcommerce";
 import { DEFAULT_REQUIRED_SCOPES, planProbes } from "../../dynamic-providers/bigcommerce/logic";
 
 /** Requests of one check with the default scopes, derived from the code's plan (one per scope, plus the read-only GET a write probe needs). */
@@ -14,7 +14,7 @@ export function checkInputs(apiBaseUrl: string, accessToken: string, over: Parti
 }
 
 /** The message of a `create` that must fail; throws when it succeeds. */
-export async function createFailure(provider: BigCommerceApiCheckProvider, inputs: BigCommerceApiCheckInputs): Promise<string> {
+export async function createFailure(provider: BigCommerceApiCheckDynamicProvider, inputs: BigCommerceApiCheckInputs): Promise<string> {
   try {
     await provider.create(inputs);
   } catch (e: unknown) {

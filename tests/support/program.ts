@@ -157,7 +157,7 @@ export async function capturePlan(stack: string, changes: ConfigChanges = {}, op
 }
 
 /**
- * The `__provider` text of a default provider (`iomMappingSetProvider`, ...), serialized once per
+ * The `__provider` text of a default provider (`iomMappingSetDynamicProvider`, ...), serialized once per
  * Jest run by the program server, the process that has loaded the program as `pulumi up` has.
  */
 export async function serializedProvider(exportName: string): Promise<SerializedProvider> {

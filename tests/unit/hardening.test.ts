@@ -17,7 +17,7 @@ const STACKS = listStacks();
 type Obj = Record<string, unknown>;
 const obj = (v: unknown) => (v ?? {}) as Obj;
 
-const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
+const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plan", "snapshots", `${stack}.json`), "utf8")) as StackPlan;
 
 describe("rotation windows", () => {
   test("are cut from the epoch in whole periods, so every run in a window agrees", () => {

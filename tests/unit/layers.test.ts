@@ -11,7 +11,7 @@ import { ROOT } from "../support/stack";
 const CASES: Record<string, string[]> = {
   "index.ts": ["./tests/support/stack", "./bench/mappings", "./plan/harness", "./emulators/bigcommerce", "./naming", "./components/network", "./stack-config"],
   "components/network.ts": ["../emulators/bigcommerce", "../plan/capture", "../naming"],
-  "config/schema.ts": ["../tests/support/stack", "../emulators/bigcommerce", "../stack-config", "../naming"],
+  "config/schema.ts": ["../tests/support/stack", "../plan/harness", "../emulators/dataverse", "../stack-config", "../naming"],
   "dynamic-providers/dataverse/sync.ts": ["../../emulators/dataverse", "./plan", "../common"],
   "doctor/target.ts": ["../plan/harness", "../tests/support/stack", "../emulators/bigcommerce", "../stack-config", "../config", "../dynamic-providers/common"],
   "bench/mappings.ts": ["../tests/support/stack", "../emulators/dataverse-harness", "../plan/provider-serialization", "../dynamic-providers/dataverse/sync"],
@@ -44,7 +44,7 @@ beforeAll(() => {
 test("product code does not import tests/, bench/, plan/ or emulators/", () => {
   expect(restricted["index.ts"]).toEqual(["./tests/support/stack", "./bench/mappings", "./plan/harness", "./emulators/bigcommerce"]);
   expect(restricted["components/network.ts"]).toEqual(["../emulators/bigcommerce", "../plan/capture"]);
-  expect(restricted["config/schema.ts"]).toEqual(["../tests/support/stack", "../emulators/bigcommerce"]);
+  expect(restricted["config/schema.ts"]).toEqual(["../tests/support/stack", "../plan/harness", "../emulators/dataverse"]);
   expect(restricted["dynamic-providers/dataverse/sync.ts"]).toEqual(["../../emulators/dataverse"]);
   expect(restricted["doctor/target.ts"]).toEqual(["../plan/harness", "../tests/support/stack", "../emulators/bigcommerce"]);
 });

@@ -9,13 +9,13 @@ import * as path from "path";
 import { planViolations } from "../../plan/cli";
 import type { PlannedResource, StackPlan } from "../../plan/capture";
 import { stackPolicies } from "../../policy/policies";
-import { STACK_RULES, evaluate, type PolicyResource } from "../../policy/rules";
+import { PLAN_UNKNOWN, STACK_RULES, evaluate, type PolicyResource } from "../../policy/rules";
 import { expectedMonitoring, MT, monitoringGaps } from "../support/monitoring";
 import { listStacks, ROOT } from "../support/stack";
 
 const STACKS = listStacks();
 
-const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
+const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plan", "snapshots", `${stack}.json`), "utf8")) as StackPlan;
 
 describe.each(STACKS)("committed %s plan", (stack) => {
   test("has every monitoring piece the stack expects and no policy violation", () => {
@@ -123,7 +123,7 @@ describe("monitoring policies, as the policy pack runs them", () => {
   test("vm-monitoring-agent: the agent of another publisher does not count", () => {
     const check = rule("vm-monitoring-agent");
     const vm: PolicyResource = { type: "azure-native:compute:VirtualMachine", name: "vm1", props: { vmName: "vm-iom-retail-dev-weu-gw01" } };
-    const association: PolicyResource = { type: MT.dcrAssociation, name: "a1", props: { dataCollectionRuleId: "[unknown]" }, references: { resourceUri: ["vm1"] } };
+    const association: PolicyResource = { type: MT.dcrAssociation, name: "a1", props: { dataCollectionRuleId: PLAN_UNKNOWN }, references: { resourceUri: ["vm1"] } };
     const agent = (publisher: string): PolicyResource => ({ type: MT.extension, name: "e1", props: { publisher, type: "AzureMonitorWindowsAgent" }, references: { vmName: ["vm1"] } });
     expect(check([vm, association, agent("Microsoft.Azure.Monitor")])).toEqual([]);
     expect(check([vm, association, agent("Contoso.Monitoring")])).toEqual(["VM 'vm1' has no Azure Monitor Agent extension (Microsoft.Azure.Monitor/AzureMonitorWindowsAgent)"]);
@@ -132,7 +132,7 @@ describe("monitoring policies, as the policy pack runs them", () => {
   test("alerts-notify-action-group: log and metric alerts, by reference or known id", () => {
     const check = rule("alerts-notify-action-group");
     const group: PolicyResource = { type: MT.actionGroup, name: "ag", props: {} };
-    const logAlert: PolicyResource = { type: MT.logAlert, name: "l1", props: { actions: { actionGroups: ["[unknown]"] } }, references: { actions: ["ag"] } };
+    const logAlert: PolicyResource = { type: MT.logAlert, name: "l1", props: { actions: { actionGroups: [PLAN_UNKNOWN] } }, references: { actions: ["ag"] } };
     const metricAlert: PolicyResource = { type: MT.metricAlert, name: "m1", props: { actions: [{ actionGroupId: "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/actionGroups/ag-iom" }] } };
     expect(check([group, logAlert, metricAlert])).toEqual([]);
     expect(check([logAlert, { ...metricAlert, props: { actions: [] } }])).toEqual(["alert rule 'l1' notifies no action group", "alert rule 'm1' notifies no action group"]);

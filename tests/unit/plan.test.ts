@@ -56,7 +56,7 @@ test("a plan that differs from the committed one yields a readable diff", async 
   if (!account) throw new Error("no storage account");
   account.inputs.minimumTlsVersion = "TLS1_0";
   const diff = diffAgainstCommitted(plan) as string;
-  expect(diff).toContain("plans/dev.json (committed)");
+  expect(diff).toContain("plan/snapshots/dev.json (committed)");
   expect(diff).toMatch(/^-\s+"minimumTlsVersion": "TLS1_2",$/m);
   expect(diff).toMatch(/^\+\s+"minimumTlsVersion": "TLS1_0",$/m);
 });

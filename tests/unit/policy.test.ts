@@ -9,7 +9,7 @@ import { bastionSubnetRules } from "../../components/network";
 import { planViolations } from "../../plan/cli";
 import type { StackPlan } from "../../plan/capture";
 import { resourcePolicies, stackPolicies } from "../../policy/policies";
-import { RESOURCE_RULES, STACK_RULES, type PolicyResource } from "../../policy/rules";
+import { PLAN_UNKNOWN, RESOURCE_RULES, STACK_RULES, type PolicyResource } from "../../policy/rules";
 import { listStacks, ROOT } from "../support/stack";
 
 type Props = Record<string, unknown>;
@@ -111,7 +111,7 @@ function stackViolationsOf(policyName: string, resources: PolicyResource[]): str
 
 /** The committed prod plan's resources, as a stack policy sees them; `without` drops the named ones. */
 function prodResources(...without: string[]): PolicyResource[] {
-  const plan = JSON.parse(fs.readFileSync(path.join(ROOT, "plans", "prod.json"), "utf8")) as StackPlan;
+  const plan = JSON.parse(fs.readFileSync(path.join(ROOT, "plan", "snapshots", "prod.json"), "utf8")) as StackPlan;
   return plan.resources.filter((r) => !without.includes(r.name)).map((r) => ({ type: r.type, name: r.name, props: r.inputs, references: r.references }));
 }
 
@@ -146,8 +146,8 @@ describe("policy pack", () => {
   });
 
   test("values a preview does not know yet are not violations", () => {
-    expect(violationsOf("storage-private-network-only", "azure-native:storage:StorageAccount", { ...secureStorage, publicNetworkAccess: "[unknown]" })).toEqual([]);
-    expect(violationsOf("names-follow-naming-function", "azure-native:storage:StorageAccount", { ...secureStorage, accountName: "[unknown]" })).toEqual([]);
+    expect(violationsOf("storage-private-network-only", "azure-native:storage:StorageAccount", { ...secureStorage, publicNetworkAccess: PLAN_UNKNOWN })).toEqual([]);
+    expect(violationsOf("names-follow-naming-function", "azure-native:storage:StorageAccount", { ...secureStorage, accountName: PLAN_UNKNOWN })).toEqual([]);
   });
 
   test("every stack rule has a passing and a failing case here", () => {
@@ -163,7 +163,7 @@ describe("policy pack", () => {
 });
 
 describe("the offline plan runs the same rules", () => {
-  const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plans", `${stack}.json`), "utf8")) as StackPlan;
+  const committed = (stack: string) => JSON.parse(fs.readFileSync(path.join(ROOT, "plan", "snapshots", `${stack}.json`), "utf8")) as StackPlan;
 
   test.each(listStacks())("the committed %s plan is clean", (stack) => {
     expect(planViolations(committed(stack))).toEqual([]);

@@ -34,14 +34,14 @@ describe("serializing providers as pulumi.dynamic.Resource does", () => {
 
   test("the default providers are the eight of dynamic-providers/README.md", () => {
     expect([...defaultProviders().values()]).toEqual([
-      "dynamic-providers/azure/provider.ts#azureProviderRegistrationProvider",
-      "dynamic-providers/bigcommerce/provider.ts#bigCommerceApiCheckProvider",
-      "dynamic-providers/dataverse/provider.ts#iomMappingSetProvider",
-      "dynamic-providers/iom-provider/provider.ts#iomProviderParametersProvider",
-      "dynamic-providers/power-platform/provider.ts#powerPlatformApplicationPackageProvider",
-      "dynamic-providers/power-platform/provider.ts#powerPlatformEnvironmentProvider",
-      "dynamic-providers/power-platform/provider.ts#powerPlatformManagedEnvironmentProvider",
-      "dynamic-providers/power-platform/provider.ts#powerPlatformPolicyLinkProvider",
+      "dynamic-providers/azure/provider.ts#azureProviderRegistrationDynamicProvider",
+      "dynamic-providers/bigcommerce/provider.ts#bigCommerceApiCheckDynamicProvider",
+      "dynamic-providers/dataverse/provider.ts#iomMappingSetDynamicProvider",
+      "dynamic-providers/iom-provider/provider.ts#iomProviderParametersDynamicProvider",
+      "dynamic-providers/power-platform/provider.ts#powerPlatformApplicationPackageDynamicProvider",
+      "dynamic-providers/power-platform/provider.ts#powerPlatformEnvironmentDynamicProvider",
+      "dynamic-providers/power-platform/provider.ts#powerPlatformManagedEnvironmentDynamicProvider",
+      "dynamic-providers/power-platform/provider.ts#powerPlatformPolicyLinkDynamicProvider",
     ]);
   });
 });

@@ -79,7 +79,7 @@ function expectationsOf(stack: string) {
     vmCount: gateway ? Number(v.gatewayVmCount) : 0,
     zones: v.gatewayZones as string[],
     locks: Boolean(v.resourceLocks),
-    vnetSupport: connectivity !== "dataGateway",
+    powerPlatformVnet: connectivity !== "dataGateway",
     failover: connectivity !== "dataGateway" && v.powerPlatformFailoverLocation !== "",
     vnetAddressSpace: String(v.vnetAddressSpace),
     failoverAddressSpace: String(v.powerPlatformFailoverAddressSpace),
@@ -173,7 +173,7 @@ describe.each(STACKS)("stack %s", (stack) => {
       const r = run();
       expect(obj(r.one(T.vnet, "network-vnet").inputs.addressSpace).addressPrefixes).toEqual([exp.vnetAddressSpace]);
       const subnets = r.ofType(T.subnet);
-      expect(subnets.length).toBe(exp.vnetSupport ? 3 : 2);
+      expect(subnets.length).toBe(exp.powerPlatformVnet ? 3 : 2);
       for (const s of subnets) expect(s.inputs.defaultOutboundAccess).toBe(false);
       expect(r.one(T.subnet, "snet-pep").inputs).toMatchObject({
         addressPrefix: exp.privateEndpointSubnetPrefix,
@@ -236,11 +236,11 @@ describe.each(STACKS)("stack %s", (stack) => {
       expect(obj(r.one(T.subnet, "snet-gw").inputs.natGateway).id).toBe(r.one(T.nat).id);
     });
 
-    test(`Power Platform VNet support is ${exp.vnetSupport ? "present" : "absent"}`, () => {
+    test(`Power Platform VNet support is ${exp.powerPlatformVnet ? "present" : "absent"}`, () => {
       const r = run();
       const delegated = r.ofType(T.subnet).filter((s) => list(s.inputs.delegations).length > 0);
       const policies = r.ofType(T.policy);
-      if (!exp.vnetSupport) {
+      if (!exp.powerPlatformVnet) {
         expect(delegated).toEqual([]);
         expect(policies).toEqual([]);
         expect(r.outputs.powerPlatformEnterprisePolicyId).toBeUndefined();

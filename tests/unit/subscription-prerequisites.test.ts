@@ -24,14 +24,14 @@ beforeAll(async () => {
 describe.each(listStacks())("stack %s", (stack) => {
   const run = () => runs.get(stack) as ProgramRun;
   const config = parseStackConfig(stack, rawStackConfig(stack).raw);
-  const vnetSupport = config.powerPlatform !== undefined;
+  const powerPlatformVnet = config.powerPlatformVnet !== undefined;
   const encryptionAtHost = config.gateway?.encryptionAtHost === true;
 
   test("registers exactly the providers and features its resources need, in its own subscription, kept on destroy", () => {
     const registrations = run().ofType(REGISTRATION);
     expect(registrations.map((r) => [r.name, r.inputs.namespace, r.inputs.features]).sort()).toEqual([
       ...(encryptionAtHost ? [["subscription-compute", "Microsoft.Compute", ["EncryptionAtHost"]]] : []),
-      ...(vnetSupport ? [["subscription-powerplatform", "Microsoft.PowerPlatform", ["enterprisePoliciesPreview"]]] : []),
+      ...(powerPlatformVnet ? [["subscription-powerplatform", "Microsoft.PowerPlatform", ["enterprisePoliciesPreview"]]] : []),
     ]);
     for (const r of registrations) {
       expect(r.inputs).toMatchObject({ subscriptionId: SUBSCRIPTION_ID, mode: "register", armUrl: "https://management.azure.com" });
@@ -47,7 +47,7 @@ describe.each(listStacks())("stack %s", (stack) => {
       ...r.ofType(T.vnet).filter((v) => JSON.stringify(v.inputs.subnets ?? []).includes("Microsoft.PowerPlatform")),
       ...r.ofType(T.policy),
     ];
-    expect(delegated.length).toBe(vnetSupport ? (config.powerPlatform?.failover ? 3 : 2) : 0);
+    expect(delegated.length).toBe(powerPlatformVnet ? (config.powerPlatformVnet?.failover ? 3 : 2) : 0);
     for (const x of delegated) expect(x.dependsOn).toContain("subscription-powerplatform");
   });
 });
