@@ -12,6 +12,8 @@ module.exports = {
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
   },
+  // TypeScript is loaded by @pulumi/pulumi only when a test serializes a function (see the file).
+  moduleNameMapper: { "^(?:\\.\\./\\.\\./|\\./)typescript-shim$": "<rootDir>/tests/support/lazy-typescript.js" },
   testTimeout: 30000,
   // One process runs the program under mocks for every test file (tests/support/program-server.ts).
   globalSetup: "<rootDir>/tests/support/global-setup.ts",

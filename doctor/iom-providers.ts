@@ -36,7 +36,7 @@ export interface ProviderSession {
    * The providers whose flows are checked: those the stack configures (by the name the stack uses,
    * with their row when found) and every other activated provider installed in IOM.
    */
-  providers?: { name: string; row?: ProviderRow; configured: boolean; store?: string }[];
+  providers?: { name: string; row?: IomProviderRow; configured: boolean; store?: string }[];
 }
 
 interface WantedProvider {
@@ -80,12 +80,12 @@ export function wantedProviders(ctx: CheckContext): WantedProvider[] {
 
 const isActivated = (status: string | null) => (status ?? "").trim().toLowerCase() === "activated";
 
-async function checkOne(session: ProviderSession, schema: ProviderSchema, want: WantedProvider): Promise<CheckLine> {
+async function checkOne(session: ProviderSession, schema: IomProviderSchema, want: WantedProvider): Promise<CheckLine> {
   const l = await checkProvider(session, schema, want);
   return withStore(l, want.store);
 }
 
-async function checkProvider(session: ProviderSession, schema: ProviderSchema, want: WantedProvider): Promise<CheckLine> {
+async function checkProvider(session: ProviderSession, schema: IomProviderSchema, want: WantedProvider): Promise<CheckLine> {
   const id = "iom.provider";
   let row: IomProviderRow;
   try {

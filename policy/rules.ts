@@ -129,7 +129,7 @@ const destinationsOf = (rule: Obj): string[] =>
   [rule.destinationAddressPrefix, ...arr(rule.destinationAddressPrefixes)].filter((s): s is string => typeof s === "string");
 
 /** An NSG's rules; undefined while a preview does not know them yet, so no rule judges them. */
-const nsgRules = (props: Obj): Obj[] | undefined => (props.securityRules === UNKNOWN ? undefined : arr(props.securityRules).map(obj));
+const nsgRules = (props: Obj): Obj[] | undefined => (props.securityRules === PLAN_UNKNOWN ? undefined : arr(props.securityRules).map(obj));
 
 /**
  * The NSG of an AzureBastionSubnet: named for it by the naming function (`nsg-...-bas`), or admitting

@@ -90,7 +90,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const log = (level: "info" | "warn", message: string) => pulumiLog()(level, message);
 
 /** The ARM calls for `armUrl`, tuned from the process's environment. */
-function connectArm(options: AzureProviderRegistrationProviderOptions, armUrl: string): arm.ArmApi {
+function connectArm(options: AzureProviderRegistrationDynamicProviderOptions, armUrl: string): arm.ArmApi {
   return arm.createArmApi({
     armUrl,
     client: { retryBaseMs: envNumber("AZURE_REGISTRATION_RETRY_BASE_MS"), maxRetries: envNumber("AZURE_REGISTRATION_MAX_RETRIES"), ...options.client },
@@ -104,7 +104,7 @@ interface Polling {
   timeoutMs: number;
 }
 
-function pollingOf(options: AzureProviderRegistrationProviderOptions): Polling {
+function pollingOf(options: AzureProviderRegistrationDynamicProviderOptions): Polling {
   return {
     pollMs: options.pollIntervalMs ?? envNumber("AZURE_REGISTRATION_POLL_MS") ?? 10_000,
     timeoutMs: options.timeoutMs ?? envNumber("AZURE_REGISTRATION_TIMEOUT_MS") ?? 15 * 60_000,
@@ -238,7 +238,7 @@ function diffRegistration(olds: AzureProviderRegistrationOutputs, news: AzurePro
 }
 
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
-export function createAzureProviderRegistrationProvider(options: AzureProviderRegistrationProviderOptions = {}): AzureProviderRegistrationProvider {
+export function createAzureProviderRegistrationDynamicProvider(options: AzureProviderRegistrationDynamicProviderOptions = {}): AzureProviderRegistrationDynamicProvider {
   const ensure = (i: AzureProviderRegistrationInputs) => (i.mode === "check" ? checkRegistrations(i, connectArm(options, i.armUrl)) : register(i, connectArm(options, i.armUrl), pollingOf(options)));
   return {
     async check(_olds, news) {

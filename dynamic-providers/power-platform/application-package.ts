@@ -18,7 +18,7 @@
  * Serialized with its resources: plain functions and data only. Tokens are read at run time.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import { changedIgnoringCase, checkResult, cleanInputs, endpointUrlProblem, isKnown, pulumiLog, text, type ProviderWithoutConfigure } from "../common";
 import { CLOUDS } from "../clouds";
 import { createAdminApi, DEFAULT_BAP_URL, powerPlatformTuning } from "./admin-api";
@@ -85,7 +85,7 @@ export interface PowerPlatformApplicationPackageDynamicProviderOptions extends D
 
 const findPackage = (list: ApplicationPackage[], uniqueName: string) => list.find((p) => p.uniqueName.toLowerCase() === uniqueName.toLowerCase());
 
-export function createPowerPlatformApplicationPackageProvider(options: PowerPlatformApplicationPackageProviderOptions = {}): PowerPlatformApplicationPackageProvider {
+export function createPowerPlatformApplicationPackageDynamicProvider(options: PowerPlatformApplicationPackageDynamicProviderOptions = {}): PowerPlatformApplicationPackageDynamicProvider {
   const tuning = () => powerPlatformTuning(options);
   const packages = (i: PowerPlatformApplicationPackageInputs) => createApplicationPackageApi({ powerPlatformApiUrl: i.powerPlatformApiUrl, ...tuning() });
 

@@ -23,7 +23,7 @@
  * an input or output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import { checkResult, cleanInputs, endpointUrlProblem, isKnown, isUnknown, pulumiLog, text, type DetailedDiffResult, type ProviderWithoutConfigure } from "../common";
 import { DEFAULT_BAP_URL, ZERO_GUID, powerPlatformTuning, type EnvironmentInfo } from "./admin-api";
 import { DOMAIN_NAME_PATTERN, ENVIRONMENT_SKUS, PowerPlatformEnvironmentError, createEnvironmentApi, type EnvironmentApi, type EnvironmentSku, type EnvironmentSpec } from "./environment-api";
@@ -203,7 +203,7 @@ async function domainOwner(api: EnvironmentApi, i: PowerPlatformEnvironmentInput
  * The environment calls for `bapUrl`, tuned from the process's environment. A preview's checks
  * (`preflight`) fail fast: one retry, short timeouts, never a long Retry-After.
  */
-function connectEnvironmentApi(options: PowerPlatformEnvironmentProviderOptions, bapUrl: string, preflight = false): EnvironmentApi {
+function connectEnvironmentApi(options: PowerPlatformEnvironmentDynamicProviderOptions, bapUrl: string, preflight = false): EnvironmentApi {
   return createEnvironmentApi({ bapUrl, ...powerPlatformTuning(options, preflight ? { maxRetries: 1, timeoutMs: 20_000, max429Retries: 2, maxRetryAfterMs: 15_000 } : {}) });
 }
 
@@ -340,7 +340,7 @@ async function updateCreatedEnvironment(api: EnvironmentApi, id: string, olds: P
 }
 
 /** `delete`: never an adopted environment; a created one only with `deleteOnDestroy`, else the log says it stays. */
-async function deleteEnvironment(options: PowerPlatformEnvironmentProviderOptions, id: string, props: PowerPlatformEnvironmentOutputs): Promise<void> {
+async function deleteEnvironment(options: PowerPlatformEnvironmentDynamicProviderOptions, id: string, props: PowerPlatformEnvironmentOutputs): Promise<void> {
   const i = clean(props);
   const log = pulumiLog();
   if (i.mode === "adopt") {
@@ -355,7 +355,7 @@ async function deleteEnvironment(options: PowerPlatformEnvironmentProviderOption
 }
 
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
-export function createPowerPlatformEnvironmentProvider(options: PowerPlatformEnvironmentProviderOptions = {}): PowerPlatformEnvironmentProvider {
+export function createPowerPlatformEnvironmentDynamicProvider(options: PowerPlatformEnvironmentDynamicProviderOptions = {}): PowerPlatformEnvironmentDynamicProvider {
   const connect = (bapUrl: string, preflight = false) => connectEnvironmentApi(options, bapUrl, preflight);
   return {
     async check(oldsRaw, newsRaw) {

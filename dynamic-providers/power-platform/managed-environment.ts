@@ -15,7 +15,7 @@
  * Serialized with its resources: plain functions and data only.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { DataverseProviderOptions } from "../dataverse";
+import type { DataverseDynamicProviderOptions } from "../dataverse";
 import { changedIgnoringCase, checkResult, cleanInputs, isKnown, pulumiLog, type ProviderWithoutConfigure } from "../common";
 import { DEFAULT_BAP_URL, MANAGED_PROTECTION_LEVEL, powerPlatformTuning } from "./admin-api";
 import { PowerPlatformEnvironmentError, createEnvironmentApi } from "./environment-api";
@@ -43,7 +43,7 @@ export interface PowerPlatformManagedEnvironmentDynamicProviderOptions extends D
   maxPollIntervalMs?: number;
 }
 
-export function createPowerPlatformManagedEnvironmentProvider(options: PowerPlatformManagedEnvironmentProviderOptions = {}): PowerPlatformManagedEnvironmentProvider {
+export function createPowerPlatformManagedEnvironmentDynamicProvider(options: PowerPlatformManagedEnvironmentDynamicProviderOptions = {}): PowerPlatformManagedEnvironmentDynamicProvider {
   const connect = (bapUrl: string) => createEnvironmentApi({ bapUrl, ...powerPlatformTuning(options) });
 
   const ensureManaged = async (i: PowerPlatformManagedEnvironmentInputs): Promise<PowerPlatformManagedEnvironmentOutputs> => {

@@ -82,7 +82,7 @@ export interface PowerPlatformPolicyLinkDynamicProviderOptions extends Dataverse
 }
 
 /** The admin API for `bapUrl`, tuned from the process's environment. */
-function connectAdminApi(options: PowerPlatformPolicyLinkProviderOptions, bapUrl: string): api.AdminApi {
+function connectAdminApi(options: PowerPlatformPolicyLinkDynamicProviderOptions, bapUrl: string): api.AdminApi {
   return api.createAdminApi({ bapUrl, ...api.powerPlatformTuning(options, {}, ENV_CLIENT_OPTIONS) });
 }
 
@@ -147,7 +147,7 @@ async function unlinkIfLinked(admin: api.AdminApi, i: PowerPlatformPolicyLinkInp
 }
 
 /** Build the provider. `options` are captured into the serialized closure: plain data only. */
-export function createPowerPlatformPolicyLinkProvider(options: PowerPlatformPolicyLinkProviderOptions = {}): PowerPlatformPolicyLinkProvider {
+export function createPowerPlatformPolicyLinkDynamicProvider(options: PowerPlatformPolicyLinkDynamicProviderOptions = {}): PowerPlatformPolicyLinkDynamicProvider {
   const connect = (bapUrl: string) => connectAdminApi(options, bapUrl);
   return {
     async check(_olds, news) {

@@ -127,7 +127,7 @@ export async function startDoctorWorld(stack = "dev", now = new Date()): Promise
     stores: [{ ...DEMO_STORE }, { ...WINTER_STORE }],
     tokens: [{ token: TOKENS.bigcommerce, storeHash: DEMO_STORE.hash, scopes: IOM_SCOPES }, { token: TOKENS.bigcommerceWinter, storeHash: WINTER_STORE.hash, scopes: IOM_SCOPES }],
   });
-  const bap = config.powerPlatform
+  const bap = config.powerPlatformVnet
     ? await startAdminEmulator({ id: environmentId, vnets: { policyId: POLICY_SYSTEM_ID.split("/").pop()!, location: "europe", id: POLICY_ARM_ID, systemId: POLICY_SYSTEM_ID, linkStatus: "Linked" } })
     : undefined;
 

@@ -379,7 +379,7 @@ describe("BigCommerceApiCheck provider", () => {
 
     it("read of a state whose apiBaseUrl is another host refuses it and sends the token nowhere", async () => {
       const created = await provider.create(inputs());
-      const p = createBigCommerceApiCheckProvider({ tuning: FAST });
+      const p = createBigCommerceApiCheckDynamicProvider({ tuning: FAST });
       await p.configure({ config: { get: () => GOOD, require: () => GOOD } });
       emu.resetLog();
       // A state written when any https host was accepted (or edited by hand).

@@ -7,7 +7,7 @@ import axios from "axios";
 import { DataverseEmulator, Row } from "../../emulators/dataverse";
 import { TableDef, iomTables2021, iomTablesLater } from "../../emulators/dataverse-schema";
 import { FAST, TOKEN, productMappingInputs } from "../../emulators/dataverse-harness";
-import { createIomMappingSetProvider, IomMappingSetInputs, IomMappingSetOutputs, rowsOfInputs } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetDynamicProvider, IomMappingSetInputs, IomMappingSetOutputs, rowsOfInputs } from "../../dynamic-providers/dataverse/provider";
 import { englishLabel, matchScore } from "../../dynamic-providers/dataverse/schema";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 import { captureConsolePerTest } from "../support/console";
