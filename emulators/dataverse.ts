@@ -36,7 +36,7 @@
  *   not a member of the organization.";
  * - `requestLog`: every API request with its arrival and response times and status, so a test can
  *   check that nothing arrived during a Retry-After pause;
- * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` before each response;
+ * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` from the start of a request's work to its response;
  * - faults: `fault({ kind, times, match })` with kinds `5xx`, `drop` (socket closed before the
  *   request is processed), `dropAfterCommit` (processed, then the socket is closed), `batchPart`
  *   (a $batch operation fails with 500), `429`, `revoke` (the token is revoked as the request
@@ -427,11 +427,12 @@ export class DataverseEmulator {
       }
       if (!url.pathname.startsWith(API)) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${url.pathname}'.`);
       if (this.held) await new Promise<void>((resolve) => this.held?.push(resolve));
+      const started = Date.now();
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
       entry.rows = result.rows;
       this.stats.rowsRead += result.readRows ?? 0;
-      const ms = await this.delay(result.rows, result.readRows ?? 0);
+      const ms = await this.delay(result.rows, result.readRows ?? 0, Date.now() - started);
       this.execWindow.push({ t: now, ms });
       if (dropAfter) {
         req.socket.destroy();
@@ -447,10 +448,14 @@ export class DataverseEmulator {
     }
   }
 
-  /** Wait the modelled execution time; returns it. */
-  private async delay(rows: number, readRows: number): Promise<number> {
+  /**
+   * Wait the modelled execution time, of which the emulator's own work on the request (`spentMs`)
+   * is a part: the model is the service's time, and a big request's parsing here is not extra
+   * service time. Returns the modelled time.
+   */
+  private async delay(rows: number, readRows: number, spentMs = 0): Promise<number> {
     const ms = this.opts.latencyPerRequestMs + rows * this.opts.latencyPerRowMs + readRows * this.opts.latencyPerReadRowMs;
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    if (ms - spentMs > 0) await new Promise((r) => setTimeout(r, ms - spentMs));
     return ms;
   }
 
