@@ -23,7 +23,8 @@
  *
  * The floor of a phase: the rows it moves × their per-row cost ÷ the parallelism the service
  * recommends (x-ms-dop-hint), or, when its execution time passes the service's 20 minutes per
- * 5-minute window, 5 minutes per 20 minutes beyond the first; plus its dependent round trips × the
+ * 5-minute sliding window, a window per 20 minutes beyond the first and the rest at that
+ * parallelism; plus its dependent round trips × the
  * request latency (full sync 6:
  * table list → mapping table's columns → referenced tables → provider id → existing rows ∥ target
  * names ∥ groups ∥ bulk support → writes; 1% change 3: rows touched → names ∥ bulk support →
@@ -179,7 +180,12 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
   // protection API limits"): past that much work, 20 minutes more takes 5 minutes of wall time
   // whatever the parallelism (the write-bound model's 200,000 rows are 33 minutes of execution).
   const execMs = s.rowsWritten * model.rowMs + s.rowsRead * model.readRowMs + s.requests * model.latencyMs;
-  const execFloorMs = execMs <= EXEC_LIMIT_MS ? 0 : (EXEC_WINDOW_MS * (execMs - EXEC_LIMIT_MS)) / EXEC_LIMIT_MS;
+  // The window slides: whatever runs in the last 5 minutes of a phase is at most 20 minutes of
+  // execution, and the rest must run before them at most `dop` at a time; so past 20 minutes a
+  // phase takes a full window per 20 minutes beyond the first, plus what is left over at the
+  // parallelism (200,000 rows write-bound: 5 minutes + 13.3 minutes / 52 = 315 s).
+  const fullWindows = Math.max(0, Math.ceil(execMs / EXEC_LIMIT_MS) - 1);
+  const execFloorMs = fullWindows === 0 ? 0 : fullWindows * EXEC_WINDOW_MS + (execMs - fullWindows * EXEC_LIMIT_MS) / model.dop;
   const floorMs = Math.max((s.rowsWritten * model.rowMs + s.rowsRead * model.readRowMs) / model.dop, execFloorMs) + DEPENDENT_ROUND_TRIPS[name] * model.latencyMs;
   const ms = rs.reduce((t, r) => t + (r.ms ?? 0), 0);
   const rssMB = Math.round((Math.max(...rs.map((r) => r.maxRssKB ?? 0)) * 1024) / 1e6);

@@ -4,6 +4,7 @@
 // jest.config.js maps the shim here, and TypeScript is loaded on first use. Outside Jest (the
 // program, `npm run plan`, the provider host) nothing changes.
 let ts;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the point is to require it late
 const load = () => (ts ??= require("typescript"));
 module.exports = new Proxy(
   {},
