@@ -8,7 +8,7 @@
  *   [RBAC] "Troubleshoot Azure RBAC": a caller without the action gets 403 AuthorizationFailed.
  */
 import * as http from "http";
-import type { AddressInfo, Socket } from "net";
+import { listenLocally, type LocalServer } from "./local-server";
 
 export const SUBSCRIPTION = "11111111-2222-3333-4444-555555555555";
 
@@ -36,8 +36,7 @@ export class ArmEmulator {
   url = "";
   private readonly pending = new Map<string, number>();
   private faults: ArmFault[] = [];
-  private server?: http.Server;
-  private sockets = new Set<Socket>();
+  private listening?: LocalServer;
 
   constructor(readonly token = "arm-token") {}
 
@@ -50,19 +49,13 @@ export class ArmEmulator {
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.on("connection", (s) => {
-      this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.listening = await listenLocally(http.createServer((req, res) => this.handle(req, res)));
+    this.url = this.listening.url;
     return this;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await this.listening?.stop();
   }
 
   /** A Registering state moves on after `pollsToRegister` reads. */

@@ -10,7 +10,7 @@
  */
 import * as http from "http";
 import { randomUUID } from "crypto";
-import type { AddressInfo, Socket } from "net";
+import { listenLocally, type LocalServer } from "./local-server";
 
 export interface EmulatedEnvironment {
   id: string;
@@ -54,8 +54,7 @@ export class PowerPlatformAdminEmulator {
   retryAfterSeconds = "0.01";
   url = "";
   protected faults: AdminFault[] = [];
-  private server?: http.Server;
-  private sockets = new Set<Socket>();
+  private listening?: LocalServer;
 
   constructor(readonly token = "bap-token") {}
 
@@ -76,19 +75,13 @@ export class PowerPlatformAdminEmulator {
   }
 
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on("connection", (s: Socket) => {
-      this.sockets.add(s);
-      s.on("close", () => this.sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.listening = await listenLocally(http.createServer((req, res) => void this.handle(req, res)));
+    this.url = this.listening.url;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.listening?.stop();
   }
 
   protected send(res: http.ServerResponse, req: { method: string; path: string }, status: number, body?: unknown, headers: Record<string, string> = {}): void {

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as https from "https";
 import * as os from "os";
 import * as path from "path";
-import type { AddressInfo, Socket } from "net";
+import { listenLocally } from "./local-server";
 import type { IncomingMessage, ServerResponse } from "http";
 
 export interface TestCertificate {
@@ -46,7 +46,6 @@ export interface JsonServer {
 /** A JSON-speaking https server on 127.0.0.1 and a random port; `handle` gets the request body as text. */
 export async function startHttpsServer(handle: (req: IncomingMessage, body: string, res: ServerResponse) => void | Promise<void>): Promise<JsonServer> {
   const { cert, key } = testCertificate();
-  const sockets = new Set<Socket>();
   const server = https.createServer({ cert, key }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -57,18 +56,8 @@ export async function startHttpsServer(handle: (req: IncomingMessage, body: stri
       });
     });
   });
-  server.on("connection", (s: Socket) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  const { url, stop } = await listenLocally(server);
+  return { url, close: stop };
 }
 
 export function sendJson(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {

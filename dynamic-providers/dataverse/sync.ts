@@ -669,6 +669,30 @@ function baseOutputs(run: SyncRun): Omit<SyncOutputs, "applied" | "appliedHash" 
  * read back when Dataverse answers, else worked out from what the pass read and the writes it
  * confirmed (a revoked token answers nothing), else the previous state. The message says which.
  */
+/**
+ * Read, plan and apply, up to three passes, until no create's outcome is uncertain (one that timed
+ * out may exist or not: the next read tells). Returns the first pass's plan. Once anything may have
+ * been written, every failure carries the state of what exists (partialState throws it).
+ */
+async function converge(run: SyncRun, names: NameIds, read: (pass: number) => Promise<RemoteRow[]>, planOf: (remote: RemoteRow[]) => Plan): Promise<Plan> {
+  let first: Plan | undefined;
+  try {
+    for (let pass = 1; pass <= 3; pass++) {
+      const remote = await read(pass);
+      const plan = planOf(remote);
+      first ??= plan;
+      const uncertain = await applyPlan(run, names, plan, remote, pass);
+      if (uncertain === 0) break;
+      run.log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
+      if (pass === 3) return await partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
+    }
+  } catch (e) {
+    if ((e as SyncError).partial || !run.current) throw e;
+    return partialState(run, `${run.label}: sync stopped: ${(e as Error).message}`);
+  }
+  return first!;
+}
+
 async function partialState(run: SyncRun, message: string): Promise<never> {
   const { client, olds, rows } = run;
   const all = [...rows.desired, ...rows.previous];
@@ -836,22 +860,8 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   };
   const names: NameIds = { targets: new Map(), groups: new Map(), accounts: new Map() };
   let first: Plan | undefined;
-  if (touched > 0) {
-    try {
-      for (let pass = 1; pass <= 3; pass++) {
-        const remote = await read();
-        const plan = computePlan(desired, remote, seed, inputs.adoptExisting, previous);
-        first ??= plan;
-        const uncertain = await applyPlan(run, names, plan, remote, pass);
-        if (uncertain === 0) break;
-        log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
-        if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
-      }
-    } catch (e) {
-      if ((e as SyncError).partial || !run.current) throw e;
-      return partialState(run, `${run.label}: sync stopped: ${(e as Error).message}`);
-    }
-  } else log("info", `${run.label}: no row changed; nothing to read or write`);
+  if (touched > 0) first = await converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous));
+  else log("info", `${run.label}: no row changed; nothing to read or write`);
   const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
   const ownedCount = Math.max(0, Math.min(rowCount, (olds.ownedCount ?? 0) + plan.add.length - plan.remove.length));
   const { total } = run;
@@ -890,25 +900,13 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     total: { added: 0, changed: 0, removed: 0, adopted: 0, unchanged: 0, requests: 0 },
   };
   const names = startNameLookups(run);
-  let first: Plan | undefined;
   let lastRemote: RemoteRow[] = [];
-  try {
-    for (let pass = 1; pass <= 3; pass++) {
-      lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
-      firstRemote = undefined;
-      const plan = computePlan(rows.desired, lastRemote, seed, inputs.adoptExisting, rows.previous);
-      if (!first) first = plan;
-      const uncertain = await applyPlan(run, names, plan, lastRemote, pass);
-      if (uncertain === 0) break;
-      log("warn", `${run.label}: ${uncertain} create(s) had an unknown outcome; re-reading to converge (pass ${pass + 1})`);
-      if (pass === 3) return partialState(run, `${run.label}: ${uncertain} create(s) still uncertain after 3 passes`);
-    }
-  } catch (e) {
-    // Once anything may have been written, every failure carries the state of what exists.
-    if ((e as SyncError).partial || !run.current) throw e;
-    return partialState(run, `${run.label}: sync stopped: ${(e as Error).message}`);
-  }
-  const plan = first!;
+  const readAll = async (pass: number) => {
+    lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
+    firstRemote = undefined;
+    return lastRemote;
+  };
+  const plan = await converge(run, names, readAll, (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous));
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   const { total } = run;
   return {
