@@ -6,18 +6,14 @@ import tseslint from "typescript-eslint";
 // way round. bench/ reuses the test doubles but not the tests; the test doubles stand without the
 // tests. Import strings are matched, so a pattern names a folder with the slash after it
 // (dynamic-providers/dataverse/plan.ts is a file).
-const NOT_FROM_TESTS_BENCH_OR_PLAN = {
-  regex: "^(\\./|(\\.\\./)+)(tests|bench|plan|emulators)/",
-  message: "Product code (what `pulumi up` and the doctor load) must not import tests/, bench/, the offline plan (plan/) or the test doubles (emulators/).",
-};
-const NOT_FROM_TESTS = {
-  regex: "^(\\./|(\\.\\./)+)tests/",
-  message: "bench/ and the test doubles (emulators/) must not import tests/: move what both need into emulators/.",
-};
-const NOT_FROM_BENCH = {
-  regex: "^(\\./|(\\.\\./)+)bench/",
-  message: "The test doubles (emulators/) must not import bench/.",
-};
+/** A rule against importing any of these top-level folders, from wherever the importer sits. */
+const importsOf = (folders, message) => ({ regex: `^(\\./|(\\.\\./)+)(${folders.join("|")})/`, message });
+const NOT_FROM_TESTS_BENCH_OR_PLAN = importsOf(
+  ["tests", "bench", "plan", "emulators"],
+  "Product code (what `pulumi up` and the doctor load) must not import tests/, bench/, the offline plan (plan/) or the test doubles (emulators/).",
+);
+const NOT_FROM_TESTS = importsOf(["tests"], "bench/ and the test doubles (emulators/) must not import tests/: move what both need into emulators/.");
+const NOT_FROM_BENCH = importsOf(["bench"], "The test doubles (emulators/) must not import bench/.");
 // dynamic-providers/common.ts is shared by all; another provider's files only through its index.ts.
 const OTHER_PROVIDER_INTERNALS = {
   regex: "^\\.\\./(?!common$)[\\w-]+/(?!index$)[\\w.-]+",
