@@ -28,3 +28,40 @@ export async function listenLocally(server: http.Server | https.Server): Promise
     },
   };
 }
+
+/**
+ * An emulator of a JSON API on a local server: the request log tests count, the faults they queue,
+ * and the JSON answer that logs itself. Subclasses answer in `handle`.
+ */
+export abstract class JsonApiEmulator<Fault> {
+  readonly log: { method: string; path: string; status: number; body?: unknown }[] = [];
+  url = "";
+  protected faults: Fault[] = [];
+  private listening?: LocalServer;
+
+  fault(f: Fault): void {
+    this.faults.push(f);
+  }
+
+  count(method: string, pathPart: string): number {
+    return this.log.filter((l) => l.method === method && l.path.includes(pathPart)).length;
+  }
+
+  async start(): Promise<string> {
+    this.listening = await listenLocally(http.createServer((req, res) => void this.handle(req, res)));
+    this.url = this.listening.url;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.listening?.stop();
+  }
+
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  protected send(res: http.ServerResponse, req: { method: string; path: string }, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+    this.log.push({ method: req.method, path: req.path, status, body });
+    res.writeHead(status, body === undefined ? headers : { ...headers, "Content-Type": "application/json; charset=utf-8" });
+    res.end(body === undefined ? undefined : JSON.stringify(body));
+  }
+}

@@ -10,7 +10,7 @@
  */
 import * as http from "http";
 import { randomUUID } from "crypto";
-import { listenLocally, type LocalServer } from "./local-server";
+import { JsonApiEmulator } from "./local-server";
 
 export interface EmulatedEnvironment {
   id: string;
@@ -43,20 +43,18 @@ export interface Operation {
 
 export type AdminFault = { kind: "429" | "503" | "403"; times: number; match?: (method: string, path: string) => boolean } | { kind: "operationFails"; times: number; message: string };
 
-export class PowerPlatformAdminEmulator {
+export class PowerPlatformAdminEmulator extends JsonApiEmulator<AdminFault> {
   readonly environments = new Map<string, EmulatedEnvironment>();
   readonly policies = new Map<string, EmulatedPolicy>();
   readonly operations = new Map<string, Operation>();
-  readonly log: { method: string; path: string; status: number; body?: unknown }[] = [];
   /** Polls an operation takes (NotStarted, Running..., then done). */
   pollsPerOperation = 3;
   /** Retry-After seconds on 202 and on operation polls ([PS] old scripts poll "every retry-after seconds"). */
   retryAfterSeconds = "0.01";
-  url = "";
-  protected faults: AdminFault[] = [];
-  private listening?: LocalServer;
 
-  constructor(readonly token = "bap-token") {}
+  constructor(readonly token = "bap-token") {
+    super();
+  }
 
   addEnvironment(e: EmulatedEnvironment): void {
     this.environments.set(e.id.toLowerCase(), e);
@@ -66,35 +64,11 @@ export class PowerPlatformAdminEmulator {
     this.policies.set(p.systemId.toLowerCase(), p);
   }
 
-  fault(f: AdminFault): void {
-    this.faults.push(f);
-  }
-
-  count(method: string, pathPart: string): number {
-    return this.log.filter((l) => l.method === method && l.path.includes(pathPart)).length;
-  }
-
-  async start(): Promise<string> {
-    this.listening = await listenLocally(http.createServer((req, res) => void this.handle(req, res)));
-    this.url = this.listening.url;
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    await this.listening?.stop();
-  }
-
-  protected send(res: http.ServerResponse, req: { method: string; path: string }, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-    this.log.push({ method: req.method, path: req.path, status, body });
-    res.writeHead(status, body === undefined ? headers : { ...headers, "Content-Type": "application/json; charset=utf-8" });
-    res.end(body === undefined ? undefined : JSON.stringify(body));
-  }
-
   protected error(code: string, message: string) {
     return { error: { code, message } };
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString("utf8");

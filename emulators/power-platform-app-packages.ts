@@ -12,7 +12,7 @@
  */
 import * as http from "http";
 import { randomUUID } from "crypto";
-import { listenLocally, type LocalServer } from "./local-server";
+import { JsonApiEmulator } from "./local-server";
 
 /** [TF-APP] constants.APPLICATION_API_VERSION, the version the [REST] pages document. */
 const API_VERSION = "2022-03-01-preview";
@@ -42,20 +42,18 @@ export type PackageFault =
   /** The next install requests answer 409 (another operation on the environment; [TF]'s callers wait on 409). */
   | { kind: "conflict"; times: number };
 
-export class PowerPlatformAppPackagesEmulator {
+export class PowerPlatformAppPackagesEmulator extends JsonApiEmulator<PackageFault> {
   /** Per environment id (lower case): the packages offered to it. */
   readonly packages = new Map<string, EmulatedPackage[]>();
   readonly operations = new Map<string, InstallOperation>();
-  readonly log: { method: string; path: string; status: number }[] = [];
   pollsPerOperation = 3;
   retryAfterSeconds = "0.01";
   /** Answer installs with 200 and the InstancePackage ([REST]) instead of 202 with Operation-Location ([TF-APP]). */
   answerInstallWith200 = false;
-  url = "";
-  private faults: PackageFault[] = [];
-  private listening?: LocalServer;
 
-  constructor(readonly token = "pp-api-token") {}
+  constructor(readonly token = "pp-api-token") {
+    super();
+  }
 
   /** Offers IOM (and another package, as the [TF-APP] fixture lists several) to an environment. */
   offer(environmentId: string, packages: EmulatedPackage[] = [iomPackage(), { uniqueName: "MicrosoftFormsPro", applicationName: "Dynamics 365 Customer Voice", version: "2.0.0.45", state: "None" }]): void {
@@ -66,30 +64,6 @@ export class PowerPlatformAppPackagesEmulator {
     return this.packages.get(environmentId.toLowerCase())?.find((p) => p.uniqueName === uniqueName);
   }
 
-  fault(f: PackageFault): void {
-    this.faults.push(f);
-  }
-
-  count(method: string, pathPart: string): number {
-    return this.log.filter((l) => l.method === method && l.path.includes(pathPart)).length;
-  }
-
-  async start(): Promise<string> {
-    this.listening = await listenLocally(http.createServer((req, res) => void this.handle(req, res)));
-    this.url = this.listening.url;
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    await this.listening?.stop();
-  }
-
-  private send(res: http.ServerResponse, req: { method: string; path: string }, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-    this.log.push({ method: req.method, path: req.path, status });
-    res.writeHead(status, body === undefined ? headers : { ...headers, "Content-Type": "application/json; charset=utf-8" });
-    res.end(body === undefined ? undefined : JSON.stringify(body));
-  }
-
   private error(code: string, message: string) {
     return { error: { code, message } };
   }
@@ -98,7 +72,7 @@ export class PowerPlatformAppPackagesEmulator {
     return `${this.url}/appmanagement/environments/${op.environmentId}/operations/${op.id}?api-version=${API_VERSION}`;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     for await (const _ of req) void _; // drain the body; nothing here reads it
     const url = new URL(req.url ?? "/", "http://x");
     const r = { method: req.method ?? "GET", path: url.pathname };
