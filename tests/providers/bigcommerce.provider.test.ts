@@ -77,8 +77,16 @@ describe("BigCommerceApiCheck provider", () => {
 
   describe("create with a valid token", () => {
     it("returns the store's details and the verified scopes, with one concurrent request per scope plus one", async () => {
-      emu.setLatency(50); // long enough for the requests to overlap visibly
-      const result = await patientProvider.create(inputs()).finally(() => emu.setLatency(0));
+      // A barrier, not latency: every answer is held until all the requests have arrived, so they
+      // are in flight together however loaded the machine is.
+      const release = emu.holdAnswers();
+      const creating = patientProvider.create(inputs());
+      try {
+        for (const until = Date.now() + 10_000; emu.requests.length < DEFAULT_SCOPES.length + 1 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+      } finally {
+        release();
+      }
+      const result = await creating;
       expect(result.id).toBe("abc123");
       expect(result.outs).toMatchObject({
         storeId: 1001234,
