@@ -5,6 +5,8 @@
  *   npm run bench:mappings                                  # 10,000, 50,000 and 200,000 rows, both models
  *   BENCH_SIZES=10000,50000 BENCH_MODELS=request-bound ...  # a subset
  *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts /tmp/prof/<phase>.cpuprofile
+ *   BENCH_EMULATOR_PROF=/tmp/eprof ...                      # the emulator's profile (is it the bottleneck?)
+ *   BENCH_LOG=1 ...                                         # each phase's request log, with arrival and answer times
  *
  * Two latency models, both with the service's 5,000-row pages and its limits (52 concurrent
  * requests; 6,000 requests and 20 minutes of execution time per 5 minutes):
@@ -70,7 +72,9 @@ interface Emu {
 
 async function startEmulator(model: Model, products: number): Promise<Emu> {
   const opts = { token: TOKEN, products, latencyPerRequestMs: model.latencyMs, latencyPerRowMs: model.rowMs, latencyPerReadRowMs: model.readRowMs, maxConcurrent: 52, dopHint: model.dop, maxPageSize: PAGE };
-  const proc = spawn(process.execPath, ["--max-old-space-size=4096", "-r", "ts-node/register/transpile-only", path.join(ROOT, "emulators/dataverse-server.ts"), JSON.stringify(opts)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  // BENCH_EMULATOR_PROF=<dir>: a V8 CPU profile of the emulator's process, written when it stops.
+  const prof = process.env.BENCH_EMULATOR_PROF ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_EMULATOR_PROF)}`] : [];
+  const proc = spawn(process.execPath, [...prof, "--max-old-space-size=4096", "-r", "ts-node/register/transpile-only", path.join(ROOT, "emulators/dataverse-server.ts"), JSON.stringify(opts)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   const first = await new Promise<string>((resolve, reject) => {
     let buf = "";
     proc.stdout!.on("data", (d: Buffer) => {
