@@ -8,6 +8,7 @@
 import { createPowerPlatformEnvironmentDynamicProvider, type PowerPlatformEnvironmentInputs, type PowerPlatformEnvironmentOutputs } from "../../dynamic-providers/power-platform";
 import type { DetailedDiffResult } from "../../dynamic-providers/common";
 import { captureConsolePerTest } from "../support/console";
+import { DEV_ENVIRONMENT } from "../support/power-platform";
 import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 
 const provider = createPowerPlatformEnvironmentDynamicProvider({ client: { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 }, maxPollIntervalMs: 5 });
@@ -17,15 +18,7 @@ const logs = captureConsolePerTest();
 const create = (extra: Partial<PowerPlatformEnvironmentInputs> = {}): PowerPlatformEnvironmentInputs => ({
   mode: "create",
   environmentId: "",
-  displayName: "iom-retail-dev-weu",
-  description: "",
-  sku: "Sandbox",
-  location: "europe",
-  languageCode: 1033,
-  currencyCode: "EUR",
-  domainName: "iom-retail-dev-weu",
-  securityGroupId: "",
-  templates: ["D365_CDSSampleApp"],
+  ...DEV_ENVIRONMENT,
   deleteOnDestroy: false,
   expectedInstanceUrl: "",
   expectedOrganizationId: "",

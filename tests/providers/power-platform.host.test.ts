@@ -8,6 +8,7 @@
 import { PowerPlatformAppPackagesEmulator, startAppPackagesEmulator } from "../../emulators/power-platform-app-packages";
 import { PowerPlatformEnvironmentsEmulator, startEnvironmentsEmulator } from "../../emulators/power-platform-environments";
 import { serializedProvider } from "../support/program";
+import { DEV_ENVIRONMENT } from "../support/power-platform";
 import { hostCall, propsOf, startProviderHost, struct, type ProviderHost } from "../support/provider-host";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -42,15 +43,7 @@ describe("PowerPlatformEnvironment through the dynamic-provider host", () => {
   const urn = URN("Environment", "powerplatform-environment");
   const news = (extra: Obj = {}) => ({
     mode: "create",
-    displayName: "iom-retail-dev-weu",
-    description: "",
-    sku: "Sandbox",
-    location: "europe",
-    languageCode: 1033,
-    currencyCode: "EUR",
-    domainName: "iom-retail-dev-weu",
-    securityGroupId: "",
-    templates: ["D365_CDSSampleApp"],
+    ...DEV_ENVIRONMENT,
     deleteOnDestroy: true,
     bapUrl: bap.url,
     __provider: text.environment,
