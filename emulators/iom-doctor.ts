@@ -17,12 +17,8 @@
  * action reports ("429", "TooManyRequests") and BigCommerce's own message.
  */
 import type { DataverseEmulator, EmulatorOptions } from "./dataverse";
-import type { AttrDef, TableDef } from "./dataverse-schema";
-import { IOM_COLUMNS, IV_PARAMS, startIomEnvironment, type SeededIom } from "./iom-provider-tables";
-
-function table(logicalName: string, entitySetName: string, displayName: string, primaryName: string, attributes: AttrDef[]): TableDef {
-  return { logicalName, entitySetName, displayName, primaryId: `${logicalName}id`, primaryName, bulk: false, attributes: [{ logicalName: `${logicalName}id`, displayName, type: "Uniqueidentifier" }, ...attributes] };
-}
+import type { TableDef } from "./dataverse-schema";
+import { IOM_COLUMNS, IV_PARAMS, startIomEnvironment, table, type SeededIom } from "./iom-provider-tables";
 
 /** Invented columns of the logic definition table (for assertions only: the doctor discovers them). */
 export const LOGIC_COLUMNS = { name: "msdyn_qn4r8t", definition: "msdyn_qd7m2x", workflow: "msdyn_qw3k9p", logicType: "msdyn_qt5j1v" } as const;

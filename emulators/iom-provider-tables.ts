@@ -12,7 +12,8 @@
 import { DataverseEmulator, type EmulatorOptions } from "./dataverse";
 import type { AttrDef, TableDef } from "./dataverse-schema";
 
-function table(logicalName: string, entitySetName: string, displayName: string, primaryName: string, attributes: AttrDef[]): TableDef {
+/** A table without bulk messages (CreateMultiple is for tables that support it), its id column first. */
+export function table(logicalName: string, entitySetName: string, displayName: string, primaryName: string, attributes: AttrDef[]): TableDef {
   return {
     logicalName,
     entitySetName,
