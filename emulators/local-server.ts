@@ -57,6 +57,11 @@ export abstract class JsonApiEmulator<Fault> {
     await this.listening?.stop();
   }
 
+  /** The error body Microsoft's JSON APIs answer with. */
+  protected error(code: string, message: string) {
+    return { error: { code, message } };
+  }
+
   protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
 
   protected send(res: http.ServerResponse, req: { method: string; path: string }, status: number, body?: unknown, headers: Record<string, string> = {}): void {

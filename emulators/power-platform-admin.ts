@@ -64,10 +64,6 @@ export class PowerPlatformAdminEmulator extends JsonApiEmulator<AdminFault> {
     this.policies.set(p.systemId.toLowerCase(), p);
   }
 
-  protected error(code: string, message: string) {
-    return { error: { code, message } };
-  }
-
   protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);

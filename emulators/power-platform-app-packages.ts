@@ -64,10 +64,6 @@ export class PowerPlatformAppPackagesEmulator extends JsonApiEmulator<PackageFau
     return this.packages.get(environmentId.toLowerCase())?.find((p) => p.uniqueName === uniqueName);
   }
 
-  private error(code: string, message: string) {
-    return { error: { code, message } };
-  }
-
   private opUrl(op: InstallOperation): string {
     return `${this.url}/appmanagement/environments/${op.environmentId}/operations/${op.id}?api-version=${API_VERSION}`;
   }
