@@ -61,14 +61,14 @@ class Copy {
     fs.writeFileSync(at, after);
   }
 
-  /** A command the recipes name, in the copy; its output when it fails. */
-  async run(script: string, ...args: string[]): Promise<string> {
+  /** A command the recipes name, run by Node in the copy (paths relative to it); its output when it fails. */
+  async run(...args: string[]): Promise<string> {
     try {
-      const { stdout } = await run(process.execPath, [path.join(this.root, script), ...args], { cwd: this.root, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: "0" } });
+      const { stdout } = await run(process.execPath, args, { cwd: this.root, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: "0" } });
       return stdout;
     } catch (err) {
       const { stdout = "", stderr = "", message } = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`${script} ${args.join(" ")} failed in the copy:\n${message}\n${stdout.slice(-6000)}\n${stderr.slice(-6000)}`);
+      throw new Error(`node ${args.join(" ")} failed in the copy:\n${message}\n${stdout.slice(-6000)}\n${stderr.slice(-6000)}`);
     }
   }
 
@@ -191,8 +191,8 @@ test("the stack, config key, policy rule and mapping kind recipes, done as the R
     for (const [, perform] of RECIPES) perform(copy);
     // The recipes' own commands, in their order: generated docs first, then the plans (which also
     // judge the new rule and the new stack's config, and serialize the providers).
-    await copy.run("node_modules/ts-node/dist/bin.js", "--swc", "scripts/config-docs.ts");
-    await copy.run("node_modules/ts-node/dist/bin.js", "--swc", "plan/cli.ts", "--all", "--write");
+    await copy.run("-r", "./scripts/swc-register.js", "scripts/config-docs.ts");
+    await copy.run("-r", "./scripts/swc-register.js", "plan/cli.ts", "--all", "--write");
     expect(fs.existsSync(path.join(copy.root, "plan", "snapshots", `${STACK}.json`))).toBe(true);
     // The checks a forgotten step fails: types (StackConfig, the component's args), the generated
     // docs, the key's declaration and bad value, every stack's config and plan against the rules
