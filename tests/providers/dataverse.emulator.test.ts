@@ -87,6 +87,27 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(all).toHaveLength(13);
   });
 
+  it("pages in primary-key order (SQL Server's uniqueidentifier order) and reads a key range or a list of ids as the service does", async () => {
+    // SQL Server compares the last group first, then 4th, 3rd, 2nd, 1st (SqlGuid order).
+    const sqlKey = (id: string) => { const g = id.split("-"); const rev = (x: string) => x.match(/../g)!.reverse().join(""); return g[4] + g[3] + rev(g[2]) + rev(g[1]) + rev(g[0]); };
+    const ids = ["ffffffff-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002", "00000000-0000-0000-0001-000000000001", "10000000-0000-0000-0000-000000000001"];
+    for (const id of ids) emu.insert("account", { accountid: id, name: `A ${id}` });
+    emu.table("account").rows.delete(ids[3]); // deleted rows are not read
+    const pages: string[] = [];
+    for (let url: string | undefined = "accounts?$select=name"; url; ) {
+      const r = await call("GET", url, undefined, { Prefer: "odata.maxpagesize=2" });
+      pages.push(...(r.json.value as { accountid: string }[]).map((x) => x.accountid));
+      url = (r.json["@odata.nextLink"] as string | undefined)?.slice(api.length);
+    }
+    const all = emu.rows("account").map((r) => r.accountid!);
+    expect(pages).toEqual([...all].sort((a, b) => (sqlKey(a) < sqlKey(b) ? -1 : 1)));
+    expect(pages).not.toContain(ids[3]);
+    const inRange = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid ge ${ids[0]} and accountid lt ${ids[2]}`)}`);
+    expect((inRange.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual(all.filter((id) => sqlKey(id) >= sqlKey(ids[0]) && sqlKey(id) < sqlKey(ids[2])).sort((a, b) => (sqlKey(a) < sqlKey(b) ? -1 : 1)));
+    const byIds = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid eq ${ids[2]} or accountid eq ${ids[3]} or accountid eq ${ids[1]}`)}`);
+    expect((byIds.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual([ids[2], ids[1]]); // the last group decides first
+  });
+
   it("a row's @odata.etag changes with every update of the row, and only then (Web API conditional operations)", async () => {
     const etagOf = async () => {
       const r = await call("GET", "products?$select=productnumber,name&$top=1");
