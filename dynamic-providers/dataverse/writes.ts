@@ -253,7 +253,7 @@ async function sendBulk(
   try {
     // Encoded before the request: only the bytes stay alive while it is in flight, not up to
     // 1,000 row objects and their JSON text per request (52 requests at once).
-    r = await t.request("POST", path, { rawBody: bulkBody(table.logicalName, idx, get), headers: { "Content-Type": "application/json; charset=utf-8" } });
+    r = await t.request("POST", path, { rawBody: bulkBody(table.logicalName, idx, get), headers: { "Content-Type": "application/json; charset=utf-8" }, rows: idx.length });
   } catch (e) {
     if (mode === "create" && isDataverseError(e) && e.status === 0 && e.code === "network") {
       result.uncertain.push(...idx);
@@ -321,7 +321,7 @@ async function sendBatch(t: Transport, ops: BatchOp[], changeSetSize: number): P
       const idx = pending.slice(start, start + HARD_MAX_BATCH);
       const { contentType, body, units } = buildBatch(t.apiRoot, idx.map((i) => ops[i]), size);
       t.stats.writeRequests++;
-      const r = await t.request("POST", "$batch", { rawBody: Buffer.from(body, "utf8"), headers: { "Content-Type": contentType, Prefer: "odata.continue-on-error" } });
+      const r = await t.request("POST", "$batch", { rawBody: Buffer.from(body, "utf8"), headers: { "Content-Type": contentType, Prefer: "odata.continue-on-error" }, rows: idx.length });
       if (r.status !== 200) t.fail("POST", "$batch", r);
       const parsed = parseBatchResponse(r.headers["content-type"] ?? "", r.text, units, idx.length);
       parsed.forEach((p, j) => {
