@@ -218,20 +218,28 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   if (count === 0) return result;
   const state = { bulk: (await w.support.supportsMessage(table, action)) !== false };
   const written = Array.isArray(source) ? undefined : source.written;
+  /** Settles when the probe was answered: the other chunks are built meanwhile, and sent after. */
+  let probed: Promise<unknown> = Promise.resolve();
   const sendChunk = async (idx: number[]) => {
     const before = { failures: result.failures.length, uncertain: result.uncertain.length };
-    if (!(state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state)) === "done")) await sendAsBatch(w, table, mode, idx, get, result);
+    if (!(state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state, probed)) === "done")) await sendAsBatch(w, table, mode, idx, get, result);
     if (!written) return;
     // Every row of the chunk the service confirmed: neither failed nor of unknown outcome.
     const unconfirmed = new Set([...result.failures.slice(before.failures).map((f) => f.index), ...result.uncertain.slice(before.uncertain)]);
     for (const i of idx) if (!unconfirmed.has(i)) written(i);
   };
-  let from = 0;
-  if (state.bulk && !w.support.isConfirmed(table, action) && count > BULK_PROBE_ROWS) {
-    await sendChunk(Array.from({ length: BULK_PROBE_ROWS }, (_, i) => i));
-    from = BULK_PROBE_ROWS;
+  if (!(state.bulk && !w.support.isConfirmed(table, action) && count > BULK_PROBE_ROWS)) {
+    await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress);
+    return result;
   }
-  await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, from);
+  // The probe's round trip overlaps building the first chunks' bodies; they leave once it is
+  // answered (through $batch if the table refused it), so a refusal still costs one call.
+  const probe = sendChunk(Array.from({ length: BULK_PROBE_ROWS }, (_, i) => i));
+  probed = probe;
+  const rest = w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, BULK_PROBE_ROWS);
+  const [p, r] = await Promise.allSettled([probe, rest]);
+  if (p.status === "rejected") throw p.reason;
+  if (r.status === "rejected") throw r.reason;
   return result;
 }
 
@@ -245,15 +253,20 @@ async function sendBulk(
   get: (i: number) => Record<string, unknown>,
   result: WriteResult,
   state: { bulk: boolean },
+  probed: Promise<unknown>,
 ): Promise<"done" | "batch"> {
   const { t } = w;
   const path = `${table.entitySet}/Microsoft.Dynamics.CRM.${action}`;
+  // Encoded before the request: only the bytes stay alive while it is in flight, not up to
+  // 1,000 row objects and their JSON text per request (52 requests at once).
+  const body = bulkBody(table.logicalName, idx, get);
+  const probeFailed = await probed.then(() => undefined, (e: unknown) => ({ e }));
+  if (probeFailed) throw probeFailed.e; // the run stops: nothing more is sent
+  if (!state.bulk) return "batch"; // the probe was refused meanwhile
   t.stats.writeRequests++;
   let r: Resp;
   try {
-    // Encoded before the request: only the bytes stay alive while it is in flight, not up to
-    // 1,000 row objects and their JSON text per request (52 requests at once).
-    r = await t.request("POST", path, { rawBody: bulkBody(table.logicalName, idx, get), headers: { "Content-Type": "application/json; charset=utf-8" }, rows: idx.length });
+    r = await t.request("POST", path, { rawBody: body, headers: { "Content-Type": "application/json; charset=utf-8" }, rows: idx.length });
   } catch (e) {
     if (mode === "create" && isDataverseError(e) && e.status === 0 && e.code === "network") {
       result.uncertain.push(...idx);

@@ -267,6 +267,16 @@ describe("speed at the service's limits (issue 9 item 10)", () => {
     expect(Math.min(...writes.slice(1))).toBeGreaterThanOrEqual(490);
   });
 
+  it("the chunks after the 10-row probe leave only once it is answered (built while it is in flight)", async () => {
+    h = await startHarness({ dopHint: 4 }, { maxBatchSize: 500 }, 3000);
+    await h.provider.create(h.inputs(productRows(3000)));
+    expect(remoteState(h)).toEqual(productRows(3000));
+    const [probe, ...rest] = bulkCalls(h.emu.requestLog);
+    expect(probe.rows).toBe(10);
+    expect(rest.length).toBeGreaterThan(0);
+    for (const w of rest) expect(w.arrivedAt).toBeGreaterThanOrEqual(probe.respondedAt!);
+  });
+
   it("never more than 52 in flight, whatever the hint says", async () => {
     h = await startHarness({ dopHint: 80, maxConcurrent: 52, latencyPerRequestMs: 30 }, {}, 6000);
     await h.provider.create(h.inputs(productRows(6000)));
