@@ -67,8 +67,9 @@ export interface ClientOptions {
   operationTimeoutMs?: number;
   /**
    * Execution time this client's requests may take per `executionWindowMs` (the service allows 20
-   * minutes per 5-minute sliding window per user; "Service protection API limits"). Default 18
-   * minutes per 5; a request that would pass it waits for room instead of being throttled.
+   * minutes per 5-minute sliding window per user; "Service protection API limits"). Default 20
+   * minutes per 5 (elapsed time, which is at least what the service counts); a request that would
+   * pass it waits for room instead of being throttled.
    */
   executionBudgetMs?: number;
   executionWindowMs?: number;
@@ -132,6 +133,8 @@ export interface RequestOptions {
   retry?: boolean;
   /** Rows the request writes: its execution time is estimated from them (pacing.ts). */
   rows?: number;
+  /** Called as the request leaves, after any pacing wait (writes.ts times the service's work from then). */
+  onSent?: () => void;
 }
 
 /**
