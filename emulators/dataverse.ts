@@ -306,6 +306,7 @@ export class DataverseEmulator {
     const row = this.table(tableName).rows.get(id.toLowerCase());
     if (!row) throw new Error(`no row ${id} in ${tableName}`);
     Object.assign(row, patch, { __version: String(++this.seq) });
+    this.table(tableName).rows.changed();
   }
 
   rows(tableName: string): Row[] {
@@ -551,6 +552,7 @@ export class DataverseEmulator {
         const before = { ...existing };
         this.undo?.push(() => t.rows.set(id.toLowerCase(), before));
         Object.assign(existing, data, { __version: String(++this.seq) });
+        t.rows.changed();
       }
       else this.create(t, { ...data, [t.def.primaryId]: id.toLowerCase() });
       this.stats.rowsWritten++;
@@ -667,6 +669,7 @@ export class DataverseEmulator {
     }
     if (action === "UpdateMultiple") {
       for (const r of rows) Object.assign(t.rows.get(r[t.def.primaryId]!)!, r, { __version: String(++this.seq) });
+      t.rows.changed();
       this.stats.rowsWritten += rows.length;
       return { status: 204, headers: {}, rows: rows.length };
     }
@@ -721,6 +724,9 @@ export class DataverseEmulator {
     const compiled: Pred = filter ? compileFilter(filter, t.def) : () => true;
     // Read along the key index: the key-range terms hold for every row it yields.
     const pred = compiled.residual ?? compiled;
+    // Equality on another column: the rows come from that column's index. Small tables (fixtures
+    // that tests edit in place) are scanned.
+    const scope = compiled.scope ?? (compiled.lookup && t.rows.size >= 1000 ? { ids: t.rows.idsWhere(compiled.lookup.col, compiled.lookup.isString, compiled.lookup.values) } : undefined);
     const m = /odata\.maxpagesize=(\d+)/.exec(prefer);
     const pageSize = Math.min(this.opts.maxPageSize, m ? Number(m[1]) : this.opts.maxPageSize);
     const top = params.get("$top") ? Number(params.get("$top")) : undefined;
@@ -731,7 +737,7 @@ export class DataverseEmulator {
     let last = "";
     let more = false;
     const most = top ?? Infinity;
-    t.rows.scan(compiled.scope, after, (k, row) => {
+    t.rows.scan(scope, after, (k, row) => {
       if (!pred(row)) return true;
       if (out.length >= most) return false;
       if (out.length >= pageSize) {
@@ -1137,9 +1143,48 @@ class TableRows extends Map<string, StoredRow> {
   /** Ids added since the last ordered read, with their keys (worked out as they come). */
   private added?: { k: string; id: string }[];
 
+  /** Bumped by every write: the column indexes below are rebuilt after one. */
+  private version = 0;
+  private columns?: Map<string, { version: number; byValue: Map<string, string[]> }>;
+
   override set(id: string, row: StoredRow): this {
     if (!this.has(id)) (this.added ??= []).push({ k: sqlServerGuidOrder(id), id });
+    this.version++;
     return super.set(id, row);
+  }
+
+  override delete(id: string): boolean {
+    this.version++;
+    return super.delete(id);
+  }
+
+  /** A row's columns were changed in place. */
+  changed(): void {
+    this.version++;
+  }
+
+  /**
+   * Ids of the rows whose `col` equals one of `values` (lower-cased for strings), from an index on
+   * the column built on first use after a write: the service's lookups by an indexed column
+   * (alternate keys, "Define alternate keys to reference rows") cost no table scan.
+   */
+  idsWhere(col: string, isString: boolean, values: string[]): string[] {
+    this.columns ??= new Map();
+    let index = this.columns.get(col);
+    if (!index || index.version !== this.version) {
+      const byValue = new Map<string, string[]>();
+      for (const [id, row] of this) {
+        const v = row[col];
+        if (v === null || v === undefined) continue;
+        const k = isString ? v.toLowerCase() : v;
+        const ids = byValue.get(k);
+        if (ids) ids.push(id);
+        else byValue.set(k, [id]);
+      }
+      index = { version: this.version, byValue };
+      this.columns.set(col, index);
+    }
+    return values.flatMap((v) => index.byValue.get(v) ?? []);
   }
 
   private ordered(): { k: string; id: string }[] {
@@ -1196,6 +1241,8 @@ class TableRows extends Map<string, StoredRow> {
 type Pred = ((r: Row) => boolean) & {
   equalities?: Equality[];
   scope?: KeyScope;
+  /** Every matching row has `col` equal to one of `values` (lower-cased for strings). */
+  lookup?: { col: string; isString: boolean; values: string[] };
   /** An `and`'s terms; a term that is a key range on the primary key (`primaryRange`). */
   terms?: Pred[];
   primaryRange?: boolean;
@@ -1230,11 +1277,12 @@ function indexedOr(terms: Pred[]): Pred | undefined {
   }
   if (!best) return undefined;
   const { col, isString, byValue } = best;
-  return (r) => {
+  const or: Pred = (r) => {
     const v = r[col];
     if (v === null || v === undefined) return false;
     return (byValue.get(isString ? v.toLowerCase() : v) ?? []).some((t) => t(r));
   };
+  return Object.assign(or, { lookup: { col, isString, values: [...byValue.keys()] } });
 }
 
 function compileFilter(src: string, def: TableDef): Pred {
@@ -1265,7 +1313,7 @@ function compileFilter(src: string, def: TableDef): Pred {
     }
     if (terms.length === 1) return terms[0];
     const and: Pred = (r) => terms.every((t) => t(r));
-    return Object.assign(and, { equalities: terms.flatMap((t) => t.equalities ?? []), scope: andScope(terms), terms });
+    return Object.assign(and, { equalities: terms.flatMap((t) => t.equalities ?? []), scope: andScope(terms), terms, lookup: terms.find((t) => t.lookup)?.lookup });
   };
   const primary = (): Pred => {
     if (peek() === "(") {
@@ -1333,7 +1381,7 @@ function compileFilter(src: string, def: TableDef): Pred {
     // A string or id compared for equality: what indexedOr looks rows up by.
     const indexable = value !== null && (isString || attr!.type === "Uniqueidentifier" || isLookup(attr!));
     if (!indexable) return eq;
-    return Object.assign(eq, { equalities: [{ col, value: value!, isString }], scope: col === def.primaryId ? { ids: [value!] } : undefined });
+    return Object.assign(eq, { equalities: [{ col, value: value!, isString }], scope: col === def.primaryId ? { ids: [value!] } : undefined, lookup: { col, isString, values: [value!] } });
   };
   const p = orExpr();
   if (i !== tokens.length) fail(`unexpected '${tokens[i]}'`);

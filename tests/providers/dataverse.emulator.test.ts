@@ -108,6 +108,23 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect((byIds.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual([ids[2], ids[1]]); // the last group decides first
   });
 
+  it("a filter by column value on a large table finds the rows as they are after every write (its index follows them)", async () => {
+    seedEmulator(emu, 1200); // large enough for the column index
+    const find = async (numbers: string[]) => {
+      const f = numbers.map((n) => `productnumber eq '${n}'`).join(" or ");
+      const r = await call("GET", `products?$select=productnumber&$filter=${encodeURIComponent(f)}`);
+      return (r.json.value as { productnumber: string; productid: string }[]).map((x) => x.productnumber).sort();
+    };
+    const before = await find(["P-000500", "p-000700", "NOPE"]); // eq on text is case-insensitive
+    expect(before).toEqual(["P-000500", "P-000700"]);
+    const id = emu.rows("product").find((r) => r.productnumber === before[0])!.productid!;
+    expect((await call("PATCH", `products(${id})`, { productnumber: "RENAMED-1" }, { "If-Match": "*" })).status).toBe(204);
+    expect(await find(["RENAMED-1"])).toEqual(["RENAMED-1"]);
+    expect(await find([before[0]])).not.toContain(before[0]);
+    emu.update("product", id, { productnumber: "RENAMED-2" });
+    expect(await find(["RENAMED-1", "RENAMED-2"])).toEqual(["RENAMED-2"]);
+  });
+
   it("a row's @odata.etag changes with every update of the row, and only then (Web API conditional operations)", async () => {
     const etagOf = async () => {
       const r = await call("GET", "products?$select=productnumber,name&$top=1");
