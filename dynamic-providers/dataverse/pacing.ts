@@ -5,9 +5,11 @@
  * a growing backoff when the 429 names no wait).
  *
  * Execution time ("Service protection API limits": 20 minutes of combined execution time per
- * 5-minute sliding window): the client counts what its requests took (their elapsed time, which is
- * at least what the service counts), from when each was sent, plus what the requests in flight
- * will take (ms per row written, learnt from the answers). A request that would take the window
+ * 5-minute sliding window): the client counts what its requests took, from when each was sent,
+ * plus what the requests in flight will take (ms per row written, learnt from the answers). A
+ * request's elapsed time is at least what the service counts; a write's is counted at most at the
+ * fastest rate per row seen (+10%), so time it spent queued (behind the client's or the server's
+ * other work) is not taken for execution. A request that would take the window
  * past the budget waits until enough of the oldest ones leave the window, instead of being sent,
  * throttled with a Retry-After that grows with every request that arrives during it, and resent.
  *
@@ -18,7 +20,7 @@
  *
  * State lives in the closure of `createPacing`, one per client. Serialized with the providers.
  */
-import { sleep } from "../http";
+import { formatDuration, sleep } from "../http";
 
 type Log = (level: "info" | "warn" | "debug", message: string) => void;
 
@@ -134,20 +136,23 @@ function createExecutionBudget(o: PacingOptions) {
   const spent: { t: number; ms: number }[] = [];
   let spentMs = 0;
   let writeMsPerRow = 0;
+  /** The fastest ms per row seen on a write of 50 rows or more (the least queueing in it). */
+  let bestMsPerRow = 0;
+  const countedRate = () => (bestMsPerRow > 0 ? Math.min(writeMsPerRow, bestMsPerRow * 1.1) : writeMsPerRow);
   let readMs = 0;
   const inFlight = { rows: 0, reads: 0 };
   let lastLog = 0;
   const prune = (now: number) => {
     while (spent.length > 0 && spent[0].t + o.executionWindowMs + margin <= now) spentMs -= spent.shift()!.ms;
   };
-  const estimate = (rows: number) => (rows > 0 ? rows * writeMsPerRow : readMs);
+  const estimate = (rows: number) => (rows > 0 ? rows * countedRate() : readMs);
   return {
     /** How long a request writing `rows` rows must wait for room in the budget (0: none). */
     waitFor(rows: number): number {
       if (!Number.isFinite(o.executionBudgetMs)) return 0;
       const now = Date.now();
       prune(now);
-      const pending = inFlight.rows * writeMsPerRow + inFlight.reads * readMs;
+      const pending = inFlight.rows * countedRate() + inFlight.reads * readMs;
       let over = spentMs + pending + estimate(rows) - o.executionBudgetMs;
       // Nothing counted yet: send, whatever it costs (a single request is never refused).
       if (over <= 0 || spentMs + pending === 0) return 0;
@@ -161,7 +166,7 @@ function createExecutionBudget(o: PacingOptions) {
     waiting(ms: number): void {
       if (ms < 1000 || Date.now() - lastLog < 30_000) return;
       lastLog = Date.now();
-      o.log("info", `pacing to the service's execution-time limit (${Math.round(o.executionBudgetMs / 60_000)} min per ${Math.round(o.executionWindowMs / 60_000)} min window, "Service protection API limits"): waiting ${(ms / 1000).toFixed(1)} s`);
+      o.log("info", `pacing to the service's execution-time limit (${formatDuration(o.executionBudgetMs)} per ${formatDuration(o.executionWindowMs)} window, "Service protection API limits"): waiting ${formatDuration(ms)}`);
     },
     start(rows: number): Ticket {
       if (rows > 0) inFlight.rows += rows;
@@ -169,11 +174,13 @@ function createExecutionBudget(o: PacingOptions) {
       return { rows, sentAt: Date.now() };
     },
     finish(t: Ticket): void {
-      const ms = Date.now() - t.sentAt;
+      let ms = Date.now() - t.sentAt;
       if (t.rows > 0) {
         inFlight.rows -= t.rows;
         const per = ms / t.rows;
+        if (t.rows >= 50 && per > 0) bestMsPerRow = bestMsPerRow === 0 ? per : Math.min(bestMsPerRow, per);
         writeMsPerRow = writeMsPerRow === 0 ? per : writeMsPerRow * 0.7 + per * 0.3;
+        if (bestMsPerRow > 0) ms = Math.min(ms, t.rows * bestMsPerRow * 1.1);
       } else {
         inFlight.reads--;
         readMs = readMs === 0 ? ms : readMs * 0.7 + ms * 0.3;

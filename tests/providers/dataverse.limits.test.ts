@@ -356,6 +356,14 @@ describe("execution-time pacing (issue 21): 20 minutes of execution per 5-minute
     expect(typeof (await p.acquire(30, () => "must not wait"))).toBe("object");
   });
 
+  it("a write held up in a queue counts at the fastest rate per row seen (+10%), not its whole elapsed time", async () => {
+    const p = pacing();
+    await took(p, 100, 200); // 2 ms per row: the fastest seen
+    await took(p, 100, 700); // queued 500 ms: counted as 220 ms, not 700
+    // 200 + 220 = 420 spent; 250 rows at ~2.2 ms = 550 more: 970, within the 1,000 ms budget.
+    expect(typeof (await p.acquire(250, () => "must not wait"))).toBe("object");
+  });
+
   it("is off for a budget of Infinity, and the first request always goes", async () => {
     const p = createPacing({ maxConcurrency: 4, initialConcurrency: 4, maxRetryAfterMs: 1000, backoff: () => 1, executionBudgetMs: Number.POSITIVE_INFINITY, executionWindowMs: 60_000, log: () => undefined });
     await took(p, 1000, 10_000_000);
