@@ -726,7 +726,8 @@ export class DataverseEmulator {
     const pred = compiled.residual ?? compiled;
     // Equality on another column: the rows come from that column's index. Small tables (fixtures
     // that tests edit in place) are scanned.
-    const scope = compiled.scope ?? (compiled.lookup && t.rows.size >= 1000 ? { ids: t.rows.idsWhere(compiled.lookup.col, compiled.lookup.isString, compiled.lookup.values) } : undefined);
+    const large = t.rows.size >= 1000;
+    const scope = compiled.scope ?? (compiled.lookup && large ? { ids: t.rows.idsWhere(compiled.lookup.col, compiled.lookup.isString, compiled.lookup.values) } : undefined);
     const m = /odata\.maxpagesize=(\d+)/.exec(prefer);
     const pageSize = Math.min(this.opts.maxPageSize, m ? Number(m[1]) : this.opts.maxPageSize);
     const top = params.get("$top") ? Number(params.get("$top")) : undefined;
@@ -737,7 +738,9 @@ export class DataverseEmulator {
     let last = "";
     let more = false;
     const most = top ?? Infinity;
-    t.rows.scan(scope, after, (k, row) => {
+    // Small tables (the fixtures, which tests list and edit in place) are read in the order their
+    // rows were added; a large one, or a key range, in the key's order as the service pages.
+    const visit = (k: string, row: StoredRow) => {
       if (!pred(row)) return true;
       if (out.length >= most) return false;
       if (out.length >= pageSize) {
@@ -747,7 +750,9 @@ export class DataverseEmulator {
       out.push(project(row));
       last = k;
       return true;
-    });
+    };
+    if (!scope && (after.startsWith("n") || (!after && !large))) t.rows.scanAdded(after, visit);
+    else t.rows.scan(scope, after, visit);
     let text = `{"@odata.context":${JSON.stringify(`${this.url}${API}$metadata#${t.def.entitySetName}`)},"value":[${out.join(",")}]`;
     if (more) {
       const rest = url.search.replace(/^\?/, "").split("&").filter((p) => p && !p.startsWith("$skiptoken=") && !p.startsWith("%24skiptoken="));
@@ -1200,6 +1205,15 @@ class TableRows extends Map<string, StoredRow> {
       if (this.has(e.id) && merged[merged.length - 1]?.id !== e.id) merged.push(e);
     }
     return (this.sorted = merged);
+  }
+
+  /** Visit the rows in the order they were added, after the token `n<seq>` `after` (keys are hex). */
+  scanAdded(after: string, visit: (token: string, row: StoredRow) => boolean): void {
+    const from = after ? Number(after.slice(1)) : 0;
+    for (const row of this.values()) {
+      const seq = Number(row.__seq);
+      if (seq > from && !visit(`n${seq}`, row)) return;
+    }
   }
 
   /**
