@@ -36,7 +36,10 @@
  *   not a member of the organization.";
  * - `requestLog`: every API request with its arrival and response times and status, so a test can
  *   check that nothing arrived during a Retry-After pause;
- * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` from the start of a request's work to its response;
+ * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` from a request's arrival to its response
+ *   (requests are worked on side by side, as the service's web servers do);
+ * - reads in primary-key order: pages follow the key (SQL Server's uniqueidentifier order), a
+ *   key range or a list of ids is looked up by it, not scanned for ("Page results");
  * - faults: `fault({ kind, times, match })` with kinds `5xx`, `drop` (socket closed before the
  *   request is processed), `dropAfterCommit` (processed, then the socket is closed), `batchPart`
  *   (a $batch operation fails with 500), `429`, `revoke` (the token is revoked as the request
@@ -142,8 +145,8 @@ const GUID_RE = /^[0-9a-f-]{36}$/i;
 
 interface Table {
   def: TableDef;
-  /** `__seq`: insertion order (paging); `__version`: set by each update, the ETag when present. */
-  rows: Map<string, Row & { __seq?: string; __version?: string }>;
+  /** `__seq`: insertion order; `__version`: set by each update, the ETag when present. */
+  rows: TableRows;
   /** Precomputed lookups for request validation. */
   byName: Map<string, AttrDef>;
   /** Navigation property → its lookup and the table it references (a Customer lookup has one per table). */
@@ -206,7 +209,7 @@ export class DataverseEmulator {
       const def: TableDef = { ...shared, attributes: shared.attributes.map((a) => ({ ...a })) };
       const t: Table = {
         def,
-        rows: new Map(),
+        rows: new TableRows(),
         byName: new Map(def.attributes.map((a) => [a.logicalName, a])),
         byNav: new Map(def.attributes.flatMap((a) => refsOf(a).map((r) => [r.nav, { attr: a, table: r.table }] as const))),
       };
@@ -303,6 +306,7 @@ export class DataverseEmulator {
     const row = this.table(tableName).rows.get(id.toLowerCase());
     if (!row) throw new Error(`no row ${id} in ${tableName}`);
     Object.assign(row, patch, { __version: String(++this.seq) });
+    this.table(tableName).rows.changed();
   }
 
   rows(tableName: string): Row[] {
@@ -426,19 +430,28 @@ export class DataverseEmulator {
         return;
       }
       if (!url.pathname.startsWith(API)) throw new HttpError(404, "0x80060888", `Resource not found for the segment '${url.pathname}'.`);
-      if (this.held) await new Promise<void>((resolve) => this.held?.push(resolve));
-      const started = Date.now();
+      // Modelled from the request's arrival (or its release by holdAnswers): the service works on
+      // requests side by side (web servers in a farm; "Service protection API limits" counts per
+      // web server), so the time this single thread spent on other requests meanwhile is not
+      // added to this one's.
+      let workFrom = arrivedAt;
+      if (this.held) {
+        await new Promise<void>((resolve) => this.held?.push(resolve));
+        workFrom = Date.now();
+      }
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
       entry.rows = result.rows;
       this.stats.rowsRead += result.readRows ?? 0;
-      const ms = await this.delay(result.rows, result.readRows ?? 0, Date.now() - started);
+      // The answer encoded before the wait: the emulator's work is part of the modelled time.
+      const answer = encodeBody(result.body);
+      const ms = await this.delay(result.rows, result.readRows ?? 0, Date.now() - workFrom);
       this.execWindow.push({ t: now, ms });
       if (dropAfter) {
         req.socket.destroy();
         return;
       }
-      this.send(res, result.status, { ...headers, ...result.headers }, result.body);
+      this.sendEncoded(res, result.status, { ...headers, ...result.headers }, answer);
     } catch (e) {
       const err = e instanceof HttpError ? e : new HttpError(500, "0x80040216", `Internal error: ${(e as Error).message}`);
       if (err.status === 429) entry.retryAfterMs = parseFloat(err.headers["Retry-After"] ?? "0") * 1000;
@@ -449,9 +462,9 @@ export class DataverseEmulator {
   }
 
   /**
-   * Wait the modelled execution time, of which the emulator's own work on the request (`spentMs`)
-   * is a part: the model is the service's time, and a big request's parsing here is not extra
-   * service time. Returns the modelled time.
+   * Wait the modelled execution time, of which the time since the request arrived (`spentMs`: the
+   * emulator's own work on it, and on others meanwhile) is a part: the model is the service's
+   * time, and a big request's parsing here is not extra service time. Returns the modelled time.
    */
   private async delay(rows: number, readRows: number, spentMs = 0): Promise<number> {
     const ms = this.opts.latencyPerRequestMs + rows * this.opts.latencyPerRowMs + readRows * this.opts.latencyPerReadRowMs;
@@ -460,17 +473,13 @@ export class DataverseEmulator {
   }
 
   private send(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
+    this.sendEncoded(res, status, headers, encodeBody(body));
+  }
+
+  private sendEncoded(res: http.ServerResponse, status: number, headers: Record<string, string>, answer: { json: boolean; text?: string }): void {
     if (res.destroyed) return;
-    if (typeof body === "string") {
-      res.writeHead(status, headers);
-      res.end(body);
-    } else if (body === undefined) {
-      res.writeHead(status, headers);
-      res.end();
-    } else {
-      res.writeHead(status, { ...headers, "Content-Type": "application/json; odata.metadata=minimal" });
-      res.end(JSON.stringify(body));
-    }
+    res.writeHead(status, answer.json ? { ...headers, "Content-Type": "application/json; odata.metadata=minimal" } : headers);
+    res.end(answer.text);
   }
 
   private dispatch(method: string, url: URL, headers: http.IncomingHttpHeaders, body: string, now: number): InnerResult {
@@ -543,6 +552,7 @@ export class DataverseEmulator {
         const before = { ...existing };
         this.undo?.push(() => t.rows.set(id.toLowerCase(), before));
         Object.assign(existing, data, { __version: String(++this.seq) });
+        t.rows.changed();
       }
       else this.create(t, { ...data, [t.def.primaryId]: id.toLowerCase() });
       this.stats.rowsWritten++;
@@ -659,6 +669,7 @@ export class DataverseEmulator {
     }
     if (action === "UpdateMultiple") {
       for (const r of rows) Object.assign(t.rows.get(r[t.def.primaryId]!)!, r, { __version: String(++this.seq) });
+      t.rows.changed();
       this.stats.rowsWritten += rows.length;
       return { status: 204, headers: {}, rows: rows.length };
     }
@@ -708,41 +719,55 @@ export class DataverseEmulator {
       }
       if (k === "$skip") throw new HttpError(400, "0x80060888", "The query parameter $skip is not supported.");
     }
-    const project = this.projector(t, params); // validates $select / $expand even when nothing matches
+    const project = this.projector(t, params).text; // validates $select / $expand even when nothing matches
     const filter = params.get("$filter");
-    const pred = filter ? compileFilter(filter, t.def) : () => true;
+    const compiled: Pred = filter ? compileFilter(filter, t.def) : () => true;
+    // Read along the key index: the key-range terms hold for every row it yields.
+    const pred = compiled.residual ?? compiled;
+    // Equality on another column: the rows come from that column's index. Small tables (fixtures
+    // that tests edit in place) are scanned.
+    const large = t.rows.size >= 1000;
+    const scope = compiled.scope ?? (compiled.lookup && large ? { ids: t.rows.idsWhere(compiled.lookup.col, compiled.lookup.isString, compiled.lookup.values) } : undefined);
     const m = /odata\.maxpagesize=(\d+)/.exec(prefer);
     const pageSize = Math.min(this.opts.maxPageSize, m ? Number(m[1]) : this.opts.maxPageSize);
     const top = params.get("$top") ? Number(params.get("$top")) : undefined;
-    const after = Number(params.get("$skiptoken") ?? "0");
-    const out: unknown[] = [];
-    let last = 0;
+    // The service pages in primary-key order and its paging cookie names the last key returned
+    // ("Page results": the cookie holds the last record's id); the skiptoken here is that key.
+    const after = params.get("$skiptoken") ?? "";
+    const out: string[] = [];
+    let last = "";
     let more = false;
-    for (const row of t.rows.values()) {
-      const seq = Number(row.__seq);
-      if (seq <= after || !pred(row)) continue;
-      if (out.length >= (top ?? Infinity)) break;
+    const most = top ?? Infinity;
+    // Small tables (the fixtures, which tests list and edit in place) are read in the order their
+    // rows were added; a large one, or a key range, in the key's order as the service pages.
+    const visit = (k: string, row: StoredRow) => {
+      if (!pred(row)) return true;
+      if (out.length >= most) return false;
       if (out.length >= pageSize) {
         more = true;
-        break;
+        return false;
       }
       out.push(project(row));
-      last = seq;
-    }
-    const body: Record<string, unknown> = { "@odata.context": `${this.url}${API}$metadata#${t.def.entitySetName}`, value: out };
+      last = k;
+      return true;
+    };
+    if (!scope && (after.startsWith("n") || (!after && !large))) t.rows.scanAdded(after, visit);
+    else t.rows.scan(scope, after, visit);
+    let text = `{"@odata.context":${JSON.stringify(`${this.url}${API}$metadata#${t.def.entitySetName}`)},"value":[${out.join(",")}]`;
     if (more) {
       const rest = url.search.replace(/^\?/, "").split("&").filter((p) => p && !p.startsWith("$skiptoken=") && !p.startsWith("%24skiptoken="));
-      body["@odata.nextLink"] = `${this.url}${url.pathname}?${[...rest, `$skiptoken=${last}`].join("&")}`;
+      text += `,"@odata.nextLink":${JSON.stringify(`${this.url}${url.pathname}?${[...rest, `$skiptoken=${last}`].join("&")}`)}`;
     }
-    return { status: 200, headers: m ? { "Preference-Applied": `odata.maxpagesize=${pageSize}` } : {}, body, rows: 0, readRows: out.length };
+    // The page's JSON written row by row (5,000 rows a page): no object per row to encode again.
+    return { status: 200, headers: m ? { "Preference-Applied": `odata.maxpagesize=${pageSize}` } : {}, body: { [JSON_TEXT]: `${text}}` }, rows: 0, readRows: out.length };
   }
 
   private project(t: Table, row: Row, params: URLSearchParams): Record<string, unknown> {
-    return this.projector(t, params)(row);
+    return this.projector(t, params).object(row);
   }
 
   /** Compile $select / $expand once per request (validating them), then project rows cheaply. */
-  private projector(t: Table, params: URLSearchParams): (row: Row & { __seq?: string; __version?: string }) => Record<string, unknown> {
+  private projector(t: Table, params: URLSearchParams): { object: (row: StoredRow) => Record<string, unknown>; text: (row: StoredRow) => string } {
     const select = params.get("$select");
     const cols = select ? select.split(",").map((s) => s.trim()) : t.def.attributes.map((a) => (isLookup(a) ? `_${a.logicalName}_value` : a.logicalName));
     const picks = cols.map((c) => {
@@ -766,7 +791,7 @@ export class DataverseEmulator {
       }
       return { nav: em[1], attr: attr.logicalName, target, subCols };
     });
-    return (row) => {
+    const object = (row: StoredRow) => {
       const out: Record<string, unknown> = { "@odata.etag": `W/"${row.__version ?? row.__seq}"` };
       for (const [c, col, numeric] of picks) out[c] = row[col] === null || row[col] === undefined ? null : numeric ? Number(row[col]) : row[col];
       out[t.def.primaryId] = row[t.def.primaryId];
@@ -784,6 +809,30 @@ export class DataverseEmulator {
       }
       return out;
     };
+    // The same object as JSON text, written directly.
+    const primaryId = t.def.primaryId;
+    const own = picks.filter(([c]) => c !== primaryId).map(([c, col, numeric]) => [`,${JSON.stringify(c)}:`, col, numeric] as const);
+    const text = (row: StoredRow) => {
+      let s = `{"@odata.etag":"W/\\"${row.__version ?? row.__seq}\\""`;
+      for (const [name, col, numeric] of own) {
+        const v = row[col];
+        s += name + (v === null || v === undefined ? "null" : numeric ? String(Number(v)) : jsonString(v));
+      }
+      s += `,"${primaryId}":${jsonString(row[primaryId]!)}`;
+      for (const e of expands) {
+        const ref = row[e.attr];
+        const trow = ref ? e.target.rows.get(ref) : undefined;
+        if (!trow) {
+          s += `,"${e.nav}":null`;
+          continue;
+        }
+        let sub = "";
+        for (const c of e.subCols) sub += `"${c}":${trow[c] === null || trow[c] === undefined ? "null" : jsonString(trow[c]!)},`;
+        s += `,"${e.nav}":{${sub}"${e.target.def.primaryId}":${jsonString(trow[e.target.def.primaryId]!)}}`;
+      }
+      return `${s}}`;
+    };
+    return { object, text };
   }
 
   // ---- metadata ---------------------------------------------------------------------------------
@@ -915,7 +964,7 @@ export class DataverseEmulator {
       lines.push("", `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? "Status"}`);
       for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
       if (r.body !== undefined) {
-        lines.push("Content-Type: application/json; odata.metadata=minimal; odata.streaming=true", "", JSON.stringify(r.body));
+        lines.push("Content-Type: application/json; odata.metadata=minimal; odata.streaming=true", "", jsonText(r.body));
       } else {
         lines.push("", "");
       }
@@ -972,6 +1021,28 @@ export class DataverseEmulator {
       rows,
     };
   }
+}
+
+/** A body whose JSON text is already written (a page of rows). */
+const JSON_TEXT = Symbol("json text");
+
+/** A body's JSON text. */
+function jsonText(body: unknown): string {
+  const written = (body as { [JSON_TEXT]?: string })[JSON_TEXT];
+  return written ?? JSON.stringify(body);
+}
+
+/** A response body as sent: text as it is, anything else as JSON. */
+function encodeBody(body: unknown): { json: boolean; text?: string } {
+  if (typeof body === "string" || body === undefined) return { json: false, text: body };
+  return { json: true, text: jsonText(body) };
+}
+
+// Characters JSON.stringify escapes: quote, backslash, controls, surrogates.
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+function jsonString(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
 }
 
 const EmulatorDefaults = {
@@ -1053,10 +1124,145 @@ function splitTop(s: string): string[] {
   return out;
 }
 
+// ---- rows in key order ----------------------------------------------------------------------------
+
+type StoredRow = Row & { __seq?: string; __version?: string };
+
+/** What a filter says about the primary key of every row it matches (a superset to look at). */
+interface KeyScope {
+  /** Lower bound in SQL Server order, and whether it is included. */
+  lo?: { k: string; incl: boolean };
+  hi?: { k: string; incl: boolean };
+  /** The row is one of these ids (lower-cased). */
+  ids?: string[];
+}
+
+/**
+ * A table's rows by id, plus their ids in SQL Server's uniqueidentifier order: the service reads
+ * by its clustered primary-key index, so a key range or a page after a paging cookie starts where
+ * the key is instead of scanning the table ("Page results": the cookie holds the last key read).
+ * New ids are sorted in on the next ordered read; deleted ones are dropped then.
+ */
+class TableRows extends Map<string, StoredRow> {
+  private sorted?: { k: string; id: string }[];
+  /** Ids added since the last ordered read, with their keys (worked out as they come). */
+  private added?: { k: string; id: string }[];
+
+  /** Bumped by every write: the column indexes below are rebuilt after one. */
+  private version = 0;
+  private columns?: Map<string, { version: number; byValue: Map<string, string[]> }>;
+
+  override set(id: string, row: StoredRow): this {
+    if (!this.has(id)) (this.added ??= []).push({ k: sqlServerGuidOrder(id), id });
+    this.version++;
+    return super.set(id, row);
+  }
+
+  override delete(id: string): boolean {
+    this.version++;
+    return super.delete(id);
+  }
+
+  /** A row's columns were changed in place. */
+  changed(): void {
+    this.version++;
+  }
+
+  /**
+   * Ids of the rows whose `col` equals one of `values` (lower-cased for strings), from an index on
+   * the column built on first use after a write: the service's lookups by an indexed column
+   * (alternate keys, "Define alternate keys to reference rows") cost no table scan.
+   */
+  idsWhere(col: string, isString: boolean, values: string[]): string[] {
+    this.columns ??= new Map();
+    let index = this.columns.get(col);
+    if (!index || index.version !== this.version) {
+      const byValue = new Map<string, string[]>();
+      for (const [id, row] of this) {
+        const v = row[col];
+        if (v === null || v === undefined) continue;
+        const k = isString ? v.toLowerCase() : v;
+        const ids = byValue.get(k);
+        if (ids) ids.push(id);
+        else byValue.set(k, [id]);
+      }
+      index = { version: this.version, byValue };
+      this.columns.set(col, index);
+    }
+    return values.flatMap((v) => index.byValue.get(v) ?? []);
+  }
+
+  private ordered(): { k: string; id: string }[] {
+    const sorted = this.sorted ?? [];
+    if (!this.added?.length) return (this.sorted = sorted);
+    const fresh = this.added.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    this.added = [];
+    const merged: { k: string; id: string }[] = [];
+    let [i, j] = [0, 0];
+    while (i < sorted.length || j < fresh.length) {
+      const e = j >= fresh.length || (i < sorted.length && sorted[i].k <= fresh[j].k) ? sorted[i++] : fresh[j++];
+      // A deleted id goes; one deleted and added again is there twice, side by side.
+      if (this.has(e.id) && merged[merged.length - 1]?.id !== e.id) merged.push(e);
+    }
+    return (this.sorted = merged);
+  }
+
+  /** Visit the rows in the order they were added, after the token `n<seq>` `after` (keys are hex). */
+  scanAdded(after: string, visit: (token: string, row: StoredRow) => boolean): void {
+    const from = after ? Number(after.slice(1)) : 0;
+    for (const row of this.values()) {
+      const seq = Number(row.__seq);
+      if (seq > from && !visit(`n${seq}`, row)) return;
+    }
+  }
+
+  /**
+   * Visit the rows (with their keys) in key order, within `scope`, after the key `after` (a paging
+   * cookie), until `visit` returns false.
+   */
+  scan(scope: KeyScope | undefined, after: string, visit: (k: string, row: StoredRow) => boolean): void {
+    if (scope?.ids) {
+      const hits = [...new Set(scope.ids)].filter((id) => this.has(id)).map((id) => ({ k: sqlServerGuidOrder(id), row: this.get(id)! }));
+      hits.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+      for (const e of hits) if (e.k > after && !visit(e.k, e.row)) return;
+      return;
+    }
+    const order = this.ordered();
+    // First index whose key is above `k` (or at it, when `incl`).
+    const from = (k: string, incl: boolean) => {
+      let [lo, hi] = [0, order.length];
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (order[mid].k < k || (!incl && order[mid].k === k)) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    let i = Math.max(after ? from(after, false) : 0, scope?.lo ? from(scope.lo.k, scope.lo.incl) : 0);
+    const hi = scope?.hi;
+    for (; i < order.length; i++) {
+      const e = order[i];
+      if (hi && (e.k > hi.k || (!hi.incl && e.k === hi.k))) return;
+      const row = this.get(e.id);
+      if (row && !visit(e.k, row)) return;
+    }
+  }
+}
+
 // ---- $filter ------------------------------------------------------------------------------------
 
 /** A row predicate; `equalities`: the `column eq value` conditions every matching row meets. */
-type Pred = ((r: Row) => boolean) & { equalities?: Equality[] };
+type Pred = ((r: Row) => boolean) & {
+  equalities?: Equality[];
+  scope?: KeyScope;
+  /** Every matching row has `col` equal to one of `values` (lower-cased for strings). */
+  lookup?: { col: string; isString: boolean; values: string[] };
+  /** An `and`'s terms; a term that is a key range on the primary key (`primaryRange`). */
+  terms?: Pred[];
+  primaryRange?: boolean;
+  /** On the whole filter: what is left to test on rows read along its key range (scope). */
+  residual?: Pred;
+};
 interface Equality {
   col: string;
   /** Lower-cased for strings, as eq compares them. */
@@ -1085,11 +1291,12 @@ function indexedOr(terms: Pred[]): Pred | undefined {
   }
   if (!best) return undefined;
   const { col, isString, byValue } = best;
-  return (r) => {
+  const or: Pred = (r) => {
     const v = r[col];
     if (v === null || v === undefined) return false;
     return (byValue.get(isString ? v.toLowerCase() : v) ?? []).some((t) => t(r));
   };
+  return Object.assign(or, { lookup: { col, isString, values: [...byValue.keys()] } });
 }
 
 function compileFilter(src: string, def: TableDef): Pred {
@@ -1106,7 +1313,11 @@ function compileFilter(src: string, def: TableDef): Pred {
       i++;
       terms.push(andExpr());
     }
-    return terms.length === 1 ? terms[0] : indexedOr(terms) ?? ((r) => terms.some((t) => t(r)));
+    if (terms.length === 1) return terms[0];
+    const or: Pred = indexedOr(terms) ?? ((r) => terms.some((t) => t(r)));
+    // Every term names its ids: the rows are among them (a lookup by the primary key's index).
+    if (terms.every((t) => t.scope?.ids)) or.scope = { ids: terms.flatMap((t) => t.scope!.ids!) };
+    return or;
   };
   const andExpr = (): Pred => {
     const terms = [primary()];
@@ -1116,7 +1327,7 @@ function compileFilter(src: string, def: TableDef): Pred {
     }
     if (terms.length === 1) return terms[0];
     const and: Pred = (r) => terms.every((t) => t(r));
-    return Object.assign(and, { equalities: terms.flatMap((t) => t.equalities ?? []) });
+    return Object.assign(and, { equalities: terms.flatMap((t) => t.equalities ?? []), scope: andScope(terms), terms, lookup: terms.find((t) => t.lookup)?.lookup });
   };
   const primary = (): Pred => {
     if (peek() === "(") {
@@ -1161,12 +1372,17 @@ function compileFilter(src: string, def: TableDef): Pred {
       if (attr!.type !== "Uniqueidentifier" && attr!.type !== "Lookup") fail(`operator '${op}' is only modelled for Guid columns here`);
       if (value === null) fail(`'${op}' needs a value`);
       const bound = sqlServerGuidOrder(value!);
-      return (r) => {
+      const range: Pred = (r) => {
         const v = r[col];
         if (!v) return false;
         const k = sqlServerGuidOrder(v);
         return op === "gt" ? k > bound : op === "ge" ? k >= bound : op === "lt" ? k < bound : k <= bound;
       };
+      if (col === def.primaryId) {
+        range.scope = op === "gt" || op === "ge" ? { lo: { k: bound, incl: op === "ge" } } : { hi: { k: bound, incl: op === "le" } };
+        range.primaryRange = true;
+      }
+      return range;
     }
     const eq = (r: Row) => {
       const v = r[col] ?? null;
@@ -1178,11 +1394,30 @@ function compileFilter(src: string, def: TableDef): Pred {
     if (op !== "eq") return (r) => !eq(r);
     // A string or id compared for equality: what indexedOr looks rows up by.
     const indexable = value !== null && (isString || attr!.type === "Uniqueidentifier" || isLookup(attr!));
-    return indexable ? Object.assign(eq, { equalities: [{ col, value: value!, isString }] }) : eq;
+    if (!indexable) return eq;
+    return Object.assign(eq, { equalities: [{ col, value: value!, isString }], scope: col === def.primaryId ? { ids: [value!] } : undefined, lookup: { col, isString, values: [value!] } });
   };
   const p = orExpr();
   if (i !== tokens.length) fail(`unexpected '${tokens[i]}'`);
+  // The filter's top-level `and` terms: read along its key range, the range terms hold already.
+  const top: Pred[] = [];
+  const flatten = (x: Pred): void => void (x.terms ? x.terms.forEach(flatten) : top.push(x));
+  flatten(p);
+  if (p.scope && !p.scope.ids) {
+    const rest = top.filter((x) => !x.primaryRange);
+    p.residual = rest.length === 0 ? () => true : rest.length === 1 ? rest[0] : (r) => rest.every((x) => x(r));
+  }
   return p;
+}
+
+/** What an `and` says about the primary key: one term's ids, else the tightest of the terms' bounds. */
+function andScope(terms: Pred[]): KeyScope | undefined {
+  const scopes = terms.map((t) => t.scope).filter((x): x is KeyScope => x !== undefined);
+  const withIds = scopes.find((x) => x.ids);
+  if (withIds || scopes.length <= 1) return withIds ?? scopes[0];
+  const tighter = (a: KeyScope["lo"], b: KeyScope["lo"], lower: boolean) =>
+    !a ? b : !b ? a : a.k === b.k ? { k: a.k, incl: a.incl && b.incl } : (a.k > b.k) === lower ? a : b;
+  return scopes.reduce((a, b) => ({ lo: tighter(a.lo, b.lo, true), hi: tighter(a.hi, b.hi, false) }));
 }
 
 /**

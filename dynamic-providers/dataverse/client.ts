@@ -66,6 +66,14 @@ export interface ClientOptions {
    */
   operationTimeoutMs?: number;
   /**
+   * Execution time this client's requests may take per `executionWindowMs` (the service allows 20
+   * minutes per 5-minute sliding window per user; "Service protection API limits"). Default 20
+   * minutes per 5 (elapsed time, which is at least what the service counts); a request that would
+   * pass it waits for room instead of being throttled.
+   */
+  executionBudgetMs?: number;
+  executionWindowMs?: number;
+  /**
    * The service `environmentUrl` is, for the origin check, the token audience and messages.
    * Default: by its host (clouds.ts), else Dataverse; only the emulators' loopback needs it.
    */
@@ -123,6 +131,10 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Retry 5xx and network errors (default true); 429 is always waited out and retried. */
   retry?: boolean;
+  /** Rows the request writes: its execution time is estimated from them (pacing.ts). */
+  rows?: number;
+  /** Called as the request leaves, after any pacing wait (writes.ts times the service's work from then). */
+  onSent?: () => void;
 }
 
 /**

@@ -72,7 +72,7 @@ export interface IomMappingSetArgs {
 const SCALAR_DEFAULTS: Record<string, unknown> = { mappingGroup: DEFAULT_MAPPING_GROUP, adoptExisting: false, schemaOverride: "" };
 
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
-const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs", "operationTimeoutMs"] as const;
+const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs", "operationTimeoutMs", "executionBudgetMs", "executionWindowMs"] as const;
 
 /** The inputs with defaults for anything the engine dropped (an undefined input is simply absent), and the rows as a map. */
 function clean(inputs: object): SyncInputs {

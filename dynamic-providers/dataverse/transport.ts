@@ -22,7 +22,7 @@ import type { AxiosInstance } from "axios";
 import type { ClientOptions, LogFn, RequestOptions, Resp, Stats } from "./client";
 import { TokenSource, authError, defaultTokenSource, tokenSourceOf } from "./auth";
 import { DataverseError } from "./errors";
-import { Pacing, createPacing } from "./pacing";
+import { Pacing, Ticket, createPacing } from "./pacing";
 import { SERVICE_LABELS, TokenService, serviceOfUrl, tokenEndpointProblem, tokenScopeFor } from "../clouds";
 import { Deadline, HttpAnswer, backoffMs, createDeadline, deadlineMessage, exchange, originProblem, parseRetryAfter, rawAxiosDefaults, redactSecrets, sleep, waitProblem } from "../http";
 
@@ -53,6 +53,11 @@ export function resolveSettings(options: ClientOptions): Settings {
     requestBudgetMs: budget,
     timeoutMs: options.timeoutMs ?? budget + 10_000,
     operationTimeoutMs: options.operationTimeoutMs ?? 60 * 60_000,
+    // "Service protection API limits": 20 minutes of combined execution time per 5-minute sliding
+    // window, per user. The client counts its requests' elapsed time, at least what the service
+    // counts, so keeping within the whole limit stays under it.
+    executionBudgetMs: options.executionBudgetMs ?? 20 * 60_000,
+    executionWindowMs: options.executionWindowMs ?? 5 * 60_000,
   };
 }
 
@@ -150,7 +155,7 @@ function createContext(options: ClientOptions): Context {
     service,
     settings,
     stats: { requests: 0, throttled: 0, retries: 0, writeRequests: 0, bulkRejected: 0 },
-    pacing: createPacing({ ...settings, backoff: (n) => Math.round(backoffMs(n, settings.retryBaseMs, settings.retryMaxMs)), log: (level, m) => log?.(level, m) }),
+    pacing: createPacing({ ...settings, executionBudgetMs: service === "dataverse" ? settings.executionBudgetMs : Number.POSITIVE_INFINITY, backoff: (n) => Math.round(backoffMs(n, settings.retryBaseMs, settings.retryMaxMs)), log: (level, m) => log?.(level, m) }),
     deadline: createDeadline(settings.operationTimeoutMs, `${ENV_PREFIX[service]}OPERATION_TIMEOUT_MS`),
     tokens: options.getToken ? tokenSourceOf(options.getToken) : defaultTokenSource(url.origin),
     http: createAxios(url, apiRoot, settings.timeoutMs),
@@ -191,9 +196,9 @@ async function request(c: Context, t: Transport, method: string, path: string, o
   let throttles = 0;
   for (;;) {
     const started = Date.now();
-    const { answer, token } = await sendOnce(c, t, method, path, opts, what);
+    const { answer, token, ticket } = await sendOnce(c, t, method, path, opts, what);
     if (!answer.ok) {
-      c.pacing.release();
+      c.pacing.release(ticket);
       if (answer.operationExpired) throw t.error(deadlineMessage(c.deadline, what), 0, "deadline");
       if (!(retry && failures < c.settings.maxRetries)) throw t.error(`${what}: ${answer.message}`, 0, answer.timedOut ? "timeout" : "network");
       failures++;
@@ -202,10 +207,10 @@ async function request(c: Context, t: Transport, method: string, path: string, o
     }
     const resp = toResp(answer);
     if (resp.status === 429) {
-      throttled(c, t, resp, what, ++throttles);
+      throttled(c, t, resp, what, ++throttles, ticket);
       continue;
     }
-    c.pacing.release();
+    c.pacing.release(ticket);
     c.pacing.applyDopHint(resp.headers["x-ms-dop-hint"]);
     c.pacing.answered();
     if (resp.status === 401 || resp.status === 403) throw refusal(c, t, resp, token, what);
@@ -227,13 +232,14 @@ async function request(c: Context, t: Transport, method: string, path: string, o
  */
 async function sendOnce(c: Context, t: Transport, method: string, path: string, opts: RequestOptions, what: string) {
   await waitOutPause(c, t, what);
-  await c.pacing.acquire();
+  const ticket = await c.pacing.acquire(opts.rows ?? 0, (ms) => waitProblem(ms, { ...waitLimits(c), capMs: Number.POSITIVE_INFINITY }));
+  if (typeof ticket === "string") throw t.error(`${what}: paced to the service's execution-time limit; ${ticket}`, 429);
   let token: string;
   try {
     token = await c.tokens.getToken();
     await waitOutPause(c, t, what);
   } catch (e) {
-    c.pacing.release(); // a token source that failed is not a network error: nothing to retry
+    c.pacing.release(ticket); // a token source that failed is not a network error: nothing to retry
     throw e;
   }
   c.sent.add(token);
@@ -244,8 +250,9 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
     headers["Content-Type"] = "application/json; charset=utf-8";
   }
   c.stats.requests++;
+  opts.onSent?.();
   const answer = await exchange(c.http, { method, url: path, data, headers }, { timeoutMs: c.settings.timeoutMs, deadline: c.deadline });
-  return { answer, token };
+  return { answer, token, ticket };
 }
 
 async function waitOutPause(c: Context, t: Transport, what: string): Promise<void> {
@@ -279,11 +286,11 @@ async function retryAfter(c: Context, t: Transport, what: string, why: string, f
 }
 
 /** A 429: pause every request (before this one frees its slot), or fail when the wait is not allowed. */
-function throttled(c: Context, t: Transport, r: Resp, what: string, throttles: number): void {
+function throttled(c: Context, t: Transport, r: Resp, what: string, throttles: number, ticket: Ticket): void {
   c.stats.throttled++;
   const code = errorOf(r.data).code;
   const ms = c.pacing.throttled(parseRetryAfter(r.headers["retry-after"]));
-  c.pacing.release();
+  c.pacing.release(ticket);
   // Sending before Retry-After ends would only extend it: a wait the client may not make ends the run.
   const problem = waitProblem(ms, waitLimits(c));
   if (problem) throw t.error(`${what}: throttled (${code ?? "429"}); ${problem}`, 429, code);

@@ -49,7 +49,7 @@ function bulkBody(logicalName: string, idx: number[], get: (i: number) => Record
 export function createWrites(t: Transport, getJson: <T>(path: string) => Promise<T>): Writes {
   const support = createBulkSupport(t, getJson);
   const chunker = createChunker(t);
-  const batch = (ops: BatchOp[], changeSetSize = t.settings.changeSetSize) => sendBatch(t, ops, changeSetSize);
+  const batch = (ops: BatchOp[], changeSetSize = t.settings.changeSetSize, onSent?: () => void) => sendBatch(t, ops, changeSetSize, onSent);
   const deps: WriteDeps = { t, support, chunker, batch };
   return {
     supportsMessage: support.supportsMessage,
@@ -57,8 +57,8 @@ export function createWrites(t: Transport, getJson: <T>(path: string) => Promise
     updateMany: (table, records, progress = "") => writeMany(deps, table, "update", records, progress),
     async deleteMany(table, ids, progress = "", written) {
       const result: WriteResult = { failures: [], uncertain: [] };
-      await chunker.chunked(`${table.entitySet}:delete`, ids.length, async (idx) => {
-        const res = await batch(idx.map((i) => ({ method: "DELETE", path: `${table.entitySet}(${ids[i]})` })));
+      await chunker.chunked(`${table.entitySet}:delete`, ids.length, async (idx, sent) => {
+        const res = await batch(idx.map((i) => ({ method: "DELETE", path: `${table.entitySet}(${ids[i]})` })), undefined, sent);
         res.forEach((r, j) => {
           if (r.status !== 204 && r.status !== 404) result.failures.push(failureOf(t, idx[j], r));
           else written?.(idx[j]); // 404: already gone
@@ -74,7 +74,7 @@ interface WriteDeps {
   t: Transport;
   support: ReturnType<typeof createBulkSupport>;
   chunker: ReturnType<typeof createChunker>;
-  batch: (ops: BatchOp[]) => Promise<OpResult[]>;
+  batch: (ops: BatchOp[], changeSetSize?: number, onSent?: () => void) => Promise<OpResult[]>;
 }
 
 function failureOf(t: Transport, index: number, r: OpResult) {
@@ -145,7 +145,7 @@ function createChunker(t: Transport) {
    * batch does not sink the run. After a failure no new chunk starts, and the error is thrown once
    * the chunks in flight have settled, so what the caller reads back afterwards is what was written.
    */
-  async function chunked(key: string, total: number, send: (idx: number[]) => Promise<void>, progress: string, from = 0): Promise<void> {
+  async function chunked(key: string, total: number, send: (idx: number[], sent: () => void) => Promise<void>, progress: string, from = 0): Promise<void> {
     const queue: number[][] = [];
     const parallel = Math.max(1, t.pacing.limit);
     let [pos, done, lastLog] = [from, from, 0];
@@ -163,10 +163,12 @@ function createChunker(t: Transport) {
     };
     const worker = async () => {
       for (let idx = take(); idx; idx = take()) {
-        const t0 = Date.now();
+        // Timed from when the chunk's first request left: a wait for a slot or for room in the
+        // execution-time budget is not the service's time per row.
+        let t0 = 0;
         try {
-          await send(idx);
-          observe(key, idx.length, Date.now() - t0);
+          await send(idx, () => (t0 ||= Date.now()));
+          observe(key, idx.length, Date.now() - (t0 || Date.now()));
           done += idx.length;
           if (progress && (done === total || Date.now() - lastLog > 2000)) {
             lastLog = Date.now();
@@ -174,7 +176,7 @@ function createChunker(t: Transport) {
           }
         } catch (e) {
           if (isDataverseError(e) && e.code === "timeout" && idx.length > 1) {
-            msPerRow.set(key, Math.max(msPerRow.get(key) ?? 0, (Date.now() - t0) / idx.length) * 2);
+            msPerRow.set(key, Math.max(msPerRow.get(key) ?? 0, (Date.now() - (t0 || Date.now())) / idx.length) * 2);
             const half = Math.ceil(idx.length / 2);
             queue.push(idx.slice(0, half), idx.slice(half));
             t.log("warn", `${progress}: a request of ${idx.length} rows timed out; splitting`);
@@ -218,20 +220,28 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   if (count === 0) return result;
   const state = { bulk: (await w.support.supportsMessage(table, action)) !== false };
   const written = Array.isArray(source) ? undefined : source.written;
-  const sendChunk = async (idx: number[]) => {
+  /** Settles when the probe was answered: the other chunks are built meanwhile, and sent after. */
+  let probed: Promise<unknown> = Promise.resolve();
+  const sendChunk = async (idx: number[], sent: () => void = () => undefined) => {
     const before = { failures: result.failures.length, uncertain: result.uncertain.length };
-    if (!(state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state)) === "done")) await sendAsBatch(w, table, mode, idx, get, result);
+    if (!(state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state, probed, sent)) === "done")) await sendAsBatch(w, table, mode, idx, get, result, sent);
     if (!written) return;
     // Every row of the chunk the service confirmed: neither failed nor of unknown outcome.
     const unconfirmed = new Set([...result.failures.slice(before.failures).map((f) => f.index), ...result.uncertain.slice(before.uncertain)]);
     for (const i of idx) if (!unconfirmed.has(i)) written(i);
   };
-  let from = 0;
-  if (state.bulk && !w.support.isConfirmed(table, action) && count > BULK_PROBE_ROWS) {
-    await sendChunk(Array.from({ length: BULK_PROBE_ROWS }, (_, i) => i));
-    from = BULK_PROBE_ROWS;
+  if (!(state.bulk && !w.support.isConfirmed(table, action) && count > BULK_PROBE_ROWS)) {
+    await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress);
+    return result;
   }
-  await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, from);
+  // The probe's round trip overlaps building the first chunks' bodies; they leave once it is
+  // answered (through $batch if the table refused it), so a refusal still costs one call.
+  const probe = sendChunk(Array.from({ length: BULK_PROBE_ROWS }, (_, i) => i));
+  probed = probe;
+  const rest = w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, BULK_PROBE_ROWS);
+  const [p, r] = await Promise.allSettled([probe, rest]);
+  if (p.status === "rejected") throw p.reason;
+  if (r.status === "rejected") throw r.reason;
   return result;
 }
 
@@ -245,15 +255,21 @@ async function sendBulk(
   get: (i: number) => Record<string, unknown>,
   result: WriteResult,
   state: { bulk: boolean },
+  probed: Promise<unknown>,
+  sent: () => void,
 ): Promise<"done" | "batch"> {
   const { t } = w;
   const path = `${table.entitySet}/Microsoft.Dynamics.CRM.${action}`;
+  // Encoded before the request: only the bytes stay alive while it is in flight, not up to
+  // 1,000 row objects and their JSON text per request (52 requests at once).
+  const body = bulkBody(table.logicalName, idx, get);
+  const probeFailed = await probed.then(() => undefined, (e: unknown) => ({ e }));
+  if (probeFailed) throw probeFailed.e; // the run stops: nothing more is sent
+  if (!state.bulk) return "batch"; // the probe was refused meanwhile
   t.stats.writeRequests++;
   let r: Resp;
   try {
-    // Encoded before the request: only the bytes stay alive while it is in flight, not up to
-    // 1,000 row objects and their JSON text per request (52 requests at once).
-    r = await t.request("POST", path, { rawBody: bulkBody(table.logicalName, idx, get), headers: { "Content-Type": "application/json; charset=utf-8" } });
+    r = await t.request("POST", path, { rawBody: body, headers: { "Content-Type": "application/json; charset=utf-8" }, rows: idx.length, onSent: sent });
   } catch (e) {
     if (mode === "create" && isDataverseError(e) && e.status === 0 && e.code === "network") {
       result.uncertain.push(...idx);
@@ -290,14 +306,14 @@ async function sendBulk(
 }
 
 /** The rows as `$batch` operations; failures and uncertain creates recorded by row. */
-async function sendAsBatch(w: WriteDeps, table: TableRef, mode: "create" | "update", idx: number[], get: (i: number) => Record<string, unknown>, result: WriteResult): Promise<void> {
+async function sendAsBatch(w: WriteDeps, table: TableRef, mode: "create" | "update", idx: number[], get: (i: number) => Record<string, unknown>, result: WriteResult, sent: () => void): Promise<void> {
   const ops: BatchOp[] = idx.map((i) => {
     const rec = get(i);
     if (mode === "create") return { method: "POST", path: table.entitySet, body: rec };
     const { [table.primaryId]: id, ...rest } = rec;
     return { method: "PATCH", path: `${table.entitySet}(${String(id)})`, body: rest, headers: { "If-Match": "*" } };
   });
-  const res = await w.batch(ops);
+  const res = await w.batch(ops, undefined, sent);
   res.forEach((r, j) => {
     if (r.status >= 200 && r.status < 300) return;
     if (mode === "create" && r.status === 412) result.uncertain.push(idx[j]);
@@ -311,7 +327,7 @@ async function sendAsBatch(w: WriteDeps, table: TableRef, mode: "create" | "upda
  * isolate the failing op; ops that failed transiently (5xx, 429 inside the batch, not executed)
  * are retried a bounded number of times.
  */
-async function sendBatch(t: Transport, ops: BatchOp[], changeSetSize: number): Promise<OpResult[]> {
+async function sendBatch(t: Transport, ops: BatchOp[], changeSetSize: number, onSent?: () => void): Promise<OpResult[]> {
   const results: OpResult[] = new Array(ops.length);
   let pending = ops.map((_, i) => i);
   let size = changeSetSize;
@@ -321,7 +337,7 @@ async function sendBatch(t: Transport, ops: BatchOp[], changeSetSize: number): P
       const idx = pending.slice(start, start + HARD_MAX_BATCH);
       const { contentType, body, units } = buildBatch(t.apiRoot, idx.map((i) => ops[i]), size);
       t.stats.writeRequests++;
-      const r = await t.request("POST", "$batch", { rawBody: Buffer.from(body, "utf8"), headers: { "Content-Type": contentType, Prefer: "odata.continue-on-error" } });
+      const r = await t.request("POST", "$batch", { rawBody: Buffer.from(body, "utf8"), headers: { "Content-Type": contentType, Prefer: "odata.continue-on-error" }, rows: idx.length, onSent });
       if (r.status !== 200) t.fail("POST", "$batch", r);
       const parsed = parseBatchResponse(r.headers["content-type"] ?? "", r.text, units, idx.length);
       parsed.forEach((p, j) => {

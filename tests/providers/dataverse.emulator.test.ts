@@ -87,6 +87,45 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(all).toHaveLength(13);
   });
 
+  it("pages in primary-key order (SQL Server's uniqueidentifier order) and reads a key range or a list of ids as the service does", async () => {
+    // SQL Server compares the last group first, then 4th, 3rd, 2nd, 1st (SqlGuid order).
+    const sqlKey = (id: string) => { const g = id.split("-"); const rev = (x: string) => x.match(/../g)!.reverse().join(""); return g[4] + g[3] + rev(g[2]) + rev(g[1]) + rev(g[0]); };
+    const ids = ["ffffffff-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002", "00000000-0000-0000-0001-000000000001", "10000000-0000-0000-0000-000000000001"];
+    for (const id of ids) emu.insert("account", { accountid: id, name: `A ${id}` });
+    for (let i = 0; i < 1000; i++) emu.insert("account", { name: `B ${i}` }); // a large table: read by key
+    emu.table("account").rows.delete(ids[3]); // deleted rows are not read
+    const pages: string[] = [];
+    for (let url: string | undefined = "accounts?$select=name"; url; ) {
+      const r = await call("GET", url, undefined, { Prefer: "odata.maxpagesize=300" });
+      pages.push(...(r.json.value as { accountid: string }[]).map((x) => x.accountid));
+      url = (r.json["@odata.nextLink"] as string | undefined)?.slice(api.length);
+    }
+    const all = emu.rows("account").map((r) => r.accountid!);
+    expect(pages).toEqual([...all].sort((a, b) => (sqlKey(a) < sqlKey(b) ? -1 : 1)));
+    expect(pages).not.toContain(ids[3]);
+    const inRange = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid ge ${ids[0]} and accountid lt ${ids[2]}`)}`);
+    expect((inRange.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual(all.filter((id) => sqlKey(id) >= sqlKey(ids[0]) && sqlKey(id) < sqlKey(ids[2])).sort((a, b) => (sqlKey(a) < sqlKey(b) ? -1 : 1)));
+    const byIds = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid eq ${ids[2]} or accountid eq ${ids[3]} or accountid eq ${ids[1]}`)}`);
+    expect((byIds.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual([ids[2], ids[1]]); // the last group decides first
+  });
+
+  it("a filter by column value on a large table finds the rows as they are after every write (its index follows them)", async () => {
+    seedEmulator(emu, 1200); // large enough for the column index
+    const find = async (numbers: string[]) => {
+      const f = numbers.map((n) => `productnumber eq '${n}'`).join(" or ");
+      const r = await call("GET", `products?$select=productnumber&$filter=${encodeURIComponent(f)}`);
+      return (r.json.value as { productnumber: string; productid: string }[]).map((x) => x.productnumber).sort();
+    };
+    const before = await find(["P-000500", "p-000700", "NOPE"]); // eq on text is case-insensitive
+    expect(before).toEqual(["P-000500", "P-000700"]);
+    const id = emu.rows("product").find((r) => r.productnumber === before[0])!.productid!;
+    expect((await call("PATCH", `products(${id})`, { productnumber: "RENAMED-1" }, { "If-Match": "*" })).status).toBe(204);
+    expect(await find(["RENAMED-1"])).toEqual(["RENAMED-1"]);
+    expect(await find([before[0]])).not.toContain(before[0]);
+    emu.update("product", id, { productnumber: "RENAMED-2" });
+    expect(await find(["RENAMED-1", "RENAMED-2"])).toEqual(["RENAMED-2"]);
+  });
+
   it("a row's @odata.etag changes with every update of the row, and only then (Web API conditional operations)", async () => {
     const etagOf = async () => {
       const r = await call("GET", "products?$select=productnumber,name&$top=1");

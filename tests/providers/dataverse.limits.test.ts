@@ -8,6 +8,7 @@ import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "..
 import { DataverseEmulator, LoggedRequest } from "../../emulators/dataverse";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { chunkPlan } from "../../dynamic-providers/dataverse/writes";
+import { Ticket, createPacing } from "../../dynamic-providers/dataverse/pacing";
 import { isAuthError } from "../../dynamic-providers/dataverse/auth";
 import { boundariesFromIds, rangeFilters, sqlGuidKey, withFilter } from "../../dynamic-providers/dataverse/partition";
 import { captureConsolePerTest } from "../support/console";
@@ -268,6 +269,16 @@ describe("speed at the service's limits (issue 9 item 10)", () => {
     expect(Math.min(...writes.slice(1))).toBeGreaterThanOrEqual(490);
   });
 
+  it("the chunks after the 10-row probe leave only once it is answered (built while it is in flight)", async () => {
+    h = await startHarness({ dopHint: 4 }, { maxBatchSize: 500 }, 3000);
+    await h.provider.create(h.inputs(productRows(3000)));
+    expect(remoteState(h)).toEqual(productRows(3000));
+    const [probe, ...rest] = bulkCalls(h.emu.requestLog);
+    expect(probe.rows).toBe(10);
+    expect(rest.length).toBeGreaterThan(0);
+    for (const w of rest) expect(w.arrivedAt).toBeGreaterThanOrEqual(probe.respondedAt!);
+  });
+
   it("never more than 52 in flight, whatever the hint says", async () => {
     h = await startHarness({ dopHint: 80, maxConcurrent: 52, latencyPerRequestMs: 30 }, {}, 6000);
     await h.provider.create(h.inputs(productRows(6000)));
@@ -310,6 +321,57 @@ describe("speed at the service's limits (issue 9 item 10)", () => {
     } finally {
       await emu.stop();
     }
+  });
+});
+
+describe("execution-time pacing (issue 21): 20 minutes of execution per 5-minute window, without being throttled", () => {
+  const pacing = () => createPacing({ maxConcurrency: 52, initialConcurrency: 52, maxRetryAfterMs: 1000, backoff: () => 1, executionBudgetMs: 1000, executionWindowMs: 60_000, log: () => undefined });
+  /** A request of `rows` rows that took `ms` (its ticket dated back; no waiting in the test). */
+  const took = async (p: ReturnType<typeof pacing>, rows: number, ms: number) => {
+    const t = (await p.acquire(rows)) as Ticket;
+    t.sentAt -= ms;
+    p.release(t);
+  };
+
+  it("a write that would take the window past the budget waits until the oldest request leaves it", async () => {
+    const p = pacing();
+    await took(p, 100, 900); // 9 ms per row learnt; 900 of the 1,000 ms spent
+    let asked = 0;
+    const refused = await p.acquire(100, (ms) => ((asked = ms), "refused in the test"));
+    expect(refused).toBe("refused in the test");
+    // The 900 ms request was sent 900 ms ago: it leaves the 60 s window (plus a margin) in ~59 s.
+    expect(asked).toBeGreaterThan(58_000);
+    expect(asked).toBeLessThanOrEqual(60_600);
+    // A write that fits (10 rows: ~90 ms) goes at once.
+    expect(typeof (await p.acquire(10, () => "must not wait"))).toBe("object");
+  });
+
+  it("counts the requests in flight at the rate learnt, before they are answered", async () => {
+    const p = pacing();
+    await took(p, 10, 90); // 9 ms per row
+    const inFlight = (await p.acquire(80)) as Ticket; // ~720 ms on its way: 810 of 1,000
+    expect(typeof inFlight).toBe("object");
+    let asked = 0;
+    expect(await p.acquire(30, (ms) => ((asked = ms), "refused"))).toBe("refused"); // +270 ms: over
+    expect(asked).toBeGreaterThan(0);
+    p.release(inFlight); // answered at once: it took ~0 ms, not 720
+    expect(typeof (await p.acquire(30, () => "must not wait"))).toBe("object");
+  });
+
+  it("a write held up in a queue counts at the fastest rate per row seen (+10%), not its whole elapsed time", async () => {
+    const p = pacing();
+    await took(p, 100, 200); // 2 ms per row: the fastest seen
+    await took(p, 100, 700); // queued 500 ms: counted as 220 ms, not 700
+    // 200 + 220 = 420 spent; 250 rows at ~2.2 ms = 550 more: 970, within the 1,000 ms budget.
+    expect(typeof (await p.acquire(250, () => "must not wait"))).toBe("object");
+  });
+
+  it("is off for a budget of Infinity, and the first request always goes", async () => {
+    const p = createPacing({ maxConcurrency: 4, initialConcurrency: 4, maxRetryAfterMs: 1000, backoff: () => 1, executionBudgetMs: Number.POSITIVE_INFINITY, executionWindowMs: 60_000, log: () => undefined });
+    await took(p, 1000, 10_000_000);
+    expect(typeof (await p.acquire(1000, () => "must not wait"))).toBe("object");
+    const q = pacing();
+    expect(typeof (await q.acquire(1_000_000, () => "must not wait"))).toBe("object");
   });
 });
 
