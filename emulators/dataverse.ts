@@ -738,8 +738,6 @@ export class DataverseEmulator {
     let last = "";
     let more = false;
     const most = top ?? Infinity;
-    // Small tables (the fixtures, which tests list and edit in place) are read in the order their
-    // rows were added; a large one, or a key range, in the key's order as the service pages.
     const visit = (k: string, row: StoredRow) => {
       if (!pred(row)) return true;
       if (out.length >= most) return false;
@@ -751,8 +749,7 @@ export class DataverseEmulator {
       last = k;
       return true;
     };
-    if (!scope && (after.startsWith("n") || (!after && !large))) t.rows.scanAdded(after, visit);
-    else t.rows.scan(scope, after, visit);
+    t.rows.scan(scope, after, visit);
     let text = `{"@odata.context":${JSON.stringify(`${this.url}${API}$metadata#${t.def.entitySetName}`)},"value":[${out.join(",")}]`;
     if (more) {
       const rest = url.search.replace(/^\?/, "").split("&").filter((p) => p && !p.startsWith("$skiptoken=") && !p.startsWith("%24skiptoken="));
@@ -1205,15 +1202,6 @@ class TableRows extends Map<string, StoredRow> {
       if (this.has(e.id) && merged[merged.length - 1]?.id !== e.id) merged.push(e);
     }
     return (this.sorted = merged);
-  }
-
-  /** Visit the rows in the order they were added, after the token `n<seq>` `after` (keys are hex). */
-  scanAdded(after: string, visit: (token: string, row: StoredRow) => boolean): void {
-    const from = after ? Number(after.slice(1)) : 0;
-    for (const row of this.values()) {
-      const seq = Number(row.__seq);
-      if (seq > from && !visit(`n${seq}`, row)) return;
-    }
   }
 
   /**

@@ -159,7 +159,7 @@ export async function readParameters(client: DataverseClient, s: IomProviderSche
   }
   if (unknown.length) {
     throw new SchemaError(
-      `IOM provider "${provider.name}" has no parameter ${unknown.join(", ")}. Its parameters: ${defs.map((d) => `"${str(d[dp.label])}"`).join(", ") || "none"}.`,
+      `IOM provider "${provider.name}" has no parameter ${unknown.join(", ")}. Its parameters: ${defs.map((d) => `"${str(d[dp.label])}"`).sort().join(", ") || "none"}.`,
     );
   }
   return out;

@@ -304,7 +304,7 @@ describe("what an operator is told", () => {
   it("a parameter the provider does not have: the error lists the ones it has, and nothing is written", async () => {
     env.emu.resetStats();
     await expect(provider.create(inputs({ parameters: { ...IV, "Inventory Visibility Colour": "blue" } }))).rejects.toThrow(
-      /no parameter "Inventory Visibility Colour"\. Its parameters: "Inventory Visibility File Drop Location", "Inventory Visibility Error File Drop Location", "Inventory Visibility Organization ID"/,
+      /no parameter "Inventory Visibility Colour"\. Its parameters: "Inventory Visibility Error File Drop Location", "Inventory Visibility File Drop Location", "Inventory Visibility Organization ID"/,
     );
     expect(env.emu.stats.byMethod.PATCH ?? 0).toBe(0);
   });

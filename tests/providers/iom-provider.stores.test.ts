@@ -56,7 +56,7 @@ describe("two stores' provider instances in one IOM environment", () => {
     const outdoor = env.addBigCommerceInstance(storeProvider("outdoor"));
     env.addBigCommerceInstance(storeProvider("winter"));
     const [searched] = await plannedStoreParameters(env, TWO_STORES);
-    await expect(provider.create(searched)).rejects.toThrow('IOM provider "BigCommerce Outdoor" has no parameter "Store Hash". Its parameters: "Shop Identifier", "Order Sync Interval".');
+    await expect(provider.create(searched)).rejects.toThrow('IOM provider "BigCommerce Outdoor" has no parameter "Store Hash". Its parameters: "Order Sync Interval", "Shop Identifier".');
     const [named] = await plannedStoreParameters(env, withStores([storeEntry("outdoor"), storeEntry("winter")], { bigcommerceStoreHashParameter: "Shop Identifier" }));
     await provider.create(named);
     expect(env.value(outdoor, "Shop Identifier")).toBe(STORE_HASHES.outdoor);
