@@ -271,55 +271,44 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
   return { resources, outputs };
 }
 
-/** V8's own format: the error's text, then one `at` line per frame (CallSite's own toString). */
-function plainStackTrace(error: Error, frames: NodeJS.CallSite[]): string {
-  return [Error.prototype.toString.call(error), ...frames.map((frame) => `    at ${frame.toString()}`)].join("\n");
-}
-
 /** The SDK's promise bookkeeping (internal to the SDK: @pulumi/pulumi/runtime/debuggable). */
 interface DebuggableModule {
   debugPromiseLeaks: boolean;
   debuggablePromise<T>(promise: Promise<T>, context: unknown): Promise<T>;
 }
 
+/** Where a resource's constructor reads the program's stack (a private static of the SDK's Resource). */
+interface ResourceCallsites {
+  callsites(): unknown[];
+}
+
 /**
- * Runs `work` with stack traces that cost little, and puts everything back afterwards:
- * - The SDK takes a stack trace for every promise it creates (`debuggablePromise`, several per
- *   resource), printed only for PULUMI_DEBUG_PROMISE_LEAKS; a run makes tens of thousands and reads
- *   none. Capturing their frames took a fifth of a run, and they survived into the garbage
- *   collector's copies. So unless that variable is set, they are taken with no frames; the SDK's
- *   bookkeeping (leak candidates, ids) is its own.
- * - The stacks the SDK does read (a resource's source position, once per resource) are formatted
- *   as V8 does: with a source-mapping formatter installed (ts-node's, or Jest's on the main realm,
- *   which Node falls back to), formatting took most of a run. Errors the program throws keep their
- *   message; their stack shows transpiled positions.
+ * Runs `work` without the stack traces the SDK takes for the engine's diagnostics, and puts them
+ * back afterwards. Together they were a third of a run:
+ * - `debuggablePromise` wraps each of the SDK's promises (several per resource) in two more and
+ *   takes a stack trace for each, for the leak report it prints when the process exits. Under the
+ *   harness that report covers only the last run (each run gets a fresh store) and a run ends when
+ *   `disconnect()` has drained the SDK's operations, so during a run the promise is used as it is,
+ *   unless PULUMI_DEBUG_PROMISE_LEAKS asks for the report's detail.
+ * - `Resource.callsites` takes a stack trace of unlimited depth per resource, for the source
+ *   position the SDK sends the engine; the mocks ignore it and no plan shows it.
  */
-async function withCheapStackTraces<T>(work: () => Promise<T>): Promise<T> {
+async function withoutSdkStackTraces<T>(work: () => Promise<T>): Promise<T> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const debuggable = require("@pulumi/pulumi/runtime/debuggable") as Partial<DebuggableModule>;
-  const debuggablePromise = debuggable.debuggablePromise;
-  if (typeof debuggablePromise !== "function") {
-    throw new Error("@pulumi/pulumi/runtime/debuggable has no debuggablePromise: this SDK version tracks its promises elsewhere (plan/harness.ts)");
+  const resource = pulumi.Resource as unknown as Partial<ResourceCallsites>;
+  const { debuggablePromise } = debuggable;
+  const { callsites } = resource;
+  if (typeof debuggablePromise !== "function" || typeof callsites !== "function") {
+    throw new Error("@pulumi/pulumi has no runtime/debuggable debuggablePromise or Resource.callsites: this SDK version takes its stack traces elsewhere (plan/harness.ts)");
   }
-  if (!debuggable.debugPromiseLeaks) {
-    debuggable.debuggablePromise = <P>(promise: Promise<P>, context: unknown): Promise<P> => {
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      try {
-        return debuggablePromise(promise, context);
-      } finally {
-        Error.stackTraceLimit = limit;
-      }
-    };
-  }
-  const previous = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
-  Error.prepareStackTrace = plainStackTrace;
+  if (!debuggable.debugPromiseLeaks) debuggable.debuggablePromise = <P>(promise: Promise<P>): Promise<P> => promise;
+  resource.callsites = () => [];
   try {
     return await work();
   } finally {
     debuggable.debuggablePromise = debuggablePromise;
-    if (previous) Object.defineProperty(Error, "prepareStackTrace", previous);
-    else Reflect.deleteProperty(Error, "prepareStackTrace");
+    resource.callsites = callsites;
   }
 }
 
@@ -372,7 +361,7 @@ let queue: Promise<unknown> = Promise.resolve();
 export function runProgramUnderMocks(stack: string, options: HarnessOptions): Promise<HarnessRun> {
   const run = queue.then(() => {
     collectYoungGeneration();
-    return withCheapStackTraces(() => runOnce(stack, options));
+    return withoutSdkStackTraces(() => runOnce(stack, options));
   });
   queue = run.catch(() => undefined);
   return run;
