@@ -13,7 +13,7 @@ module.exports = {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
   },
   // TypeScript is loaded by @pulumi/pulumi only when a test serializes a function (see the file).
-  moduleNameMapper: { "^(?:\\.\\./\\.\\./|\\./)typescript-shim$": "<rootDir>/tests/support/lazy-typescript.js" },
+  moduleNameMapper: { "^(?:\\.\\./\\.\\./|\\./)typescript-shim$": "<rootDir>/scripts/lazy-typescript.js" },
   testTimeout: 30000,
   // One process runs the program under mocks for every test file (tests/support/program-server.ts).
   globalSetup: "<rootDir>/tests/support/global-setup.ts",

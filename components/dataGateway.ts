@@ -81,7 +81,7 @@ export class DataGateway extends pulumi.ComponentResource {
     this.registerOutputs({ clusterName: this.clusterName, registrationMode: this.registrationMode, manualStep: this.manualStep });
   }
 
-  /** One gateway node: its NIC and VM, the VM's extensions, its read access to the vault secrets, then its setup. */
+  /** One gateway VM: its NIC and VM, the VM's extensions, its read access to the vault secrets, then its setup. */
   private node(name: string, args: DataGatewayArgs, index: number, clusterCreator: pulumi.Resource | undefined): DataGateway["vms"][number] {
     const node = String(index + 1).padStart(2, "0");
     const nic = this.nic(name, args, node);

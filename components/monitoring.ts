@@ -79,7 +79,7 @@ export interface MonitoringArgs extends LandingPlacement {
     errorFileDropContainerName: string;
   };
   vaultId: pulumi.Input<string>;
-  /** Gateway nodes; empty when the stack runs no gateway. */
+  /** Gateway VMs; empty when the stack runs no gateway. */
   gatewayVms: { name: pulumi.Input<string>; id: pulumi.Input<string>; after?: pulumi.Resource }[];
   gatewayEventLog: string;
   alerts: AlertSettings;
@@ -196,7 +196,7 @@ export class Monitoring extends pulumi.ComponentResource {
     return blobServiceId;
   }
 
-  /** Gateway nodes: the agent, one rule for events and counters, and each node associated with it. */
+  /** Gateway VMs: the agent, one rule for events and counters, and each node associated with it. */
   private gatewayAgent(name: string, args: MonitoringArgs, workspace: operationalinsights.Workspace): void {
     const child = { parent: this };
     const { naming, tags, resourceGroupName, location } = args;
@@ -205,7 +205,7 @@ export class Monitoring extends pulumi.ComponentResource {
         resourceGroupName,
         location,
         dataCollectionRuleName: resourceName(naming, "dcr", "gw"),
-        description: "Windows events (Application, System, the data gateway's own log) and CPU, memory, disk and network counters of the gateway nodes.",
+        description: "Windows events (Application, System, the data gateway's own log) and CPU, memory, disk and network counters of the gateway VMs.",
         kind: "Windows",
         dataSources: {
           windowsEventLogs: [
@@ -237,7 +237,7 @@ export class Monitoring extends pulumi.ComponentResource {
           associationName: `${resourceName(naming, "dcr", "gw")}-association`,
           resourceUri: vm.id,
           dataCollectionRuleId: dcr.id,
-          description: "Gateway node events and counters to the landing workspace.",
+          description: "Gateway VM events and counters to the landing workspace.",
         }, child);
       });
     }
@@ -326,7 +326,7 @@ export class Monitoring extends pulumi.ComponentResource {
       kind: "shared",
       category: "workbook",
       displayName: `IOM landing (${naming.businessUnit} ${naming.environment} ${naming.regionCode})`,
-      description: "Gateway node health, File Drop and Error File Drop files per day, failed requests and Key Vault denials.",
+      description: "Gateway VM health, File Drop and Error File Drop files per day, failed requests and Key Vault denials.",
       sourceId: workspace.id.apply((id) => id.toLowerCase()),
       serializedData: workspace.id.apply((id) => serializeWorkbook(args.workbook.definition, id)),
       tags,

@@ -21,7 +21,7 @@ export const BLOB_WRITE_OPERATIONS = ["PutBlob", "PutBlockList"] as const;
 
 const kql = (value: string) => JSON.stringify(value); // KQL string literals take JSON's escapes
 const kqlList = (values: readonly string[]) => `dynamic([${values.map(kql).join(", ")}])`;
-/** The gateway nodes as a KQL list `nodes`, lower-cased as `tolower(_ResourceId)` compares them. */
+/** The gateway VMs as a KQL list `nodes`, lower-cased as `tolower(_ResourceId)` compares them. */
 const nodesLet = (vmIds: string[]) => `let nodes = ${kqlList(vmIds.map((id) => id.toLowerCase()))};`;
 
 /** One row per gateway VM that sent no heartbeat in the rule's window. */
@@ -141,7 +141,7 @@ export class MonitoringAlerts extends pulumi.ComponentResource {
     this.registerOutputs({ ruleNames: this.ruleNames });
   }
 
-  /** The log search rules this stack has: the gateway's with gateway nodes, the vault's, File Drop silence when configured. */
+  /** The log search rules this stack has: the gateway's with gateway VMs, the vault's, File Drop silence when configured. */
   private logRules(args: MonitoringAlertsArgs): LogRule[] {
     const vmIds = pulumi.all(args.gatewayVmIds);
     const logRules: LogRule[] = [];
@@ -149,17 +149,17 @@ export class MonitoringAlerts extends pulumi.ComponentResource {
       logRules.push(
         {
           key: "gw-heartbeat",
-          description: "A gateway node sent no Azure Monitor Agent heartbeat for 10 minutes: the VM is stopped, hung, or cannot reach Azure Monitor.",
+          description: "A gateway VM sent no Azure Monitor Agent heartbeat for 10 minutes: the VM is stopped, hung, or cannot reach Azure Monitor.",
           severity: 1, query: vmIds.apply(heartbeatMissingQuery), frequency: "PT5M", window: "PT10M", splitBy: ["ResourceId"],
         },
         {
           key: "gw-service",
-          description: `The ${GATEWAY_SERVICE.displayName} (${GATEWAY_SERVICE.name}) stopped or crashed on a gateway node.`,
+          description: `The ${GATEWAY_SERVICE.displayName} (${GATEWAY_SERVICE.name}) stopped or crashed on a gateway VM.`,
           severity: 1, query: gatewayServiceStoppedQuery(), frequency: "PT5M", window: "PT5M", splitBy: ["Computer"],
         },
         {
           key: "gw-pressure",
-          description: `A gateway node averaged more than ${args.cpuAlertPercent}% CPU or ${args.memoryAlertPercent}% committed memory over 15 minutes.`,
+          description: `A gateway VM averaged more than ${args.cpuAlertPercent}% CPU or ${args.memoryAlertPercent}% committed memory over 15 minutes.`,
           severity: 2, query: pressureQuery(args.cpuAlertPercent, args.memoryAlertPercent), frequency: "PT5M", window: "PT15M", splitBy: ["Computer"],
         },
       );

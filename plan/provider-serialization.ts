@@ -159,11 +159,11 @@ async function serializeDefaults(): Promise<SerializationResult[]> {
   return results;
 }
 
-/** Runs serializeDefaults in a child process started the way `npm run plan` starts (ts-node with swc). */
+/** Runs serializeDefaults in a child process started the way `npm run plan` starts (scripts/swc-register.js). */
 function serializeDefaultsInChild(): { results: Promise<SerializationResult[]>; stop(): void } {
   let stop = () => {};
   const results = new Promise<SerializationResult[]>((resolve) => {
-    const child = spawn(process.execPath, [require.resolve("ts-node/dist/bin"), "--swc", __filename], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["-r", path.join(ROOT, "scripts", "swc-register.js"), __filename], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString(); });

@@ -232,7 +232,9 @@ describe("the inputs as the state keeps them (issue 21)", () => {
     expect(checked.rowSummary).toEqual({ rows: 400, added: 0, changed: 0, removed: 0 });
     expect(rowsOfInputs(checked)).toEqual(rows);
     expect(await h.provider.diff!(id, outs, checked as never)).toMatchObject({ changes: false });
-    // The engine stores the checked inputs on that no-op (a same step); an update with them writes nothing.
+    // The engine stores the checked inputs on that no-op (a same step): pulumi/pulumi
+    // pkg/resource/deploy/step_generator.go sets `new.Inputs` to Check's result, and step.go's
+    // SameStep.Apply keeps that state with the old outputs. An update with them writes nothing.
     h.emu.resetStats();
     await h.provider.update!(id, outs, checked as never);
     expect(h.emu.stats.rowsWritten).toBe(0);

@@ -12,7 +12,7 @@ import { createDataverseClient } from "../../dynamic-providers/dataverse/client"
 import { discoverIomProviderSchema, parseIomProviderSchemaOverride } from "../../dynamic-providers/iom-provider/discovery";
 import { legacyScryptFingerprint } from "../../dynamic-providers/iom-provider/parameters";
 import { SECRET_CHANGED } from "../../dynamic-providers/iom-provider/provider";
-import { keyedFingerprint } from "../../dynamic-providers/common";
+import { ENGINE_UNKNOWN, isUnknown, keyedFingerprint } from "../../dynamic-providers/common";
 import { captureConsolePerTest } from "../support/console";
 
 const provider = createIomProviderParametersDynamicProvider({ client: FAST });
@@ -38,6 +38,11 @@ beforeEach(async () => {
   env = await startIomEnvironment({ token: TOKEN });
 });
 afterEach(() => env.stop());
+
+test("the providers' unknown marker is the one the SDK hands them in a preview", () => {
+  expect(ENGINE_UNKNOWN).toBe(unknownValue);
+  expect(isUnknown(unknownValue)).toBe(true);
+});
 
 describe("discovery of IOM's provider tables", () => {
   it("finds every column from metadata, though none has a guessable name", async () => {

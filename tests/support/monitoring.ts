@@ -14,7 +14,7 @@ export interface DeclaredResource {
 
 export interface MonitoringExpectation {
   retentionDays: number;
-  gatewayNodes: number;
+  gatewayVms: number;
   /** Keys of the alert rules, the last part of their Azure names. */
   alerts: string[];
   malwareScanning: boolean;
@@ -43,13 +43,13 @@ const ALWAYS = ["kv-denied", "drop-write-failures", "drop-availability"];
 export function expectedMonitoring(stack: string): MonitoringExpectation {
   const { raw, secretKeys } = rawStackConfig(stack);
   const { gateway, monitoring } = parseStackConfig(stack, raw, secretKeys);
-  const gatewayNodes = gateway?.vmCount ?? 0;
+  const gatewayVms = gateway?.vmCount ?? 0;
   return {
     retentionDays: monitoring.retentionDays,
-    gatewayNodes,
+    gatewayVms,
     alerts: [
-      ...(gatewayNodes > 0 ? GATEWAY_ALERTS : []),
-      ...(gatewayNodes > 1 ? ["gw-cluster-down"] : []),
+      ...(gatewayVms > 0 ? GATEWAY_ALERTS : []),
+      ...(gatewayVms > 1 ? ["gw-cluster-down"] : []),
       ...ALWAYS,
       ...(monitoring.fileDropSilenceHours ? ["drop-silence"] : []),
     ],
@@ -75,9 +75,9 @@ export function monitoringGaps(resources: DeclaredResource[], expected: Monitori
 
   const agents = of(MT.extension).filter((e) => e.inputs.type === "AzureMonitorWindowsAgent");
   const associations = of(MT.dcrAssociation);
-  if (agents.length !== expected.gatewayNodes) gaps.push(`expected the Azure Monitor Agent on ${expected.gatewayNodes} gateway node(s), found ${agents.length}`);
-  if (associations.length !== expected.gatewayNodes) gaps.push(`expected ${expected.gatewayNodes} data collection rule association(s), found ${associations.length}`);
-  if (expected.gatewayNodes > 0 && of(MT.dcr).length !== 1) gaps.push(`expected one data collection rule for the gateway nodes, found ${of(MT.dcr).length}`);
+  if (agents.length !== expected.gatewayVms) gaps.push(`expected the Azure Monitor Agent on ${expected.gatewayVms} gateway VM(s), found ${agents.length}`);
+  if (associations.length !== expected.gatewayVms) gaps.push(`expected ${expected.gatewayVms} data collection rule association(s), found ${associations.length}`);
+  if (expected.gatewayVms > 0 && of(MT.dcr).length !== 1) gaps.push(`expected one data collection rule for the gateway VMs, found ${of(MT.dcr).length}`);
 
   if (of(MT.actionGroup).length !== 1) gaps.push(`expected one action group, found ${of(MT.actionGroup).length}`);
   const rules = [...of(MT.logAlert), ...of(MT.metricAlert)];

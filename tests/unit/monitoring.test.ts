@@ -71,10 +71,10 @@ describe.each(STACKS)("stack %s", (stack) => {
     });
   });
 
-  test("every gateway node runs the Azure Monitor Agent and is associated with the gateway rule", () => {
+  test("every gateway VM runs the Azure Monitor Agent and is associated with the gateway rule", () => {
     const vms = run().ofType("azure-native:compute:VirtualMachine");
     const dcr = run().one(MT.dcr);
-    expect(vms).toHaveLength(expected.gatewayNodes);
+    expect(vms).toHaveLength(expected.gatewayVms);
     for (const vm of vms) {
       const vmName = vm.inputs.vmName;
       expect(run().ofType(MT.extension).filter((e) => e.inputs.vmName === vmName && e.inputs.type === "AzureMonitorWindowsAgent").map((e) => e.inputs))

@@ -78,7 +78,7 @@ test("the printed plan: the tree with each resource's key settings, where unknow
 
 test("`npm run plan` refuses an unknown stack with a usage error", () => {
   // as package.json's "plan" script runs it
-  const result = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin"), "--swc", path.join(ROOT, "plan", "cli.ts"), "staging"], {
+  const result = spawnSync(process.execPath, ["-r", path.join(ROOT, "scripts", "swc-register.js"), path.join(ROOT, "plan", "cli.ts"), "staging"], {
     cwd: ROOT, encoding: "utf8", timeout: 60_000,
   });
   expect(result.status).toBe(2);

@@ -116,7 +116,7 @@ test("`npm run plan` refuses to plan when a stack shares a value, naming the key
   const uat = { ...loadStackFile("prod") };
   for (const [key, value] of Object.entries(UAT_AS_THE_README_USED_TO_SAY.set ?? {})) uat[`iom-bigcommerce:${key}`] = value;
   fs.writeFileSync(path.join(dir, "Pulumi.uat.yaml"), stringify({ config: uat }));
-  const all = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin"), "--swc", path.join(ROOT, "plan", "cli.ts"), "--all"], {
+  const all = spawnSync(process.execPath, ["-r", path.join(ROOT, "scripts", "swc-register.js"), path.join(ROOT, "plan", "cli.ts"), "--all"], {
     cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, IOM_STACK_FILES_DIR: dir },
   });
   expect(all.status).toBe(2);

@@ -1,8 +1,7 @@
 // @pulumi/pulumi requires TypeScript (9 MB of JavaScript, through its typescript-shim) when it loads,
-// for closure serialization only. Node compiles it once per process, but Jest compiles it again for
-// every test file, most of which never serialize a function: about 0.5 s of CPU each, 60 files.
-// jest.config.js maps the shim here, and TypeScript is loaded on first use. Outside Jest (the
-// program, `npm run plan`, the provider host) nothing changes.
+// for closure serialization only, which most processes never do: about 0.5 s of CPU each time
+// (Jest compiles it again for every test file). jest.config.js and scripts/swc-register.js map the
+// shim here, and TypeScript is loaded on first use. The program under `pulumi` is not affected.
 let ts;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the point is to require it late
 const load = () => (ts ??= require("typescript"));
