@@ -120,6 +120,34 @@ function inputReferences(props: Record<string, unknown>, names: Map<pulumi.Resou
   return references;
 }
 
+/**
+ * Whether `alias` is one an Azure Native resource class adds for each API version of its type
+ * (`{ type: "azure-native:network/v20230901:Subnet" }`; 60 on a Subnet), so that the engine finds
+ * state written under another version.
+ */
+function isApiVersionAlias(alias: unknown, type: string): boolean {
+  if (typeof alias !== "object" || alias === null || pulumi.Output.isInstance(alias)) return false;
+  const keys = Object.keys(alias);
+  const aliasType = (alias as { type?: unknown }).type;
+  if (keys.length !== 1 || typeof aliasType !== "string") return false;
+  const [pkg, module, name] = type.split(":");
+  const [aliasPkg, aliasModule, aliasName] = aliasType.split(":");
+  return pkg === "azure-native" && aliasPkg === pkg && aliasName === name && aliasModule.startsWith(`${module}/`);
+}
+
+/**
+ * The resource's options without Azure Native's API-version aliases, or undefined when it has none.
+ * They only let the engine match state from another API version: no mock and no plan sees them,
+ * yet the SDK turns each into a URN made of Outputs in the resource's constructor, which was a
+ * third of a run. The program's own aliases stay.
+ */
+function withoutApiVersionAliases(args: pulumi.ResourceTransformationArgs): pulumi.ResourceTransformationResult | undefined {
+  const aliases = args.opts.aliases;
+  if (!aliases?.length) return undefined;
+  const kept = aliases.filter((alias) => !isApiVersionAlias(alias, args.type));
+  return kept.length === aliases.length ? undefined : { props: args.props, opts: { ...args.opts, aliases: kept } };
+}
+
 /** `Output.promise(withUnknowns)` is the SDK's own way to read a value that may hold unknowns. */
 interface OutputInternals {
   promise(withUnknowns?: boolean): Promise<unknown>;
@@ -215,7 +243,7 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
         resourceOptions.set(key(args.type, args.name), { ...(dependsOn.length ? { dependsOn } : {}), ...(args.opts.retainOnDelete ? { retainOnDelete: true } : {}) });
       }
       if (options.referencesFor?.(args.type)) referencesOf.set(key(args.type, args.name), inputReferences(args.props, declared));
-      return undefined;
+      return withoutApiVersionAliases(args);
     });
     try {
       exported = evaluateProgram();
@@ -243,37 +271,44 @@ async function runOnce(stack: string, options: HarnessOptions): Promise<HarnessR
   return { resources, outputs };
 }
 
-/**
- * Stored on the SDK's promises instead of a formatted stack (see withPlainStackTraces). The SDK
- * reads it only to print a promise it finds still pending at exit.
- */
-const UNFORMATTED_PROMISE_STACK = "(stack not formatted by plan/harness.ts)";
+/** The SDK's promise bookkeeping (internal to the SDK: @pulumi/pulumi/runtime/debuggable). */
+interface DebuggableModule {
+  debugPromiseLeaks: boolean;
+  debuggablePromise<T>(promise: Promise<T>, context: unknown): Promise<T>;
+}
 
-/**
- * V8's own format: the error's text, then one `at` line per frame (CallSite's own toString).
- * The stack the SDK takes for each of its promises (an Error made in `debuggablePromise`) is not
- * formatted at all: a run makes tens of thousands of them and reads none.
- */
-function plainStackTrace(error: Error, frames: NodeJS.CallSite[]): string {
-  if (frames[0]?.getFunctionName() === "debuggablePromise") return UNFORMATTED_PROMISE_STACK;
-  return [Error.prototype.toString.call(error), ...frames.map((frame) => `    at ${frame.toString()}`)].join("\n");
+/** Where a resource's constructor reads the program's stack (a private static of the SDK's Resource). */
+interface ResourceCallsites {
+  callsites(): unknown[];
 }
 
 /**
- * The SDK takes a stack trace for every promise it creates (debuggablePromise, several per
- * resource). With a source-mapping formatter installed (ts-node's, or Jest's on the main realm,
- * which Node falls back to), formatting them took most of a run. So a run formats them as V8 does,
- * and the previous formatter is put back afterwards. Errors the program throws keep their
- * message; their stack shows transpiled positions.
+ * Runs `work` without the stack traces the SDK takes for the engine's diagnostics, and puts them
+ * back afterwards. Together they were a third of a run:
+ * - `debuggablePromise` wraps each of the SDK's promises (several per resource) in two more and
+ *   takes a stack trace for each, for the leak report it prints when the process exits. Under the
+ *   harness that report covers only the last run (each run gets a fresh store) and a run ends when
+ *   `disconnect()` has drained the SDK's operations, so during a run the promise is used as it is,
+ *   unless PULUMI_DEBUG_PROMISE_LEAKS asks for the report's detail.
+ * - `Resource.callsites` takes a stack trace of unlimited depth per resource, for the source
+ *   position the SDK sends the engine; the mocks ignore it and no plan shows it.
  */
-async function withPlainStackTraces<T>(work: () => Promise<T>): Promise<T> {
-  const previous = Object.getOwnPropertyDescriptor(Error, "prepareStackTrace");
-  Error.prepareStackTrace = plainStackTrace;
+async function withoutSdkStackTraces<T>(work: () => Promise<T>): Promise<T> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as Partial<DebuggableModule>;
+  const resource = pulumi.Resource as unknown as Partial<ResourceCallsites>;
+  const { debuggablePromise } = debuggable;
+  const { callsites } = resource;
+  if (typeof debuggablePromise !== "function" || typeof callsites !== "function") {
+    throw new Error("@pulumi/pulumi has no runtime/debuggable debuggablePromise or Resource.callsites: this SDK version takes its stack traces elsewhere (plan/harness.ts)");
+  }
+  if (!debuggable.debugPromiseLeaks) debuggable.debuggablePromise = <P>(promise: Promise<P>): Promise<P> => promise;
+  resource.callsites = () => [];
   try {
     return await work();
   } finally {
-    if (previous) Object.defineProperty(Error, "prepareStackTrace", previous);
-    else Reflect.deleteProperty(Error, "prepareStackTrace");
+    debuggable.debuggablePromise = debuggablePromise;
+    resource.callsites = callsites;
   }
 }
 
@@ -309,11 +344,25 @@ export function skipProviderSerialization(): { requested: Set<object>; serialize
   return { requested, serialize };
 }
 
+/**
+ * A run allocates 40-50 MB, much of it alive until the run ends (Outputs, promises,
+ * registrations): a young-generation collection in the middle of a run copies all of that. A
+ * process that gives the young generation room for a whole run (--min/--max-semi-space-size) and
+ * exposes `gc` (--expose-gc), as the program server does, collects it between runs instead, when
+ * almost everything in it is garbage.
+ */
+function collectYoungGeneration(): void {
+  globalThis.gc?.({ type: "minor" });
+}
+
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Runs index.ts for `stack` under `options.mocks`; rejects with a ProgramError when the program throws. */
 export function runProgramUnderMocks(stack: string, options: HarnessOptions): Promise<HarnessRun> {
-  const run = queue.then(() => withPlainStackTraces(() => runOnce(stack, options)));
+  const run = queue.then(() => {
+    collectYoungGeneration();
+    return withoutSdkStackTraces(() => runOnce(stack, options));
+  });
   queue = run.catch(() => undefined);
   return run;
 }

@@ -14,10 +14,11 @@ export const PROGRAM_SERVER_ENV = "IOM_TEST_PROGRAM_SERVER";
 export const SERVER_HANDLE = Symbol.for("iom.programServer");
 
 export default async function globalSetup(): Promise<void> {
-  // A program run allocates a lot of short-lived objects (Outputs, promises): with V8's default
-  // young generation a third of its CPU went to garbage collection; 64 MB semi-spaces take a run
-  // from 0.9 to 0.55 s of CPU. (Jest's workers, which mostly load modules, got slower with it.)
-  const server = spawn(process.execPath, ["--max-semi-space-size=64", require.resolve("ts-node/dist/bin"), "--swc", path.join(__dirname, "program-server.ts")], {
+  // A program run allocates 40-50 MB, much of it alive until the run ends: a young generation
+  // that holds a whole run (64 MB semi-spaces), collected between runs (plan/harness.ts,
+  // collectYoungGeneration), spends a tenth of a run in GC; V8's default one spent half.
+  // (Jest's workers, which mostly load modules, got slower with a large young generation.)
+  const server = spawn(process.execPath, ["--expose-gc", "--min-semi-space-size=64", "--max-semi-space-size=64", require.resolve("ts-node/dist/bin"), "--swc", path.join(__dirname, "program-server.ts")], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],
   });

@@ -24,6 +24,14 @@ beforeAll(async () => {
 
 const NO_RECEIVER = /Alerts reach nobody: the action group has no receiver/;
 
+const WEBHOOK = "https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=SuperSecretSig123";
+const FLOW_LOG_STORAGE = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/stflowlogsweu";
+/** dev with what an operator adds to its monitoring: alert receivers (the webhook as a secret) and VNet flow logs. */
+const DEV_WITH_RECEIVERS_AND_FLOW_LOGS = {
+  set: { monitoringAlertEmails: ["ops@contoso.com", "oncall@contoso.com"], monitoringFlowLogStorageAccountId: FLOW_LOG_STORAGE },
+  secrets: { monitoringAlertWebhookUrl: WEBHOOK },
+};
+
 describe.each(STACKS)("stack %s", (stack) => {
   const run = () => runs.get(stack) as ProgramRun;
   const expected = expectedMonitoring(stack);
@@ -207,10 +215,8 @@ describe("per-stack differences", () => {
 });
 
 describe("receivers", () => {
-  const WEBHOOK = "https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=SuperSecretSig123";
-
   test("emails and a secret webhook become receivers; the webhook stays secret everywhere; no warning", async () => {
-    const run = await runProgram("dev", { set: { monitoringAlertEmails: ["ops@contoso.com", "oncall@contoso.com"] }, secrets: { monitoringAlertWebhookUrl: WEBHOOK } });
+    const run = await runProgram("dev", DEV_WITH_RECEIVERS_AND_FLOW_LOGS);
     const group = run.one(MT.actionGroup).inputs;
     expect(group.emailReceivers).toEqual([
       { name: "email-1", emailAddress: "ops@contoso.com", useCommonAlertSchema: true },
@@ -235,18 +241,16 @@ describe("receivers", () => {
 });
 
 describe("flow logs", () => {
-  const STORAGE = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/stflowlogsweu";
-
   test("off by default; on, the VNet's flow log goes to the given account and Traffic Analytics to the workspace", async () => {
     expect((runs.get("prod") as ProgramRun).ofType(MT.flowLog)).toEqual([]);
-    const run = await runProgram("dev", { set: { monitoringFlowLogStorageAccountId: STORAGE } });
+    const run = await runProgram("dev", DEV_WITH_RECEIVERS_AND_FLOW_LOGS);
     const vnet = run.one("azure-native:network:VirtualNetwork");
     const workspace = run.one(MT.workspace);
     expect(run.one(MT.flowLog).inputs).toMatchObject({
       resourceGroupName: "NetworkWatcherRG",
       networkWatcherName: "NetworkWatcher_westeurope",
       targetResourceId: vnet.id,
-      storageId: STORAGE,
+      storageId: FLOW_LOG_STORAGE,
       enabled: true,
       format: { type: "JSON", version: 2 },
       flowAnalyticsConfiguration: { networkWatcherFlowAnalyticsConfiguration: { enabled: true, workspaceResourceId: workspace.id, workspaceRegion: "westeurope" } },

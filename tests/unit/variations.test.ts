@@ -75,8 +75,14 @@ describe("unattended gateway registration with a service principal", () => {
 });
 
 describe("a BigCommerce access token in the stack's secrets", () => {
+  /** A store with its token, the scopes it must have and the name it must bear. */
+  const WITH_STORE = {
+    set: { bigcommerceStoreHash: "abc123", bigcommerceRequiredScopes: ["orders", "products"], bigcommerceExpectedStoreName: "Contoso" },
+    secrets: { bigcommerceAccessToken: BC_TOKEN },
+  };
+
   test("is stored in Key Vault as a secret and never appears in plain inputs or outputs", async () => {
-    const run = await runProgram("dev", { set: { bigcommerceStoreHash: "abc123" }, secrets: { bigcommerceAccessToken: BC_TOKEN } });
+    const run = await runProgram("dev", WITH_STORE);
     const stored = run.ofType("azure-native:keyvault:Secret").find((s) => s.inputs.secretName === "bigcommerce-access-token");
     expect(isSecretValue(stored?.inputs.properties)).toBe(true);
     expect((reveal(stored?.inputs.properties) as Obj).value).toBe(BC_TOKEN);
@@ -88,10 +94,7 @@ describe("a BigCommerce access token in the stack's secrets", () => {
   });
 
   test("is checked against BigCommerce by the API check resource, which gets it only as a secret", async () => {
-    const run = await runProgram("dev", {
-      set: { bigcommerceStoreHash: "abc123", bigcommerceRequiredScopes: ["orders", "products"], bigcommerceExpectedStoreName: "Contoso" },
-      secrets: { bigcommerceAccessToken: BC_TOKEN },
-    });
+    const run = await runProgram("dev", WITH_STORE);
     const check = run.one("pulumi-nodejs:dynamic/bigcommerce:ApiCheck");
     expect(check.name).toBe("bigcommerce-api-check");
     expect(check.inputs).toMatchObject({ storeHash: "abc123", requiredScopes: ["orders", "products"], expectedStoreName: "Contoso", accessTokenConfigKey: "iom-bigcommerce:bigcommerceAccessToken" });
@@ -135,8 +138,15 @@ describe("connectivity powerPlatformVnet only", () => {
 });
 
 describe("operator access", () => {
+  const blobUser = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+  const operator = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff";
+  /** Both kinds of operator access at once: vault firewall exceptions and data-plane role grants. */
+  const OPERATOR_ACCESS = {
+    set: { keyVaultAllowedIpRanges: ["203.0.113.10", "198.51.100.0/24"], blobDataContributorPrincipalIds: [blobUser], keyVaultSecretsUserPrincipalIds: [operator] },
+  };
+
   test("keyVaultAllowedIpRanges opens the vault firewall to exactly those ranges, still deny by default", async () => {
-    const run = await runProgram("dev", { set: { keyVaultAllowedIpRanges: ["203.0.113.10", "198.51.100.0/24"] } });
+    const run = await runProgram("dev", OPERATOR_ACCESS);
     expect((run.one("azure-native:keyvault:Vault").inputs.properties as Obj)).toMatchObject({
       publicNetworkAccess: "Enabled",
       networkAcls: { defaultAction: "Deny", ipRules: [{ value: "203.0.113.10" }, { value: "198.51.100.0/24" }] },
@@ -144,9 +154,7 @@ describe("operator access", () => {
   });
 
   test("listed principals get Storage Blob Data Contributor on the account and Key Vault Secrets User on the vault", async () => {
-    const blobUser = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
-    const operator = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff";
-    const run = await runProgram("dev", { set: { blobDataContributorPrincipalIds: [blobUser], keyVaultSecretsUserPrincipalIds: [operator] } });
+    const run = await runProgram("dev", OPERATOR_ACCESS);
     const grants = run.ofType("azure-native:authorization:RoleAssignment").map((g) => g.inputs);
     expect(grants).toContainEqual(expect.objectContaining({
       principalId: blobUser,
