@@ -21,7 +21,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
-import { RowMap } from "./rows";
+import { RowChanges, RowMap, changeCount, changesOf, noChanges, sameChanges } from "./rows";
 import { MappingValidationError, ParsedMappingFile, RowEntry, loadMappingFile, problemList, rowChecker, textProblem } from "./validation";
 import type { DataverseDynamicProviderOptions } from "./client";
 import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
@@ -74,22 +74,29 @@ const SCALAR_DEFAULTS: Record<string, unknown> = { mappingGroup: DEFAULT_MAPPING
 /** The client options an operator or a test may tune through `DATAVERSE_SYNC_<OPTION>` variables. */
 const ENV_CLIENT_OPTIONS = ["maxConcurrency", "maxRetries", "max429Retries", "retryBaseMs", "retryMaxMs", "maxRetryAfterMs", "pageSize", "maxBatchSize", "requestBudgetMs", "timeoutMs", "operationTimeoutMs"] as const;
 
-/** The inputs with defaults for anything the engine dropped (an undefined input is simply absent), and the rows as a map. */
+/**
+ * The inputs with defaults for anything the engine dropped (an undefined input is simply absent),
+ * and the rows as a map. Packed rows (as check stores them) are also kept as `packed`, and decoded
+ * into the map only when something reads `rows` (an update on the applied packed rows never does).
+ */
 function clean(inputs: object): SyncInputs {
   const i = cleanInputs<SyncInputs>(inputs);
-  const rowMap = rowsOfInputs(inputs as Record<string, unknown>);
-  return { ...i, ...(rowMap ? { rows: rowMap } : {}), mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
+  const out: SyncInputs = { ...i, mappingGroup: i.mappingGroup ?? DEFAULT_MAPPING_GROUP, adoptExisting: i.adoptExisting ?? false, schemaOverride: i.schemaOverride ?? "" };
+  const raw = inputs as Record<string, unknown>;
+  if (typeof raw.rows === "string") {
+    const packed = { rows: raw.rows, changes: changesOf(raw.rowChanges) };
+    let rowMap: RowMap | undefined;
+    Object.defineProperty(out, "rows", { enumerable: true, configurable: true, get: () => (rowMap ??= sync.unpackRows(packed.rows, packed.changes)) });
+    out.packed = packed;
+  }
+  return out;
 }
 
 /**
  * The rows of the resource's changes since its packed rows: keys added or given another target,
  * and keys removed (with the target they had). What a preview shows key by key.
  */
-export interface RowChanges {
-  added: RowMap;
-  changed: RowMap;
-  removed: RowMap;
-}
+export type { RowChanges };
 
 /** Counts of what an update changes in the rows, against the previous inputs (check writes them). */
 export interface RowSummary {
@@ -108,11 +115,8 @@ export interface RowSummary {
 export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefined {
   const packed = inputs.rows;
   if (typeof packed !== "string") return packed !== null && typeof packed === "object" && !Array.isArray(packed) ? (packed as RowMap) : undefined;
-  const map = sync.decodeApplied(packed);
-  const changes = inputs.rowChanges as Partial<RowChanges> | undefined;
-  for (const k of Object.keys(changes?.removed ?? {})) delete map[k];
-  Object.assign(map, changes?.added ?? {}, changes?.changed ?? {});
-  return map;
+  // A copy: the decoded packed rows are shared with the provider's other calls in this process.
+  return { ...sync.unpackRows(packed, inputs.rowChanges) };
 }
 
 /** Keys of `next` not in `prev`, with another target, and keys of `prev` not in `next` (by key text). */
@@ -127,8 +131,6 @@ function rowChanges(prev: RowMap, next: RowMap): RowChanges {
   return out;
 }
 
-const changeCount = (c: RowChanges) => Object.keys(c.added).length + Object.keys(c.changed).length + Object.keys(c.removed).length;
-
 /**
  * The inputs as the state keeps them (issue 21: 200,000 rows as a map were 5 MB of inputs): the
  * rows packed once, and every later change as `rowChanges` against those packed rows, so a
@@ -141,16 +143,16 @@ const changeCount = (c: RowChanges) => Object.keys(c.added).length + Object.keys
 function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): Record<string, unknown> {
   const count = Object.keys(rowMap).length;
   let packed = typeof olds.rows === "string" ? olds.rows : undefined;
-  // The old packed rows are decoded once: the previous rows are them with the old changes applied.
-  const base = packed !== undefined ? sync.decodeApplied(packed) : rowsOfInputs(olds);
-  const oldChanges = packed !== undefined ? (olds.rowChanges as RowChanges | undefined) : undefined;
+  // The old packed rows are decoded once (and kept for diff and update): the previous rows are them with the old changes applied.
+  const base = packed !== undefined ? sync.packedRows(packed).rows : rowsOfInputs(olds);
+  const oldChanges = packed !== undefined ? changesOf(olds.rowChanges) : undefined;
   let changes = base ? rowChanges(base, rowMap) : { added: rowMap, changed: {}, removed: {} };
   // Against the previous inputs, only the keys either change set names can differ.
   const since = { added: 0, changed: 0, removed: 0 };
   if (!base) since.added = count;
   else {
     const touched = new Set<string>();
-    for (const c of [changes, oldChanges ?? { added: {}, changed: {}, removed: {} }]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
+    for (const c of [changes, oldChanges ?? noChanges()]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
     const removedBefore = oldChanges?.removed ?? {};
     const before = (k: string): string | undefined => {
       for (const part of [oldChanges?.added, oldChanges?.changed]) if (part && Object.prototype.hasOwnProperty.call(part, k)) return part[k];
@@ -167,7 +169,7 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   }
   if (!base || changeCount(changes) > Math.max(1000, count * 0.02)) {
     packed = sync.encodeApplied(rowMap);
-    changes = { added: {}, changed: {}, removed: {} };
+    changes = noChanges();
   }
   packed ??= sync.encodeApplied(base!);
   const rowSummary: RowSummary = { rows: count, ...since };
@@ -289,6 +291,7 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       let n: SyncInputs;
       try {
         n = clean(news as unknown as Record<string, unknown>);
+        void n.rows; // packed rows are decoded here, so that text that does not decode is this failure
       } catch (e) {
         return { inputs: news, failures: [{ property: "rows", reason: `packed rows that do not decode: ${(e as Error).message}` }] };
       }
@@ -304,22 +307,30 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       const scalars = ["mappingGroup", "targetKeyColumn", "schemaOverride", "adoptExisting"] as const;
       const stables = ["environmentUrl", "kind", "providerName"];
       const sameScalars = (i: Record<string, unknown>) => scalars.every((k) => (i[k] ?? SCALAR_DEFAULTS[k]) === olds[k]);
-      // Checked inputs whose packed rows are the applied ones, with no change since: nothing to decode.
-      const since = raw.rowChanges as RowChanges | undefined;
-      if (typeof raw.rows === "string" && raw.rows === olds.applied && (!since || changeCount(since) === 0) && sameScalars(raw)) {
+      // Checked inputs whose packed rows are the applied ones, with the same changes on top: nothing to decode.
+      const sameBase = typeof raw.rows === "string" && raw.rows === olds.applied;
+      if (sameBase && sameChanges(changesOf(raw.rowChanges), changesOf(olds.appliedChanges)) && sameScalars(raw)) {
         return { changes: false, replaces: [], stables, detailedDiff: {} };
       }
       const n = clean(raw);
-      if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
-      // Nothing changed (the common preview): the rows' hash is the applied one, so the applied rows
-      // need not be decoded nor compared key by key (at 50,000 rows most of diff's CPU).
-      if (olds.appliedHash && scalars.every((k) => n[k] === olds[k]) && rows.hashRows(n.rows) === olds.appliedHash) {
-        return { changes: false, replaces: [], stables, detailedDiff: {} };
-      }
       // On a table without a Mapping Group column (as the state records it) the group is not part
       // of a row, so a new default group moves no row: no row-level ADD/DELETE for it.
       const tableHasGroup = sync.tableHasGroupColumn(olds, n);
-      const d = plan.diffRowMaps(sync.decodeApplied(olds.applied), olds.mappingGroup, n.rows, n.mappingGroup, tableHasGroup);
+      let d: ReturnType<typeof plan.diffRowMaps>;
+      if (sameBase && n.packed && (n.mappingGroup === olds.mappingGroup || !tableHasGroup)) {
+        // The same packed rows on both sides: only the keys either change set names can differ
+        // (a 1% change of 200,000 rows compares 2,000 keys, not 200,000).
+        const sides = rows.changedSides(sync.packedRows(olds.applied).rows, changesOf(olds.appliedChanges), n.packed.changes);
+        d = plan.diffRowMaps(sides.a, olds.mappingGroup, sides.b, n.mappingGroup, tableHasGroup);
+      } else {
+        if (typeof n.rows !== "object" || n.rows === null) return { changes: true };
+        // Nothing changed (the common preview): the rows' hash is the applied one, so the applied rows
+        // need not be decoded nor compared key by key (at 50,000 rows most of diff's CPU).
+        if (olds.appliedHash && scalars.every((k) => n[k] === olds[k]) && rows.hashRows(n.rows) === olds.appliedHash) {
+          return { changes: false, replaces: [], stables, detailedDiff: {} };
+        }
+        d = plan.diffRowMaps(sync.appliedRowsOf(olds), olds.mappingGroup, n.rows, n.mappingGroup, tableHasGroup);
+      }
       const detailedDiff: MappingDiffResult["detailedDiff"] = {};
       for (const k of d.added) detailedDiff[`rows["${k}"]`] = { kind: "ADD", inputDiff: true };
       for (const k of d.changed) detailedDiff[`rows["${k}"]`] = { kind: "UPDATE", inputDiff: true };
@@ -357,7 +368,7 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
         environmentUrl: o.environmentUrl,
         kind: o.kind,
         rows: outputs.applied,
-        rowChanges: { added: {}, changed: {}, removed: {} },
+        rowChanges: changesOf(outputs.appliedChanges),
         rowSummary: { rows: outputs.rowCount, added: 0, changed: 0, removed: 0 },
         targetKeyColumn: o.targetKeyColumn,
         mappingGroup: o.mappingGroup ?? DEFAULT_MAPPING_GROUP,

@@ -92,14 +92,109 @@ export function mapToRows(map: RowMap, defaultGroup: string): MappingRow[] {
 
 /** Stable content hash of a row map (order independent); `sortedKeys` when the caller has them. */
 export function hashRows(map: RowMap, sortedKeys?: string[]): string {
+  return hashSortedRows(sortedKeys ?? Object.keys(map).sort(), (k) => map[k]);
+}
+
+/** hashRows of the rows `keys` (sorted) with the targets `targetOf` gives. */
+function hashSortedRows(keys: string[], targetOf: (k: string) => string): string {
   const h = createHash("sha256");
-  const keys = sortedKeys ?? Object.keys(map).sort();
   for (let i = 0; i < keys.length; i += 1000) {
     let chunk = "";
-    for (const k of keys.slice(i, i + 1000)) chunk += `${k}\u0000${map[k]}\u0001`;
+    const end = Math.min(keys.length, i + 1000);
+    for (let j = i; j < end; j++) chunk += `${keys[j]}\u0000${targetOf(keys[j])}\u0001`;
     h.update(chunk);
   }
   return h.digest("hex");
+}
+
+/**
+ * Rows as the state keeps them (issue 21): packed rows (`base`, decoded) and the changes since,
+ * key by key: keys added (not in `base`), keys given another target, and keys removed (with the
+ * target they had in `base`).
+ */
+export interface RowChanges {
+  added: RowMap;
+  changed: RowMap;
+  removed: RowMap;
+}
+
+export const noChanges = (): RowChanges => ({ added: {}, changed: {}, removed: {} });
+
+const has = (m: object, k: string) => Object.prototype.hasOwnProperty.call(m, k);
+
+export const changeCount = (c: RowChanges) => Object.keys(c.added).length + Object.keys(c.changed).length + Object.keys(c.removed).length;
+
+/** Changes as the state holds them: absent parts (older states, the engine dropping `{}`) are empty. */
+export function changesOf(c: unknown): RowChanges {
+  const x = (c ?? {}) as Partial<RowChanges>;
+  return { added: x.added ?? {}, changed: x.changed ?? {}, removed: x.removed ?? {} };
+}
+
+/** Whether two change sets name the same keys with the same targets. */
+export function sameChanges(a: RowChanges, b: RowChanges): boolean {
+  for (const part of ["added", "changed", "removed"] as const) {
+    const [x, y] = [a[part], b[part]];
+    const keys = Object.keys(x);
+    if (keys.length !== Object.keys(y).length) return false;
+    for (const k of keys) if (!has(y, k) || x[k] !== y[k]) return false;
+  }
+  return true;
+}
+
+/** `base` with `changes` applied: `base` itself when there are none (then read-only), else a new map. */
+export function applyChanges(base: RowMap, changes: RowChanges): RowMap {
+  if (changeCount(changes) === 0) return base;
+  const map = { ...base };
+  for (const k of Object.keys(changes.removed)) delete map[k];
+  Object.assign(map, changes.added, changes.changed);
+  return map;
+}
+
+/** The target of `key` in `base` with `changes` applied, undefined when it has none. */
+export function targetAfter(base: RowMap, changes: RowChanges, key: string): string | undefined {
+  if (has(changes.removed, key)) return undefined;
+  if (has(changes.added, key)) return changes.added[key];
+  if (has(changes.changed, key)) return changes.changed[key];
+  return has(base, key) ? base[key] : undefined;
+}
+
+/**
+ * Two row sets that share packed rows (`base`), each with its own changes, restricted to the keys
+ * either change set names: every other key has the same target on both sides, so comparing these
+ * is comparing the whole sets (what diff and update do for a change of 1% of 200,000 rows).
+ */
+export function changedSides(base: RowMap, a: RowChanges, b: RowChanges): { a: RowMap; b: RowMap } {
+  const out = { a: {} as RowMap, b: {} as RowMap };
+  for (const c of [a, b]) {
+    for (const part of [c.added, c.changed, c.removed]) {
+      for (const k of Object.keys(part)) {
+        if (has(out.a, k) || has(out.b, k)) continue;
+        const [x, y] = [targetAfter(base, a, k), targetAfter(base, b, k)];
+        if (x !== undefined) out.a[k] = x;
+        if (y !== undefined) out.b[k] = y;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * hashRows of `base` with `changes` applied, without building that map: `baseKeys` are the keys of
+ * `base` (in the order of its packed text, sorted), merged with the changed keys.
+ */
+export function hashRowsWithChanges(base: RowMap, baseKeys: string[], changes: RowChanges): string {
+  let sorted = true;
+  for (let i = 1; i < baseKeys.length && sorted; i++) sorted = baseKeys[i - 1] < baseKeys[i];
+  if (!sorted) return hashRows(applyChanges(base, changes));
+  const added = Object.keys(changes.added).filter((k) => !has(base, k)).sort();
+  const keys: string[] = [];
+  let j = 0;
+  for (const k of baseKeys) {
+    while (j < added.length && added[j] < k) keys.push(added[j++]);
+    if (!has(changes.removed, k)) keys.push(k);
+  }
+  while (j < added.length) keys.push(added[j++]);
+  return hashSortedRows(keys, (k) => (has(changes.changed, k) ? changes.changed[k] : has(changes.added, k) ? changes.added[k] : base[k]));
 }
 
 /**
