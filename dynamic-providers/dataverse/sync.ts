@@ -618,19 +618,20 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: Pa
   };
   let uncertain = 0;
   // Creates, updates and deletes touch different rows: send them together, sharing the
-  // client's concurrency, rather than one kind after the other.
+  // client's concurrency, rather than one kind after the other (a small plan over every slot).
+  const planRows = plan.add.length + plan.change.length + plan.remove.length;
   await settleAll([
     plan.add.length
-      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`).then((res) => {
+      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`, planRows).then((res) => {
           note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
           uncertain += res.uncertain.length;
         })
       : undefined,
     plan.change.length
-      ? client.updateMany(tref, { count: plan.change.length, get: (i) => update(plan.change[i]), written: (i) => confirmed.change.push(i) }, `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
+      ? client.updateMany(tref, { count: plan.change.length, get: (i) => update(plan.change[i]), written: (i) => confirmed.change.push(i) }, `${label}: updated`, planRows).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
       : undefined,
     plan.remove.length
-      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`, (i) => confirmed.remove.push(i)).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
+      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`, (i) => confirmed.remove.push(i), planRows).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
       : undefined,
   ]);
   return { failures, uncertain };
