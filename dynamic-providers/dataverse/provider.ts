@@ -140,13 +140,14 @@ function rowChanges(prev: RowMap, next: RowMap): RowChanges {
  * `rowSummary` counts the change against the previous inputs. States with the rows as a map are
  * packed on their first preview; their diff finds no change, so the migration is a no-op update.
  */
-function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): Record<string, unknown> {
+function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): { inputs: Record<string, unknown>; sincePacked?: RowChanges } {
   const count = Object.keys(rowMap).length;
   let packed = typeof olds.rows === "string" ? olds.rows : undefined;
   // The old packed rows are decoded once (and kept for diff and update): the previous rows are them with the old changes applied.
   const base = packed !== undefined ? sync.packedRows(packed).rows : rowsOfInputs(olds);
   const oldChanges = packed !== undefined ? changesOf(olds.rowChanges) : undefined;
   let changes = base ? rowChanges(base, rowMap) : { added: rowMap, changed: {}, removed: {} };
+  const sincePacked = packed !== undefined ? changes : undefined;
   // Against the previous inputs, only the keys either change set names can differ.
   const since = { added: 0, changed: 0, removed: 0 };
   if (!base) since.added = count;
@@ -173,7 +174,7 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   }
   packed ??= sync.encodeApplied(base!);
   const rowSummary: RowSummary = { rows: count, ...since };
-  return { ...news, rows: packed, rowChanges: changes, rowSummary };
+  return { inputs: { ...news, rows: packed, rowChanges: changes, rowSummary }, sincePacked };
 }
 
 /**
@@ -192,7 +193,8 @@ function plain<T>(v: T): T {
   return out as T;
 }
 
-function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
+/** The inputs' problems; the rows' own (checkRowMap) when `rows` is true. */
+function checkInputs(i: Partial<SyncInputs>, rows = true): pulumi.dynamic.CheckFailure[] {
   const failures: pulumi.dynamic.CheckFailure[] = [];
   if (typeof i.environmentUrl !== "string" || !i.environmentUrl) failures.push({ property: "environmentUrl", reason: "required" });
   else if (isKnown(i.environmentUrl)) {
@@ -206,7 +208,7 @@ function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
   if (typeof i.providerName !== "string" || (isKnown(i.providerName) && !i.providerName.trim())) failures.push({ property: "providerName", reason: "required (the IOM provider the mappings belong to, e.g. BigCommerce)" });
   if (typeof i.mappingGroup !== "string" || !i.mappingGroup.trim()) failures.push({ property: "mappingGroup", reason: "required" });
   if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "a map of mapping key to target" });
-  else failures.push(...checkRowMap(i.rows, i.mappingGroup ?? DEFAULT_MAPPING_GROUP, typeof i.kind === "string" && isMappingKind(i.kind) ? i.kind : undefined));
+  else if (rows) failures.push(...checkRowMap(i.rows, i.mappingGroup ?? DEFAULT_MAPPING_GROUP, kindOf(i)));
   if (i.sourceFile !== undefined && typeof i.sourceFile !== "string") failures.push({ property: "sourceFile", reason: "the mapping file the rows come from, or absent" });
   if (i.sourceLines !== undefined && (typeof i.sourceLines !== "object" || i.sourceLines === null || Object.values(i.sourceLines).some((n) => typeof n !== "number"))) {
     failures.push({ property: "sourceLines", reason: "a map of mapping key to line number, or absent" });
@@ -221,16 +223,18 @@ function checkInputs(i: Partial<SyncInputs>): pulumi.dynamic.CheckFailure[] {
   return failures;
 }
 
+const kindOf = (i: Partial<SyncInputs>): MappingKind | undefined => (typeof i.kind === "string" && isMappingKind(i.kind) ? i.kind : undefined);
+
 /**
  * The row map as Dataverse would store it: refuse what it would mangle. An empty or blank part is
  * stored as null (and rewritten on every `up`), and two keys equal ignoring case are one row to
  * Dataverse, which compares text case-insensitively. Inputs may come from any program, not only from
  * our CSV loader, so this runs in `check`. Reports at most 10 keys, then a count.
  */
-function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined): pulumi.dynamic.CheckFailure[] {
+function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[]): pulumi.dynamic.CheckFailure[] {
   const reasons: string[] = [];
   const seen = new Map<string, string>();
-  for (const [k, v] of Object.entries(rowMap)) {
+  for (const [k, v] of only ? only.map((key) => [key, rowMap[key]] as const) : Object.entries(rowMap)) {
     const problems: string[] = [];
     if (k === "") problems.push("empty key");
     else {
@@ -256,9 +260,53 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
     if (typeof v !== "string" || !v.trim()) problems.push("empty target (Dataverse stores an empty string as null)");
     for (const p of problems) reasons.push(`${JSON.stringify(k)}: ${p}`);
   }
+  if (only && only.length > 0) reasons.push(...sameIgnoringCase(rowMap, defaultGroup, only));
   const shown = reasons.slice(0, 10).map((reason) => ({ property: "rows", reason }));
   if (reasons.length > 10) shown.push({ property: "rows", reason: `... and ${reasons.length - 10} more problem(s)` });
   return shown;
+}
+
+/**
+ * A key's identity as text (the same for two keys Dataverse takes for one row), cheap for the
+ * common key without account or group: the key lower-cased (a field holds no "=", so
+ * `field=value` lower-cased stands for the pair; "=" ends a final-sigma context either way).
+ */
+function identityText(k: string, defaultGroup: string): string {
+  const c = k.charCodeAt(0);
+  if (c !== 0x7b && c !== 0x5b) return k.toLowerCase(); // neither "{" nor "["
+  const d = rows.decodeKey(k, defaultGroup);
+  if (!d.account && d.group.toLowerCase() === defaultGroup.toLowerCase()) return `${d.field}=${d.value}`.toLowerCase();
+  return `\u0000${rows.matchKey(d.group, d.field, d.value, d.account)}`;
+}
+
+/**
+ * Keys among `only` that Dataverse would take for the same row as another key of `rowMap` (it
+ * compares text ignoring case): for a check that validates only the rows that changed, whose
+ * other keys were checked with the inputs they come from.
+ */
+function sameIgnoringCase(rowMap: Record<string, unknown>, defaultGroup: string, only: string[]): string[] {
+  const mine = new Map<string, string>();
+  const reasons: string[] = [];
+  for (const k of only) {
+    try {
+      mine.set(identityText(k, defaultGroup), k);
+    } catch {
+      // A malformed key: reported by checkRowMap already.
+    }
+  }
+  const onlySet = new Set(only);
+  for (const k of Object.keys(rowMap)) {
+    if (onlySet.has(k)) continue;
+    let id: string;
+    try {
+      id = identityText(k, defaultGroup);
+    } catch {
+      continue;
+    }
+    const other = mine.get(id);
+    if (other !== undefined) reasons.push(`${JSON.stringify(other)}: same mapping as ${JSON.stringify(k)} to Dataverse, which compares text ignoring case`);
+  }
+  return reasons;
 }
 
 function resourceId(i: SyncInputs, seed: string): string {
@@ -295,9 +343,20 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       } catch (e) {
         return { inputs: news, failures: [{ property: "rows", reason: `packed rows that do not decode: ${(e as Error).message}` }] };
       }
-      const failures = checkInputs(n);
+      const failures = checkInputs(n, false);
+      const rowsOk = !!n.rows && typeof n.rows === "object" && !Array.isArray(n.rows);
+      if (!rowsOk) return { inputs: news, failures };
+      const o = (olds ?? {}) as unknown as Record<string, unknown>;
+      const compact = compactInputs(o, news as unknown as Record<string, unknown>, n.rows);
+      // Rows as they were in the previous inputs' packed rows (packed by check, or by read from
+      // rows written from checked inputs) were checked then: check the rows that changed since,
+      // every row when what decides a key's meaning (kind, default group) changed.
+      const group = n.mappingGroup ?? DEFAULT_MAPPING_GROUP;
+      const trusted = compact.sincePacked && o.kind === n.kind && (o.mappingGroup ?? DEFAULT_MAPPING_GROUP) === group;
+      const only = trusted ? [...Object.keys(compact.sincePacked!.added), ...Object.keys(compact.sincePacked!.changed)] : undefined;
+      failures.push(...checkRowMap(n.rows, group, kindOf(n), only));
       if (failures.length) return { inputs: news, failures };
-      return { inputs: compactInputs((olds ?? {}) as unknown as Record<string, unknown>, news as unknown as Record<string, unknown>, n.rows) as unknown as IomMappingSetInputs };
+      return { inputs: compact.inputs as unknown as IomMappingSetInputs };
     },
 
     async diff(_id: string, olds: IomMappingSetOutputs, news: IomMappingSetInputs): Promise<MappingDiffResult> {

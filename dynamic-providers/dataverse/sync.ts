@@ -839,6 +839,18 @@ async function readRowsFor(client: DataverseClient, schema: MappingSchema, provi
   return out;
 }
 
+/**
+ * The applied rows as outputs once every row of `inputs` is written: packed inputs (as check
+ * stores them) are kept as they are, packed rows and changes (no packing of every row anew);
+ * rows as a map are packed.
+ */
+function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appliedChanges" | "appliedHash"> {
+  const p = inputs.packed;
+  if (!p) return { ...encodeAppliedWithHash(inputs.rows), appliedChanges: noChanges() };
+  const base = packedRows(p.rows);
+  return { applied: p.rows, appliedChanges: p.changes, appliedHash: hashRowsWithChanges(base.rows, base.keys, p.changes) };
+}
+
 /** Keys `changes` adds that `base` does not have. */
 function countAdded(base: RowMap, changes: RowChanges): number {
   let n = 0;
@@ -924,13 +936,9 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
   const ownedCount = Math.max(0, Math.min(rowCount, (olds.ownedCount ?? 0) + plan.add.length - plan.remove.length));
   const { total } = run;
-  // Inputs on the applied packed rows: the outputs keep them and the inputs' changes, as they are.
-  const appliedOut = sameBase
-    ? { applied: packed!.rows, appliedChanges: packed!.changes, appliedHash: hashRowsWithChanges(base.rows, base.keys, packed!.changes) }
-    : { ...encodeAppliedWithHash(inputs.rows), appliedChanges: noChanges() };
   return {
     ...baseOutputs(run),
-    ...appliedOut,
+    ...appliedOutputs(inputs),
     rowCount,
     ownedCount,
     adoptedCount: rowCount - ownedCount,
@@ -974,8 +982,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...encodeAppliedWithHash(inputs.rows),
-    appliedChanges: noChanges(),
+    ...appliedOutputs(inputs),
     rowCount: rows.desired.length,
     ownedCount: owned,
     adoptedCount: rows.desired.length - owned,
