@@ -234,12 +234,13 @@ const kindOf = (i: Partial<SyncInputs>): MappingKind | undefined => (typeof i.ki
 function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[]): pulumi.dynamic.CheckFailure[] {
   const reasons: string[] = [];
   const seen = new Map<string, string>();
+  const { decodeKey, matchKey } = rows.rowCodec();
   for (const [k, v] of only ? only.map((key) => [key, rowMap[key]] as const) : Object.entries(rowMap)) {
     const problems: string[] = [];
     if (k === "") problems.push("empty key");
     else {
       try {
-        const d = rows.decodeKey(k, defaultGroup);
+        const d = decodeKey(k, defaultGroup);
         const parts: [string, string][] = [["external field name", d.field], ["external field value", d.value], ["mapping group", d.group]];
         const blank = parts.filter(([, x]) => !x.trim()).map(([n]) => n);
         if (k.startsWith("{") && !d.account.trim()) blank.push("account");
@@ -249,7 +250,7 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
           const p = textProblem(name, x);
           if (p) problems.push(p);
         }
-        const m = rows.matchKey(d.group, d.field, d.value, d.account);
+        const m = matchKey(d.group, d.field, d.value, d.account);
         const other = seen.get(m);
         if (other !== undefined) problems.push(`same mapping as ${JSON.stringify(other)} to Dataverse, which compares text ignoring case`);
         else seen.set(m, k);
@@ -269,14 +270,19 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
 /**
  * A key's identity as text (the same for two keys Dataverse takes for one row), cheap for the
  * common key without account or group: the key lower-cased (a field holds no "=", so
- * `field=value` lower-cased stands for the pair; "=" ends a final-sigma context either way).
+ * `field=value` lower-cased stands for the pair; "=" ends a final-sigma context either way). A
+ * closure made per call of sameIgnoringCase (rows.ts rowCodec: no module function per row).
  */
-function identityText(k: string, defaultGroup: string): string {
-  const c = k.charCodeAt(0);
-  if (c !== 0x7b && c !== 0x5b) return k.toLowerCase(); // neither "{" nor "["
-  const d = rows.decodeKey(k, defaultGroup);
-  if (!d.account && d.group.toLowerCase() === defaultGroup.toLowerCase()) return `${d.field}=${d.value}`.toLowerCase();
-  return `\u0000${rows.matchKey(d.group, d.field, d.value, d.account)}`;
+function identityTextOf(defaultGroup: string): (k: string) => string {
+  const { decodeKey, matchKey } = rows.rowCodec();
+  const group = defaultGroup.toLowerCase();
+  return (k) => {
+    const c = k.charCodeAt(0);
+    if (c !== 0x7b && c !== 0x5b) return k.toLowerCase(); // neither "{" nor "["
+    const d = decodeKey(k, defaultGroup);
+    if (!d.account && d.group.toLowerCase() === group) return `${d.field}=${d.value}`.toLowerCase();
+    return `\u0000${matchKey(d.group, d.field, d.value, d.account)}`;
+  };
 }
 
 /**
@@ -287,9 +293,10 @@ function identityText(k: string, defaultGroup: string): string {
 function sameIgnoringCase(rowMap: Record<string, unknown>, defaultGroup: string, only: string[]): string[] {
   const mine = new Map<string, string>();
   const reasons: string[] = [];
+  const identityText = identityTextOf(defaultGroup);
   for (const k of only) {
     try {
-      mine.set(identityText(k, defaultGroup), k);
+      mine.set(identityText(k), k);
     } catch {
       // A malformed key: reported by checkRowMap already.
     }
@@ -299,7 +306,7 @@ function sameIgnoringCase(rowMap: Record<string, unknown>, defaultGroup: string,
     if (onlySet.has(k)) continue;
     let id: string;
     try {
-      id = identityText(k, defaultGroup);
+      id = identityText(k);
     } catch {
       continue;
     }

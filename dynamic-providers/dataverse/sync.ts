@@ -8,9 +8,9 @@ import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
-import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf, remoteKey } from "./plan";
-import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, changesOf, encodeKey, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowKey } from "./rows";
-import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
+import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, changesOf, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec } from "./rows";
+import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
 export interface SyncInputs {
@@ -212,6 +212,7 @@ function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow
     return { previous, appliedIds: ownedIds(seed, previous) };
   }
   const appliedIds: string[] = [];
+  const { ownedIdOf } = rowCodec();
   const keys = Object.keys(inputs.rows);
   for (let i = 0; i < keys.length; i++) if (Object.prototype.hasOwnProperty.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
   const gone: RowMap = {};
@@ -237,6 +238,7 @@ export function tableHasGroupColumn(olds: Pick<SyncOutputs, "schema" | "schemaOv
 
 /** Ids of rows this resource owns for these rows (see plan.ts ownedIdOf). */
 function ownedIds(seed: string, rows: MappingRow[]): string[] {
+  const { ownedIdOf } = rowCodec();
   return rows.map((r) => ownedIdOf(seed, r));
 }
 
@@ -250,8 +252,9 @@ export async function listRemote(
 ): Promise<RemoteRow[]> {
   const out: RemoteRow[] = [];
   let lastLog = Date.now();
+  const toRemoteRow = remoteRowReader(s, scope);
   await client.forEachPagePartitioned<Record<string, unknown>>(remoteRowsQuery(s, providerId), s.primaryId, ranges, (page, total) => {
-    for (const r of page) out.push(toRemoteRow(s, r, scope));
+    for (const r of page) out.push(toRemoteRow(r));
     if (Date.now() - lastLog > 2000) {
       lastLog = Date.now();
       log?.("info", `reading ${s.table}: ${total} rows so far`);
@@ -273,6 +276,8 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
  */
 export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[]): { map: RowMap; drift: DriftReport; owned: number } {
   const byId = new Map(remote.map((r) => [r.id, r]));
+  const { encodeKey, ownedIdOf, rowKey, matchKey } = rowCodec();
+  const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : matchKey(r.group, r.field, r.value, r.account ?? ""));
   // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
   // 50,000 owned rows does not index every remote row twice.
   let byKey: Map<string, RemoteRow> | undefined;
