@@ -140,14 +140,15 @@ function rowChanges(prev: RowMap, next: RowMap): RowChanges {
  * `rowSummary` counts the change against the previous inputs. States with the rows as a map are
  * packed on their first preview; their diff finds no change, so the migration is a no-op update.
  */
-function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): { inputs: Record<string, unknown>; sincePacked?: RowChanges } {
+function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): { inputs: Record<string, unknown>; newSincePacked?: string[] } {
   const count = Object.keys(rowMap).length;
   let packed = typeof olds.rows === "string" ? olds.rows : undefined;
   // The old packed rows are decoded once (and kept for diff and update): the previous rows are them with the old changes applied.
   const base = packed !== undefined ? sync.packedRows(packed).rows : rowsOfInputs(olds);
   const oldChanges = packed !== undefined ? changesOf(olds.rowChanges) : undefined;
   let changes = base ? rowChanges(base, rowMap) : { added: rowMap, changed: {}, removed: {} };
-  const sincePacked = packed !== undefined ? changes : undefined;
+  // Keys added or given another target since the previous inputs, when those had packed rows.
+  const newSincePacked: string[] | undefined = packed !== undefined ? [] : undefined;
   // Against the previous inputs, only the keys either change set names can differ.
   const since = { added: 0, changed: 0, removed: 0 };
   if (!base) since.added = count;
@@ -166,6 +167,7 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
       if (was === undefined && now !== undefined) since.added++;
       else if (was !== undefined && now === undefined) since.removed++;
       else if (was !== now) since.changed++;
+      if (now !== undefined && was !== now) newSincePacked?.push(k);
     }
   }
   if (!base || changeCount(changes) > Math.max(1000, count * 0.02)) {
@@ -174,7 +176,7 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   }
   packed ??= sync.encodeApplied(base!);
   const rowSummary: RowSummary = { rows: count, ...since };
-  return { inputs: { ...news, rows: packed, rowChanges: changes, rowSummary }, sincePacked };
+  return { inputs: { ...news, rows: packed, rowChanges: changes, rowSummary }, newSincePacked };
 }
 
 /**
@@ -355,12 +357,12 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       if (!rowsOk) return { inputs: news, failures };
       const o = (olds ?? {}) as unknown as Record<string, unknown>;
       const compact = compactInputs(o, news as unknown as Record<string, unknown>, n.rows);
-      // Rows as they were in the previous inputs' packed rows (packed by check, or by read from
-      // rows written from checked inputs) were checked then: check the rows that changed since,
-      // every row when what decides a key's meaning (kind, default group) changed.
+      // Rows as they were in previous inputs with packed rows (stored by check, or by read from
+      // rows written from checked inputs) were checked then: check the rows added or changed
+      // since, every row when what decides a key's meaning (kind, default group) changed.
       const group = n.mappingGroup ?? DEFAULT_MAPPING_GROUP;
-      const trusted = compact.sincePacked && o.kind === n.kind && (o.mappingGroup ?? DEFAULT_MAPPING_GROUP) === group;
-      const only = trusted ? [...Object.keys(compact.sincePacked!.added), ...Object.keys(compact.sincePacked!.changed)] : undefined;
+      const trusted = compact.newSincePacked && o.kind === n.kind && (o.mappingGroup ?? DEFAULT_MAPPING_GROUP) === group;
+      const only = trusted ? compact.newSincePacked : undefined;
       failures.push(...checkRowMap(n.rows, group, kindOf(n), only));
       if (failures.length) return { inputs: news, failures };
       return { inputs: compact.inputs as unknown as IomMappingSetInputs };

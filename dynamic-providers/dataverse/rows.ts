@@ -131,15 +131,22 @@ export function rowsToMap(rows: MappingRow[], defaultGroup: string): RowMap {
   return out;
 }
 
-export function mapToRows(map: RowMap, defaultGroup: string): MappingRow[] {
+/** The rows of `map` (with `changes` applied, when given, without a copy of the map). */
+export function mapToRows(map: RowMap, defaultGroup: string, changes?: RowChanges): MappingRow[] {
   const { decodeKey } = rowCodec();
   const out: MappingRow[] = [];
-  for (const k of Object.keys(map)) {
+  const add = (k: string, target: string) => {
     const d = decodeKey(k, defaultGroup);
-    const row: MappingRow = { group: d.group, field: d.field, value: d.value, target: map[k] };
+    const row: MappingRow = { group: d.group, field: d.field, value: d.value, target };
     if (d.account) row.account = d.account;
     out.push(row);
+  };
+  const hasOwn = Object.prototype.hasOwnProperty;
+  for (const k of Object.keys(map)) {
+    if (changes && (hasOwn.call(changes.removed, k) || hasOwn.call(changes.changed, k) || hasOwn.call(changes.added, k))) continue;
+    add(k, map[k]);
   }
+  if (changes) for (const part of [changes.changed, changes.added]) for (const k of Object.keys(part)) add(k, part[k]);
   return out;
 }
 

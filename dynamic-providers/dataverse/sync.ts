@@ -1000,8 +1000,10 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const applied = appliedRowsOf(olds);
-  const appliedRows = identityRows(schema.group !== undefined, mapToRows(applied, olds.mappingGroup));
+  // The applied rows as row objects straight from the packed rows and the changes on top (no copy of the map).
+  const base = packedRows(olds.applied).rows;
+  const appliedChanges = changesOf(olds.appliedChanges);
+  const appliedRows = identityRows(schema.group !== undefined, mapToRows(base, olds.mappingGroup, appliedChanges));
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
   const ids = ownedIds(olds.seed, appliedRows);
@@ -1009,7 +1011,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   // Without drift the remote holds exactly the applied rows: return that map rather than build a
   // second one of 50,000 keys.
   const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids);
-  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map : applied;
+  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map : applyChanges(base, appliedChanges);
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
