@@ -133,19 +133,21 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
   // group on both sides: same default group, or no group in the identity at all. Only the keys
   // left over are decoded and matched by identity (case, group spelling, ...).
   const { decodeKey, encodeKey, matchKey } = rowCodec();
+  // A local: in the serialized provider a global named in a loop is looked up through a with-scope per use.
+  const hasOwn = Object.prototype.hasOwnProperty;
   const sameGroup = oldDefaultGroup === newDefaultGroup;
   const sameText = sameGroup || !tableHasGroup;
   const leftOld: string[] = [];
   const leftNew: string[] = [];
   for (const k of Object.keys(news)) {
-    if (sameText && Object.prototype.hasOwnProperty.call(olds, k)) {
+    if (sameText && hasOwn.call(olds, k)) {
       if (olds[k] !== news[k]) {
         changed.push(k);
         changedOld.push(k);
       }
     } else leftNew.push(k);
   }
-  for (const k of Object.keys(olds)) if (!sameText || !Object.prototype.hasOwnProperty.call(news, k)) leftOld.push(k);
+  for (const k of Object.keys(olds)) if (!sameText || !hasOwn.call(news, k)) leftOld.push(k);
   const identity = (k: string, defaultGroup: string) => {
     const d = decodeKey(k, defaultGroup);
     const group = identityGroup(tableHasGroup, d.group);

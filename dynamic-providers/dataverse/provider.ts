@@ -122,12 +122,14 @@ export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefine
 /** Keys of `next` not in `prev`, with another target, and keys of `prev` not in `next` (by key text). */
 function rowChanges(prev: RowMap, next: RowMap): RowChanges {
   const out: RowChanges = { added: {}, changed: {}, removed: {} };
+  // A local: in the serialized provider a global named in a loop is looked up through a with-scope per use.
+  const hasOwn = Object.prototype.hasOwnProperty;
   for (const k of Object.keys(next)) {
-    const was = Object.prototype.hasOwnProperty.call(prev, k) ? prev[k] : undefined;
+    const was = hasOwn.call(prev, k) ? prev[k] : undefined;
     if (was === undefined) out.added[k] = next[k];
     else if (was !== next[k]) out.changed[k] = next[k];
   }
-  for (const k of Object.keys(prev)) if (!Object.prototype.hasOwnProperty.call(next, k)) out.removed[k] = prev[k];
+  for (const k of Object.keys(prev)) if (!hasOwn.call(next, k)) out.removed[k] = prev[k];
   return out;
 }
 

@@ -213,10 +213,11 @@ function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow
   }
   const appliedIds: string[] = [];
   const { ownedIdOf } = rowCodec();
+  const hasOwn = Object.prototype.hasOwnProperty;
   const keys = Object.keys(inputs.rows);
-  for (let i = 0; i < keys.length; i++) if (Object.prototype.hasOwnProperty.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
+  for (let i = 0; i < keys.length; i++) if (hasOwn.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
   const gone: RowMap = {};
-  for (const k of Object.keys(applied)) if (!Object.prototype.hasOwnProperty.call(inputs.rows, k)) gone[k] = applied[k];
+  for (const k of Object.keys(applied)) if (!hasOwn.call(inputs.rows, k)) gone[k] = applied[k];
   const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
   for (const id of ownedIds(seed, previous)) appliedIds.push(id);
   return { previous, appliedIds };
