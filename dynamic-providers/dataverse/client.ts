@@ -155,9 +155,10 @@ export interface DataverseClient {
   getAll<T>(path: string): Promise<T[]>;
   forEachPagePartitioned<T>(path: string, primaryId: string, boundaries: string[], onPage: (rows: T[], total: number) => void): Promise<number>;
   supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined>;
-  createMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
-  updateMany(t: TableRef, records: RecordSource, progress?: string): Promise<WriteResult>;
-  deleteMany(t: TableRef, ids: string[], progress?: string, written?: (i: number) => void): Promise<WriteResult>;
+  /** `planRows`: the rows of every write sent alongside (a small plan is spread over every slot, writes.ts minChunkFor). */
+  createMany(t: TableRef, records: RecordSource, progress?: string, planRows?: number): Promise<WriteResult>;
+  updateMany(t: TableRef, records: RecordSource, progress?: string, planRows?: number): Promise<WriteResult>;
+  deleteMany(t: TableRef, ids: string[], progress?: string, written?: (i: number) => void, planRows?: number): Promise<WriteResult>;
   batch(ops: BatchOp[], changeSetSize?: number): Promise<OpResult[]>;
 }
 

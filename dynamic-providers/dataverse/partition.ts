@@ -47,9 +47,15 @@ export function boundariesFromIds(ids: string[], perRange: number): string[] {
   if (ids.length <= perRange) return [];
   // The first 8 bytes of SQL Server's order are the last group and the fourth group as written:
   // enough to order hashed ids (a tie only moves a row to the neighbouring range).
-  const sorted = ids.map((id) => id.toLowerCase()).map((id) => ({ id, k: id.slice(24) + id.slice(19, 23) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  // Sorted as "<those 8 bytes><id>" strings without a comparator (200,000 objects sorted through
+  // a callback cost several times as much).
+  const sorted = ids.map((id) => {
+    const l = id.toLowerCase();
+    return l.slice(24) + l.slice(19, 23) + l;
+  });
+  sorted.sort();
   const out: string[] = [];
-  for (let i = perRange; i < sorted.length; i += perRange) out.push(sorted[i].id);
+  for (let i = perRange; i < sorted.length; i += perRange) out.push(sorted[i].slice(16));
   return out;
 }
 

@@ -9,7 +9,7 @@
  * (an error, unless `adoptExisting`, in which case the foreign row is updated and still never
  * deleted).
  */
-import { MappingRow, RowMap, decodeKey, encodeKey, identityGroup, matchKey, ownedId, rowKey } from "./rows";
+import { MappingRow, RowMap, identityGroup, rowCodec } from "./rows";
 
 export interface RemoteRow {
   id: string;
@@ -22,8 +22,8 @@ export interface RemoteRow {
   account?: string | null;
 }
 
-export const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : matchKey(r.group, r.field, r.value, r.account ?? ""));
-export const ownedIdOf = (seed: string, r: Pick<MappingRow, "group" | "field" | "value" | "account">) => ownedId(seed, r.group, r.field, r.value, r.account ?? "");
+export const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : rowCodec().matchKey(r.group, r.field, r.value, r.account ?? ""));
+export const ownedIdOf = (seed: string, r: Pick<MappingRow, "group" | "field" | "value" | "account">) => rowCodec().ownedIdOf(seed, r);
 
 export interface Change {
   row: MappingRow;
@@ -53,6 +53,9 @@ export function identical(r: RemoteRow, d: MappingRow): boolean {
 
 export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: string, adoptExisting: boolean, previousKeys: MappingRow[] = []): Plan {
   const plan: Plan = { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
+  // Per row: the codec's closures, not module functions (rows.ts rowCodec).
+  const { ownedIdOf, rowKey, matchKey } = rowCodec();
+  const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : matchKey(r.group, r.field, r.value, r.account ?? ""));
   const byId = new Map<string, RemoteRow>();
   for (const r of remote) byId.set(r.id.toLowerCase(), r);
   const consumed = new Set<string>();
@@ -129,19 +132,22 @@ export function diffRowMaps(olds: RowMap, oldDefaultGroup: string, news: RowMap,
   // 50,000 rows, decoding every key of both maps is most of diff's memory), when it names the same
   // group on both sides: same default group, or no group in the identity at all. Only the keys
   // left over are decoded and matched by identity (case, group spelling, ...).
+  const { decodeKey, encodeKey, matchKey } = rowCodec();
+  // A local: in the serialized provider a global named in a loop is looked up through a with-scope per use.
+  const hasOwn = Object.prototype.hasOwnProperty;
   const sameGroup = oldDefaultGroup === newDefaultGroup;
   const sameText = sameGroup || !tableHasGroup;
   const leftOld: string[] = [];
   const leftNew: string[] = [];
   for (const k of Object.keys(news)) {
-    if (sameText && Object.prototype.hasOwnProperty.call(olds, k)) {
+    if (sameText && hasOwn.call(olds, k)) {
       if (olds[k] !== news[k]) {
         changed.push(k);
         changedOld.push(k);
       }
     } else leftNew.push(k);
   }
-  for (const k of Object.keys(olds)) if (!sameText || !Object.prototype.hasOwnProperty.call(news, k)) leftOld.push(k);
+  for (const k of Object.keys(olds)) if (!sameText || !hasOwn.call(news, k)) leftOld.push(k);
   const identity = (k: string, defaultGroup: string) => {
     const d = decodeKey(k, defaultGroup);
     const group = identityGroup(tableHasGroup, d.group);

@@ -409,22 +409,33 @@ export interface RemoteScope {
 
 /** One row of remoteRowsQuery's result as the plan sees it. */
 export function toRemoteRow(s: MappingSchema, r: Record<string, unknown>, scope: RemoteScope): RemoteRow {
+  return remoteRowReader(s, scope)(r);
+}
+
+/**
+ * toRemoteRow as a closure made once per read (a call of a module-level function per row costs
+ * more than the row in the serialized provider: rows.ts rowCodec).
+ */
+export function remoteRowReader(s: MappingSchema, scope: RemoteScope): (r: Record<string, unknown>) => RemoteRow {
   const str = (v: unknown) => (typeof v === "string" ? v : null);
   const sub = (v: unknown, col: string) => (v && typeof v === "object" ? str((v as Record<string, unknown>)[col]) : null);
-  const row: RemoteRow = {
-    id: String(r[s.primaryId]).toLowerCase(),
-    field: str(r[s.fieldName]),
-    value: str(r[s.fieldValue]),
-    group: s.group ? sub(r[s.group.nav], s.group.keyColumn) : scope.defaultGroup,
-    target: sub(r[s.target.nav], s.target.keyColumn),
+  const accountColumns = ACCOUNT_KEY_COLUMNS;
+  return (r) => {
+    const row: RemoteRow = {
+      id: String(r[s.primaryId]).toLowerCase(),
+      field: str(r[s.fieldName]),
+      value: str(r[s.fieldValue]),
+      group: s.group ? sub(r[s.group.nav], s.group.keyColumn) : scope.defaultGroup,
+      target: sub(r[s.target.nav], s.target.keyColumn),
+    };
+    if (s.account) {
+      // An account is named by number or by name in the CSVs: use whichever form the rows use.
+      const acc = r[s.account.nav];
+      const forms = accountColumns.map((c) => sub(acc, c)).filter((x): x is string => !!x);
+      row.account = forms.find((f) => scope.accountLabels?.has(f.toLowerCase())) ?? forms[0] ?? "";
+    }
+    return row;
   };
-  if (s.account) {
-    // An account is named by number or by name in the CSVs: use whichever form the rows use.
-    const acc = r[s.account.nav];
-    const forms = ACCOUNT_KEY_COLUMNS.map((c) => sub(acc, c)).filter((x): x is string => !!x);
-    row.account = forms.find((f) => scope.accountLabels?.has(f.toLowerCase())) ?? forms[0] ?? "";
-  }
-  return row;
 }
 
 export const odataString = (s: string) => `'${s.replace(/'/g, "''")}'`;

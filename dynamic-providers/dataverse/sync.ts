@@ -8,9 +8,9 @@ import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
-import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf, remoteKey } from "./plan";
-import { MappingRow, RowMap, encodeKey, hashRows, identityGroup, identityRows, mapToRows, rowKey } from "./rows";
-import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
+import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, changesOf, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec } from "./rows";
+import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
 export interface SyncInputs {
@@ -32,6 +32,11 @@ export interface SyncInputs {
   sourceFile?: string;
   /** Line of each long row by key (validation.ts longRowLines), for messages. */
   sourceLines?: Record<string, number>;
+  /**
+   * The same rows as `rows`, as check stored them: packed text and the changes since. An update
+   * whose packed text is the applied one works from the changes alone (deltaSync).
+   */
+  packed?: { rows: string; changes: RowChanges };
 }
 
 export interface SyncSummary {
@@ -57,6 +62,11 @@ export interface SyncOutputs extends Omit<SyncInputs, "rows" | "sourceFile" | "s
   providerId: string;
   /** Applied rows as base64(gzip(JSON)); the input map is kept by the engine already. */
   applied: string;
+  /**
+   * Changes applied on top of `applied` (absent: none): an update whose inputs keep the packed
+   * rows of the last one stores them as they are, instead of packing every row anew.
+   */
+  appliedChanges?: RowChanges;
   appliedHash: string;
   rowCount: number;
   ownedCount: number;
@@ -117,6 +127,36 @@ export function decodeApplied(s: string | undefined): RowMap {
   return JSON.parse(gunzipSync(Buffer.from(s, "base64")).toString("utf8")) as RowMap;
 }
 
+/**
+ * The last packed texts decoded in this process, with their keys: the engine runs check, diff and
+ * update of one `pulumi up` in the same dynamic-provider host process, each given the same packed
+ * rows (at 200,000 rows a decode is about 0.3 s). A plain object (the closure serializer keeps
+ * it as one shared value); entries are read-only.
+ */
+const decoded: { entries: { text: string; rows: RowMap; keys: string[] }[] } = { entries: [] };
+const DECODED_KEPT = 2;
+
+/** decodeApplied, shared with every other caller of the same text in this process: read-only. */
+export function packedRows(s: string | undefined): { rows: RowMap; keys: string[] } {
+  if (!s) return { rows: {}, keys: [] };
+  const hit = decoded.entries.find((e) => e.text === s);
+  if (hit) return hit;
+  const rows = decodeApplied(s);
+  const entry = { text: s, rows, keys: Object.keys(rows) };
+  decoded.entries = [entry, ...decoded.entries.slice(0, DECODED_KEPT - 1)];
+  return entry;
+}
+
+/** The rows of packed text + changes (read-only when there are no changes: see packedRows). */
+export function unpackRows(s: string | undefined, changes: unknown): RowMap {
+  return applyChanges(packedRows(s).rows, changesOf(changes));
+}
+
+/** The rows an output records as applied: its packed rows and the changes on top (read-only). */
+export function appliedRowsOf(olds: Pick<SyncOutputs, "applied" | "appliedChanges">): RowMap {
+  return unpackRows(olds.applied, olds.appliedChanges);
+}
+
 function makeClient(environmentUrl: string, deps: Deps): DataverseClient {
   return createDataverseClient({ ...deps.client, environmentUrl, log: deps.log ?? deps.client?.log });
 }
@@ -164,7 +204,7 @@ export function readRanges(client: DataverseClient, expectedIds: string[], expec
  * a key present in both maps is the same row.
  */
 function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string, hasGroup: boolean): { previous: MappingRow[]; appliedIds: string[] } {
-  const applied = decodeApplied(olds.applied);
+  const applied = appliedRowsOf(olds);
   // Without a group column the default group is not part of a row's identity: the same key text
   // is the same row whatever the default group (plan.ts diffRowMaps does the same).
   if (hasGroup && olds.mappingGroup !== inputs.mappingGroup) {
@@ -172,10 +212,12 @@ function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow
     return { previous, appliedIds: ownedIds(seed, previous) };
   }
   const appliedIds: string[] = [];
+  const { ownedIdOf } = rowCodec();
+  const hasOwn = Object.prototype.hasOwnProperty;
   const keys = Object.keys(inputs.rows);
-  for (let i = 0; i < keys.length; i++) if (Object.prototype.hasOwnProperty.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
+  for (let i = 0; i < keys.length; i++) if (hasOwn.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
   const gone: RowMap = {};
-  for (const k of Object.keys(applied)) if (!Object.prototype.hasOwnProperty.call(inputs.rows, k)) gone[k] = applied[k];
+  for (const k of Object.keys(applied)) if (!hasOwn.call(inputs.rows, k)) gone[k] = applied[k];
   const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
   for (const id of ownedIds(seed, previous)) appliedIds.push(id);
   return { previous, appliedIds };
@@ -197,6 +239,7 @@ export function tableHasGroupColumn(olds: Pick<SyncOutputs, "schema" | "schemaOv
 
 /** Ids of rows this resource owns for these rows (see plan.ts ownedIdOf). */
 function ownedIds(seed: string, rows: MappingRow[]): string[] {
+  const { ownedIdOf } = rowCodec();
   return rows.map((r) => ownedIdOf(seed, r));
 }
 
@@ -210,8 +253,9 @@ export async function listRemote(
 ): Promise<RemoteRow[]> {
   const out: RemoteRow[] = [];
   let lastLog = Date.now();
+  const toRemoteRow = remoteRowReader(s, scope);
   await client.forEachPagePartitioned<Record<string, unknown>>(remoteRowsQuery(s, providerId), s.primaryId, ranges, (page, total) => {
-    for (const r of page) out.push(toRemoteRow(s, r, scope));
+    for (const r of page) out.push(toRemoteRow(r));
     if (Date.now() - lastLog > 2000) {
       lastLog = Date.now();
       log?.("info", `reading ${s.table}: ${total} rows so far`);
@@ -233,6 +277,8 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
  */
 export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[]): { map: RowMap; drift: DriftReport; owned: number } {
   const byId = new Map(remote.map((r) => [r.id, r]));
+  const { encodeKey, ownedIdOf, rowKey, matchKey } = rowCodec();
+  const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : matchKey(r.group, r.field, r.value, r.account ?? ""));
   // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
   // 50,000 owned rows does not index every remote row twice.
   let byKey: Map<string, RemoteRow> | undefined;
@@ -337,7 +383,7 @@ interface SyncRun {
    * An update that touches only the rows that changed (deltaSync): the applied rows it leaves
    * alone, and how to read the rows it touches.
    */
-  delta?: { base: RowMap; read: () => Promise<RemoteRow[]> };
+  delta?: { base: () => RowMap; read: () => Promise<RemoteRow[]> };
 }
 
 /** One pass's writes: the remote rows it planned from, the plan, and the indices of confirmed writes. */
@@ -578,19 +624,20 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: Pa
   };
   let uncertain = 0;
   // Creates, updates and deletes touch different rows: send them together, sharing the
-  // client's concurrency, rather than one kind after the other.
+  // client's concurrency, rather than one kind after the other (a small plan over every slot).
+  const planRows = plan.add.length + plan.change.length + plan.remove.length;
   await settleAll([
     plan.add.length
-      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`).then((res) => {
+      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`, planRows).then((res) => {
           note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
           uncertain += res.uncertain.length;
         })
       : undefined,
     plan.change.length
-      ? client.updateMany(tref, { count: plan.change.length, get: (i) => update(plan.change[i]), written: (i) => confirmed.change.push(i) }, `${label}: updated`).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
+      ? client.updateMany(tref, { count: plan.change.length, get: (i) => update(plan.change[i]), written: (i) => confirmed.change.push(i) }, `${label}: updated`, planRows).then((res) => note("update", (i) => `${plan.change[i].row.field}=${plan.change[i].row.value}`, res.failures))
       : undefined,
     plan.remove.length
-      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`, (i) => confirmed.remove.push(i)).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
+      ? client.deleteMany(tref, plan.remove.map((r) => r.id), `${label}: removed`, (i) => confirmed.remove.push(i), planRows).then((res) => note("delete", (i) => `${plan.remove[i].field}=${plan.remove[i].value}`, res.failures))
       : undefined,
   ]);
   return { failures, uncertain };
@@ -709,7 +756,7 @@ async function partialState(run: SyncRun, message: string): Promise<never> {
     } else how = "unchanged: nothing was confirmed written and the rows could not be read back";
   }
   // An update of the changed rows only: the rows it did not touch are as they were.
-  const map = run.delta && state ? Object.assign({ ...run.delta.base }, state.map) : (state?.map ?? (olds ? decodeApplied(olds.applied) : {}));
+  const map = run.delta && state ? Object.assign(run.delta.base(), state.map) : (state?.map ?? (olds ? appliedRowsOf(olds) : {}));
   const rowCount = Object.keys(map).length;
   const confirmed = run.current?.confirmed;
   const owned = run.delta ? (olds?.ownedCount ?? 0) + (confirmed?.add.length ?? 0) - (confirmed?.remove.length ?? 0) : (state?.owned ?? olds?.ownedCount ?? 0);
@@ -799,6 +846,25 @@ async function readRowsFor(client: DataverseClient, schema: MappingSchema, provi
 }
 
 /**
+ * The applied rows as outputs once every row of `inputs` is written: packed inputs (as check
+ * stores them) are kept as they are, packed rows and changes (no packing of every row anew);
+ * rows as a map are packed.
+ */
+function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appliedChanges" | "appliedHash"> {
+  const p = inputs.packed;
+  if (!p) return { ...encodeAppliedWithHash(inputs.rows), appliedChanges: noChanges() };
+  const base = packedRows(p.rows);
+  return { applied: p.rows, appliedChanges: p.changes, appliedHash: hashRowsWithChanges(base.rows, base.keys, p.changes) };
+}
+
+/** Keys `changes` adds that `base` does not have. */
+function countAdded(base: RowMap, changes: RowChanges): number {
+  let n = 0;
+  for (const k of Object.keys(changes.added)) if (!Object.prototype.hasOwnProperty.call(base, k)) n++;
+  return n;
+}
+
+/**
  * Update touching only the rows that changed since the last run: the keys added, changed and
  * removed between the applied rows and the inputs (plan.ts diffRowMaps), read by their owned ids
  * (and added keys by key, for rows of someone else's), planned and written. A 1% change of
@@ -817,10 +883,18 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const hasGroup = saved.group !== undefined;
   if (hasGroup && olds.mappingGroup !== inputs.mappingGroup) return undefined; // every row moves to the new group
   const seed = olds.seed;
-  const applied = decodeApplied(olds.applied);
-  const d = diffRowMaps(applied, olds.mappingGroup, inputs.rows, inputs.mappingGroup, hasGroup);
+  // Inputs that keep the applied packed rows differ from them only in the keys either change set
+  // names: compare those (and decode nothing more than the shared packed rows).
+  const packed = inputs.packed;
+  const sameBase = packed !== undefined && packed.rows === olds.applied;
+  const base = packedRows(olds.applied);
+  const appliedChanges = changesOf(olds.appliedChanges);
+  const sides = sameBase ? changedSides(base.rows, appliedChanges, packed.changes) : undefined;
+  const applied = sides ? sides.a : appliedRowsOf(olds);
+  const wantedRows = sides ? sides.b : inputs.rows;
+  const d = diffRowMaps(applied, olds.mappingGroup, wantedRows, inputs.mappingGroup, hasGroup);
   const touched = d.added.length + d.changed.length + d.removed.length;
-  const rowCount = Object.keys(inputs.rows).length;
+  const rowCount = sides ? base.keys.length + countAdded(base.rows, packed!.changes) - Object.keys(packed!.changes.removed).length : Object.keys(inputs.rows).length;
   const reads = Math.ceil(touched / ID_CHUNK) + Math.ceil(d.added.length / 50);
   if (reads > Math.max(1, Math.ceil(Math.max(rowCount, olds.rowCount ?? 0) / client.pageSize))) return undefined;
   let schema: MappingSchema = saved;
@@ -834,17 +908,20 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   }
   const writeKeys = [...d.added, ...d.changed];
   const wanted: RowMap = {};
-  for (const k of writeKeys) wanted[k] = inputs.rows[k];
+  for (const k of writeKeys) wanted[k] = wantedRows[k];
   const desired = identityRows(hasGroup, mapToRows(wanted, inputs.mappingGroup));
   checkRowsFitSchema(schema, desired, inputs.mappingGroup, inputs.kind);
   checkLengths(schema, inputs, desired, writeKeys);
   const gone: RowMap = {};
   for (const k of d.removed) gone[k] = applied[k];
   const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
-  // What stays as it was: the applied rows less the ones in play (by their old key).
-  const base = applied;
-  for (const k of d.removed) delete base[k];
-  for (const k of d.changedOld) delete base[k];
+  // What stays as it was (for a partial state): the applied rows less the ones in play (by their old key).
+  const untouched = () => {
+    const rest = { ...appliedRowsOf(olds) };
+    for (const k of d.removed) delete rest[k];
+    for (const k of d.changedOld) delete rest[k];
+    return rest;
+  };
   const idGroup = identityGroup(hasGroup, inputs.mappingGroup);
   const scope = scopeOf(idGroup, desired, previous);
   const added = desired.slice(0, d.added.length);
@@ -856,7 +933,7 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
     providerId: olds.providerId,
     tref: { logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId },
     total: { added: 0, changed: 0, removed: 0, adopted: 0, unchanged: 0, requests: 0 },
-    delta: { base, read },
+    delta: { base: untouched, read },
   };
   const names: NameIds = { targets: new Map(), groups: new Map(), accounts: new Map() };
   let first: Plan | undefined;
@@ -867,7 +944,7 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...encodeAppliedWithHash(inputs.rows),
+    ...appliedOutputs(inputs),
     rowCount,
     ownedCount,
     adoptedCount: rowCount - ownedCount,
@@ -911,7 +988,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...encodeAppliedWithHash(inputs.rows),
+    ...appliedOutputs(inputs),
     rowCount: rows.desired.length,
     ownedCount: owned,
     adoptedCount: rows.desired.length - owned,
@@ -924,8 +1001,10 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const applied = decodeApplied(olds.applied);
-  const appliedRows = identityRows(schema.group !== undefined, mapToRows(applied, olds.mappingGroup));
+  // The applied rows as row objects straight from the packed rows and the changes on top (no copy of the map).
+  const base = packedRows(olds.applied).rows;
+  const appliedChanges = changesOf(olds.appliedChanges);
+  const appliedRows = identityRows(schema.group !== undefined, mapToRows(base, olds.mappingGroup, appliedChanges));
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
   const ids = ownedIds(olds.seed, appliedRows);
@@ -933,7 +1012,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   // Without drift the remote holds exactly the applied rows: return that map rather than build a
   // second one of 50,000 keys.
   const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids);
-  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map : applied;
+  const map = drift.missing + drift.changed > 0 ? actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map : applyChanges(base, appliedChanges);
   if (drift.missing + drift.changed > 0) {
     deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
   }
@@ -944,7 +1023,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
       schema,
       providerId,
       // No drift: the applied rows are unchanged, keep their encoding (saves a sort + gzip of 50k rows).
-      ...(same ? { applied: olds.applied, appliedHash: olds.appliedHash } : encodeAppliedWithHash(map)),
+      ...(same ? { applied: olds.applied, appliedChanges: changesOf(olds.appliedChanges), appliedHash: olds.appliedHash } : { ...encodeAppliedWithHash(map), appliedChanges: noChanges() }),
       rowCount: Object.keys(map).length,
       drift,
       lastSync: { ...olds.lastSync, requests: client.stats.requests },
@@ -958,7 +1037,7 @@ export async function deleteMappings(olds: SyncOutputs, deps: Deps = {}): Promis
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  const appliedRows = identityRows(schema.group !== undefined, mapToRows(decodeApplied(olds.applied), olds.mappingGroup));
+  const appliedRows = identityRows(schema.group !== undefined, mapToRows(appliedRowsOf(olds), olds.mappingGroup));
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
   const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
   const plan = computePlan([], remote, olds.seed, false, appliedRows);

@@ -29,7 +29,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { isUtf8 } from "buffer";
 import { DEFAULT_MAPPING_GROUP, KINDS, MAPPING_KINDS, MappingKind, isMappingKind } from "./kinds";
-import { RowMap, encodeKey, matchKey } from "./rows";
+import { RowMap, rowCodec } from "./rows";
 
 export interface Problem {
   file: string;
@@ -168,6 +168,7 @@ export interface RowChecker {
 export function rowChecker(file: string, defaultGroup: string, keyName: string, problems: ProblemList): RowChecker {
   const rows: RowMap = {};
   const longRowLines: Record<string, number> = {};
+  const { encodeKey, matchKey } = rowCodec();
   // Identity (rows.ts matchKey) → row number; the key and line of row i are keys[i] and lines[i].
   const seen = new Map<string, number>();
   const keys: string[] = [];

@@ -280,6 +280,96 @@ describe("the inputs as the state keeps them (issue 21)", () => {
   });
 });
 
+describe("a change of a few rows among many: work in proportion to the change (issue 21)", () => {
+  type Checked = Record<string, unknown> & { rows: string; rowChanges: { added: object; changed: object; removed: object } };
+  const check = async (olds: object, news: object) => (await h.provider.check!(olds as never, news as never)) as unknown as { inputs: Checked; failures?: { property: string; reason: string }[] };
+
+  it("check validates the rows that changed since the packed rows, and still finds a new key equal ignoring case to an unchanged one", async () => {
+    const first = (await check({}, h.inputs(productRows(300)))).inputs;
+    const rows = { ...productRows(300), "SKU=s7": "P-000001", "sku=NEW": " ", "[Wholesale] sku=S8": "P-000002" };
+    const r = await check(first, h.inputs(rows));
+    expect((r.failures ?? []).map((f) => f.reason)).toEqual([
+      '"sku=NEW": empty target (Dataverse stores an empty string as null)',
+      '"SKU=s7": same mapping as "sku=S7" to Dataverse, which compares text ignoring case',
+    ]);
+    // A row given an empty target is refused as well as a new one.
+    expect((await check(first, h.inputs({ ...productRows(300), "sku=S3": "" }))).failures).toEqual([{ property: "rows", reason: '"sku=S3": empty target (Dataverse stores an empty string as null)' }]);
+    // A new default group changes what every key means: every row is checked again.
+    const regrouped = await check(first, h.inputs({ ...productRows(300), "[Retail] sku=S1": "P-000001" }, { mappingGroup: "retail" }));
+    expect((regrouped.failures ?? []).map((f) => f.reason)).toEqual(['"[Retail] sku=S1": same mapping as "sku=S1" to Dataverse, which compares text ignoring case']);
+  });
+
+  it("packed rows decoded once per process serve every later call with the same text, and never another text's rows", async () => {
+    const a = (await check({}, h.inputs(productRows(40)))).inputs;
+    const b = (await check({}, h.inputs({ ...productRows(40), "sku=S1": "P-000009" }))).inputs;
+    expect(a.rows).not.toBe(b.rows);
+    // Interleaved, each text gives its own rows, and a caller's copy does not change the shared one.
+    for (const [x, want] of [[a, productRows(40)], [b, { ...productRows(40), "sku=S1": "P-000009" }], [a, productRows(40)]] as const) {
+      const rows = rowsOfInputs(x)!;
+      expect(rows).toEqual(want);
+      rows["sku=S2"] = "mutated";
+    }
+    expect(rowsOfInputs(a)).toEqual(productRows(40));
+    // A third and fourth text push the first out of what is kept: it is decoded again, the same.
+    await check({}, h.inputs(productRows(41)));
+    await check({}, h.inputs(productRows(42)));
+    expect(rowsOfInputs(a)).toEqual(productRows(40));
+  });
+
+  it("an update on the applied packed rows keeps them and the change as outputs; diff, refresh and the next update work from them", async () => {
+    const base = productRows(50);
+    const { id, outs } = await create(base);
+    const packed = (await check({}, h.inputs(base))).inputs;
+    expect(packed.rows).toBe(outs.applied); // the same rows pack to the same text
+    const next: Record<string, string> = { ...base, "sku=S1": "P-000002", "sku=NEW": "P-000003" };
+    delete next["sku=S2"];
+    const checked = (await check(packed, h.inputs(next))).inputs;
+    const d = (await h.provider.diff!(id, outs, checked as never)) as MappingDiffResult;
+    expect(d.changes).toBe(true);
+    expect(Object.keys(d.detailedDiff ?? {}).sort()).toEqual(['rows["sku=NEW"]', 'rows["sku=S1"]', 'rows["sku=S2"]']);
+    const u = (await h.provider.update!(id, outs, checked as never)).outs as Outs & { appliedChanges?: object };
+    expect(remoteState(h)).toEqual(next);
+    expect(u.applied).toBe(checked.rows);
+    expect(u.appliedChanges).toEqual(checked.rowChanges);
+    expect(u.rowCount).toBe(50);
+    // The content hash is that of the rows, however they are kept.
+    const full = (await h.provider.create(h.inputs(next, { ownerSeed: "another-stack" }))).outs as Outs;
+    expect(u.appliedHash).toBe(full.appliedHash);
+    // The same inputs again: no change, and nothing to decode for it.
+    expect(await h.provider.diff!(id, u, checked as never)).toMatchObject({ changes: false });
+    // A refresh keeps them as its inputs; a change back to the packed rows is the reverse change.
+    const r = await h.provider.read!(id, u);
+    expect((r.props as Outs).drift).toEqual({ missing: 0, changed: 0, sample: [] });
+    expect((r.inputs as unknown as Checked).rowChanges).toEqual(checked.rowChanges);
+    const back = (await check(r.inputs as never, h.inputs(base))).inputs;
+    const d2 = (await h.provider.diff!(id, r.props as Outs, back as never)) as MappingDiffResult;
+    expect(Object.keys(d2.detailedDiff ?? {}).sort()).toEqual(['rows["sku=NEW"]', 'rows["sku=S1"]', 'rows["sku=S2"]']);
+    const u2 = (await h.provider.update!(id, r.props as Outs, back as never)).outs as Outs;
+    expect(remoteState(h)).toEqual(base);
+    expect(u2.appliedHash).toBe(outs.appliedHash);
+    // Other packed rows than the applied ones (packed anew, or another state's): compared row by row.
+    const other = (await check({}, h.inputs(next))).inputs;
+    expect(other.rows).not.toBe(u2.applied);
+    expect(Object.keys(((await h.provider.diff!(id, u2, other as never)) as MappingDiffResult).detailedDiff ?? {}).sort()).toEqual(['rows["sku=NEW"]', 'rows["sku=S1"]', 'rows["sku=S2"]']);
+  });
+
+  it("a change of a few rows goes out over every slot the service allows, with a probe no larger than one of those requests", async () => {
+    await h.stop();
+    h = await startHarness({ dopHint: 12 }, {}, 1200);
+    const { id, outs } = await create(productRows(1200));
+    const rows = productRows(1200);
+    for (let i = 1; i <= 60; i++) rows[`sku=S${i * 20}`] = "P-000001";
+    for (let i = 1; i <= 30; i++) delete rows[`sku=S${i * 20 - 7}`];
+    h.emu.resetStats();
+    await h.provider.update!(id, outs, h.inputs(rows));
+    expect(remoteState(h)).toEqual(rows);
+    const writes = h.emu.requestLog.filter((r) => r.method === "POST" && (r.path.includes("Microsoft.Dynamics.CRM.") || r.path.endsWith("$batch")));
+    // 90 rows over 12 slots: at most 8 a request (before, 2 requests: a 10-row probe and 50 rows).
+    expect(Math.max(...writes.map((r) => r.rows ?? 0))).toBeLessThanOrEqual(8);
+    expect(writes.length).toBeGreaterThanOrEqual(12);
+  });
+});
+
 describe("schema discovery", () => {
   it("ignores decoys, and lists the candidates when the table is ambiguous; an override resolves it", async () => {
     await h.stop();
