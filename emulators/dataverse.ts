@@ -293,6 +293,11 @@ export class DataverseEmulator {
     throw new HttpError(404, "0x80060888", `unknown emulator control '${op}'`);
   }
 
+  /** Put the rows added so far into each table's key order now (after seeding, before reads). */
+  settle(): void {
+    for (const t of this.tables.values()) t.rows.settle();
+  }
+
   // ---- data helpers for tests -------------------------------------------------------------------
 
   insert(tableName: string, row: Row): string {
@@ -1158,6 +1163,8 @@ class TableRows extends Map<string, StoredRow> {
   private sorted?: { k: string; id: string }[];
   /** Ids added since the last ordered read, with their keys (worked out as they come). */
   private added?: { k: string; id: string }[];
+  /** Ids deleted since the last merge (still in `sorted`). */
+  private gone = 0;
 
   /**
    * Column indexes (value → ids), kept up to date by every write as the service's indexes are, so
@@ -1182,6 +1189,7 @@ class TableRows extends Map<string, StoredRow> {
 
   override delete(id: string): boolean {
     this.unfiled();
+    if (this.has(id)) this.gone++;
     return super.delete(id);
   }
 
@@ -1253,11 +1261,32 @@ class TableRows extends Map<string, StoredRow> {
     return out;
   }
 
+  /** Sort the ids added since the last ordered read into the key order now. */
+  settle(): void {
+    this.ordered();
+  }
+
   private ordered(): { k: string; id: string }[] {
     const sorted = this.sorted ?? [];
     if (!this.added?.length) return (this.sorted = sorted);
     const fresh = this.added.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
     this.added = [];
+    if (fresh.length * 32 < sorted.length && this.gone * 8 < sorted.length) {
+      // A few new ids (the rows of a small change) go in where their keys are, instead of merging
+      // the whole table; deleted ids stay until the next merge (a read skips them).
+      for (const e of fresh) {
+        let [lo, hi] = [0, sorted.length];
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (sorted[mid].k < e.k) lo = mid + 1;
+          else hi = mid;
+        }
+        // An id deleted and added again is there already.
+        if (sorted[lo]?.k !== e.k) sorted.splice(lo, 0, e);
+      }
+      return sorted;
+    }
+    this.gone = 0;
     const merged: { k: string; id: string }[] = [];
     let [i, j] = [0, 0];
     while (i < sorted.length || j < fresh.length) {
