@@ -209,8 +209,11 @@ export class DataverseEmulator {
       const def: TableDef = { ...shared, attributes: shared.attributes.map((a) => ({ ...a })) };
       const t: Table = {
         def,
-        // Lookups (Dataverse indexes them) and the string / id columns alternate keys are made of.
-        rows: new TableRows(def.attributes.filter((a) => isLookup(a) || ["String", "Memo", "Uniqueidentifier"].includes(a.type)).map((a) => ({ col: a.logicalName, isString: a.type === "String" || a.type === "Memo" }))),
+        // Lookups (Dataverse indexes them) and the string / id columns alternate keys are made of;
+        // not the primary key, which the rows are kept by.
+        rows: new TableRows(
+          def.attributes.filter((a) => a.logicalName !== def.primaryId && (isLookup(a) || ["String", "Memo", "Uniqueidentifier"].includes(a.type))).map((a) => ({ col: a.logicalName, isString: a.type === "String" || a.type === "Memo" })),
+        ),
         byName: new Map(def.attributes.map((a) => [a.logicalName, a])),
         byNav: new Map(def.attributes.flatMap((a) => refsOf(a).map((r) => [r.nav, { attr: a, table: r.table }] as const))),
       };
