@@ -10,6 +10,7 @@ const opts = JSON.parse(process.argv[2] ?? "{}") as EmulatorOptions & { products
 const emu = new DataverseEmulator(opts);
 void emu.start().then((url) => {
   const seeded = seedEmulator(emu, opts.products ?? 0);
+  emu.settle(); // the seeded rows in key order before the first read, as a loaded table's index is
   process.stdout.write(`${JSON.stringify({ url, providerId: seeded.providerId, groupId: seeded.groupId })}\n`);
 });
 process.on("SIGTERM", () => void emu.stop().then(() => process.exit(0)));

@@ -209,7 +209,11 @@ export class DataverseEmulator {
       const def: TableDef = { ...shared, attributes: shared.attributes.map((a) => ({ ...a })) };
       const t: Table = {
         def,
-        rows: new TableRows(),
+        // Lookups (Dataverse indexes them) and the string / id columns alternate keys are made of;
+        // not the primary key, which the rows are kept by.
+        rows: new TableRows(
+          def.attributes.filter((a) => a.logicalName !== def.primaryId && (isLookup(a) || ["String", "Memo", "Uniqueidentifier"].includes(a.type))).map((a) => ({ col: a.logicalName, isString: a.type === "String" || a.type === "Memo" })),
+        ),
         byName: new Map(def.attributes.map((a) => [a.logicalName, a])),
         byNav: new Map(def.attributes.flatMap((a) => refsOf(a).map((r) => [r.nav, { attr: a, table: r.table }] as const))),
       };
@@ -292,6 +296,11 @@ export class DataverseEmulator {
     throw new HttpError(404, "0x80060888", `unknown emulator control '${op}'`);
   }
 
+  /** Put the rows added so far into each table's key order now (after seeding, before reads). */
+  settle(): void {
+    for (const t of this.tables.values()) t.rows.settle();
+  }
+
   // ---- data helpers for tests -------------------------------------------------------------------
 
   insert(tableName: string, row: Row): string {
@@ -306,7 +315,7 @@ export class DataverseEmulator {
     const row = this.table(tableName).rows.get(id.toLowerCase());
     if (!row) throw new Error(`no row ${id} in ${tableName}`);
     Object.assign(row, patch, { __version: String(++this.seq) });
-    this.table(tableName).rows.changed();
+    this.table(tableName).rows.changed(id.toLowerCase());
   }
 
   rows(tableName: string): Row[] {
@@ -552,7 +561,7 @@ export class DataverseEmulator {
         const before = { ...existing };
         this.undo?.push(() => t.rows.set(id.toLowerCase(), before));
         Object.assign(existing, data, { __version: String(++this.seq) });
-        t.rows.changed();
+        t.rows.changed(id.toLowerCase());
       }
       else this.create(t, { ...data, [t.def.primaryId]: id.toLowerCase() });
       this.stats.rowsWritten++;
@@ -668,8 +677,10 @@ export class DataverseEmulator {
       if (id) ids.add(id);
     }
     if (action === "UpdateMultiple") {
-      for (const r of rows) Object.assign(t.rows.get(r[t.def.primaryId]!)!, r, { __version: String(++this.seq) });
-      t.rows.changed();
+      for (const r of rows) {
+        Object.assign(t.rows.get(r[t.def.primaryId]!)!, r, { __version: String(++this.seq) });
+        t.rows.changed(r[t.def.primaryId]!);
+      }
       this.stats.rowsWritten += rows.length;
       return { status: 204, headers: {}, rows: rows.length };
     }
@@ -727,7 +738,18 @@ export class DataverseEmulator {
     // Equality on another column: the rows come from that column's index. Small tables (fixtures
     // that tests edit in place) are scanned.
     const large = t.rows.size >= 1000;
-    const scope = compiled.scope ?? (compiled.lookup && large ? { ids: t.rows.idsWhere(compiled.lookup.col, compiled.lookup.isString, compiled.lookup.values) } : undefined);
+    // Of several (an `and` of a provider and a list of keys), the narrowest, as SQL Server's
+    // optimizer picks the most selective index: the same rows either way, the residual filter
+    // tests them all.
+    const lookups = compiled.lookups ?? (compiled.lookup ? [compiled.lookup] : []);
+    let narrowest: { lookup: Lookup; n: number } | undefined;
+    if (!compiled.scope && large) {
+      for (const l of lookups) {
+        const n = t.rows.countWhere(l.col, l.isString, l.values);
+        if (!narrowest || n < narrowest.n) narrowest = { lookup: l, n };
+      }
+    }
+    const scope = compiled.scope ?? (narrowest ? { ids: t.rows.idsWhere(narrowest.lookup.col, narrowest.lookup.isString, narrowest.lookup.values) } : undefined);
     const m = /odata\.maxpagesize=(\d+)/.exec(prefer);
     const pageSize = Math.min(this.opts.maxPageSize, m ? Number(m[1]) : this.opts.maxPageSize);
     const top = params.get("$top") ? Number(params.get("$top")) : undefined;
@@ -1144,36 +1166,63 @@ class TableRows extends Map<string, StoredRow> {
   private sorted?: { k: string; id: string }[];
   /** Ids added since the last ordered read, with their keys (worked out as they come). */
   private added?: { k: string; id: string }[];
+  /** Ids deleted since the last merge (still in `sorted`). */
+  private gone = 0;
 
-  /** Bumped by every write: the column indexes below are rebuilt after one. */
-  private version = 0;
-  private columns?: Map<string, { version: number; byValue: Map<string, string[]> }>;
+  /**
+   * Column indexes (value → ids), kept up to date by every write as the service's indexes are, so
+   * that no read pays for building one: a write files the row under its new values; the entry
+   * under an old value stays until a lookup finds it no longer matches (`stale` counts them, and
+   * the index is rebuilt once they outnumber the rows).
+   */
+  private columns: Map<string, { isString: boolean; byValue: Map<string, string[]>; stale: number }>;
+
+  constructor(indexed: { col: string; isString: boolean }[]) {
+    super();
+    this.columns = new Map(indexed.map(({ col, isString }) => [col, { isString, byValue: new Map(), stale: 0 }]));
+  }
 
   override set(id: string, row: StoredRow): this {
     if (!this.has(id)) (this.added ??= []).push({ k: sqlServerGuidOrder(id), id });
-    this.version++;
-    return super.set(id, row);
+    else this.unfiled();
+    super.set(id, row);
+    this.file(id, row);
+    return this;
   }
 
   override delete(id: string): boolean {
-    this.version++;
+    this.unfiled();
+    if (this.has(id)) this.gone++;
     return super.delete(id);
   }
 
   /** A row's columns were changed in place. */
-  changed(): void {
-    this.version++;
+  changed(id: string): void {
+    this.unfiled();
+    const row = this.get(id);
+    if (row) this.file(id, row);
   }
 
-  /**
-   * Ids of the rows whose `col` equals one of `values` (lower-cased for strings), from an index on
-   * the column built on first use after a write: the service's lookups by an indexed column
-   * (alternate keys, "Define alternate keys to reference rows") cost no table scan.
-   */
-  idsWhere(col: string, isString: boolean, values: string[]): string[] {
-    this.columns ??= new Map();
+  /** File a row under its current values in every index. */
+  private file(id: string, row: StoredRow): void {
+    for (const [col, index] of this.columns) {
+      const v = row[col];
+      if (v === null || v === undefined) continue;
+      const k = index.isString ? v.toLowerCase() : v;
+      const ids = index.byValue.get(k);
+      if (!ids) index.byValue.set(k, [id]);
+      else if (ids[ids.length - 1] !== id) ids.push(id);
+    }
+  }
+
+  /** A row left (or may have left) the values it is filed under; past as many as there are rows, the indexes are rebuilt (by a write, not a read). */
+  private unfiled(): void {
+    for (const [col, index] of this.columns) if (++index.stale > Math.max(1000, this.size)) this.index(col, index.isString, true);
+  }
+
+  private index(col: string, isString: boolean, rebuild = false): Map<string, string[]> {
     let index = this.columns.get(col);
-    if (!index || index.version !== this.version) {
+    if (!index || index.isString !== isString || rebuild) {
       const byValue = new Map<string, string[]>();
       for (const [id, row] of this) {
         const v = row[col];
@@ -1183,10 +1232,41 @@ class TableRows extends Map<string, StoredRow> {
         if (ids) ids.push(id);
         else byValue.set(k, [id]);
       }
-      index = { version: this.version, byValue };
+      index = { isString, byValue, stale: 0 };
       this.columns.set(col, index);
     }
-    return values.flatMap((v) => index.byValue.get(v) ?? []);
+    return index.byValue;
+  }
+
+  /** How many index entries `idsWhere` would look at: an upper bound of its answer, to pick the narrowest index. */
+  countWhere(col: string, isString: boolean, values: string[]): number {
+    const byValue = this.index(col, isString);
+    let n = 0;
+    for (const v of values) n += byValue.get(v)?.length ?? 0;
+    return n;
+  }
+
+  /**
+   * Ids of the rows whose `col` equals one of `values` (lower-cased for strings), from an index on
+   * the column: the service's lookups by an indexed column (alternate keys, "Define alternate keys
+   * to reference rows") cost no table scan.
+   */
+  idsWhere(col: string, isString: boolean, values: string[]): string[] {
+    const byValue = this.index(col, isString);
+    const out: string[] = [];
+    for (const v of values) {
+      for (const id of byValue.get(v) ?? []) {
+        // An entry a write left behind (the row now has another value, or is gone) is skipped.
+        const x = this.get(id)?.[col];
+        if (x !== null && x !== undefined && (isString ? x.toLowerCase() : x) === v) out.push(id);
+      }
+    }
+    return out;
+  }
+
+  /** Sort the ids added since the last ordered read into the key order now. */
+  settle(): void {
+    this.ordered();
   }
 
   private ordered(): { k: string; id: string }[] {
@@ -1194,6 +1274,22 @@ class TableRows extends Map<string, StoredRow> {
     if (!this.added?.length) return (this.sorted = sorted);
     const fresh = this.added.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
     this.added = [];
+    if (fresh.length * 32 < sorted.length && this.gone * 8 < sorted.length) {
+      // A few new ids (the rows of a small change) go in where their keys are, instead of merging
+      // the whole table; deleted ids stay until the next merge (a read skips them).
+      for (const e of fresh) {
+        let [lo, hi] = [0, sorted.length];
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (sorted[mid].k < e.k) lo = mid + 1;
+          else hi = mid;
+        }
+        // An id deleted and added again is there already.
+        if (sorted[lo]?.k !== e.k) sorted.splice(lo, 0, e);
+      }
+      return sorted;
+    }
+    this.gone = 0;
     const merged: { k: string; id: string }[] = [];
     let [i, j] = [0, 0];
     while (i < sorted.length || j < fresh.length) {
@@ -1244,13 +1340,20 @@ type Pred = ((r: Row) => boolean) & {
   equalities?: Equality[];
   scope?: KeyScope;
   /** Every matching row has `col` equal to one of `values` (lower-cased for strings). */
-  lookup?: { col: string; isString: boolean; values: string[] };
+  lookup?: Lookup;
+  /** An `and`'s: every matching row meets each of these lookups (its terms'). */
+  lookups?: Lookup[];
   /** An `and`'s terms; a term that is a key range on the primary key (`primaryRange`). */
   terms?: Pred[];
   primaryRange?: boolean;
   /** On the whole filter: what is left to test on rows read along its key range (scope). */
   residual?: Pred;
 };
+interface Lookup {
+  col: string;
+  isString: boolean;
+  values: string[];
+}
 interface Equality {
   col: string;
   /** Lower-cased for strings, as eq compares them. */
@@ -1315,7 +1418,7 @@ function compileFilter(src: string, def: TableDef): Pred {
     }
     if (terms.length === 1) return terms[0];
     const and: Pred = (r) => terms.every((t) => t(r));
-    return Object.assign(and, { equalities: terms.flatMap((t) => t.equalities ?? []), scope: andScope(terms), terms, lookup: terms.find((t) => t.lookup)?.lookup });
+    return Object.assign(and, { equalities: terms.flatMap((t) => t.equalities ?? []), scope: andScope(terms), terms, lookups: terms.flatMap((t) => t.lookups ?? (t.lookup ? [t.lookup] : [])) });
   };
   const primary = (): Pred => {
     if (peek() === "(") {

@@ -126,6 +126,31 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(await find(["RENAMED-1", "RENAMED-2"])).toEqual(["RENAMED-2"]);
   });
 
+  it("a provider's rows by a list of keys on a large table: the rows as they are after updates, deletes and a rolled-back change set", async () => {
+    const seeded = seedEmulator(emu, 1);
+    const prov = (p: string) => ({ "zq1_Prov@odata.bind": `/msdyn_iomproviders(${p})` });
+    for (let i = 0; i < 1200; i++) {
+      emu.insert("zq1_prodmap", { zq1_extfld: "sku", zq1_extval: `S${i}`, zq1_prov: i % 2 ? seeded.otherProviderId : seeded.providerId, zq1_prod: seeded.products.get("P-000001")! });
+    }
+    const idOf = (v: string) => emu.rows("zq1_prodmap").find((r) => r.zq1_extval === v)!.zq1_prodmapid!;
+    // The client's read of touched rows: this provider's, with a target, any of these keys.
+    const find = async (values: string[]) => {
+      const keys = values.map((v) => `(zq1_extfld eq 'sku' and zq1_extval eq '${v}')`).join(" or ");
+      const f = `(_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null) and (${keys})`;
+      const r = await call("GET", `zq1_prodmaps?$select=zq1_extval&$filter=${encodeURIComponent(f)}`);
+      return (r.json.value as { zq1_extval: string }[]).map((x) => x.zq1_extval).sort();
+    };
+    expect(await find(["S0", "s2", "S3", "S4", "NOPE"])).toEqual(["S0", "S2", "S4"]); // S3 is the other provider's
+    const t = (id: string, extra: Record<string, unknown>) => ({ "@odata.type": "Microsoft.Dynamics.CRM.zq1_prodmap", zq1_prodmapid: id, ...extra });
+    const moved = await call("POST", "zq1_prodmaps/Microsoft.Dynamics.CRM.UpdateMultiple", { Targets: [t(idOf("S0"), { zq1_extval: "S0-NEW" }), t(idOf("S3"), prov(seeded.providerId)), t(idOf("S4"), prov(seeded.otherProviderId))] });
+    expect(moved.status).toBe(204);
+    expect((await call("DELETE", `zq1_prodmaps(${idOf("S2")})`)).status).toBe(204);
+    // A change set that renames S6 and then fails: rolled back, S6 is found under its old value.
+    const rolledBack = batch([changeset([op(`PATCH zq1_prodmaps(${idOf("S6")})`, { zq1_extval: "S6-GONE" }, 1), op("POST zq1_prodmaps", { nope: 1 }, 2)], "cs1")]);
+    expect((await call("POST", "$batch", rolledBack, { "Content-Type": "multipart/mixed; boundary=batch_x" })).status).toBe(200);
+    expect(await find(["S0", "S0-NEW", "S2", "S3", "S4", "S6", "S6-GONE"])).toEqual(["S0-NEW", "S3", "S6"]);
+  });
+
   it("a row's @odata.etag changes with every update of the row, and only then (Web API conditional operations)", async () => {
     const etagOf = async () => {
       const r = await call("GET", "products?$select=productnumber,name&$top=1");
