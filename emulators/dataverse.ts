@@ -283,7 +283,8 @@ export class DataverseEmulator {
 
   /**
    * Control endpoints for an emulator running in another process (the benchmark): `stats`, `log`,
-   * `reset-stats`, `options` (JSON body), `count/<table>`, `seed-products` ({ count }). Not part of
+   * `reset-stats`, `options` (JSON body), `count/<table>` (products are seeded by the `products`
+   * option when the server starts). Not part of
    * the Web API; authenticated like it.
    */
   private admin(op: string, body: string): unknown {
