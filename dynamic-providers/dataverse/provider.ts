@@ -120,16 +120,23 @@ export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefine
 }
 
 /** Keys of `next` not in `prev`, with another target, and keys of `prev` not in `next` (by key text). */
-function rowChanges(prev: RowMap, next: RowMap): RowChanges {
+function rowChanges(prev: RowMap, next: RowMap, prevKeys?: string[]): RowChanges {
   const out: RowChanges = { added: {}, changed: {}, removed: {} };
   // A local: in the serialized provider a global named in a loop is looked up through a with-scope per use.
   const hasOwn = Object.prototype.hasOwnProperty;
-  for (const k of Object.keys(next)) {
+  let kept = 0;
+  for (const k in next) {
+    if (!hasOwn.call(next, k)) continue;
     const was = hasOwn.call(prev, k) ? prev[k] : undefined;
     if (was === undefined) out.added[k] = next[k];
-    else if (was !== next[k]) out.changed[k] = next[k];
+    else {
+      kept++;
+      if (was !== next[k]) out.changed[k] = next[k];
+    }
   }
-  for (const k of Object.keys(prev)) if (!hasOwn.call(next, k)) out.removed[k] = prev[k];
+  // Every previous key is still there (the common change): no key was removed, no second pass.
+  const keys = prevKeys ?? Object.keys(prev);
+  if (kept < keys.length) for (const k of keys) if (!hasOwn.call(next, k)) out.removed[k] = prev[k];
   return out;
 }
 
@@ -146,9 +153,10 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   const count = Object.keys(rowMap).length;
   let packed = typeof olds.rows === "string" ? olds.rows : undefined;
   // The old packed rows are decoded once (and kept for diff and update): the previous rows are them with the old changes applied.
-  const base = packed !== undefined ? sync.packedRows(packed).rows : rowsOfInputs(olds);
+  const decodedBase = packed !== undefined ? sync.packedRows(packed) : undefined;
+  const base = decodedBase ? decodedBase.rows : rowsOfInputs(olds);
   const oldChanges = packed !== undefined ? changesOf(olds.rowChanges) : undefined;
-  let changes = base ? rowChanges(base, rowMap) : { added: rowMap, changed: {}, removed: {} };
+  let changes = base ? rowChanges(base, rowMap, decodedBase?.keys) : { added: rowMap, changed: {}, removed: {} };
   // Keys added or given another target since the previous inputs, when those had packed rows.
   const newSincePacked: string[] | undefined = packed !== undefined ? [] : undefined;
   // Against the previous inputs, only the keys either change set names can differ.
