@@ -22,7 +22,7 @@ import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
 import { RowChanges, RowMap, changeCount, changesOf, noChanges, sameChanges } from "./rows";
-import { MappingValidationError, ParsedMappingFile, RowEntry, loadMappingFile, problemList, rowChecker, textProblem } from "./validation";
+import { MappingValidationError, ParsedMappingFile, RowEntry, loadMappingFile, problemList, rowChecker, textChecker } from "./validation";
 import type { DataverseDynamicProviderOptions } from "./client";
 import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
 import * as sync from "./sync";
@@ -246,20 +246,26 @@ const kindOf = (i: Partial<SyncInputs>): MappingKind | undefined => (typeof i.ki
 function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[]): pulumi.dynamic.CheckFailure[] {
   const reasons: string[] = [];
   const seen = new Map<string, string>();
+  // Per row only closures made here (rows.ts rowCodec) and no array but the problems: at 50,000 rows
+  // module functions and per-row part lists were most of check's CPU.
   const { decodeKey, matchKey } = rows.rowCodec();
-  for (const [k, v] of only ? only.map((key) => [key, rowMap[key]] as const) : Object.entries(rowMap)) {
+  const textProblemOf = textChecker();
+  const unscopedKind = kind !== undefined && !KINDS[kind].accountScoped;
+  const partNames = ["external field name", "external field value", "mapping group"];
+  for (const k of only ?? Object.keys(rowMap)) {
+    const v = rowMap[k];
     const problems: string[] = [];
     if (k === "") problems.push("empty key");
     else {
       try {
         const d = decodeKey(k, defaultGroup);
-        const parts: [string, string][] = [["external field name", d.field], ["external field value", d.value], ["mapping group", d.group]];
-        const blank = parts.filter(([, x]) => !x.trim()).map(([n]) => n);
-        if (k.startsWith("{") && !d.account.trim()) blank.push("account");
-        if (blank.length) problems.push(`empty ${blank.join(", ")} (Dataverse stores an empty string as null)`);
-        if (d.account && kind && !KINDS[kind].accountScoped) problems.push(`scoped to account "${d.account}" but IOM's ${kind} mapping has no Account`);
-        for (const [name, x] of parts) {
-          const p = textProblem(name, x);
+        let blank = "";
+        for (let i = 0; i < 3; i++) if (!(i === 0 ? d.field : i === 1 ? d.value : d.group).trim()) blank += `${blank ? ", " : ""}${partNames[i]}`;
+        if (k.startsWith("{") && !d.account.trim()) blank += `${blank ? ", " : ""}account`;
+        if (blank) problems.push(`empty ${blank} (Dataverse stores an empty string as null)`);
+        if (d.account && unscopedKind) problems.push(`scoped to account "${d.account}" but IOM's ${kind} mapping has no Account`);
+        for (let i = 0; i < 3; i++) {
+          const p = textProblemOf(partNames[i], i === 0 ? d.field : i === 1 ? d.value : d.group);
           if (p) problems.push(p);
         }
         const m = matchKey(d.group, d.field, d.value, d.account);
