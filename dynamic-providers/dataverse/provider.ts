@@ -22,7 +22,7 @@ import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_MAPPING_GROUP, KINDS, MappingKind, isMappingKind } from "./kinds";
 import { RowChanges, RowMap, changeCount, changesOf, noChanges, sameChanges } from "./rows";
-import { MappingValidationError, ParsedMappingFile, RowEntry, loadMappingFile, problemList, rowChecker, textProblem } from "./validation";
+import { MappingValidationError, ParsedMappingFile, RowEntry, loadMappingFile, problemList, rowChecker, textChecker } from "./validation";
 import type { DataverseDynamicProviderOptions } from "./client";
 import type { DriftReport, SyncInputs, SyncOutputs, SyncSummary } from "./sync";
 import * as sync from "./sync";
@@ -120,16 +120,23 @@ export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefine
 }
 
 /** Keys of `next` not in `prev`, with another target, and keys of `prev` not in `next` (by key text). */
-function rowChanges(prev: RowMap, next: RowMap): RowChanges {
+function rowChanges(prev: RowMap, next: RowMap, prevKeys?: string[]): RowChanges {
   const out: RowChanges = { added: {}, changed: {}, removed: {} };
   // A local: in the serialized provider a global named in a loop is looked up through a with-scope per use.
   const hasOwn = Object.prototype.hasOwnProperty;
-  for (const k of Object.keys(next)) {
+  let kept = 0;
+  for (const k in next) {
+    if (!hasOwn.call(next, k)) continue;
     const was = hasOwn.call(prev, k) ? prev[k] : undefined;
     if (was === undefined) out.added[k] = next[k];
-    else if (was !== next[k]) out.changed[k] = next[k];
+    else {
+      kept++;
+      if (was !== next[k]) out.changed[k] = next[k];
+    }
   }
-  for (const k of Object.keys(prev)) if (!hasOwn.call(next, k)) out.removed[k] = prev[k];
+  // Every previous key is still there (the common change): no key was removed, no second pass.
+  const keys = prevKeys ?? Object.keys(prev);
+  if (kept < keys.length) for (const k of keys) if (!hasOwn.call(next, k)) out.removed[k] = prev[k];
   return out;
 }
 
@@ -146,9 +153,10 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   const count = Object.keys(rowMap).length;
   let packed = typeof olds.rows === "string" ? olds.rows : undefined;
   // The old packed rows are decoded once (and kept for diff and update): the previous rows are them with the old changes applied.
-  const base = packed !== undefined ? sync.packedRows(packed).rows : rowsOfInputs(olds);
+  const decodedBase = packed !== undefined ? sync.packedRows(packed) : undefined;
+  const base = decodedBase ? decodedBase.rows : rowsOfInputs(olds);
   const oldChanges = packed !== undefined ? changesOf(olds.rowChanges) : undefined;
-  let changes = base ? rowChanges(base, rowMap) : { added: rowMap, changed: {}, removed: {} };
+  let changes = base ? rowChanges(base, rowMap, decodedBase?.keys) : { added: rowMap, changed: {}, removed: {} };
   // Keys added or given another target since the previous inputs, when those had packed rows.
   const newSincePacked: string[] | undefined = packed !== undefined ? [] : undefined;
   // Against the previous inputs, only the keys either change set names can differ.
@@ -238,20 +246,26 @@ const kindOf = (i: Partial<SyncInputs>): MappingKind | undefined => (typeof i.ki
 function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[]): pulumi.dynamic.CheckFailure[] {
   const reasons: string[] = [];
   const seen = new Map<string, string>();
+  // Per row only closures made here (rows.ts rowCodec) and no array but the problems: at 50,000 rows
+  // module functions and per-row part lists were most of check's CPU.
   const { decodeKey, matchKey } = rows.rowCodec();
-  for (const [k, v] of only ? only.map((key) => [key, rowMap[key]] as const) : Object.entries(rowMap)) {
+  const textProblemOf = textChecker();
+  const unscopedKind = kind !== undefined && !KINDS[kind].accountScoped;
+  const partNames = ["external field name", "external field value", "mapping group"];
+  for (const k of only ?? Object.keys(rowMap)) {
+    const v = rowMap[k];
     const problems: string[] = [];
     if (k === "") problems.push("empty key");
     else {
       try {
         const d = decodeKey(k, defaultGroup);
-        const parts: [string, string][] = [["external field name", d.field], ["external field value", d.value], ["mapping group", d.group]];
-        const blank = parts.filter(([, x]) => !x.trim()).map(([n]) => n);
-        if (k.startsWith("{") && !d.account.trim()) blank.push("account");
-        if (blank.length) problems.push(`empty ${blank.join(", ")} (Dataverse stores an empty string as null)`);
-        if (d.account && kind && !KINDS[kind].accountScoped) problems.push(`scoped to account "${d.account}" but IOM's ${kind} mapping has no Account`);
-        for (const [name, x] of parts) {
-          const p = textProblem(name, x);
+        let blank = "";
+        for (let i = 0; i < 3; i++) if (!(i === 0 ? d.field : i === 1 ? d.value : d.group).trim()) blank += `${blank ? ", " : ""}${partNames[i]}`;
+        if (k.startsWith("{") && !d.account.trim()) blank += `${blank ? ", " : ""}account`;
+        if (blank) problems.push(`empty ${blank} (Dataverse stores an empty string as null)`);
+        if (d.account && unscopedKind) problems.push(`scoped to account "${d.account}" but IOM's ${kind} mapping has no Account`);
+        for (let i = 0; i < 3; i++) {
+          const p = textProblemOf(partNames[i], i === 0 ? d.field : i === 1 ? d.value : d.group);
           if (p) problems.push(p);
         }
         const m = matchKey(d.group, d.field, d.value, d.account);

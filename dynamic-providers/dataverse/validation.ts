@@ -132,15 +132,28 @@ const PLAIN_ASCII = /^[\x20-\x7e]*$/;
  * undefined. Printable ASCII (nearly every value) is checked with one regular expression.
  */
 export function textProblem(name: string, v: string): string | undefined {
-  if (PLAIN_ASCII.test(v)) return undefined;
-  if (CONTROL.test(v)) return `control character in ${name} ${quoted(v)}`;
-  const inv = INVISIBLE.exec(v);
-  if (inv) {
-    const code = inv[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
-    return `${name} ${quoted(v)} contains the invisible character U+${code} at position ${inv.index + 1}: it makes the key differ from one that looks the same; remove it`;
-  }
-  if (v.normalize("NFC") !== v) return `${name} ${quoted(v)} is not in Unicode NFC form (a letter and a combining accent where NFC has one character): Dataverse compares it as a different key from the same text typed as usual; save the file NFC-normalized`;
-  return undefined;
+  return textChecker()(name, v);
+}
+
+/**
+ * textProblem as a closure made when called, for a loop over many rows: in the serialized
+ * provider a module function's closure is rebuilt on every call (rows.ts rowCodec says why), and
+ * check calls this three times per row.
+ */
+export function textChecker(): (name: string, v: string) => string | undefined {
+  const [plainAscii, control, invisible] = [PLAIN_ASCII, CONTROL, INVISIBLE];
+  const quote = quoted;
+  return (name, v) => {
+    if (plainAscii.test(v)) return undefined;
+    if (control.test(v)) return `control character in ${name} ${quote(v)}`;
+    const inv = invisible.exec(v);
+    if (inv) {
+      const code = inv[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+      return `${name} ${quote(v)} contains the invisible character U+${code} at position ${inv.index + 1}: it makes the key differ from one that looks the same; remove it`;
+    }
+    if (v.normalize("NFC") !== v) return `${name} ${quote(v)} is not in Unicode NFC form (a letter and a combining accent where NFC has one character): Dataverse compares it as a different key from the same text typed as usual; save the file NFC-normalized`;
+    return undefined;
+  };
 }
 
 export interface RowEntry {

@@ -41,9 +41,11 @@ function isNotSupported(e: { code?: string; message?: string }): boolean {
 /** `{"Targets":[...]}` of a CreateMultiple/UpdateMultiple request, as bytes. */
 function bulkBody(logicalName: string, idx: number[], get: (i: number) => Record<string, unknown>): Buffer {
   const type = `Microsoft.Dynamics.CRM.${logicalName}`;
-  const parts: string[] = [];
-  for (const i of idx) parts.push(JSON.stringify({ "@odata.type": type, ...get(i) }));
-  return Buffer.from(`{"Targets":[${parts.join(",")}]}`, "utf8");
+  // One stringify of the whole body: in the serialized provider a global (JSON) named in a loop is
+  // looked up through a with-scope per use, and per-row texts were joined once more.
+  const targets: Record<string, unknown>[] = new Array(idx.length);
+  for (let j = 0; j < idx.length; j++) targets[j] = { "@odata.type": type, ...get(idx[j]) };
+  return Buffer.from(JSON.stringify({ Targets: targets }), "utf8");
 }
 
 export function createWrites(t: Transport, getJson: <T>(path: string) => Promise<T>): Writes {

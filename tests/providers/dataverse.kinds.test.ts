@@ -138,6 +138,14 @@ describe("the provider's own check refuses what Dataverse would mangle (item 7)"
     ]);
   });
 
+  it("every blank part of one key in one reason, and a part's hidden characters beside it", async () => {
+    expect(await reasons({ "{ } [ ]  =": "P-1", "sku=A\u200bB": "P-1", "s\u0007ku=C": "P-1" })).toEqual([
+      'rows: "{ } [ ]  =": empty external field name, external field value, mapping group, account (Dataverse stores an empty string as null)',
+      'rows: "sku=A\u200bB": external field value "A\u200bB" contains the invisible character U+200B at position 2: it makes the key differ from one that looks the same; remove it',
+      'rows: "s\\u0007ku=C": control character in external field name "s\\u0007ku"', // JSON-quoted in the message
+    ]);
+  });
+
   it("keys that collide ignoring case, naming both", async () => {
     expect(await reasons({ "sku=A": "P-1", "SKU=a": "P-2", "[Wholesale] sku=A": "P-1", "[WHOLESALE] Sku=A": "P-1" })).toEqual([
       'rows: "SKU=a": same mapping as "sku=A" to Dataverse, which compares text ignoring case',

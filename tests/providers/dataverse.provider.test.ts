@@ -4,6 +4,7 @@ import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { effectiveSeed } from "../../dynamic-providers/dataverse/sync";
 import { rowsOfInputs, type MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
 import { captureConsolePerTest } from "../support/console";
+import { waitFor } from "../support/barrier";
 
 let h: Harness;
 const logs = captureConsolePerTest();
@@ -72,6 +73,29 @@ describe("IomMappingSet provider against the emulator", () => {
     expect(u.outs).toMatchObject({ rowCount: 3000, ownedCount: 2999, adoptedCount: 1 });
     expect(h.emu.stats.rowsRead).toBeLessThan(100); // a full read is 3,000 rows in 6 pages
     expect(h.emu.stats.byMethod.GET).toBeLessThan(6 + 3);
+  });
+
+  it("an update looks up the names and bulk messages its writes need alongside the reads of the touched rows, not one round trip after them", async () => {
+    await h.stop();
+    h = await startHarness({}, { pageSize: 100 }, 300); // 300 rows in 3 pages: two touched-row reads are cheaper (a delta update)
+    const { id, outs } = await create(productRows(300));
+    const rows = productRows(300);
+    rows["sku=S2"] = "P-000010"; // changed: UpdateMultiple
+    rows["sku=NEW1"] = "P-000003"; // added: CreateMultiple
+    h.emu.resetStats();
+    // A barrier, not latency: every answer is held until the touched rows' read, the targets'
+    // lookup and both bulk-message queries have all arrived, so each was sent before any answer.
+    const release = h.emu.holdAnswers();
+    const updating = h.provider.update!(id, outs, h.inputs(rows));
+    const held = (re: RegExp) => h.emu.requestLog.filter((r) => r.respondedAt === undefined && re.test(decodeURIComponent(r.path)));
+    try {
+      await waitFor(() => held(/zq1_prodmaps/).length > 0 && held(/\/products/).length > 0 && held(/sdkmessagefilters/).length >= 2, "the reads, the name lookup and the bulk-message queries together");
+    } finally {
+      release();
+    }
+    const u = await updating;
+    expect(remoteState(h)).toEqual(rows);
+    expect((u.outs as Outs).lastSync).toMatchObject({ added: 1, changed: 1, removed: 0, unchanged: 299 });
   });
 
   it("update: the diff lists added, changed and removed keys and the update writes only that delta", async () => {
