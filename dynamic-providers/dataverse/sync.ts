@@ -478,10 +478,6 @@ async function resolveSchemaAndRows(
 }
 
 /**
- * On create nearly every row is an add: start resolving targets, and asking whether the table
- * supports CreateMultiple, while the existing rows are read.
- */
-/**
  * Start, alongside the first read, what the writes will need: whether the table takes the bulk
  * messages, and the ids of the rows' groups and (past `targetsFrom` rows) targets. A full sync
  * from empty does this for every row; a delta update for the rows it adds or changes (known before
@@ -718,11 +714,6 @@ function baseOutputs(run: SyncRun): Omit<SyncOutputs, "applied" | "appliedHash" 
 }
 
 /**
- * Stop with a SyncError carrying what the remote now holds for the rows in play (partial state):
- * read back when Dataverse answers, else worked out from what the pass read and the writes it
- * confirmed (a revoked token answers nothing), else the previous state. The message says which.
- */
-/**
  * Read, plan and apply, up to three passes, until no create's outcome is uncertain (one that timed
  * out may exist or not: the next read tells). Returns the first pass's plan. Once anything may have
  * been written, every failure carries the state of what exists (partialState throws it).
@@ -746,6 +737,11 @@ async function converge(run: SyncRun, names: NameIds, read: (pass: number) => Pr
   return first!;
 }
 
+/**
+ * Stop with a SyncError carrying what the remote now holds for the rows in play (partial state):
+ * read back when Dataverse answers, else worked out from what the pass read and the writes it
+ * confirmed (a revoked token answers nothing), else the previous state. The message says which.
+ */
 async function partialState(run: SyncRun, message: string): Promise<never> {
   const { client, olds, rows } = run;
   const all = [...rows.desired, ...rows.previous];
