@@ -104,9 +104,6 @@ export function ownedId(seed: string, group: string, field: string, value: strin
   return rowCodec().ownedId(seed, group, field, value, account);
 }
 
-
-
-
 /**
  * The group a row's identity uses. A table without a Mapping Group column has no group to tell rows
  * apart, so the group is left out ("") and changing the stack's default group later does not change
