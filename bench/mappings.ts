@@ -311,8 +311,14 @@ void (async () => {
       for (const ph of ["full sync", "1% change", "no-op"]) {
         const x = get(model.name, 50_000, ph);
         const y = get(model.name, 200_000, ph);
-        // Linear: 4x the rows, at most 4x the time and memory (10% allowed for a machine shared with other work).
-        checks.push([`${model.name} ${ph}: 50k -> 200k time x${(y.ms / x.ms).toFixed(2)}, memory x${(y.rssMB / x.rssMB).toFixed(2)} <= 4.4 (linear, +10%)`, y.ms / x.ms <= 4.4 && y.rssMB / x.rssMB <= 4.4]);
+        // Linear: 4x the rows, at most 4x the time and memory (10% allowed for a machine shared with
+        // other work). Where the service's own floor grows faster (the execution-time window makes
+        // the write-bound full sync's floor grow x32 from 50k to 200k), no client can be linear in
+        // time: its time may grow as fast as its floor, and no faster.
+        const floorGrowth = y.floorMs / x.floorMs;
+        const timeLimit = 1.1 * Math.max(4, floorGrowth);
+        const limitText = floorGrowth > 4 ? `time <= ${timeLimit.toFixed(1)} (its floor's growth x${floorGrowth.toFixed(2)}, +10%), memory <= 4.4` : "<= 4.4 (linear, +10%)";
+        checks.push([`${model.name} ${ph}: 50k -> 200k time x${(y.ms / x.ms).toFixed(2)}, memory x${(y.rssMB / x.rssMB).toFixed(2)} ${limitText}`, y.ms / x.ms <= timeLimit && y.rssMB / x.rssMB <= 4.4]);
       }
     }
   }
