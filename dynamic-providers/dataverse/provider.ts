@@ -119,24 +119,29 @@ export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefine
   return { ...sync.unpackRows(packed, inputs.rowChanges) };
 }
 
-/** Keys of `next` not in `prev`, with another target, and keys of `prev` not in `next` (by key text). */
-function rowChanges(prev: RowMap, next: RowMap, prevKeys?: string[]): RowChanges {
+/**
+ * Keys of `next` (`nextKeys`, its own keys) not in `prev`, with another target, and keys of `prev`
+ * not in `next` (by key text). `prev` is a sorted view (packed rows): each key of `next` is found
+ * by binary search, no object of `prev`'s keys is built.
+ */
+function rowChanges(prev: rows.SortedRows, next: RowMap, nextKeys: string[]): RowChanges {
   const out: RowChanges = { added: {}, changed: {}, removed: {} };
-  // A local: in the serialized provider a global named in a loop is looked up through a with-scope per use.
-  const hasOwn = Object.prototype.hasOwnProperty;
-  let kept = 0;
-  for (const k in next) {
-    if (!hasOwn.call(next, k)) continue;
-    const was = hasOwn.call(prev, k) ? prev[k] : undefined;
-    if (was === undefined) out.added[k] = next[k];
+  const prevKeys = prev.keys;
+  const { indexOf, targetIs, target } = prev;
+  const kept = new Uint8Array(prevKeys.length);
+  let keptCount = 0;
+  for (let j = 0; j < nextKeys.length; j++) {
+    const k = nextKeys[j];
+    const i = indexOf(k);
+    if (i < 0) out.added[k] = next[k];
     else {
-      kept++;
-      if (was !== next[k]) out.changed[k] = next[k];
+      kept[i] = 1;
+      keptCount++;
+      if (!targetIs(i, next[k])) out.changed[k] = next[k];
     }
   }
   // Every previous key is still there (the common change): no key was removed, no second pass.
-  const keys = prevKeys ?? Object.keys(prev);
-  if (kept < keys.length) for (const k of keys) if (!hasOwn.call(next, k)) out.removed[k] = prev[k];
+  if (keptCount < prevKeys.length) for (let i = 0; i < prevKeys.length; i++) if (!kept[i]) out.removed[prevKeys[i]] = target(i);
   return out;
 }
 
@@ -149,14 +154,15 @@ function rowChanges(prev: RowMap, next: RowMap, prevKeys?: string[]): RowChanges
  * `rowSummary` counts the change against the previous inputs. States with the rows as a map are
  * packed on their first preview; their diff finds no change, so the migration is a no-op update.
  */
-function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap): { inputs: Record<string, unknown>; newSincePacked?: string[] } {
-  const count = Object.keys(rowMap).length;
+function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap, rowKeys: string[]): { inputs: Record<string, unknown>; newSincePacked?: string[] } {
+  const count = rowKeys.length;
   let packed = typeof olds.rows === "string" ? olds.rows : undefined;
-  // The old packed rows are decoded once (and kept for diff and update): the previous rows are them with the old changes applied.
-  const decodedBase = packed !== undefined ? sync.packedRows(packed) : undefined;
-  const base = decodedBase ? decodedBase.rows : rowsOfInputs(olds);
+  // The old packed rows are viewed once (and the view kept for diff and update); rows of older
+  // states, a map, are viewed from the map. The previous rows are them with the old changes applied.
+  const oldMap = packed === undefined ? rowsOfInputs(olds) : undefined;
+  const base = packed !== undefined ? sync.packedView(packed) : oldMap ? rows.sortedRowsOfMap(oldMap) : undefined;
   const oldChanges = packed !== undefined ? changesOf(olds.rowChanges) : undefined;
-  let changes = base ? rowChanges(base, rowMap, decodedBase?.keys) : { added: rowMap, changed: {}, removed: {} };
+  let changes = base ? rowChanges(base, rowMap, rowKeys) : { added: rowMap, changed: {}, removed: {} };
   // Keys added or given another target since the previous inputs, when those had packed rows.
   const newSincePacked: string[] | undefined = packed !== undefined ? [] : undefined;
   // Against the previous inputs, only the keys either change set names can differ.
@@ -165,14 +171,8 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   else {
     const touched = new Set<string>();
     for (const c of [changes, oldChanges ?? noChanges()]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
-    const removedBefore = oldChanges?.removed ?? {};
-    const before = (k: string): string | undefined => {
-      for (const part of [oldChanges?.added, oldChanges?.changed]) if (part && Object.prototype.hasOwnProperty.call(part, k)) return part[k];
-      if (Object.prototype.hasOwnProperty.call(removedBefore, k)) return undefined;
-      return Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined;
-    };
     for (const k of touched) {
-      const was = before(k);
+      const was = rows.targetAfter(base, oldChanges ?? noChanges(), k);
       const now = Object.prototype.hasOwnProperty.call(rowMap, k) ? rowMap[k] : undefined;
       if (was === undefined && now !== undefined) since.added++;
       else if (was !== undefined && now === undefined) since.removed++;
@@ -184,7 +184,7 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
     packed = sync.encodeApplied(rowMap);
     changes = noChanges();
   }
-  packed ??= sync.encodeApplied(base!);
+  packed ??= sync.encodeApplied(oldMap!);
   const rowSummary: RowSummary = { rows: count, ...since };
   return { inputs: { ...news, rows: packed, rowChanges: changes, rowSummary }, newSincePacked };
 }
@@ -243,7 +243,7 @@ const kindOf = (i: Partial<SyncInputs>): MappingKind | undefined => (typeof i.ki
  * Dataverse, which compares text case-insensitively. Inputs may come from any program, not only from
  * our CSV loader, so this runs in `check`. Reports at most 10 keys, then a count.
  */
-function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[]): pulumi.dynamic.CheckFailure[] {
+function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[], keys: string[] = Object.keys(rowMap)): pulumi.dynamic.CheckFailure[] {
   const reasons: string[] = [];
   const seen = new Map<string, string>();
   // Per row only closures made here (rows.ts rowCodec) and no array but the problems: at 50,000 rows
@@ -252,7 +252,7 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
   const textProblemOf = textChecker();
   const unscopedKind = kind !== undefined && !KINDS[kind].accountScoped;
   const partNames = ["external field name", "external field value", "mapping group"];
-  for (const k of only ?? Object.keys(rowMap)) {
+  for (const k of only ?? keys) {
     const v = rowMap[k];
     const problems: string[] = [];
     if (k === "") problems.push("empty key");
@@ -279,7 +279,7 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
     if (typeof v !== "string" || !v.trim()) problems.push("empty target (Dataverse stores an empty string as null)");
     for (const p of problems) reasons.push(`${JSON.stringify(k)}: ${p}`);
   }
-  if (only && only.length > 0) reasons.push(...sameIgnoringCase(rowMap, defaultGroup, only));
+  if (only && only.length > 0) reasons.push(...sameIgnoringCase(keys, defaultGroup, only));
   const shown = reasons.slice(0, 10).map((reason) => ({ property: "rows", reason }));
   if (reasons.length > 10) shown.push({ property: "rows", reason: `... and ${reasons.length - 10} more problem(s)` });
   return shown;
@@ -304,11 +304,11 @@ function identityTextOf(defaultGroup: string): (k: string) => string {
 }
 
 /**
- * Keys among `only` that Dataverse would take for the same row as another key of `rowMap` (it
- * compares text ignoring case): for a check that validates only the rows that changed, whose
+ * Keys among `only` that Dataverse would take for the same row as another of the row map's `keys`
+ * (it compares text ignoring case): for a check that validates only the rows that changed, whose
  * other keys were checked with the inputs they come from.
  */
-function sameIgnoringCase(rowMap: Record<string, unknown>, defaultGroup: string, only: string[]): string[] {
+function sameIgnoringCase(keys: string[], defaultGroup: string, only: string[]): string[] {
   const mine = new Map<string, string>();
   const reasons: string[] = [];
   const identityText = identityTextOf(defaultGroup);
@@ -320,8 +320,7 @@ function sameIgnoringCase(rowMap: Record<string, unknown>, defaultGroup: string,
     }
   }
   const onlySet = new Set(only);
-  for (const k of Object.keys(rowMap)) {
-    if (onlySet.has(k)) continue;
+  for (const k of keys) {
     let id: string;
     try {
       id = identityText(k);
@@ -329,7 +328,8 @@ function sameIgnoringCase(rowMap: Record<string, unknown>, defaultGroup: string,
       continue;
     }
     const other = mine.get(id);
-    if (other !== undefined) reasons.push(`${JSON.stringify(other)}: same mapping as ${JSON.stringify(k)} to Dataverse, which compares text ignoring case`);
+    // A key of `only` itself (or one like it, which checkRowMap reports) is no other key.
+    if (other !== undefined && !onlySet.has(k)) reasons.push(`${JSON.stringify(other)}: same mapping as ${JSON.stringify(k)} to Dataverse, which compares text ignoring case`);
   }
   return reasons;
 }
@@ -372,14 +372,16 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       const rowsOk = !!n.rows && typeof n.rows === "object" && !Array.isArray(n.rows);
       if (!rowsOk) return { inputs: news, failures };
       const o = (olds ?? {}) as unknown as Record<string, unknown>;
-      const compact = compactInputs(o, news as unknown as Record<string, unknown>, n.rows);
+      // The keys once: Object.keys of 200,000 keys is tens of milliseconds.
+      const rowKeys = Object.keys(n.rows);
+      const compact = compactInputs(o, news as unknown as Record<string, unknown>, n.rows, rowKeys);
       // Rows as they were in previous inputs with packed rows (stored by check, or by read from
       // rows written from checked inputs) were checked then: check the rows added or changed
       // since, every row when what decides a key's meaning (kind, default group) changed.
       const group = n.mappingGroup ?? DEFAULT_MAPPING_GROUP;
       const trusted = compact.newSincePacked && o.kind === n.kind && (o.mappingGroup ?? DEFAULT_MAPPING_GROUP) === group;
       const only = trusted ? compact.newSincePacked : undefined;
-      failures.push(...checkRowMap(n.rows, group, kindOf(n), only));
+      failures.push(...checkRowMap(n.rows, group, kindOf(n), only, rowKeys));
       if (failures.length) return { inputs: news, failures };
       return { inputs: compact.inputs as unknown as IomMappingSetInputs };
     },
@@ -404,7 +406,7 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       if (sameBase && n.packed && (n.mappingGroup === olds.mappingGroup || !tableHasGroup)) {
         // The same packed rows on both sides: only the keys either change set names can differ
         // (a 1% change of 200,000 rows compares 2,000 keys, not 200,000).
-        const sides = rows.changedSides(sync.packedRows(olds.applied).rows, changesOf(olds.appliedChanges), n.packed.changes);
+        const sides = rows.changedSides(sync.packedView(olds.applied), changesOf(olds.appliedChanges), n.packed.changes);
         d = plan.diffRowMaps(sides.a, olds.mappingGroup, sides.b, n.mappingGroup, tableHasGroup);
       } else {
         if (typeof n.rows !== "object" || n.rows === null) return { changes: true };

@@ -152,13 +152,13 @@ export function hashRows(map: RowMap, sortedKeys?: string[]): string {
   return hashSortedRows(sortedKeys ?? Object.keys(map).sort(), (k) => map[k]);
 }
 
-/** hashRows of the rows `keys` (sorted) with the targets `targetOf` gives. */
-function hashSortedRows(keys: string[], targetOf: (k: string) => string): string {
+/** hashRows of the rows `keys` (sorted) with the targets `targetOf` gives (by key and position). */
+function hashSortedRows(keys: string[], targetOf: (k: string, i: number) => string): string {
   const h = createHash("sha256");
   for (let i = 0; i < keys.length; i += 1000) {
     let chunk = "";
     const end = Math.min(keys.length, i + 1000);
-    for (let j = i; j < end; j++) chunk += `${keys[j]}\u0000${targetOf(keys[j])}\u0001`;
+    for (let j = i; j < end; j++) chunk += `${keys[j]}\u0000${targetOf(keys[j], j)}\u0001`;
     h.update(chunk);
   }
   return h.digest("hex");
@@ -208,11 +208,12 @@ export function applyChanges(base: RowMap, changes: RowChanges): RowMap {
 }
 
 /** The target of `key` in `base` with `changes` applied, undefined when it has none. */
-export function targetAfter(base: RowMap, changes: RowChanges, key: string): string | undefined {
+export function targetAfter(base: SortedRows, changes: RowChanges, key: string): string | undefined {
   if (has(changes.removed, key)) return undefined;
   if (has(changes.added, key)) return changes.added[key];
   if (has(changes.changed, key)) return changes.changed[key];
-  return has(base, key) ? base[key] : undefined;
+  const i = base.indexOf(key);
+  return i < 0 ? undefined : base.target(i);
 }
 
 /**
@@ -220,7 +221,7 @@ export function targetAfter(base: RowMap, changes: RowChanges, key: string): str
  * either change set names: every other key has the same target on both sides, so comparing these
  * is comparing the whole sets (what diff and update do for a change of 1% of 200,000 rows).
  */
-export function changedSides(base: RowMap, a: RowChanges, b: RowChanges): { a: RowMap; b: RowMap } {
+export function changedSides(base: SortedRows, a: RowChanges, b: RowChanges): { a: RowMap; b: RowMap } {
   const out = { a: {} as RowMap, b: {} as RowMap };
   for (const c of [a, b]) {
     for (const part of [c.added, c.changed, c.removed]) {
@@ -235,24 +236,146 @@ export function changedSides(base: RowMap, a: RowChanges, b: RowChanges): { a: R
   return out;
 }
 
-/**
- * hashRows of `base` with `changes` applied, without building that map: `baseKeys` are the keys of
- * `base` (in the order of its packed text, sorted), merged with the changed keys.
- */
-export function hashRowsWithChanges(base: RowMap, baseKeys: string[], changes: RowChanges): string {
-  let sorted = true;
-  for (let i = 1; i < baseKeys.length && sorted; i++) sorted = baseKeys[i - 1] < baseKeys[i];
-  if (!sorted) return hashRows(applyChanges(base, changes));
-  const added = Object.keys(changes.added).filter((k) => !has(base, k)).sort();
-  const keys: string[] = [];
-  const removed = new Set(Object.keys(changes.removed));
-  let j = 0;
-  for (const k of baseKeys) {
-    while (j < added.length && added[j] < k) keys.push(added[j++]);
-    if (!removed.has(k)) keys.push(k);
-  }
-  while (j < added.length) keys.push(added[j++]);
-  const hasOwn = Object.prototype.hasOwnProperty;
-  return hashSortedRows(keys, (k) => (hasOwn.call(changes.changed, k) ? changes.changed[k] : hasOwn.call(changes.added, k) ? changes.added[k] : base[k]));
+/** How many rows `base` with `changes` applied has. */
+export function countWithChanges(base: SortedRows, changes: RowChanges): number {
+  let n = base.keys.length - Object.keys(changes.removed).length;
+  for (const k of Object.keys(changes.added)) if (base.indexOf(k) < 0) n++;
+  return n;
 }
 
+/**
+ * hashRows of `base` with `changes` applied, without building that map: the keys of `base` (in
+ * order) merged with the keys `changes` adds.
+ */
+export function hashRowsWithChanges(base: SortedRows, changes: RowChanges): string {
+  const baseKeys = base.keys;
+  const added = Object.keys(changes.added).filter((k) => base.indexOf(k) < 0).sort();
+  const keys: string[] = [];
+  const targets: string[] = [];
+  const { added: addedTargets, changed, removed } = changes;
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const anyChanged = Object.keys(changed).length + Object.keys(addedTargets).length > 0;
+  const anyRemoved = Object.keys(removed).length > 0;
+  const target = base.target;
+  let j = 0;
+  for (let i = 0; i < baseKeys.length; i++) {
+    const k = baseKeys[i];
+    while (j < added.length && added[j] < k) {
+      keys.push(added[j]);
+      targets.push(addedTargets[added[j++]]);
+    }
+    if (anyRemoved && hasOwn.call(removed, k)) continue;
+    keys.push(k);
+    targets.push(anyChanged && hasOwn.call(changed, k) ? changed[k] : anyChanged && hasOwn.call(addedTargets, k) ? addedTargets[k] : target(i));
+  }
+  while (j < added.length) {
+    keys.push(added[j]);
+    targets.push(addedTargets[added[j++]]);
+  }
+  return hashSortedRows(keys, (_, i) => targets[i]);
+}
+
+/**
+ * Rows in key order, read by position: what check, diff and update of a change need from packed
+ * rows (issue 21). At 200,000 rows, decoding the packed text into one object (JSON.parse) and
+ * looking keys up in it was most of a 1% change's CPU; a view keeps the keys in an array (sorted,
+ * as the packed text has them), finds a key by binary search, and reads a target from the text
+ * only when asked, so a change touches its own keys plus one linear scan of the text.
+ */
+export interface SortedRows {
+  /** Keys in code-unit order (Array.prototype.sort's), no duplicates. */
+  readonly keys: string[];
+  /** Position of `key`, or -1. */
+  indexOf(key: string): number;
+  /** Target of the key at position `i`. */
+  target(i: number): string;
+  /** Whether the target at position `i` is `value` (without building the target). */
+  targetIs(i: number, value: unknown): boolean;
+}
+
+/** A view of a row map (packed text that is not in key order, rows as the program sends them). */
+export function sortedRowsOfMap(map: RowMap): SortedRows {
+  const keys = Object.keys(map).sort();
+  const targets = keys.map((k) => map[k]);
+  return viewOf(keys, (i) => targets[i], (i, v) => targets[i] === v);
+}
+
+function viewOf(keys: string[], target: (i: number) => string, targetIs: (i: number, v: unknown) => boolean): SortedRows {
+  // Binary search, made here (a module function would be rebuilt per call in the serialized provider).
+  const indexOf = (key: string): number => {
+    let [lo, hi] = [0, keys.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < keys.length && keys[lo] === key ? lo : -1;
+  };
+  return { keys, indexOf, target, targetIs };
+}
+
+/**
+ * The view of a packed row map's JSON text (`{"key":"target",...}` with the keys sorted, as
+ * sync.ts encodeAppliedWithHash writes it), or undefined when the text is not that (other JSON,
+ * keys out of order): the caller then decodes it as JSON. One pass over the text: a key is a
+ * slice of it (JSON.parse only for a key or target with an escape), a target stays in the text
+ * (its offsets) until read.
+ */
+export function sortedRowsOfText(text: string): SortedRows | undefined {
+  const end = text.length - 1;
+  if (text.charCodeAt(0) !== 0x7b || text.charCodeAt(end) !== 0x7d) return undefined; // { }
+  const keys: string[] = [];
+  const bounds: number[] = [];
+  const escaped = new Map<number, string>();
+  const parse = JSON.parse;
+  // Where a JSON string starting at `from` (after its quote) ends: its closing quote.
+  const stringEnd = (from: number): number => {
+    for (let i = from; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) return i;
+    }
+    return -1;
+  };
+  let backslash = text.indexOf("\\");
+  let pos = 1;
+  if (end > 1) {
+    for (;;) {
+      if (text.charCodeAt(pos) !== 0x22) return undefined;
+      let keyEnd = text.indexOf('"', pos + 1);
+      let key: string;
+      if (backslash >= 0 && backslash < keyEnd) {
+        keyEnd = stringEnd(pos + 1);
+        if (keyEnd < 0) return undefined;
+        key = parse(text.slice(pos, keyEnd + 1)) as string;
+        backslash = text.indexOf("\\", keyEnd);
+      } else key = text.slice(pos + 1, keyEnd);
+      if (text.charCodeAt(keyEnd + 1) !== 0x3a || text.charCodeAt(keyEnd + 2) !== 0x22) return undefined; // :"
+      const from = keyEnd + 3;
+      let to = text.indexOf('"', from);
+      if (backslash >= 0 && backslash < to) {
+        to = stringEnd(from);
+        if (to < 0) return undefined;
+        escaped.set(keys.length, parse(text.slice(from - 1, to + 1)) as string);
+        backslash = text.indexOf("\\", to);
+      }
+      if (keys.length > 0 && !(keys[keys.length - 1] < key)) return undefined; // out of order, or a duplicate
+      keys.push(key);
+      bounds.push(from, to);
+      const next = text.charCodeAt(to + 1);
+      pos = to + 2;
+      if (next === 0x7d && to + 1 === end) break;
+      if (next !== 0x2c) return undefined; // ,
+    }
+  }
+  const anyEscaped = escaped.size > 0;
+  const target = (i: number): string => (anyEscaped ? escaped.get(i) : undefined) ?? text.slice(bounds[2 * i], bounds[2 * i + 1]);
+  const targetIs = (i: number, v: unknown): boolean => {
+    if (typeof v !== "string") return false;
+    const e = anyEscaped ? escaped.get(i) : undefined;
+    if (e !== undefined) return e === v;
+    const from = bounds[2 * i];
+    return bounds[2 * i + 1] - from === v.length && text.startsWith(v, from);
+  };
+  return viewOf(keys, target, targetIs);
+}

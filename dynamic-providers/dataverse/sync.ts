@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, 
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
-import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, changesOf, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec } from "./rows";
+import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
@@ -145,6 +145,25 @@ export function packedRows(s: string | undefined): { rows: RowMap; keys: string[
   const entry = { text: s, rows, keys: Object.keys(rows) };
   decoded.entries = [entry, ...decoded.entries.slice(0, DECODED_KEPT - 1)];
   return entry;
+}
+
+/** The last packed texts viewed in this process (see `decoded`): check, diff and update of one change share one. */
+const viewed: { entries: { text: string; view: SortedRows }[] } = { entries: [] };
+
+/**
+ * Packed rows as a sorted view (rows.ts sortedRowsOfText), shared with every other caller of the
+ * same text in this process: what check, diff and update of a change read packed rows through,
+ * so that a 1% change of 200,000 rows builds no 200,000-key object.
+ */
+export function packedView(s: string | undefined): SortedRows {
+  if (!s) return sortedRowsOfMap({});
+  const hit = viewed.entries.find((e) => e.text === s);
+  if (hit) return hit.view;
+  const text = gunzipSync(Buffer.from(s, "base64")).toString("utf8");
+  // Packed text not in key order (no such writer here, but the state is data): decoded as JSON.
+  const view = sortedRowsOfText(text) ?? sortedRowsOfMap(JSON.parse(text) as RowMap);
+  viewed.entries = [{ text: s, view }, ...viewed.entries.slice(0, DECODED_KEPT - 1)];
+  return view;
 }
 
 /** The rows of packed text + changes (read-only when there are no changes: see packedRows). */
@@ -855,15 +874,7 @@ async function readRowsFor(client: DataverseClient, schema: MappingSchema, provi
 function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appliedChanges" | "appliedHash"> {
   const p = inputs.packed;
   if (!p) return { ...encodeAppliedWithHash(inputs.rows), appliedChanges: noChanges() };
-  const base = packedRows(p.rows);
-  return { applied: p.rows, appliedChanges: p.changes, appliedHash: hashRowsWithChanges(base.rows, base.keys, p.changes) };
-}
-
-/** Keys `changes` adds that `base` does not have. */
-function countAdded(base: RowMap, changes: RowChanges): number {
-  let n = 0;
-  for (const k of Object.keys(changes.added)) if (!Object.prototype.hasOwnProperty.call(base, k)) n++;
-  return n;
+  return { applied: p.rows, appliedChanges: p.changes, appliedHash: hashRowsWithChanges(packedView(p.rows), p.changes) };
 }
 
 /**
@@ -889,14 +900,14 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   // names: compare those (and decode nothing more than the shared packed rows).
   const packed = inputs.packed;
   const sameBase = packed !== undefined && packed.rows === olds.applied;
-  const base = packedRows(olds.applied);
+  const base = sameBase ? packedView(olds.applied) : undefined;
   const appliedChanges = changesOf(olds.appliedChanges);
-  const sides = sameBase ? changedSides(base.rows, appliedChanges, packed.changes) : undefined;
+  const sides = base ? changedSides(base, appliedChanges, packed!.changes) : undefined;
   const applied = sides ? sides.a : appliedRowsOf(olds);
   const wantedRows = sides ? sides.b : inputs.rows;
   const d = diffRowMaps(applied, olds.mappingGroup, wantedRows, inputs.mappingGroup, hasGroup);
   const touched = d.added.length + d.changed.length + d.removed.length;
-  const rowCount = sides ? base.keys.length + countAdded(base.rows, packed!.changes) - Object.keys(packed!.changes.removed).length : Object.keys(inputs.rows).length;
+  const rowCount = base ? countWithChanges(base, packed!.changes) : Object.keys(inputs.rows).length;
   const reads = Math.ceil(touched / ID_CHUNK) + Math.ceil(d.added.length / 50);
   if (reads > Math.max(1, Math.ceil(Math.max(rowCount, olds.rowCount ?? 0) / client.pageSize))) return undefined;
   let schema: MappingSchema = saved;

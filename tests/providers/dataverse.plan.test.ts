@@ -1,5 +1,7 @@
 import { computePlan, diffRowMaps, RemoteRow } from "../../dynamic-providers/dataverse/plan";
-import { MappingRow, ownedId } from "../../dynamic-providers/dataverse/rows";
+import { MappingRow, RowMap, applyChanges, hashRows, hashRowsWithChanges, ownedId, sortedRowsOfMap, sortedRowsOfText } from "../../dynamic-providers/dataverse/rows";
+import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
+import { gunzipSync, gzipSync } from "zlib";
 
 const G = "Default Mapping Group";
 const SEED = "seed";
@@ -59,5 +61,49 @@ describe("row-level change plan", () => {
     expect(diffRowMaps({ "sku=A": "P1" }, G, {}, G)).toMatchObject({ added: [], changed: [], removed: ["sku=A"] });
     // Same rows, the default group renamed: every key now means another group.
     expect(diffRowMaps({ "sku=A": "P1" }, G, { "sku=A": "P1" }, "Retail")).toMatchObject({ added: ["sku=A"], changed: [], removed: [`[${G}] sku=A`] });
+  });
+});
+
+describe("packed rows read as a sorted view (issue 21: a change touches its keys, not every row)", () => {
+  // Keys and targets JSON writes with escapes (quote, backslash, a lone surrogate), and ones it
+  // writes as they are (a surrogate pair, "=" and spaces), among plain ones.
+  const rows: RowMap = { "sku=A": "P1", 'sku=say "hi"': 'P "2"', "sku=back\\slash": "P\\3", "sku=\ud83d\ude00": "P\ud83d\ude00", "sku=lone\ud800": "P\udfff", "[Retail] sku=B C": "P=5", "sku=Z": "" };
+  const textOf = (m: RowMap) => gunzipSync(Buffer.from(encodeApplied(m), "base64")).toString("utf8");
+
+  it("reads every key and target of the packed text as JSON.parse does, finds keys by binary search, and compares a target without building it", () => {
+    const view = sortedRowsOfText(textOf(rows))!;
+    expect(view.keys).toEqual(Object.keys(rows).sort());
+    const read: RowMap = {};
+    view.keys.forEach((k, i) => (read[k] = view.target(i)));
+    expect(read).toEqual(rows);
+    for (const k of Object.keys(rows)) {
+      const i = view.indexOf(k);
+      expect(view.keys[i]).toBe(k);
+      expect(view.targetIs(i, rows[k])).toBe(true);
+      expect(view.targetIs(i, `${rows[k]}x`)).toBe(false);
+      expect(view.targetIs(i, undefined)).toBe(false);
+    }
+    expect(view.indexOf("sku=missing")).toBe(-1);
+    expect(view.indexOf("")).toBe(-1);
+    expect(sortedRowsOfText("{}")!.keys).toEqual([]);
+  });
+
+  it("text that is not sorted packed rows gives no view (read as JSON instead), with the same rows", () => {
+    expect(sortedRowsOfText('{"b":"1","a":"2"}')).toBeUndefined(); // out of order
+    expect(sortedRowsOfText('{"a":"1","a":"2"}')).toBeUndefined(); // a duplicate
+    expect(sortedRowsOfText('{"a":1}')).toBeUndefined(); // not a string
+    expect(sortedRowsOfText('{ "a":"1"}')).toBeUndefined();
+    const unsorted = gzipSync(Buffer.from('{"b":"1","a":"2"}')).toString("base64");
+    const view = packedView(unsorted);
+    expect(view.keys).toEqual(["a", "b"]);
+    expect(view.target(view.indexOf("b"))).toBe("1");
+  });
+
+  it("the content hash of packed rows with changes is that of the rows they stand for", () => {
+    const changes = { added: { "sku=NEW": "P9", "sku=0first": "P0", "sku=zz last": "P8" }, changed: { 'sku=say "hi"': "P7" }, removed: { "sku=A": "P1" } };
+    const view = sortedRowsOfText(textOf(rows))!;
+    expect(hashRowsWithChanges(view, changes)).toBe(hashRows(applyChanges(rows, changes)));
+    expect(hashRowsWithChanges(sortedRowsOfMap(rows), changes)).toBe(hashRows(applyChanges(rows, changes)));
+    expect(hashRowsWithChanges(view, { added: {}, changed: {}, removed: {} })).toBe(hashRows(rows));
   });
 });
