@@ -224,8 +224,9 @@ export function minChunkFor(planRows: number | undefined, parallel: number): num
  * Create or update rows (each with its primary id set by the caller, so a retried create cannot
  * duplicate; an update never creates: If-Match: * in $batch). `source` may build row i on demand,
  * so 50,000 request bodies never exist at once. Bulk until the table is known not to support the
- * message; a table the sdkmessagefilters query could not vouch for gets one small probe first, so
- * a refusal costs one call, not one per parallel request.
+ * message; a table the sdkmessagefilters query could not vouch for, or any table when the plan is
+ * larger than one round of small requests, gets one small probe first, so a refusal costs one
+ * call, not one per parallel request.
  */
 async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update", source: RecordSource, progress: string, planRows?: number): Promise<WriteResult> {
   const result: WriteResult = { failures: [], uncertain: [] };
@@ -233,7 +234,8 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   const count = Array.isArray(source) ? source.length : source.count;
   const get = Array.isArray(source) ? (i: number) => source[i] : source.get;
   if (count === 0) return result;
-  const state = { bulk: (await w.support.supportsMessage(table, action)) !== false };
+  const vouched = await w.support.supportsMessage(table, action);
+  const state = { bulk: vouched !== false };
   const written = Array.isArray(source) ? undefined : source.written;
   /** Settles when the probe was answered: the other chunks are built meanwhile, and sent after. */
   let probed: Promise<unknown> = Promise.resolve();
@@ -248,7 +250,12 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   // The probe carries no more than a request of this plan would: a small plan's probe is a row or two.
   const minChunk = minChunkFor(planRows, w.t.pacing.limit);
   const probeRows = Math.min(BULK_PROBE_ROWS, minChunk);
-  if (!(state.bulk && !w.support.isConfirmed(table, action) && count > probeRows)) {
+  // A plan smaller than one round of MIN_CHUNK-row requests on a table the query vouched for goes
+  // out at once: a probe would be one more round trip than the plan's own (a 1% change's writes
+  // wait for it), and should the query be wrong, that one round of small requests is refused
+  // (0x80040800) and re-sent through $batch, at no more cost than the probe saves.
+  const small = vouched === true && planRows !== undefined && planRows < Math.max(1, w.t.pacing.limit) * MIN_CHUNK;
+  if (!(state.bulk && !w.support.isConfirmed(table, action) && count > probeRows && !small)) {
     await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, 0, minChunk);
     return result;
   }

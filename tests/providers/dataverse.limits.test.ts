@@ -87,14 +87,60 @@ describe("bulk-message support, found the documented way (issue 9 item 6)", () =
   });
 
   it("when the query says yes but the table refuses, one bulk call fails and the rest goes through $batch", async () => {
-    h = await startHarness({}, { maxBatchSize: 100 }, 2000);
+    // 1,000 rows: more than one round of 50-row requests over 12 slots, so a probe goes first.
+    h = await startHarness({ dopHint: 12 }, { maxBatchSize: 100 }, 1000);
     h.emu.table("zq1_prodmap").def.bulk = false;
     h.emu.bulkFilterOverrides.set("zq1_prodmap:CreateMultiple", true);
-    const { outs } = await h.provider.create(h.inputs(productRows(2000)));
-    expect(remoteState(h)).toEqual(productRows(2000));
-    expect((outs as Outs).ownedCount).toBe(2000);
+    const { outs } = await h.provider.create(h.inputs(productRows(1000)));
+    expect(remoteState(h)).toEqual(productRows(1000));
+    expect((outs as Outs).ownedCount).toBe(1000);
     expect(h.emu.stats.bulkRejected).toBe(1);
     expect(logs.join("\n")).toMatch(/zq1_prodmap does not support CreateMultiple \(0x80040800/);
+  });
+
+  it("a change smaller than one round of requests on a table the query vouches for is written at once, without a probe first", async () => {
+    h = await startHarness({ dopHint: 12 }, {}, 600);
+    const { id, outs } = await h.provider.create(h.inputs(productRows(600)));
+    const rows = productRows(600);
+    for (let i = 1; i <= 20; i++) rows[`sku=S${i * 25}`] = "P-000001"; // UpdateMultiple
+    for (let i = 1; i <= 10; i++) rows[`sku=NEW${i}`] = "P-000002"; // CreateMultiple
+    h.emu.resetStats();
+    // A barrier, not latency: answers are held a round at a time; once a bulk write arrives, every
+    // answer stays held until all the plan's bulk writes have arrived (30 rows over 12 slots, 3 a
+    // request: 4 creates and 7 updates). With a probe first, the others would wait for its answer.
+    const bulk = () => h!.emu.requestLog.filter((r) => /Microsoft\.Dynamics\.CRM\.(Create|Update)Multiple$/.test(r.path));
+    let release = h.emu.holdAnswers();
+    const updating = h.provider.update!(id, outs, h.inputs(rows));
+    try {
+      for (;;) {
+        await waitFor(() => h!.emu.heldAnswers > 0, "the client's next round of requests", 10_000);
+        if (bulk().length > 0) break;
+        release();
+        release = h.emu.holdAnswers();
+      }
+      await waitFor(() => bulk().length >= 11, "every bulk write of the plan before any bulk answer", 10_000);
+      expect(bulk().every((r) => r.respondedAt === undefined)).toBe(true);
+    } finally {
+      release();
+    }
+    await updating;
+    expect(remoteState(h)).toEqual(rows);
+    // Those were all of them: each row sent once, none after an answer.
+    expect(bulk()).toHaveLength(11);
+    expect(bulk().reduce((n, r) => n + (r.rows ?? 0), 0)).toBe(30);
+  });
+
+  it("when the query says yes but the table refuses a change smaller than one round, each of its requests is refused once and goes through $batch", async () => {
+    h = await startHarness({ dopHint: 12 }, {}, 200);
+    h.emu.table("zq1_prodmap").def.bulk = false;
+    h.emu.bulkFilterOverrides.set("zq1_prodmap:CreateMultiple", true);
+    const { outs } = await h.provider.create(h.inputs(productRows(200)));
+    expect(remoteState(h)).toEqual(productRows(200));
+    expect((outs as Outs).ownedCount).toBe(200);
+    // 200 rows over 12 slots: 12 requests, each refused at most once, then written through $batch.
+    expect(h.emu.stats.bulkRejected).toBeGreaterThanOrEqual(1);
+    expect(h.emu.stats.bulkRejected).toBeLessThanOrEqual(12);
+    expect(h.emu.stats.batchCalls).toBeGreaterThan(0);
   });
 
   it("a table with bulk messages is written with CreateMultiple", async () => {
