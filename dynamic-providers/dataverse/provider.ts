@@ -171,8 +171,9 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   else {
     const touched = new Set<string>();
     for (const c of [changes, oldChanges ?? noChanges()]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
+    const before = rows.targetAfterOf(base, oldChanges ?? noChanges());
     for (const k of touched) {
-      const was = rows.targetAfter(base, oldChanges ?? noChanges(), k);
+      const was = before(k);
       const now = Object.prototype.hasOwnProperty.call(rowMap, k) ? rowMap[k] : undefined;
       if (was === undefined && now !== undefined) since.added++;
       else if (was !== undefined && now === undefined) since.removed++;

@@ -207,13 +207,20 @@ export function applyChanges(base: RowMap, changes: RowChanges): RowMap {
   return map;
 }
 
-/** The target of `key` in `base` with `changes` applied, undefined when it has none. */
-export function targetAfter(base: SortedRows, changes: RowChanges, key: string): string | undefined {
-  if (has(changes.removed, key)) return undefined;
-  if (has(changes.added, key)) return changes.added[key];
-  if (has(changes.changed, key)) return changes.changed[key];
-  const i = base.indexOf(key);
-  return i < 0 ? undefined : base.target(i);
+/**
+ * The target of a key in `base` with `changes` applied (undefined: it has none), as a function
+ * made here: diff, update and check call it per changed key (rows.ts rowCodec says why).
+ */
+export function targetAfterOf(base: SortedRows, changes: RowChanges): (key: string) => string | undefined {
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const { added, changed, removed } = changes;
+  return (key) => {
+    if (hasOwn.call(removed, key)) return undefined;
+    if (hasOwn.call(added, key)) return added[key];
+    if (hasOwn.call(changed, key)) return changed[key];
+    const i = base.indexOf(key);
+    return i < 0 ? undefined : base.target(i);
+  };
 }
 
 /**
@@ -223,11 +230,13 @@ export function targetAfter(base: SortedRows, changes: RowChanges, key: string):
  */
 export function changedSides(base: SortedRows, a: RowChanges, b: RowChanges): { a: RowMap; b: RowMap } {
   const out = { a: {} as RowMap, b: {} as RowMap };
+  const [before, after] = [targetAfterOf(base, a), targetAfterOf(base, b)];
+  const hasOwn = Object.prototype.hasOwnProperty;
   for (const c of [a, b]) {
     for (const part of [c.added, c.changed, c.removed]) {
       for (const k of Object.keys(part)) {
-        if (has(out.a, k) || has(out.b, k)) continue;
-        const [x, y] = [targetAfter(base, a, k), targetAfter(base, b, k)];
+        if (hasOwn.call(out.a, k) || hasOwn.call(out.b, k)) continue;
+        const [x, y] = [before(k), after(k)];
         if (x !== undefined) out.a[k] = x;
         if (y !== undefined) out.b[k] = y;
       }
@@ -244,35 +253,38 @@ export function countWithChanges(base: SortedRows, changes: RowChanges): number 
 }
 
 /**
- * hashRows of `base` with `changes` applied, without building that map: the keys of `base` (in
- * order) merged with the keys `changes` adds.
+ * hashRows of `base` with `changes` applied, without building that map: the rows of `base` between
+ * two changed keys go to the hash as one piece (SortedRows.hashText), the changed ones one by one.
  */
 export function hashRowsWithChanges(base: SortedRows, changes: RowChanges): string {
-  const baseKeys = base.keys;
-  const added = Object.keys(changes.added).filter((k) => base.indexOf(k) < 0).sort();
-  const keys: string[] = [];
-  const targets: string[] = [];
-  const { added: addedTargets, changed, removed } = changes;
-  const hasOwn = Object.prototype.hasOwnProperty;
-  const anyChanged = Object.keys(changed).length + Object.keys(addedTargets).length > 0;
-  const anyRemoved = Object.keys(removed).length > 0;
-  const target = base.target;
-  let j = 0;
-  for (let i = 0; i < baseKeys.length; i++) {
-    const k = baseKeys[i];
-    while (j < added.length && added[j] < k) {
-      keys.push(added[j]);
-      targets.push(addedTargets[added[j++]]);
-    }
-    if (anyRemoved && hasOwn.call(removed, k)) continue;
-    keys.push(k);
-    targets.push(anyChanged && hasOwn.call(changed, k) ? changed[k] : anyChanged && hasOwn.call(addedTargets, k) ? addedTargets[k] : target(i));
+  const n = base.keys.length;
+  // What happens at each position of `base`, in key order: a key added before it, or its row
+  // removed or given another target.
+  const events: { at: number; key: string; target?: string }[] = [];
+  for (const k of Object.keys(changes.added)) {
+    const i = base.indexOf(k);
+    events.push(i < 0 ? { at: base.lowerBound(k), key: k, target: changes.added[k] } : { at: i, key: k, target: changes.added[k] });
   }
-  while (j < added.length) {
-    keys.push(added[j]);
-    targets.push(addedTargets[added[j++]]);
+  for (const k of Object.keys(changes.changed)) {
+    const i = base.indexOf(k);
+    events.push(i < 0 ? { at: base.lowerBound(k), key: k, target: changes.changed[k] } : { at: i, key: k, target: changes.changed[k] });
   }
-  return hashSortedRows(keys, (_, i) => targets[i]);
+  for (const k of Object.keys(changes.removed)) {
+    const i = base.indexOf(k);
+    if (i >= 0) events.push({ at: i, key: k });
+  }
+  events.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  const h = createHash("sha256");
+  let pos = 0;
+  for (const e of events) {
+    if (e.at > pos) h.update(base.hashText(pos, e.at));
+    pos = Math.max(pos, e.at);
+    // The row at `pos` itself (removed or changed) is passed; a key added before it is not.
+    if (pos < n && base.keys[pos] === e.key) pos++;
+    if (e.target !== undefined) h.update(`${e.key}\u0000${e.target}\u0001`);
+  }
+  if (pos < n) h.update(base.hashText(pos, n));
+  return h.digest("hex");
 }
 
 /**
@@ -287,10 +299,14 @@ export interface SortedRows {
   readonly keys: string[];
   /** Position of `key`, or -1. */
   indexOf(key: string): number;
+  /** Position of the first key not below `key` (where it would go). */
+  lowerBound(key: string): number;
   /** Target of the key at position `i`. */
   target(i: number): string;
   /** Whether the target at position `i` is `value` (without building the target). */
   targetIs(i: number, value: unknown): boolean;
+  /** The rows at positions `from` to `to` (excluded) as hashRows hashes them: `key\0target\1` each. */
+  hashText(from: number, to: number): string;
 }
 
 /** A view of a row map (packed text that is not in key order, rows as the program sends them). */
@@ -300,18 +316,31 @@ export function sortedRowsOfMap(map: RowMap): SortedRows {
   return viewOf(keys, (i) => targets[i], (i, v) => targets[i] === v);
 }
 
-function viewOf(keys: string[], target: (i: number) => string, targetIs: (i: number, v: unknown) => boolean): SortedRows {
+/** SortedRows.hashText row by row. */
+function rowsHashText(keys: string[], target: (i: number) => string): (from: number, to: number) => string {
+  return (from, to) => {
+    let text = "";
+    for (let i = from; i < to; i++) text += `${keys[i]}\u0000${target(i)}\u0001`;
+    return text;
+  };
+}
+
+function viewOf(keys: string[], target: (i: number) => string, targetIs: (i: number, v: unknown) => boolean, hashText = rowsHashText(keys, target)): SortedRows {
   // Binary search, made here (a module function would be rebuilt per call in the serialized provider).
-  const indexOf = (key: string): number => {
+  const lowerBound = (key: string): number => {
     let [lo, hi] = [0, keys.length];
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (keys[mid] < key) lo = mid + 1;
       else hi = mid;
     }
-    return lo < keys.length && keys[lo] === key ? lo : -1;
+    return lo;
   };
-  return { keys, indexOf, target, targetIs };
+  const indexOf = (key: string): number => {
+    const i = lowerBound(key);
+    return i < keys.length && keys[i] === key ? i : -1;
+  };
+  return { keys, indexOf, lowerBound, target, targetIs, hashText };
 }
 
 /**
@@ -338,6 +367,7 @@ export function sortedRowsOfText(text: string): SortedRows | undefined {
     return -1;
   };
   let backslash = text.indexOf("\\");
+  const noEscapes = backslash < 0;
   let pos = 1;
   if (end > 1) {
     for (;;) {
@@ -377,5 +407,15 @@ export function sortedRowsOfText(text: string): SortedRows | undefined {
     const from = bounds[2 * i];
     return bounds[2 * i + 1] - from === v.length && text.startsWith(v, from);
   };
-  return viewOf(keys, target, targetIs);
+  // Without escapes, rows from..to-1 are the text `"k":"t","k":"t"` whose quotes are all structural
+  // (a quote inside a key or target is escaped): the hash's `k\0t\1` is that text with `":"` and
+  // `","` replaced, two native passes instead of a string built per row.
+  const hashText = !noEscapes
+    ? undefined
+    : (from: number, to: number): string => {
+        if (from >= to) return "";
+        const first = from === 0 ? 1 : bounds[2 * from - 1] + 2; // the key's opening quote
+        return `${text.slice(first + 1, bounds[2 * to - 1]).replace(/":"/g, "\u0000").replace(/","/g, "\u0001")}\u0001`;
+      };
+  return viewOf(keys, target, targetIs, hashText);
 }

@@ -110,7 +110,7 @@ describe("bulk-message support, found the documented way (issue 9 item 6)", () =
     // request: 4 creates and 7 updates). With a probe first, the others would wait for its answer.
     const bulk = () => h!.emu.requestLog.filter((r) => /Microsoft\.Dynamics\.CRM\.(Create|Update)Multiple$/.test(r.path));
     let release = h.emu.holdAnswers();
-    const updating = h.provider.update!(id, outs, h.inputs(rows));
+    const updating = h.provider.update!(id, outs as Outs, h.inputs(rows));
     try {
       for (;;) {
         await waitFor(() => h!.emu.heldAnswers > 0, "the client's next round of requests", 10_000);

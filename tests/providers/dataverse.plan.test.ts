@@ -105,5 +105,17 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
     expect(hashRowsWithChanges(view, changes)).toBe(hashRows(applyChanges(rows, changes)));
     expect(hashRowsWithChanges(sortedRowsOfMap(rows), changes)).toBe(hashRows(applyChanges(rows, changes)));
     expect(hashRowsWithChanges(view, { added: {}, changed: {}, removed: {} })).toBe(hashRows(rows));
+    // Rows without escapes, hashed from the packed text in runs between the changed keys.
+    const plain: RowMap = {};
+    for (let i = 10; i < 60; i++) plain[`sku=S${i}`] = `P-${i}`;
+    const plainView = sortedRowsOfText(textOf(plain))!;
+    for (const c of [
+      { added: {}, changed: {}, removed: {} },
+      { added: { "sku=A": "first", "sku=S25x": "between", "sku=Z": "last" }, changed: { "sku=S10": "x", "sku=S59": "y" }, removed: { "sku=S11": "P-11", "sku=S58": "P-58" } },
+      { added: {}, changed: {}, removed: Object.fromEntries(Object.entries(plain)) },
+      { added: { "sku=S30": "moved" }, changed: {}, removed: { "sku=S30": "P-30", "sku=S31": "P-31" } },
+    ]) {
+      expect(hashRowsWithChanges(plainView, c)).toBe(hashRows(applyChanges(plain, c)));
+    }
   });
 });
