@@ -163,6 +163,9 @@ interface InnerResult {
   readRows?: number;
 }
 
+/** The Web API's maximum URL length (Microsoft: "Compose HTTP requests and handle errors"). */
+const MAX_URL_CHARS = 32_768;
+
 export class DataverseEmulator {
   readonly opts: Required<Omit<EmulatorOptions, "tables">>;
   readonly tables = new Map<string, Table>();
@@ -223,7 +226,9 @@ export class DataverseEmulator {
   }
 
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    // URLs up to the Web API's 32 KB (Microsoft: "Compose HTTP requests and handle errors", Maximum
+    // URL length): Node's default 16 KB of request line and headers would refuse them (431).
+    this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
     this.server.on("connection", (s: Socket) => {
       this.sockets.add(s);
@@ -379,6 +384,8 @@ export class DataverseEmulator {
       entry.status = res.statusCode;
     });
     try {
+      // Longer URLs are refused (the document names the limit, not the answer: 414 URI Too Long here).
+      if ((req.url ?? "").length > MAX_URL_CHARS) throw new HttpError(414, "0x80060888", `The URL is longer than ${MAX_URL_CHARS} characters.`);
       if (!isAdmin && this.takeFault(["revoke"], info)) this.opts.token = `revoked-${randomUUID()}`;
       const auth = String(req.headers.authorization ?? "");
       if (auth !== `Bearer ${this.opts.token}`) {

@@ -441,8 +441,36 @@ export function remoteRowReader(s: MappingSchema, scope: RemoteScope): (r: Recor
 export const odataString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /**
- * Resolve names / business keys to ids in bulk. Few names: `$filter` with `or`, chunked to keep
- * URLs short, chunks in parallel. Many: one paged scan of the table (cheaper than thousands of
+ * How long a `$filter` of `or`ed terms may grow, URL-encoded: half the Web API's 32 KB URL limit
+ * (Microsoft: "Compose HTTP requests and handle errors", Maximum URL length), the rest left for the
+ * origin, path and other query options; and at most 500 terms, well under SQL Server's 2,100
+ * parameters per query that a filter's values become.
+ */
+export const MAX_FILTER_CHARS = 16_000;
+export const MAX_FILTER_TERMS = 500;
+
+/**
+ * Filter terms `or`ed into as few filters as those limits allow (a read of 2,000 rows by id is 8
+ * requests, not 20 of 100 ids: fewer rounds of requests at the service's parallelism).
+ */
+export function orFilters(terms: string[]): string[] {
+  const filters: string[] = [];
+  let [from, chars] = [0, 0];
+  for (let i = 0; i < terms.length; i++) {
+    const size = encodeURIComponent(terms[i]).length + 8; // "%20or%20"
+    if (i > from && (chars + size > MAX_FILTER_CHARS || i - from >= MAX_FILTER_TERMS)) {
+      filters.push(terms.slice(from, i).join(" or "));
+      [from, chars] = [i, 0];
+    }
+    chars += size;
+  }
+  if (from < terms.length) filters.push(terms.slice(from).join(" or "));
+  return filters;
+}
+
+/**
+ * Resolve names / business keys to ids in bulk. Few names: `$filter` with `or`, chunked within
+ * the URL limit (orFilters), chunks in parallel. Many: one paged scan of the table (cheaper than thousands of
  * filters). Returns lower-cased key → id; keys matching several rows map to `null` (ambiguous).
  */
 export async function resolveKeys(client: DataverseClient, l: Pick<LookupSchema, "entitySet" | "primaryId" | "keyColumn">, keys: string[]): Promise<Map<string, string | null>> {
@@ -462,24 +490,8 @@ export async function resolveKeys(client: DataverseClient, l: Pick<LookupSchema,
     await client.forEachPagePartitioned<Record<string, unknown>>(`${l.entitySet}?${select}`, l.primaryId, rangesForCount(wanted.size, client.pageSize, client.concurrency), add);
     return found;
   }
-  const list = [...new Set(keys)];
-  const chunks: string[][] = [];
-  let cur: string[] = [];
-  let len = 0;
-  for (const k of list) {
-    const piece = `${l.keyColumn} eq ${odataString(k)}`;
-    if (cur.length > 0 && (len + piece.length > 6000 || cur.length >= 100)) {
-      chunks.push(cur);
-      cur = [];
-      len = 0;
-    }
-    cur.push(piece);
-    len += piece.length + 4;
-  }
-  if (cur.length) chunks.push(cur);
-  await Promise.all(
-    chunks.map(async (c) => add(await client.getAll<Record<string, unknown>>(`${l.entitySet}?${select}&$filter=${encodeURIComponent(c.join(" or "))}`))),
-  );
+  const filters = orFilters([...new Set(keys)].map((k) => `${l.keyColumn} eq ${odataString(k)}`));
+  await Promise.all(filters.map(async (f) => add(await client.getAll<Record<string, unknown>>(`${l.entitySet}?${select}&$filter=${encodeURIComponent(f)}`))));
   return found;
 }
 

@@ -10,7 +10,7 @@ import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
 import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText } from "./rows";
-import { MappingSchema, RemoteScope, discoverSchema, odataString, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
 export interface SyncInputs {
@@ -813,9 +813,14 @@ function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: Mappin
   }
 }
 
-/** Ids per by-id read, and the most characters of filter per by-key read (URLs stay short). */
-const ID_CHUNK = 100;
-const KEY_FILTER_CHARS = 6000;
+/** The by-id and by-key filters of readRowsFor (schema.ts orFilters: as few as the URL limit allows). */
+function touchedRowFilters(schema: MappingSchema, seed: string, rows: MappingRow[], byKey: MappingRow[]): { ids: string[]; keys: string[] } {
+  const { ownedIdOf } = rowCodec();
+  return {
+    ids: orFilters(rows.map((r) => `${schema.primaryId} eq ${ownedIdOf(seed, r)}`)),
+    keys: orFilters(byKey.map((r) => `(${schema.fieldName} eq ${odataString(r.field)} and ${schema.fieldValue} eq ${odataString(r.value)})`)),
+  };
+}
 
 /**
  * The remote rows of these rows, by their owned ids, and, for `byKey`, any row of someone else's
@@ -824,23 +829,9 @@ const KEY_FILTER_CHARS = 6000;
  */
 async function readRowsFor(client: DataverseClient, schema: MappingSchema, providerId: string, scope: RemoteScope, seed: string, rows: MappingRow[], byKey: MappingRow[]): Promise<RemoteRow[]> {
   const base = remoteRowsQuery(schema, providerId);
-  const idQueries: string[] = [];
-  for (let i = 0; i < rows.length; i += ID_CHUNK) idQueries.push(withFilter(base, rows.slice(i, i + ID_CHUNK).map((r) => `${schema.primaryId} eq ${ownedIdOf(seed, r)}`).join(" or ")));
-  const keyQueries: string[] = [];
-  let pieces: string[] = [];
-  let chars = 0;
-  const flush = () => {
-    if (pieces.length) keyQueries.push(withFilter(base, pieces.join(" or ")));
-    pieces = [];
-    chars = 0;
-  };
-  for (const r of byKey) {
-    const piece = `(${schema.fieldName} eq ${odataString(r.field)} and ${schema.fieldValue} eq ${odataString(r.value)})`;
-    if (chars + piece.length > KEY_FILTER_CHARS) flush();
-    pieces.push(piece);
-    chars += piece.length + 4;
-  }
-  flush();
+  const filters = touchedRowFilters(schema, seed, rows, byKey);
+  const idQueries = filters.ids.map((f) => withFilter(base, f));
+  const keyQueries = filters.keys.map((f) => withFilter(base, f));
   const [byId, sameKey] = await Promise.all([
     Promise.all(idQueries.map((q) => client.getAll<Record<string, unknown>>(q))),
     Promise.all(keyQueries.map((q) => client.getAll<Record<string, unknown>>(q))),
@@ -908,7 +899,9 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const d = diffRowMaps(applied, olds.mappingGroup, wantedRows, inputs.mappingGroup, hasGroup);
   const touched = d.added.length + d.changed.length + d.removed.length;
   const rowCount = base ? countWithChanges(base, packed!.changes) : Object.keys(inputs.rows).length;
-  const reads = Math.ceil(touched / ID_CHUNK) + Math.ceil(d.added.length / 50);
+  // The reads readRowsFor will make (orFilters): an id term is about 73 URL-encoded characters, a
+  // key term about twice that, so a filter takes some 200 ids or 100 keys.
+  const reads = Math.ceil(touched / 200) + Math.ceil(d.added.length / 100);
   if (reads > Math.max(1, Math.ceil(Math.max(rowCount, olds.rowCount ?? 0) / client.pageSize))) return undefined;
   let schema: MappingSchema = saved;
   if (!saved.maxLength) {

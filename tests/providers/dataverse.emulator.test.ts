@@ -65,12 +65,22 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     ["$batch without closing delimiter", () => call("POST", "$batch", "--batch_x\r\n", { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /closing boundary/],
     ["GET inside a change set", () => call("POST", "$batch", batch([changeset([op("GET accounts")])]), { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /cannot contain GET/],
     ["more than 1000 operations", () => call("POST", "$batch", batch(Array.from({ length: 1001 }, (_, i) => op("DELETE accounts(00000000-0000-0000-0000-000000000001)", undefined, i))), { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /exceeds the limit of 1000/],
+    ["a URL over the Web API's 32 KB", () => call("GET", `products?$filter=${encodeURIComponent(Array.from({ length: 900 }, (_, i) => `productnumber eq 'P-${String(i).padStart(6, "0")}'`).join(" or "))}`), 414, /longer than 32768 characters/],
     ["part without binary transfer encoding", () => call("POST", "$batch", batch(["Content-Type: application/http\r\n\r\nGET accounts HTTP/1.1\r\n"]), { "Content-Type": "multipart/mixed; boundary=batch_x" }), 400, /Content-Transfer-Encoding: binary/],
   ] as const)("%s", async (_t, send, status, re) => {
     const r = await send();
     expect(r.status).toBe(status);
     expect(r.json.error?.code).toMatch(/^0x[0-9a-f]+$/);
     expect(r.json.error?.message).toMatch(re);
+  });
+
+  it("takes a URL of up to 32 KB (a long or-ed filter), as the Web API documents", async () => {
+    const numbers = emu.rows("product").map((p) => String(p.productnumber));
+    const terms = Array.from({ length: 700 }, (_, i) => `productnumber eq '${numbers[i % numbers.length]}'`);
+    const r = await call("GET", `products?$select=productnumber&$filter=${encodeURIComponent(terms.join(" or "))}`);
+    expect(`products?$filter=${encodeURIComponent(terms.join(" or "))}`.length).toBeGreaterThan(20_000);
+    expect(r.status).toBe(200);
+    expect((r.json.value as unknown[]).length).toBe(numbers.length);
   });
 
   it("pages with odata.maxpagesize and an opaque nextLink, never more than asked", async () => {

@@ -1,6 +1,7 @@
 import { computePlan, diffRowMaps, RemoteRow } from "../../dynamic-providers/dataverse/plan";
-import { MappingRow, RowMap, applyChanges, hashRows, hashRowsWithChanges, ownedId, sortedRowsOfMap, sortedRowsOfText } from "../../dynamic-providers/dataverse/rows";
+import { MappingRow, RowChanges, RowMap, applyChanges, hashRows, hashRowsWithChanges, ownedId, sortedRowsOfMap, sortedRowsOfText } from "../../dynamic-providers/dataverse/rows";
 import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
+import { MAX_FILTER_CHARS, orFilters } from "../../dynamic-providers/dataverse/schema";
 import { gunzipSync, gzipSync } from "zlib";
 
 const G = "Default Mapping Group";
@@ -109,13 +110,29 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
     const plain: RowMap = {};
     for (let i = 10; i < 60; i++) plain[`sku=S${i}`] = `P-${i}`;
     const plainView = sortedRowsOfText(textOf(plain))!;
-    for (const c of [
+    const cases: RowChanges[] = [
       { added: {}, changed: {}, removed: {} },
       { added: { "sku=A": "first", "sku=S25x": "between", "sku=Z": "last" }, changed: { "sku=S10": "x", "sku=S59": "y" }, removed: { "sku=S11": "P-11", "sku=S58": "P-58" } },
       { added: {}, changed: {}, removed: Object.fromEntries(Object.entries(plain)) },
       { added: { "sku=S30": "moved" }, changed: {}, removed: { "sku=S30": "P-30", "sku=S31": "P-31" } },
-    ]) {
+    ];
+    for (const c of cases) {
       expect(hashRowsWithChanges(plainView, c)).toBe(hashRows(applyChanges(plain, c)));
     }
+  });
+});
+
+describe("or-ed filters within the Web API's URL limit (32 KB)", () => {
+  it("puts as many terms in a filter as fit in half the URL limit, at most 500, and keeps every term once in order", () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => `zq1_prodmapid eq ${ownedId(SEED, G, "sku", `S${i}`)}`);
+    const filters = orFilters(ids);
+    expect(filters.length).toBeLessThanOrEqual(10); // 100 per request before: 20
+    for (const f of filters) expect(encodeURIComponent(f).length).toBeLessThanOrEqual(MAX_FILTER_CHARS);
+    expect(filters.join(" or ")).toBe(ids.join(" or "));
+    // Short terms: the term count binds.
+    expect(orFilters(Array.from({ length: 1200 }, (_, i) => `n eq ${i}`)).map((f) => f.split(" or ").length)).toEqual([500, 500, 200]);
+    // A term longer than the limit still goes, alone.
+    expect(orFilters(["x".repeat(MAX_FILTER_CHARS + 1), "y"])).toEqual(["x".repeat(MAX_FILTER_CHARS + 1), "y"]);
+    expect(orFilters([])).toEqual([]);
   });
 });
