@@ -204,7 +204,8 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
     `  ${UNPACED_FULL_SYNC && name === "full sync" ? "(unpaced)" : ""}${name.padEnd(10)} ${(ms / 1000).toFixed(2).padStart(7)} s  floor ${(floorMs / 1000).toFixed(2).padStart(6)} s  ratio ${(ms / floorMs).toFixed(2).padStart(5)}  ` +
       `requests ${String(s.requests).padStart(4)} (writes ${String(writes).padStart(3)})  peak RSS ${String(rssMB).padStart(4)} MB  ` +
       `rows written ${s.rowsWritten}, read ${s.rowsRead}; max in flight ${s.maxInFlight}${s.throttled ? `, throttled ${s.throttled}` : ""}; ` +
-      steps.map((st, i) => `${st.op} ${((rs[i].ms ?? 0) / 1000).toFixed(2)} s`).join(", "),
+      steps.map((st, i) => `${st.op} ${((rs[i].ms ?? 0) / 1000).toFixed(2)} s`).join(", ") +
+      `; CPU ${(rs.reduce((t, x) => t + (x.cpuMs ?? 0), 0) / 1000).toFixed(2)} s (judge by it on a shared machine)`,
   );
   return rs;
 }
