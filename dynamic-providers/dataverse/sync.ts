@@ -105,18 +105,26 @@ export function encodeApplied(map: RowMap): string {
 }
 
 /**
+ * A string as JSON text, as JSON.stringify writes it. Most keys, values and targets need no
+ * escaping and are quoted as they are (JSON.stringify per value was most of encodeAppliedWithHash's
+ * CPU at 50,000 rows). A closure made per call, for loops over rows (dynamic-providers/README.md).
+ */
+function jsonString(): (s: string) => string {
+  // Characters JSON.stringify escapes: quote, backslash, controls, surrogates (paired or not).
+  // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+  const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
+  const stringify = JSON.stringify;
+  return (s: string) => (needsEscape.test(s) ? stringify(s) : `"${s}"`);
+}
+
+/**
  * encodeApplied and hashRows with one sort of the keys, and the JSON written from the sorted keys
  * (no sorted copy of a 50,000-key object).
  */
 export function encodeAppliedWithHash(map: RowMap): { applied: string; appliedHash: string } {
   const keys = Object.keys(map).sort();
   const parts: string[] = [];
-  // Most keys and targets need no escaping: quoted as they are (JSON.stringify twice per row was
-  // most of this function's CPU at 50,000 rows).
-  // Characters JSON.stringify escapes: quote, backslash, controls, surrogates (paired or not).
-  // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
-  const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
-  const json = (s: string) => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`);
+  const json = jsonString();
   for (const k of keys) parts.push(`${json(k)}:${json(map[k])}`);
   const applied = gzipSync(Buffer.from(`{${parts.join(",")}}`, "utf8")).toString("base64");
   return { applied, appliedHash: hashRows(map, keys) };
@@ -361,6 +369,8 @@ interface SyncRows {
   scope: RemoteScope;
   ranges: string[];
   idGroup: string;
+  /** The owned id of each desired row (in order), when worked out ahead of the plan (earlyRows). */
+  ids?: Promise<string[] | undefined>;
 }
 
 /** What one syncMappings run works from once its schema and provider are known. */
@@ -427,11 +437,55 @@ interface NameIds {
   prefetchGroups?: Promise<Map<string, string | null>>;
 }
 
-/** The rows as identities for this schema (rows.ts identityRows: no group on a table without one). */
-function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, s: MappingSchema): SyncRows {
-  const desired = mapToRows(inputs.rows, inputs.mappingGroup);
+/**
+ * The rows of a create and their owned ids, worked out while discovery's requests are in flight
+ * (a turn of the event loop at a time, so answers are not held up for long) instead of between
+ * the last read and the first write. Neither depends on the schema, except on a table without a
+ * Mapping Group column, whose rows leave the group out of their identity (prepareRows drops the ids).
+ */
+interface EarlyRows {
+  desired: Promise<MappingRow[]>;
+  ids: Promise<string[] | undefined>;
+  /** The ids are not wanted: stop working them out. */
+  stop(): void;
+}
+
+/** Rows per slice of earlyRows' owned ids (a few milliseconds of hashing). */
+const ID_SLICE = 1000;
+
+function earlyRows(inputs: SyncInputs, seed: string): EarlyRows {
+  let stopped = false;
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  // After a turn: the first discovery request leaves before the rows are decoded.
+  const desired = turn().then(() => mapToRows(inputs.rows, inputs.mappingGroup));
+  const ids = desired.then(async (rows) => {
+    const { ownedIdOf } = rowCodec();
+    const out: string[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i += ID_SLICE) {
+      await turn();
+      if (stopped) return undefined;
+      const end = Math.min(rows.length, i + ID_SLICE);
+      for (let j = i; j < end; j++) out[j] = ownedIdOf(seed, rows[j]);
+    }
+    return out;
+  });
+  // Awaited (and an error surfaced) by prepareRows, unless discovery fails first.
+  desired.catch(() => undefined);
+  ids.catch(() => undefined);
+  return { desired, ids, stop: () => void (stopped = true) };
+}
+
+/**
+ * The rows as identities for this schema (rows.ts identityRows: no group on a table without one);
+ * `early`: the rows and ids earlyRows worked out.
+ */
+function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, s: MappingSchema, early?: { rows: MappingRow[]; ids: EarlyRows }): SyncRows {
+  const desired = early?.rows ?? mapToRows(inputs.rows, inputs.mappingGroup);
   checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
-  identityRows(s.group !== undefined, desired);
+  const hasGroup = s.group !== undefined;
+  identityRows(hasGroup, desired);
+  // Without a group column the identity changed (identityRows): the ids worked out before are not the rows' ids.
+  if (!hasGroup) early?.ids.stop();
   const idGroup = identityGroup(s.group !== undefined, inputs.mappingGroup);
   // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
   // whole previous set as row objects next to the desired ones is a large part of the peak memory.
@@ -442,6 +496,7 @@ function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutp
     scope: scopeOf(idGroup, desired, prev.previous),
     ranges: readRanges(client, prev.appliedIds, olds?.rowCount ?? 0),
     idGroup,
+    ids: early && hasGroup ? early.ids.ids : undefined,
   };
 }
 
@@ -450,7 +505,7 @@ function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutp
  * the first read of the remote rows.
  */
 async function resolveSchemaAndRows(
-  client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, log: LogFn,
+  client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, log: LogFn, early?: EarlyRows,
 ): Promise<{ schema: MappingSchema; providerId: string; rows: SyncRows; firstRemote?: RemoteRow[] }> {
   // Reuse the schema and provider id resolved last time when nothing that determines them changed
   // (saves ~7 metadata requests per run); if the environment's schema changed under us, the first
@@ -474,7 +529,7 @@ async function resolveSchemaAndRows(
   }
   const schema = await discover(client, inputs, log);
   const providerId = await resolveProvider(client, schema, inputs.providerName);
-  return { schema, providerId, rows: prepareRows(client, inputs, olds, seed, schema) };
+  return { schema, providerId, rows: prepareRows(client, inputs, olds, seed, schema, early && { rows: await early.desired, ids: early }) };
 }
 
 /**
@@ -576,8 +631,15 @@ function unresolvedNames(schema: MappingSchema, names: NameIds, { original, want
   return unresolved;
 }
 
-/** The create and update bodies for the plan's rows, binding the resolved ids. */
-function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow, id: string) => Record<string, unknown>; update: (c: Plan["change"][number]) => Record<string, unknown> } {
+/**
+ * The create and update bodies for the plan's rows, binding the resolved ids; a create also as JSON
+ * text (`recordMembers`: what JSON.stringify(record(r, id)) holds between its braces).
+ */
+function recordBuilders(run: SyncRun, names: NameIds): {
+  record: (r: MappingRow, id: string) => Record<string, unknown>;
+  recordMembers: (r: MappingRow, id: string) => string;
+  update: (c: Plan["change"][number]) => Record<string, unknown>;
+} {
   const { schema, providerId } = run;
   const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   const bind = (l: MappingSchema["target"], id: string) => ({ [`${l.nav}@odata.bind`]: `/${l.entitySet}(${id})` });
@@ -600,6 +662,20 @@ function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow,
     rec[targetBind] = `/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`;
     return rec;
   };
+  // The same members in the same order, as text: names quoted once, values per row.
+  const json = jsonString();
+  const member = (name: string) => `${json(name)}:`;
+  const [idKey, fieldKey, valueKey, targetKey] = [member(schema.primaryId), member(schema.fieldName), member(schema.fieldValue), member(targetBind)];
+  const groupKey = groupBind && member(groupBind);
+  const providerMember = providerBind && providerRef !== undefined ? `,${member(providerBind)}${json(providerRef)}` : "";
+  const accountKey = accountBind && member(accountBind);
+  const recordMembers = (r: MappingRow, id: string): string => {
+    let text = `${idKey}${json(id)},${fieldKey}${json(r.field)},${valueKey}${json(r.value)}`;
+    if (groupTable && groupKey) text += `,${groupKey}${json(`/${groupTable.entitySet}(${groupIds.get(r.group.toLowerCase())!})`)}`;
+    text += providerMember;
+    if (accountTable && accountKey && r.account) text += `,${accountKey}${json(`/${accountTable.entitySet}(${accountIds.get(r.account.toLowerCase())!})`)}`;
+    return `${text},${targetKey}${json(`/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`)}`;
+  };
   const update = (c: Plan["change"][number]): Record<string, unknown> => {
     const rec: Record<string, unknown> = { [schema.primaryId]: c.id };
     if (c.before.field !== c.row.field) rec[schema.fieldName] = c.row.field;
@@ -610,7 +686,7 @@ function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow,
     }
     return rec;
   };
-  return { record, update };
+  return { record, recordMembers, update };
 }
 
 /**
@@ -619,7 +695,7 @@ function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow,
  */
 async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: PassWrites["confirmed"]): Promise<{ failures: string[]; uncertain: number }> {
   const { client, tref, label } = run;
-  const { record, update } = recordBuilders(run, names);
+  const { record, recordMembers, update } = recordBuilders(run, names);
   const failures: string[] = [];
   const note = (what: string, keys: (i: number) => string, fs: WriteFailure[]) => {
     for (const f of fs) failures.push(`${what} ${keys(f.index)}: HTTP ${f.status}${f.code ? ` ${f.code}` : ""} ${f.message}`);
@@ -630,7 +706,7 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: Pa
   const planRows = plan.add.length + plan.change.length + plan.remove.length;
   await settleAll([
     plan.add.length
-      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`, planRows).then((res) => {
+      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), jsonMembers: (i) => recordMembers(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`, planRows).then((res) => {
           note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
           uncertain += res.uncertain.length;
         })
@@ -718,12 +794,12 @@ function baseOutputs(run: SyncRun): Omit<SyncOutputs, "applied" | "appliedHash" 
  * out may exist or not: the next read tells). Returns the first pass's plan. Once anything may have
  * been written, every failure carries the state of what exists (partialState throws it).
  */
-async function converge(run: SyncRun, names: NameIds, read: (pass: number) => Promise<RemoteRow[]>, planOf: (remote: RemoteRow[]) => Plan): Promise<Plan> {
+async function converge(run: SyncRun, names: NameIds, read: (pass: number) => Promise<RemoteRow[]>, planOf: (remote: RemoteRow[]) => Plan | Promise<Plan>): Promise<Plan> {
   let first: Plan | undefined;
   try {
     for (let pass = 1; pass <= 3; pass++) {
       const remote = await read(pass);
-      const plan = planOf(remote);
+      const plan = await planOf(remote);
       first ??= plan;
       const uncertain = await applyPlan(run, names, plan, remote, pass);
       if (uncertain === 0) break;
@@ -778,16 +854,19 @@ function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: Mappin
   const file = inputs.sourceFile ?? "<rows>";
   const found: string[] = [];
   let n = 0;
+  const tooLong = (i: number, name: string, v: string, col: string, m: number) => {
+    n++;
+    if (found.length >= LIST_LIMIT) return;
+    const line = inputs.sourceLines?.[keys[i]];
+    const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
+    found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);
+  };
+  // Two comparisons a row, nothing allocated (a 10,000-row create checks every row).
+  const [fieldMax, valueMax] = [max.fieldName ?? Infinity, max.fieldValue ?? Infinity];
   for (let i = 0; i < desired.length; i++) {
     const d = desired[i];
-    for (const [name, v, col, m] of [["externalFieldName", d.field, schema.fieldName, max.fieldName], ["externalFieldValue", d.value, schema.fieldValue, max.fieldValue]] as const) {
-      if (m === undefined || v.length <= m) continue;
-      n++;
-      if (found.length >= LIST_LIMIT) continue;
-      const line = inputs.sourceLines?.[keys[i]];
-      const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
-      found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);
-    }
+    if (d.field.length > fieldMax) tooLong(i, "externalFieldName", d.field, schema.fieldName, fieldMax);
+    if (d.value.length > valueMax) tooLong(i, "externalFieldValue", d.value, schema.fieldValue, valueMax);
   }
   if (n > 0) {
     throw new SyncError(`${inputs.kind} mappings: ${n} value(s) longer than the mapping table's columns take (their MaxLength); nothing was written:\n  ${found.join("\n  ")}${n > found.length ? `\n  ... and ${n - found.length} more` : ""}`);
@@ -968,7 +1047,9 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     if (delta) return delta;
   }
   const seed = olds?.seed ?? effectiveSeed(inputs);
-  const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log);
+  // A create discovers the schema first: the rows and their ids are worked out meanwhile.
+  const early = olds ? undefined : earlyRows(inputs, seed);
+  const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log, early);
   const { schema, rows } = resolved;
   checkLengths(schema, inputs, rows.desired);
   let firstRemote = resolved.firstRemote;
@@ -986,7 +1067,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     firstRemote = undefined;
     return lastRemote;
   };
-  const plan = await converge(run, names, readAll, (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous));
+  const plan = await converge(run, names, readAll, async (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous, await rows.ids));
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   const { total } = run;
   return {

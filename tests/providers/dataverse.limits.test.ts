@@ -279,6 +279,28 @@ describe("speed at the service's limits (issue 9 item 10)", () => {
     for (const w of rest) expect(w.arrivedAt).toBeGreaterThanOrEqual(probe.respondedAt!);
   });
 
+  it("sends the 10-row probe before it builds the other chunks' bodies (they are built during its round trip, not before it)", async () => {
+    h = await startHarness({ dopHint: 4 }, { maxBatchSize: 500 }, 3000);
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => TOKEN });
+    const product = h.seeded.products.get("P-000001")!;
+    const record = (i: number) => ({ zq1_prodmapid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, zq1_extfld: "sku", zq1_extval: `T${i}`, "zq1_Prod@odata.bind": `/products(${product})` });
+    /** Requests the client had sent when the first row after the probe's was built. */
+    let sentBeforeRest: number | undefined;
+    const res = await client.createMany({ logicalName: "zq1_prodmap", entitySet: "zq1_prodmaps", primaryId: "zq1_prodmapid" }, {
+      count: 1000,
+      get: record,
+      jsonMembers: (i) => {
+        if (i >= 10) sentBeforeRest ??= client.stats.requests;
+        return JSON.stringify(record(i)).slice(1, -1);
+      },
+    });
+    expect(res.failures).toEqual([]);
+    expect(h.mappingRows()).toHaveLength(1000);
+    // The sdkmessagefilters query, then the probe: both had left.
+    expect(sentBeforeRest).toBe(2);
+    expect(bulkCalls(h.emu.requestLog)[0].rows).toBe(10);
+  });
+
   it("never more than 52 in flight, whatever the hint says", async () => {
     h = await startHarness({ dopHint: 80, maxConcurrent: 52, latencyPerRequestMs: 30 }, {}, 6000);
     await h.provider.create(h.inputs(productRows(6000)));
