@@ -108,13 +108,8 @@ export interface WriteResult {
   uncertain: number[];
 }
 
-/**
- * Rows to write; `written(i)` (optional) hears of each row the service confirmed, so a caller whose
- * run fails knows what exists. `jsonMembers(i)` (optional) is row i as JSON text without its braces,
- * what `JSON.stringify(get(i))` holds between them: a bulk message's body is then built from text
- * (no object per row, a 10,000-row create builds its bodies several times faster).
- */
-export type RecordSource = Record<string, unknown>[] | { count: number; get: (i: number) => Record<string, unknown>; jsonMembers?: (i: number) => string; written?: (i: number) => void };
+/** Rows to write; `written(i)` (optional) hears of each row the service confirmed, so a caller whose run fails knows what exists. */
+export type RecordSource = Record<string, unknown>[] | { count: number; get: (i: number) => Record<string, unknown>; written?: (i: number) => void };
 
 export interface TableRef {
   logicalName: string;

@@ -105,26 +105,18 @@ export function encodeApplied(map: RowMap): string {
 }
 
 /**
- * A string as JSON text, as JSON.stringify writes it. Most keys, values and targets need no
- * escaping and are quoted as they are (JSON.stringify per value was most of encodeAppliedWithHash's
- * CPU at 50,000 rows). A closure made per call, for loops over rows (dynamic-providers/README.md).
- */
-function jsonString(): (s: string) => string {
-  // Characters JSON.stringify escapes: quote, backslash, controls, surrogates (paired or not).
-  // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
-  const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
-  const stringify = JSON.stringify;
-  return (s: string) => (needsEscape.test(s) ? stringify(s) : `"${s}"`);
-}
-
-/**
  * encodeApplied and hashRows with one sort of the keys, and the JSON written from the sorted keys
  * (no sorted copy of a 50,000-key object).
  */
 export function encodeAppliedWithHash(map: RowMap): { applied: string; appliedHash: string } {
   const keys = Object.keys(map).sort();
   const parts: string[] = [];
-  const json = jsonString();
+  // Most keys and targets need no escaping: quoted as they are (JSON.stringify twice per row was
+  // most of this function's CPU at 50,000 rows).
+  // Characters JSON.stringify escapes: quote, backslash, controls, surrogates (paired or not).
+  // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+  const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
+  const json = (s: string) => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`);
   for (const k of keys) parts.push(`${json(k)}:${json(map[k])}`);
   const applied = gzipSync(Buffer.from(`{${parts.join(",")}}`, "utf8")).toString("base64");
   return { applied, appliedHash: hashRows(map, keys) };
@@ -631,15 +623,8 @@ function unresolvedNames(schema: MappingSchema, names: NameIds, { original, want
   return unresolved;
 }
 
-/**
- * The create and update bodies for the plan's rows, binding the resolved ids; a create also as JSON
- * text (`recordMembers`: what JSON.stringify(record(r, id)) holds between its braces).
- */
-function recordBuilders(run: SyncRun, names: NameIds): {
-  record: (r: MappingRow, id: string) => Record<string, unknown>;
-  recordMembers: (r: MappingRow, id: string) => string;
-  update: (c: Plan["change"][number]) => Record<string, unknown>;
-} {
+/** The create and update bodies for the plan's rows, binding the resolved ids. */
+function recordBuilders(run: SyncRun, names: NameIds): { record: (r: MappingRow, id: string) => Record<string, unknown>; update: (c: Plan["change"][number]) => Record<string, unknown> } {
   const { schema, providerId } = run;
   const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   const bind = (l: MappingSchema["target"], id: string) => ({ [`${l.nav}@odata.bind`]: `/${l.entitySet}(${id})` });
@@ -662,20 +647,6 @@ function recordBuilders(run: SyncRun, names: NameIds): {
     rec[targetBind] = `/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`;
     return rec;
   };
-  // The same members in the same order, as text: names quoted once, values per row.
-  const json = jsonString();
-  const member = (name: string) => `${json(name)}:`;
-  const [idKey, fieldKey, valueKey, targetKey] = [member(schema.primaryId), member(schema.fieldName), member(schema.fieldValue), member(targetBind)];
-  const groupKey = groupBind && member(groupBind);
-  const providerMember = providerBind && providerRef !== undefined ? `,${member(providerBind)}${json(providerRef)}` : "";
-  const accountKey = accountBind && member(accountBind);
-  const recordMembers = (r: MappingRow, id: string): string => {
-    let text = `${idKey}${json(id)},${fieldKey}${json(r.field)},${valueKey}${json(r.value)}`;
-    if (groupTable && groupKey) text += `,${groupKey}${json(`/${groupTable.entitySet}(${groupIds.get(r.group.toLowerCase())!})`)}`;
-    text += providerMember;
-    if (accountTable && accountKey && r.account) text += `,${accountKey}${json(`/${accountTable.entitySet}(${accountIds.get(r.account.toLowerCase())!})`)}`;
-    return `${text},${targetKey}${json(`/${targetTable.entitySet}(${targetIds.get(r.target.toLowerCase())!})`)}`;
-  };
   const update = (c: Plan["change"][number]): Record<string, unknown> => {
     const rec: Record<string, unknown> = { [schema.primaryId]: c.id };
     if (c.before.field !== c.row.field) rec[schema.fieldName] = c.row.field;
@@ -686,7 +657,7 @@ function recordBuilders(run: SyncRun, names: NameIds): {
     }
     return rec;
   };
-  return { record, recordMembers, update };
+  return { record, update };
 }
 
 /**
@@ -695,7 +666,7 @@ function recordBuilders(run: SyncRun, names: NameIds): {
  */
 async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: PassWrites["confirmed"]): Promise<{ failures: string[]; uncertain: number }> {
   const { client, tref, label } = run;
-  const { record, recordMembers, update } = recordBuilders(run, names);
+  const { record, update } = recordBuilders(run, names);
   const failures: string[] = [];
   const note = (what: string, keys: (i: number) => string, fs: WriteFailure[]) => {
     for (const f of fs) failures.push(`${what} ${keys(f.index)}: HTTP ${f.status}${f.code ? ` ${f.code}` : ""} ${f.message}`);
@@ -706,7 +677,7 @@ async function writePlan(run: SyncRun, names: NameIds, plan: Plan, confirmed: Pa
   const planRows = plan.add.length + plan.change.length + plan.remove.length;
   await settleAll([
     plan.add.length
-      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), jsonMembers: (i) => recordMembers(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`, planRows).then((res) => {
+      ? client.createMany(tref, { count: plan.add.length, get: (i) => record(plan.add[i].row, plan.add[i].id), written: (i) => confirmed.add.push(i) }, `${label}: created`, planRows).then((res) => {
           note("create", (i) => `${plan.add[i].row.field}=${plan.add[i].row.value}`, res.failures);
           uncertain += res.uncertain.length;
         })

@@ -38,15 +38,9 @@ function isNotSupported(e: { code?: string; message?: string }): boolean {
   return e.code?.toLowerCase() === NOT_SUPPORTED_CODE || /does not support entities of type|is not enabled on the entity/i.test(e.message ?? "");
 }
 
-/** `{"Targets":[...]}` of a CreateMultiple/UpdateMultiple request, as bytes; from `jsonMembers` when the source has it. */
-function bulkBody(logicalName: string, idx: number[], get: (i: number) => Record<string, unknown>, jsonMembers?: (i: number) => string): Buffer {
+/** `{"Targets":[...]}` of a CreateMultiple/UpdateMultiple request, as bytes. */
+function bulkBody(logicalName: string, idx: number[], get: (i: number) => Record<string, unknown>): Buffer {
   const type = `Microsoft.Dynamics.CRM.${logicalName}`;
-  if (jsonMembers) {
-    const head = `{"@odata.type":${JSON.stringify(type)},`;
-    const parts: string[] = new Array(idx.length);
-    for (let j = 0; j < idx.length; j++) parts[j] = `${head}${jsonMembers(idx[j])}}`;
-    return Buffer.from(`{"Targets":[${parts.join(",")}]}`, "utf8");
-  }
   // One stringify of the whole body: in the serialized provider a global (JSON) named in a loop is
   // looked up through a with-scope per use, and per-row texts were joined once more.
   const targets: Record<string, unknown>[] = new Array(idx.length);
@@ -238,7 +232,6 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   const action = mode === "create" ? "CreateMultiple" : "UpdateMultiple";
   const count = Array.isArray(source) ? source.length : source.count;
   const get = Array.isArray(source) ? (i: number) => source[i] : source.get;
-  const jsonMembers = Array.isArray(source) ? undefined : source.jsonMembers;
   if (count === 0) return result;
   const state = { bulk: (await w.support.supportsMessage(table, action)) !== false };
   const written = Array.isArray(source) ? undefined : source.written;
@@ -246,7 +239,7 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   let probed: Promise<unknown> = Promise.resolve();
   const sendChunk = async (idx: number[], sent: () => void = () => undefined) => {
     const before = { failures: result.failures.length, uncertain: result.uncertain.length };
-    if (!(state.bulk && (await sendBulk(w, table, mode, action, idx, get, jsonMembers, result, state, probed, sent)) === "done")) await sendAsBatch(w, table, mode, idx, get, result, sent);
+    if (!(state.bulk && (await sendBulk(w, table, mode, action, idx, get, result, state, probed, sent)) === "done")) await sendAsBatch(w, table, mode, idx, get, result, sent);
     if (!written) return;
     // Every row of the chunk the service confirmed: neither failed nor of unknown outcome.
     const unconfirmed = new Set([...result.failures.slice(before.failures).map((f) => f.index), ...result.uncertain.slice(before.uncertain)]);
@@ -284,7 +277,6 @@ async function sendBulk(
   action: string,
   idx: number[],
   get: (i: number) => Record<string, unknown>,
-  jsonMembers: ((i: number) => string) | undefined,
   result: WriteResult,
   state: { bulk: boolean },
   probed: Promise<unknown>,
@@ -294,7 +286,7 @@ async function sendBulk(
   const path = `${table.entitySet}/Microsoft.Dynamics.CRM.${action}`;
   // Encoded before the request: only the bytes stay alive while it is in flight, not up to
   // 1,000 row objects and their JSON text per request (52 requests at once).
-  const body = bulkBody(table.logicalName, idx, get, jsonMembers);
+  const body = bulkBody(table.logicalName, idx, get);
   const probeFailed = await probed.then(() => undefined, (e: unknown) => ({ e }));
   if (probeFailed) throw probeFailed.e; // the run stops: nothing more is sent
   if (!state.bulk) return "batch"; // the probe was refused meanwhile

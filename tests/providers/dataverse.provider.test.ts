@@ -43,12 +43,12 @@ describe("IomMappingSet provider against the emulator", () => {
     expect(logs.join("\n")).toMatch(/products mappings: created: 5\/5 rows/);
   });
 
-  it("writes keys with characters JSON escapes exactly as the file has them (bulk bodies built as text)", async () => {
+  it("writes keys with characters JSON escapes exactly as the file has them", async () => {
     const rows = { 'sku=a"quoted"': "P-000001", "sku=back\\slash": "P-000002", "sku=tab\tin": "P-000003", "sku=café ☕ 😀": "P-000004", "[Default Mapping Group] sku=x/y": "P-000005" };
     const expected = { 'sku=a"quoted"': "P-000001", "sku=back\\slash": "P-000002", "sku=tab\tin": "P-000003", "sku=café ☕ 😀": "P-000004", "sku=x/y": "P-000005" };
     const { outs } = await create(rows);
     expect(remoteState(h)).toEqual(expected);
-    expect(h.emu.stats.bulkCalls).toBeGreaterThan(0); // through CreateMultiple, whose bodies are text
+    expect(h.emu.stats.bulkCalls).toBeGreaterThan(0); // through CreateMultiple
     expect(outs.lastSync).toMatchObject({ added: 5 });
   });
 
