@@ -49,14 +49,17 @@ const steps = JSON.parse(fs.readFileSync(programFile, "utf8"));
   for (const s of steps) {
     const args = s.args.map((a) => (a === "$id" ? id : a === "$outs" ? outs : a === "$inputs" ? inputs : a));
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     try {
       const r = await provider[s.op](...args);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
       if (s.op === "create") { id = r.id; outs = r.outs; }
       if (s.op === "update") outs = r.outs;
       if (s.op === "read") { outs = r.props; inputs = r.inputs; }
       if (s.op === "check") inputs = r.inputs;
-      process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: true, result: r === undefined ? null : r, ms, maxRssKB: process.resourceUsage().maxRSS, structError: storable(r && r.outs, r && r.props, r && r.inputs) }) + "\\n");
+      process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: true, result: r === undefined ? null : r, ms, cpuMs, maxRssKB: process.resourceUsage().maxRSS, structError: storable(r && r.outs, r && r.props, r && r.inputs) }) + "\\n");
     } catch (e) {
       process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: false, error: e.message, id: e.id, properties: e.properties, structError: storable(e.properties) }) + "\\n");
     }
@@ -75,6 +78,8 @@ export interface StepResult {
   structError?: string | null;
   /** Duration of the provider call in the child (ms). */
   ms?: number;
+  /** CPU time (user + system) of the child during the call (ms): on a shared machine, steadier than `ms`. */
+  cpuMs?: number;
   /** Peak resident set of the child so far (KB). */
   maxRssKB?: number;
 }
