@@ -449,6 +449,10 @@ export class DataverseEmulator {
         await new Promise<void>((resolve) => this.held?.push(resolve));
         workFrom = Date.now();
       }
+      // This thread's work on the request waits until the requests that came with it were taken in
+      // (their arrival noted): otherwise a large write parsed here would delay the next request's
+      // arrival, and its modelled time would include work the service does side by side.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
       entry.rows = result.rows;
