@@ -3,6 +3,7 @@
  * found the documented way, no request during a Retry-After pause, auth errors an operator can act
  * on, and throughput at x-ms-dop-hint with pipelined writes and parallel reads.
  */
+import * as crypto from "crypto";
 import axios, { AxiosRequestConfig, AxiosResponse } from "axios";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { DataverseEmulator, LoggedRequest } from "../../emulators/dataverse";
@@ -406,5 +407,23 @@ describe("key ranges", () => {
     expect(b).toEqual([ids[5], ids[10]]);
     expect(rangeFilters("x", b)).toEqual([`x lt ${ids[5]}`, `x ge ${ids[5]} and x lt ${ids[10]}`, `x ge ${ids[10]}`]);
     expect(decodeURIComponent(withFilter("t?$select=a&$filter=a%20eq%201", "x lt 1"))).toBe("t?$select=a&$filter=(a eq 1) and (x lt 1)");
+  });
+
+  it("cuts the same ranges as sorting every id, whatever the ids (random, upper case, crowded into one bucket, not GUIDs)", () => {
+    const sortEvery = (ids: string[], perRange: number) => {
+      const keys = ids.map((id) => id.toLowerCase()).map((l) => l.slice(24) + l.slice(19, 23) + l).sort();
+      const out: string[] = [];
+      for (let i = perRange; i < keys.length; i += perRange) out.push(keys[i].slice(16));
+      return out;
+    };
+    const guid = () => crypto.randomUUID();
+    const random = Array.from({ length: 20_000 }, guid);
+    // Ids sharing the bucket's two bytes, and ties on the first eight bytes of SQL Server's order.
+    const crowded = Array.from({ length: 3_000 }, (_, i) => `${guid().slice(0, 19)}${i % 3 === 0 ? "abcd" : guid().slice(19, 23)}-beef${guid().slice(28)}`);
+    for (const [ids, perRange] of [[random, 5000], [random, 777], [random.map((id) => id.toUpperCase()), 5000], [crowded, 100], [[...random.slice(0, 500), ...crowded], 250], [["b", "a", "c", "e", "d"], 2]] as const) {
+      const b = boundariesFromIds([...ids], perRange);
+      expect(b).toEqual(sortEvery([...ids], perRange));
+      expect(b).toHaveLength(Math.ceil(ids.length / perRange) - 1);
+    }
   });
 });
