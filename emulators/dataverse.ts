@@ -283,7 +283,8 @@ export class DataverseEmulator {
 
   /**
    * Control endpoints for an emulator running in another process (the benchmark): `stats`, `log`,
-   * `reset-stats`, `options` (JSON body), `count/<table>` (products are seeded by the `products`
+   * `reset-stats`, `options` (JSON body), `settle` (rows written so far into key order, see
+   * `settle()`), `count/<table>` (products are seeded by the `products`
    * option when the server starts). Not part of
    * the Web API; authenticated like it.
    */
@@ -293,6 +294,7 @@ export class DataverseEmulator {
     if (op === "log") return this.requestLog;
     if (op === "reset-stats") return this.resetStats(), {};
     if (op === "options") return this.setOptions(arg as Partial<EmulatorOptions>), this.opts;
+    if (op === "settle") return this.settle(), {};
     if (op.startsWith("count/")) return { count: this.table(op.slice(6)).rows.size };
     throw new HttpError(404, "0x80060888", `unknown emulator control '${op}'`);
   }
