@@ -245,17 +245,21 @@ function ownedIds(seed: string, rows: MappingRow[]): string[] {
 
 /**
  * All mapping rows of this provider (and this kind's target lookup set), with group, account and
- * target names; read in parallel primary-key `ranges` when given.
+ * target names; read in parallel primary-key `ranges` when given. `keep` (optional) says which
+ * rows to return: the others are looked at as their page arrives and dropped.
  */
 export async function listRemote(
   client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn,
-  scope: RemoteScope = { defaultGroup: DEFAULT_MAPPING_GROUP }, ranges: string[] = [],
+  scope: RemoteScope = { defaultGroup: DEFAULT_MAPPING_GROUP }, ranges: string[] = [], keep?: (r: RemoteRow) => boolean,
 ): Promise<RemoteRow[]> {
   const out: RemoteRow[] = [];
   let lastLog = Date.now();
   const toRemoteRow = remoteRowReader(s, scope);
   await client.forEachPagePartitioned<Record<string, unknown>>(remoteRowsQuery(s, providerId), s.primaryId, ranges, (page, total) => {
-    for (const r of page) out.push(toRemoteRow(r));
+    for (const raw of page) {
+      const r = toRemoteRow(raw);
+      if (!keep || keep(r)) out.push(r);
+    }
     if (Date.now() - lastLog > 2000) {
       lastLog = Date.now();
       log?.("info", `reading ${s.table}: ${total} rows so far`);
@@ -274,9 +278,12 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
 /**
  * What the remote actually holds for the given keys (for drift and partial state). With `buildMap`
  * false only the drift is computed (a refresh without drift returns the applied map as it is).
+ * `ids`: the owned id of each row; `same[i]` set: the remote holds row i exactly as it is, under
+ * its owned id (identicalOwnedRows), and its remote row need not be among `remote`.
  */
-export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[]): { map: RowMap; drift: DriftReport; owned: number } {
-  const byId = new Map(remote.map((r) => [r.id, r]));
+export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[], same?: Uint8Array): { map: RowMap; drift: DriftReport; owned: number } {
+  const byId = new Map<string, RemoteRow>();
+  for (const r of remote) byId.set(r.id, r);
   const { encodeKey, ownedIdOf, rowKey, matchKey } = rowCodec();
   const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : matchKey(r.group, r.field, r.value, r.account ?? ""));
   // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
@@ -297,6 +304,11 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
   let owned = 0;
   for (let i = 0; i < rows.length; i++) {
     const d = rows[i];
+    if (same?.[i]) {
+      owned++;
+      if (buildMap) map[encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "")] = d.target;
+      continue;
+    }
     // By our deterministic id first (also finds a row whose key someone edited), else by key.
     const mine = byId.get(ids?.[i] ?? ownedIdOf(seed, d));
     if (mine) owned++;
@@ -318,6 +330,28 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
     }
   }
   return { map, drift, owned };
+}
+
+/**
+ * For listRemote's `keep`: a remote row under the owned id of row i (ids[i]) that holds that row
+ * exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
+ * unchanged rows then holds none of them (nor a map of them by id): each is compared as its page
+ * arrives. Row identities are unique (validation refuses keys differing only in case), so a row
+ * dropped here is nobody else's match by key.
+ */
+function identicalOwnedRows(rows: MappingRow[], ids: string[]): { keep: (r: RemoteRow) => boolean; same: Uint8Array } {
+  const index = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) index.set(ids[i], i);
+  const same = new Uint8Array(rows.length);
+  const keep = (r: RemoteRow): boolean => {
+    const i = index.get(r.id);
+    if (i === undefined || same[i]) return true;
+    const d = rows[i];
+    if (r.group !== d.group || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== (d.account ?? "") || (r.target ?? "") !== d.target) return true;
+    same[i] = 1;
+    return false;
+  };
+  return { keep, same };
 }
 
 function summaryOf(plan: Plan, requests: number): SyncSummary {
@@ -1063,15 +1097,16 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
   const ids = ownedIds(olds.seed, appliedRows);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount));
-  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids);
+  const identical = identicalOwnedRows(appliedRows, ids);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount), identical.keep);
+  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids, identical.same);
   const same = drift.missing + drift.changed === 0;
   // No drift: the remote holds exactly the applied rows, whose encoding is kept as it is (no map of
   // 200,000 keys built, sorted and gzipped again); drift: the rows as they are, packed anew.
   const applied = same
     ? { applied: olds.applied, appliedChanges, appliedHash: olds.appliedHash, rowCount: appliedRows.length }
     : (() => {
-        const map = actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map;
+        const map = actualState(appliedRows, remote, olds.seed, idGroup, true, ids, identical.same).map;
         deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
         return { ...encodeAppliedWithHash(map), appliedChanges: noChanges(), rowCount: Object.keys(map).length };
       })();
