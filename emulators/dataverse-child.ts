@@ -76,8 +76,9 @@ export interface StepResult {
   properties?: Record<string, unknown>;
   /** Error of protobuf Struct.fromJavaScript on what the host would store (null = storable). */
   structError?: string | null;
-  /** Duration of the provider call in the child (ms), and the CPU time (user + system) it took. */
+  /** Duration of the provider call in the child (ms). */
   ms?: number;
+  /** CPU time (user + system) of the child during the call (ms): on a shared machine, steadier than `ms`. */
   cpuMs?: number;
   /** Peak resident set of the child so far (KB). */
   maxRssKB?: number;

@@ -51,7 +51,8 @@ export function identical(r: RemoteRow, d: MappingRow): boolean {
   );
 }
 
-export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: string, adoptExisting: boolean, previousKeys: MappingRow[] = []): Plan {
+/** `ids`, when given, are the owned ids of `desired` (ownedIdOf of each row, in order), worked out beforehand. */
+export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: string, adoptExisting: boolean, previousKeys: MappingRow[] = [], ids?: string[]): Plan {
   const plan: Plan = { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
   // Per row: the codec's closures, not module functions (rows.ts rowCodec).
   const { ownedIdOf, rowKey, matchKey } = rowCodec();
@@ -64,8 +65,9 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
   // key, against the remote rows no id claimed (at 50,000 rows, indexing every remote row by key
   // costs more memory than the rest of the plan).
   const byIdMissing: { d: MappingRow; oid: string }[] = [];
-  for (const d of desired) {
-    const oid = ownedIdOf(seed, d);
+  for (let i = 0; i < desired.length; i++) {
+    const d = desired[i];
+    const oid = ids ? ids[i] : ownedIdOf(seed, d);
     desiredIds.add(oid);
     const mine = byId.get(oid);
     if (mine) {
@@ -86,7 +88,8 @@ export function computePlan(desired: MappingRow[], remote: RemoteRow[], seed: st
     }
   }
   for (const { d, oid } of byIdMissing) {
-    const others = (byKey.get(rowKey(d)) ?? []).filter((r) => !consumed.has(r.id.toLowerCase()) && !desiredIds.has(r.id.toLowerCase()));
+    // No remote row left to match by key (a create into an empty table): no key to work out.
+    const others = (byKey.size === 0 ? [] : (byKey.get(rowKey(d)) ?? [])).filter((r) => !consumed.has(r.id.toLowerCase()) && !desiredIds.has(r.id.toLowerCase()));
     if (others.length > 0) {
       const same = others.find((r) => identical(r, d));
       const r = same ?? others[0];

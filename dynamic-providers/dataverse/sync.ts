@@ -264,17 +264,21 @@ function ownedIds(seed: string, rows: MappingRow[]): string[] {
 
 /**
  * All mapping rows of this provider (and this kind's target lookup set), with group, account and
- * target names; read in parallel primary-key `ranges` when given.
+ * target names; read in parallel primary-key `ranges` when given. `keep` (optional) says which
+ * rows to return: the others are looked at as their page arrives and dropped.
  */
 export async function listRemote(
   client: DataverseClient, s: MappingSchema, providerId: string, log?: LogFn,
-  scope: RemoteScope = { defaultGroup: DEFAULT_MAPPING_GROUP }, ranges: string[] = [],
+  scope: RemoteScope = { defaultGroup: DEFAULT_MAPPING_GROUP }, ranges: string[] = [], keep?: (r: RemoteRow) => boolean,
 ): Promise<RemoteRow[]> {
   const out: RemoteRow[] = [];
   let lastLog = Date.now();
   const toRemoteRow = remoteRowReader(s, scope);
   await client.forEachPagePartitioned<Record<string, unknown>>(remoteRowsQuery(s, providerId), s.primaryId, ranges, (page, total) => {
-    for (const r of page) out.push(toRemoteRow(r));
+    for (const raw of page) {
+      const r = toRemoteRow(raw);
+      if (!keep || keep(r)) out.push(r);
+    }
     if (Date.now() - lastLog > 2000) {
       lastLog = Date.now();
       log?.("info", `reading ${s.table}: ${total} rows so far`);
@@ -293,9 +297,12 @@ function scopeOf(defaultGroup: string, ...rowSets: MappingRow[][]): RemoteScope 
 /**
  * What the remote actually holds for the given keys (for drift and partial state). With `buildMap`
  * false only the drift is computed (a refresh without drift returns the applied map as it is).
+ * `ids`: the owned id of each row; `same[i]` set: the remote holds row i exactly as it is, under
+ * its owned id (identicalOwnedRows), and its remote row need not be among `remote`.
  */
-export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[]): { map: RowMap; drift: DriftReport; owned: number } {
-  const byId = new Map(remote.map((r) => [r.id, r]));
+export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: string, defaultGroup: string, buildMap = true, ids?: string[], same?: Uint8Array): { map: RowMap; drift: DriftReport; owned: number } {
+  const byId = new Map<string, RemoteRow>();
+  for (const r of remote) byId.set(r.id, r);
   const { encodeKey, ownedIdOf, rowKey, matchKey } = rowCodec();
   const remoteKey = (r: RemoteRow): string | undefined => (r.group === null || r.field === null || r.value === null ? undefined : matchKey(r.group, r.field, r.value, r.account ?? ""));
   // By key only for rows not found by id (adopted rows): built on first use, so a refresh of
@@ -316,6 +323,11 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
   let owned = 0;
   for (let i = 0; i < rows.length; i++) {
     const d = rows[i];
+    if (same?.[i]) {
+      owned++;
+      if (buildMap) map[encodeKey(d.group, d.field, d.value, defaultGroup, d.account ?? "")] = d.target;
+      continue;
+    }
     // By our deterministic id first (also finds a row whose key someone edited), else by key.
     const mine = byId.get(ids?.[i] ?? ownedIdOf(seed, d));
     if (mine) owned++;
@@ -337,6 +349,28 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
     }
   }
   return { map, drift, owned };
+}
+
+/**
+ * For listRemote's `keep`: a remote row under the owned id of row i (ids[i]) that holds that row
+ * exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
+ * unchanged rows then holds none of them (nor a map of them by id): each is compared as its page
+ * arrives. Row identities are unique (validation refuses keys differing only in case), so a row
+ * dropped here is nobody else's match by key.
+ */
+function identicalOwnedRows(rows: MappingRow[], ids: string[]): { keep: (r: RemoteRow) => boolean; same: Uint8Array } {
+  const index = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) index.set(ids[i], i);
+  const same = new Uint8Array(rows.length);
+  const keep = (r: RemoteRow): boolean => {
+    const i = index.get(r.id);
+    if (i === undefined || same[i]) return true;
+    const d = rows[i];
+    if (r.group !== d.group || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== (d.account ?? "") || (r.target ?? "") !== d.target) return true;
+    same[i] = 1;
+    return false;
+  };
+  return { keep, same };
 }
 
 function summaryOf(plan: Plan, requests: number): SyncSummary {
@@ -380,6 +414,8 @@ interface SyncRows {
   scope: RemoteScope;
   ranges: string[];
   idGroup: string;
+  /** The owned id of each desired row (in order), when worked out ahead of the plan (earlyRows). */
+  ids?: Promise<string[] | undefined>;
 }
 
 /** What one syncMappings run works from once its schema and provider are known. */
@@ -446,11 +482,55 @@ interface NameIds {
   prefetchGroups?: Promise<Map<string, string | null>>;
 }
 
-/** The rows as identities for this schema (rows.ts identityRows: no group on a table without one). */
-function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, s: MappingSchema): SyncRows {
-  const desired = mapToRows(inputs.rows, inputs.mappingGroup);
+/**
+ * The rows of a create and their owned ids, worked out while discovery's requests are in flight
+ * (a turn of the event loop at a time, so answers are not held up for long) instead of between
+ * the last read and the first write. Neither depends on the schema, except on a table without a
+ * Mapping Group column, whose rows leave the group out of their identity (prepareRows drops the ids).
+ */
+interface EarlyRows {
+  desired: Promise<MappingRow[]>;
+  ids: Promise<string[] | undefined>;
+  /** The ids are not wanted: stop working them out. */
+  stop(): void;
+}
+
+/** Rows per slice of earlyRows' owned ids (a few milliseconds of hashing). */
+const ID_SLICE = 1000;
+
+function earlyRows(inputs: SyncInputs, seed: string): EarlyRows {
+  let stopped = false;
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  // After a turn: the first discovery request leaves before the rows are decoded.
+  const desired = turn().then(() => mapToRows(inputs.rows, inputs.mappingGroup));
+  const ids = desired.then(async (rows) => {
+    const { ownedIdOf } = rowCodec();
+    const out: string[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i += ID_SLICE) {
+      await turn();
+      if (stopped) return undefined;
+      const end = Math.min(rows.length, i + ID_SLICE);
+      for (let j = i; j < end; j++) out[j] = ownedIdOf(seed, rows[j]);
+    }
+    return out;
+  });
+  // Awaited (and an error surfaced) by prepareRows, unless discovery fails first.
+  desired.catch(() => undefined);
+  ids.catch(() => undefined);
+  return { desired, ids, stop: () => void (stopped = true) };
+}
+
+/**
+ * The rows as identities for this schema (rows.ts identityRows: no group on a table without one);
+ * `early`: the rows and ids earlyRows worked out.
+ */
+function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, s: MappingSchema, early?: { rows: MappingRow[]; ids: EarlyRows }): SyncRows {
+  const desired = early?.rows ?? mapToRows(inputs.rows, inputs.mappingGroup);
   checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
-  identityRows(s.group !== undefined, desired);
+  const hasGroup = s.group !== undefined;
+  identityRows(hasGroup, desired);
+  // Without a group column the identity changed (identityRows): the ids worked out before are not the rows' ids.
+  if (!hasGroup) early?.ids.stop();
   const idGroup = identityGroup(s.group !== undefined, inputs.mappingGroup);
   // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
   // whole previous set as row objects next to the desired ones is a large part of the peak memory.
@@ -461,6 +541,7 @@ function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutp
     scope: scopeOf(idGroup, desired, prev.previous),
     ranges: readRanges(client, prev.appliedIds, olds?.rowCount ?? 0),
     idGroup,
+    ids: early && hasGroup ? early.ids.ids : undefined,
   };
 }
 
@@ -469,7 +550,7 @@ function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutp
  * the first read of the remote rows.
  */
 async function resolveSchemaAndRows(
-  client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, log: LogFn,
+  client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, log: LogFn, early?: EarlyRows,
 ): Promise<{ schema: MappingSchema; providerId: string; rows: SyncRows; firstRemote?: RemoteRow[] }> {
   // Reuse the schema and provider id resolved last time when nothing that determines them changed
   // (saves ~7 metadata requests per run); if the environment's schema changed under us, the first
@@ -493,7 +574,7 @@ async function resolveSchemaAndRows(
   }
   const schema = await discover(client, inputs, log);
   const providerId = await resolveProvider(client, schema, inputs.providerName);
-  return { schema, providerId, rows: prepareRows(client, inputs, olds, seed, schema) };
+  return { schema, providerId, rows: prepareRows(client, inputs, olds, seed, schema, early && { rows: await early.desired, ids: early }) };
 }
 
 /**
@@ -737,12 +818,12 @@ function baseOutputs(run: SyncRun): Omit<SyncOutputs, "applied" | "appliedHash" 
  * out may exist or not: the next read tells). Returns the first pass's plan. Once anything may have
  * been written, every failure carries the state of what exists (partialState throws it).
  */
-async function converge(run: SyncRun, names: NameIds, read: (pass: number) => Promise<RemoteRow[]>, planOf: (remote: RemoteRow[]) => Plan): Promise<Plan> {
+async function converge(run: SyncRun, names: NameIds, read: (pass: number) => Promise<RemoteRow[]>, planOf: (remote: RemoteRow[]) => Plan | Promise<Plan>): Promise<Plan> {
   let first: Plan | undefined;
   try {
     for (let pass = 1; pass <= 3; pass++) {
       const remote = await read(pass);
-      const plan = planOf(remote);
+      const plan = await planOf(remote);
       first ??= plan;
       const uncertain = await applyPlan(run, names, plan, remote, pass);
       if (uncertain === 0) break;
@@ -797,16 +878,19 @@ function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: Mappin
   const file = inputs.sourceFile ?? "<rows>";
   const found: string[] = [];
   let n = 0;
+  const tooLong = (i: number, name: string, v: string, col: string, m: number) => {
+    n++;
+    if (found.length >= LIST_LIMIT) return;
+    const line = inputs.sourceLines?.[keys[i]];
+    const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
+    found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);
+  };
+  // Two comparisons a row, nothing allocated (a 10,000-row create checks every row).
+  const [fieldMax, valueMax] = [max.fieldName ?? Infinity, max.fieldValue ?? Infinity];
   for (let i = 0; i < desired.length; i++) {
     const d = desired[i];
-    for (const [name, v, col, m] of [["externalFieldName", d.field, schema.fieldName, max.fieldName], ["externalFieldValue", d.value, schema.fieldValue, max.fieldValue]] as const) {
-      if (m === undefined || v.length <= m) continue;
-      n++;
-      if (found.length >= LIST_LIMIT) continue;
-      const line = inputs.sourceLines?.[keys[i]];
-      const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
-      found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);
-    }
+    if (d.field.length > fieldMax) tooLong(i, "externalFieldName", d.field, schema.fieldName, fieldMax);
+    if (d.value.length > valueMax) tooLong(i, "externalFieldValue", d.value, schema.fieldValue, valueMax);
   }
   if (n > 0) {
     throw new SyncError(`${inputs.kind} mappings: ${n} value(s) longer than the mapping table's columns take (their MaxLength); nothing was written:\n  ${found.join("\n  ")}${n > found.length ? `\n  ... and ${n - found.length} more` : ""}`);
@@ -972,7 +1056,9 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     if (delta) return delta;
   }
   const seed = olds?.seed ?? effectiveSeed(inputs);
-  const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log);
+  // A create discovers the schema first: the rows and their ids are worked out meanwhile.
+  const early = olds ? undefined : earlyRows(inputs, seed);
+  const resolved = await resolveSchemaAndRows(client, inputs, olds, seed, log, early);
   const { schema, rows } = resolved;
   checkLengths(schema, inputs, rows.desired);
   let firstRemote = resolved.firstRemote;
@@ -990,7 +1076,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     firstRemote = undefined;
     return lastRemote;
   };
-  const plan = await converge(run, names, readAll, (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous));
+  const plan = await converge(run, names, readAll, async (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous, await rows.ids));
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   const { total } = run;
   return {
@@ -1015,15 +1101,16 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
   const ids = ownedIds(olds.seed, appliedRows);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount));
-  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids);
+  const identical = identicalOwnedRows(appliedRows, ids);
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount), identical.keep);
+  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids, identical.same);
   const same = drift.missing + drift.changed === 0;
   // No drift: the remote holds exactly the applied rows, whose encoding is kept as it is (no map of
   // 200,000 keys built, sorted and gzipped again); drift: the rows as they are, packed anew.
   const applied = same
     ? { applied: olds.applied, appliedChanges, appliedHash: olds.appliedHash, rowCount: appliedRows.length }
     : (() => {
-        const map = actualState(appliedRows, remote, olds.seed, idGroup, true, ids).map;
+        const map = actualState(appliedRows, remote, olds.seed, idGroup, true, ids, identical.same).map;
         deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
         return { ...encodeAppliedWithHash(map), appliedChanges: noChanges(), rowCount: Object.keys(map).length };
       })();

@@ -260,10 +260,16 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
     return result;
   }
   // The probe's round trip overlaps building the first chunks' bodies; they leave once it is
-  // answered (through $batch if the table refused it), so a refusal still costs one call.
-  const probe = sendChunk(Array.from({ length: probeRows }, (_, i) => i));
+  // answered (through $batch if the table refused it), so a refusal still costs one call. The
+  // bodies are built once the probe has left (a turn after it was handed to the transport), not
+  // before: building them first would hold the probe back by as long.
+  let probeLeft: () => void = () => undefined;
+  const left = new Promise<void>((resolve) => (probeLeft = resolve));
+  const probe = sendChunk(Array.from({ length: probeRows }, (_, i) => i), () => probeLeft());
   probed = probe;
-  const rest = w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, probeRows, minChunk);
+  const rest = Promise.race([left, probe.then(() => undefined, () => undefined)])
+    .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+    .then(() => w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, probeRows, minChunk));
   const [p, r] = await Promise.allSettled([probe, rest]);
   if (p.status === "rejected") throw p.reason;
   if (r.status === "rejected") throw r.reason;

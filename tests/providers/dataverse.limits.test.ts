@@ -3,6 +3,7 @@
  * found the documented way, no request during a Retry-After pause, auth errors an operator can act
  * on, and throughput at x-ms-dop-hint with pipelined writes and parallel reads.
  */
+import * as crypto from "crypto";
 import axios, { AxiosRequestConfig, AxiosResponse } from "axios";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { DataverseEmulator, LoggedRequest } from "../../emulators/dataverse";
@@ -325,6 +326,27 @@ describe("speed at the service's limits (issue 9 item 10)", () => {
     for (const w of rest) expect(w.arrivedAt).toBeGreaterThanOrEqual(probe.respondedAt!);
   });
 
+  it("sends the 10-row probe before it builds the other chunks' bodies (they are built during its round trip, not before it)", async () => {
+    h = await startHarness({ dopHint: 4 }, { maxBatchSize: 500 }, 3000);
+    const client = createDataverseClient({ environmentUrl: h.emu.url, getToken: async () => TOKEN });
+    const product = h.seeded.products.get("P-000001")!;
+    const record = (i: number) => ({ zq1_prodmapid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, zq1_extfld: "sku", zq1_extval: `T${i}`, "zq1_Prod@odata.bind": `/products(${product})` });
+    /** Requests the client had sent when the first row after the probe's was built. */
+    let sentBeforeRest: number | undefined;
+    const res = await client.createMany({ logicalName: "zq1_prodmap", entitySet: "zq1_prodmaps", primaryId: "zq1_prodmapid" }, {
+      count: 1000,
+      get: (i) => {
+        if (i >= 10) sentBeforeRest ??= client.stats.requests;
+        return record(i);
+      },
+    });
+    expect(res.failures).toEqual([]);
+    expect(h.mappingRows()).toHaveLength(1000);
+    // The sdkmessagefilters query, then the probe: both had left.
+    expect(sentBeforeRest).toBe(2);
+    expect(bulkCalls(h.emu.requestLog)[0].rows).toBe(10);
+  });
+
   it("never more than 52 in flight, whatever the hint says", async () => {
     h = await startHarness({ dopHint: 80, maxConcurrent: 52, latencyPerRequestMs: 30 }, {}, 6000);
     await h.provider.create(h.inputs(productRows(6000)));
@@ -431,5 +453,23 @@ describe("key ranges", () => {
     expect(b).toEqual([ids[5], ids[10]]);
     expect(rangeFilters("x", b)).toEqual([`x lt ${ids[5]}`, `x ge ${ids[5]} and x lt ${ids[10]}`, `x ge ${ids[10]}`]);
     expect(decodeURIComponent(withFilter("t?$select=a&$filter=a%20eq%201", "x lt 1"))).toBe("t?$select=a&$filter=(a eq 1) and (x lt 1)");
+  });
+
+  it("cuts the same ranges as sorting every id, whatever the ids (random, upper case, crowded into one bucket, not GUIDs)", () => {
+    const sortEvery = (ids: string[], perRange: number) => {
+      const keys = ids.map((id) => id.toLowerCase()).map((l) => l.slice(24) + l.slice(19, 23) + l).sort();
+      const out: string[] = [];
+      for (let i = perRange; i < keys.length; i += perRange) out.push(keys[i].slice(16));
+      return out;
+    };
+    const guid = () => crypto.randomUUID();
+    const random = Array.from({ length: 20_000 }, guid);
+    // Ids sharing the bucket's two bytes, and ties on the first eight bytes of SQL Server's order.
+    const crowded = Array.from({ length: 3_000 }, (_, i) => `${guid().slice(0, 19)}${i % 3 === 0 ? "abcd" : guid().slice(19, 23)}-beef${guid().slice(28)}`);
+    for (const [ids, perRange] of [[random, 5000], [random, 777], [random.map((id) => id.toUpperCase()), 5000], [crowded, 100], [[...random.slice(0, 500), ...crowded], 250], [["b", "a", "c", "e", "d"], 2]] as const) {
+      const b = boundariesFromIds([...ids], perRange);
+      expect(b).toEqual(sortEvery([...ids], perRange));
+      expect(b).toHaveLength(Math.ceil(ids.length / perRange) - 1);
+    }
   });
 });

@@ -35,6 +35,18 @@ describe("row-level change plan", () => {
     expect(adopting.remove).toEqual([]);
   });
 
+  it("plans the same from owned ids worked out beforehand as from the rows alone", () => {
+    const desired = [row("A", "P1"), row("B", "P2"), row("C", "P3"), row("D", "P4")];
+    const remote = [ours("A", "P1"), ours("B", "P9"), ours("Z", "P5"), theirs("t1", "C", "P3"), theirs("t2", "D", "P8")];
+    const ids = desired.map((d) => ownedId(SEED, d.group, d.field, d.value));
+    for (const adopting of [false, true]) {
+      expect(computePlan(desired, remote, SEED, adopting, [row("Z", "P5")], ids)).toEqual(computePlan(desired, remote, SEED, adopting, [row("Z", "P5")]));
+    }
+    // Into an empty table every row is added, under its owned id.
+    const fresh = computePlan(desired, [], SEED, false, [], ids);
+    expect(fresh.add.map((a) => a.id)).toEqual(ids);
+  });
+
   it("compares keys case-insensitively but writes a case change", () => {
     const plan = computePlan([row("abc", "P1")], [ours("ABC", "p1")], SEED, false);
     expect(plan.add).toEqual([]);

@@ -43,6 +43,15 @@ describe("IomMappingSet provider against the emulator", () => {
     expect(logs.join("\n")).toMatch(/products mappings: created: 5\/5 rows/);
   });
 
+  it("writes keys with characters JSON escapes exactly as the file has them", async () => {
+    const rows = { 'sku=a"quoted"': "P-000001", "sku=back\\slash": "P-000002", "sku=tab\tin": "P-000003", "sku=café ☕ 😀": "P-000004", "[Default Mapping Group] sku=x/y": "P-000005" };
+    const expected = { 'sku=a"quoted"': "P-000001", "sku=back\\slash": "P-000002", "sku=tab\tin": "P-000003", "sku=café ☕ 😀": "P-000004", "sku=x/y": "P-000005" };
+    const { outs } = await create(rows);
+    expect(remoteState(h)).toEqual(expected);
+    expect(h.emu.stats.bulkCalls).toBeGreaterThan(0); // through CreateMultiple
+    expect(outs.lastSync).toMatchObject({ added: 5 });
+  });
+
   it("no-op: diff reports no changes and an update writes nothing", async () => {
     const { id, outs, inputs } = await create(productRows(5));
     h.emu.resetStats();
@@ -177,6 +186,22 @@ describe("IomMappingSet provider against the emulator", () => {
     expect(d.changes).toBe(true);
     await h.provider.update!(id, props, inputs);
     expect(remoteState(h)).toEqual(productRows(4));
+  });
+
+  it("refresh finds adopted rows by key and reports their drift like the rows it created (rows held unchanged are compared as they arrive)", async () => {
+    const theirs = foreignProductMapping(h, "S2", "P-000002");
+    const { id, outs } = await create(productRows(4), { adoptExisting: true });
+    expect(outs).toMatchObject({ ownedCount: 3, adoptedCount: 1 });
+    const unchanged = await h.provider.read!(id, outs);
+    expect((unchanged.props as Outs).drift).toEqual({ missing: 0, changed: 0, sample: [] });
+    expect((unchanged.props as Outs).applied).toBe(outs.applied);
+    // The adopted row and one of ours edited outside Pulumi: its value (key) and the other's target.
+    h.emu.update("zq1_prodmap", theirs, { zq1_prod: h.seeded.products.get("P-000030")! });
+    const s3 = h.mappingRows().find((r) => r.zq1_extval === "S3")!;
+    h.emu.update("zq1_prodmap", s3.zq1_prodmapid!, { zq1_extval: "S3-edited" });
+    const r = await h.provider.read!(id, outs);
+    expect((r.props as Outs).drift).toMatchObject({ missing: 0, changed: 2 });
+    expect(rowsOfInputs(r.inputs as unknown as Record<string, unknown>)).toEqual({ "sku=S1": "P-000001", "sku=S2": "P-000030", "sku=S3-edited": "P-000003", "sku=S4": "P-000004" });
   });
 
   it("destroy removes only the rows this resource created", async () => {
