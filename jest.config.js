@@ -7,7 +7,7 @@ module.exports = {
   // tests/recipes/ on its own (npm run test:recipes, in .ci/run): it is a few minutes of CPU.
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/live/", "<rootDir>/tests/recipes/"],
   // Type checking is `npm run typecheck` (whole program, strict); tests only transpile, with swc
-  // (the transpiler `npm run plan` uses through ts-node), which keeps the suite fast without hiding
+  // (the transpiler `npm run plan` uses through scripts/swc-register.js), which keeps the suite fast without hiding
   // type errors from CI.
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
