@@ -18,7 +18,7 @@ module.exports = {
   // One process runs the program under mocks for every test file (tests/support/program-server.ts).
   globalSetup: "<rootDir>/tests/support/global-setup.ts",
   globalTeardown: "<rootDir>/tests/support/global-teardown.ts",
-  // Closes the inspector sessions a test file opened (the SDK's serializer leaves one open, which
+  // Turns off the Debugger in the inspector sessions a test file opened (the SDK's serializer leaves one on, which
   // stops V8 from reusing compiled modules in that worker: see the file).
   setupFilesAfterEnv: ["<rootDir>/tests/support/inspector-sessions.ts"],
   // Three workers on two cores: much of a worker's time is spent waiting (the program server's
