@@ -7,7 +7,7 @@ module.exports = {
   // tests/recipes/ on its own (npm run test:recipes, in .ci/run): it is a few minutes of CPU.
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/live/", "<rootDir>/tests/recipes/"],
   // Type checking is `npm run typecheck` (whole program, strict); tests only transpile, with swc
-  // (the transpiler `npm run plan` uses through ts-node), which keeps the suite fast without hiding
+  // (the transpiler `npm run plan` uses through scripts/swc-register.js), which keeps the suite fast without hiding
   // type errors from CI.
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
@@ -18,6 +18,9 @@ module.exports = {
   // One process runs the program under mocks for every test file (tests/support/program-server.ts).
   globalSetup: "<rootDir>/tests/support/global-setup.ts",
   globalTeardown: "<rootDir>/tests/support/global-teardown.ts",
+  // Turns off the Debugger in the inspector sessions a test file opened (the SDK's serializer leaves one on, which
+  // stops V8 from reusing compiled modules in that worker: see the file).
+  setupFilesAfterEnv: ["<rootDir>/tests/support/inspector-sessions.ts"],
   // Three workers on two cores: much of a worker's time is spent waiting (the program server's
   // queue, the emulators' Retry-After and latency), so a third keeps the cores busy: 52 s -> 46-50 s
   // for the suite, back to back on this machine. `--maxWorkers=1` on the command line still runs one

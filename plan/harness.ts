@@ -177,7 +177,7 @@ function programCode(): string {
 /** Evaluates index.ts afresh; everything it imports comes from the module cache as usual. */
 function evaluateProgram(): Record<string, unknown> {
   const module = { exports: {} as Record<string, unknown> };
-  // index.ts's imports, resolved from its folder by this module's require (ts-node's or Jest's)
+  // index.ts's imports, resolved from its folder by this module's require (scripts/swc-register.js's or Jest's)
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const requireFromRoot = (id: string): unknown => require(id.startsWith(".") ? path.resolve(ROOT, id) : id);
   const body = new Function("exports", "require", "module", "__filename", "__dirname", programCode());

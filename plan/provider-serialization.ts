@@ -8,9 +8,12 @@
  * - the default providers (`<resource>Provider` in dynamic-providers/<system>/provider.ts, the
  *   convention of dynamic-providers/README.md) are serialized by a child process on the other core
  *   while the plan runs the stacks;
- * - a clean result is kept in node_modules/.cache with the hash of every project file the child
- *   loaded, of package-lock.json, tsconfig.json and the Node version, and reused while none of them changes
- *   (as `eslint --cache` does); `npm ci` or any change to those files checks again;
+ * - each default provider's outcome and text are kept in node_modules/.cache, one entry per provider
+ *   and content, with the hash of every project file its provider.ts imports (directly or not), of
+ *   scripts/swc-register.js (the transpiler), package-lock.json, tsconfig.json and the Node version,
+ *   and reused while none of them changes (as `eslint --cache` does); a change to one provider
+ *   serializes that one again, `npm ci` all of them. The program server
+ *   (tests/support/program-server.ts) reads and writes the same entries for the tests' texts;
  * - a provider the program uses that is not one of the defaults is serialized in the plan's own
  *   process, so none is left out.
  */
@@ -22,7 +25,9 @@ import type { skipProviderSerialization as SkipProviderSerialization } from "./h
 import { ROOT } from "../stack-config";
 
 const PROVIDERS_DIR = path.join(ROOT, "dynamic-providers");
-const CACHE_FILE = path.join(ROOT, "node_modules", ".cache", "iom-plan", "provider-serialization.json");
+const CACHE_DIR = path.join(ROOT, "node_modules", ".cache", "iom-plan", "provider-serialization");
+/** Files every serialization depends on besides the provider's own imports. */
+const SHARED_DEPENDENCIES = ["package-lock.json", "tsconfig.json", path.join("scripts", "swc-register.js")];
 
 /** One provider's outcome, named `dynamic-providers/<system>/provider.ts#<export>`. */
 export interface SerializationResult {
@@ -37,17 +42,21 @@ export interface SerializationCheck {
   cached: boolean;
 }
 
-interface CacheEntry {
-  node: string;
-  /** The default providers' files when the results were taken: a provider added since is not in them. */
-  providerFiles?: string[];
-  /** Project-relative path → sha256 of its content, for every file the result depends on. */
-  files: Record<string, string>;
-  results: SerializationResult[];
+/** A serialized provider: the text `__provider` holds. */
+export interface SerializedText {
+  text: string;
+  containsSecrets: boolean;
 }
 
-interface SerializedText {
-  containsSecrets: boolean;
+/** One default provider's clean serialization (no problem, no secret), cached. */
+export interface CacheEntry {
+  node: string;
+  provider: string;
+  /** Every default provider its file exported then: a provider added to the file since is not cached. */
+  exportsOfFile: string[];
+  /** Project-relative path → sha256 of its content, for every file the serialization depends on. */
+  files: Record<string, string>;
+  text: string;
 }
 
 /** Project-relative paths of the files default providers come from, without loading them. */
@@ -73,12 +82,13 @@ export function defaultProviders(): Map<object, string> {
   return found;
 }
 
-async function judge(provider: string, serialized: Promise<SerializedText>): Promise<SerializationResult> {
+/** The outcome of a serialization, with the text when it is clean. */
+async function judge(provider: string, serialized: Promise<SerializedText>): Promise<{ result: SerializationResult; cleanText?: string }> {
   try {
-    const { containsSecrets } = await serialized;
-    return containsSecrets ? { provider, problem: "its serialized code captures a secret, which would be stored in every resource's state" } : { provider };
+    const { text, containsSecrets } = await serialized;
+    return containsSecrets ? { result: { provider, problem: "its serialized code captures a secret, which would be stored in every resource's state" } } : { result: { provider }, cleanText: text };
   } catch (err) {
-    return { provider, problem: err instanceof Error ? err.message : String(err) };
+    return { result: { provider, problem: err instanceof Error ? err.message : String(err) } };
   }
 }
 
@@ -90,39 +100,93 @@ function sha256(file: string): string | undefined {
   }
 }
 
-/** The results cached in `cacheFile`, if every file they depend on is unchanged. */
-export function cachedResults(cacheFile = CACHE_FILE): SerializationResult[] | undefined {
-  let entry: CacheEntry;
+/** The cache's entries by file name; one being written by another process, or damaged, is as if absent. */
+function readEntries(cacheDir: string): [string, CacheEntry][] {
+  let names: string[];
   try {
-    entry = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as CacheEntry;
+    names = fs.readdirSync(cacheDir).filter((name) => name.endsWith(".json"));
   } catch {
-    return undefined;
+    return [];
   }
-  if (entry.node !== process.version) return undefined;
-  if (JSON.stringify(entry.providerFiles) !== JSON.stringify(defaultProviderFiles())) return undefined;
-  const unchanged = Object.entries(entry.files).every(([file, hash]) => sha256(path.join(ROOT, file)) === hash);
-  return unchanged ? entry.results : undefined;
+  return names.flatMap((name): [string, CacheEntry][] => {
+    try {
+      return [[name, JSON.parse(fs.readFileSync(path.join(cacheDir, name), "utf8")) as CacheEntry]];
+    } catch {
+      return [];
+    }
+  });
 }
 
-/** The project files this process has loaded, the ones a serialized provider can come from. */
-function loadedProjectFiles(): string[] {
-  return Object.keys(require.cache).filter((f) => f.startsWith(ROOT + path.sep) && !f.includes(`${path.sep}node_modules${path.sep}`));
+/** Whether every file `entry` depends on is as it was, under this Node version. */
+function holds(entry: CacheEntry): boolean {
+  return entry.node === process.version && Object.entries(entry.files).every(([file, hash]) => sha256(path.join(ROOT, file)) === hash);
 }
 
-/** Records results with the files (absolute paths under the project) they depend on. */
-export function cacheResults(results: SerializationResult[], dependencies: string[], cacheFile = CACHE_FILE): void {
+/** The cached serialization of `provider` (`dynamic-providers/<system>/provider.ts#<export>`), if nothing it depends on changed. */
+export function cachedSerialization(provider: string, cacheDir = CACHE_DIR): CacheEntry | undefined {
+  return readEntries(cacheDir).map(([, entry]) => entry).find((entry) => entry.provider === provider && holds(entry));
+}
+
+/** Every default provider's result from the cache, or undefined when one of them is not there. */
+export function cachedResults(cacheDir = CACHE_DIR): SerializationResult[] | undefined {
+  const valid = readEntries(cacheDir).map(([, entry]) => entry).filter(holds);
+  const results: SerializationResult[] = [];
+  for (const file of defaultProviderFiles()) {
+    const ofFile = valid.filter((entry) => entry.provider.startsWith(`${file}#`));
+    if (ofFile.length === 0) return undefined;
+    for (const name of ofFile[0].exportsOfFile) {
+      const entry = ofFile.find((e) => e.provider === `${file}#${name}`);
+      if (!entry) return undefined;
+      results.push({ provider: entry.provider });
+    }
+  }
+  return results;
+}
+
+/**
+ * The project files (absolute) the module `file` imports, directly or through others, itself
+ * included; undefined when this process has not loaded it.
+ */
+export function importedProjectFiles(file: string): string[] | undefined {
+  const seen = new Set<string>();
+  const visit = (module: NodeJS.Module | undefined): boolean => {
+    if (!module) return false;
+    if (seen.has(module.filename) || !module.filename.startsWith(ROOT + path.sep) || module.filename.includes(`${path.sep}node_modules${path.sep}`)) return true;
+    seen.add(module.filename);
+    for (const child of module.children) visit(child);
+    return true;
+  };
+  return visit(require.cache[file]) ? [...seen].sort() : undefined;
+}
+
+/** Entries kept per provider: the repository's and a few others (the recipe test's copy, a branch switched back and forth). */
+const ENTRIES_PER_PROVIDER = 4;
+
+/**
+ * Records a default provider's clean text with the files (absolute paths under the project) it
+ * depends on, under a name made of that content, so processes writing at once do not collide;
+ * beyond the newest few entries of that provider, older ones go.
+ */
+export function cacheSerialization(entry: Omit<CacheEntry, "node" | "files">, dependencies: string[], cacheDir = CACHE_DIR): void {
   const files: Record<string, string> = {};
-  for (const file of [...dependencies, path.join(ROOT, "package-lock.json"), path.join(ROOT, "tsconfig.json")].sort()) {
+  for (const file of [...dependencies, ...SHARED_DEPENDENCIES.map((f) => path.join(ROOT, f))].sort()) {
     const hash = sha256(file);
     if (hash === undefined) return;
     files[path.relative(ROOT, file)] = hash;
   }
-  const entry: CacheEntry = { node: process.version, providerFiles: defaultProviderFiles(), files, results };
+  const full: CacheEntry = { node: process.version, ...entry, files };
+  const text = `${JSON.stringify(full)}\n`;
+  const name = `${createHash("sha256").update(`${full.provider}\n${JSON.stringify(files)}\n${full.node}`).digest("hex").slice(0, 32)}.json`;
   try {
-    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-    fs.writeFileSync(cacheFile, `${JSON.stringify(entry, null, 2)}\n`);
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const temporary = path.join(cacheDir, `${name}.${process.pid}.tmp`);
+    fs.writeFileSync(temporary, text);
+    fs.renameSync(temporary, path.join(cacheDir, name));
+    const older = readEntries(cacheDir).filter(([other, old]) => other !== name && old.provider === full.provider)
+      .map(([other]) => ({ other, time: fs.statSync(path.join(cacheDir, other)).mtimeMs })).sort((x, y) => y.time - x.time);
+    for (const { other } of older.slice(ENTRIES_PER_PROVIDER - 1)) fs.rmSync(path.join(cacheDir, other), { force: true });
   } catch {
-    // A read-only checkout only loses the reuse: the next plan checks again.
+    // A read-only checkout only loses the reuse: the next plan serializes again.
   }
 }
 
@@ -133,29 +197,53 @@ function sdkSerializer(): Serialize {
   return (require("@pulumi/pulumi/runtime/closure/serializeClosure") as { serializeFunction: Serialize }).serializeFunction;
 }
 
+/** Caches a default provider's clean text, with the files its provider.ts imports (when this process loaded it with Node's loader). */
+function cacheClean(name: string, defaults: Map<object, string>, text: string): void {
+  const file = name.slice(0, name.indexOf("#"));
+  const dependencies = importedProjectFiles(path.join(ROOT, file));
+  if (!dependencies) return;
+  const exportsOfFile = [...defaults.values()].filter((n) => n.startsWith(`${file}#`)).map((n) => n.slice(n.indexOf("#") + 1));
+  cacheSerialization({ provider: name, exportsOfFile, text }, dependencies);
+}
+
 /**
  * The text `pulumi.dynamic.Resource` stores in `__provider` for a default provider, by its export
  * name (`iomMappingSetDynamicProvider`): what the serialization tests, the host tests and the mappings
- * benchmark load and run.
+ * benchmark load and run. From the cache while nothing it depends on changed.
  */
-export async function serializeDefaultProvider(exportName: string, serialize: Serialize = sdkSerializer()): Promise<{ text: string; containsSecrets: boolean }> {
-  const found = [...defaultProviders()].find(([, name]) => name.endsWith(`#${exportName}`));
-  if (!found) throw new Error(`no default provider named ${exportName} in dynamic-providers/*/provider.ts (known: ${[...defaultProviders().values()].join(", ")})`);
-  const provider = found[0];
-  return serialize(() => provider, { allowSecrets: true });
+export async function serializeDefaultProvider(exportName: string, serialize: Serialize = sdkSerializer()): Promise<SerializedText> {
+  const defaults = defaultProviders();
+  const found = [...defaults].find(([, name]) => name.endsWith(`#${exportName}`));
+  if (!found) throw new Error(`no default provider named ${exportName} in dynamic-providers/*/provider.ts (known: ${[...defaults.values()].join(", ")})`);
+  const [provider, name] = found;
+  const cached = cachedSerialization(name);
+  if (cached) return { text: cached.text, containsSecrets: false };
+  const serialized = await serialize(() => provider, { allowSecrets: true });
+  if (!serialized.containsSecrets) cacheClean(name, defaults, serialized.text);
+  return serialized;
 }
 
 /** Serializes each provider (object → the name a problem is reported under) as `pulumi.dynamic.Resource` does. */
 export async function serializeEach(providers: Map<object, string>, serialize: Serialize = sdkSerializer()): Promise<SerializationResult[]> {
   const results: SerializationResult[] = [];
-  for (const [provider, name] of providers) results.push(await judge(name, serialize(() => provider, { allowSecrets: true })));
+  for (const [provider, name] of providers) results.push((await judge(name, serialize(() => provider, { allowSecrets: true }))).result);
   return results;
 }
 
-/** The child's work: every default provider, cached when all serialize. */
+/** The child's work: every default provider, from the cache or serialized (and then cached when clean). */
 async function serializeDefaults(): Promise<SerializationResult[]> {
-  const results = await serializeEach(defaultProviders());
-  if (results.every((r) => r.problem === undefined)) cacheResults(results, loadedProjectFiles());
+  const defaults = defaultProviders();
+  const serialize = sdkSerializer();
+  const results: SerializationResult[] = [];
+  for (const [provider, name] of defaults) {
+    if (cachedSerialization(name)) {
+      results.push({ provider: name });
+      continue;
+    }
+    const { result, cleanText } = await judge(name, serialize(() => provider, { allowSecrets: true }));
+    if (cleanText !== undefined) cacheClean(name, defaults, cleanText);
+    results.push(result);
+  }
   return results;
 }
 

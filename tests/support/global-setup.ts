@@ -18,7 +18,8 @@ export default async function globalSetup(): Promise<void> {
   // that holds a whole run (64 MB semi-spaces), collected between runs (plan/harness.ts,
   // collectYoungGeneration), spends a tenth of a run in GC; V8's default one spent half.
   // (Jest's workers, which mostly load modules, got slower with a large young generation.)
-  const server = spawn(process.execPath, ["--expose-gc", "--min-semi-space-size=64", "--max-semi-space-size=64", require.resolve("ts-node/dist/bin"), "--swc", path.join(__dirname, "program-server.ts")], {
+  // TypeScript through scripts/swc-register.js, as `npm run plan` runs the same harness.
+  const server = spawn(process.execPath, ["--expose-gc", "--min-semi-space-size=64", "--max-semi-space-size=64", "-r", path.join(ROOT, "scripts", "swc-register.js"), path.join(__dirname, "program-server.ts")], {
     cwd: ROOT,
     stdio: ["pipe", "pipe", "inherit"],
   });

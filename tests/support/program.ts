@@ -4,7 +4,6 @@
  * server (tests/support/program-server.ts, started by Jest's globalSetup), which runs index.ts
  * through the one harness (plan/harness.ts) with the mocks of tests/support/program-runs.ts.
  */
-import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as http from "http";
 import type { StackPlan } from "../../plan/capture";
 import { ROTATION_CLOCK_ENV } from "../../rotation";
@@ -82,8 +81,17 @@ export type ProgramAnswer =
   | { result: ProgramRunData | StackPlan | SerializedProvider; error?: undefined }
   | { error: { message: string; declaredResources?: number } };
 
+/**
+ * How the SDK marks a secret value it sends the engine (the mocks see it so): `{ [SECRET_SIG_KEY]:
+ * SECRET_SIG, value }`, the SDK's `specialSigKey` and `specialSecretSig` (@pulumi/pulumi/runtime/rpc),
+ * constants of the engine's protocol. Written out because importing them loads the SDK's gRPC
+ * runtime in every test file that reads a run; tests/unit/variations.test.ts holds them equal.
+ */
+export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
 export function isSecretValue(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
 }
 
 /** Unwraps secret markers, for asserting on a secret input's content. */

@@ -3,9 +3,10 @@
  * gateway registration, a BigCommerce token, VNet support only, vault firewall exceptions and
  * data-plane role grants. Secrets given in config must reach Azure only as secrets.
  */
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { BUILT_IN_ROLES } from "../../components/roles";
 import { PROVIDER_NOT_SERIALIZED } from "../../plan/harness";
-import { isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
+import { SECRET_SIG, SECRET_SIG_KEY, isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
 import { DEV_ADOPTING } from "../support/stack";
 
 type Obj = Record<string, unknown>;
@@ -20,6 +21,10 @@ const ADMIN = "12345678-90ab-4cde-8f01-234567890abc";
 /** The committed dev stack, run once for the tests below that compare a variation with it. */
 let committedDev: Promise<ProgramRun> | undefined;
 const devAsCommitted = () => (committedDev ??= runProgram("dev"));
+
+test("the tests read a secret by the marker the SDK puts on it", () => {
+  expect([SECRET_SIG_KEY, SECRET_SIG]).toEqual([specialSigKey, specialSecretSig]);
+});
 
 describe("unattended gateway registration with a service principal", () => {
   let run: Awaited<ReturnType<typeof runProgram>>;
