@@ -958,6 +958,27 @@ function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appl
 }
 
 /**
+ * appliedOutputs, worked out a turn after the caller's first reads left (while their round trip is
+ * in flight) instead of after the last write's answer, where it was the run's last step: at
+ * 10,000 rows that hash is a tenth of a 1% change's update. Worked out again (and any error thrown)
+ * when asked for before that turn came or after it failed.
+ */
+function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof appliedOutputs> {
+  let done: ReturnType<typeof appliedOutputs> | undefined;
+  const turn = setImmediate(() => {
+    try {
+      done = appliedOutputs(inputs);
+    } catch {
+      // Thrown to the caller when it asks (below).
+    }
+  });
+  return () => {
+    clearImmediate(turn);
+    return done ?? appliedOutputs(inputs);
+  };
+}
+
+/**
  * Update touching only the rows that changed since the last run: the keys added, changed and
  * removed between the applied rows and the inputs (plan.ts diffRowMaps), read by their owned ids
  * (and added keys by key, for rows of someone else's), planned and written. A 1% change of
@@ -1033,14 +1054,18 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const bulk = [...(d.added.length ? ["CreateMultiple"] : []), ...(d.changed.length ? ["UpdateMultiple"] : [])];
   const names: NameIds = touched > 0 ? startNameLookups(run, bulk, 0) : { targets: new Map(), groups: new Map(), accounts: new Map() };
   let first: Plan | undefined;
-  if (touched > 0) first = await converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous));
-  else log("info", `${run.label}: no row changed; nothing to read or write`);
+  let outputs = () => appliedOutputs(inputs);
+  if (touched > 0) {
+    const planned = converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous));
+    outputs = appliedOutputsMeanwhile(inputs);
+    first = await planned;
+  } else log("info", `${run.label}: no row changed; nothing to read or write`);
   const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
   const ownedCount = Math.max(0, Math.min(rowCount, (olds.ownedCount ?? 0) + plan.add.length - plan.remove.length));
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...appliedOutputs(inputs),
+    ...outputs(),
     rowCount,
     ownedCount,
     adoptedCount: rowCount - ownedCount,
@@ -1081,12 +1106,14 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     firstRemote = undefined;
     return lastRemote;
   };
-  const plan = await converge(run, names, readAll, async (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous, await rows.ids));
+  const planned = converge(run, names, readAll, async (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous, await rows.ids));
+  const outputs = appliedOutputsMeanwhile(inputs);
+  const plan = await planned;
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...appliedOutputs(inputs),
+    ...outputs(),
     rowCount: rows.desired.length,
     ownedCount: owned,
     adoptedCount: rows.desired.length - owned,
