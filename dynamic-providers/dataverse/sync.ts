@@ -484,6 +484,8 @@ interface NameIds {
   groups: Map<string, string | null>;
   accounts: Map<string, string | null>;
   prefetchTargets?: Promise<Map<string, string | null>>;
+  /** Every desired row's target was looked up (prefetchTargets answered): one absent from `targets` was not found. */
+  targetsComplete?: boolean;
   prefetchGroups?: Promise<Map<string, string | null>>;
 }
 
@@ -624,21 +626,23 @@ function namesOf(schema: MappingSchema, writes: MappingRow[]): WantedNames {
 /** Resolve, in bulk, every name these writes need that is not known yet (into `names`). */
 async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
   const { client, schema } = run;
-  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   if (names.prefetchTargets) {
     const pre = await names.prefetchTargets;
     names.prefetchTargets = undefined;
-    for (const d of run.rows.desired) {
-      const k = d.target.toLowerCase();
-      if (!targetIds.has(k)) targetIds.set(k, pre.get(k) ?? (pre.has(k) ? null : ""));
-    }
+    // The answer of a lookup of every desired row's target: the targets' ids as they are (a row per
+    // target found, null when several match), no pass over the rows (10,000 on a full sync, between
+    // the last read and the first write); a target absent from it was not found.
+    if (names.targets.size === 0) names.targets = pre;
+    else for (const [k, id] of pre) if (!names.targets.has(k)) names.targets.set(k, id);
+    names.targetsComplete = true;
   }
+  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   if (names.prefetchGroups) {
     const pre = await names.prefetchGroups;
     names.prefetchGroups = undefined;
     for (const [k, id] of pre) groupIds.set(k, id);
   }
-  const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
+  const needTargets = names.targetsComplete ? [] : [...original.keys()].filter((k) => !targetIds.has(k));
   const groupTable = schema.group;
   const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
   const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
