@@ -262,8 +262,7 @@ describe("IomMappingSet provider against the emulator", () => {
     await h.stop();
     h = await startHarness({}, { pageSize: 100 }, 300); // 300 rows in 3 pages: the touched rows' reads are cheaper (a delta update)
     const { id, outs } = await create(productRows(300));
-    const rows = { ...productRows(300), "sku=NEW1": "NOPE-9", "sku=NEW2": "P-000002" };
-    rows["sku=S1"] = "NOPE-8";
+    const rows: Record<string, string> = { ...productRows(300), "sku=NEW1": "NOPE-9", "sku=NEW2": "P-000002", "sku=S1": "NOPE-8" };
     h.emu.resetStats();
     await expect(h.provider.update!(id, outs, h.inputs(rows))).rejects.toThrow(/2 name\(s\) could not be resolved for products mappings: .*product "NOPE-\d" \(by productnumber\) not found; product "NOPE-\d" \(by productnumber\) not found$/m);
     expect(h.emu.stats.rowsWritten).toBe(0);
