@@ -62,13 +62,15 @@ export function rowCodec() {
   };
 
   // crypto.hash (Node >= 20.12): one call, no Hash object per row (tens of thousands per sync).
-  const sha256 = typeof cryptoHash === "function" ? (text: string) => cryptoHash("sha256", text, "buffer") : (text: string) => createHash("sha256").update(text).digest();
+  // Hex text straight from the hash, the version and variant set in the text: no Buffer per row
+  // (half of ownedId's time at 10,000 rows).
+  const sha256Hex = typeof cryptoHash === "function" ? (text: string) => cryptoHash("sha256", text, "hex") : (text: string) => createHash("sha256").update(text).digest("hex");
+  const variant = "89ab";
   const ownedId = (seed: string, group: string, field: string, value: string, account = ""): string => {
-    const b = sha256(`${seed}\u0000${matchKey(group, field, value, account)}`);
-    b[6] = (b[6] & 0x0f) | 0x50; // version 5-style (name based)
-    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-    const h = b.subarray(0, 16).toString("hex");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+    const h = sha256Hex(`${seed}\u0000${matchKey(group, field, value, account)}`);
+    // Version 5-style (name based): the high nibble of byte 6 is 5; RFC 4122 variant: the two top
+    // bits of byte 8 are 10 (so its high nibble is 8, 9, a or b).
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant[parseInt(h[16], 16) & 3]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
   };
 
   const rowKey = (r: Pick<MappingRow, "group" | "field" | "value" | "account">): string => matchKey(r.group, r.field, r.value, r.account ?? "");

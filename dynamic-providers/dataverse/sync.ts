@@ -100,8 +100,9 @@ export function effectiveSeed(i: Pick<SyncInputs, "ownerSeed" | "environmentUrl"
     .slice(0, 32);
 }
 
+/** The rows packed (gzip+base64 JSON of the map in key order), without their hash (check stores only this). */
 export function encodeApplied(map: RowMap): string {
-  return encodeAppliedWithHash(map).applied;
+  return packSorted(map, Object.keys(map).sort());
 }
 
 /**
@@ -110,16 +111,20 @@ export function encodeApplied(map: RowMap): string {
  */
 export function encodeAppliedWithHash(map: RowMap): { applied: string; appliedHash: string } {
   const keys = Object.keys(map).sort();
-  const parts: string[] = [];
+  return { applied: packSorted(map, keys), appliedHash: hashRows(map, keys) };
+}
+
+function packSorted(map: RowMap, keys: string[]): string {
+  const parts: string[] = new Array(keys.length);
   // Most keys and targets need no escaping: quoted as they are (JSON.stringify twice per row was
   // most of this function's CPU at 50,000 rows).
   // Characters JSON.stringify escapes: quote, backslash, controls, surrogates (paired or not).
   // eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
   const needsEscape = /["\\\u0000-\u001f\ud800-\udfff]/;
-  const json = (s: string) => (needsEscape.test(s) ? JSON.stringify(s) : `"${s}"`);
-  for (const k of keys) parts.push(`${json(k)}:${json(map[k])}`);
-  const applied = gzipSync(Buffer.from(`{${parts.join(",")}}`, "utf8")).toString("base64");
-  return { applied, appliedHash: hashRows(map, keys) };
+  const stringify = JSON.stringify;
+  const json = (s: string) => (needsEscape.test(s) ? stringify(s) : `"${s}"`);
+  for (let i = 0; i < keys.length; i++) parts[i] = `${json(keys[i])}:${json(map[keys[i]])}`;
+  return gzipSync(Buffer.from(`{${parts.join(",")}}`, "utf8")).toString("base64");
 }
 
 export function decodeApplied(s: string | undefined): RowMap {
@@ -479,6 +484,8 @@ interface NameIds {
   groups: Map<string, string | null>;
   accounts: Map<string, string | null>;
   prefetchTargets?: Promise<Map<string, string | null>>;
+  /** Every desired row's target was looked up (prefetchTargets answered): one absent from `targets` was not found. */
+  targetsComplete?: boolean;
   prefetchGroups?: Promise<Map<string, string | null>>;
 }
 
@@ -619,21 +626,23 @@ function namesOf(schema: MappingSchema, writes: MappingRow[]): WantedNames {
 /** Resolve, in bulk, every name these writes need that is not known yet (into `names`). */
 async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
   const { client, schema } = run;
-  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   if (names.prefetchTargets) {
     const pre = await names.prefetchTargets;
     names.prefetchTargets = undefined;
-    for (const d of run.rows.desired) {
-      const k = d.target.toLowerCase();
-      if (!targetIds.has(k)) targetIds.set(k, pre.get(k) ?? (pre.has(k) ? null : ""));
-    }
+    // The answer of a lookup of every desired row's target: the targets' ids as they are (a row per
+    // target found, null when several match), no pass over the rows (10,000 on a full sync, between
+    // the last read and the first write); a target absent from it was not found.
+    if (names.targets.size === 0) names.targets = pre;
+    else for (const [k, id] of pre) if (!names.targets.has(k)) names.targets.set(k, id);
+    names.targetsComplete = true;
   }
+  const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   if (names.prefetchGroups) {
     const pre = await names.prefetchGroups;
     names.prefetchGroups = undefined;
     for (const [k, id] of pre) groupIds.set(k, id);
   }
-  const needTargets = [...original.keys()].filter((k) => !targetIds.has(k));
+  const needTargets = names.targetsComplete ? [] : [...original.keys()].filter((k) => !targetIds.has(k));
   const groupTable = schema.group;
   const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
   const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
@@ -953,6 +962,27 @@ function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appl
 }
 
 /**
+ * appliedOutputs, worked out a turn after the caller's first reads left (while their round trip is
+ * in flight) instead of after the last write's answer, where it was the run's last step: at
+ * 10,000 rows that hash is a tenth of a 1% change's update. Worked out again (and any error thrown)
+ * when asked for before that turn came or after it failed.
+ */
+function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof appliedOutputs> {
+  let done: ReturnType<typeof appliedOutputs> | undefined;
+  const turn = setImmediate(() => {
+    try {
+      done = appliedOutputs(inputs);
+    } catch {
+      // Thrown to the caller when it asks (below).
+    }
+  });
+  return () => {
+    clearImmediate(turn);
+    return done ?? appliedOutputs(inputs);
+  };
+}
+
+/**
  * Update touching only the rows that changed since the last run: the keys added, changed and
  * removed between the applied rows and the inputs (plan.ts diffRowMaps), read by their owned ids
  * (and added keys by key, for rows of someone else's), planned and written. A 1% change of
@@ -1028,14 +1058,18 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const bulk = [...(d.added.length ? ["CreateMultiple"] : []), ...(d.changed.length ? ["UpdateMultiple"] : [])];
   const names: NameIds = touched > 0 ? startNameLookups(run, bulk, 0) : { targets: new Map(), groups: new Map(), accounts: new Map() };
   let first: Plan | undefined;
-  if (touched > 0) first = await converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous));
-  else log("info", `${run.label}: no row changed; nothing to read or write`);
+  let outputs = () => appliedOutputs(inputs);
+  if (touched > 0) {
+    const planned = converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous));
+    outputs = appliedOutputsMeanwhile(inputs);
+    first = await planned;
+  } else log("info", `${run.label}: no row changed; nothing to read or write`);
   const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
   const ownedCount = Math.max(0, Math.min(rowCount, (olds.ownedCount ?? 0) + plan.add.length - plan.remove.length));
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...appliedOutputs(inputs),
+    ...outputs(),
     rowCount,
     ownedCount,
     adoptedCount: rowCount - ownedCount,
@@ -1076,12 +1110,14 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     firstRemote = undefined;
     return lastRemote;
   };
-  const plan = await converge(run, names, readAll, async (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous, await rows.ids));
+  const planned = converge(run, names, readAll, async (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous, await rows.ids));
+  const outputs = appliedOutputsMeanwhile(inputs);
+  const plan = await planned;
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...appliedOutputs(inputs),
+    ...outputs(),
     rowCount: rows.desired.length,
     ownedCount: owned,
     adoptedCount: rows.desired.length - owned,

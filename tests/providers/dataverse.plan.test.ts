@@ -3,6 +3,7 @@ import { MappingRow, RowChanges, RowMap, applyChanges, hashRows, hashRowsWithCha
 import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
 import { MAX_FILTER_CHARS, orFilters } from "../../dynamic-providers/dataverse/schema";
 import { gunzipSync, gzipSync } from "zlib";
+import { createHash } from "crypto";
 
 const G = "Default Mapping Group";
 const SEED = "seed";
@@ -33,6 +34,28 @@ describe("row-level change plan", () => {
     const adopting = computePlan([row("A", "P1"), row("B", "P2")], remote, SEED, true);
     expect(adopting.change.map((c) => [c.id, c.owned])).toEqual([["t2", false]]);
     expect(adopting.remove).toEqual([]);
+  });
+
+  it("keeps the owned id of every row as created before: a UUID from the SHA-256 of the seed and the row's identity", () => {
+    // The derivation rows.ts documents (version 5-style, RFC 4122 variant), written out byte by
+    // byte: rows created by earlier versions carry these ids, and a changed id would orphan them.
+    const expected = (seed: string, group: string, field: string, value: string, account = "") => {
+      const identity = `${group.toLowerCase()}\u0000${field.toLowerCase()}\u0000${value.toLowerCase()}${account ? `\u0000${account.toLowerCase()}` : ""}`;
+      const b = createHash("sha256").update(`${seed}\u0000${identity}`).digest();
+      b[6] = (b[6] & 0x0f) | 0x50;
+      b[8] = (b[8] & 0x3f) | 0x80;
+      const h = b.subarray(0, 16).toString("hex");
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+    };
+    const variants = new Set<string>();
+    for (let i = 0; i < 64; i++) {
+      const [group, value, account] = [i % 2 ? "Wholesale" : G, `Sku-${i}`, i % 3 ? "" : "C-1001"];
+      const id = ownedId(SEED, group, "SKU", value, account);
+      expect(id).toBe(expected(SEED, group, "SKU", value, account));
+      variants.add(id[19]);
+    }
+    expect([...variants].sort()).toEqual(["8", "9", "a", "b"]); // every variant nibble was produced
+    expect(ownedId("seed", G, "sku", "ABS")).toBe(expected("seed", G, "sku", "ABS"));
   });
 
   it("plans the same from owned ids worked out beforehand as from the rows alone", () => {

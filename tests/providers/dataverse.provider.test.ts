@@ -258,6 +258,18 @@ describe("IomMappingSet provider against the emulator", () => {
     expect(h.emu.stats.rowsWritten).toBe(0);
   });
 
+  it("an update reports a target that does not exist from the one lookup of its writes' targets, before writing anything", async () => {
+    await h.stop();
+    h = await startHarness({}, { pageSize: 100 }, 300); // 300 rows in 3 pages: the touched rows' reads are cheaper (a delta update)
+    const { id, outs } = await create(productRows(300));
+    const rows: Record<string, string> = { ...productRows(300), "sku=NEW1": "NOPE-9", "sku=NEW2": "P-000002", "sku=S1": "NOPE-8" };
+    h.emu.resetStats();
+    await expect(h.provider.update!(id, outs, h.inputs(rows))).rejects.toThrow(/2 name\(s\) could not be resolved for products mappings: .*product "NOPE-\d" \(by productnumber\) not found; product "NOPE-\d" \(by productnumber\) not found$/m);
+    expect(h.emu.stats.rowsWritten).toBe(0);
+    // The targets were looked up once, alongside the reads: a target the lookup did not find is not asked for again.
+    expect(h.emu.requestLog.filter((r) => r.path.endsWith("/products"))).toHaveLength(1);
+  });
+
   it("check rejects bad inputs with the property named", async () => {
     const r = await h.provider.check!(h.inputs({}), { ...h.inputs({ "=x": "y" }), environmentUrl: "http://example.com", kind: "pallets" as never, providerName: "" });
     const props = (r.failures ?? []).map((f) => f.property);
