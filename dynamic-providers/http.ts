@@ -95,7 +95,11 @@ export function deadlineMessage(deadline: Deadline, what: string): string {
  * deadline. `asked` names who asks ("Dataverse asks (Retry-After)"); `capSetting` the cap's knob.
  */
 export function waitProblem(ms: number, o: { capMs: number; capSetting: string; asked: string; deadline?: Deadline }): string | undefined {
-  if (ms > o.capMs) return `${o.asked} to wait ${formatDuration(ms)}, more than the ${formatDuration(o.capMs)} this run may wait (${o.capSetting}); run again later`;
+  if (ms > o.capMs) {
+    // Rounded alike ("2 s, more than the 2 s"), the wait is shown to the hundredth of a second.
+    const [wait, cap] = [formatDuration(ms), formatDuration(o.capMs)];
+    return `${o.asked} to wait ${wait === cap ? `${(ms / 1000).toFixed(2)} s` : wait}, more than the ${cap} this run may wait (${o.capSetting}); run again later`;
+  }
   const left = o.deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
   if (ms > left) {
     return `${o.asked} to wait ${formatDuration(ms)}, past this operation's deadline (${formatDuration(o.deadline!.totalMs)}, ${formatDuration(Math.max(0, left))} left; ${o.deadline!.setting}); run again later`;

@@ -40,9 +40,11 @@ describe("faults and service protection", () => {
   });
 
   it("a request quota per window: 429s with Retry-After until the window frees up, no row lost", async () => {
-    // 20 requests against 8 per 400 ms: only a client slower than 50 ms a request would stay
-    // under the quota (with 100 ms, a loaded machine did, and nothing was throttled).
-    h = await startHarness({ quota: 8, windowMs: 400 }, { maxBatchSize: 25 }, ROWS);
+    // About 30 requests against 8 per 600 ms: only a client slower than 75 ms a request would stay
+    // under the quota (with 8 per 400 ms, a machine at load 9 was slower than 50 ms once, and
+    // nothing was throttled). Parallel requests sent into a Retry-After extend it, so this run may
+    // wait up to 5 s.
+    h = await startHarness({ quota: 8, windowMs: 600 }, { maxBatchSize: 25, maxRetryAfterMs: 5000 }, ROWS);
     await sync(h);
     expect(h.emu.stats.throttled).toBeGreaterThan(0);
     expect(remoteState(h)).toEqual(productRows(ROWS));

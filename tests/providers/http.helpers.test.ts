@@ -38,6 +38,10 @@ describe("waits", () => {
     expect(waitProblem(30_000, limits)).toBe("The service asks to wait 30 s, more than the 2 s this run may wait (X_MAX_RETRY_AFTER_MS); run again later");
   });
 
+  it("a wait just beyond the cap does not read as equal to it", () => {
+    expect(waitProblem(2040, limits)).toMatch(/^The service asks to wait 2\.04 s, more than the 2 s this run may wait/);
+  });
+
   it("a wait past the operation's deadline is refused, naming the deadline and its setting", () => {
     const problem = waitProblem(1500, { ...limits, deadline: createDeadline(1000, "X_OPERATION_TIMEOUT_MS") });
     expect(problem).toMatch(/^The service asks to wait 1\.5 s, past this operation's deadline \(1 s, (\d+ ms|1 s) left; X_OPERATION_TIMEOUT_MS\)/);
