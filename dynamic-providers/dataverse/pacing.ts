@@ -128,6 +128,9 @@ export function createPacing(o: PacingOptions): Pacing {
   };
 }
 
+/** Rows a write needs for its time per row to count as the service's (a bulk chunk's smallest size). */
+const RATE_ROWS = 50;
+
 /** Requests sent within the window, and what they took (or will take, estimated). */
 function createExecutionBudget(o: PacingOptions) {
   // Entries leave the window a little after the service's do (it counts from arrival, not from
@@ -136,7 +139,7 @@ function createExecutionBudget(o: PacingOptions) {
   const spent: { t: number; ms: number }[] = [];
   let spentMs = 0;
   let writeMsPerRow = 0;
-  /** The fastest ms per row seen on a write of 50 rows or more (the least queueing in it). */
+  /** The fastest ms per row seen on a write of RATE_ROWS rows or more (the least queueing in it). */
   let bestMsPerRow = 0;
   const countedRate = () => (bestMsPerRow > 0 ? Math.min(writeMsPerRow, bestMsPerRow * 1.1) : writeMsPerRow);
   let readMs = 0;
@@ -177,8 +180,11 @@ function createExecutionBudget(o: PacingOptions) {
       let ms = Date.now() - t.sentAt;
       if (t.rows > 0) {
         inFlight.rows -= t.rows;
-        const per = ms / t.rows;
-        if (t.rows >= 50 && per > 0) bestMsPerRow = bestMsPerRow === 0 ? per : Math.min(bestMsPerRow, per);
+        // A small write's time is mostly the request's own (latency, and the client's event loop
+        // while it built the next bodies): spread over fewer than RATE_ROWS rows it would read as a
+        // slow row, and the first round of large chunks would wait for a window it does not need.
+        const per = ms / Math.max(t.rows, RATE_ROWS);
+        if (t.rows >= RATE_ROWS && per > 0) bestMsPerRow = bestMsPerRow === 0 ? per : Math.min(bestMsPerRow, per);
         writeMsPerRow = writeMsPerRow === 0 ? per : writeMsPerRow * 0.7 + per * 0.3;
         if (bestMsPerRow > 0) ms = Math.min(ms, t.rows * bestMsPerRow * 1.1);
       } else {

@@ -416,14 +416,21 @@ describe("execution-time pacing (issue 21): 20 minutes of execution per 5-minute
 
   it("counts the requests in flight at the rate learnt, before they are answered", async () => {
     const p = pacing();
-    await took(p, 10, 90); // 9 ms per row
-    const inFlight = (await p.acquire(80)) as Ticket; // ~720 ms on its way: 810 of 1,000
+    await took(p, 50, 450); // 9 ms per row
+    const inFlight = (await p.acquire(50)) as Ticket; // ~450 ms on its way: 900 of 1,000
     expect(typeof inFlight).toBe("object");
     let asked = 0;
     expect(await p.acquire(30, (ms) => ((asked = ms), "refused"))).toBe("refused"); // +270 ms: over
     expect(asked).toBeGreaterThan(0);
     p.release(inFlight); // answered at once: it took ~0 ms, not 720
     expect(typeof (await p.acquire(30, () => "must not wait"))).toBe("object");
+  });
+
+  it("a small write's time is not taken for its rows' (a 10-row probe is mostly latency): the first round of large chunks is not held back", async () => {
+    const p = pacing();
+    await took(p, 10, 100); // latency and the client's own work, counted as over 50 rows: 2 ms per row
+    // 100 spent + 300 rows at 2 ms: 700 of 1,000 (at 10 ms per row it would be 3,100: refused).
+    expect(typeof (await p.acquire(300, () => "must not wait"))).toBe("object");
   });
 
   it("a write held up in a queue counts at the fastest rate per row seen (+10%), not its whole elapsed time", async () => {
