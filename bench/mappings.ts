@@ -4,7 +4,7 @@
  *
  *   npm run bench:mappings                                  # 10,000, 50,000 and 200,000 rows, both models
  *   BENCH_SIZES=10000,50000 BENCH_MODELS=request-bound ...  # a subset
- *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts /tmp/prof/<phase>.cpuprofile
+ *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts /tmp/prof/<phase>-<n>-<call>.cpuprofile
  *   BENCH_EMULATOR_PROF=/tmp/eprof ...                      # the emulator's profile (is it the bottleneck?)
  *   BENCH_LOG=1 ...                                         # each phase's request log, with arrival and answer times
  *   BENCH_PHASES=noop BENCH_SIZES=200000 ...                # time only these phases (full, change, noop; default all)
@@ -195,13 +195,15 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
   // emulator sorts them in on its next ordered read, which would charge a 200,000-row sort to it).
   await emu.admin("settle");
   await emu.admin("reset-stats");
-  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each phase's process (bench/profile-top.ts prints its top).
-  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${model.name}-${rows}-${name.replace(/\W+/g, "")}.cpuprofile`] : [];
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each phase's provider calls (bench/profile-top.ts prints its top).
+  const profDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : "";
+  if (profDir) fs.mkdirSync(profDir, { recursive: true });
+  const prof: Record<string, string> = profDir ? { STEPS_CPU_PROF: path.join(profDir, `${model.name}-${rows}-${name.replace(/\W+/g, "")}`) } : {};
   // The client's defaults: past 20 minutes of execution per 5-minute window (the write-bound
   // model's 200,000 rows are 33) it paces itself to the service's limit rather than be throttled,
   // so a first sync of that size completes without a longer Retry-After cap.
-  const env = { DATAVERSE_ACCESS_TOKEN: TOKEN };
-  const { done } = runSteps(providerFile, steps, env, prof);
+  const env = { DATAVERSE_ACCESS_TOKEN: TOKEN, ...prof };
+  const { done } = runSteps(providerFile, steps, env);
   const { results: rs, stderr } = await done;
   const failed = rs.find((r) => !r.ok);
   if (failed || rs.length !== steps.length) throw new Error(`${model.name} ${rows} ${name}: ${failed?.error ?? stderr}`);

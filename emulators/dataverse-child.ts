@@ -40,14 +40,34 @@ const storable = (...vs) => {
     return e.message;
   }
 };
+// What the host hands a provider: each argument decoded from the engine's protobuf Struct
+// (@pulumi/pulumi cmd/dynamic-provider: req.getNews().toJavaScript()), whose objects list their
+// keys in code-unit order. A copy in that order, not a Struct round trip: its garbage (seconds of
+// GC at 200,000 rows) would be charged to the call measured next.
+const viaHost = (v) => {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(viaHost);
+  const out = {};
+  for (const k of Object.keys(v).sort()) out[k] = viaHost(v[k]);
+  return out;
+};
 require("@pulumi/pulumi"); // the dynamic-provider host has the SDK loaded before any provider call
 const [providerFile, programFile] = process.argv.slice(1);
 const provider = requireFromString(fs.readFileSync(providerFile, "utf8")).handler();
 const steps = JSON.parse(fs.readFileSync(programFile, "utf8"));
+// STEPS_CPU_PROF=<prefix>: a V8 CPU profile of each provider call (<prefix>-<n>-<op>.cpuprofile), not the process's start.
+const profPrefix = process.env.STEPS_CPU_PROF;
+const session = profPrefix ? new (require("inspector").Session)() : undefined;
+const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
 (async () => {
+  if (session) {
+    session.connect();
+    await post("Profiler.enable");
+  }
   let id, outs, inputs;
-  for (const s of steps) {
-    const args = s.args.map((a) => (a === "$id" ? id : a === "$outs" ? outs : a === "$inputs" ? inputs : a));
+  for (const [n, s] of steps.entries()) {
+    if (session) await post("Profiler.start");
+    const args = s.args.map((a) => viaHost(a === "$id" ? id : a === "$outs" ? outs : a === "$inputs" ? inputs : a));
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     try {
@@ -63,6 +83,7 @@ const steps = JSON.parse(fs.readFileSync(programFile, "utf8"));
     } catch (e) {
       process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: false, error: e.message, id: e.id, properties: e.properties, structError: storable(e.properties) }) + "\\n");
     }
+    if (session) fs.writeFileSync(\`\${profPrefix}-\${n + 1}-\${s.op}.cpuprofile\`, JSON.stringify((await post("Profiler.stop")).profile));
   }
 })();
 `;
@@ -84,11 +105,11 @@ export interface StepResult {
   maxRssKB?: number;
 }
 
-/** `nodeArgs`: options for the child's Node (the mappings benchmark's `--cpu-prof`). */
-export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>, nodeArgs: string[] = []): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
+/** `env.STEPS_CPU_PROF`: a file for a CPU profile of the provider calls. */
+export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
   const programFile = path.join(path.dirname(providerFile), `program-${process.hrtime.bigint()}.json`);
   fs.writeFileSync(programFile, JSON.stringify(steps));
-  const child = spawn(process.execPath, [...nodeArgs, "-e", RUNNER, providerFile, programFile], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
+  const child = spawn(process.execPath, ["-e", RUNNER, providerFile, programFile], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -121,18 +121,24 @@ export function rowsOfInputs(inputs: Record<string, unknown>): RowMap | undefine
 
 /**
  * Keys of `next` (`nextKeys`, its own keys) not in `prev`, with another target, and keys of `prev`
- * not in `next` (by key text). `prev` is a sorted view (packed rows): each key of `next` is found
- * by binary search, no object of `prev`'s keys is built.
+ * not in `next` (by key text). `prev` is a sorted view (packed rows), no object of its keys is
+ * built. The host hands the program's rows over in key order (the engine's protobuf Struct:
+ * toJavaScript lists a map's keys sorted), so a key is first compared with the one after the last
+ * found, and looked up by binary search only when that is not it.
  */
 function rowChanges(prev: rows.SortedRows, next: RowMap, nextKeys: string[]): RowChanges {
   const out: RowChanges = { added: {}, changed: {}, removed: {} };
   const prevKeys = prev.keys;
-  const { indexOf, targetIs, target } = prev;
+  const { lowerBound, targetIs, target } = prev;
   const kept = new Uint8Array(prevKeys.length);
   let keptCount = 0;
+  let after = 0;
   for (let j = 0; j < nextKeys.length; j++) {
     const k = nextKeys[j];
-    const i = indexOf(k);
+    const at = after < prevKeys.length && prevKeys[after] === k ? after : lowerBound(k);
+    const found = at < prevKeys.length && prevKeys[at] === k;
+    after = found ? at + 1 : at;
+    const i = found ? at : -1;
     if (i < 0) out.added[k] = next[k];
     else {
       kept[i] = 1;
@@ -313,15 +319,38 @@ function sameIgnoringCase(keys: string[], defaultGroup: string, only: string[]):
   const mine = new Map<string, string>();
   const reasons: string[] = [];
   const identityText = identityTextOf(defaultGroup);
+  /**
+   * A fingerprint of a plain ASCII key that lower-casing keeps (A-Z folded), so that most of
+   * 200,000 keys are ruled out without building their lower-cased text; -1 for any other key
+   * ("{", "[" or a character past ASCII, whose lower case may be ASCII: the Kelvin sign's is "k").
+   */
+  const fingerprint = (k: string): number => {
+    let h = k.length;
+    const c0 = k.charCodeAt(0);
+    if (c0 === 0x7b || c0 === 0x5b) return -1;
+    for (let j = 0; j < k.length; j++) {
+      let c = k.charCodeAt(j);
+      if (c > 0x7f) return -1;
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      h = (h * 31 + c) | 0; // exact in a double (below 2^37); no Math.imul: a global in a loop is slow in the serialized provider
+    }
+    return h & 0x7fffffff;
+  };
+  const fingerprints = new Set<number>();
   for (const k of only) {
     try {
-      mine.set(identityText(k), k);
+      const id = identityText(k);
+      mine.set(id, k);
+      // Of the identity: a key that is not plain ASCII may have one a plain ASCII key shares.
+      fingerprints.add(fingerprint(id));
     } catch {
       // A malformed key: reported by checkRowMap already.
     }
   }
   const onlySet = new Set(only);
   for (const k of keys) {
+    const f = fingerprint(k);
+    if (f >= 0 && !fingerprints.has(f)) continue; // its identity is none of `only`'s
     let id: string;
     try {
       id = identityText(k);

@@ -360,6 +360,31 @@ describe("a change of a few rows among many: work in proportion to the change (i
     expect((regrouped.failures ?? []).map((f) => f.reason)).toEqual(['"[Retail] sku=S1": same mapping as "sku=S1" to Dataverse, which compares text ignoring case']);
   });
 
+  it("finds the same changes whether the rows come in key order (as the host hands them over) or not", async () => {
+    const first = (await check({}, h.inputs(productRows(300)))).inputs;
+    const next: Record<string, string> = { ...productRows(300), "sku=S150a": "P-000001", "sku=S2": "P-000009", "sku=S299z": "P-000002" };
+    delete next["sku=S1"];
+    delete next["sku=S151"];
+    const inOrder = Object.fromEntries(Object.entries(next).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const reversed = Object.fromEntries(Object.entries(inOrder).reverse());
+    const a = (await check(first, h.inputs(inOrder))).inputs.rowChanges;
+    const b = (await check(first, h.inputs(reversed))).inputs.rowChanges;
+    expect(a).toEqual({ added: { "sku=S150a": "P-000001", "sku=S299z": "P-000002" }, changed: { "sku=S2": "P-000009" }, removed: { "sku=S1": productRows(300)["sku=S1"], "sku=S151": productRows(300)["sku=S151"] } });
+    expect(b).toEqual(a);
+  });
+
+  it("a new key equal ignoring case to an unchanged one is found past ASCII and in a group as well", async () => {
+    const kept = { ...productRows(300), "sku=\u00e99": "P-000003", "[Wholesale] sku=W1": "P-000004" };
+    const first = (await check({}, h.inputs(kept))).inputs;
+    const r = await check(first, h.inputs({ ...kept, "sku=\u00c99": "P-000005", "[WHOLESALE] sku=w1": "P-000006" }));
+    expect((r.failures ?? []).map((f) => f.reason).sort()).toEqual(
+      [
+        '"sku=\u00c99": same mapping as "sku=\u00e99" to Dataverse, which compares text ignoring case',
+        '"[WHOLESALE] sku=w1": same mapping as "[Wholesale] sku=W1" to Dataverse, which compares text ignoring case',
+      ].sort(),
+    );
+  });
+
   it("packed rows decoded once per process serve every later call with the same text, and never another text's rows", async () => {
     const a = (await check({}, h.inputs(productRows(40)))).inputs;
     const b = (await check({}, h.inputs({ ...productRows(40), "sku=S1": "P-000009" }))).inputs;
