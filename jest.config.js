@@ -30,8 +30,9 @@ module.exports = {
   // running the program-run files one after another grew to 1 GB of heap (--logHeapUsage) and
   // spent its time in GC. A worker above this limit after a file is replaced by a fresh one.
   workerIdleMemoryLimit: "700MB",
-  // `npm test` starts Jest with `node --no-wasm-dynamic-tiering` (workers inherit it): the
-  // PowerShell grammar (tests/support/powershell.ts) is a 1 MB wasm module, and V8's dynamic tier-up
-  // recompiled it in the background for about 8 s of CPU after its tests had finished, holding a
-  // lone `jest tests/unit/gateway-setup.test.ts` open that long. Baseline code parses in milliseconds.
+  // `npm test` starts Jest with `node --liftoff-only` (workers inherit it): the PowerShell grammar
+  // (tests/support/powershell.ts) is a 1 MB wasm module, which V8 otherwise recompiles with its
+  // optimizing tier in the background: 2.7 s of CPU per process that loads it (Node 22;
+  // --no-wasm-dynamic-tiering no longer stops it), and a worker that failed to exit gracefully
+  // because it was still compiling when Jest told it to. Baseline code parses in milliseconds.
 };
