@@ -4,7 +4,7 @@
  *
  *   npm run bench:mappings                                  # 10,000, 50,000 and 200,000 rows, both models
  *   BENCH_SIZES=10000,50000 BENCH_MODELS=request-bound ...  # a subset
- *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts /tmp/prof/<phase>-<n>-<call>.cpuprofile
+ *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts [--inclusive] /tmp/prof/<phase>-<n>-<call>.cpuprofile
  *   BENCH_EMULATOR_PROF=/tmp/eprof ...                      # the emulator's profile (is it the bottleneck?)
  *   BENCH_LOG=1 ...                                         # each phase's request log, with arrival and answer times
  *   BENCH_PHASES=noop BENCH_SIZES=200000 ...                # time only these phases (full, change, noop; default all)
