@@ -357,25 +357,130 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
 }
 
 /**
- * For listRemote's `keep`: a remote row under the owned id of row i (ids[i]) that holds that row
- * exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
+ * The applied rows of a state by position, for a refresh: the packed rows (positions 0 to
+ * view.keys.length - 1, in key order) less the positions whose key the changes name, then the
+ * changed and added rows (`extra`). A packed row is read from the view when needed, so a refresh of
+ * 200,000 unchanged rows builds no object per row and holds none (issue 21).
+ */
+interface AppliedByPosition {
+  view: SortedRows;
+  /** Positions of the view whose key the changes name (removed or replaced by an extra row); undefined: none. */
+  skip: Uint8Array | undefined;
+  /** The changed and added rows, at positions view.keys.length + j. */
+  extra: MappingRow[];
+  /** The applied rows (positions not skipped). */
+  count: number;
+  /** The default group the keys are written with, and whether the identity keeps a group (identityGroup). */
+  defaultGroup: string;
+  hasGroup: boolean;
+}
+
+function appliedByPosition(olds: Pick<SyncOutputs, "applied" | "appliedChanges" | "mappingGroup">, hasGroup: boolean): AppliedByPosition {
+  const view = packedView(olds.applied);
+  const changes = changesOf(olds.appliedChanges);
+  const n = view.keys.length;
+  let skip: Uint8Array | undefined;
+  let skipped = 0;
+  for (const part of [changes.removed, changes.changed, changes.added]) {
+    for (const k of Object.keys(part)) {
+      const i = view.indexOf(k);
+      if (i < 0) continue;
+      skip ??= new Uint8Array(n);
+      if (!skip[i]) skipped++;
+      skip[i] = 1;
+    }
+  }
+  // As mapToRows lists them: changed, then added.
+  const extraMap: RowMap = {};
+  for (const k of Object.keys(changes.changed)) extraMap[k] = changes.changed[k];
+  for (const k of Object.keys(changes.added)) extraMap[k] = changes.added[k];
+  const extra = identityRows(hasGroup, mapToRows(extraMap, olds.mappingGroup));
+  return { view, skip, extra, count: n - skipped + extra.length, defaultGroup: olds.mappingGroup, hasGroup };
+}
+
+/**
+ * The owned id of each position (appliedByPosition; "" at a skipped one), and the lower-cased
+ * account labels the rows use (scopeOf): one pass decoding each packed key, keeping nothing of it.
+ */
+function ownedIdsByPosition(seed: string, a: AppliedByPosition): { ids: string[]; accountLabels: Set<string> } {
+  const { decodeKey, ownedId } = rowCodec();
+  const { view, skip, extra, defaultGroup, hasGroup } = a;
+  const keys = view.keys;
+  const n = keys.length;
+  const ids: string[] = new Array(n + extra.length);
+  const accountLabels = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    if (skip && skip[i]) {
+      ids[i] = "";
+      continue;
+    }
+    const d = decodeKey(keys[i], defaultGroup);
+    if (d.account) accountLabels.add(d.account.toLowerCase());
+    ids[i] = ownedId(seed, hasGroup ? d.group : "", d.field, d.value, d.account);
+  }
+  for (let j = 0; j < extra.length; j++) {
+    const r = extra[j];
+    if (r.account) accountLabels.add(r.account.toLowerCase());
+    ids[n + j] = ownedId(seed, r.group, r.field, r.value, r.account ?? "");
+  }
+  return { ids, accountLabels };
+}
+
+/** The applied rows as row objects, with the owned id of each (for the drift path: actualState). */
+function rowsByPosition(a: AppliedByPosition, ids: string[], same: Uint8Array): { rows: MappingRow[]; ids: string[]; same: Uint8Array } {
+  const { decodeKey } = rowCodec();
+  const { view, skip, extra, defaultGroup, hasGroup } = a;
+  const n = view.keys.length;
+  const rows: MappingRow[] = [];
+  const rowIds: string[] = [];
+  const rowSame = new Uint8Array(a.count);
+  for (let i = 0; i < n + extra.length; i++) {
+    if (i < n && skip && skip[i]) continue;
+    let row: MappingRow;
+    if (i < n) {
+      const d = decodeKey(view.keys[i], defaultGroup);
+      row = { group: hasGroup ? d.group : "", field: d.field, value: d.value, target: view.target(i) };
+      if (d.account) row.account = d.account;
+    } else row = extra[i - n];
+    rowSame[rows.length] = same[i];
+    rows.push(row);
+    rowIds.push(ids[i]);
+  }
+  return { rows, ids: rowIds, same: rowSame };
+}
+
+/**
+ * For listRemote's `keep`: a remote row under the owned id of position i (ids[i]) that holds that
+ * row exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
  * unchanged rows then holds none of them (nor a map of them by id): each is compared as its page
  * arrives. Row identities are unique (validation refuses keys differing only in case), so a row
  * dropped here is nobody else's match by key.
  */
-function identicalOwnedRows(rows: MappingRow[], ids: string[]): { keep: (r: RemoteRow) => boolean; same: Uint8Array } {
+function identicalOwnedRows(a: AppliedByPosition, ids: string[]): { keep: (r: RemoteRow) => boolean; same: Uint8Array; sameCount: () => number } {
+  const { decodeKey } = rowCodec();
+  const { view, extra, defaultGroup, hasGroup } = a;
+  const keys = view.keys;
+  const n = keys.length;
   const index = new Map<string, number>();
-  for (let i = 0; i < ids.length; i++) index.set(ids[i], i);
-  const same = new Uint8Array(rows.length);
+  for (let i = 0; i < ids.length; i++) if (ids[i]) index.set(ids[i], i);
+  const same = new Uint8Array(ids.length);
+  let count = 0;
   const keep = (r: RemoteRow): boolean => {
     const i = index.get(r.id);
     if (i === undefined || same[i]) return true;
-    const d = rows[i];
-    if (r.group !== d.group || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== (d.account ?? "") || (r.target ?? "") !== d.target) return true;
+    const target = r.target ?? "";
+    if (i < n) {
+      const d = decodeKey(keys[i], defaultGroup);
+      if (r.group !== (hasGroup ? d.group : "") || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== d.account || !view.targetIs(i, target)) return true;
+    } else {
+      const d = extra[i - n];
+      if (r.group !== d.group || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== (d.account ?? "") || target !== d.target) return true;
+    }
     same[i] = 1;
+    count++;
     return false;
   };
-  return { keep, same };
+  return { keep, same, sameCount: () => count };
 }
 
 function summaryOf(plan: Plan, requests: number): SyncSummary {
@@ -1130,23 +1235,27 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  // The applied rows as row objects straight from the packed rows and the changes on top (no copy of the map).
-  const base = packedRows(olds.applied).rows;
+  // The applied rows by position, read from the packed rows and the changes on top: no object per row.
+  const hasGroup = schema.group !== undefined;
+  const byPosition = appliedByPosition(olds, hasGroup);
   const appliedChanges = changesOf(olds.appliedChanges);
-  const appliedRows = identityRows(schema.group !== undefined, mapToRows(base, olds.mappingGroup, appliedChanges));
-  const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
+  const idGroup = identityGroup(hasGroup, olds.mappingGroup);
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
-  const ids = ownedIds(olds.seed, appliedRows);
-  const identical = identicalOwnedRows(appliedRows, ids);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount), identical.keep);
-  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids, identical.same);
+  const { ids, accountLabels } = ownedIdsByPosition(olds.seed, byPosition);
+  const identical = identicalOwnedRows(byPosition, ids);
+  const expectedIds = byPosition.skip ? ids.filter((id) => id !== "") : ids;
+  const remote = await listRemote(client, schema, providerId, deps.log, { defaultGroup: idGroup, accountLabels }, readRanges(client, expectedIds, olds.rowCount), identical.keep);
+  // Every row found as it is under its own id: no drift, and no row object is built. Otherwise the
+  // rows as objects, compared as before (by id, else by key).
+  const drifted = identical.sameCount() === byPosition.count ? undefined : rowsByPosition(byPosition, ids, identical.same);
+  const drift: DriftReport = drifted ? actualState(drifted.rows, remote, olds.seed, idGroup, false, drifted.ids, drifted.same).drift : { missing: 0, changed: 0, sample: [] };
   const same = drift.missing + drift.changed === 0;
   // No drift: the remote holds exactly the applied rows, whose encoding is kept as it is (no map of
   // 200,000 keys built, sorted and gzipped again); drift: the rows as they are, packed anew.
   const applied = same
-    ? { applied: olds.applied, appliedChanges, appliedHash: olds.appliedHash, rowCount: appliedRows.length }
+    ? { applied: olds.applied, appliedChanges, appliedHash: olds.appliedHash, rowCount: byPosition.count }
     : (() => {
-        const map = actualState(appliedRows, remote, olds.seed, idGroup, true, ids, identical.same).map;
+        const map = actualState(drifted!.rows, remote, olds.seed, idGroup, true, drifted!.ids, drifted!.same).map;
         deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
         return { ...encodeAppliedWithHash(map), appliedChanges: noChanges(), rowCount: Object.keys(map).length };
       })();
