@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
-import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
+import { IdList, boundariesFromIds, boundariesOfIdList, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
 import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
@@ -222,6 +222,14 @@ export function readRanges(client: DataverseClient, expectedIds: string[], expec
   return rangesForCount(expected, page, client.concurrency);
 }
 
+/** readRanges of ids held as an IdList (ownedIdTable). */
+function readRangesOf(client: DataverseClient, ids: IdList, expected: number): string[] {
+  const page = client.pageSize;
+  if (expected <= page) return [];
+  if (ids.count >= expected * 0.9) return boundariesOfIdList(ids, page);
+  return rangesForCount(expected, page, client.concurrency);
+}
+
 /**
  * The previously applied rows that are not desired any more, and the owned ids of every applied
  * row (to cut the read into ranges). Keys are compared as text first; with the same default group
@@ -399,40 +407,80 @@ function appliedByPosition(olds: Pick<SyncOutputs, "applied" | "appliedChanges" 
 }
 
 /**
- * The owned id of each position (appliedByPosition; "" at a skipped one), and the lower-cased
- * account labels the rows use (scopeOf): one pass decoding each packed key, keeping nothing of it.
+ * The owned ids of a refresh's rows (by position, appliedByPosition) held as numbers: the 128 bits
+ * of each id as four 32-bit words, found by an open-addressing index on them. As strings in a Map,
+ * 200,000 ids were 400,000 objects that every garbage collection during the read traced (and
+ * those collections grew with the rows read), and a Map lookup per row read cost more than the
+ * words do. `find` gives the position whose owned id is `id` exactly (a lower-case GUID, as
+ * toRemoteRow gives it), or -1; `list` the ids for readRanges; the lower-cased account labels of
+ * the rows (scopeOf) are gathered on the way.
  */
-function ownedIdsByPosition(seed: string, a: AppliedByPosition): { ids: string[]; accountLabels: Set<string> } {
-  const { decodeKey, ownedId } = rowCodec();
+function ownedIdTable(seed: string, a: AppliedByPosition): { find: (id: string) => number; list: IdList; accountLabels: Set<string> } {
+  const { decodeKey, ownedIdHash, variantOf } = rowCodec();
   const { view, skip, extra, defaultGroup, hasGroup } = a;
   const keys = view.keys;
   const n = keys.length;
-  const ids: string[] = new Array(n + extra.length);
+  const parse = parseInt;
+  const words = new Int32Array(4 * (n + extra.length));
+  const positions = new Int32Array(a.count);
+  let size = 1;
+  while (size < 2 * a.count) size *= 2;
+  const mask = size - 1;
+  const slots = new Int32Array(size).fill(-1);
+  let count = 0;
+  // Words as ownedId cuts the id from the hash: version 5 in the third group, the variant first in the fourth.
+  const insert = (i: number, h: string) => {
+    const w0 = parse(h.slice(0, 8), 16) | 0;
+    words[4 * i] = w0;
+    words[4 * i + 1] = parse(`${h.slice(8, 12)}5${h.slice(13, 16)}`, 16) | 0;
+    words[4 * i + 2] = parse(`${variantOf[h.charCodeAt(16)]}${h.slice(17, 24)}`, 16) | 0;
+    words[4 * i + 3] = parse(h.slice(24, 32), 16) | 0;
+    let s = w0 & mask;
+    while (slots[s] >= 0) s = (s + 1) & mask;
+    slots[s] = i;
+    positions[count++] = i;
+  };
   const accountLabels = new Set<string>();
   for (let i = 0; i < n; i++) {
-    if (skip && skip[i]) {
-      ids[i] = "";
-      continue;
-    }
+    if (skip && skip[i]) continue;
     const d = decodeKey(keys[i], defaultGroup);
     if (d.account) accountLabels.add(d.account.toLowerCase());
-    ids[i] = ownedId(seed, hasGroup ? d.group : "", d.field, d.value, d.account);
+    insert(i, ownedIdHash(seed, hasGroup ? d.group : "", d.field, d.value, d.account));
   }
   for (let j = 0; j < extra.length; j++) {
     const r = extra[j];
     if (r.account) accountLabels.add(r.account.toLowerCase());
-    ids[n + j] = ownedId(seed, r.group, r.field, r.value, r.account ?? "");
+    insert(n + j, ownedIdHash(seed, r.group, r.field, r.value, r.account ?? ""));
   }
-  return { ids, accountLabels };
+  const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const find = (id: string): number => {
+    if (!guid.test(id)) return -1;
+    const w0 = parse(id.slice(0, 8), 16) | 0;
+    const w1 = parse(`${id.slice(9, 13)}${id.slice(14, 18)}`, 16) | 0;
+    const w2 = parse(`${id.slice(19, 23)}${id.slice(24, 28)}`, 16) | 0;
+    const w3 = parse(id.slice(28, 36), 16) | 0;
+    for (let s = w0 & mask; ; s = (s + 1) & mask) {
+      const i = slots[s];
+      if (i < 0) return -1;
+      if (words[4 * i] === w0 && words[4 * i + 1] === w1 && words[4 * i + 2] === w2 && words[4 * i + 3] === w3) return i;
+    }
+  };
+  const hex = (w: number, digits: number) => (w >>> 0).toString(16).padStart(8, "0").slice(8 - digits);
+  const idAt = (i: number): string => {
+    const [w0, w1, w2, w3] = [words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3]];
+    return `${hex(w0, 8)}-${hex(w1 >>> 16, 4)}-${hex(w1 & 0xffff, 4)}-${hex(w2 >>> 16, 4)}-${hex(w2 & 0xffff, 4)}${hex(w3, 8)}`;
+  };
+  // The first four hex digits of the last group: the low half of the third word.
+  const list: IdList = { count, bucket: (k) => words[4 * positions[k] + 2] & 0xffff, id: (k) => idAt(positions[k]) };
+  return { find, list, accountLabels };
 }
 
-/** The applied rows as row objects, with the owned id of each (for the drift path: actualState). */
-function rowsByPosition(a: AppliedByPosition, ids: string[], same: Uint8Array): { rows: MappingRow[]; ids: string[]; same: Uint8Array } {
+/** The applied rows as row objects, and `same` for them (for the drift path: actualState). */
+function rowsByPosition(a: AppliedByPosition, same: Uint8Array): { rows: MappingRow[]; same: Uint8Array } {
   const { decodeKey } = rowCodec();
   const { view, skip, extra, defaultGroup, hasGroup } = a;
   const n = view.keys.length;
   const rows: MappingRow[] = [];
-  const rowIds: string[] = [];
   const rowSame = new Uint8Array(a.count);
   for (let i = 0; i < n + extra.length; i++) {
     if (i < n && skip && skip[i]) continue;
@@ -444,9 +492,8 @@ function rowsByPosition(a: AppliedByPosition, ids: string[], same: Uint8Array): 
     } else row = extra[i - n];
     rowSame[rows.length] = same[i];
     rows.push(row);
-    rowIds.push(ids[i]);
   }
-  return { rows, ids: rowIds, same: rowSame };
+  return { rows, same: rowSame };
 }
 
 /**
@@ -456,18 +503,16 @@ function rowsByPosition(a: AppliedByPosition, ids: string[], same: Uint8Array): 
  * arrives. Row identities are unique (validation refuses keys differing only in case), so a row
  * dropped here is nobody else's match by key.
  */
-function identicalOwnedRows(a: AppliedByPosition, ids: string[]): { keep: (r: RemoteRow) => boolean; same: Uint8Array; sameCount: () => number } {
+function identicalOwnedRows(a: AppliedByPosition, find: (id: string) => number): { keep: (r: RemoteRow) => boolean; same: Uint8Array; sameCount: () => number } {
   const { decodeKey } = rowCodec();
   const { view, extra, defaultGroup, hasGroup } = a;
   const keys = view.keys;
   const n = keys.length;
-  const index = new Map<string, number>();
-  for (let i = 0; i < ids.length; i++) if (ids[i]) index.set(ids[i], i);
-  const same = new Uint8Array(ids.length);
+  const same = new Uint8Array(n + extra.length);
   let count = 0;
   const keep = (r: RemoteRow): boolean => {
-    const i = index.get(r.id);
-    if (i === undefined || same[i]) return true;
+    const i = find(r.id);
+    if (i < 0 || same[i]) return true;
     const target = r.target ?? "";
     if (i < n) {
       const d = decodeKey(keys[i], defaultGroup);
@@ -1241,21 +1286,21 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const appliedChanges = changesOf(olds.appliedChanges);
   const idGroup = identityGroup(hasGroup, olds.mappingGroup);
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
-  const { ids, accountLabels } = ownedIdsByPosition(olds.seed, byPosition);
-  const identical = identicalOwnedRows(byPosition, ids);
-  const expectedIds = byPosition.skip ? ids.filter((id) => id !== "") : ids;
-  const remote = await listRemote(client, schema, providerId, deps.log, { defaultGroup: idGroup, accountLabels }, readRanges(client, expectedIds, olds.rowCount), identical.keep);
+  const owned = ownedIdTable(olds.seed, byPosition);
+  const identical = identicalOwnedRows(byPosition, owned.find);
+  const ranges = readRangesOf(client, owned.list, olds.rowCount);
+  const remote = await listRemote(client, schema, providerId, deps.log, { defaultGroup: idGroup, accountLabels: owned.accountLabels }, ranges, identical.keep);
   // Every row found as it is under its own id: no drift, and no row object is built. Otherwise the
   // rows as objects, compared as before (by id, else by key).
-  const drifted = identical.sameCount() === byPosition.count ? undefined : rowsByPosition(byPosition, ids, identical.same);
-  const drift: DriftReport = drifted ? actualState(drifted.rows, remote, olds.seed, idGroup, false, drifted.ids, drifted.same).drift : { missing: 0, changed: 0, sample: [] };
+  const drifted = identical.sameCount() === byPosition.count ? undefined : rowsByPosition(byPosition, identical.same);
+  const drift: DriftReport = drifted ? actualState(drifted.rows, remote, olds.seed, idGroup, false, undefined, drifted.same).drift : { missing: 0, changed: 0, sample: [] };
   const same = drift.missing + drift.changed === 0;
   // No drift: the remote holds exactly the applied rows, whose encoding is kept as it is (no map of
   // 200,000 keys built, sorted and gzipped again); drift: the rows as they are, packed anew.
   const applied = same
     ? { applied: olds.applied, appliedChanges, appliedHash: olds.appliedHash, rowCount: byPosition.count }
     : (() => {
-        const map = actualState(drifted!.rows, remote, olds.seed, idGroup, true, drifted!.ids, drifted!.same).map;
+        const map = actualState(drifted!.rows, remote, olds.seed, idGroup, true, undefined, drifted!.same).map;
         deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
         return { ...encodeAppliedWithHash(map), appliedChanges: noChanges(), rowCount: Object.keys(map).length };
       })();
