@@ -81,7 +81,7 @@ export function rowCodec() {
 
   const rowKey = (r: Pick<MappingRow, "group" | "field" | "value" | "account">): string => matchKey(r.group, r.field, r.value, r.account ?? "");
   const ownedIdOf = (seed: string, r: Pick<MappingRow, "group" | "field" | "value" | "account">): string => ownedId(seed, r.group, r.field, r.value, r.account ?? "");
-  return { encodeKey, decodeKey, matchKey, ownedId, ownedIdHash, variantOf, rowKey, ownedIdOf };
+  return { encodeKey, decodeKey, matchKey, ownedId, ownedIdHash, rowKey, ownedIdOf };
 }
 
 export function encodeKey(group: string, field: string, value: string, defaultGroup: string, account = ""): string {

@@ -416,11 +416,10 @@ function appliedByPosition(olds: Pick<SyncOutputs, "applied" | "appliedChanges" 
  * the rows (scopeOf) are gathered on the way.
  */
 function ownedIdTable(seed: string, a: AppliedByPosition): { find: (id: string) => number; list: IdList; accountLabels: Set<string> } {
-  const { decodeKey, ownedIdHash, variantOf } = rowCodec();
+  const { decodeKey, ownedIdHash } = rowCodec();
   const { view, skip, extra, defaultGroup, hasGroup } = a;
   const keys = view.keys;
   const n = keys.length;
-  const parse = parseInt;
   const words = new Int32Array(4 * (n + extra.length));
   const positions = new Int32Array(a.count);
   let size = 1;
@@ -428,13 +427,28 @@ function ownedIdTable(seed: string, a: AppliedByPosition): { find: (id: string) 
   const mask = size - 1;
   const slots = new Int32Array(size).fill(-1);
   let count = 0;
+  // Hex digits read from character codes (-1: not a lower-case hex digit): no string cut per id.
+  const hexValue = new Int8Array(128).fill(-1);
+  for (let c = 0; c < 16; c++) hexValue["0123456789abcdef".charCodeAt(c)] = c;
+  const digit = (s: string, at: number): number => {
+    const c = s.charCodeAt(at);
+    return c < 128 ? hexValue[c] : -1;
+  };
+  // Four hex digits at `at` as a number, or -1.
+  const hex4 = (s: string, at: number): number => {
+    const a = digit(s, at);
+    const b = digit(s, at + 1);
+    const c = digit(s, at + 2);
+    const d = digit(s, at + 3);
+    return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+  };
   // Words as ownedId cuts the id from the hash: version 5 in the third group, the variant first in the fourth.
   const insert = (i: number, h: string) => {
-    const w0 = parse(h.slice(0, 8), 16) | 0;
+    const w0 = (hex4(h, 0) << 16) | hex4(h, 4);
     words[4 * i] = w0;
-    words[4 * i + 1] = parse(`${h.slice(8, 12)}5${h.slice(13, 16)}`, 16) | 0;
-    words[4 * i + 2] = parse(`${variantOf[h.charCodeAt(16)]}${h.slice(17, 24)}`, 16) | 0;
-    words[4 * i + 3] = parse(h.slice(24, 32), 16) | 0;
+    words[4 * i + 1] = (hex4(h, 8) << 16) | 0x5000 | (hex4(h, 12) & 0xfff);
+    words[4 * i + 2] = (((hex4(h, 16) & 0x3fff) | 0x8000) << 16) | hex4(h, 20);
+    words[4 * i + 3] = (hex4(h, 24) << 16) | hex4(h, 28);
     let s = w0 & mask;
     while (slots[s] >= 0) s = (s + 1) & mask;
     slots[s] = i;
@@ -452,13 +466,22 @@ function ownedIdTable(seed: string, a: AppliedByPosition): { find: (id: string) 
     if (r.account) accountLabels.add(r.account.toLowerCase());
     insert(n + j, ownedIdHash(seed, r.group, r.field, r.value, r.account ?? ""));
   }
-  const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   const find = (id: string): number => {
-    if (!guid.test(id)) return -1;
-    const w0 = parse(id.slice(0, 8), 16) | 0;
-    const w1 = parse(`${id.slice(9, 13)}${id.slice(14, 18)}`, 16) | 0;
-    const w2 = parse(`${id.slice(19, 23)}${id.slice(24, 28)}`, 16) | 0;
-    const w3 = parse(id.slice(28, 36), 16) | 0;
+    // A lower-case GUID (8-4-4-4-12 hex digits) or nothing of ours.
+    if (id.length !== 36 || id.charCodeAt(8) !== 45 || id.charCodeAt(13) !== 45 || id.charCodeAt(18) !== 45 || id.charCodeAt(23) !== 45) return -1;
+    const p0 = hex4(id, 0);
+    const p1 = hex4(id, 4);
+    const p2 = hex4(id, 9);
+    const p3 = hex4(id, 14);
+    const p4 = hex4(id, 19);
+    const p5 = hex4(id, 24);
+    const p6 = hex4(id, 28);
+    const p7 = hex4(id, 32);
+    if ((p0 | p1 | p2 | p3 | p4 | p5 | p6 | p7) < 0) return -1;
+    const w0 = (p0 << 16) | p1;
+    const w1 = (p2 << 16) | p3;
+    const w2 = (p4 << 16) | p5;
+    const w3 = (p6 << 16) | p7;
     for (let s = w0 & mask; ; s = (s + 1) & mask) {
       const i = slots[s];
       if (i < 0) return -1;
@@ -515,8 +538,20 @@ function identicalOwnedRows(a: AppliedByPosition, find: (id: string) => number):
     if (i < 0 || same[i]) return true;
     const target = r.target ?? "";
     if (i < n) {
-      const d = decodeKey(keys[i], defaultGroup);
-      if (r.group !== (hasGroup ? d.group : "") || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== d.account || !view.targetIs(i, target)) return true;
+      const key = keys[i];
+      const first = key.charCodeAt(0);
+      if (first !== 0x7b && first !== 0x5b) {
+        // No account, the default group (no { or [ first): the key is field=value, the field free
+        // of "=" (its first "=" ends it); compared in place, no decoded parts.
+        const { field, value } = r;
+        if (
+          (r.account ?? "") !== "" || r.group !== (hasGroup ? defaultGroup : "") || field === null || value === null || field.length === 0 ||
+          key.length !== field.length + 1 + value.length || key.charCodeAt(field.length) !== 0x3d || !key.startsWith(field) || !key.endsWith(value) || field.includes("=") || !view.targetIs(i, target)
+        ) return true;
+      } else {
+        const d = decodeKey(key, defaultGroup);
+        if (r.group !== (hasGroup ? d.group : "") || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== d.account || !view.targetIs(i, target)) return true;
+      }
     } else {
       const d = extra[i - n];
       if (r.group !== d.group || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== (d.account ?? "") || target !== d.target) return true;
