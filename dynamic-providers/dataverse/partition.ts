@@ -44,7 +44,29 @@ export function rangesForCount(expected: number, pageSize: number, maxRanges: nu
  * the ids it expects (rows it created have deterministic ids), every range is one full page.
  */
 export function boundariesFromIds(ids: string[], perRange: number): string[] {
-  if (ids.length <= perRange) return [];
+  // Locals: in the serialized provider a module constant or global named in a loop is looked up through a with-scope per use.
+  const [hex4, parse] = [HEX4, parseInt];
+  const bucket = (i: number): number => {
+    const h = ids[i].slice(24, 28);
+    return hex4.test(h) ? parse(h, 16) : -1;
+  };
+  return boundariesOfIdList({ count: ids.length, bucket, id: (i) => ids[i] }, perRange);
+}
+
+/**
+ * Ids as boundariesOfIdList reads them: `bucket(i)` is the first four hex digits of id i's last
+ * group (characters 24-27) as a number, or -1 when id i is not a GUID as Dataverse writes them.
+ */
+export interface IdList {
+  count: number;
+  bucket(i: number): number;
+  id(i: number): string;
+}
+
+/** boundariesFromIds of any id list (e.g. ids held as numbers, sync.ts ownedIdTable). */
+export function boundariesOfIdList(ids: IdList, perRange: number): string[] {
+  const n = ids.count;
+  if (n <= perRange) return [];
   // The first 8 bytes of SQL Server's order are the last group and the fourth group as written:
   // enough to order hashed ids (a tie only moves a row to the neighbouring range). Only every
   // perRange-th id in that order is wanted: the ids are counted into buckets by the first two of
@@ -55,14 +77,16 @@ export function boundariesFromIds(ids: string[], perRange: number): string[] {
     return l.slice(24) + l.slice(19, 23) + l;
   };
   const BUCKETS = 65536;
-  const bucketOf = new Int32Array(ids.length);
+  const bucketOf = new Int32Array(n);
   const counts = new Uint32Array(BUCKETS);
-  // Locals: in the serialized provider a module constant or global named in a loop is looked up through a with-scope per use.
-  const [hex4, parse] = [HEX4, parseInt];
-  for (let i = 0; i < ids.length; i++) {
-    const h = ids[i].slice(24, 28);
-    if (!hex4.test(h)) return sortedBoundaries(ids.map(sortKey), perRange); // not a GUID as Dataverse writes them
-    const b = parse(h, 16);
+  for (let i = 0; i < n; i++) {
+    const b = ids.bucket(i);
+    if (b < 0) {
+      // Not a GUID as Dataverse writes them: every id sorted.
+      const keys: string[] = [];
+      for (let j = 0; j < n; j++) keys.push(sortKey(ids.id(j)));
+      return sortedBoundaries(keys, perRange);
+    }
     bucketOf[i] = b;
     counts[b]++;
   }
@@ -70,8 +94,8 @@ export function boundariesFromIds(ids: string[], perRange: number): string[] {
   const wanted = new Map<number, number[]>();
   let seen = 0;
   let next = perRange;
-  for (let b = 0; b < BUCKETS && next < ids.length; b++) {
-    while (next < ids.length && next < seen + counts[b]) {
+  for (let b = 0; b < BUCKETS && next < n; b++) {
+    while (next < n && next < seen + counts[b]) {
       const ranks = wanted.get(b) ?? [];
       ranks.push(next - seen);
       wanted.set(b, ranks);
@@ -80,11 +104,11 @@ export function boundariesFromIds(ids: string[], perRange: number): string[] {
     seen += counts[b];
   }
   const members = new Map<number, string[]>();
-  for (let i = 0; i < ids.length; i++) {
+  for (let i = 0; i < n; i++) {
     if (!wanted.has(bucketOf[i])) continue;
     const list = members.get(bucketOf[i]);
-    if (list) list.push(sortKey(ids[i]));
-    else members.set(bucketOf[i], [sortKey(ids[i])]);
+    if (list) list.push(sortKey(ids.id(i)));
+    else members.set(bucketOf[i], [sortKey(ids.id(i))]);
   }
   const out: string[] = [];
   for (const [b, ranks] of [...wanted].sort((x, y) => x[0] - y[0])) {

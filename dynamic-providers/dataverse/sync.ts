@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
-import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
+import { IdList, boundariesFromIds, boundariesOfIdList, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
 import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
@@ -222,6 +222,14 @@ export function readRanges(client: DataverseClient, expectedIds: string[], expec
   return rangesForCount(expected, page, client.concurrency);
 }
 
+/** readRanges of ids held as an IdList (ownedIdTable). */
+function readRangesOf(client: DataverseClient, ids: IdList, expected: number): string[] {
+  const page = client.pageSize;
+  if (expected <= page) return [];
+  if (ids.count >= expected * 0.9) return boundariesOfIdList(ids, page);
+  return rangesForCount(expected, page, client.concurrency);
+}
+
 /**
  * The previously applied rows that are not desired any more, and the owned ids of every applied
  * row (to cut the read into ranges). Keys are compared as text first; with the same default group
@@ -357,25 +365,202 @@ export function actualState(rows: MappingRow[], remote: RemoteRow[], seed: strin
 }
 
 /**
- * For listRemote's `keep`: a remote row under the owned id of row i (ids[i]) that holds that row
- * exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
+ * The applied rows of a state by position, for a refresh: the packed rows (positions 0 to
+ * view.keys.length - 1, in key order) less the positions whose key the changes name, then the
+ * changed and added rows (`extra`). A packed row is read from the view when needed, so a refresh of
+ * 200,000 unchanged rows builds no object per row and holds none (issue 21).
+ */
+interface AppliedByPosition {
+  view: SortedRows;
+  /** Positions of the view whose key the changes name (removed or replaced by an extra row); undefined: none. */
+  skip: Uint8Array | undefined;
+  /** The changed and added rows, at positions view.keys.length + j. */
+  extra: MappingRow[];
+  /** The applied rows (positions not skipped). */
+  count: number;
+  /** The default group the keys are written with, and whether the identity keeps a group (identityGroup). */
+  defaultGroup: string;
+  hasGroup: boolean;
+}
+
+function appliedByPosition(olds: Pick<SyncOutputs, "applied" | "appliedChanges" | "mappingGroup">, hasGroup: boolean): AppliedByPosition {
+  const view = packedView(olds.applied);
+  const changes = changesOf(olds.appliedChanges);
+  const n = view.keys.length;
+  let skip: Uint8Array | undefined;
+  let skipped = 0;
+  for (const part of [changes.removed, changes.changed, changes.added]) {
+    for (const k of Object.keys(part)) {
+      const i = view.indexOf(k);
+      if (i < 0) continue;
+      skip ??= new Uint8Array(n);
+      if (!skip[i]) skipped++;
+      skip[i] = 1;
+    }
+  }
+  // As mapToRows lists them: changed, then added.
+  const extraMap: RowMap = {};
+  for (const k of Object.keys(changes.changed)) extraMap[k] = changes.changed[k];
+  for (const k of Object.keys(changes.added)) extraMap[k] = changes.added[k];
+  const extra = identityRows(hasGroup, mapToRows(extraMap, olds.mappingGroup));
+  return { view, skip, extra, count: n - skipped + extra.length, defaultGroup: olds.mappingGroup, hasGroup };
+}
+
+/**
+ * The owned ids of a refresh's rows (by position, appliedByPosition) held as numbers: the 128 bits
+ * of each id as four 32-bit words, found by an open-addressing index on them. As strings in a Map,
+ * 200,000 ids were 400,000 objects that every garbage collection during the read traced (and
+ * those collections grew with the rows read), and a Map lookup per row read cost more than the
+ * words do. `find` gives the position whose owned id is `id` exactly (a lower-case GUID, as
+ * toRemoteRow gives it), or -1; `list` the ids for readRanges; the lower-cased account labels of
+ * the rows (scopeOf) are gathered on the way.
+ */
+function ownedIdTable(seed: string, a: AppliedByPosition): { find: (id: string) => number; list: IdList; accountLabels: Set<string> } {
+  const { decodeKey, ownedIdHash } = rowCodec();
+  const { view, skip, extra, defaultGroup, hasGroup } = a;
+  const keys = view.keys;
+  const n = keys.length;
+  const words = new Int32Array(4 * (n + extra.length));
+  const positions = new Int32Array(a.count);
+  let size = 1;
+  while (size < 2 * a.count) size *= 2;
+  const mask = size - 1;
+  const slots = new Int32Array(size).fill(-1);
+  let count = 0;
+  // Hex digits read from character codes (-1: not a lower-case hex digit): no string cut per id.
+  const hexValue = new Int8Array(128).fill(-1);
+  for (let c = 0; c < 16; c++) hexValue["0123456789abcdef".charCodeAt(c)] = c;
+  const digit = (s: string, at: number): number => {
+    const c = s.charCodeAt(at);
+    return c < 128 ? hexValue[c] : -1;
+  };
+  // Four hex digits at `at` as a number, or -1.
+  const hex4 = (s: string, at: number): number => {
+    const a = digit(s, at);
+    const b = digit(s, at + 1);
+    const c = digit(s, at + 2);
+    const d = digit(s, at + 3);
+    return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+  };
+  // Words as ownedId cuts the id from the hash: version 5 in the third group, the variant first in the fourth.
+  const insert = (i: number, h: string) => {
+    const w0 = (hex4(h, 0) << 16) | hex4(h, 4);
+    words[4 * i] = w0;
+    words[4 * i + 1] = (hex4(h, 8) << 16) | 0x5000 | (hex4(h, 12) & 0xfff);
+    words[4 * i + 2] = (((hex4(h, 16) & 0x3fff) | 0x8000) << 16) | hex4(h, 20);
+    words[4 * i + 3] = (hex4(h, 24) << 16) | hex4(h, 28);
+    let s = w0 & mask;
+    while (slots[s] >= 0) s = (s + 1) & mask;
+    slots[s] = i;
+    positions[count++] = i;
+  };
+  const accountLabels = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    if (skip && skip[i]) continue;
+    const d = decodeKey(keys[i], defaultGroup);
+    if (d.account) accountLabels.add(d.account.toLowerCase());
+    insert(i, ownedIdHash(seed, hasGroup ? d.group : "", d.field, d.value, d.account));
+  }
+  for (let j = 0; j < extra.length; j++) {
+    const r = extra[j];
+    if (r.account) accountLabels.add(r.account.toLowerCase());
+    insert(n + j, ownedIdHash(seed, r.group, r.field, r.value, r.account ?? ""));
+  }
+  const find = (id: string): number => {
+    // A lower-case GUID (8-4-4-4-12 hex digits) or nothing of ours.
+    if (id.length !== 36 || id.charCodeAt(8) !== 45 || id.charCodeAt(13) !== 45 || id.charCodeAt(18) !== 45 || id.charCodeAt(23) !== 45) return -1;
+    const p0 = hex4(id, 0);
+    const p1 = hex4(id, 4);
+    const p2 = hex4(id, 9);
+    const p3 = hex4(id, 14);
+    const p4 = hex4(id, 19);
+    const p5 = hex4(id, 24);
+    const p6 = hex4(id, 28);
+    const p7 = hex4(id, 32);
+    if ((p0 | p1 | p2 | p3 | p4 | p5 | p6 | p7) < 0) return -1;
+    const w0 = (p0 << 16) | p1;
+    const w1 = (p2 << 16) | p3;
+    const w2 = (p4 << 16) | p5;
+    const w3 = (p6 << 16) | p7;
+    for (let s = w0 & mask; ; s = (s + 1) & mask) {
+      const i = slots[s];
+      if (i < 0) return -1;
+      if (words[4 * i] === w0 && words[4 * i + 1] === w1 && words[4 * i + 2] === w2 && words[4 * i + 3] === w3) return i;
+    }
+  };
+  const hex = (w: number, digits: number) => (w >>> 0).toString(16).padStart(8, "0").slice(8 - digits);
+  const idAt = (i: number): string => {
+    const [w0, w1, w2, w3] = [words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3]];
+    return `${hex(w0, 8)}-${hex(w1 >>> 16, 4)}-${hex(w1 & 0xffff, 4)}-${hex(w2 >>> 16, 4)}-${hex(w2 & 0xffff, 4)}${hex(w3, 8)}`;
+  };
+  // The first four hex digits of the last group: the low half of the third word.
+  const list: IdList = { count, bucket: (k) => words[4 * positions[k] + 2] & 0xffff, id: (k) => idAt(positions[k]) };
+  return { find, list, accountLabels };
+}
+
+/** The applied rows as row objects, and `same` for them (for the drift path: actualState). */
+function rowsByPosition(a: AppliedByPosition, same: Uint8Array): { rows: MappingRow[]; same: Uint8Array } {
+  const { decodeKey } = rowCodec();
+  const { view, skip, extra, defaultGroup, hasGroup } = a;
+  const n = view.keys.length;
+  const rows: MappingRow[] = [];
+  const rowSame = new Uint8Array(a.count);
+  for (let i = 0; i < n + extra.length; i++) {
+    if (i < n && skip && skip[i]) continue;
+    let row: MappingRow;
+    if (i < n) {
+      const d = decodeKey(view.keys[i], defaultGroup);
+      row = { group: hasGroup ? d.group : "", field: d.field, value: d.value, target: view.target(i) };
+      if (d.account) row.account = d.account;
+    } else row = extra[i - n];
+    rowSame[rows.length] = same[i];
+    rows.push(row);
+  }
+  return { rows, same: rowSame };
+}
+
+/**
+ * For listRemote's `keep`: a remote row under the owned id of position i (ids[i]) that holds that
+ * row exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
  * unchanged rows then holds none of them (nor a map of them by id): each is compared as its page
  * arrives. Row identities are unique (validation refuses keys differing only in case), so a row
  * dropped here is nobody else's match by key.
  */
-function identicalOwnedRows(rows: MappingRow[], ids: string[]): { keep: (r: RemoteRow) => boolean; same: Uint8Array } {
-  const index = new Map<string, number>();
-  for (let i = 0; i < ids.length; i++) index.set(ids[i], i);
-  const same = new Uint8Array(rows.length);
+function identicalOwnedRows(a: AppliedByPosition, find: (id: string) => number): { keep: (r: RemoteRow) => boolean; same: Uint8Array; sameCount: () => number } {
+  const { decodeKey } = rowCodec();
+  const { view, extra, defaultGroup, hasGroup } = a;
+  const keys = view.keys;
+  const n = keys.length;
+  const same = new Uint8Array(n + extra.length);
+  let count = 0;
   const keep = (r: RemoteRow): boolean => {
-    const i = index.get(r.id);
-    if (i === undefined || same[i]) return true;
-    const d = rows[i];
-    if (r.group !== d.group || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== (d.account ?? "") || (r.target ?? "") !== d.target) return true;
+    const i = find(r.id);
+    if (i < 0 || same[i]) return true;
+    const target = r.target ?? "";
+    if (i < n) {
+      const key = keys[i];
+      const first = key.charCodeAt(0);
+      if (first !== 0x7b && first !== 0x5b) {
+        // No account, the default group (no { or [ first): the key is field=value, the field free
+        // of "=" (its first "=" ends it); compared in place, no decoded parts.
+        const { field, value } = r;
+        if (
+          (r.account ?? "") !== "" || r.group !== (hasGroup ? defaultGroup : "") || field === null || value === null || field.length === 0 ||
+          key.length !== field.length + 1 + value.length || key.charCodeAt(field.length) !== 0x3d || !key.startsWith(field) || !key.endsWith(value) || field.includes("=") || !view.targetIs(i, target)
+        ) return true;
+      } else {
+        const d = decodeKey(key, defaultGroup);
+        if (r.group !== (hasGroup ? d.group : "") || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== d.account || !view.targetIs(i, target)) return true;
+      }
+    } else {
+      const d = extra[i - n];
+      if (r.group !== d.group || r.field !== d.field || r.value !== d.value || (r.account ?? "") !== (d.account ?? "") || target !== d.target) return true;
+    }
     same[i] = 1;
+    count++;
     return false;
   };
-  return { keep, same };
+  return { keep, same, sameCount: () => count };
 }
 
 function summaryOf(plan: Plan, requests: number): SyncSummary {
@@ -1130,23 +1315,27 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   const client = makeClient(olds.environmentUrl, deps);
   const schema = olds.schema ?? (await discover(client, olds, deps.log));
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
-  // The applied rows as row objects straight from the packed rows and the changes on top (no copy of the map).
-  const base = packedRows(olds.applied).rows;
+  // The applied rows by position, read from the packed rows and the changes on top: no object per row.
+  const hasGroup = schema.group !== undefined;
+  const byPosition = appliedByPosition(olds, hasGroup);
   const appliedChanges = changesOf(olds.appliedChanges);
-  const appliedRows = identityRows(schema.group !== undefined, mapToRows(base, olds.mappingGroup, appliedChanges));
-  const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
+  const idGroup = identityGroup(hasGroup, olds.mappingGroup);
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
-  const ids = ownedIds(olds.seed, appliedRows);
-  const identical = identicalOwnedRows(appliedRows, ids);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ids, olds.rowCount), identical.keep);
-  const { drift } = actualState(appliedRows, remote, olds.seed, idGroup, false, ids, identical.same);
+  const owned = ownedIdTable(olds.seed, byPosition);
+  const identical = identicalOwnedRows(byPosition, owned.find);
+  const ranges = readRangesOf(client, owned.list, olds.rowCount);
+  const remote = await listRemote(client, schema, providerId, deps.log, { defaultGroup: idGroup, accountLabels: owned.accountLabels }, ranges, identical.keep);
+  // Every row found as it is under its own id: no drift, and no row object is built. Otherwise the
+  // rows as objects, compared as before (by id, else by key).
+  const drifted = identical.sameCount() === byPosition.count ? undefined : rowsByPosition(byPosition, identical.same);
+  const drift: DriftReport = drifted ? actualState(drifted.rows, remote, olds.seed, idGroup, false, undefined, drifted.same).drift : { missing: 0, changed: 0, sample: [] };
   const same = drift.missing + drift.changed === 0;
   // No drift: the remote holds exactly the applied rows, whose encoding is kept as it is (no map of
   // 200,000 keys built, sorted and gzipped again); drift: the rows as they are, packed anew.
   const applied = same
-    ? { applied: olds.applied, appliedChanges, appliedHash: olds.appliedHash, rowCount: appliedRows.length }
+    ? { applied: olds.applied, appliedChanges, appliedHash: olds.appliedHash, rowCount: byPosition.count }
     : (() => {
-        const map = actualState(appliedRows, remote, olds.seed, idGroup, true, ids, identical.same).map;
+        const map = actualState(drifted!.rows, remote, olds.seed, idGroup, true, undefined, drifted!.same).map;
         deps.log?.("warn", `${olds.kind} mappings drifted: ${drift.missing} missing, ${drift.changed} changed (${drift.sample.slice(0, 5).join("; ")})`);
         return { ...encodeAppliedWithHash(map), appliedChanges: noChanges(), rowCount: Object.keys(map).length };
       })();

@@ -439,6 +439,41 @@ describe("a change of a few rows among many: work in proportion to the change (i
     expect(Object.keys(((await h.provider.diff!(id, u2, other as never)) as MappingDiffResult).detailedDiff ?? {}).sort()).toEqual(['rows["sku=NEW"]', 'rows["sku=S1"]', 'rows["sku=S2"]']);
   });
 
+  it("a refresh of packed rows and changes finds drift wherever a row is kept: in the packed rows, among the changes, and none for a key the changes removed", async () => {
+    // The refresh reads the packed rows by position and the changes beside them: each place is edited out of band.
+    const base = { ...productRows(30), "[Wholesale] sku=W1": "P-000004" };
+    const { id, outs } = await create(base);
+    const packed = (await check({}, h.inputs(base))).inputs;
+    const next: Record<string, string> = { ...base, "sku=S1": "P-000002", "sku=NEW": "P-000003" };
+    delete next["sku=S2"];
+    const u = (await h.provider.update!(id, outs, (await check(packed, h.inputs(next))).inputs as never)).outs as Outs;
+    expect(u.appliedChanges).toMatchObject({ changed: { "sku=S1": "P-000002" }, added: { "sku=NEW": "P-000003" }, removed: { "sku=S2": "P-000002" } });
+    const clean = await h.provider.read!(id, u);
+    expect((clean.props as Outs).drift).toEqual({ missing: 0, changed: 0, sample: [] });
+    expect((clean.props as Outs).applied).toBe(u.applied);
+    const row = (value: string, group = h.seeded.groupId) => h.mappingRows().find((r) => r.zq1_extval === value && r.zq1_grp === group)!.zq1_prodmapid!;
+    // A packed row given another target, a packed row in another group deleted, the changed row
+    // set back to its packed target, the added row's value edited; and the removed key back (someone else's).
+    h.emu.update("zq1_prodmap", row("S9"), { zq1_prod: h.seeded.products.get("P-000020")! });
+    h.emu.table("zq1_prodmap").rows.delete(row("W1", h.seeded.otherGroupId));
+    h.emu.update("zq1_prodmap", row("S1"), { zq1_prod: h.seeded.products.get("P-000001")! });
+    h.emu.update("zq1_prodmap", row("NEW"), { zq1_extval: "NEW-edited" });
+    foreignProductMapping(h, "S2", "P-000002");
+    const r = await h.provider.read!(id, u);
+    const drift = (r.props as Outs).drift!;
+    expect(drift).toMatchObject({ missing: 1, changed: 3 });
+    expect([...drift.sample].sort()).toEqual([
+      '[Wholesale] sku=W1: missing',
+      'sku=NEW: now sku=NEW-edited -> "P-000003" (expected "P-000003")',
+      'sku=S1: -> "P-000001" (expected "P-000002")',
+      'sku=S9: -> "P-000020" (expected "P-000009")',
+    ]);
+    const actual: Record<string, string> = { ...next, "sku=S1": "P-000001", "sku=S9": "P-000020", "sku=NEW-edited": "P-000003" };
+    delete actual["sku=NEW"];
+    delete actual["[Wholesale] sku=W1"];
+    expect(rowsOfInputs(r.inputs as unknown as Record<string, unknown>)).toEqual(actual);
+  });
+
   it("a change of a few rows goes out over every slot the service allows, with a probe no larger than one of those requests", async () => {
     await h.stop();
     h = await startHarness({ dopHint: 12 }, {}, 1200);
