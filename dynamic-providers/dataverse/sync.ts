@@ -608,23 +608,35 @@ function startNameLookups(run: SyncRun, messages: string[], targetsFrom: number)
   return names;
 }
 
-/** The target, group and account names some writes bind to (targets: lower-cased → as written). */
+/**
+ * The target, group and account names some writes bind to: the targets are the rows' own
+ * (targetNames picks the ones a step needs), not a map of every row's lower-cased target, which a
+ * 50,000-row create held through all of its writes.
+ */
 interface WantedNames {
-  original: Map<string, string>;
+  writes: MappingRow[];
   wantedGroups: string[];
   wantedAccounts: string[];
 }
 
 function namesOf(schema: MappingSchema, writes: MappingRow[]): WantedNames {
-  const original = new Map<string, string>();
-  for (const r of writes) original.set(r.target.toLowerCase(), r.target);
   const wantedGroups = schema.group ? [...new Set(writes.map((r) => r.group))] : [];
   const wantedAccounts = [...new Set(writes.filter((r) => r.account).map((r) => r.account!))];
-  return { original, wantedGroups, wantedAccounts };
+  return { writes, wantedGroups, wantedAccounts };
+}
+
+/** Lower-cased target → as written (the last row's spelling, in the first row's place) of the rows whose target `pick` takes. */
+function targetNames(rows: MappingRow[], pick: (lowerCased: string) => boolean): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of rows) {
+    const k = r.target.toLowerCase();
+    if (pick(k)) out.set(k, r.target);
+  }
+  return out;
 }
 
 /** Resolve, in bulk, every name these writes need that is not known yet (into `names`). */
-async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
+async function resolveWriteNames(run: SyncRun, names: NameIds, { writes, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
   const { client, schema } = run;
   if (names.prefetchTargets) {
     const pre = await names.prefetchTargets;
@@ -642,7 +654,8 @@ async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wante
     names.prefetchGroups = undefined;
     for (const [k, id] of pre) groupIds.set(k, id);
   }
-  const needTargets = names.targetsComplete ? [] : [...original.keys()].filter((k) => !targetIds.has(k));
+  const original = names.targetsComplete ? new Map<string, string>() : targetNames(writes, (k) => !targetIds.has(k));
+  const needTargets = [...original.keys()];
   const groupTable = schema.group;
   const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
   const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
@@ -664,10 +677,14 @@ async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wante
 }
 
 /** Every name these writes need that did not resolve to exactly one row, reported at once. */
-function unresolvedNames(schema: MappingSchema, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): string[] {
+function unresolvedNames(schema: MappingSchema, names: NameIds, { writes, wantedGroups, wantedAccounts }: WantedNames): string[] {
   const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   const unresolved: string[] = [];
-  for (const [k, name] of original) {
+  const missing = (k: string) => {
+    const id = targetIds.get(k);
+    return id === "" || id === undefined || id === null;
+  };
+  for (const [k, name] of targetNames(writes, missing)) {
     const id = targetIds.get(k);
     if (id === "" || id === undefined) unresolved.push(`${schema.target.table} "${name}" (by ${schema.target.keyColumn}) not found`);
     if (id === null) unresolved.push(`${schema.target.table} "${name}" matches several rows`);
@@ -683,6 +700,13 @@ function unresolvedNames(schema: MappingSchema, names: NameIds, { original, want
     if (id === null) unresolved.push(`account "${an}" matches several accounts`);
   }
   return unresolved;
+}
+
+/** Resolve the names the plan's writes bind to; the ones that did not resolve (what they need is let go before the writes). */
+async function resolveNamesFor(run: SyncRun, names: NameIds, plan: Plan): Promise<string[]> {
+  const wanted = namesOf(run.schema, [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]);
+  await resolveWriteNames(run, names, wanted);
+  return unresolvedNames(run.schema, names, wanted);
 }
 
 /** The create and update bodies for the plan's rows, binding the resolved ids. */
@@ -786,9 +810,7 @@ async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, remote: Remot
   // resolution below rather than after it.
   if (plan.add.length) void client.supportsMessage(tref, "CreateMultiple");
   if (plan.change.length) void client.supportsMessage(tref, "UpdateMultiple");
-  const wanted = namesOf(run.schema, [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]);
-  await resolveWriteNames(run, names, wanted);
-  const unresolved = unresolvedNames(run.schema, names, wanted);
+  const unresolved = await resolveNamesFor(run, names, plan);
   if (unresolved.length > 0) {
     if (pass === 1) throw new SyncError(`${unresolved.length} name(s) could not be resolved for ${label}: ${listSome(unresolved)}`);
     return partialState(run, `unresolved names on pass ${pass}: ${listSome(unresolved)}`);
