@@ -151,6 +151,23 @@ export function mapToRows(map: RowMap, defaultGroup: string, changes?: RowChange
   return out;
 }
 
+/**
+ * The rows of packed rows' view, in its key order: mapToRows of the map they decode to, without
+ * decoding them into an object (a create reads the view for the applied rows' hash anyway).
+ */
+export function viewToRows(view: SortedRows, defaultGroup: string): MappingRow[] {
+  const { decodeKey } = rowCodec();
+  const { keys } = view;
+  const out: MappingRow[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const d = decodeKey(keys[i], defaultGroup);
+    const row: MappingRow = { group: d.group, field: d.field, value: d.value, target: view.target(i) };
+    if (d.account) row.account = d.account;
+    out.push(row);
+  }
+  return out;
+}
+
 /** Stable content hash of a row map (order independent); `sortedKeys` when the caller has them. */
 export function hashRows(map: RowMap, sortedKeys?: string[]): string {
   return hashSortedRows(sortedKeys ?? Object.keys(map).sort(), (k) => map[k]);

@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, 
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { boundariesFromIds, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
-import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText } from "./rows";
+import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
@@ -502,6 +502,17 @@ interface EarlyRows {
   stop(): void;
 }
 
+/**
+ * The rows of the inputs; of packed rows with no change on top (a create after check), read from
+ * their view, which the applied rows' hash reads too (appliedOutputs), rather than decoded a second
+ * time into a 50,000-key object kept for the process's later calls (packedRows).
+ */
+function desiredRows(inputs: SyncInputs): MappingRow[] {
+  const p = inputs.packed;
+  if (p && changeCount(p.changes) === 0) return viewToRows(packedView(p.rows), inputs.mappingGroup);
+  return mapToRows(inputs.rows, inputs.mappingGroup);
+}
+
 /** Rows per slice of earlyRows' owned ids (a few milliseconds of hashing). */
 const ID_SLICE = 1000;
 
@@ -509,7 +520,7 @@ function earlyRows(inputs: SyncInputs, seed: string): EarlyRows {
   let stopped = false;
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
   // After a turn: the first discovery request leaves before the rows are decoded.
-  const desired = turn().then(() => mapToRows(inputs.rows, inputs.mappingGroup));
+  const desired = turn().then(() => desiredRows(inputs));
   const ids = desired.then(async (rows) => {
     const { ownedIdOf } = rowCodec();
     const out: string[] = new Array(rows.length);
@@ -532,7 +543,7 @@ function earlyRows(inputs: SyncInputs, seed: string): EarlyRows {
  * `early`: the rows and ids earlyRows worked out.
  */
 function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, s: MappingSchema, early?: { rows: MappingRow[]; ids: EarlyRows }): SyncRows {
-  const desired = early?.rows ?? mapToRows(inputs.rows, inputs.mappingGroup);
+  const desired = early?.rows ?? desiredRows(inputs);
   checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
   const hasGroup = s.group !== undefined;
   identityRows(hasGroup, desired);
@@ -903,15 +914,18 @@ async function partialState(run: SyncRun, message: string): Promise<never> {
  * error naming file, line and key before anything is written (Dataverse would refuse each such
  * row, after the others of its request were written).
  */
-function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[], keys: string[] = Object.keys(inputs.rows)): void {
+function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[], writeKeys?: string[]): void {
   const max = schema.maxLength;
   if (!max || (max.fieldName === undefined && max.fieldValue === undefined)) return;
   const file = inputs.sourceFile ?? "<rows>";
   const found: string[] = [];
   let n = 0;
+  // The rows' keys in `desired`'s order, listed only for a row too long (packed rows are then decoded).
+  let keys = writeKeys;
   const tooLong = (i: number, name: string, v: string, col: string, m: number) => {
     n++;
     if (found.length >= LIST_LIMIT) return;
+    keys ??= Object.keys(inputs.rows);
     const line = inputs.sourceLines?.[keys[i]];
     const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
     found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);
