@@ -125,7 +125,7 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
   });
 
   it("a create's rows read from the view are the rows of the decoded map, in its order (groups, accounts, escapes)", () => {
-    const all: RowMap = { ...rows, "{ACC-1} sku=A": "P7", "{ACC-2} [Retail] sku=q": "P8" };
+    const all: RowMap = { ...rows, "{ACC-1} sku=A": "P7", "{ACC-2} [Retail] sku=q": "P8", "ean=9": "P9", "sk=1": "P10", "sku=a=b": "P11", "skux=1": "P12" };
     expect(viewToRows(packedView(encodeApplied(all)), G)).toEqual(mapToRows(JSON.parse(textOf(all)) as RowMap, G));
     expect(viewToRows(packedView(encodeApplied({})), G)).toEqual([]);
   });
