@@ -8,6 +8,7 @@
  *   BENCH_EMULATOR_PROF=/tmp/eprof ...                      # the emulator's profile (is it the bottleneck?)
  *   BENCH_LOG=1 ...                                         # each phase's request log, with arrival and answer times
  *   BENCH_PHASES=noop BENCH_SIZES=200000 ...                # time only these phases (full, change, noop; default all)
+ *   BENCH_MEMORY_TRACE=20 ...                               # per provider call: memory and V8's heap spaces at its highest sampled RSS
  *
  * A phase BENCH_PHASES leaves out still runs, to leave the table and the state the next phase
  * starts from, but untimed and unreported, with the emulator's latency and execution-time limit
@@ -202,9 +203,12 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
   // The client's defaults: past 20 minutes of execution per 5-minute window (the write-bound
   // model's 200,000 rows are 33) it paces itself to the service's limit rather than be throttled,
   // so a first sync of that size completes without a longer Retry-After cap.
-  const env = { DATAVERSE_ACCESS_TOKEN: TOKEN, ...prof };
+  // BENCH_MEMORY_TRACE=<ms>: what the child's peak is made of (emulators/dataverse-child.ts STEPS_MEMORY_TRACE).
+  const trace: Record<string, string> = process.env.BENCH_MEMORY_TRACE ? { STEPS_MEMORY_TRACE: process.env.BENCH_MEMORY_TRACE } : {};
+  const env = { DATAVERSE_ACCESS_TOKEN: TOKEN, ...prof, ...trace };
   const { done } = runSteps(providerFile, steps, env);
   const { results: rs, stderr } = await done;
+  for (const line of stderr.split("\n")) if (line.startsWith("@@MEMORY ")) console.log(`  ${line.slice("@@MEMORY ".length)}`);
   const failed = rs.find((r) => !r.ok);
   if (failed || rs.length !== steps.length) throw new Error(`${model.name} ${rows} ${name}: ${failed?.error ?? stderr}`);
   const s = await emu.admin<Stats>("stats");

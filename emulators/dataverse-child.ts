@@ -59,6 +59,28 @@ const steps = JSON.parse(fs.readFileSync(programFile, "utf8"));
 const profPrefix = process.env.STEPS_CPU_PROF;
 const session = profPrefix ? new (require("inspector").Session)() : undefined;
 const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+// STEPS_MEMORY_TRACE=<ms>: process.memoryUsage() every <ms> during each call, to stderr (@@MEMORY):
+// the sample at the call's highest RSS with V8's heap spaces then (MB), to see what a peak is made of
+// (e.g. garbage in old and large-object space before a full collection, bodies in arrayBuffers).
+const traceMs = Number(process.env.STEPS_MEMORY_TRACE) || 0;
+const memoryTrace = (op) => {
+  if (!traceMs) return () => undefined;
+  const v8 = require("v8");
+  const MB = (m) => Object.entries(m).map(([k, v]) => k + " " + Math.round(v / 1e5) / 10).join(", ");
+  let peak = { rss: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    if (m.rss <= peak.rss) return;
+    peak = m;
+    for (const sp of v8.getHeapSpaceStatistics()) if (sp.space_size > 0) peak[sp.space_name] = sp.space_size;
+  };
+  const timer = setInterval(sample, traceMs);
+  return () => {
+    clearInterval(timer);
+    sample();
+    process.stderr.write("@@MEMORY " + op + " at its highest sampled RSS: " + MB(peak) + "\\n");
+  };
+};
 (async () => {
   if (session) {
     session.connect();
@@ -70,6 +92,7 @@ const post = (method, params) => new Promise((resolve, reject) => session.post(m
     const args = s.args.map((a) => viaHost(a === "$id" ? id : a === "$outs" ? outs : a === "$inputs" ? inputs : a));
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
+    const traced = memoryTrace(s.op);
     try {
       const r = await provider[s.op](...args);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -83,6 +106,7 @@ const post = (method, params) => new Promise((resolve, reject) => session.post(m
     } catch (e) {
       process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: false, error: e.message, id: e.id, properties: e.properties, structError: storable(e.properties) }) + "\\n");
     }
+    traced();
     if (session) fs.writeFileSync(\`\${profPrefix}-\${n + 1}-\${s.op}.cpuprofile\`, JSON.stringify((await post("Profiler.stop")).profile));
   }
 })();
@@ -105,7 +129,7 @@ export interface StepResult {
   maxRssKB?: number;
 }
 
-/** `env.STEPS_CPU_PROF`: a file for a CPU profile of the provider calls. */
+/** `env.STEPS_CPU_PROF`: a file for a CPU profile of the provider calls; `env.STEPS_MEMORY_TRACE`: memory at each call's peak (RUNNER). */
 export function runSteps(providerFile: string, steps: Step[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ results: StepResult[]; stdout: string; stderr: string; code: number | null }> } {
   const programFile = path.join(path.dirname(providerFile), `program-${process.hrtime.bigint()}.json`);
   fs.writeFileSync(programFile, JSON.stringify(steps));

@@ -75,7 +75,7 @@ export function rowCodec() {
     // Version 5-style (name based): the high nibble of byte 6 is 5; RFC 4122 variant: the two top
     // bits of byte 8 are 10 (so its high nibble is 8, 9, a or b). Joined, not a template: a template
     // makes a tree of about ten string pieces per id, which a refresh of 200,000 rows holds (its
-    // ids) through every garbage collection; a join makes one flat string.
+    // ids) through every garbage collection, and a create one per row; a join makes one flat string.
     return [h.slice(0, 8), h.slice(8, 12), `5${h.slice(13, 16)}`, `${variantOf[h.charCodeAt(16)]}${h.slice(17, 20)}`, h.slice(20, 32)].join("-");
   };
 
@@ -152,6 +152,35 @@ export function mapToRows(map: RowMap, defaultGroup: string, changes?: RowChange
     add(k, map[k]);
   }
   if (changes) for (const part of [changes.changed, changes.added]) for (const k of Object.keys(part)) add(k, part[k]);
+  return out;
+}
+
+/**
+ * The rows of packed rows' view, in its key order: mapToRows of the map they decode to, without
+ * decoding them into an object (a create reads the view for the applied rows' hash anyway).
+ */
+export function viewToRows(view: SortedRows, defaultGroup: string): MappingRow[] {
+  const { decodeKey } = rowCodec();
+  const { keys } = view;
+  const out: MappingRow[] = [];
+  // A plain `field=value` key (no account, default group) is split here, its field the previous
+  // row's string when the same (most rows share a few field names): no object and no field string
+  // per row, which at 50,000 rows were megabytes of a create's peak.
+  let field = "";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const first = key.charCodeAt(0);
+    const eq = first === 0x7b || first === 0x5b ? -1 : key.indexOf("="); // { [
+    if (eq > 0) {
+      if (!(field.length === eq && key.startsWith(field))) field = key.slice(0, eq);
+      out.push({ group: defaultGroup, field, value: key.slice(eq + 1), target: view.target(i) });
+      continue;
+    }
+    const d = decodeKey(key, defaultGroup);
+    const row: MappingRow = { group: d.group, field: d.field, value: d.value, target: view.target(i) };
+    if (d.account) row.account = d.account;
+    out.push(row);
+  }
   return out;
 }
 

@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, 
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { IdList, boundariesFromIds, boundariesOfIdList, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
-import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText } from "./rows";
+import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
@@ -687,6 +687,17 @@ interface EarlyRows {
   stop(): void;
 }
 
+/**
+ * The rows of the inputs; of packed rows with no change on top (a create after check), read from
+ * their view, which the applied rows' hash reads too (appliedOutputs), rather than decoded a second
+ * time into a 50,000-key object kept for the process's later calls (packedRows).
+ */
+function desiredRows(inputs: SyncInputs): MappingRow[] {
+  const p = inputs.packed;
+  if (p && changeCount(p.changes) === 0) return viewToRows(packedView(p.rows), inputs.mappingGroup);
+  return mapToRows(inputs.rows, inputs.mappingGroup);
+}
+
 /** Rows per slice of earlyRows' owned ids (a few milliseconds of hashing). */
 const ID_SLICE = 1000;
 
@@ -694,7 +705,7 @@ function earlyRows(inputs: SyncInputs, seed: string): EarlyRows {
   let stopped = false;
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
   // After a turn: the first discovery request leaves before the rows are decoded.
-  const desired = turn().then(() => mapToRows(inputs.rows, inputs.mappingGroup));
+  const desired = turn().then(() => desiredRows(inputs));
   const ids = desired.then(async (rows) => {
     const { ownedIdOf } = rowCodec();
     const out: string[] = new Array(rows.length);
@@ -717,7 +728,7 @@ function earlyRows(inputs: SyncInputs, seed: string): EarlyRows {
  * `early`: the rows and ids earlyRows worked out.
  */
 function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutputs | undefined, seed: string, s: MappingSchema, early?: { rows: MappingRow[]; ids: EarlyRows }): SyncRows {
-  const desired = early?.rows ?? mapToRows(inputs.rows, inputs.mappingGroup);
+  const desired = early?.rows ?? desiredRows(inputs);
   checkRowsFitSchema(s, desired, inputs.mappingGroup, inputs.kind);
   const hasGroup = s.group !== undefined;
   identityRows(hasGroup, desired);
@@ -793,23 +804,35 @@ function startNameLookups(run: SyncRun, messages: string[], targetsFrom: number)
   return names;
 }
 
-/** The target, group and account names some writes bind to (targets: lower-cased → as written). */
+/**
+ * The target, group and account names some writes bind to: the targets are the rows' own
+ * (targetNames picks the ones a step needs), not a map of every row's lower-cased target, which a
+ * 50,000-row create held through all of its writes.
+ */
 interface WantedNames {
-  original: Map<string, string>;
+  writes: MappingRow[];
   wantedGroups: string[];
   wantedAccounts: string[];
 }
 
 function namesOf(schema: MappingSchema, writes: MappingRow[]): WantedNames {
-  const original = new Map<string, string>();
-  for (const r of writes) original.set(r.target.toLowerCase(), r.target);
   const wantedGroups = schema.group ? [...new Set(writes.map((r) => r.group))] : [];
   const wantedAccounts = [...new Set(writes.filter((r) => r.account).map((r) => r.account!))];
-  return { original, wantedGroups, wantedAccounts };
+  return { writes, wantedGroups, wantedAccounts };
+}
+
+/** Lower-cased target → as written (the last row's spelling, in the first row's place) of the rows whose target `pick` takes. */
+function targetNames(rows: MappingRow[], pick: (lowerCased: string) => boolean): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of rows) {
+    const k = r.target.toLowerCase();
+    if (pick(k)) out.set(k, r.target);
+  }
+  return out;
 }
 
 /** Resolve, in bulk, every name these writes need that is not known yet (into `names`). */
-async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
+async function resolveWriteNames(run: SyncRun, names: NameIds, { writes, wantedGroups, wantedAccounts }: WantedNames): Promise<void> {
   const { client, schema } = run;
   if (names.prefetchTargets) {
     const pre = await names.prefetchTargets;
@@ -827,7 +850,8 @@ async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wante
     names.prefetchGroups = undefined;
     for (const [k, id] of pre) groupIds.set(k, id);
   }
-  const needTargets = names.targetsComplete ? [] : [...original.keys()].filter((k) => !targetIds.has(k));
+  const original = names.targetsComplete ? new Map<string, string>() : targetNames(writes, (k) => !targetIds.has(k));
+  const needTargets = [...original.keys()];
   const groupTable = schema.group;
   const needGroups = wantedGroups.filter((gn) => !groupIds.has(gn.toLowerCase()));
   const needAccounts = wantedAccounts.filter((a) => !accountIds.has(a.toLowerCase()));
@@ -849,10 +873,14 @@ async function resolveWriteNames(run: SyncRun, names: NameIds, { original, wante
 }
 
 /** Every name these writes need that did not resolve to exactly one row, reported at once. */
-function unresolvedNames(schema: MappingSchema, names: NameIds, { original, wantedGroups, wantedAccounts }: WantedNames): string[] {
+function unresolvedNames(schema: MappingSchema, names: NameIds, { writes, wantedGroups, wantedAccounts }: WantedNames): string[] {
   const { targets: targetIds, groups: groupIds, accounts: accountIds } = names;
   const unresolved: string[] = [];
-  for (const [k, name] of original) {
+  const missing = (k: string) => {
+    const id = targetIds.get(k);
+    return id === "" || id === undefined || id === null;
+  };
+  for (const [k, name] of targetNames(writes, missing)) {
     const id = targetIds.get(k);
     if (id === "" || id === undefined) unresolved.push(`${schema.target.table} "${name}" (by ${schema.target.keyColumn}) not found`);
     if (id === null) unresolved.push(`${schema.target.table} "${name}" matches several rows`);
@@ -868,6 +896,13 @@ function unresolvedNames(schema: MappingSchema, names: NameIds, { original, want
     if (id === null) unresolved.push(`account "${an}" matches several accounts`);
   }
   return unresolved;
+}
+
+/** Resolve the names the plan's writes bind to; the ones that did not resolve (what they need is let go before the writes). */
+async function resolveNamesFor(run: SyncRun, names: NameIds, plan: Plan): Promise<string[]> {
+  const wanted = namesOf(run.schema, [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]);
+  await resolveWriteNames(run, names, wanted);
+  return unresolvedNames(run.schema, names, wanted);
 }
 
 /** The create and update bodies for the plan's rows, binding the resolved ids. */
@@ -971,9 +1006,7 @@ async function applyPlan(run: SyncRun, names: NameIds, plan: Plan, remote: Remot
   // resolution below rather than after it.
   if (plan.add.length) void client.supportsMessage(tref, "CreateMultiple");
   if (plan.change.length) void client.supportsMessage(tref, "UpdateMultiple");
-  const wanted = namesOf(run.schema, [...plan.add.map((a) => a.row), ...plan.change.map((c) => c.row)]);
-  await resolveWriteNames(run, names, wanted);
-  const unresolved = unresolvedNames(run.schema, names, wanted);
+  const unresolved = await resolveNamesFor(run, names, plan);
   if (unresolved.length > 0) {
     if (pass === 1) throw new SyncError(`${unresolved.length} name(s) could not be resolved for ${label}: ${listSome(unresolved)}`);
     return partialState(run, `unresolved names on pass ${pass}: ${listSome(unresolved)}`);
@@ -1066,15 +1099,18 @@ async function partialState(run: SyncRun, message: string): Promise<never> {
  * error naming file, line and key before anything is written (Dataverse would refuse each such
  * row, after the others of its request were written).
  */
-function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[], keys: string[] = Object.keys(inputs.rows)): void {
+function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: MappingRow[], writeKeys?: string[]): void {
   const max = schema.maxLength;
   if (!max || (max.fieldName === undefined && max.fieldValue === undefined)) return;
   const file = inputs.sourceFile ?? "<rows>";
   const found: string[] = [];
   let n = 0;
+  // The rows' keys in `desired`'s order, listed only for a row too long (packed rows are then decoded).
+  let keys = writeKeys;
   const tooLong = (i: number, name: string, v: string, col: string, m: number) => {
     n++;
     if (found.length >= LIST_LIMIT) return;
+    keys ??= Object.keys(inputs.rows);
     const line = inputs.sourceLines?.[keys[i]];
     const where = line !== undefined ? `${file}:${line}` : `${file} (no line: only rows longer than ${LONG_VALUE} characters carry theirs)`;
     found.push(`${where}: ${name} of ${quoted(keys[i])} has ${v.length.toLocaleString("en-US")} characters; ${schema.table}.${col} takes at most ${m.toLocaleString("en-US")}`);

@@ -244,7 +244,12 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
   }
   c.sent.add(token);
   const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0", ...opts.headers };
-  let data: string | Buffer | undefined = opts.rawBody;
+  let data: string | Buffer | import("stream").Readable | undefined = opts.rawBody;
+  if (opts.bodyOf) {
+    const bytes = opts.bodyOf();
+    headers["Content-Length"] = String(bytes.length);
+    data = sentOnce(bytes);
+  }
   if (opts.body !== undefined) {
     data = JSON.stringify(opts.body);
     headers["Content-Type"] = "application/json; charset=utf-8";
@@ -253,6 +258,23 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
   opts.onSent?.();
   const answer = await exchange(c.http, { method, url: path, data, headers }, { timeoutMs: c.settings.timeoutMs, deadline: c.deadline });
   return { answer, token, ticket };
+}
+
+/**
+ * The bytes as a stream that holds them only until they are sent: axios keeps a Buffer body (in
+ * its config) until the answer comes, a stream only until it is read.
+ */
+function sentOnce(bytes: Buffer): import("stream").Readable {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Readable } = require("stream") as typeof import("stream");
+  let left: Buffer | undefined = bytes;
+  return new Readable({
+    read() {
+      const chunk = left;
+      left = undefined;
+      this.push(chunk ?? null);
+    },
+  });
 }
 
 async function waitOutPause(c: Context, t: Transport, what: string): Promise<void> {

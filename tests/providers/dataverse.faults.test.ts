@@ -1,4 +1,6 @@
 import * as fs from "fs";
+import * as http from "http";
+import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
@@ -220,6 +222,43 @@ describe("client pieces", () => {
       [400, true],
       [204, false],
     ]);
+  });
+
+  it("a bulk write retried after a 503 sends the same bytes again, with their Content-Length (not chunked)", async () => {
+    // A bulk body is let go once sent and encoded again for a retry (writes.ts sendBulk): the
+    // retry must carry exactly the bytes of the first attempt, and a body sent as a stream must
+    // still declare its length, as the service's web server expects of a JSON POST.
+    const posts: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (req.method === "GET") {
+          res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ value: [{ sdkmessagefilterid: "f" }] }));
+          return;
+        }
+        posts.push({ headers: req.headers, body: Buffer.concat(chunks) });
+        if (posts.length === 1) res.writeHead(503, { "Content-Type": "application/json" }).end('{"error":{"code":"0x80040216","message":"busy"}}');
+        else res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const client = createDataverseClient({ environmentUrl: url, getToken: async () => "emulator-token", retryBaseMs: 1 });
+      const rows = ["A", 'q"uote', "café ☕ 😀", "back\\slash"].map((v, i) => ({ zq1_prodmapid: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, zq1_extfld: "sku", zq1_extval: v }));
+      const result = await client.createMany({ logicalName: "zq1_prodmap", entitySet: "zq1_prodmaps", primaryId: "zq1_prodmapid" }, rows);
+      expect(result).toEqual({ failures: [], uncertain: [] });
+      const expected = Buffer.from(JSON.stringify({ Targets: rows.map((r) => ({ "@odata.type": "Microsoft.Dynamics.CRM.zq1_prodmap", ...r })) }), "utf8");
+      expect(posts).toHaveLength(2);
+      for (const p of posts) {
+        expect(p.body.equals(expected)).toBe(true);
+        expect(p.headers["content-length"]).toBe(String(expected.length));
+        expect(p.headers["transfer-encoding"]).toBeUndefined();
+      }
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it("a request that times out is split and retried with smaller chunks", async () => {

@@ -1,5 +1,5 @@
 import { computePlan, diffRowMaps, RemoteRow } from "../../dynamic-providers/dataverse/plan";
-import { MappingRow, RowChanges, RowMap, applyChanges, hashRows, hashRowsWithChanges, ownedId, sortedRowsOfMap, sortedRowsOfText } from "../../dynamic-providers/dataverse/rows";
+import { MappingRow, RowChanges, RowMap, applyChanges, hashRows, hashRowsWithChanges, mapToRows, ownedId, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "../../dynamic-providers/dataverse/rows";
 import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
 import { MAX_FILTER_CHARS, orFilters } from "../../dynamic-providers/dataverse/schema";
 import { gunzipSync, gzipSync } from "zlib";
@@ -122,6 +122,12 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
     expect(view.indexOf("sku=missing")).toBe(-1);
     expect(view.indexOf("")).toBe(-1);
     expect(sortedRowsOfText("{}")!.keys).toEqual([]);
+  });
+
+  it("a create's rows read from the view are the rows of the decoded map, in its order (groups, accounts, escapes)", () => {
+    const all: RowMap = { ...rows, "{ACC-1} sku=A": "P7", "{ACC-2} [Retail] sku=q": "P8", "ean=9": "P9", "sk=1": "P10", "sku=a=b": "P11", "skux=1": "P12" };
+    expect(viewToRows(packedView(encodeApplied(all)), G)).toEqual(mapToRows(JSON.parse(textOf(all)) as RowMap, G));
+    expect(viewToRows(packedView(encodeApplied({})), G)).toEqual([]);
   });
 
   it("text that is not sorted packed rows gives no view (read as JSON instead), with the same rows", () => {
