@@ -44,13 +44,18 @@ export function rangesForCount(expected: number, pageSize: number, maxRanges: nu
  * the ids it expects (rows it created have deterministic ids), every range is one full page.
  */
 export function boundariesFromIds(ids: string[], perRange: number): string[] {
+  return boundariesOfIdList(idListOf(ids), perRange);
+}
+
+/** Ids as text, as an IdList. */
+export function idListOf(ids: string[]): IdList {
   // Locals: in the serialized provider a module constant or global named in a loop is looked up through a with-scope per use.
   const [hex4, parse] = [HEX4, parseInt];
   const bucket = (i: number): number => {
     const h = ids[i].slice(24, 28);
     return hex4.test(h) ? parse(h, 16) : -1;
   };
-  return boundariesOfIdList({ count: ids.length, bucket, id: (i) => ids[i] }, perRange);
+  return { count: ids.length, bucket, id: (i) => ids[i] };
 }
 
 /**

@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
-import { IdList, boundariesFromIds, boundariesOfIdList, rangesForCount, withFilter } from "./partition";
+import { IdList, boundariesOfIdList, idListOf, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
 import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "./rows";
 import { MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
@@ -215,17 +215,10 @@ async function resolveProvider(client: DataverseClient, schema: MappingSchema, n
  * the ids we expect (rows this resource created have deterministic ids, so each range is one full
  * page), else uniformly with some headroom.
  */
-export function readRanges(client: DataverseClient, expectedIds: string[], expected = expectedIds.length): string[] {
+export function readRanges(client: DataverseClient, expectedIds: string[] | IdList, expected = Array.isArray(expectedIds) ? expectedIds.length : expectedIds.count): string[] {
   const page = client.pageSize;
   if (expected <= page) return [];
-  if (expectedIds.length >= expected * 0.9) return boundariesFromIds(expectedIds, page);
-  return rangesForCount(expected, page, client.concurrency);
-}
-
-/** readRanges of ids held as an IdList (ownedIdTable). */
-function readRangesOf(client: DataverseClient, ids: IdList, expected: number): string[] {
-  const page = client.pageSize;
-  if (expected <= page) return [];
+  const ids = Array.isArray(expectedIds) ? idListOf(expectedIds) : expectedIds;
   if (ids.count >= expected * 0.9) return boundariesOfIdList(ids, page);
   return rangesForCount(expected, page, client.concurrency);
 }
@@ -500,21 +493,15 @@ function ownedIdTable(seed: string, a: AppliedByPosition): { find: (id: string) 
 
 /** The applied rows as row objects, and `same` for them (for the drift path: actualState). */
 function rowsByPosition(a: AppliedByPosition, same: Uint8Array): { rows: MappingRow[]; same: Uint8Array } {
-  const { decodeKey } = rowCodec();
   const { view, skip, extra, defaultGroup, hasGroup } = a;
-  const n = view.keys.length;
+  const viewRows = identityRows(hasGroup, viewToRows(view, defaultGroup));
+  const n = viewRows.length;
   const rows: MappingRow[] = [];
   const rowSame = new Uint8Array(a.count);
   for (let i = 0; i < n + extra.length; i++) {
     if (i < n && skip && skip[i]) continue;
-    let row: MappingRow;
-    if (i < n) {
-      const d = decodeKey(view.keys[i], defaultGroup);
-      row = { group: hasGroup ? d.group : "", field: d.field, value: d.value, target: view.target(i) };
-      if (d.account) row.account = d.account;
-    } else row = extra[i - n];
     rowSame[rows.length] = same[i];
-    rows.push(row);
+    rows.push(i < n ? viewRows[i] : extra[i - n]);
   }
   return { rows, same: rowSame };
 }
@@ -1359,7 +1346,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
   const owned = ownedIdTable(olds.seed, byPosition);
   const identical = identicalOwnedRows(byPosition, owned.find);
-  const ranges = readRangesOf(client, owned.list, olds.rowCount);
+  const ranges = readRanges(client, owned.list, olds.rowCount);
   const remote = await listRemote(client, schema, providerId, deps.log, { defaultGroup: idGroup, accountLabels: owned.accountLabels }, ranges, identical.keep);
   // Every row found as it is under its own id: no drift, and no row object is built. Otherwise the
   // rows as objects, compared as before (by id, else by key).
