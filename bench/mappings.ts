@@ -6,7 +6,7 @@
  *   BENCH_SIZES=10000,50000 BENCH_MODELS=request-bound ...  # a subset
  *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts [--inclusive] /tmp/prof/<phase>-<n>-<call>.cpuprofile
  *   BENCH_EMULATOR_PROF=/tmp/eprof ...                      # the emulator's profile (is it the bottleneck?)
- *   BENCH_LOG=1 ...                                         # each phase's request log, with arrival and answer times
+ *   BENCH_LOG=1 ...                                         # each phase's calls and requests on one time line (ms from its first call)
  *   BENCH_PHASES=noop BENCH_SIZES=200000 ...                # time only these phases (full, change, noop; default all)
  *   BENCH_MEMORY_TRACE=20 ...                               # per provider call: memory and V8's heap spaces at its highest sampled RSS
  *
@@ -49,6 +49,7 @@ import type { SyncOutputs } from "../dynamic-providers/dataverse/sync";
 import { serializeDefaultProvider } from "../plan/provider-serialization";
 import { runSteps, writeProviderFile, Step, StepResult } from "../emulators/dataverse-child";
 import { productMappingInputs } from "../emulators/dataverse-harness";
+import type { LoggedRequest } from "../emulators/dataverse";
 import type { RowMap } from "../dynamic-providers/dataverse/rows";
 
 interface Model {
@@ -190,6 +191,19 @@ async function untimedPhase(emu: Emu, model: Model, rows: number, name: string, 
   }
 }
 
+/**
+ * BENCH_LOG: each call's start and end, and each request's arrival and answer at the emulator, in
+ * ms from the phase's first call (both clocks are this machine's Date.now()): where a phase waits
+ * on the service, and where on the client's own work between round trips.
+ */
+function printLog(steps: Step[], rs: StepResult[], log: LoggedRequest[]): void {
+  const t0 = rs[0]?.startedAt ?? 0;
+  const at = (t: number) => String(Math.round(t - t0)).padStart(6);
+  const lines: [number, string][] = rs.map((r, i) => [r.startedAt ?? 0, `${at(r.startedAt ?? 0)} ${at((r.startedAt ?? 0) + (r.ms ?? 0))}  ${steps[i].op} call`]);
+  for (const q of log) lines.push([q.arrivedAt, `${at(q.arrivedAt)} ${at(q.respondedAt ?? q.arrivedAt)}    ${q.method} ${q.path.replace(/^\/api\/data\/v[\d.]+\//, "")} ${q.rows ?? 0} rows ${q.status ?? ""}`]);
+  for (const [, line] of lines.sort((a, b) => a[0] - b[0])) console.log(line);
+}
+
 async function phase(emu: Emu, model: Model, rows: number, name: string, steps: Step[]): Promise<StepResult[]> {
   if (!TIMED_PHASES.includes(PHASE_KEYS[name])) return untimedPhase(emu, model, rows, name, steps);
   // The rows written so far in key order, as the service's index keeps them at write time (the
@@ -212,7 +226,7 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
   const failed = rs.find((r) => !r.ok);
   if (failed || rs.length !== steps.length) throw new Error(`${model.name} ${rows} ${name}: ${failed?.error ?? stderr}`);
   const s = await emu.admin<Stats>("stats");
-  if (process.env.BENCH_LOG) console.log(JSON.stringify(await emu.admin("log")).slice(0, 20000));
+  if (process.env.BENCH_LOG) printLog(steps, rs, await emu.admin<LoggedRequest[]>("log"));
   const writes = (s.byMethod.POST ?? 0) + (s.byMethod.PATCH ?? 0) + (s.byMethod.DELETE ?? 0);
   // The service allows 20 minutes of combined execution time per 5-minute window ("Service
   // protection API limits"): past that much work, 20 minutes more takes 5 minutes of wall time

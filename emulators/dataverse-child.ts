@@ -90,6 +90,7 @@ const memoryTrace = (op) => {
   for (const [n, s] of steps.entries()) {
     if (session) await post("Profiler.start");
     const args = s.args.map((a) => viaHost(a === "$id" ? id : a === "$outs" ? outs : a === "$inputs" ? inputs : a));
+    const startedAt = Date.now();
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
     const traced = memoryTrace(s.op);
@@ -102,7 +103,7 @@ const memoryTrace = (op) => {
       if (s.op === "update") outs = r.outs;
       if (s.op === "read") { outs = r.props; inputs = r.inputs; }
       if (s.op === "check") inputs = r.inputs;
-      process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: true, result: r === undefined ? null : r, ms, cpuMs, maxRssKB: process.resourceUsage().maxRSS, structError: storable(r && r.outs, r && r.props, r && r.inputs) }) + "\\n");
+      process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: true, result: r === undefined ? null : r, startedAt, ms, cpuMs, maxRssKB: process.resourceUsage().maxRSS, structError: storable(r && r.outs, r && r.props, r && r.inputs) }) + "\\n");
     } catch (e) {
       process.stdout.write("@@RESULT " + JSON.stringify({ op: s.op, ok: false, error: e.message, id: e.id, properties: e.properties, structError: storable(e.properties) }) + "\\n");
     }
@@ -121,6 +122,8 @@ export interface StepResult {
   properties?: Record<string, unknown>;
   /** Error of protobuf Struct.fromJavaScript on what the host would store (null = storable). */
   structError?: string | null;
+  /** Wall-clock time (Date.now()) the provider call started: to place the emulator's request log (its arrivedAt) in the call. */
+  startedAt?: number;
   /** Duration of the provider call in the child (ms). */
   ms?: number;
   /** CPU time (user + system) of the child during the call (ms): on a shared machine, steadier than `ms`. */
