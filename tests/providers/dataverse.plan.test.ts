@@ -1,5 +1,5 @@
 import { computePlan, diffRowMaps, RemoteRow } from "../../dynamic-providers/dataverse/plan";
-import { MappingRow, RowChanges, RowMap, applyChanges, hashRows, hashRowsWithChanges, mapToRows, ownedId, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "../../dynamic-providers/dataverse/rows";
+import { MappingRow, RowChanges, RowMap, applyChanges, hashRows, hashRowsWithChanges, mapToRows, ownedId, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "../../dynamic-providers/dataverse/rows";
 import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
 import { MAX_FILTER_CHARS, orFilters } from "../../dynamic-providers/dataverse/schema";
 import { gunzipSync, gzipSync } from "zlib";
@@ -158,7 +158,17 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
       { added: { "sku=S30": "moved" }, changed: {}, removed: { "sku=S30": "P-30", "sku=S31": "P-31" } },
     ];
     for (const c of cases) {
-      expect(hashRowsWithChanges(plainView, c)).toBe(hashRows(applyChanges(plain, c)));
+      const want = hashRows(applyChanges(plain, c));
+      expect(hashRowsWithChanges(plainView, c)).toBe(want);
+      // The same hash in pieces (an update hashes a piece per turn while its requests are out),
+      // whatever the piece size: a piece ends inside a run of unchanged rows and at a change.
+      for (const rowsPerStep of [1, 3, 7, 1000]) {
+        const h = rowsWithChangesHasher(plainView, c, rowsPerStep);
+        let steps = 1;
+        while (!h.step()) steps++;
+        expect(h.digest()).toBe(want);
+        if (rowsPerStep === 1) expect(steps).toBeGreaterThan(40);
+      }
     }
   });
 });
