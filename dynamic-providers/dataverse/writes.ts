@@ -85,7 +85,7 @@ export function createWrites(t: Transport, getJson: <T>(path: string) => Promise
           if (r.status !== 204 && r.status !== 404) result.failures.push(failureOf(t, idx[j], r));
           else written?.(idx[j]); // 404: already gone
         });
-      }, progress, 0, minChunkFor(planRows, t.pacing.limit));
+      }, progress, 0, minChunkFor(planRows, t.pacing.limit, t.settings.maxBatchSize));
       return result;
     },
     batch,
@@ -229,15 +229,19 @@ export function chunkPlan(rows: number, budget: number, parallel: number, minChu
 
 /**
  * The smallest chunk for one write call of a plan of `planRows` rows (its creates, updates and
- * deletes together, sent at the same time): MIN_CHUNK, unless the whole plan is less than one
- * round of MIN_CHUNK-row requests; then the plan's share of one slot, so that every write call
- * spreads its rows over its share of the slots and the plan goes out in one round of requests
- * each as small as the slots allow (a row's time dominates a request's: Microsoft's bulk sample
- * writes 100 rows a second, so 100 rows in 2 requests of 50 take 0.5 s, in 50 of 2, 20 ms).
+ * deletes together, sent at the same time): the plan's share of one slot, so that every write call
+ * spreads its rows over its share of the slots and the whole plan goes out in one round of
+ * requests, each as small as the slots allow. A row's time dominates a request's (Microsoft's bulk
+ * sample writes 100 rows a second: 100 rows in 2 requests of 50 take 0.5 s, in 50 of 2, 20 ms), and
+ * a second round costs a request's latency again: 2,000 rows over 12 slots went out as 34 requests
+ * of 50 to 83 rows in three rounds, now 12 of 167 in one. A plan whose share is more than
+ * `maxChunk` rows (a request's limit) needs several rounds anyway: MIN_CHUNK, and chunkPlan
+ * balances the rounds.
  */
-export function minChunkFor(planRows: number | undefined, parallel: number): number {
-  if (planRows === undefined || planRows >= Math.max(1, parallel) * MIN_CHUNK) return MIN_CHUNK;
-  return Math.max(1, Math.ceil(planRows / Math.max(1, parallel)));
+export function minChunkFor(planRows: number | undefined, parallel: number, maxChunk = HARD_MAX_BATCH): number {
+  if (planRows === undefined) return MIN_CHUNK;
+  const share = Math.max(1, Math.ceil(planRows / Math.max(1, parallel)));
+  return share <= maxChunk ? share : MIN_CHUNK;
 }
 
 /**
@@ -268,7 +272,7 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
     for (const i of idx) if (!unconfirmed.has(i)) written(i);
   };
   // The probe carries no more than a request of this plan would: a small plan's probe is a row or two.
-  const minChunk = minChunkFor(planRows, w.t.pacing.limit);
+  const minChunk = minChunkFor(planRows, w.t.pacing.limit, w.t.settings.maxBatchSize);
   const probeRows = Math.min(BULK_PROBE_ROWS, minChunk);
   // A plan smaller than one round of MIN_CHUNK-row requests on a table the query vouched for goes
   // out at once: a probe would be one more round trip than the plan's own (a 1% change's writes

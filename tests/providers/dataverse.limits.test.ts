@@ -131,6 +131,26 @@ describe("bulk-message support, found the documented way (issue 9 item 6)", () =
     expect(bulk().reduce((n, r) => n + (r.rows ?? 0), 0)).toBe(30);
   });
 
+  it("a change larger than one round of 50-row requests, whose share of a slot fits a request, goes out in one round: one write per slot", async () => {
+    h = await startHarness({ dopHint: 12 }, {}, 1200);
+    const { id, outs } = await h.provider.create(h.inputs(productRows(1200)));
+    const rows = productRows(1200);
+    for (let i = 1; i <= 600; i++) rows[`sku=S${i}`] = "P-000001"; // 600 updates
+    for (let i = 901; i <= 1200; i++) delete rows[`sku=S${i}`]; // 300 deletes
+    for (let i = 1; i <= 300; i++) rows[`sku=NEW${i}`] = "P-000002"; // 300 creates
+    h.emu.resetStats();
+    await h.provider.update!(id, outs as Outs, h.inputs(rows));
+    expect(remoteState(h)).toEqual(rows);
+    // 1,200 rows over 12 slots: 100 a slot. After a 10-row probe per bulk message (the plan is
+    // more than one round of 50-row requests), 3 creates, 6 updates and 3 deletes of at most 100
+    // rows: 12 writes, one per slot (in 50-row requests it was 24, two rounds).
+    const writes = h.emu.requestLog.filter((r) => r.method === "POST" && (r.rows ?? 0) > 0);
+    const probes = writes.filter((r) => r.rows === 10);
+    expect(probes).toHaveLength(2);
+    expect(writes.length - probes.length).toBe(12);
+    expect(Math.max(...writes.map((r) => r.rows ?? 0))).toBeLessThanOrEqual(100);
+  });
+
   it("when the query says yes but the table refuses a change smaller than one round, each of its requests is refused once and goes through $batch", async () => {
     h = await startHarness({ dopHint: 12 }, {}, 200);
     h.emu.table("zq1_prodmap").def.bulk = false;
