@@ -160,6 +160,10 @@ export interface DataverseClient {
   getAll<T>(path: string): Promise<T[]>;
   forEachPagePartitioned<T>(path: string, primaryId: string, boundaries: string[], onPage: (rows: T[], total: number) => void): Promise<number>;
   supportsMessage(t: Pick<TableRef, "logicalName">, message: string): Promise<boolean | undefined>;
+  /** Bulk messages an earlier run confirmed for `t`: used without asking or probing first (writes.ts createBulkSupport `trust`). */
+  trustBulk(t: Pick<TableRef, "logicalName">, messages: string[]): void;
+  /** The bulk messages a call succeeded with (or trusted) for `t`, and not refused since. */
+  bulkConfirmed(t: Pick<TableRef, "logicalName">): string[];
   /** `planRows`: the rows of every write sent alongside (a small plan is spread over every slot, writes.ts minChunkFor). */
   createMany(t: TableRef, records: RecordSource, progress?: string, planRows?: number): Promise<WriteResult>;
   updateMany(t: TableRef, records: RecordSource, progress?: string, planRows?: number): Promise<WriteResult>;

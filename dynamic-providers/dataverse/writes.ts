@@ -21,7 +21,7 @@ import type { DataverseClient, RecordSource, Resp, TableRef, WriteResult } from 
 import { isDataverseError } from "./errors";
 import { HARD_MAX_BATCH, type Transport, errorOf } from "./transport";
 
-export type Writes = Pick<DataverseClient, "supportsMessage" | "createMany" | "updateMany" | "deleteMany" | "batch">;
+export type Writes = Pick<DataverseClient, "supportsMessage" | "trustBulk" | "bulkConfirmed" | "createMany" | "updateMany" | "deleteMany" | "batch">;
 
 /** SdkEntityDoesNotSupportMessage ("Web service error codes"). */
 const NOT_SUPPORTED_CODE = "0x80040800";
@@ -75,6 +75,8 @@ export function createWrites(t: Transport, getJson: <T>(path: string) => Promise
   const deps: WriteDeps = { t, support, chunker, batch };
   return {
     supportsMessage: support.supportsMessage,
+    trustBulk: support.trust,
+    bulkConfirmed: support.confirmedFor,
     createMany: (table, records, progress = "", planRows) => writeMany(deps, table, "create", records, progress, planRows),
     updateMany: (table, records, progress = "", planRows) => writeMany(deps, table, "update", records, progress, planRows),
     async deleteMany(table, ids, progress = "", written, planRows) {
@@ -135,9 +137,26 @@ function createBulkSupport(t: Transport, getJson: <T>(path: string) => Promise<T
       }
       return p;
     },
-    mark: (table: TableRef, message: string, supported: boolean) => void known.set(`${table.logicalName}:${message}`, Promise.resolve(supported)),
+    mark(table: TableRef, message: string, supported: boolean): void {
+      const key = `${table.logicalName}:${message}`;
+      known.set(key, Promise.resolve(supported));
+      if (!supported) confirmed.delete(key);
+    },
     confirm: (table: TableRef, message: string) => void confirmed.add(`${table.logicalName}:${message}`),
     isConfirmed: (table: TableRef, message: string) => confirmed.has(`${table.logicalName}:${message}`),
+    /**
+     * Messages an earlier run confirmed for `table` (the state keeps them, sync.ts `bulkMessages`):
+     * used at once, without the sdkmessagefilters query or a probe first. Should the table refuse
+     * one now, each request of that first round is refused once and re-sent through $batch.
+     */
+    trust(table: Pick<TableRef, "logicalName">, messages: string[]): void {
+      for (const m of messages) {
+        known.set(`${table.logicalName}:${m}`, Promise.resolve(true));
+        confirmed.add(`${table.logicalName}:${m}`);
+      }
+    },
+    /** The messages confirmed (or trusted) for `table` and not refused since. */
+    confirmedFor: (table: Pick<TableRef, "logicalName">): string[] => [...confirmed].filter((k) => k.startsWith(`${table.logicalName}:`)).map((k) => k.slice(table.logicalName.length + 1)),
   };
 }
 

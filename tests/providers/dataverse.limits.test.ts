@@ -139,16 +139,42 @@ describe("bulk-message support, found the documented way (issue 9 item 6)", () =
     for (let i = 901; i <= 1200; i++) delete rows[`sku=S${i}`]; // 300 deletes
     for (let i = 1; i <= 300; i++) rows[`sku=NEW${i}`] = "P-000002"; // 300 creates
     h.emu.resetStats();
-    await h.provider.update!(id, outs as Outs, h.inputs(rows));
+    const u = (await h.provider.update!(id, outs as Outs, h.inputs(rows))).outs as Outs;
     expect(remoteState(h)).toEqual(rows);
-    // 1,200 rows over 12 slots: 100 a slot. After a 10-row probe per bulk message (the plan is
-    // more than one round of 50-row requests), 3 creates, 6 updates and 3 deletes of at most 100
-    // rows: 12 writes, one per slot (in 50-row requests it was 24, two rounds).
-    const writes = h.emu.requestLog.filter((r) => r.method === "POST" && (r.rows ?? 0) > 0);
-    const probes = writes.filter((r) => r.rows === 10);
-    expect(probes).toHaveLength(2);
-    expect(writes.length - probes.length).toBe(12);
-    expect(Math.max(...writes.map((r) => r.rows ?? 0))).toBeLessThanOrEqual(100);
+    // 1,200 rows over 12 slots: 100 a slot. After a 10-row UpdateMultiple probe (the plan is more
+    // than one round of 50-row requests; CreateMultiple needs none, the create confirmed it),
+    // 3 creates, 6 updates and 3 deletes of at most 100 rows: 12 writes, one per slot (in 50-row
+    // requests it was 24, two rounds).
+    const writes = () => h!.emu.requestLog.filter((r) => r.method === "POST" && (r.rows ?? 0) > 0);
+    const probes = writes().filter((r) => r.rows === 10);
+    expect(probes.map((r) => r.path.split(".").pop())).toEqual(["UpdateMultiple"]);
+    expect(writes().length - probes.length).toBe(12);
+    expect(Math.max(...writes().map((r) => r.rows ?? 0))).toBeLessThanOrEqual(100);
+    // The next change: both messages confirmed and kept in the state, so no query and no probe.
+    expect(u.bulkMessages).toEqual(["CreateMultiple", "UpdateMultiple"]);
+    const again = { ...rows };
+    for (let i = 1; i <= 600; i++) again[`sku=S${i}`] = "P-000003";
+    h.emu.resetStats();
+    await h.provider.update!(id, u, h.inputs(again));
+    expect(remoteState(h)).toEqual(again);
+    expect(h.emu.requestLog.filter((r) => /sdkmessagefilters/.test(r.path))).toHaveLength(0);
+    expect(writes().map((r) => r.rows)).toEqual(Array(12).fill(50));
+  });
+
+  it("a bulk message the state says works but the table now refuses: each request of that round is refused once, re-sent through $batch, and no longer trusted", async () => {
+    h = await startHarness({ dopHint: 12 }, {}, 1200);
+    const { id, outs } = await h.provider.create(h.inputs(productRows(1200)));
+    expect((outs as Outs).bulkMessages).toEqual(["CreateMultiple"]);
+    h.emu.table("zq1_prodmap").def.bulk = false;
+    const rows = productRows(1200);
+    for (let i = 1; i <= 700; i++) rows[`sku=NEW${i}`] = "P-000002";
+    h.emu.resetStats();
+    const u = (await h.provider.update!(id, outs as Outs, h.inputs(rows))).outs as Outs;
+    expect(remoteState(h)).toEqual(rows);
+    // No probe: the first round (12 requests of at most 59 rows) is refused, then re-sent as $batch.
+    expect(h.emu.stats.bulkRejected).toBeGreaterThanOrEqual(1);
+    expect(h.emu.stats.bulkRejected).toBeLessThanOrEqual(12);
+    expect(u.bulkMessages).toBeUndefined();
   });
 
   it("when the query says yes but the table refuses a change smaller than one round, each of its requests is refused once and goes through $batch", async () => {
