@@ -10,7 +10,7 @@ import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { IdList, boundariesOfIdList, idListOf, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
 import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, rowsWithChangesHasher, identityRows, mapToRows, noChanges, rowCodec, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "./rows";
-import { MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
+import { MAX_FILTER_CHARS, MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
 export interface SyncInputs {
@@ -1247,9 +1247,9 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const d = diffRowMaps(applied, olds.mappingGroup, wantedRows, inputs.mappingGroup, hasGroup);
   const touched = d.added.length + d.changed.length + d.removed.length;
   const rowCount = base ? countWithChanges(base, packed!.changes) : Object.keys(inputs.rows).length;
-  // The reads readRowsFor will make (orFilters): an id term is about 73 URL-encoded characters, a
-  // key term about twice that, so a filter takes some 200 ids or 100 keys.
-  const reads = Math.ceil(touched / 200) + Math.ceil(d.added.length / 100);
+  // The reads readRowsFor will make (orFilters): an id term is about 75 URL-encoded characters, a
+  // key term about twice that (a filter takes some 400 ids or 200 keys).
+  const reads = Math.ceil((touched * 75) / MAX_FILTER_CHARS) + Math.ceil((d.added.length * 150) / MAX_FILTER_CHARS);
   if (reads > Math.max(1, Math.ceil(Math.max(rowCount, olds.rowCount ?? 0) / client.pageSize))) return undefined;
   let schema: MappingSchema = saved;
   if (!saved.maxLength) {

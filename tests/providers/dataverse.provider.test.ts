@@ -112,6 +112,20 @@ describe("IomMappingSet provider against the emulator", () => {
     expect((u.outs as Outs).lastSync).toMatchObject({ added: 1, changed: 1, removed: 0, unchanged: 299 });
   });
 
+  it("an update reads the rows it touches in as few filters as the URL limit allows", async () => {
+    await h.stop();
+    h = await startHarness({}, { pageSize: 2500 }, 5000); // 5,000 rows in 2 pages: a delta update may make 2 reads
+    const { id, outs } = await create(productRows(5000));
+    const rows = productRows(5000);
+    for (let i = 1; i <= 300; i++) rows[`sku=S${i * 10}`] = "P-000001";
+    h.emu.resetStats();
+    const u = await h.provider.update!(id, outs, h.inputs(rows));
+    expect(remoteState(h)).toEqual(rows);
+    expect((u.outs as Outs).lastSync).toMatchObject({ changed: 300, unchanged: 4700 });
+    // 300 ids (some 19,500 URL-encoded characters) fit one filter; in half the URL limit they took two.
+    expect(h.emu.requestLog.filter((r) => r.method === "GET" && /zq1_prodmaps$/.test(r.path))).toHaveLength(1);
+  });
+
   it("update: the diff lists added, changed and removed keys and the update writes only that delta", async () => {
     const { id, outs } = await create(productRows(5));
     const rows = productRows(5);
