@@ -182,6 +182,9 @@ describe("or-ed filters within the Web API's URL limit (32 KB)", () => {
     expect(filters.join(" or ")).toBe(ids.join(" or "));
     // Short terms: the term count binds.
     expect(orFilters(Array.from({ length: 1200 }, (_, i) => `n eq ${i}`)).map((f) => f.split(" or ").length)).toEqual([500, 500, 200]);
+    // Quotes count as sent (%27: the URL parser encodes them in a query; encodeURIComponent does not).
+    const keys = Array.from({ length: 500 }, (_, i) => `(f eq 'sku' and v eq 'NEW${199000 + i}')`);
+    for (const f of orFilters(keys)) expect(new URL(`https://x/?$filter=${encodeURIComponent(f)}`).search.length - "?$filter=".length).toBeLessThanOrEqual(MAX_FILTER_CHARS);
     // A term longer than the limit still goes, alone.
     expect(orFilters(["x".repeat(MAX_FILTER_CHARS + 1), "y"])).toEqual(["x".repeat(MAX_FILTER_CHARS + 1), "y"]);
     expect(orFilters([])).toEqual([]);
