@@ -71,8 +71,8 @@ export interface SyncOutputs extends Omit<SyncInputs, "rows" | "sourceFile" | "s
   /**
    * The bulk messages (CreateMultiple, UpdateMultiple) a write to the mapping table succeeded with
    * and that it has not refused since (absent: none yet). The next update uses them at once,
-   * without asking Dataverse (sdkmessagefilters) or sending a probe first: a 2,000-row change at a
-   * dop hint of 12 waited a round trip for its probes.
+   * without asking Dataverse (sdkmessagefilters) or sending a probe first (a plan of more than one
+   * round of requests waited a round trip for its probe).
    */
   bulkMessages?: string[];
   rowCount: number;

@@ -258,9 +258,12 @@ export function chunkPlan(rows: number, budget: number, parallel: number, minChu
  * balances the rounds.
  */
 export function minChunkFor(planRows: number | undefined, parallel: number, maxChunk = HARD_MAX_BATCH): number {
-  if (planRows === undefined) return MIN_CHUNK;
-  const share = Math.max(1, Math.ceil(planRows / Math.max(1, parallel)));
-  return share <= maxChunk ? share : MIN_CHUNK;
+  return planRows !== undefined && fitsOneRound(planRows, parallel, maxChunk) ? Math.max(1, Math.ceil(planRows / Math.max(1, parallel))) : MIN_CHUNK;
+}
+
+/** Whether a plan of `planRows` rows goes out in one round of requests (its share of a slot fits one). */
+function fitsOneRound(planRows: number, parallel: number, maxChunk: number): boolean {
+  return Math.ceil(planRows / Math.max(1, parallel)) <= maxChunk;
 }
 
 /**
@@ -293,11 +296,11 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   // The probe carries no more than a request of this plan would: a small plan's probe is a row or two.
   const minChunk = minChunkFor(planRows, w.t.pacing.limit, w.t.settings.maxBatchSize);
   const probeRows = Math.min(BULK_PROBE_ROWS, minChunk);
-  // A plan smaller than one round of MIN_CHUNK-row requests on a table the query vouched for goes
-  // out at once: a probe would be one more round trip than the plan's own (a 1% change's writes
-  // wait for it), and should the query be wrong, that one round of small requests is refused
-  // (0x80040800) and re-sent through $batch, at no more cost than the probe saves.
-  const small = vouched === true && planRows !== undefined && planRows < Math.max(1, w.t.pacing.limit) * MIN_CHUNK;
+  // A plan that goes out in one round, on a table the query vouched for, goes out at once: a probe
+  // would be one more round trip than the plan's own (a 1% change's writes wait for it), and
+  // should the query be wrong, that one round is refused (0x80040800, before any row is written)
+  // and re-sent through $batch, at no more cost than the probe saves.
+  const small = vouched === true && planRows !== undefined && fitsOneRound(planRows, w.t.pacing.limit, w.t.settings.maxBatchSize);
   if (!(state.bulk && !w.support.isConfirmed(table, action) && count > probeRows && !small)) {
     await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, 0, minChunk);
     return result;
