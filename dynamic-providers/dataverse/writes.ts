@@ -300,8 +300,8 @@ async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update
   // would be one more round trip than the plan's own (a 1% change's writes wait for it), and
   // should the query be wrong, that one round is refused (0x80040800, before any row is written)
   // and re-sent through $batch, at no more cost than the probe saves.
-  const small = vouched === true && planRows !== undefined && fitsOneRound(planRows, w.t.pacing.limit, w.t.settings.maxBatchSize);
-  if (!(state.bulk && !w.support.isConfirmed(table, action) && count > probeRows && !small)) {
+  const oneRound = vouched === true && planRows !== undefined && fitsOneRound(planRows, w.t.pacing.limit, w.t.settings.maxBatchSize);
+  if (!(state.bulk && !w.support.isConfirmed(table, action) && count > probeRows && !oneRound)) {
     await w.chunker.chunked(`${table.entitySet}:${mode}`, count, sendChunk, progress, 0, minChunk);
     return result;
   }
