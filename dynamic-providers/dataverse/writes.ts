@@ -270,9 +270,10 @@ function fitsOneRound(planRows: number, parallel: number, maxChunk: number): boo
  * Create or update rows (each with its primary id set by the caller, so a retried create cannot
  * duplicate; an update never creates: If-Match: * in $batch). `source` may build row i on demand,
  * so 50,000 request bodies never exist at once. Bulk until the table is known not to support the
- * message; a table the sdkmessagefilters query could not vouch for, or any table when the plan is
- * larger than one round of small requests, gets one small probe first, so a refusal costs one
- * call, not one per parallel request.
+ * message; a table the sdkmessagefilters query could not vouch for, or any table when the plan
+ * needs more than one round of requests, gets one small probe first, so a refusal costs one call,
+ * not one per parallel request (unless an earlier run confirmed the message: createBulkSupport
+ * `trust`).
  */
 async function writeMany(w: WriteDeps, table: TableRef, mode: "create" | "update", source: RecordSource, progress: string, planRows?: number): Promise<WriteResult> {
   const result: WriteResult = { failures: [], uncertain: [] };
