@@ -2,9 +2,12 @@
  * `IomMappingSet`: one Pulumi resource per mapping kind per stack, holding every mapping row of
  * that kind, and its dynamic provider.
  *
- * The program gives the rows as a map `key -> target` (see rows.ts); `check` stores them packed,
- * with every later change listed key by key in `rowChanges` and counted in `rowSummary`
- * (compactInputs), so a preview still shows which mappings change (the dynamic-provider host does
+ * The program sends the rows packed (sync.ts encodeApplied: gzip+base64 of the JSON of the map
+ * `key -> target` in key order, see rows.ts), because the dynamic-provider host decodes every
+ * input as a protobuf Struct: a map of 200,000 keys cost it over a second of CPU in every preview,
+ * one string next to nothing. `check` keeps those packed rows, with every later change listed key
+ * by key in `rowChanges` and counted in `rowSummary` (compactPackedInputs; rows as a map, from
+ * older programs and tests, compactInputs), so a preview still shows which mappings change (the dynamic-provider host does
  * not forward a provider's detailedDiff: the provider's `diff` decides *whether* and *how*
  * (update/replace), the engine's input diff shows *which*).
  *
@@ -291,7 +294,7 @@ function checkInputs(i: Partial<SyncInputs>, rows = true): pulumi.dynamic.CheckF
   }
   if (typeof i.providerName !== "string" || (isKnown(i.providerName) && !i.providerName.trim())) failures.push({ property: "providerName", reason: "required (the IOM provider the mappings belong to, e.g. BigCommerce)" });
   if (typeof i.mappingGroup !== "string" || !i.mappingGroup.trim()) failures.push({ property: "mappingGroup", reason: "required" });
-  if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "a map of mapping key to target" });
+  if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "the rows packed (IomMappingSet), or a map of mapping key to target" });
   else if (rows) failures.push(...checkRowMap(i.rows, i.mappingGroup ?? DEFAULT_MAPPING_GROUP, kindOf(i)));
   if (i.sourceFile !== undefined && typeof i.sourceFile !== "string") failures.push({ property: "sourceFile", reason: "the mapping file the rows come from, or absent" });
   if (i.sourceLines !== undefined && (typeof i.sourceLines !== "object" || i.sourceLines === null || Object.values(i.sourceLines).some((n) => typeof n !== "number"))) {
@@ -645,7 +648,8 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
     const props: Record<string, unknown> = {
       environmentUrl: args.environmentUrl,
       kind: args.kind,
-      rows: map,
+      // Packed: one string for the host to decode, not a Struct of every key (see the top of this file).
+      rows: sync.encodeApplied(map),
       targetKeyColumn,
       mappingGroup: group,
       providerName: args.providerName,
