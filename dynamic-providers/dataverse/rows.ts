@@ -475,6 +475,7 @@ export interface TextDiff extends RowChanges {
  * in order where `b` has the same text (the caller's previous, checked, rows).
  */
 export function diffSortedTexts(a: string, b: string): TextDiff | undefined {
+  const STRETCH = 512;
   const out: TextDiff = { added: {}, changed: {}, removed: {}, changedFrom: {}, count: 0 };
   const [endA, endB] = [a.length - 1, b.length - 1];
   if (a.charCodeAt(0) !== 0x7b || a.charCodeAt(endA) !== 0x7d || b.charCodeAt(0) !== 0x7b || b.charCodeAt(endB) !== 0x7d) return undefined; // { }
@@ -513,11 +514,29 @@ export function diffSortedTexts(a: string, b: string): TextDiff | undefined {
     // While both texts agree and hold no backslash (so every quote is a row's own): the rows that
     // end within the agreement are the same rows; `","` between two of them starts the next.
     if (pa < endA && pb < endB) {
-      if (slashA < pa) slashA = a.indexOf("\\", pa) >>> 0; // none: 2^32 - 1, past any text
-      if (slashB < pb) slashB = b.indexOf("\\", pb) >>> 0;
+      if (slashA < pa) {
+        slashA = a.indexOf("\\", pa);
+        if (slashA < 0) slashA = endA;
+      }
+      if (slashB < pb) {
+        slashB = b.indexOf("\\", pb);
+        if (slashB < 0) slashB = endB;
+      }
       const limit = Math.min(endA - pa, endB - pb, slashA - pa, slashB - pb);
       let rowStart = 0;
       let d = 0;
+      // Whole stretches first (native compares), their row boundaries found by indexOf.
+      while (d + STRETCH <= limit && a.substring(pa + d, pa + d + STRETCH) === b.substring(pb + d, pb + d + STRETCH)) {
+        const upTo = pa + d + STRETCH;
+        for (let q = a.indexOf('","', pa + d - 1); q >= 0 && q + 1 < upTo; q = a.indexOf('","', q + 2)) {
+          if (q + 1 < pa + d) continue; // counted with the stretch before
+          lastSameAt = pa + rowStart;
+          lastB = undefined;
+          out.count++;
+          rowStart = q + 2 - pa;
+        }
+        d += STRETCH;
+      }
       for (; d < limit; d++) {
         const c = a.charCodeAt(pa + d);
         if (c !== b.charCodeAt(pb + d)) break;
@@ -570,24 +589,33 @@ export function diffSortedTexts(a: string, b: string): TextDiff | undefined {
 export function eachKeyOfText(text: string, visit: (key: string) => void): void {
   const end = text.length - 1;
   const parse = JSON.parse;
-  let slash = text.indexOf("\\") >>> 0; // none: 2^32 - 1
-  // The closing quote of the string after `from`, past escaped characters.
-  const stringEnd = (from: number): number => {
-    let i = text.indexOf('"', from);
-    if (i > slash) {
-      for (i = from; i < end; i++) {
-        const c = text.charCodeAt(i);
-        if (c === 0x5c) i++;
-        else if (c === 0x22) break;
-      }
-      slash = text.indexOf("\\", i) >>> 0;
+  // The first backslash at or after the current row (none: past the end): rows before it have
+  // no escapes, so their quotes are all their own.
+  let slash = text.indexOf("\\");
+  if (slash < 0) slash = end;
+  let pos = 1;
+  while (pos < end) {
+    if (slash < pos) {
+      slash = text.indexOf("\\", pos);
+      if (slash < 0) slash = end;
     }
-    return i;
-  };
-  for (let pos = 1; pos < end; ) {
-    const keyEnd = stringEnd(pos + 1);
-    const key = text.slice(pos + 1, keyEnd);
-    visit(key.indexOf("\\") < 0 ? key : (parse(`"${key}"`) as string));
-    pos = stringEnd(keyEnd + 3) + 2;
+    let keyEnd = text.indexOf('"', pos + 1);
+    let to = keyEnd < 0 ? -1 : text.indexOf('"', keyEnd + 3);
+    if (to < 0) return;
+    if (slash < to) {
+      // An escape in this row: its strings' ends read past escaped characters.
+      const stringEnd = (from: number): number => {
+        for (let i = from; i < end; i++) {
+          const c = text.charCodeAt(i);
+          if (c === 0x5c) i++;
+          else if (c === 0x22) return i;
+        }
+        return end;
+      };
+      keyEnd = stringEnd(pos + 1);
+      to = stringEnd(keyEnd + 3);
+      visit(parse(text.slice(pos, keyEnd + 1)) as string);
+    } else visit(text.slice(pos + 1, keyEnd));
+    pos = to + 2;
   }
 }
