@@ -61,6 +61,15 @@ describe("check on rows the program sent packed", () => {
     });
     expect(second.inputs.rowSummary).toEqual({ rows: 3004, added: 2, changed: 3, removed: 4 });
 
+    // diff of those checked inputs against outputs that applied the packed rows: the keys the
+    // same rows as a map show, read from the packed text for those keys alone.
+    const outs = { ...productMappingInputs(URL, {}), applied: first.inputs.rows, appliedChanges: { added: {}, changed: {}, removed: {} } };
+    const d = await provider.diff!("id", outs as never, second.inputs as never);
+    const dMap = await provider.diff!("id", outs as never, asMap(next) as never);
+    expect(Object.keys(d.detailedDiff ?? {}).sort()).toEqual(Object.keys(dMap.detailedDiff ?? {}).sort());
+    expect(d.detailedDiff).toEqual(dMap.detailedDiff);
+    expect(Object.keys(d.detailedDiff ?? {})).toHaveLength(9);
+
     // On top of that change: one changed key back to its packed target, one removed key back, one more change.
     const third: RowMap = { ...next, "sku=S10": BASE["sku=S10"], "sku=S1": BASE["sku=S1"], "sku=S20": "P-000021" };
     const r3 = await same(second.inputs, third);
