@@ -510,7 +510,10 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       if (!rowsOk) return { inputs: news, failures };
       // The keys once: Object.keys of 200,000 keys is tens of milliseconds.
       const rowKeys = Object.keys(n.rows);
-      const compact = compactInputs(o, raw, n.rows, rowKeys, n.packed?.rows);
+      // Packed rows are stored as the program sent them only in the order later checks and diffs
+      // read them in (text from another writer is packed anew).
+      const own = n.packed && sync.packedInOrder(n.packed.rows) ? n.packed.rows : undefined;
+      const compact = compactInputs(o, raw, n.rows, rowKeys, own);
       // Rows as they were in previous inputs with packed rows (stored by check, or by read from
       // rows written from checked inputs) were checked then: check the rows added or changed
       // since, every row when what decides a key's meaning (kind, default group) changed.

@@ -598,7 +598,8 @@ export function sortedRowsOfTextKeys(text: string, wanted: string[]): SortedRows
   if (slash < 0) slash = end;
   let [pos, j] = [1, 0];
   let last: string | undefined;
-  while (pos < end && j < sought.length) {
+  // Every row, also past the last key sought: its order is checked up to the end.
+  while (pos < end) {
     if (slash < pos) {
       slash = text.indexOf("\\", pos);
       if (slash < 0) slash = end;
@@ -606,8 +607,9 @@ export function sortedRowsOfTextKeys(text: string, wanted: string[]): SortedRows
     let keyEnd = text.indexOf('"', pos + 1);
     let to = keyEnd < 0 ? -1 : text.indexOf('"', keyEnd + 3);
     if (to < 0) return undefined;
+    // The row's key (a slice, or decoded when escaped); its target only when the key is sought.
+    let escaped = false;
     let key: string;
-    let target: () => string;
     if (slash < to) {
       const stringEnd = (from: number): number => {
         for (let i = from; i < end; i++) {
@@ -620,19 +622,14 @@ export function sortedRowsOfTextKeys(text: string, wanted: string[]): SortedRows
       keyEnd = stringEnd(pos + 1);
       to = stringEnd(keyEnd + 3);
       key = parse(text.slice(pos, keyEnd + 1)) as string;
-      const [from, upTo] = [keyEnd + 2, to];
-      target = () => parse(text.slice(from, upTo + 1)) as string;
-    } else {
-      key = text.slice(pos + 1, keyEnd);
-      const [from, upTo] = [keyEnd + 3, to];
-      target = () => text.slice(from, upTo);
-    }
+      escaped = true;
+    } else key = text.slice(pos + 1, keyEnd);
     if (last !== undefined && !(last < key)) return undefined;
     last = key;
     while (j < sought.length && sought[j] < key) j++;
     if (j < sought.length && sought[j] === key) {
       keys.push(key);
-      targets.push(target());
+      targets.push(escaped ? (parse(text.slice(keyEnd + 2, to + 1)) as string) : text.slice(keyEnd + 3, to));
       j++;
     }
     pos = to + 2;

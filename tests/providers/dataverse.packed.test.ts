@@ -3,8 +3,9 @@
  * map of 200,000 keys for over a second): the inputs it stores are the ones the same rows as a
  * map give, found from the two packed texts without decoding the program's rows into an object.
  */
+import { gzipSync } from "zlib";
 import * as sync from "../../dynamic-providers/dataverse/sync";
-import { createIomMappingSetDynamicProvider } from "../../dynamic-providers/dataverse/provider";
+import { createIomMappingSetDynamicProvider, type MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
 import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 import { productMappingInputs, productRows } from "../../emulators/dataverse-harness";
 
@@ -64,8 +65,8 @@ describe("check on rows the program sent packed", () => {
     // diff of those checked inputs against outputs that applied the packed rows: the keys the
     // same rows as a map show, read from the packed text for those keys alone.
     const outs = { ...productMappingInputs(URL, {}), applied: first.inputs.rows, appliedChanges: { added: {}, changed: {}, removed: {} } };
-    const d = await provider.diff!("id", outs as never, second.inputs as never);
-    const dMap = await provider.diff!("id", outs as never, asMap(next) as never);
+    const d = (await provider.diff!("id", outs as never, second.inputs as never)) as MappingDiffResult;
+    const dMap = (await provider.diff!("id", outs as never, asMap(next) as never)) as MappingDiffResult;
     expect(Object.keys(d.detailedDiff ?? {}).sort()).toEqual(Object.keys(dMap.detailedDiff ?? {}).sort());
     expect(d.detailedDiff).toEqual(dMap.detailedDiff);
     expect(Object.keys(d.detailedDiff ?? {})).toHaveLength(9);
@@ -99,6 +100,16 @@ describe("check on rows the program sent packed", () => {
     expect((await same(smuggled, { ...BASE, "sku=": "P-000001" })).failures).toBeUndefined();
     const regrouped = await same(smuggled, { ...BASE, "sku=": "P-000001" }, { mappingGroup: "Retail" });
     expect((regrouped.failures ?? []).map((f) => f.reason)).toEqual(['"sku=": empty external field value (Dataverse stores an empty string as null)']);
+  });
+
+  it("packed text not in key order (another writer's) is decoded, and stored packed in order", async () => {
+    const rows = productRows(20);
+    const unordered = gzipSync(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(rows).reverse())))).toString("base64");
+    const first = await check({}, { ...packed({}), rows: unordered });
+    expect(first.inputs.rows === sync.encodeApplied(rows)).toBe(true);
+    const next = { ...rows, "sku=S1": "P-000009" };
+    const unorderedNext = gzipSync(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(next).reverse())))).toString("base64");
+    expect(stored(await check(first.inputs, { ...packed({}), rows: unorderedNext }))).toEqual(stored(await check(first.inputs, asMap(next))));
   });
 
   it("packed text that does not decode fails check on rows", async () => {
