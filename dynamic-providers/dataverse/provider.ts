@@ -545,12 +545,7 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       if (sameBase && n.packed && (n.mappingGroup === olds.mappingGroup || !tableHasGroup)) {
         // The same packed rows on both sides: only the keys either change set names can differ
         // (a 1% change of 200,000 rows compares 2,000 keys, not 200,000).
-        // Of the packed rows, only those keys: one pass over the text, no view of every key (a
-        // preview's diff; the update that follows views them all anyway).
-        const [before, after] = [changesOf(olds.appliedChanges), n.packed.changes];
-        const touched = [before, after].flatMap((c) => [...Object.keys(c.added), ...Object.keys(c.changed), ...Object.keys(c.removed)]);
-        const base = rows.sortedRowsOfTextKeys(sync.packedText(olds.applied), touched) ?? sync.packedView(olds.applied);
-        const sides = rows.changedSides(base, before, after);
+        const sides = rows.changedSides(sync.packedView(olds.applied), changesOf(olds.appliedChanges), n.packed.changes);
         d = plan.diffRowMaps(sides.a, olds.mappingGroup, sides.b, n.mappingGroup, tableHasGroup);
       } else {
         if (typeof n.rows !== "object" || n.rows === null) return { changes: true };

@@ -583,61 +583,6 @@ export function diffSortedTexts(a: string, b: string): TextDiff | undefined {
 }
 
 /**
- * The rows of packed JSON text (as eachKeyOfText reads it) whose keys are among `wanted`, as a
- * view: what changedSides needs of the packed rows for a change's keys, in one pass over the text
- * without an array of its 200,000 keys. Undefined when the text's keys are not in order (the
- * caller views the whole text instead).
- */
-export function sortedRowsOfTextKeys(text: string, wanted: string[]): SortedRows | undefined {
-  const sought = [...new Set(wanted)].sort();
-  const keys: string[] = [];
-  const targets: string[] = [];
-  const end = text.length - 1;
-  const parse = JSON.parse;
-  let slash = text.indexOf("\\");
-  if (slash < 0) slash = end;
-  let [pos, j] = [1, 0];
-  let last: string | undefined;
-  // Every row, also past the last key sought: its order is checked up to the end.
-  while (pos < end) {
-    if (slash < pos) {
-      slash = text.indexOf("\\", pos);
-      if (slash < 0) slash = end;
-    }
-    let keyEnd = text.indexOf('"', pos + 1);
-    let to = keyEnd < 0 ? -1 : text.indexOf('"', keyEnd + 3);
-    if (to < 0) return undefined;
-    // The row's key (a slice, or decoded when escaped); its target only when the key is sought.
-    let escaped = false;
-    let key: string;
-    if (slash < to) {
-      const stringEnd = (from: number): number => {
-        for (let i = from; i < end; i++) {
-          const c = text.charCodeAt(i);
-          if (c === 0x5c) i++;
-          else if (c === 0x22) return i;
-        }
-        return end;
-      };
-      keyEnd = stringEnd(pos + 1);
-      to = stringEnd(keyEnd + 3);
-      key = parse(text.slice(pos, keyEnd + 1)) as string;
-      escaped = true;
-    } else key = text.slice(pos + 1, keyEnd);
-    if (last !== undefined && !(last < key)) return undefined;
-    last = key;
-    while (j < sought.length && sought[j] < key) j++;
-    if (j < sought.length && sought[j] === key) {
-      keys.push(key);
-      targets.push(escaped ? (parse(text.slice(keyEnd + 2, to + 1)) as string) : text.slice(keyEnd + 3, to));
-      j++;
-    }
-    pos = to + 2;
-  }
-  return viewOf(keys, (i) => targets[i], (i, v) => targets[i] === v);
-}
-
-/**
  * Each key of packed rows' JSON text in order (`{"key":"target",...}`, as diffSortedTexts reads
  * it), as a string, with no array of them: check's clash test of new keys against every key.
  */

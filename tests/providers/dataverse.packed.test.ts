@@ -63,7 +63,7 @@ describe("check on rows the program sent packed", () => {
     expect(second.inputs.rowSummary).toEqual({ rows: 3004, added: 2, changed: 3, removed: 4 });
 
     // diff of those checked inputs against outputs that applied the packed rows: the keys the
-    // same rows as a map show, read from the packed text for those keys alone.
+    // same rows as a map show.
     const outs = { ...productMappingInputs(URL, {}), applied: first.inputs.rows, appliedChanges: { added: {}, changed: {}, removed: {} } };
     const d = (await provider.diff!("id", outs as never, second.inputs as never)) as MappingDiffResult;
     const dMap = (await provider.diff!("id", outs as never, asMap(next) as never)) as MappingDiffResult;
