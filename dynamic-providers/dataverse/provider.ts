@@ -388,8 +388,11 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
   return shown;
 }
 
-/** Every key of a row set, one by one (rows.ts eachKeyOfText: packed rows' keys without an array of them). */
-type KeysOf = (visit: (key: string) => void) => void;
+/**
+ * Every key of a row set, one by one, as the text `s` from `from` to `to` (rows.ts eachKeyOfText:
+ * packed rows' keys read in place, without an array or a string of each).
+ */
+type KeysOf = (visit: (s: string, from: number, to: number) => void) => void;
 
 /**
  * A key's identity as text (the same for two keys Dataverse takes for one row), cheap for the
@@ -423,11 +426,11 @@ function sameIgnoringCase(keys: string[] | KeysOf, defaultGroup: string, only: s
    * 200,000 keys are ruled out without building their lower-cased text; -1 for any other key
    * ("{", "[" or a character past ASCII, whose lower case may be ASCII: the Kelvin sign's is "k").
    */
-  const fingerprint = (k: string): number => {
-    let h = k.length;
-    const c0 = k.charCodeAt(0);
+  const fingerprint = (k: string, from = 0, to = k.length): number => {
+    let h = to - from;
+    const c0 = k.charCodeAt(from);
     if (c0 === 0x7b || c0 === 0x5b) return -1;
-    for (let j = 0; j < k.length; j++) {
+    for (let j = from; j < to; j++) {
       let c = k.charCodeAt(j);
       if (c > 0x7f) return -1;
       if (c >= 0x41 && c <= 0x5a) c += 0x20;
@@ -447,9 +450,10 @@ function sameIgnoringCase(keys: string[] | KeysOf, defaultGroup: string, only: s
     }
   }
   const onlySet = new Set(only);
-  const visit = (k: string) => {
-    const f = fingerprint(k);
+  const visit = (s: string, from: number, to: number) => {
+    const f = fingerprint(s, from, to);
     if (f >= 0 && !fingerprints.has(f)) return; // its identity is none of `only`'s
+    const k = from === 0 && to === s.length ? s : s.slice(from, to);
     let id: string;
     try {
       id = identityText(k);
@@ -461,7 +465,7 @@ function sameIgnoringCase(keys: string[] | KeysOf, defaultGroup: string, only: s
     if (other !== undefined && !onlySet.has(k)) reasons.push(`${JSON.stringify(other)}: same mapping as ${JSON.stringify(k)} to Dataverse, which compares text ignoring case`);
   };
   if (typeof keys === "function") keys(visit);
-  else for (const k of keys) visit(k);
+  else for (const k of keys) visit(k, 0, k.length);
   return reasons;
 }
 

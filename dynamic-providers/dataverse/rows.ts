@@ -584,9 +584,10 @@ export function diffSortedTexts(a: string, b: string): TextDiff | undefined {
 
 /**
  * Each key of packed rows' JSON text in order (`{"key":"target",...}`, as diffSortedTexts reads
- * it), as a string, with no array of them: check's clash test of new keys against every key.
+ * it), with no array of them: check's clash test of new keys against every key. A key is passed
+ * as where it is in the text (`s` is `text`), or as itself when it has escapes (`s` is the key).
  */
-export function eachKeyOfText(text: string, visit: (key: string) => void): void {
+export function eachKeyOfText(text: string, visit: (s: string, from: number, to: number) => void): void {
   const end = text.length - 1;
   const parse = JSON.parse;
   // The first backslash at or after the current row (none: past the end): rows before it have
@@ -614,8 +615,9 @@ export function eachKeyOfText(text: string, visit: (key: string) => void): void 
       };
       keyEnd = stringEnd(pos + 1);
       to = stringEnd(keyEnd + 3);
-      visit(parse(text.slice(pos, keyEnd + 1)) as string);
-    } else visit(text.slice(pos + 1, keyEnd));
+      const key = parse(text.slice(pos, keyEnd + 1)) as string;
+      visit(key, 0, key.length);
+    } else visit(text, pos + 1, keyEnd);
     pos = to + 2;
   }
 }

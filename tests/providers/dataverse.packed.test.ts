@@ -90,8 +90,10 @@ describe("check on rows the program sent packed", () => {
 
   it("a bad row or a new key equal ignoring case to another fails check naming the key; a new kind or group checks every row", async () => {
     const first = await same({}, BASE);
-    const bad = await same(first.inputs, { ...BASE, "sku=NEW": " ", "SKU=s7": "P-000001" });
+    const bad = await same(first.inputs, { ...BASE, "sku=NEW": " ", "SKU=s7": "P-000001", 'SKU=A"Q"': "P-000002", "SKU=CAFÉ": "P-000003" });
     expect((bad.failures ?? []).map((f) => f.reason).sort()).toEqual([
+      '"SKU=A\\"Q\\"": same mapping as "sku=a\\"q\\"" to Dataverse, which compares text ignoring case',
+      '"SKU=CAFÉ": same mapping as "sku=café" to Dataverse, which compares text ignoring case',
       '"SKU=s7": same mapping as "sku=S7" to Dataverse, which compares text ignoring case',
       '"sku=NEW": empty target (Dataverse stores an empty string as null)',
     ]);
