@@ -6,18 +6,23 @@ import { createIomMappingSetDynamicProvider, IomMappingSetInputs, IomMappingSetO
 import type { ClientOptions } from "../dynamic-providers/dataverse/client";
 import type { MappingKind } from "../dynamic-providers/dataverse/kinds";
 import type { RowMap } from "../dynamic-providers/dataverse/rows";
+import { encodeApplied } from "../dynamic-providers/dataverse/sync";
 
 export const TOKEN = "emulator-token";
 
 /** Fast retries for tests: no real-second sleeps anywhere. */
 export const FAST: Partial<ClientOptions> = { retryBaseMs: 2, retryMaxMs: 20, maxRetryAfterMs: 2000 };
 
-/** The provider's inputs for the product mappings of the emulator at `url`, as the program builds them. */
+/**
+ * The provider's inputs for the product mappings of the emulator at `url`, as the program builds
+ * them: the rows packed, as IomMappingSet sends them.
+ */
 export function productMappingInputs(url: string, rows: RowMap, extra: Partial<IomMappingSetInputs> = {}): IomMappingSetInputs {
   return {
     environmentUrl: url,
     kind: "products",
-    rows,
+    // Typed as the provider's decoded inputs (SyncInputs.rows); check and clean() take either shape.
+    rows: encodeApplied(rows) as unknown as RowMap,
     targetKeyColumn: "productnumber",
     mappingGroup: "Default Mapping Group",
     providerName: "BigCommerce",

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { parseStackConfig } from "../config";
+import { decodeApplied } from "../dynamic-providers/dataverse/sync";
 import { PLAN_UNKNOWN, REFERENCE_TYPES } from "../policy/rules";
 import { ROTATION_CLOCK_ENV } from "../rotation";
 import { runProgramUnderMocks, type HarnessMocks } from "./harness";
@@ -72,6 +73,13 @@ export function normalize(value: unknown): unknown {
   return value;
 }
 
+/** Mapping sets send their rows packed (dynamic-providers/dataverse/provider.ts): the plan shows them as the map they are, for review. */
+const PACKED_ROWS_TYPE = "pulumi-nodejs:dynamic/dataverse:IomMappingSet";
+
+function withReadableRows(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  return type === PACKED_ROWS_TYPE && typeof inputs.rows === "string" ? { ...inputs, rows: decodeApplied(inputs.rows) } : inputs;
+}
+
 /**
  * A dynamic resource carries its provider's serialized code (`__provider`): tens of kilobytes that
  * hold machine-specific paths. The plan shows that it is there, not the text.
@@ -115,7 +123,7 @@ export async function captureStackPlan(stack: string, changes: ConfigChanges = {
       type: r.type,
       name: r.name,
       ...(r.parent !== undefined ? { parent: r.parent } : {}),
-      inputs: normalize(unmaskKnownParts(r.type, withoutProviderText(r.inputs))) as Record<string, unknown>,
+      inputs: normalize(unmaskKnownParts(r.type, withReadableRows(r.type, withoutProviderText(r.inputs)))) as Record<string, unknown>,
       ...(r.ignoreChanges ? { ignoreChanges: r.ignoreChanges } : {}),
       ...(r.references ? { references: r.references } : {}),
       ...(r.retainOnDelete ? { retainOnDelete: true as const } : {}),

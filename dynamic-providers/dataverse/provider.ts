@@ -2,9 +2,12 @@
  * `IomMappingSet`: one Pulumi resource per mapping kind per stack, holding every mapping row of
  * that kind, and its dynamic provider.
  *
- * The program gives the rows as a map `key -> target` (see rows.ts); `check` stores them packed,
- * with every later change listed key by key in `rowChanges` and counted in `rowSummary`
- * (compactInputs), so a preview still shows which mappings change (the dynamic-provider host does
+ * The program sends the rows packed (sync.ts encodeApplied: gzip+base64 of the JSON of the map
+ * `key -> target` in key order, see rows.ts), because the dynamic-provider host decodes every
+ * input as a protobuf Struct: a map of 200,000 keys cost it over a second of CPU in every preview,
+ * one string next to nothing. `check` keeps those packed rows, with every later change listed key
+ * by key in `rowChanges` and counted in `rowSummary` (compactPackedInputs; rows as a map, from
+ * older programs and tests, compactInputs), so a preview still shows which mappings change (the dynamic-provider host does
  * not forward a provider's detailedDiff: the provider's `diff` decides *whether* and *how*
  * (update/replace), the engine's input diff shows *which*).
  *
@@ -160,7 +163,7 @@ function rowChanges(prev: rows.SortedRows, next: RowMap, nextKeys: string[]): Ro
  * `rowSummary` counts the change against the previous inputs. States with the rows as a map are
  * packed on their first preview; their diff finds no change, so the migration is a no-op update.
  */
-function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap, rowKeys: string[]): { inputs: Record<string, unknown>; newSincePacked?: string[] } {
+function compactInputs(olds: Record<string, unknown>, news: Record<string, unknown>, rowMap: RowMap, rowKeys: string[], ownPacked?: string): { inputs: Record<string, unknown>; newSincePacked?: string[] } {
   const count = rowKeys.length;
   let packed = typeof olds.rows === "string" ? olds.rows : undefined;
   // The old packed rows are viewed once (and the view kept for diff and update); rows of older
@@ -188,12 +191,77 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
     }
   }
   if (!base || changeCount(changes) > Math.max(1000, count * 0.02)) {
-    packed = sync.encodeApplied(rowMap);
+    // The program's own packed text (rowMap is what it decodes to), or the map packed.
+    packed = ownPacked ?? sync.encodeApplied(rowMap);
     changes = noChanges();
   }
   packed ??= sync.encodeApplied(oldMap!);
   const rowSummary: RowSummary = { rows: count, ...since };
   return { inputs: { ...news, rows: packed, rowChanges: changes, rowSummary }, newSincePacked };
+}
+
+/**
+ * compactInputs for rows the program sent packed (`IomMappingSet` packs them: the host decodes a
+ * map of 200,000 keys as a protobuf Struct for over a second), against previous inputs with
+ * packed rows: the same inputs, from a merge walk over the two JSON texts (rows.ts
+ * diffSortedTexts) instead of an object and a key array of the program's rows. Also the targets
+ * of the keys added or changed since the previous inputs (`now`), which check validates.
+ * Undefined when the previous inputs have no packed rows, or either text is not packed rows in
+ * key order: check then decodes the rows (compactInputs). Throws when the program's text does not
+ * unpack.
+ */
+function compactPackedInputs(olds: Record<string, unknown>, news: Record<string, unknown>, packed: string): { inputs: Record<string, unknown>; newSincePacked: string[]; now: RowMap } | undefined {
+  const base = olds.rows;
+  if (typeof base !== "string") return undefined;
+  const oldChanges = changesOf(olds.rowChanges);
+  const oldCount = (olds.rowSummary as Partial<RowSummary> | undefined)?.rows;
+  let found: rows.TextDiff | undefined;
+  if (packed === base && Number.isSafeInteger(oldCount)) {
+    // The packed rows of the previous inputs themselves: no row differs from them (their count is
+    // the previous inputs' less the changes those had on top).
+    const count = oldCount! - Object.keys(oldChanges.added).length + Object.keys(oldChanges.removed).length;
+    found = { ...noChanges(), changedFrom: {}, count };
+  } else found = rows.diffSortedTexts(sync.packedText(base), sync.packedText(packed));
+  if (!found) return undefined;
+  const { changedFrom, count } = found;
+  let changes: RowChanges = { added: found.added, changed: found.changed, removed: found.removed };
+  // Against the previous inputs (the packed rows with their changes), only the keys either change
+  // set names can differ. A key's target in the packed rows is in whichever set names it, but for
+  // a key the old changes gave another target and the program's rows give back its packed one.
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const inBase = (k: string): string | undefined => {
+    if (hasOwn.call(changes.removed, k)) return changes.removed[k];
+    if (hasOwn.call(changedFrom, k)) return changedFrom[k];
+    if (hasOwn.call(changes.added, k) || hasOwn.call(oldChanges.added, k)) return undefined;
+    if (hasOwn.call(oldChanges.removed, k)) return oldChanges.removed[k];
+    const view = sync.packedView(base);
+    const i = view.indexOf(k);
+    return i < 0 ? undefined : view.target(i);
+  };
+  const since = { added: 0, changed: 0, removed: 0 };
+  const newSincePacked: string[] = [];
+  const now: RowMap = {};
+  const touched = new Set<string>();
+  for (const c of [changes, oldChanges]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
+  for (const k of touched) {
+    const was = hasOwn.call(oldChanges.removed, k) ? undefined : hasOwn.call(oldChanges.added, k) ? oldChanges.added[k] : hasOwn.call(oldChanges.changed, k) ? oldChanges.changed[k] : inBase(k);
+    const isNow = hasOwn.call(changes.removed, k) ? undefined : hasOwn.call(changes.added, k) ? changes.added[k] : hasOwn.call(changes.changed, k) ? changes.changed[k] : inBase(k);
+    if (was === undefined && isNow !== undefined) since.added++;
+    else if (was !== undefined && isNow === undefined) since.removed++;
+    else if (was !== isNow) since.changed++;
+    if (isNow !== undefined && was !== isNow) {
+      newSincePacked.push(k);
+      now[k] = isNow;
+    }
+  }
+  let rowsText = base;
+  if (changeCount(changes) > Math.max(1000, count * 0.02)) {
+    // Packed anew: the program's own text is those rows packed.
+    rowsText = packed;
+    changes = noChanges();
+  }
+  const rowSummary: RowSummary = { rows: count, ...since };
+  return { inputs: { ...news, rows: rowsText, rowChanges: changes, rowSummary }, newSincePacked, now };
 }
 
 /**
@@ -226,7 +294,7 @@ function checkInputs(i: Partial<SyncInputs>, rows = true): pulumi.dynamic.CheckF
   }
   if (typeof i.providerName !== "string" || (isKnown(i.providerName) && !i.providerName.trim())) failures.push({ property: "providerName", reason: "required (the IOM provider the mappings belong to, e.g. BigCommerce)" });
   if (typeof i.mappingGroup !== "string" || !i.mappingGroup.trim()) failures.push({ property: "mappingGroup", reason: "required" });
-  if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "a map of mapping key to target" });
+  if (!i.rows || typeof i.rows !== "object" || Array.isArray(i.rows)) failures.push({ property: "rows", reason: "the rows packed (IomMappingSet), or a map of mapping key to target" });
   else if (rows) failures.push(...checkRowMap(i.rows, i.mappingGroup ?? DEFAULT_MAPPING_GROUP, kindOf(i)));
   if (i.sourceFile !== undefined && typeof i.sourceFile !== "string") failures.push({ property: "sourceFile", reason: "the mapping file the rows come from, or absent" });
   if (i.sourceLines !== undefined && (typeof i.sourceLines !== "object" || i.sourceLines === null || Object.values(i.sourceLines).some((n) => typeof n !== "number"))) {
@@ -242,6 +310,34 @@ function checkInputs(i: Partial<SyncInputs>, rows = true): pulumi.dynamic.CheckF
   return failures;
 }
 
+/**
+ * check of rows the program sent packed, against previous inputs with packed rows
+ * (compactPackedInputs): validates the rows added or changed since those inputs (each against
+ * every key of the program's rows for a clash ignoring case), every row when the kind or default
+ * group changed. Undefined when the texts need decoding (check's map path).
+ */
+function checkPacked(olds: Record<string, unknown>, news: Record<string, unknown>, packed: string): pulumi.dynamic.CheckResult<Record<string, unknown>> | undefined {
+  let compact: ReturnType<typeof compactPackedInputs>;
+  try {
+    compact = compactPackedInputs(olds, news, packed);
+  } catch (e) {
+    return { inputs: news, failures: [{ property: "rows", reason: `packed rows that do not decode: ${(e as Error).message}` }] };
+  }
+  if (!compact) return undefined;
+  // The other inputs' problems (the rows are checked below, from the text).
+  const n = clean({ ...news, rows: {} });
+  const failures = checkInputs(n, false);
+  const group = n.mappingGroup ?? DEFAULT_MAPPING_GROUP;
+  if (olds.kind === n.kind && (olds.mappingGroup ?? DEFAULT_MAPPING_GROUP) === group) {
+    const text = sync.packedText(packed);
+    failures.push(...checkRowMap(compact.now, group, kindOf(n), compact.newSincePacked, (visit) => rows.eachKeyOfText(text, visit)));
+  } else {
+    const all = sync.packedRows(packed);
+    failures.push(...checkRowMap(all.rows, group, kindOf(n), undefined, all.keys));
+  }
+  return failures.length ? { inputs: news, failures } : { inputs: compact.inputs };
+}
+
 const kindOf = (i: Partial<SyncInputs>): MappingKind | undefined => (typeof i.kind === "string" && isMappingKind(i.kind) ? i.kind : undefined);
 
 /**
@@ -250,7 +346,7 @@ const kindOf = (i: Partial<SyncInputs>): MappingKind | undefined => (typeof i.ki
  * Dataverse, which compares text case-insensitively. Inputs may come from any program, not only from
  * our CSV loader, so this runs in `check`. Reports at most 10 keys, then a count.
  */
-function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[], keys: string[] = Object.keys(rowMap)): pulumi.dynamic.CheckFailure[] {
+function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind: MappingKind | undefined, only?: string[], keys: string[] | KeysOf = Object.keys(rowMap)): pulumi.dynamic.CheckFailure[] {
   const reasons: string[] = [];
   const seen = new Map<string, string>();
   // Per row only closures made here (rows.ts rowCodec) and no array but the problems: at 50,000 rows
@@ -259,7 +355,7 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
   const textProblemOf = textChecker();
   const unscopedKind = kind !== undefined && !KINDS[kind].accountScoped;
   const partNames = ["external field name", "external field value", "mapping group"];
-  for (const k of only ?? keys) {
+  for (const k of only ?? (typeof keys === "function" ? [] : keys)) {
     const v = rowMap[k];
     const problems: string[] = [];
     if (k === "") problems.push("empty key");
@@ -293,6 +389,12 @@ function checkRowMap(rowMap: Record<string, unknown>, defaultGroup: string, kind
 }
 
 /**
+ * Every key of a row set, one by one, as the text `s` from `from` to `to` (rows.ts eachKeyOfText:
+ * packed rows' keys read in place, without an array or a string of each).
+ */
+type KeysOf = (visit: (s: string, from: number, to: number) => void) => void;
+
+/**
  * A key's identity as text (the same for two keys Dataverse takes for one row), cheap for the
  * common key without account or group: the key lower-cased (a field holds no "=", so
  * `field=value` lower-cased stands for the pair; "=" ends a final-sigma context either way). A
@@ -315,7 +417,7 @@ function identityTextOf(defaultGroup: string): (k: string) => string {
  * (it compares text ignoring case): for a check that validates only the rows that changed, whose
  * other keys were checked with the inputs they come from.
  */
-function sameIgnoringCase(keys: string[], defaultGroup: string, only: string[]): string[] {
+function sameIgnoringCase(keys: string[] | KeysOf, defaultGroup: string, only: string[]): string[] {
   const mine = new Map<string, string>();
   const reasons: string[] = [];
   const identityText = identityTextOf(defaultGroup);
@@ -324,11 +426,11 @@ function sameIgnoringCase(keys: string[], defaultGroup: string, only: string[]):
    * 200,000 keys are ruled out without building their lower-cased text; -1 for any other key
    * ("{", "[" or a character past ASCII, whose lower case may be ASCII: the Kelvin sign's is "k").
    */
-  const fingerprint = (k: string): number => {
-    let h = k.length;
-    const c0 = k.charCodeAt(0);
+  const fingerprint = (k: string, from = 0, to = k.length): number => {
+    let h = to - from;
+    const c0 = k.charCodeAt(from);
     if (c0 === 0x7b || c0 === 0x5b) return -1;
-    for (let j = 0; j < k.length; j++) {
+    for (let j = from; j < to; j++) {
       let c = k.charCodeAt(j);
       if (c > 0x7f) return -1;
       if (c >= 0x41 && c <= 0x5a) c += 0x20;
@@ -348,19 +450,22 @@ function sameIgnoringCase(keys: string[], defaultGroup: string, only: string[]):
     }
   }
   const onlySet = new Set(only);
-  for (const k of keys) {
-    const f = fingerprint(k);
-    if (f >= 0 && !fingerprints.has(f)) continue; // its identity is none of `only`'s
+  const visit = (s: string, from: number, to: number) => {
+    const f = fingerprint(s, from, to);
+    if (f >= 0 && !fingerprints.has(f)) return; // its identity is none of `only`'s
+    const k = from === 0 && to === s.length ? s : s.slice(from, to);
     let id: string;
     try {
       id = identityText(k);
     } catch {
-      continue;
+      return;
     }
     const other = mine.get(id);
     // A key of `only` itself (or one like it, which checkRowMap reports) is no other key.
     if (other !== undefined && !onlySet.has(k)) reasons.push(`${JSON.stringify(other)}: same mapping as ${JSON.stringify(k)} to Dataverse, which compares text ignoring case`);
-  }
+  };
+  if (typeof keys === "function") keys(visit);
+  else for (const k of keys) visit(k, 0, k.length);
   return reasons;
 }
 
@@ -391,6 +496,12 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
   const deps = (): sync.Deps => ({ client: { ...numbersFromEnv("DATAVERSE_SYNC_", ENV_CLIENT_OPTIONS), ...options.client }, log: pulumiLog() });
   return {
     async check(olds: IomMappingSetInputs, news: IomMappingSetInputs): Promise<pulumi.dynamic.CheckResult<IomMappingSetInputs>> {
+      const o = (olds ?? {}) as unknown as Record<string, unknown>;
+      const raw = news as unknown as Record<string, unknown>;
+      if (typeof raw.rows === "string") {
+        const checked = checkPacked(o, raw, raw.rows);
+        if (checked) return checked as unknown as pulumi.dynamic.CheckResult<IomMappingSetInputs>;
+      }
       let n: SyncInputs;
       try {
         n = clean(news as unknown as Record<string, unknown>);
@@ -401,10 +512,12 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       const failures = checkInputs(n, false);
       const rowsOk = !!n.rows && typeof n.rows === "object" && !Array.isArray(n.rows);
       if (!rowsOk) return { inputs: news, failures };
-      const o = (olds ?? {}) as unknown as Record<string, unknown>;
       // The keys once: Object.keys of 200,000 keys is tens of milliseconds.
       const rowKeys = Object.keys(n.rows);
-      const compact = compactInputs(o, news as unknown as Record<string, unknown>, n.rows, rowKeys);
+      // Packed rows are stored as the program sent them only in the order later checks and diffs
+      // read them in (text from another writer is packed anew).
+      const own = n.packed && sync.packedInOrder(n.packed.rows) ? n.packed.rows : undefined;
+      const compact = compactInputs(o, raw, n.rows, rowKeys, own);
       // Rows as they were in previous inputs with packed rows (stored by check, or by read from
       // rows written from checked inputs) were checked then: check the rows added or changed
       // since, every row when what decides a key's meaning (kind, default group) changed.
@@ -542,7 +655,8 @@ export class IomMappingSet extends pulumi.dynamic.Resource {
     const props: Record<string, unknown> = {
       environmentUrl: args.environmentUrl,
       kind: args.kind,
-      rows: map,
+      // Packed: one string for the host to decode, not a Struct of every key (see the top of this file).
+      rows: sync.encodeApplied(map),
       targetKeyColumn,
       mappingGroup: group,
       providerName: args.providerName,

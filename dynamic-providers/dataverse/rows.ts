@@ -489,3 +489,168 @@ export function sortedRowsOfText(text: string): SortedRows | undefined {
       };
   return viewOf(keys, target, targetIs, hashText);
 }
+
+/** What diffSortedTexts finds: the rows of `b` against those of `a`, key by key. */
+export interface TextDiff extends RowChanges {
+  /** The target in `a` of each key of `changed`. */
+  changedFrom: RowMap;
+  /** Rows of `b`. */
+  count: number;
+}
+
+/**
+ * The changes from the rows of packed JSON text `a` to those of `b` (both `{"key":"target",...}`
+ * with the keys sorted, as sync.ts encodeApplied writes them), without building an object or a key
+ * array of either: a merge walk that compares the two texts character by character while they
+ * agree (the rows of a small change are mostly the same text at shifted offsets), and reads a row's
+ * key and target only where they differ. Undefined when either text is not that shape (other
+ * JSON, keys out of order or repeated): the caller decodes it as JSON instead. `a` is trusted to be
+ * in order where `b` has the same text (the caller's previous, checked, rows).
+ */
+export function diffSortedTexts(a: string, b: string): TextDiff | undefined {
+  const STRETCH = 512;
+  const out: TextDiff = { added: {}, changed: {}, removed: {}, changedFrom: {}, count: 0 };
+  const [endA, endB] = [a.length - 1, b.length - 1];
+  if (a.charCodeAt(0) !== 0x7b || a.charCodeAt(endA) !== 0x7d || b.charCodeAt(0) !== 0x7b || b.charCodeAt(endB) !== 0x7d) return undefined; // { }
+  const parse = JSON.parse;
+  // One row read at `pos` (its key's opening quote): its key and target, and where the next row
+  // starts (`end` after the last); undefined when the text is not a packed row there.
+  const rowAt = (t: string, pos: number, end: number): { key: string; target: string; next: number } | undefined => {
+    const stringEnd = (from: number): number => {
+      for (let i = from; i < end; i++) {
+        const c = t.charCodeAt(i);
+        if (c === 0x5c) i++; // backslash: skip the escaped character
+        else if (c === 0x22) return i;
+      }
+      return -1;
+    };
+    if (t.charCodeAt(pos) !== 0x22) return undefined;
+    const keyEnd = stringEnd(pos + 1);
+    if (keyEnd < 0 || t.charCodeAt(keyEnd + 1) !== 0x3a || t.charCodeAt(keyEnd + 2) !== 0x22) return undefined; // :"
+    const to = stringEnd(keyEnd + 3);
+    if (to < 0) return undefined;
+    const next = t.charCodeAt(to + 1);
+    if (!(next === 0x2c || (next === 0x7d && to + 1 === end))) return undefined; // , or the final }
+    const text = (from: number, upTo: number) => {
+      const s = t.slice(from + 1, upTo);
+      return s.indexOf("\\") < 0 ? s : (parse(t.slice(from, upTo + 1)) as string);
+    };
+    return { key: text(pos, keyEnd), target: text(keyEnd + 2, to), next: next === 0x2c ? to + 2 : end };
+  };
+  let [pa, pb] = [endA > 1 ? 1 : endA, endB > 1 ? 1 : endB];
+  let [slashA, slashB] = [-1, -1];
+  // The last key on b's side read as text, or, when the rows before were the same text, the position
+  // in `a` of that row (read only if needed: to check that a key added after it comes after it).
+  let lastB: string | undefined;
+  let lastSameAt = -1;
+  while (pa < endA || pb < endB) {
+    // While both texts agree and hold no backslash (so every quote is a row's own): the rows that
+    // end within the agreement are the same rows; `","` between two of them starts the next.
+    if (pa < endA && pb < endB) {
+      if (slashA < pa) {
+        slashA = a.indexOf("\\", pa);
+        if (slashA < 0) slashA = endA;
+      }
+      if (slashB < pb) {
+        slashB = b.indexOf("\\", pb);
+        if (slashB < 0) slashB = endB;
+      }
+      const limit = Math.min(endA - pa, endB - pb, slashA - pa, slashB - pb);
+      let rowStart = 0;
+      let d = 0;
+      // Whole stretches first (native compares), their row boundaries found by indexOf.
+      while (d + STRETCH <= limit && a.substring(pa + d, pa + d + STRETCH) === b.substring(pb + d, pb + d + STRETCH)) {
+        const upTo = pa + d + STRETCH;
+        for (let q = a.indexOf('","', pa + d - 1); q >= 0 && q + 1 < upTo; q = a.indexOf('","', q + 2)) {
+          if (q + 1 < pa + d) continue; // counted with the stretch before
+          lastSameAt = pa + rowStart;
+          lastB = undefined;
+          out.count++;
+          rowStart = q + 2 - pa;
+        }
+        d += STRETCH;
+      }
+      for (; d < limit; d++) {
+        const c = a.charCodeAt(pa + d);
+        if (c !== b.charCodeAt(pb + d)) break;
+        if (c === 0x2c && a.charCodeAt(pa + d - 1) === 0x22 && a.charCodeAt(pa + d + 1) === 0x22) {
+          lastSameAt = pa + rowStart;
+          lastB = undefined;
+          out.count++;
+          rowStart = d + 1;
+        }
+      }
+      // Both texts end here, alike: their last rows are the same row.
+      if (d === limit && pa + d === endA && pb + d === endB && d > rowStart) {
+        out.count++;
+        break;
+      }
+      pa += rowStart;
+      pb += rowStart;
+    }
+    // A row of each where they differ (or a backslash comes): compared by key.
+    const ra = pa < endA ? rowAt(a, pa, endA) : undefined;
+    const rb = pb < endB ? rowAt(b, pb, endB) : undefined;
+    if ((pa < endA && !ra) || (pb < endB && !rb)) return undefined;
+    if (ra && (!rb || ra.key < rb.key)) {
+      out.removed[ra.key] = ra.target;
+      pa = ra.next;
+      continue;
+    }
+    const kb = rb!.key;
+    if (lastB === undefined && lastSameAt >= 0) lastB = rowAt(a, lastSameAt, endA)?.key;
+    if (lastB !== undefined && !(lastB < kb)) return undefined; // out of order, or a duplicate
+    lastB = kb;
+    lastSameAt = -1;
+    out.count++;
+    pb = rb!.next;
+    if (ra && ra.key === kb) {
+      pa = ra.next;
+      if (ra.target !== rb!.target) {
+        out.changed[kb] = rb!.target;
+        out.changedFrom[kb] = ra.target;
+      }
+    } else out.added[kb] = rb!.target;
+  }
+  return out;
+}
+
+/**
+ * Each key of packed rows' JSON text in order (`{"key":"target",...}`, as diffSortedTexts reads
+ * it), with no array of them: check's clash test of new keys against every key. A key is passed
+ * as where it is in the text (`s` is `text`), or as itself when it has escapes (`s` is the key).
+ */
+export function eachKeyOfText(text: string, visit: (s: string, from: number, to: number) => void): void {
+  const end = text.length - 1;
+  const parse = JSON.parse;
+  // The first backslash at or after the current row (none: past the end): rows before it have
+  // no escapes, so their quotes are all their own.
+  let slash = text.indexOf("\\");
+  if (slash < 0) slash = end;
+  let pos = 1;
+  while (pos < end) {
+    if (slash < pos) {
+      slash = text.indexOf("\\", pos);
+      if (slash < 0) slash = end;
+    }
+    let keyEnd = text.indexOf('"', pos + 1);
+    let to = keyEnd < 0 ? -1 : text.indexOf('"', keyEnd + 3);
+    if (to < 0) return;
+    if (slash < to) {
+      // An escape in this row: its strings' ends read past escaped characters.
+      const stringEnd = (from: number): number => {
+        for (let i = from; i < end; i++) {
+          const c = text.charCodeAt(i);
+          if (c === 0x5c) i++;
+          else if (c === 0x22) return i;
+        }
+        return end;
+      };
+      keyEnd = stringEnd(pos + 1);
+      to = stringEnd(keyEnd + 3);
+      const key = parse(text.slice(pos, keyEnd + 1)) as string;
+      visit(key, 0, key.length);
+    } else visit(text, pos + 1, keyEnd);
+    pos = to + 2;
+  }
+}

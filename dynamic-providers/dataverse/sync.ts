@@ -160,7 +160,7 @@ export function packedRows(s: string | undefined): { rows: RowMap; keys: string[
 }
 
 /** The last packed texts viewed in this process (see `decoded`): check, diff and update of one change share one. */
-const viewed: { entries: { text: string; view: SortedRows }[] } = { entries: [] };
+const viewed: { entries: { text: string; view: SortedRows; inOrder: boolean }[] } = { entries: [] };
 
 /**
  * Packed rows as a sorted view (rows.ts sortedRowsOfText), shared with every other caller of the
@@ -171,11 +171,30 @@ export function packedView(s: string | undefined): SortedRows {
   if (!s) return sortedRowsOfMap({});
   const hit = viewed.entries.find((e) => e.text === s);
   if (hit) return hit.view;
-  const text = gunzipSync(Buffer.from(s, "base64")).toString("utf8");
+  const text = packedText(s);
   // Packed text not in key order (no such writer here, but the state is data): decoded as JSON.
-  const view = sortedRowsOfText(text) ?? sortedRowsOfMap(JSON.parse(text) as RowMap);
-  viewed.entries = [{ text: s, view }, ...viewed.entries.slice(0, DECODED_KEPT - 1)];
+  const inOrder = sortedRowsOfText(text);
+  const view = inOrder ?? sortedRowsOfMap(JSON.parse(text) as RowMap);
+  viewed.entries = [{ text: s, view, inOrder: inOrder !== undefined }, ...viewed.entries.slice(0, DECODED_KEPT - 1)];
   return view;
+}
+
+/** Whether packed rows' JSON text has its keys in order, each once, as encodeApplied writes it (viewed through packedView). */
+export function packedInOrder(s: string): boolean {
+  packedView(s);
+  return viewed.entries.find((e) => e.text === s)?.inOrder ?? false;
+}
+
+/** The last packed texts unpacked in this process (see `decoded`): check reads both sides' JSON, diff and update view one of them. */
+const unpacked: { entries: { packed: string; text: string }[] } = { entries: [] };
+
+/** The JSON text of packed rows (gunzip of base64), shared with every other caller of the same packed text in this process. */
+export function packedText(s: string): string {
+  const hit = unpacked.entries.find((e) => e.packed === s);
+  if (hit) return hit.text;
+  const text = gunzipSync(Buffer.from(s, "base64")).toString("utf8");
+  unpacked.entries = [{ packed: s, text }, ...unpacked.entries.slice(0, DECODED_KEPT - 1)];
+  return text;
 }
 
 /** The rows of packed text + changes (read-only when there are no changes: see packedRows). */

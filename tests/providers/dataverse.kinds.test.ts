@@ -124,8 +124,9 @@ describe("the provider's own check refuses what Dataverse would mangle (item 7)"
   });
   afterEach(() => h.stop());
 
+  // Rows as a map (any program may send one, with any values), so that the reasons come in its order.
   const reasons = async (rows: Record<string, unknown>, kind: "products" | "accounts" = "products") =>
-    ((await h.provider.check!(h.inputs({}), h.inputs(rows as RowMap, kind === "accounts" ? { kind, targetKeyColumn: "name" } : {}))).failures ?? []).map((f) => `${f.property}: ${f.reason}`);
+    ((await h.provider.check!(h.inputs({}), { ...h.inputs({}, kind === "accounts" ? { kind, targetKeyColumn: "name" } : {}), rows: rows as RowMap })).failures ?? []).map((f) => `${f.property}: ${f.reason}`);
 
   it("empty keys and empty or blank parts, each named", async () => {
     expect(await reasons({ "": "P-1", "sku=": "P-1", "sku=B": "", " =C": "P-1", "[ ] sku=D": "P-1", "sku=E": "  " })).toEqual([

@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { rowsOfInputs } from "../../dynamic-providers/dataverse/provider";
 import { runSteps, writeProviderFile } from "../../emulators/dataverse-child";
@@ -155,7 +156,8 @@ describe("IomMappingSet under Pulumi mocks", () => {
     await new Promise<void>((resolve) => set.urn.apply(() => resolve()));
     const r = registered.find((x) => x.type === "pulumi-nodejs:dynamic/dataverse:IomMappingSet")!;
     expect(r).toBeDefined();
-    expect(r.rows).toEqual({ "sku=ABS": "Accu Scale" });
+    // The rows packed (one string for the host to decode), which unpack to the map.
+    expect(decodeApplied(r.rows as string)).toEqual({ "sku=ABS": "Accu Scale" });
     expect(r).toMatchObject({ kind: "products", targetKeyColumn: "name", mappingGroup: "Default Mapping Group", adoptExisting: false, schemaOverride: "" });
     expect(typeof r.__provider).toBe("string");
     expect(String(r.__provider)).toMatch(/exports\.handler/);

@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError, parseStackConfig } from "../../config";
+import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { serializePlan } from "../../plan/cli";
 import { capturePlan, isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
 import { DEV_ADOPTING, ROOT, rawStackConfig, type ConfigChanges } from "../support/stack";
@@ -75,7 +76,7 @@ describe("two stores", () => {
   });
 
   test("plan each store's mapping sets from its own folder, scoped to its own provider instance", () => {
-    const sets = run.ofType(MAPPING_SET).map((s) => [s.name, s.inputs.providerName, Object.keys(s.inputs.rows as Obj).sort()]);
+    const sets = run.ofType(MAPPING_SET).map((s) => [s.name, s.inputs.providerName, Object.keys(decodeApplied(s.inputs.rows as string)).sort()]);
     expect(sets.sort()).toEqual([
       // The stack's own files, as before: dataverseProviderName's.
       ["iom-mappings-accounts", "BigCommerce", ["ProviderName=BigCommerce"]],

@@ -5,6 +5,7 @@
  */
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { BUILT_IN_ROLES } from "../../components/roles";
+import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { PROVIDER_NOT_SERIALIZED } from "../../plan/harness";
 import { SECRET_SIG, SECRET_SIG_KEY, isSecretValue, plainOccurrences, reveal, runProgram, type ProgramRun } from "../support/program";
 import { DEV_ADOPTING } from "../support/stack";
@@ -197,7 +198,7 @@ describe("IOM mapping sets", () => {
       adoptExisting: false,
     });
     // the guide's sample: sku ABS -> Accu Scale, keyed so a preview shows each mapping
-    expect(Object.entries(products.rows as Record<string, unknown>)).toEqual([["sku=ABS", "Accu Scale"]]);
+    expect(Object.entries(decodeApplied(products.rows as string))).toEqual([["sku=ABS", "Accu Scale"]]);
     expect(Object.keys(run.outputs.mappings as object).sort()).toEqual(["accounts", "pricelists", "products", "units"]);
   });
 
