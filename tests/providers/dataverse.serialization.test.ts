@@ -34,7 +34,9 @@ describe("serialized provider in a plain Node process", () => {
   it("is self-contained, small and holds no secret", () => {
     const text = fs.readFileSync(serialized.file, "utf8");
     expect(serialized.containsSecrets).toBe(false);
-    expect(serialized.bytes).toBeLessThan(300_000);
+    // The provider's own code is ~0.30 MB (issue 21's text walks and hashing included); a captured
+    // module or data set would add far more.
+    expect(serialized.bytes).toBeLessThan(350_000);
     expect(text).toMatch(/exports\.handler/);
     expect(text).not.toMatch(/emulator-token|DATAVERSE_ACCESS_TOKEN=/);
     // No captured Pulumi config, no absolute path to this checkout's TypeScript sources.
