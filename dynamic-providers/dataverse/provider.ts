@@ -549,7 +549,7 @@ export function createIomMappingSetDynamicProvider(options: IomMappingSetDynamic
       if (sameBase && n.packed && (n.mappingGroup === olds.mappingGroup || !tableHasGroup)) {
         // The same packed rows on both sides: only the keys either change set names can differ
         // (a 1% change of 200,000 rows compares 2,000 keys, not 200,000).
-        const sides = rows.changedSides(sync.packedView(olds.applied), changesOf(olds.appliedChanges), n.packed.changes);
+        const sides = rows.changedSides(sync.packedTargets(olds.applied), changesOf(olds.appliedChanges), n.packed.changes);
         d = plan.diffRowMaps(sides.a, olds.mappingGroup, sides.b, n.mappingGroup, tableHasGroup);
       } else {
         if (typeof n.rows !== "object" || n.rows === null) return { changes: true };

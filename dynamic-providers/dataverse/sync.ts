@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, 
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { IdList, boundariesOfIdList, idListOf, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
-import { MappingRow, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "./rows";
+import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, targetsInText, viewTargets, viewToRows } from "./rows";
 import { MAX_FILTER_CHARS, MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
@@ -177,6 +177,18 @@ export function packedView(s: string | undefined): SortedRows {
   const view = inOrder ?? sortedRowsOfMap(JSON.parse(text) as RowMap);
   viewed.entries = [{ text: s, view, inOrder: inOrder !== undefined }, ...viewed.entries.slice(0, DECODED_KEPT - 1)];
   return view;
+}
+
+/**
+ * Targets of keys in packed rows (rows.ts changedSides): from their view when this process has it,
+ * else from their text without a view (rows.ts targetsInText: a preview's diff of a 1% change of
+ * 200,000 rows builds none), else (text out of order) from a view built then.
+ */
+export function packedTargets(s: string): PackedTargets {
+  return (keys) => {
+    const hit = viewed.entries.find((e) => e.text === s);
+    return (hit ? undefined : targetsInText(packedText(s), keys)) ?? viewTargets(packedView(s))(keys);
+  };
 }
 
 /** Whether packed rows' JSON text has its keys in order, each once, as encodeApplied writes it (viewed through packedView). */
@@ -1236,6 +1248,17 @@ function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof ap
 }
 
 /**
+ * How many rows the applied packed rows hold with `wanted` changes on top instead of `applied`,
+ * from the applied count the state keeps: a key a change set adds is not in the packed rows, one
+ * it removes is (rows.ts changedSides). Counted on a view of the rows when the state has no count.
+ */
+function countAfter(olds: SyncOutputs, applied: RowChanges, wanted: RowChanges): number {
+  const n = (m: RowMap) => Object.keys(m).length;
+  if (!Number.isSafeInteger(olds.rowCount)) return countWithChanges(packedView(olds.applied), wanted);
+  return olds.rowCount - n(applied.added) + n(applied.removed) + n(wanted.added) - n(wanted.removed);
+}
+
+/**
  * Update touching only the rows that changed since the last run: the keys added, changed and
  * removed between the applied rows and the inputs (plan.ts diffRowMaps), read by their owned ids
  * (and added keys by key, for rows of someone else's), planned and written. A 1% change of
@@ -1258,14 +1281,13 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   // names: compare those (and decode nothing more than the shared packed rows).
   const packed = inputs.packed;
   const sameBase = packed !== undefined && packed.rows === olds.applied;
-  const base = sameBase ? packedView(olds.applied) : undefined;
   const appliedChanges = changesOf(olds.appliedChanges);
-  const sides = base ? changedSides(base, appliedChanges, packed!.changes) : undefined;
+  const sides = sameBase ? changedSides(packedTargets(olds.applied), appliedChanges, packed!.changes) : undefined;
   const applied = sides ? sides.a : appliedRowsOf(olds);
   const wantedRows = sides ? sides.b : inputs.rows;
   const d = diffRowMaps(applied, olds.mappingGroup, wantedRows, inputs.mappingGroup, hasGroup);
   const touched = d.added.length + d.changed.length + d.removed.length;
-  const rowCount = base ? countWithChanges(base, packed!.changes) : Object.keys(inputs.rows).length;
+  const rowCount = sameBase ? countAfter(olds, appliedChanges, packed!.changes) : Object.keys(inputs.rows).length;
   // The reads readRowsFor will make (orFilters): an id term is about 75 URL-encoded characters, a
   // key term about twice that (a filter takes some 400 ids or 200 keys).
   const reads = Math.ceil((touched * 75) / MAX_FILTER_CHARS) + Math.ceil((d.added.length * 150) / MAX_FILTER_CHARS);

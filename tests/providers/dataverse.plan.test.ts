@@ -1,5 +1,5 @@
 import { computePlan, diffRowMaps, RemoteRow } from "../../dynamic-providers/dataverse/plan";
-import { MappingRow, RowChanges, RowMap, applyChanges, hashRows, hashRowsWithChanges, mapToRows, ownedId, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, viewToRows } from "../../dynamic-providers/dataverse/rows";
+import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, hashRows, hashRowsWithChanges, mapToRows, ownedId, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, targetsInText, viewTargets, viewToRows } from "../../dynamic-providers/dataverse/rows";
 import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
 import { MAX_FILTER_CHARS, orFilters } from "../../dynamic-providers/dataverse/schema";
 import { gunzipSync, gzipSync } from "zlib";
@@ -139,6 +139,40 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
     const view = packedView(unsorted);
     expect(view.keys).toEqual(["a", "b"]);
     expect(view.target(view.indexOf("b"))).toBe("1");
+  });
+
+  it("finds the targets of keys in the packed text without a view, the key's own row and not a prefix or a target that looks like it", () => {
+    // A key that is a prefix of another, a target that reads like a key's row start, escapes.
+    const tricky: RowMap = { ...rows, "sku=S1": "P-1", "sku=S10": "P-10", "sku=S2": '"sku=S1":"x', 'sku=S1":"': "P-q" };
+    const text = textOf(tricky);
+    const keys = Object.keys(tricky);
+    const found = targetsInText(text, keys)!;
+    expect(Object.fromEntries(keys.map((k) => [k, found.get(k)]))).toEqual(tricky);
+    expect(targetsInText(text, ["sku=S10", "sku=S1"])!.get("sku=S1")).toBe("P-1");
+    // A key not there, or text out of key order: undefined (the caller views the rows instead).
+    expect(targetsInText(text, ["sku=absent"])).toBeUndefined();
+    expect(targetsInText('{"b":"1","a":"2"}', ["a", "b"])).toBeUndefined();
+  });
+
+  it("compares two change sets on the same packed rows from the text as from a view, reading the packed rows only for keys one set changed", () => {
+    const base: RowMap = { ...rows };
+    for (let i = 10; i < 40; i++) base[`sku=S${i}`] = `P-${i}`;
+    const text = textOf(base);
+    const view = sortedRowsOfText(text)!;
+    // What check writes against the packed rows: added keys are not there, removed ones carry their target.
+    const applied: RowChanges = { added: { "sku=NEW1": "N1", "sku=NEW2": "N2" }, changed: { "sku=S10": "x", "sku=S11": "y", 'sku=say "hi"': "z" }, removed: { "sku=S12": "P-12", "sku=back\\slash": "P\\3" } };
+    const wanted: RowChanges = { added: { "sku=NEW1": "N1b", "sku=NEW3": "N3" }, changed: { "sku=S10": "x", "sku=S13": "w", "sku=S12": "back" }, removed: { "sku=S11": "P-11", "sku=Z": "" } };
+    const asked: string[][] = [];
+    const fromText = changedSides((keys) => (asked.push(keys), targetsInText(text, keys)!), applied, wanted);
+    expect(fromText).toEqual(changedSides(viewTargets(view), applied, wanted));
+    // The whole sets, compared on the touched keys: what applying each change set gives.
+    const touched = Object.keys({ ...fromText.a, ...fromText.b });
+    const [full, next] = [applyChanges(base, applied), applyChanges(base, wanted)];
+    for (const k of touched) {
+      expect(fromText.a[k]).toBe(full[k]);
+      expect(fromText.b[k]).toBe(next[k]);
+    }
+    expect(asked).toEqual([['sku=say "hi"', "sku=S13"]]); // S10, S11 and S12 both sets name
   });
 
   it("the content hash of packed rows with changes is that of the rows they stand for", () => {
