@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, 
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { IdList, boundariesOfIdList, idListOf, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
-import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, targetsInText, viewTargets, viewToRows } from "./rows";
+import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "./rows";
 import { MAX_FILTER_CHARS, MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
@@ -177,6 +177,24 @@ export function packedView(s: string | undefined): SortedRows {
   const view = inOrder ?? sortedRowsOfMap(JSON.parse(text) as RowMap);
   viewed.entries = [{ text: s, view, inOrder: inOrder !== undefined }, ...viewed.entries.slice(0, DECODED_KEPT - 1)];
   return view;
+}
+
+/**
+ * packedView in steps of at most `rows` rows (rows.ts sortedRowsOfTextInSteps): undefined while
+ * rows are left, then the view, kept as packedView keeps it. A view this process has is there at
+ * once; text not in key order is decoded as packedView does, in the last step.
+ */
+export function packedViewInSteps(s: string): (rows: number) => SortedRows | undefined {
+  const hit = viewed.entries.find((e) => e.text === s);
+  if (hit) return () => hit.view;
+  const steps = sortedRowsOfTextInSteps(packedText(s));
+  return (rows) => {
+    const done = steps.step(rows);
+    if (!done) return undefined;
+    if (!done.view) return packedView(s);
+    viewed.entries = [{ text: s, view: done.view, inOrder: true }, ...viewed.entries.filter((e) => e.text !== s).slice(0, DECODED_KEPT - 1)];
+    return done.view;
+  };
 }
 
 /**
@@ -1226,16 +1244,23 @@ function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof ap
   const p = inputs.packed;
   if (!p) return () => appliedOutputs(inputs);
   let hasher: ReturnType<typeof rowsWithChangesHasher> | undefined;
+  let view: ((rows: number) => SortedRows | undefined) | undefined;
   let done = false;
   let turn: NodeJS.Immediate | undefined;
   const piece = () => {
     turn = undefined;
     try {
-      hasher ??= rowsWithChangesHasher(packedView(p.rows), p.changes);
-      done = hasher.step();
+      if (!hasher) {
+        // The view of the rows first, a piece at a time too (at 200,000 rows ~0.1 s in one block,
+        // which held back the requests still leaving).
+        view ??= packedViewInSteps(p.rows);
+        const rows = view(20_000);
+        if (rows) hasher = rowsWithChangesHasher(rows, p.changes);
+      } else done = hasher.step();
       if (!done) turn = setImmediate(piece);
     } catch {
       hasher = undefined; // worked out again, and its error thrown, when asked for (below)
+      view = undefined;
     }
   };
   turn = setImmediate(piece);

@@ -1,5 +1,5 @@
 import { computePlan, diffRowMaps, RemoteRow } from "../../dynamic-providers/dataverse/plan";
-import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, hashRows, hashRowsWithChanges, mapToRows, ownedId, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, targetsInText, viewTargets, viewToRows } from "../../dynamic-providers/dataverse/rows";
+import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, hashRows, hashRowsWithChanges, mapToRows, ownedId, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "../../dynamic-providers/dataverse/rows";
 import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
 import { MAX_FILTER_CHARS, orFilters } from "../../dynamic-providers/dataverse/schema";
 import { gunzipSync, gzipSync } from "zlib";
@@ -139,6 +139,28 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
     const view = packedView(unsorted);
     expect(view.keys).toEqual(["a", "b"]);
     expect(view.target(view.indexOf("b"))).toBe("1");
+  });
+
+  it("builds the same view a few rows at a time (an update views rows between its requests), and none of text out of order", () => {
+    const plain: RowMap = {};
+    for (let i = 10; i < 60; i++) plain[`sku=S${i}`] = `P-${i}`;
+    for (const m of [rows, plain]) {
+      const whole = sortedRowsOfText(textOf(m))!;
+      for (const per of [1, 3, 1000]) {
+        const steps = sortedRowsOfTextInSteps(textOf(m));
+        let n = 1;
+        let done = steps.step(per);
+        for (; !done; n++) done = steps.step(per);
+        const view = done.view!;
+        expect(view.keys).toEqual(whole.keys);
+        expect(view.keys.map((_, i) => view.target(i))).toEqual(whole.keys.map((_, i) => whole.target(i)));
+        expect(view.hashText?.(0, view.keys.length)).toBe(whole.hashText?.(0, whole.keys.length));
+        expect(n).toBe(Math.max(1, Math.ceil(whole.keys.length / per)));
+      }
+    }
+    const outOfOrder = sortedRowsOfTextInSteps('{"b":"1","a":"2"}');
+    expect(outOfOrder.step(1)).toBeUndefined();
+    expect(outOfOrder.step(1)).toEqual({ view: undefined });
   });
 
   it("finds the targets of keys in the packed text without a view, the key's own row and not a prefix or a target that looks like it", () => {
