@@ -1251,10 +1251,10 @@ function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof ap
     turn = undefined;
     try {
       if (!hasher) {
-        // The view of the rows first, a piece at a time too (at 200,000 rows ~0.1 s in one block,
+        // The view of the rows first, 5,000 rows (~2 ms) a turn too (at 200,000 rows ~0.1 s in one block,
         // which held back the requests still leaving).
         view ??= packedViewInSteps(p.rows);
-        const rows = view(20_000);
+        const rows = view(5_000);
         if (rows) hasher = rowsWithChangesHasher(rows, p.changes);
       } else done = hasher.step();
       if (!done) turn = setImmediate(piece);
