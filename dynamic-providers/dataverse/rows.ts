@@ -261,6 +261,19 @@ export function targetAfterOf(base: SortedRows, changes: RowChanges): (key: stri
 }
 
 /**
+ * Where a JSON string whose text starts at `from` (after its opening quote) ends in `text`: its
+ * closing quote, or -1 when none comes before `end` (a backslash escapes the character after it).
+ */
+export function jsonStringEnd(text: string, from: number, end: number): number {
+  for (let i = from; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) i++;
+    else if (c === 0x22) return i;
+  }
+  return -1;
+}
+
+/**
  * Where changedSides reads the shared packed rows: the targets of the keys it asks for, every one
  * of them a key a change set names as changed (so in the packed rows), asked for all at once.
  */
@@ -296,11 +309,8 @@ export function targetsInText(text: string, keys: string[]): Map<string, string>
     while (at > 0 && text.charCodeAt(at - 1) !== 0x2c && text.charCodeAt(at - 1) !== 0x7b) at = text.indexOf(pattern, at + 1);
     if (at <= 0) return undefined;
     const start = at + pattern.length;
-    let end = start;
-    for (let c = text.charCodeAt(end); c !== 0x22; c = text.charCodeAt(end)) {
-      if (Number.isNaN(c)) return undefined; // the text ended inside the target
-      end += c === 0x5c ? 2 : 1; // a backslash escapes the next character
-    }
+    const end = jsonStringEnd(text, start, text.length);
+    if (end < 0) return undefined; // the text ended inside the target
     const raw = text.slice(start, end);
     out.set(k, raw.indexOf("\\") < 0 ? raw : (JSON.parse(`"${raw}"`) as string));
     from = end;
@@ -501,15 +511,7 @@ export function sortedRowsOfTextInSteps(text: string): { step: (rows: number) =>
   const bounds: number[] = [];
   const escaped = new Map<number, string>();
   const parse = JSON.parse;
-  // Where a JSON string starting at `from` (after its quote) ends: its closing quote.
-  const stringEnd = (from: number): number => {
-    for (let i = from; i < end; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) return i;
-    }
-    return -1;
-  };
+  const stringEnd = (from: number): number => jsonStringEnd(text, from, end);
   let backslash = text.indexOf("\\");
   const noEscapes = backslash < 0;
   let pos = 1;
@@ -597,14 +599,7 @@ export function diffSortedTexts(a: string, b: string): TextDiff | undefined {
   // One row read at `pos` (its key's opening quote): its key and target, and where the next row
   // starts (`end` after the last); undefined when the text is not a packed row there.
   const rowAt = (t: string, pos: number, end: number): { key: string; target: string; next: number } | undefined => {
-    const stringEnd = (from: number): number => {
-      for (let i = from; i < end; i++) {
-        const c = t.charCodeAt(i);
-        if (c === 0x5c) i++; // backslash: skip the escaped character
-        else if (c === 0x22) return i;
-      }
-      return -1;
-    };
+    const stringEnd = (from: number): number => jsonStringEnd(t, from, end);
     if (t.charCodeAt(pos) !== 0x22) return undefined;
     const keyEnd = stringEnd(pos + 1);
     if (keyEnd < 0 || t.charCodeAt(keyEnd + 1) !== 0x3a || t.charCodeAt(keyEnd + 2) !== 0x22) return undefined; // :"

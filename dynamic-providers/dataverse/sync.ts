@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, 
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { IdList, boundariesOfIdList, idListOf, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
-import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "./rows";
+import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "./rows";
 import { MAX_FILTER_CHARS, MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
@@ -163,37 +163,31 @@ export function packedRows(s: string | undefined): { rows: RowMap; keys: string[
 const viewed: { entries: { text: string; view: SortedRows; inOrder: boolean }[] } = { entries: [] };
 
 /**
- * Packed rows as a sorted view (rows.ts sortedRowsOfText), shared with every other caller of the
+ * Packed rows as a sorted view (rows.ts sortedRowsOfTextInSteps), shared with every other caller of the
  * same text in this process: what check, diff and update of a change read packed rows through,
  * so that a 1% change of 200,000 rows builds no 200,000-key object.
  */
 export function packedView(s: string | undefined): SortedRows {
-  if (!s) return sortedRowsOfMap({});
-  const hit = viewed.entries.find((e) => e.text === s);
-  if (hit) return hit.view;
-  const text = packedText(s);
-  // Packed text not in key order (no such writer here, but the state is data): decoded as JSON.
-  const inOrder = sortedRowsOfText(text);
-  const view = inOrder ?? sortedRowsOfMap(JSON.parse(text) as RowMap);
-  viewed.entries = [{ text: s, view, inOrder: inOrder !== undefined }, ...viewed.entries.slice(0, DECODED_KEPT - 1)];
-  return view;
+  return s ? packedViewInSteps(s)(Infinity)! : sortedRowsOfMap({});
 }
 
 /**
  * packedView in steps of at most `rows` rows (rows.ts sortedRowsOfTextInSteps): undefined while
- * rows are left, then the view, kept as packedView keeps it. A view this process has is there at
- * once; text not in key order is decoded as packedView does, in the last step.
+ * rows are left, then the view, kept for the other callers of the same text. A view this process
+ * has is there at once. Packed text not in key order (no such writer here, but the state is data)
+ * is decoded as JSON in the last step.
  */
 export function packedViewInSteps(s: string): (rows: number) => SortedRows | undefined {
   const hit = viewed.entries.find((e) => e.text === s);
   if (hit) return () => hit.view;
-  const steps = sortedRowsOfTextInSteps(packedText(s));
+  const text = packedText(s);
+  const steps = sortedRowsOfTextInSteps(text);
   return (rows) => {
     const done = steps.step(rows);
     if (!done) return undefined;
-    if (!done.view) return packedView(s);
-    viewed.entries = [{ text: s, view: done.view, inOrder: true }, ...viewed.entries.filter((e) => e.text !== s).slice(0, DECODED_KEPT - 1)];
-    return done.view;
+    const view = done.view ?? sortedRowsOfMap(JSON.parse(text) as RowMap);
+    viewed.entries = [{ text: s, view, inOrder: done.view !== undefined }, ...viewed.entries.filter((e) => e.text !== s).slice(0, DECODED_KEPT - 1)];
+    return view;
   };
 }
 

@@ -12,7 +12,7 @@ import type { RowMap } from "../../dynamic-providers/dataverse/rows";
 // The view of packed rows, counted (a pass-through): which calls build one of every row.
 jest.mock("../../dynamic-providers/dataverse/rows", () => {
   const actual = jest.requireActual<typeof import("../../dynamic-providers/dataverse/rows")>("../../dynamic-providers/dataverse/rows");
-  return { ...actual, sortedRowsOfText: jest.fn(actual.sortedRowsOfText) };
+  return { ...actual, sortedRowsOfTextInSteps: jest.fn(actual.sortedRowsOfTextInSteps) };
 });
 import { productMappingInputs, productRows } from "../../emulators/dataverse-harness";
 
@@ -82,7 +82,7 @@ describe("check on rows the program sent packed", () => {
     // every row (at 200,000 rows ~0.1 s of a preview), whatever changes were applied before.
     // (Two other texts checked first: this process's views of the applied text are gone.)
     for (const other of [productRows(20), productRows(30)]) await check({}, packed(other));
-    const view = rowsModule.sortedRowsOfText as jest.Mock;
+    const view = rowsModule.sortedRowsOfTextInSteps as jest.Mock;
     view.mockClear();
     const applied = { ...outs, appliedChanges: second.inputs.rowChanges };
     const again = (await check(second.inputs, packed({ ...next, "sku=S30": "P-000031", "sku=ñu": "P-000012" }))).inputs;
