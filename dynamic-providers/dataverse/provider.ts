@@ -175,20 +175,13 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   // Keys added or given another target since the previous inputs, when those had packed rows.
   const newSincePacked: string[] | undefined = packed !== undefined ? [] : undefined;
   // Against the previous inputs, only the keys either change set names can differ.
-  const since = { added: 0, changed: 0, removed: 0 };
+  let since = { added: 0, changed: 0, removed: 0 };
   if (!base) since.added = count;
   else {
-    const touched = new Set<string>();
-    for (const c of [changes, oldChanges ?? noChanges()]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
-    const before = rows.targetAfterOf(base, oldChanges ?? noChanges());
-    for (const k of touched) {
-      const was = before(k);
-      const now = Object.prototype.hasOwnProperty.call(rowMap, k) ? rowMap[k] : undefined;
-      if (was === undefined && now !== undefined) since.added++;
-      else if (was !== undefined && now === undefined) since.removed++;
-      else if (was !== now) since.changed++;
-      if (now !== undefined && was !== now) newSincePacked?.push(k);
-    }
+    const hasOwn = Object.prototype.hasOwnProperty;
+    const found = changedSince([changes, oldChanges ?? noChanges()], rows.targetAfterOf(base, oldChanges ?? noChanges()), (k) => (hasOwn.call(rowMap, k) ? rowMap[k] : undefined));
+    since = found.since;
+    newSincePacked?.push(...Object.keys(found.now));
   }
   if (!base || changeCount(changes) > Math.max(1000, count * 0.02)) {
     // The program's own packed text (rowMap is what it decodes to), or the map packed.
@@ -198,6 +191,27 @@ function compactInputs(olds: Record<string, unknown>, news: Record<string, unkno
   packed ??= sync.encodeApplied(oldMap!);
   const rowSummary: RowSummary = { rows: count, ...since };
   return { inputs: { ...news, rows: packed, rowChanges: changes, rowSummary }, newSincePacked };
+}
+
+/**
+ * The change from the previous inputs' rows (`was`) to the new ones (`isNow`), counted, and the
+ * keys added or given another target with their new target (`now`), over the keys either change
+ * set names: every other key has the same target in both (both are the same packed rows with
+ * their own changes on top).
+ */
+function changedSince(sets: RowChanges[], was: (k: string) => string | undefined, isNow: (k: string) => string | undefined): { since: Omit<RowSummary, "rows">; now: RowMap } {
+  const since = { added: 0, changed: 0, removed: 0 };
+  const now: RowMap = {};
+  const touched = new Set<string>();
+  for (const c of sets) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
+  for (const k of touched) {
+    const [before, after] = [was(k), isNow(k)];
+    if (before === undefined && after !== undefined) since.added++;
+    else if (before !== undefined && after === undefined) since.removed++;
+    else if (before !== after) since.changed++;
+    if (after !== undefined && before !== after) now[k] = after;
+  }
+  return { since, now };
 }
 
 /**
@@ -238,22 +252,9 @@ function compactPackedInputs(olds: Record<string, unknown>, news: Record<string,
     const i = view.indexOf(k);
     return i < 0 ? undefined : view.target(i);
   };
-  const since = { added: 0, changed: 0, removed: 0 };
-  const newSincePacked: string[] = [];
-  const now: RowMap = {};
-  const touched = new Set<string>();
-  for (const c of [changes, oldChanges]) for (const part of [c.added, c.changed, c.removed]) for (const k of Object.keys(part)) touched.add(k);
-  for (const k of touched) {
-    const was = hasOwn.call(oldChanges.removed, k) ? undefined : hasOwn.call(oldChanges.added, k) ? oldChanges.added[k] : hasOwn.call(oldChanges.changed, k) ? oldChanges.changed[k] : inBase(k);
-    const isNow = hasOwn.call(changes.removed, k) ? undefined : hasOwn.call(changes.added, k) ? changes.added[k] : hasOwn.call(changes.changed, k) ? changes.changed[k] : inBase(k);
-    if (was === undefined && isNow !== undefined) since.added++;
-    else if (was !== undefined && isNow === undefined) since.removed++;
-    else if (was !== isNow) since.changed++;
-    if (isNow !== undefined && was !== isNow) {
-      newSincePacked.push(k);
-      now[k] = isNow;
-    }
-  }
+  const after = (c: RowChanges) => (k: string) => (hasOwn.call(c.removed, k) ? undefined : hasOwn.call(c.added, k) ? c.added[k] : hasOwn.call(c.changed, k) ? c.changed[k] : inBase(k));
+  const { since, now } = changedSince([changes, oldChanges], after(oldChanges), after(changes));
+  const newSincePacked = Object.keys(now);
   let rowsText = base;
   if (changeCount(changes) > Math.max(1000, count * 0.02)) {
     // Packed anew: the program's own text is those rows packed.
