@@ -243,14 +243,17 @@ function compactPackedInputs(olds: Record<string, unknown>, news: Record<string,
   // set names can differ. A key's target in the packed rows is in whichever set names it, but for
   // a key the old changes gave another target and the program's rows give back its packed one.
   const hasOwn = Object.prototype.hasOwnProperty;
+  // The rest: keys the old changes gave another target and the program's rows give back their
+  // packed one, read from the packed text (no view of every row).
+  const named = (k: string) => hasOwn.call(changes.removed, k) || hasOwn.call(changedFrom, k) || hasOwn.call(changes.added, k);
+  const reverted = Object.keys(oldChanges.changed).filter((k) => !named(k));
+  const revertedTargets = reverted.length ? sync.packedTargets(base)(reverted) : new Map<string, string>();
   const inBase = (k: string): string | undefined => {
     if (hasOwn.call(changes.removed, k)) return changes.removed[k];
     if (hasOwn.call(changedFrom, k)) return changedFrom[k];
     if (hasOwn.call(changes.added, k) || hasOwn.call(oldChanges.added, k)) return undefined;
     if (hasOwn.call(oldChanges.removed, k)) return oldChanges.removed[k];
-    const view = sync.packedView(base);
-    const i = view.indexOf(k);
-    return i < 0 ? undefined : view.target(i);
+    return revertedTargets.get(k);
   };
   const after = (c: RowChanges) => (k: string) => (hasOwn.call(c.removed, k) ? undefined : hasOwn.call(c.added, k) ? c.added[k] : hasOwn.call(c.changed, k) ? c.changed[k] : inBase(k));
   const { since, now } = changedSince([changes, oldChanges], after(oldChanges), after(changes));

@@ -79,15 +79,17 @@ describe("check on rows the program sent packed", () => {
     expect(Object.keys(d.detailedDiff ?? {})).toHaveLength(9);
 
     // A diff on the applied packed rows reads the targets it needs from their text: no view of
-    // every row (at 200,000 rows ~0.1 s of a preview), whatever changes were applied before.
+    // every row (at 200,000 rows ~0.1 s of a preview), whatever changes were applied before;
     // (Two other texts checked first: this process's views of the applied text are gone.)
     for (const other of [productRows(20), productRows(30)]) await check({}, packed(other));
     const view = rowsModule.sortedRowsOfTextInSteps as jest.Mock;
     view.mockClear();
     const applied = { ...outs, appliedChanges: second.inputs.rowChanges };
-    const again = (await check(second.inputs, packed({ ...next, "sku=S30": "P-000031", "sku=ñu": "P-000012" }))).inputs;
+    // (check too, with a key the applied changes changed given back its packed target)
+    const again = (await check(second.inputs, packed({ ...next, "sku=S30": "P-000031", "sku=ñu": "P-000012", "sku=S10": BASE["sku=S10"] }))).inputs;
+    expect(again.rowSummary).toEqual({ rows: 3004, added: 0, changed: 3, removed: 0 });
     const d2 = (await provider.diff!("id", applied as never, again as never)) as MappingDiffResult;
-    expect(Object.keys(d2.detailedDiff ?? {}).sort()).toEqual(['rows["sku=S30"]', 'rows["sku=ñu"]']);
+    expect(Object.keys(d2.detailedDiff ?? {}).sort()).toEqual(['rows["sku=S10"]', 'rows["sku=S30"]', 'rows["sku=ñu"]']);
     expect(view.mock.calls.filter(([text]) => (text as string).length > 1000)).toEqual([]);
 
     // On top of that change: one changed key back to its packed target, one removed key back, one more change.
