@@ -715,12 +715,8 @@ export function eachKeyOfText(text: string, visit: (s: string, from: number, to:
     if (slash < to) {
       // An escape in this row: its strings' ends read past escaped characters.
       const stringEnd = (from: number): number => {
-        for (let i = from; i < end; i++) {
-          const c = text.charCodeAt(i);
-          if (c === 0x5c) i++;
-          else if (c === 0x22) return i;
-        }
-        return end;
+        const i = jsonStringEnd(text, from, end);
+        return i < 0 ? end : i;
       };
       keyEnd = stringEnd(pos + 1);
       to = stringEnd(keyEnd + 3);

@@ -1240,6 +1240,7 @@ function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof ap
   let hasher: ReturnType<typeof rowsWithChangesHasher> | undefined;
   let view: ((rows: number) => SortedRows | undefined) | undefined;
   let done = false;
+  let failed = false;
   let turn: NodeJS.Immediate | undefined;
   const piece = () => {
     turn = undefined;
@@ -1253,14 +1254,15 @@ function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof ap
       } else done = hasher.step();
       if (!done) turn = setImmediate(piece);
     } catch {
-      hasher = undefined; // worked out again, and its error thrown, when asked for (below)
-      view = undefined;
+      failed = true; // worked out again, and its error thrown, when asked for (below)
     }
   };
   turn = setImmediate(piece);
   return () => {
     if (turn) clearImmediate(turn);
-    if (!hasher) return appliedOutputs(inputs);
+    if (failed) return appliedOutputs(inputs);
+    // Asked for before the pieces were done: the rest now, from where they stopped.
+    if (!hasher) hasher = rowsWithChangesHasher((view ?? packedViewInSteps(p.rows))(Infinity)!, p.changes);
     while (!done) done = hasher.step();
     return { applied: p.rows, appliedChanges: p.changes, appliedHash: hasher.digest() };
   };
