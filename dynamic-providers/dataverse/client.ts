@@ -154,6 +154,11 @@ export interface DataverseClient {
   readonly pageSize: number;
   /** Requests this client lets in flight right now (x-ms-dop-hint, capped at 52). */
   readonly concurrency: number;
+  /**
+   * Settles when the first write (a request that is not a GET) leaves: work that can wait for the
+   * writes' answers starts then (sync.ts appliedOutputsMeanwhile), not while reads are answered.
+   */
+  readonly writing: Promise<void>;
   request(method: string, path: string, opts?: RequestOptions): Promise<Resp>;
   getJson<T>(path: string): Promise<T>;
   forEachPage<T>(path: string, onPage: (rows: T[], total: number) => void): Promise<number>;
@@ -188,6 +193,7 @@ export function createDataverseClient(options: ClientOptions): DataverseClient {
     get concurrency() {
       return transport.pacing.limit;
     },
+    writing: transport.writing,
     request: transport.request,
     ...reads,
     ...writes,

@@ -1227,14 +1227,17 @@ function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appl
 }
 
 /**
- * appliedOutputs, worked out while the caller's requests are in flight instead of after the last
- * write's answer, where it was the run's last step (at 10,000 rows that hash was a tenth of a 1%
- * change's update): the hash of packed rows a piece per turn of the event loop (rows.ts
- * rowsWithChangesHasher), so that answers arriving meanwhile wait for one piece, not for the whole
- * hash (at 50,000 rows, ~50 ms between a 1% change's reads and its writes). Finished at once, and
- * any error thrown, when asked for before it is done.
+ * appliedOutputs, worked out while the writes are in flight instead of after the last write's
+ * answer, where it was the run's last step (at 10,000 rows that hash was a tenth of a 1% change's
+ * update): from when the first write leaves (`writing`, DataverseClient), the hash of packed rows
+ * a piece per turn of the event loop (rows.ts rowsWithChangesHasher), so that answers arriving
+ * meanwhile wait for one piece, not for the whole hash. Not earlier: pieces that ran while the
+ * reads were answered and the writes planned and handed over delayed each of those steps by a
+ * piece per turn of the loop (at 200,000 rows, ~50 ms between the last read's answer and the
+ * first write).
+ * Finished at once, and any error thrown, when asked for before it is done (or before any write).
  */
-function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof appliedOutputs> {
+function appliedOutputsMeanwhile(inputs: SyncInputs, writing: Promise<void>): () => ReturnType<typeof appliedOutputs> {
   const p = inputs.packed;
   if (!p) return () => appliedOutputs(inputs);
   let hasher: ReturnType<typeof rowsWithChangesHasher> | undefined;
@@ -1242,6 +1245,7 @@ function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof ap
   let done = false;
   let failed = false;
   let turn: NodeJS.Immediate | undefined;
+  let asked = false;
   const piece = () => {
     turn = undefined;
     try {
@@ -1257,8 +1261,11 @@ function appliedOutputsMeanwhile(inputs: SyncInputs): () => ReturnType<typeof ap
       failed = true; // worked out again, and its error thrown, when asked for (below)
     }
   };
-  turn = setImmediate(piece);
+  void writing.then(() => {
+    if (!asked) turn = setImmediate(piece);
+  });
   return () => {
+    asked = true;
     if (turn) clearImmediate(turn);
     if (failed) return appliedOutputs(inputs);
     // Asked for before the pieces were done: the rest now, from where they stopped.
@@ -1357,7 +1364,7 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   let outputs = () => appliedOutputs(inputs);
   if (touched > 0) {
     const planned = converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous));
-    outputs = appliedOutputsMeanwhile(inputs);
+    outputs = appliedOutputsMeanwhile(inputs, client.writing);
     first = await planned;
   } else log("info", `${run.label}: no row changed; nothing to read or write`);
   const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
@@ -1409,7 +1416,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
     return lastRemote;
   };
   const planned = converge(run, names, readAll, async (remote) => computePlan(rows.desired, remote, seed, inputs.adoptExisting, rows.previous, await rows.ids));
-  const outputs = appliedOutputsMeanwhile(inputs);
+  const outputs = appliedOutputsMeanwhile(inputs, client.writing);
   const plan = await planned;
   const owned = plan.unchanged + plan.add.length + plan.change.filter((c) => c.owned).length;
   const { total } = run;

@@ -67,6 +67,8 @@ export interface Transport {
   readonly settings: Settings;
   readonly stats: Stats;
   readonly pacing: Pacing;
+  /** Settles when the first request that is not a read leaves (see DataverseClient `writing`). */
+  readonly writing: Promise<void>;
   request(method: string, path: string, opts?: RequestOptions): Promise<Resp>;
   /** A DataverseError with a redacted message. */
   error(message: string, status: number, code?: string): DataverseError;
@@ -110,15 +112,20 @@ interface Context {
   /** Tokens sent so far: removed from every message. */
   readonly sent: Set<string>;
   readonly userLog?: LogFn;
+  /** Settles `Transport.writing`: called as each request that is not a read leaves. */
+  readonly wrote: () => void;
 }
 
 export function createTransport(options: ClientOptions): Transport {
-  const c = createContext(options);
+  let wrote = () => undefined as void;
+  const writing = new Promise<void>((resolve) => (wrote = resolve));
+  const c = createContext(options, () => wrote());
   const t: Transport = {
     apiRoot: c.apiRoot,
     settings: c.settings,
     stats: c.stats,
     pacing: c.pacing,
+    writing,
     request: (method, path, opts = {}) => request(c, t, method, path, opts),
     error: (message, status, code) => new DataverseError(t.redact(message), status, code),
     fail(method, path, r) {
@@ -142,7 +149,7 @@ export function createTransport(options: ClientOptions): Transport {
   return t;
 }
 
-function createContext(options: ClientOptions): Context {
+function createContext(options: ClientOptions, wrote: () => void): Context {
   const url = new URL(options.environmentUrl);
   const settings = resolveSettings(options);
   const service = options.service ?? serviceOfUrl(url.origin) ?? "dataverse";
@@ -162,6 +169,7 @@ function createContext(options: ClientOptions): Context {
     endpointProblem: endpoint && `${url.origin} ${endpoint}: no token is sent there`,
     sent: new Set<string>(),
     userLog: log,
+    wrote,
   };
 }
 
@@ -255,6 +263,7 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
     headers["Content-Type"] = "application/json; charset=utf-8";
   }
   c.stats.requests++;
+  if (method !== "GET") c.wrote();
   opts.onSent?.();
   const answer = await exchange(c.http, { method, url: path, data, headers }, { timeoutMs: c.settings.timeoutMs, deadline: c.deadline });
   return { answer, token, ticket };

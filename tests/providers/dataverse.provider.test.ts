@@ -1,10 +1,17 @@
 import { Harness, Outs, foreignProductMapping, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { EMULATOR_TABLES } from "../../emulators/dataverse-schema";
+import * as rowsModule from "../../dynamic-providers/dataverse/rows";
 import { ownedId } from "../../dynamic-providers/dataverse/rows";
 import { effectiveSeed } from "../../dynamic-providers/dataverse/sync";
 import { rowsOfInputs, type MappingDiffResult } from "../../dynamic-providers/dataverse/provider";
 import { captureConsolePerTest } from "../support/console";
 import { waitFor } from "../support/barrier";
+
+// The view of packed rows, watched (a pass-through): when an update starts its hash's work.
+jest.mock("../../dynamic-providers/dataverse/rows", () => {
+  const actual = jest.requireActual<typeof import("../../dynamic-providers/dataverse/rows")>("../../dynamic-providers/dataverse/rows");
+  return { ...actual, sortedRowsOfTextInSteps: jest.fn(actual.sortedRowsOfTextInSteps) };
+});
 
 let h: Harness;
 const logs = captureConsolePerTest();
@@ -459,6 +466,44 @@ describe("a change of a few rows among many: work in proportion to the change (i
     const other = (await check({}, h.inputs(next))).inputs;
     expect(other.rows).not.toBe(u2.applied);
     expect(Object.keys(((await h.provider.diff!(id, u2, other as never)) as MappingDiffResult).detailedDiff ?? {}).sort()).toEqual(['rows["sku=NEW"]', 'rows["sku=S1"]', 'rows["sku=S2"]']);
+  });
+
+  it("an update works out the applied rows' hash while its writes are in flight, not while its reads are answered", async () => {
+    const base = productRows(50);
+    const { id, outs } = await create(base);
+    const packed = (await check({}, h.inputs(base))).inputs;
+    const next: Record<string, string> = { ...base, "sku=S1": "P-000002", "sku=NEW": "P-000003" };
+    const checked = (await check(packed, h.inputs(next))).inputs;
+    // The hash reads the packed rows through a view built in steps: that view marks when the work
+    // starts (two other texts checked first: this process's views of the applied text are gone).
+    for (const other of [productRows(20), productRows(30)]) await check({}, h.inputs(other));
+    const view = rowsModule.sortedRowsOfTextInSteps as jest.Mock;
+    view.mockClear();
+    const viewStarted = () => view.mock.calls.length > 0;
+    const logged = h.emu.requestLog.length;
+    const sent = () => h.emu.requestLog.slice(logged);
+    let release = h.emu.holdAnswers();
+    const updated = h.provider.update!(id, outs, checked as never);
+    const writes = () => sent().filter((r) => r.method !== "GET").length;
+    try {
+      // Each round of reads held, then answered, until the first write arrives (held too).
+      while (writes() === 0) {
+        await waitFor(() => h.emu.heldAnswers > 0, "the update's next requests");
+        await new Promise((resolve) => setTimeout(resolve, 50)); // turns of the loop for any work started meanwhile
+        if (writes() > 0) break;
+        expect(viewStarted()).toBe(false);
+        release(); // (the next requests arrive after this turn: held by the new hold)
+        release = h.emu.holdAnswers();
+      }
+      // The writes in flight: the hash's pieces go on meanwhile.
+      await waitFor(viewStarted, "the view of the applied rows");
+      expect(h.emu.heldAnswers).toBe(writes());
+    } finally {
+      release();
+    }
+    const u = (await updated).outs as Outs;
+    expect(remoteState(h)).toEqual(next);
+    expect(u.appliedHash).toBe(((await h.provider.create(h.inputs(next, { ownerSeed: "another-stack" }))).outs as Outs).appliedHash);
   });
 
   it("a refresh of packed rows and changes finds drift wherever a row is kept: in the packed rows, among the changes, and none for a key the changes removed", async () => {
