@@ -182,3 +182,43 @@ describe("refresh of account-scoped rows and of a table without a Mapping Group 
     });
   }
 });
+
+describe("reads cut into key ranges at the owned ids (sync.ts ownedIdTable's list): one full page per range", () => {
+  let h: Harness;
+  // 300 rows in pages of 100: cut at the rows' owned ids, 3 ranges of one page each; ranges of a
+  // uniform guess (readRanges without the ids) would be 4.
+  beforeEach(async () => {
+    h = await startHarness({}, { pageSize: 100 }, 300);
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+  const reads = () => h.emu.requestLog.filter((r) => r.method === "GET" && r.path.endsWith("zq1_prodmaps"));
+  async function readsOf(op: () => Promise<unknown>): Promise<number> {
+    h.emu.resetStats();
+    const before = reads().length;
+    await op();
+    return reads().length - before;
+  }
+
+  it("refresh, an update that reads every row (the default group changed; no saved schema), and destroy", async () => {
+    const rows = productRows(300);
+    const created = await h.provider.create(h.inputs(rows));
+    const outs = created.outs as Outs;
+    expect(await readsOf(() => h.provider.read!(created.id, outs))).toBe(3);
+    // Every row moves to another group: the applied rows are all previous rows.
+    let regrouped: Outs | undefined;
+    expect(await readsOf(async () => (regrouped = (await h.provider.update!(created.id, outs, h.inputs(rows, { mappingGroup: "Wholesale" }))).outs as Outs))).toBe(3);
+    // Back, from a state without its schema (a full sync): rows kept and rows gone, both in the ranges.
+    const next: RowMap = { ...rows };
+    for (let i = 1; i <= 10; i++) delete next[`sku=S${i}`];
+    let back: Outs | undefined;
+    expect(await readsOf(async () => (back = (await h.provider.update!(created.id, { ...regrouped!, schema: undefined } as never, h.inputs(next, { mappingGroup: "Wholesale" }))).outs as Outs))).toBe(3);
+    expect(back!.rowCount).toBe(290);
+    expect(await readsOf(() => h.provider.update!(created.id, back!, h.inputs(next)))).toBe(3);
+    expect(h.mappingRows().filter((r) => r.zq1_grp === h.seeded.groupId)).toHaveLength(290);
+    const final = (await h.provider.read!(created.id, back!)).props as Outs;
+    expect(await readsOf(() => h.provider.delete!(created.id, final))).toBe(3);
+    expect(h.mappingRows()).toHaveLength(0);
+  });
+});
