@@ -451,7 +451,7 @@ function appliedByPosition(olds: Pick<SyncOutputs, "applied" | "appliedChanges" 
 }
 
 /**
- * The owned ids of a refresh's rows (by position, appliedByPosition) held as numbers: the 128 bits
+ * The owned ids of a refresh's rows (by position, appliedByPosition; ownedIds: any rows) held as numbers: the 128 bits
  * of each id as four 32-bit words, found by an open-addressing index on them. As strings in a Map,
  * 200,000 ids were 400,000 objects that every garbage collection during the read traced (and
  * those collections grew with the rows read), and a Map lookup per row read cost more than the
