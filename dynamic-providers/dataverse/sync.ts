@@ -562,7 +562,8 @@ function rowsByPosition(a: AppliedByPosition, same: Uint8Array): { rows: Mapping
  * row exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
  * unchanged rows then holds none of them (nor a map of them by id): each is compared as its page
  * arrives. Row identities are unique (validation refuses keys differing only in case), so a row
- * dropped here is nobody else's match by key.
+ * dropped here is nobody else's match by key; keys a drift refresh wrote may differ only in case,
+ * and then the row dropped is the one key's exact row, the other's found by key or missing (tested).
  */
 function identicalOwnedRows(a: AppliedByPosition, find: (id: string) => number): { keep: (r: RemoteRow) => boolean; same: Uint8Array; sameCount: () => number } {
   const { decodeKey } = rowCodec();

@@ -122,6 +122,24 @@ describe("refresh against the emulator: rows held unchanged are dropped as they 
     expect(refreshedRows(r)).toEqual(actual);
     expect((r.props as Outs).rowCount).toBe(Object.keys(actual).length);
   });
+
+  it("rows a drift refresh wrote with keys differing only in case (one owned id for both): each is found as it is, and the one deleted later is missing", async () => {
+    const { id, outs } = (await h.provider.create(h.inputs({ "sku=A": "P-000001", "sku=B": "P-000002" }))) as { id: string; outs: Outs };
+    // Our row of sku=A given the value "b" outside Pulumi: the refresh takes the rows as they are,
+    // two keys Dataverse compares as one, the owned id of "sku=b" being that of "sku=B".
+    h.emu.update("zq1_prodmap", row("A"), { zq1_extval: "b" });
+    const drifted = await h.provider.read!(id, outs);
+    expect(refreshedRows(drifted)).toEqual({ "sku=B": "P-000002", "sku=b": "P-000001" });
+    // Both rows are there as the state says ("sku=b" under sku=A's id, found by key): no drift,
+    // and not "sku=b: now sku=B" from the row under its owned id.
+    const again = await h.provider.read!(id, drifted.props as Outs);
+    expect((again.props as Outs).drift).toEqual({ missing: 0, changed: 0, sample: [] });
+    expect(refreshedRows(again)).toEqual({ "sku=B": "P-000002", "sku=b": "P-000001" });
+    h.emu.table("zq1_prodmap").rows.delete(row("b"));
+    const deleted = await h.provider.read!(id, again.props as Outs);
+    expect((deleted.props as Outs).drift).toEqual({ missing: 1, changed: 0, sample: ["sku=b: missing"] });
+    expect(refreshedRows(deleted)).toEqual({ "sku=B": "P-000002" });
+  });
 });
 
 describe("refresh of account-scoped rows and of a table without a Mapping Group column (cr7f3_ tables)", () => {
