@@ -228,14 +228,16 @@ function compactPackedInputs(olds: Record<string, unknown>, news: Record<string,
   const base = olds.rows;
   if (typeof base !== "string") return undefined;
   const oldChanges = changesOf(olds.rowChanges);
-  const oldCount = (olds.rowSummary as Partial<RowSummary> | undefined)?.rows;
   let found: rows.TextDiff | undefined;
-  if (packed === base && Number.isSafeInteger(oldCount)) {
-    // The packed rows of the previous inputs themselves: no row differs from them (their count is
-    // the previous inputs' less the changes those had on top).
-    const count = oldCount! - Object.keys(oldChanges.added).length + Object.keys(oldChanges.removed).length;
+  const text = sync.packedText(packed);
+  if (packed === base && text.charCodeAt(0) === 0x7b && text.charCodeAt(text.length - 1) === 0x7d) {
+    // The packed rows of the previous inputs themselves: no row differs from them. Their count is
+    // that of the text's keys (a walk of ~4 ms at 200,000 rows, no view; check unzips the text
+    // anyway), not the previous inputs' rowSummary, which a hand-edited or older state can have wrong.
+    let count = 0;
+    rows.eachKeyOfText(text, () => count++);
     found = { ...noChanges(), changedFrom: {}, count };
-  } else found = rows.diffSortedTexts(sync.packedText(base), sync.packedText(packed));
+  } else found = rows.diffSortedTexts(sync.packedText(base), text);
   if (!found) return undefined;
   const { changedFrom, count } = found;
   let changes: RowChanges = { added: found.added, changed: found.changed, removed: found.removed };

@@ -278,7 +278,7 @@ export function readRanges(client: DataverseClient, expectedIds: string[] | IdLi
  * row (to cut the read into ranges). Keys are compared as text first; with the same default group
  * a key present in both maps is the same row.
  */
-function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string, hasGroup: boolean): { previous: MappingRow[]; appliedIds: string[] } {
+function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow[], seed: string, hasGroup: boolean): { previous: MappingRow[]; appliedIds: IdList } {
   const applied = appliedRowsOf(olds);
   // Without a group column the default group is not part of a row's identity: the same key text
   // is the same row whatever the default group (plan.ts diffRowMaps does the same).
@@ -286,16 +286,15 @@ function previousRows(olds: SyncOutputs, inputs: SyncInputs, desired: MappingRow
     const previous = identityRows(hasGroup, mapToRows(applied, olds.mappingGroup));
     return { previous, appliedIds: ownedIds(seed, previous) };
   }
-  const appliedIds: string[] = [];
-  const { ownedIdOf } = rowCodec();
+  const appliedRows: MappingRow[] = [];
   const hasOwn = Object.prototype.hasOwnProperty;
   const keys = Object.keys(inputs.rows);
-  for (let i = 0; i < keys.length; i++) if (hasOwn.call(applied, keys[i])) appliedIds.push(ownedIdOf(seed, desired[i]));
+  for (let i = 0; i < keys.length; i++) if (hasOwn.call(applied, keys[i])) appliedRows.push(desired[i]);
   const gone: RowMap = {};
   for (const k of Object.keys(applied)) if (!hasOwn.call(inputs.rows, k)) gone[k] = applied[k];
   const previous = identityRows(hasGroup, mapToRows(gone, olds.mappingGroup));
-  for (const id of ownedIds(seed, previous)) appliedIds.push(id);
-  return { previous, appliedIds };
+  for (const r of previous) appliedRows.push(r);
+  return { previous, appliedIds: ownedIds(seed, appliedRows) };
 }
 
 /**
@@ -312,10 +311,12 @@ export function tableHasGroupColumn(olds: Pick<SyncOutputs, "schema" | "schemaOv
   return !(olds.schema && olds.schema.group === undefined && (olds.schemaOverride ?? "") === inputs.schemaOverride);
 }
 
-/** Ids of rows this resource owns for these rows (see plan.ts ownedIdOf). */
-function ownedIds(seed: string, rows: MappingRow[]): string[] {
-  const { ownedIdOf } = rowCodec();
-  return rows.map((r) => ownedIdOf(seed, r));
+/**
+ * Ids of rows this resource owns for these rows (see plan.ts ownedIdOf), as readRanges takes them:
+ * ownedIdTable's list, the one holder of owned ids (as numbers, at 200,000 rows some 7 MB less than strings).
+ */
+function ownedIds(seed: string, rows: MappingRow[]): IdList {
+  return ownedIdTable(seed, { view: sortedRowsOfMap({}), skip: undefined, extra: rows, count: rows.length, defaultGroup: "", hasGroup: true }).list;
 }
 
 /**
@@ -450,7 +451,7 @@ function appliedByPosition(olds: Pick<SyncOutputs, "applied" | "appliedChanges" 
 }
 
 /**
- * The owned ids of a refresh's rows (by position, appliedByPosition) held as numbers: the 128 bits
+ * The owned ids of a refresh's rows (by position, appliedByPosition; ownedIds: any rows) held as numbers: the 128 bits
  * of each id as four 32-bit words, found by an open-addressing index on them. As strings in a Map,
  * 200,000 ids were 400,000 objects that every garbage collection during the read traced (and
  * those collections grew with the rows read), and a Map lookup per row read cost more than the
@@ -561,7 +562,8 @@ function rowsByPosition(a: AppliedByPosition, same: Uint8Array): { rows: Mapping
  * row exactly is marked in `same` and dropped, the rest kept for actualState. A refresh of 200,000
  * unchanged rows then holds none of them (nor a map of them by id): each is compared as its page
  * arrives. Row identities are unique (validation refuses keys differing only in case), so a row
- * dropped here is nobody else's match by key.
+ * dropped here is nobody else's match by key; keys a drift refresh wrote may differ only in case,
+ * and then the row dropped is the one key's exact row, the other's found by key or missing (tested).
  */
 function identicalOwnedRows(a: AppliedByPosition, find: (id: string) => number): { keep: (r: RemoteRow) => boolean; same: Uint8Array; sameCount: () => number } {
   const { decodeKey } = rowCodec();

@@ -125,6 +125,29 @@ describe("check on rows the program sent packed", () => {
     expect((regrouped.failures ?? []).map((f) => f.reason)).toEqual(['"sku=": empty external field value (Dataverse stores an empty string as null)']);
   });
 
+  it("the same packed text as the previous inputs: its row count is read from the text, not from a previous rowSummary a hand-edited or older state has wrong; no view of every row", async () => {
+    const first = await same({}, BASE);
+    const next: RowMap = { ...BASE, "sku=NEW": "P-000010", "sku=S2": "P-000011" };
+    delete next["sku=S3"];
+    const second = await same(first.inputs, next);
+    expect(second.inputs.rows === first.inputs.rows).toBe(true); // the changes are on top of the same packed text
+    const view = rowsModule.sortedRowsOfTextInSteps as jest.Mock;
+    for (const summary of [undefined, null, {}, { rows: "3006" }, { rows: -1 }, { rows: 1.5 }, { rows: 2 ** 60 }, { rows: 5 }, { rows: 0 }, { rows: 4000 }]) {
+      const stale = (c: Checked) => ({ ...c.inputs, rowSummary: summary === undefined ? undefined : { added: 0, changed: 0, removed: 0, ...summary } });
+      // (Two other texts first: this process's view of the packed text is gone.)
+      for (const other of [productRows(20), productRows(30)]) await check({}, packed(other));
+      view.mockClear();
+      const again = await check(stale(first), packed(BASE));
+      expect(again.inputs.rowSummary).toEqual({ rows: 3006, added: 0, changed: 0, removed: 0 });
+      // Back to the packed rows from the change on top of them: that change undone.
+      const back = await check(stale(second), packed(BASE));
+      expect(back.inputs.rowSummary).toEqual({ rows: 3006, added: 1, changed: 1, removed: 1 });
+      expect(view.mock.calls.filter(([text]) => (text as string).length > 1000)).toEqual([]);
+      // The same as the rows as a map give.
+      expect(stored(await same(stale(second), BASE))).toEqual(stored(back));
+    }
+  });
+
   it("packed text not in key order (another writer's) is decoded, and stored packed in order", async () => {
     const rows = productRows(20);
     const unordered = gzipSync(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(rows).reverse())))).toString("base64");
