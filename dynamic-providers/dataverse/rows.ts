@@ -378,24 +378,30 @@ export function hashRowsWithChanges(base: SortedRows, changes: RowChanges): stri
  * appliedOutputsMeanwhile: while a 1% change's requests are in flight, and without holding up
  * their answers). Small pieces also keep the hashed text out of V8's large-object space (a piece
  * of 2,000 rows is some 70 KB): at 200,000 rows one piece per run was 7 MB, twice (the text with
- * its separators replaced), and ~100 ms of garbage collection.
+ * its separators replaced), and ~100 ms of garbage collection. `rows`: how many rows it hashes (the
+ * rows of `base` with `changes` applied), known from the start.
  */
-export function rowsWithChangesHasher(base: SortedRows, changes: RowChanges, rowsPerStep = 2000): { step: () => boolean; digest: () => string } {
+export function rowsWithChangesHasher(base: SortedRows, changes: RowChanges, rowsPerStep = 2000): { step: () => boolean; digest: () => string; rows: number } {
   const n = base.keys.length;
+  let rows = n;
   // What happens at each position of `base`, in key order: a key added before it, or its row
   // removed or given another target.
   const events: { at: number; key: string; target?: string }[] = [];
   for (const k of Object.keys(changes.added)) {
     const i = base.indexOf(k);
+    if (i < 0) rows++;
     events.push(i < 0 ? { at: base.lowerBound(k), key: k, target: changes.added[k] } : { at: i, key: k, target: changes.added[k] });
   }
   for (const k of Object.keys(changes.changed)) {
     const i = base.indexOf(k);
+    if (i < 0) rows++;
     events.push(i < 0 ? { at: base.lowerBound(k), key: k, target: changes.changed[k] } : { at: i, key: k, target: changes.changed[k] });
   }
   for (const k of Object.keys(changes.removed)) {
     const i = base.indexOf(k);
-    if (i >= 0) events.push({ at: i, key: k });
+    if (i < 0) continue;
+    rows--;
+    events.push({ at: i, key: k });
   }
   events.sort((x, y) => x.at - y.at || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   const h = createHash("sha256");
@@ -426,7 +432,7 @@ export function rowsWithChangesHasher(base: SortedRows, changes: RowChanges, row
     unchanged(n, budget);
     return pos >= n;
   };
-  return { step, digest: () => h.digest("hex") };
+  return { step, digest: () => h.digest("hex"), rows };
 }
 
 /**

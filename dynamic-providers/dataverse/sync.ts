@@ -9,7 +9,7 @@ import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, 
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
 import { IdList, boundariesOfIdList, idListOf, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
-import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, hashRowsWithChanges, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "./rows";
+import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "./rows";
 import { MAX_FILTER_CHARS, MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
 import { LONG_VALUE, quoted } from "./validation";
 
@@ -1220,12 +1220,15 @@ async function readRowsFor(client: DataverseClient, schema: MappingSchema, provi
 /**
  * The applied rows as outputs once every row of `inputs` is written: packed inputs (as check
  * stores them) are kept as they are, packed rows and changes (no packing of every row anew);
- * rows as a map are packed.
+ * rows as a map are packed. `rowCount`: the rows themselves counted (packed: as the hash walks
+ * them), not the state's count, which a hand-edited or older state can have wrong.
  */
-function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appliedChanges" | "appliedHash"> {
+function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appliedChanges" | "appliedHash" | "rowCount"> {
   const p = inputs.packed;
-  if (!p) return { ...encodeAppliedWithHash(inputs.rows), appliedChanges: noChanges() };
-  return { applied: p.rows, appliedChanges: p.changes, appliedHash: hashRowsWithChanges(packedView(p.rows), p.changes) };
+  if (!p) return { ...encodeAppliedWithHash(inputs.rows), appliedChanges: noChanges(), rowCount: Object.keys(inputs.rows).length };
+  const hasher = rowsWithChangesHasher(packedView(p.rows), p.changes);
+  while (!hasher.step());
+  return { applied: p.rows, appliedChanges: p.changes, appliedHash: hasher.digest(), rowCount: hasher.rows };
 }
 
 /**
@@ -1273,18 +1276,20 @@ function appliedOutputsMeanwhile(inputs: SyncInputs, writing: Promise<void>): ()
     // Asked for before the pieces were done: the rest now, from where they stopped.
     if (!hasher) hasher = rowsWithChangesHasher((view ?? packedViewInSteps(p.rows))(Infinity)!, p.changes);
     while (!done) done = hasher.step();
-    return { applied: p.rows, appliedChanges: p.changes, appliedHash: hasher.digest() };
+    return { applied: p.rows, appliedChanges: p.changes, appliedHash: hasher.digest(), rowCount: hasher.rows };
   };
 }
 
 /**
  * How many rows the applied packed rows hold with `wanted` changes on top instead of `applied`,
  * from the applied count the state keeps: a key a change set adds is not in the packed rows, one
- * it removes is (rows.ts changedSides). Counted on a view of the rows when the state has no count.
+ * it removes is (rows.ts changedSides). Counted on a view of the rows when the state has no count
+ * (or not a count). An estimate for choosing between a delta and a full read: the outputs count the
+ * rows themselves (appliedOutputs).
  */
 function countAfter(olds: SyncOutputs, applied: RowChanges, wanted: RowChanges): number {
   const n = (m: RowMap) => Object.keys(m).length;
-  if (!Number.isSafeInteger(olds.rowCount)) return countWithChanges(packedView(olds.applied), wanted);
+  if (!Number.isSafeInteger(olds.rowCount) || olds.rowCount < 0) return countWithChanges(packedView(olds.applied), wanted);
   return olds.rowCount - n(applied.added) + n(applied.removed) + n(wanted.added) - n(wanted.removed);
 }
 
@@ -1317,11 +1322,11 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const wantedRows = sides ? sides.b : inputs.rows;
   const d = diffRowMaps(applied, olds.mappingGroup, wantedRows, inputs.mappingGroup, hasGroup);
   const touched = d.added.length + d.changed.length + d.removed.length;
-  const rowCount = sameBase ? countAfter(olds, appliedChanges, packed!.changes) : Object.keys(inputs.rows).length;
+  const estimatedRows = sameBase ? countAfter(olds, appliedChanges, packed!.changes) : Object.keys(inputs.rows).length;
   // The reads readRowsFor will make (orFilters): an id term is about 75 URL-encoded characters, a
   // key term about twice that (a filter takes some 400 ids or 200 keys).
   const reads = Math.ceil((touched * 75) / MAX_FILTER_CHARS) + Math.ceil((d.added.length * 150) / MAX_FILTER_CHARS);
-  if (reads > Math.max(1, Math.ceil(Math.max(rowCount, olds.rowCount ?? 0) / client.pageSize))) return undefined;
+  if (reads > Math.max(1, Math.ceil(Math.max(estimatedRows, olds.rowCount ?? 0) / client.pageSize))) return undefined;
   let schema: MappingSchema = saved;
   if (!saved.maxLength) {
     try {
@@ -1370,12 +1375,13 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
     first = await planned;
   } else log("info", `${run.label}: no row changed; nothing to read or write`);
   const plan = first ?? { add: [], change: [], remove: [], adopt: [], conflict: [], unchanged: 0 };
+  const kept = outputs();
+  const { rowCount } = kept;
   const ownedCount = Math.max(0, Math.min(rowCount, (olds.ownedCount ?? 0) + plan.add.length - plan.remove.length));
   const { total } = run;
   return {
     ...baseOutputs(run),
-    ...outputs(),
-    rowCount,
+    ...kept,
     ownedCount,
     adoptedCount: rowCount - ownedCount,
     lastSync: { added: total.added, changed: total.changed, removed: total.removed, adopted: plan.adopt.length, unchanged: rowCount - plan.add.length - plan.change.length - plan.adopt.length, requests: client.stats.requests },

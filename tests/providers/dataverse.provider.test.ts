@@ -468,6 +468,21 @@ describe("a change of a few rows among many: work in proportion to the change (i
     expect(Object.keys(((await h.provider.diff!(id, u2, other as never)) as MappingDiffResult).detailedDiff ?? {}).sort()).toEqual(['rows["sku=NEW"]', 'rows["sku=S1"]', 'rows["sku=S2"]']);
   });
 
+  it("an update counts the rows it keeps, whatever count a hand-edited or older state holds", async () => {
+    const base = productRows(50);
+    const { id, outs } = await create(base);
+    const packed = (await check({}, h.inputs(base))).inputs;
+    // (No key added: the update reads the changed rows only, on the count's word, as a 1% change of many does.)
+    const next: Record<string, string> = { ...base, "sku=S1": "P-000002" };
+    delete next["sku=S2"];
+    const checked = (await check(packed, h.inputs(next))).inputs;
+    for (const rowCount of [5, -1, 1.5, 4000, undefined]) {
+      const u = (await h.provider.update!(id, { ...outs, rowCount } as never, checked as never)).outs as Outs;
+      expect(remoteState(h)).toEqual(next);
+      expect({ rowCount: u.rowCount, ownedAndAdopted: u.ownedCount + u.adoptedCount }).toEqual({ rowCount: 49, ownedAndAdopted: 49 });
+    }
+  });
+
   it("an update works out the applied rows' hash while its writes are in flight, not while its reads are answered", async () => {
     const base = productRows(50);
     const { id, outs } = await create(base);
