@@ -365,6 +365,7 @@ export function countWithChanges(base: SortedRows, changes: RowChanges): number 
 /**
  * hashRows of `base` with `changes` applied, without building that map: the rows of `base` between
  * two changed keys go to the hash as pieces of SortedRows.hashText, the changed ones one by one.
+ * (sync.ts runs rowsWithChangesHasher itself, for its row count too; the tests hold the two equal.)
  */
 export function hashRowsWithChanges(base: SortedRows, changes: RowChanges): string {
   const h = rowsWithChangesHasher(base, changes);
@@ -379,7 +380,8 @@ export function hashRowsWithChanges(base: SortedRows, changes: RowChanges): stri
  * their answers). Small pieces also keep the hashed text out of V8's large-object space (a piece
  * of 2,000 rows is some 70 KB): at 200,000 rows one piece per run was 7 MB, twice (the text with
  * its separators replaced), and ~100 ms of garbage collection. `rows`: how many rows it hashes (the
- * rows of `base` with `changes` applied), known from the start.
+ * rows of `base` with `changes` applied), known from the start, for change sets as check writes
+ * them (no key in two of them).
  */
 export function rowsWithChangesHasher(base: SortedRows, changes: RowChanges, rowsPerStep = 2000): { step: () => boolean; digest: () => string; rows: number } {
   const n = base.keys.length;

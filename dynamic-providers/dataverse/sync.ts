@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import { gunzipSync, gzipSync } from "zlib";
 import { ClientOptions, DataverseClient, DataverseError, createDataverseClient, LogFn, TableRef, WriteFailure, isDataverseError } from "./client";
 import { DEFAULT_MAPPING_GROUP, MappingKind } from "./kinds";
-import { IdList, boundariesOfIdList, idListOf, rangesForCount, withFilter } from "./partition";
+import { IdList, boundariesOfIdList, rangesForCount, withFilter } from "./partition";
 import { Plan, RemoteRow, computePlan, diffRowMaps, ownedIdOf } from "./plan";
 import { MappingRow, PackedTargets, RowChanges, RowMap, SortedRows, applyChanges, changeCount, changedSides, changesOf, countWithChanges, hashRows, identityGroup, identityRows, mapToRows, noChanges, rowCodec, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "./rows";
 import { MAX_FILTER_CHARS, MappingSchema, RemoteScope, discoverSchema, odataString, orFilters, parseSchemaOverride, readMaxLengths, remoteRowReader, remoteRowsQuery, resolveAccounts, resolveKeys, toRemoteRow } from "./schema";
@@ -261,16 +261,15 @@ async function resolveProvider(client: DataverseClient, schema: MappingSchema, n
 }
 
 /**
- * How to split a read of about `expected` rows into primary-key ranges read in parallel: cut at
- * the ids we expect (rows this resource created have deterministic ids, so each range is one full
- * page), else uniformly with some headroom.
+ * How to split a read into primary-key ranges read in parallel: cut at the ids we expect (the
+ * owned ids of the applied rows: rows this resource created have deterministic ids, so each range
+ * is one full page), else, given only how many rows to expect, uniformly with some headroom.
  */
-export function readRanges(client: DataverseClient, expectedIds: string[] | IdList, expected = Array.isArray(expectedIds) ? expectedIds.length : expectedIds.count): string[] {
+export function readRanges(client: DataverseClient, expected: IdList | number): string[] {
   const page = client.pageSize;
-  if (expected <= page) return [];
-  const ids = Array.isArray(expectedIds) ? idListOf(expectedIds) : expectedIds;
-  if (ids.count >= expected * 0.9) return boundariesOfIdList(ids, page);
-  return rangesForCount(expected, page, client.concurrency);
+  const count = typeof expected === "number" ? expected : expected.count;
+  if (count <= page) return [];
+  return typeof expected === "number" ? rangesForCount(count, page, client.concurrency) : boundariesOfIdList(expected, page);
 }
 
 /**
@@ -776,12 +775,12 @@ function prepareRows(client: DataverseClient, inputs: SyncInputs, olds: SyncOutp
   const idGroup = identityGroup(s.group !== undefined, inputs.mappingGroup);
   // Rows applied last time that are no longer desired (usually few): at 50,000 rows, holding the
   // whole previous set as row objects next to the desired ones is a large part of the peak memory.
-  const prev = olds ? previousRows(olds, inputs, desired, seed, s.group !== undefined) : { previous: [], appliedIds: [] };
+  const prev = olds ? previousRows(olds, inputs, desired, seed, s.group !== undefined) : { previous: [], appliedIds: 0 };
   return {
     desired,
     previous: prev.previous,
     scope: scopeOf(idGroup, desired, prev.previous),
-    ranges: readRanges(client, prev.appliedIds, olds?.rowCount ?? 0),
+    ranges: readRanges(client, prev.appliedIds),
     idGroup,
     ids: early && hasGroup ? early.ids.ids : undefined,
   };
@@ -1223,10 +1222,11 @@ async function readRowsFor(client: DataverseClient, schema: MappingSchema, provi
  * rows as a map are packed. `rowCount`: the rows themselves counted (packed: as the hash walks
  * them), not the state's count, which a hand-edited or older state can have wrong.
  */
-function appliedOutputs(inputs: SyncInputs): Pick<SyncOutputs, "applied" | "appliedChanges" | "appliedHash" | "rowCount"> {
+function appliedOutputs(inputs: SyncInputs, started?: ReturnType<typeof rowsWithChangesHasher>): Pick<SyncOutputs, "applied" | "appliedChanges" | "appliedHash" | "rowCount"> {
   const p = inputs.packed;
   if (!p) return { ...encodeAppliedWithHash(inputs.rows), appliedChanges: noChanges(), rowCount: Object.keys(inputs.rows).length };
-  const hasher = rowsWithChangesHasher(packedView(p.rows), p.changes);
+  // `started`: a hash of these rows already part done (appliedOutputsMeanwhile), finished here.
+  const hasher = started ?? rowsWithChangesHasher(packedView(p.rows), p.changes);
   while (!hasher.step());
   return { applied: p.rows, appliedChanges: p.changes, appliedHash: hasher.digest(), rowCount: hasher.rows };
 }
@@ -1274,23 +1274,21 @@ function appliedOutputsMeanwhile(inputs: SyncInputs, writing: Promise<void>): ()
     if (turn) clearImmediate(turn);
     if (failed) return appliedOutputs(inputs);
     // Asked for before the pieces were done: the rest now, from where they stopped.
-    if (!hasher) hasher = rowsWithChangesHasher((view ?? packedViewInSteps(p.rows))(Infinity)!, p.changes);
-    while (!done) done = hasher.step();
-    return { applied: p.rows, appliedChanges: p.changes, appliedHash: hasher.digest(), rowCount: hasher.rows };
+    return appliedOutputs(inputs, hasher ?? rowsWithChangesHasher((view ?? packedViewInSteps(p.rows))(Infinity)!, p.changes));
   };
 }
 
 /**
  * How many rows the applied packed rows hold with `wanted` changes on top instead of `applied`,
- * from the applied count the state keeps: a key a change set adds is not in the packed rows, one
- * it removes is (rows.ts changedSides). Counted on a view of the rows when the state has no count
- * (or not a count). An estimate for choosing between a delta and a full read: the outputs count the
- * rows themselves (appliedOutputs).
+ * from the applied count the state keeps (`stateRows`): a key a change set adds is not in the
+ * packed rows, one it removes is (rows.ts changedSides). Counted on a view of the rows when the
+ * state has no count. An estimate for choosing between a delta and a full read: the outputs count
+ * the rows themselves (appliedOutputs).
  */
-function countAfter(olds: SyncOutputs, applied: RowChanges, wanted: RowChanges): number {
+function countAfter(olds: SyncOutputs, stateRows: number | undefined, applied: RowChanges, wanted: RowChanges): number {
   const n = (m: RowMap) => Object.keys(m).length;
-  if (!Number.isSafeInteger(olds.rowCount) || olds.rowCount < 0) return countWithChanges(packedView(olds.applied), wanted);
-  return olds.rowCount - n(applied.added) + n(applied.removed) + n(wanted.added) - n(wanted.removed);
+  if (stateRows === undefined) return countWithChanges(packedView(olds.applied), wanted);
+  return stateRows - n(applied.added) + n(applied.removed) + n(wanted.added) - n(wanted.removed);
 }
 
 /**
@@ -1322,11 +1320,13 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const wantedRows = sides ? sides.b : inputs.rows;
   const d = diffRowMaps(applied, olds.mappingGroup, wantedRows, inputs.mappingGroup, hasGroup);
   const touched = d.added.length + d.changed.length + d.removed.length;
-  const estimatedRows = sameBase ? countAfter(olds, appliedChanges, packed!.changes) : Object.keys(inputs.rows).length;
+  // The state's count as the estimates' start, when it is one (a hand-edited or older state's may not be).
+  const stateRows = Number.isSafeInteger(olds.rowCount) && olds.rowCount >= 0 ? olds.rowCount : undefined;
+  const estimatedRows = sameBase ? countAfter(olds, stateRows, appliedChanges, packed!.changes) : Object.keys(inputs.rows).length;
   // The reads readRowsFor will make (orFilters): an id term is about 75 URL-encoded characters, a
   // key term about twice that (a filter takes some 400 ids or 200 keys).
   const reads = Math.ceil((touched * 75) / MAX_FILTER_CHARS) + Math.ceil((d.added.length * 150) / MAX_FILTER_CHARS);
-  if (reads > Math.max(1, Math.ceil(Math.max(estimatedRows, olds.rowCount ?? 0) / client.pageSize))) return undefined;
+  if (reads > Math.max(1, Math.ceil(Math.max(estimatedRows, stateRows ?? 0) / client.pageSize))) return undefined;
   let schema: MappingSchema = saved;
   if (!saved.maxLength) {
     try {
@@ -1419,7 +1419,7 @@ export async function syncMappings(inputs: SyncInputs, olds: SyncOutputs | undef
   const names = run.olds ? { targets: new Map(), groups: new Map(), accounts: new Map() } : startNameLookups(run, ["CreateMultiple"], 2000);
   let lastRemote: RemoteRow[] = [];
   const readAll = async (pass: number) => {
-    lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, [], lastRemote.length)));
+    lastRemote = firstRemote ?? (await listRemote(client, schema, run.providerId, log, rows.scope, pass === 1 ? rows.ranges : readRanges(client, lastRemote.length)));
     firstRemote = undefined;
     return lastRemote;
   };
@@ -1451,7 +1451,7 @@ export async function readMappings(olds: SyncOutputs, deps: Deps = {}): Promise<
   // Each row's owned id once: to cut the read into ranges and to find the rows in what it returns.
   const owned = ownedIdTable(olds.seed, byPosition);
   const identical = identicalOwnedRows(byPosition, owned.find);
-  const ranges = readRanges(client, owned.list, olds.rowCount);
+  const ranges = readRanges(client, owned.list);
   const remote = await listRemote(client, schema, providerId, deps.log, { defaultGroup: idGroup, accountLabels: owned.accountLabels }, ranges, identical.keep);
   // Every row found as it is under its own id: no drift, and no row object is built. Otherwise the
   // rows as objects, compared as before (by id, else by key).
@@ -1486,7 +1486,7 @@ export async function deleteMappings(olds: SyncOutputs, deps: Deps = {}): Promis
   const providerId = olds.providerId ?? (await resolveProvider(client, schema, olds.providerName));
   const appliedRows = identityRows(schema.group !== undefined, mapToRows(appliedRowsOf(olds), olds.mappingGroup));
   const idGroup = identityGroup(schema.group !== undefined, olds.mappingGroup);
-  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows), olds.rowCount));
+  const remote = await listRemote(client, schema, providerId, deps.log, scopeOf(idGroup, appliedRows), readRanges(client, ownedIds(olds.seed, appliedRows)));
   const plan = computePlan([], remote, olds.seed, false, appliedRows);
   if (plan.remove.length > 0) {
     const res = await client.deleteMany({ logicalName: schema.table, entitySet: schema.entitySet, primaryId: schema.primaryId }, plan.remove.map((r) => r.id), `${olds.kind} mappings: deleted`);

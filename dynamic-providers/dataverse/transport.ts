@@ -117,9 +117,9 @@ interface Context {
 }
 
 export function createTransport(options: ClientOptions): Transport {
-  let wrote = () => undefined as void;
+  let wrote!: () => void;
   const writing = new Promise<void>((resolve) => (wrote = resolve));
-  const c = createContext(options, () => wrote());
+  const c = createContext(options, wrote);
   const t: Transport = {
     apiRoot: c.apiRoot,
     settings: c.settings,
