@@ -175,17 +175,6 @@ function benchValidation(rows: number): { ms: number; packMs: number; rssMB: num
   }
 }
 
-/**
- * What loading axios costs a provider process that has the SDK loaded (as the dynamic-provider
- * host has), median of three fresh processes: a fixed cost of every phase, which at 10,000 rows is
- * about a 1% change's whole floor.
- */
-function httpClientLoadMs(): number {
-  const script = `require("@pulumi/pulumi"); require("http"); require("https"); const t = process.hrtime.bigint(); require("axios"); process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
-  const runs = [0, 1, 2].map(() => Number(execFileSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8" })));
-  return runs.sort((a, b) => a - b)[1];
-}
-
 // ---- the provider, as Pulumi runs it -------------------------------------------------------------
 
 let providerFile = "";
@@ -329,7 +318,6 @@ void (async () => {
   const provider = (await serializeDefaultProvider("iomMappingSetDynamicProvider")).text;
   providerFile = writeProviderFile(provider);
   console.log(`serialized provider: ${mb(Buffer.byteLength(provider)).toFixed(2)} MB, kept twice in the state (inputs and outputs)`);
-  console.log(`loading the HTTP client (axios) in a fresh provider process: ${httpClientLoadMs().toFixed(0)} ms, part of each phase's first call that sends a request (no floor counts it)`);
   const validation = new Map<number, { ms: number; rssMB: number }>();
   for (const rows of SIZES) {
     const v = benchValidation(rows);

@@ -4,11 +4,16 @@
  * token goes only to its own origin, and the redaction of anything token-shaped from messages.
  * docs/security.md describes the resulting guarantees; a new client uses these, never its own.
  *
- * - **Deadlines.** axios's `timeout` is an idle timer on the socket: a server that trickles a byte
- *   every half second never trips it. `exchange` also passes an `AbortSignal` that fires at the
- *   request's deadline, which aborts the connection *and* the body read (checked against a
- *   trickling server: ERR_CANCELED at the deadline, socket closed). An operation (a whole sync, a
- *   link and its polls) has a `Deadline` of its own; each request's signal fires at whichever comes first.
+ * - **Transport.** Node's own `http`/`https` (`createHttpTarget`, `exchange`): keep-alive
+ *   connections per client, the environment's proxy (HTTPS_PROXY, NO_PROXY: Node 22.21's
+ *   `Agent` `proxyEnv`), no redirects, compressed answers decompressed. No HTTP library: axios
+ *   cost a fresh provider process 50-100 ms to load and ~1 ms per request, and the clients turned
+ *   off most of what it adds (redirects, body transforms, status checks; docs/dataverse.md, "Decisions").
+ * - **Deadlines.** `exchange` passes an `AbortSignal` that fires at the request's deadline, which
+ *   aborts the connection *and* the body read: a server that trickles a byte every half second
+ *   (which no idle-socket timeout trips) is cut off at the deadline, socket closed. An operation (a
+ *   whole sync, a link and its polls) has a `Deadline` of its own; each request's signal fires at
+ *   whichever comes first.
  * - **Waits.** A `Retry-After` (or any wait) beyond the client's cap, or past the operation's
  *   deadline, is refused at once by `waitProblem`, with a message naming the wait: sending earlier
  *   than asked only extends a throttle. Every timer goes through `timerMs`, so none exceeds Node's
@@ -19,9 +24,8 @@
  *   `Bearer` credential, `access_token=`-style pairs) from text built from a response.
  *
  * Serialized with the providers that use it (dynamic-providers/README.md): plain functions and
- * constants, no state; axios is only a type here, each client requires it lazily.
+ * constants, no state; Node's `http`, `https` and `zlib` are required when a client runs.
  */
-import type { AxiosInstance, AxiosRequestConfig } from "axios";
 
 /** Node's largest timer: `setTimeout` with more fires after 1 ms and warns (TimeoutOverflowWarning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -140,20 +144,64 @@ export function redactSecrets(text: string, secrets: readonly (string | undefine
   return out;
 }
 
+/** Sent with every request: who is calling, for the service's logs. */
+const USER_AGENT = "iom-bigcommerce-landing (Pulumi dynamic provider; Node.js)";
+
+/** Node's `Agent` options as of Node 22.21 (`proxyEnv`: HTTP_PROXY, HTTPS_PROXY, NO_PROXY); @types/node 22 does not declare it yet. */
+type AgentOptions = import("http").AgentOptions & { proxyEnv?: NodeJS.ProcessEnv };
+
 /**
- * The axios settings every client starts from: status, body and redirects are the client's
- * (a redirect could carry the token to another host), the body stays text.
+ * Where one client's requests go: a base URL that relative request URLs are appended to, a pool of
+ * keep-alive connections (at most `maxSockets` per origin) that goes through the proxy the
+ * environment names (HTTPS_PROXY / HTTP_PROXY, except NO_PROXY hosts), and headers every request
+ * carries. Built once per client; the token is not one of its headers unless the client is for
+ * one origin only (BigCommerce's `X-Auth-Token`).
  */
-export function rawAxiosDefaults(timeoutMs: number): AxiosRequestConfig {
+export interface HttpTarget {
+  readonly baseUrl: string;
+  readonly agent: import("http").Agent;
+  /** `http` or `https`, looked up at each request (tests record traffic by spying on `request`). */
+  readonly transport: typeof import("http");
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export function createHttpTarget(baseUrl: string, options: { maxSockets?: number; headers?: Record<string, string>; env?: NodeJS.ProcessEnv } = {}): HttpTarget {
+  const secure = new URL(baseUrl).protocol === "https:";
+  const env = options.env ?? process.env;
+  const proxy = secure ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.HTTP_PROXY ?? env.http_proxy);
+  if (proxy && !nodeHasAgentProxy(process.versions.node)) {
+    throw new Error(`${secure ? "HTTPS_PROXY" : "HTTP_PROXY"} is set, but Node ${process.versions.node} cannot send requests through a proxy (Node 22.21 or later can): use a newer Node, or unset it`);
+  }
+  // Lazy requires: this module is loaded inside serialized provider methods.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const transport = require(secure ? "https" : "http") as typeof import("http");
+  const agentOptions: AgentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity, proxyEnv: env };
   return {
-    timeout: timerMs(timeoutMs),
-    maxRedirects: 0,
-    validateStatus: () => true,
-    responseType: "text",
-    transformResponse: [(d: unknown) => d],
-    // Bodies are already text or bytes; axios's default transform would re-encode objects.
-    transformRequest: [(d: unknown) => d],
+    baseUrl,
+    agent: new transport.Agent(agentOptions),
+    transport,
+    headers: { "User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate, br", ...options.headers },
   };
+}
+
+/** Whether Node's http.Agent takes `proxyEnv`: added in 22.21 and 24.5. */
+export function nodeHasAgentProxy(version: string): boolean {
+  const [major, minor] = version.split(".").map(Number);
+  return major > 24 || (major === 24 && minor >= 5) || (major === 23 ? false : major === 22 && minor >= 21);
+}
+
+/** `url` as sent: an absolute URL as it is, a relative one appended to the base (one slash between). */
+export function requestUrl(baseUrl: string, url: string): URL {
+  if (/^([a-z][a-z\d+\-.]*:)?\/\//i.test(url)) return new URL(url);
+  return new URL(url ? `${baseUrl.replace(/\/+$/, "")}/${url.replace(/^\/+/, "")}` : baseUrl);
+}
+
+/** One request: the body is text, bytes, or a stream of bytes whose Content-Length the caller sets. */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer | import("stream").Readable;
 }
 
 /** One HTTP answer: headers lower-cased, the body as text. */
@@ -164,43 +212,91 @@ export interface HttpAnswer {
   body: string;
 }
 
-/** No answer: the error's code (never the axios error itself: its config holds the token). */
+/** No answer: the error's code and Node's message (neither holds a header). */
 export interface HttpFailure {
   ok: false;
-  /** e.g. ECONNREFUSED, ECONNRESET, ERR_CANCELED, ETIMEDOUT. */
+  /** e.g. ECONNREFUSED, ECONNRESET, ETIMEDOUT (the request's or the operation's deadline passed). */
   code: string;
-  /** The request's own deadline (or the socket's idle timeout) passed. */
+  /** The request's own deadline (or the operation's) passed. */
   timedOut: boolean;
   /** The operation's deadline passed: no retry can help. */
   operationExpired: boolean;
-  /** For messages: code and axios's message (no URL, header or body). */
+  /** For messages: code and what happened (no header or body). */
   message: string;
 }
 
 /**
  * Send one request and read its whole answer, within `timeoutMs` and the operation's deadline,
- * whatever the server does (a trickling body included). Never throws for a network failure.
+ * whatever the server does (a trickling body included: the signal aborts the connection and the
+ * body read alike). Redirects are not followed (a redirect could carry the token to another host);
+ * a compressed body is decompressed off the main thread. Never throws for a network failure.
  */
-export async function exchange(http: AxiosInstance, config: AxiosRequestConfig, limits: { timeoutMs: number; deadline?: Deadline }): Promise<HttpAnswer | HttpFailure> {
+export function exchange(target: HttpTarget, request: HttpRequest, limits: { timeoutMs: number; deadline?: Deadline }): Promise<HttpAnswer | HttpFailure> {
   const left = limits.deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
   const budget = Math.min(limits.timeoutMs, left);
-  if (budget <= 0) return { ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired: true, message: "the operation's deadline has passed" };
-  try {
-    const res = await http.request<string>({ ...config, signal: AbortSignal.timeout(Math.max(1, timerMs(budget))) });
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers ?? {})) {
-      if (typeof v === "string") headers[k.toLowerCase()] = v;
-      else if (typeof v === "number") headers[k.toLowerCase()] = String(v);
-      else if (Array.isArray(v)) headers[k.toLowerCase()] = v.join(", ");
+  if (budget <= 0) return Promise.resolve({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired: true, message: "the operation's deadline has passed" });
+  const signal = AbortSignal.timeout(Math.max(1, timerMs(budget)));
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (r: HttpAnswer | HttpFailure) => {
+      if (!settled) resolve(r);
+      settled = true;
+    };
+    const fail = (e: unknown) => {
+      if (!signal.aborted) return settle(networkFailure(e, limits.deadline));
+      // The signal fires at whichever deadline is nearer; when that was the operation's, no retry can help.
+      const operationExpired = (limits.deadline?.remainingMs() ?? 1) <= 0 || left <= limits.timeoutMs;
+      settle({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired, message: `ETIMEDOUT: no complete answer within ${formatDuration(budget)}` });
+    };
+    try {
+      const headers: Record<string, string> = { ...target.headers, ...request.headers };
+      const body = request.body;
+      if ((typeof body === "string" || Buffer.isBuffer(body)) && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) {
+        headers["Content-Length"] = String(Buffer.byteLength(body));
+      }
+      const req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, signal }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", fail);
+        res.on("end", () => {
+          decodeBody(Buffer.concat(chunks), res.headers["content-encoding"]).then(
+            (text) => settle({ ok: true, status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: text }),
+            (e: unknown) => settle(networkFailure(e, limits.deadline, `an answer with Content-Encoding ${res.headers["content-encoding"]} that does not decode (${(e as Error).message})`)),
+          );
+        });
+      });
+      req.on("error", fail);
+      if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => req.destroy(e)).pipe(req);
+      else req.end(body);
+    } catch (e) {
+      fail(e);
     }
-    return { ok: true, status: res.status, headers, body: typeof res.data === "string" ? res.data : "" };
-  } catch (e) {
-    const err = e as { code?: unknown; message?: unknown };
-    const code = typeof err.code === "string" ? err.code : "ERR_NETWORK";
-    const timedOut = code === "ERR_CANCELED" || code === "ECONNABORTED" || code === "ETIMEDOUT";
-    // The signal fires at whichever deadline is nearer; when that was the operation's, no retry can help.
-    const operationExpired = timedOut && ((limits.deadline?.remainingMs() ?? 1) <= 0 || (code === "ERR_CANCELED" && left <= limits.timeoutMs));
-    const what = code === "ERR_CANCELED" ? `no complete answer within ${formatDuration(budget)}` : typeof err.message === "string" ? err.message : "";
-    return { ok: false, code, timedOut, operationExpired, message: `${code}${what ? `: ${what}` : ""}` };
-  }
+  });
+}
+
+/** Node's headers (lower-cased already) as one string each, repeated ones joined. */
+function flatHeaders(headers: import("http").IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
+
+/** The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered). */
+function decodeBody(bytes: Buffer, encoding: string | undefined): Promise<string> {
+  const coding = (encoding ?? "").trim().toLowerCase();
+  if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(bytes.toString("utf8"));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const zlib = require("zlib") as typeof import("zlib");
+  const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.gunzip : coding === "deflate" ? zlib.inflate : coding === "br" ? zlib.brotliDecompress : undefined;
+  if (!inflate) return Promise.reject(Object.assign(new Error("not an encoding this client offered"), { code: "ERR_CONTENT_ENCODING" }));
+  return new Promise((resolve, reject) => inflate(bytes, (e, out) => (e ? reject(e) : resolve(out.toString("utf8")))));
+}
+
+/** A failure other than the deadline: the error's code and Node's message (never a header or the body). */
+function networkFailure(e: unknown, deadline: Deadline | undefined, what?: string): HttpFailure {
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err.code === "string" ? err.code : "ERR_NETWORK";
+  const timedOut = code === "ETIMEDOUT";
+  const message = what ?? (typeof err.message === "string" ? err.message : "");
+  return { ok: false, code, timedOut, operationExpired: timedOut && (deadline?.remainingMs() ?? 1) <= 0, message: `${code}${message ? `: ${message}` : ""}` };
 }

@@ -13,9 +13,8 @@
  * resolves in the dynamic-provider host process.
  */
 
-import type { AxiosInstance } from "axios";
 import { isLoopbackHost } from "../clouds";
-import { backoffMs, createDeadline, exchange, formatDuration, rawAxiosDefaults, redactSecrets, sleep, timerMs, waitProblem, type Deadline, type HttpAnswer, type HttpFailure } from "../http";
+import { backoffMs, createDeadline, createHttpTarget, exchange, formatDuration, redactSecrets, sleep, timerMs, waitProblem, type Deadline, type HttpAnswer, type HttpFailure, type HttpTarget } from "../http";
 
 /** BigCommerce's API host: the default, and the only host a store's token is sent to (apiBaseUrlProblem). */
 export const DEFAULT_API_BASE_URL = "https://api.bigcommerce.com";
@@ -272,18 +271,16 @@ function backoffDelay(attempt: number, tuning: FullTuning, random: () => number)
   return backoffMs(attempt + 1, tuning.backoffBaseMs, tuning.backoffMaxMs, random);
 }
 
-/** The axios instance for one store: the token header, no redirects, status and body left to us (../http.ts). */
-function createHttp(axios: typeof import("axios").default, options: ClientOptions, tuning: FullTuning): AxiosInstance {
-  return axios.create({
-    ...rawAxiosDefaults(tuning.timeoutMs),
-    baseURL: `${options.apiBaseUrl.replace(/\/+$/, "")}/stores/${encodeURIComponent(options.storeHash)}`,
+/** Where one store's requests go: its API root, with the token header (this target serves that one host: apiBaseUrlProblem). */
+function createHttp(options: ClientOptions): HttpTarget {
+  return createHttpTarget(`${options.apiBaseUrl.replace(/\/+$/, "")}/stores/${encodeURIComponent(options.storeHash)}`, {
     headers: { "X-Auth-Token": options.accessToken, Accept: "application/json" },
   });
 }
 
 /** One HTTP exchange within the request's and the check's deadline (../http.ts exchange). */
-function sendOnce(http: AxiosInstance, spec: EndpointSpec, timeoutMs: number, deadline: Deadline): Promise<HttpAnswer | HttpFailure> {
-  const body = spec.body === undefined ? {} : { data: JSON.stringify(spec.body), headers: { "Content-Type": "application/json" } };
+function sendOnce(http: HttpTarget, spec: EndpointSpec, timeoutMs: number, deadline: Deadline): Promise<HttpAnswer | HttpFailure> {
+  const body = spec.body === undefined ? {} : { body: JSON.stringify(spec.body), headers: { "Content-Type": "application/json" } };
   return exchange(http, { method: spec.method, url: spec.path, ...body }, { timeoutMs, deadline });
 }
 
@@ -413,11 +410,9 @@ export async function createBigCommerceClient(options: ClientOptions): Promise<B
   const hostProblem = apiBaseUrlProblem(options.apiBaseUrl);
   if (hostProblem) throw new Error(`BigCommerce client: apiBaseUrl ${hostProblem}; nothing was sent`);
   const tuning = resolveTuning(options);
-  // Started first: loading axios is part of the check's time too.
   const deadline = createDeadline(tuning.operationTimeoutMs, "operationTimeoutMs");
-  const axios = (await import("axios")).default;
   const random = options.random ?? Math.random;
-  const http = createHttp(axios, options, tuning);
+  const http = createHttp(options);
   const limiter = createRateLimiter(tuning, random);
   let requests = 0;
   let maxConcurrent = 0;

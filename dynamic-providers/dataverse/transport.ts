@@ -13,18 +13,17 @@
  *   fails is never retried. 401/403 become an AuthError naming the service, the token's source and
  *   the audience expected (auth.ts).
  * - Messages: the token never appears. Errors are built from status, code, method and path (never
- *   from axios errors, whose config carries the header), and every message and log line goes
+ *   from a request object, which carries the header), and every message and log line goes
  *   through `redact`, which removes the tokens this client sent and anything token-shaped.
  *
- * Serialized with the providers: state lives in the closure, axios is required when it runs.
+ * Serialized with the providers: state lives in the closure, Node's modules are required when it runs.
  */
-import type { AxiosInstance } from "axios";
 import type { ClientOptions, LogFn, RequestOptions, Resp, Stats } from "./client";
 import { TokenSource, authError, defaultTokenSource, tokenSourceOf } from "./auth";
 import { DataverseError } from "./errors";
 import { Pacing, Ticket, createPacing } from "./pacing";
 import { SERVICE_LABELS, TokenService, serviceOfUrl, tokenEndpointProblem, tokenScopeFor } from "../clouds";
-import { Deadline, HttpAnswer, backoffMs, createDeadline, deadlineMessage, exchange, originProblem, parseRetryAfter, rawAxiosDefaults, redactSecrets, sleep, waitProblem } from "../http";
+import { Deadline, HttpAnswer, HttpTarget, backoffMs, createDeadline, createHttpTarget, deadlineMessage, exchange, originProblem, parseRetryAfter, redactSecrets, sleep, waitProblem } from "../http";
 
 /** The service's concurrent-request limit per user and web server ("Service protection API limits"). */
 export const HARD_MAX_CONCURRENCY = 52;
@@ -106,7 +105,7 @@ interface Context {
   readonly pacing: Pacing;
   readonly deadline: Deadline;
   readonly tokens: TokenSource;
-  readonly http: AxiosInstance;
+  readonly http: HttpTarget;
   /** Why the origin may not receive a token (a host of no known cloud), checked before every request. */
   readonly endpointProblem?: string;
   /** Tokens sent so far: removed from every message. */
@@ -165,29 +164,12 @@ function createContext(options: ClientOptions, wrote: () => void): Context {
     pacing: createPacing({ ...settings, executionBudgetMs: service === "dataverse" ? settings.executionBudgetMs : Number.POSITIVE_INFINITY, backoff: (n) => Math.round(backoffMs(n, settings.retryBaseMs, settings.retryMaxMs)), log: (level, m) => log?.(level, m) }),
     deadline: createDeadline(settings.operationTimeoutMs, `${ENV_PREFIX[service]}OPERATION_TIMEOUT_MS`),
     tokens: options.getToken ? tokenSourceOf(options.getToken) : defaultTokenSource(url.origin),
-    http: createAxios(url, apiRoot, settings.timeoutMs),
+    http: createHttpTarget(apiRoot, { maxSockets: HARD_MAX_CONCURRENCY }),
     endpointProblem: endpoint && `${url.origin} ${endpoint}: no token is sent there`,
     sent: new Set<string>(),
     userLog: log,
     wrote,
   };
-}
-
-function createAxios(url: URL, apiRoot: string, timeoutMs: number): AxiosInstance {
-  // Lazy requires: this module is loaded inside serialized provider methods.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const axios = require("axios") as typeof import("axios");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const httpMod = require(url.protocol === "https:" ? "https" : "http") as typeof import("https");
-  const agent = new httpMod.Agent({ keepAlive: true, maxSockets: HARD_MAX_CONCURRENCY });
-  return axios.create({
-    ...rawAxiosDefaults(timeoutMs),
-    baseURL: apiRoot,
-    maxBodyLength: Infinity,
-    maxContentLength: Infinity,
-    httpAgent: url.protocol === "http:" ? agent : undefined,
-    httpsAgent: url.protocol === "https:" ? agent : undefined,
-  });
 }
 
 /**
@@ -265,13 +247,13 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
   c.stats.requests++;
   if (method !== "GET") c.wrote();
   opts.onSent?.();
-  const answer = await exchange(c.http, { method, url: path, data, headers }, { timeoutMs: c.settings.timeoutMs, deadline: c.deadline });
+  const answer = await exchange(c.http, { method, url: path, body: data, headers }, { timeoutMs: c.settings.timeoutMs, deadline: c.deadline });
   return { answer, token, ticket };
 }
 
 /**
- * The bytes as a stream that holds them only until they are sent: axios keeps a Buffer body (in
- * its config) until the answer comes, a stream only until it is read.
+ * The bytes as a stream that holds them only until they are sent: a Buffer body would stay
+ * referenced by the request until the answer comes, a stream only until it is read.
  */
 function sentOnce(bytes: Buffer): import("stream").Readable {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

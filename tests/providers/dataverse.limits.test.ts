@@ -4,7 +4,10 @@
  * on, and throughput at x-ms-dop-hint with pipelined writes and parallel reads.
  */
 import * as crypto from "crypto";
-import axios, { AxiosRequestConfig, AxiosResponse } from "axios";
+import axios from "axios";
+import type { IncomingMessage, RequestOptions } from "http";
+// The module object itself (an `import * as` namespace is a copy): the spy is what the client calls.
+import nodeHttp from "http";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { DataverseEmulator, LoggedRequest } from "../../emulators/dataverse";
 import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
@@ -36,21 +39,20 @@ interface ClientEvent {
 }
 
 /**
- * What the client hands to its HTTP library (axios) and gets back, with the time, as the client
- * sees it. Clients created after this call are recorded (axios.create copies the prototype's
- * `request`); jest.restoreAllMocks ends it.
+ * What the client hands to Node's `http` and gets back, with the time, as the client sees it: a
+ * request when it leaves, an answer when its body has been read. jest.restoreAllMocks ends it.
  */
 function recordClientTraffic(): ClientEvent[] {
   const events: ClientEvent[] = [];
-  const send = axios.Axios.prototype.request;
-  jest.spyOn(axios.Axios.prototype, "request").mockImplementation(function (this: unknown, config: AxiosRequestConfig) {
-    const what = `${String(config.method).toUpperCase()} ${config.url}`;
+  const send = nodeHttp.request;
+  jest.spyOn(nodeHttp, "request").mockImplementation(((url: URL, options: RequestOptions, onAnswer: (res: IncomingMessage) => void) => {
+    const what = `${String(options.method)} ${url.pathname}`;
     events.push({ at: Date.now(), what });
-    return (send.call(this, config) as Promise<AxiosResponse>).then((res) => {
-      events.push({ at: Date.now(), what, status: res.status, retryAfterMs: res.status === 429 ? Number(res.headers["retry-after"]) * 1000 : undefined });
-      return res;
+    return send(url, options, (res) => {
+      onAnswer(res);
+      res.on("end", () => events.push({ at: Date.now(), what, status: res.statusCode, retryAfterMs: res.statusCode === 429 ? Number(res.headers["retry-after"]) * 1000 : undefined }));
     });
-  });
+  }) as typeof nodeHttp.request);
   return events;
 }
 

@@ -9,7 +9,7 @@ import { decodeApplied } from "../../dynamic-providers/dataverse/sync";
 import { Harness, Outs, TOKEN, productRows, remoteState, startHarness } from "../../emulators/dataverse-harness";
 import { rowsOfInputs } from "../../dynamic-providers/dataverse/provider";
 import { runSteps, writeProviderFile } from "../../emulators/dataverse-child";
-import { serializedProvider } from "../support/program";
+import { serializedProvider, unresolvableRequires } from "../support/program";
 import { waitFor } from "../support/barrier";
 import { captureConsolePerTest } from "../support/console";
 
@@ -41,6 +41,8 @@ describe("serialized provider in a plain Node process", () => {
     expect(text).not.toMatch(/emulator-token|DATAVERSE_ACCESS_TOKEN=/);
     // No captured Pulumi config, no absolute path to this checkout's TypeScript sources.
     expect(text).not.toMatch(/dynamic-providers\/dataverse\/[a-z]+\.ts/);
+    // What it requires, the host resolves: Node's own modules and the runtime dependencies.
+    expect(unresolvableRequires(text)).toEqual([]);
   });
 
   it("check, create, diff, read, update and delete work from the serialized text", async () => {

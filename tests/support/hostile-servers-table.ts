@@ -119,8 +119,6 @@ function watchTimers(): { overflows: number[]; warnings: string[]; stop(): void 
 export function describeHostileServers(name: string, target: HostileTarget): void {
   describe(`${name} against hostile servers (issue 17)`, () => {
     const logs = captureConsolePerTest();
-    // The clients require axios when they first run: loaded here, so no timed run pays for it.
-    beforeAll(() => import("axios"));
     let service: { url: string; stop(): Promise<unknown> };
     let servers: TestServer[] = [];
     beforeEach(async () => {

@@ -4,7 +4,10 @@
  * server (tests/support/program-server.ts, started by Jest's globalSetup), which runs index.ts
  * through the one harness (plan/harness.ts) with the mocks of tests/support/program-runs.ts.
  */
+import * as fs from "fs";
 import * as http from "http";
+import { isBuiltin } from "module";
+import * as path from "path";
 import type { StackPlan } from "../../plan/capture";
 import { ROTATION_CLOCK_ENV } from "../../rotation";
 import { PROGRAM_SERVER_ENV } from "./global-setup";
@@ -162,6 +165,18 @@ export async function runProgram(stack: string, changes: ConfigChanges = {}): Pr
 /** The offline plan of `stack` with `changes`, as `npm run plan` captures it (plan/capture.ts). */
 export async function capturePlan(stack: string, changes: ConfigChanges = {}, options: { fresh?: boolean } = {}): Promise<StackPlan> {
   return (await ask({ kind: "plan", stack, changes, fresh: options.fresh })) as StackPlan;
+}
+
+/**
+ * Modules a serialized provider's text requires by a literal name that the dynamic-provider host
+ * could not resolve: neither Node's own nor one of package.json's `dependencies` (a deployment
+ * installs those alone, `npm ci --omit=dev`).
+ */
+export function unresolvableRequires(text: string): string[] {
+  const runtime = Object.keys((JSON.parse(fs.readFileSync(path.join(__dirname, "../../package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+  const names = [...text.matchAll(/require\(\s*["']([^"']+)["']\s*\)/g)].map((m) => m[1]);
+  const packageOf = (name: string) => name.split("/").slice(0, name.startsWith("@") ? 2 : 1).join("/");
+  return [...new Set(names)].filter((name) => !isBuiltin(name) && !runtime.includes(packageOf(name)));
 }
 
 /**
