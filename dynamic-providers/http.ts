@@ -9,10 +9,10 @@
  *   `Agent` `proxyEnv`), no redirects, compressed answers decompressed. No HTTP library: axios
  *   cost a fresh provider process 50-100 ms to load and ~1 ms per request, and the clients turned
  *   off most of what it adds (redirects, body transforms, status checks; docs/dataverse.md, "Decisions").
- * - **Deadlines.** `exchange` passes an `AbortSignal` that fires at the request's deadline, which
- *   aborts the connection *and* the body read: a server that trickles a byte every half second
+ * - **Deadlines.** `exchange` sets a timer at the request's deadline that destroys the request,
+ *   which ends the connection *and* the body read: a server that trickles a byte every half second
  *   (which no idle-socket timeout trips) is cut off at the deadline, socket closed. An operation (a
- *   whole sync, a link and its polls) has a `Deadline` of its own; each request's signal fires at
+ *   whole sync, a link and its polls) has a `Deadline` of its own; each request's timer fires at
  *   whichever comes first.
  * - **Waits.** A `Retry-After` (or any wait) beyond the client's cap, or past the operation's
  *   deadline, is refused at once by `waitProblem`, with a message naming the wait: sending earlier
@@ -227,34 +227,43 @@ export interface HttpFailure {
 
 /**
  * Send one request and read its whole answer, within `timeoutMs` and the operation's deadline,
- * whatever the server does (a trickling body included: the signal aborts the connection and the
- * body read alike). Redirects are not followed (a redirect could carry the token to another host);
+ * whatever the server does (a trickling body included: the timer ends the connection and the
+ * body read alike; a plain timer, as an `AbortSignal` costs a fresh process ~0.1 ms per request). Redirects are not followed (a redirect could carry the token to another host);
  * a compressed body is decompressed off the main thread. Never throws for a network failure.
  */
 export function exchange(target: HttpTarget, request: HttpRequest, limits: { timeoutMs: number; deadline?: Deadline }): Promise<HttpAnswer | HttpFailure> {
   const left = limits.deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
   const budget = Math.min(limits.timeoutMs, left);
   if (budget <= 0) return Promise.resolve({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired: true, message: "the operation's deadline has passed" });
-  const signal = AbortSignal.timeout(Math.max(1, timerMs(budget)));
   return new Promise((resolve) => {
     let settled = false;
+    let expired = false;
+    let req: import("http").ClientRequest | undefined;
+    // Declared before the closures that clear it (Pulumi's serializer needs every captured name bound).
+    let timer: ReturnType<typeof setTimeout> | undefined = undefined;
     const settle = (r: HttpAnswer | HttpFailure) => {
       if (!settled) resolve(r);
       settled = true;
+      clearTimeout(timer);
     };
     const fail = (e: unknown) => {
-      if (!signal.aborted) return settle(networkFailure(e, limits.deadline));
-      // The signal fires at whichever deadline is nearer; when that was the operation's, no retry can help.
+      if (!expired) return settle(networkFailure(e, limits.deadline));
+      // The timer fires at whichever deadline is nearer; when that was the operation's, no retry can help.
       const operationExpired = (limits.deadline?.remainingMs() ?? 1) <= 0 || left <= limits.timeoutMs;
       settle({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired, message: `ETIMEDOUT: no complete answer within ${formatDuration(budget)}` });
     };
+    timer = setTimeout(() => {
+      expired = true;
+      req?.destroy();
+      fail(undefined); // also when the body is read and still being decompressed
+    }, Math.max(1, timerMs(budget)));
     try {
       const headers: Record<string, string> = { ...target.headers, ...request.headers };
       const body = request.body;
       if ((typeof body === "string" || Buffer.isBuffer(body)) && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) {
         headers["Content-Length"] = String(Buffer.byteLength(body));
       }
-      const req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, signal }, (res) => {
+      req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", fail);
@@ -265,9 +274,9 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
           );
         });
       });
-      req.on("error", fail);
-      if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => req.destroy(e)).pipe(req);
-      else req.end(body);
+      const sending = req.on("error", fail);
+      if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => sending.destroy(e)).pipe(sending);
+      else sending.end(body);
     } catch (e) {
       fail(e);
     }

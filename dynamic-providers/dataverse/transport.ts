@@ -238,7 +238,7 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
   if (opts.bodyOf) {
     const bytes = opts.bodyOf();
     headers["Content-Length"] = String(bytes.length);
-    data = sentOnce(bytes);
+    data = bytes.length > STREAMED_BODY_BYTES ? sentOnce(bytes) : bytes;
   }
   if (opts.body !== undefined) {
     data = JSON.stringify(opts.body);
@@ -252,8 +252,16 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
 }
 
 /**
+ * Bodies above this size go as a stream (sentOnce); smaller ones as bytes, which a fresh process
+ * sends ~0.3 ms sooner each (a 100-row change is 51 requests of 2 rows), and whose memory until
+ * the answer comes does not count.
+ */
+const STREAMED_BODY_BYTES = 64 * 1024;
+
+/**
  * The bytes as a stream that holds them only until they are sent: a Buffer body would stay
- * referenced by the request until the answer comes, a stream only until it is read.
+ * referenced by the request until the answer comes, a stream only until it is read (52 bulk
+ * bodies of 500 KB in flight at once).
  */
 function sentOnce(bytes: Buffer): import("stream").Readable {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
