@@ -238,9 +238,12 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
   const signal = AbortSignal.timeout(Math.max(1, timerMs(budget)));
   return new Promise((resolve) => {
     let settled = false;
+    // A timeout signal keeps its listeners, and what they hold (the request), until it fires.
+    const listening = new AbortController();
     const settle = (r: HttpAnswer | HttpFailure) => {
       if (!settled) resolve(r);
       settled = true;
+      listening.abort();
     };
     const fail = (e: unknown) => {
       if (!signal.aborted) return settle(networkFailure(e, limits.deadline));
@@ -248,13 +251,19 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
       const operationExpired = (limits.deadline?.remainingMs() ?? 1) <= 0 || left <= limits.timeoutMs;
       settle({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired, message: `ETIMEDOUT: no complete answer within ${formatDuration(budget)}` });
     };
+    // The deadline ends the exchange itself: Node's abort reaches a request only once it has a socket,
+    // which through HTTPS_PROXY is after the proxy answered CONNECT and TLS finished (a silent proxy
+    // held the request forever, no 'error'), and a body being decompressed is no longer the request's.
+    signal.addEventListener("abort", () => fail(signal.reason), { once: true, signal: listening.signal });
     try {
       const headers: Record<string, string> = { ...target.headers, ...request.headers };
       const body = request.body;
       if ((typeof body === "string" || Buffer.isBuffer(body)) && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) {
         headers["Content-Length"] = String(Buffer.byteLength(body));
       }
-      const req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, signal }, (res) => {
+      // `timeout` (idle): the only one Node's proxy tunnel heeds, closing its socket to a silent proxy.
+      const options = { method: request.method, headers, agent: target.agent, signal, timeout: Math.max(1, timerMs(budget)) };
+      const req = target.transport.request(requestUrl(target.baseUrl, request.url), options, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", fail);

@@ -5,6 +5,7 @@
  * (tests/support/hostile-servers-table.ts).
  */
 import * as http from "http";
+import * as net from "net";
 import type { AddressInfo } from "net";
 import { Readable } from "stream";
 import * as zlib from "zlib";
@@ -142,6 +143,35 @@ describe("compressed answers", () => {
       r.end();
     });
     expect(answered(await exchange(createHttpTarget(s.url, { env: {} }), { method: "PATCH", url: "x", body: "{}" }, LIMITS))).toMatchObject({ status: 204, body: "" });
+  });
+});
+
+describe("the request's deadline", () => {
+  /** What `p` gave within `ms`, or "still waiting". */
+  const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<"still waiting">((r) => setTimeout(() => r("still waiting"), ms).unref())]);
+
+  it("ends a request whose HTTPS_PROXY never answers the CONNECT, and closes the proxy's socket", async () => {
+    const closed: Promise<void>[] = [];
+    const silent = net.createServer((socket) => closed.push(new Promise((r) => socket.resume().on("close", () => r()))));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    servers.push({ close: () => new Promise<void>((r) => silent.close(() => r())) });
+    const target = createHttpTarget("https://org.crm.dynamics.com/", { env: { HTTPS_PROXY: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` } });
+    const r = await within(exchange(target, { method: "GET", url: "accounts" }, { timeoutMs: 300 }), 3000);
+    expect(r).toMatchObject({ ok: false, code: "ETIMEDOUT", timedOut: true });
+    expect(closed).toHaveLength(1);
+    expect(await within(closed[0], 3000)).toBeUndefined();
+  });
+
+  it("ends at the deadline while a large compressed answer is still being decompressed", async () => {
+    const gz = zlib.gzipSync(Buffer.alloc(64e6, "a"));
+    const s = await started((_q, r) => {
+      r.writeHead(200, { "Content-Encoding": "gzip" });
+      r.end(gz);
+    });
+    const t0 = Date.now();
+    const r = await exchange(createHttpTarget(s.url, { env: {} }), { method: "GET", url: "big" }, { timeoutMs: 150 });
+    expect(r).toMatchObject({ ok: false, code: "ETIMEDOUT", timedOut: true });
+    expect(Date.now() - t0).toBeLessThan(400);
   });
 });
 
