@@ -293,12 +293,18 @@ function flatHeaders(headers: import("http").IncomingHttpHeaders): Record<string
 /** The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered). */
 function decodeBody(bytes: Buffer, encoding: string | undefined): Promise<string> {
   const coding = (encoding ?? "").trim().toLowerCase();
-  if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(bytes.toString("utf8"));
+  if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(utf8Text(bytes));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const zlib = require("zlib") as typeof import("zlib");
   const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.gunzip : coding === "deflate" ? zlib.inflate : coding === "br" ? zlib.brotliDecompress : undefined;
   if (!inflate) return Promise.reject(Object.assign(new Error("not an encoding this client offered"), { code: "ERR_CONTENT_ENCODING" }));
-  return new Promise((resolve, reject) => inflate(bytes, (e, out) => (e ? reject(e) : resolve(out.toString("utf8")))));
+  return new Promise((resolve, reject) => inflate(bytes, (e, out) => (e ? reject(e) : resolve(utf8Text(out)))));
+}
+
+/** UTF-8 bytes as text, without a leading byte-order mark: JSON.parse refuses one (axios dropped it too). */
+function utf8Text(bytes: Buffer): string {
+  const text = bytes.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** A failure other than the deadline: the error's code and Node's message (never a header or the body). */

@@ -137,6 +137,16 @@ describe("compressed answers", () => {
     expect(await exchange(target, { method: "GET", url: "other" }, LIMITS)).toMatchObject({ ok: false, code: "ERR_CONTENT_ENCODING", message: expect.stringContaining("zstd") });
   });
 
+  it("reads a JSON answer that starts with a UTF-8 byte-order mark as its JSON, compressed or not", async () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"value":[{"name":"Zoë"}]}')]);
+    const s = await started((q, r) => {
+      r.writeHead(200, { "Content-Type": "application/json; charset=utf-8", ...(q.url === "/gz" ? { "Content-Encoding": "gzip" } : {}) });
+      r.end(q.url === "/gz" ? zlib.gzipSync(bom) : bom);
+    });
+    const target = createHttpTarget(s.url, { env: {} });
+    for (const url of ["plain", "gz"]) expect(JSON.parse(answered(await exchange(target, { method: "GET", url }, LIMITS)).body)).toEqual({ value: [{ name: "Zoë" }] });
+  });
+
   it("reads an empty body with a Content-Encoding (a 204, a HEAD) as empty", async () => {
     const s = await started((_q, r) => {
       r.writeHead(204, { "Content-Encoding": "gzip" });
