@@ -168,14 +168,25 @@ export interface HttpTarget {
 export function createHttpTarget(baseUrl: string, options: { maxSockets?: number; headers?: Record<string, string>; env?: NodeJS.ProcessEnv } = {}): HttpTarget {
   const secure = new URL(baseUrl).protocol === "https:";
   const env = options.env ?? process.env;
-  const proxy = secure ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.HTTP_PROXY ?? env.http_proxy);
+  // The variable Node reads: the lower-case one first.
+  const name = secure ? (env.https_proxy ? "https_proxy" : "HTTPS_PROXY") : env.http_proxy ? "http_proxy" : "HTTP_PROXY";
+  const proxy = env[name];
   if (proxy && !nodeHasAgentProxy(process.versions.node)) {
-    throw new Error(`${secure ? "HTTPS_PROXY" : "HTTP_PROXY"} is set, but Node ${process.versions.node} cannot send requests through a proxy (Node 22.21 or later can): use a newer Node, or unset it`);
+    throw new Error(`${name} is set, but Node ${process.versions.node} cannot send requests through a proxy (Node 22.21 or later can): use a newer Node, or unset it`);
+  }
+  // Node ignores a proxy URL that does not start with "http://" or "https://", and goes around the
+  // proxy. A bare host:port, which curl and axios take as http://, gets that scheme; another scheme
+  // fails (named, not shown: the URL may hold the proxy's password).
+  let proxyEnv = env;
+  if (proxy && !/^https?:\/\//.test(proxy)) {
+    const scheme = /^([a-z][a-z\d+.-]*):\/\//i.exec(proxy)?.[1];
+    if (scheme && !/^https?$/i.test(scheme)) throw new Error(`${name} names a ${scheme}:// proxy; Node sends only through an http:// or https:// proxy: change or unset it`);
+    proxyEnv = { ...env, [name]: scheme ? `${scheme.toLowerCase()}${proxy.slice(scheme.length)}` : `http://${proxy}` };
   }
   // Lazy requires: this module is loaded inside serialized provider methods.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const transport = require(secure ? "https" : "http") as typeof import("http");
-  const agentOptions: AgentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity, proxyEnv: env };
+  const agentOptions: AgentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity, proxyEnv };
   return {
     baseUrl,
     agent: new transport.Agent(agentOptions),

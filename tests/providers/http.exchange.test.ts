@@ -197,6 +197,21 @@ describe("the environment's proxy", () => {
     expect(proxy.seen).toHaveLength(1);
   });
 
+  it("sends through a proxy named without a scheme (host:port, as curl and axios take it), in either case of variable", async () => {
+    const service = await started();
+    const proxy = await started((q, r) => r.end(`proxied ${q.url}`));
+    const bare = proxy.url.replace("http://", "");
+    for (const env of [{ HTTP_PROXY: bare }, { http_proxy: `user:pw@${bare}` }, { HTTP_PROXY: proxy.url.replace("http", "HTTP") }]) {
+      expect(answered(await exchange(createHttpTarget(service.url, { env }), { method: "GET", url: "v3/store" }, LIMITS)).body).toBe(`proxied ${service.url}/v3/store`);
+    }
+    expect(service.seen).toEqual([]);
+  });
+
+  it("refuses a proxy of a scheme Node does not send through, rather than going around it, without showing its URL", () => {
+    expect(() => createHttpTarget("https://org.crm.dynamics.com/", { env: { https_proxy: "socks5://user:S3cret@127.0.0.1:1080" } })).toThrow(/^https_proxy names a socks5:\/\/ proxy/);
+    expect(() => createHttpTarget("https://org.crm.dynamics.com/", { env: { HTTPS_PROXY: "socks5://user:S3cret@127.0.0.1:1080" } })).not.toThrow(/S3cret/);
+  });
+
   it("tunnels an https request through HTTPS_PROXY with CONNECT, which carries no token", async () => {
     const proxy = await started();
     const target = createHttpTarget("https://org.crm.dynamics.com/api/data/v9.2/", { headers: { "X-Auth-Token": "secret-token-value" }, env: { HTTPS_PROXY: proxy.url } });
