@@ -307,7 +307,10 @@ function decodeBody(bytes: Buffer, encoding: string | undefined): Promise<string
   if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(utf8Text(bytes));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const zlib = require("zlib") as typeof import("zlib");
-  const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.gunzip : coding === "deflate" ? zlib.inflate : coding === "br" ? zlib.brotliDecompress : undefined;
+  // "deflate" is zlib-wrapped (its first byte's low nibble is 8, which no raw deflate block starts
+  // with), but some servers send it raw, as axios accepted.
+  const deflate = (bytes[0] & 0x0f) === 8 ? zlib.inflate : zlib.inflateRaw;
+  const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.gunzip : coding === "deflate" ? deflate : coding === "br" ? zlib.brotliDecompress : undefined;
   if (!inflate) return Promise.reject(Object.assign(new Error("not an encoding this client offered"), { code: "ERR_CONTENT_ENCODING" }));
   return new Promise((resolve, reject) => inflate(bytes, (e, out) => (e ? reject(e) : resolve(utf8Text(out)))));
 }

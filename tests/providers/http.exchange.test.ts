@@ -127,6 +127,14 @@ describe("compressed answers", () => {
     expect(r.body).toBe(text);
   });
 
+  it("reads a deflate body sent raw, without the zlib wrapper (as some servers do), as the text it encodes", async () => {
+    const s = await started((_q, r) => {
+      r.writeHead(200, { "Content-Type": "application/json", "Content-Encoding": "deflate" });
+      r.end(zlib.deflateRawSync(Buffer.from(text)));
+    });
+    expect(answered(await exchange(createHttpTarget(s.url, { env: {} }), { method: "GET", url: "accounts" }, LIMITS)).body).toBe(text);
+  });
+
   it("reports a body that does not decompress, or an encoding it did not offer, as a failure, not a throw", async () => {
     const s = await started((q, r) => {
       r.writeHead(200, { "Content-Encoding": q.url === "/bad" ? "gzip" : "zstd" });
