@@ -187,12 +187,29 @@ export function createHttpTarget(baseUrl: string, options: { maxSockets?: number
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const transport = require(secure ? "https" : "http") as typeof import("http");
   const agentOptions: AgentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity, proxyEnv };
+  const agent = new transport.Agent(agentOptions);
+  // Each request is told of the connection started for it (ConnectionHook).
+  const connect = agent.createConnection.bind(agent);
+  agent.createConnection = (opts, cb) => {
+    const socket = connect(opts, cb);
+    if (socket) (opts as ConnectionHook).connecting?.(socket);
+    return socket;
+  };
   return {
     baseUrl,
-    agent: new transport.Agent(agentOptions),
+    agent,
     transport,
     headers: { "User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate, br", ...options.headers },
   };
+}
+
+/**
+ * A request option the target's agent calls with the connection it starts making for the request:
+ * through HTTPS_PROXY the request gets its socket only once CONNECT and TLS succeeded, and until
+ * then its own abort does not reach that connection (left open, it keeps the process alive).
+ */
+interface ConnectionHook {
+  connecting?: (socket: import("stream").Duplex) => void;
 }
 
 /** Whether Node's http.Agent takes `proxyEnv`: added in 22.21 and 24.5. */
@@ -265,16 +282,21 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
     // The deadline ends the exchange itself: Node's abort reaches a request only once it has a socket,
     // which through HTTPS_PROXY is after the proxy answered CONNECT and TLS finished (a silent proxy
     // held the request forever, no 'error'), and a body being decompressed is no longer the request's.
-    signal.addEventListener("abort", () => fail(signal.reason), { once: true, signal: listening.signal });
+    // The connection still being made for it (createHttpTarget hands it over) is closed here.
+    let connecting: import("stream").Duplex | undefined;
+    const onAbort = () => {
+      fail(signal.reason);
+      connecting?.destroy(signal.reason as Error);
+    };
+    signal.addEventListener("abort", onAbort, { once: true, signal: listening.signal });
     try {
       const headers: Record<string, string> = { ...target.headers, ...request.headers };
       const body = request.body;
       if ((typeof body === "string" || Buffer.isBuffer(body)) && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) {
         headers["Content-Length"] = String(Buffer.byteLength(body));
       }
-      // `timeout` (idle): the only one Node's proxy tunnel heeds, closing its socket to a silent proxy.
-      const options = { method: request.method, headers, agent: target.agent, signal, timeout: Math.max(1, timerMs(budget)) };
-      const req = target.transport.request(requestUrl(target.baseUrl, request.url), options, (res) => {
+      const hook: ConnectionHook = { connecting: (socket) => (connecting = socket) };
+      const req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, signal, ...hook }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", fail);
@@ -285,7 +307,7 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
           );
         });
       });
-      req.on("error", fail);
+      req.on("error", fail).once("socket", () => (connecting = undefined));
       if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => req.destroy(e)).pipe(req);
       else req.end(body);
     } catch (e) {

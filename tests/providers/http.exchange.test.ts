@@ -168,12 +168,18 @@ describe("the request's deadline", () => {
   /** What `p` gave within `ms`, or "still waiting". */
   const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<"still waiting">((r) => setTimeout(() => r("still waiting"), ms).unref())]);
 
-  it("ends a request whose HTTPS_PROXY never answers the CONNECT, and closes the proxy's socket", async () => {
+  it.each([
+    ["never answers the CONNECT", () => undefined],
+    ["opens the tunnel, then the TLS handshake through it stalls", (socket: net.Socket) => socket.once("data", () => socket.write("HTTP/1.1 200 Connection established\r\n\r\n"))],
+  ])("ends a request whose HTTPS_PROXY %s, and closes its socket to the proxy", async (_what, proxying) => {
     const closed: Promise<void>[] = [];
-    const silent = net.createServer((socket) => closed.push(new Promise((r) => socket.resume().on("close", () => r()))));
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    servers.push({ close: () => new Promise<void>((r) => silent.close(() => r())) });
-    const target = createHttpTarget("https://org.crm.dynamics.com/", { env: { HTTPS_PROXY: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` } });
+    const proxy = net.createServer((socket) => {
+      proxying(socket);
+      closed.push(new Promise((r) => socket.resume().on("close", () => r())));
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    servers.push({ close: () => new Promise<void>((r) => proxy.close(() => r())) });
+    const target = createHttpTarget("https://org.crm.dynamics.com/", { env: { HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } });
     const r = await within(exchange(target, { method: "GET", url: "accounts" }, { timeoutMs: 300 }), 3000);
     expect(r).toMatchObject({ ok: false, code: "ETIMEDOUT", timedOut: true });
     expect(closed).toHaveLength(1);
