@@ -301,7 +301,7 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", fail);
         res.on("end", () => {
-          decodeBody(Buffer.concat(chunks), res.headers["content-encoding"]).then(
+          decodeBody(Buffer.concat(chunks), res.headers["content-encoding"], signal).then(
             (text) => settle({ ok: true, status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: text }),
             (e: unknown) => settle(networkFailure(e, limits.deadline, `an answer with Content-Encoding ${res.headers["content-encoding"]} that does not decode (${(e as Error).message})`)),
           );
@@ -323,18 +323,29 @@ function flatHeaders(headers: import("http").IncomingHttpHeaders): Record<string
   return out;
 }
 
-/** The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered). */
-function decodeBody(bytes: Buffer, encoding: string | undefined): Promise<string> {
+/**
+ * The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered). The
+ * signal stops a decompression under way (zlib works chunk by chunk): given up on, it would go on
+ * taking a thread and the memory of the whole text.
+ */
+function decodeBody(bytes: Buffer, encoding: string | undefined, signal: AbortSignal): Promise<string> {
   const coding = (encoding ?? "").trim().toLowerCase();
   if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(utf8Text(bytes));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { addAbortSignal } = require("stream") as typeof import("stream");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const zlib = require("zlib") as typeof import("zlib");
   // "deflate" is zlib-wrapped (its first byte's low nibble is 8, which no raw deflate block starts
   // with), but some servers send it raw, as axios accepted.
-  const deflate = (bytes[0] & 0x0f) === 8 ? zlib.inflate : zlib.inflateRaw;
-  const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.gunzip : coding === "deflate" ? deflate : coding === "br" ? zlib.brotliDecompress : undefined;
+  const deflate = (bytes[0] & 0x0f) === 8 ? zlib.createInflate : zlib.createInflateRaw;
+  const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.createGunzip : coding === "deflate" ? deflate : coding === "br" ? zlib.createBrotliDecompress : undefined;
   if (!inflate) return Promise.reject(Object.assign(new Error("not an encoding this client offered"), { code: "ERR_CONTENT_ENCODING" }));
-  return new Promise((resolve, reject) => inflate(bytes, (e, out) => (e ? reject(e) : resolve(utf8Text(out)))));
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const engine = addAbortSignal(signal, inflate());
+    engine.on("data", (chunk: Buffer) => out.push(chunk)).on("error", reject).on("end", () => resolve(utf8Text(Buffer.concat(out))));
+    engine.end(bytes);
+  });
 }
 
 /** UTF-8 bytes as text, without a leading byte-order mark: JSON.parse refuses one (axios dropped it too). */
