@@ -9,10 +9,10 @@
  *   `Agent` `proxyEnv`), no redirects, compressed answers decompressed. No HTTP library: axios
  *   cost a fresh provider process 50-100 ms to load and ~1 ms per request, and the clients turned
  *   off most of what it adds (redirects, body transforms, status checks; docs/dataverse.md, "Decisions").
- * - **Deadlines.** `exchange` sets a timer at the request's deadline that destroys the request,
- *   which ends the connection *and* the body read: a server that trickles a byte every half second
+ * - **Deadlines.** `exchange` passes an `AbortSignal` that fires at the request's deadline, which
+ *   aborts the connection *and* the body read: a server that trickles a byte every half second
  *   (which no idle-socket timeout trips) is cut off at the deadline, socket closed. An operation (a
- *   whole sync, a link and its polls) has a `Deadline` of its own; each request's timer fires at
+ *   whole sync, a link and its polls) has a `Deadline` of its own; each request's signal fires at
  *   whichever comes first.
  * - **Waits.** A `Retry-After` (or any wait) beyond the client's cap, or past the operation's
  *   deadline, is refused at once by `waitProblem`, with a message naming the wait: sending earlier
@@ -168,26 +168,54 @@ export interface HttpTarget {
 export function createHttpTarget(baseUrl: string, options: { maxSockets?: number; headers?: Record<string, string>; env?: NodeJS.ProcessEnv } = {}): HttpTarget {
   const secure = new URL(baseUrl).protocol === "https:";
   const env = options.env ?? process.env;
-  const proxy = secure ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.HTTP_PROXY ?? env.http_proxy);
+  // The variable Node reads: the lower-case one first.
+  const name = secure ? (env.https_proxy ? "https_proxy" : "HTTPS_PROXY") : env.http_proxy ? "http_proxy" : "HTTP_PROXY";
+  const proxy = env[name];
   if (proxy && !nodeHasAgentProxy(process.versions.node)) {
-    throw new Error(`${secure ? "HTTPS_PROXY" : "HTTP_PROXY"} is set, but Node ${process.versions.node} cannot send requests through a proxy (Node 22.21 or later can): use a newer Node, or unset it`);
+    throw new Error(`${name} is set, but Node ${process.versions.node} cannot send requests through a proxy (Node 22.21 or later can): use a newer Node, or unset it`);
+  }
+  // Node ignores a proxy URL that does not start with "http://" or "https://", and goes around the
+  // proxy. A bare host:port, which curl and axios take as http://, gets that scheme; another scheme
+  // fails (named, not shown: the URL may hold the proxy's password).
+  let proxyEnv = env;
+  if (proxy && !/^https?:\/\//.test(proxy)) {
+    const scheme = /^([a-z][a-z\d+.-]*):\/\//i.exec(proxy)?.[1];
+    if (scheme && !/^https?$/i.test(scheme)) throw new Error(`${name} names a ${scheme}:// proxy; Node sends only through an http:// or https:// proxy: change or unset it`);
+    proxyEnv = { ...env, [name]: scheme ? `${scheme.toLowerCase()}${proxy.slice(scheme.length)}` : `http://${proxy}` };
   }
   // Lazy requires: this module is loaded inside serialized provider methods.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const transport = require(secure ? "https" : "http") as typeof import("http");
-  const agentOptions: AgentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity, proxyEnv: env };
+  const agentOptions: AgentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity, proxyEnv };
+  const agent = new transport.Agent(agentOptions);
+  // Each request is told of the connection started for it (ConnectionHook).
+  const connect = agent.createConnection.bind(agent);
+  agent.createConnection = (opts, cb) => {
+    const socket = connect(opts, cb);
+    if (socket) (opts as ConnectionHook).connecting?.(socket);
+    return socket;
+  };
   return {
     baseUrl,
-    agent: new transport.Agent(agentOptions),
+    agent,
     transport,
     headers: { "User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate, br", ...options.headers },
   };
 }
 
+/**
+ * A request option the target's agent calls with the connection it starts making for the request:
+ * through HTTPS_PROXY the request gets its socket only once CONNECT and TLS succeeded, and until
+ * then its own abort does not reach that connection (left open, it keeps the process alive).
+ */
+interface ConnectionHook {
+  connecting?: (socket: import("stream").Duplex) => void;
+}
+
 /** Whether Node's http.Agent takes `proxyEnv`: added in 22.21 and 24.5. */
 export function nodeHasAgentProxy(version: string): boolean {
   const [major, minor] = version.split(".").map(Number);
-  return major > 24 || (major === 24 && minor >= 5) || (major === 23 ? false : major === 22 && minor >= 21);
+  return major > 24 || (major === 24 && minor >= 5) || (major === 22 && minor >= 21);
 }
 
 /** `url` as sent: an absolute URL as it is, a relative one appended to the base (one slash between). */
@@ -227,56 +255,61 @@ export interface HttpFailure {
 
 /**
  * Send one request and read its whole answer, within `timeoutMs` and the operation's deadline,
- * whatever the server does (a trickling body included: the timer ends the connection and the
- * body read alike; a plain timer, as an `AbortSignal` costs a fresh process ~0.1 ms per request). Redirects are not followed (a redirect could carry the token to another host);
+ * whatever the server does (a trickling body included: the signal aborts the connection and the
+ * body read alike). Redirects are not followed (a redirect could carry the token to another host);
  * a compressed body is decompressed off the main thread. Never throws for a network failure.
  */
 export function exchange(target: HttpTarget, request: HttpRequest, limits: { timeoutMs: number; deadline?: Deadline }): Promise<HttpAnswer | HttpFailure> {
   const left = limits.deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
   const budget = Math.min(limits.timeoutMs, left);
   if (budget <= 0) return Promise.resolve({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired: true, message: "the operation's deadline has passed" });
+  const signal = AbortSignal.timeout(Math.max(1, timerMs(budget)));
   return new Promise((resolve) => {
     let settled = false;
-    let expired = false;
-    let req: import("http").ClientRequest | undefined;
-    // Declared before the closures that clear it (Pulumi's serializer needs every captured name bound).
-    let timer: ReturnType<typeof setTimeout> | undefined = undefined;
+    // A timeout signal keeps its listeners, and what they hold (the request), until it fires.
+    const listening = new AbortController();
     const settle = (r: HttpAnswer | HttpFailure) => {
       if (!settled) resolve(r);
       settled = true;
-      clearTimeout(timer);
+      listening.abort();
     };
     const fail = (e: unknown) => {
-      if (!expired) return settle(networkFailure(e, limits.deadline));
-      // The timer fires at whichever deadline is nearer; when that was the operation's, no retry can help.
+      if (!signal.aborted) return settle(networkFailure(e, limits.deadline));
+      // The signal fires at whichever deadline is nearer; when that was the operation's, no retry can help.
       const operationExpired = (limits.deadline?.remainingMs() ?? 1) <= 0 || left <= limits.timeoutMs;
       settle({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired, message: `ETIMEDOUT: no complete answer within ${formatDuration(budget)}` });
     };
-    timer = setTimeout(() => {
-      expired = true;
-      req?.destroy();
-      fail(undefined); // also when the body is read and still being decompressed
-    }, Math.max(1, timerMs(budget)));
+    // The deadline ends the exchange itself: Node's abort reaches a request only once it has a socket,
+    // which through HTTPS_PROXY is after the proxy answered CONNECT and TLS finished (a silent proxy
+    // held the request forever, no 'error'), and a body being decompressed is no longer the request's.
+    // The connection still being made for it (createHttpTarget hands it over) is closed here.
+    let connecting: import("stream").Duplex | undefined;
+    const onAbort = () => {
+      fail(signal.reason);
+      connecting?.destroy(signal.reason as Error);
+    };
+    signal.addEventListener("abort", onAbort, { once: true, signal: listening.signal });
     try {
       const headers: Record<string, string> = { ...target.headers, ...request.headers };
       const body = request.body;
       if ((typeof body === "string" || Buffer.isBuffer(body)) && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) {
         headers["Content-Length"] = String(Buffer.byteLength(body));
       }
-      req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent }, (res) => {
+      const hook: ConnectionHook = { connecting: (socket) => (connecting = socket) };
+      const req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, signal, ...hook }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", fail);
         res.on("end", () => {
-          decodeBody(Buffer.concat(chunks), res.headers["content-encoding"]).then(
+          decodeBody(Buffer.concat(chunks), res.headers["content-encoding"], signal).then(
             (text) => settle({ ok: true, status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: text }),
             (e: unknown) => settle(networkFailure(e, limits.deadline, `an answer with Content-Encoding ${res.headers["content-encoding"]} that does not decode (${(e as Error).message})`)),
           );
         });
       });
-      const sending = req.on("error", fail);
-      if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => sending.destroy(e)).pipe(sending);
-      else sending.end(body);
+      req.on("error", fail).once("socket", () => (connecting = undefined));
+      if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => req.destroy(e)).pipe(req);
+      else req.end(body);
     } catch (e) {
       fail(e);
     }
@@ -290,15 +323,35 @@ function flatHeaders(headers: import("http").IncomingHttpHeaders): Record<string
   return out;
 }
 
-/** The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered). */
-function decodeBody(bytes: Buffer, encoding: string | undefined): Promise<string> {
+/**
+ * The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered). The
+ * signal stops a decompression under way (zlib works chunk by chunk): given up on, it would go on
+ * taking a thread and the memory of the whole text.
+ */
+function decodeBody(bytes: Buffer, encoding: string | undefined, signal: AbortSignal): Promise<string> {
   const coding = (encoding ?? "").trim().toLowerCase();
-  if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(bytes.toString("utf8"));
+  if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(utf8Text(bytes));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { addAbortSignal } = require("stream") as typeof import("stream");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const zlib = require("zlib") as typeof import("zlib");
-  const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.gunzip : coding === "deflate" ? zlib.inflate : coding === "br" ? zlib.brotliDecompress : undefined;
+  // "deflate" is zlib-wrapped (its first byte's low nibble is 8, which no raw deflate block starts
+  // with), but some servers send it raw, as axios accepted.
+  const deflate = (bytes[0] & 0x0f) === 8 ? zlib.createInflate : zlib.createInflateRaw;
+  const inflate = coding === "gzip" || coding === "x-gzip" ? zlib.createGunzip : coding === "deflate" ? deflate : coding === "br" ? zlib.createBrotliDecompress : undefined;
   if (!inflate) return Promise.reject(Object.assign(new Error("not an encoding this client offered"), { code: "ERR_CONTENT_ENCODING" }));
-  return new Promise((resolve, reject) => inflate(bytes, (e, out) => (e ? reject(e) : resolve(out.toString("utf8")))));
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const engine = addAbortSignal(signal, inflate());
+    engine.on("data", (chunk: Buffer) => out.push(chunk)).on("error", reject).on("end", () => resolve(utf8Text(Buffer.concat(out))));
+    engine.end(bytes);
+  });
+}
+
+/** UTF-8 bytes as text, without a leading byte-order mark: JSON.parse refuses one (axios dropped it too). */
+function utf8Text(bytes: Buffer): string {
+  const text = bytes.toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** A failure other than the deadline: the error's code and Node's message (never a header or the body). */

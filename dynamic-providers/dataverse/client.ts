@@ -19,8 +19,8 @@
  *
  * Why not `dynamics-web-api`: it has batch and paging, but by design no 429/Retry-After handling,
  * no concurrency gate and no CreateMultiple fallback logic; with those three being most of the
- * work here, wrapping it would add a dependency without removing code. axios is already a
- * dependency of this project.
+ * work here, wrapping it would add a dependency without removing code (and the HTTP library it
+ * brings: the clients send with Node's own, ../http.ts).
  */
 import type { BatchOp, OpResult } from "./batch";
 import type { TokenSource } from "./auth";

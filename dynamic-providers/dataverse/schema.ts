@@ -465,7 +465,7 @@ export function orFilters(terms: string[]): string[] {
   const filters: string[] = [];
   let [from, chars] = [0, 0];
   for (let i = 0; i < terms.length; i++) {
-    // As sent: encodeURIComponent keeps a quote, the WHATWG URL parser (axios) encodes it in a
+    // As sent: encodeURIComponent keeps a quote, the WHATWG URL parser (../http.ts requestUrl) encodes it in a
     // query (%27): OData string literals are quoted, so a key term is some 8 characters longer.
     const size = encodeURIComponent(terms[i]).length + 2 * quotesIn(terms[i]) + 8; // "%20or%20"
     if (i > from && (chars + size > MAX_FILTER_CHARS || i - from >= MAX_FILTER_TERMS)) {

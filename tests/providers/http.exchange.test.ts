@@ -5,6 +5,7 @@
  * (tests/support/hostile-servers-table.ts).
  */
 import * as http from "http";
+import * as net from "net";
 import type { AddressInfo } from "net";
 import { Readable } from "stream";
 import * as zlib from "zlib";
@@ -126,6 +127,14 @@ describe("compressed answers", () => {
     expect(r.body).toBe(text);
   });
 
+  it("reads a deflate body sent raw, without the zlib wrapper (as some servers do), as the text it encodes", async () => {
+    const s = await started((_q, r) => {
+      r.writeHead(200, { "Content-Type": "application/json", "Content-Encoding": "deflate" });
+      r.end(zlib.deflateRawSync(Buffer.from(text)));
+    });
+    expect(answered(await exchange(createHttpTarget(s.url, { env: {} }), { method: "GET", url: "accounts" }, LIMITS)).body).toBe(text);
+  });
+
   it("reports a body that does not decompress, or an encoding it did not offer, as a failure, not a throw", async () => {
     const s = await started((q, r) => {
       r.writeHead(200, { "Content-Encoding": q.url === "/bad" ? "gzip" : "zstd" });
@@ -136,12 +145,62 @@ describe("compressed answers", () => {
     expect(await exchange(target, { method: "GET", url: "other" }, LIMITS)).toMatchObject({ ok: false, code: "ERR_CONTENT_ENCODING", message: expect.stringContaining("zstd") });
   });
 
+  it("reads a JSON answer that starts with a UTF-8 byte-order mark as its JSON, compressed or not", async () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"value":[{"name":"Zoë"}]}')]);
+    const s = await started((q, r) => {
+      r.writeHead(200, { "Content-Type": "application/json; charset=utf-8", ...(q.url === "/gz" ? { "Content-Encoding": "gzip" } : {}) });
+      r.end(q.url === "/gz" ? zlib.gzipSync(bom) : bom);
+    });
+    const target = createHttpTarget(s.url, { env: {} });
+    for (const url of ["plain", "gz"]) expect(JSON.parse(answered(await exchange(target, { method: "GET", url }, LIMITS)).body)).toEqual({ value: [{ name: "Zoë" }] });
+  });
+
   it("reads an empty body with a Content-Encoding (a 204, a HEAD) as empty", async () => {
     const s = await started((_q, r) => {
       r.writeHead(204, { "Content-Encoding": "gzip" });
       r.end();
     });
     expect(answered(await exchange(createHttpTarget(s.url, { env: {} }), { method: "PATCH", url: "x", body: "{}" }, LIMITS))).toMatchObject({ status: 204, body: "" });
+  });
+});
+
+describe("the request's deadline", () => {
+  /** What `p` gave within `ms`, or "still waiting". */
+  const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<"still waiting">((r) => setTimeout(() => r("still waiting"), ms).unref())]);
+
+  it.each([
+    ["never answers the CONNECT", () => undefined],
+    ["opens the tunnel, then the TLS handshake through it stalls", (socket: net.Socket) => socket.once("data", () => socket.write("HTTP/1.1 200 Connection established\r\n\r\n"))],
+  ])("ends a request whose HTTPS_PROXY %s, and closes its socket to the proxy", async (_what, proxying) => {
+    const closed: Promise<void>[] = [];
+    const proxy = net.createServer((socket) => {
+      proxying(socket);
+      closed.push(new Promise((r) => socket.resume().on("close", () => r())));
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    servers.push({ close: () => new Promise<void>((r) => proxy.close(() => r())) });
+    const target = createHttpTarget("https://org.crm.dynamics.com/", { env: { HTTPS_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } });
+    const r = await within(exchange(target, { method: "GET", url: "accounts" }, { timeoutMs: 300 }), 3000);
+    expect(r).toMatchObject({ ok: false, code: "ETIMEDOUT", timedOut: true });
+    expect(closed).toHaveLength(1);
+    expect(await within(closed[0], 3000)).toBeUndefined();
+  });
+
+  it("ends at the deadline while a large compressed answer is still being decompressed, and stops decompressing it", async () => {
+    const gz = zlib.gzipSync(Buffer.alloc(64e6, "a"));
+    const s = await started((_q, r) => {
+      r.writeHead(200, { "Content-Encoding": "gzip" });
+      r.end(gz);
+    });
+    const t0 = Date.now();
+    const r = await exchange(createHttpTarget(s.url, { env: {} }), { method: "GET", url: "big" }, { timeoutMs: 150 });
+    expect(r).toMatchObject({ ok: false, code: "ETIMEDOUT", timedOut: true });
+    expect(Date.now() - t0).toBeLessThan(400);
+    // Left to run, the rest of the 64 MB takes some 500 ms of a thread (CPU time, whatever else runs).
+    const cpu = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 700));
+    const used = process.cpuUsage(cpu);
+    expect((used.user + used.system) / 1000).toBeLessThan(150);
   });
 });
 
@@ -155,6 +214,21 @@ describe("the environment's proxy", () => {
     const direct = createHttpTarget(service.url, { env: { HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" } });
     expect(answered(await exchange(direct, { method: "GET", url: "v3/store" }, LIMITS)).body).toBe("ok");
     expect(proxy.seen).toHaveLength(1);
+  });
+
+  it("sends through a proxy named without a scheme (host:port, as curl and axios take it), in either case of variable", async () => {
+    const service = await started();
+    const proxy = await started((q, r) => r.end(`proxied ${q.url}`));
+    const bare = proxy.url.replace("http://", "");
+    for (const env of [{ HTTP_PROXY: bare }, { http_proxy: `user:pw@${bare}` }, { HTTP_PROXY: proxy.url.replace("http", "HTTP") }]) {
+      expect(answered(await exchange(createHttpTarget(service.url, { env }), { method: "GET", url: "v3/store" }, LIMITS)).body).toBe(`proxied ${service.url}/v3/store`);
+    }
+    expect(service.seen).toEqual([]);
+  });
+
+  it("refuses a proxy of a scheme Node does not send through, rather than going around it, without showing its URL", () => {
+    expect(() => createHttpTarget("https://org.crm.dynamics.com/", { env: { https_proxy: "socks5://user:S3cret@127.0.0.1:1080" } })).toThrow(/^https_proxy names a socks5:\/\/ proxy/);
+    expect(() => createHttpTarget("https://org.crm.dynamics.com/", { env: { HTTPS_PROXY: "socks5://user:S3cret@127.0.0.1:1080" } })).not.toThrow(/S3cret/);
   });
 
   it("tunnels an https request through HTTPS_PROXY with CONNECT, which carries no token", async () => {
