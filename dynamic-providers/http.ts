@@ -230,6 +230,8 @@ export interface HttpRequest {
   url: string;
   headers?: Record<string, string>;
   body?: string | Buffer | import("stream").Readable;
+  /** Called once, when the request has left: its last byte handed to the connection, or the exchange ended first. */
+  onSent?: () => void;
 }
 
 /** One HTTP answer: headers lower-cased, the body as text. */
@@ -268,10 +270,16 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
     let settled = false;
     // A timeout signal keeps its listeners, and what they hold (the request), until it fires.
     const listening = new AbortController();
+    let gone = false;
+    const sent = () => {
+      if (!gone) request.onSent?.();
+      gone = true;
+    };
     const settle = (r: HttpAnswer | HttpFailure) => {
       if (!settled) resolve(r);
       settled = true;
       listening.abort();
+      sent();
     };
     const fail = (e: unknown) => {
       if (!signal.aborted) return settle(networkFailure(e, limits.deadline));
@@ -307,7 +315,7 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
           );
         });
       });
-      req.on("error", fail).once("socket", () => (connecting = undefined));
+      req.on("error", fail).once("socket", () => (connecting = undefined)).once("finish", sent);
       if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => req.destroy(e)).pipe(req);
       else req.end(body);
     } catch (e) {

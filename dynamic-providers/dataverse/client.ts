@@ -155,8 +155,9 @@ export interface DataverseClient {
   /** Requests this client lets in flight right now (x-ms-dop-hint, capped at 52). */
   readonly concurrency: number;
   /**
-   * Settles when the first write (a request that is not a GET) leaves: work that can wait for the
-   * writes' answers starts then (sync.ts appliedOutputsMeanwhile), not while reads are answered.
+   * Settles once a write (a request that is not a GET) has left and no request handed over is still
+   * leaving: work that can wait for the writes' answers starts then (sync.ts
+   * appliedOutputsMeanwhile), not while reads are answered or a burst of writes is handed over.
    */
   readonly writing: Promise<void>;
   request(method: string, path: string, opts?: RequestOptions): Promise<Resp>;

@@ -1234,12 +1234,12 @@ function appliedOutputs(inputs: SyncInputs, started?: ReturnType<typeof rowsWith
 /**
  * appliedOutputs, worked out while the writes are in flight instead of after the last write's
  * answer, where it was the run's last step (at 10,000 rows that hash was a tenth of a 1% change's
- * update): from when the first write leaves (`writing`, DataverseClient), the hash of packed rows
+ * update): from when the writes have left (`writing`, DataverseClient), the hash of packed rows
  * a piece per turn of the event loop (rows.ts rowsWithChangesHasher), so that answers arriving
  * meanwhile wait for one piece, not for the whole hash. Not earlier: pieces that ran while the
  * reads were answered and the writes planned and handed over delayed each of those steps by a
  * piece per turn of the loop (at 200,000 rows, ~50 ms between the last read's answer and the
- * first write).
+ * first write; at 10,000 rows, ~20 ms of pieces among the hand-over of a 1% change's 51 writes).
  * Finished at once, and any error thrown, when asked for before it is done (or before any write).
  */
 function appliedOutputsMeanwhile(inputs: SyncInputs, writing: Promise<void>): () => ReturnType<typeof appliedOutputs> {

@@ -66,7 +66,7 @@ export interface Transport {
   readonly settings: Settings;
   readonly stats: Stats;
   readonly pacing: Pacing;
-  /** Settles when the first request that is not a read leaves (see DataverseClient `writing`). */
+  /** Settles once a write has left and no request handed over is still leaving (see DataverseClient `writing`). */
   readonly writing: Promise<void>;
   request(method: string, path: string, opts?: RequestOptions): Promise<Resp>;
   /** A DataverseError with a redacted message. */
@@ -111,14 +111,36 @@ interface Context {
   /** Tokens sent so far: removed from every message. */
   readonly sent: Set<string>;
   readonly userLog?: LogFn;
-  /** Settles `Transport.writing`: called as each request that is not a read leaves. */
-  readonly wrote: () => void;
+  /** Called as a request is handed over; the function it returns, once it has left (settles `Transport.writing`). */
+  readonly leaving: (write: boolean) => () => void;
+}
+
+/**
+ * `writing`, and the `leaving` that settles it: once a write has been handed over and no request
+ * handed over is still leaving. Hashing the applied rows meanwhile (sync.ts) held back the rest of
+ * a burst of writes (a 100-row change is 51 requests; at 10,000 rows 20 ms of hashing in pieces).
+ */
+function writesLeft(): { writing: Promise<void>; leaving: (write: boolean) => () => void } {
+  let settle!: () => void;
+  const writing = new Promise<void>((resolve) => (settle = resolve));
+  let inTransit = 0;
+  let wrote = false;
+  const leaving = (write: boolean) => {
+    inTransit++;
+    wrote ||= write;
+    let gone = false;
+    return () => {
+      if (gone) return;
+      gone = true;
+      if (--inTransit === 0 && wrote) settle();
+    };
+  };
+  return { writing, leaving };
 }
 
 export function createTransport(options: ClientOptions): Transport {
-  let wrote!: () => void;
-  const writing = new Promise<void>((resolve) => (wrote = resolve));
-  const c = createContext(options, wrote);
+  const { writing, leaving } = writesLeft();
+  const c = createContext(options, leaving);
   const t: Transport = {
     apiRoot: c.apiRoot,
     settings: c.settings,
@@ -148,7 +170,7 @@ export function createTransport(options: ClientOptions): Transport {
   return t;
 }
 
-function createContext(options: ClientOptions, wrote: () => void): Context {
+function createContext(options: ClientOptions, leaving: (write: boolean) => () => void): Context {
   const url = new URL(options.environmentUrl);
   const settings = resolveSettings(options);
   const service = options.service ?? serviceOfUrl(url.origin) ?? "dataverse";
@@ -168,7 +190,7 @@ function createContext(options: ClientOptions, wrote: () => void): Context {
     endpointProblem: endpoint && `${url.origin} ${endpoint}: no token is sent there`,
     sent: new Set<string>(),
     userLog: log,
-    wrote,
+    leaving,
   };
 }
 
@@ -245,9 +267,8 @@ async function sendOnce(c: Context, t: Transport, method: string, path: string, 
     headers["Content-Type"] = "application/json; charset=utf-8";
   }
   c.stats.requests++;
-  if (method !== "GET") c.wrote();
   opts.onSent?.();
-  const answer = await exchange(c.http, { method, url: path, body: data, headers }, { timeoutMs: c.settings.timeoutMs, deadline: c.deadline });
+  const answer = await exchange(c.http, { method, url: path, body: data, headers, onSent: c.leaving(method !== "GET") }, { timeoutMs: c.settings.timeoutMs, deadline: c.deadline });
   return { answer, token, ticket };
 }
 

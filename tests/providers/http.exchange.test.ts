@@ -9,6 +9,7 @@ import * as net from "net";
 import type { AddressInfo } from "net";
 import { Readable } from "stream";
 import * as zlib from "zlib";
+import { createDataverseClient } from "../../dynamic-providers/dataverse/client";
 import { createHttpTarget, exchange, nodeHasAgentProxy, requestUrl, type HttpAnswer, type HttpFailure } from "../../dynamic-providers/http";
 
 interface Seen {
@@ -247,5 +248,55 @@ describe("the environment's proxy", () => {
     expect(["20.19.0", "22.20.0", "23.11.0", "24.4.1"].filter(nodeHasAgentProxy)).toEqual([]);
     expect(["22.21.0", "22.23.5", "24.5.0", "25.0.0"].every(nodeHasAgentProxy)).toBe(true);
     expect(nodeHasAgentProxy(process.versions.node)).toBe(true); // the Node .nvmrc pins
+  });
+});
+
+describe("when the writes have left", () => {
+  it("calls onSent once the last byte is handed to the connection, not when the request starts", async () => {
+    let read!: () => void;
+    const s = http.createServer((req, res) => {
+      req.pause(); // the body waits in the socket's buffers until this server reads it
+      read = () => req.resume().on("end", () => res.end("{}"));
+    });
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    servers.push({ close: () => new Promise<void>((r) => s.close(() => r())) });
+    const events: string[] = [];
+    const body = Buffer.alloc(32 * 1024 * 1024, 0x20); // more than the socket buffers hold
+    const answer = exchange(createHttpTarget(`http://127.0.0.1:${(s.address() as AddressInfo).port}`, { env: {} }), { method: "POST", url: "big", body: Readable.from([body]), headers: { "Content-Length": String(body.length) }, onSent: () => events.push("sent") }, LIMITS);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect(events).toEqual([]);
+    } finally {
+      read();
+    }
+    answered(await answer);
+    expect(events).toEqual(["sent"]);
+  });
+
+  it("a Dataverse client's `writing` settles once a write has left and no request handed over is still leaving", async () => {
+    let read!: () => void;
+    const s = http.createServer((req, res) => {
+      if (req.url?.endsWith("/big")) {
+        req.pause();
+        read = () => req.resume().on("end", () => res.end("{}"));
+      } else req.resume().on("end", () => res.end("{}"));
+    });
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    servers.push({ close: () => new Promise<void>((r) => s.close(() => r())) });
+    const client = createDataverseClient({ environmentUrl: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, getToken: async () => "token" });
+    let writing = false;
+    void client.writing.then(() => (writing = true));
+    await client.request("GET", "accounts");
+    const big = client.request("POST", "big", { bodyOf: () => Buffer.alloc(32 * 1024 * 1024, 0x20) });
+    try {
+      await client.request("POST", "small", { body: {} }); // a write that left, and was answered
+      await new Promise((r) => setTimeout(r, 100));
+      expect(writing).toBe(false); // the big one is still leaving
+    } finally {
+      read();
+    }
+    await big;
+    await new Promise((r) => setImmediate(r));
+    expect(writing).toBe(true);
   });
 });
