@@ -300,9 +300,8 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
     try {
       const headers: Record<string, string> = { ...target.headers, ...request.headers };
       const body = request.body;
-      if ((typeof body === "string" || Buffer.isBuffer(body)) && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) {
-        headers["Content-Length"] = String(Buffer.byteLength(body));
-      }
+      const bytes = typeof body === "string" || Buffer.isBuffer(body);
+      if (bytes && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) headers["Content-Length"] = String(Buffer.byteLength(body));
       const hook: ConnectionHook = { connecting: (socket) => (connecting = socket) };
       const req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, signal, ...hook }, (res) => {
         const chunks: Buffer[] = [];
@@ -316,8 +315,8 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
         });
       });
       req.on("error", fail).once("socket", () => (connecting = undefined)).once("finish", sent);
-      if (body !== undefined && typeof body !== "string" && !Buffer.isBuffer(body)) body.on("error", (e) => req.destroy(e)).pipe(req);
-      else req.end(body);
+      if (body === undefined || bytes) req.end(body);
+      else body.on("error", (e) => req.destroy(e)).pipe(req);
     } catch (e) {
       fail(e);
     }

@@ -125,13 +125,11 @@ function writesLeft(): { writing: Promise<void>; leaving: (write: boolean) => ()
   const writing = new Promise<void>((resolve) => (settle = resolve));
   let inTransit = 0;
   let wrote = false;
+  // exchange calls what this returns once per request (its onSent).
   const leaving = (write: boolean) => {
     inTransit++;
     wrote ||= write;
-    let gone = false;
     return () => {
-      if (gone) return;
-      gone = true;
       if (--inTransit === 0 && wrote) settle();
     };
   };
