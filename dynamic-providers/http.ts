@@ -9,11 +9,11 @@
  *   `Agent` `proxyEnv`), no redirects, compressed answers decompressed. No HTTP library: axios
  *   cost a fresh provider process 50-100 ms to load and ~1 ms per request, and the clients turned
  *   off most of what it adds (redirects, body transforms, status checks; docs/dataverse.md, "Decisions").
- * - **Deadlines.** `exchange` passes an `AbortSignal` that fires at the request's deadline, which
- *   aborts the connection *and* the body read: a server that trickles a byte every half second
- *   (which no idle-socket timeout trips) is cut off at the deadline, socket closed. An operation (a
- *   whole sync, a link and its polls) has a `Deadline` of its own; each request's signal fires at
- *   whichever comes first.
+ * - **Deadlines.** `exchange` sets a timer for the request's deadline, which ends the exchange and
+ *   closes the connection (or the one still being made through a proxy) and stops a decompression:
+ *   a server that trickles a byte every half second (which no idle-socket timeout trips) is cut off
+ *   at the deadline, socket closed. An operation (a whole sync, a link and its polls) has a
+ *   `Deadline` of its own; each request's timer fires at whichever comes first.
  * - **Waits.** A `Retry-After` (or any wait) beyond the client's cap, or past the operation's
  *   deadline, is refused at once by `waitProblem`, with a message naming the wait: sending earlier
  *   than asked only extends a throttle. Every timer goes through `timerMs`, so none exceeds Node's
@@ -257,58 +257,67 @@ export interface HttpFailure {
 
 /**
  * Send one request and read its whole answer, within `timeoutMs` and the operation's deadline,
- * whatever the server does (a trickling body included: the signal aborts the connection and the
- * body read alike). Redirects are not followed (a redirect could carry the token to another host);
+ * whatever the server does (a trickling body included: the deadline closes the connection and
+ * ends the body read alike). Redirects are not followed (a redirect could carry the token to another host);
  * a compressed body is decompressed off the main thread. Never throws for a network failure.
  */
 export function exchange(target: HttpTarget, request: HttpRequest, limits: { timeoutMs: number; deadline?: Deadline }): Promise<HttpAnswer | HttpFailure> {
   const left = limits.deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
   const budget = Math.min(limits.timeoutMs, left);
   if (budget <= 0) return Promise.resolve({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired: true, message: "the operation's deadline has passed" });
-  const signal = AbortSignal.timeout(Math.max(1, timerMs(budget)));
   return new Promise((resolve) => {
     let settled = false;
-    // A timeout signal keeps its listeners, and what they hold (the request), until it fires.
-    const listening = new AbortController();
+    let expired = false;
     let gone = false;
     const sent = () => {
       if (!gone) request.onSent?.();
       gone = true;
     };
+    // What the deadline ends: the request, the connection still being made for it (through
+    // HTTPS_PROXY the request gets its socket only once CONNECT and TLS succeeded, and until then
+    // its own destroy does not reach that connection: createHttpTarget hands it over), and a body
+    // being decompressed (no longer the request's). One timer, not an AbortSignal per request: in a
+    // fresh provider process a signal, its controller and their listeners cost a burst of 51 small
+    // writes ~10 ms.
+    let req: import("http").ClientRequest | undefined;
+    let connecting: import("stream").Duplex | undefined;
+    let decoding: import("stream").Duplex | undefined;
+    // Declared before the closures that clear it, set after them: Pulumi's closure serializer
+    // fails on a name a closure uses before its declaration.
+    // eslint-disable-next-line prefer-const
+    let timer: NodeJS.Timeout | undefined;
     const settle = (r: HttpAnswer | HttpFailure) => {
       if (!settled) resolve(r);
       settled = true;
-      listening.abort();
+      clearTimeout(timer);
       sent();
     };
-    const fail = (e: unknown) => {
-      if (!signal.aborted) return settle(networkFailure(e, limits.deadline));
-      // The signal fires at whichever deadline is nearer; when that was the operation's, no retry can help.
+    const timedOut = (): HttpFailure => {
+      // Whichever deadline is nearer ended it; when that was the operation's, no retry can help.
       const operationExpired = (limits.deadline?.remainingMs() ?? 1) <= 0 || left <= limits.timeoutMs;
-      settle({ ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired, message: `ETIMEDOUT: no complete answer within ${formatDuration(budget)}` });
+      return { ok: false, code: "ETIMEDOUT", timedOut: true, operationExpired, message: `ETIMEDOUT: no complete answer within ${formatDuration(budget)}` };
     };
-    // The deadline ends the exchange itself: Node's abort reaches a request only once it has a socket,
-    // which through HTTPS_PROXY is after the proxy answered CONNECT and TLS finished (a silent proxy
-    // held the request forever, no 'error'), and a body being decompressed is no longer the request's.
-    // The connection still being made for it (createHttpTarget hands it over) is closed here.
-    let connecting: import("stream").Duplex | undefined;
-    const onAbort = () => {
-      fail(signal.reason);
-      connecting?.destroy(signal.reason as Error);
-    };
-    signal.addEventListener("abort", onAbort, { once: true, signal: listening.signal });
+    const fail = (e: unknown) => settle(expired ? timedOut() : networkFailure(e, limits.deadline));
+    timer = setTimeout(() => {
+      expired = true;
+      settle(timedOut());
+      const reason = Object.assign(new Error(`no complete answer within ${formatDuration(budget)}`), { code: "ETIMEDOUT" });
+      for (const s of [req, connecting, decoding]) s?.destroy(reason);
+    }, Math.max(1, timerMs(budget)));
+    timer.unref();
     try {
       const headers: Record<string, string> = { ...target.headers, ...request.headers };
       const body = request.body;
       const bytes = typeof body === "string" || Buffer.isBuffer(body);
       if (bytes && !Object.keys(headers).some((k) => k.toLowerCase() === "content-length")) headers["Content-Length"] = String(Buffer.byteLength(body));
       const hook: ConnectionHook = { connecting: (socket) => (connecting = socket) };
-      const req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, signal, ...hook }, (res) => {
+      req = target.transport.request(requestUrl(target.baseUrl, request.url), { method: request.method, headers, agent: target.agent, ...hook }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("error", fail);
         res.on("end", () => {
-          decodeBody(Buffer.concat(chunks), res.headers["content-encoding"], signal).then(
+          if (settled) return;
+          decodeBody(Buffer.concat(chunks), res.headers["content-encoding"], (engine) => (decoding = engine)).then(
             (text) => settle({ ok: true, status: res.statusCode ?? 0, headers: flatHeaders(res.headers), body: text }),
             (e: unknown) => settle(networkFailure(e, limits.deadline, `an answer with Content-Encoding ${res.headers["content-encoding"]} that does not decode (${(e as Error).message})`)),
           );
@@ -316,7 +325,7 @@ export function exchange(target: HttpTarget, request: HttpRequest, limits: { tim
       });
       req.on("error", fail).once("socket", () => (connecting = undefined)).once("finish", sent);
       if (body === undefined || bytes) req.end(body);
-      else body.on("error", (e) => req.destroy(e)).pipe(req);
+      else body.on("error", (e) => req?.destroy(e)).pipe(req);
     } catch (e) {
       fail(e);
     }
@@ -331,15 +340,13 @@ function flatHeaders(headers: import("http").IncomingHttpHeaders): Record<string
 }
 
 /**
- * The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered). The
- * signal stops a decompression under way (zlib works chunk by chunk): given up on, it would go on
- * taking a thread and the memory of the whole text.
+ * The body as text, decompressed as its Content-Encoding says (what `Accept-Encoding` offered).
+ * `started` gets the decompression under way, for the deadline to stop it (zlib works chunk by
+ * chunk): given up on, it would go on taking a thread and the memory of the whole text.
  */
-function decodeBody(bytes: Buffer, encoding: string | undefined, signal: AbortSignal): Promise<string> {
+function decodeBody(bytes: Buffer, encoding: string | undefined, started: (engine: import("stream").Duplex) => void): Promise<string> {
   const coding = (encoding ?? "").trim().toLowerCase();
   if (!bytes.length || coding === "" || coding === "identity") return Promise.resolve(utf8Text(bytes));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { addAbortSignal } = require("stream") as typeof import("stream");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const zlib = require("zlib") as typeof import("zlib");
   // "deflate" is zlib-wrapped (its first byte's low nibble is 8, which no raw deflate block starts
@@ -349,7 +356,8 @@ function decodeBody(bytes: Buffer, encoding: string | undefined, signal: AbortSi
   if (!inflate) return Promise.reject(Object.assign(new Error("not an encoding this client offered"), { code: "ERR_CONTENT_ENCODING" }));
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
-    const engine = addAbortSignal(signal, inflate());
+    const engine = inflate();
+    started(engine);
     engine.on("data", (chunk: Buffer) => out.push(chunk)).on("error", reject).on("end", () => resolve(utf8Text(Buffer.concat(out))));
     engine.end(bytes);
   });
