@@ -5,6 +5,7 @@
  *   npm run bench:mappings                                  # 10,000, 50,000 and 200,000 rows, both models
  *   BENCH_SIZES=10000,50000 BENCH_MODELS=request-bound ...  # a subset
  *   BENCH_CPU_PROF=/tmp/prof ...; npx ts-node bench/profile-top.ts [--inclusive] /tmp/prof/<phase>-<n>-<call>.cpuprofile
+ *   BENCH_CPU_PROF_US=100 ...                               # with a sample every 100 µs (V8's default: ~1 ms)
  *   BENCH_EMULATOR_PROF=/tmp/eprof ...                      # the emulator's profile (is it the bottleneck?)
  *   BENCH_LOG=1 ...                                         # each phase's calls and requests on one time line (ms from its first call)
  *   BENCH_PHASES=noop BENCH_SIZES=200000 ...                # time only these phases (full, change, noop; default all)
@@ -218,7 +219,7 @@ async function phase(emu: Emu, model: Model, rows: number, name: string, steps: 
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each phase's provider calls (bench/profile-top.ts prints its top).
   const profDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : "";
   if (profDir) fs.mkdirSync(profDir, { recursive: true });
-  const prof: Record<string, string> = profDir ? { STEPS_CPU_PROF: path.join(profDir, `${model.name}-${rows}-${name.replace(/\W+/g, "")}`) } : {};
+  const prof: Record<string, string> = profDir ? { STEPS_CPU_PROF: path.join(profDir, `${model.name}-${rows}-${name.replace(/\W+/g, "")}`), STEPS_CPU_PROF_US: process.env.BENCH_CPU_PROF_US ?? "" } : {};
   // The client's defaults: past 20 minutes of execution per 5-minute window (the write-bound
   // model's 200,000 rows are 33) it paces itself to the service's limit rather than be throttled,
   // so a first sync of that size completes without a longer Retry-After cap.

@@ -55,7 +55,8 @@ require("@pulumi/pulumi"); // the dynamic-provider host has the SDK loaded befor
 const [providerFile, programFile] = process.argv.slice(1);
 const provider = requireFromString(fs.readFileSync(providerFile, "utf8")).handler();
 const steps = JSON.parse(fs.readFileSync(programFile, "utf8"));
-// STEPS_CPU_PROF=<prefix>: a V8 CPU profile of each provider call (<prefix>-<n>-<op>.cpuprofile), not the process's start.
+// STEPS_CPU_PROF=<prefix>: a V8 CPU profile of each provider call (<prefix>-<n>-<op>.cpuprofile), not the process's start;
+// STEPS_CPU_PROF_US=<µs>: its sampling interval.
 const profPrefix = process.env.STEPS_CPU_PROF;
 const session = profPrefix ? new (require("inspector").Session)() : undefined;
 const post = (method, params) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
@@ -85,6 +86,7 @@ const memoryTrace = (op) => {
   if (session) {
     session.connect();
     await post("Profiler.enable");
+    if (process.env.STEPS_CPU_PROF_US) await post("Profiler.setSamplingInterval", { interval: Number(process.env.STEPS_CPU_PROF_US) });
   }
   let id, outs, inputs;
   for (const [n, s] of steps.entries()) {
