@@ -1,5 +1,5 @@
 import { computePlan, diffRowMaps, RemoteRow } from "../../dynamic-providers/dataverse/plan";
-import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, hashRows, hashRowsWithChanges, mapToRows, ownedId, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "../../dynamic-providers/dataverse/rows";
+import { MappingRow, RowChanges, RowMap, applyChanges, changedSides, diffSortedTexts, hashRows, jsonStringEnd, hashRowsWithChanges, mapToRows, ownedId, rowPositionsOfTextInSteps, rowsWithChangesHasher, sortedRowsOfMap, sortedRowsOfText, sortedRowsOfTextInSteps, targetsInText, viewTargets, viewToRows } from "../../dynamic-providers/dataverse/rows";
 import { encodeApplied, packedView } from "../../dynamic-providers/dataverse/sync";
 import { MAX_FILTER_CHARS, orFilters } from "../../dynamic-providers/dataverse/schema";
 import { gunzipSync, gzipSync } from "zlib";
@@ -227,8 +227,87 @@ describe("packed rows read as a sorted view (issue 21: a change touches its keys
       }
     }
   });
+  it("hashes packed text without escapes from where its rows are (no key sliced but a changed one's), as hashRows hashes the rows it stands for", () => {
+    // Keys and targets that put the separators' characters next to quotes: ",", "" and commas or
+    // colons at either end, which a search for `","` alone would take for row boundaries.
+    const odd: RowMap = { "": "", ",": ",", ":x": "x:", "sku=,": ",:", "sku=:": ",", "sku=a,": ",b", "sku=\ud83d\ude00": "P\ud83d\ude00", "[Retail] sku=B C": "P=5" };
+    for (let i = 10; i < 60; i++) odd[`sku=S${i}`] = `P-${i}`;
+    const positionsOf = (text: string, per: number) => {
+      const steps = rowPositionsOfTextInSteps(text);
+      let done = steps.step(per);
+      while (!done) done = steps.step(per);
+      return done.rows;
+    };
+    const cases: RowChanges[] = [
+      { added: {}, changed: {}, removed: {} },
+      { added: { " first": "x", "sku=S25x": "between", "sku=~": "last", "sku=,,": "," }, changed: { "": "now", ",": ":", "sku=S59": "y" }, removed: { ":x": "x:", "sku=a,": ",b", "sku=S10": "P-10" } },
+      { added: {}, changed: {}, removed: { ...odd } },
+      { added: { "sku=S30": "moved" }, changed: {}, removed: { "sku=S30": "P-30", "sku=S31": "P-31" } },
+    ];
+    for (const per of [1, 7, 1000]) {
+      const rows = positionsOf(textOf(odd), per)!;
+      expect(rows.count).toBe(Object.keys(odd).length);
+      const keys = Object.keys(odd).sort();
+      expect(keys.map((_, i) => rows.keyAt(i))).toEqual(keys);
+      expect(rows.indexOf("sku=S30")).toBe(keys.indexOf("sku=S30"));
+      expect(rows.indexOf("sku=S30x")).toBe(-1);
+      expect(rows.lowerBound("sku=S30x")).toBe(keys.indexOf("sku=S31"));
+      for (const c of cases) {
+        const h = rowsWithChangesHasher(rows, c, per);
+        while (!h.step());
+        expect(h.digest()).toBe(hashRows(applyChanges(odd, c)));
+        // The count holds for change sets as check writes them: no key in two of them.
+        if (c.added["sku=S30"] === undefined) expect(h.rows).toBe(Object.keys(applyChanges(odd, c)).length);
+      }
+    }
+    expect(positionsOf("{}", 10)!.count).toBe(0);
+    expect(hashRowsWithChanges(positionsOf("{}", 10)!, { added: { a: "1" }, changed: {}, removed: {} })).toBe(hashRows({ a: "1" }));
+    // A key or target that is just ":" reads like a separator from its own quotes: such text, text
+    // with an escape, and text that is not packed rows have no positions (the caller views them
+    // instead), and the view hashes them row by row.
+    const colon: RowMap = { ...odd, ":": "x", "sku=c": ":" };
+    const colonView = sortedRowsOfText(textOf(colon))!;
+    for (const c of cases.slice(0, 2)) {
+      for (const per of [1, 7, 1000]) {
+        const h = rowsWithChangesHasher(colonView, c, per);
+        while (!h.step());
+        expect(h.digest()).toBe(hashRows(applyChanges(colon, c)));
+      }
+    }
+    for (const text of [textOf(colon), textOf({ a: ":" }), textOf(rows), '{"a":1}', '{ "a":"1"}', '{"a":"1",}', '{"a":"1"', '{"a":"1"}{"b":"2"}', '{"a"}', '{"a":"1"x"b":"2"}']) expect(positionsOf(text, 1000)).toBeUndefined();
+  });
+  it("finds the changes between two packed texts as comparing their maps key by key does, however far apart the changes are", () => {
+    // A seeded generator: the same rows each run.
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const odd = ["", ",", ":x", "a,", 'q"uote', "back\\slash", "\ud83d\ude00", "x\u0001y"];
+    for (const [size, changes] of [[40, 10], [3000, 3], [3000, 60], [20000, 200]]) {
+      const a: RowMap = {};
+      for (let i = 0; i < size; i++) a[`sku=S${String(i).padStart(6, "0")}`] = `P-${i % 977}`;
+      const b: RowMap = { ...a };
+      for (let c = 0; c < changes; c++) {
+        const i = Math.floor(random() * size);
+        const key = `sku=S${String(i).padStart(6, "0")}`;
+        const kind = c % 4;
+        if (kind === 0) delete b[key];
+        else if (kind === 1) b[`${key}x`] = `N-${c}`;
+        else if (kind === 2) b[key] = `${b[key] ?? ""}${odd[c % odd.length]}`;
+        else b[`${key}${odd[c % odd.length]}`] = odd[(c + 3) % odd.length];
+      }
+      const d = diffSortedTexts(textOf(a), textOf(b))!;
+      const want = { added: {} as RowMap, changed: {} as RowMap, removed: {} as RowMap, changedFrom: {} as RowMap };
+      for (const [k, v] of Object.entries(b)) {
+        if (!(k in a)) want.added[k] = v;
+        else if (a[k] !== v) [want.changed[k], want.changedFrom[k]] = [v, a[k]];
+      }
+      for (const [k, v] of Object.entries(a)) if (!(k in b)) want.removed[k] = v;
+      expect({ added: d.added, changed: d.changed, removed: d.removed, changedFrom: d.changedFrom }).toEqual(want);
+      expect(d.count).toBe(Object.keys(b).length);
+    }
+    // Where a JSON string ends: the first quote that an even run of backslashes (or none) precedes.
+    for (const [text, end] of [['ab"', 2], ['a\\"b"', 4], ['a\\\\"', 3], ['\\\\\\"x"', 5], ["abc", -1], ['a\\"', -1]] as const) expect(jsonStringEnd(text, 0, text.length)).toBe(end);
+  });
 });
-
 describe("or-ed filters within the Web API's URL limit (32 KB)", () => {
   it("puts as many terms in a filter as fit in the URL limit (less room for the rest of the URL), at most 500, and keeps every term once in order", () => {
     const ids = Array.from({ length: 2000 }, (_, i) => `zq1_prodmapid eq ${ownedId(SEED, G, "sku", `S${i}`)}`);

@@ -7,10 +7,10 @@ import { rowsOfInputs, type MappingDiffResult } from "../../dynamic-providers/da
 import { captureConsolePerTest } from "../support/console";
 import { waitFor } from "../support/barrier";
 
-// The view of packed rows, watched (a pass-through): when an update starts its hash's work.
+// Where packed rows are, watched (a pass-through): when an update starts its hash's work.
 jest.mock("../../dynamic-providers/dataverse/rows", () => {
   const actual = jest.requireActual<typeof import("../../dynamic-providers/dataverse/rows")>("../../dynamic-providers/dataverse/rows");
-  return { ...actual, sortedRowsOfTextInSteps: jest.fn(actual.sortedRowsOfTextInSteps) };
+  return { ...actual, rowPositionsOfTextInSteps: jest.fn(actual.rowPositionsOfTextInSteps) };
 });
 
 let h: Harness;
@@ -489,12 +489,12 @@ describe("a change of a few rows among many: work in proportion to the change (i
     const packed = (await check({}, h.inputs(base))).inputs;
     const next: Record<string, string> = { ...base, "sku=S1": "P-000002", "sku=NEW": "P-000003" };
     const checked = (await check(packed, h.inputs(next))).inputs;
-    // The hash reads the packed rows through a view built in steps: that view marks when the work
-    // starts (two other texts checked first: this process's views of the applied text are gone).
+    // The hash reads where the packed rows are, found in steps: that marks when the work starts
+    // (two other texts checked first: this process's views of the applied text are gone).
     for (const other of [productRows(20), productRows(30)]) await check({}, h.inputs(other));
-    const view = rowsModule.sortedRowsOfTextInSteps as jest.Mock;
-    view.mockClear();
-    const viewStarted = () => view.mock.calls.length > 0;
+    const positions = rowsModule.rowPositionsOfTextInSteps as jest.Mock;
+    positions.mockClear();
+    const hashStarted = () => positions.mock.calls.length > 0;
     const logged = h.emu.requestLog.length;
     const sent = () => h.emu.requestLog.slice(logged);
     let release = h.emu.holdAnswers();
@@ -506,12 +506,12 @@ describe("a change of a few rows among many: work in proportion to the change (i
         await waitFor(() => h.emu.heldAnswers > 0, "the update's next requests");
         await new Promise((resolve) => setTimeout(resolve, 50)); // turns of the loop for any work started meanwhile
         if (writes() > 0) break;
-        expect(viewStarted()).toBe(false);
+        expect(hashStarted()).toBe(false);
         release(); // (the next requests arrive after this turn: held by the new hold)
         release = h.emu.holdAnswers();
       }
       // The writes in flight: the hash's pieces go on meanwhile.
-      await waitFor(viewStarted, "the view of the applied rows");
+      await waitFor(hashStarted, "the hash of the applied rows");
       expect(h.emu.heldAnswers).toBe(writes());
     } finally {
       release();
