@@ -1192,11 +1192,14 @@ function checkLengths(schema: MappingSchema, inputs: SyncInputs, desired: Mappin
   }
 }
 
-/** The by-id and by-key filters of readRowsFor (schema.ts orFilters: as few as the URL limit allows). */
-function touchedRowFilters(schema: MappingSchema, seed: string, rows: MappingRow[], byKey: MappingRow[]): { ids: string[]; keys: string[] } {
+/**
+ * The by-id and by-key filters of readRowsFor (schema.ts orFilters: as few as the URL limit
+ * allows). `known`: the owned ids of the first rows, worked out already.
+ */
+function touchedRowFilters(schema: MappingSchema, seed: string, rows: MappingRow[], byKey: MappingRow[], known: string[] = []): { ids: string[]; keys: string[] } {
   const { ownedIdOf } = rowCodec();
   return {
-    ids: orFilters(rows.map((r) => `${schema.primaryId} eq ${ownedIdOf(seed, r)}`)),
+    ids: orFilters(rows.map((r, i) => `${schema.primaryId} eq ${i < known.length ? known[i] : ownedIdOf(seed, r)}`)),
     keys: orFilters(byKey.map((r) => `(${schema.fieldName} eq ${odataString(r.field)} and ${schema.fieldValue} eq ${odataString(r.value)})`)),
   };
 }
@@ -1206,9 +1209,9 @@ function touchedRowFilters(schema: MappingSchema, seed: string, rows: MappingRow
  * with the same key (for adoption and conflicts, as computePlan decides on a full read). A row of
  * ours found by key for another row is left out: only the rows in play are planned.
  */
-async function readRowsFor(client: DataverseClient, schema: MappingSchema, providerId: string, scope: RemoteScope, seed: string, rows: MappingRow[], byKey: MappingRow[]): Promise<RemoteRow[]> {
+async function readRowsFor(client: DataverseClient, schema: MappingSchema, providerId: string, scope: RemoteScope, seed: string, rows: MappingRow[], byKey: MappingRow[], known?: string[]): Promise<RemoteRow[]> {
   const base = remoteRowsQuery(schema, providerId);
-  const filters = touchedRowFilters(schema, seed, rows, byKey);
+  const filters = touchedRowFilters(schema, seed, rows, byKey, known);
   const idQueries = filters.ids.map((f) => withFilter(base, f));
   const keyQueries = filters.keys.map((f) => withFilter(base, f));
   const [byId, sameKey] = await Promise.all([
@@ -1375,7 +1378,10 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   const idGroup = identityGroup(hasGroup, inputs.mappingGroup);
   const scope = scopeOf(idGroup, desired, previous);
   const added = desired.slice(0, d.added.length);
-  const read = () => readRowsFor(client, schema, olds.providerId, scope, seed, [...desired, ...previous], added);
+  // The desired rows' owned ids once, for the reads' filters and the plan.
+  const { ownedIdOf } = rowCodec();
+  const ids = desired.map((r) => ownedIdOf(seed, r));
+  const read = () => readRowsFor(client, schema, olds.providerId, scope, seed, [...desired, ...previous], added, ids);
   const run: SyncRun = {
     client, log, inputs, olds, seed, schema,
     rows: { desired, previous, scope, ranges: [], idGroup },
@@ -1390,7 +1396,7 @@ async function deltaSync(client: DataverseClient, inputs: SyncInputs, olds: Sync
   let first: Plan | undefined;
   let outputs = () => appliedOutputs(inputs);
   if (touched > 0) {
-    const planned = converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous));
+    const planned = converge(run, names, read, (remote) => computePlan(desired, remote, seed, inputs.adoptExisting, previous, ids));
     outputs = appliedOutputsMeanwhile(inputs, client.writing);
     first = await planned;
   } else log("info", `${run.label}: no row changed; nothing to read or write`);
