@@ -488,21 +488,30 @@ function rowsHashText(keys: string[], target: (i: number) => string): (from: num
 }
 
 function viewOf(keys: string[], target: (i: number) => string, targetIs: (i: number, v: unknown) => boolean, hashText = rowsHashText(keys, target)): SortedRows {
-  // Binary search, made here (a module function would be rebuilt per call in the serialized provider).
+  const keyAt = (i: number): string => keys[i];
+  return { keys, count: keys.length, keyAt, ...keySearch(keys.length, keyAt), target, targetIs, hashText };
+}
+
+/**
+ * Binary search over `count` keys in order, read by position: made once per view, so that a
+ * lookup calls closures made at run time (a module function would be rebuilt per call in the
+ * serialized provider).
+ */
+function keySearch(count: number, keyAt: (i: number) => string): Pick<HashableRows, "indexOf" | "lowerBound"> {
   const lowerBound = (key: string): number => {
-    let [lo, hi] = [0, keys.length];
+    let [lo, hi] = [0, count];
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (keys[mid] < key) lo = mid + 1;
+      if (keyAt(mid) < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   };
   const indexOf = (key: string): number => {
     const i = lowerBound(key);
-    return i < keys.length && keys[i] === key ? i : -1;
+    return i < count && keyAt(i) === key ? i : -1;
   };
-  return { keys, count: keys.length, keyAt: (i) => keys[i], indexOf, lowerBound, target, targetIs, hashText };
+  return { lowerBound, indexOf };
 }
 
 /**
@@ -626,24 +635,11 @@ export function rowPositionsOfTextInSteps(text: string): { step: (rows: number) 
     const n = starts.length;
     // Without escapes every quote is structural: a key ends at the first quote after its opening one.
     const keyAt = (i: number): string => text.slice(starts[i] + 1, text.indexOf('"', starts[i] + 1));
-    const lowerBound = (key: string): number => {
-      let [lo, hi] = [0, n];
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (keyAt(mid) < key) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    };
-    const indexOf = (key: string): number => {
-      const i = lowerBound(key);
-      return i < n && keyAt(i) === key ? i : -1;
-    };
     // As the view's hashText: the text from row `from`'s key to row `to - 1`'s target, `":"` and `","` replaced.
     const targetEnd = (i: number): number => (i + 1 < n ? starts[i + 1] - 2 : end - 1);
     const hashText = (from: number, to: number): string =>
       from >= to ? "" : `${text.slice(starts[from] + 1, targetEnd(to - 1)).replaceAll('":"', "\u0000").replaceAll('","', "\u0001")}\u0001`;
-    return { count: n, keyAt, indexOf, lowerBound, hashText };
+    return { count: n, keyAt, ...keySearch(n, keyAt), hashText };
   };
   const step = (rows: number): { rows: HashableRows | undefined } | undefined => {
     for (let k = 0; !failed && !finished && k < rows; k++) {
