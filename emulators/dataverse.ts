@@ -175,12 +175,13 @@ export class DataverseEmulator {
   private inFlight = 0;
   /** Admitted requests waiting for holdAnswers' release; undefined when answers flow. */
   private held?: (() => void)[];
-  private window: number[] = [];
+  /** Arrival times of the requests counted in the quota's window. */
+  private window = new SlidingStamps();
   private faults: Fault[] = [];
   private seq = 0;
   private undo?: (() => void)[];
   /** Execution time spent per request in the window, for the execution-time limit. */
-  private execWindow: { t: number; ms: number }[] = [];
+  private execWindow = new ExecWindow();
   /** Retry-After in force for this user after a quota or execution-time 429, with its code. */
   private throttledUntil = 0;
   private throttleCode = "";
@@ -257,8 +258,8 @@ export class DataverseEmulator {
   /** Zero the counters and the service-protection window. */
   resetStats(): void {
     this.stats = EmulatorDefaults.stats();
-    this.window = [];
-    this.execWindow = [];
+    this.window = new SlidingStamps();
+    this.execWindow = new ExecWindow();
     this.throttledUntil = 0;
     this.requestLog.length = 0;
   }
@@ -414,8 +415,8 @@ export class DataverseEmulator {
         throw new HttpError(429, "0x80072326", `Number of concurrent requests exceeded the limit of ${this.opts.maxConcurrent}.`, { "Retry-After": "0.05" });
       }
       const now = Date.now();
-      this.window = this.window.filter((t) => t > now - this.opts.windowMs);
-      this.execWindow = this.execWindow.filter((e) => e.t > now - this.opts.windowMs);
+      this.window.keepAfter(now - this.opts.windowMs);
+      this.execWindow.keepAfter(now - this.opts.windowMs);
       const seconds = (ms: number) => (this.opts.windowMs >= 1000 ? String(Math.max(1, Math.ceil(ms / 1000))) : (Math.max(1, ms) / 1000).toFixed(3));
       if (now < this.throttledUntil) {
         // Sending during a Retry-After: the wait is extended.
@@ -432,15 +433,16 @@ export class DataverseEmulator {
       const forced = this.takeFault(["429", "5xx", "drop"], info);
       if (forced === "429") throttle("0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", this.opts.windowMs / 10);
       if (this.window.length >= this.opts.quota) {
-        throttle("0x80072322", `Number of requests exceeded the limit of ${this.opts.quota} over the time window.`, this.window[0] + this.opts.windowMs - now);
+        throttle("0x80072322", `Number of requests exceeded the limit of ${this.opts.quota} over the time window.`, this.window.first + this.opts.windowMs - now);
       }
-      const spent = this.execWindow.reduce((n, e) => n + e.ms, 0);
+      const spent = this.execWindow.spent();
       if (spent >= this.opts.executionTimeMs) {
         // Free enough of the window to go below the limit again.
         let over = spent - this.opts.executionTimeMs;
+        const e = this.execWindow.entries;
         let i = 0;
-        while (over >= 0 && i < this.execWindow.length) over -= this.execWindow[i++].ms;
-        const until = this.execWindow[Math.max(0, i - 1)].t + this.opts.windowMs;
+        while (over >= 0 && i < e.length) over -= e[i++].ms;
+        const until = e[Math.max(0, i - 1)].t + this.opts.windowMs;
         throttle("0x80072321", `Combined execution time of incoming requests exceeded limit of ${this.opts.executionTimeMs} milliseconds over time window of ${this.opts.windowMs / 1000} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.`, until - now);
       }
       if (forced === "5xx") throw new HttpError(503, "0x80040216", "Service temporarily unavailable (injected).");
@@ -1080,6 +1082,84 @@ function encodeBody(body: unknown): { json: boolean; text?: string } {
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 function jsonString(v: string): string {
   return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/**
+ * The arrival times in the quota's sliding window, oldest first: what `filter((t) => t > cutoff)`
+ * on every request kept, without a new array per request. Times come in order, so the expired
+ * ones are at the front; a time out of order (a request held by holdAnswers and released after a
+ * later one was counted) makes it filter as before, which keeps the same times in the same order.
+ */
+class SlidingStamps {
+  private times: number[] = [];
+  private head = 0;
+  private inOrder = true;
+
+  get length(): number {
+    return this.times.length - this.head;
+  }
+
+  /** The earliest counted of those still in the window. */
+  get first(): number {
+    return this.times[this.head];
+  }
+
+  push(t: number): void {
+    if (this.times.length > this.head && t < this.times[this.times.length - 1]) this.inOrder = false;
+    this.times.push(t);
+  }
+
+  keepAfter(cutoff: number): void {
+    if (!this.inOrder) {
+      this.times = this.times.slice(this.head).filter((t) => t > cutoff);
+      this.head = 0;
+      this.inOrder = this.times.every((t, i) => i === 0 || this.times[i - 1] <= t);
+      return;
+    }
+    while (this.head < this.times.length && this.times[this.head] <= cutoff) this.head++;
+    // Drop the expired front now and then, not on every request.
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Execution time per request in the window, in the order the requests finished (so not in order
+ * of their arrival `t`). Expired entries are dropped in place, and only when the oldest arrival
+ * has left the window; the sum is added up in the same order as before (the same floating point
+ * result as a reduce).
+ */
+class ExecWindow {
+  readonly entries: { t: number; ms: number }[] = [];
+  private oldest = Infinity;
+
+  push(e: { t: number; ms: number }): void {
+    this.entries.push(e);
+    if (e.t < this.oldest) this.oldest = e.t;
+  }
+
+  keepAfter(cutoff: number): void {
+    if (this.oldest > cutoff) return;
+    const e = this.entries;
+    let n = 0;
+    let oldest = Infinity;
+    for (let i = 0; i < e.length; i++) {
+      if (e[i].t > cutoff) {
+        e[n++] = e[i];
+        if (e[i].t < oldest) oldest = e[i].t;
+      }
+    }
+    e.length = n;
+    this.oldest = oldest;
+  }
+
+  spent(): number {
+    let n = 0;
+    for (const e of this.entries) n += e.ms;
+    return n;
+  }
 }
 
 const EmulatorDefaults = {
