@@ -1488,6 +1488,9 @@ function indexedOr(terms: Pred[]): Pred | undefined {
   return Object.assign(or, { lookup: { col, isString, values: [...byValue.keys()] } });
 }
 
+const LOOKUP_VALUE_RE = /^_(.+)_value$/;
+const GUID_LITERAL_RE = /^[0-9a-f-]{36}$/i;
+
 function compileFilter(src: string, def: TableDef): Pred {
   // Unquoted literals include numbers and DateTimeOffset values (2024-05-01T10:00:00.000Z).
   const tokens = src.match(/'(?:[^']|'')*'|\(|\)|[A-Za-z0-9_.:+-]+/g) ?? [];
@@ -1496,7 +1499,52 @@ function compileFilter(src: string, def: TableDef): Pred {
     throw new HttpError(400, "0x80060888", `Invalid $filter '${src}': ${m}`);
   };
   const peek = () => tokens[i];
+  // A column as the filter names it (`_<lookup>_value` for a lookup), looked up once per filter
+  // instead of searching the attributes for every term: the first attribute that fits, as a search would.
+  const attrs = new Map<string, AttrDef>();
+  for (const a of def.attributes) {
+    const key = isLookup(a) ? `_${a.logicalName}_value` : a.logicalName;
+    // A plain column named like `_x_value` is never found: that name means the lookup `x`.
+    if (!isLookup(a) && LOOKUP_VALUE_RE.test(key)) continue;
+    if (!attrs.has(key)) attrs.set(key, a);
+  }
+  /**
+   * The common long filter, `<id column> eq <guid> or <id column> eq <guid> or ...` (a list of
+   * ids, hundreds long), read without a predicate per term: the same rows, key scope and index
+   * lookup as the general path builds from the terms (see the test "an or-list of ids ..."). Any
+   * other shape, or an error anywhere in the list, leaves it to the general path.
+   */
+  const guidList = (): Pred | undefined => {
+    const name = tokens[i];
+    const attr = attrs.get(name);
+    if (!attr || !(isLookup(attr) || attr.type === "Uniqueidentifier")) return undefined;
+    const values: string[] = [];
+    let j = i;
+    for (;;) {
+      if (tokens[j] !== name || tokens[j + 1] !== "eq") return undefined;
+      const lit = tokens[j + 2];
+      if (lit === undefined || !GUID_LITERAL_RE.test(lit)) return undefined;
+      values.push(lit.toLowerCase());
+      j += 3;
+      if (tokens[j] !== "or") break;
+      j++;
+    }
+    if (values.length < 2 || (tokens[j] !== undefined && tokens[j] !== ")")) return undefined;
+    i = j;
+    const col = attr.logicalName;
+    const set = new Set(values);
+    const or: Pred = (r) => {
+      const v = r[col];
+      return v !== null && v !== undefined && set.has(v);
+    };
+    // indexedOr's lookup, which it gives only when the terms have more than one value.
+    if (set.size > 1) or.lookup = { col, isString: false, values: [...set] };
+    if (col === def.primaryId) or.scope = { ids: values };
+    return or;
+  };
   const orExpr = (): Pred => {
+    const list = guidList();
+    if (list) return list;
     const terms = [andExpr()];
     while (peek() === "or") {
       i++;
@@ -1529,8 +1577,7 @@ function compileFilter(src: string, def: TableDef): Pred {
     const op = tokens[i++];
     const lit = tokens[i++] ?? fail("missing value");
     if (!["eq", "ne", "gt", "ge", "lt", "le"].includes(op)) fail(`unsupported operator '${op}'`);
-    const lm = /^_(.+)_value$/.exec(name);
-    const attr = def.attributes.find((a) => (lm ? isLookup(a) && a.logicalName === lm[1] : !isLookup(a) && a.logicalName === name));
+    const attr = attrs.get(name);
     if (!attr) fail(`could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${def.logicalName}'`);
     let value: string | null;
     if (lit === "null") value = null;
@@ -1539,7 +1586,7 @@ function compileFilter(src: string, def: TableDef): Pred {
       // OData types the comparison: "A binary operator with incompatible types was detected".
       if (NUMERIC_TYPES.includes(attr!.type) || attr!.type === "DateTime") fail(`incompatible types: '${name}' is ${attr!.type}, the literal is a string`);
       value = lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
-    } else if (/^[0-9a-f-]{36}$/i.test(lit) && (isLookup(attr!) || attr!.type === "Uniqueidentifier")) value = lit.toLowerCase();
+    } else if (GUID_LITERAL_RE.test(lit) && (isLookup(attr!) || attr!.type === "Uniqueidentifier")) value = lit.toLowerCase();
     else if (NUMERIC_TYPES.includes(attr!.type) && /^-?\d+$/.test(lit)) value = lit;
     else if (attr!.type === "DateTime" && !Number.isNaN(Date.parse(lit)) && /^\d{4}-\d{2}-\d{2}T/.test(lit)) value = lit;
     else value = fail(`bad literal '${lit}' for '${name}' (${attr!.type})`);
