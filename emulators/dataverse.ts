@@ -1517,22 +1517,29 @@ function compileFilter(src: string, def: TableDef): Pred {
     if (!attrs.has(key)) attrs.set(key, a);
   }
   /**
-   * The common long filter, `<id column> eq <guid> or <id column> eq <guid> or ...` (a list of
-   * ids, hundreds long), read without a predicate per term: the same rows, key scope and index
-   * lookup as the general path builds from the terms (see the test "an or-list of ids ..."). Any
-   * other shape, or an error anywhere in the list, leaves it to the general path.
+   * The common long filters, `<column> eq <value> or <column> eq <value> or ...` on one id column
+   * (Guid literals: the rows of a list of ids) or one text column (string literals: names or keys
+   * to resolve), hundreds of terms, read without a predicate per term: the same rows, key scope
+   * and index lookup as the general path builds from the terms (see the test "an or-list of ids
+   * ..."). Any other shape, or an error anywhere in the list, leaves it to the general path.
    */
-  const guidList = (): Pred | undefined => {
+  const eqList = (): Pred | undefined => {
     const name = tokens[i];
     const attr = attrs.get(name);
-    if (!attr || !(isLookup(attr) || attr.type === "Uniqueidentifier")) return undefined;
+    if (!attr) return undefined;
+    const ids = isLookup(attr) || attr.type === "Uniqueidentifier";
+    const isString = attr.type === "String" || attr.type === "Memo";
+    if (!ids && !isString) return undefined;
     const values: string[] = [];
     let j = i;
     for (;;) {
       if (tokens[j] !== name || tokens[j + 1] !== "eq") return undefined;
       const lit = tokens[j + 2];
-      if (lit === undefined || !GUID_LITERAL_RE.test(lit)) return undefined;
-      values.push(lit.toLowerCase());
+      if (lit === undefined) return undefined;
+      // As primary() reads them: a Guid lower-cased; a string unquoted and lower-cased.
+      if (ids && GUID_LITERAL_RE.test(lit)) values.push(lit.toLowerCase());
+      else if (isString && lit.startsWith("'")) values.push(lit.slice(1, -1).replace(/''/g, "'").toLowerCase());
+      else return undefined;
       j += 3;
       if (tokens[j] !== "or") break;
       j++;
@@ -1541,17 +1548,22 @@ function compileFilter(src: string, def: TableDef): Pred {
     i = j;
     const col = attr.logicalName;
     const set = new Set(values);
-    const or: Pred = (r) => {
-      const v = r[col];
-      return v !== null && v !== undefined && set.has(v);
-    };
+    const or: Pred = isString
+      ? (r) => {
+          const v = r[col];
+          return v !== null && v !== undefined && set.has(v.toLowerCase());
+        }
+      : (r) => {
+          const v = r[col];
+          return v !== null && v !== undefined && set.has(v);
+        };
     // indexedOr's lookup, which it gives only when the terms have more than one value.
-    if (set.size > 1) or.lookup = { col, isString: false, values: [...set] };
+    if (set.size > 1) or.lookup = { col, isString, values: [...set] };
     if (col === def.primaryId) or.scope = { ids: values };
     return or;
   };
   const orExpr = (): Pred => {
-    const list = guidList();
+    const list = eqList();
     if (list) return list;
     const terms = [andExpr()];
     while (peek() === "or") {

@@ -161,12 +161,13 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(await find(["S0", "S0-NEW", "S2", "S3", "S4", "S6", "S6-GONE"])).toEqual(["S0-NEW", "S3", "S6"]);
   });
 
-  it("an or-list of ids (read without a predicate per term) gives the rows, order and pages of the same terms in parentheses (the general path)", async () => {
+  it("an or-list of ids or names (read without a predicate per term) gives the rows, order and pages of the same terms in parentheses (the general path)", async () => {
     const seeded = seedEmulator(emu, 3);
     const products = [...seeded.products.values()];
     for (let i = 0; i < 1200; i++) {
       emu.insert("zq1_prodmap", { zq1_extfld: "sku", zq1_extval: `S${i}`, zq1_prov: i % 3 ? seeded.providerId : seeded.otherProviderId, zq1_prod: i % 5 ? products[i % products.length] : null });
     }
+    emu.insert("zq1_prodmap", { zq1_extfld: "sku", zq1_extval: "It's", zq1_prov: seeded.providerId, zq1_prod: products[0] });
     emu.settle();
     const ids = emu.rows("zq1_prodmap").map((r) => r.zq1_prodmapid!);
     const gone = "00000000-0000-0000-0000-00000000dead";
@@ -185,6 +186,8 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     };
     const byId = list("zq1_prodmapid", picked);
     const byProduct = list("_zq1_prod_value", [products[1], products[2], products[1]]);
+    // Keys as the client quotes them (odataString), in another case, one twice, one not there.
+    const byKey = list("zq1_extval", [...Array.from({ length: 200 }, (_, j) => `'S${(j * 89) % 1300}'`), "'s7'", "'IT''S'", "'S7'", "'none'"]);
     const cases = [
       [byId.fast, byId.general],
       [`_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null and (${byId.fast})`, `_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null and (${byId.general})`],
@@ -192,6 +195,8 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
       [byProduct.fast, byProduct.general],
       [`(${byProduct.fast}) and _zq1_prov_value eq ${seeded.providerId}`, `(${byProduct.general}) and _zq1_prov_value eq ${seeded.providerId}`],
       [`${list("zq1_prodmapid", [ids[5], ids[5]]).fast}`, `${list("zq1_prodmapid", [ids[5], ids[5]]).general}`],
+      [byKey.fast, byKey.general],
+      [`_zq1_prov_value eq ${seeded.providerId} and (${byKey.fast})`, `_zq1_prov_value eq ${seeded.providerId} and (${byKey.general})`],
     ];
     for (const [fast, general] of cases) {
       for (const [pageSize, extra] of [[5000, ""], [60, ""], [20, "&$top=25"]] as const) {
