@@ -1497,6 +1497,13 @@ function indexedOr(terms: Pred[]): Pred | undefined {
 }
 
 const LOOKUP_VALUE_RE = /^_(.+)_value$/;
+interface EqColumn {
+  /** As the filter names it. */
+  name: string;
+  col: string;
+  ids: boolean;
+  isString: boolean;
+}
 const GUID_LITERAL_RE = /^[0-9a-f-]{36}$/i;
 
 function compileFilter(src: string, def: TableDef): Pred {
@@ -1516,6 +1523,21 @@ function compileFilter(src: string, def: TableDef): Pred {
     if (!isLookup(a) && LOOKUP_VALUE_RE.test(key)) continue;
     if (!attrs.has(key)) attrs.set(key, a);
   }
+  /** A column `<column> eq <literal>` can look up in an index: an id column or a text column. */
+  const eqColumn = (name: string | undefined): EqColumn | undefined => {
+    const attr = name === undefined ? undefined : attrs.get(name);
+    if (!attr) return undefined;
+    const ids = isLookup(attr) || attr.type === "Uniqueidentifier";
+    const isString = attr.type === "String" || attr.type === "Memo";
+    return ids || isString ? { name: name!, col: attr.logicalName, ids, isString } : undefined;
+  };
+  /** A literal's value as primary() reads it for such a column: a Guid lower-cased; a string unquoted and lower-cased. */
+  const eqValue = (c: EqColumn, lit: string | undefined): string | undefined => {
+    if (lit === undefined) return undefined;
+    if (c.ids && GUID_LITERAL_RE.test(lit)) return lit.toLowerCase();
+    if (c.isString && lit.startsWith("'")) return lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
+    return undefined;
+  };
   /**
    * The common long filters, `<column> eq <value> or <column> eq <value> or ...` on one id column
    * (Guid literals: the rows of a list of ids) or one text column (string literals: names or keys
@@ -1525,28 +1547,22 @@ function compileFilter(src: string, def: TableDef): Pred {
    */
   const eqList = (): Pred | undefined => {
     const name = tokens[i];
-    const attr = attrs.get(name);
-    if (!attr) return undefined;
-    const ids = isLookup(attr) || attr.type === "Uniqueidentifier";
-    const isString = attr.type === "String" || attr.type === "Memo";
-    if (!ids && !isString) return undefined;
+    const column = eqColumn(name);
+    if (!column) return undefined;
     const values: string[] = [];
     let j = i;
     for (;;) {
       if (tokens[j] !== name || tokens[j + 1] !== "eq") return undefined;
-      const lit = tokens[j + 2];
-      if (lit === undefined) return undefined;
-      // As primary() reads them: a Guid lower-cased; a string unquoted and lower-cased.
-      if (ids && GUID_LITERAL_RE.test(lit)) values.push(lit.toLowerCase());
-      else if (isString && lit.startsWith("'")) values.push(lit.slice(1, -1).replace(/''/g, "'").toLowerCase());
-      else return undefined;
+      const value = eqValue(column, tokens[j + 2]);
+      if (value === undefined) return undefined;
+      values.push(value);
       j += 3;
       if (tokens[j] !== "or") break;
       j++;
     }
     if (values.length < 2 || (tokens[j] !== undefined && tokens[j] !== ")")) return undefined;
     i = j;
-    const col = attr.logicalName;
+    const { col, isString } = column;
     const set = new Set(values);
     const or: Pred = isString
       ? (r) => {
@@ -1562,8 +1578,85 @@ function compileFilter(src: string, def: TableDef): Pred {
     if (col === def.primaryId) or.scope = { ids: values };
     return or;
   };
+  /**
+   * The other long filter the client sends, rows by their keys: `(<a> eq <x> and <b> eq <y>) or
+   * (<a> eq <z> and <b> eq <w>) or ...` (the same columns, in the same order, in every term), read
+   * without predicates per term, with the index lookup (indexedOr's choice of column) and key
+   * scope (andScope's) the general path gives. Any other shape is left to the general path.
+   */
+  const tupleList = (): Pred | undefined => {
+    const cols: EqColumn[] = [];
+    const rows: string[][] = [];
+    let j = i;
+    for (;;) {
+      if (tokens[j] !== "(") return undefined;
+      j++;
+      const vals: string[] = [];
+      for (;;) {
+        const name = tokens[j];
+        const m = vals.length;
+        if (rows.length === 0) {
+          const column = eqColumn(name);
+          if (!column || cols.some((c) => c.col === column.col)) return undefined;
+          cols.push(column);
+        } else if (m >= cols.length || cols[m].name !== name) return undefined;
+        if (tokens[j + 1] !== "eq") return undefined;
+        const value = eqValue(cols[m], tokens[j + 2]);
+        if (value === undefined) return undefined;
+        vals.push(value);
+        j += 3;
+        if (tokens[j] === "and") {
+          j++;
+          continue;
+        }
+        if (tokens[j] !== ")" || vals.length !== cols.length) return undefined;
+        j++;
+        break;
+      }
+      if (cols.length < 2) return undefined;
+      rows.push(vals);
+      if (tokens[j] !== "or") break;
+      j++;
+    }
+    if (rows.length < 2 || (tokens[j] !== undefined && tokens[j] !== ")")) return undefined;
+    i = j;
+    const n = cols.length;
+    const matches = (r: Row, vals: string[]) => {
+      for (let m = 0; m < n; m++) {
+        const v = r[cols[m].col];
+        if (v === null || v === undefined || (cols[m].isString ? v.toLowerCase() : v) !== vals[m]) return false;
+      }
+      return true;
+    };
+    // indexedOr: the column with the most values, if more than one (the first of equals).
+    let best: { m: number; byValue: Map<string, string[][]> } | undefined;
+    for (let m = 0; m < n; m++) {
+      const byValue = new Map<string, string[][]>();
+      for (const vals of rows) {
+        const list = byValue.get(vals[m]);
+        if (list) list.push(vals);
+        else byValue.set(vals[m], [vals]);
+      }
+      if (byValue.size > (best?.byValue.size ?? 1)) best = { m, byValue };
+    }
+    let or: Pred;
+    if (best) {
+      const { col, isString } = cols[best.m];
+      const byValue = best.byValue;
+      or = (r) => {
+        const v = r[col];
+        if (v === null || v === undefined) return false;
+        const list = byValue.get(isString ? v.toLowerCase() : v);
+        return list !== undefined && list.some((vals) => matches(r, vals));
+      };
+      or.lookup = { col, isString, values: [...byValue.keys()] };
+    } else or = (r) => rows.some((vals) => matches(r, vals));
+    const key = cols.findIndex((c) => c.col === def.primaryId);
+    if (key >= 0) or.scope = { ids: rows.map((vals) => vals[key]) };
+    return or;
+  };
   const orExpr = (): Pred => {
-    const list = eqList();
+    const list = eqList() ?? tupleList();
     if (list) return list;
     const terms = [andExpr()];
     while (peek() === "or") {

@@ -161,7 +161,7 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(await find(["S0", "S0-NEW", "S2", "S3", "S4", "S6", "S6-GONE"])).toEqual(["S0-NEW", "S3", "S6"]);
   });
 
-  it("an or-list of ids or names (read without a predicate per term) gives the rows, order and pages of the same terms in parentheses (the general path)", async () => {
+  it("an or-list of ids, names or keys (read without a predicate per term) gives the rows, order and pages of the same terms in parentheses (the general path)", async () => {
     const seeded = seedEmulator(emu, 3);
     const products = [...seeded.products.values()];
     for (let i = 0; i < 1200; i++) {
@@ -188,6 +188,13 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     const byProduct = list("_zq1_prod_value", [products[1], products[2], products[1]]);
     // Keys as the client quotes them (odataString), in another case, one twice, one not there.
     const byKey = list("zq1_extval", [...Array.from({ length: 200 }, (_, j) => `'S${(j * 89) % 1300}'`), "'s7'", "'IT''S'", "'S7'", "'none'"]);
+    // Rows by their keys, as the client reads them: the general path's terms in double parentheses.
+    const pairs = (terms: string[][]) => ({ fast: terms.map((t) => `(${t.join(" and ")})`).join(" or "), general: terms.map((t) => `((${t.join(" and ")}))`).join(" or ") });
+    const keyTerms = (fld: (j: number) => string) => [...Array.from({ length: 150 }, (_, j) => [`zq1_extfld eq ${fld(j)}`, `zq1_extval eq 'S${(j * 53) % 1300}'`]), ["zq1_extfld eq 'SKU'", "zq1_extval eq 'it''s'"], ["zq1_extfld eq 'sku'", "zq1_extval eq 'S3'"]];
+    const byPair = pairs(keyTerms((j) => (j % 9 ? "'sku'" : "'other'")));
+    const byPairOneValue = pairs(keyTerms(() => "'sku'"));
+    const byIdPair = pairs(picked.slice(0, 60).map((id, j) => [`zq1_extval eq 'S${j}'`, `zq1_prodmapid eq ${id}`]));
+    const sameValues = pairs([["zq1_extfld eq 'sku'", "zq1_extval eq 'S1'"], ["zq1_extfld eq 'SKU'", "zq1_extval eq 's1'"]]);
     const cases = [
       [byId.fast, byId.general],
       [`_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null and (${byId.fast})`, `_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null and (${byId.general})`],
@@ -196,6 +203,11 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
       [`(${byProduct.fast}) and _zq1_prov_value eq ${seeded.providerId}`, `(${byProduct.general}) and _zq1_prov_value eq ${seeded.providerId}`],
       [`${list("zq1_prodmapid", [ids[5], ids[5]]).fast}`, `${list("zq1_prodmapid", [ids[5], ids[5]]).general}`],
       [byKey.fast, byKey.general],
+      [byPair.fast, byPair.general],
+      [`(_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null) and (${byPair.fast})`, `(_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null) and (${byPair.general})`],
+      [byPairOneValue.fast, byPairOneValue.general],
+      [byIdPair.fast, byIdPair.general],
+      [sameValues.fast, sameValues.general],
       [`_zq1_prov_value eq ${seeded.providerId} and (${byKey.fast})`, `_zq1_prov_value eq ${seeded.providerId} and (${byKey.general})`],
     ];
     for (const [fast, general] of cases) {
