@@ -1190,7 +1190,7 @@ function splitMultipart(body: string, boundary: string): MimePart[] | undefined 
   const text = body.replace(/\r\n/g, "\n");
   const delim = `--${boundary}`;
   if (!text.includes(`${delim}--`)) return undefined;
-  const segments = text.split(new RegExp(`^${escapeRe(delim)}(?:--)?[ \\t]*$`, "m"));
+  const segments = splitOnDelimiterLines(text, delim);
   const parts: MimePart[] = [];
   for (const seg of segments.slice(1, -1)) {
     const s = seg.replace(/^\n/, "");
@@ -1207,6 +1207,36 @@ function splitMultipart(body: string, boundary: string): MimePart[] | undefined 
   return parts;
 }
 
+/**
+ * `text.split(/^<delim>(?:--)?[ \t]*$/m)`: on the lines that are the delimiter (or the closing one)
+ * and blanks. Without a regular expression, which would be a new one for every body (its boundary
+ * is random), compiled anew and interpreted at first: most of a \$batch's parsing.
+ */
+function splitOnDelimiterLines(text: string, delim: string): string[] {
+  const isLineEnd = (c: number) => c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
+  const segments: string[] = [];
+  let start = 0;
+  for (let q = text.indexOf(delim); q >= 0; q = text.indexOf(delim, q + 1)) {
+    // `^`: at the start of the text or of a line.
+    if (q > 0 && !isLineEnd(text.charCodeAt(q - 1))) continue;
+    const after = q + delim.length;
+    // `(?:--)?[ \t]*$`: the closing `--` if the rest of the line is blank after it, else the rest is blank.
+    const blankTo = (from: number) => {
+      let e = from;
+      while (e < text.length && (text.charCodeAt(e) === 32 || text.charCodeAt(e) === 9)) e++;
+      return e === text.length || isLineEnd(text.charCodeAt(e)) ? e : -1;
+    };
+    let end = text.startsWith("--", after) ? blankTo(after + 2) : -1;
+    if (end < 0) end = blankTo(after);
+    if (end < 0) continue;
+    segments.push(text.slice(start, q));
+    start = end;
+    q = end - 1;
+  }
+  segments.push(text.slice(start));
+  return segments;
+}
+
 function parseHttpMessage(text: string): { start: string; headers: Record<string, string>; body: string } {
   const lines = text.split("\n");
   const start = (lines.shift() ?? "").trim();
@@ -1218,10 +1248,6 @@ function parseHttpMessage(text: string): { start: string; headers: Record<string
   }
   lines.shift();
   return { start, headers, body: lines.join("\n").trim() };
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Split on commas that are not inside parentheses. */
