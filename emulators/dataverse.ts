@@ -175,12 +175,13 @@ export class DataverseEmulator {
   private inFlight = 0;
   /** Admitted requests waiting for holdAnswers' release; undefined when answers flow. */
   private held?: (() => void)[];
-  private window: number[] = [];
+  /** Arrival times of the requests counted in the quota's window. */
+  private window = new SlidingStamps();
   private faults: Fault[] = [];
   private seq = 0;
   private undo?: (() => void)[];
   /** Execution time spent per request in the window, for the execution-time limit. */
-  private execWindow: { t: number; ms: number }[] = [];
+  private execWindow = new ExecWindow();
   /** Retry-After in force for this user after a quota or execution-time 429, with its code. */
   private throttledUntil = 0;
   private throttleCode = "";
@@ -257,8 +258,8 @@ export class DataverseEmulator {
   /** Zero the counters and the service-protection window. */
   resetStats(): void {
     this.stats = EmulatorDefaults.stats();
-    this.window = [];
-    this.execWindow = [];
+    this.window = new SlidingStamps();
+    this.execWindow = new ExecWindow();
     this.throttledUntil = 0;
     this.requestLog.length = 0;
   }
@@ -414,8 +415,8 @@ export class DataverseEmulator {
         throw new HttpError(429, "0x80072326", `Number of concurrent requests exceeded the limit of ${this.opts.maxConcurrent}.`, { "Retry-After": "0.05" });
       }
       const now = Date.now();
-      this.window = this.window.filter((t) => t > now - this.opts.windowMs);
-      this.execWindow = this.execWindow.filter((e) => e.t > now - this.opts.windowMs);
+      this.window.keepAfter(now - this.opts.windowMs);
+      this.execWindow.keepAfter(now - this.opts.windowMs);
       const seconds = (ms: number) => (this.opts.windowMs >= 1000 ? String(Math.max(1, Math.ceil(ms / 1000))) : (Math.max(1, ms) / 1000).toFixed(3));
       if (now < this.throttledUntil) {
         // Sending during a Retry-After: the wait is extended.
@@ -432,15 +433,16 @@ export class DataverseEmulator {
       const forced = this.takeFault(["429", "5xx", "drop"], info);
       if (forced === "429") throttle("0x80072322", "Number of requests exceeded the limit of 6000 over time window of 300 seconds.", this.opts.windowMs / 10);
       if (this.window.length >= this.opts.quota) {
-        throttle("0x80072322", `Number of requests exceeded the limit of ${this.opts.quota} over the time window.`, this.window[0] + this.opts.windowMs - now);
+        throttle("0x80072322", `Number of requests exceeded the limit of ${this.opts.quota} over the time window.`, this.window.first + this.opts.windowMs - now);
       }
-      const spent = this.execWindow.reduce((n, e) => n + e.ms, 0);
+      const spent = this.execWindow.spent();
       if (spent >= this.opts.executionTimeMs) {
         // Free enough of the window to go below the limit again.
         let over = spent - this.opts.executionTimeMs;
+        const e = this.execWindow.entries;
         let i = 0;
-        while (over >= 0 && i < this.execWindow.length) over -= this.execWindow[i++].ms;
-        const until = this.execWindow[Math.max(0, i - 1)].t + this.opts.windowMs;
+        while (over >= 0 && i < e.length) over -= e[i++].ms;
+        const until = e[Math.max(0, i - 1)].t + this.opts.windowMs;
         throttle("0x80072321", `Combined execution time of incoming requests exceeded limit of ${this.opts.executionTimeMs} milliseconds over time window of ${this.opts.windowMs / 1000} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.`, until - now);
       }
       if (forced === "5xx") throw new HttpError(503, "0x80040216", "Service temporarily unavailable (injected).");
@@ -1082,6 +1084,84 @@ function jsonString(v: string): string {
   return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
 }
 
+/**
+ * The arrival times in the quota's sliding window, oldest first: what `filter((t) => t > cutoff)`
+ * on every request kept, without a new array per request. Times come in order, so the expired
+ * ones are at the front; a time out of order (a request held by holdAnswers and released after a
+ * later one was counted) makes it filter as before, which keeps the same times in the same order.
+ */
+class SlidingStamps {
+  private times: number[] = [];
+  private head = 0;
+  private inOrder = true;
+
+  get length(): number {
+    return this.times.length - this.head;
+  }
+
+  /** The earliest counted of those still in the window. */
+  get first(): number {
+    return this.times[this.head];
+  }
+
+  push(t: number): void {
+    if (this.times.length > this.head && t < this.times[this.times.length - 1]) this.inOrder = false;
+    this.times.push(t);
+  }
+
+  keepAfter(cutoff: number): void {
+    if (!this.inOrder) {
+      this.times = this.times.slice(this.head).filter((t) => t > cutoff);
+      this.head = 0;
+      this.inOrder = this.times.every((t, i) => i === 0 || this.times[i - 1] <= t);
+      return;
+    }
+    while (this.head < this.times.length && this.times[this.head] <= cutoff) this.head++;
+    // Drop the expired front now and then, not on every request.
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/**
+ * Execution time per request in the window, in the order the requests finished (so not in order
+ * of their arrival `t`). Expired entries are dropped in place, and only when the oldest arrival
+ * has left the window; the sum is added up in the same order as before (the same floating point
+ * result as a reduce).
+ */
+class ExecWindow {
+  readonly entries: { t: number; ms: number }[] = [];
+  private oldest = Infinity;
+
+  push(e: { t: number; ms: number }): void {
+    this.entries.push(e);
+    if (e.t < this.oldest) this.oldest = e.t;
+  }
+
+  keepAfter(cutoff: number): void {
+    if (this.oldest > cutoff) return;
+    const e = this.entries;
+    let n = 0;
+    let oldest = Infinity;
+    for (let i = 0; i < e.length; i++) {
+      if (e[i].t > cutoff) {
+        e[n++] = e[i];
+        if (e[i].t < oldest) oldest = e[i].t;
+      }
+    }
+    e.length = n;
+    this.oldest = oldest;
+  }
+
+  spent(): number {
+    let n = 0;
+    for (const e of this.entries) n += e.ms;
+    return n;
+  }
+}
+
 const EmulatorDefaults = {
   stats: (): EmulatorStats => ({ requests: 0, throttled: 0, byMethod: {}, bulkCalls: 0, batchCalls: 0, rowsWritten: 0, rowsRead: 0, maxInFlight: 0, bulkRejected: 0, sdkMessageFilterQueries: 0 }),
 };
@@ -1110,7 +1190,7 @@ function splitMultipart(body: string, boundary: string): MimePart[] | undefined 
   const text = body.replace(/\r\n/g, "\n");
   const delim = `--${boundary}`;
   if (!text.includes(`${delim}--`)) return undefined;
-  const segments = text.split(new RegExp(`^${escapeRe(delim)}(?:--)?[ \\t]*$`, "m"));
+  const segments = splitOnDelimiterLines(text, delim);
   const parts: MimePart[] = [];
   for (const seg of segments.slice(1, -1)) {
     const s = seg.replace(/^\n/, "");
@@ -1127,6 +1207,36 @@ function splitMultipart(body: string, boundary: string): MimePart[] | undefined 
   return parts;
 }
 
+/**
+ * `text.split(/^<delim>(?:--)?[ \t]*$/m)`: on the lines that are the delimiter (or the closing one)
+ * and blanks. Without a regular expression, which would be a new one for every body (its boundary
+ * is random), compiled anew and interpreted at first: most of a \$batch's parsing.
+ */
+function splitOnDelimiterLines(text: string, delim: string): string[] {
+  const isLineEnd = (c: number) => c === 10 || c === 13 || c === 0x2028 || c === 0x2029;
+  const segments: string[] = [];
+  let start = 0;
+  for (let q = text.indexOf(delim); q >= 0; q = text.indexOf(delim, q + 1)) {
+    // `^`: at the start of the text or of a line.
+    if (q > 0 && !isLineEnd(text.charCodeAt(q - 1))) continue;
+    const after = q + delim.length;
+    // `(?:--)?[ \t]*$`: the closing `--` if the rest of the line is blank after it, else the rest is blank.
+    const blankTo = (from: number) => {
+      let e = from;
+      while (e < text.length && (text.charCodeAt(e) === 32 || text.charCodeAt(e) === 9)) e++;
+      return e === text.length || isLineEnd(text.charCodeAt(e)) ? e : -1;
+    };
+    let end = text.startsWith("--", after) ? blankTo(after + 2) : -1;
+    if (end < 0) end = blankTo(after);
+    if (end < 0) continue;
+    segments.push(text.slice(start, q));
+    start = end;
+    q = end - 1;
+  }
+  segments.push(text.slice(start));
+  return segments;
+}
+
 function parseHttpMessage(text: string): { start: string; headers: Record<string, string>; body: string } {
   const lines = text.split("\n");
   const start = (lines.shift() ?? "").trim();
@@ -1138,10 +1248,6 @@ function parseHttpMessage(text: string): { start: string; headers: Record<string
   }
   lines.shift();
   return { start, headers, body: lines.join("\n").trim() };
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Split on commas that are not inside parentheses. */
@@ -1324,7 +1430,15 @@ class TableRows extends Map<string, StoredRow> {
    */
   scan(scope: KeyScope | undefined, after: string, visit: (k: string, row: StoredRow) => boolean): void {
     if (scope?.ids) {
-      const hits = [...new Set(scope.ids)].filter((id) => this.has(id)).map((id) => ({ k: sqlServerGuidOrder(id), row: this.get(id)! }));
+      // Each id once, in the order first named, with its row (one lookup each).
+      const seen = new Set<string>();
+      const hits: { k: string; row: StoredRow }[] = [];
+      for (const id of scope.ids) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const row = this.get(id);
+        if (row !== undefined) hits.push({ k: sqlServerGuidOrder(id), row });
+      }
       hits.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
       for (const e of hits) if (e.k > after && !visit(e.k, e.row)) return;
       return;
@@ -1408,6 +1522,16 @@ function indexedOr(terms: Pred[]): Pred | undefined {
   return Object.assign(or, { lookup: { col, isString, values: [...byValue.keys()] } });
 }
 
+const LOOKUP_VALUE_RE = /^_(.+)_value$/;
+interface EqColumn {
+  /** As the filter names it. */
+  name: string;
+  col: string;
+  ids: boolean;
+  isString: boolean;
+}
+const GUID_LITERAL_RE = /^[0-9a-f-]{36}$/i;
+
 function compileFilter(src: string, def: TableDef): Pred {
   // Unquoted literals include numbers and DateTimeOffset values (2024-05-01T10:00:00.000Z).
   const tokens = src.match(/'(?:[^']|'')*'|\(|\)|[A-Za-z0-9_.:+-]+/g) ?? [];
@@ -1416,7 +1540,150 @@ function compileFilter(src: string, def: TableDef): Pred {
     throw new HttpError(400, "0x80060888", `Invalid $filter '${src}': ${m}`);
   };
   const peek = () => tokens[i];
+  // A column as the filter names it (`_<lookup>_value` for a lookup), looked up once per filter
+  // instead of searching the attributes for every term: the first attribute that fits, as a search would.
+  const attrs = new Map<string, AttrDef>();
+  for (const a of def.attributes) {
+    const key = isLookup(a) ? `_${a.logicalName}_value` : a.logicalName;
+    // A plain column named like `_x_value` is never found: that name means the lookup `x`.
+    if (!isLookup(a) && LOOKUP_VALUE_RE.test(key)) continue;
+    if (!attrs.has(key)) attrs.set(key, a);
+  }
+  /** A column `<column> eq <literal>` can look up in an index: an id column or a text column. */
+  const eqColumn = (name: string | undefined): EqColumn | undefined => {
+    const attr = name === undefined ? undefined : attrs.get(name);
+    if (!attr) return undefined;
+    const ids = isLookup(attr) || attr.type === "Uniqueidentifier";
+    const isString = attr.type === "String" || attr.type === "Memo";
+    return ids || isString ? { name: name!, col: attr.logicalName, ids, isString } : undefined;
+  };
+  /** A literal's value as primary() reads it for such a column: a Guid lower-cased; a string unquoted and lower-cased. */
+  const eqValue = (c: EqColumn, lit: string | undefined): string | undefined => {
+    if (lit === undefined) return undefined;
+    if (c.ids && GUID_LITERAL_RE.test(lit)) return lit.toLowerCase();
+    if (c.isString && lit.startsWith("'")) return lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
+    return undefined;
+  };
+  /**
+   * The common long filters, `<column> eq <value> or <column> eq <value> or ...` on one id column
+   * (Guid literals: the rows of a list of ids) or one text column (string literals: names or keys
+   * to resolve), hundreds of terms, read without a predicate per term: the same rows, key scope
+   * and index lookup as the general path builds from the terms (see the test "an or-list of ids
+   * ..."). Any other shape, or an error anywhere in the list, leaves it to the general path.
+   */
+  const eqList = (): Pred | undefined => {
+    const name = tokens[i];
+    const column = eqColumn(name);
+    if (!column) return undefined;
+    const values: string[] = [];
+    let j = i;
+    for (;;) {
+      if (tokens[j] !== name || tokens[j + 1] !== "eq") return undefined;
+      const value = eqValue(column, tokens[j + 2]);
+      if (value === undefined) return undefined;
+      values.push(value);
+      j += 3;
+      if (tokens[j] !== "or") break;
+      j++;
+    }
+    if (values.length < 2 || (tokens[j] !== undefined && tokens[j] !== ")")) return undefined;
+    i = j;
+    const { col, isString } = column;
+    const set = new Set(values);
+    const or: Pred = isString
+      ? (r) => {
+          const v = r[col];
+          return v !== null && v !== undefined && set.has(v.toLowerCase());
+        }
+      : (r) => {
+          const v = r[col];
+          return v !== null && v !== undefined && set.has(v);
+        };
+    // indexedOr's lookup, which it gives only when the terms have more than one value.
+    if (set.size > 1) or.lookup = { col, isString, values: [...set] };
+    if (col === def.primaryId) or.scope = { ids: values };
+    return or;
+  };
+  /**
+   * The other long filter the client sends, rows by their keys: `(<a> eq <x> and <b> eq <y>) or
+   * (<a> eq <z> and <b> eq <w>) or ...` (the same columns, in the same order, in every term), read
+   * without predicates per term, with the index lookup (indexedOr's choice of column) and key
+   * scope (andScope's) the general path gives. Any other shape is left to the general path.
+   */
+  const tupleList = (): Pred | undefined => {
+    const cols: EqColumn[] = [];
+    const rows: string[][] = [];
+    let j = i;
+    for (;;) {
+      if (tokens[j] !== "(") return undefined;
+      j++;
+      const vals: string[] = [];
+      for (;;) {
+        const name = tokens[j];
+        const m = vals.length;
+        if (rows.length === 0) {
+          const column = eqColumn(name);
+          if (!column || cols.some((c) => c.col === column.col)) return undefined;
+          cols.push(column);
+        } else if (m >= cols.length || cols[m].name !== name) return undefined;
+        if (tokens[j + 1] !== "eq") return undefined;
+        const value = eqValue(cols[m], tokens[j + 2]);
+        if (value === undefined) return undefined;
+        vals.push(value);
+        j += 3;
+        if (tokens[j] === "and") {
+          j++;
+          continue;
+        }
+        if (tokens[j] !== ")" || vals.length !== cols.length) return undefined;
+        j++;
+        break;
+      }
+      if (cols.length < 2) return undefined;
+      rows.push(vals);
+      if (tokens[j] !== "or") break;
+      j++;
+    }
+    if (rows.length < 2 || (tokens[j] !== undefined && tokens[j] !== ")")) return undefined;
+    i = j;
+    const n = cols.length;
+    const matches = (r: Row, vals: string[]) => {
+      for (let m = 0; m < n; m++) {
+        const v = r[cols[m].col];
+        if (v === null || v === undefined || (cols[m].isString ? v.toLowerCase() : v) !== vals[m]) return false;
+      }
+      return true;
+    };
+    // indexedOr: the column with the most values, if more than one (the first of equals).
+    let best: { m: number; byValue: Map<string, string[][]> } | undefined;
+    for (let m = 0; m < n; m++) {
+      const byValue = new Map<string, string[][]>();
+      for (const vals of rows) {
+        const list = byValue.get(vals[m]);
+        if (list) list.push(vals);
+        else byValue.set(vals[m], [vals]);
+      }
+      if (byValue.size > (best?.byValue.size ?? 1)) best = { m, byValue };
+    }
+    let or: Pred;
+    if (best) {
+      const { col, isString } = cols[best.m];
+      const byValue = best.byValue;
+      or = (r) => {
+        const v = r[col];
+        if (v === null || v === undefined) return false;
+        const list = byValue.get(isString ? v.toLowerCase() : v);
+        return list !== undefined && list.some((vals) => matches(r, vals));
+      };
+      or.lookup = { col, isString, values: [...byValue.keys()] };
+    } else or = (r) => rows.some((vals) => matches(r, vals));
+    const key = cols.findIndex((c) => c.col === def.primaryId);
+    if (key >= 0) or.scope = { ids: rows.map((vals) => vals[key]) };
+    return or;
+  };
   const orExpr = (): Pred => {
+    const list = eqList() ?? tupleList();
+    if (list) return list;
     const terms = [andExpr()];
     while (peek() === "or") {
       i++;
@@ -1435,7 +1702,10 @@ function compileFilter(src: string, def: TableDef): Pred {
       terms.push(primary());
     }
     if (terms.length === 1) return terms[0];
-    const and: Pred = (r) => terms.every((t) => t(r));
+    const and: Pred = (r) => {
+      for (const t of terms) if (!t(r)) return false;
+      return true;
+    };
     return Object.assign(and, { equalities: terms.flatMap((t) => t.equalities ?? []), scope: andScope(terms), terms, lookups: terms.flatMap((t) => t.lookups ?? (t.lookup ? [t.lookup] : [])) });
   };
   const primary = (): Pred => {
@@ -1449,8 +1719,7 @@ function compileFilter(src: string, def: TableDef): Pred {
     const op = tokens[i++];
     const lit = tokens[i++] ?? fail("missing value");
     if (!["eq", "ne", "gt", "ge", "lt", "le"].includes(op)) fail(`unsupported operator '${op}'`);
-    const lm = /^_(.+)_value$/.exec(name);
-    const attr = def.attributes.find((a) => (lm ? isLookup(a) && a.logicalName === lm[1] : !isLookup(a) && a.logicalName === name));
+    const attr = attrs.get(name);
     if (!attr) fail(`could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${def.logicalName}'`);
     let value: string | null;
     if (lit === "null") value = null;
@@ -1459,7 +1728,7 @@ function compileFilter(src: string, def: TableDef): Pred {
       // OData types the comparison: "A binary operator with incompatible types was detected".
       if (NUMERIC_TYPES.includes(attr!.type) || attr!.type === "DateTime") fail(`incompatible types: '${name}' is ${attr!.type}, the literal is a string`);
       value = lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
-    } else if (/^[0-9a-f-]{36}$/i.test(lit) && (isLookup(attr!) || attr!.type === "Uniqueidentifier")) value = lit.toLowerCase();
+    } else if (GUID_LITERAL_RE.test(lit) && (isLookup(attr!) || attr!.type === "Uniqueidentifier")) value = lit.toLowerCase();
     else if (NUMERIC_TYPES.includes(attr!.type) && /^-?\d+$/.test(lit)) value = lit;
     else if (attr!.type === "DateTime" && !Number.isNaN(Date.parse(lit)) && /^\d{4}-\d{2}-\d{2}T/.test(lit)) value = lit;
     else value = fail(`bad literal '${lit}' for '${name}' (${attr!.type})`);
@@ -1533,14 +1802,23 @@ function andScope(terms: Pred[]): KeyScope | undefined {
  * SQL Server orders uniqueidentifier by bytes 10-15, then 8-9, 6-7, 4-5, 0-3 of the .NET byte
  * layout (SqlGuid's comparison order). Written out here, independently of the client's copy.
  */
-const guidOrderCache = new Map<string, string>();
 function sqlServerGuidOrder(id: string): string {
-  const hit = guidOrderCache.get(id);
-  if (hit !== undefined) return hit;
-  const key = guidOrder(id);
-  if (guidOrderCache.size < 1_000_000) guidOrderCache.set(id, key);
-  return key;
+  // An id in the usual 8-4-4-4-12 form: its key from its characters (a fifth of a microsecond, less
+  // than a look-up in a cache of every id seen), as one flat string: keys joined from slices were
+  // flattened again by the first comparison of a sort. Anything else as guidOrder splits it.
+  const s = id.toLowerCase();
+  if (!CANONICAL_GUID_RE.test(s)) return guidOrder(id);
+  const c = (i: number) => s.charCodeAt(i);
+  return String.fromCharCode(
+    c(24), c(25), c(26), c(27), c(28), c(29), c(30), c(31), c(32), c(33), c(34), c(35), // group 5
+    c(19), c(20), c(21), c(22), // group 4
+    c(16), c(17), c(14), c(15), // group 3, bytes reversed
+    c(11), c(12), c(9), c(10), // group 2, bytes reversed
+    c(6), c(7), c(4), c(5), c(2), c(3), c(0), c(1), // group 1, bytes reversed
+  );
 }
+// No line terminators: guidOrder's /../ would not pair them.
+const CANONICAL_GUID_RE = /^[^-\n\r\u2028\u2029]{8}-[^-\n\r\u2028\u2029]{4}-[^-\n\r\u2028\u2029]{4}-[^-\n\r\u2028\u2029]{4}-[^-\n\r\u2028\u2029]{12}$/;
 
 function guidOrder(id: string): string {
   const g = id.toLowerCase().split("-");

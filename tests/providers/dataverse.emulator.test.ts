@@ -161,6 +161,64 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(await find(["S0", "S0-NEW", "S2", "S3", "S4", "S6", "S6-GONE"])).toEqual(["S0-NEW", "S3", "S6"]);
   });
 
+  it("an or-list of ids, names or keys (read without a predicate per term) gives the rows, order and pages of the same terms in parentheses (the general path)", async () => {
+    const seeded = seedEmulator(emu, 3);
+    const products = [...seeded.products.values()];
+    for (let i = 0; i < 1200; i++) {
+      emu.insert("zq1_prodmap", { zq1_extfld: "sku", zq1_extval: `S${i}`, zq1_prov: i % 3 ? seeded.providerId : seeded.otherProviderId, zq1_prod: i % 5 ? products[i % products.length] : null });
+    }
+    emu.insert("zq1_prodmap", { zq1_extfld: "sku", zq1_extval: "It's", zq1_prov: seeded.providerId, zq1_prod: products[0] });
+    emu.settle();
+    const ids = emu.rows("zq1_prodmap").map((r) => r.zq1_prodmapid!);
+    const gone = "00000000-0000-0000-0000-00000000dead";
+    // Duplicates, an id that is not there, an upper-case id, and the table's order scrambled.
+    const picked = [...Array.from({ length: 250 }, (_, j) => ids[(j * 467) % ids.length]), ids[3], gone, ids[7].toUpperCase(), ids[3]];
+    const list = (col: string, values: string[]) => ({ fast: values.map((v) => `${col} eq ${v}`).join(" or "), general: values.map((v) => `(${col} eq ${v})`).join(" or ") });
+    const pagesOf = async (filter: string, pageSize: number, extra = "") => {
+      const pages: string[][] = [];
+      for (let url: string | undefined = `zq1_prodmaps?$select=zq1_extval&$filter=${encodeURIComponent(filter)}${extra}`; url; ) {
+        const r = await call("GET", url, undefined, { Prefer: `odata.maxpagesize=${pageSize}` });
+        expect(r.status).toBe(200);
+        pages.push((r.json.value as { zq1_prodmapid: string; zq1_extval: string }[]).map((x) => `${x.zq1_prodmapid} ${x.zq1_extval}`));
+        url = (r.json["@odata.nextLink"] as string | undefined)?.slice(api.length);
+      }
+      return pages;
+    };
+    const byId = list("zq1_prodmapid", picked);
+    const byProduct = list("_zq1_prod_value", [products[1], products[2], products[1]]);
+    // Keys as the client quotes them (odataString), in another case, one twice, one not there.
+    const byKey = list("zq1_extval", [...Array.from({ length: 200 }, (_, j) => `'S${(j * 89) % 1300}'`), "'s7'", "'IT''S'", "'S7'", "'none'"]);
+    // Rows by their keys, as the client reads them: the general path's terms in double parentheses.
+    const pairs = (terms: string[][]) => ({ fast: terms.map((t) => `(${t.join(" and ")})`).join(" or "), general: terms.map((t) => `((${t.join(" and ")}))`).join(" or ") });
+    const keyTerms = (fld: (j: number) => string) => [...Array.from({ length: 150 }, (_, j) => [`zq1_extfld eq ${fld(j)}`, `zq1_extval eq 'S${(j * 53) % 1300}'`]), ["zq1_extfld eq 'SKU'", "zq1_extval eq 'it''s'"], ["zq1_extfld eq 'sku'", "zq1_extval eq 'S3'"]];
+    const byPair = pairs(keyTerms((j) => (j % 9 ? "'sku'" : "'other'")));
+    const byPairOneValue = pairs(keyTerms(() => "'sku'"));
+    const byIdPair = pairs(picked.slice(0, 60).map((id, j) => [`zq1_extval eq 'S${j}'`, `zq1_prodmapid eq ${id}`]));
+    const sameValues = pairs([["zq1_extfld eq 'sku'", "zq1_extval eq 'S1'"], ["zq1_extfld eq 'SKU'", "zq1_extval eq 's1'"]]);
+    const cases = [
+      [byId.fast, byId.general],
+      [`_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null and (${byId.fast})`, `_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null and (${byId.general})`],
+      [`(${byId.fast}) and zq1_prodmapid gt ${ids[11]}`, `(${byId.general}) and zq1_prodmapid gt ${ids[11]}`],
+      [byProduct.fast, byProduct.general],
+      [`(${byProduct.fast}) and _zq1_prov_value eq ${seeded.providerId}`, `(${byProduct.general}) and _zq1_prov_value eq ${seeded.providerId}`],
+      [`${list("zq1_prodmapid", [ids[5], ids[5]]).fast}`, `${list("zq1_prodmapid", [ids[5], ids[5]]).general}`],
+      [byKey.fast, byKey.general],
+      [byPair.fast, byPair.general],
+      [`(_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null) and (${byPair.fast})`, `(_zq1_prov_value eq ${seeded.providerId} and _zq1_prod_value ne null) and (${byPair.general})`],
+      [byPairOneValue.fast, byPairOneValue.general],
+      [byIdPair.fast, byIdPair.general],
+      [sameValues.fast, sameValues.general],
+      [`_zq1_prov_value eq ${seeded.providerId} and (${byKey.fast})`, `_zq1_prov_value eq ${seeded.providerId} and (${byKey.general})`],
+    ];
+    for (const [fast, general] of cases) {
+      for (const [pageSize, extra] of [[5000, ""], [60, ""], [20, "&$top=25"]] as const) {
+        const [a, b] = [await pagesOf(fast, pageSize, extra), await pagesOf(general, pageSize, extra)];
+        expect(a.flat().length).toBeGreaterThan(0);
+        expect(a).toEqual(b);
+      }
+    }
+  });
+
   it("a row's @odata.etag changes with every update of the row, and only then (Web API conditional operations)", async () => {
     const etagOf = async () => {
       const r = await call("GET", "products?$select=productnumber,name&$top=1");
