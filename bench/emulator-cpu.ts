@@ -8,7 +8,7 @@
  * of the others). The emulator shares the benchmark's cores, so this is time the benchmark charges
  * to the client.
  *
- *   node --expose-gc -r ts-node/register/transpile-only bench/emulator-cpu.ts
+ *   npm run bench:emulator                 # node --expose-gc -r ts-node/register/transpile-only bench/emulator-cpu.ts
  *   EMU_OLD=/path/to/other/checkout ...   # that checkout's emulator too ("other"), seeded alike, in
  *                                         # alternate order each round (the first of round 0 also
  *                                         # pays for warming up what both share)
