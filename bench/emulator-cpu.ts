@@ -19,7 +19,7 @@ import * as path from "path";
 import { createHash } from "crypto";
 import type { DataverseEmulator as Emulator } from "../emulators/dataverse";
 import { buildBatch } from "../dynamic-providers/dataverse/batch";
-import { orFilters } from "../dynamic-providers/dataverse/schema";
+import { odataString as q, orFilters } from "../dynamic-providers/dataverse/schema";
 
 type Ctor = { DataverseEmulator: typeof Emulator };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -34,7 +34,6 @@ const gid = (s: string) => {
   const h = createHash("sha1").update(s).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 };
-const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
 type Dispatch = (method: string, url: URL, headers: Record<string, string>, body: string, now: number) => { status: number; body?: unknown };
 
 void (async () => {

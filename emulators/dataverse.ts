@@ -725,7 +725,7 @@ export class DataverseEmulator {
     const value = (v: string) => {
       const raw = v.startsWith("@") ? params.get(v) : v;
       if (!raw || !/^'.*'$/.test(raw)) throw new HttpError(400, "0x80060888", `Invalid value '${v}' in $filter.`);
-      return raw.slice(1, -1).replace(/''/g, "'");
+      return stringLiteral(raw);
     };
     const msg = /sdkmessageid\/name eq ('[^']*'|@\w+)/.exec(filter);
     const otc = /primaryobjecttypecode eq ('[^']*'|@\w+)/.exec(filter);
@@ -1082,6 +1082,11 @@ function encodeBody(body: unknown): { json: boolean; text?: string } {
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 function jsonString(v: string): string {
   return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/** An OData string literal's value: its quotes off, each doubled quote one (OData URL Conventions: a quote inside is doubled). */
+function stringLiteral(lit: string): string {
+  return lit.slice(1, -1).replace(/''/g, "'");
 }
 
 /**
@@ -1561,7 +1566,7 @@ function compileFilter(src: string, def: TableDef): Pred {
   const eqValue = (c: EqColumn, lit: string | undefined): string | undefined => {
     if (lit === undefined) return undefined;
     if (c.ids && GUID_LITERAL_RE.test(lit)) return lit.toLowerCase();
-    if (c.isString && lit.startsWith("'")) return lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
+    if (c.isString && lit.startsWith("'")) return stringLiteral(lit).toLowerCase();
     return undefined;
   };
   /**
@@ -1727,7 +1732,7 @@ function compileFilter(src: string, def: TableDef): Pred {
       if (isLookup(attr!) || attr!.type === "Uniqueidentifier") fail(`a Guid is expected for '${name}', not a string literal`);
       // OData types the comparison: "A binary operator with incompatible types was detected".
       if (NUMERIC_TYPES.includes(attr!.type) || attr!.type === "DateTime") fail(`incompatible types: '${name}' is ${attr!.type}, the literal is a string`);
-      value = lit.slice(1, -1).replace(/''/g, "'").toLowerCase();
+      value = stringLiteral(lit).toLowerCase();
     } else if (GUID_LITERAL_RE.test(lit) && (isLookup(attr!) || attr!.type === "Uniqueidentifier")) value = lit.toLowerCase();
     else if (NUMERIC_TYPES.includes(attr!.type) && /^-?\d+$/.test(lit)) value = lit;
     else if (attr!.type === "DateTime" && !Number.isNaN(Date.parse(lit)) && /^\d{4}-\d{2}-\d{2}T/.test(lit)) value = lit;
