@@ -156,6 +156,21 @@ describe("compressed answers", () => {
     for (const url of ["plain", "gz"]) expect(JSON.parse(answered(await exchange(target, { method: "GET", url }, LIMITS)).body)).toEqual({ value: [{ name: "Zoë" }] });
   });
 
+  it("reads UTF-8 text whose characters arrive split across chunks, and ASCII text, as the text sent", async () => {
+    const text = JSON.stringify({ value: [{ name: "Zoë Ørsted 日本" }, { name: "x".repeat(100_000) }] });
+    const bytes = Buffer.from(text);
+    const cut = bytes.indexOf(Buffer.from("日")) + 1; // inside the character's three bytes
+    const s = await started((q, r) => {
+      r.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
+      if (q.url === "/ascii") return void r.end(JSON.stringify({ value: "plain ascii ~ \u00e9" }));
+      r.write(bytes.subarray(0, cut));
+      setTimeout(() => r.end(bytes.subarray(cut)), 20);
+    });
+    const target = createHttpTarget(s.url, { env: {} });
+    expect(answered(await exchange(target, { method: "GET", url: "split" }, LIMITS)).body).toBe(text);
+    expect(JSON.parse(answered(await exchange(target, { method: "GET", url: "ascii" }, LIMITS)).body)).toEqual({ value: "plain ascii ~ é" });
+  });
+
   it("reads an empty body with a Content-Encoding (a 204, a HEAD) as empty", async () => {
     const s = await started((_q, r) => {
       r.writeHead(204, { "Content-Encoding": "gzip" });
