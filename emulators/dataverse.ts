@@ -649,8 +649,13 @@ export class DataverseEmulator {
         const m = BIND_RE.exec(ref);
         if (!m || m[1] !== target.def.entitySetName) throw new HttpError(400, "0x80060888", `Invalid @odata.bind value for '${nav}': ${JSON.stringify(v)}.`);
         const refId = m[2].toLowerCase();
-        if (!target.rows.has(refId)) throw new HttpError(404, "0x80040217", `${target.def.logicalName} With Id = ${m[2]} Does Not Exist`);
-        row[attr.logicalName] = refId;
+        const referenced = target.rows.get(refId);
+        if (!referenced) throw new HttpError(404, "0x80040217", `${target.def.logicalName} With Id = ${m[2]} Does Not Exist`);
+        // The referenced row's own id string (the same text): a read that compares the lookup or
+        // expands it then finds that string by identity, not by its characters (a fresh string read
+        // at random places in a 200,000-row table cost a 5,000-row page read a third of its time).
+        const same = referenced[target.def.primaryId];
+        row[attr.logicalName] = same === refId ? same : refId;
         continue;
       }
       const attr = t.byName.get(k);
@@ -828,7 +833,7 @@ export class DataverseEmulator {
           throw new HttpError(400, "0x80060888", `Could not find a property named '${c}' on type 'Microsoft.Dynamics.CRM.${target.def.logicalName}'.`);
         }
       }
-      return { nav: em[1], attr: attr.logicalName, target, subCols };
+      return { nav: em[1], attr: attr.logicalName, target, subCols, lastRef: undefined as string | undefined, lastRow: undefined as StoredRow | undefined };
     });
     const object = (row: StoredRow) => {
       const out: Record<string, unknown> = { "@odata.etag": `W/"${row.__version ?? row.__seq}"` };
@@ -860,7 +865,8 @@ export class DataverseEmulator {
       s += `,"${primaryId}":${jsonString(row[primaryId]!)}`;
       for (const e of expands) {
         const ref = row[e.attr];
-        const trow = ref ? e.target.rows.get(ref) : undefined;
+        // The row before's target again (a page's rows share their group): not looked up again.
+        const trow = !ref ? undefined : ref === e.lastRef ? e.lastRow : ((e.lastRef = ref), (e.lastRow = e.target.rows.get(ref)));
         if (!trow) {
           s += `,"${e.nav}":null`;
           continue;
@@ -1461,9 +1467,10 @@ class TableRows extends Map<string, StoredRow> {
     };
     let i = Math.max(after ? from(after, false) : 0, scope?.lo ? from(scope.lo.k, scope.lo.incl) : 0);
     const hi = scope?.hi;
-    for (; i < order.length; i++) {
+    // Where the range ends, found once: no key compared per row.
+    const to = hi ? from(hi.k, !hi.incl) : order.length;
+    for (; i < to; i++) {
       const e = order[i];
-      if (hi && (e.k > hi.k || (!hi.incl && e.k === hi.k))) return;
       const row = this.get(e.id);
       if (row && !visit(e.k, row)) return;
     }
@@ -1767,12 +1774,18 @@ function compileFilter(src: string, def: TableDef): Pred {
       }
       return range;
     }
+    // How values compare, chosen once: the predicate runs on every row a read looks at.
+    const same: (v: string, value: string) => boolean = NUMERIC_TYPES.includes(attr!.type)
+      ? (v, x) => Number(v) === Number(x)
+      : attr!.type === "DateTime"
+        ? (v, x) => Date.parse(v) === Date.parse(x)
+        : isString
+          ? (v, x) => v.toLowerCase() === x
+          : (v, x) => v === x;
     const eq = (r: Row) => {
       const v = r[col] ?? null;
       if (value === null || v === null) return v === value;
-      if (NUMERIC_TYPES.includes(attr!.type)) return Number(v) === Number(value);
-      if (attr!.type === "DateTime") return Date.parse(v) === Date.parse(value);
-      return (isString ? v.toLowerCase() : v) === value;
+      return same(v, value);
     };
     if (op !== "eq") return (r) => !eq(r);
     // A string or id compared for equality: what indexedOr looks rows up by.
@@ -1788,7 +1801,8 @@ function compileFilter(src: string, def: TableDef): Pred {
   flatten(p);
   if (p.scope && !p.scope.ids) {
     const rest = top.filter((x) => !x.primaryRange);
-    p.residual = rest.length === 0 ? () => true : rest.length === 1 ? rest[0] : (r) => rest.every((x) => x(r));
+    const [a, b] = rest;
+    p.residual = rest.length === 0 ? () => true : rest.length === 1 ? a : rest.length === 2 ? (r) => a(r) && b(r) : (r) => rest.every((x) => x(r));
   }
   return p;
 }

@@ -115,6 +115,13 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(pages).not.toContain(ids[3]);
     const inRange = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid ge ${ids[0]} and accountid lt ${ids[2]}`)}`);
     expect((inRange.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual(all.filter((id) => sqlKey(id) >= sqlKey(ids[0]) && sqlKey(id) < sqlKey(ids[2])).sort((a, b) => (sqlKey(a) < sqlKey(b) ? -1 : 1)));
+    // Bounds included or not, at ids that are rows.
+    const sorted = [...all].sort((a, b) => (sqlKey(a) < sqlKey(b) ? -1 : 1));
+    const [lo, hi] = [sorted[10], sorted[20]];
+    for (const [op1, op2, from, to] of [["gt", "le", 11, 21], ["ge", "lt", 10, 20], ["ge", "le", 10, 21], ["gt", "lt", 11, 20]] as const) {
+      const r = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid ${op1} ${lo} and accountid ${op2} ${hi}`)}`);
+      expect((r.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual(sorted.slice(from, to));
+    }
     const byIds = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid eq ${ids[2]} or accountid eq ${ids[3]} or accountid eq ${ids[1]}`)}`);
     expect((byIds.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual([ids[2], ids[1]]); // the last group decides first
   });
