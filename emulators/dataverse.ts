@@ -175,6 +175,8 @@ export class DataverseEmulator {
   private inFlight = 0;
   /** Admitted requests waiting for holdAnswers' release; undefined when answers flow. */
   private held?: (() => void)[];
+  /** Requests waiting for this thread's work on them, first come first served (turn()). */
+  private waiting: (() => void)[] = [];
   /** Arrival times of the requests counted in the quota's window. */
   private window = new SlidingStamps();
   private faults: Fault[] = [];
@@ -460,10 +462,7 @@ export class DataverseEmulator {
         await new Promise<void>((resolve) => this.held?.push(resolve));
         workFrom = Date.now();
       }
-      // This thread's work on the request waits until the requests that came with it were taken in
-      // (their arrival noted): otherwise a large write parsed here would delay the next request's
-      // arrival, and its modelled time would include work the service does side by side.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.turn();
       const result = this.dispatch(method, url, req.headers, body, now);
       const dropAfter = this.takeFault(["dropAfterCommit"], info);
       entry.rows = result.rows;
@@ -485,6 +484,26 @@ export class DataverseEmulator {
       this.send(res, err.status, { ...headers, ...err.headers }, { error: { code: err.code, message: err.message } });
     }
   }
+
+  /**
+   * Resolves when this thread may work on the request: after the requests that came with it were
+   * taken in (their arrival noted), and one request a turn of the event loop. Otherwise a large
+   * write parsed here would delay the next request's arrival, and forty 5,000-row pages asked for
+   * together would be written one after the other before any answer due meanwhile went out: the
+   * service works on requests side by side, and sends each answer when it is ready.
+   */
+  private turn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      if (this.waiting.length === 1) setImmediate(this.nextTurn);
+    });
+  }
+
+  /** Start the first waiting request's work; the next one's on the next turn (an immediate set now runs then). */
+  private readonly nextTurn = (): void => {
+    this.waiting.shift()?.();
+    if (this.waiting.length > 0) setImmediate(this.nextTurn);
+  };
 
   /**
    * Wait the modelled execution time, of which the time since the request arrived (`spentMs`: the
