@@ -3,6 +3,7 @@
  * it rejects and the protocol details the client relies on.
  */
 import axios from "axios";
+import * as http from "http";
 import { DataverseEmulator } from "../../emulators/dataverse";
 import { seedEmulator } from "../../emulators/dataverse-fixtures";
 import { waitFor } from "../support/barrier";
@@ -124,6 +125,25 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     }
     const byIds = await call("GET", `accounts?$select=name&$filter=${encodeURIComponent(`accountid eq ${ids[2]} or accountid eq ${ids[3]} or accountid eq ${ids[1]}`)}`);
     expect((byIds.json.value as { accountid: string }[]).map((x) => x.accountid)).toEqual([ids[2], ids[1]]); // the last group decides first
+  });
+
+  it("takes in requests made together on new connections before working on them: their time starts when they came", async () => {
+    const seeded = seedEmulator(emu, 1);
+    const product = seeded.products.get("P-000001")!;
+    for (let i = 0; i < 3000; i++) emu.insert("zq1_prodmap", { zq1_extfld: "sku", zq1_extval: `S${i}`, zq1_prov: seeded.providerId, zq1_prod: product });
+    emu.settle();
+    // Each request on a connection of its own, as a fresh provider process sends its first reads;
+    // each answer is a page of 3,000 rows, some milliseconds of this thread's work.
+    const agent = new http.Agent({ keepAlive: false });
+    const page = `zq1_prodmaps?$select=zq1_extval&$expand=zq1_Prod($select=productnumber)`;
+    await Promise.all(Array.from({ length: 12 }, () => axios.get(api + page, { headers: { ...H, Prefer: "odata.maxpagesize=5000" }, httpAgent: agent })));
+    agent.destroy();
+    const log = emu.requestLog.filter((r) => r.path.endsWith("zq1_prodmaps"));
+    expect(log).toHaveLength(12);
+    // Node takes in one new connection a turn of its event loop: were each page written in the turn
+    // that took in the next connection, the twelfth request would come in after eleven answers.
+    const firstAnswer = Math.min(...log.map((r) => r.respondedAt!));
+    expect(log.filter((r) => r.arrivedAt > firstAnswer)).toEqual([]);
   });
 
   it("a filter by column value on a large table finds the rows as they are after every write (its index follows them)", async () => {
