@@ -335,7 +335,7 @@ export class DataverseEmulator {
 
   rows(tableName: string): Row[] {
     return [...this.table(tableName).rows.values()].map((r) => {
-      const { __seq: _s, __version: _v, ...rest } = r;
+      const { __seq: _s, __version: _v, __gone: _g, ...rest } = r;
       return rest;
     });
   }
@@ -1316,7 +1316,15 @@ function splitTop(s: string): string[] {
 
 // ---- rows in key order ----------------------------------------------------------------------------
 
-type StoredRow = Row & { __seq?: string; __version?: string };
+/** `__gone` set: the row was deleted or replaced by another object under its id (TableRows). */
+type StoredRow = Row & { __seq?: string; __version?: string; __gone?: string };
+
+/** An id in key order, with the row it had when last looked up (TableRows.scan). */
+interface KeyEntry {
+  k: string;
+  id: string;
+  row?: StoredRow;
+}
 
 /** What a filter says about the primary key of every row it matches (a superset to look at). */
 interface KeyScope {
@@ -1334,9 +1342,9 @@ interface KeyScope {
  * New ids are sorted in on the next ordered read; deleted ones are dropped then.
  */
 class TableRows extends Map<string, StoredRow> {
-  private sorted?: { k: string; id: string }[];
+  private sorted?: KeyEntry[];
   /** Ids added since the last ordered read, with their keys (worked out as they come). */
-  private added?: { k: string; id: string }[];
+  private added?: KeyEntry[];
   /** Ids deleted since the last merge (still in `sorted`). */
   private gone = 0;
 
@@ -1354,15 +1362,33 @@ class TableRows extends Map<string, StoredRow> {
   }
 
   override set(id: string, row: StoredRow): this {
-    if (!this.has(id)) (this.added ??= []).push({ k: sqlServerGuidOrder(id), id });
+    const old = super.get(id);
+    if (old !== undefined && old !== row) old.__gone = "1";
+    if (row.__gone !== undefined) row.__gone = undefined; // a deleted row put back (an undo)
+    if (!old) (this.added ??= []).push({ k: sqlServerGuidOrder(id), id, row });
     else this.unfiled();
     super.set(id, row);
     this.file(id, row);
     return this;
   }
 
+  override clear(): void {
+    // Every row goes (a test empties a table): none in key order or in an index, none trusted again.
+    for (const row of super.values()) row.__gone = "1";
+    this.sorted = undefined;
+    this.added = undefined;
+    this.gone = 0;
+    for (const index of this.columns.values()) {
+      index.byValue.clear();
+      index.stale = 0;
+    }
+    super.clear();
+  }
+
   override delete(id: string): boolean {
     this.unfiled();
+    const old = super.get(id);
+    if (old) old.__gone = "1";
     if (this.has(id)) this.gone++;
     return super.delete(id);
   }
@@ -1440,7 +1466,7 @@ class TableRows extends Map<string, StoredRow> {
     this.ordered();
   }
 
-  private ordered(): { k: string; id: string }[] {
+  private ordered(): KeyEntry[] {
     const sorted = this.sorted ?? [];
     if (!this.added?.length) return (this.sorted = sorted);
     const fresh = this.added.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
@@ -1461,7 +1487,7 @@ class TableRows extends Map<string, StoredRow> {
       return sorted;
     }
     this.gone = 0;
-    const merged: { k: string; id: string }[] = [];
+    const merged: KeyEntry[] = [];
     let [i, j] = [0, 0];
     while (i < sorted.length || j < fresh.length) {
       const e = j >= fresh.length || (i < sorted.length && sorted[i].k <= fresh[j].k) ? sorted[i++] : fresh[j++];
@@ -1507,7 +1533,10 @@ class TableRows extends Map<string, StoredRow> {
     const to = hi ? from(hi.k, !hi.incl) : order.length;
     for (; i < to; i++) {
       const e = order[i];
-      const row = this.get(e.id);
+      // The row held by the entry, unless it was deleted or replaced since: a read of 5,000 rows
+      // in key order then looks up none of them by id (a tenth of a 200,000-row refresh's time).
+      let row = e.row;
+      if (row === undefined || row.__gone !== undefined) row = e.row = this.get(e.id);
       if (row && !visit(e.k, row)) return;
     }
   }

@@ -188,6 +188,35 @@ describe("Dataverse emulator rejects malformed requests like the service", () =>
     expect(await find(["S0", "S0-NEW", "S2", "S3", "S4", "S6", "S6-GONE"])).toEqual(["S0-NEW", "S3", "S6"]);
   });
 
+  it("a read in key order gives each row as it is now, after edits, deletes, a row created again under its id, and a rolled-back change set", async () => {
+    const seeded = seedEmulator(emu, 1);
+    const product = seeded.products.get("P-000001")!;
+    for (let i = 0; i < 300; i++) emu.insert("zq1_prodmap", { zq1_extfld: "sku", zq1_extval: `S${i}`, zq1_prov: seeded.providerId, zq1_prod: product });
+    const all = async () => {
+      const out: string[] = [];
+      for (let url: string | undefined = "zq1_prodmaps?$select=zq1_extval"; url; ) {
+        const r = await call("GET", url, undefined, { Prefer: "odata.maxpagesize=70" });
+        out.push(...(r.json.value as { zq1_prodmapid: string; zq1_extval: string }[]).map((x) => `${x.zq1_prodmapid} ${x.zq1_extval}`));
+        url = (r.json["@odata.nextLink"] as string | undefined)?.slice(api.length);
+      }
+      return out.sort();
+    };
+    const expected = () => emu.rows("zq1_prodmap").map((r) => `${r.zq1_prodmapid} ${r.zq1_extval}`).sort();
+    expect(await all()).toEqual(expected()); // every row read once: the reads now hold the rows
+    const idOf = (v: string) => emu.rows("zq1_prodmap").find((r) => r.zq1_extval === v)!.zq1_prodmapid!;
+    const [edited, deleted, recreated, rolledBack] = [idOf("S10"), idOf("S20"), idOf("S30"), idOf("S40")];
+    expect((await call("PATCH", `zq1_prodmaps(${edited})`, { zq1_extval: "S10-EDITED" })).status).toBe(204);
+    expect((await call("DELETE", `zq1_prodmaps(${deleted})`)).status).toBe(204);
+    expect((await call("DELETE", `zq1_prodmaps(${recreated})`)).status).toBe(204);
+    expect((await call("POST", "zq1_prodmaps", { zq1_prodmapid: recreated, zq1_extfld: "sku", zq1_extval: "S30-AGAIN", "zq1_Prod@odata.bind": `/products(${product})` })).status).toBe(204);
+    const failing = batch([changeset([op(`PATCH zq1_prodmaps(${rolledBack})`, { zq1_extval: "S40-GONE" }, 1), op(`DELETE zq1_prodmaps(${edited})`, undefined, 2), op("POST zq1_prodmaps", { nope: 1 }, 3)], "cs1")]);
+    expect((await call("POST", "$batch", failing, { "Content-Type": "multipart/mixed; boundary=batch_x" })).status).toBe(200);
+    const now = await all();
+    expect(now).toEqual(expected());
+    expect(now).toEqual(expect.arrayContaining([`${edited} S10-EDITED`, `${recreated} S30-AGAIN`, `${rolledBack} S40`]));
+    expect(now.some((x) => x.startsWith(deleted))).toBe(false);
+  });
+
   it("an or-list of ids, names or keys (read without a predicate per term) gives the rows, order and pages of the same terms in parentheses (the general path)", async () => {
     const seeded = seedEmulator(emu, 3);
     const products = [...seeded.products.values()];
