@@ -37,7 +37,10 @@
  * - `requestLog`: every API request with its arrival and response times and status, so a test can
  *   check that nothing arrived during a Retry-After pause;
  * - latency: `latencyPerRequestMs + rows * latencyPerRowMs` from a request's arrival to its response
- *   (requests are worked on side by side, as the service's web servers do);
+ *   (requests are worked on side by side, as the service's web servers do): this single thread
+ *   takes in requests made together before working on them, works on one request a turn of the
+ *   event loop and sends each answer when it is due, so its own work on others does not add to a
+ *   request's time unless the thread is behind;
  * - reads in primary-key order: pages follow the key (SQL Server's uniqueidentifier order), a
  *   key range or a list of ids is looked up by it, not scanned for ("Page results");
  * - faults: `fault({ kind, times, match })` with kinds `5xx`, `drop` (socket closed before the
