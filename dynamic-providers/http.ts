@@ -24,7 +24,7 @@
  *   `Bearer` credential, `access_token=`-style pairs) from text built from a response.
  *
  * Serialized with the providers that use it (dynamic-providers/README.md): plain functions and
- * constants, no state; Node's `http`, `https` and `zlib` are required when a client runs.
+ * constants, no state; Node's `http`, `https`, `zlib` and `buffer` are required when a client runs.
  */
 
 /** Node's largest timer: `setTimeout` with more fires after 1 ms and warns (TimeoutOverflowWarning). */

@@ -1391,8 +1391,9 @@ class TableRows extends Map<string, StoredRow> {
   override delete(id: string): boolean {
     this.unfiled();
     const old = super.get(id);
-    if (old) old.__gone = "1";
-    if (this.has(id)) this.gone++;
+    if (!old) return false;
+    old.__gone = "1";
+    this.gone++;
     return super.delete(id);
   }
 
